@@ -1,0 +1,1 @@
+"""Python SDK (hub, admin and node clients), the ``lianfang`` CLI and the demo."""

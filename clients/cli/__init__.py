@@ -1,0 +1,1 @@
+"""The ``lianfang`` command line (noun-verb)."""

@@ -1,0 +1,205 @@
+"""``lianfang``: serve a hub or a node, administer members, make keys and certificates, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from clients.channel import open_channel
+from clients.credentials import JwtSigner, generate_key_file, load_private_key
+from clients.errors import LianfangRpcError
+from clients.hub import AdminClient
+from runtime.config import ConfigError, load_config
+from runtime.logs import configure_logging
+
+ACTIONS = ("approve", "suspend", "reinstate", "revoke")
+
+
+def _hub_serve(args: argparse.Namespace) -> int:
+    from consortium.config import HubConfig
+    from consortium.server import run_hub
+
+    config = load_config(
+        HubConfig,
+        section="hub",
+        file=args.config,
+        overrides={"listen": args.listen, "store": args.store, "plaintext": args.plaintext or None},
+    )
+    configure_logging(config.log_level)
+    asyncio.run(run_hub(config))
+    return 0
+
+
+def _node_serve(args: argparse.Namespace) -> int:
+    from node.config import NodeConfig
+    from node.server import run_node
+
+    config = load_config(
+        NodeConfig,
+        section="node",
+        file=args.config,
+        overrides={"listen": args.listen, "hub_address": args.hub},
+    )
+    configure_logging(config.log_level)
+    asyncio.run(run_node(config))
+    return 0
+
+
+def _admin_client(args: argparse.Namespace) -> AdminClient:
+    channel = open_channel(args.hub, ca_file=args.ca or "", plaintext=args.plaintext)
+    return AdminClient(channel, JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key)))
+
+
+def _member_dict(m: object) -> dict[str, object]:
+    from google.protobuf.json_format import MessageToDict
+
+    return MessageToDict(m)  # type: ignore[arg-type]
+
+
+async def _admin_members(args: argparse.Namespace) -> int:
+    client = _admin_client(args)
+    try:
+        if args.action == "register":
+            key = args.public_key
+            raw = base64.b64decode(Path(key).read_text().strip() if Path(key).exists() else key)
+            members = [await client.register_member(args.member_id, args.name, args.category, raw)]
+        elif args.action == "list":
+            members = await client.list_members()
+        else:
+            members = [await client.change_member(args.action, args.member_id, args.reason)]
+    finally:
+        await client.close()
+    for m in members:
+        print(json.dumps(_member_dict(m), ensure_ascii=False))
+    return 0
+
+
+def _keys_new(args: argparse.Namespace) -> int:
+    if args.kind == "signing":
+        public = generate_key_file(args.path)
+        print(base64.b64encode(public).decode())
+    else:
+        from node.identity.tokens import new_consortium_key
+
+        path = Path(args.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_consortium_key().hex())
+        path.chmod(0o600)
+        print(f"wrote consortium key to {path}")
+    return 0
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from runtime.tls import DevCertificateAuthority
+
+    ca = DevCertificateAuthority(args.dir)
+    if args.action == "init":
+        print(ca.ca_file)
+    else:
+        issued = ca.issue(args.name, tuple(args.host or ("localhost", "127.0.0.1", "::1")))
+        print(issued.cert_file)
+        print(issued.key_file)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from clients.demo.run import print_report, run_demo
+
+    configure_logging("WARNING")
+    result = asyncio.run(
+        run_demo(args.applicants, args.lenders, seed=args.seed, weeks=args.weeks, store_url=args.store or "")
+    )
+    print_report(result, sys.stdout)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lianfang", description=__doc__)
+    nouns = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
+
+    hub = nouns.add_parser("hub", help="the consortium hub").add_subparsers(dest="verb", required=True)
+    hub_serve = hub.add_parser("serve", help="serve the hub until SIGTERM")
+    hub_serve.add_argument("--config", help="TOML file with a [hub] table (env LIANFANG_HUB_* overrides)")
+    hub_serve.add_argument("--listen", help="host:port (default 127.0.0.1:7443)")
+    hub_serve.add_argument("--store", help="sqlite:///path.db (default) or redis://host:port/db")
+    hub_serve.add_argument("--plaintext", action="store_true", help="serve without TLS (local only)")
+    hub_serve.set_defaults(run=_hub_serve)
+
+    node = nouns.add_parser("node", help="a member node").add_subparsers(dest="verb", required=True)
+    node_serve = node.add_parser("serve", help="serve the node API until SIGTERM")
+    node_serve.add_argument("--config", help="TOML file with a [node] table (env LIANFANG_NODE_* overrides)")
+    node_serve.add_argument("--listen", help="host:port (default 127.0.0.1:7444)")
+    node_serve.add_argument("--hub", help="hub host:port")
+    node_serve.set_defaults(run=_node_serve)
+
+    admin = nouns.add_parser("admin", help="consortium administration").add_subparsers(dest="verb", required=True)
+    members = admin.add_parser("members", help="member lifecycle")
+    members.add_argument("--hub", default="localhost:7443", help="hub host:port")
+    members.add_argument("--ca", help="CA certificate of the hub")
+    members.add_argument("--plaintext", action="store_true", help="hub without TLS")
+    members.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
+    members.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+    actions = members.add_subparsers(dest="action", required=True)
+    register = actions.add_parser("register", help="register a member (status pending)")
+    register.add_argument("member_id")
+    register.add_argument("--name", required=True, help="display name")
+    register.add_argument("--category", default="microloan", help="bank, consumer_finance, microloan…")
+    register.add_argument("--public-key", required=True, help="base64 raw Ed25519 key, or a file holding it")
+    for action in ACTIONS:
+        p = actions.add_parser(action, help=f"{action} a member")
+        p.add_argument("member_id")
+        p.add_argument("--reason", default="", help="recorded with the status change")
+    actions.add_parser("list", help="list members as JSON lines")
+    members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
+
+    keys = nouns.add_parser("keys", help="key material").add_subparsers(dest="verb", required=True)
+    new = keys.add_parser("new", help="create a key file")
+    new.add_argument("kind", choices=("signing", "consortium"), help="Ed25519 signing key or token key")
+    new.add_argument("path")
+    new.set_defaults(run=_keys_new)
+
+    certs = nouns.add_parser("certs", help="development certificate authority").add_subparsers(
+        dest="action", required=True
+    )
+    init = certs.add_parser("init", help="create the CA in --dir")
+    init.add_argument("--dir", default="certs")
+    issue = certs.add_parser("issue", help="issue a certificate signed by the CA")
+    issue.add_argument("name")
+    issue.add_argument("--dir", default="certs")
+    issue.add_argument("--host", action="append", help="DNS name or IP (repeatable)")
+    init.set_defaults(run=_certs)
+    issue.set_defaults(run=_certs)
+
+    demo = nouns.add_parser("demo", help="run a whole consortium on a synthetic workload")
+    demo.add_argument("--applicants", type=int, default=1000)
+    demo.add_argument("--lenders", type=int, default=3)
+    demo.add_argument("--weeks", type=int, default=8)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--store", help="hub store URL (default: SQLite in a temp dir)")
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigError as exc:
+        print(f"lianfang: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except LianfangRpcError as exc:
+        print(f"lianfang: {exc}", file=sys.stderr)
+        for v in exc.violations:
+            print(f"  {v.field}: {v.description}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Ed25519 signing keys and the short-lived EdDSA JWTs every hub call carries."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+HUB_AUDIENCE = "lianfang-hub"
+
+
+def generate_key_file(path: str | Path) -> bytes:
+    """Writes a new Ed25519 private key (PEM, mode 0600); returns the raw 32-byte public key."""
+    key = Ed25519PrivateKey.generate()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    p.chmod(0o600)
+    return public_key_bytes(key)
+
+
+def load_private_key(path: str | Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def public_key_bytes(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_key_b64(key: Ed25519PrivateKey) -> str:
+    return base64.b64encode(public_key_bytes(key)).decode()
+
+
+class JwtSigner:
+    """Mints bearer tokens for one principal and reuses each until shortly before it expires."""
+
+    def __init__(
+        self, subject: str, key: Ed25519PrivateKey, *, lifetime_seconds: int = 60, audience: str = HUB_AUDIENCE
+    ) -> None:
+        self.subject = subject
+        self._key = key
+        self._lifetime = lifetime_seconds
+        self._audience = audience
+        self._token = ""
+        self._renew_at = 0.0
+
+    def token(self, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        if now >= self._renew_at:
+            iat = int(now)
+            self._token = jwt.encode(
+                {
+                    "iss": self.subject,
+                    "sub": self.subject,
+                    "aud": self._audience,
+                    "iat": iat,
+                    "exp": iat + self._lifetime,
+                    "jti": secrets.token_hex(12),
+                },
+                self._key,
+                algorithm="EdDSA",
+            )
+            self._renew_at = iat + self._lifetime * 0.5
+        return self._token
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", "Bearer " + self.token()),)

@@ -1,0 +1,1 @@
+"""``lianfang demo``: a whole consortium on loopback replaying a synthetic workload."""

@@ -1,0 +1,120 @@
+"""A whole consortium in one process: dev CA, hub, admin, N member nodes, all over real TLS.
+
+Used by ``lianfang demo`` and by the end-to-end tests, so both exercise the same assembly.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clients.channel import open_channel
+from clients.credentials import JwtSigner, generate_key_file, load_private_key
+from clients.hub import AdminClient, HubClient
+from clients.node import NodeClient
+from consortium.config import HubConfig
+from consortium.server import RunningHub, start_hub
+from node.config import NodeConfig
+from node.identity.tokens import HmacTokeniser, new_consortium_key
+from node.server import RunningNode, start_node
+from runtime.clock import Clock, system_clock
+from runtime.tls import DevCertificateAuthority
+
+
+@dataclass
+class LocalMember:
+    member_id: str
+    node: RunningNode
+    node_client: NodeClient
+    hub_client: HubClient  # the member's back office talking to the hub directly (markers, outcomes)
+    tokeniser: HmacTokeniser
+    key_file: str
+
+
+@dataclass
+class LocalConsortium:
+    folder: Path
+    hub: RunningHub
+    admin: AdminClient
+    ca: DevCertificateAuthority
+    members: dict[str, LocalMember] = field(default_factory=dict)
+
+    @property
+    def hub_address(self) -> str:
+        return f"localhost:{self.hub.port}"
+
+    async def stop(self) -> None:
+        for m in self.members.values():
+            await m.node_client.close()
+            await m.hub_client.close()
+            await m.node.stop(0.5)
+        await self.admin.close()
+        await self.hub.stop(0.5)
+
+
+async def start_local_consortium(
+    folder: str | Path,
+    member_ids: list[str],
+    *,
+    store_url: str = "",
+    clock: Clock = system_clock,
+    member_category: str = "microloan",
+) -> LocalConsortium:
+    """Starts a hub and one node per member id, enrols and approves every member."""
+    folder = Path(folder)
+    ca = DevCertificateAuthority(folder / "certs")
+    hub_cert = ca.issue("hub")
+    admin_key_file = folder / "keys" / "admin.pem"
+    admin_public = generate_key_file(admin_key_file)
+    hub = await start_hub(
+        HubConfig(
+            listen="127.0.0.1:0",
+            store=store_url or f"sqlite:///{folder / 'hub.db'}",
+            tls_cert=hub_cert.cert_file,
+            tls_key=hub_cert.key_file,
+            admin_keys={"demo": base64.b64encode(admin_public).decode()},
+            member_cache_seconds=0.2,
+        ),
+        clock=clock,
+    )
+    hub_address = f"localhost:{hub.port}"
+    admin = AdminClient(
+        open_channel(hub_address, ca_file=ca.ca_file),
+        JwtSigner("admin/demo", load_private_key(admin_key_file)),
+    )
+    consortium = LocalConsortium(folder, hub, admin, ca)
+    consortium_key = new_consortium_key()
+    key_file = folder / "keys" / "consortium-epoch-1.hex"
+    key_file.write_text(consortium_key.hex())
+    key_file.chmod(0o600)
+    for member_id in member_ids:
+        member_key = folder / "keys" / f"{member_id}.pem"
+        public = generate_key_file(member_key)
+        await admin.register_member(member_id, member_id.replace("-", " ").title(), member_category, public)
+        await admin.change_member("approve", member_id, "demo enrolment")
+        node_cert = ca.issue(f"node-{member_id}")
+        node = await start_node(
+            NodeConfig(
+                member_id=member_id,
+                member_key_file=str(member_key),
+                consortium_key_file=str(key_file),
+                listen="127.0.0.1:0",
+                hub_address=hub_address,
+                hub_ca_file=ca.ca_file,
+                tls_cert=node_cert.cert_file,
+                tls_key=node_cert.key_file,
+            )
+        )
+        consortium.members[member_id] = LocalMember(
+            member_id=member_id,
+            node=node,
+            node_client=NodeClient(open_channel(f"localhost:{node.port}", ca_file=ca.ca_file)),
+            hub_client=HubClient(
+                open_channel(hub_address, ca_file=ca.ca_file),
+                JwtSigner(member_id, load_private_key(member_key)),
+            ),
+            tokeniser=HmacTokeniser(consortium_key, 1),
+            key_file=str(member_key),
+        )
+    return consortium

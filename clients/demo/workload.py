@@ -1,0 +1,156 @@
+"""A synthetic, deterministic lending workload with planted ground truth.
+
+Innocent applicants apply once (some twice at the same lender, some share a café's public IP);
+planted *stackers* apply at several lenders within days; planted *fraudsters* are filed on the
+blacklist by one lender and later apply at another; *victims* of impersonation carry a
+protective marker and an impostor applies with their ID; a few markers are withdrawn before
+their subject applies (must not hit). Everything is generated from one seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from stdnum.cn import ric
+
+from lianfang.v1 import common_pb2, node_pb2
+from runtime.clock import ManualClock
+
+DAY = 86_400.0
+AREAS = ("110101", "310104", "440305", "330106", "510107", "420102", "320106")
+MOBILE_PREFIXES = ("138", "139", "158", "159", "186", "187", "136", "150", "177", "199")
+STREETS = ("世纪大道", "人民路", "解放路", "中山路", "建设路", "长江路", "和平街")
+CAFE_IP = "36.112.45.9"
+
+
+@dataclass(frozen=True)
+class Person:
+    resident_id: str
+    phone: str
+    device_id: str
+    ip: str
+    bank_account: str
+    address: str
+
+    def identifiers(self) -> node_pb2.Identifiers:
+        return node_pb2.Identifiers(
+            resident_id=self.resident_id,
+            phones=[self.phone],
+            device_ids=[self.device_id],
+            ips=[self.ip],
+            bank_accounts=[self.bank_account],
+            addresses=[self.address],
+        )
+
+
+@dataclass(frozen=True)
+class Application:
+    at: float
+    lender: str
+    ref: str
+    person: Person
+    role: str  # innocent | stacker | fraudster | impostor | withdrawn
+
+
+@dataclass(frozen=True)
+class Filing:
+    at: float
+    lender: str
+    person: Person
+    marker_type: int
+    reason_code: str
+    evidence_level: int
+    withdraw_at: float | None = None
+
+
+@dataclass
+class Workload:
+    start: float
+    applications: list[Application] = field(default_factory=list)
+    filings: list[Filing] = field(default_factory=list)
+
+
+def _person(rng: random.Random, ip: str | None = None) -> Person:
+    birth = f"{rng.randint(1960, 2002)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    body = rng.choice(AREAS) + birth + f"{rng.randint(0, 999):03d}"
+    return Person(
+        resident_id=body + ric.calc_check_digit(body + "0"),  # stdnum wants a placeholder digit
+        phone=rng.choice(MOBILE_PREFIXES) + f"{rng.randint(0, 99_999_999):08d}",
+        device_id=f"dev-{rng.getrandbits(64):016x}",
+        ip=ip or f"{rng.randint(36, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+        bank_account="6222" + f"{rng.randint(0, 10**15 - 1):015d}",
+        address=f"{rng.choice(('上海市浦东新区', '北京市朝阳区', '深圳市南山区', '杭州市西湖区'))}"
+        f"{rng.choice(STREETS)}{rng.randint(1, 999)}号{rng.randint(101, 2505)}室",
+    )
+
+
+def build_workload(applicants: int, lenders: list[str], *, weeks: int = 8, seed: int = 7) -> Workload:
+    rng = random.Random(seed)
+    clock = ManualClock()
+    work = Workload(start=clock.now)
+    span = weeks * 7 * DAY
+    counter = 0
+
+    def apply(at: float, lender: str, person: Person, role: str) -> None:
+        nonlocal counter
+        counter += 1
+        work.applications.append(Application(work.start + at, lender, f"app-{counter:06d}", person, role))
+
+    n_stackers = max(applicants // 12, 3)
+    n_fraud = max(applicants // 20, 3)
+    n_victims = max(applicants // 100, 1)
+    n_withdrawn = max(applicants // 200, 1)
+    n_innocent = applicants - n_stackers - n_fraud - n_victims - n_withdrawn
+    for i in range(n_innocent):
+        person = _person(rng, CAFE_IP if i % 33 == 0 else None)
+        at = rng.uniform(0, span)
+        lender = rng.choice(lenders)
+        apply(at, lender, person, "innocent")
+        if rng.random() < 0.12:  # re-application at the same lender is not stacking
+            apply(min(at + rng.uniform(DAY, 10 * DAY), span), lender, person, "innocent")
+    for _ in range(n_stackers):
+        person = _person(rng)
+        at = rng.uniform(0, span - 6 * DAY)
+        for lender in rng.sample(lenders, k=rng.randint(2, len(lenders))):
+            apply(at, lender, person, "stacker")
+            at += rng.uniform(0.1, 2.5) * DAY
+    for _ in range(n_fraud):
+        person = _person(rng)
+        filer, other = rng.sample(lenders, 2)
+        filed = rng.uniform(0, span / 2)
+        kind = rng.choice(
+            [
+                (common_pb2.MARKER_TYPE_CONFIRMED_FRAUD, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT),
+                (common_pb2.MARKER_TYPE_CONFIRMED_FRAUD, "IDENTITY_FRAUD", common_pb2.EVIDENCE_LEVEL_DOCUMENTARY),
+                (common_pb2.MARKER_TYPE_COURT_DISHONEST, "DISHONEST_DEBTOR", common_pb2.EVIDENCE_LEVEL_COURT_JUDGMENT),
+            ]
+        )
+        work.filings.append(Filing(work.start + filed, filer, person, *kind))
+        # the fraudster returns weeks later with a new phone and device: ID and account still hit
+        again = Person(person.resident_id, _person(rng).phone, _person(rng).device_id, person.ip,
+                       person.bank_account, person.address)
+        apply(rng.uniform(filed + DAY, span), other, again, "fraudster")
+    for _ in range(n_victims):
+        victim = _person(rng)
+        filer, other = rng.sample(lenders, 2)
+        filed = rng.uniform(0, span / 2)
+        work.filings.append(
+            Filing(work.start + filed, filer, victim, common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION,
+                   "ID_CARD_STOLEN", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT)
+        )
+        impostor = Person(victim.resident_id, _person(rng).phone, _person(rng).device_id,
+                          _person(rng).ip, _person(rng).bank_account, victim.address)
+        apply(rng.uniform(filed + DAY, span), other, impostor, "impostor")
+    for _ in range(n_withdrawn):
+        person = _person(rng)
+        filer, other = rng.sample(lenders, 2)
+        filed = rng.uniform(0, span / 3)
+        work.filings.append(
+            Filing(work.start + filed, filer, person, common_pb2.MARKER_TYPE_SUSPECT, "MISTAKEN_MATCH",
+                   common_pb2.EVIDENCE_LEVEL_INTERNAL_INVESTIGATION, withdraw_at=work.start + filed + DAY)
+        )
+        apply(rng.uniform(filed + 2 * DAY, span), other, person, "withdrawn")
+    work.applications.sort(key=lambda a: a.at)
+    work.filings.sort(key=lambda f: f.at)
+    return work

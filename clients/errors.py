@@ -1,0 +1,35 @@
+"""The one error type SDK calls raise: the gRPC status code plus google.rpc field details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class LianfangRpcError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str, violations: tuple[FieldViolation, ...] = ()) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+        self.violations = violations
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.aio.AioRpcError) -> LianfangRpcError:
+        violations: list[FieldViolation] = []
+        for key, value in error.trailing_metadata() or ():
+            if key == "grpc-status-details-bin" and isinstance(value, bytes):
+                status = status_pb2.Status.FromString(value)
+                for detail in status.details:
+                    if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                        bad = error_details_pb2.BadRequest()
+                        detail.Unpack(bad)
+                        violations += [FieldViolation(v.field, v.description) for v in bad.field_violations]
+        return cls(error.code(), error.details() or "", tuple(violations))

@@ -1,0 +1,140 @@
+"""Typed clients of the hub: ``HubClient`` for members, ``AdminClient`` for admins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clients.rpc import Metadata, RpcClient
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
+
+
+class HubClient(RpcClient):
+    """A member's view of the consortium. Every call is signed by the member's JwtSigner."""
+
+    def __init__(self, channel, signer, *, default_timeout: float = 2.0) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(channel, signer, default_timeout=default_timeout)
+        self._stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
+
+    async def check(
+        self,
+        *,
+        application_ref: str,
+        consent_ref: str,
+        tokens: Sequence[common_pb2.Token],
+        applicant_kind: int,
+        product_category: str,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.CheckResponse:
+        request = consortium_pb2.CheckRequest(
+            application_ref=application_ref,
+            consent_ref=consent_ref,
+            tokens=tokens,
+            applicant_kind=applicant_kind,
+            product_category=product_category,
+        )
+        return await self._call(self._stub.Check, request, timeout=timeout, metadata=metadata)
+
+    async def check_request(
+        self, request: consortium_pb2.CheckRequest, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> consortium_pb2.CheckResponse:
+        return await self._call(self._stub.Check, request, timeout=timeout, metadata=metadata)
+
+    async def batch_check(
+        self,
+        checks: Sequence[consortium_pb2.CheckRequest],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.BatchCheckResponse:
+        request = consortium_pb2.BatchCheckRequest(checks=checks)
+        return await self._call(self._stub.BatchCheck, request, timeout=timeout, metadata=metadata)
+
+    async def report_outcome(
+        self, application_ref: str, outcome: int, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> None:
+        request = consortium_pb2.ReportOutcomeRequest(application_ref=application_ref, outcome=outcome)
+        await self._call(self._stub.ReportOutcome, request, timeout=timeout, metadata=metadata)
+
+    async def file_marker(
+        self,
+        token: common_pb2.Token,
+        marker_type: int,
+        reason_code: str,
+        *,
+        evidence_level: int = 0,
+        case_ref: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.Marker:
+        request = consortium_pb2.FileMarkerRequest(
+            token=token,
+            marker_type=marker_type,
+            reason_code=reason_code,
+            evidence_level=evidence_level,
+            case_ref=case_ref,
+        )
+        response = await self._call(self._stub.FileMarker, request, timeout=timeout, metadata=metadata)
+        return response.marker
+
+    async def withdraw_marker(
+        self, marker_id: str, reason: str = "", *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> consortium_pb2.Marker:
+        request = consortium_pb2.WithdrawMarkerRequest(marker_id=marker_id, reason=reason)
+        response = await self._call(self._stub.WithdrawMarker, request, timeout=timeout, metadata=metadata)
+        return response.marker
+
+    async def list_my_markers(
+        self, *, include_inactive: bool = False, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[consortium_pb2.Marker]:
+        request = consortium_pb2.ListMyMarkersRequest(include_inactive=include_inactive)
+        response = await self._call(self._stub.ListMyMarkers, request, timeout=timeout, metadata=metadata)
+        return list(response.markers)
+
+
+class AdminClient(RpcClient):
+    """Membership administration; signed by an admin key (subject ``admin/<name>``)."""
+
+    def __init__(self, channel, signer, *, default_timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(channel, signer, default_timeout=default_timeout)
+        self._stub = consortium_pb2_grpc.AdminServiceStub(channel)
+
+    async def register_member(
+        self,
+        member_id: str,
+        display_name: str,
+        category: str,
+        public_key: bytes,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.Member:
+        request = consortium_pb2.RegisterMemberRequest(
+            member_id=member_id, display_name=display_name, category=category, public_key=public_key
+        )
+        return (await self._call(self._stub.RegisterMember, request, timeout=timeout, metadata=metadata)).member
+
+    async def change_member(
+        self,
+        action: str,
+        member_id: str,
+        reason: str = "",
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.Member:
+        """``action`` is one of approve, suspend, reinstate, revoke."""
+        method = {
+            "approve": self._stub.ApproveMember,
+            "suspend": self._stub.SuspendMember,
+            "reinstate": self._stub.ReinstateMember,
+            "revoke": self._stub.RevokeMember,
+        }[action]
+        request = consortium_pb2.ChangeMemberRequest(member_id=member_id, reason=reason)
+        return (await self._call(method, request, timeout=timeout, metadata=metadata)).member
+
+    async def list_members(
+        self, *, status: int = 0, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[consortium_pb2.Member]:
+        request = consortium_pb2.ListMembersRequest(status=status)
+        return list((await self._call(self._stub.ListMembers, request, timeout=timeout, metadata=metadata)).members)

@@ -1,0 +1,153 @@
+"""Authentication of every hub call: an EdDSA JWT in ``authorization: Bearer …``.
+
+Members sign with the Ed25519 key registered at the hub (``sub`` = member id); admins with a
+key from the hub's configuration (``sub`` = ``admin/<name>``). Verified tokens are cached until
+they expire, so the hot path pays one dictionary lookup, not a signature check; the member's
+status is re-read through a short-lived cache, so a suspension bites within
+``member_cache_seconds`` on every replica (immediately on the replica that made the change).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from consortium.members import ACTIVE, status_name
+from consortium.policy import Caller, required_caller
+from consortium.records import Member
+from consortium.store.base import MemberStore
+from runtime.errors import PermissionDenied, Unauthenticated
+from runtime.interceptors import Behavior, current_call, metadata_value, wrap_unary
+
+AUDIENCE = "lianfang-hub"
+ADMIN_PREFIX = "admin/"
+MAX_LIFETIME_SECONDS = 300
+LEEWAY_SECONDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    caller: Caller
+    expires_at: float
+
+
+class Authenticator:
+    def __init__(
+        self,
+        members: MemberStore,
+        admin_keys: Mapping[str, bytes],
+        *,
+        member_cache_seconds: float = 1.0,
+        verified_cache_size: int = 10_000,
+    ) -> None:
+        self._members = members
+        self._admin_keys = {name: Ed25519PublicKey.from_public_bytes(k) for name, k in admin_keys.items()}
+        self._member_ttl = member_cache_seconds
+        self._member_cache: dict[str, tuple[float, Member | None]] = {}
+        self._verified: OrderedDict[str, Principal] = OrderedDict()
+        self._verified_max = verified_cache_size
+
+    def forget_member(self, member_id: str) -> None:
+        """Drops cached state of a member (called when an admin changes it here)."""
+        self._member_cache.pop(member_id, None)
+
+    async def _member(self, member_id: str) -> Member | None:
+        now = time.monotonic()
+        cached = self._member_cache.get(member_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        member = await self._members.get_member(member_id)
+        self._member_cache[member_id] = (now + self._member_ttl, member)
+        return member
+
+    async def authenticate(self, token: str | None, required: Caller) -> Principal:
+        if not token:
+            raise Unauthenticated("missing bearer token in 'authorization' metadata")
+        now = time.time()
+        principal = self._verified.get(token)
+        if principal is None or principal.expires_at + LEEWAY_SECONDS < now:
+            principal = await self._verify(token, now)
+            self._verified[token] = principal
+            if len(self._verified) > self._verified_max:
+                self._verified.popitem(last=False)
+        if principal.caller is not required:
+            raise PermissionDenied(f"this method needs a {required.value} caller")
+        if principal.caller is Caller.MEMBER:
+            member = await self._member(principal.subject)
+            if member is None:
+                raise Unauthenticated("unknown member")
+            if member.status != ACTIVE:
+                raise PermissionDenied(f"member is {status_name(member.status)}")
+        return principal
+
+    async def _verify(self, token: str, now: float) -> Principal:
+        try:
+            subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
+        except jwt.PyJWTError:
+            raise Unauthenticated("malformed token") from None
+        if not isinstance(subject, str) or not subject:
+            raise Unauthenticated("token has no subject")
+        key: Ed25519PublicKey | None
+        if subject.startswith(ADMIN_PREFIX):
+            caller = Caller.ADMIN
+            key = self._admin_keys.get(subject.removeprefix(ADMIN_PREFIX))
+        else:
+            caller = Caller.MEMBER
+            member = await self._member(subject)
+            key = Ed25519PublicKey.from_public_bytes(member.public_key) if member else None
+        if key is None:
+            raise Unauthenticated("unknown principal")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=AUDIENCE,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from None
+        if float(claims["exp"]) - float(claims["iat"]) > MAX_LIFETIME_SECONDS:
+            raise Unauthenticated(f"token lifetime exceeds {MAX_LIFETIME_SECONDS} s")
+        return Principal(subject, caller, float(claims["exp"]))
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates and authorises every call against consortium.policy before the handler."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        required = required_caller(handler_call_details.method)
+        if required is None:
+            return handler
+        authenticator = self.authenticator
+
+        def around(behavior: Behavior) -> Behavior:
+            async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                header = metadata_value(context, "authorization") or ""
+                token = header[7:] if header[:7].lower() == "bearer " else None
+                principal = await authenticator.authenticate(token, required)
+                current_call().principal = principal.subject
+                return await behavior(request, context)
+
+            return authenticated
+
+        return wrap_unary(handler, around)

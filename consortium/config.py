@@ -1,0 +1,64 @@
+"""Configuration of one hub process."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+from runtime.config import ConfigError
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Settings of ``lianfang hub serve`` ([hub] in the TOML file, LIANFANG_HUB_* in the env)."""
+
+    listen: str = "127.0.0.1:7443"
+    """host:port to serve on (port 0 picks a free one)."""
+
+    store: str = "sqlite:///lianfang-hub.db"
+    """Store URL: ``sqlite:///path/to/hub.db`` (embedded default) or ``redis://host:port/db``."""
+
+    tls_cert: str = ""
+    """PEM certificate of the hub. Required unless ``plaintext`` is set."""
+
+    tls_key: str = ""
+    """PEM private key of the hub."""
+
+    tls_client_ca: str = ""
+    """If set, clients must present a certificate from this CA (mutual TLS)."""
+
+    plaintext: bool = False
+    """Serve without TLS. For local experiments only; never between organisations."""
+
+    admin_keys: dict[str, str] = field(default_factory=dict)
+    """Admin principals: name → base64 raw Ed25519 public key. Admin JWTs use sub=admin/<name>."""
+
+    member_cache_seconds: float = 1.0
+    """How stale a replica's view of a member's status may be (suspensions bite within this)."""
+
+    store_probe_seconds: float = 2.0
+    """Interval of the store health probe behind grpc.health.v1."""
+
+    max_message_bytes: int = 4 * 1024 * 1024
+    """Largest request or response accepted."""
+
+    grace_seconds: float = 5.0
+    """Drain time on SIGTERM before in-flight calls are cancelled."""
+
+    log_level: str = "INFO"
+    """Level of the JSON-lines log on stderr."""
+
+    def __post_init__(self) -> None:
+        if not self.plaintext and not (self.tls_cert and self.tls_key):
+            raise ConfigError("hub: tls_cert and tls_key are required (or set plaintext = true)")
+        for name in self.admin_keys:
+            self.admin_key_bytes(name)
+
+    def admin_key_bytes(self, name: str) -> bytes:
+        try:
+            key = base64.b64decode(self.admin_keys[name], validate=True)
+        except ValueError:
+            raise ConfigError(f"admin_keys.{name}: not base64") from None
+        if len(key) != 32:
+            raise ConfigError(f"admin_keys.{name}: must be a raw 32-byte Ed25519 public key")
+        return key

@@ -1,0 +1,147 @@
+"""Blacklist marker rules: polarity, evidence, expiry, and how hits are summarised.
+
+Negative markers count against an applicant; protective ones (victim of impersonation,
+protective registration) protect the person and are always returned as PROTECTIVE. A marker
+expires a configurable time after the event it records ended.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from consortium.timestamps import to_timestamp
+from consortium.records import YEAR, Marker, token_from_key, token_type_of
+from lianfang.v1 import common_pb2, consortium_pb2
+from runtime.errors import FieldViolation
+
+NEGATIVE = frozenset(
+    {
+        common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
+        common_pb2.MARKER_TYPE_SUSPECT,
+        common_pb2.MARKER_TYPE_COURT_DISHONEST,
+    }
+)
+PROTECTIVE = frozenset(
+    {common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, common_pb2.MARKER_TYPE_PROTECTIVE_REGISTRATION}
+)
+REASON_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,39}$")
+
+
+def _default_retention() -> dict[int, float | None]:
+    return {
+        **{t: 5 * YEAR for t in NEGATIVE},
+        **{t: 2 * YEAR for t in PROTECTIVE},
+    }
+
+
+@dataclass(frozen=True)
+class MarkerPolicy:
+    """How long markers live, per marker type."""
+
+    retention_seconds: Mapping[int, float | None] = field(default_factory=_default_retention)
+    """Seconds after the event ends until a marker expires (None: never). Negative markers
+    default to 5 years, protective ones to 2 years."""
+
+    def expires_at(self, marker_type: int, event_ended_at: float) -> float | None:
+        retention = self.retention_seconds.get(marker_type, 5 * YEAR)
+        return None if retention is None else event_ended_at + retention
+
+
+def polarity(marker_type: int) -> int:
+    if marker_type in PROTECTIVE:
+        return common_pb2.MARKER_POLARITY_PROTECTIVE
+    return common_pb2.MARKER_POLARITY_NEGATIVE
+
+
+def validate_filing(request: consortium_pb2.FileMarkerRequest) -> list[FieldViolation]:
+    """Marker-specific rules (the token itself is validated by the caller)."""
+    violations = []
+    if request.marker_type not in NEGATIVE | PROTECTIVE:
+        violations.append(FieldViolation("marker_type", "must be a known marker type"))
+    if not REASON_CODE.match(request.reason_code):
+        violations.append(FieldViolation("reason_code", "must match [A-Z][A-Z0-9_]{1,39}"))
+    if request.evidence_level not in common_pb2.EvidenceLevel.values():
+        violations.append(FieldViolation("evidence_level", "unknown evidence level"))
+    elif (
+        request.marker_type == common_pb2.MARKER_TYPE_CONFIRMED_FRAUD
+        and request.evidence_level == common_pb2.EVIDENCE_LEVEL_UNSPECIFIED
+    ):
+        violations.append(FieldViolation("evidence_level", "confirmed fraud requires an evidence level"))
+    if len(request.case_ref) > 128:
+        violations.append(FieldViolation("case_ref", "at most 128 characters"))
+    return violations
+
+
+def _ts(seconds: float | None) -> Timestamp | None:
+    return None if seconds is None else to_timestamp(seconds)
+
+
+def marker_status(marker: Marker, now: float) -> int:
+    if marker.withdrawn_at is not None:
+        return common_pb2.MARKER_STATUS_WITHDRAWN
+    if marker.expires_at is not None and marker.expires_at <= now:
+        return common_pb2.MARKER_STATUS_EXPIRED
+    return common_pb2.MARKER_STATUS_ACTIVE
+
+
+def marker_message(marker: Marker, now: float) -> consortium_pb2.Marker:
+    return consortium_pb2.Marker(
+        marker_id=marker.marker_id,
+        filer_member_id=marker.filer_member_id,
+        token=token_from_key(marker.token_key),
+        marker_type=marker.marker_type,
+        polarity=polarity(marker.marker_type),
+        reason_code=marker.reason_code,
+        evidence_level=marker.evidence_level,
+        status=marker_status(marker, now),
+        filed_at=_ts(marker.filed_at),
+        event_ended_at=_ts(marker.event_ended_at),
+        expires_at=_ts(marker.expires_at),
+        withdrawn_at=_ts(marker.withdrawn_at),
+        case_ref=marker.case_ref,
+    )
+
+
+def blacklist_answer(
+    markers: Iterable[Marker], now: float
+) -> tuple[list[consortium_pb2.BlacklistHit], list[common_pb2.Reason]]:
+    """Active markers grouped by (token type, marker type, reason code), each with a reason."""
+    groups: dict[tuple[int, int, str], list[Marker]] = {}
+    for m in markers:
+        if m.is_active(now):
+            groups.setdefault((token_type_of(m.token_key), m.marker_type, m.reason_code), []).append(m)
+    hits: list[consortium_pb2.BlacklistHit] = []
+    reasons: list[common_pb2.Reason] = []
+    for (token_type, marker_type, reason_code), ms in sorted(groups.items()):
+        filers = {m.filer_member_id for m in ms}
+        evidence = max(m.evidence_level for m in ms)
+        pol = polarity(marker_type)
+        hits.append(
+            consortium_pb2.BlacklistHit(
+                token_type=token_type,
+                marker_type=marker_type,
+                polarity=pol,
+                reason_code=reason_code,
+                evidence_level=evidence,
+                filing_members=len(filers),
+                first_filed=_ts(min(m.filed_at for m in ms)),
+                last_filed=_ts(max(m.filed_at for m in ms)),
+            )
+        )
+        kind = common_pb2.MarkerType.Name(marker_type).removeprefix("MARKER_TYPE_")
+        prefix = "PROTECTIVE" if pol == common_pb2.MARKER_POLARITY_PROTECTIVE else "BLACKLIST"
+        reasons.append(
+            common_pb2.Reason(
+                code=f"{prefix}_{kind}",
+                token_type=token_type,
+                detail=(
+                    f"{len(filers)} member(s) filed {kind.lower()} ({reason_code}), evidence "
+                    f"{common_pb2.EvidenceLevel.Name(evidence).removeprefix('EVIDENCE_LEVEL_').lower()}"
+                ),
+            )
+        )
+    return hits, reasons

@@ -1,0 +1,129 @@
+"""The hub's own record types, independent of protobuf and of any store.
+
+Times are float seconds since the Unix epoch. A token is addressed by its *token key*
+``"<scheme>.<type>.<epoch>.<hex value>"``: it is all the hub ever stores about an identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from lianfang.v1 import common_pb2
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+YEAR = 365 * DAY
+
+
+class Window(IntEnum):
+    """Stacking look-back windows (values match lianfang.v1.Window)."""
+
+    H1 = common_pb2.WINDOW_1H
+    H24 = common_pb2.WINDOW_24H
+    D7 = common_pb2.WINDOW_7D
+    D30 = common_pb2.WINDOW_30D
+    D90 = common_pb2.WINDOW_90D
+
+    @property
+    def seconds(self) -> float:
+        return _WINDOW_SECONDS[self]
+
+    @property
+    def label(self) -> str:
+        return self.name[1:] + self.name[0] if self.name[0] == "H" else self.name[1:] + "D"
+
+
+_WINDOW_SECONDS = {
+    Window.H1: HOUR,
+    Window.H24: DAY,
+    Window.D7: 7 * DAY,
+    Window.D30: 30 * DAY,
+    Window.D90: 90 * DAY,
+}
+WINDOWS: tuple[Window, ...] = tuple(Window)  # shortest first
+LONGEST_WINDOW = WINDOWS[-1].seconds
+
+
+def token_key(scheme: int, token_type: int, epoch: int, value: bytes) -> str:
+    return f"{scheme}.{token_type}.{epoch}.{value.hex()}"
+
+
+def token_type_of(key: str) -> int:
+    return int(key.split(".", 2)[1])
+
+
+def token_from_key(key: str) -> common_pb2.Token:
+    scheme, token_type, epoch, value = key.split(".")
+    return common_pb2.Token(
+        scheme=int(scheme), type=int(token_type), epoch=int(epoch), value=bytes.fromhex(value)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    member_id: str
+    display_name: str
+    category: str
+    public_key: bytes
+    status: int  # lianfang.v1.MemberStatus
+    status_reason: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationRecord:
+    """One application as the hub indexes it: who checked which tokens, when."""
+
+    member_id: str
+    application_ref: str
+    received_at: float
+    token_keys: tuple[str, ...]
+    applicant_kind: int = 0
+    product_category: str = ""
+    consent_ref: str = ""
+    outcome: int = 0
+    outcome_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenActivity:
+    """What other members did with one token, as a store reports it.
+
+    ``other_applications[i]`` counts applications by members other than the caller in
+    ``WINDOWS[i]``; ``member_last_seen`` maps each member seen within the longest window
+    (the caller included) to its latest application time.
+    """
+
+    other_applications: tuple[int, ...]
+    member_last_seen: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    marker_id: str
+    filer_member_id: str
+    token_key: str
+    marker_type: int  # lianfang.v1.MarkerType
+    reason_code: str
+    evidence_level: int  # lianfang.v1.EvidenceLevel
+    filed_at: float
+    event_ended_at: float
+    expires_at: float | None  # None: never expires
+    case_ref: str = ""
+    withdrawn_at: float | None = None
+    withdraw_reason: str = ""
+
+    def is_active(self, now: float) -> bool:
+        return self.withdrawn_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSnapshot:
+    """Everything Check needs from the store, gathered (ideally) in one round trip."""
+
+    newly_recorded: bool
+    received_at: float
+    activity: dict[str, TokenActivity]
+    markers: dict[str, list[Marker]]

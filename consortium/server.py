@@ -1,0 +1,126 @@
+"""One hub process: store, authentication, services, health probe, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import grpc
+from grpc_health.v1 import health, health_pb2
+
+from consortium.auth import Authenticator, AuthInterceptor
+from consortium.config import HubConfig
+from consortium.markers import MarkerPolicy
+from consortium.services.admin_service import AdminServicer
+from consortium.services.consortium_service import ConsortiumServicer
+from consortium.store.base import Store
+from consortium.store.registry import open_store
+from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
+from runtime.clock import Clock, system_clock
+from runtime.config import ConfigError
+from runtime.errors import Unavailable
+from runtime.server import create_server
+from runtime.tls import TlsConfig
+
+log = logging.getLogger("lianfang.hub")
+
+SERVICE_NAMES = (
+    consortium_pb2.DESCRIPTOR.services_by_name["ConsortiumService"].full_name,
+    consortium_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+)
+
+
+def store_from_url(url: str) -> Store:
+    """``sqlite:///relative/or//absolute.db`` or ``redis://host:port/db``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url.removeprefix("sqlite://").removeprefix("/")
+        if not path:
+            raise ConfigError(f"store: {url!r} has no database path")
+        return open_store("sqlite", {"path": path})
+    if parsed.scheme in {"redis", "rediss", "unix"}:
+        return open_store("redis", {"url": url})
+    raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite:// or redis://)")
+
+
+@dataclass
+class RunningHub:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    store: Store
+    probe: asyncio.Task[None]
+
+    async def stop(self, grace: float | None = None) -> None:
+        self.probe.cancel()
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.store.close()
+
+
+async def _probe_store(store: Store, health_servicer: health.aio.HealthServicer, interval: float) -> None:
+    """Keeps grpc.health.v1 truthful: NOT_SERVING while the store cannot be reached."""
+    serving = True
+    while True:
+        try:
+            await asyncio.wait_for(store.ping(), timeout=max(interval, 0.5))
+            ok = True
+        except (Unavailable, TimeoutError, OSError):
+            ok = False
+        if ok != serving:
+            serving = ok
+            status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+            for name in ("", *SERVICE_NAMES):
+                await health_servicer.set(name, status)
+            log.warning("store health changed", extra={"fields": {"serving": ok}})
+        await asyncio.sleep(interval)
+
+
+async def start_hub(
+    config: HubConfig,
+    *,
+    clock: Clock = system_clock,
+    store: Store | None = None,
+    marker_policy: MarkerPolicy | None = None,
+) -> RunningHub:
+    store = store or store_from_url(config.store)
+    authenticator = Authenticator(
+        store,
+        {name: config.admin_key_bytes(name) for name in config.admin_keys},
+        member_cache_seconds=config.member_cache_seconds,
+    )
+    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
+    server, port, health_servicer = await create_server(
+        config.listen,
+        [
+            (
+                consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
+                ConsortiumServicer(store, clock, marker_policy),
+                SERVICE_NAMES[0],
+            ),
+            (
+                consortium_pb2_grpc.add_AdminServiceServicer_to_server,
+                AdminServicer(store, clock, authenticator),
+                SERVICE_NAMES[1],
+            ),
+        ],
+        tls=tls,
+        interceptors=[AuthInterceptor(authenticator)],
+        max_message_bytes=config.max_message_bytes,
+    )
+    probe = asyncio.create_task(_probe_store(store, health_servicer, config.store_probe_seconds))
+    log.info("hub serving", extra={"fields": {"port": port, "store": store.name, "tls": tls is not None}})
+    return RunningHub(server, port, health_servicer, store, probe)
+
+
+async def run_hub(config: HubConfig) -> None:
+    """Runs a hub until SIGTERM/SIGINT (``lianfang hub serve``)."""
+    from runtime.server import serve
+
+    hub = await start_hub(config)
+    with contextlib.suppress(asyncio.CancelledError):
+        await serve(hub.server, hub.health, grace_seconds=config.grace_seconds, on_stop=hub.store.close)
+    hub.probe.cancel()

@@ -1,0 +1,1 @@
+"""gRPC servicers of the hub: thin adapters from protobuf to the domain and store."""

@@ -1,0 +1,100 @@
+"""AdminService: member registration and lifecycle (approve, suspend, reinstate, revoke)."""
+
+from __future__ import annotations
+
+import grpc
+
+from consortium.auth import Authenticator
+from consortium.members import PENDING, TRANSITIONS
+from consortium.records import Member
+from consortium.store.base import Store
+from consortium.timestamps import to_timestamp
+from consortium.validation import CATEGORY, MEMBER_ID
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
+from runtime.clock import Clock
+from runtime.errors import FieldViolation, InvalidArgument
+
+ED25519_PUBLIC_KEY_BYTES = 32
+
+
+def member_message(m: Member) -> consortium_pb2.Member:
+    return consortium_pb2.Member(
+        member_id=m.member_id,
+        display_name=m.display_name,
+        category=m.category,
+        public_key=m.public_key,
+        status=m.status,
+        status_reason=m.status_reason,
+        created_at=to_timestamp(m.created_at),
+        updated_at=to_timestamp(m.updated_at),
+    )
+
+
+class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
+    def __init__(self, store: Store, clock: Clock, authenticator: Authenticator) -> None:
+        self.store = store
+        self.clock = clock
+        self.authenticator = authenticator
+
+    async def RegisterMember(
+        self, request: consortium_pb2.RegisterMemberRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.MemberResponse:
+        violations = []
+        if not MEMBER_ID.match(request.member_id):
+            violations.append(FieldViolation("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends"))
+        if not 1 <= len(request.display_name) <= 100:
+            violations.append(FieldViolation("display_name", "1-100 characters"))
+        if not CATEGORY.match(request.category):
+            violations.append(FieldViolation("category", "1-40 characters of [a-z0-9_]"))
+        if len(request.public_key) != ED25519_PUBLIC_KEY_BYTES:
+            violations.append(FieldViolation("public_key", "must be a raw 32-byte Ed25519 public key"))
+        if violations:
+            raise InvalidArgument(violations)
+        now = self.clock()
+        member = Member(
+            member_id=request.member_id,
+            display_name=request.display_name,
+            category=request.category,
+            public_key=request.public_key,
+            status=PENDING,
+            status_reason="registered",
+            created_at=now,
+            updated_at=now,
+        )
+        await self.store.add_member(member)
+        self.authenticator.forget_member(member.member_id)
+        return consortium_pb2.MemberResponse(member=member_message(member))
+
+    async def _transition(self, name: str, request: consortium_pb2.ChangeMemberRequest) -> consortium_pb2.MemberResponse:
+        if not MEMBER_ID.match(request.member_id):
+            raise InvalidArgument.one("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends")
+        if len(request.reason) > 500:
+            raise InvalidArgument.one("reason", "at most 500 characters")
+        t = TRANSITIONS[name]
+        member = await self.store.set_member_status(
+            request.member_id, t.allowed_from, t.to, request.reason or name, self.clock()
+        )
+        self.authenticator.forget_member(member.member_id)
+        return consortium_pb2.MemberResponse(member=member_message(member))
+
+    async def ApproveMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+        return await self._transition("approve", request)
+
+    async def SuspendMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+        return await self._transition("suspend", request)
+
+    async def ReinstateMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+        return await self._transition("reinstate", request)
+
+    async def RevokeMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+        return await self._transition("revoke", request)
+
+    async def ListMembers(
+        self, request: consortium_pb2.ListMembersRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ListMembersResponse:
+        if request.status not in common_pb2.MemberStatus.values():
+            raise InvalidArgument.one("status", "unknown member status")
+        members = await self.store.list_members()
+        return consortium_pb2.ListMembersResponse(
+            members=[member_message(m) for m in members if not request.status or m.status == request.status]
+        )

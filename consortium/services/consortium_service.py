@@ -1,0 +1,150 @@
+"""ConsortiumService: Check, BatchCheck, ReportOutcome and the member's blacklist markers."""
+
+from __future__ import annotations
+
+import secrets
+
+import grpc
+
+from consortium.markers import MarkerPolicy, blacklist_answer, marker_message, validate_filing
+from consortium.records import ApplicationRecord, Marker, token_key
+from consortium.stacking import stacking_answer
+from consortium.store.base import Store
+from consortium.timestamps import from_timestamp, to_timestamp
+from consortium.validation import batch_check_request, check_ref, check_request, check_token
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
+from runtime.clock import Clock
+from runtime.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from runtime.interceptors import current_call
+
+MAX_FUTURE_SKEW = 24 * 3600.0
+
+
+class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
+    def __init__(self, store: Store, clock: Clock, marker_policy: MarkerPolicy | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.marker_policy = marker_policy or MarkerPolicy()
+
+    async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
+        now = self.clock()
+        keys = tuple(token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens)
+        app = ApplicationRecord(
+            member_id=caller,
+            application_ref=request.application_ref,
+            received_at=now,
+            token_keys=keys,
+            applicant_kind=request.applicant_kind,
+            product_category=request.product_category,
+            consent_ref=request.consent_ref,
+        )
+        snapshot = await self.store.check(app, now)
+        stacking, reasons = stacking_answer(keys, snapshot.activity, caller, now)
+        hits, marker_reasons = blacklist_answer(
+            (m for ms in snapshot.markers.values() for m in ms), now
+        )
+        return consortium_pb2.CheckResponse(
+            application_ref=request.application_ref,
+            newly_recorded=snapshot.newly_recorded,
+            stacking=stacking,
+            blacklist=hits,
+            reasons=[*marker_reasons, *reasons],
+            checked_at=to_timestamp(now),
+        )
+
+    async def Check(
+        self, request: consortium_pb2.CheckRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.CheckResponse:
+        violations = check_request(request)
+        if violations:
+            raise InvalidArgument(violations)
+        return await self._check(current_call().principal, request)
+
+    async def BatchCheck(
+        self, request: consortium_pb2.BatchCheckRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.BatchCheckResponse:
+        violations = batch_check_request(request)
+        if violations:
+            raise InvalidArgument(violations)
+        caller = current_call().principal
+        return consortium_pb2.BatchCheckResponse(
+            results=[await self._check(caller, check) for check in request.checks]
+        )
+
+    async def ReportOutcome(
+        self, request: consortium_pb2.ReportOutcomeRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ReportOutcomeResponse:
+        violations: list[FieldViolation] = []
+        check_ref(request.application_ref, "application_ref", violations)
+        if request.outcome not in common_pb2.Outcome.values() or request.outcome == 0:
+            violations.append(FieldViolation("outcome", "unknown or unspecified outcome"))
+        if violations:
+            raise InvalidArgument(violations)
+        now = self.clock()
+        await self.store.set_outcome(
+            current_call().principal,
+            request.application_ref,
+            request.outcome,
+            from_timestamp(request.occurred_at, now),
+        )
+        return consortium_pb2.ReportOutcomeResponse()
+
+    async def FileMarker(
+        self, request: consortium_pb2.FileMarkerRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.FileMarkerResponse:
+        violations = validate_filing(request)
+        if not request.HasField("token"):
+            violations.append(FieldViolation("token", "is required"))
+        else:
+            check_token(request.token, "token", violations)
+        now = self.clock()
+        ended = from_timestamp(request.event_ended_at, now)
+        expires = self.marker_policy.expires_at(request.marker_type, ended)
+        if ended > now + MAX_FUTURE_SKEW:
+            violations.append(FieldViolation("event_ended_at", "is in the future"))
+        elif expires is not None and expires <= now:
+            violations.append(FieldViolation("event_ended_at", "the marker would already have expired"))
+        if violations:
+            raise InvalidArgument(violations)
+        t = request.token
+        marker = Marker(
+            marker_id="mk_" + secrets.token_hex(10),
+            filer_member_id=current_call().principal,
+            token_key=token_key(t.scheme, t.type, t.epoch, t.value),
+            marker_type=request.marker_type,
+            reason_code=request.reason_code,
+            evidence_level=request.evidence_level,
+            filed_at=now,
+            event_ended_at=ended,
+            expires_at=expires,
+            case_ref=request.case_ref,
+        )
+        await self.store.add_marker(marker)
+        return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now))
+
+    async def WithdrawMarker(
+        self, request: consortium_pb2.WithdrawMarkerRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.WithdrawMarkerResponse:
+        if not request.marker_id:
+            raise InvalidArgument.one("marker_id", "is required")
+        if len(request.reason) > 500:
+            raise InvalidArgument.one("reason", "at most 500 characters")
+        marker = await self.store.get_marker(request.marker_id)
+        if marker is None:
+            raise NotFound(f"marker {request.marker_id!r} not found")
+        if marker.filer_member_id != current_call().principal:
+            raise PermissionDenied("only the filing member may withdraw a marker")
+        now = self.clock()
+        withdrawn = await self.store.withdraw_marker(request.marker_id, now, request.reason)
+        return consortium_pb2.WithdrawMarkerResponse(marker=marker_message(withdrawn, now))
+
+    async def ListMyMarkers(
+        self, request: consortium_pb2.ListMyMarkersRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ListMyMarkersResponse:
+        now = self.clock()
+        markers = await self.store.markers_by_filer(current_call().principal)
+        return consortium_pb2.ListMyMarkersResponse(
+            markers=[
+                marker_message(m, now) for m in markers if request.include_inactive or m.is_active(now)
+            ]
+        )

@@ -1,0 +1,133 @@
+"""The storage contract: small role interfaces, and the Store that combines them.
+
+Every backend implements all roles and passes one conformance suite
+(tests/integration/test_store_conformance.py). ``Store.check`` composes the roles; a backend may
+override it with a fused single round trip as long as the suite still passes.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+from consortium.records import (
+    LONGEST_WINDOW,
+    WINDOWS,
+    ApplicationRecord,
+    CheckSnapshot,
+    Marker,
+    Member,
+    TokenActivity,
+)
+
+
+class MemberStore(abc.ABC):
+    @abc.abstractmethod
+    async def add_member(self, member: Member) -> None:
+        """Raises AlreadyExists if the member id is taken."""
+
+    @abc.abstractmethod
+    async def get_member(self, member_id: str) -> Member | None: ...
+
+    @abc.abstractmethod
+    async def set_member_status(
+        self, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
+    ) -> Member:
+        """Compare-and-set of the status. NotFound / FailedPrecondition (status not in expected)."""
+
+    @abc.abstractmethod
+    async def list_members(self) -> list[Member]: ...
+
+
+class ApplicationIndex(abc.ABC):
+    @abc.abstractmethod
+    async def record_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
+        """Stores the application unless (member_id, application_ref) exists.
+
+        Returns the stored record (the original one on a retry) and whether it was new.
+        Re-recording an existing application must still complete its token indexing, so that a
+        retry after a crash repairs a half-written record without double counting.
+        """
+
+    @abc.abstractmethod
+    async def token_activity(
+        self, token_keys: Sequence[str], caller: str, now: float
+    ) -> dict[str, TokenActivity]:
+        """Per token: other members' application counts per window and members' last-seen."""
+
+    @abc.abstractmethod
+    async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None: ...
+
+    @abc.abstractmethod
+    async def set_outcome(self, member_id: str, application_ref: str, outcome: int, at: float) -> None:
+        """Raises NotFound if the member never checked that application."""
+
+    @abc.abstractmethod
+    async def purge_applications(self, before: float) -> int:
+        """Deletes applications received before ``before``; returns how many."""
+
+
+class MarkerStore(abc.ABC):
+    @abc.abstractmethod
+    async def add_marker(self, marker: Marker) -> None: ...
+
+    @abc.abstractmethod
+    async def get_marker(self, marker_id: str) -> Marker | None: ...
+
+    @abc.abstractmethod
+    async def withdraw_marker(self, marker_id: str, at: float, reason: str) -> Marker:
+        """Marks the marker withdrawn (kept for audit). NotFound if unknown."""
+
+    @abc.abstractmethod
+    async def markers_for_tokens(self, token_keys: Sequence[str]) -> dict[str, list[Marker]]:
+        """All markers (any status) on these tokens; tokens without markers may be absent."""
+
+    @abc.abstractmethod
+    async def markers_by_filer(self, member_id: str) -> list[Marker]: ...
+
+
+class Store(MemberStore, ApplicationIndex, MarkerStore):
+    """A complete hub store. Stateless hub replicas may share one."""
+
+    name: str = "abstract"
+
+    async def check(self, app: ApplicationRecord, now: float) -> CheckSnapshot:
+        """Records the application and reads what Check answers from, in one logical step."""
+        stored, new = await self.record_application(app)
+        activity = await self.token_activity(app.token_keys, app.member_id, now)
+        markers = await self.markers_for_tokens(app.token_keys)
+        return CheckSnapshot(new, stored.received_at, activity, markers)
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raises Unavailable when the backing service cannot be reached."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+def empty_activity() -> TokenActivity:
+    return TokenActivity((0,) * len(WINDOWS), {})
+
+
+def count_activity(
+    rows: Sequence[tuple[str, float]], caller: str, now: float
+) -> TokenActivity:
+    """TokenActivity of one token from its (member_id, received_at) application rows.
+
+    Shared by backends that fetch rows rather than counting server-side.
+    """
+    cutoffs = [now - w.seconds for w in WINDOWS]
+    counts = [0] * len(WINDOWS)
+    last_seen: dict[str, float] = {}
+    oldest = now - LONGEST_WINDOW
+    for member_id, at in rows:
+        if at < oldest or at > now:
+            continue
+        if last_seen.get(member_id, -1.0) < at:
+            last_seen[member_id] = at
+        if member_id != caller:
+            for i, cutoff in enumerate(cutoffs):
+                if at >= cutoff:
+                    counts[i] += 1
+    return TokenActivity(tuple(counts), last_seen)

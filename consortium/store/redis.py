@@ -1,0 +1,553 @@
+"""Redis store: the production backend, for standalone Redis and (unchanged layout) Redis Cluster.
+
+Every key carries a hash tag, so each operation touches one slot and nothing needs a cross-slot
+command, transaction or script (``{p}`` is the key prefix)::
+
+  {p}:members                    set of member ids (its own slot)
+  {p}:{m:<member>}:member        hash: the member
+  {p}:{m:<member>}:app:<ref>     hash: one application record (TTL: application retention)
+  {p}:{m:<member>}:markers       zset marker_id -> filed_at, the markers the member filed
+  {p}:{t:<token>}:apps           zset "<member>\\x1f<ref>" -> received_at          (TTL: retention,
+  {p}:{t:<token>}:apps:<member>  zset ref -> received_at, that member's own apps   refreshed on
+  {p}:{t:<token>}:seen           zset member -> its latest received_at             every write)
+  {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
+  {p}:{k:<marker>}               string: the token key the marker sits on
+
+Invariants kept by the per-token script: ``apps:<m>`` mirrors m's entries of ``apps``, so other
+members' count in a window is ZCOUNT(apps) - ZCOUNT(apps:<caller>); ``seen[m]`` is the maximum of
+``apps:<m>``. Every write is idempotent (create-if-absent, ZADD of an existing entry is a no-op),
+which makes pipeline retries after a dropped connection safe: counts are never doubled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import redis.asyncio as aioredis
+from redis import exceptions as rx
+from redis.commands.core import AsyncScript
+
+from consortium.records import (
+    LONGEST_WINDOW,
+    WINDOWS,
+    YEAR,
+    ApplicationRecord,
+    CheckSnapshot,
+    Marker,
+    Member,
+    TokenActivity,
+)
+from consortium.store.base import Store, empty_activity
+from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
+
+# Creates a hash unless the key exists. ARGV: ttl_ms ("0": none), then field/value pairs.
+# Returns {1} when created, else {0, the stored values of the same fields}.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local names = {}
+  for i = 2, #ARGV, 2 do names[#names + 1] = ARGV[i] end
+  return {0, redis.call('HMGET', KEYS[1], unpack(names))}
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+if ARGV[1] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {1}
+"""
+
+# Updates an existing hash, optionally guarded: ARGV[1] guard field ('' = none), ARGV[2] n,
+# ARGV[3..2+n] allowed values of the guard field, then field/value pairs.
+# Returns {0} missing, {1, current} guard failed, {2, HGETALL after the update}.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local n = tonumber(ARGV[2])
+if ARGV[1] ~= '' then
+  local cur = redis.call('HGET', KEYS[1], ARGV[1])
+  local ok = false
+  for i = 3, 2 + n do if ARGV[i] == cur then ok = true end end
+  if not ok then return {1, cur} end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n))
+return {2, redis.call('HGETALL', KEYS[1])}
+"""
+
+# Compare-and-set of one hash field (withdrawing a marker without re-encoding JSON in Lua,
+# whose cjson would round floats). ARGV: field, expected, new. Returns 1 when set.
+_CAS_FIELD = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+# Deletes an application record received before ARGV[1]. Returns 1 when deleted.
+_DELETE_OLDER = """
+local at = redis.call('HGET', KEYS[1], 'received_at')
+if at and tonumber(at) < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) return 1 end
+return 0
+"""
+
+# The per-token script. KEYS: apps, seen, markers, apps:<member>. ARGV: 1 mode (0 read,
+# 1 record, received_at tentative; 2 record, received_at authoritative: fix a differing entry;
+# 3 trim only), 2 member, 3 ref, 4 received_at, 5 ttl_ms, 6 trim bound (entries below it go),
+# 7 trim limit, 8 now, 9 the "apps:" key prefix of per-member zsets, 10.. window lower bounds
+# (shortest window first; absent: do not read). Mode 3 returns the number trimmed; otherwise
+# {status (0 read, 1 present, 2 inserted, 3 fixed), stored received_at, other-member counts,
+#  flat member/last-seen pairs within [oldest bound, now], marker JSONs}.
+_TOKEN = """
+local apps, seen, markers, mine = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local mode, member, ref, at, now, per_member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[8], ARGV[9]
+local function refresh_seen(m)
+  local top = redis.call('ZREVRANGE', per_member .. m, 0, 0, 'WITHSCORES')
+  if top[2] then redis.call('ZADD', seen, top[2], m) else redis.call('ZREM', seen, m) end
+end
+local function trim(bound, limit)
+  local old = redis.call('ZRANGEBYSCORE', apps, '-inf', '(' .. bound, 'LIMIT', 0, limit)
+  local touched = {}
+  for _, e in ipairs(old) do
+    local sep = string.find(e, '\\31', 1, true)
+    local m = string.sub(e, 1, sep - 1)
+    redis.call('ZREM', per_member .. m, string.sub(e, sep + 1))
+    touched[m] = true
+  end
+  if #old > 0 then redis.call('ZREM', apps, unpack(old)) end
+  for m in pairs(touched) do refresh_seen(m) end
+  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. bound)
+  return #old
+end
+if mode == '3' then return trim(ARGV[6], ARGV[7]) end
+local status, stored = 0, at
+if mode ~= '0' then
+  local entry = member .. '\\31' .. ref
+  local cur = redis.call('ZSCORE', apps, entry)
+  if not cur then
+    redis.call('ZADD', apps, at, entry)
+    redis.call('ZADD', mine, at, ref)
+    redis.call('ZADD', seen, 'GT', at, member)
+    status = 2
+  elseif mode == '2' and tonumber(cur) ~= tonumber(at) then
+    redis.call('ZADD', apps, at, entry)
+    redis.call('ZADD', mine, at, ref)
+    refresh_seen(member)
+    status = 3
+  else
+    status, stored = 1, cur
+  end
+  for _, k in ipairs({apps, seen, mine}) do redis.call('PEXPIRE', k, ARGV[5]) end
+  trim(ARGV[6], ARGV[7])
+end
+if #ARGV < 10 then return {status, stored} end
+local counts = {}
+for i = 10, #ARGV do
+  counts[#counts + 1] = redis.call('ZCOUNT', apps, ARGV[i], now) - redis.call('ZCOUNT', mine, ARGV[i], now)
+end
+local oldest, last = ARGV[#ARGV], {}
+local rows = redis.call('ZRANGEBYSCORE', seen, oldest, '+inf', 'WITHSCORES')
+for i = 1, #rows, 2 do
+  local m, score = rows[i], rows[i + 1]
+  if tonumber(score) > tonumber(now) then
+    score = redis.call('ZREVRANGEBYSCORE', per_member .. m, now, oldest, 'WITHSCORES', 'LIMIT', 0, 1)[2]
+  end
+  if score then last[#last + 1] = m; last[#last + 1] = score end
+end
+return {status, stored, counts, last, redis.call('HVALS', markers)}
+"""
+
+_READ, _TENTATIVE, _AUTHORITATIVE, _TRIM = 0, 1, 2, 3
+_TRIM_LIMIT = 1000  # entries one script call removes, so a backlog never blocks Redis for long
+_APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
+_UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ClusterDownError, rx.TryAgainError, OSError)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+_Call = tuple[AsyncScript, list[str], list[str | int | bytes]]
+
+
+@dataclass(frozen=True)
+class RedisStoreConfig:
+    """Configuration of the Redis store."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    """Redis URL (redis:// or rediss://, with the database number)."""
+
+    key_prefix: str = "lf"
+    """Prepended to every key, so several consortia or test runs can share one Redis."""
+
+    application_retention_seconds: float = 2 * YEAR
+    """Applications leave the index this long after they were written (TTL and trimming)."""
+
+    socket_timeout: float = 2.0
+    """Seconds a connect or a command may take before the store reports Unavailable."""
+
+
+def _f(x: float) -> str:
+    """Floats travel as repr: Redis parses them with strtod, so they round-trip exactly."""
+    return repr(float(x))
+
+
+def _tag(value: str) -> str:
+    """Escapes '}' (which would end the hash tag early) injectively."""
+    return value.replace("%", "%25").replace("}", "%7D")
+
+
+def _s(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _guarded(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """Turns every connection-level Redis failure into Unavailable, the one error callers retry."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await fn(*args, **kwargs)
+        except _UNREACHABLE as exc:
+            raise Unavailable(f"redis store unreachable: {exc}") from exc
+
+    return wrapper
+
+
+def _member(member_id: str, fields: Mapping[Any, Any]) -> Member:
+    return Member(
+        member_id, _s(fields[b"display_name"]), _s(fields[b"category"]), bytes(fields[b"public_key"]),
+        int(fields[b"status"]), _s(fields[b"status_reason"]), float(fields[b"created_at"]),
+        float(fields[b"updated_at"]),
+    )
+
+
+def _application(member_id: str, ref: str, values: Sequence[Any]) -> ApplicationRecord:
+    at, keys, kind, cat, consent, outcome, outcome_at = values
+    return ApplicationRecord(
+        member_id, ref, float(at), tuple(_s(keys).split()), int(kind), _s(cat), _s(consent),
+        int(outcome), float(outcome_at),
+    )
+
+
+def _marker_json(marker: Marker) -> str:
+    return json.dumps(dataclasses.asdict(marker), ensure_ascii=False, separators=(",", ":"))
+
+
+def _marker(raw: Any) -> Marker:
+    return Marker(**json.loads(raw))
+
+
+def _sorted_markers(raws: Sequence[Any]) -> list[Marker]:
+    return sorted((_marker(r) for r in raws), key=lambda m: (m.filed_at, m.marker_id))
+
+
+class RedisStore(Store):
+    """The hub store on Redis; several hub replicas may share one."""
+
+    name = "redis"
+
+    def __init__(self, config: RedisStoreConfig) -> None:
+        if not config.key_prefix or any(c in config.key_prefix for c in "{}*?[]\\"):
+            raise ValueError(f"key_prefix {config.key_prefix!r} must be non-empty without {{}}*?[]\\")
+        if config.application_retention_seconds < LONGEST_WINDOW:
+            raise ValueError("application_retention_seconds must cover the longest window (90 days)")
+        self.config = config
+        self._p = config.key_prefix
+        self._ttl_ms = int(config.application_retention_seconds * 1000)
+        self._redis = aioredis.Redis.from_url(
+            config.url, socket_timeout=config.socket_timeout,
+            socket_connect_timeout=config.socket_timeout, decode_responses=False,
+        )
+        script = self._redis.register_script
+        self._create, self._update, self._cas = script(_CREATE), script(_UPDATE), script(_CAS_FIELD)
+        self._delete_older, self._token = script(_DELETE_OLDER), script(_TOKEN)
+
+    # -- keys -------------------------------------------------------------------------------
+    def _member_key(self, member_id: str, suffix: str) -> str:
+        return f"{self._p}:{{m:{_tag(member_id)}}}:{suffix}"
+
+    def _token_base(self, token_key: str) -> str:
+        return f"{self._p}:{{t:{_tag(token_key)}}}"
+
+    def _marker_key(self, marker_id: str) -> str:
+        return f"{self._p}:{{k:{_tag(marker_id)}}}"
+
+    # -- script plumbing --------------------------------------------------------------------
+    async def _run(self, calls: Sequence[_Call]) -> list[Any]:
+        """EVALSHAs in one non-transactional pipeline: one round trip. (redis-py's Script in a
+        pipeline would add a SCRIPT EXISTS round trip each time.) On NOSCRIPT, e.g. after a
+        restart or failover, loads the scripts and reruns just the calls that did not run."""
+        results = await self._evalsha(calls)
+        missing = [i for i, r in enumerate(results) if isinstance(r, rx.NoScriptError)]
+        if missing:
+            for s in {calls[i][0] for i in missing}:
+                await self._redis.script_load(s.script)
+            for i, r in zip(missing, await self._evalsha([calls[i] for i in missing]), strict=True):
+                results[i] = r
+        for r in results:
+            if isinstance(r, Exception):
+                raise r
+        return results
+
+    async def _evalsha(self, calls: Sequence[_Call]) -> list[Any]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)
+
+    def _token_call(
+        self, token_key: str, mode: int, member: str, ref: str, at: float, now: float | None
+    ) -> _Call:
+        base = self._token_base(token_key)
+        keys = [f"{base}:apps", f"{base}:seen", f"{base}:markers", f"{base}:apps:{member}"]
+        args: list[str | int | bytes] = [
+            mode, member, ref, _f(at), self._ttl_ms,
+            _f(at - self.config.application_retention_seconds), _TRIM_LIMIT, _f(now or 0.0), f"{base}:apps:",
+        ]
+        if now is not None:
+            args += [_f(now - w.seconds) for w in WINDOWS]
+        return self._token, keys, args
+
+    def _app_call(self, app: ApplicationRecord) -> _Call:
+        values = (
+            _f(app.received_at), " ".join(app.token_keys), str(int(app.applicant_kind)),
+            app.product_category, app.consent_ref, str(int(app.outcome)), _f(app.outcome_at),
+        )
+        pairs = [x for pair in zip(_APP_FIELDS, values, strict=True) for x in pair]
+        key = self._member_key(app.member_id, f"app:{app.application_ref}")
+        return self._create, [key], [self._ttl_ms, *pairs]
+
+    @staticmethod
+    def _activity(result: list[Any]) -> tuple[TokenActivity, list[Marker]]:
+        _, _, counts, last, markers = result
+        seen = {_s(last[i]): float(last[i + 1]) for i in range(0, len(last), 2)}
+        return TokenActivity(tuple(int(c) for c in counts), seen), _sorted_markers(markers)
+
+    # -- members ----------------------------------------------------------------------------
+    @_guarded
+    async def add_member(self, member: Member) -> None:
+        # Index first: a crash in between leaves a dangling id (skipped by list_members) that a
+        # retried add completes, never a member missing from the list.
+        await self._redis.sadd(f"{self._p}:members", member.member_id)  # type: ignore[misc]
+        pairs: list[str | int | bytes] = [
+            "display_name", member.display_name, "category", member.category,
+            "public_key", member.public_key, "status", str(int(member.status)),
+            "status_reason", member.status_reason, "created_at", _f(member.created_at),
+            "updated_at", _f(member.updated_at),
+        ]
+        [(created, *_)] = await self._run([(self._create, [self._member_key(member.member_id, "member")],
+                                            [0, *pairs])])
+        if not created:
+            raise AlreadyExists(f"member {member.member_id!r} already exists")
+
+    @_guarded
+    async def get_member(self, member_id: str) -> Member | None:
+        fields = await self._redis.hgetall(self._member_key(member_id, "member"))  # type: ignore[misc]
+        return _member(member_id, fields) if fields else None
+
+    @_guarded
+    async def set_member_status(
+        self, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
+    ) -> Member:
+        args: list[str | int | bytes] = ["status", len(expected), *(str(int(s)) for s in expected)]
+        args += ["status", str(int(status)), "status_reason", reason, "updated_at", _f(at)]
+        [result] = await self._run([(self._update, [self._member_key(member_id, "member")], args)])
+        if result[0] == 0:
+            raise NotFound(f"member {member_id!r} not found")
+        if result[0] == 1:
+            raise FailedPrecondition(f"member {member_id!r} is in status {_s(result[1])}")
+        flat = result[1]
+        return _member(member_id, {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
+
+    @_guarded
+    async def list_members(self) -> list[Member]:
+        ids = sorted(_s(m) for m in await self._redis.smembers(f"{self._p}:members"))  # type: ignore[misc]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member_id in ids:
+                pipe.hgetall(self._member_key(member_id, "member"))
+            rows = await pipe.execute()
+        return [_member(m, f) for m, f in zip(ids, rows, strict=True) if f]
+
+    # -- applications -----------------------------------------------------------------------
+    async def _create_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
+        [result] = await self._run([self._app_call(app)])
+        return self._stored(app, result)
+
+    @staticmethod
+    def _stored(app: ApplicationRecord, result: list[Any]) -> tuple[ApplicationRecord, bool]:
+        if result[0] == 1:
+            return app, True
+        return _application(app.member_id, app.application_ref, result[1]), False
+
+    @_guarded
+    async def record_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
+        stored, new = await self._create_application(app)
+        await self._run([
+            self._token_call(k, _AUTHORITATIVE, app.member_id, app.application_ref, stored.received_at, None)
+            for k in dict.fromkeys(app.token_keys)
+        ])
+        return stored, new
+
+    @_guarded
+    async def check(self, app: ApplicationRecord, now: float) -> CheckSnapshot:
+        """One round trip: the record's create-if-absent and, per token, record + read.
+
+        The token scripts run with the caller's received_at before the original one is known;
+        an entry that already exists is left alone (a retry), so only a retry that follows a crash
+        between record and indexing can index a differing time: a second round trip repairs it.
+        """
+        tokens = list(dict.fromkeys(app.token_keys))
+        calls = [self._app_call(app)] + [
+            self._token_call(k, _TENTATIVE, app.member_id, app.application_ref, app.received_at, now)
+            for k in tokens
+        ]
+        first, *per_token = await self._run(calls)
+        stored, new = self._stored(app, first)
+        at = stored.received_at
+        wrong = [i for i, r in enumerate(per_token) if float(r[1]) != at]
+        if wrong:
+            fixed = await self._run([
+                self._token_call(tokens[i], _AUTHORITATIVE, app.member_id, app.application_ref, at, now)
+                for i in wrong
+            ])
+            for i, r in zip(wrong, fixed, strict=True):
+                per_token[i] = r
+        activity: dict[str, TokenActivity] = {}
+        markers: dict[str, list[Marker]] = {}
+        for k, r in zip(tokens, per_token, strict=True):
+            activity[k], found = self._activity(r)
+            if found:
+                markers[k] = found
+        return CheckSnapshot(new, at, activity, markers)
+
+    @_guarded
+    async def token_activity(
+        self, token_keys: Sequence[str], caller: str, now: float
+    ) -> dict[str, TokenActivity]:
+        tokens = list(dict.fromkeys(token_keys))
+        results = await self._run([self._token_call(k, _READ, caller, "", now, now) for k in tokens])
+        out = {k: self._activity(r)[0] for k, r in zip(tokens, results, strict=True)}
+        return {k: out.get(k, empty_activity()) for k in token_keys}
+
+    @_guarded
+    async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None:
+        key = self._member_key(member_id, f"app:{application_ref}")
+        values = await self._redis.hmget(key, list(_APP_FIELDS))  # type: ignore[misc]
+        return None if values[0] is None else _application(member_id, application_ref, values)
+
+    @_guarded
+    async def set_outcome(self, member_id: str, application_ref: str, outcome: int, at: float) -> None:
+        key = self._member_key(member_id, f"app:{application_ref}")
+        [result] = await self._run([(self._update, [key], ["", 0, "outcome", str(int(outcome)),
+                                                           "outcome_at", _f(at)])])
+        if result[0] == 0:
+            raise NotFound(f"application {application_ref!r} was never checked by this member")
+
+    @_guarded
+    async def purge_applications(self, before: float) -> int:
+        """One SCAN over the prefix: deletes old application records (counted) and trims every
+        token's index below ``before``, each with per-key scripts (cluster-safe).
+
+        On Redis Cluster the scan has to visit every primary."""
+        apps_prefix, token_prefix = f"{self._p}:{{m:", f"{self._p}:{{t:"
+        deletes: list[_Call] = []
+        trims: list[_Call] = []
+
+        async def flush() -> int:
+            results = await self._run(deletes + trims) if deletes or trims else []
+            count = sum(int(r) for r in results[: len(deletes)])
+            # A token with more old entries than one call trims goes round again.
+            trims[:] = [c for c, r in zip(trims, results[len(deletes) :], strict=True) if r == _TRIM_LIMIT]
+            deletes.clear()
+            return count
+
+        deleted = 0
+        async for raw in self._redis.scan_iter(match=f"{self._p}:{{*", count=1000):
+            key = _s(raw)
+            if key.startswith(apps_prefix) and "}:app:" in key:
+                deletes.append((self._delete_older, [key], [_f(before)]))
+            elif key.startswith(token_prefix) and key.endswith("}:apps"):
+                base = key[: -len(":apps")]
+                keys = [key, f"{base}:seen", f"{base}:markers", f"{base}:apps:"]
+                trims.append((self._token, keys, [_TRIM, "", "", "0", 0, _f(before), _TRIM_LIMIT, "0",
+                                                  f"{base}:apps:"]))
+            if len(deletes) + len(trims) >= 200:
+                deleted += await flush()
+        while deletes or trims:
+            deleted += await flush()
+        return deleted
+
+    # -- markers ----------------------------------------------------------------------------
+    @_guarded
+    async def add_marker(self, marker: Marker) -> None:
+        pointer = self._marker_key(marker.marker_id)
+        markers_key = f"{self._token_base(marker.token_key)}:markers"
+        if not await self._redis.set(pointer, marker.token_key, nx=True):
+            # Taken, unless an earlier add crashed after claiming the id: then complete it.
+            owner = await self._redis.get(pointer)
+            if owner is None or _s(owner) != marker.token_key or await self._redis.hexists(  # type: ignore[misc]
+                markers_key, marker.marker_id
+            ):
+                raise AlreadyExists(f"marker {marker.marker_id!r} already exists")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(markers_key, marker.marker_id, _marker_json(marker))
+            filer_key = self._member_key(marker.filer_member_id, "markers")
+            pipe.zadd(filer_key, {marker.marker_id: marker.filed_at})
+            await pipe.execute()
+
+    async def _marker_raw(self, marker_id: str) -> tuple[str, Any] | None:
+        token = await self._redis.get(self._marker_key(marker_id))
+        if token is None:
+            return None
+        key = f"{self._token_base(_s(token))}:markers"
+        raw = await self._redis.hget(key, marker_id)  # type: ignore[misc]
+        return None if raw is None else (key, raw)
+
+    @_guarded
+    async def get_marker(self, marker_id: str) -> Marker | None:
+        found = await self._marker_raw(marker_id)
+        return None if found is None else _marker(found[1])
+
+    @_guarded
+    async def withdraw_marker(self, marker_id: str, at: float, reason: str) -> Marker:
+        for _ in range(16):  # optimistic: a concurrent withdraw of the same marker makes us retry
+            found = await self._marker_raw(marker_id)
+            if found is None:
+                raise NotFound(f"marker {marker_id!r} not found")
+            key, raw = found
+            old = _marker(raw)
+            new = dataclasses.replace(
+                old, withdrawn_at=old.withdrawn_at if old.withdrawn_at is not None else at,
+                withdraw_reason=reason,
+            )
+            if await self._run([(self._cas, [key], [marker_id, raw, _marker_json(new)])]) == [1]:
+                return new
+        raise Unavailable(f"marker {marker_id!r} is being changed concurrently; retry")
+
+    @_guarded
+    async def markers_for_tokens(self, token_keys: Sequence[str]) -> dict[str, list[Marker]]:
+        """Markers per token, ordered by (filed_at, marker_id)."""
+        tokens = list(dict.fromkeys(token_keys))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for k in tokens:
+                pipe.hvals(f"{self._token_base(k)}:markers")
+            rows = await pipe.execute()
+        return {k: _sorted_markers(r) for k, r in zip(tokens, rows, strict=True) if r}
+
+    @_guarded
+    async def markers_by_filer(self, member_id: str) -> list[Marker]:
+        ids = [_s(i) for i in await self._redis.zrange(self._member_key(member_id, "markers"), 0, -1)]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for marker_id in ids:
+                pipe.get(self._marker_key(marker_id))
+            tokens = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for marker_id, token in zip(ids, tokens, strict=True):
+                if token is not None:
+                    pipe.hget(f"{self._token_base(_s(token))}:markers", marker_id)
+            raws = await pipe.execute()
+        return _sorted_markers([r for r in raws if r is not None])
+
+    # -- lifecycle --------------------------------------------------------------------------
+    @_guarded
+    async def ping(self) -> None:
+        await self._redis.ping()  # type: ignore[misc]
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,78 @@
+"""Request validation for the hub: every violation is collected with its field path, and
+nothing is written unless the whole request is valid."""
+
+from __future__ import annotations
+
+import re
+
+from lianfang.v1 import common_pb2, consortium_pb2
+from runtime.errors import FieldViolation
+
+REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+CATEGORY = re.compile(r"^[a-z0-9_]{1,40}$")
+MEMBER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
+MAX_TOKENS = 64
+MAX_BATCH = 500
+
+TOKEN_LENGTHS = {
+    common_pb2.TOKEN_SCHEME_HMAC_SHA256_128: (16, 16),
+    common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512: (32, 64),
+}
+_TOKEN_TYPES = frozenset(v for v in common_pb2.TokenType.values() if v)
+_KINDS = frozenset(v for v in common_pb2.ApplicantKind.values() if v)
+
+
+def check_ref(value: str, field: str, out: list[FieldViolation], *, required: bool = True) -> None:
+    if not value:
+        if required:
+            out.append(FieldViolation(field, "is required"))
+    elif not REF.match(value):
+        out.append(FieldViolation(field, "1-128 characters of [A-Za-z0-9._:/-], starting alphanumeric"))
+
+
+def check_token(token: common_pb2.Token, field: str, out: list[FieldViolation]) -> None:
+    lengths = TOKEN_LENGTHS.get(token.scheme)
+    if lengths is None:
+        out.append(FieldViolation(f"{field}.scheme", "unknown or unspecified token scheme"))
+    elif not lengths[0] <= len(token.value) <= lengths[1]:
+        out.append(FieldViolation(f"{field}.value", f"must be {lengths[0]}-{lengths[1]} bytes for its scheme"))
+    if token.type not in _TOKEN_TYPES:
+        out.append(FieldViolation(f"{field}.type", "unknown or unspecified token type"))
+
+
+def check_request(request: consortium_pb2.CheckRequest, prefix: str = "") -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    check_ref(request.application_ref, f"{prefix}application_ref", out)
+    check_ref(request.consent_ref, f"{prefix}consent_ref", out)
+    if request.applicant_kind not in _KINDS:
+        out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
+    if not CATEGORY.match(request.product_category):
+        out.append(FieldViolation(f"{prefix}product_category", "1-40 characters of [a-z0-9_]"))
+    if not request.tokens:
+        out.append(FieldViolation(f"{prefix}tokens", "at least one token is required"))
+    elif len(request.tokens) > MAX_TOKENS:
+        out.append(FieldViolation(f"{prefix}tokens", f"at most {MAX_TOKENS} tokens"))
+    else:
+        seen: set[tuple[int, int, int, bytes]] = set()
+        for i, token in enumerate(request.tokens):
+            check_token(token, f"{prefix}tokens[{i}]", out)
+            ident = (token.scheme, token.type, token.epoch, token.value)
+            if ident in seen:
+                out.append(FieldViolation(f"{prefix}tokens[{i}]", "duplicate token"))
+            seen.add(ident)
+    return out
+
+
+def batch_check_request(request: consortium_pb2.BatchCheckRequest) -> list[FieldViolation]:
+    if not request.checks:
+        return [FieldViolation("checks", "at least one check is required")]
+    if len(request.checks) > MAX_BATCH:
+        return [FieldViolation("checks", f"at most {MAX_BATCH} checks per batch")]
+    out: list[FieldViolation] = []
+    refs: set[str] = set()
+    for i, check in enumerate(request.checks):
+        out += check_request(check, f"checks[{i}].")
+        if check.application_ref in refs:
+            out.append(FieldViolation(f"checks[{i}].application_ref", "duplicate in this batch"))
+        refs.add(check.application_ref)
+    return out

@@ -1,0 +1,62 @@
+"""Configuration of one member node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.config import ConfigError
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Settings of ``lianfang node serve`` ([node] in the TOML file, LIANFANG_NODE_* in the env)."""
+
+    member_id: str
+    """This lender's member id at the hub (the JWT subject)."""
+
+    member_key_file: str
+    """PEM Ed25519 private key registered at the hub for this member."""
+
+    consortium_key_file: str
+    """File holding the consortium token key of the current epoch (64 hex characters)."""
+
+    key_epoch: int = 1
+    """Epoch of the consortium key; tagged on every token."""
+
+    listen: str = "127.0.0.1:7444"
+    """host:port of the node's own API."""
+
+    hub_address: str = "localhost:7443"
+    """host:port of the consortium hub."""
+
+    hub_ca_file: str = ""
+    """CA certificate that signed the hub's certificate."""
+
+    hub_plaintext: bool = False
+    """Talk to the hub without TLS (local experiments only)."""
+
+    hub_timeout_seconds: float = 0.8
+    """Deadline of each hub call made inside a screening."""
+
+    tls_cert: str = ""
+    """PEM certificate of the node's API. Required unless ``plaintext`` is set."""
+
+    tls_key: str = ""
+    """PEM private key of the node's API."""
+
+    plaintext: bool = False
+    """Serve the node API without TLS (local experiments only)."""
+
+    grace_seconds: float = 5.0
+    """Drain time on SIGTERM."""
+
+    log_level: str = "INFO"
+    """Level of the JSON-lines log on stderr."""
+
+    def __post_init__(self) -> None:
+        if not self.plaintext and not (self.tls_cert and self.tls_key):
+            raise ConfigError("node: tls_cert and tls_key are required (or set plaintext = true)")
+        if not self.hub_plaintext and not self.hub_ca_file:
+            raise ConfigError("node: hub_ca_file is required (or set hub_plaintext = true)")
+        if self.hub_timeout_seconds <= 0:
+            raise ConfigError("node: hub_timeout_seconds must be positive")

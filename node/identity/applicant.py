@@ -1,0 +1,64 @@
+"""Tokenise all identifiers of one applicant, as the node does before asking the hub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from lianfang.v1 import common_pb2, node_pb2
+
+from node.identity.normalise import InvalidIdentifier, InvalidIdentifiers, ip_subnet, normalise
+from node.identity.tokens import HmacTokeniser
+
+# (Identifiers field, token type), in proto field order.
+_SCALAR_FIELDS = (
+    ("resident_id", common_pb2.TOKEN_TYPE_RESIDENT_ID),
+    ("uscc", common_pb2.TOKEN_TYPE_USCC),
+    ("legal_rep_resident_id", common_pb2.TOKEN_TYPE_LEGAL_REP),
+)
+_REPEATED_FIELDS = (
+    ("phones", common_pb2.TOKEN_TYPE_PHONE),
+    ("emails", common_pb2.TOKEN_TYPE_EMAIL),
+    ("device_ids", common_pb2.TOKEN_TYPE_DEVICE_ID),
+    ("ips", common_pb2.TOKEN_TYPE_IP),
+    ("bank_accounts", common_pb2.TOKEN_TYPE_BANK_ACCOUNT),
+    ("addresses", common_pb2.TOKEN_TYPE_ADDRESS),
+)
+
+
+def _raw_values(identifiers: node_pb2.Identifiers) -> Iterator[tuple[str, int, str]]:
+    """(field path, token type, raw value) of every set field."""
+    for name, token_type in _SCALAR_FIELDS:
+        value: str = getattr(identifiers, name)
+        if value:
+            yield f"identifiers.{name}", token_type, value
+    for name, token_type in _REPEATED_FIELDS:
+        for i, value in enumerate(getattr(identifiers, name)):
+            yield f"identifiers.{name}[{i}]", token_type, value
+
+
+def tokenise_identifiers(
+    identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser
+) -> list[common_pb2.Token]:
+    """Normalise and tokenise every set identifier.
+
+    Equivalent spellings collapse to one token; each IP also yields its subnet token. Tokens are
+    ordered by token type, then by first appearance, so equal inputs give equal requests. All
+    invalid fields are reported together (``InvalidIdentifiers``) so nothing invalid is hashed.
+    """
+    canonicals: dict[tuple[int, str], None] = {}  # insertion-ordered set
+    errors: list[InvalidIdentifier] = []
+    for path, token_type, raw in _raw_values(identifiers):
+        try:
+            canonical = normalise(token_type, raw, path)
+        except InvalidIdentifier as exc:
+            errors.append(exc)
+            continue
+        canonicals[(token_type, canonical)] = None
+        if token_type == common_pb2.TOKEN_TYPE_IP:
+            canonicals[(common_pb2.TOKEN_TYPE_IP_SUBNET, ip_subnet(canonical))] = None
+    if errors:
+        raise InvalidIdentifiers(errors)
+    if not canonicals:
+        raise InvalidIdentifiers([InvalidIdentifier("identifiers", "at least one identifier is required")])
+    ordered = sorted(canonicals, key=lambda k: k[0])  # stable sort keeps first-appearance order
+    return [tokeniser.token(t, c) for t, c in ordered]

@@ -1,0 +1,62 @@
+"""OriginationService.Screen: raw identifiers in, keyed tokens to the hub, the hub's answer out.
+
+Raw identifiers are normalised and tokenised here and go no further; the hub call has its own
+deadline so a slow hub cannot hold the lender's front end.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from clients.errors import LianfangRpcError
+from clients.hub import HubClient
+from lianfang.v1 import node_pb2, node_pb2_grpc
+from node.identity.applicant import tokenise_identifiers
+from node.identity.normalise import InvalidIdentifiers
+from node.identity.tokens import HmacTokeniser
+from runtime.errors import (
+    DeadlineExceeded,
+    FieldViolation,
+    InvalidArgument,
+    LianfangError,
+    PermissionDenied,
+    Unavailable,
+)
+
+
+class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
+    def __init__(self, hub: HubClient, tokeniser: HmacTokeniser, *, hub_timeout: float) -> None:
+        self.hub = hub
+        self.tokeniser = tokeniser
+        self.hub_timeout = hub_timeout
+
+    async def Screen(
+        self, request: node_pb2.ScreenRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ScreenResponse:
+        try:
+            tokens = tokenise_identifiers(request.identifiers, self.tokeniser)
+        except InvalidIdentifiers as exc:
+            raise InvalidArgument([FieldViolation(e.field, e.description) for e in exc.errors]) from None
+        try:
+            answer = await self.hub.check(
+                application_ref=request.application_ref,
+                consent_ref=request.consent_ref,
+                tokens=tokens,
+                applicant_kind=request.applicant_kind,
+                product_category=request.product_category,
+                timeout=self.hub_timeout,
+            )
+        except LianfangRpcError as error:
+            raise _hub_error(error) from None
+        return node_pb2.ScreenResponse(consortium=answer, tokens_sent=len(tokens))
+
+
+def _hub_error(error: LianfangRpcError) -> LianfangError:
+    """What the node's caller sees when the hub refuses or cannot answer."""
+    if error.code == grpc.StatusCode.INVALID_ARGUMENT and error.violations:
+        return InvalidArgument([FieldViolation(v.field, v.description) for v in error.violations], error.message)
+    if error.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceeded("consortium hub did not answer within the deadline")
+    if error.code == grpc.StatusCode.PERMISSION_DENIED:
+        return PermissionDenied(f"consortium hub refused this member: {error.message}")
+    return Unavailable(f"consortium hub unavailable ({error.code.name})")

@@ -1,0 +1,137 @@
+"""Server interceptors shared by hub and node.
+
+``ObservabilityInterceptor`` is outermost: it gives every call a request id, maps sentinel
+errors (runtime.errors) to gRPC statuses with google.rpc details, hides unexpected exceptions
+behind INTERNAL, and writes one JSON log line per RPC. Inner interceptors (authentication)
+raise sentinel errors and record the principal on the call's ``CallInfo``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from runtime.errors import InvalidArgument, LianfangError
+from runtime.logs import RPC_LOGGER, log_rpc, monotonic_ms
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+@dataclass
+class CallInfo:
+    """Per-call facts that interceptors and handlers share (no request payloads)."""
+
+    method: str
+    request_id: str
+    principal: str = ""
+
+
+CURRENT_CALL: contextvars.ContextVar[CallInfo] = contextvars.ContextVar("lianfang_call")
+
+
+def current_call() -> CallInfo:
+    return CURRENT_CALL.get()
+
+
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for k, v in context.invocation_metadata() or ():
+        if k == key:
+            return v if isinstance(v, str) else v.decode()
+    return None
+
+
+def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
+    """The (code, message, trailing metadata) for an error, with google.rpc details attached."""
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    if isinstance(error, InvalidArgument):
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    for v in error.violations
+                ]
+            )
+        )
+        status.details.append(detail)
+    return error.code, error.message, (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+def wrap_unary(
+    handler: grpc.RpcMethodHandler, around: Callable[[Behavior], Behavior]
+) -> grpc.RpcMethodHandler:
+    """A copy of a unary-unary handler whose behaviour is wrapped by ``around``."""
+    if handler is None or handler.unary_unary is None:
+        return handler
+    return grpc.unary_unary_rpc_method_handler(
+        around(handler.unary_unary),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or logging.getLogger(RPC_LOGGER)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if method.startswith(("/grpc.health.", "/grpc.reflection.")):
+            return handler
+
+        def around(behavior: Behavior) -> Behavior:
+            async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                start = time.perf_counter()
+                call = CallInfo(method, metadata_value(context, "x-request-id") or uuid.uuid4().hex[:16])
+                CURRENT_CALL.set(call)
+                code = grpc.StatusCode.OK
+                try:
+                    return await behavior(request, context)
+                except LianfangError as error:
+                    code, message, trailers = rich_status(error)
+                    await context.abort(code, message, trailers)
+                except Exception as error:
+                    if _is_abort(error):
+                        code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                        raise
+                    code = grpc.StatusCode.INTERNAL
+                    self.logger.exception("unhandled error", extra={"fields": {"request_id": call.request_id}})
+                    await context.abort(code, f"internal error (request id {call.request_id})")
+                finally:
+                    log_rpc(
+                        self.logger,
+                        method=method,
+                        code=_code_name(code),
+                        duration_ms=monotonic_ms(start),
+                        member=call.principal,
+                        request_id=call.request_id,
+                    )
+
+            return observed
+
+        return wrap_unary(handler, around)
+
+
+def _is_abort(error: BaseException) -> bool:
+    return type(error).__name__ in {"AbortError", "_AbortError"} or isinstance(error, grpc.aio.AbortError)
+
+
+def _code_name(code: Any) -> str:
+    return code.name if isinstance(code, grpc.StatusCode) else str(code)
+
+
+

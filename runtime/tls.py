@@ -1,0 +1,125 @@
+"""TLS material: server/client credentials from PEM files, and a throw-away development CA.
+
+Production consortia use their own CA; ``DevCertificateAuthority`` exists so that the demo,
+the tests and a first local set-up run over real TLS without any manual step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """Where a server finds its TLS material."""
+
+    cert_file: str
+    """PEM certificate chain of this server."""
+
+    key_file: str
+    """PEM private key of this server."""
+
+    client_ca_file: str = ""
+    """If set, clients must present a certificate signed by this CA (mutual TLS)."""
+
+
+def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
+    key = Path(tls.key_file).read_bytes()
+    cert = Path(tls.cert_file).read_bytes()
+    if tls.client_ca_file:
+        return grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=Path(tls.client_ca_file).read_bytes(),
+            require_client_auth=True,
+        )
+    return grpc.ssl_server_credentials([(key, cert)])
+
+
+def channel_credentials(ca_file: str, cert_file: str = "", key_file: str = "") -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(ca_file).read_bytes(),
+        private_key=Path(key_file).read_bytes() if key_file else None,
+        certificate_chain=Path(cert_file).read_bytes() if cert_file else None,
+    )
+
+
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    cert_file: str
+    key_file: str
+
+
+class DevCertificateAuthority:
+    """A development CA kept in a folder: ``ca.pem``/``ca-key.pem`` plus issued pairs."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.ca_file = str(self.folder / "ca.pem")
+        key_path = self.folder / "ca-key.pem"
+        if key_path.exists():
+            self._key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+            self._cert = x509.load_pem_x509_certificate(Path(self.ca_file).read_bytes())
+            return
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Lianfang development CA")])
+        now = dt.datetime.now(dt.UTC)
+        self._cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(self._key, hashes.SHA256())
+        )
+        key_path.write_bytes(_pem_key(self._key))  # type: ignore[arg-type]
+        key_path.chmod(0o600)
+        Path(self.ca_file).write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
+
+    def issue(self, name: str, hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")) -> IssuedCertificate:
+        """Issues a server+client certificate for ``name`` valid for the given hosts."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        sans: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                sans.append(x509.DNSName(host))
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+            .sign(self._key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        cert_path, key_path = self.folder / f"{name}.pem", self.folder / f"{name}-key.pem"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(_pem_key(key))
+        key_path.chmod(0o600)
+        return IssuedCertificate(str(cert_path), str(key_path))
