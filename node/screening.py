@@ -37,6 +37,11 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
             tokens = tokenise_identifiers(request.identifiers, self.tokeniser)
         except InvalidIdentifiers as exc:
             raise InvalidArgument([FieldViolation(e.field, e.description) for e in exc.errors]) from None
+        leaks = refs_carrying_identifiers(request)
+        if leaks:
+            raise InvalidArgument(
+                [FieldViolation(f, "must not contain the applicant's identifiers (it is sent to the hub)") for f in leaks]
+            )
         try:
             answer = await self.hub.check(
                 application_ref=request.application_ref,
@@ -49,6 +54,27 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
         except LianfangRpcError as error:
             raise _hub_error(error) from None
         return node_pb2.ScreenResponse(consortium=answer, tokens_sent=len(tokens))
+
+
+def refs_carrying_identifiers(request: node_pb2.ScreenRequest) -> list[str]:
+    """Free-text fields that travel to the hub but embed a raw identifier of this applicant.
+
+    Tokens protect identifiers only if nothing else carries them: a lender that builds its
+    application reference from a phone number would leak it. Digits-only forms are compared
+    too, so "app-138-0013-8000" is caught.
+    """
+    ids = request.identifiers
+    raw = [ids.resident_id, ids.uscc, ids.legal_rep_resident_id, *ids.phones, *ids.emails,
+           *ids.device_ids, *ids.bank_accounts, *ids.addresses]
+    needles = {r.strip().lower() for r in raw if len(r.strip()) >= 6}
+    needles |= {d for d in ("".join(c for c in r if c.isdigit()) for r in raw) if len(d) >= 7}
+    leaks = []
+    for name in ("application_ref", "consent_ref", "product_category"):
+        value = getattr(request, name).lower()
+        digits = "".join(c for c in value if c.isdigit())
+        if any(n in value or (n.isdigit() and n in digits) for n in needles):
+            leaks.append(name)
+    return leaks
 
 
 def _hub_error(error: LianfangRpcError) -> LianfangError:

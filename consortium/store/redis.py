@@ -103,17 +103,13 @@ local function refresh_seen(m)
   local top = redis.call('ZREVRANGE', per_member .. m, 0, 0, 'WITHSCORES')
   if top[2] then redis.call('ZADD', seen, top[2], m) else redis.call('ZREM', seen, m) end
 end
-local function trim(bound, limit)
+local function trim(bound, limit)  -- seen[m] is a max: it only goes when all of m's entries go
   local old = redis.call('ZRANGEBYSCORE', apps, '-inf', '(' .. bound, 'LIMIT', 0, limit)
-  local touched = {}
   for _, e in ipairs(old) do
     local sep = string.find(e, '\\31', 1, true)
-    local m = string.sub(e, 1, sep - 1)
-    redis.call('ZREM', per_member .. m, string.sub(e, sep + 1))
-    touched[m] = true
+    redis.call('ZREM', per_member .. string.sub(e, 1, sep - 1), string.sub(e, sep + 1))
   end
   if #old > 0 then redis.call('ZREM', apps, unpack(old)) end
-  for m in pairs(touched) do refresh_seen(m) end
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. bound)
   return #old
 end

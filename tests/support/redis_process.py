@@ -117,8 +117,13 @@ class RedisProcess:
         self._close()
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        """Sends ``sig`` (kill -9 by default: no shutdown, no final fsync) and reaps the process."""
+        """Sends ``sig`` (kill -9 by default: no shutdown, no final fsync) and reaps the process.
+
+        SIGSTOP / SIGCONT freeze and thaw it instead (a hung server, for timeout tests)."""
         if self._proc is None:
+            return
+        if sig in (signal.SIGSTOP, signal.SIGCONT):
+            self._proc.send_signal(sig)
             return
         if self._proc.poll() is None:
             self._proc.send_signal(sig)

@@ -1,0 +1,117 @@
+"""No raw identifier planted in a workload reaches the hub's stores or logs.
+
+A workload runs through real nodes (raw identifiers in) to the hub (tokens only); then the
+hub's SQLite files, a Redis dump (uncompressed RDB plus every key and value read back) and the
+captured JSON logs are scanned for every identifier in raw and canonical spellings.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import redis
+
+from clients.demo.run import run_demo
+from clients.demo.workload import build_workload
+from runtime.logs import configure_logging
+from tests.support.redis_process import RedisProcess
+
+APPLICANTS, LENDERS, SEED, WEEKS = 120, 3, 11, 4
+
+
+def _needles() -> set[bytes]:
+    work = build_workload(APPLICANTS, [f"lender-{c}" for c in "abc"], weeks=WEEKS, seed=SEED)
+    people = {a.person for a in work.applications} | {f.person for f in work.filings}
+    needles: set[str] = set()
+    for p in people:
+        needles |= {p.resident_id, p.phone, "+86" + p.phone, p.device_id, p.bank_account, p.address, p.ip}
+        needles.add(p.resident_id[:6] + p.resident_id[8:17])  # 15-digit form of the ID
+    assert len(needles) > 500
+    return {n.encode() for n in needles}
+
+
+def _leaks(blob: bytes, needles: set[bytes]) -> list[bytes]:
+    return sorted(n for n in needles if n in blob)
+
+
+async def _run(store_url: str, folder: Path) -> str:
+    stream = io.StringIO()
+    configure_logging("INFO", stream)  # every RPC of hub and nodes logs a line
+    try:
+        result = await run_demo(APPLICANTS, LENDERS, seed=SEED, weeks=WEEKS, store_url=store_url, folder=str(folder))
+    finally:
+        logging.getLogger("lianfang").handlers.clear()
+    assert result.checks > APPLICANTS and result.blacklist.tp > 0 and result.stacking.tp > 0
+    return stream.getvalue()
+
+
+async def test_sqlite_files_and_logs_hold_no_raw_identifier(tmp_path: Path) -> None:
+    needles = _needles()
+    logs = await _run("", tmp_path)
+    assert logs.count('"msg":"rpc"') > APPLICANTS
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("hub.db")]
+    blob = b"".join(p.read_bytes() for p in files)
+    assert len(blob) > 10_000
+    assert _leaks(blob, needles) == []
+    assert _leaks(logs.encode(), needles) == []
+
+
+async def test_redis_dump_and_logs_hold_no_raw_identifier(tmp_path: Path) -> None:
+    needles = _needles()
+    server = RedisProcess(tmp_path / "redis", extra_args=("--rdbcompression", "no")).start()
+    try:
+        logs = await _run(server.url, tmp_path / "run")
+        client = redis.Redis.from_url(server.url)
+        parts: list[bytes] = []
+        for key in client.scan_iter(count=1000):
+            parts.append(key)
+            kind = client.type(key)
+            if kind == b"string":
+                parts.append(client.get(key) or b"")
+            elif kind == b"hash":
+                parts += [x for kv in client.hgetall(key).items() for x in kv]
+            elif kind == b"zset":
+                parts += [m for m, _ in client.zrange(key, 0, -1, withscores=True)]
+            elif kind == b"set":
+                parts += list(client.smembers(key))
+        assert len(parts) > 1000
+        client.save()
+        client.close()
+        rdb = (server.dir / "dump.rdb").read_bytes()
+        assert len(rdb) > 10_000
+        assert _leaks(b"\n".join(parts), needles) == []
+        assert _leaks(rdb, needles) == []
+        assert _leaks(logs.encode(), needles) == []
+    finally:
+        server.stop()
+
+
+async def test_node_refuses_references_that_embed_identifiers(tmp_path: Path) -> None:
+    import grpc
+    import pytest
+
+    from clients.demo.consortium import start_local_consortium
+    from clients.errors import LianfangRpcError
+    from lianfang.v1 import common_pb2, node_pb2
+
+    c = await start_local_consortium(tmp_path, ["lender-a"])
+    try:
+        node = c.members["lender-a"].node_client
+        request = node_pb2.ScreenRequest(
+            application_ref="app-138-0013-8000",
+            consent_ref="consent-1",
+            applicant_kind=common_pb2.APPLICANT_KIND_PERSON,
+            product_category="consumer_instalment",
+            identifiers=node_pb2.Identifiers(phones=["+86 138 0013 8000"]),
+        )
+        with pytest.raises(LianfangRpcError) as err:
+            await node.screen(request)
+        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert [v.field for v in err.value.violations] == ["application_ref"]
+        assert await c.hub.store.get_application("lender-a", "app-138-0013-8000") is None
+        request.application_ref = "app-1"
+        assert (await node.screen(request)).tokens_sent == 1
+    finally:
+        await c.stop()

@@ -1,0 +1,279 @@
+"""The hub over real gRPC + TLS, on both stores: Check semantics, markers, auth, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from clients.channel import open_channel
+from clients.credentials import generate_key_file
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.errors import LianfangRpcError
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
+from runtime.clock import ManualClock
+from tests.support.consortium import by_type, check_request, phone, raw_jwt, rid
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+MEMBERS = ["lender-a", "lender-b", "lender-c"]
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    store_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    clock = ManualClock()
+    consortium = await start_local_consortium(tmp_path, MEMBERS, store_url=store_url, clock=clock)
+    try:
+        yield consortium, clock
+    finally:
+        await consortium.stop()
+
+
+def client(c: LocalConsortium, member: str):  # type: ignore[no-untyped-def]
+    return c.members[member].hub_client
+
+
+async def test_check_idempotent_on_member_and_application_ref(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a, b = client(c, "lender-a"), client(c, "lender-b")
+    first = await a.check_request(check_request("a-1", phone(1), rid(1)))
+    assert first.newly_recorded
+    clock.advance(60)
+    retry = await a.check_request(check_request("a-1", phone(1), rid(1)))
+    assert not retry.newly_recorded
+    answer = await b.check_request(check_request("b-1", phone(1)))
+    assert by_type(answer, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (1, 1)  # the retry did not double-count
+
+
+async def test_stacking_windows_and_other_members_exclude_caller(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a, b, cc = (client(c, m) for m in MEMBERS)
+    await a.check_request(check_request("a-1", phone(7)))          # t0
+    clock.advance(2 * DAY)
+    await a.check_request(check_request("a-2", phone(7)))          # t0+2d, same member again
+    clock.advance(20 * DAY)
+    await b.check_request(check_request("b-1", phone(7)))          # t0+22d
+    clock.advance(30 * 60)
+    answer = await cc.check_request(check_request("c-1", phone(7)))  # t0+22d+30m
+    w = by_type(answer, common_pb2.TOKEN_TYPE_PHONE)
+    assert w["1H"] == (1, 1)      # only lender-b within the hour
+    assert w["24H"] == (1, 1)
+    assert w["7D"] == (1, 1)
+    assert w["30D"] == (2, 3)     # lender-a twice and lender-b
+    assert w["90D"] == (2, 3)
+    codes = [r.code for r in answer.reasons]
+    assert "STACKING_PHONE_1H" in codes
+    # the caller's own applications never count as stacking
+    again = await a.check_request(check_request("a-3", phone(7)))
+    assert by_type(again, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (2, 2)  # b and c, not a
+    clock.advance(91 * DAY)
+    later = await b.check_request(check_request("b-2", phone(7)))
+    assert by_type(later, common_pb2.TOKEN_TYPE_PHONE)["90D"] == (0, 0)
+    assert not [r for r in later.reasons if r.code.startswith("STACKING")]
+
+
+async def test_markers_rules(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a, b = client(c, "lender-a"), client(c, "lender-b")
+    with pytest.raises(LianfangRpcError) as err:
+        await a.file_marker(rid(3), common_pb2.MARKER_TYPE_CONFIRMED_FRAUD, "FORGED_DOCUMENTS")
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in err.value.violations] == ["evidence_level"]
+
+    fraud = await a.file_marker(
+        rid(3), common_pb2.MARKER_TYPE_CONFIRMED_FRAUD, "FORGED_DOCUMENTS",
+        evidence_level=common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
+    )
+    protective = await a.file_marker(rid(4), common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, "ID_CARD_STOLEN")
+    assert protective.polarity == common_pb2.MARKER_POLARITY_PROTECTIVE
+    clock.advance(DAY)
+    hit = await b.check_request(check_request("b-1", rid(3), rid(4)))
+    kinds = {(h.marker_type, h.polarity) for h in hit.blacklist}
+    assert kinds == {
+        (common_pb2.MARKER_TYPE_CONFIRMED_FRAUD, common_pb2.MARKER_POLARITY_NEGATIVE),
+        (common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, common_pb2.MARKER_POLARITY_PROTECTIVE),
+    }
+    (neg,) = [h for h in hit.blacklist if h.polarity == common_pb2.MARKER_POLARITY_NEGATIVE]
+    assert (neg.reason_code, neg.evidence_level, neg.filing_members) == (
+        "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT, 1)
+    codes = {r.code for r in hit.reasons}
+    assert {"BLACKLIST_CONFIRMED_FRAUD", "PROTECTIVE_VICTIM_OF_IMPERSONATION"} <= codes
+
+    with pytest.raises(LianfangRpcError) as err:
+        await b.withdraw_marker(fraud.marker_id)
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(LianfangRpcError) as err:
+        await a.withdraw_marker("mk_does_not_exist")
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
+    withdrawn = await a.withdraw_marker(fraud.marker_id, "filed in error")
+    assert withdrawn.status == common_pb2.MARKER_STATUS_WITHDRAWN
+    after = await b.check_request(check_request("b-2", rid(3)))
+    assert not after.blacklist
+    assert [m.marker_id for m in await a.list_my_markers()] == [protective.marker_id]
+    assert len(await a.list_my_markers(include_inactive=True)) == 2
+
+
+async def test_negative_markers_expire_five_years_after_event(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a, b = client(c, "lender-a"), client(c, "lender-b")
+    marker = await a.file_marker(rid(5), common_pb2.MARKER_TYPE_SUSPECT, "SUSPICIOUS_DOCUMENTS")
+    assert marker.expires_at.seconds == pytest.approx(clock.now + 5 * 365 * DAY, abs=1)
+    clock.advance(5 * 365 * DAY - DAY)
+    assert (await b.check_request(check_request("b-1", rid(5)))).blacklist
+    clock.advance(2 * DAY)
+    assert not (await b.check_request(check_request("b-2", rid(5)))).blacklist
+    (expired,) = await a.list_my_markers(include_inactive=True)
+    assert expired.status == common_pb2.MARKER_STATUS_EXPIRED
+
+
+async def test_report_outcome(hub) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    a = client(c, "lender-a")
+    await a.check_request(check_request("a-1", phone(9)))
+    await a.report_outcome("a-1", common_pb2.OUTCOME_FUNDED)
+    stored = await c.hub.store.get_application("lender-a", "a-1")
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_FUNDED
+    with pytest.raises(LianfangRpcError) as err:
+        await client(c, "lender-b").report_outcome("a-1", common_pb2.OUTCOME_FUNDED)
+    assert err.value.code == grpc.StatusCode.NOT_FOUND  # another member's application is invisible
+
+
+async def test_invalid_argument_carries_field_violations_and_writes_nothing(hub) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    a = client(c, "lender-a")
+    bad = consortium_pb2.CheckRequest(
+        application_ref="", consent_ref="c", tokens=[phone(1), phone(1)], product_category="Bad Category"
+    )
+    with pytest.raises(LianfangRpcError) as err:
+        await a.check_request(bad)
+    fields = {v.field for v in err.value.violations}
+    assert fields == {"application_ref", "applicant_kind", "product_category", "tokens[1]"}
+    # BatchCheck is all-or-nothing: one bad check refuses the batch and records none
+    good = check_request("a-good", phone(2))
+    broken = check_request("a-broken", phone(3))
+    broken.tokens[0].value = b"short"
+    with pytest.raises(LianfangRpcError) as err:
+        await a.batch_check([good, broken])
+    assert [v.field for v in err.value.violations] == ["checks[1].tokens[0].value"]
+    assert await c.hub.store.get_application("lender-a", "a-good") is None
+    results = await a.batch_check([good, check_request("a-other", phone(2))])
+    assert [r.application_ref for r in results.results] == ["a-good", "a-other"]
+
+
+async def test_invalid_argument_detail_is_google_rpc_bad_request(hub) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+    stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
+    md = c.members["lender-a"].hub_client.signer.metadata()  # type: ignore[union-attr]
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.Check(consortium_pb2.CheckRequest(), metadata=md)
+    await channel.close()
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    (raw,) = [v for k, v in err.value.trailing_metadata() if k == "grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(raw)
+    bad = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad)
+    assert "tokens" in {v.field for v in bad.field_violations}
+
+
+async def _call_with(c: LocalConsortium, token: str | None) -> grpc.StatusCode:
+    channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+    stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
+    md = (("authorization", f"Bearer {token}"),) if token is not None else ()
+    try:
+        await stub.ListMyMarkers(consortium_pb2.ListMyMarkersRequest(), metadata=md, timeout=5)
+        return grpc.StatusCode.OK
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    finally:
+        await channel.close()
+
+
+async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    key = c.members["lender-a"].key_file
+    assert await _call_with(c, raw_jwt(key, "lender-a")) == grpc.StatusCode.OK
+    assert await _call_with(c, None) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, "not-a-jwt") == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(key, "lender-a", iat=0)) == grpc.StatusCode.UNAUTHENTICATED  # expired
+    assert await _call_with(c, raw_jwt(key, "lender-a", lifetime=3600)) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(key, "lender-a", audience="other")) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(key, "lender-b")) == grpc.StatusCode.UNAUTHENTICATED  # wrong key
+    assert await _call_with(c, raw_jwt(key, "nobody")) == grpc.StatusCode.UNAUTHENTICATED
+    stranger = tmp_path / "stranger.pem"
+    generate_key_file(stranger)
+    assert await _call_with(c, raw_jwt(str(stranger), "admin/demo")) == grpc.StatusCode.UNAUTHENTICATED
+    # a valid member token cannot call the admin service
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+        try:
+            await consortium_pb2_grpc.AdminServiceStub(channel).ListMembers(
+                consortium_pb2.ListMembersRequest(),
+                metadata=(("authorization", "Bearer " + raw_jwt(key, "lender-a")),),
+            )
+        finally:
+            await channel.close()
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_member_lifecycle(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    admin = c.admin
+    key_file = tmp_path / "new.pem"
+    public = generate_key_file(key_file)
+    member = await admin.register_member("lender-new", "New Lender", "bank", public)
+    assert member.status == common_pb2.MEMBER_STATUS_PENDING
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.register_member("lender-new", "Again", "bank", public)
+    assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
+    token = raw_jwt(str(key_file), "lender-new")
+    assert await _call_with(c, token) == grpc.StatusCode.PERMISSION_DENIED  # pending
+    await admin.change_member("approve", "lender-new")
+    assert await _call_with(c, token) == grpc.StatusCode.OK
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.change_member("reinstate", "lender-new")
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    suspended = await admin.change_member("suspend", "lender-new", "late contributions")
+    assert (suspended.status, suspended.status_reason) == (common_pb2.MEMBER_STATUS_SUSPENDED, "late contributions")
+    assert await _call_with(c, token) == grpc.StatusCode.PERMISSION_DENIED
+    await admin.change_member("reinstate", "lender-new")
+    assert await _call_with(c, token) == grpc.StatusCode.OK
+    await admin.change_member("revoke", "lender-new")
+    assert await _call_with(c, token) == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.change_member("approve", "lender-new")
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.change_member("approve", "no-such-member")
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.register_member("X", "", "bank", b"short")
+    assert {v.field for v in err.value.violations} == {"member_id", "display_name", "public_key"}
+    listed = {m.member_id: m.status for m in await admin.list_members()}
+    assert listed["lender-new"] == common_pb2.MEMBER_STATUS_REVOKED
+    assert len(listed) == 4
+
+
+async def test_plaintext_client_refused_by_tls_hub(hub) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    channel = grpc.aio.insecure_channel(c.hub_address)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await consortium_pb2_grpc.ConsortiumServiceStub(channel).ListMyMarkers(
+            consortium_pb2.ListMyMarkersRequest(), timeout=2
+        )
+    await channel.close()
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_concurrent_checks_same_ref_record_once(hub) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    a, b = client(c, "lender-a"), client(c, "lender-b")
+    answers = await asyncio.gather(*(a.check_request(check_request("a-race", phone(11))) for _ in range(8)))
+    assert sum(r.newly_recorded for r in answers) == 1
+    answer = await b.check_request(check_request("b-1", phone(11)))
+    assert by_type(answer, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (1, 1)

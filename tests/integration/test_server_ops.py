@@ -1,0 +1,147 @@
+"""Operational behaviour of a hub process: health, reflection, store outage, logs, SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from clients.channel import open_channel
+from clients.demo.consortium import start_local_consortium
+from clients.errors import LianfangRpcError
+from consortium.config import HubConfig
+from consortium.server import start_hub
+from runtime.logs import configure_logging
+from runtime.tls import DevCertificateAuthority
+from tests.support.consortium import check_request, phone
+from tests.support.redis_process import RedisProcess, free_port
+
+
+async def _health(channel: grpc.aio.Channel, service: str = "") -> int:
+    response = await health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service=service), timeout=5
+    )
+    return int(response.status)
+
+
+async def test_health_and_reflection(tmp_path: Path) -> None:
+    c = await start_local_consortium(tmp_path, ["lender-a"])
+    try:
+        channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+        assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        assert await _health(channel, "lianfang.v1.ConsortiumService") == health_pb2.HealthCheckResponse.SERVING
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        names = set()
+        async for response in responses:
+            names = {s.name for s in response.list_services_response.service}
+            break
+        assert {"lianfang.v1.ConsortiumService", "lianfang.v1.AdminService", "grpc.health.v1.Health"} <= names
+        await channel.close()
+    finally:
+        await c.stop()
+
+
+async def test_not_serving_while_redis_is_down(tmp_path: Path) -> None:
+    ca = DevCertificateAuthority(tmp_path / "certs")
+    cert = ca.issue("hub")
+    redis = RedisProcess(tmp_path / "redis").start()
+    hub = await start_hub(
+        HubConfig(
+            listen="127.0.0.1:0", store=redis.url, tls_cert=cert.cert_file, tls_key=cert.key_file,
+            store_probe_seconds=0.1,
+        )
+    )
+    channel = open_channel(f"localhost:{hub.port}", ca_file=ca.ca_file)
+    try:
+        assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        redis.kill()
+        deadline = time.monotonic() + 10
+        while await _health(channel) != health_pb2.HealthCheckResponse.NOT_SERVING:
+            assert time.monotonic() < deadline, "health never turned NOT_SERVING"
+            await asyncio.sleep(0.05)
+        redis.start()
+        while await _health(channel) != health_pb2.HealthCheckResponse.SERVING:
+            assert time.monotonic() < deadline + 10, "health never recovered"
+            await asyncio.sleep(0.05)
+    finally:
+        await channel.close()
+        await hub.stop(0)
+        redis.stop()
+
+
+async def test_check_with_store_down_is_unavailable(tmp_path: Path) -> None:
+    redis = RedisProcess(tmp_path / "redis").start()
+    c = await start_local_consortium(tmp_path / "c", ["lender-a"], store_url=redis.url)
+    try:
+        a = c.members["lender-a"].hub_client
+        await a.check_request(check_request("a-1", phone(1)))
+        redis.kill()
+        with pytest.raises(LianfangRpcError) as err:
+            await a.check_request(check_request("a-2", phone(1)))
+        assert err.value.code == grpc.StatusCode.UNAVAILABLE
+        assert "127.0.0.1" not in err.value.message  # internals do not leak to callers
+    finally:
+        await c.stop()
+        redis.stop()
+
+
+async def test_one_json_log_line_per_rpc(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    try:
+        c = await start_local_consortium(tmp_path, ["lender-a"])
+        try:
+            a = c.members["lender-a"].hub_client
+            await a.check_request(check_request("a-1", phone(1)))
+            with pytest.raises(LianfangRpcError):
+                await a.check_request(check_request("", phone(1)))
+        finally:
+            await c.stop()
+    finally:
+        logging.getLogger("lianfang").handlers.clear()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    rpcs = [entry for entry in lines if entry["msg"] == "rpc" and entry["method"].endswith("/Check")]
+    assert [(r["code"], r["member"]) for r in rpcs] == [("OK", "lender-a"), ("INVALID_ARGUMENT", "lender-a")]
+    for r in rpcs:
+        assert r["duration_ms"] >= 0 and r["request_id"]
+
+
+def test_hub_serve_drains_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LIANFANG_HUB_STORE": f"sqlite:///{tmp_path / 'hub.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clients.cli.main", "hub", "serve", "--plaintext", "--listen", f"127.0.0.1:{port}"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+                    status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                if status == health_pb2.HealthCheckResponse.SERVING:
+                    break
+            except grpc.RpcError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "hub did not come up"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        log = proc.stderr.read() if proc.stderr else ""
+        assert '"msg":"shutting down"' in log
+    finally:
+        if proc.poll() is None:
+            proc.kill()

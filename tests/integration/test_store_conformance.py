@@ -1,0 +1,382 @@
+"""One conformance suite for every Store backend (sqlite on a temp file, redis on a real server).
+
+Behaviour is asserted, not just "no exception": counts per window, idempotency of retries, the
+fused Check against the composed one, marker lifecycle, persistence, Unavailable on a dead server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from consortium.records import DAY, HOUR, ApplicationRecord, CheckSnapshot, Marker, Member, token_key
+from consortium.store.base import Store
+from consortium.store.redis import RedisStore, RedisStoreConfig
+from consortium.store.registry import STORE_TYPES, open_store
+from lianfang.v1 import common_pb2 as pb
+from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from tests.support.redis_process import free_port
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+PENDING, ACTIVE, SUSPENDED = pb.MEMBER_STATUS_PENDING, pb.MEMBER_STATUS_ACTIVE, pb.MEMBER_STATUS_SUSPENDED
+PHONE, DEVICE = token_key(1, 4, 1, b"\x01" * 16), token_key(1, 6, 1, b"\x02" * 16)
+TOKENS = [token_key(1, t, 1, bytes([t]) * 16) for t in range(1, 7)]
+
+
+@dataclass
+class Backend:
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def open(self, **overrides: Any) -> Store:
+        return open_store(self.kind, {**self.options, **overrides})
+
+    def run(self, scenario: Callable[[Store], Awaitable[None]]) -> None:
+        async def main() -> None:
+            async with opened(self) as store:
+                await scenario(store)
+
+        asyncio.run(main())
+
+
+@asynccontextmanager
+async def opened(backend: Backend, **overrides: Any) -> AsyncIterator[Store]:
+    store = backend.open(**overrides)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return Backend("sqlite", {"path": str(tmp_path / "hub.db")})
+    return Backend("redis", {"url": request.getfixturevalue("redis_url"), "key_prefix": "lf"})
+
+
+def application(member_id: str, ref: str, at: float, *tokens: str, **kw: Any) -> ApplicationRecord:
+    return ApplicationRecord(member_id, ref, at, tokens or (PHONE,), **kw)
+
+
+def member(member_id: str, status: int = ACTIVE) -> Member:
+    return Member(member_id, f"贷款平台 {member_id}", "bank", b"\x00\xffkey" + member_id.encode(),
+                  status, "", T0, T0)
+
+
+def marker(marker_id: str, filer: str, token: str = PHONE, filed_at: float = T0, **kw: Any) -> Marker:
+    return Marker(marker_id, filer, token, pb.MARKER_TYPE_CONFIRMED_FRAUD, "FRAUD_DOCS",
+                  pb.EVIDENCE_LEVEL_POLICE_REPORT, filed_at, filed_at - DAY, kw.pop("expires_at", None), **kw)
+
+
+def normalised(snap: CheckSnapshot) -> CheckSnapshot:
+    """Marker order within a token is not part of the contract."""
+    markers = {k: sorted(v, key=lambda m: (m.filed_at, m.marker_id)) for k, v in snap.markers.items() if v}
+    return replace(snap, markers=markers)
+
+
+# -- members ---------------------------------------------------------------------------------
+def test_members(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        await store.add_member(member("b", PENDING))
+        await store.add_member(member("a"))
+        with pytest.raises(AlreadyExists):
+            await store.add_member(member("a", SUSPENDED))
+        assert await store.get_member("a") == member("a")
+        assert await store.get_member("nobody") is None
+        assert [m.member_id for m in await store.list_members()] == ["a", "b"]
+
+        updated = await store.set_member_status("b", frozenset({PENDING}), ACTIVE, "批准 approved", T0 + 5)
+        assert (updated.status, updated.status_reason, updated.updated_at) == (ACTIVE, "批准 approved", T0 + 5)
+        assert updated.created_at == T0 and updated.public_key == member("b").public_key
+        assert await store.get_member("b") == updated
+        with pytest.raises(FailedPrecondition):
+            await store.set_member_status("b", frozenset({PENDING, SUSPENDED}), ACTIVE, "again", T0 + 6)
+        with pytest.raises(FailedPrecondition):
+            await store.set_member_status("b", frozenset(), SUSPENDED, "nothing expected", T0 + 6)
+        with pytest.raises(NotFound):
+            await store.set_member_status("nobody", frozenset({ACTIVE}), SUSPENDED, "x", T0)
+        assert await store.get_member("b") == updated  # failed CAS changed nothing
+
+    backend.run(scenario)
+
+
+# -- applications ----------------------------------------------------------------------------
+def test_record_application_is_idempotent(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        first = application("a", "ref-1", T0 - HOUR / 2, PHONE, DEVICE, applicant_kind=1,
+                            product_category="消费贷", consent_ref="consent-1")
+        assert await store.record_application(first) == (first, True)
+        retry = replace(first, received_at=T0, consent_ref="other", product_category="x")
+        stored, new = await store.record_application(retry)
+        assert (stored, new) == (first, False)
+        assert await store.get_application("a", "ref-1") == first
+        assert await store.get_application("a", "missing") is None
+        activity = await store.token_activity([PHONE, DEVICE], "b", T0)
+        for k in (PHONE, DEVICE):
+            assert activity[k].other_applications == (1, 1, 1, 1, 1)
+            assert activity[k].member_last_seen == {"a": T0 - HOUR / 2}
+
+    backend.run(scenario)
+
+
+def test_token_activity_windows(backend: Backend) -> None:
+    now = T0
+    rows = [  # (member, age): counted in the windows it falls in, caller "a" never counted
+        ("b", 0.0), ("b", HOUR), ("c", 5 * HOUR), ("b", 3 * DAY), ("c", 20 * DAY), ("d", 60 * DAY),
+        ("d", 90 * DAY), ("e", 90 * DAY + 1), ("a", 10.0), ("a", 2 * DAY), ("f", -HOUR), ("c", -1.0),
+    ]
+
+    async def scenario(store: Store) -> None:
+        for i, (m, age) in enumerate(rows):
+            await store.record_application(application(m, f"r{i}", now - age, PHONE))
+        got = await store.token_activity([PHONE, DEVICE, PHONE], "a", now)
+        assert set(got) == {PHONE, DEVICE}
+        assert got[PHONE].other_applications == (2, 3, 4, 5, 7)
+        assert got[PHONE].member_last_seen == {"a": now - 10, "b": now, "c": now - 5 * HOUR, "d": now - 60 * DAY}
+        assert got[DEVICE].other_applications == (0, 0, 0, 0, 0) and got[DEVICE].member_last_seen == {}
+        as_b = (await store.token_activity([PHONE], "b", now))[PHONE]
+        assert as_b.other_applications == (1, 2, 3, 4, 6)
+        earlier = (await store.token_activity([PHONE], "a", now - 2 * HOUR))[PHONE]  # b's newer apps unseen
+        assert earlier.other_applications == (0, 1, 2, 3, 6)
+        assert earlier.member_last_seen["b"] == now - 3 * DAY
+
+    backend.run(scenario)
+
+
+def test_set_outcome(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        await store.record_application(application("a", "ref-1", T0))
+        await store.set_outcome("a", "ref-1", 3, T0 + DAY)
+        got = await store.get_application("a", "ref-1")
+        assert got is not None and (got.outcome, got.outcome_at) == (3, T0 + DAY)
+        with pytest.raises(NotFound):
+            await store.set_outcome("a", "ref-2", 3, T0)
+        with pytest.raises(NotFound):
+            await store.set_outcome("b", "ref-1", 3, T0)  # another member's ref
+
+    backend.run(scenario)
+
+
+def test_purge_applications(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        for ref, m, at in [("old", "b", T0 - 400 * DAY), ("mid", "c", T0 - 120 * DAY),
+                           ("new", "b", T0 - 10 * DAY), ("new2", "d", T0)]:
+            await store.record_application(application(m, ref, at, PHONE, DEVICE))
+        assert await store.purge_applications(T0 - 100 * DAY) == 2
+        assert await store.get_application("b", "old") is None
+        assert await store.get_application("c", "mid") is None
+        assert await store.get_application("b", "new") is not None
+        before = await store.token_activity([DEVICE], "a", T0 - 60 * DAY)  # "mid" would be in 90 d
+        assert before[DEVICE].other_applications == (0,) * 5 and before[DEVICE].member_last_seen == {}
+        after = await store.token_activity([PHONE], "a", T0)
+        assert after[PHONE].other_applications == (1, 1, 1, 2, 2)
+        assert after[PHONE].member_last_seen == {"b": T0 - 10 * DAY, "d": T0}
+        assert await store.purge_applications(T0 - 100 * DAY) == 0
+
+    backend.run(scenario)
+
+
+# -- markers ---------------------------------------------------------------------------------
+def test_markers_lifecycle(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        m1 = marker("m1", "a", PHONE, T0 + 0.125, case_ref="案件-7", expires_at=T0 + 5 * 365 * DAY)
+        await store.add_marker(m1)
+        with pytest.raises(AlreadyExists):
+            await store.add_marker(replace(m1, token_key=DEVICE))
+        assert await store.get_marker("m1") == m1
+        assert await store.get_marker("nope") is None
+        withdrawn = await store.withdraw_marker("m1", T0 + DAY, "误报 false positive")
+        assert withdrawn == replace(m1, withdrawn_at=T0 + DAY, withdraw_reason="误报 false positive")
+        again = await store.withdraw_marker("m1", T0 + 2 * DAY, "second")
+        assert (again.withdrawn_at, again.withdraw_reason) == (T0 + DAY, "second")  # first time kept
+        assert await store.get_marker("m1") == again and not again.is_active(T0 + DAY)
+        with pytest.raises(NotFound):
+            await store.withdraw_marker("nope", T0, "x")
+
+    backend.run(scenario)
+
+
+def test_markers_queries(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        filed = [marker("z", "a", PHONE, T0 + 2), marker("b", "a", DEVICE, T0 + 1), marker("a", "a", PHONE, T0 + 2),
+                 marker("c", "other", PHONE, T0), marker("d", "a", PHONE, T0 - 5, expires_at=T0 - 1)]
+        for m in filed:
+            await store.add_marker(m)
+        await store.withdraw_marker("c", T0 + 3, "dispute resolved")
+        by_filer = await store.markers_by_filer("a")
+        assert [m.marker_id for m in by_filer] == ["d", "b", "a", "z"]  # filed_at, then id
+        assert await store.markers_by_filer("nobody") == []
+        found = await store.markers_for_tokens([PHONE, DEVICE, TOKENS[5]])
+        assert sorted(m.marker_id for m in found[PHONE]) == ["a", "c", "d", "z"]  # any status
+        assert next(m for m in found[PHONE] if m.marker_id == "c").withdrawn_at == T0 + 3
+        assert [m.marker_id for m in found[DEVICE]] == ["b"]
+        assert found.get(TOKENS[5], []) == []
+
+    backend.run(scenario)
+
+
+# -- check -----------------------------------------------------------------------------------
+async def workload(store: Store, check: Callable[[Store, ApplicationRecord, float], Awaitable[CheckSnapshot]],
+                   seed: int = 7, steps: int = 120) -> list[CheckSnapshot]:
+    """A scripted mix: new apps, retries (new time, same ref), skewed clocks, markers in between."""
+    rng, now, out, refs = random.Random(seed), T0, [], []
+    for i in range(steps):
+        now += rng.choice([1.0, 60.0, HOUR, 7 * HOUR, 3 * DAY, 25 * DAY])
+        if refs and rng.random() < 0.2:
+            app = replace(rng.choice(refs), received_at=now)  # a retry, later
+        else:
+            app = application(rng.choice("abcd"), f"ref-{i}", now, *rng.sample(TOKENS, rng.randint(1, 4)))
+            refs.append(app)
+        if rng.random() < 0.1:
+            await store.add_marker(marker(f"mk-{i}", rng.choice("abcd"), rng.choice(TOKENS), now))
+        if rng.random() < 0.05 and i > 10:
+            filed = [m for f in "abcd" for m in await store.markers_by_filer(f)]
+            if filed:
+                await store.withdraw_marker(rng.choice(filed).marker_id, now, "withdrawn")
+        skew = rng.choice([0.0, 0.0, -30.0, 120.0])
+        out.append(normalised(await check(store, app, now + skew)))
+    return out
+
+
+def _fused(store: Store, app: ApplicationRecord, now: float) -> Awaitable[CheckSnapshot]:
+    return store.check(app, now)
+
+
+def _composed(store: Store, app: ApplicationRecord, now: float) -> Awaitable[CheckSnapshot]:
+    return Store.check(store, app, now)
+
+
+def test_check_matches_default_composition(backend: Backend, tmp_path: Path) -> None:
+    async def main() -> None:
+        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
+        async with opened(backend) as fused, opened(backend, **other) as composed:
+            got, want = await workload(fused, _fused), await workload(composed, _composed)
+            assert got == want
+            assert any(not s.newly_recorded for s in got) and any(s.markers for s in got)
+            assert any(sum(a.other_applications) for s in got for a in s.activity.values())
+            for f in "abcd":
+                assert await fused.token_activity(TOKENS, f, T0 + 400 * DAY) == await composed.token_activity(
+                    TOKENS, f, T0 + 400 * DAY)
+
+    asyncio.run(main())
+
+
+def test_check_same_snapshots_on_sqlite_and_redis(redis_url: str, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with opened(Backend("sqlite", {"path": str(tmp_path / "hub.db")})) as lite, \
+                opened(Backend("redis", {"url": redis_url})) as red:
+            for seed in (1, 2):
+                assert await workload(lite, _fused, seed) == await workload(red, _fused, seed)
+
+    asyncio.run(main())
+
+
+def test_check_answers_a_retry_from_the_original(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        await store.add_marker(marker("m1", "c", DEVICE, T0 - DAY))
+        first = await store.check(application("a", "r", T0, PHONE, DEVICE), T0)
+        assert first.newly_recorded and first.received_at == T0
+        assert [m.marker_id for m in first.markers[DEVICE]] == ["m1"] and PHONE not in first.markers
+        await store.check(application("b", "r", T0 + 1, PHONE), T0 + 1)
+        retry = await store.check(application("a", "r", T0 + 2 * HOUR, PHONE, DEVICE), T0 + 2 * HOUR)
+        assert not retry.newly_recorded and retry.received_at == T0
+        assert retry.activity[PHONE].other_applications == (0, 1, 1, 1, 1)
+        assert retry.activity[PHONE].member_last_seen == {"a": T0, "b": T0 + 1}
+
+    backend.run(scenario)
+
+
+# -- persistence and availability ------------------------------------------------------------
+def test_reopened_store_keeps_everything(backend: Backend) -> None:
+    async def main() -> None:
+        async with opened(backend) as store:
+            await store.add_member(member("a"))
+            await store.record_application(application("a", "r", T0, PHONE))
+            await store.add_marker(marker("m1", "a"))
+        async with opened(backend) as store:
+            await store.ping()
+            assert await store.get_member("a") == member("a")
+            assert await store.get_application("a", "r") == application("a", "r", T0, PHONE)
+            assert await store.get_marker("m1") == marker("m1", "a")
+            assert (await store.token_activity([PHONE], "b", T0))[PHONE].other_applications == (1,) * 5
+
+    asyncio.run(main())
+
+
+def test_dead_redis_is_unavailable() -> None:
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.5))
+        try:
+            with pytest.raises(Unavailable):
+                await store.ping()
+            with pytest.raises(Unavailable):
+                await store.check(application("a", "r", T0), T0)
+            with pytest.raises(Unavailable):
+                await store.list_members()
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+# -- redis specifics: key layout, crash repair -----------------------------------------------
+_KEY = re.compile(r"^lf:(members|\{m:[^}]+\}:(member|markers|app:.+)|\{t:[^}]+\}:(apps|seen|markers|apps:.+)"
+                  r"|\{k:[^}]+\})$")
+
+
+def test_redis_keys_carry_hash_tags(redis_url: str) -> None:
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url})) as store:
+            await store.add_member(member("a"))
+            await workload(store, _fused, steps=40)
+        keys = [k.decode() for k in redis.Redis.from_url(redis_url).keys("*")]
+        assert keys and all(_KEY.match(k) for k in keys), [k for k in keys if not _KEY.match(k)]
+
+    asyncio.run(main())
+
+
+def test_redis_check_repairs_a_half_written_retry(redis_url: str) -> None:
+    """A crash after the record was created but before (or while) its tokens were indexed."""
+    client = redis.Redis.from_url(redis_url)
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url})) as store:
+            await store.record_application(application("a", "r", T0, PHONE, DEVICE))
+            client.zadd(f"lf:{{t:{DEVICE}}}:apps", {"a\x1fr": T0 + 50})  # indexed with a wrong time
+            client.zadd(f"lf:{{t:{DEVICE}}}:apps:a", {"r": T0 + 50})
+            client.zadd(f"lf:{{t:{DEVICE}}}:seen", {"a": T0 + 50})
+            client.delete(f"lf:{{t:{PHONE}}}:apps", f"lf:{{t:{PHONE}}}:apps:a", f"lf:{{t:{PHONE}}}:seen")
+            client.script_flush()  # also exercises NOSCRIPT inside the pipeline
+            snap = await store.check(application("a", "r", T0 + 100, PHONE, DEVICE), T0 + 100)
+            assert not snap.newly_recorded and snap.received_at == T0
+            assert {k: a.member_last_seen for k, a in snap.activity.items()} == {PHONE: {"a": T0}, DEVICE: {"a": T0}}
+            other = await store.token_activity([PHONE, DEVICE], "b", T0 + 100)
+            assert all(a.other_applications == (1,) * 5 for a in other.values())
+            assert client.zscore(f"lf:{{t:{DEVICE}}}:apps", "a\x1fr") == T0
+
+    asyncio.run(main())
+    client.close()
+
+
+# -- registry --------------------------------------------------------------------------------
+def test_registry_names_kinds_and_options(tmp_path: Path) -> None:
+    assert set(STORE_TYPES) == {"sqlite", "redis"}
+    with pytest.raises(ValueError, match="known stores: redis, sqlite"):
+        open_store("mongo", {})
+    with pytest.raises(ValueError, match=r"no option 'host'.*url, key_prefix"):
+        open_store("redis", {"host": "x"})
+    with pytest.raises(ValueError, match="busy_timeout_ms"):
+        open_store("sqlite", {"busy_timeout_ms": "soon"})
+    store = open_store("sqlite", {"path": str(tmp_path / "x.db"), "busy_timeout_ms": "100"})
+    assert store.name == "sqlite" and store.config.busy_timeout_ms == 100  # type: ignore[attr-defined]
+    asyncio.run(store.close())

@@ -1,0 +1,60 @@
+"""Helpers for tests that talk to a real hub over TLS (the same assembly as the demo)."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from clients.credentials import load_private_key
+from lianfang.v1 import common_pb2, consortium_pb2
+from node.identity.tokens import HmacTokeniser
+
+KEY = HmacTokeniser(b"k" * 32, 1)
+
+
+def token(kind: int, value: str) -> common_pb2.Token:
+    return KEY.token(kind, value)
+
+
+def phone(n: int) -> common_pb2.Token:
+    return token(common_pb2.TOKEN_TYPE_PHONE, f"+86138{n:08d}")
+
+
+def rid(n: int) -> common_pb2.Token:
+    return token(common_pb2.TOKEN_TYPE_RESIDENT_ID, f"11010119900101{n:04d}")
+
+
+def check_request(ref: str, *tokens: common_pb2.Token) -> consortium_pb2.CheckRequest:
+    return consortium_pb2.CheckRequest(
+        application_ref=ref,
+        consent_ref=f"consent-{ref}",
+        tokens=tokens,
+        applicant_kind=common_pb2.APPLICANT_KIND_PERSON,
+        product_category="consumer_instalment",
+    )
+
+
+def raw_jwt(key_file: str | Ed25519PrivateKey, subject: str, *, iat: float | None = None,
+            lifetime: int = 60, audience: str = "lianfang-hub") -> str:
+    key = load_private_key(key_file) if isinstance(key_file, str) else key_file
+    now = int(time.time() if iat is None else iat)
+    return jwt.encode({"sub": subject, "aud": audience, "iat": now, "exp": now + lifetime}, key, algorithm="EdDSA")
+
+
+def windows(stacking: consortium_pb2.Stacking) -> dict[str, tuple[int, int]]:
+    return {
+        common_pb2.Window.Name(w.window).removeprefix("WINDOW_"): (w.other_members, w.other_applications)
+        for w in stacking.windows
+    }
+
+
+def by_type(response: consortium_pb2.CheckResponse, token_type: int) -> dict[str, tuple[int, int]]:
+    (s,) = [s for s in response.stacking if s.token_type == token_type]
+    return windows(s)
+
+
+def status_of(error: grpc.aio.AioRpcError) -> grpc.StatusCode:
+    return error.code()

@@ -1,0 +1,60 @@
+"""The committed generated code matches the .proto files, and the declared floors cover it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATED = ROOT / "proto" / "lianfang" / "v1"
+
+
+def _floor(requirement: str) -> tuple[int, ...]:
+    match = re.search(r">=\s*([0-9.]+)", requirement)
+    assert match, f"no >= floor in {requirement!r}"
+    return tuple(int(p) for p in match.group(1).split("."))
+
+
+def _declared(name: str) -> tuple[int, ...]:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (req,) = [d for d in deps if re.match(rf"{name}\s*[><=]", d)]
+    return _floor(req)
+
+
+def test_regenerating_changes_nothing() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "proto" / "generate.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_protobuf_floor_covers_generated_code() -> None:
+    needed = set()
+    for f in GENERATED.glob("*_pb2.py"):
+        m = re.search(r"ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,\s*(\d+),\s*(\d+),\s*(\d+),",
+                      f.read_text())
+        assert m, f"{f.name} has no runtime version check"
+        needed.add(tuple(int(x) for x in m.groups()))
+    assert needed
+    assert _declared("protobuf") >= max(needed)
+
+
+def test_grpcio_floor_covers_generated_code() -> None:
+    needed = set()
+    for f in GENERATED.glob("*_pb2_grpc.py"):
+        m = re.search(r"GRPC_GENERATED_VERSION = '([0-9.]+)'", f.read_text())
+        assert m, f"{f.name} has no GRPC_GENERATED_VERSION"
+        needed.add(tuple(int(x) for x in m.group(1).split(".")))
+    assert needed
+    assert _declared("grpcio") >= max(needed)
+
+
+def test_contract_importable_as_lianfang_v1() -> None:
+    from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
+
+    assert consortium_pb2.DESCRIPTOR.services_by_name["ConsortiumService"].methods_by_name["Check"]
+    assert node_pb2.DESCRIPTOR.services_by_name["OriginationService"]
+    assert common_pb2.TOKEN_SCHEME_HMAC_SHA256_128 == 1
