@@ -7,12 +7,13 @@ deadline so a slow hub cannot hold the lender's front end.
 from __future__ import annotations
 
 import grpc
+import phonenumbers
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from lianfang.v1 import node_pb2, node_pb2_grpc
 from node.identity.applicant import tokenise_identifiers
-from node.identity.normalise import InvalidIdentifiers
+from node.identity.normalise import InvalidIdentifiers, normalise_phone
 from node.identity.tokens import HmacTokeniser
 from runtime.errors import (
     DeadlineExceeded,
@@ -68,6 +69,7 @@ def refs_carrying_identifiers(request: node_pb2.ScreenRequest) -> list[str]:
            *ids.device_ids, *ids.bank_accounts, *ids.addresses]
     needles = {r.strip().lower() for r in raw if len(r.strip()) >= 6}
     needles |= {d for d in ("".join(c for c in r if c.isdigit()) for r in raw) if len(d) >= 7}
+    needles |= {str(phonenumbers.parse(normalise_phone(p)).national_number) for p in ids.phones}
     leaks = []
     for name in ("application_ref", "consent_ref", "product_category"):
         value = getattr(request, name).lower()

@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from consortium.records import DAY, HOUR, ApplicationRecord, CheckSnapshot, Marker, Member, token_key
+from consortium.store import redis as redis_store
 from consortium.store.base import Store
 from consortium.store.redis import RedisStore, RedisStoreConfig
 from consortium.store.registry import STORE_TYPES, open_store
@@ -366,6 +368,50 @@ def test_redis_check_repairs_a_half_written_retry(redis_url: str) -> None:
 
     asyncio.run(main())
     client.close()
+
+
+def test_redis_check_is_one_round_trip(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    trips: list[str] = []
+
+    def counting(name: str, original: Any) -> Any:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            trips.append(name)
+            return await original(*args, **kwargs)
+
+        return wrapper
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url})) as store:
+            await store.check(application("b", "warm-up", T0, *TOKENS[:8]), T0)  # loads the scripts
+            monkeypatch.setattr(aioredis.client.Pipeline, "execute",
+                                counting("pipeline", aioredis.client.Pipeline.execute))
+            monkeypatch.setattr(aioredis.Redis, "execute_command", counting("command", aioredis.Redis.execute_command))
+            snap = await store.check(application("a", "r", T0 + 1, *TOKENS), T0 + 1)
+            retry = await store.check(application("a", "r", T0 + 2, *TOKENS), T0 + 2)
+        assert trips == ["pipeline", "pipeline"]
+        assert snap.newly_recorded and not retry.newly_recorded and retry.received_at == T0 + 1
+        assert all(a.other_applications == (1,) * 5 for a in retry.activity.values())
+
+    asyncio.run(main())
+
+
+def test_redis_purge_trims_in_bounded_steps(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redis_store, "_TRIM_LIMIT", 2)
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url})) as store:
+            for i in range(7):
+                await store.record_application(application("abc"[i % 3], f"r{i}", T0 - 200 * DAY + i, PHONE))
+            await store.record_application(application("a", "kept", T0, PHONE))
+            assert await store.purge_applications(T0 - DAY) == 7
+            got = (await store.token_activity([PHONE], "b", T0 - 150 * DAY))[PHONE]
+            assert got.other_applications == (0,) * 5 and got.member_last_seen == {}
+        client = redis.Redis.from_url(redis_url)
+        assert client.zcard(f"lf:{{t:{PHONE}}}:apps") == 1 and client.zcard(f"lf:{{t:{PHONE}}}:apps:b") == 0
+        assert [m.decode() for m in client.zrange(f"lf:{{t:{PHONE}}}:seen", 0, -1)] == ["a"]
+        client.close()
+
+    asyncio.run(main())
 
 
 # -- registry --------------------------------------------------------------------------------
