@@ -22,7 +22,7 @@ def open_channel(
     server_name: str = "",
 ) -> grpc.aio.Channel:
     """A grpc.aio channel; ``ca_file`` is the CA that signed the server's certificate."""
-    options = list(DEFAULT_OPTIONS)
+    options: list[tuple[str, str | int]] = list(DEFAULT_OPTIONS)
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))
     if plaintext:

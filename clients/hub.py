@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clients.rpc import Metadata, RpcClient
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
+
+from clients.rpc import Metadata, RpcClient
 
 
 class HubClient(RpcClient):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import grpc
+from lianfang.v1 import node_pb2, node_pb2_grpc
 
 from clients.rpc import Metadata, RpcClient
-from lianfang.v1 import node_pb2, node_pb2_grpc
 
 
 class NodeClient(RpcClient):

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
-
-from consortium.timestamps import to_timestamp
-from consortium.records import YEAR, Marker, token_from_key, token_type_of
 from lianfang.v1 import common_pb2, consortium_pb2
+
+from consortium.records import YEAR, Marker, token_from_key, token_type_of
+from consortium.timestamps import to_timestamp
 from runtime.errors import FieldViolation
 
 NEGATIVE = frozenset(
@@ -25,9 +25,7 @@ NEGATIVE = frozenset(
         common_pb2.MARKER_TYPE_COURT_DISHONEST,
     }
 )
-PROTECTIVE = frozenset(
-    {common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, common_pb2.MARKER_TYPE_PROTECTIVE_REGISTRATION}
-)
+PROTECTIVE = frozenset({common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, common_pb2.MARKER_TYPE_PROTECTIVE_REGISTRATION})
 REASON_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,39}$")
 
 

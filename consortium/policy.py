@@ -10,7 +10,7 @@ from enum import Enum
 
 class Caller(Enum):
     MEMBER = "member"  # an ACTIVE member, JWT signed by its registered key
-    ADMIN = "admin"    # a configured consortium admin
+    ADMIN = "admin"  # a configured consortium admin
 
 
 _CONSORTIUM = "/lianfang.v1.ConsortiumService/"
@@ -24,7 +24,11 @@ REQUIRED_CALLER: dict[str, Caller] = {
     **{
         _ADMIN + m: Caller.ADMIN
         for m in (
-            "RegisterMember", "ApproveMember", "SuspendMember", "ReinstateMember", "RevokeMember",
+            "RegisterMember",
+            "ApproveMember",
+            "SuspendMember",
+            "ReinstateMember",
+            "RevokeMember",
             "ListMembers",
         )
     },

@@ -55,9 +55,7 @@ def token_type_of(key: str) -> int:
 
 def token_from_key(key: str) -> common_pb2.Token:
     scheme, token_type, epoch, value = key.split(".")
-    return common_pb2.Token(
-        scheme=int(scheme), type=int(token_type), epoch=int(epoch), value=bytes.fromhex(value)
-    )
+    return common_pb2.Token(scheme=int(scheme), type=int(token_type), epoch=int(epoch), value=bytes.fromhex(value))
 
 
 @dataclass(frozen=True, slots=True)

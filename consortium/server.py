@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 import grpc
 from grpc_health.v1 import health, health_pb2
+from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
 
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
@@ -18,7 +19,6 @@ from consortium.services.admin_service import AdminServicer
 from consortium.services.consortium_service import ConsortiumServicer
 from consortium.store.base import Store
 from consortium.store.registry import open_store
-from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
 from runtime.errors import Unavailable

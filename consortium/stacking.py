@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from consortium.records import WINDOWS, TokenActivity, token_type_of
 from lianfang.v1 import common_pb2, consortium_pb2
 
-_TYPE_LABEL = {
-    v: name.removeprefix("TOKEN_TYPE_") for name, v in common_pb2.TokenType.items() if v != 0
-}
+from consortium.records import WINDOWS, TokenActivity, token_type_of
+
+_TYPE_LABEL = {v: name.removeprefix("TOKEN_TYPE_") for name, v in common_pb2.TokenType.items() if v != 0}
 _WINDOW_LABEL = {w: w.name[1:] + w.name[0] for w in WINDOWS}  # "1H", "24H", "7D", "30D", "90D"
 
 
@@ -39,9 +38,7 @@ def stacking_answer(
         for i, window in enumerate(WINDOWS):
             members = sum(1 for at in last_seen.values() if at >= cutoffs[i])
             apps = max(act.other_applications[i] for act in acts)
-            windows.append(
-                consortium_pb2.WindowCount(window=window, other_members=members, other_applications=apps)
-            )
+            windows.append(consortium_pb2.WindowCount(window=window, other_members=members, other_applications=apps))
             if members and first_hit is None:
                 first_hit = (i, members, apps)
         stacking.append(consortium_pb2.Stacking(token_type=token_type, windows=windows))

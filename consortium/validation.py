@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from lianfang.v1 import common_pb2, consortium_pb2
+
 from runtime.errors import FieldViolation
 
 REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import grpc
 import phonenumbers
+from lianfang.v1 import node_pb2, node_pb2_grpc
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from lianfang.v1 import node_pb2, node_pb2_grpc
 from node.identity.applicant import tokenise_identifiers
 from node.identity.normalise import InvalidIdentifiers, normalise_phone
 from node.identity.tokens import HmacTokeniser
@@ -41,7 +41,10 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
         leaks = refs_carrying_identifiers(request)
         if leaks:
             raise InvalidArgument(
-                [FieldViolation(f, "must not contain the applicant's identifiers (it is sent to the hub)") for f in leaks]
+                [
+                    FieldViolation(f, "must not contain the applicant's identifiers (it is sent to the hub)")
+                    for f in leaks
+                ]
             )
         try:
             answer = await self.hub.check(
@@ -65,8 +68,16 @@ def refs_carrying_identifiers(request: node_pb2.ScreenRequest) -> list[str]:
     too, so "app-138-0013-8000" is caught.
     """
     ids = request.identifiers
-    raw = [ids.resident_id, ids.uscc, ids.legal_rep_resident_id, *ids.phones, *ids.emails,
-           *ids.device_ids, *ids.bank_accounts, *ids.addresses]
+    raw = [
+        ids.resident_id,
+        ids.uscc,
+        ids.legal_rep_resident_id,
+        *ids.phones,
+        *ids.emails,
+        *ids.device_ids,
+        *ids.bank_accounts,
+        *ids.addresses,
+    ]
     needles = {r.strip().lower() for r in raw if len(r.strip()) >= 6}
     needles |= {d for d in ("".join(c for c in r if c.isdigit()) for r in raw) if len(d) >= 7}
     needles |= {str(phonenumbers.parse(normalise_phone(p)).national_number) for p in ids.phones}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
+from lianfang.v1 import node_pb2, node_pb2_grpc
 
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, load_private_key
 from clients.hub import HubClient
-from lianfang.v1 import node_pb2, node_pb2_grpc
 from node.config import NodeConfig
 from node.identity.tokens import HmacTokeniser
 from node.screening import OriginationServicer

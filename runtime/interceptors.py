@@ -66,9 +66,7 @@ def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple
     return error.code, error.message, (("grpc-status-details-bin", status.SerializeToString()),)
 
 
-def wrap_unary(
-    handler: grpc.RpcMethodHandler, around: Callable[[Behavior], Behavior]
-) -> grpc.RpcMethodHandler:
+def wrap_unary(handler: grpc.RpcMethodHandler, around: Callable[[Behavior], Behavior]) -> grpc.RpcMethodHandler:
     """A copy of a unary-unary handler whose behaviour is wrapped by ``around``."""
     if handler is None or handler.unary_unary is None:
         return handler
@@ -132,6 +130,3 @@ def _is_abort(error: BaseException) -> bool:
 
 def _code_name(code: Any) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else str(code)
-
-
-

@@ -49,9 +49,7 @@ async def create_server(
     for add, servicer, _ in services:
         add(servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = (
-        server.add_secure_port(address, server_credentials(tls)) if tls else server.add_insecure_port(address)
-    )
+    port = server.add_secure_port(address, server_credentials(tls)) if tls else server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()

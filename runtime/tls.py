@@ -37,7 +37,8 @@ def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
     cert = Path(tls.cert_file).read_bytes()
     if tls.client_ca_file:
         return grpc.ssl_server_credentials(
-            [(key, cert)], root_certificates=Path(tls.client_ca_file).read_bytes(),
+            [(key, cert)],
+            root_certificates=Path(tls.client_ca_file).read_bytes(),
             require_client_auth=True,
         )
     return grpc.ssl_server_credentials([(key, cert)])

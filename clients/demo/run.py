@@ -8,16 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from lianfang.v1 import common_pb2, node_pb2
+
 from clients.demo.consortium import start_local_consortium
 from clients.demo.workload import DAY, Application, Filing, build_workload
-from lianfang.v1 import common_pb2, node_pb2
 from node.identity.applicant import tokenise_identifiers
 from runtime.clock import ManualClock
 
 PERSON_TYPES = ("RESIDENT_ID", "PHONE", "BANK_ACCOUNT", "DEVICE_ID")
 SHORT_WINDOWS = ("1H", "24H", "7D")
-NEGATIVE = {common_pb2.MARKER_TYPE_CONFIRMED_FRAUD, common_pb2.MARKER_TYPE_SUSPECT,
-            common_pb2.MARKER_TYPE_COURT_DISHONEST}
+NEGATIVE = {
+    common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
+    common_pb2.MARKER_TYPE_SUSPECT,
+    common_pb2.MARKER_TYPE_COURT_DISHONEST,
+}
 
 
 @dataclass
@@ -77,9 +81,7 @@ async def run_demo(
     clock = ManualClock(work.start)
     result = DemoResult(applicants=applicants, lenders=lenders)
     with tempfile.TemporaryDirectory(prefix="lianfang-demo-") as tmp:
-        consortium = await start_local_consortium(
-            Path(folder or tmp), member_ids, store_url=store_url, clock=clock
-        )
+        consortium = await start_local_consortium(Path(folder or tmp), member_ids, store_url=store_url, clock=clock)
         try:
             started = time.perf_counter()
             events: list[tuple[float, int, Application | Filing | tuple[str, str]]] = []
@@ -97,8 +99,9 @@ async def run_demo(
                 clock.now = at
                 if isinstance(event, Filing):
                     member = consortium.members[event.lender]
-                    ids = node_pb2.Identifiers(resident_id=event.person.resident_id,
-                                               bank_accounts=[event.person.bank_account])
+                    ids = node_pb2.Identifiers(
+                        resident_id=event.person.resident_id, bank_accounts=[event.person.bank_account]
+                    )
                     marker_ids = []
                     for token in tokenise_identifiers(ids, member.tokeniser):
                         marker = await member.hub_client.file_marker(

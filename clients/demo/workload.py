@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from lianfang.v1 import common_pb2, node_pb2
 from stdnum.cn import ric
 
-from lianfang.v1 import common_pb2, node_pb2
 from runtime.clock import ManualClock
 
 DAY = 86_400.0
@@ -128,27 +128,52 @@ def build_workload(applicants: int, lenders: list[str], *, weeks: int = 8, seed:
         )
         work.filings.append(Filing(work.start + filed, filer, person, *kind))
         # the fraudster returns weeks later with a new phone and device: ID and account still hit
-        again = Person(person.resident_id, _person(rng).phone, _person(rng).device_id, person.ip,
-                       person.bank_account, person.address)
+        again = Person(
+            person.resident_id,
+            _person(rng).phone,
+            _person(rng).device_id,
+            person.ip,
+            person.bank_account,
+            person.address,
+        )
         apply(rng.uniform(filed + DAY, span), other, again, "fraudster")
     for _ in range(n_victims):
         victim = _person(rng)
         filer, other = rng.sample(lenders, 2)
         filed = rng.uniform(0, span / 2)
         work.filings.append(
-            Filing(work.start + filed, filer, victim, common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION,
-                   "ID_CARD_STOLEN", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT)
+            Filing(
+                work.start + filed,
+                filer,
+                victim,
+                common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION,
+                "ID_CARD_STOLEN",
+                common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
+            )
         )
-        impostor = Person(victim.resident_id, _person(rng).phone, _person(rng).device_id,
-                          _person(rng).ip, _person(rng).bank_account, victim.address)
+        impostor = Person(
+            victim.resident_id,
+            _person(rng).phone,
+            _person(rng).device_id,
+            _person(rng).ip,
+            _person(rng).bank_account,
+            victim.address,
+        )
         apply(rng.uniform(filed + DAY, span), other, impostor, "impostor")
     for _ in range(n_withdrawn):
         person = _person(rng)
         filer, other = rng.sample(lenders, 2)
         filed = rng.uniform(0, span / 3)
         work.filings.append(
-            Filing(work.start + filed, filer, person, common_pb2.MARKER_TYPE_SUSPECT, "MISTAKEN_MATCH",
-                   common_pb2.EVIDENCE_LEVEL_INTERNAL_INVESTIGATION, withdraw_at=work.start + filed + DAY)
+            Filing(
+                work.start + filed,
+                filer,
+                person,
+                common_pb2.MARKER_TYPE_SUSPECT,
+                "MISTAKEN_MATCH",
+                common_pb2.EVIDENCE_LEVEL_INTERNAL_INVESTIGATION,
+                withdraw_at=work.start + filed + DAY,
+            )
         )
         apply(rng.uniform(filed + 2 * DAY, span), other, person, "withdrawn")
     work.applications.sort(key=lambda a: a.at)

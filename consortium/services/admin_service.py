@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.auth import Authenticator
 from consortium.members import PENDING, TRANSITIONS
@@ -10,7 +11,6 @@ from consortium.records import Member
 from consortium.store.base import Store
 from consortium.timestamps import to_timestamp
 from consortium.validation import CATEGORY, MEMBER_ID
-from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument
 
@@ -65,7 +65,9 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self.authenticator.forget_member(member.member_id)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
-    async def _transition(self, name: str, request: consortium_pb2.ChangeMemberRequest) -> consortium_pb2.MemberResponse:
+    async def _transition(
+        self, name: str, request: consortium_pb2.ChangeMemberRequest
+    ) -> consortium_pb2.MemberResponse:
         if not MEMBER_ID.match(request.member_id):
             raise InvalidArgument.one("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends")
         if len(request.reason) > 500:
@@ -77,16 +79,24 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self.authenticator.forget_member(member.member_id)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
-    async def ApproveMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+    async def ApproveMember(
+        self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.MemberResponse:
         return await self._transition("approve", request)
 
-    async def SuspendMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+    async def SuspendMember(
+        self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.MemberResponse:
         return await self._transition("suspend", request)
 
-    async def ReinstateMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+    async def ReinstateMember(
+        self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.MemberResponse:
         return await self._transition("reinstate", request)
 
-    async def RevokeMember(self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext) -> consortium_pb2.MemberResponse:
+    async def RevokeMember(
+        self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.MemberResponse:
         return await self._transition("revoke", request)
 
     async def ListMembers(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import grpc
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.markers import MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, Marker, token_key
@@ -12,7 +13,6 @@ from consortium.stacking import stacking_answer
 from consortium.store.base import Store
 from consortium.timestamps import from_timestamp, to_timestamp
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
-from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
@@ -40,9 +40,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         )
         snapshot = await self.store.check(app, now)
         stacking, reasons = stacking_answer(keys, snapshot.activity, caller, now)
-        hits, marker_reasons = blacklist_answer(
-            (m for ms in snapshot.markers.values() for m in ms), now
-        )
+        hits, marker_reasons = blacklist_answer((m for ms in snapshot.markers.values() for m in ms), now)
         return consortium_pb2.CheckResponse(
             application_ref=request.application_ref,
             newly_recorded=snapshot.newly_recorded,
@@ -67,9 +65,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         if violations:
             raise InvalidArgument(violations)
         caller = current_call().principal
-        return consortium_pb2.BatchCheckResponse(
-            results=[await self._check(caller, check) for check in request.checks]
-        )
+        return consortium_pb2.BatchCheckResponse(results=[await self._check(caller, check) for check in request.checks])
 
     async def ReportOutcome(
         self, request: consortium_pb2.ReportOutcomeRequest, context: grpc.aio.ServicerContext
@@ -144,7 +140,5 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         now = self.clock()
         markers = await self.store.markers_by_filer(current_call().principal)
         return consortium_pb2.ListMyMarkersResponse(
-            markers=[
-                marker_message(m, now) for m in markers if request.include_inactive or m.is_active(now)
-            ]
+            markers=[marker_message(m, now) for m in markers if request.include_inactive or m.is_active(now)]
         )

@@ -50,9 +50,7 @@ class ApplicationIndex(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def token_activity(
-        self, token_keys: Sequence[str], caller: str, now: float
-    ) -> dict[str, TokenActivity]:
+    async def token_activity(self, token_keys: Sequence[str], caller: str, now: float) -> dict[str, TokenActivity]:
         """Per token: other members' application counts per window and members' last-seen."""
 
     @abc.abstractmethod
@@ -110,9 +108,7 @@ def empty_activity() -> TokenActivity:
     return TokenActivity((0,) * len(WINDOWS), {})
 
 
-def count_activity(
-    rows: Sequence[tuple[str, float]], caller: str, now: float
-) -> TokenActivity:
+def count_activity(rows: Sequence[tuple[str, float]], caller: str, now: float) -> TokenActivity:
     """TokenActivity of one token from its (member_id, received_at) application rows.
 
     Shared by backends that fetch rows rather than counting server-side.

@@ -30,6 +30,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis import exceptions as rx
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
 
 from consortium.records import (
@@ -154,7 +156,10 @@ return {status, stored, counts, last, redis.call('HVALS', markers)}
 _READ, _TENTATIVE, _AUTHORITATIVE, _TRIM = 0, 1, 2, 3
 _TRIM_LIMIT = 1000  # entries one script call removes, so a backlog never blocks Redis for long
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
-_UNREACHABLE = (rx.ConnectionError, rx.TimeoutError, rx.ClusterDownError, rx.TryAgainError, OSError)
+# Connection-level failures, and the transient ones of a failover (READONLY: a demoted primary).
+_UNREACHABLE = (
+    rx.ConnectionError, rx.TimeoutError, rx.ClusterDownError, rx.TryAgainError, rx.ReadOnlyError, OSError,
+)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -175,7 +180,8 @@ class RedisStoreConfig:
     """Applications leave the index this long after they were written (TTL and trimming)."""
 
     socket_timeout: float = 2.0
-    """Seconds a connect or a command may take before the store reports Unavailable."""
+    """Seconds a connect or a command may take; with the one retry, a dead or hung Redis is
+    reported as Unavailable after at most about twice this."""
 
 
 def _f(x: float) -> str:
@@ -249,6 +255,9 @@ class RedisStore(Store):
         self._redis = aioredis.Redis.from_url(
             config.url, socket_timeout=config.socket_timeout,
             socket_connect_timeout=config.socket_timeout, decode_responses=False,
+            # One quick retry rides out a dropped connection (every write is idempotent); more
+            # would hold a Check far past its deadline while Redis is down (redis-py's default: 10).
+            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
         )
         script = self._redis.register_script
         self._create, self._update, self._cas = script(_CREATE), script(_UPDATE), script(_CAS_FIELD)
@@ -320,7 +329,7 @@ class RedisStore(Store):
     async def add_member(self, member: Member) -> None:
         # Index first: a crash in between leaves a dangling id (skipped by list_members) that a
         # retried add completes, never a member missing from the list.
-        await self._redis.sadd(f"{self._p}:members", member.member_id)  # type: ignore[misc]
+        await self._redis.sadd(f"{self._p}:members", member.member_id)
         pairs: list[str | int | bytes] = [
             "display_name", member.display_name, "category", member.category,
             "public_key", member.public_key, "status", str(int(member.status)),
@@ -334,7 +343,7 @@ class RedisStore(Store):
 
     @_guarded
     async def get_member(self, member_id: str) -> Member | None:
-        fields = await self._redis.hgetall(self._member_key(member_id, "member"))  # type: ignore[misc]
+        fields = await self._redis.hgetall(self._member_key(member_id, "member"))
         return _member(member_id, fields) if fields else None
 
     @_guarded
@@ -353,7 +362,7 @@ class RedisStore(Store):
 
     @_guarded
     async def list_members(self) -> list[Member]:
-        ids = sorted(_s(m) for m in await self._redis.smembers(f"{self._p}:members"))  # type: ignore[misc]
+        ids = sorted(_s(m) for m in await self._redis.smembers(f"{self._p}:members"))
         async with self._redis.pipeline(transaction=False) as pipe:
             for member_id in ids:
                 pipe.hgetall(self._member_key(member_id, "member"))
@@ -424,7 +433,7 @@ class RedisStore(Store):
     @_guarded
     async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None:
         key = self._member_key(member_id, f"app:{application_ref}")
-        values = await self._redis.hmget(key, list(_APP_FIELDS))  # type: ignore[misc]
+        values = await self._redis.hmget(key, list(_APP_FIELDS))
         return None if values[0] is None else _application(member_id, application_ref, values)
 
     @_guarded
@@ -477,7 +486,7 @@ class RedisStore(Store):
         if not await self._redis.set(pointer, marker.token_key, nx=True):
             # Taken, unless an earlier add crashed after claiming the id: then complete it.
             owner = await self._redis.get(pointer)
-            if owner is None or _s(owner) != marker.token_key or await self._redis.hexists(  # type: ignore[misc]
+            if owner is None or _s(owner) != marker.token_key or await self._redis.hexists(
                 markers_key, marker.marker_id
             ):
                 raise AlreadyExists(f"marker {marker.marker_id!r} already exists")
@@ -492,7 +501,7 @@ class RedisStore(Store):
         if token is None:
             return None
         key = f"{self._token_base(_s(token))}:markers"
-        raw = await self._redis.hget(key, marker_id)  # type: ignore[misc]
+        raw = await self._redis.hget(key, marker_id)
         return None if raw is None else (key, raw)
 
     @_guarded
@@ -543,7 +552,7 @@ class RedisStore(Store):
     # -- lifecycle --------------------------------------------------------------------------
     @_guarded
     async def ping(self) -> None:
-        await self._redis.ping()  # type: ignore[misc]
+        await self._redis.ping()
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -25,7 +25,7 @@ def _coerce(kind: str, name: str, hint: object, value: Any) -> Any:
     """Numbers given as strings (environment variables) become numbers; bad ones name the option."""
     if isinstance(value, str) and hint in (int, float):
         try:
-            return hint(value)  # type: ignore[operator]
+            return hint(value)
         except ValueError:
             raise ValueError(f"store {kind!r}: option {name!r} must be a number, got {value!r}") from None
     return value

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from consortium.records import LONGEST_WINDOW, ApplicationRecord, Marker, Member, TokenActivity
 from consortium.store.base import Store, count_activity, empty_activity
@@ -45,9 +46,7 @@ CREATE INDEX IF NOT EXISTS markers_by_token ON markers (token_key);
 CREATE INDEX IF NOT EXISTS markers_by_filer ON markers (filer_member_id);
 """
 
-_MEMBER_COLUMNS = (
-    "member_id, display_name, category, public_key, status, status_reason, created_at, updated_at"
-)
+_MEMBER_COLUMNS = "member_id, display_name, category, public_key, status, status_reason, created_at, updated_at"
 _MARKER_COLUMNS = (
     "marker_id, filer_member_id, token_key, marker_type, reason_code, evidence_level, filed_at, "
     "event_ended_at, expires_at, case_ref, withdrawn_at, withdraw_reason"
@@ -77,11 +76,41 @@ def _marker(row: tuple[object, ...]) -> Marker:
     return Marker(*row)  # type: ignore[arg-type]
 
 
+def _application(row: tuple[Any, ...]) -> ApplicationRecord:
+    m, ref, at, keys, kind, cat, consent, outcome, outcome_at = row
+    return ApplicationRecord(m, ref, at, tuple(keys.split()), kind, cat, consent, outcome, outcome_at)
+
+
+class SqliteStoreConfig:
+    """Configuration of the embedded SQLite store."""
+
+    path: str = "lianfang-hub.db"
+    """Database file; created with its folder if missing. ":memory:" for throw-away use."""
+
+    busy_timeout_ms: int = 5000
+    """How long a writer waits for another process's lock before failing."""
+
+
+def _member(row: tuple[object, ...]) -> Member:
+    return Member(*row)  # type: ignore[arg-type]
+
+
+def _marker(row: tuple[object, ...]) -> Marker:
+    return Marker(*row)  # type: ignore[arg-type]
+
+
 def _application(row: tuple[object, ...]) -> ApplicationRecord:
     m, ref, at, keys, kind, cat, consent, outcome, outcome_at = row
     return ApplicationRecord(
-        str(m), str(ref), float(at), tuple(str(keys).split()), int(kind), str(cat), str(consent),  # type: ignore[call-overload]
-        int(outcome), float(outcome_at),  # type: ignore[call-overload]
+        str(m),
+        str(ref),
+        float(at),
+        tuple(str(keys).split()),
+        int(kind),
+        str(cat),
+        str(consent),  # type: ignore[call-overload]
+        int(outcome),
+        float(outcome_at),  # type: ignore[call-overload]
     )
 
 
@@ -118,17 +147,21 @@ class SqliteStore(Store):
                 db.execute(
                     f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
                     (
-                        member.member_id, member.display_name, member.category, member.public_key,
-                        member.status, member.status_reason, member.created_at, member.updated_at,
+                        member.member_id,
+                        member.display_name,
+                        member.category,
+                        member.public_key,
+                        member.status,
+                        member.status_reason,
+                        member.created_at,
+                        member.updated_at,
                     ),
                 )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"member {member.member_id!r} already exists") from None
 
     async def get_member(self, member_id: str) -> Member | None:
-        row = self._db.execute(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,)
-        ).fetchone()
+        row = self._db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,)).fetchone()
         return _member(row) if row else None
 
     async def set_member_status(
@@ -144,9 +177,7 @@ class SqliteStore(Store):
                 "UPDATE members SET status = ?, status_reason = ?, updated_at = ? WHERE member_id = ?",
                 (status, reason, at, member_id),
             )
-            new = db.execute(
-                f"SELECT {_MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,)
-            ).fetchone()
+            new = db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,)).fetchone()
         return _member(new)
 
     async def list_members(self) -> list[Member]:
@@ -159,8 +190,14 @@ class SqliteStore(Store):
             cur = db.execute(
                 f"INSERT OR IGNORE INTO applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                 (
-                    app.member_id, app.application_ref, app.received_at, " ".join(app.token_keys),
-                    app.applicant_kind, app.product_category, app.consent_ref, app.outcome,
+                    app.member_id,
+                    app.application_ref,
+                    app.received_at,
+                    " ".join(app.token_keys),
+                    app.applicant_kind,
+                    app.product_category,
+                    app.consent_ref,
+                    app.outcome,
                     app.outcome_at,
                 ),
             )
@@ -178,9 +215,7 @@ class SqliteStore(Store):
             )
         return stored, new
 
-    async def token_activity(
-        self, token_keys: Sequence[str], caller: str, now: float
-    ) -> dict[str, TokenActivity]:
+    async def token_activity(self, token_keys: Sequence[str], caller: str, now: float) -> dict[str, TokenActivity]:
         rows_by_token: dict[str, list[tuple[str, float]]] = defaultdict(list)
         marks = ",".join("?" * len(token_keys))
         for key, member_id, at in self._db.execute(
@@ -204,8 +239,7 @@ class SqliteStore(Store):
     async def set_outcome(self, member_id: str, application_ref: str, outcome: int, at: float) -> None:
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE applications SET outcome = ?, outcome_at = ? "
-                "WHERE member_id = ? AND application_ref = ?",
+                "UPDATE applications SET outcome = ?, outcome_at = ? WHERE member_id = ? AND application_ref = ?",
                 (outcome, at, member_id, application_ref),
             )
             if cur.rowcount == 0:
@@ -223,33 +257,36 @@ class SqliteStore(Store):
                 db.execute(
                     f"INSERT INTO markers ({_MARKER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
-                        marker.marker_id, marker.filer_member_id, marker.token_key, marker.marker_type,
-                        marker.reason_code, marker.evidence_level, marker.filed_at,
-                        marker.event_ended_at, marker.expires_at, marker.case_ref,
-                        marker.withdrawn_at, marker.withdraw_reason,
+                        marker.marker_id,
+                        marker.filer_member_id,
+                        marker.token_key,
+                        marker.marker_type,
+                        marker.reason_code,
+                        marker.evidence_level,
+                        marker.filed_at,
+                        marker.event_ended_at,
+                        marker.expires_at,
+                        marker.case_ref,
+                        marker.withdrawn_at,
+                        marker.withdraw_reason,
                     ),
                 )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"marker {marker.marker_id!r} already exists") from None
 
     async def get_marker(self, marker_id: str) -> Marker | None:
-        row = self._db.execute(
-            f"SELECT {_MARKER_COLUMNS} FROM markers WHERE marker_id = ?", (marker_id,)
-        ).fetchone()
+        row = self._db.execute(f"SELECT {_MARKER_COLUMNS} FROM markers WHERE marker_id = ?", (marker_id,)).fetchone()
         return _marker(row) if row else None
 
     async def withdraw_marker(self, marker_id: str, at: float, reason: str) -> Marker:
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE markers SET withdrawn_at = COALESCE(withdrawn_at, ?), withdraw_reason = ? "
-                "WHERE marker_id = ?",
+                "UPDATE markers SET withdrawn_at = COALESCE(withdrawn_at, ?), withdraw_reason = ? WHERE marker_id = ?",
                 (at, reason, marker_id),
             )
             if cur.rowcount == 0:
                 raise NotFound(f"marker {marker_id!r} not found")
-            row = db.execute(
-                f"SELECT {_MARKER_COLUMNS} FROM markers WHERE marker_id = ?", (marker_id,)
-            ).fetchone()
+            row = db.execute(f"SELECT {_MARKER_COLUMNS} FROM markers WHERE marker_id = ?", (marker_id,)).fetchone()
         return _marker(row)
 
     async def markers_for_tokens(self, token_keys: Sequence[str]) -> dict[str, list[Marker]]:

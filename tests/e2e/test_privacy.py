@@ -91,10 +91,10 @@ async def test_redis_dump_and_logs_hold_no_raw_identifier(tmp_path: Path) -> Non
 async def test_node_refuses_references_that_embed_identifiers(tmp_path: Path) -> None:
     import grpc
     import pytest
+    from lianfang.v1 import common_pb2, node_pb2
 
     from clients.demo.consortium import start_local_consortium
     from clients.errors import LianfangRpcError
-    from lianfang.v1 import common_pb2, node_pb2
 
     c = await start_local_consortium(tmp_path, ["lender-a"])
     try:

@@ -9,12 +9,12 @@ from pathlib import Path
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from clients.channel import open_channel
 from clients.credentials import generate_key_file
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
-from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type, check_request, phone, raw_jwt, rid
 
@@ -53,18 +53,18 @@ async def test_check_idempotent_on_member_and_application_ref(hub) -> None:  # t
 async def test_stacking_windows_and_other_members_exclude_caller(hub) -> None:  # type: ignore[no-untyped-def]
     c, clock = hub
     a, b, cc = (client(c, m) for m in MEMBERS)
-    await a.check_request(check_request("a-1", phone(7)))          # t0
+    await a.check_request(check_request("a-1", phone(7)))  # t0
     clock.advance(2 * DAY)
-    await a.check_request(check_request("a-2", phone(7)))          # t0+2d, same member again
+    await a.check_request(check_request("a-2", phone(7)))  # t0+2d, same member again
     clock.advance(20 * DAY)
-    await b.check_request(check_request("b-1", phone(7)))          # t0+22d
+    await b.check_request(check_request("b-1", phone(7)))  # t0+22d
     clock.advance(30 * 60)
     answer = await cc.check_request(check_request("c-1", phone(7)))  # t0+22d+30m
     w = by_type(answer, common_pb2.TOKEN_TYPE_PHONE)
-    assert w["1H"] == (1, 1)      # only lender-b within the hour
+    assert w["1H"] == (1, 1)  # only lender-b within the hour
     assert w["24H"] == (1, 1)
     assert w["7D"] == (1, 1)
-    assert w["30D"] == (2, 3)     # lender-a twice and lender-b
+    assert w["30D"] == (2, 3)  # lender-a twice and lender-b
     assert w["90D"] == (2, 3)
     codes = [r.code for r in answer.reasons]
     assert "STACKING_PHONE_1H" in codes
@@ -86,7 +86,9 @@ async def test_markers_rules(hub) -> None:  # type: ignore[no-untyped-def]
     assert [v.field for v in err.value.violations] == ["evidence_level"]
 
     fraud = await a.file_marker(
-        rid(3), common_pb2.MARKER_TYPE_CONFIRMED_FRAUD, "FORGED_DOCUMENTS",
+        rid(3),
+        common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
+        "FORGED_DOCUMENTS",
         evidence_level=common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
     )
     protective = await a.file_marker(rid(4), common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, "ID_CARD_STOLEN")
@@ -100,7 +102,10 @@ async def test_markers_rules(hub) -> None:  # type: ignore[no-untyped-def]
     }
     (neg,) = [h for h in hit.blacklist if h.polarity == common_pb2.MARKER_POLARITY_NEGATIVE]
     assert (neg.reason_code, neg.evidence_level, neg.filing_members) == (
-        "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT, 1)
+        "FORGED_DOCUMENTS",
+        common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
+        1,
+    )
     codes = {r.code for r in hit.reasons}
     assert {"BLACKLIST_CONFIRMED_FRAUD", "PROTECTIVE_VICTIM_OF_IMPERSONATION"} <= codes
 

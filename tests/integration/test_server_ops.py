@@ -60,7 +60,10 @@ async def test_not_serving_while_redis_is_down(tmp_path: Path) -> None:
     redis = RedisProcess(tmp_path / "redis").start()
     hub = await start_hub(
         HubConfig(
-            listen="127.0.0.1:0", store=redis.url, tls_cert=cert.cert_file, tls_key=cert.key_file,
+            listen="127.0.0.1:0",
+            store=redis.url,
+            tls_cert=cert.cert_file,
+            tls_key=cert.key_file,
             store_probe_seconds=0.1,
         )
     )
@@ -124,7 +127,9 @@ def test_hub_serve_drains_on_sigterm(tmp_path: Path) -> None:
     env = {**os.environ, "LIANFANG_HUB_STORE": f"sqlite:///{tmp_path / 'hub.db'}"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "clients.cli.main", "hub", "serve", "--plaintext", "--listen", f"127.0.0.1:{port}"],
-        env=env, stderr=subprocess.PIPE, text=True,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20

@@ -7,9 +7,9 @@ import time
 import grpc
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.credentials import load_private_key
-from lianfang.v1 import common_pb2, consortium_pb2
 from node.identity.tokens import HmacTokeniser
 
 KEY = HmacTokeniser(b"k" * 32, 1)

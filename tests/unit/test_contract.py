@@ -34,8 +34,10 @@ def test_regenerating_changes_nothing() -> None:
 def test_protobuf_floor_covers_generated_code() -> None:
     needed = set()
     for f in GENERATED.glob("*_pb2.py"):
-        m = re.search(r"ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,\s*(\d+),\s*(\d+),\s*(\d+),",
-                      f.read_text())
+        m = re.search(
+            r"ValidateProtobufRuntimeVersion\(\s*_runtime_version\.Domain\.PUBLIC,\s*(\d+),\s*(\d+),\s*(\d+),",
+            f.read_text(),
+        )
         assert m, f"{f.name} has no runtime version check"
         needed.add(tuple(int(x) for x in m.groups()))
     assert needed
