@@ -68,50 +68,17 @@ class SqliteStoreConfig:
     """How long a writer waits for another process's lock before failing."""
 
 
-def _member(row: tuple[object, ...]) -> Member:
-    return Member(*row)  # type: ignore[arg-type]
+def _member(row: tuple[Any, ...]) -> Member:
+    return Member(*row)
 
 
-def _marker(row: tuple[object, ...]) -> Marker:
-    return Marker(*row)  # type: ignore[arg-type]
+def _marker(row: tuple[Any, ...]) -> Marker:
+    return Marker(*row)
 
 
 def _application(row: tuple[Any, ...]) -> ApplicationRecord:
     m, ref, at, keys, kind, cat, consent, outcome, outcome_at = row
     return ApplicationRecord(m, ref, at, tuple(keys.split()), kind, cat, consent, outcome, outcome_at)
-
-
-class SqliteStoreConfig:
-    """Configuration of the embedded SQLite store."""
-
-    path: str = "lianfang-hub.db"
-    """Database file; created with its folder if missing. ":memory:" for throw-away use."""
-
-    busy_timeout_ms: int = 5000
-    """How long a writer waits for another process's lock before failing."""
-
-
-def _member(row: tuple[object, ...]) -> Member:
-    return Member(*row)  # type: ignore[arg-type]
-
-
-def _marker(row: tuple[object, ...]) -> Marker:
-    return Marker(*row)  # type: ignore[arg-type]
-
-
-def _application(row: tuple[object, ...]) -> ApplicationRecord:
-    m, ref, at, keys, kind, cat, consent, outcome, outcome_at = row
-    return ApplicationRecord(
-        str(m),
-        str(ref),
-        float(at),
-        tuple(str(keys).split()),
-        int(kind),
-        str(cat),
-        str(consent),  # type: ignore[call-overload]
-        int(outcome),
-        float(outcome_at),  # type: ignore[call-overload]
-    )
 
 
 class SqliteStore(Store):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -26,7 +28,7 @@ from consortium.store.base import Store
 from consortium.store.redis import RedisStore, RedisStoreConfig
 from consortium.store.registry import STORE_TYPES, open_store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
-from tests.support.redis_process import free_port
+from tests.support.redis_process import RedisProcess, free_port
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 PENDING, ACTIVE, SUSPENDED = pb.MEMBER_STATUS_PENDING, pb.MEMBER_STATUS_ACTIVE, pb.MEMBER_STATUS_SUSPENDED
@@ -334,6 +336,26 @@ def test_dead_redis_is_unavailable() -> None:
             await store.close()
 
     asyncio.run(main())
+
+
+def test_hung_redis_is_unavailable_within_the_timeout(tmp_path: Path) -> None:
+    """A frozen server (SIGSTOP) must not hold callers: about two socket timeouts, then Unavailable."""
+    server = RedisProcess(tmp_path / "frozen").start()
+
+    async def main() -> float:
+        async with opened(Backend("redis", {"url": server.url, "socket_timeout": 0.3})) as store:
+            await store.ping()
+            server.kill(signal.SIGSTOP)
+            started = time.monotonic()
+            with pytest.raises(Unavailable):
+                await store.check(application("a", "r", T0), T0)
+            return time.monotonic() - started
+
+    try:
+        assert asyncio.run(main()) < 1.5
+    finally:
+        server.kill(signal.SIGCONT)
+        server.stop()
 
 
 # -- redis specifics: key layout, crash repair -----------------------------------------------
