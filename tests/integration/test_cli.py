@@ -1,0 +1,108 @@
+"""The ``lianfang`` command line: help everywhere, member administration against a real hub."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clients.credentials import generate_key_file
+from clients.demo.consortium import start_local_consortium
+
+CLI = [sys.executable, "-m", "clients.cli.main"]
+HELP_PATHS = [
+    [],
+    ["hub"],
+    ["hub", "serve"],
+    ["node"],
+    ["node", "serve"],
+    ["admin"],
+    ["admin", "members"],
+    ["admin", "members", "--admin-key", "x", "register"],
+    ["keys", "new"],
+    ["certs", "init"],
+    ["demo"],
+]
+
+
+@pytest.mark.parametrize("path", HELP_PATHS, ids=lambda p: " ".join(p) or "lianfang")
+def test_help_everywhere(path: list[str]) -> None:
+    result = subprocess.run([*CLI, *path, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "usage: lianfang" in result.stdout
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+
+
+async def _arun(*args: str) -> subprocess.CompletedProcess[str]:
+    """Runs the CLI without blocking the event loop that serves the in-process hub."""
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return subprocess.CompletedProcess(list(args), proc.returncode or 0, out.decode(), err.decode())
+
+
+async def test_admin_members_commands(tmp_path: Path) -> None:
+    c = await start_local_consortium(tmp_path / "c", ["lender-a"])
+    try:
+        common = [
+            "admin",
+            "members",
+            "--hub",
+            c.hub_address,
+            "--ca",
+            c.ca.ca_file,
+            "--admin-key",
+            str(tmp_path / "c" / "keys" / "admin.pem"),
+            "--admin-name",
+            "demo",
+        ]
+        public = generate_key_file(tmp_path / "new.pem")
+        out = await _arun(
+            *common,
+            "register",
+            "lender-z",
+            "--name",
+            "Lender Z",
+            "--category",
+            "bank",
+            "--public-key",
+            base64.b64encode(public).decode(),
+        )
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["status"] == "MEMBER_STATUS_PENDING"
+        out = await _arun(*common, "approve", "lender-z", "--reason", "checked")
+        assert json.loads(out.stdout)["status"] == "MEMBER_STATUS_ACTIVE"
+        out = await _arun(*common, "reinstate", "lender-z")
+        assert out.returncode == 1 and "FAILED_PRECONDITION" in out.stderr
+        out = await _arun(*common, "register", "BAD", "--name", "x", "--public-key", "AAAA")
+        assert out.returncode == 1 and "member_id" in out.stderr and "public_key" in out.stderr
+        out = await _arun(*common, "list")
+        assert {json.loads(line)["memberId"] for line in out.stdout.splitlines()} == {"lender-a", "lender-z"}
+    finally:
+        await c.stop()
+
+
+def test_keys_and_certs(tmp_path: Path) -> None:
+    assert _run("keys", "new", "consortium", str(tmp_path / "k.hex")).returncode == 0
+    assert len(bytes.fromhex((tmp_path / "k.hex").read_text())) == 32
+    out = _run("keys", "new", "signing", str(tmp_path / "s.pem"))
+    assert out.returncode == 0 and len(out.stdout.strip()) == 44
+    assert _run("certs", "init", "--dir", str(tmp_path / "ca")).returncode == 0
+    out = _run("certs", "issue", "hub", "--dir", str(tmp_path / "ca"), "--host", "hub.example")
+    assert out.returncode == 0 and (tmp_path / "ca" / "hub.pem").exists()
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    f = tmp_path / "hub.toml"
+    f.write_text("[hub]\nlisen = 1\n")
+    out = _run("hub", "serve", "--config", str(f))
+    assert out.returncode == 2 and "lisen" in out.stderr

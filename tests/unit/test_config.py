@@ -1,0 +1,59 @@
+"""Configuration: defaults ← TOML ← env ← flags, with errors that name the key."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from consortium.config import HubConfig
+from node.config import NodeConfig
+from runtime.config import ConfigError, load_config
+
+ADMIN = base64.b64encode(b"\x01" * 32).decode()
+
+
+def test_layers_override_in_order(tmp_path: Path) -> None:
+    f = tmp_path / "hub.toml"
+    f.write_text('[hub]\nlisten = "0.0.0.0:9000"\nplaintext = true\nmember_cache_seconds = 3\n')
+    env = {"LIANFANG_HUB_LISTEN": "127.0.0.1:9100", "LIANFANG_HUB_ADMIN_KEYS": f"ops={ADMIN}"}
+    config = load_config(HubConfig, section="hub", file=str(f), env=env, overrides={"store": "redis://x:1/0"})
+    assert config.listen == "127.0.0.1:9100"
+    assert config.plaintext is True
+    assert config.member_cache_seconds == 3.0
+    assert config.store == "redis://x:1/0"
+    assert config.admin_key_bytes("ops") == b"\x01" * 32
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ('[hub]\nlisen = "x"\nplaintext = true\n', {}, "lisen: unknown setting"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_MEMBER_CACHE_SECONDS": "soon"}, "expected a number"),
+        ("[hub]\nplaintext = 'maybe'\n", {}, "expected a boolean"),
+        ("[hub]\n", {}, "tls_cert and tls_key are required"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_ADMIN_KEYS": "ops=bm90IGEga2V5"}, "admin_keys.ops"),
+        ("[hub\n", {}, "config file"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    f = tmp_path / "hub.toml"
+    f.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_config(HubConfig, section="hub", file=str(f), env=env)
+
+
+def test_node_requires_identity_and_hub_trust() -> None:
+    with pytest.raises(ConfigError, match="member_id"):
+        load_config(NodeConfig, section="node", env={"LIANFANG_NODE_PLAINTEXT": "1"})
+    env = {
+        "LIANFANG_NODE_MEMBER_ID": "lender-a",
+        "LIANFANG_NODE_MEMBER_KEY_FILE": "k.pem",
+        "LIANFANG_NODE_CONSORTIUM_KEY_FILE": "c.hex",
+        "LIANFANG_NODE_PLAINTEXT": "true",
+    }
+    with pytest.raises(ConfigError, match="hub_ca_file"):
+        load_config(NodeConfig, section="node", env=env)
+    config = load_config(NodeConfig, section="node", env={**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes"})
+    assert config.hub_timeout_seconds == 0.8 and config.key_epoch == 1
