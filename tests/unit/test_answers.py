@@ -1,0 +1,77 @@
+"""Pure answer-building rules: stacking folding per type, marker grouping, polarity, expiry."""
+
+from __future__ import annotations
+
+from consortium.markers import MarkerPolicy, blacklist_answer, polarity
+from consortium.records import DAY, HOUR, YEAR, Marker, TokenActivity, token_key
+from consortium.stacking import stacking_answer
+from lianfang.v1 import common_pb2 as c
+
+NOW = 1_800_000_000.0
+PHONE_1 = token_key(1, c.TOKEN_TYPE_PHONE, 1, b"\x01" * 16)
+PHONE_2 = token_key(1, c.TOKEN_TYPE_PHONE, 1, b"\x02" * 16)
+RID = token_key(1, c.TOKEN_TYPE_RESIDENT_ID, 1, b"\x03" * 16)
+
+
+def test_two_phones_union_members_and_take_busiest_application_count() -> None:
+    activity = {
+        PHONE_1: TokenActivity((1, 1, 1, 1, 1), {"b": NOW - 10, "me": NOW - 5}),
+        PHONE_2: TokenActivity((0, 0, 2, 2, 3), {"b": NOW - 3 * DAY, "c": NOW - 2 * DAY, "d": NOW - 60 * DAY}),
+        RID: TokenActivity((0, 0, 0, 0, 0), {"me": NOW - 1}),
+    }
+    stacking, reasons = stacking_answer([PHONE_1, PHONE_2, RID], activity, "me", NOW)
+    assert [s.token_type for s in stacking] == [c.TOKEN_TYPE_RESIDENT_ID, c.TOKEN_TYPE_PHONE]
+    phone = {w.window: (w.other_members, w.other_applications) for w in stacking[1].windows}
+    assert phone == {
+        c.WINDOW_1H: (1, 1),  # b (latest seen via phone 1), never "me"
+        c.WINDOW_24H: (1, 1),
+        c.WINDOW_7D: (2, 2),  # b, c
+        c.WINDOW_30D: (2, 2),
+        c.WINDOW_90D: (3, 3),  # b, c, d
+    }
+    assert [(r.code, r.token_type) for r in reasons] == [("STACKING_PHONE_1H", c.TOKEN_TYPE_PHONE)]
+    assert "1 other member(s)" in reasons[0].detail
+
+
+def _marker(
+    mid: str,
+    filer: str,
+    mtype: int,
+    *,
+    evidence: int = 0,
+    filed: float = NOW - DAY,
+    expires: float | None = NOW + YEAR,
+    withdrawn: float | None = None,
+    reason: str = "X_REASON",
+) -> Marker:
+    return Marker(mid, filer, RID, mtype, reason, evidence, filed, filed, expires, withdrawn_at=withdrawn)
+
+
+def test_blacklist_groups_filers_and_keeps_strongest_evidence() -> None:
+    markers = [
+        _marker("1", "a", c.MARKER_TYPE_CONFIRMED_FRAUD, evidence=c.EVIDENCE_LEVEL_DOCUMENTARY, filed=NOW - 9 * DAY),
+        _marker("2", "b", c.MARKER_TYPE_CONFIRMED_FRAUD, evidence=c.EVIDENCE_LEVEL_COURT_JUDGMENT, filed=NOW - DAY),
+        _marker("3", "b", c.MARKER_TYPE_CONFIRMED_FRAUD, evidence=c.EVIDENCE_LEVEL_DOCUMENTARY, filed=NOW - HOUR),
+        _marker("4", "c", c.MARKER_TYPE_SUSPECT, withdrawn=NOW - HOUR),  # withdrawn: ignored
+        _marker("5", "c", c.MARKER_TYPE_COURT_DISHONEST, expires=NOW - 1),  # expired: ignored
+        _marker("6", "c", c.MARKER_TYPE_PROTECTIVE_REGISTRATION, reason="ASKED_BY_SUBJECT"),
+    ]
+    hits, reasons = blacklist_answer(markers, NOW)
+    assert len(hits) == 2
+    fraud, protective = hits
+    assert fraud.marker_type == c.MARKER_TYPE_CONFIRMED_FRAUD
+    assert fraud.filing_members == 2 and fraud.evidence_level == c.EVIDENCE_LEVEL_COURT_JUDGMENT
+    assert fraud.first_filed.seconds == int(NOW - 9 * DAY) and fraud.last_filed.seconds == int(NOW - HOUR)
+    assert protective.polarity == c.MARKER_POLARITY_PROTECTIVE
+    assert [r.code for r in reasons] == ["BLACKLIST_CONFIRMED_FRAUD", "PROTECTIVE_PROTECTIVE_REGISTRATION"]
+
+
+def test_polarity_and_default_expiry() -> None:
+    assert polarity(c.MARKER_TYPE_VICTIM_OF_IMPERSONATION) == c.MARKER_POLARITY_PROTECTIVE
+    assert polarity(c.MARKER_TYPE_COURT_DISHONEST) == c.MARKER_POLARITY_NEGATIVE
+    policy = MarkerPolicy()
+    assert policy.expires_at(c.MARKER_TYPE_SUSPECT, NOW) == NOW + 5 * YEAR
+    assert policy.expires_at(c.MARKER_TYPE_PROTECTIVE_REGISTRATION, NOW) == NOW + 2 * YEAR
+    custom = MarkerPolicy({c.MARKER_TYPE_SUSPECT: YEAR, c.MARKER_TYPE_CONFIRMED_FRAUD: None})
+    assert custom.expires_at(c.MARKER_TYPE_SUSPECT, NOW) == NOW + YEAR
+    assert custom.expires_at(c.MARKER_TYPE_CONFIRMED_FRAUD, NOW) is None
