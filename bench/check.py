@@ -42,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -224,8 +224,19 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(rest[11]) + int(rest[12])) / _TICK
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds all processes of the machine have used (every core), from /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 class CpuMeter:
-    """CPU seconds of this process and of named child processes between two snapshots."""
+    """CPU seconds of this process and of named child processes between two snapshots, and
+    what everything else on the machine used meanwhile (``other``: noise from other work)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
@@ -234,18 +245,50 @@ class CpuMeter:
         t = os.times()
         out = {"bench": t.user + t.system}
         out.update({name: process_cpu_seconds(pid) for name, pid in self.pids.items()})
+        out["_system"] = system_busy_seconds()
         return out
 
     @staticmethod
     def report(before: dict[str, float], after: dict[str, float], elapsed: float, ops: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        ours = 0.0
         for name in before:
+            if name == "_system":
+                continue
             used = after[name] - before[name]
+            ours += used
             out[name] = {
                 "cpu_pct": round(100 * used / elapsed, 1),
                 "cpu_us_per_op": round(1e6 * used / ops, 1) if ops else None,
             }
+        other = after["_system"] - before["_system"] - ours
+        out["other_processes_cpu_pct"] = round(max(0.0, 100 * other / elapsed), 1)
         return out
+
+
+def foreign_cpu_pct(our_pids: Sequence[int], seconds: float = 1.0) -> float:
+    """% of one core used by processes other than ours over ``seconds``."""
+    def ours() -> float:
+        t = os.times()
+        return t.user + t.system + sum(process_cpu_seconds(p) for p in our_pids)
+
+    b0, o0 = system_busy_seconds(), ours()
+    time.sleep(seconds)
+    return max(0.0, 100 * ((system_busy_seconds() - b0) - (ours() - o0)) / seconds)
+
+
+def wait_for_quiet_machine(max_wait: float, threshold_pct: float = 15.0) -> dict[str, Any]:
+    """Waits (up to ``max_wait`` s) until other processes use < ``threshold_pct`` of one core."""
+    start = time.monotonic()
+    seen = foreign_cpu_pct([])
+    while seen >= threshold_pct and time.monotonic() - start < max_wait:
+        log_line(f"machine busy: other processes use {seen:.0f}% of a core; waiting")
+        seen = foreign_cpu_pct([], 2.0)
+    return {
+        "other_processes_cpu_pct_at_start": round(seen, 1),
+        "waited_s": round(time.monotonic() - start, 1),
+        "loadavg_at_start": list(os.getloadavg()),
+    }
 
 
 class RedisStats:
@@ -773,6 +816,26 @@ def log_line(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
+def _main_cpu(row: dict[str, Any]) -> str:
+    for name in ("hub", "echo_server", "redis"):
+        if name in row["cpu"]:
+            c = row["cpu"][name]
+            return f"{c['cpu_pct']:.0f}% ({c['cpu_us_per_op']:.0f} us/op)"
+    return "?"
+
+
+def _walk(obj: Any, key: str) -> Iterator[Any]:
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == key:
+                yield v
+            else:
+                yield from _walk(v, key)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk(v, key)
+
+
 async def sweep(
     meters: Meters, make_op: Callable[[], Op], concurrency: Sequence[int], seconds: float, label: str,
     unit_per_op: int = 1,
@@ -784,7 +847,8 @@ async def sweep(
         rows.append(row)
         rate = row.get("items_per_s", row["ops_per_s"])
         log_line(f"  {label} c={c:<3d} {rate:9.1f}/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms"
-                 f"  errors {row['errors']}")
+                 f"  errors {row['errors']}  hub/server CPU {_main_cpu(row)}  other procs "
+                 f"{row['cpu']['other_processes_cpu_pct']:.0f}%")
     best = max(rows, key=lambda r: r.get("items_per_s", r["ops_per_s"]))
     return {"best": best, "sweep": rows}
 
@@ -982,6 +1046,8 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         verdicts["redis_p99_le_10ms_at_fixed_load"] = (
             out["redis"]["fixed_load_p99_ms"] <= TARGETS["redis_p99_ms_at_fixed_load_max"]
         )
+    noise = list(_walk({"s": stores, "c": results["ceilings"]}, "other_processes_cpu_pct"))
+    out["max_other_processes_cpu_pct"] = max(noise) if noise else None
     out["targets"] = TARGETS
     out["target_met"] = verdicts
     return out
@@ -1008,12 +1074,14 @@ def print_table(results: dict[str, Any]) -> None:
           f" raw Redis pipeline of one Check {f(s['raw_redis_pipeline_peak_per_s'])}/s")
     if "redis" in s:
         print(f"peak Check on redis / raw Redis pipeline: {f(s['redis'].get('check_over_raw_redis_pipeline'), '.1%')}")
+    print(f"noise: other processes used up to {f(s['max_other_processes_cpu_pct'], '.0f')}% of a core"
+          " during a phase")
     print("targets:")
     for k, v in s["target_met"].items():
         print(f"  {'PASS' if v else 'MISS'}  {k}")
 
 
-async def run_all(p: Params, out_path: Path, keep: bool) -> dict[str, Any]:
+async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> dict[str, Any]:
     started = time.monotonic()
     folder = Path(tempfile.mkdtemp(prefix="lianfang-bench-"))
     results: dict[str, Any] = {
@@ -1033,6 +1101,7 @@ async def run_all(p: Params, out_path: Path, keep: bool) -> dict[str, Any]:
         "ceilings": {},
     }
     try:
+        results["machine"]["quiet_check"] = wait_for_quiet_machine(wait_idle)
         setup = make_setup(folder, p.members, p.hub_log_level)
         response_raw = b""
         for store in p.stores:
@@ -1152,9 +1221,9 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
         if args.profile == "py-spy":
             binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
             cmd = [binary, "record", "--pid", str(hub.pid), "--duration", str(int(seconds)), "--rate", str(rate),
-                   "--format", "raw", "--output", str(raw_file), "--nonblocking"]
-            if args.native:
-                cmd.append("--native")
+                   "--format", "raw", "--output", str(raw_file)]
+            # --native (C/Cython frames) needs to pause the process for each sample.
+            cmd.append("--native" if args.native else "--nonblocking")
             spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             await asyncio.sleep(0.5)
         else:
@@ -1206,6 +1275,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="hub log level (INFO, as deployed, writes one JSON line per RPC)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")
+    ap.add_argument("--wait-idle", type=float, default=30.0,
+                    help="wait up to this many seconds for other processes to go quiet before starting")
     prof = ap.add_argument_group("profiling (instead of the benchmark)")
     prof.add_argument("--profile", choices=("py-spy", "cprofile"),
                       help="profile the hub under closed-loop load and print the top costs")
@@ -1224,7 +1295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.profile:
         asyncio.run(run_profile(p, args))
         return 0
-    results = asyncio.run(run_all(p, args.out, args.keep))
+    results = asyncio.run(run_all(p, args.out, args.keep, args.wait_idle))
     print_table(results)
     print(f"\nwrote {args.out} ({results['duration_s']} s)")
     return 0

@@ -93,25 +93,29 @@ return 0
 
 # The per-token script. KEYS: apps, seen, markers, apps:<member>. ARGV: 1 mode (0 read,
 # 1 record, received_at tentative; 2 record, received_at authoritative: fix a differing entry;
-# 3 trim only), 2 member, 3 ref, 4 received_at, 5 ttl_ms, 6 trim bound (entries below it go),
-# 7 trim limit, 8 now, 9 the "apps:" key prefix of per-member zsets, 10.. window lower bounds
-# (shortest window first; absent: do not read). Mode 3 returns the number trimmed; otherwise
-# {status (0 read, 1 present, 2 inserted, 3 fixed), stored received_at, other-member counts,
-#  flat member/last-seen pairs within [oldest bound, now], marker JSONs}.
+# 3 trim only), 2 member (the caller), 3 ref, 4 received_at, 5 ttl_ms, 6 trim bound (entries
+# below it go), 7 trim limit, 8 now, 9 the "apps:" key prefix of per-member zsets, 10 small:
+# a token with at most this many entries in the longest window is read in one ZRANGEBYSCORE,
+# 11.. window lower bounds, shortest window first (absent: no read). Mode 3 returns the number
+# trimmed; otherwise {status (0 read, 1 present, 2 inserted, 3 fixed), stored received_at,
+# other members' counts, flat member/last-seen pairs within [oldest bound, now], marker JSONs}.
+# Scores go back as strings: a Lua number in a reply would be truncated to an integer.
 _TOKEN = """
 local apps, seen, markers, mine = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local mode, member, ref, at, now, per_member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[8], ARGV[9]
+local function member_of(e) return string.sub(e, 1, string.find(e, '\\31', 1, true) - 1) end
 local function refresh_seen(m)
   local top = redis.call('ZREVRANGE', per_member .. m, 0, 0, 'WITHSCORES')
   if top[2] then redis.call('ZADD', seen, top[2], m) else redis.call('ZREM', seen, m) end
 end
 local function trim(bound, limit)  -- seen[m] is a max: it only goes when all of m's entries go
   local old = redis.call('ZRANGEBYSCORE', apps, '-inf', '(' .. bound, 'LIMIT', 0, limit)
+  if #old == 0 then return 0 end
   for _, e in ipairs(old) do
-    local sep = string.find(e, '\\31', 1, true)
-    redis.call('ZREM', per_member .. string.sub(e, 1, sep - 1), string.sub(e, sep + 1))
+    local m = member_of(e)
+    redis.call('ZREM', per_member .. m, string.sub(e, #m + 2))
   end
-  if #old > 0 then redis.call('ZREM', apps, unpack(old)) end
+  redis.call('ZREM', apps, unpack(old))
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. bound)
   return #old
 end
@@ -119,42 +123,59 @@ if mode == '3' then return trim(ARGV[6], ARGV[7]) end
 local status, stored = 0, at
 if mode ~= '0' then
   local entry = member .. '\\31' .. ref
-  local cur = redis.call('ZSCORE', apps, entry)
-  if not cur then
-    redis.call('ZADD', apps, at, entry)
+  if redis.call('ZADD', apps, 'NX', at, entry) == 1 then
     redis.call('ZADD', mine, at, ref)
     redis.call('ZADD', seen, 'GT', at, member)
     status = 2
-  elseif mode == '2' and tonumber(cur) ~= tonumber(at) then
-    redis.call('ZADD', apps, at, entry)
-    redis.call('ZADD', mine, at, ref)
-    refresh_seen(member)
-    status = 3
   else
-    status, stored = 1, cur
+    local cur = redis.call('ZSCORE', apps, entry)
+    if mode == '2' and tonumber(cur) ~= tonumber(at) then
+      redis.call('ZADD', apps, at, entry)
+      redis.call('ZADD', mine, at, ref)
+      refresh_seen(member)
+      status = 3
+    else
+      status, stored = 1, cur
+    end
   end
   for _, k in ipairs({apps, seen, mine}) do redis.call('PEXPIRE', k, ARGV[5]) end
   trim(ARGV[6], ARGV[7])
 end
-if #ARGV < 10 then return {status, stored} end
-local counts = {}
-for i = 10, #ARGV do
-  counts[#counts + 1] = redis.call('ZCOUNT', apps, ARGV[i], now) - redis.call('ZCOUNT', mine, ARGV[i], now)
-end
-local oldest, last = ARGV[#ARGV], {}
-local rows = redis.call('ZRANGEBYSCORE', seen, oldest, '+inf', 'WITHSCORES')
-for i = 1, #rows, 2 do
-  local m, score = rows[i], rows[i + 1]
-  if tonumber(score) > tonumber(now) then
-    score = redis.call('ZREVRANGEBYSCORE', per_member .. m, now, oldest, 'WITHSCORES', 'LIMIT', 0, 1)[2]
+if #ARGV < 11 then return {status, stored} end
+local bounds, counts, last, small = {}, {}, {}, tonumber(ARGV[10])
+for i = 11, #ARGV do bounds[#bounds + 1] = tonumber(ARGV[i]); counts[#counts + 1] = 0 end
+local oldest = ARGV[#ARGV]
+local rows = redis.call('ZRANGEBYSCORE', apps, oldest, now, 'WITHSCORES', 'LIMIT', 0, small + 1)
+if #rows <= 2 * small then  -- the whole window is in hand: count it here
+  local best = {}
+  for i = 1, #rows, 2 do  -- ascending scores: a member's last row is its latest
+    local m, score = member_of(rows[i]), rows[i + 1]
+    local t = tonumber(score)
+    best[m] = score
+    if m ~= member then
+      for w = 1, #bounds do if t >= bounds[w] then counts[w] = counts[w] + 1 end end
+    end
   end
-  if score then last[#last + 1] = m; last[#last + 1] = score end
+  for m, score in pairs(best) do last[#last + 1] = m; last[#last + 1] = score end
+else  -- a busy token: count with ZCOUNTs (logarithmic), last-seen from the seen zset
+  for w = 1, #bounds do
+    counts[w] = redis.call('ZCOUNT', apps, ARGV[10 + w], now) - redis.call('ZCOUNT', mine, ARGV[10 + w], now)
+  end
+  rows = redis.call('ZRANGEBYSCORE', seen, oldest, '+inf', 'WITHSCORES')
+  for i = 1, #rows, 2 do
+    local m, score = rows[i], rows[i + 1]
+    if tonumber(score) > tonumber(now) then
+      score = redis.call('ZREVRANGEBYSCORE', per_member .. m, now, oldest, 'WITHSCORES', 'LIMIT', 0, 1)[2]
+    end
+    if score then last[#last + 1] = m; last[#last + 1] = score end
+  end
 end
 return {status, stored, counts, last, redis.call('HVALS', markers)}
 """
 
 _READ, _TENTATIVE, _AUTHORITATIVE, _TRIM = 0, 1, 2, 3
 _TRIM_LIMIT = 1000  # entries one script call removes, so a backlog never blocks Redis for long
+_SMALL_TOKEN = 32  # at most this many entries in 90 days: one range read beats ten ZCOUNTs
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
 # Connection-level failures, and the transient ones of a failover (READONLY: a demoted primary).
 _UNREACHABLE = (
@@ -304,6 +325,7 @@ class RedisStore(Store):
         args: list[str | int | bytes] = [
             mode, member, ref, _f(at), self._ttl_ms,
             _f(at - self.config.application_retention_seconds), _TRIM_LIMIT, _f(now or 0.0), f"{base}:apps:",
+            _SMALL_TOKEN,
         ]
         if now is not None:
             args += [_f(now - w.seconds) for w in WINDOWS]
@@ -471,7 +493,7 @@ class RedisStore(Store):
                 base = key[: -len(":apps")]
                 keys = [key, f"{base}:seen", f"{base}:markers", f"{base}:apps:"]
                 trims.append((self._token, keys, [_TRIM, "", "", "0", 0, _f(before), _TRIM_LIMIT, "0",
-                                                  f"{base}:apps:"]))
+                                                  f"{base}:apps:", 0]))
             if len(deletes) + len(trims) >= 200:
                 deleted += await flush()
         while deletes or trims:

@@ -61,10 +61,13 @@ async def opened(backend: Backend, **overrides: Any) -> AsyncIterator[Store]:
         await store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+@pytest.fixture(params=["sqlite", "redis", "redis-busy"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """redis-busy: every token takes the path of tokens too busy to read whole (ZCOUNTs, seen)."""
     if request.param == "sqlite":
         return Backend("sqlite", {"path": str(tmp_path / "hub.db")})
+    if request.param == "redis-busy":
+        monkeypatch.setattr(redis_store, "_SMALL_TOKEN", 0)
     return Backend("redis", {"url": request.getfixturevalue("redis_url"), "key_prefix": "lf"})
 
 
@@ -280,7 +283,12 @@ def test_check_matches_default_composition(backend: Backend, tmp_path: Path) -> 
     asyncio.run(main())
 
 
-def test_check_same_snapshots_on_sqlite_and_redis(redis_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("small", [32, 0])
+def test_check_same_snapshots_on_sqlite_and_redis(
+    redis_url: str, tmp_path: Path, small: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_store, "_SMALL_TOKEN", small)
+
     async def main() -> None:
         async with opened(Backend("sqlite", {"path": str(tmp_path / "hub.db")})) as lite, \
                 opened(Backend("redis", {"url": redis_url})) as red:

@@ -103,7 +103,9 @@ def with_separators(draw: st.DrawFn, s: str) -> str:
 # ---------------------------------------------------------------------------- equivalence
 
 
-@pytest.mark.parametrize("raw", [RID15, RID, " 360426-1991-0101-0071 ", full_width(RID), "３６０４２６９１０１０１００７"])
+@pytest.mark.parametrize(
+    "raw", [RID15, RID, " 360426-1991-0101-0071 ", full_width(RID), "３６０４２６９１０１０１００７"]
+)
 def test_resident_id_spellings_collapse(raw: str) -> None:
     assert nm.normalise_resident_id(raw) == RID
 
@@ -121,8 +123,10 @@ def test_resident_id_lower_case_x() -> None:
     assert nm.normalise_resident_id(full_width(body + "x")) == body + "X"
 
 
-@pytest.mark.parametrize("raw", ["+86 138-0013-8000", "13800138000", "0086 138 0013 8000", "(+86)13800138000",
-                                 "１３８００１３８０００", "＋８６　１３８　００１３　８０００", "8613800138000", "138.0013.8000"])
+@pytest.mark.parametrize("raw", [
+    "+86 138-0013-8000", "13800138000", "0086 138 0013 8000", "(+86)13800138000", "8613800138000",
+    "138.0013.8000", "１３８００１３８０００", "＋８６　１３８　００１３　８０００",
+])
 def test_phone_spellings_collapse(raw: str) -> None:
     assert nm.normalise_phone(raw) == PHONE
 
