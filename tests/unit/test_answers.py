@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from lianfang.v1 import common_pb2 as c
+
 from consortium.markers import MarkerPolicy, blacklist_answer, polarity
 from consortium.records import DAY, HOUR, YEAR, Marker, TokenActivity, token_key
 from consortium.stacking import stacking_answer
-from lianfang.v1 import common_pb2 as c
 
 NOW = 1_800_000_000.0
 PHONE_1 = token_key(1, c.TOKEN_TYPE_PHONE, 1, b"\x01" * 16)
