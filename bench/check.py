@@ -277,18 +277,40 @@ def foreign_cpu_pct(our_pids: Sequence[int], seconds: float = 1.0) -> float:
     return max(0.0, 100 * ((system_busy_seconds() - b0) - (ours() - o0)) / seconds)
 
 
-def wait_for_quiet_machine(max_wait: float, threshold_pct: float = 15.0) -> dict[str, Any]:
-    """Waits (up to ``max_wait`` s) until other processes use < ``threshold_pct`` of one core."""
-    start = time.monotonic()
-    seen = foreign_cpu_pct([])
-    while seen >= threshold_pct and time.monotonic() - start < max_wait:
-        log_line(f"machine busy: other processes use {seen:.0f}% of a core; waiting")
-        seen = foreign_cpu_pct([], 2.0)
-    return {
-        "other_processes_cpu_pct_at_start": round(seen, 1),
-        "waited_s": round(time.monotonic() - start, 1),
-        "loadavg_at_start": list(os.getloadavg()),
-    }
+class QuietGate:
+    """Waits for other processes on the machine (other people's tests, builds) to go quiet
+    before a phase: up to ``per_phase`` seconds each, ``budget`` seconds over the whole run.
+    Whatever noise remains is reported per phase as ``other_processes_cpu_pct``."""
+
+    def __init__(self, budget: float, per_phase: float = 10.0, threshold_pct: float = 25.0) -> None:
+        self.budget = budget
+        self.per_phase = per_phase
+        self.threshold = threshold_pct
+        self.waited = 0.0
+
+    def wait(self, our_pids: Sequence[int], limit: float | None = None) -> float:
+        """Returns the last measured % of a core used by others (0.5 s samples)."""
+        start = time.monotonic()
+        limit = self.per_phase if limit is None else limit
+        seen = foreign_cpu_pct(our_pids, 0.5)
+        while seen >= self.threshold and time.monotonic() - start < min(limit, self.budget - self.waited):
+            log_line(f"  machine busy: other processes use {seen:.0f}% of a core; waiting")
+            seen = foreign_cpu_pct(our_pids, 1.0)
+        self.waited += time.monotonic() - start
+        return seen
+
+    noisy_pct = 40.0
+    """A phase during which other processes used more than this (% of one core) is rerun once."""
+
+    def spend(self, seconds: float) -> bool:
+        """Charges a rerun of ``seconds`` to the budget; False when it does not fit."""
+        if self.waited + seconds > self.budget:
+            return False
+        self.waited += seconds
+        return True
+
+
+GATE = QuietGate(0.0)
 
 
 class RedisStats:
@@ -759,6 +781,26 @@ def batch_op(conns: list[MemberConn], workload: Workload, size: int) -> Op:
     return op
 
 
+def synthetic_response(workload: Workload) -> bytes:
+    """A CheckResponse shaped like a real one (8 token types x 5 windows, two reasons)."""
+    request = workload.request()
+    stacking = [
+        consortium_pb2.Stacking(
+            token_type=t.type,
+            windows=[consortium_pb2.WindowCount(window=w, other_members=1, other_applications=2)
+                     for w in range(1, 6)],
+        )
+        for t in request.tokens
+    ]
+    reasons = [common_pb2.Reason(code="STACKING_PHONE_24H", token_type=T.TOKEN_TYPE_PHONE,
+                                 detail="1 other member(s), 2 application(s) within 24h")] * 2
+    response = consortium_pb2.CheckResponse(
+        application_ref=request.application_ref, newly_recorded=True, stacking=stacking, reasons=reasons
+    )
+    raw: bytes = response.SerializeToString()
+    return raw
+
+
 async def sample_responses(
     conns: list[MemberConn], workload: Workload, n: int
 ) -> tuple[dict[str, Any], bytes, bytes]:
@@ -799,17 +841,31 @@ class Meters:
     redis: RedisStats
 
     async def measure(self, run: Callable[[], Awaitable[PhaseResult]], unit_per_op: int = 1) -> dict[str, Any]:
-        self.redis.reset()
-        before = self.cpu.snapshot()
-        result = await run()
-        after = self.cpu.snapshot()
-        out = result.summary(unit_per_op)
-        units = result.ops * unit_per_op
-        out["cpu"] = CpuMeter.report(before, after, result.elapsed, units)
-        redis_side = self.redis.report(units)
-        if redis_side is not None:
-            out["redis_side"] = redis_side
-        return out
+        """Runs a phase; reruns it once if other processes took a lot of CPU meanwhile (and the
+        run's wait budget allows), keeping the quieter attempt."""
+        best: dict[str, Any] | None = None
+        for attempt in (1, 2):
+            GATE.wait(list(self.cpu.pids.values()))
+            self.redis.reset()
+            before = self.cpu.snapshot()
+            started = time.monotonic()
+            result = await run()
+            after = self.cpu.snapshot()
+            out = result.summary(unit_per_op)
+            units = result.ops * unit_per_op
+            out["cpu"] = CpuMeter.report(before, after, result.elapsed, units)
+            redis_side = self.redis.report(units)
+            if redis_side is not None:
+                out["redis_side"] = redis_side
+            out["attempt"] = attempt
+            noise = out["cpu"]["other_processes_cpu_pct"]
+            if best is None or noise < best["cpu"]["other_processes_cpu_pct"]:
+                best = out
+            if noise < GATE.noisy_pct or not GATE.spend(time.monotonic() - started):
+                break
+            log_line(f"  other processes used {noise:.0f}% of a core during the phase; running it again")
+        assert best is not None
+        return best
 
 
 def log_line(text: str) -> None:
@@ -817,11 +873,12 @@ def log_line(text: str) -> None:
 
 
 def _main_cpu(row: dict[str, Any]) -> str:
-    for name in ("hub", "echo_server", "redis"):
-        if name in row["cpu"]:
-            c = row["cpu"][name]
-            return f"{c['cpu_pct']:.0f}% ({c['cpu_us_per_op']:.0f} us/op)"
-    return "?"
+    parts = []
+    for name in ("hub", "echo_server", "redis", "bench"):
+        c = row["cpu"].get(name)
+        if c and c["cpu_us_per_op"] is not None:
+            parts.append(f"{name} {c['cpu_pct']:.0f}%/{c['cpu_us_per_op']:.0f}us")
+    return " ".join(parts)
 
 
 def _walk(obj: Any, key: str) -> Iterator[Any]:
@@ -847,7 +904,7 @@ async def sweep(
         rows.append(row)
         rate = row.get("items_per_s", row["ops_per_s"])
         log_line(f"  {label} c={c:<3d} {rate:9.1f}/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms"
-                 f"  errors {row['errors']}  hub/server CPU {_main_cpu(row)}  other procs "
+                 f"  err {row['errors']}  CPU(%/per op) {_main_cpu(row)}  other procs "
                  f"{row['cpu']['other_processes_cpu_pct']:.0f}%")
     best = max(rows, key=lambda r: r.get("items_per_s", r["ops_per_s"]))
     return {"best": best, "sweep": rows}
@@ -979,6 +1036,14 @@ async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> 
 # --------------------------------------------------------------------------------------------
 # Whole run
 # --------------------------------------------------------------------------------------------
+def _hiredis_available() -> bool:
+    try:
+        from redis.utils import HIREDIS_AVAILABLE
+    except ImportError:
+        return False
+    return bool(HIREDIS_AVAILABLE)
+
+
 def machine_info() -> dict[str, Any]:
     def version(pkg: str) -> str:
         try:
@@ -1009,6 +1074,7 @@ def machine_info() -> dict[str, Any]:
         "redis_py": version("redis"),
         "redis_server": redis_version,
         "event_loop": "asyncio (default)",
+        "hiredis": _hiredis_available(),
     }
 
 
@@ -1101,7 +1167,12 @@ async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> di
         "ceilings": {},
     }
     try:
-        results["machine"]["quiet_check"] = wait_for_quiet_machine(wait_idle)
+        global GATE
+        GATE = QuietGate(wait_idle)
+        started_quiet = GATE.wait([], limit=min(30.0, wait_idle))
+        results["machine"]["load_at_start"] = {
+            "other_processes_cpu_pct": round(started_quiet, 1), "loadavg": list(os.getloadavg()),
+        }
         setup = make_setup(folder, p.members, p.hub_log_level)
         response_raw = b""
         for store in p.stores:
@@ -1129,6 +1200,7 @@ async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> di
         else:
             shutil.rmtree(folder, ignore_errors=True)
     results["duration_s"] = round(time.monotonic() - started, 1)
+    results["waited_for_quiet_machine_s"] = round(GATE.waited, 1)
     results["summary"] = summarise(results)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
@@ -1153,10 +1225,51 @@ def _short(frame: str) -> str:
     return f"{m.group('fn')} ({path})"
 
 
+# Where a sample's time goes: the first frame from the leaf up that matches a rule names it;
+# asyncio/contextlib/dataclass frames are transparent (charged to their caller).
+_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("(redis/", "redis-py client: pack commands, parse replies, socket I/O"),
+    ("(consortium/store/", "store code (incl. the SQLite engine for sqlite)"),
+    ("(consortium/stacking.py", "stacking_answer: fold + build Stacking protos"),
+    ("(consortium/markers.py", "blacklist answer"),
+    ("(consortium/validation.py", "request validation"),
+    ("(consortium/auth.py", "AuthInterceptor / Authenticator"),
+    ("(uuid.py", "request id: uuid4"),
+    ("(logging/", "RPC log line (logging + JSON)"),
+    ("(json/", "RPC log line (logging + JSON)"),
+    ("(runtime/logs.py", "RPC log line (logging + JSON)"),
+    ("(runtime/interceptors.py", "ObservabilityInterceptor wrapper"),
+    ("(consortium/", "servicer, records, timestamps"),
+    ("(protobuf/", "servicer, records, timestamps"),
+    ("(grpc/", "grpc Python layer (handlers, interceptor plumbing)"),
+)
+_TRANSPARENT = ("(asyncio/", "(contextlib.py", "(<string>", "(<frozen abc>", "(functools.py", "(typing.py")
+
+
+def _category(frames: list[str]) -> str:
+    for frame in reversed(frames):
+        if frame.endswith(_TRANSPARENT) or any(t in frame for t in _TRANSPARENT):
+            continue
+        for needle, name in _CATEGORIES:
+            if needle in frame:
+                return name
+        break
+    leaf = frames[-1]
+    if leaf.startswith("Handle._run"):
+        return "grpc core in Cython/C (HTTP/2, TLS, protobuf C, completion queue)"
+    if leaf.startswith("Thread.run"):
+        return "grpc poller thread"
+    if "selectors.py" in leaf:
+        return "epoll (event loop I/O wait/dispatch)"
+    return "asyncio event loop / other"
+
+
 def summarise_pyspy(raw_file: Path, seconds: float, rate: int, top: int) -> str:
-    """Self and inclusive shares of the samples of a ``py-spy record --format raw`` file."""
+    """Self and inclusive shares of the samples of a ``py-spy record --format raw`` file, and a
+    breakdown by cost category."""
     own: Counter[str] = Counter()
     incl: Counter[str] = Counter()
+    cats: Counter[str] = Counter()
     total = 0
     for line in raw_file.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -1168,11 +1281,14 @@ def summarise_pyspy(raw_file: Path, seconds: float, rate: int, top: int) -> str:
             continue
         total += count
         own[frames[-1]] += count
+        cats[_category(frames)] += count
         for fr in set(frames):
             incl[fr] += count
     wall = seconds * rate
-    lines = [f"py-spy: {total} busy samples of ~{wall:.0f} (hub busy {100 * total / wall:.0f}% of one core)",
-             "", f"top {top} by self time (% of busy samples):"]
+    lines = [f"py-spy: {total} busy samples of ~{wall:.0f} (busy {100 * total / wall:.0f}% of one core, "
+             "all threads)", "", "by category (% of busy samples):"]
+    lines += [f"  {100 * c / total:5.1f}%  {name}" for name, c in cats.most_common()]
+    lines += ["", f"top {top} by self time (% of busy samples):"]
     lines += [f"  {100 * c / total:5.1f}%  {fn}" for fn, c in own.most_common(top)]
     lines += ["", f"top {top} by inclusive time (% of busy samples):"]
     lines += [f"  {100 * c / total:5.1f}%  {fn}" for fn, c in incl.most_common(top)]
@@ -1206,12 +1322,21 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
         extra: dict[str, Any] = {"store": store_url}
         if args.profile == "cprofile":
             extra["cprofile_out"] = str(folder / "hub.prof")
-        hub = ServerProcess(setup.server_spec("hub", "hub-profile", **extra), "hub")
         workload = Workload(p.seed, f"prof-{os.getpid()}")
-        await enrol_members(setup, hub.port, workload, markers=200)
+        if args.profile_phase == "echo":
+            store = "none"
+            extra["response_b64"] = base64.b64encode(synthetic_response(workload)).decode()
+            hub = ServerProcess(setup.server_spec("echo", "echo-profile", auth=True, **extra), "echo server")
+        else:
+            hub = ServerProcess(setup.server_spec("hub", "hub-profile", **extra), "hub")
+            await enrol_members(setup, hub.port, workload, markers=200)
         conns = connect_members(setup, hub.port)
-        op = (batch_op(conns, workload, p.batch_size) if args.profile_phase == "batch"
-              else check_op(conns, workload))
+        ops = {
+            "check": lambda: check_op(conns, workload),
+            "batch": lambda: batch_op(conns, workload, p.batch_size),
+            "echo": lambda: echo_op(conns, workload),
+        }
+        op = ops[args.profile_phase]()
         concurrency = args.profile_concurrency
         await closed_loop(op, concurrency, p.warmup_seconds)
         seconds = args.profile_seconds
@@ -1275,13 +1400,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                     help="hub log level (INFO, as deployed, writes one JSON line per RPC)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")
-    ap.add_argument("--wait-idle", type=float, default=30.0,
-                    help="wait up to this many seconds for other processes to go quiet before starting")
+    ap.add_argument("--wait-idle", type=float, default=60.0,
+                    help="total seconds the run may wait for other processes on the machine to go quiet "
+                    "before its phases (at most 10 s per phase; 0: never wait)")
     prof = ap.add_argument_group("profiling (instead of the benchmark)")
     prof.add_argument("--profile", choices=("py-spy", "cprofile"),
                       help="profile the hub under closed-loop load and print the top costs")
     prof.add_argument("--profile-store", choices=("sqlite", "redis"), default="redis")
-    prof.add_argument("--profile-phase", choices=("check", "batch"), default="check")
+    prof.add_argument("--profile-phase", choices=("check", "batch", "echo"), default="check",
+                      help="echo: profile the echo server instead of the hub")
     prof.add_argument("--profile-seconds", type=float, default=15.0)
     prof.add_argument("--profile-concurrency", type=int, default=16)
     prof.add_argument("--native", action="store_true", help="py-spy --native (C/Cython frames)")

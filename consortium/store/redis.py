@@ -13,10 +13,12 @@ command, transaction or script (``{p}`` is the key prefix)::
   {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
   {p}:{k:<marker>}               string: the token key the marker sits on
 
-Invariants kept by the per-token script: ``apps:<m>`` mirrors m's entries of ``apps``, so other
-members' count in a window is ZCOUNT(apps) - ZCOUNT(apps:<caller>); ``seen[m]`` is the maximum of
-``apps:<m>``. Every write is idempotent (create-if-absent, ZADD of an existing entry is a no-op),
-which makes pipeline retries after a dropped connection safe: counts are never doubled.
+Invariants kept by the per-token script: ``apps:<m>`` mirrors m's entries of ``apps`` and
+``seen[m]`` is their maximum. A quiet token (the usual case) is counted from one range read of
+its 90 days; a busy one with ZCOUNT(apps) - ZCOUNT(apps:<caller>) per window and ``seen``, so a
+Check stays logarithmic in a token's traffic. Every write is idempotent (create-if-absent, ZADD of
+an existing entry is a no-op), which makes pipeline retries after a dropped connection safe:
+counts are never doubled. Member ids must not contain "\x1f" (validated upstream).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -36,7 +39,6 @@ from redis.commands.core import AsyncScript
 
 from consortium.records import (
     LONGEST_WINDOW,
-    WINDOWS,
     YEAR,
     ApplicationRecord,
     CheckSnapshot,
@@ -44,134 +46,9 @@ from consortium.records import (
     Member,
     TokenActivity,
 )
-from consortium.store.base import Store, empty_activity
+from consortium.store import redis_scripts as lua
+from consortium.store.base import Store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
-
-# Creates a hash unless the key exists. ARGV: ttl_ms ("0": none), then field/value pairs.
-# Returns {1} when created, else {0, the stored values of the same fields}.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local names = {}
-  for i = 2, #ARGV, 2 do names[#names + 1] = ARGV[i] end
-  return {0, redis.call('HMGET', KEYS[1], unpack(names))}
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-if ARGV[1] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {1}
-"""
-
-# Updates an existing hash, optionally guarded: ARGV[1] guard field ('' = none), ARGV[2] n,
-# ARGV[3..2+n] allowed values of the guard field, then field/value pairs.
-# Returns {0} missing, {1, current} guard failed, {2, HGETALL after the update}.
-_UPDATE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-local n = tonumber(ARGV[2])
-if ARGV[1] ~= '' then
-  local cur = redis.call('HGET', KEYS[1], ARGV[1])
-  local ok = false
-  for i = 3, 2 + n do if ARGV[i] == cur then ok = true end end
-  if not ok then return {1, cur} end
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n))
-return {2, redis.call('HGETALL', KEYS[1])}
-"""
-
-# Compare-and-set of one hash field (withdrawing a marker without re-encoding JSON in Lua,
-# whose cjson would round floats). ARGV: field, expected, new. Returns 1 when set.
-_CAS_FIELD = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return 1
-"""
-
-# Deletes an application record received before ARGV[1]. Returns 1 when deleted.
-_DELETE_OLDER = """
-local at = redis.call('HGET', KEYS[1], 'received_at')
-if at and tonumber(at) < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) return 1 end
-return 0
-"""
-
-# The per-token script. KEYS: apps, seen, markers, apps:<member>. ARGV: 1 mode (0 read,
-# 1 record, received_at tentative; 2 record, received_at authoritative: fix a differing entry;
-# 3 trim only), 2 member (the caller), 3 ref, 4 received_at, 5 ttl_ms, 6 trim bound (entries
-# below it go), 7 trim limit, 8 now, 9 the "apps:" key prefix of per-member zsets, 10 small:
-# a token with at most this many entries in the longest window is read in one ZRANGEBYSCORE,
-# 11.. window lower bounds, shortest window first (absent: no read). Mode 3 returns the number
-# trimmed; otherwise {status (0 read, 1 present, 2 inserted, 3 fixed), stored received_at,
-# other members' counts, flat member/last-seen pairs within [oldest bound, now], marker JSONs}.
-# Scores go back as strings: a Lua number in a reply would be truncated to an integer.
-_TOKEN = """
-local apps, seen, markers, mine = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local mode, member, ref, at, now, per_member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[8], ARGV[9]
-local function member_of(e) return string.sub(e, 1, string.find(e, '\\31', 1, true) - 1) end
-local function refresh_seen(m)
-  local top = redis.call('ZREVRANGE', per_member .. m, 0, 0, 'WITHSCORES')
-  if top[2] then redis.call('ZADD', seen, top[2], m) else redis.call('ZREM', seen, m) end
-end
-local function trim(bound, limit)  -- seen[m] is a max: it only goes when all of m's entries go
-  local old = redis.call('ZRANGEBYSCORE', apps, '-inf', '(' .. bound, 'LIMIT', 0, limit)
-  if #old == 0 then return 0 end
-  for _, e in ipairs(old) do
-    local m = member_of(e)
-    redis.call('ZREM', per_member .. m, string.sub(e, #m + 2))
-  end
-  redis.call('ZREM', apps, unpack(old))
-  redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. bound)
-  return #old
-end
-if mode == '3' then return trim(ARGV[6], ARGV[7]) end
-local status, stored = 0, at
-if mode ~= '0' then
-  local entry = member .. '\\31' .. ref
-  if redis.call('ZADD', apps, 'NX', at, entry) == 1 then
-    redis.call('ZADD', mine, at, ref)
-    redis.call('ZADD', seen, 'GT', at, member)
-    status = 2
-  else
-    local cur = redis.call('ZSCORE', apps, entry)
-    if mode == '2' and tonumber(cur) ~= tonumber(at) then
-      redis.call('ZADD', apps, at, entry)
-      redis.call('ZADD', mine, at, ref)
-      refresh_seen(member)
-      status = 3
-    else
-      status, stored = 1, cur
-    end
-  end
-  for _, k in ipairs({apps, seen, mine}) do redis.call('PEXPIRE', k, ARGV[5]) end
-  trim(ARGV[6], ARGV[7])
-end
-if #ARGV < 11 then return {status, stored} end
-local bounds, counts, last, small = {}, {}, {}, tonumber(ARGV[10])
-for i = 11, #ARGV do bounds[#bounds + 1] = tonumber(ARGV[i]); counts[#counts + 1] = 0 end
-local oldest = ARGV[#ARGV]
-local rows = redis.call('ZRANGEBYSCORE', apps, oldest, now, 'WITHSCORES', 'LIMIT', 0, small + 1)
-if #rows <= 2 * small then  -- the whole window is in hand: count it here
-  local best = {}
-  for i = 1, #rows, 2 do  -- ascending scores: a member's last row is its latest
-    local m, score = member_of(rows[i]), rows[i + 1]
-    local t = tonumber(score)
-    best[m] = score
-    if m ~= member then
-      for w = 1, #bounds do if t >= bounds[w] then counts[w] = counts[w] + 1 end end
-    end
-  end
-  for m, score in pairs(best) do last[#last + 1] = m; last[#last + 1] = score end
-else  -- a busy token: count with ZCOUNTs (logarithmic), last-seen from the seen zset
-  for w = 1, #bounds do
-    counts[w] = redis.call('ZCOUNT', apps, ARGV[10 + w], now) - redis.call('ZCOUNT', mine, ARGV[10 + w], now)
-  end
-  rows = redis.call('ZRANGEBYSCORE', seen, oldest, '+inf', 'WITHSCORES')
-  for i = 1, #rows, 2 do
-    local m, score = rows[i], rows[i + 1]
-    if tonumber(score) > tonumber(now) then
-      score = redis.call('ZREVRANGEBYSCORE', per_member .. m, now, oldest, 'WITHSCORES', 'LIMIT', 0, 1)[2]
-    end
-    if score then last[#last + 1] = m; last[#last + 1] = score end
-  end
-end
-return {status, stored, counts, last, redis.call('HVALS', markers)}
-"""
 
 _READ, _TENTATIVE, _AUTHORITATIVE, _TRIM = 0, 1, 2, 3
 _TRIM_LIMIT = 1000  # entries one script call removes, so a backlog never blocks Redis for long
@@ -179,9 +56,15 @@ _SMALL_TOKEN = 32  # at most this many entries in 90 days: one range read beats 
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
 # Connection-level failures, and the transient ones of a failover (READONLY: a demoted primary).
 _UNREACHABLE = (
-    rx.ConnectionError, rx.TimeoutError, rx.ClusterDownError, rx.TryAgainError, rx.ReadOnlyError, OSError,
+    rx.ConnectionError,
+    rx.TimeoutError,
+    rx.ClusterDownError,
+    rx.TryAgainError,
+    rx.ReadOnlyError,
+    OSError,
 )
 
+log = logging.getLogger("lianfang.store.redis")
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _Call = tuple[AsyncScript, list[str], list[str | int | bytes]]
@@ -227,15 +110,22 @@ def _guarded(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Coroutine[Any, Any
         try:
             return await fn(*args, **kwargs)
         except _UNREACHABLE as exc:
-            raise Unavailable(f"redis store unreachable: {exc}") from exc
+            # operators get the cause in the log; callers only learn that the store is down
+            log.warning("redis unreachable", extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
+            raise Unavailable("store unreachable") from exc
 
     return wrapper
 
 
 def _member(member_id: str, fields: Mapping[Any, Any]) -> Member:
     return Member(
-        member_id, _s(fields[b"display_name"]), _s(fields[b"category"]), bytes(fields[b"public_key"]),
-        int(fields[b"status"]), _s(fields[b"status_reason"]), float(fields[b"created_at"]),
+        member_id,
+        _s(fields[b"display_name"]),
+        _s(fields[b"category"]),
+        bytes(fields[b"public_key"]),
+        int(fields[b"status"]),
+        _s(fields[b"status_reason"]),
+        float(fields[b"created_at"]),
         float(fields[b"updated_at"]),
     )
 
@@ -243,8 +133,15 @@ def _member(member_id: str, fields: Mapping[Any, Any]) -> Member:
 def _application(member_id: str, ref: str, values: Sequence[Any]) -> ApplicationRecord:
     at, keys, kind, cat, consent, outcome, outcome_at = values
     return ApplicationRecord(
-        member_id, ref, float(at), tuple(_s(keys).split()), int(kind), _s(cat), _s(consent),
-        int(outcome), float(outcome_at),
+        member_id,
+        ref,
+        float(at),
+        tuple(_s(keys).split()),
+        int(kind),
+        _s(cat),
+        _s(consent),
+        int(outcome),
+        float(outcome_at),
     )
 
 
@@ -274,15 +171,17 @@ class RedisStore(Store):
         self._p = config.key_prefix
         self._ttl_ms = int(config.application_retention_seconds * 1000)
         self._redis = aioredis.Redis.from_url(
-            config.url, socket_timeout=config.socket_timeout,
-            socket_connect_timeout=config.socket_timeout, decode_responses=False,
+            config.url,
+            socket_timeout=config.socket_timeout,
+            socket_connect_timeout=config.socket_timeout,
+            decode_responses=False,
             # One quick retry rides out a dropped connection (every write is idempotent); more
             # would hold a Check far past its deadline while Redis is down (redis-py's default: 10).
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
         )
         script = self._redis.register_script
-        self._create, self._update, self._cas = script(_CREATE), script(_UPDATE), script(_CAS_FIELD)
-        self._delete_older, self._token = script(_DELETE_OLDER), script(_TOKEN)
+        self._create, self._update, self._cas = script(lua.CREATE), script(lua.UPDATE), script(lua.CAS_FIELD)
+        self._delete_older, self._token = script(lua.DELETE_OLDER), script(lua.TOKEN)
 
     # -- keys -------------------------------------------------------------------------------
     def _member_key(self, member_id: str, suffix: str) -> str:
@@ -317,24 +216,24 @@ class RedisStore(Store):
                 pipe.evalsha(script.sha, len(keys), *keys, *args)
             return await pipe.execute(raise_on_error=False)
 
-    def _token_call(
-        self, token_key: str, mode: int, member: str, ref: str, at: float, now: float | None
-    ) -> _Call:
+    def _token_call(self, token_key: str, mode: int, member: str, ref: str, at: float, now: float | None) -> _Call:
         base = self._token_base(token_key)
         keys = [f"{base}:apps", f"{base}:seen", f"{base}:markers", f"{base}:apps:{member}"]
-        args: list[str | int | bytes] = [
-            mode, member, ref, _f(at), self._ttl_ms,
-            _f(at - self.config.application_retention_seconds), _TRIM_LIMIT, _f(now or 0.0), f"{base}:apps:",
-            _SMALL_TOKEN,
-        ]
+        bound = _f(at - self.config.application_retention_seconds)
+        args: list[str | int | bytes] = [mode, member, ref, _f(at), self._ttl_ms, bound, _TRIM_LIMIT, _SMALL_TOKEN]
         if now is not None:
-            args += [_f(now - w.seconds) for w in WINDOWS]
+            args.append(_f(now))
         return self._token, keys, args
 
     def _app_call(self, app: ApplicationRecord) -> _Call:
         values = (
-            _f(app.received_at), " ".join(app.token_keys), str(int(app.applicant_kind)),
-            app.product_category, app.consent_ref, str(int(app.outcome)), _f(app.outcome_at),
+            _f(app.received_at),
+            " ".join(app.token_keys),
+            str(int(app.applicant_kind)),
+            app.product_category,
+            app.consent_ref,
+            str(int(app.outcome)),
+            _f(app.outcome_at),
         )
         pairs = [x for pair in zip(_APP_FIELDS, values, strict=True) for x in pair]
         key = self._member_key(app.member_id, f"app:{app.application_ref}")
@@ -353,13 +252,22 @@ class RedisStore(Store):
         # retried add completes, never a member missing from the list.
         await self._redis.sadd(f"{self._p}:members", member.member_id)
         pairs: list[str | int | bytes] = [
-            "display_name", member.display_name, "category", member.category,
-            "public_key", member.public_key, "status", str(int(member.status)),
-            "status_reason", member.status_reason, "created_at", _f(member.created_at),
-            "updated_at", _f(member.updated_at),
+            "display_name",
+            member.display_name,
+            "category",
+            member.category,
+            "public_key",
+            member.public_key,
+            "status",
+            str(int(member.status)),
+            "status_reason",
+            member.status_reason,
+            "created_at",
+            _f(member.created_at),
+            "updated_at",
+            _f(member.updated_at),
         ]
-        [(created, *_)] = await self._run([(self._create, [self._member_key(member.member_id, "member")],
-                                            [0, *pairs])])
+        [(created, *_)] = await self._run([(self._create, [self._member_key(member.member_id, "member")], [0, *pairs])])
         if not created:
             raise AlreadyExists(f"member {member.member_id!r} already exists")
 
@@ -392,10 +300,6 @@ class RedisStore(Store):
         return [_member(m, f) for m, f in zip(ids, rows, strict=True) if f]
 
     # -- applications -----------------------------------------------------------------------
-    async def _create_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
-        [result] = await self._run([self._app_call(app)])
-        return self._stored(app, result)
-
     @staticmethod
     def _stored(app: ApplicationRecord, result: list[Any]) -> tuple[ApplicationRecord, bool]:
         if result[0] == 1:
@@ -404,11 +308,14 @@ class RedisStore(Store):
 
     @_guarded
     async def record_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
-        stored, new = await self._create_application(app)
-        await self._run([
-            self._token_call(k, _AUTHORITATIVE, app.member_id, app.application_ref, stored.received_at, None)
-            for k in dict.fromkeys(app.token_keys)
-        ])
+        [result] = await self._run([self._app_call(app)])
+        stored, new = self._stored(app, result)
+        await self._run(
+            [
+                self._token_call(k, _AUTHORITATIVE, app.member_id, app.application_ref, stored.received_at, None)
+                for k in dict.fromkeys(app.token_keys)
+            ]
+        )
         return stored, new
 
     @_guarded
@@ -416,23 +323,25 @@ class RedisStore(Store):
         """One round trip: the record's create-if-absent and, per token, record + read.
 
         The token scripts run with the caller's received_at before the original one is known;
-        an entry that already exists is left alone (a retry), so only a retry that follows a crash
-        between record and indexing can index a differing time: a second round trip repairs it.
+        an entry that already exists is left alone (a retry). Only a retry that follows a crash
+        between record and indexing, or that brings tokens the original lacked, can index a
+        differing time: a second round trip then re-indexes those tokens with the original one.
         """
         tokens = list(dict.fromkeys(app.token_keys))
         calls = [self._app_call(app)] + [
-            self._token_call(k, _TENTATIVE, app.member_id, app.application_ref, app.received_at, now)
-            for k in tokens
+            self._token_call(k, _TENTATIVE, app.member_id, app.application_ref, app.received_at, now) for k in tokens
         ]
         first, *per_token = await self._run(calls)
         stored, new = self._stored(app, first)
         at = stored.received_at
         wrong = [i for i, r in enumerate(per_token) if float(r[1]) != at]
         if wrong:
-            fixed = await self._run([
-                self._token_call(tokens[i], _AUTHORITATIVE, app.member_id, app.application_ref, at, now)
-                for i in wrong
-            ])
+            fixed = await self._run(
+                [
+                    self._token_call(tokens[i], _AUTHORITATIVE, app.member_id, app.application_ref, at, now)
+                    for i in wrong
+                ]
+            )
             for i, r in zip(wrong, fixed, strict=True):
                 per_token[i] = r
         activity: dict[str, TokenActivity] = {}
@@ -444,13 +353,10 @@ class RedisStore(Store):
         return CheckSnapshot(new, at, activity, markers)
 
     @_guarded
-    async def token_activity(
-        self, token_keys: Sequence[str], caller: str, now: float
-    ) -> dict[str, TokenActivity]:
+    async def token_activity(self, token_keys: Sequence[str], caller: str, now: float) -> dict[str, TokenActivity]:
         tokens = list(dict.fromkeys(token_keys))
         results = await self._run([self._token_call(k, _READ, caller, "", now, now) for k in tokens])
-        out = {k: self._activity(r)[0] for k, r in zip(tokens, results, strict=True)}
-        return {k: out.get(k, empty_activity()) for k in token_keys}
+        return {k: self._activity(r)[0] for k, r in zip(tokens, results, strict=True)}
 
     @_guarded
     async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None:
@@ -461,8 +367,7 @@ class RedisStore(Store):
     @_guarded
     async def set_outcome(self, member_id: str, application_ref: str, outcome: int, at: float) -> None:
         key = self._member_key(member_id, f"app:{application_ref}")
-        [result] = await self._run([(self._update, [key], ["", 0, "outcome", str(int(outcome)),
-                                                           "outcome_at", _f(at)])])
+        [result] = await self._run([(self._update, [key], ["", 0, "outcome", str(int(outcome)), "outcome_at", _f(at)])])
         if result[0] == 0:
             raise NotFound(f"application {application_ref!r} was never checked by this member")
 
@@ -492,8 +397,7 @@ class RedisStore(Store):
             elif key.startswith(token_prefix) and key.endswith("}:apps"):
                 base = key[: -len(":apps")]
                 keys = [key, f"{base}:seen", f"{base}:markers", f"{base}:apps:"]
-                trims.append((self._token, keys, [_TRIM, "", "", "0", 0, _f(before), _TRIM_LIMIT, "0",
-                                                  f"{base}:apps:", 0]))
+                trims.append((self._token, keys, [_TRIM, "", "", "0", 0, _f(before), _TRIM_LIMIT, 0]))
             if len(deletes) + len(trims) >= 200:
                 deleted += await flush()
         while deletes or trims:
@@ -508,8 +412,10 @@ class RedisStore(Store):
         if not await self._redis.set(pointer, marker.token_key, nx=True):
             # Taken, unless an earlier add crashed after claiming the id: then complete it.
             owner = await self._redis.get(pointer)
-            if owner is None or _s(owner) != marker.token_key or await self._redis.hexists(
-                markers_key, marker.marker_id
+            if (
+                owner is None
+                or _s(owner) != marker.token_key
+                or await self._redis.hexists(markers_key, marker.marker_id)
             ):
                 raise AlreadyExists(f"marker {marker.marker_id!r} already exists")
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -540,7 +446,8 @@ class RedisStore(Store):
             key, raw = found
             old = _marker(raw)
             new = dataclasses.replace(
-                old, withdrawn_at=old.withdrawn_at if old.withdrawn_at is not None else at,
+                old,
+                withdrawn_at=old.withdrawn_at if old.withdrawn_at is not None else at,
                 withdraw_reason=reason,
             )
             if await self._run([(self._cas, [key], [marker_id, raw, _marker_json(new)])]) == [1]:
