@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from consortium.policy import Caller, required_caller
 from consortium.records import Member
 from consortium.store.base import MemberStore
 from runtime.errors import PermissionDenied, Unauthenticated
-from runtime.interceptors import Behavior, current_call, metadata_value, wrap_unary
+from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper, current_call, metadata_value
 
 AUDIENCE = "lianfang-hub"
 ADMIN_PREFIX = "admin/"
@@ -123,21 +123,16 @@ class Authenticator:
         return Principal(subject, caller, float(claims["exp"]))
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(UnaryWrappingInterceptor):
     """Authenticates and authorises every call against consortium.policy before the handler."""
 
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        required = required_caller(handler_call_details.method)
+    def wrapper(self, method: str) -> Wrapper | None:
+        required = required_caller(method)
         if required is None:
-            return handler
+            return None
         authenticator = self.authenticator
 
         def around(behavior: Behavior) -> Behavior:
@@ -150,4 +145,4 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return authenticated
 
-        return wrap_unary(handler, around)
+        return around

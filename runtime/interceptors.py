@@ -8,6 +8,7 @@ raise sentinel errors and record the principal on the call's ``CallInfo``.
 
 from __future__ import annotations
 
+import abc
 import contextvars
 import logging
 import time
@@ -66,20 +67,19 @@ def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple
     return error.code, error.message, (("grpc-status-details-bin", status.SerializeToString()),)
 
 
-def wrap_unary(handler: grpc.RpcMethodHandler, around: Callable[[Behavior], Behavior]) -> grpc.RpcMethodHandler:
-    """A copy of a unary-unary handler whose behaviour is wrapped by ``around``."""
-    if handler is None or handler.unary_unary is None:
-        return handler
-    return grpc.unary_unary_rpc_method_handler(
-        around(handler.unary_unary),
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+Wrapper = Callable[[Behavior], Behavior]
 
 
-class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, logger: logging.Logger | None = None) -> None:
-        self.logger = logger or logging.getLogger(RPC_LOGGER)
+class UnaryWrappingInterceptor(grpc.aio.ServerInterceptor):
+    """Base of our interceptors: each wraps the behaviour of unary-unary handlers.
+
+    Subclasses return, per method, a wrapper of the handler's behaviour (or None to leave the
+    method alone); the handler is rebuilt around it with the same (de)serialisers.
+    """
+
+    @abc.abstractmethod
+    def wrapper(self, method: str) -> Wrapper | None:
+        """The wrapper for ``method`` ("/package.Service/Method"), or None."""
 
     async def intercept_service(
         self,
@@ -87,9 +87,25 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if method.startswith(("/grpc.health.", "/grpc.reflection.")):
+        if handler is None or handler.unary_unary is None:
             return handler
+        around = self.wrapper(handler_call_details.method)
+        if around is None:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            around(handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class ObservabilityInterceptor(UnaryWrappingInterceptor):
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or logging.getLogger(RPC_LOGGER)
+
+    def wrapper(self, method: str) -> Wrapper | None:
+        if method.startswith(("/grpc.health.", "/grpc.reflection.")):
+            return None
 
         def around(behavior: Behavior) -> Behavior:
             async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -121,7 +137,7 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):
 
             return observed
 
-        return wrap_unary(handler, around)
+        return around
 
 
 def _is_abort(error: BaseException) -> bool:
