@@ -977,7 +977,10 @@ async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> 
     """The EVALSHA pipeline of one RedisStore.check (app create + 8 token scripts), and
     RedisStore.check itself, both driven from this process without gRPC."""
     from consortium.records import ApplicationRecord, token_key
+    from consortium.store import redis as redis_store
     from consortium.store.redis import RedisStore, RedisStoreConfig
+
+    tentative = int(getattr(redis_store, "_TENTATIVE", 1))
 
     store = RedisStore(RedisStoreConfig(url=url))
     client = aioredis.Redis.from_url(url, decode_responses=False)
@@ -1005,7 +1008,7 @@ async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> 
     async def pipeline_op(i: int) -> None:
         app = application(i)
         calls = [store._app_call(app)] + [
-            store._token_call(k, 1, app.member_id, app.application_ref, app.received_at, app.received_at)
+            store._token_call(k, tentative, app.member_id, app.application_ref, app.received_at, app.received_at)
             for k in app.token_keys
         ]
         async with client.pipeline(transaction=False) as pipe:
@@ -1042,6 +1045,21 @@ def _hiredis_available() -> bool:
     except ImportError:
         return False
     return bool(HIREDIS_AVAILABLE)
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured and any uncommitted files (read-only git; no index refresh)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True,
+                                  text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "uncommitted": [line[3:] for line in git("status", "--porcelain").splitlines()],
+    }
 
 
 def machine_info() -> dict[str, Any]:
@@ -1087,9 +1105,15 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     echo = results["ceilings"].get("echo", {}).get("peak", {}).get("best", {}).get("ops_per_s")
     raw = results["ceilings"].get("redis_pipeline", {}).get("peak", {}).get("best", {}).get("ops_per_s")
     out: dict[str, Any] = {}
+    echo_best = results["ceilings"].get("echo", {}).get("peak", {}).get("best", {})
+    echo_cpu = echo_best.get("cpu", {}).get("echo_server", {}).get("cpu_us_per_op")
     for name, s in stores.items():
         peak = s["peak"]["best"]["ops_per_s"]
+        hub_cpu = s["peak"]["best"]["cpu"]["hub"]["cpu_us_per_op"]
         out[name] = {
+            "hub_cpu_us_per_check": hub_cpu,
+            "batch_hub_cpu_us_per_app": s["batch"]["best"]["cpu"]["hub"]["cpu_us_per_op"],
+            "check_over_echo_by_cpu": ratio(echo_cpu, hub_cpu),
             "peak_check_per_s": peak,
             "peak_check_concurrency": s["peak"]["best"]["concurrency"],
             "fixed_load_p50_ms": s["fixed_load"]["p50_ms"],
@@ -1101,6 +1125,11 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         if name == "redis":
             out[name]["check_over_raw_redis_pipeline"] = ratio(peak, raw)
     out["echo_peak_per_s"] = echo
+    out["echo_server_cpu_us_per_call"] = echo_cpu
+    raw_best = results["ceilings"].get("redis_pipeline", {}).get("peak", {}).get("best", {})
+    if raw_best:
+        out["raw_pipeline_redis_server_cpu_us_per_check"] = raw_best["cpu"]["redis"]["cpu_us_per_op"]
+        out["raw_pipeline_client_cpu_us_per_check"] = raw_best["cpu"]["bench"]["cpu_us_per_op"]
     out["raw_redis_pipeline_peak_per_s"] = raw
     verdicts: dict[str, Any] = {}
     for name in stores:
@@ -1136,6 +1165,13 @@ def print_table(results: dict[str, Any]) -> None:
         print(f"{name:<8}{r['fixed_load_p50_ms']:>9.2f}{r['fixed_load_p90_ms']:>9.2f}{r['fixed_load_p99_ms']:>9.2f}"
               f"  {f(r['peak_check_per_s']):>13}{r['peak_check_concurrency']:>5}"
               f"{f(r['batch_apps_per_s']):>14}{f(r['check_over_echo'], '.1%'):>12}")
+    print("CPU per operation (µs): " + "; ".join(
+        f"hub {name} Check {f(s[name]['hub_cpu_us_per_check'])}, per BatchCheck app "
+        f"{f(s[name]['batch_hub_cpu_us_per_app'])}" for name in results["stores"]
+    ) + f"; echo server {f(s['echo_server_cpu_us_per_call'])}")
+    if "raw_pipeline_redis_server_cpu_us_per_check" in s:
+        print(f"  raw pipeline: redis-server {f(s['raw_pipeline_redis_server_cpu_us_per_check'])},"
+              f" redis.asyncio client {f(s['raw_pipeline_client_cpu_us_per_check'])} per Check")
     print(f"ceilings: echo RPC (same stack, auth) {f(s['echo_peak_per_s'])}/s;"
           f" raw Redis pipeline of one Check {f(s['raw_redis_pipeline_peak_per_s'])}/s")
     if "redis" in s:
@@ -1154,6 +1190,7 @@ async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> di
         "benchmark": "bench/check.py",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
+        "code": code_version(),
         "params": {
             **{k: v for k, v in p.__dict__.items()},
             "call_timeout_s": CALL_TIMEOUT,

@@ -24,21 +24,70 @@ _sym_db = _symbol_database.Default()
 
 from lianfang.v1 import common_pb2 as lianfang_dot_v1_dot_common__pb2
 from lianfang.v1 import consortium_pb2 as lianfang_dot_v1_dot_consortium__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16lianfang/v1/node.proto\x12\x0blianfang.v1\x1a\x18lianfang/v1/common.proto\x1a\x1clianfang/v1/consortium.proto\"\xba\x01\n\x0bIdentifiers\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12\x0c\n\x04uscc\x18\x02 \x01(\t\x12\x0e\n\x06phones\x18\x03 \x03(\t\x12\x0e\n\x06\x65mails\x18\x04 \x03(\t\x12\x12\n\ndevice_ids\x18\x05 \x03(\t\x12\x0b\n\x03ips\x18\x06 \x03(\t\x12\x15\n\rbank_accounts\x18\x07 \x03(\t\x12\x11\n\taddresses\x18\x08 \x03(\t\x12\x1d\n\x15legal_rep_resident_id\x18\t \x01(\t\"\xba\x01\n\rScreenRequest\x12\x17\n\x0f\x61pplication_ref\x18\x01 \x01(\t\x12\x13\n\x0b\x63onsent_ref\x18\x02 \x01(\t\x12\x32\n\x0e\x61pplicant_kind\x18\x03 \x01(\x0e\x32\x1a.lianfang.v1.ApplicantKind\x12\x18\n\x10product_category\x18\x04 \x01(\t\x12-\n\x0bidentifiers\x18\x05 \x01(\x0b\x32\x18.lianfang.v1.Identifiers\"U\n\x0eScreenResponse\x12.\n\nconsortium\x18\x01 \x01(\x0b\x32\x1a.lianfang.v1.CheckResponse\x12\x13\n\x0btokens_sent\x18\x02 \x01(\r2W\n\x12OriginationService\x12\x41\n\x06Screen\x12\x1a.lianfang.v1.ScreenRequest\x1a\x1b.lianfang.v1.ScreenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16lianfang/v1/node.proto\x12\x0blianfang.v1\x1a\x18lianfang/v1/common.proto\x1a\x1clianfang/v1/consortium.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x01\n\x0bIdentifiers\x12\x13\n\x0bresident_id\x18\x01 \x01(\t\x12\x0c\n\x04uscc\x18\x02 \x01(\t\x12\x0e\n\x06phones\x18\x03 \x03(\t\x12\x0e\n\x06\x65mails\x18\x04 \x03(\t\x12\x12\n\ndevice_ids\x18\x05 \x03(\t\x12\x0b\n\x03ips\x18\x06 \x03(\t\x12\x15\n\rbank_accounts\x18\x07 \x03(\t\x12\x11\n\taddresses\x18\x08 \x03(\t\x12\x1d\n\x15legal_rep_resident_id\x18\t \x01(\t\"\xba\x01\n\rScreenRequest\x12\x17\n\x0f\x61pplication_ref\x18\x01 \x01(\t\x12\x13\n\x0b\x63onsent_ref\x18\x02 \x01(\t\x12\x32\n\x0e\x61pplicant_kind\x18\x03 \x01(\x0e\x32\x1a.lianfang.v1.ApplicantKind\x12\x18\n\x10product_category\x18\x04 \x01(\t\x12-\n\x0bidentifiers\x18\x05 \x01(\x0b\x32\x18.lianfang.v1.Identifiers\"U\n\x0eScreenResponse\x12.\n\nconsortium\x18\x01 \x01(\x0b\x32\x1a.lianfang.v1.CheckResponse\x12\x13\n\x0btokens_sent\x18\x02 \x01(\r\"\xc0\x02\n\x18SubmitApplicationRequest\x12\x17\n\x0f\x61pplication_ref\x18\x01 \x01(\t\x12\x14\n\x0cproduct_code\x18\x02 \x01(\t\x12\x32\n\x0e\x61pplicant_kind\x18\x03 \x01(\x0e\x32\x1a.lianfang.v1.ApplicantKind\x12\x16\n\x0e\x61pplicant_name\x18\x04 \x01(\t\x12-\n\x0bidentifiers\x18\x05 \x01(\x0b\x32\x18.lianfang.v1.Identifiers\x12\x10\n\x08industry\x18\x06 \x01(\t\x12\x10\n\x08locality\x18\x07 \x01(\t\x12\x12\n\namount_fen\x18\x08 \x01(\x03\x12\x13\n\x0bterm_months\x18\t \x01(\x05\x12\x18\n\x10repayment_method\x18\n \x01(\t\x12\x13\n\x0b\x63onsent_ref\x18\x0b \x01(\t\"U\n\x0cSourceStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\x12\n\nelapsed_ms\x18\x04 \x01(\x01\"S\n\x0bRuleHitView\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x13\n\x0breason_code\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\"\xc0\x02\n\x0c\x44\x65\x63isionView\x12\x0f\n\x07outcome\x18\x01 \x01(\t\x12\x0f\n\x07reasons\x18\x02 \x03(\t\x12\x18\n\x10\x61nti_fraud_score\x18\x03 \x01(\x01\x12\x14\n\x0c\x63redit_score\x18\x04 \x01(\x01\x12\r\n\x05grade\x18\x05 \x01(\t\x12\x1c\n\x14pre_credit_limit_fen\x18\x06 \x01(\x03\x12\x13\n\x0b\x61nnual_rate\x18\x07 \x01(\x01\x12&\n\x04hits\x18\x08 \x03(\x0b\x32\x18.lianfang.v1.RuleHitView\x12*\n\x07sources\x18\t \x03(\x0b\x32\x19.lianfang.v1.SourceStatus\x12.\n\nconsortium\x18\n \x01(\x0b\x32\x1a.lianfang.v1.CheckResponse\x12\x18\n\x10rule_set_version\x18\x0b \x01(\t\"y\n\nTransition\x12\x12\n\nfrom_state\x18\x01 \x01(\t\x12\x10\n\x08to_state\x18\x02 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc1\x02\n\x0f\x41pplicationView\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x17\n\x0f\x61pplication_ref\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\x12\x14\n\x0cproduct_code\x18\x04 \x01(\t\x12\x16\n\x0e\x61pplicant_name\x18\x05 \x01(\t\x12\x12\n\namount_fen\x18\x06 \x01(\x03\x12\x13\n\x0bterm_months\x18\x07 \x01(\x05\x12+\n\x08\x64\x65\x63ision\x18\x08 \x01(\x0b\x32\x19.lianfang.v1.DecisionView\x12\x17\n\x0f\x66inal_limit_fen\x18\t \x01(\x03\x12\x12\n\nfinal_rate\x18\n \x01(\x01\x12(\n\x07history\x18\x0b \x03(\x0b\x32\x17.lianfang.v1.Transition\x12\x13\n\x0b\x61ssigned_to\x18\x0c \x01(\t\"/\n\x15GetApplicationRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"\x81\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x03 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x11\n\tchecklist\x18\x06 \x03(\t\x12\x0e\n\x06reason\x18\x07 \x01(\t\":\n\x10ListTasksRequest\x12\x10\n\x08\x61ssignee\x18\x01 \x01(\t\x12\x14\n\x0cinclude_done\x18\x02 \x01(\x08\"5\n\x11ListTasksResponse\x12 \n\x05tasks\x18\x01 \x03(\x0b\x32\x11.lianfang.v1.Task\"\x96\x02\n\x14\x44ueDiligenceFindings\x12\x17\n\x0f\x65lectricity_fen\x18\x01 \x03(\x03\x12\x11\n\twater_fen\x18\x02 \x03(\x03\x12\x13\n\x0b\x63ustoms_fen\x18\x03 \x03(\x03\x12\x1f\n\x17peak_customers_per_hour\x18\x04 \x01(\x05\x12#\n\x1bpurchase_records_consistent\x18\x05 \x01(\x08\x12#\n\x1bmonthly_wallet_receipts_fen\x18\x06 \x01(\x03\x12*\n\x06photos\x18\x07 \x03(\x0b\x32\x1a.lianfang.v1.PhotoEvidence\x12\x17\n\x0fsoft_assessment\x18\x08 \x01(\x05\x12\r\n\x05notes\x18\t \x01(\t\"\x83\x01\n\rPhotoEvidence\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x10\n\x08latitude\x18\x02 \x01(\x01\x12\x11\n\tlongitude\x18\x03 \x01(\x01\x12,\n\x08taken_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x05 \x01(\t\"a\n\x19SubmitDueDiligenceRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x33\n\x08\x66indings\x18\x02 \x01(\x0b\x32!.lianfang.v1.DueDiligenceFindings\"Q\n\x15\x44\x65\x63ideReferralRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\",\n\x12GetContractRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\"\xbe\x01\n\x0c\x43ontractView\x12\x13\n\x0b\x63ontract_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x10\n\x08\x64ocument\x18\x03 \x01(\t\x12\x17\n\x0f\x64ocument_sha256\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x1b\n\x13\x62orrower_public_key\x18\x06 \x01(\x0c\x12\x11\n\tsignature\x18\x07 \x01(\x0c\x12\x17\n\x0fsignature_valid\x18\x08 \x01(\x08\"\x86\x01\n\x13SignContractRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x15\n\rface_verified\x18\x02 \x01(\x08\x12\x10\n\x08sms_code\x18\x03 \x01(\t\x12\x1b\n\x13\x62orrower_public_key\x18\x04 \x01(\x0c\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"[\n\x16RequestDrawdownRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x15\n\rpayee_account\x18\x03 \x01(\t\"\x85\x01\n\x0c\x44rawdownView\x12\x13\n\x0b\x64rawdown_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x12\n\namount_fen\x18\x03 \x01(\x03\x12\x14\n\x0cpayment_mode\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x0f\n\x07loan_id\x18\x06 \x01(\t\"R\n\x19ReviewDisbursementRequest\x12\x13\n\x0b\x64rawdown_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pprove\x18\x02 \x01(\x08\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"!\n\x0eGetLoanRequest\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\"r\n\nInstalment\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\'\n\x03\x64ue\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rprincipal_fen\x18\x03 \x01(\x03\x12\x14\n\x0cinterest_fen\x18\x04 \x01(\x03\"\xde\x01\n\x08LoanView\x12\x0f\n\x07loan_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x15\n\rprincipal_fen\x18\x03 \x01(\x03\x12\x13\n\x0b\x61nnual_rate\x18\x04 \x01(\x01\x12\x13\n\x0bterm_months\x18\x05 \x01(\x05\x12\x18\n\x10repayment_method\x18\x06 \x01(\t\x12\x14\n\x0cpayment_mode\x18\x07 \x01(\t\x12)\n\x08schedule\x18\x08 \x03(\x0b\x32\x17.lianfang.v1.Instalment\x12\r\n\x05state\x18\t \x01(\t2W\n\x12OriginationService\x12\x41\n\x06Screen\x12\x1a.lianfang.v1.ScreenRequest\x1a\x1b.lianfang.v1.ScreenResponse2\xba\x06\n\x0bLoanService\x12X\n\x11SubmitApplication\x12%.lianfang.v1.SubmitApplicationRequest\x1a\x1c.lianfang.v1.ApplicationView\x12R\n\x0eGetApplication\x12\".lianfang.v1.GetApplicationRequest\x1a\x1c.lianfang.v1.ApplicationView\x12J\n\tListTasks\x12\x1d.lianfang.v1.ListTasksRequest\x1a\x1e.lianfang.v1.ListTasksResponse\x12Z\n\x12SubmitDueDiligence\x12&.lianfang.v1.SubmitDueDiligenceRequest\x1a\x1c.lianfang.v1.ApplicationView\x12R\n\x0e\x44\x65\x63ideReferral\x12\".lianfang.v1.DecideReferralRequest\x1a\x1c.lianfang.v1.ApplicationView\x12I\n\x0bGetContract\x12\x1f.lianfang.v1.GetContractRequest\x1a\x19.lianfang.v1.ContractView\x12K\n\x0cSignContract\x12 .lianfang.v1.SignContractRequest\x1a\x19.lianfang.v1.ContractView\x12Q\n\x0fRequestDrawdown\x12#.lianfang.v1.RequestDrawdownRequest\x1a\x19.lianfang.v1.DrawdownView\x12W\n\x12ReviewDisbursement\x12&.lianfang.v1.ReviewDisbursementRequest\x1a\x19.lianfang.v1.DrawdownView\x12=\n\x07GetLoan\x12\x1b.lianfang.v1.GetLoanRequest\x1a\x15.lianfang.v1.LoanViewb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianfang.v1.node_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IDENTIFIERS']._serialized_start=96
-  _globals['_IDENTIFIERS']._serialized_end=282
-  _globals['_SCREENREQUEST']._serialized_start=285
-  _globals['_SCREENREQUEST']._serialized_end=471
-  _globals['_SCREENRESPONSE']._serialized_start=473
-  _globals['_SCREENRESPONSE']._serialized_end=558
-  _globals['_ORIGINATIONSERVICE']._serialized_start=560
-  _globals['_ORIGINATIONSERVICE']._serialized_end=647
+  _globals['_IDENTIFIERS']._serialized_start=129
+  _globals['_IDENTIFIERS']._serialized_end=315
+  _globals['_SCREENREQUEST']._serialized_start=318
+  _globals['_SCREENREQUEST']._serialized_end=504
+  _globals['_SCREENRESPONSE']._serialized_start=506
+  _globals['_SCREENRESPONSE']._serialized_end=591
+  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_start=594
+  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_end=914
+  _globals['_SOURCESTATUS']._serialized_start=916
+  _globals['_SOURCESTATUS']._serialized_end=1001
+  _globals['_RULEHITVIEW']._serialized_start=1003
+  _globals['_RULEHITVIEW']._serialized_end=1086
+  _globals['_DECISIONVIEW']._serialized_start=1089
+  _globals['_DECISIONVIEW']._serialized_end=1409
+  _globals['_TRANSITION']._serialized_start=1411
+  _globals['_TRANSITION']._serialized_end=1532
+  _globals['_APPLICATIONVIEW']._serialized_start=1535
+  _globals['_APPLICATIONVIEW']._serialized_end=1856
+  _globals['_GETAPPLICATIONREQUEST']._serialized_start=1858
+  _globals['_GETAPPLICATIONREQUEST']._serialized_end=1905
+  _globals['_TASK']._serialized_start=1908
+  _globals['_TASK']._serialized_end=2037
+  _globals['_LISTTASKSREQUEST']._serialized_start=2039
+  _globals['_LISTTASKSREQUEST']._serialized_end=2097
+  _globals['_LISTTASKSRESPONSE']._serialized_start=2099
+  _globals['_LISTTASKSRESPONSE']._serialized_end=2152
+  _globals['_DUEDILIGENCEFINDINGS']._serialized_start=2155
+  _globals['_DUEDILIGENCEFINDINGS']._serialized_end=2433
+  _globals['_PHOTOEVIDENCE']._serialized_start=2436
+  _globals['_PHOTOEVIDENCE']._serialized_end=2567
+  _globals['_SUBMITDUEDILIGENCEREQUEST']._serialized_start=2569
+  _globals['_SUBMITDUEDILIGENCEREQUEST']._serialized_end=2666
+  _globals['_DECIDEREFERRALREQUEST']._serialized_start=2668
+  _globals['_DECIDEREFERRALREQUEST']._serialized_end=2749
+  _globals['_GETCONTRACTREQUEST']._serialized_start=2751
+  _globals['_GETCONTRACTREQUEST']._serialized_end=2795
+  _globals['_CONTRACTVIEW']._serialized_start=2798
+  _globals['_CONTRACTVIEW']._serialized_end=2988
+  _globals['_SIGNCONTRACTREQUEST']._serialized_start=2991
+  _globals['_SIGNCONTRACTREQUEST']._serialized_end=3125
+  _globals['_REQUESTDRAWDOWNREQUEST']._serialized_start=3127
+  _globals['_REQUESTDRAWDOWNREQUEST']._serialized_end=3218
+  _globals['_DRAWDOWNVIEW']._serialized_start=3221
+  _globals['_DRAWDOWNVIEW']._serialized_end=3354
+  _globals['_REVIEWDISBURSEMENTREQUEST']._serialized_start=3356
+  _globals['_REVIEWDISBURSEMENTREQUEST']._serialized_end=3438
+  _globals['_GETLOANREQUEST']._serialized_start=3440
+  _globals['_GETLOANREQUEST']._serialized_end=3473
+  _globals['_INSTALMENT']._serialized_start=3475
+  _globals['_INSTALMENT']._serialized_end=3589
+  _globals['_LOANVIEW']._serialized_start=3592
+  _globals['_LOANVIEW']._serialized_end=3814
+  _globals['_ORIGINATIONSERVICE']._serialized_start=3816
+  _globals['_ORIGINATIONSERVICE']._serialized_end=3903
+  _globals['_LOANSERVICE']._serialized_start=3906
+  _globals['_LOANSERVICE']._serialized_end=4732
 # @@protoc_insertion_point(module_scope)

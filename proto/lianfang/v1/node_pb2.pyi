@@ -1,5 +1,8 @@
+import datetime
+
 from lianfang.v1 import common_pb2 as _common_pb2
 from lianfang.v1 import consortium_pb2 as _consortium_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -51,3 +54,329 @@ class ScreenResponse(_message.Message):
     consortium: _consortium_pb2.CheckResponse
     tokens_sent: int
     def __init__(self, consortium: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., tokens_sent: _Optional[int] = ...) -> None: ...
+
+class SubmitApplicationRequest(_message.Message):
+    __slots__ = ("application_ref", "product_code", "applicant_kind", "applicant_name", "identifiers", "industry", "locality", "amount_fen", "term_months", "repayment_method", "consent_ref")
+    APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_CODE_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_KIND_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_NAME_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRY_FIELD_NUMBER: _ClassVar[int]
+    LOCALITY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    REPAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_REF_FIELD_NUMBER: _ClassVar[int]
+    application_ref: str
+    product_code: str
+    applicant_kind: _common_pb2.ApplicantKind
+    applicant_name: str
+    identifiers: Identifiers
+    industry: str
+    locality: str
+    amount_fen: int
+    term_months: int
+    repayment_method: str
+    consent_ref: str
+    def __init__(self, application_ref: _Optional[str] = ..., product_code: _Optional[str] = ..., applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ..., applicant_name: _Optional[str] = ..., identifiers: _Optional[_Union[Identifiers, _Mapping]] = ..., industry: _Optional[str] = ..., locality: _Optional[str] = ..., amount_fen: _Optional[int] = ..., term_months: _Optional[int] = ..., repayment_method: _Optional[str] = ..., consent_ref: _Optional[str] = ...) -> None: ...
+
+class SourceStatus(_message.Message):
+    __slots__ = ("name", "status", "reason_code", "elapsed_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    ELAPSED_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    status: str
+    reason_code: str
+    elapsed_ms: float
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., reason_code: _Optional[str] = ..., elapsed_ms: _Optional[float] = ...) -> None: ...
+
+class RuleHitView(_message.Message):
+    __slots__ = ("rule_id", "reason_code", "action", "source")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    reason_code: str
+    action: str
+    source: str
+    def __init__(self, rule_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., action: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
+
+class DecisionView(_message.Message):
+    __slots__ = ("outcome", "reasons", "anti_fraud_score", "credit_score", "grade", "pre_credit_limit_fen", "annual_rate", "hits", "sources", "consortium", "rule_set_version")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    ANTI_FRAUD_SCORE_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_SCORE_FIELD_NUMBER: _ClassVar[int]
+    GRADE_FIELD_NUMBER: _ClassVar[int]
+    PRE_CREDIT_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    CONSORTIUM_FIELD_NUMBER: _ClassVar[int]
+    RULE_SET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    outcome: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    anti_fraud_score: float
+    credit_score: float
+    grade: str
+    pre_credit_limit_fen: int
+    annual_rate: float
+    hits: _containers.RepeatedCompositeFieldContainer[RuleHitView]
+    sources: _containers.RepeatedCompositeFieldContainer[SourceStatus]
+    consortium: _consortium_pb2.CheckResponse
+    rule_set_version: str
+    def __init__(self, outcome: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., anti_fraud_score: _Optional[float] = ..., credit_score: _Optional[float] = ..., grade: _Optional[str] = ..., pre_credit_limit_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[RuleHitView, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., consortium: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., rule_set_version: _Optional[str] = ...) -> None: ...
+
+class Transition(_message.Message):
+    __slots__ = ("from_state", "to_state", "actor", "reason", "at")
+    FROM_STATE_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    from_state: str
+    to_state: str
+    actor: str
+    reason: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApplicationView(_message.Message):
+    __slots__ = ("application_id", "application_ref", "state", "product_code", "applicant_name", "amount_fen", "term_months", "decision", "final_limit_fen", "final_rate", "history", "assigned_to")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_CODE_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_NAME_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    FINAL_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
+    FINAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_TO_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    application_ref: str
+    state: str
+    product_code: str
+    applicant_name: str
+    amount_fen: int
+    term_months: int
+    decision: DecisionView
+    final_limit_fen: int
+    final_rate: float
+    history: _containers.RepeatedCompositeFieldContainer[Transition]
+    assigned_to: str
+    def __init__(self, application_id: _Optional[str] = ..., application_ref: _Optional[str] = ..., state: _Optional[str] = ..., product_code: _Optional[str] = ..., applicant_name: _Optional[str] = ..., amount_fen: _Optional[int] = ..., term_months: _Optional[int] = ..., decision: _Optional[_Union[DecisionView, _Mapping]] = ..., final_limit_fen: _Optional[int] = ..., final_rate: _Optional[float] = ..., history: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., assigned_to: _Optional[str] = ...) -> None: ...
+
+class GetApplicationRequest(_message.Message):
+    __slots__ = ("application_id",)
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    def __init__(self, application_id: _Optional[str] = ...) -> None: ...
+
+class Task(_message.Message):
+    __slots__ = ("task_id", "kind", "application_id", "assignee", "state", "checklist", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CHECKLIST_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    kind: str
+    application_id: str
+    assignee: str
+    state: str
+    checklist: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    def __init__(self, task_id: _Optional[str] = ..., kind: _Optional[str] = ..., application_id: _Optional[str] = ..., assignee: _Optional[str] = ..., state: _Optional[str] = ..., checklist: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListTasksRequest(_message.Message):
+    __slots__ = ("assignee", "include_done")
+    ASSIGNEE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_DONE_FIELD_NUMBER: _ClassVar[int]
+    assignee: str
+    include_done: bool
+    def __init__(self, assignee: _Optional[str] = ..., include_done: _Optional[bool] = ...) -> None: ...
+
+class ListTasksResponse(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[Task]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
+
+class DueDiligenceFindings(_message.Message):
+    __slots__ = ("electricity_fen", "water_fen", "customs_fen", "peak_customers_per_hour", "purchase_records_consistent", "monthly_wallet_receipts_fen", "photos", "soft_assessment", "notes")
+    ELECTRICITY_FEN_FIELD_NUMBER: _ClassVar[int]
+    WATER_FEN_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMS_FEN_FIELD_NUMBER: _ClassVar[int]
+    PEAK_CUSTOMERS_PER_HOUR_FIELD_NUMBER: _ClassVar[int]
+    PURCHASE_RECORDS_CONSISTENT_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_WALLET_RECEIPTS_FEN_FIELD_NUMBER: _ClassVar[int]
+    PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    SOFT_ASSESSMENT_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    electricity_fen: _containers.RepeatedScalarFieldContainer[int]
+    water_fen: _containers.RepeatedScalarFieldContainer[int]
+    customs_fen: _containers.RepeatedScalarFieldContainer[int]
+    peak_customers_per_hour: int
+    purchase_records_consistent: bool
+    monthly_wallet_receipts_fen: int
+    photos: _containers.RepeatedCompositeFieldContainer[PhotoEvidence]
+    soft_assessment: int
+    notes: str
+    def __init__(self, electricity_fen: _Optional[_Iterable[int]] = ..., water_fen: _Optional[_Iterable[int]] = ..., customs_fen: _Optional[_Iterable[int]] = ..., peak_customers_per_hour: _Optional[int] = ..., purchase_records_consistent: _Optional[bool] = ..., monthly_wallet_receipts_fen: _Optional[int] = ..., photos: _Optional[_Iterable[_Union[PhotoEvidence, _Mapping]]] = ..., soft_assessment: _Optional[int] = ..., notes: _Optional[str] = ...) -> None: ...
+
+class PhotoEvidence(_message.Message):
+    __slots__ = ("sha256", "latitude", "longitude", "taken_at", "subject")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    LATITUDE_FIELD_NUMBER: _ClassVar[int]
+    LONGITUDE_FIELD_NUMBER: _ClassVar[int]
+    TAKEN_AT_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    latitude: float
+    longitude: float
+    taken_at: _timestamp_pb2.Timestamp
+    subject: str
+    def __init__(self, sha256: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., taken_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., subject: _Optional[str] = ...) -> None: ...
+
+class SubmitDueDiligenceRequest(_message.Message):
+    __slots__ = ("task_id", "findings")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    findings: DueDiligenceFindings
+    def __init__(self, task_id: _Optional[str] = ..., findings: _Optional[_Union[DueDiligenceFindings, _Mapping]] = ...) -> None: ...
+
+class DecideReferralRequest(_message.Message):
+    __slots__ = ("application_id", "approve", "comment")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    approve: bool
+    comment: str
+    def __init__(self, application_id: _Optional[str] = ..., approve: _Optional[bool] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class GetContractRequest(_message.Message):
+    __slots__ = ("application_id",)
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    def __init__(self, application_id: _Optional[str] = ...) -> None: ...
+
+class ContractView(_message.Message):
+    __slots__ = ("contract_id", "application_id", "document", "document_sha256", "state", "borrower_public_key", "signature", "signature_valid")
+    CONTRACT_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    BORROWER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_VALID_FIELD_NUMBER: _ClassVar[int]
+    contract_id: str
+    application_id: str
+    document: str
+    document_sha256: str
+    state: str
+    borrower_public_key: bytes
+    signature: bytes
+    signature_valid: bool
+    def __init__(self, contract_id: _Optional[str] = ..., application_id: _Optional[str] = ..., document: _Optional[str] = ..., document_sha256: _Optional[str] = ..., state: _Optional[str] = ..., borrower_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signature_valid: _Optional[bool] = ...) -> None: ...
+
+class SignContractRequest(_message.Message):
+    __slots__ = ("application_id", "face_verified", "sms_code", "borrower_public_key", "signature")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FACE_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    SMS_CODE_FIELD_NUMBER: _ClassVar[int]
+    BORROWER_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    face_verified: bool
+    sms_code: str
+    borrower_public_key: bytes
+    signature: bytes
+    def __init__(self, application_id: _Optional[str] = ..., face_verified: _Optional[bool] = ..., sms_code: _Optional[str] = ..., borrower_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class RequestDrawdownRequest(_message.Message):
+    __slots__ = ("application_id", "amount_fen", "payee_account")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAYEE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    amount_fen: int
+    payee_account: str
+    def __init__(self, application_id: _Optional[str] = ..., amount_fen: _Optional[int] = ..., payee_account: _Optional[str] = ...) -> None: ...
+
+class DrawdownView(_message.Message):
+    __slots__ = ("drawdown_id", "application_id", "amount_fen", "payment_mode", "state", "loan_id")
+    DRAWDOWN_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_MODE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    drawdown_id: str
+    application_id: str
+    amount_fen: int
+    payment_mode: str
+    state: str
+    loan_id: str
+    def __init__(self, drawdown_id: _Optional[str] = ..., application_id: _Optional[str] = ..., amount_fen: _Optional[int] = ..., payment_mode: _Optional[str] = ..., state: _Optional[str] = ..., loan_id: _Optional[str] = ...) -> None: ...
+
+class ReviewDisbursementRequest(_message.Message):
+    __slots__ = ("drawdown_id", "approve", "comment")
+    DRAWDOWN_ID_FIELD_NUMBER: _ClassVar[int]
+    APPROVE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    drawdown_id: str
+    approve: bool
+    comment: str
+    def __init__(self, drawdown_id: _Optional[str] = ..., approve: _Optional[bool] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class GetLoanRequest(_message.Message):
+    __slots__ = ("loan_id",)
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    loan_id: str
+    def __init__(self, loan_id: _Optional[str] = ...) -> None: ...
+
+class Instalment(_message.Message):
+    __slots__ = ("number", "due", "principal_fen", "interest_fen")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    INTEREST_FEN_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    due: _timestamp_pb2.Timestamp
+    principal_fen: int
+    interest_fen: int
+    def __init__(self, number: _Optional[int] = ..., due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., principal_fen: _Optional[int] = ..., interest_fen: _Optional[int] = ...) -> None: ...
+
+class LoanView(_message.Message):
+    __slots__ = ("loan_id", "application_id", "principal_fen", "annual_rate", "term_months", "repayment_method", "payment_mode", "schedule", "state")
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINCIPAL_FEN_FIELD_NUMBER: _ClassVar[int]
+    ANNUAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    REPAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_MODE_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    loan_id: str
+    application_id: str
+    principal_fen: int
+    annual_rate: float
+    term_months: int
+    repayment_method: str
+    payment_mode: str
+    schedule: _containers.RepeatedCompositeFieldContainer[Instalment]
+    state: str
+    def __init__(self, loan_id: _Optional[str] = ..., application_id: _Optional[str] = ..., principal_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., term_months: _Optional[int] = ..., repayment_method: _Optional[str] = ..., payment_mode: _Optional[str] = ..., schedule: _Optional[_Iterable[_Union[Instalment, _Mapping]]] = ..., state: _Optional[str] = ...) -> None: ...

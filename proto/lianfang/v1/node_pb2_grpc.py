@@ -97,3 +97,472 @@ class OriginationService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class LoanServiceStub:
+    """The loan-origination pipeline of a member node (seed 002, stages 1-3). Every call carries a
+    JWT of the lender's own identity provider whose "role" claim decides what the caller may do.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.SubmitApplication = channel.unary_unary(
+                '/lianfang.v1.LoanService/SubmitApplication',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.SubmitApplicationRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+                _registered_method=True)
+        self.GetApplication = channel.unary_unary(
+                '/lianfang.v1.LoanService/GetApplication',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.GetApplicationRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/lianfang.v1.LoanService/ListTasks',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
+        self.SubmitDueDiligence = channel.unary_unary(
+                '/lianfang.v1.LoanService/SubmitDueDiligence',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.SubmitDueDiligenceRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+                _registered_method=True)
+        self.DecideReferral = channel.unary_unary(
+                '/lianfang.v1.LoanService/DecideReferral',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.DecideReferralRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+                _registered_method=True)
+        self.GetContract = channel.unary_unary(
+                '/lianfang.v1.LoanService/GetContract',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.GetContractRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ContractView.FromString,
+                _registered_method=True)
+        self.SignContract = channel.unary_unary(
+                '/lianfang.v1.LoanService/SignContract',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.SignContractRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ContractView.FromString,
+                _registered_method=True)
+        self.RequestDrawdown = channel.unary_unary(
+                '/lianfang.v1.LoanService/RequestDrawdown',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.RequestDrawdownRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.DrawdownView.FromString,
+                _registered_method=True)
+        self.ReviewDisbursement = channel.unary_unary(
+                '/lianfang.v1.LoanService/ReviewDisbursement',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.ReviewDisbursementRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.DrawdownView.FromString,
+                _registered_method=True)
+        self.GetLoan = channel.unary_unary(
+                '/lianfang.v1.LoanService/GetLoan',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.GetLoanRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.LoanView.FromString,
+                _registered_method=True)
+
+
+class LoanServiceServicer:
+    """The loan-origination pipeline of a member node (seed 002, stages 1-3). Every call carries a
+    JWT of the lender's own identity provider whose "role" claim decides what the caller may do.
+    """
+
+    def SubmitApplication(self, request, context):
+        """Stage 1: application + parallel big-data pre-screen + hub Check → decision with reasons.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetApplication(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitDueDiligence(self, request, context):
+        """Stage 2: a customer manager's structured findings → second scoring → final limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideReferral(self, request, context):
+        """A credit approver decides a referred application.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetContract(self, request, context):
+        """Stage 3: the contract, the borrower's signature, drawdown and disbursement.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignContract(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestDrawdown(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewDisbursement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLoan(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_LoanServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'SubmitApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitApplication,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.SubmitApplicationRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.SerializeToString,
+            ),
+            'GetApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetApplication,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.GetApplicationRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.ListTasksRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ListTasksResponse.SerializeToString,
+            ),
+            'SubmitDueDiligence': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitDueDiligence,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.SubmitDueDiligenceRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.SerializeToString,
+            ),
+            'DecideReferral': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideReferral,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.DecideReferralRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.SerializeToString,
+            ),
+            'GetContract': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContract,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.GetContractRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ContractView.SerializeToString,
+            ),
+            'SignContract': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignContract,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.SignContractRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ContractView.SerializeToString,
+            ),
+            'RequestDrawdown': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestDrawdown,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.RequestDrawdownRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.DrawdownView.SerializeToString,
+            ),
+            'ReviewDisbursement': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewDisbursement,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.ReviewDisbursementRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.DrawdownView.SerializeToString,
+            ),
+            'GetLoan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLoan,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.GetLoanRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.LoanView.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'lianfang.v1.LoanService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('lianfang.v1.LoanService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class LoanService:
+    """The loan-origination pipeline of a member node (seed 002, stages 1-3). Every call carries a
+    JWT of the lender's own identity provider whose "role" claim decides what the caller may do.
+    """
+
+    @staticmethod
+    def SubmitApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/SubmitApplication',
+            lianfang_dot_v1_dot_node__pb2.SubmitApplicationRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/GetApplication',
+            lianfang_dot_v1_dot_node__pb2.GetApplicationRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/ListTasks',
+            lianfang_dot_v1_dot_node__pb2.ListTasksRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ListTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitDueDiligence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/SubmitDueDiligence',
+            lianfang_dot_v1_dot_node__pb2.SubmitDueDiligenceRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideReferral(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/DecideReferral',
+            lianfang_dot_v1_dot_node__pb2.DecideReferralRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContract(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/GetContract',
+            lianfang_dot_v1_dot_node__pb2.GetContractRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ContractView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignContract(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/SignContract',
+            lianfang_dot_v1_dot_node__pb2.SignContractRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ContractView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestDrawdown(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/RequestDrawdown',
+            lianfang_dot_v1_dot_node__pb2.RequestDrawdownRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.DrawdownView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewDisbursement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/ReviewDisbursement',
+            lianfang_dot_v1_dot_node__pb2.ReviewDisbursementRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.DrawdownView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLoan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/GetLoan',
+            lianfang_dot_v1_dot_node__pb2.GetLoanRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.LoanView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

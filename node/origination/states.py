@@ -1,0 +1,29 @@
+"""The application state machine. Every transition is stored with actor, time and reason;
+anything not listed here is refused with FAILED_PRECONDITION."""
+
+from __future__ import annotations
+
+from runtime.errors import FailedPrecondition
+
+SUBMITTED = "submitted"
+DUE_DILIGENCE = "due_diligence"   # stage 2: a customer manager's field visit
+REFERRED = "referred"             # waiting for a credit approver
+APPROVED = "approved"
+DECLINED = "declined"
+SIGNED = "signed"                 # stage 3: contract signed by the borrower
+FUNDED = "funded"                 # at least one drawdown disbursed
+
+ALLOWED: dict[str, frozenset[str]] = {
+    SUBMITTED: frozenset({APPROVED, DECLINED, REFERRED, DUE_DILIGENCE}),
+    DUE_DILIGENCE: frozenset({APPROVED, DECLINED, REFERRED}),
+    REFERRED: frozenset({APPROVED, DECLINED}),
+    APPROVED: frozenset({SIGNED}),
+    SIGNED: frozenset({FUNDED}),
+    FUNDED: frozenset({FUNDED}),
+    DECLINED: frozenset(),
+}
+
+
+def check_transition(current: str, new: str) -> None:
+    if new not in ALLOWED.get(current, frozenset()):
+        raise FailedPrecondition(f"application is {current}; it cannot become {new}")

@@ -1,0 +1,224 @@
+"""The node's own records in SQLite: applications, their transitions, tasks, contracts,
+drawdowns and loans. Raw applicant data stays here, inside the lender; only tokens leave."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from node.origination.states import check_transition
+from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS applications (
+  application_id TEXT PRIMARY KEY, application_ref TEXT UNIQUE NOT NULL, state TEXT NOT NULL,
+  body TEXT NOT NULL, updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transitions (
+  application_id TEXT NOT NULL, seq INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,
+  actor TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (application_id, seq)
+);
+CREATE TABLE IF NOT EXISTS tasks (
+  task_id TEXT PRIMARY KEY, kind TEXT NOT NULL, application_id TEXT NOT NULL, assignee TEXT NOT NULL,
+  state TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_by_assignee ON tasks (assignee, state);
+CREATE TABLE IF NOT EXISTS records (
+  kind TEXT NOT NULL, record_id TEXT NOT NULL, application_id TEXT NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (kind, record_id)
+);
+CREATE INDEX IF NOT EXISTS records_by_application ON records (application_id, kind);
+"""
+
+
+@dataclass
+class Application:
+    """An application and everything decided about it (stored as one JSON body)."""
+
+    application_id: str
+    application_ref: str
+    state: str
+    product_code: str
+    applicant_kind: str
+    applicant_name: str
+    identifiers: dict[str, Any]
+    industry: str
+    locality: str
+    amount_fen: int
+    term_months: int
+    repayment_method: str
+    consent_ref: str
+    features: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] = field(default_factory=dict)
+    final_limit_fen: int = 0
+    final_rate: float = 0.0
+    drawn_fen: int = 0
+    assigned_to: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    from_state: str
+    to_state: str
+    actor: str
+    reason: str
+    at: float
+
+
+@dataclass
+class Task:
+    task_id: str
+    kind: str
+    application_id: str
+    assignee: str
+    state: str = "open"
+    checklist: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+class NodeStore:
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All writes of one business step commit together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- applications ------------------------------------------------------------------------
+    def create_application(self, app: Application, actor: str, at: float) -> None:
+        try:
+            with self.transaction() as db:
+                db.execute(
+                    "INSERT INTO applications VALUES (?,?,?,?,?)",
+                    (app.application_id, app.application_ref, app.state, json.dumps(asdict(app)), at),
+                )
+                self._log(db, app.application_id, "", app.state, actor, "application received", at)
+        except sqlite3.IntegrityError:
+            raise AlreadyExists(f"application_ref {app.application_ref!r} was already submitted") from None
+
+    def get_application(self, application_id: str) -> Application:
+        row = self._db.execute("SELECT body FROM applications WHERE application_id = ?", (application_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"application {application_id!r} not found")
+        return Application(**json.loads(row[0]))
+
+    def find_by_ref(self, application_ref: str) -> Application | None:
+        row = self._db.execute("SELECT body FROM applications WHERE application_ref = ?", (application_ref,)).fetchone()
+        return Application(**json.loads(row[0])) if row else None
+
+    def save(self, app: Application, at: float, *, to_state: str = "", actor: str = "", reason: str = "") -> None:
+        """Stores the application, moving it to ``to_state`` (checked) when given."""
+        with self.transaction() as db:
+            self.save_in(db, app, at, to_state=to_state, actor=actor, reason=reason)
+
+    def save_in(
+        self, db: sqlite3.Connection, app: Application, at: float, *, to_state: str = "", actor: str = "",
+        reason: str = "",
+    ) -> None:
+        row = db.execute("SELECT state FROM applications WHERE application_id = ?", (app.application_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"application {app.application_id!r} not found")
+        if row[0] != app.state:
+            raise FailedPrecondition(f"application changed concurrently (now {row[0]})")
+        if to_state:
+            check_transition(app.state, to_state)
+            self._log(db, app.application_id, app.state, to_state, actor, reason, at)
+            app.state = to_state
+        db.execute(
+            "UPDATE applications SET state = ?, body = ?, updated_at = ? WHERE application_id = ?",
+            (app.state, json.dumps(asdict(app)), at, app.application_id),
+        )
+
+    def _log(
+        self, db: sqlite3.Connection, application_id: str, from_state: str, to_state: str, actor: str, reason: str,
+        at: float,
+    ) -> None:
+        (seq,) = db.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions WHERE application_id = ?", (application_id,)
+        ).fetchone()
+        db.execute(
+            "INSERT INTO transitions VALUES (?,?,?,?,?,?,?)",
+            (application_id, seq, from_state, to_state, actor, reason, at),
+        )
+
+    def history(self, application_id: str) -> list[TransitionRecord]:
+        rows = self._db.execute(
+            "SELECT from_state, to_state, actor, reason, at FROM transitions WHERE application_id = ? ORDER BY seq",
+            (application_id,),
+        ).fetchall()
+        return [TransitionRecord(*r) for r in rows]
+
+    # -- tasks -------------------------------------------------------------------------------
+    def add_task_in(self, db: sqlite3.Connection, task: Task) -> None:
+        db.execute(
+            "INSERT INTO tasks VALUES (?,?,?,?,?,?)",
+            (task.task_id, task.kind, task.application_id, task.assignee, task.state, json.dumps(asdict(task))),
+        )
+
+    def get_task(self, task_id: str) -> Task:
+        row = self._db.execute("SELECT body FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"task {task_id!r} not found")
+        return Task(**json.loads(row[0]))
+
+    def close_task_in(self, db: sqlite3.Connection, task: Task) -> None:
+        task.state = "done"
+        db.execute(
+            "UPDATE tasks SET state = 'done', body = ? WHERE task_id = ?", (json.dumps(asdict(task)), task.task_id)
+        )
+
+    def open_task_for(self, application_id: str, kind: str) -> Task | None:
+        row = self._db.execute(
+            "SELECT body FROM tasks WHERE application_id = ? AND kind = ? AND state = 'open'", (application_id, kind)
+        ).fetchone()
+        return Task(**json.loads(row[0])) if row else None
+
+    def tasks(self, assignee: str, include_done: bool = False) -> list[Task]:
+        sql = "SELECT body FROM tasks WHERE assignee = ?" + ("" if include_done else " AND state = 'open'")
+        return [Task(**json.loads(r[0])) for r in self._db.execute(sql + " ORDER BY rowid", (assignee,))]
+
+    # -- contracts, drawdowns, loans: JSON records keyed by kind ----------------------------
+    def put_record_in(self, db: sqlite3.Connection, kind: str, record_id: str, application_id: str,
+                      body: dict[str, Any]) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO records VALUES (?,?,?,?)", (kind, record_id, application_id, json.dumps(body))
+        )
+
+    def get_record(self, kind: str, record_id: str) -> dict[str, Any]:
+        row = self._db.execute(
+            "SELECT body FROM records WHERE kind = ? AND record_id = ?", (kind, record_id)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"{kind} {record_id!r} not found")
+        return dict(json.loads(row[0]))
+
+    def records_for(self, kind: str, application_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT body FROM records WHERE kind = ? AND application_id = ? ORDER BY rowid", (kind, application_id)
+        ).fetchall()
+        return [dict(json.loads(r[0])) for r in rows]
+
+    def close(self) -> None:
+        self._db.close()
