@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import secrets
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -45,9 +47,16 @@ class JwtSigner:
     """Mints bearer tokens for one principal and reuses each until shortly before it expires."""
 
     def __init__(
-        self, subject: str, key: Ed25519PrivateKey, *, lifetime_seconds: int = 60, audience: str = HUB_AUDIENCE
+        self,
+        subject: str,
+        key: Ed25519PrivateKey,
+        *,
+        lifetime_seconds: int = 60,
+        audience: str = HUB_AUDIENCE,
+        claims: Mapping[str, Any] | None = None,
     ) -> None:
         self.subject = subject
+        self._claims = dict(claims or {})
         self._key = key
         self._lifetime = lifetime_seconds
         self._audience = audience
@@ -66,6 +75,7 @@ class JwtSigner:
                     "iat": iat,
                     "exp": iat + self._lifetime,
                     "jti": secrets.token_hex(12),
+                    **self._claims,
                 },
                 self._key,
                 algorithm="EdDSA",

@@ -1,23 +1,133 @@
-"""Typed client of a member node's OriginationService (used by the lender's front end)."""
+"""Typed client of a member node: OriginationService.Screen and the LoanService pipeline.
+
+Calls carry a JWT of the lender's identity provider whose ``role`` claim the node enforces;
+``as_role`` gives a client for another role on the same channel.
+"""
 
 from __future__ import annotations
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import node_pb2, node_pb2_grpc
 
+from clients.credentials import JwtSigner
 from clients.rpc import Metadata, RpcClient
+
+NODE_AUDIENCE = "lianfang-node"
+
+
+def staff_signer(identity_key: Ed25519PrivateKey, subject: str, role: str, *, lifetime_seconds: int = 600) -> JwtSigner:
+    """A signer for one person in one role, as the lender's identity provider would issue."""
+    return JwtSigner(
+        subject, identity_key, audience=NODE_AUDIENCE, claims={"role": role}, lifetime_seconds=lifetime_seconds
+    )
 
 
 class NodeClient(RpcClient):
-    def __init__(self, channel: grpc.aio.Channel, *, default_timeout: float = 3.0) -> None:
-        super().__init__(channel, None, default_timeout=default_timeout)
-        self._stub = node_pb2_grpc.OriginationServiceStub(channel)
+    def __init__(
+        self, channel: grpc.aio.Channel, signer: JwtSigner | None = None, *, default_timeout: float = 5.0
+    ) -> None:
+        super().__init__(channel, signer, default_timeout=default_timeout)
+        self._screen = node_pb2_grpc.OriginationServiceStub(channel)
+        self._loans = node_pb2_grpc.LoanServiceStub(channel)
+
+    def as_role(self, signer: JwtSigner) -> NodeClient:
+        """The same channel, another caller (closing either closes the channel)."""
+        return NodeClient(self.channel, signer, default_timeout=self.default_timeout)
 
     async def screen(
+        self, request: node_pb2.ScreenRequest, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.ScreenResponse:
+        return await self._call(self._screen.Screen, request, timeout=timeout, metadata=metadata)
+
+    async def submit_application(
         self,
-        request: node_pb2.ScreenRequest,
+        request: node_pb2.SubmitApplicationRequest,
         *,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> node_pb2.ScreenResponse:
-        return await self._call(self._stub.Screen, request, timeout=timeout, metadata=metadata)
+    ) -> node_pb2.ApplicationView:
+        return await self._call(self._loans.SubmitApplication, request, timeout=timeout, metadata=metadata)
+
+    async def get_application(
+        self, application_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.ApplicationView:
+        request = node_pb2.GetApplicationRequest(application_id=application_id)
+        return await self._call(self._loans.GetApplication, request, timeout=timeout, metadata=metadata)
+
+    async def list_tasks(
+        self,
+        *,
+        assignee: str = "",
+        include_done: bool = False,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> list[node_pb2.Task]:
+        request = node_pb2.ListTasksRequest(assignee=assignee, include_done=include_done)
+        return list((await self._call(self._loans.ListTasks, request, timeout=timeout, metadata=metadata)).tasks)
+
+    async def submit_due_diligence(
+        self,
+        task_id: str,
+        findings: node_pb2.DueDiligenceFindings,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> node_pb2.ApplicationView:
+        request = node_pb2.SubmitDueDiligenceRequest(task_id=task_id, findings=findings)
+        return await self._call(self._loans.SubmitDueDiligence, request, timeout=timeout, metadata=metadata)
+
+    async def decide_referral(
+        self,
+        application_id: str,
+        approve: bool,
+        comment: str,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> node_pb2.ApplicationView:
+        request = node_pb2.DecideReferralRequest(application_id=application_id, approve=approve, comment=comment)
+        return await self._call(self._loans.DecideReferral, request, timeout=timeout, metadata=metadata)
+
+    async def get_contract(
+        self, application_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.ContractView:
+        request = node_pb2.GetContractRequest(application_id=application_id)
+        return await self._call(self._loans.GetContract, request, timeout=timeout, metadata=metadata)
+
+    async def sign_contract(
+        self, request: node_pb2.SignContractRequest, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.ContractView:
+        return await self._call(self._loans.SignContract, request, timeout=timeout, metadata=metadata)
+
+    async def request_drawdown(
+        self,
+        application_id: str,
+        amount_fen: int,
+        payee_account: str = "",
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> node_pb2.DrawdownView:
+        request = node_pb2.RequestDrawdownRequest(
+            application_id=application_id, amount_fen=amount_fen, payee_account=payee_account
+        )
+        return await self._call(self._loans.RequestDrawdown, request, timeout=timeout, metadata=metadata)
+
+    async def review_disbursement(
+        self,
+        drawdown_id: str,
+        approve: bool,
+        comment: str,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> node_pb2.DrawdownView:
+        request = node_pb2.ReviewDisbursementRequest(drawdown_id=drawdown_id, approve=approve, comment=comment)
+        return await self._call(self._loans.ReviewDisbursement, request, timeout=timeout, metadata=metadata)
+
+    async def get_loan(
+        self, loan_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.LoanView:
+        request = node_pb2.GetLoanRequest(loan_id=loan_id)
+        return await self._call(self._loans.GetLoan, request, timeout=timeout, metadata=metadata)

@@ -20,6 +20,10 @@ class NodeConfig:
     consortium_key_file: str
     """File holding the consortium token key of the current epoch (64 hex characters)."""
 
+    api_identity_key: str = ""
+    """base64 raw Ed25519 public key of the lender's identity provider; it signs the JWTs
+    (audience ``lianfang-node``, claim ``role``) that callers of the node API present."""
+
     key_epoch: int = 1
     """Epoch of the consortium key; tagged on every token."""
 
@@ -53,10 +57,41 @@ class NodeConfig:
     log_level: str = "INFO"
     """Level of the JSON-lines log on stderr."""
 
+    database: str = "lianfang-node.db"
+    """SQLite file of the node's own records (applications, tasks, contracts, loans)."""
+
+    products_file: str = ""
+    """Loan products TOML (default: the shipped node/products.toml)."""
+
+    managers_file: str = ""
+    """Customer managers and due-diligence checklists (default: node/managers.toml)."""
+
+    rules_file: str = ""
+    """Rule set TOML (default: node/rules/default_rules.toml)."""
+
+    scenario_file: str = ""
+    """Simulator scenario overrides (e.g. node/sources/scenarios/seed_personas.toml)."""
+
+    source_latency_ms: float = 80.0
+    """Simulated provider latency (the shipped sources are simulators)."""
+
+    source_timeout_rate: float = 0.0
+    """Share of applicants for whom a simulated provider hangs."""
+
+    source_deadline_seconds: float = 2.0
+    """Deadline of each data source in the pre-screen."""
+
+    hub_unavailable_policy: str = "refer"
+    """What an unreachable hub means at decision time: refer (default) or decline; never approve."""
+
     def __post_init__(self) -> None:
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("node: tls_cert and tls_key are required (or set plaintext = true)")
         if not self.hub_plaintext and not self.hub_ca_file:
             raise ConfigError("node: hub_ca_file is required (or set hub_plaintext = true)")
+        if self.hub_unavailable_policy not in ("refer", "decline"):
+            raise ConfigError("node: hub_unavailable_policy must be refer or decline (never approve)")
+        if not self.api_identity_key:
+            raise ConfigError("node: api_identity_key (the lender identity provider's public key) is required")
         if self.hub_timeout_seconds <= 0:
             raise ConfigError("node: hub_timeout_seconds must be positive")

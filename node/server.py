@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,12 +15,23 @@ from clients.credentials import JwtSigner, load_private_key
 from clients.hub import HubClient
 from node.config import NodeConfig
 from node.identity.tokens import HmacTokeniser
+from node.origination.due_diligence import load_field_team
+from node.origination.engine import Origination, SourcePolicy
+from node.origination.products import load_products
+from node.origination.risk import RiskModel
+from node.origination.roles import RoleInterceptor
+from node.origination.service import LoanServicer
+from node.origination.store import NodeStore
 from node.screening import OriginationServicer
+from node.sources.simulation import SimulatorSettings
+from node.sources.simulators import SOURCE_NAMES, default_sources
+from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
 from runtime.server import create_server, serve
 from runtime.tls import TlsConfig
 
 SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["OriginationService"].full_name
+LOAN_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
 
 
 def read_consortium_key(path: str) -> bytes:
@@ -41,18 +53,58 @@ class RunningNode:
     port: int
     health: health.aio.HealthServicer
     hub: HubClient
+    engine: Origination
 
     async def stop(self, grace: float | None = None) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.hub.close()
+        self.engine.store.close()
 
 
-async def start_node(config: NodeConfig) -> RunningNode:
+def build_engine(config: NodeConfig, hub: HubClient, tokeniser: HmacTokeniser, clock: Clock) -> Origination:
+    """The origination engine with everything it loads at start (bad files stop the node here)."""
+    sources = default_sources(
+        {
+            name: SimulatorSettings(
+                latency_ms=config.source_latency_ms,
+                jitter_ms=config.source_latency_ms / 4,
+                timeout_rate=config.source_timeout_rate,
+            )
+            for name in SOURCE_NAMES
+        },
+        config.scenario_file or None,
+    )
+    risk = RiskModel.load(config.rules_file) if config.rules_file else RiskModel.load()
+    return Origination(
+        store=NodeStore(config.database),
+        products=load_products(config.products_file) if config.products_file else load_products(),
+        team=load_field_team(config.managers_file) if config.managers_file else load_field_team(),
+        risk=risk,
+        sources=sources,
+        hub=hub,
+        tokeniser=tokeniser,
+        clock=clock,
+        policy=SourcePolicy(
+            deadlines={},
+            default_deadline=config.source_deadline_seconds,
+            hub_deadline=config.hub_timeout_seconds,
+            hub_unavailable=config.hub_unavailable_policy,
+        ),
+    )
+
+
+async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> RunningNode:
     signer = JwtSigner(config.member_id, load_private_key(config.member_key_file))
     channel = open_channel(config.hub_address, ca_file=config.hub_ca_file, plaintext=config.hub_plaintext)
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
     tokeniser = HmacTokeniser(read_consortium_key(config.consortium_key_file), config.key_epoch)
+    try:
+        identity_key = base64.b64decode(config.api_identity_key, validate=True)
+        roles = RoleInterceptor(identity_key)
+    except ValueError:
+        raise ConfigError("node: api_identity_key must be a base64 raw 32-byte Ed25519 public key") from None
+    engine = build_engine(config, hub, tokeniser, clock)
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
     server, port, health_servicer = await create_server(
         config.listen,
@@ -61,11 +113,13 @@ async def start_node(config: NodeConfig) -> RunningNode:
                 node_pb2_grpc.add_OriginationServiceServicer_to_server,
                 OriginationServicer(hub, tokeniser, hub_timeout=config.hub_timeout_seconds),
                 SERVICE_NAME,
-            )
+            ),
+            (node_pb2_grpc.add_LoanServiceServicer_to_server, LoanServicer(engine), LOAN_SERVICE_NAME),
         ],
         tls=tls,
+        interceptors=[roles],
     )
-    return RunningNode(server, port, health_servicer, hub)
+    return RunningNode(server, port, health_servicer, hub, engine)
 
 
 async def run_node(config: NodeConfig) -> None:

@@ -34,6 +34,7 @@ class CallInfo:
     method: str
     request_id: str
     principal: str = ""
+    role: str = ""  # the caller's role on a node API (empty at the hub)
 
 
 CURRENT_CALL: contextvars.ContextVar[CallInfo] = contextvars.ContextVar("lianfang_call")

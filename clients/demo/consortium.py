@@ -8,11 +8,14 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clients.channel import open_channel
-from clients.credentials import JwtSigner, generate_key_file, load_private_key
+from clients.credentials import JwtSigner, generate_key_file, load_private_key, public_key_bytes
 from clients.hub import AdminClient, HubClient
-from clients.node import NodeClient
+from clients.node import NodeClient, staff_signer
 from consortium.config import HubConfig
 from consortium.server import RunningHub, start_hub
 from node.config import NodeConfig
@@ -26,10 +29,15 @@ from runtime.tls import DevCertificateAuthority
 class LocalMember:
     member_id: str
     node: RunningNode
-    node_client: NodeClient
+    node_client: NodeClient  # signed as the member's risk manager
     hub_client: HubClient  # the member's back office talking to the hub directly (markers, outcomes)
     tokeniser: HmacTokeniser
     key_file: str
+    identity_key: Ed25519PrivateKey  # the lender's identity provider: signs staff and customer JWTs
+
+    def as_role(self, role: str, subject: str = "") -> NodeClient:
+        """A client of this member's node for one person in one role."""
+        return self.node_client.as_role(staff_signer(self.identity_key, subject or f"{role}-1", role))
 
 
 @dataclass
@@ -60,6 +68,9 @@ async def start_local_consortium(
     store_url: str = "",
     clock: Clock = system_clock,
     member_category: str = "microloan",
+    source_latency_ms: float = 0.0,
+    scenario_file: str = "",
+    node_options: dict[str, Any] | None = None,
 ) -> LocalConsortium:
     """Starts a hub and one node per member id, enrols and approves every member."""
     folder = Path(folder)
@@ -94,27 +105,38 @@ async def start_local_consortium(
         await admin.register_member(member_id, member_id.replace("-", " ").title(), member_category, public)
         await admin.change_member("approve", member_id, "demo enrolment")
         node_cert = ca.issue(f"node-{member_id}")
+        identity_key = Ed25519PrivateKey.generate()
         node = await start_node(
             NodeConfig(
                 member_id=member_id,
                 member_key_file=str(member_key),
                 consortium_key_file=str(key_file),
+                api_identity_key=base64.b64encode(public_key_bytes(identity_key)).decode(),
                 listen="127.0.0.1:0",
                 hub_address=hub_address,
                 hub_ca_file=ca.ca_file,
                 tls_cert=node_cert.cert_file,
                 tls_key=node_cert.key_file,
-            )
+                database=str(folder / f"node-{member_id}.db"),
+                source_latency_ms=source_latency_ms,
+                scenario_file=scenario_file,
+                **(node_options or {}),
+            ),
+            clock=clock,
         )
         consortium.members[member_id] = LocalMember(
             member_id=member_id,
             node=node,
-            node_client=NodeClient(open_channel(f"localhost:{node.port}", ca_file=ca.ca_file)),
+            node_client=NodeClient(
+                open_channel(f"localhost:{node.port}", ca_file=ca.ca_file),
+                staff_signer(identity_key, f"risk-{member_id}", "risk_manager"),
+            ),
             hub_client=HubClient(
                 open_channel(hub_address, ca_file=ca.ca_file),
                 JwtSigner(member_id, load_private_key(member_key)),
             ),
             tokeniser=HmacTokeniser(consortium_key, 1),
             key_file=str(member_key),
+            identity_key=identity_key,
         )
     return consortium

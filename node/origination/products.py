@@ -54,8 +54,12 @@ def _need(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where:
 
 def _product(code: str, t: dict[str, Any]) -> Product:
     where = f"products.{code}"
-    known = set(Product.__dataclass_fields__) | {"min_amount", "max_amount", "entrusted_payment_threshold",
-                                                 "disbursement_review_at"}
+    known = set(Product.__dataclass_fields__) | {
+        "min_amount",
+        "max_amount",
+        "entrusted_payment_threshold",
+        "disbursement_review_at",
+    }
     for key in t:
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown key")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from runtime.errors import FailedPrecondition
 
 SUBMITTED = "submitted"
-DUE_DILIGENCE = "due_diligence"   # stage 2: a customer manager's field visit
-REFERRED = "referred"             # waiting for a credit approver
+DUE_DILIGENCE = "due_diligence"  # stage 2: a customer manager's field visit
+REFERRED = "referred"  # waiting for a credit approver
 APPROVED = "approved"
 DECLINED = "declined"
-SIGNED = "signed"                 # stage 3: contract signed by the borrower
-FUNDED = "funded"                 # at least one drawdown disbursed
+SIGNED = "signed"  # stage 3: contract signed by the borrower
+FUNDED = "funded"  # at least one drawdown disbursed
 
 ALLOWED: dict[str, frozenset[str]] = {
     SUBMITTED: frozenset({APPROVED, DECLINED, REFERRED, DUE_DILIGENCE}),

@@ -134,7 +134,13 @@ class NodeStore:
             self.save_in(db, app, at, to_state=to_state, actor=actor, reason=reason)
 
     def save_in(
-        self, db: sqlite3.Connection, app: Application, at: float, *, to_state: str = "", actor: str = "",
+        self,
+        db: sqlite3.Connection,
+        app: Application,
+        at: float,
+        *,
+        to_state: str = "",
+        actor: str = "",
         reason: str = "",
     ) -> None:
         row = db.execute("SELECT state FROM applications WHERE application_id = ?", (app.application_id,)).fetchone()
@@ -152,7 +158,13 @@ class NodeStore:
         )
 
     def _log(
-        self, db: sqlite3.Connection, application_id: str, from_state: str, to_state: str, actor: str, reason: str,
+        self,
+        db: sqlite3.Connection,
+        application_id: str,
+        from_state: str,
+        to_state: str,
+        actor: str,
+        reason: str,
         at: float,
     ) -> None:
         (seq,) = db.execute(
@@ -200,8 +212,9 @@ class NodeStore:
         return [Task(**json.loads(r[0])) for r in self._db.execute(sql + " ORDER BY rowid", (assignee,))]
 
     # -- contracts, drawdowns, loans: JSON records keyed by kind ----------------------------
-    def put_record_in(self, db: sqlite3.Connection, kind: str, record_id: str, application_id: str,
-                      body: dict[str, Any]) -> None:
+    def put_record_in(
+        self, db: sqlite3.Connection, kind: str, record_id: str, application_id: str, body: dict[str, Any]
+    ) -> None:
         db.execute(
             "INSERT OR REPLACE INTO records VALUES (?,?,?,?)", (kind, record_id, application_id, json.dumps(body))
         )

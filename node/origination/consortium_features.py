@@ -1,0 +1,44 @@
+"""The hub's answer as rule inputs: stacking per type × window, marker counts by polarity.
+
+Feature names follow the catalogue (node/rules/features.py): ``cs_stack_<type>_<window>_members``
+/ ``…_apps`` and the ``cs_blacklist_*`` / ``cs_protective`` summaries; consortium rules read them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lianfang.v1 import common_pb2, consortium_pb2
+
+_TYPE = {v: n.removeprefix("TOKEN_TYPE_").lower() for n, v in common_pb2.TokenType.items() if v}
+_WINDOW = {v: n.removeprefix("WINDOW_").lower() for n, v in common_pb2.Window.items() if v}
+
+
+def consortium_features(answer: consortium_pb2.CheckResponse) -> dict[str, Any]:
+    features: dict[str, Any] = {
+        f"cs_stack_{t}_{w}_{k}": 0 for t in _TYPE.values() for w in _WINDOW.values() for k in ("members", "apps")
+    }
+    for stacking in answer.stacking:
+        t = _TYPE[stacking.token_type]
+        for window in stacking.windows:
+            w = _WINDOW[window.window]
+            features[f"cs_stack_{t}_{w}_members"] = window.other_members
+            features[f"cs_stack_{t}_{w}_apps"] = window.other_applications
+    negative = fraud = evidence = filers = 0
+    protective = False
+    for hit in answer.blacklist:
+        if hit.polarity == common_pb2.MARKER_POLARITY_PROTECTIVE:
+            protective = True
+            continue
+        negative += 1
+        fraud += hit.marker_type == common_pb2.MARKER_TYPE_CONFIRMED_FRAUD
+        evidence = max(evidence, hit.evidence_level)
+        filers = max(filers, hit.filing_members)  # members per group; a lower bound across groups
+    features.update(
+        cs_blacklist_negative=negative,
+        cs_blacklist_confirmed_fraud=fraud,
+        cs_blacklist_max_evidence=evidence,
+        cs_blacklist_filing_members=filers,
+        cs_protective=protective,
+    )
+    return features

@@ -1,0 +1,29 @@
+"""Pre-credit limit and risk-based price, from flows and tax, capped by the product (seed 002:
+tax ≈ revenue estimate, 12-month settlement flows → 预授信额度; grade → 建议利率)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from node.origination.products import Product
+
+STEP_FEN = 10_000 * 100  # limits are granted in steps of 10,000 yuan
+
+
+def round_down(fen: float) -> int:
+    return int(fen // STEP_FEN) * STEP_FEN
+
+
+def pre_credit_limit(product: Product, features: Mapping[str, Any]) -> int:
+    """min(revenue × revenue_factor, monthly flow × flow_factor), in 10k steps, ≤ product max.
+
+    Either figure missing (its source failed) gives 0: no limit without evidence of income.
+    """
+    revenue = features.get("tax_revenue_estimate")
+    flow = features.get("flow_monthly_avg")
+    if not isinstance(revenue, int | float) or not isinstance(flow, int | float):
+        return 0
+    by_revenue = revenue * 100 * product.revenue_factor
+    by_flow = flow * 100 * product.flow_factor
+    return min(product.max_amount_fen, round_down(min(by_revenue, by_flow)))

@@ -1,0 +1,174 @@
+"""LoanService: the origination engine over gRPC (protobuf views in, engine calls, views out)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
+
+from node.origination.engine import Origination
+from node.origination.store import Application, Task
+from runtime.interceptors import current_call
+
+
+def _ts(seconds: float) -> Timestamp:
+    ts = Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
+
+
+def application_view(engine: Origination, app: Application) -> node_pb2.ApplicationView:
+    d: dict[str, Any] = app.decision
+    decision = node_pb2.DecisionView(
+        outcome=d.get("outcome", ""),
+        reasons=d.get("reasons", []),
+        anti_fraud_score=d.get("anti_fraud_score", 0.0),
+        credit_score=d.get("credit_score", 0.0),
+        grade=d.get("grade", ""),
+        pre_credit_limit_fen=d.get("pre_credit_limit_fen", 0),
+        annual_rate=d.get("annual_rate", 0.0),
+        rule_set_version=d.get("rule_set_version", ""),
+        hits=[node_pb2.RuleHitView(**h) for h in d.get("hits", [])],
+        sources=[node_pb2.SourceStatus(**s) for s in d.get("sources", [])],
+    )
+    if d.get("consortium"):
+        decision.consortium.CopyFrom(consortium_pb2.CheckResponse.FromString(base64.b64decode(d["consortium"])))
+    return node_pb2.ApplicationView(
+        application_id=app.application_id,
+        application_ref=app.application_ref,
+        state=app.state,
+        product_code=app.product_code,
+        applicant_name=app.applicant_name,
+        amount_fen=app.amount_fen,
+        term_months=app.term_months,
+        decision=decision,
+        final_limit_fen=app.final_limit_fen,
+        final_rate=app.final_rate,
+        assigned_to=app.assigned_to,
+        history=[
+            node_pb2.Transition(
+                from_state=t.from_state, to_state=t.to_state, actor=t.actor, reason=t.reason, at=_ts(t.at)
+            )
+            for t in engine.store.history(app.application_id)
+        ],
+    )
+
+
+def _task(t: Task) -> node_pb2.Task:
+    return node_pb2.Task(
+        task_id=t.task_id,
+        kind=t.kind,
+        application_id=t.application_id,
+        assignee=t.assignee,
+        state=t.state,
+        checklist=t.checklist,
+        reason=t.reason,
+    )
+
+
+def _contract(c: dict[str, Any]) -> node_pb2.ContractView:
+    from node.origination.contracts import verify_signature
+
+    key, sig = bytes.fromhex(c["borrower_public_key"]), bytes.fromhex(c["signature"])
+    return node_pb2.ContractView(
+        contract_id=c["contract_id"],
+        application_id=c["application_id"],
+        document=c["document"],
+        document_sha256=c["document_sha256"],
+        state=c["state"],
+        borrower_public_key=key,
+        signature=sig,
+        signature_valid=bool(sig) and verify_signature(c["document"], key, sig),
+    )
+
+
+def _drawdown(d: dict[str, Any]) -> node_pb2.DrawdownView:
+    return node_pb2.DrawdownView(
+        drawdown_id=d["drawdown_id"],
+        application_id=d["application_id"],
+        amount_fen=d["amount_fen"],
+        payment_mode=d["payment_mode"],
+        state=d["state"],
+        loan_id=d["loan_id"],
+    )
+
+
+class LoanServicer(node_pb2_grpc.LoanServiceServicer):
+    def __init__(self, engine: Origination) -> None:
+        self.engine = engine
+
+    async def SubmitApplication(
+        self, request: node_pb2.SubmitApplicationRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ApplicationView:
+        return application_view(self.engine, await self.engine.submit(request, current_call().principal))
+
+    async def GetApplication(
+        self, request: node_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ApplicationView:
+        return application_view(self.engine, self.engine.store.get_application(request.application_id))
+
+    async def ListTasks(
+        self, request: node_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ListTasksResponse:
+        assignee = request.assignee or current_call().principal
+        return node_pb2.ListTasksResponse(
+            tasks=[_task(t) for t in self.engine.store.tasks(assignee, request.include_done)]
+        )
+
+    async def SubmitDueDiligence(
+        self, request: node_pb2.SubmitDueDiligenceRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ApplicationView:
+        app = await self.engine.submit_due_diligence(request.task_id, request.findings, current_call().principal)
+        return application_view(self.engine, app)
+
+    async def DecideReferral(
+        self, request: node_pb2.DecideReferralRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ApplicationView:
+        app = await self.engine.decide_referral(
+            request.application_id, request.approve, request.comment, current_call().principal
+        )
+        return application_view(self.engine, app)
+
+    async def GetContract(
+        self, request: node_pb2.GetContractRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ContractView:
+        return _contract(self.engine.contract(request.application_id))
+
+    async def SignContract(
+        self, request: node_pb2.SignContractRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ContractView:
+        return _contract(self.engine.sign(request, current_call().principal))
+
+    async def RequestDrawdown(
+        self, request: node_pb2.RequestDrawdownRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.DrawdownView:
+        return _drawdown(await self.engine.drawdown(request, current_call().principal))
+
+    async def ReviewDisbursement(
+        self, request: node_pb2.ReviewDisbursementRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.DrawdownView:
+        return _drawdown(
+            await self.engine.review(request.drawdown_id, request.approve, request.comment, current_call().principal)
+        )
+
+    async def GetLoan(self, request: node_pb2.GetLoanRequest, context: grpc.aio.ServicerContext) -> node_pb2.LoanView:
+        loan = self.engine.store.get_record("loan", request.loan_id)
+        schedule = [node_pb2.Instalment(number=n, principal_fen=p, interest_fen=i) for n, _, p, i in loan["schedule"]]
+        for inst, (_, due, _, _) in zip(schedule, loan["schedule"], strict=True):
+            import datetime as dt
+
+            inst.due.FromDatetime(dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC))
+        return node_pb2.LoanView(
+            loan_id=loan["loan_id"],
+            application_id=loan["application_id"],
+            principal_fen=loan["principal_fen"],
+            annual_rate=loan["annual_rate"],
+            term_months=loan["term_months"],
+            repayment_method=loan["repayment_method"],
+            payment_mode=loan["payment_mode"],
+            schedule=schedule,
+            state=loan["state"],
+        )

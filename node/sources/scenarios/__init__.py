@@ -1,0 +1,1 @@
+"""Scenario TOML files for the provider simulators (data only; see ``node.sources.overrides``)."""
