@@ -1,0 +1,55 @@
+"""Rule sets and scorecards of the node's decision engine (DESIGN.md "Node").
+
+Rules are data (versioned TOML files) compiled once at load into one Python function
+(:mod:`node.rules.compiler`); scorecards are points tables (:mod:`node.rules.scorecard`);
+:func:`node.rules.decision.decide` turns hits into approve / refer / decline, never declining on
+consortium data alone. The shipped files below are the defaults a loan product starts from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from node.rules.compiler import CompiledRuleSet, compile_rule_set
+from node.rules.decision import Decision, Outcome, decide
+from node.rules.errors import RuleEvaluationError, RuleSetError, ScorecardError
+from node.rules.features import FEATURES, Catalogue, Feature
+from node.rules.model import Rule, RuleHit, RuleSet, load_rule_set
+from node.rules.scorecard import Scorecard, ScoreResult, grade, load_scorecard
+
+DATA_DIR = Path(__file__).resolve().parent
+DEFAULT_RULES = DATA_DIR / "default_rules.toml"
+ANTIFRAUD_SCORECARD = DATA_DIR / "antifraud_scorecard.toml"
+CREDIT_SCORECARD = DATA_DIR / "credit_scorecard.toml"
+
+
+def load_default_rules(catalogue: Catalogue = FEATURES) -> CompiledRuleSet:
+    """The shipped small-business rule set, checked against the catalogue and compiled."""
+    return compile_rule_set(load_rule_set(DEFAULT_RULES, catalogue), catalogue)
+
+
+__all__ = [
+    "ANTIFRAUD_SCORECARD",
+    "CREDIT_SCORECARD",
+    "DEFAULT_RULES",
+    "FEATURES",
+    "Catalogue",
+    "CompiledRuleSet",
+    "Decision",
+    "Feature",
+    "Outcome",
+    "Rule",
+    "RuleEvaluationError",
+    "RuleHit",
+    "RuleSet",
+    "RuleSetError",
+    "ScoreResult",
+    "Scorecard",
+    "ScorecardError",
+    "compile_rule_set",
+    "decide",
+    "grade",
+    "load_default_rules",
+    "load_rule_set",
+    "load_scorecard",
+]
