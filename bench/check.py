@@ -1052,13 +1052,13 @@ def code_version() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=10).stdout.strip()
+                                  text=True, timeout=10).stdout.rstrip("\n")
         except (OSError, subprocess.SubprocessError):
             return ""
 
     return {
-        "commit": git("rev-parse", "HEAD"),
-        "uncommitted": [line[3:] for line in git("status", "--porcelain").splitlines()],
+        "commit": git("rev-parse", "HEAD").strip(),
+        "uncommitted": [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()],
     }
 
 

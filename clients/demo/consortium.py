@@ -34,6 +34,7 @@ class LocalMember:
     tokeniser: HmacTokeniser
     key_file: str
     identity_key: Ed25519PrivateKey  # the lender's identity provider: signs staff and customer JWTs
+    config: NodeConfig
 
     def as_role(self, role: str, subject: str = "") -> NodeClient:
         """A client of this member's node for one person in one role."""
@@ -46,11 +47,23 @@ class LocalConsortium:
     hub: RunningHub
     admin: AdminClient
     ca: DevCertificateAuthority
+    clock: Clock
     members: dict[str, LocalMember] = field(default_factory=dict)
 
     @property
     def hub_address(self) -> str:
         return f"localhost:{self.hub.port}"
+
+    async def restart_node(self, member_id: str) -> None:
+        """Stops a member's node process and starts it again on the same configuration and files."""
+        m = self.members[member_id]
+        await m.node_client.close()
+        await m.node.stop(0.5)
+        m.node = await start_node(m.config, clock=self.clock)
+        m.node_client = NodeClient(
+            open_channel(f"localhost:{m.node.port}", ca_file=self.ca.ca_file),
+            staff_signer(m.identity_key, f"risk-{member_id}", "risk_manager"),
+        )
 
     async def stop(self) -> None:
         for m in self.members.values():
@@ -94,7 +107,7 @@ async def start_local_consortium(
         open_channel(hub_address, ca_file=ca.ca_file),
         JwtSigner("admin/demo", load_private_key(admin_key_file)),
     )
-    consortium = LocalConsortium(folder, hub, admin, ca)
+    consortium = LocalConsortium(folder, hub, admin, ca, clock)
     consortium_key = new_consortium_key()
     key_file = folder / "keys" / "consortium-epoch-1.hex"
     key_file.write_text(consortium_key.hex())
@@ -106,24 +119,22 @@ async def start_local_consortium(
         await admin.change_member("approve", member_id, "demo enrolment")
         node_cert = ca.issue(f"node-{member_id}")
         identity_key = Ed25519PrivateKey.generate()
-        node = await start_node(
-            NodeConfig(
-                member_id=member_id,
-                member_key_file=str(member_key),
-                consortium_key_file=str(key_file),
-                api_identity_key=base64.b64encode(public_key_bytes(identity_key)).decode(),
-                listen="127.0.0.1:0",
-                hub_address=hub_address,
-                hub_ca_file=ca.ca_file,
-                tls_cert=node_cert.cert_file,
-                tls_key=node_cert.key_file,
-                database=str(folder / f"node-{member_id}.db"),
-                source_latency_ms=source_latency_ms,
-                scenario_file=scenario_file,
-                **(node_options or {}),
-            ),
-            clock=clock,
+        node_config = NodeConfig(
+            member_id=member_id,
+            member_key_file=str(member_key),
+            consortium_key_file=str(key_file),
+            api_identity_key=base64.b64encode(public_key_bytes(identity_key)).decode(),
+            listen="127.0.0.1:0",
+            hub_address=hub_address,
+            hub_ca_file=ca.ca_file,
+            tls_cert=node_cert.cert_file,
+            tls_key=node_cert.key_file,
+            database=str(folder / f"node-{member_id}.db"),
+            source_latency_ms=source_latency_ms,
+            scenario_file=scenario_file,
+            **(node_options or {}),
         )
+        node = await start_node(node_config, clock=clock)
         consortium.members[member_id] = LocalMember(
             member_id=member_id,
             node=node,
@@ -138,5 +149,6 @@ async def start_local_consortium(
             tokeniser=HmacTokeniser(consortium_key, 1),
             key_file=str(member_key),
             identity_key=identity_key,
+            config=node_config,
         )
     return consortium

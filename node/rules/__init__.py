@@ -13,7 +13,7 @@ from pathlib import Path
 from node.rules.compiler import CompiledRuleSet, compile_rule_set
 from node.rules.decision import Decision, Outcome, decide
 from node.rules.errors import RuleEvaluationError, RuleSetError, ScorecardError
-from node.rules.features import FEATURES, Catalogue, Feature
+from node.rules.features import CATALOGUE, Catalogue, Feature
 from node.rules.model import Rule, RuleHit, RuleSet, load_rule_set
 from node.rules.scorecard import Scorecard, ScoreResult, grade, load_scorecard
 
@@ -23,16 +23,16 @@ ANTIFRAUD_SCORECARD = DATA_DIR / "antifraud_scorecard.toml"
 CREDIT_SCORECARD = DATA_DIR / "credit_scorecard.toml"
 
 
-def load_default_rules(catalogue: Catalogue = FEATURES) -> CompiledRuleSet:
+def load_default_rules(catalogue: Catalogue = CATALOGUE) -> CompiledRuleSet:
     """The shipped small-business rule set, checked against the catalogue and compiled."""
     return compile_rule_set(load_rule_set(DEFAULT_RULES, catalogue), catalogue)
 
 
 __all__ = [
     "ANTIFRAUD_SCORECARD",
+    "CATALOGUE",
     "CREDIT_SCORECARD",
     "DEFAULT_RULES",
-    "FEATURES",
     "Catalogue",
     "CompiledRuleSet",
     "Decision",

@@ -30,7 +30,9 @@ from node.rules.errors import RuleSetError
 from node.rules.features import Catalogue
 
 MAX_LENGTH = 4000
-"""Longest condition accepted (characters); bounds parsing and nesting at load."""
+"""Longest condition accepted (characters); bounds parsing time at load."""
+MAX_DEPTH = 64
+"""Deepest syntax tree accepted; keeps the compiler's recursion (and CPython's) far from limits."""
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 
@@ -98,10 +100,7 @@ def parse_condition(text: str, catalogue: Catalogue | None = None) -> Condition:
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
         raise _error(f"cannot be parsed: {type(exc).__name__}") from None
     features: set[str] = set()
-    try:
-        _validate(tree.body, features)
-    except RecursionError:
-        raise _error("is nested too deeply") from None
+    _validate(tree.body, features, 0)
     condition = Condition(text=text, tree=tree.body, features=frozenset(features))
     check_features(condition, catalogue)
     return condition
@@ -112,10 +111,7 @@ def check_features(condition: Condition, catalogue: Catalogue | None) -> None:
 
     Constants are checked even without a catalogue: ``"a" < 3`` is wrong whatever the input.
     """
-    try:
-        _kind(condition.tree, catalogue)
-    except RecursionError:
-        raise _error("is nested too deeply") from None
+    _kind(condition.tree, catalogue)
 
 
 def constant_kind(value: object) -> Kind:
@@ -130,27 +126,30 @@ def _at(node: ast.AST, message: str) -> RuleSetError:
     return _error(message, (getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1))
 
 
-def _validate(node: ast.AST, features: set[str]) -> None:
+def _validate(node: ast.AST, features: set[str], depth: int) -> None:
     """Reject any node outside the whitelist; collect the feature names."""
+    if depth > MAX_DEPTH:
+        raise _at(node, f"is nested deeper than {MAX_DEPTH} levels")
+    depth += 1
     if isinstance(node, ast.BoolOp) and isinstance(node.op, _BOOL_OPS):
         for value in node.values:
-            _validate(value, features)
+            _validate(value, features, depth)
     elif isinstance(node, ast.UnaryOp):
         if not isinstance(node.op, _UNARY_OPS):
             raise _at(node, f"operator {type(node.op).__name__} is not allowed")
-        _validate(node.operand, features)
+        _validate(node.operand, features, depth)
     elif isinstance(node, ast.BinOp):
         if not isinstance(node.op, _BIN_OPS):
             raise _at(node, f"operator {_OP_TEXT.get(type(node.op), type(node.op).__name__)} is not allowed")
-        _validate(node.left, features)
-        _validate(node.right, features)
+        _validate(node.left, features, depth)
+        _validate(node.right, features, depth)
     elif isinstance(node, ast.Compare):
-        _validate(node.left, features)
+        _validate(node.left, features, depth)
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, _MEMBER_OPS):
                 _validate_literal_list(right)
             elif isinstance(op, (*_ORDER_OPS, *_EQ_OPS)):
-                _validate(right, features)
+                _validate(right, features, depth)
             else:
                 raise _at(right, f"comparison {_OP_TEXT.get(type(op), type(op).__name__)} is not allowed")
     elif isinstance(node, ast.Name):

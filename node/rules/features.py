@@ -48,21 +48,24 @@ STACKING_WINDOWS: tuple[str, ...] = ("1h", "24h", "7d", "30d", "90d")
 
 
 def _stacking() -> dict[str, Feature]:
-    return {
-        f"cs_stack_{token}_{window}_members": Feature(
-            "integer", f"other member lenders that saw this applicant's {token} in the last {window} (多头借贷)"
-        )
-        for token in STACKING_TOKEN_TYPES
-        for window in STACKING_WINDOWS
-    }
+    features: dict[str, Feature] = {}
+    for token in STACKING_TOKEN_TYPES:
+        for window in STACKING_WINDOWS:
+            features[f"cs_stack_{token}_{window}_members"] = Feature(
+                "integer", f"other member lenders that saw this applicant's {token} in the last {window} (多头借贷)"
+            )
+            features[f"cs_stack_{token}_{window}_apps"] = Feature(
+                "integer", f"applications at those other lenders with this {token} in the last {window}"
+            )
+    return features
 
 
-FEATURES: dict[str, Feature] = {
+CATALOGUE: dict[str, Feature] = {
     **_stacking(),
     # consortium: shared blacklist and rings
     "cs_blacklist_negative": Feature("integer", "negative markers (fraud, suspect, court dishonest) on any identifier"),
     "cs_blacklist_confirmed_fraud": Feature("integer", "CONFIRMED_FRAUD markers on any identifier"),
-    "cs_blacklist_max_evidence": Feature("integer", "strongest evidence level among negative markers (0 none … 4 court)"),
+    "cs_blacklist_max_evidence": Feature("integer", "strongest evidence among negative markers (0 none … 4 court)"),
     "cs_blacklist_filing_members": Feature("integer", "distinct members that filed negative markers"),
     "cs_protective": Feature("boolean", "a protective marker exists (impersonation victim / protective registration)"),
     "cs_ring_score": Feature("number", "risk score 0..1 of the fraud ring linked to this application"),
@@ -76,7 +79,7 @@ FEATURES: dict[str, Feature] = {
     # settlement account flows (结算流水)
     "flow_monthly_avg": Feature("number", "average monthly inflow over 12 months, CNY"),
     "flow_volatility": Feature("number", "coefficient of variation of monthly inflow"),
-    "avg_daily_balance": Feature("number", "average daily balance over 12 months, CNY"),
+    "flow_avg_daily_balance": Feature("number", "average daily balance over 12 months, CNY"),
     # credit bureau (征信)
     "bureau_overdue_count": Feature("integer", "overdue records of the applicant in 24 months"),
     "bureau_queries_3m": Feature("integer", "loan-approval queries by other institutions in 3 months"),

@@ -14,6 +14,7 @@ precomputed at construction: one bisect (numeric) or one dict lookup (categorica
 
 from __future__ import annotations
 
+import itertools
 import math
 import tomllib
 from bisect import bisect_right
@@ -145,7 +146,7 @@ class Scorecard:
     base: float
     characteristics: tuple[Characteristic, ...]
     version: str = "1"
-    cutoffs: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_CUTOFFS))
+    cutoffs: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_CUTOFFS), hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "characteristics", tuple(self.characteristics))
@@ -190,7 +191,7 @@ def check_cutoffs(cutoffs: Mapping[str, float]) -> None:
     values = [cutoffs[g] for g in "ABCD"]
     if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
         raise ScorecardError("cut-offs must be numbers", key="grades")
-    if not all(a > b for a, b in zip(values, values[1:], strict=False)):
+    if not all(a > b for a, b in itertools.pairwise(values)):
         raise ScorecardError("cut-offs must decrease strictly from A to D", key="grades")
 
 

@@ -1,0 +1,192 @@
+"""Seed 002 stages 1-3 through a real consortium (hub + 3 nodes over TLS): the three personas,
+a stacking applicant and a blacklisted one, roles, illegal transitions, restart persistence."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lianfang.v1 import common_pb2, node_pb2
+
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.errors import LianfangRpcError
+from clients.node import NodeClient
+from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
+from node.sources.simulators import SEED_PERSONAS_FILE
+from runtime.clock import ManualClock
+from tests.support.origination import application, findings, sign
+
+WAN = 10_000 * 100  # 万元 in fen
+
+
+@pytest.fixture
+async def bank(tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    clock = ManualClock()
+    c = await start_local_consortium(
+        tmp_path,
+        ["lender-a", "lender-b", "lender-c"],
+        clock=clock,
+        source_latency_ms=5,
+        scenario_file=SEED_PERSONAS_FILE,
+    )
+    try:
+        yield c, clock
+    finally:
+        await c.stop()
+
+
+async def test_lao_wang_grey_zone_due_diligence_then_self_payment(bank) -> None:  # type: ignore[no-untyped-def]
+    c, clock = bank
+    a = c.members["lender-a"]
+    customer = a.as_role("customer", "wang-jianguo")
+    view = await customer.submit_application(application(LAO_WANG, "lw-1"))
+    d = view.decision
+    assert (d.anti_fraud_score, d.credit_score, d.grade) == (85, 78, "B")
+    assert d.pre_credit_limit_fen == 20 * WAN and d.annual_rate == pytest.approx(0.045)
+    assert view.state == "due_diligence" and "GREY_ZONE_SCORE" in d.reasons
+    assert {s.name: s.status for s in d.sources} == {
+        n: "ok" for n in ("registry", "tax", "flow", "bureau", "judicial", "fraud", "identity")
+    }
+    assert view.assigned_to == "xiao-li"  # 属地 shanghai-pudong + 行业 catering
+    manager = a.as_role("customer_manager", "xiao-li")
+    (task,) = await manager.list_tasks()
+    assert task.kind == "due_diligence" and any("电费单" in item for item in task.checklist)
+    with pytest.raises(LianfangRpcError) as err:  # not the assignee
+        await a.as_role("customer_manager", "zhang-wei").submit_due_diligence(
+            task.task_id, findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000)
+        )
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    view = await manager.submit_due_diligence(
+        task.task_id, findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000)
+    )
+    assert view.state == "approved"
+    assert view.final_limit_fen == 18 * WAN and view.final_rate == pytest.approx(0.045)
+    contract = await customer.get_contract(view.application_id)
+    assert "180,000.00" in contract.document and contract.state == "awaiting_signature"
+    borrower = Ed25519PrivateKey.generate()
+    signed = await customer.sign_contract(sign(contract, borrower))
+    assert signed.state == "signed" and signed.signature_valid
+    drawdown = await customer.request_drawdown(view.application_id, 15 * WAN)
+    assert (drawdown.payment_mode, drawdown.state) == ("self", "disbursed")  # below 受托支付起点
+    loan = await customer.get_loan(drawdown.loan_id)
+    assert len(loan.schedule) == 12 and sum(i.principal_fen for i in loan.schedule) == 15 * WAN
+    final = await customer.get_application(view.application_id)
+    assert [t.to_state for t in final.history] == ["submitted", "due_diligence", "approved", "signed", "funded"]
+    assert all(t.reason for t in final.history)
+    stored = await c.hub.store.get_application("lender-a", view.application_id)
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_FUNDED
+
+
+async def test_shendu_vision_above_pre_credit_entrusted_payment_with_review(bank) -> None:  # type: ignore[no-untyped-def]
+    c, clock = bank
+    b = c.members["lender-b"]
+    customer = b.as_role("customer", "lin-xiaowen")
+    view = await customer.submit_application(application(SHENDU_VISION, "sv-1"))
+    assert view.state == "due_diligence" and "AMOUNT_ABOVE_PRE_CREDIT" in view.decision.reasons
+    assert view.decision.pre_credit_limit_fen < 80 * WAN
+    manager = b.as_role("customer_manager", view.assigned_to)
+    (task,) = await manager.list_tasks()
+    view = await manager.submit_due_diligence(
+        task.task_id, findings(clock.now, soft=5, consistent=True, wallet_yuan=120_000)
+    )
+    assert view.state == "approved" and view.final_limit_fen >= 80 * WAN
+    contract = await customer.get_contract(view.application_id)
+    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.request_drawdown(view.application_id, 80 * WAN)  # entrusted needs a payee
+    assert [v.field for v in err.value.violations] == ["payee_account"]
+    drawdown = await customer.request_drawdown(view.application_id, 80 * WAN, "6222020200112233445")
+    assert (drawdown.payment_mode, drawdown.state) == ("entrusted", "pending_review")
+    reviewer = b.as_role("disbursement_reviewer", "reviewer-1")
+    (review_task,) = await reviewer.list_tasks(assignee="disbursement-reviewers")
+    assert review_task.kind == "disbursement_review"
+    done = await reviewer.review_disbursement(drawdown.drawdown_id, True, "payee contract checked")
+    assert done.state == "disbursed"
+    loan = await customer.get_loan(done.loan_id)
+    assert [i.principal_fen for i in loan.schedule[:-1]] == [0] * 23  # interest first
+
+
+async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # type: ignore[no-untyped-def]
+    c, _ = bank
+    cc = c.members["lender-c"]
+    customer = cc.as_role("customer", "liu-deming")
+    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-1"))
+    assert view.state == "approved", list(view.decision.reasons)
+    assert view.final_limit_fen >= 35 * WAN and view.final_rate > 0
+    contract = await customer.get_contract(view.application_id)
+    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
+    drawdown = await customer.request_drawdown(view.application_id, 35 * WAN, "vendor-cnc-0001")
+    assert (drawdown.payment_mode, drawdown.state) == ("entrusted", "pending_review")
+    done = await cc.as_role("disbursement_reviewer").review_disbursement(drawdown.drawdown_id, True, "invoice ok")
+    loan = await customer.get_loan(done.loan_id)
+    assert len(loan.schedule) == 36 and loan.payment_mode == "entrusted"
+
+
+async def test_stacking_and_blacklisted_applicants_are_referred_with_consortium_reasons(bank) -> None:  # type: ignore[no-untyped-def]
+    c, clock = bank
+    for lender, ref in (("lender-b", "b-stk"), ("lender-c", "c-stk")):
+        await c.members[lender].as_role("customer").submit_application(application(LAO_WANG, ref))
+        clock.advance(3600)
+    view = await c.members["lender-a"].as_role("customer").submit_application(application(LAO_WANG, "a-stk"))
+    assert view.state == "referred"  # never declined on a consortium flag alone
+    cs = {h.reason_code for h in view.decision.hits if h.source == "consortium"}
+    assert cs and set(view.decision.reasons) >= cs
+    assert any(r.code.startswith("STACKING_") for r in view.decision.consortium.reasons)
+
+    b = c.members["lender-b"]
+    token = b.tokeniser.token(common_pb2.TOKEN_TYPE_USCC, JINGCHENG_PARTS.uscc)
+    await b.hub_client.file_marker(
+        token,
+        common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
+        "FORGED_DOCUMENTS",
+        evidence_level=common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
+    )
+    view = await c.members["lender-a"].as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-bl"))
+    assert view.state == "referred"
+    assert any(h.source == "consortium" and h.action == "decline" for h in view.decision.hits)
+    assert [h.marker_type for h in view.decision.consortium.blacklist] == [common_pb2.MARKER_TYPE_CONFIRMED_FRAUD]
+    approver = c.members["lender-a"].as_role("credit_approver", "approver-1")
+    decided = await approver.decide_referral(view.application_id, False, "confirmed fraud at another lender")
+    assert decided.state == "declined" and decided.history[-1].actor == "approver-1"
+
+
+async def test_roles_transitions_and_restart(bank) -> None:  # type: ignore[no-untyped-def]
+    c, _ = bank
+    a = c.members["lender-a"]
+    customer = a.as_role("customer")
+    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-roles"))
+    again = await customer.submit_application(application(JINGCHENG_PARTS, "jc-roles"))
+    assert again.application_id == view.application_id  # a retried submission is not a new application
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.decide_referral(view.application_id, True, "I approve myself")
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(LianfangRpcError) as err:
+        await NodeClient(a.node_client.channel).get_application(view.application_id)  # no token
+    assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.request_drawdown(view.application_id, 10 * WAN, "vendor")  # not signed yet
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(LianfangRpcError) as err:
+        await a.as_role("credit_approver").decide_referral(view.application_id, True, "not referred")
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    contract = await customer.get_contract(view.application_id)
+    tampered = sign(contract, Ed25519PrivateKey.generate())
+    tampered.signature = bytes(64)
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.sign_contract(tampered)
+    assert [v.field for v in err.value.violations] == ["signature"]
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.submit_application(node_pb2.SubmitApplicationRequest(application_ref="bad"))
+    assert {"product_code", "consent_ref", "applicant_name"} <= {v.field for v in err.value.violations}
+
+    # restart the node process on the same database: everything is still there
+    before = await customer.get_application(view.application_id)
+    await c.restart_node("lender-a")
+    after = await c.members["lender-a"].as_role("customer").get_application(view.application_id)
+    assert after == before
+    assert (
+        await c.members["lender-a"].as_role("customer").get_contract(view.application_id)
+    ).document == contract.document

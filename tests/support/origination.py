@@ -1,0 +1,68 @@
+"""Building node requests for the seed's personas, and signing as a borrower."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from google.protobuf.timestamp_pb2 import Timestamp
+from lianfang.v1 import common_pb2, node_pb2
+
+from node.origination.contracts import document_digest
+from node.sources.personas import Persona
+
+KINDS = {
+    "person": common_pb2.APPLICANT_KIND_PERSON,
+    "individual_business": common_pb2.APPLICANT_KIND_INDIVIDUAL_BUSINESS,
+    "company": common_pb2.APPLICANT_KIND_COMPANY,
+}
+PRODUCTS = {"catering": "xiaowei_puhui", "software": "keji_liudong", "manufacturing": "shebei_diya"}
+METHODS = {"catering": "equal_instalments", "software": "interest_first", "manufacturing": "equal_instalments"}
+
+
+def application(
+    p: Persona, ref: str, *, amount_yuan: int | None = None, product: str = ""
+) -> node_pb2.SubmitApplicationRequest:
+    return node_pb2.SubmitApplicationRequest(
+        application_ref=ref,
+        product_code=product or PRODUCTS[p.industry],
+        applicant_kind=KINDS[p.applicant_kind],
+        applicant_name=p.name,
+        identifiers=node_pb2.Identifiers(uscc=p.uscc, legal_rep_resident_id=p.legal_rep_resident_id, phones=[p.phone]),
+        industry=p.industry,
+        locality=p.locality,
+        amount_fen=(amount_yuan or p.requested_amount_yuan) * 100,
+        term_months=p.term_months,
+        repayment_method=METHODS[p.industry],
+        consent_ref=f"auth-{ref}",
+    )
+
+
+def findings(
+    now: float, *, soft: int, consistent: bool, wallet_yuan: int, customs: bool = False
+) -> node_pb2.DueDiligenceFindings:
+    taken = Timestamp(seconds=int(now) - 3600)
+    photos = [
+        node_pb2.PhotoEvidence(sha256=f"{i:064x}", latitude=31.22, longitude=121.54, taken_at=taken, subject=s)
+        for i, s in enumerate(["signboard", "kitchen", "dining_area"])
+    ]
+    return node_pb2.DueDiligenceFindings(
+        electricity_fen=[320_000, 305_000, 331_000],
+        water_fen=[41_000, 39_500, 42_300],
+        customs_fen=[9_000_000, 8_600_000, 9_400_000] if customs else [],
+        peak_customers_per_hour=46,
+        purchase_records_consistent=consistent,
+        monthly_wallet_receipts_fen=wallet_yuan * 100,
+        photos=photos,
+        soft_assessment=soft,
+        notes="field visit",
+    )
+
+
+def sign(contract: node_pb2.ContractView, key: Ed25519PrivateKey) -> node_pb2.SignContractRequest:
+    return node_pb2.SignContractRequest(
+        application_id=contract.application_id,
+        face_verified=True,
+        sms_code="482913",
+        borrower_public_key=key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
+        signature=key.sign(document_digest(contract.document)),
+    )
