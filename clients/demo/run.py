@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from lianfang.v1 import common_pb2, node_pb2
+from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
 from clients.demo.consortium import start_local_consortium
 from clients.demo.workload import DAY, Application, Filing, build_workload
@@ -52,15 +52,16 @@ class DemoResult:
     markers_filed: int = 0
     markers_withdrawn: int = 0
     ip_only_stacking: int = 0
+    states: dict[str, int] = field(default_factory=dict)
     stacking: Score = field(default_factory=Score)
     blacklist: Score = field(default_factory=Score)
     protective: Score = field(default_factory=Score)
     seconds: float = 0.0
 
 
-def stacking_flag(answer: node_pb2.ScreenResponse) -> bool:
-    """The demo lender's policy: stacking on a person identifier within 7 days."""
-    for reason in answer.consortium.reasons:
+def stacking_flag(answer: consortium_pb2.CheckResponse) -> bool:
+    """Stacking on a person identifier within 7 days (shared IPs alone do not count)."""
+    for reason in answer.reasons:
         parts = reason.code.split("_")
         if parts[0] == "STACKING" and "_".join(parts[1:-1]) in PERSON_TYPES and parts[-1] in SHORT_WINDOWS:
             return True
@@ -82,6 +83,7 @@ async def run_demo(
     result = DemoResult(applicants=applicants, lenders=lenders)
     with tempfile.TemporaryDirectory(prefix="lianfang-demo-") as tmp:
         consortium = await start_local_consortium(Path(folder or tmp), member_ids, store_url=store_url, clock=clock)
+        customers = {m: consortium.members[m].as_role("customer", "front-end") for m in member_ids}
         try:
             started = time.perf_counter()
             events: list[tuple[float, int, Application | Filing | tuple[str, str]]] = []
@@ -125,30 +127,36 @@ async def run_demo(
                 else:
                     app = event
                     member = consortium.members[app.lender]
-                    answer = await member.node_client.screen(
-                        node_pb2.ScreenRequest(
+                    view = await customers[app.lender].submit_application(
+                        node_pb2.SubmitApplicationRequest(
                             application_ref=app.ref,
-                            consent_ref=f"consent-{app.ref}",
-                            applicant_kind=common_pb2.APPLICANT_KIND_PERSON,
-                            product_category="consumer_instalment",
+                            product_code="xiaowei_puhui",
+                            applicant_kind=common_pb2.APPLICANT_KIND_INDIVIDUAL_BUSINESS,
+                            applicant_name=f"applicant {app.ref}",
                             identifiers=app.person.identifiers(),
+                            industry="retail",
+                            locality="shanghai-pudong",
+                            amount_fen=app.amount_yuan * 100,
+                            term_months=12,
+                            repayment_method="equal_instalments",
+                            consent_ref=f"consent-{app.ref}",
                         )
                     )
+                    answer = view.decision.consortium
                     result.checks += 1
+                    result.states[view.state] = result.states.get(view.state, 0) + 1
                     rid = app.person.resident_id
                     seen = history.setdefault(rid, [])
                     stack_truth = any(lender != app.lender and at - t <= 7 * DAY for t, lender in seen)
                     seen.append((at, app.lender))
                     flagged = stacking_flag(answer)
                     result.stacking.add(stack_truth, flagged)
-                    if not flagged and any(r.code.startswith("STACKING_IP") for r in answer.consortium.reasons):
+                    if not flagged and any(r.code.startswith("STACKING_IP") for r in answer.reasons):
                         result.ip_only_stacking += 1
-                    codes = [r.code for r in answer.consortium.reasons]
+                    codes = [r.code for r in answer.reasons]
                     blacklisted = any(c.startswith("BLACKLIST_") for c in codes)
                     result.blacklist.add(bool(active_negative.get(rid)), blacklisted)
                     result.protective.add(rid in protected, any(c.startswith("PROTECTIVE_") for c in codes))
-                    outcome = common_pb2.OUTCOME_DECLINED if blacklisted else common_pb2.OUTCOME_APPROVED
-                    await member.hub_client.report_outcome(app.ref, outcome)
             result.seconds = time.perf_counter() - started
         finally:
             await consortium.stop()
@@ -158,7 +166,8 @@ async def run_demo(
 def print_report(result: DemoResult, out: TextIO) -> None:
     rows = [
         ("applicants", str(result.applicants)),
-        ("checks made (node Screen → hub Check, TLS)", str(result.checks)),
+        ("applications (node pipeline → hub Check, TLS)", str(result.checks)),
+        ("decisions", ", ".join(f"{k} {v}" for k, v in sorted(result.states.items()))),
         ("markers filed / withdrawn", f"{result.markers_filed} / {result.markers_withdrawn}"),
         ("shared-IP stacking seen but not flagged", str(result.ip_only_stacking)),
         ("wall time", f"{result.seconds:.1f} s ({result.checks / max(result.seconds, 1e-9):.0f} checks/s)"),

@@ -10,10 +10,10 @@ their subject applies (must not hit). Everything is generated from one seed.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lianfang.v1 import common_pb2, node_pb2
-from stdnum.cn import ric
+from stdnum.cn import ric, uscc
 
 from runtime.clock import ManualClock
 
@@ -26,6 +26,9 @@ CAFE_IP = "36.112.45.9"
 
 @dataclass(frozen=True)
 class Person:
+    """An individual business owner (个体工商户): the person's identifiers plus the business's USCC."""
+
+    uscc: str
     resident_id: str
     phone: str
     device_id: str
@@ -35,7 +38,8 @@ class Person:
 
     def identifiers(self) -> node_pb2.Identifiers:
         return node_pb2.Identifiers(
-            resident_id=self.resident_id,
+            uscc=self.uscc,
+            legal_rep_resident_id=self.resident_id,
             phones=[self.phone],
             device_ids=[self.device_id],
             ips=[self.ip],
@@ -51,6 +55,7 @@ class Application:
     ref: str
     person: Person
     role: str  # innocent | stacker | fraudster | impostor | withdrawn
+    amount_yuan: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,9 @@ class Workload:
 def _person(rng: random.Random, ip: str | None = None) -> Person:
     birth = f"{rng.randint(1960, 2002)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
     body = rng.choice(AREAS) + birth + f"{rng.randint(0, 999):03d}"
+    business = "92" + rng.choice(AREAS) + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
     return Person(
+        uscc=business + uscc.calc_check_digit(business),
         resident_id=body + ric.calc_check_digit(body + "0"),  # stdnum wants a placeholder digit
         phone=rng.choice(MOBILE_PREFIXES) + f"{rng.randint(0, 99_999_999):08d}",
         device_id=f"dev-{rng.getrandbits(64):016x}",
@@ -95,7 +102,8 @@ def build_workload(applicants: int, lenders: list[str], *, weeks: int = 8, seed:
     def apply(at: float, lender: str, person: Person, role: str) -> None:
         nonlocal counter
         counter += 1
-        work.applications.append(Application(work.start + at, lender, f"app-{counter:06d}", person, role))
+        amount = rng.randrange(20_000, 200_001, 10_000)
+        work.applications.append(Application(work.start + at, lender, f"app-{counter:06d}", person, role, amount))
 
     n_stackers = max(applicants // 12, 3)
     n_fraud = max(applicants // 20, 3)
@@ -127,15 +135,8 @@ def build_workload(applicants: int, lenders: list[str], *, weeks: int = 8, seed:
             ]
         )
         work.filings.append(Filing(work.start + filed, filer, person, *kind))
-        # the fraudster returns weeks later with a new phone and device: ID and account still hit
-        again = Person(
-            person.resident_id,
-            _person(rng).phone,
-            _person(rng).device_id,
-            person.ip,
-            person.bank_account,
-            person.address,
-        )
+        fresh = _person(rng)  # a new shell business, phone and device; the ID and account still hit
+        again = replace(person, uscc=fresh.uscc, phone=fresh.phone, device_id=fresh.device_id)
         apply(rng.uniform(filed + DAY, span), other, again, "fraudster")
     for _ in range(n_victims):
         victim = _person(rng)
@@ -151,14 +152,8 @@ def build_workload(applicants: int, lenders: list[str], *, weeks: int = 8, seed:
                 common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
             )
         )
-        impostor = Person(
-            victim.resident_id,
-            _person(rng).phone,
-            _person(rng).device_id,
-            _person(rng).ip,
-            _person(rng).bank_account,
-            victim.address,
-        )
+        fresh = _person(rng)  # the impostor brings everything but the stolen ID and address
+        impostor = replace(fresh, resident_id=victim.resident_id, address=victim.address)
         apply(rng.uniform(filed + DAY, span), other, impostor, "impostor")
     for _ in range(n_withdrawn):
         person = _person(rng)
