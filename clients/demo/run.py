@@ -101,8 +101,10 @@ async def run_demo(
                 clock.now = at
                 if isinstance(event, Filing):
                     member = consortium.members[event.lender]
+                    # the person's ID as a private applicant and as a business's legal representative
+                    rid = event.person.resident_id
                     ids = node_pb2.Identifiers(
-                        resident_id=event.person.resident_id, bank_accounts=[event.person.bank_account]
+                        resident_id=rid, legal_rep_resident_id=rid, bank_accounts=[event.person.bank_account]
                     )
                     marker_ids = []
                     for token in tokenise_identifiers(ids, member.tokeniser):
