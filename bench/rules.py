@@ -170,8 +170,8 @@ class RuleEngineSet:
 def _cpu_jiffies() -> tuple[int, int]:
     """(all CPUs busy jiffies, this process's jiffies): to see other processes' load."""
     try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        busy = sum(int(v) for v in fields) - int(fields[3]) - int(fields[4])
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]  # user nice system irq softirq
         own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
         return busy, int(own[11]) + int(own[12])
     except (OSError, IndexError, ValueError):

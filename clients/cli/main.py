@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clients.channel import open_channel
+from clients.cli.node_commands import add_commands as add_node_commands
+from clients.cli.node_commands import run as run_node_command
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.errors import LianfangRpcError
 from clients.hub import AdminClient
@@ -43,7 +45,7 @@ def _node_serve(args: argparse.Namespace) -> int:
         NodeConfig,
         section="node",
         file=args.config,
-        overrides={"listen": args.listen, "hub_address": args.hub},
+        overrides={"listen": args.listen, "hub_address": args.hub, "database": args.database},
     )
     configure_logging(config.log_level)
     asyncio.run(run_node(config))
@@ -135,7 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     node_serve.add_argument("--config", help="TOML file with a [node] table (env LIANFANG_NODE_* overrides)")
     node_serve.add_argument("--listen", help="host:port (default 127.0.0.1:7444)")
     node_serve.add_argument("--hub", help="hub host:port")
+    node_serve.add_argument("--database", help="SQLite file of the node's records")
     node_serve.set_defaults(run=_node_serve)
+    add_node_commands(node, lambda a: asyncio.run(run_node_command(a)))
 
     admin = nouns.add_parser("admin", help="consortium administration").add_subparsers(dest="verb", required=True)
     members = admin.add_parser("members", help="member lifecycle")

@@ -106,3 +106,84 @@ def test_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     f.write_text("[hub]\nlisen = 1\n")
     out = _run("hub", "serve", "--config", str(f))
     assert out.returncode == 2 and "lisen" in out.stderr
+
+
+async def test_node_pipeline_commands(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from node.sources.personas import JINGCHENG_PARTS as P
+    from node.sources.simulators import SEED_PERSONAS_FILE
+
+    c = await start_local_consortium(
+        tmp_path / "c", ["lender-a"], source_latency_ms=1, scenario_file=SEED_PERSONAS_FILE
+    )
+    try:
+        member = c.members["lender-a"]
+        idp = tmp_path / "idp.pem"
+        idp.write_bytes(
+            member.identity_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        borrower = tmp_path / "borrower.pem"
+        generate_key_file(borrower)
+        common = ["--node", f"localhost:{member.node.port}", "--ca", c.ca.ca_file, "--identity-key", str(idp)]
+        out = await _arun(
+            "node",
+            "apply",
+            *common,
+            "--ref",
+            "cli-1",
+            "--product",
+            "shebei_diya",
+            "--kind",
+            "company",
+            "--name",
+            P.name,
+            "--uscc",
+            P.uscc,
+            "--legal-rep",
+            P.legal_rep_resident_id,
+            "--phone",
+            P.phone,
+            "--industry",
+            P.industry,
+            "--locality",
+            P.locality,
+            "--amount",
+            "350000",
+            "--term",
+            "36",
+            "--consent",
+            "auth-cli-1",
+        )
+        assert out.returncode == 0, out.stderr
+        app = json.loads(out.stdout)
+        assert app["state"] == "approved"
+        app_id = app["applicationId"]
+        out = await _arun(
+            "node", "sign", *common, app_id, "--borrower-key", str(borrower), "--sms-code", "123456", "--face-verified"
+        )
+        assert json.loads(out.stdout)["signatureValid"] is True, out.stderr
+        out = await _arun("node", "drawdown", *common, app_id, "--amount", "350000", "--payee", "vendor-1")
+        drawdown = json.loads(out.stdout)
+        assert drawdown["paymentMode"] == "entrusted" and drawdown["state"] == "pending_review"
+        out = await _arun("node", "disburse", *common, "--as", "customer", drawdown["drawdownId"], "--comment", "x")
+        assert out.returncode == 1 and "PERMISSION_DENIED" in out.stderr  # a customer cannot disburse
+        out = await _arun(
+            "node",
+            "disburse",
+            *common,
+            "--as",
+            "disbursement_reviewer",
+            drawdown["drawdownId"],
+            "--comment",
+            "vendor invoice verified",
+        )
+        loan_id = json.loads(out.stdout)["loanId"]
+        out = await _arun("node", "show", *common, "--loan", loan_id)
+        assert len(json.loads(out.stdout)["schedule"]) == 36
+        out = await _arun("node", "show", *common, app_id)
+        assert json.loads(out.stdout)["state"] == "funded"
+    finally:
+        await c.stop()

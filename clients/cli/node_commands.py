@@ -1,0 +1,190 @@
+"""``lianfang node apply|tasks|dd|approve|sign|drawdown|disburse|show``: the origination
+pipeline from a terminal. Output is JSON (one object per line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from lianfang.v1 import common_pb2, node_pb2
+
+from clients.channel import open_channel
+from clients.credentials import JwtSigner, load_private_key
+from clients.node import NODE_AUDIENCE, NodeClient
+from node.origination.contracts import document_digest
+
+KINDS = {
+    "person": common_pb2.APPLICANT_KIND_PERSON,
+    "individual_business": common_pb2.APPLICANT_KIND_INDIVIDUAL_BUSINESS,
+    "company": common_pb2.APPLICANT_KIND_COMPANY,
+}
+
+
+class StaticToken(JwtSigner):
+    """A token obtained from the lender's identity provider, used as is."""
+
+    def __init__(self, token: str) -> None:
+        self._static = token
+
+    def token(self, now: float | None = None) -> str:
+        return self._static
+
+
+def _client(args: argparse.Namespace) -> NodeClient:
+    channel = open_channel(args.node, ca_file=args.ca or "", plaintext=args.plaintext)
+    if args.token:
+        return NodeClient(channel, StaticToken(args.token))
+    if not args.identity_key:
+        raise SystemExit("lianfang: pass --token (from your identity provider) or --identity-key with --as")
+    signer = JwtSigner(
+        args.user or args.role,
+        load_private_key(args.identity_key),
+        audience=NODE_AUDIENCE,
+        claims={"role": args.role},
+        lifetime_seconds=600,
+    )
+    return NodeClient(channel, signer)
+
+
+def _print(message: Message) -> None:
+    print(json.dumps(json_format.MessageToDict(message), ensure_ascii=False))
+
+
+async def run(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        result: Any
+        if args.verb == "apply":
+            ids = node_pb2.Identifiers(
+                uscc=args.uscc or "",
+                resident_id=args.resident_id or "",
+                legal_rep_resident_id=args.legal_rep or "",
+                phones=args.phone or [],
+                device_ids=args.device or [],
+                ips=args.ip or [],
+                bank_accounts=args.bank_account or [],
+                addresses=args.address or [],
+            )
+            result = await client.submit_application(
+                node_pb2.SubmitApplicationRequest(
+                    application_ref=args.ref,
+                    product_code=args.product,
+                    applicant_kind=KINDS[args.kind],
+                    applicant_name=args.name,
+                    identifiers=ids,
+                    industry=args.industry,
+                    locality=args.locality,
+                    amount_fen=round(args.amount * 100),
+                    term_months=args.term,
+                    repayment_method=args.method,
+                    consent_ref=args.consent,
+                )
+            )
+        elif args.verb == "tasks":
+            for task in await client.list_tasks(assignee=args.assignee or "", include_done=args.all):
+                _print(task)
+            return 0
+        elif args.verb == "dd":
+            findings = json_format.Parse(Path(args.findings).read_text(), node_pb2.DueDiligenceFindings())
+            result = await client.submit_due_diligence(args.task_id, findings)
+        elif args.verb == "approve":
+            result = await client.decide_referral(args.application_id, not args.decline, args.comment)
+        elif args.verb == "sign":
+            contract = await client.get_contract(args.application_id)
+            key = load_private_key(args.borrower_key)
+            from clients.credentials import public_key_bytes
+
+            result = await client.sign_contract(
+                node_pb2.SignContractRequest(
+                    application_id=args.application_id,
+                    face_verified=args.face_verified,
+                    sms_code=args.sms_code,
+                    borrower_public_key=public_key_bytes(key),
+                    signature=key.sign(document_digest(contract.document)),
+                )
+            )
+        elif args.verb == "drawdown":
+            result = await client.request_drawdown(args.application_id, round(args.amount * 100), args.payee or "")
+        elif args.verb == "disburse":
+            result = await client.review_disbursement(args.drawdown_id, not args.reject, args.comment)
+        elif args.loan:
+            result = await client.get_loan(args.id)
+        elif args.contract:
+            result = await client.get_contract(args.id)
+        else:
+            result = await client.get_application(args.id)
+        _print(result)
+        return 0
+    finally:
+        await client.close()
+
+
+def add_commands(node: Any, runner: Any) -> None:
+    """Adds the pipeline verbs to the ``lianfang node`` sub-parser group."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--node", default="localhost:7444", help="node host:port")
+    common.add_argument("--ca", help="CA certificate of the node")
+    common.add_argument("--plaintext", action="store_true", help="node without TLS")
+    common.add_argument("--token", help="a JWT from the lender's identity provider")
+    common.add_argument("--identity-key", help="dev only: sign a token locally with the identity provider's key")
+    common.add_argument("--as", dest="role", default="customer", help="role claim for --identity-key")
+    common.add_argument("--user", help="subject for --identity-key (default: the role)")
+
+    apply = node.add_parser("apply", parents=[common], help="submit an application (stage 1)")
+    apply.add_argument("--ref", required=True, help="your application reference")
+    apply.add_argument("--product", required=True, help="product code, e.g. xiaowei_puhui")
+    apply.add_argument("--kind", choices=sorted(KINDS), default="individual_business")
+    apply.add_argument("--name", required=True)
+    apply.add_argument("--uscc")
+    apply.add_argument("--resident-id")
+    apply.add_argument("--legal-rep", help="legal representative's resident ID")
+    for flag in ("--phone", "--device", "--ip", "--bank-account", "--address"):
+        apply.add_argument(flag, action="append")
+    apply.add_argument("--industry", default="")
+    apply.add_argument("--locality", default="")
+    apply.add_argument("--amount", type=float, required=True, help="yuan")
+    apply.add_argument("--term", type=int, required=True, help="months")
+    apply.add_argument("--method", default="equal_instalments", choices=("equal_instalments", "interest_first"))
+    apply.add_argument("--consent", required=True, help="reference of the signed authorisation")
+
+    tasks = node.add_parser("tasks", parents=[common], help="list open tasks (due diligence, reviews)")
+    tasks.add_argument("--assignee", help="default: yourself")
+    tasks.add_argument("--all", action="store_true", help="include done tasks")
+
+    dd = node.add_parser("dd", parents=[common], help="submit due-diligence findings (stage 2)")
+    dd.add_argument("task_id")
+    dd.add_argument("--findings", required=True, help="JSON file of a DueDiligenceFindings message")
+
+    approve = node.add_parser("approve", parents=[common], help="credit approver: decide a referral")
+    approve.add_argument("application_id")
+    approve.add_argument("--comment", required=True)
+    approve.add_argument("--decline", action="store_true")
+
+    sign = node.add_parser("sign", parents=[common], help="borrower: sign the contract (stage 3)")
+    sign.add_argument("application_id")
+    sign.add_argument("--borrower-key", required=True, help="borrower's Ed25519 private key (PEM)")
+    sign.add_argument("--sms-code", required=True)
+    sign.add_argument("--face-verified", action="store_true")
+
+    drawdown = node.add_parser("drawdown", parents=[common], help="borrower: draw down within the limit")
+    drawdown.add_argument("application_id")
+    drawdown.add_argument("--amount", type=float, required=True, help="yuan")
+    drawdown.add_argument("--payee", help="counterparty account (entrusted payment)")
+
+    disburse = node.add_parser("disburse", parents=[common], help="disbursement reviewer: approve a drawdown")
+    disburse.add_argument("drawdown_id")
+    disburse.add_argument("--comment", required=True)
+    disburse.add_argument("--reject", action="store_true")
+
+    show = node.add_parser("show", parents=[common], help="show an application, its contract or a loan")
+    show.add_argument("id")
+    what = show.add_mutually_exclusive_group()
+    what.add_argument("--loan", action="store_true", help="id is a loan id")
+    what.add_argument("--contract", action="store_true", help="id is an application id; show its contract")
+
+    for parser in (apply, tasks, dd, approve, sign, drawdown, disburse, show):
+        parser.set_defaults(run=runner)

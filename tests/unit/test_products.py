@@ -1,0 +1,53 @@
+"""Products are configuration: the shipped file loads; a bad one names the product and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from node.origination.due_diligence import load_field_team
+from node.origination.products import DEFAULT_PRODUCTS, load_products
+from runtime.config import ConfigError
+
+
+def test_shipped_products_load() -> None:
+    products = load_products()
+    assert {"xiaowei_puhui", "keji_liudong", "shebei_diya"} <= set(products)
+    lw = products["xiaowei_puhui"]
+    assert lw.name == "小微普惠贷" and lw.rate_for("B") == 0.045 and lw.rate_for("E") is None
+    assert lw.entrusted_payment_threshold_fen == 300_000 * 100
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("max_amount = 500000", "max_amount = 5000", "products.xiaowei_puhui.max_amount"),
+        ('repayment_methods = ["equal_instalments", "interest_first"]\nentrusted_payment_threshold = 300000   #',
+         'repayment_methods = ["balloon"]\nentrusted_payment_threshold = 300000   #',
+         "products.xiaowei_puhui.repayment_methods"),
+        ("grey_zone = [70, 80]", "grey_zone = [80, 70]", "products.xiaowei_puhui.grey_zone"),
+        ("B = 0.045", "B = 0.9", "products.xiaowei_puhui.price_grid.B"),
+        ("flow_factor = 1.7  ", "flow_factr = 1.7  ", "products.xiaowei_puhui.flow_factr: unknown key"),
+        ('name = "小微普惠贷"', "name = 7", "products.xiaowei_puhui.name"),
+    ],
+)
+def test_bad_product_config_names_the_key(tmp_path: Path, old: str, new: str, message: str) -> None:
+    text = DEFAULT_PRODUCTS.read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "products.toml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_products(bad)
+
+
+def test_missing_products_file_and_managers(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_products(tmp_path / "none.toml")
+    (tmp_path / "m.toml").write_text('[[managers]]\nid = "x"\nname = "X"\nlocalities = []\n')
+    with pytest.raises(ConfigError, match=r"managers\[0\]: missing industries"):
+        load_field_team(tmp_path / "m.toml")
+    team = load_field_team()
+    assert team.assign("suzhou-wuzhong", "manufacturing", {}).id == "wang-fang"
+    assert team.assign("shanghai-pudong", "catering", {"xiao-li": 9}).id == "xiao-li"  # locality + industry first
+    assert any("电费单" in item for item in team.checklist("catering"))
