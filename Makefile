@@ -22,6 +22,8 @@ test: $(BIN)/lianfang
 
 bench: $(BIN)/lianfang
 	$(BIN)/python bench/check.py
+	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/stage1.py
 
 proto: $(BIN)/lianfang
 	$(BIN)/python proto/generate.py
