@@ -38,7 +38,7 @@ class RiskModel:
         credit_file: str | Path = RULES_DIR / "credit_scorecard.toml",
     ) -> RiskModel:
         rules = compile_rule_set(load_rule_set(rules_file, CATALOGUE), CATALOGUE)
-        return cls(rules, load_scorecard(anti_fraud_file), load_scorecard(credit_file))
+        return cls(rules, load_scorecard(anti_fraud_file, CATALOGUE), load_scorecard(credit_file, CATALOGUE))
 
     def assess(self, features: Mapping[str, Any]) -> Assessment:
         hits = self.rules.evaluate(features)
