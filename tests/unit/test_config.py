@@ -60,8 +60,11 @@ def test_node_requires_identity_and_hub_trust() -> None:
     assert config.hub_timeout_seconds == 0.8 and config.key_epoch == 1
     assert config.hub_unavailable_policy == "refer"
     with pytest.raises(ConfigError, match="never approve"):
-        load_config(NodeConfig, section="node",
-                    env={**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes", "LIANFANG_NODE_HUB_UNAVAILABLE_POLICY": "approve"})
+        load_config(
+            NodeConfig,
+            section="node",
+            env={**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes", "LIANFANG_NODE_HUB_UNAVAILABLE_POLICY": "approve"},
+        )
     no_idp = {k: v for k, v in env.items() if k != "LIANFANG_NODE_API_IDENTITY_KEY"}
     with pytest.raises(ConfigError, match="api_identity_key"):
         load_config(NodeConfig, section="node", env={**no_idp, "LIANFANG_NODE_HUB_PLAINTEXT": "yes"})
