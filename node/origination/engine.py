@@ -182,6 +182,7 @@ class Origination:
                 extra={"fields": {"application": app.application_id, "error": type(stage1.extra_error).__name__}},
             )
         features["requested_amount"] = app.amount_fen / 100
+        features["applicant_kind"] = app.applicant_kind
         assessment = self.risk.assess(features)
         decision = stage1_decision(
             product,

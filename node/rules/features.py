@@ -91,6 +91,9 @@ CATALOGUE: dict[str, Feature] = {
     "fraud_phone_tenure_months": Feature("number", "months the phone number has been registered to the applicant"),
     "fraud_device_risk": Feature("number", "device risk score 0..1 from the anti-fraud SDK"),
     "address_stability_years": Feature("number", "years at the current address"),
+    # identity verification (人脸识别, 企业认证)
+    "auth_face_match": Feature("boolean", "the face check of the applicant or legal representative passed"),
+    "auth_licence_valid": Feature("boolean", "the business licence was verified"),
     # the application itself
     "amount_to_limit_ratio": Feature("number", "requested amount / pre-credit limit"),
     "requested_amount": Feature("number", "requested amount, CNY"),

@@ -190,3 +190,33 @@ async def test_roles_transitions_and_restart(bank) -> None:  # type: ignore[no-u
     assert (
         await c.members["lender-a"].as_role("customer").get_contract(view.application_id)
     ).document == contract.document
+
+
+async def test_late_source_and_unreachable_hub_refer_with_reasons(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.toml"
+    text = Path(SEED_PERSONAS_FILE).read_text(encoding="utf-8")
+    tax = f'[applicants."{SHENDU_VISION.uscc}".tax]'
+    text = text.replace(tax, f'{tax}\noutcome = "timeout"', 1)
+    identity = text.index(f'[applicants."{JINGCHENG_PARTS.uscc}".identity]')
+    face = text.index("auth_face_match = true", identity)
+    text = text[:face] + "auth_face_match = false" + text[face + len("auth_face_match = true") :]
+    scenario.write_text(text, encoding="utf-8")
+    c = await start_local_consortium(
+        tmp_path / "c",
+        ["lender-a"],
+        source_latency_ms=5,
+        scenario_file=str(scenario),
+        node_options={"source_deadline_seconds": 0.3},
+    )
+    try:
+        customer = c.members["lender-a"].as_role("customer")
+        late = await customer.submit_application(application(SHENDU_VISION, "late-1"))
+        assert late.state == "referred" and "SOURCE_TIMEOUT_TAX" in late.decision.reasons
+        assert {s.name: s.status for s in late.decision.sources}["tax"] == "timeout"
+        face = await customer.submit_application(application(JINGCHENG_PARTS, "face-1"))
+        assert face.state == "declined" and "FACE_CHECK_FAILED" in face.decision.reasons
+        await c.hub.stop(0)  # the hub goes away: the node refers, never approves
+        down = await customer.submit_application(application(LAO_WANG, "down-1"))
+        assert down.state == "referred" and "HUB_UNAVAILABLE" in down.decision.reasons
+    finally:
+        await c.stop()
