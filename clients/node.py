@@ -131,3 +131,18 @@ class NodeClient(RpcClient):
     ) -> node_pb2.LoanView:
         request = node_pb2.GetLoanRequest(loan_id=loan_id)
         return await self._call(self._loans.GetLoan, request, timeout=timeout, metadata=metadata)
+
+    async def confirm_fraud(
+        self,
+        application_id: str,
+        reason_code: str,
+        evidence_level: int,
+        case_ref: str = "",
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> node_pb2.ApplicationView:
+        request = node_pb2.ConfirmFraudRequest(
+            application_id=application_id, reason_code=reason_code, evidence_level=evidence_level, case_ref=case_ref
+        )
+        return await self._call(self._loans.ConfirmFraud, request, timeout=timeout, metadata=metadata)

@@ -43,6 +43,7 @@ HUB_OUTCOMES = {
     states.APPROVED: common_pb2.OUTCOME_APPROVED,
     states.DECLINED: common_pb2.OUTCOME_DECLINED,
     states.FUNDED: common_pb2.OUTCOME_FUNDED,
+    states.FRAUD_CONFIRMED: common_pb2.OUTCOME_FRAUD_CONFIRMED,
 }
 NEXT_STATE = {
     APPROVE: states.APPROVED,
@@ -297,6 +298,46 @@ class Origination:
                 app.decision.get("annual_rate") or max(self.products[app.product_code].price_grid.values())
             )
         await self._route(app, APPROVE if approve else DECLINE, actor, comment, now)
+        return app
+
+    async def confirm_fraud(self, r: node_pb2.ConfirmFraudRequest, actor: str) -> Application:
+        """Records confirmed fraud and shares it: outcome + a confirmed-fraud marker per identifier."""
+        v: list[FieldViolation] = []
+        if r.evidence_level == common_pb2.EVIDENCE_LEVEL_UNSPECIFIED:
+            v.append(FieldViolation("evidence_level", "confirmed fraud needs an evidence level"))
+        if not r.reason_code:
+            v.append(FieldViolation("reason_code", "is required"))
+        if v:
+            raise InvalidArgument(v)
+        app = self.store.get_application(r.application_id)
+        states.check_transition(app.state, states.FRAUD_CONFIRMED)
+        ids = app.identifiers
+        person_ids = node_pb2.Identifiers(
+            uscc=ids.get("uscc", ""),
+            resident_id=ids.get("resident_id", ""),
+            legal_rep_resident_id=ids.get("legal_rep_resident_id", ""),
+            phones=ids.get("phones", []),
+        )
+        markers = []
+        for token in tokenise_identifiers(person_ids, self.tokeniser):
+            marker = await self.hub.file_marker(
+                token,
+                common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
+                r.reason_code,
+                evidence_level=r.evidence_level,
+                case_ref=r.case_ref,
+                timeout=self.policy.hub_deadline,
+            )
+            markers.append(marker.marker_id)
+        app.decision["fraud"] = {"reason_code": r.reason_code, "evidence_level": r.evidence_level, "markers": markers}
+        self.store.save(
+            app,
+            self.clock(),
+            to_state=states.FRAUD_CONFIRMED,
+            actor=actor,
+            reason=f"fraud confirmed ({r.reason_code}); {len(markers)} marker(s) filed at the hub",
+        )
+        await self._report(app)
         return app
 
     # -- stage 3 ------------------------------------------------------------------------------

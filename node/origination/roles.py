@@ -44,6 +44,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _LOAN + "RequestDrawdown": frozenset({CUSTOMER}),
     _LOAN + "ReviewDisbursement": frozenset({DISBURSEMENT_REVIEWER}),
     _LOAN + "GetLoan": frozenset({CUSTOMER, CUSTOMER_MANAGER, RISK_MANAGER, POST_LOAN_OFFICER}),
+    _LOAN + "ConfirmFraud": frozenset({RISK_MANAGER}),
 }
 
 

@@ -154,6 +154,11 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
             await self.engine.review(request.drawdown_id, request.approve, request.comment, current_call().principal)
         )
 
+    async def ConfirmFraud(
+        self, request: node_pb2.ConfirmFraudRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ApplicationView:
+        return application_view(self.engine, await self.engine.confirm_fraud(request, current_call().principal))
+
     async def GetLoan(self, request: node_pb2.GetLoanRequest, context: grpc.aio.ServicerContext) -> node_pb2.LoanView:
         loan = self.engine.store.get_record("loan", request.loan_id)
         schedule = [node_pb2.Instalment(number=n, principal_fen=p, interest_fen=i) for n, _, p, i in loan["schedule"]]

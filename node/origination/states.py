@@ -12,15 +12,17 @@ APPROVED = "approved"
 DECLINED = "declined"
 SIGNED = "signed"  # stage 3: contract signed by the borrower
 FUNDED = "funded"  # at least one drawdown disbursed
+FRAUD_CONFIRMED = "fraud_confirmed"  # a risk manager confirmed fraud; reported to the hub
 
 ALLOWED: dict[str, frozenset[str]] = {
-    SUBMITTED: frozenset({APPROVED, DECLINED, REFERRED, DUE_DILIGENCE}),
-    DUE_DILIGENCE: frozenset({APPROVED, DECLINED, REFERRED}),
-    REFERRED: frozenset({APPROVED, DECLINED}),
-    APPROVED: frozenset({SIGNED}),
-    SIGNED: frozenset({FUNDED}),
-    FUNDED: frozenset({FUNDED}),
-    DECLINED: frozenset(),
+    SUBMITTED: frozenset({APPROVED, DECLINED, REFERRED, DUE_DILIGENCE, FRAUD_CONFIRMED}),
+    DUE_DILIGENCE: frozenset({APPROVED, DECLINED, REFERRED, FRAUD_CONFIRMED}),
+    REFERRED: frozenset({APPROVED, DECLINED, FRAUD_CONFIRMED}),
+    APPROVED: frozenset({SIGNED, FRAUD_CONFIRMED}),
+    SIGNED: frozenset({FUNDED, FRAUD_CONFIRMED}),
+    FUNDED: frozenset({FUNDED, FRAUD_CONFIRMED}),
+    DECLINED: frozenset({FRAUD_CONFIRMED}),
+    FRAUD_CONFIRMED: frozenset(),
 }
 
 

@@ -220,3 +220,30 @@ async def test_late_source_and_unreachable_hub_refer_with_reasons(tmp_path: Path
         assert down.state == "referred" and "HUB_UNAVAILABLE" in down.decision.reasons
     finally:
         await c.stop()
+
+
+async def test_confirmed_fraud_is_reported_with_evidence_and_hits_elsewhere(bank) -> None:  # type: ignore[no-untyped-def]
+    c, clock = bank
+    a = c.members["lender-a"]
+    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-fraud"))
+    with pytest.raises(LianfangRpcError) as err:
+        await a.as_role("customer_manager").confirm_fraud(
+            view.application_id, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT
+        )
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    risk = a.as_role("risk_manager", "risk-1")
+    with pytest.raises(LianfangRpcError) as err:
+        await risk.confirm_fraud(view.application_id, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_UNSPECIFIED)
+    assert [v.field for v in err.value.violations] == ["evidence_level"]
+    fraud = await risk.confirm_fraud(
+        view.application_id, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT, "case-7"
+    )
+    assert fraud.state == "fraud_confirmed" and fraud.history[-1].actor == "risk-1"
+    stored = await c.hub.store.get_application("lender-a", view.application_id)
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED
+    clock.advance(86_400)
+    elsewhere = await c.members["lender-b"].as_role("customer").submit_application(application(JINGCHENG_PARTS, "b-1"))
+    hits = elsewhere.decision.consortium.blacklist
+    assert {h.marker_type for h in hits} == {common_pb2.MARKER_TYPE_CONFIRMED_FRAUD}
+    assert all(h.evidence_level == common_pb2.EVIDENCE_LEVEL_POLICE_REPORT for h in hits)
+    assert elsewhere.state == "referred"  # a consortium flag refers; it never declines by itself

@@ -55,6 +55,18 @@ class ScreenResponse(_message.Message):
     tokens_sent: int
     def __init__(self, consortium: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., tokens_sent: _Optional[int] = ...) -> None: ...
 
+class ConfirmFraudRequest(_message.Message):
+    __slots__ = ("application_id", "reason_code", "evidence_level", "case_ref")
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    CASE_REF_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    reason_code: str
+    evidence_level: _common_pb2.EvidenceLevel
+    case_ref: str
+    def __init__(self, application_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., case_ref: _Optional[str] = ...) -> None: ...
+
 class SubmitApplicationRequest(_message.Message):
     __slots__ = ("application_ref", "product_code", "applicant_kind", "applicant_name", "identifiers", "industry", "locality", "amount_fen", "term_months", "repayment_method", "consent_ref")
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]

@@ -160,6 +160,11 @@ class LoanServiceStub:
                 request_serializer=lianfang_dot_v1_dot_node__pb2.GetLoanRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_node__pb2.LoanView.FromString,
                 _registered_method=True)
+        self.ConfirmFraud = channel.unary_unary(
+                '/lianfang.v1.LoanService/ConfirmFraud',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.ConfirmFraudRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
+                _registered_method=True)
 
 
 class LoanServiceServicer:
@@ -231,6 +236,14 @@ class LoanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfirmFraud(self, request, context):
+        """A risk manager confirms fraud on an application: the hub gets the outcome and a
+        confirmed-fraud marker (with its evidence level) on the applicant's tokens.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LoanServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +296,11 @@ def add_LoanServiceServicer_to_server(servicer, server):
                     servicer.GetLoan,
                     request_deserializer=lianfang_dot_v1_dot_node__pb2.GetLoanRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_node__pb2.LoanView.SerializeToString,
+            ),
+            'ConfirmFraud': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmFraud,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.ConfirmFraudRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ApplicationView.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -557,6 +575,33 @@ class LoanService:
             '/lianfang.v1.LoanService/GetLoan',
             lianfang_dot_v1_dot_node__pb2.GetLoanRequest.SerializeToString,
             lianfang_dot_v1_dot_node__pb2.LoanView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmFraud(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/ConfirmFraud',
+            lianfang_dot_v1_dot_node__pb2.ConfirmFraudRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ApplicationView.FromString,
             options,
             channel_credentials,
             insecure,
