@@ -15,8 +15,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.records import YEAR, Marker, token_from_key, token_type_of
-from consortium.timestamps import to_timestamp
 from runtime.errors import FieldViolation
+from runtime.timestamps import to_timestamp
 
 NEGATIVE = frozenset(
     {

@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 from lianfang.v1 import common_pb2, node_pb2
 
 from clients.channel import open_channel
-from clients.credentials import JwtSigner, load_private_key
+from clients.credentials import JwtSigner, load_private_key, public_key_bytes
 from clients.node import NODE_AUDIENCE, NodeClient
 from node.origination.contracts import document_digest
 
@@ -96,8 +96,6 @@ async def run(args: argparse.Namespace) -> int:
         elif args.verb == "sign":
             contract = await client.get_contract(args.application_id)
             key = load_private_key(args.borrower_key)
-            from clients.credentials import public_key_bytes
-
             result = await client.sign_contract(
                 node_pb2.SignContractRequest(
                     application_id=args.application_id,

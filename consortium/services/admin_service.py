@@ -9,10 +9,10 @@ from consortium.auth import Authenticator
 from consortium.members import PENDING, TRANSITIONS
 from consortium.records import Member
 from consortium.store.base import Store
-from consortium.timestamps import to_timestamp
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument
+from runtime.timestamps import to_timestamp
 
 ED25519_PUBLIC_KEY_BYTES = 32
 

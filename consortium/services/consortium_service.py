@@ -11,11 +11,11 @@ from consortium.markers import MarkerPolicy, blacklist_answer, marker_message, v
 from consortium.records import ApplicationRecord, Marker, token_key
 from consortium.stacking import stacking_answer
 from consortium.store.base import Store
-from consortium.timestamps import from_timestamp, to_timestamp
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
+from runtime.timestamps import from_timestamp, to_timestamp
 
 MAX_FUTURE_SKEW = 24 * 3600.0
 

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 
+from node.origination.contracts import verify_signature
 from node.origination.engine import Origination
 from node.origination.store import Application, Task
 from runtime.interceptors import current_call
-
-
-def _ts(seconds: float) -> Timestamp:
-    ts = Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
+from runtime.timestamps import to_timestamp
 
 
 def application_view(engine: Origination, app: Application) -> node_pb2.ApplicationView:
@@ -50,7 +46,7 @@ def application_view(engine: Origination, app: Application) -> node_pb2.Applicat
         assigned_to=app.assigned_to,
         history=[
             node_pb2.Transition(
-                from_state=t.from_state, to_state=t.to_state, actor=t.actor, reason=t.reason, at=_ts(t.at)
+                from_state=t.from_state, to_state=t.to_state, actor=t.actor, reason=t.reason, at=to_timestamp(t.at)
             )
             for t in engine.store.history(app.application_id)
         ],
@@ -70,8 +66,6 @@ def _task(t: Task) -> node_pb2.Task:
 
 
 def _contract(c: dict[str, Any]) -> node_pb2.ContractView:
-    from node.origination.contracts import verify_signature
-
     key, sig = bytes.fromhex(c["borrower_public_key"]), bytes.fromhex(c["signature"])
     return node_pb2.ContractView(
         contract_id=c["contract_id"],
@@ -161,11 +155,15 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
 
     async def GetLoan(self, request: node_pb2.GetLoanRequest, context: grpc.aio.ServicerContext) -> node_pb2.LoanView:
         loan = self.engine.store.get_record("loan", request.loan_id)
-        schedule = [node_pb2.Instalment(number=n, principal_fen=p, interest_fen=i) for n, _, p, i in loan["schedule"]]
-        for inst, (_, due, _, _) in zip(schedule, loan["schedule"], strict=True):
-            import datetime as dt
-
-            inst.due.FromDatetime(dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC))
+        schedule = [
+            node_pb2.Instalment(
+                number=n,
+                due=to_timestamp(dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC).timestamp()),
+                principal_fen=p,
+                interest_fen=i,
+            )
+            for n, due, p, i in loan["schedule"]
+        ]
         return node_pb2.LoanView(
             loan_id=loan["loan_id"],
             application_id=loan["application_id"],
