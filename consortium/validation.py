@@ -49,15 +49,20 @@ def check_request(request: consortium_pb2.CheckRequest, prefix: str = "") -> lis
         out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
     if not CATEGORY.match(request.product_category):
         out.append(FieldViolation(f"{prefix}product_category", "1-40 characters of [a-z0-9_]"))
-    if not request.tokens:
+    tokens = request.tokens
+    if not tokens:
         out.append(FieldViolation(f"{prefix}tokens", "at least one token is required"))
-    elif len(request.tokens) > MAX_TOKENS:
+    elif len(tokens) > MAX_TOKENS:
         out.append(FieldViolation(f"{prefix}tokens", f"at most {MAX_TOKENS} tokens"))
     else:
         seen: set[tuple[int, int, int, bytes]] = set()
-        for i, token in enumerate(request.tokens):
-            check_token(token, f"{prefix}tokens[{i}]", out)
-            ident = (token.scheme, token.type, token.epoch, token.value)
+        for i, token in enumerate(tokens):
+            scheme, value, token_type = token.scheme, token.value, token.type
+            lengths = TOKEN_LENGTHS.get(scheme)
+            # the field path is only spelled out for a token that has something to report
+            if lengths is None or not lengths[0] <= len(value) <= lengths[1] or token_type not in _TOKEN_TYPES:
+                check_token(token, f"{prefix}tokens[{i}]", out)
+            ident = (scheme, token_type, token.epoch, value)
             if ident in seen:
                 out.append(FieldViolation(f"{prefix}tokens[{i}]", "duplicate token"))
             seen.add(ident)

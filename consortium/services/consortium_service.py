@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.markers import MarkerPolicy, blacklist_answer, marker_message, validate_filing
-from consortium.records import ApplicationRecord, Marker, token_key
-from consortium.stacking import stacking_answer
+from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key
+from consortium.stacking import add_stacking
 from consortium.store.base import Store
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
 from runtime.clock import Clock
@@ -20,6 +21,37 @@ from runtime.timestamps import from_timestamp, to_timestamp
 MAX_FUTURE_SKEW = 24 * 3600.0
 
 
+def _application(caller: str, request: consortium_pb2.CheckRequest, now: float) -> ApplicationRecord:
+    return ApplicationRecord(
+        member_id=caller,
+        application_ref=request.application_ref,
+        received_at=now,
+        token_keys=tuple([token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens]),
+        applicant_kind=request.applicant_kind,
+        product_category=request.product_category,
+        consent_ref=request.consent_ref,
+    )
+
+
+def _answer(
+    response: consortium_pb2.CheckResponse,
+    app: ApplicationRecord,
+    snapshot: CheckSnapshot,
+    now: float,
+    checked_at: Timestamp,
+) -> None:
+    """Fills ``response`` in place: stacking per token type, blacklist hits, their reasons."""
+    response.application_ref = app.application_ref
+    response.newly_recorded = snapshot.newly_recorded
+    reasons = add_stacking(response, app.token_keys, snapshot.activity, app.member_id, now)
+    if snapshot.markers:
+        hits, marker_reasons = blacklist_answer((m for ms in snapshot.markers.values() for m in ms), now)
+        response.blacklist.extend(hits)
+        reasons = marker_reasons + reasons
+    response.reasons.extend(reasons)
+    response.checked_at.CopyFrom(checked_at)
+
+
 class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
     def __init__(self, store: Store, clock: Clock, marker_policy: MarkerPolicy | None = None) -> None:
         self.store = store
@@ -28,27 +60,11 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
 
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
-        keys = tuple(token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens)
-        app = ApplicationRecord(
-            member_id=caller,
-            application_ref=request.application_ref,
-            received_at=now,
-            token_keys=keys,
-            applicant_kind=request.applicant_kind,
-            product_category=request.product_category,
-            consent_ref=request.consent_ref,
-        )
+        app = _application(caller, request, now)
         snapshot = await self.store.check(app, now)
-        stacking, reasons = stacking_answer(keys, snapshot.activity, caller, now)
-        hits, marker_reasons = blacklist_answer((m for ms in snapshot.markers.values() for m in ms), now)
-        return consortium_pb2.CheckResponse(
-            application_ref=request.application_ref,
-            newly_recorded=snapshot.newly_recorded,
-            stacking=stacking,
-            blacklist=hits,
-            reasons=[*marker_reasons, *reasons],
-            checked_at=to_timestamp(now),
-        )
+        response = consortium_pb2.CheckResponse()
+        _answer(response, app, snapshot, now, to_timestamp(now))
+        return response
 
     async def Check(
         self, request: consortium_pb2.CheckRequest, context: grpc.aio.ServicerContext
@@ -61,11 +77,21 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
     async def BatchCheck(
         self, request: consortium_pb2.BatchCheckRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.BatchCheckResponse:
+        """The batch is received at one instant and answered as if its Checks had been sent one
+        after the other in request order (``Store.check_many``)."""
         violations = batch_check_request(request)
         if violations:
             raise InvalidArgument(violations)
         caller = current_call().principal
-        return consortium_pb2.BatchCheckResponse(results=[await self._check(caller, check) for check in request.checks])
+        now = self.clock()
+        apps = [_application(caller, check, now) for check in request.checks]
+        snapshots = await self.store.check_many(apps, now)
+        checked_at = to_timestamp(now)
+        batch = consortium_pb2.BatchCheckResponse()
+        add = batch.results.add
+        for app, snapshot in zip(apps, snapshots, strict=True):
+            _answer(add(), app, snapshot, now, checked_at)
+        return batch
 
     async def ReportOutcome(
         self, request: consortium_pb2.ReportOutcomeRequest, context: grpc.aio.ServicerContext

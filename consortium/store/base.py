@@ -1,8 +1,9 @@
 """The storage contract: small role interfaces, and the Store that combines them.
 
 Every backend implements all roles and passes one conformance suite
-(tests/integration/test_store_conformance.py). ``Store.check`` composes the roles; a backend may
-override it with a fused single round trip as long as the suite still passes.
+(tests/integration/test_store_conformance.py). ``Store.check`` composes the roles and
+``Store.check_many`` composes ``check``; a backend may override either with a fused version (one
+round trip, one transaction) as long as the suite, which compares the two, still passes.
 """
 
 from __future__ import annotations
@@ -95,6 +96,17 @@ class Store(MemberStore, ApplicationIndex, MarkerStore):
         activity = await self.token_activity(app.token_keys, app.member_id, now)
         markers = await self.markers_for_tokens(app.token_keys)
         return CheckSnapshot(new, stored.received_at, activity, markers)
+
+    async def check_many(self, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
+        """``check`` of each application in turn, all at ``now`` (a BatchCheck).
+
+        The contract is sequential equivalence: the snapshots, and the state left behind, are
+        those of ``[await self.check(app, now) for app in apps]`` (a later application sees the
+        earlier ones, e.g. a shared token or a repeated reference). A backend may fuse the batch
+        into fewer round trips or one transaction as long as the conformance suite, which holds
+        it to this composition, still passes.
+        """
+        return [await self.check(app, now) for app in apps]
 
     @abc.abstractmethod
     async def ping(self) -> None:

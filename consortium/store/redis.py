@@ -48,11 +48,14 @@ from consortium.records import (
 )
 from consortium.store import redis_scripts as lua
 from consortium.store.base import Store
+from consortium.store.redis_link import RedisLink, open_link
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 
-_READ, _TENTATIVE, _AUTHORITATIVE, _TRIM = 0, 1, 2, 3
+_READ, _TENTATIVE, _AUTHORITATIVE, _TRIM, _BATCH = 0, 1, 2, 3, 4
 _TRIM_LIMIT = 1000  # entries one script call removes, so a backlog never blocks Redis for long
 _SMALL_TOKEN = 32  # at most this many entries in 90 days: one range read beats ten ZCOUNTs
+_BATCH_CHUNK = 16  # applications per round trip of a batch, so single Checks interleave with it
+_USE_LINK = True  # script pipelines over the lean multiplexed link when hiredis is installed
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
 # Connection-level failures, and the transient ones of a failover (READONLY: a demoted primary).
 _UNREACHABLE = (
@@ -179,6 +182,8 @@ class RedisStore(Store):
             # would hold a Check far past its deadline while Redis is down (redis-py's default: 10).
             retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
         )
+        # The hot path (every script pipeline) bypasses redis-py's pipeline: see redis_link.py.
+        self._link: RedisLink | None = open_link(config.url, config.socket_timeout) if _USE_LINK else None
         script = self._redis.register_script
         self._create, self._update, self._cas = script(lua.CREATE), script(lua.UPDATE), script(lua.CAS_FIELD)
         self._delete_older, self._token = script(lua.DELETE_OLDER), script(lua.TOKEN)
@@ -211,18 +216,26 @@ class RedisStore(Store):
         return results
 
     async def _evalsha(self, calls: Sequence[_Call]) -> list[Any]:
+        if self._link is not None:
+            return await self._link.execute([("EVALSHA", s.sha, len(keys), *keys, *args) for s, keys, args in calls])
         async with self._redis.pipeline(transaction=False) as pipe:
             for script, keys, args in calls:
                 pipe.evalsha(script.sha, len(keys), *keys, *args)
             return await pipe.execute(raise_on_error=False)
 
     def _token_call(self, token_key: str, mode: int, member: str, ref: str, at: float, now: float | None) -> _Call:
-        base = self._token_base(token_key)
-        keys = [f"{base}:apps", f"{base}:seen", f"{base}:markers", f"{base}:apps:{member}"]
         bound = _f(at - self.config.application_retention_seconds)
-        args: list[str | int | bytes] = [mode, member, ref, _f(at), self._ttl_ms, bound, _TRIM_LIMIT, _SMALL_TOKEN]
+        return self._token_call_s(token_key, mode, member, ref, _f(at), bound, None if now is None else _f(now))
+
+    def _token_call_s(
+        self, token_key: str, mode: int, member: str, ref: str, at: str, bound: str, now: str | None
+    ) -> _Call:
+        """The per-token script call, times already formatted (``_f``): a Check builds eight."""
+        base = f"{self._p}:{{t:{_tag(token_key)}}}:"
+        keys = [base + "apps", base + "seen", base + "markers", f"{base}apps:{member}"]
+        args: list[str | int | bytes] = [mode, member, ref, at, self._ttl_ms, bound, _TRIM_LIMIT, _SMALL_TOKEN]
         if now is not None:
-            args.append(_f(now))
+            args.append(now)
         return self._token, keys, args
 
     def _app_call(self, app: ApplicationRecord) -> _Call:
@@ -241,9 +254,9 @@ class RedisStore(Store):
 
     @staticmethod
     def _activity(result: list[Any]) -> tuple[TokenActivity, list[Marker]]:
-        _, _, counts, last, markers = result
-        seen = {_s(last[i]): float(last[i + 1]) for i in range(0, len(last), 2)}
-        return TokenActivity(tuple(int(c) for c in counts), seen), _sorted_markers(markers)
+        _, _, counts, last, markers = result  # replies are bytes (decode_responses=False), counts ints
+        seen = {last[i].decode(): float(last[i + 1]) for i in range(0, len(last), 2)} if last else {}
+        return TokenActivity(tuple(counts), seen), _sorted_markers(markers) if markers else []
 
     # -- members ----------------------------------------------------------------------------
     @_guarded
@@ -328,9 +341,10 @@ class RedisStore(Store):
         differing time: a second round trip then re-indexes those tokens with the original one.
         """
         tokens = list(dict.fromkeys(app.token_keys))
-        calls = [self._app_call(app)] + [
-            self._token_call(k, _TENTATIVE, app.member_id, app.application_ref, app.received_at, now) for k in tokens
-        ]
+        member, ref, at_s = app.member_id, app.application_ref, _f(app.received_at)
+        bound_s, now_s = _f(app.received_at - self.config.application_retention_seconds), _f(now)
+        calls = [self._app_call(app)]
+        calls += [self._token_call_s(k, _TENTATIVE, member, ref, at_s, bound_s, now_s) for k in tokens]
         first, *per_token = await self._run(calls)
         stored, new = self._stored(app, first)
         at = stored.received_at
@@ -344,9 +358,48 @@ class RedisStore(Store):
             )
             for i, r in zip(wrong, fixed, strict=True):
                 per_token[i] = r
+        return self._snapshot(new, at, tokens, per_token)
+
+    @_guarded
+    async def check_many(self, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
+        """A batch in a few round trips, with the snapshots and state of sequential Checks.
+
+        First every record's create-if-absent (they touch only record keys, so running them
+        ahead of the token scripts changes nothing), which yields each application's
+        authoritative received_at; then, in request order and chunks of ``_BATCH_CHUNK``
+        applications, one script call per token in the batch mode: the tentative call a Check
+        makes and, when the stored time then differs, its fix-up call, in one call. Redis runs a
+        connection's commands in order, so each application sees the ones before it exactly as
+        sequential Checks would.
+        """
+        if not apps:
+            return []
+        created = await self._run([self._app_call(app) for app in apps])
+        stored = [self._stored(app, r) for app, r in zip(apps, created, strict=True)]
+        retention, now_s = self.config.application_retention_seconds, _f(now)
+        snapshots: list[CheckSnapshot] = []
+        for start in range(0, len(apps), _BATCH_CHUNK):
+            chunk = range(start, min(start + _BATCH_CHUNK, len(apps)))
+            tokens = [list(dict.fromkeys(apps[i].token_keys)) for i in chunk]
+            calls: list[_Call] = []
+            for i, keys in zip(chunk, tokens, strict=True):
+                app, at = apps[i], stored[i][0].received_at
+                at_s, bound_s = _f(app.received_at), _f(app.received_at - retention)
+                extra = (_f(at), _f(at - retention))
+                for k in keys:
+                    call = self._token_call_s(k, _BATCH, app.member_id, app.application_ref, at_s, bound_s, now_s)
+                    call[2].extend(extra)
+                    calls.append(call)
+            results = iter(await self._run(calls))
+            for i, keys in zip(chunk, tokens, strict=True):
+                record, new = stored[i]
+                snapshots.append(self._snapshot(new, record.received_at, keys, [next(results) for _ in keys]))
+        return snapshots
+
+    def _snapshot(self, new: bool, at: float, tokens: Sequence[str], results: Sequence[Any]) -> CheckSnapshot:
         activity: dict[str, TokenActivity] = {}
         markers: dict[str, list[Marker]] = {}
-        for k, r in zip(tokens, per_token, strict=True):
+        for k, r in zip(tokens, results, strict=True):
             activity[k], found = self._activity(r)
             if found:
                 markers[k] = found
@@ -484,4 +537,6 @@ class RedisStore(Store):
         await self._redis.ping()
 
     async def close(self) -> None:
+        if self._link is not None:
+            self._link.close()
         await self._redis.aclose()

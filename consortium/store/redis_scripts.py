@@ -53,12 +53,15 @@ return 0
 
 # The per-token script. KEYS: apps, seen, markers, apps:<member> (per-member zsets are named
 # KEYS[1] .. ':' .. member). ARGV: 1 mode (0 read, 1 record with a tentative received_at,
-# 2 record with the authoritative one: fix a differing entry, 3 trim only), 2 member (the caller),
-# 3 ref, 4 received_at, 5 ttl_ms, 6 trim bound (entries below it go), 7 trim limit, 8 small: a
-# token with at most this many entries in the longest window is read in one ZRANGEBYSCORE,
-# 9 now (absent: no read). Mode 3 returns the number trimmed; otherwise {status (0 read,
-# 1 present, 2 inserted, 3 fixed), stored received_at, other members' counts per window,
-# flat member/last-seen pairs within [now - longest window, now], marker JSONs}. Scores go back
+# 2 record with the authoritative one: fix a differing entry, 3 trim only, 4 a batch: record
+# tentatively and, if the stored time then differs from ARGV[10], record again authoritatively with
+# ARGV[10] and trim bound ARGV[11] -- exactly Check's tentative call and its fix-up call, fused),
+# 2 member (the caller), 3 ref, 4 received_at, 5 ttl_ms, 6 trim bound (entries below it go),
+# 7 trim limit, 8 small: a token with at most this many entries in the longest window is read in
+# one ZRANGEBYSCORE, 9 now (absent: no read), 10-11 (mode 4) authoritative received_at and its
+# trim bound. Mode 3 returns the number trimmed; otherwise {status (0 read, 1 present,
+# 2 inserted, 3 fixed), stored received_at, other members' counts per window, flat
+# member/last-seen pairs within [now - longest window, now], marker JSONs}. Scores go back
 # as strings (a Lua number in a reply is truncated to an integer); Lua doubles subtract exactly
 # as Python's do, and numbers passed to redis.call are formatted with %.17g: bounds are exact.
 TOKEN = """
@@ -81,17 +84,14 @@ local function trim(bound, limit)  -- seen[m] is a max: it only goes when all of
   redis.call('ZREMRANGEBYSCORE', seen, '-inf', '(' .. bound)
   return #old
 end
-if mode == '3' then return trim(ARGV[6], ARGV[7]) end
-local status, stored = 0, at
-if mode ~= '0' then
-  local entry = member .. '\\31' .. ref
+local function record(authoritative, at, bound)
+  local entry, status, stored = member .. '\\31' .. ref, 2, at
   if redis.call('ZADD', apps, 'NX', at, entry) == 1 then
     redis.call('ZADD', mine, at, ref)
     redis.call('ZADD', seen, 'GT', at, member)
-    status = 2
   else
     local cur = redis.call('ZSCORE', apps, entry)
-    if mode == '2' and tonumber(cur) ~= tonumber(at) then
+    if authoritative and tonumber(cur) ~= tonumber(at) then
       redis.call('ZADD', apps, at, entry)
       redis.call('ZADD', mine, at, ref)
       refresh_seen(member)
@@ -101,7 +101,16 @@ if mode ~= '0' then
     end
   end
   for _, k in ipairs({apps, seen, mine}) do redis.call('PEXPIRE', k, ARGV[5]) end
-  trim(ARGV[6], ARGV[7])
+  trim(bound, ARGV[7])
+  return status, stored
+end
+if mode == '3' then return trim(ARGV[6], ARGV[7]) end
+local status, stored = 0, at
+if mode == '4' then
+  status, stored = record(false, at, ARGV[6])
+  if tonumber(stored) ~= tonumber(ARGV[10]) then status, stored = record(true, ARGV[10], ARGV[11]) end
+elseif mode ~= '0' then
+  status, stored = record(mode == '2', at, ARGV[6])
 end
 if not now then return {status, stored} end
 local bounds, counts, last, small = {}, {}, {}, tonumber(ARGV[8])

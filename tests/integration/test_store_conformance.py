@@ -26,6 +26,7 @@ from consortium.records import DAY, HOUR, ApplicationRecord, CheckSnapshot, Mark
 from consortium.store import redis as redis_store
 from consortium.store.base import Store
 from consortium.store.redis import RedisStore, RedisStoreConfig
+from consortium.store.redis_link import RedisLink
 from consortium.store.registry import STORE_TYPES, open_store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from tests.support.redis_process import RedisProcess, free_port
@@ -61,13 +62,16 @@ async def opened(backend: Backend, **overrides: Any) -> AsyncIterator[Store]:
         await store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis", "redis-busy"])
+@pytest.fixture(params=["sqlite", "redis", "redis-busy", "redis-pipeline"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
-    """redis-busy: every token takes the path of tokens too busy to read whole (ZCOUNTs, seen)."""
+    """redis-busy: every token takes the path of tokens too busy to read whole (ZCOUNTs, seen).
+    redis-pipeline: script calls through redis-py's pipeline (as without hiredis), not the link."""
     if request.param == "sqlite":
         return Backend("sqlite", {"path": str(tmp_path / "hub.db")})
     if request.param == "redis-busy":
         monkeypatch.setattr(redis_store, "_SMALL_TOKEN", 0)
+    if request.param == "redis-pipeline":
+        monkeypatch.setattr(redis_store, "_USE_LINK", False)
     return Backend("redis", {"url": request.getfixturevalue("redis_url"), "key_prefix": "lf"})
 
 
@@ -313,6 +317,172 @@ def test_check_answers_a_retry_from_the_original(backend: Backend) -> None:
     backend.run(scenario)
 
 
+# -- batches ---------------------------------------------------------------------------------
+CheckMany = Callable[[Store, list[ApplicationRecord], float], Awaitable[list[CheckSnapshot]]]
+
+
+async def batch_workload(store: Store, check_many: CheckMany, seed: int = 11, steps: int = 60) -> list[CheckSnapshot]:
+    """Batches of 1-8 applications from mixed members sharing tokens; retries of earlier refs and
+    of refs in the same batch (some bringing other tokens), markers, skewed clocks, gaps past the
+    retention (trims)."""
+    rng, now = random.Random(seed), T0
+    out: list[CheckSnapshot] = []
+    refs: list[ApplicationRecord] = []
+    for i in range(steps):
+        now += rng.choice([1.0, 60.0, HOUR, 7 * HOUR, 3 * DAY, 25 * DAY, 400 * DAY])
+        batch: list[ApplicationRecord] = []
+        for j in range(rng.randint(1, 8)):
+            if refs and rng.random() < 0.25:
+                app = replace(rng.choice(refs), received_at=now)
+                if rng.random() < 0.3:
+                    app = replace(app, token_keys=tuple(rng.sample(TOKENS, rng.randint(1, 4))))
+            else:
+                app = application(rng.choice("abcd"), f"ref-{i}-{j}", now, *rng.sample(TOKENS, rng.randint(1, 4)))
+                refs.append(app)
+            batch.append(app)
+        if rng.random() < 0.2:
+            await store.add_marker(marker(f"mk-{i}", rng.choice("abcd"), rng.choice(TOKENS), now))
+        skew = rng.choice([0.0, 0.0, -30.0, 120.0])
+        out += [normalised(snap) for snap in await check_many(store, batch, now + skew)]
+    return out
+
+
+def _batch_fused(store: Store, apps: list[ApplicationRecord], now: float) -> Awaitable[list[CheckSnapshot]]:
+    return store.check_many(apps, now)
+
+
+def _batch_sequential(store: Store, apps: list[ApplicationRecord], now: float) -> Awaitable[list[CheckSnapshot]]:
+    return Store.check_many(store, apps, now)  # the default: check() of each in turn
+
+
+def _sqlite_state(path: str) -> dict[str, list[tuple[Any, ...]]]:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return {t: sorted(db.execute(f"SELECT * FROM {t}")) for t in ("applications", "application_tokens", "markers")}
+
+
+def _redis_state(url: str, prefix: str) -> dict[str, Any]:
+    """Every key under the prefix (named without it) with its full contents; TTLs only as set or not."""
+    client = redis.Redis.from_url(url)
+    out: dict[str, Any] = {}
+    for raw in client.scan_iter(match=f"{prefix}:*", count=1000):
+        key = raw.decode()
+        kind = client.type(raw).decode()
+        if kind == "zset":
+            value: Any = client.zrange(raw, 0, -1, withscores=True)
+        elif kind == "hash":
+            value = sorted(client.hgetall(raw).items())
+        elif kind == "set":
+            value = sorted(client.smembers(raw))
+        else:
+            value = client.get(raw)
+        out[key.removeprefix(prefix)] = (kind, value, client.pttl(raw) > 0)
+    client.close()
+    return out
+
+
+def test_check_many_matches_sequential_checks(backend: Backend, tmp_path: Path) -> None:
+    """The fused batch path gives the snapshots of sequential Checks and leaves the same state."""
+
+    async def main() -> tuple[list[CheckSnapshot], list[CheckSnapshot]]:
+        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
+        async with opened(backend) as fused, opened(backend, **other) as sequential:
+            got = await batch_workload(fused, _batch_fused)
+            want = await batch_workload(sequential, _batch_sequential)
+            assert got == want
+            end = T0 + 4000 * DAY
+            for f in "abcd":
+                for at in (T0 + 30 * DAY, T0 + 400 * DAY, end):
+                    assert await fused.token_activity(TOKENS, f, at) == await sequential.token_activity(TOKENS, f, at)
+        return got, want
+
+    got, _ = asyncio.run(main())
+    # the workload does exercise retries, markers, and answers that depend on earlier applications
+    assert any(not s.newly_recorded for s in got) and any(s.markers for s in got)
+    assert any(sum(a.other_applications) for s in got for a in s.activity.values())
+    if backend.kind == "sqlite":
+        assert _sqlite_state(backend.options["path"]) == _sqlite_state(str(tmp_path / "copy.db"))
+    else:
+        fused_state = _redis_state(backend.options["url"], "lf")
+        assert fused_state and fused_state == _redis_state(backend.options["url"], "copy")
+
+
+def test_check_many_sees_earlier_applications_of_the_batch(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        batch = [
+            application("a", "r1", T0, PHONE, DEVICE),
+            application("b", "r2", T0, PHONE),  # sees a's phone
+            application("a", "r1", T0, PHONE, DEVICE),  # a repeated reference: a retry
+            application("c", "r3", T0, DEVICE, PHONE),  # sees a (both) and b (phone)
+        ]
+        first, second, again, third = await store.check_many(batch, T0)
+        assert first.newly_recorded and first.activity[PHONE].other_applications == (0,) * 5
+        assert second.activity[PHONE].other_applications == (1,) * 5
+        assert second.activity[PHONE].member_last_seen == {"a": T0, "b": T0}
+        assert not again.newly_recorded and again.activity[PHONE].other_applications == (1,) * 5
+        assert third.activity[PHONE].other_applications == (2,) * 5
+        assert third.activity[DEVICE].other_applications == (1,) * 5
+        assert await store.check_many([], T0) == []
+
+    backend.run(scenario)
+
+
+def test_check_many_retry_past_the_retention_matches_sequential(backend: Backend, tmp_path: Path) -> None:
+    """A retry two and a half years on, bringing a token with old history: a Check's tentative
+    write trims by today's bound before its fix-up re-files the entry at the original time."""
+    later = T0 + 900 * DAY
+
+    async def run(store: Store, check_many: CheckMany) -> list[CheckSnapshot]:
+        await store.record_application(application("b", "old", T0 - DAY, DEVICE))
+        await store.record_application(application("a", "r", T0, PHONE))
+        return await check_many(store, [application("a", "r", later, PHONE, DEVICE)], later)
+
+    async def main() -> None:
+        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
+        async with opened(backend) as fused, opened(backend, **other) as sequential:
+            got, want = await run(fused, _batch_fused), await run(sequential, _batch_sequential)
+            assert got == want and got[0].received_at == T0 and not got[0].newly_recorded
+            for at in (T0, T0 + DAY):
+                want_activity = await sequential.token_activity([DEVICE], "c", at)
+                assert await fused.token_activity([DEVICE], "c", at) == want_activity
+
+    asyncio.run(main())
+    if backend.kind == "redis":
+        assert _redis_state(backend.options["url"], "lf") == _redis_state(backend.options["url"], "copy")
+
+
+def test_redis_check_many_repairs_half_written_retries_like_check(redis_url: str) -> None:
+    """Crash leftovers (a record with tokens missing or indexed at another time) are repaired
+    inside the batch exactly as sequential Checks repair them, before later applications read."""
+    client = redis.Redis.from_url(redis_url)
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url})) as fused, opened(
+            Backend("redis", {"url": redis_url, "key_prefix": "copy"})
+        ) as sequential:
+            for store, p in ((fused, "lf"), (sequential, "copy")):
+                await store.record_application(application("a", "r", T0, PHONE, DEVICE))
+                client.zadd(f"{p}:{{t:{DEVICE}}}:apps", {"a\x1fr": T0 + 50})
+                client.zadd(f"{p}:{{t:{DEVICE}}}:apps:a", {"r": T0 + 50})
+                client.zadd(f"{p}:{{t:{DEVICE}}}:seen", {"a": T0 + 50})
+                client.delete(f"{p}:{{t:{PHONE}}}:apps", f"{p}:{{t:{PHONE}}}:apps:a", f"{p}:{{t:{PHONE}}}:seen")
+            batch = [
+                application("b", "x", T0 + 100, PHONE),
+                application("a", "r", T0 + 100, PHONE, DEVICE, TOKENS[3]),  # the retry, with a new token
+                application("c", "y", T0 + 100, PHONE, DEVICE, TOKENS[3]),  # reads after the repair
+            ]
+            got = await fused.check_many(batch, T0 + 100)
+            want = await Store.check_many(sequential, batch, T0 + 100)
+            assert got == want
+            assert got[1].received_at == T0 and got[2].activity[DEVICE].member_last_seen == {"a": T0, "c": T0 + 100}
+            assert got[2].activity[TOKENS[3]].member_last_seen == {"a": T0, "c": T0 + 100}
+        assert _redis_state(redis_url, "lf") == _redis_state(redis_url, "copy")
+
+    asyncio.run(main())
+    client.close()
+
+
 # -- persistence and availability ------------------------------------------------------------
 def test_reopened_store_keeps_everything(backend: Backend) -> None:
     async def main() -> None:
@@ -406,7 +576,10 @@ def test_redis_check_repairs_a_half_written_retry(redis_url: str) -> None:
     client.close()
 
 
-def test_redis_check_is_one_round_trip(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("link", [True, False])
+def test_redis_check_is_one_round_trip(redis_url: str, monkeypatch: pytest.MonkeyPatch, link: bool) -> None:
+    """One round trip per Check over either transport: the link, or redis-py's pipeline."""
+    monkeypatch.setattr(redis_store, "_USE_LINK", link)
     trips: list[str] = []
 
     def counting(name: str, original: Any) -> Any:
@@ -422,9 +595,14 @@ def test_redis_check_is_one_round_trip(redis_url: str, monkeypatch: pytest.Monke
             pipeline, client = aioredis.client.Pipeline, aioredis.Redis
             monkeypatch.setattr(pipeline, "execute", counting("pipeline", pipeline.execute))
             monkeypatch.setattr(client, "execute_command", counting("command", client.execute_command))
+            monkeypatch.setattr(RedisLink, "_request", counting("link", RedisLink._request))
             snap = await store.check(application("a", "r", T0 + 1, *TOKENS), T0 + 1)
             retry = await store.check(application("a", "r", T0 + 2, *TOKENS), T0 + 2)
-        assert trips == ["pipeline", "pipeline"]
+            assert trips == ["link" if link else "pipeline"] * 2
+            trips.clear()
+            batch = [application("c", f"b{i}", T0 + 3, *TOKENS) for i in range(redis_store._BATCH_CHUNK + 1)]
+            await store.check_many(batch, T0 + 3)
+            assert trips == ["link" if link else "pipeline"] * 3  # the records, then two chunks of tokens
         assert snap.newly_recorded and not retry.newly_recorded and retry.received_at == T0 + 1
         assert all(a.other_applications == (1,) * 5 for a in retry.activity.values())
 

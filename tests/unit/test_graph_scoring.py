@@ -1,0 +1,133 @@
+"""Ring scoring: a single application scores 0, contributions add up to the score, the score is
+monotone in every risky fact, a device farm outscores a stacker, and summaries count right."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graph.model import AppMeta
+from graph.ring_index import RingIndex
+from graph.scoring import ScoringConfig, Weight, score_ring
+from graph.summary import DAY_SECONDS, RingSummary, summarize
+
+RISKY_FIELDS = (
+    "size",
+    "lenders",
+    "persons",
+    "max_persons_per_device_or_phone",
+    "apps_per_day",
+    "blacklisted",
+    "defaults",
+    "fraud_confirmed",
+)
+
+FACTOR_OF = {field: field for field in RISKY_FIELDS} | {
+    "apps_per_day": "velocity",
+    "max_persons_per_device_or_phone": "persons_per_device_or_phone",
+}
+
+summaries = st.builds(
+    RingSummary,
+    ring_id=st.just("r"),
+    size=st.integers(1, 500),
+    lenders=st.integers(1, 30),
+    persons=st.integers(1, 500),
+    max_persons_per_device_or_phone=st.integers(0, 100),
+    apps_per_day=st.floats(0.0, 1_000.0),
+    span_days=st.floats(0.0, 800.0),
+    blacklisted=st.integers(0, 50),
+    defaults=st.integers(0, 50),
+    fraud_confirmed=st.integers(0, 50),
+)
+
+
+def tok(token_type: int, n: int) -> str:
+    return f"1.{token_type}.1.{n:04x}"
+
+
+@settings(deadline=None, max_examples=300)
+@given(summaries, st.sampled_from(RISKY_FIELDS), st.integers(1, 20))
+def test_score_is_bounded_explained_and_monotone(summary: RingSummary, field: str, step: int) -> None:
+    result = score_ring(summary)
+    assert 0.0 <= result.score < 1.0
+    assert sum(f.contribution for f in result.factors) == pytest.approx(result.score, abs=1e-9)
+    assert [f.contribution for f in result.factors] == sorted((f.contribution for f in result.factors), reverse=True)
+    assert {f.name for f in result.factors} == set(FACTOR_OF.values()) and all(f.explanation for f in result.factors)
+    riskier = dataclasses.replace(summary, **{field: getattr(summary, field) + step})
+    assert score_ring(riskier).score >= result.score - 1e-12
+
+
+@settings(deadline=None, max_examples=100)
+@given(summaries)
+def test_a_single_application_is_not_a_ring(summary: RingSummary) -> None:
+    result = score_ring(dataclasses.replace(summary, size=1))
+    assert result.score == 0.0 and all(f.contribution == 0.0 for f in result.factors)
+    assert all("single application" in f.explanation for f in result.factors)
+
+
+def test_device_farm_outscores_a_stacker_and_filed_fraud_dominates() -> None:
+    stacker = RingSummary("s", size=3, lenders=3, persons=1, max_persons_per_device_or_phone=1, span_days=20)
+    farm = RingSummary("f", size=12, lenders=4, persons=12, max_persons_per_device_or_phone=12, apps_per_day=12)
+    fraud = dataclasses.replace(stacker, fraud_confirmed=2, blacklisted=1)
+    assert score_ring(stacker).score < 0.25 < 0.75 < score_ring(farm).score
+    assert score_ring(fraud).score > 0.6
+    top = score_ring(farm).factors[0]
+    assert top.name == "persons_per_device_or_phone" and top.value == 12
+    assert "12 distinct applicants share one device or phone" in top.explanation
+
+
+def test_one_person_reapplying_at_one_lender_scores_near_zero() -> None:
+    quiet = RingSummary("q", size=2, lenders=1, persons=1, max_persons_per_device_or_phone=1, apps_per_day=0.5)
+    result = score_ring(quiet)
+    assert 0.0 < result.score < 0.02
+    assert [f.name for f in result.factors if f.contribution] == ["size"]
+
+
+def test_scoring_config_is_validated_and_used() -> None:
+    with pytest.raises(ValueError, match="blacklisted"):
+        ScoringConfig(blacklisted=Weight(1.0, 1.0))
+    with pytest.raises(ValueError):
+        ScoringConfig(size=Weight(0.5, 0.0))
+    summary = RingSummary("r", size=2, blacklisted=1)
+    muted = ScoringConfig(blacklisted=Weight(0.0, 1.0))
+    assert score_ring(summary, muted).score < score_ring(summary).score
+
+
+def test_summary_counts_lenders_persons_devices_markers_and_velocity() -> None:
+    index = RingIndex()
+    device, phone = tok(5, 1), tok(3, 1)
+    t0 = 1_700_000_000.0
+    # Four people on one device across three lenders within two days; one person twice.
+    people = ["p1", "p2", "p3", "p4", "p1"]
+    for i, person in enumerate(people):
+        meta = AppMeta(member_id=f"m{i % 3}", received_at=t0 + i * DAY_SECONDS / 2, person=person)
+        tokens = [device, tok(1, i)] + ([phone] if i < 2 else [])
+        index.add_application(f"a{i}", tokens, meta)
+    index.add_application("lone", [tok(3, 99)], AppMeta(member_id="m0", received_at=t0))
+    index.update_meta("a1", blacklisted=True, defaulted=True)
+    index.update_meta("a2", fraud_confirmed=True)
+    summary = summarize(index, "a0")
+    assert summary is not None
+    assert (summary.size, summary.lenders, summary.persons) == (5, 3, 4)
+    assert summary.max_persons_per_device_or_phone == 4
+    assert (summary.blacklisted, summary.defaults, summary.fraud_confirmed) == (1, 1, 1)
+    assert summary.span_days == pytest.approx(2.0) and summary.apps_per_day == pytest.approx(2.5)
+    assert summary.shared_token_types == (("device_id", 1), ("phone", 1))  # resident IDs are not shared
+    lone = summarize(index, "lone")
+    assert lone is not None and lone.size == 1 and lone.apps_per_day == 1.0 and score_ring(lone).score == 0
+    assert summarize(index, "a3") is None  # not a ring id
+    assert summarize(index, "nobody") is None
+
+
+def test_persons_default_to_the_application_when_unknown_and_hub_tokens_are_not_shared() -> None:
+    index = RingIndex()
+    cafe = tok(6, 1)
+    for i in range(25):  # IP cap 20: a hub
+        index.add_application(f"c{i:02d}", [cafe] + ([tok(5, 1)] if i < 3 else []))
+    summary = summarize(index, "c00")
+    assert summary is not None and summary.size == 3 and summary.persons == 3
+    assert summary.shared_token_types == (("device_id", 1),)
