@@ -1020,16 +1020,40 @@ async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> 
         app = application(i)
         await store.check(app, app.received_at)
 
+    link = getattr(store, "_link", None)  # the store's own transport (consortium/store/redis_link.py)
+
+    async def link_op(i: int) -> None:
+        app = application(i)
+        calls = [store._app_call(app)] + [
+            store._token_call(k, tentative, app.member_id, app.application_ref, app.received_at, app.received_at)
+            for k in app.token_keys
+        ]
+        await link.execute([("EVALSHA", s.sha, len(keys), *keys, *args) for s, keys, args in calls])
+
     try:
         log_line("raw redis: pipeline of one Check's EVALSHAs from redis.asyncio")
         await closed_loop(pipeline_op, 16, p.warmup_seconds / 2)
         peak = await sweep(meters, lambda: pipeline_op, p.concurrency, p.peak_seconds, "redis pipeline")
         in_process = await sweep(meters, lambda: store_op, (16,), p.peak_seconds / 2, "RedisStore.check")
+        via_link = None
+        if link is not None:
+            via_link = await sweep(meters, lambda: link_op, (16,), p.peak_seconds / 2, "same pipeline, store's link")
         return {
             "what": "1 EVALSHA create-if-absent + 8 EVALSHA token scripts (mode TENTATIVE, window reads) "
             "in one non-transactional redis.asyncio pipeline, as RedisStore.check issues",
             "peak": peak,
             "store_check_in_process": in_process["best"],
+            **(
+                {
+                    "store_link": {
+                        "what": "the same calls through the store's own transport (RedisLink: one multiplexed "
+                        "connection, hiredis packing and parsing) instead of redis.asyncio's pipeline",
+                        **via_link["best"],
+                    }
+                }
+                if via_link is not None
+                else {}
+            ),
         }
     finally:
         await client.aclose()
@@ -1130,6 +1154,11 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
     if raw_best:
         out["raw_pipeline_redis_server_cpu_us_per_check"] = raw_best["cpu"]["redis"]["cpu_us_per_op"]
         out["raw_pipeline_client_cpu_us_per_check"] = raw_best["cpu"]["bench"]["cpu_us_per_op"]
+    link_best = results["ceilings"].get("redis_pipeline", {}).get("store_link")
+    if link_best:
+        out["raw_link_pipeline_per_s"] = link_best["ops_per_s"]
+        out["raw_link_pipeline_client_cpu_us_per_check"] = link_best["cpu"]["bench"]["cpu_us_per_op"]
+        out["raw_link_pipeline_redis_server_cpu_us_per_check"] = link_best["cpu"]["redis"]["cpu_us_per_op"]
     out["raw_redis_pipeline_peak_per_s"] = raw
     verdicts: dict[str, Any] = {}
     for name in stores:
@@ -1172,6 +1201,10 @@ def print_table(results: dict[str, Any]) -> None:
     if "raw_pipeline_redis_server_cpu_us_per_check" in s:
         print(f"  raw pipeline: redis-server {f(s['raw_pipeline_redis_server_cpu_us_per_check'])},"
               f" redis.asyncio client {f(s['raw_pipeline_client_cpu_us_per_check'])} per Check")
+    if "raw_link_pipeline_per_s" in s:
+        print(f"  same pipeline over the store's link (c=16): {f(s['raw_link_pipeline_per_s'])}/s, redis-server "
+              f"{f(s['raw_link_pipeline_redis_server_cpu_us_per_check'])}, client "
+              f"{f(s['raw_link_pipeline_client_cpu_us_per_check'])} µs per Check")
     print(f"ceilings: echo RPC (same stack, auth) {f(s['echo_peak_per_s'])}/s;"
           f" raw Redis pipeline of one Check {f(s['raw_redis_pipeline_peak_per_s'])}/s")
     if "redis" in s:

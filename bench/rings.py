@@ -263,12 +263,12 @@ def code_version() -> dict[str, Any]:
     def git(*args: str) -> str:
         try:
             run = subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True, text=True)
-            return run.stdout.strip()
+            return run.stdout.rstrip("\n")  # keep the leading status column of the first line
         except OSError:
             return ""
 
     status = git("status", "--porcelain", "--", "graph", "bench/rings.py").splitlines()
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted": [line[3:] for line in status]}
+    return {"commit": git("rev-parse", "HEAD").strip(), "uncommitted": [line[3:] for line in status]}
 
 
 def mem_available() -> int:
@@ -310,6 +310,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "code": code_version(),
         "params": {"sizes": sizes, "seed": args.seed, "samples": args.samples, "quick": args.quick},
+        "notes": {
+            "ingest": "pre-generated workload, add_application into MemoryRingState, one process, GC on",
+            "memory": "RSS delta of a stream ingest (index + the generator's bounded pools), after gc",
+            "lookup": "ring_of, and ring_of + summarize + score_ring for applications in rings of 2+",
+            "rebuild": "RingIndex.rebuild from index.edges() and the metas; equal = same ring id for every "
+            "application and the same hub tokens as the incremental index",
+        },
         "runs": runs,
         "skipped": skipped,
         "summary": {

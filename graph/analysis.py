@@ -9,8 +9,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
-import networkx as nx  # type: ignore[import-untyped]  # no stubs; types-networkx is not a dev dependency
-from networkx.algorithms.community import greedy_modularity_communities  # type: ignore[import-untyped]
+import networkx as nx  # no stubs; types-networkx is not a dev dependency
+from networkx.algorithms.community import greedy_modularity_communities
 
 from graph.ring_index import RingIndex
 from graph.subgraph import TOKEN, entity_kind, neighbours

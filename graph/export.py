@@ -16,7 +16,7 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
-import networkx as nx  # type: ignore[import-untyped]  # no stubs; types-networkx is not a dev dependency
+import networkx as nx  # no stubs; types-networkx is not a dev dependency
 
 _XML_UNSAFE = re.compile(r"[%\x00-\x1f\x7f\ufffe\uffff]")  # \t \n \r too: parsers normalise them
 

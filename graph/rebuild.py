@@ -26,23 +26,32 @@ def rebuild_state(
 
     Every application named by an edge is indexed, even when all its tokens are non-linking
     (as ``add_application`` does); ``metas`` adds applications without edges and their metadata.
+    Edges grouped by application (as stores return them) are cheapest; any order is correct.
     """
     if state.app_count() or state.token_count():
         raise ValueError("rebuild needs an empty state")
     cap_of = policy.cap_of
-    tokens_by_app: dict[str, list[str]] = {}
+    metas = metas or {}
+
+    def put(app_id: str, tokens: list[str]) -> None:
+        old = state.app_tokens(app_id)
+        if old is not None:  # the edges were not grouped by application
+            tokens = [*old, *tokens]
+        unique = tuple(dict.fromkeys(tokens)) if len(tokens) > 1 else tuple(tokens)
+        state.put_app(app_id, unique, metas.get(app_id, EMPTY_META))
+
+    current: str | None = None
+    tokens: list[str] = []
     for app_id, token in edges:
-        tokens = tokens_by_app.get(app_id)
-        if tokens is None:
-            tokens = tokens_by_app[app_id] = []
+        if app_id != current:
+            if current is not None:
+                put(current, tokens)
+            current, tokens = app_id, []
         if cap_of(token) >= 0:
             tokens.append(token)
             state.link(token, app_id)
-    metas = metas or {}
-    for app_id, tokens in tokens_by_app.items():
-        unique = tuple(dict.fromkeys(tokens)) if len(tokens) > 1 else tuple(tokens)
-        state.put_app(app_id, unique, metas.get(app_id, EMPTY_META))
-    del tokens_by_app
+    if current is not None:
+        put(current, tokens)
     for app_id, meta in metas.items():
         if state.app_tokens(app_id) is None:
             state.put_app(app_id, (), meta)

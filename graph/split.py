@@ -59,8 +59,8 @@ def split_ring(state: RingState, cap_of: Callable[[str], int], label: str, witne
                     continue
                 seen_tokens.add(token)
                 apps = state.token_apps(token)
-                if len(apps) > cap_of(token):
-                    continue  # a hub token links nothing
+                if len(apps) < 2 or len(apps) > cap_of(token):
+                    continue  # links nothing: the application's own token, or a hub token
                 for other in apps:
                     claimed = owner.get(other)
                     if claimed is None:

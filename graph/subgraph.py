@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx  # type: ignore[import-untyped]  # no stubs; types-networkx is not a dev dependency
+import networkx as nx  # no stubs; types-networkx is not a dev dependency
 
 from graph.policy import token_type_name, token_type_of
 from graph.ring_index import RingIndex

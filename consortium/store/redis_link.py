@@ -11,9 +11,11 @@ no pool, lock or per-reply timer is needed; fewer, larger reads are also cheaper
 Failure handling mirrors what the store asked of redis-py: a request that gets no answer within
 ``timeout`` seconds (one watchdog timer per connection checks the oldest request), or whose
 connection drops, closes the connection (failing every request still waiting on it) and is
-retried once on a new connection after a short jittered pause; the next request reconnects. Every command the store sends this way is idempotent, so a retry never
-double-counts. Error replies come back in place as redis-py's exception classes (NoScriptError,
-ResponseError, ...), like ``pipeline.execute(raise_on_error=False)``.
+retried once on a new connection after a short jittered pause; the next request reconnects.
+Every command the store sends this way is idempotent, so a retry never double-counts. Error
+replies come back in place as redis-py's exception classes (NoScriptError, ResponseError, ...),
+like ``pipeline.execute(raise_on_error=False)``. Requests made in one turn of the event loop go
+out in one write.
 
 Only ``redis://`` and ``unix://`` URLs with at most a username, password and database are served
 here; anything else (``rediss://``, extra URL options), or hiredis missing, returns None from
@@ -83,7 +85,7 @@ def open_link(url: str, timeout: float) -> RedisLink | None:
 def pack(commands: Sequence[Command]) -> bytes:
     """The RESP bytes of ``commands`` (str, int and bytes arguments)."""
     pack_command = hiredis.pack_command
-    return b"".join([pack_command(tuple(c)) for c in commands])
+    return b"".join([pack_command(c if isinstance(c, tuple) else tuple(c)) for c in commands])
 
 
 class _Protocol(asyncio.Protocol):

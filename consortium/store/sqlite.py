@@ -263,8 +263,12 @@ class SqliteStore(Store):
         rows: list[tuple[str, float, str, str]] = []
         out: list[CheckSnapshot] = []
         for app in apps:
-            new = db.execute(f"INSERT OR IGNORE INTO applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                             _app_row(app)).rowcount == 1
+            new = (
+                db.execute(
+                    f"INSERT OR IGNORE INTO applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", _app_row(app)
+                ).rowcount
+                == 1
+            )
             stored = app
             if not new:
                 row = db.execute(

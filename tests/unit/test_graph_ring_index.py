@@ -76,6 +76,9 @@ def test_incremental_equals_rebuild_and_oracle_in_any_order(
     snap = index.snapshot()
     assert snap == rebuilt(index)
     assert snap.rings == oracle_rings(index)
+    edges = list(index.edges())
+    rnd.shuffle(edges)  # a rebuild must not depend on edges arriving grouped by application
+    assert RingIndex.rebuild(edges, policy=POLICY, metas=snap.metas).snapshot() == snap
     shuffled = list(ops)
     rnd.shuffle(shuffled)
     other = build(shuffled)

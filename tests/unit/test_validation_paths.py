@@ -8,7 +8,7 @@ import random
 from lianfang.v1 import common_pb2 as c
 from lianfang.v1 import consortium_pb2
 
-from consortium.validation import CATEGORY, MAX_TOKENS, _KINDS, check_ref, check_request, check_token
+from consortium.validation import _KINDS, CATEGORY, MAX_TOKENS, check_ref, check_request, check_token
 from runtime.errors import FieldViolation
 
 
