@@ -198,7 +198,7 @@ class RedisLink:
         self._username, self._password = username, password
         self._timeout = timeout
         self._conn: _Protocol | None = None
-        self._connecting: asyncio.Future[_Protocol] | None = None
+        self._connecting: asyncio.Task[_Protocol] | None = None
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
         """Replies to ``commands`` in order (error replies as exception instances), one round trip."""
@@ -216,28 +216,23 @@ class RedisLink:
         return await conn.send(packed, replies)  # the connection's watchdog enforces the timeout
 
     async def _connect(self) -> _Protocol:
-        """One connection attempt at a time; concurrent callers share its outcome."""
+        """One connection attempt at a time, run as its own task: concurrent callers share its
+        outcome, and a caller that is cancelled meanwhile only stops waiting for it."""
         loop = asyncio.get_running_loop()
-        pending = self._connecting
-        if pending is not None and pending.get_loop() is loop:
-            return await asyncio.shield(pending)
-        self._connecting = pending = loop.create_future()
-        try:
-            conn = await self._open(loop)
-        except asyncio.CancelledError:
-            pending.cancel()
-            raise
-        except BaseException as exc:
-            pending.set_exception(exc)
-            pending.exception()  # marked retrieved: waiters (if any) re-raise it themselves
-            raise
-        finally:
+        attempt = self._connecting
+        if attempt is None or attempt.done() or attempt.get_loop() is not loop:
+            attempt = self._connecting = loop.create_task(self._open(loop))
+            attempt.add_done_callback(self._connected)
+        return await asyncio.shield(attempt)
+
+    def _connected(self, attempt: asyncio.Task[_Protocol]) -> None:
+        if self._connecting is attempt:
             self._connecting = None
-        old, self._conn = self._conn, conn
-        if old is not None and old.loop is loop:
+        if attempt.cancelled() or attempt.exception() is not None:
+            return
+        old, self._conn = self._conn, attempt.result()
+        if old is not None and old is not self._conn and old.loop is attempt.get_loop():
             old.abort(rx.ConnectionError("redis connection replaced"))
-        pending.set_result(conn)
-        return conn
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
         conn: _Protocol | None = None
@@ -269,6 +264,8 @@ class RedisLink:
             raise
 
     def close(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
         conn, self._conn = self._conn, None
         if conn is not None and conn.transport is not None:
             conn.transport.close()

@@ -108,6 +108,11 @@ def _app_row(app: ApplicationRecord) -> tuple[Any, ...]:
     )
 
 
+# Checkpoint the WAL into the database file every this many pages (SQLite's default: 1000). A
+# Check dirties ~13 pages (eight token rows land in eight leaves), so the default checkpoints
+# every ~75 Checks, each paying an fsync and re-copying hot pages; 4000 halves the write cost per
+# Check for a WAL file of up to ~16 MB. Durability is unchanged: a commit is durable once in the WAL.
+_WAL_AUTOCHECKPOINT_PAGES = 4000
 _IN_CHUNK = 500  # tokens per IN (...) list, well under SQLite's limit on bound parameters
 # Per (token, member) in the longest window: latest time, then how many rows fall in each window
 # (shortest first; the longest is all of them). Bounds are the same floats count_activity uses.
@@ -159,6 +164,7 @@ class SqliteStore(Store):
         # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
         # only an OS crash or power loss may roll back the last commits.
         self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}")
         self._db.executescript(SCHEMA)
 
     @contextmanager

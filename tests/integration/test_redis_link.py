@@ -148,6 +148,35 @@ def test_password_username_and_database_from_the_url(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_a_caller_cancelled_while_connecting_does_not_fail_the_others(tmp_path: Path) -> None:
+    server = RedisProcess(tmp_path / "r").start()
+    admin = redis.Redis(port=server.port)
+    admin.config_set("requirepass", "pw")
+    admin.close()
+
+    async def main() -> None:
+        link = link_for(f"redis://:pw@127.0.0.1:{server.port}/1", timeout=5.0)
+        try:
+            server.kill(signal.SIGSTOP)  # TCP connects (kernel backlog); AUTH waits
+            first = asyncio.create_task(link.execute([("ECHO", "first")]))
+            second = asyncio.create_task(link.execute([("ECHO", "second")]))
+            await asyncio.sleep(0.2)
+            first.cancel()
+            await asyncio.sleep(0.05)
+            server.kill(signal.SIGCONT)
+            assert await second == [b"second"]
+            with pytest.raises(asyncio.CancelledError):
+                await first
+        finally:
+            link.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.kill(signal.SIGCONT)
+        server.stop()
+
+
 def test_unix_socket(tmp_path: Path) -> None:
     sock = tmp_path / "redis.sock"
     server = RedisProcess(tmp_path / "r", extra_args=("--unixsocket", str(sock), "--unixsocketperm", "700")).start()
