@@ -1,7 +1,8 @@
 """Authentication of every hub call: an EdDSA JWT in ``authorization: Bearer …``.
 
 Members sign with the Ed25519 key registered at the hub (``sub`` = member id); admins with a
-key from the hub's configuration (``sub`` = ``admin/<name>``). Verified tokens are cached until
+key from the hub's configuration (``sub`` = ``admin/<name>``), analysts likewise
+(``sub`` = ``analyst/<name>``). Verified tokens are cached until
 they expire, so the hot path pays one dictionary lookup, not a signature check; the member's
 status is re-read through a short-lived cache, so a suspension bites within
 ``member_cache_seconds`` on every replica (immediately on the replica that made the change).
@@ -28,6 +29,7 @@ from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper, cu
 
 AUDIENCE = "lianfang-hub"
 ADMIN_PREFIX = "admin/"
+ANALYST_PREFIX = "analyst/"
 MAX_LIFETIME_SECONDS = 300
 LEEWAY_SECONDS = 5
 
@@ -45,11 +47,19 @@ class Authenticator:
         members: MemberStore,
         admin_keys: Mapping[str, bytes],
         *,
+        analyst_keys: Mapping[str, bytes] | None = None,
         member_cache_seconds: float = 1.0,
         verified_cache_size: int = 10_000,
     ) -> None:
         self._members = members
-        self._admin_keys = {name: Ed25519PublicKey.from_public_bytes(k) for name, k in admin_keys.items()}
+        # Configured (non-member) principals by their full subject, e.g. "admin/ops".
+        self._staff: dict[str, tuple[Caller, Ed25519PublicKey]] = {}
+        for prefix, caller, keys in (
+            (ADMIN_PREFIX, Caller.ADMIN, admin_keys),
+            (ANALYST_PREFIX, Caller.ANALYST, analyst_keys or {}),
+        ):
+            for name, raw in keys.items():
+                self._staff[prefix + name] = (caller, Ed25519PublicKey.from_public_bytes(raw))
         self._member_ttl = member_cache_seconds
         self._member_cache: dict[str, tuple[float, Member | None]] = {}
         self._verified: OrderedDict[str, Principal] = OrderedDict()
@@ -96,9 +106,8 @@ class Authenticator:
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("token has no subject")
         key: Ed25519PublicKey | None
-        if subject.startswith(ADMIN_PREFIX):
-            caller = Caller.ADMIN
-            key = self._admin_keys.get(subject.removeprefix(ADMIN_PREFIX))
+        if subject.startswith((ADMIN_PREFIX, ANALYST_PREFIX)):
+            caller, key = self._staff.get(subject, (Caller.ADMIN, None))
         else:
             caller = Caller.MEMBER
             member = await self._member(subject)

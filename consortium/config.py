@@ -33,6 +33,9 @@ class HubConfig:
     admin_keys: dict[str, str] = field(default_factory=dict)
     """Admin principals: name → base64 raw Ed25519 public key. Admin JWTs use sub=admin/<name>."""
 
+    analyst_keys: dict[str, str] = field(default_factory=dict)
+    """Fraud analysts: name → base64 raw Ed25519 public key. Analyst JWTs use sub=analyst/<name>."""
+
     member_cache_seconds: float = 1.0
     """How stale a replica's view of a member's status may be (suspensions bite within this)."""
 
@@ -53,12 +56,21 @@ class HubConfig:
             raise ConfigError("hub: tls_cert and tls_key are required (or set plaintext = true)")
         for name in self.admin_keys:
             self.admin_key_bytes(name)
+        for name in self.analyst_keys:
+            self.analyst_key_bytes(name)
 
     def admin_key_bytes(self, name: str) -> bytes:
-        try:
-            key = base64.b64decode(self.admin_keys[name], validate=True)
-        except ValueError:
-            raise ConfigError(f"admin_keys.{name}: not base64") from None
-        if len(key) != 32:
-            raise ConfigError(f"admin_keys.{name}: must be a raw 32-byte Ed25519 public key")
-        return key
+        return _public_key(self.admin_keys[name], f"admin_keys.{name}")
+
+    def analyst_key_bytes(self, name: str) -> bytes:
+        return _public_key(self.analyst_keys[name], f"analyst_keys.{name}")
+
+
+def _public_key(encoded: str, setting: str) -> bytes:
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ConfigError(f"{setting}: not base64") from None
+    if len(key) != 32:
+        raise ConfigError(f"{setting}: must be a raw 32-byte Ed25519 public key")
+    return key

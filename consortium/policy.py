@@ -11,10 +11,12 @@ from enum import Enum
 class Caller(Enum):
     MEMBER = "member"  # an ACTIVE member, JWT signed by its registered key
     ADMIN = "admin"  # a configured consortium admin
+    ANALYST = "analyst"  # a configured fraud analyst: reads the link graph, nothing else
 
 
 _CONSORTIUM = "/lianfang.v1.ConsortiumService/"
 _ADMIN = "/lianfang.v1.AdminService/"
+_ANALYST = "/lianfang.v1.AnalystService/"
 
 REQUIRED_CALLER: dict[str, Caller] = {
     **{
@@ -31,6 +33,9 @@ REQUIRED_CALLER: dict[str, Caller] = {
             "RevokeMember",
             "ListMembers",
         )
+    },
+    **{
+        _ANALYST + m: Caller.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")
     },
 }
 

@@ -15,7 +15,9 @@ from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
 from consortium.markers import MarkerPolicy
+from consortium.rings import RingTracker
 from consortium.services.admin_service import AdminServicer
+from consortium.services.analyst_service import AnalystServicer
 from consortium.services.consortium_service import ConsortiumServicer
 from consortium.store.base import Store
 from consortium.store.registry import open_store
@@ -30,6 +32,7 @@ log = logging.getLogger("lianfang.hub")
 SERVICE_NAMES = (
     consortium_pb2.DESCRIPTOR.services_by_name["ConsortiumService"].full_name,
     consortium_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    consortium_pb2.DESCRIPTOR.services_by_name["AnalystService"].full_name,
 )
 
 
@@ -90,21 +93,30 @@ async def start_hub(
     authenticator = Authenticator(
         store,
         {name: config.admin_key_bytes(name) for name in config.admin_keys},
+        analyst_keys={name: config.analyst_key_bytes(name) for name in config.analyst_keys},
         member_cache_seconds=config.member_cache_seconds,
     )
+    rings = RingTracker(store)
+    folded = await rings.catch_up()  # the rings this consortium had, before the first answer
+    log.info("ring log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     server, port, health_servicer = await create_server(
         config.listen,
         [
             (
                 consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
-                ConsortiumServicer(store, clock, marker_policy),
+                ConsortiumServicer(store, clock, marker_policy, rings),
                 SERVICE_NAMES[0],
             ),
             (
                 consortium_pb2_grpc.add_AdminServiceServicer_to_server,
                 AdminServicer(store, clock, authenticator),
                 SERVICE_NAMES[1],
+            ),
+            (
+                consortium_pb2_grpc.add_AnalystServiceServicer_to_server,
+                AnalystServicer(rings),
+                SERVICE_NAMES[2],
             ),
         ],
         tls=tls,

@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from clients.analyst import AnalystClient
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, generate_key_file, load_private_key, public_key_bytes
 from clients.hub import AdminClient, HubClient
@@ -46,6 +47,7 @@ class LocalConsortium:
     folder: Path
     hub: RunningHub
     admin: AdminClient
+    analyst: AnalystClient
     ca: DevCertificateAuthority
     clock: Clock
     members: dict[str, LocalMember] = field(default_factory=dict)
@@ -71,6 +73,7 @@ class LocalConsortium:
             await m.hub_client.close()
             await m.node.stop(0.5)
         await self.admin.close()
+        await self.analyst.close()
         await self.hub.stop(0.5)
 
 
@@ -91,6 +94,8 @@ async def start_local_consortium(
     hub_cert = ca.issue("hub")
     admin_key_file = folder / "keys" / "admin.pem"
     admin_public = generate_key_file(admin_key_file)
+    analyst_key_file = folder / "keys" / "analyst.pem"
+    analyst_public = generate_key_file(analyst_key_file)
     hub = await start_hub(
         HubConfig(
             listen="127.0.0.1:0",
@@ -98,6 +103,7 @@ async def start_local_consortium(
             tls_cert=hub_cert.cert_file,
             tls_key=hub_cert.key_file,
             admin_keys={"demo": base64.b64encode(admin_public).decode()},
+            analyst_keys={"demo": base64.b64encode(analyst_public).decode()},
             member_cache_seconds=0.2,
         ),
         clock=clock,
@@ -107,7 +113,11 @@ async def start_local_consortium(
         open_channel(hub_address, ca_file=ca.ca_file),
         JwtSigner("admin/demo", load_private_key(admin_key_file)),
     )
-    consortium = LocalConsortium(folder, hub, admin, ca, clock)
+    analyst = AnalystClient(
+        open_channel(hub_address, ca_file=ca.ca_file),
+        JwtSigner("analyst/demo", load_private_key(analyst_key_file)),
+    )
+    consortium = LocalConsortium(folder, hub, admin, analyst, ca, clock)
     consortium_key = new_consortium_key()
     key_file = folder / "keys" / "consortium-epoch-1.hex"
     key_file.write_text(consortium_key.hex())

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
-from consortium.markers import MarkerPolicy, blacklist_answer, marker_message, validate_filing
+from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key
+from consortium.ring_messages import ring_message, ring_reasons
+from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.stacking import add_stacking
 from consortium.store.base import Store
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
@@ -33,6 +36,11 @@ def _application(caller: str, request: consortium_pb2.CheckRequest, now: float) 
     )
 
 
+def _flagged(snapshot: CheckSnapshot, now: float) -> bool:
+    """Whether the application hit an active negative marker (a ring fact)."""
+    return any(m.marker_type in NEGATIVE and m.is_active(now) for ms in snapshot.markers.values() for m in ms)
+
+
 def _answer(
     response: consortium_pb2.CheckResponse,
     app: ApplicationRecord,
@@ -53,10 +61,36 @@ def _answer(
 
 
 class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
-    def __init__(self, store: Store, clock: Clock, marker_policy: MarkerPolicy | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        marker_policy: MarkerPolicy | None = None,
+        rings: RingTracker | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.marker_policy = marker_policy or MarkerPolicy()
+        self.rings = rings if rings is not None else RingTracker(store)
+
+    async def _link(
+        self, pairs: list[tuple[ApplicationRecord, CheckSnapshot, consortium_pb2.CheckResponse]], now: float
+    ) -> None:
+        """Adds the applications to the link graph, then answers each one's ring.
+
+        A retried Check links nothing new: the first recording stands, as in the store. An
+        application that links to no other has no ring in its answer."""
+        rings = self.rings
+        events = []
+        for app, snapshot, _ in pairs:
+            stored = app if snapshot.received_at == app.received_at else replace(app, received_at=snapshot.received_at)
+            events.append(application_event(stored, _flagged(snapshot, now), rings.policy))
+        await rings.publish(events)
+        for app, _, response in pairs:
+            view = rings.view_of(app.member_id, app.application_ref)
+            if view is not None and view.summary.size > 1:
+                response.ring.CopyFrom(ring_message(view))
+                response.reasons.extend(ring_reasons(view))
 
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
@@ -64,6 +98,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         snapshot = await self.store.check(app, now)
         response = consortium_pb2.CheckResponse()
         _answer(response, app, snapshot, now, to_timestamp(now))
+        await self._link([(app, snapshot, response)], now)
         return response
 
     async def Check(
@@ -89,8 +124,12 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         checked_at = to_timestamp(now)
         batch = consortium_pb2.BatchCheckResponse()
         add = batch.results.add
+        pairs = []
         for app, snapshot in zip(apps, snapshots, strict=True):
-            _answer(add(), app, snapshot, now, checked_at)
+            response = add()
+            _answer(response, app, snapshot, now, checked_at)
+            pairs.append((app, snapshot, response))
+        await self._link(pairs, now)
         return batch
 
     async def ReportOutcome(
@@ -103,12 +142,12 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         if violations:
             raise InvalidArgument(violations)
         now = self.clock()
+        caller = current_call().principal
         await self.store.set_outcome(
-            current_call().principal,
-            request.application_ref,
-            request.outcome,
-            from_timestamp(request.occurred_at, now),
+            caller, request.application_ref, request.outcome, from_timestamp(request.occurred_at, now)
         )
+        if request.outcome in (common_pb2.OUTCOME_DEFAULTED, common_pb2.OUTCOME_FRAUD_CONFIRMED):
+            await self.rings.publish([outcome_event(caller, request.application_ref, request.outcome)])
         return consortium_pb2.ReportOutcomeResponse()
 
     async def FileMarker(
@@ -142,6 +181,8 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
             case_ref=request.case_ref,
         )
         await self.store.add_marker(marker)
+        if marker.marker_type in NEGATIVE:
+            await self.rings.publish([marker_event(marker.token_key, True)])
         return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now))
 
     async def WithdrawMarker(
@@ -158,6 +199,10 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
             raise PermissionDenied("only the filing member may withdraw a marker")
         now = self.clock()
         withdrawn = await self.store.withdraw_marker(request.marker_id, now, request.reason)
+        if withdrawn.marker_type in NEGATIVE:
+            remaining = (await self.store.markers_for_tokens([withdrawn.token_key])).get(withdrawn.token_key, [])
+            still = any(m.marker_type in NEGATIVE and m.is_active(now) for m in remaining)
+            await self.rings.publish([marker_event(withdrawn.token_key, still)])
         return consortium_pb2.WithdrawMarkerResponse(marker=marker_message(withdrawn, now))
 
     async def ListMyMarkers(

@@ -85,7 +85,31 @@ class MarkerStore(abc.ABC):
     async def markers_by_filer(self, member_id: str) -> list[Marker]: ...
 
 
-class Store(MemberStore, ApplicationIndex, MarkerStore):
+RingCursor = tuple[int, int]
+"""Position in the ring log; entries are totally ordered by it. ``(0, 0)`` is before the first."""
+
+LOG_START: RingCursor = (0, 0)
+
+
+class RingLog(abc.ABC):
+    """The append-only log of link-graph events (applications, outcomes, marker changes).
+
+    The ring index is a deterministic fold of this log (``consortium.rings``): every hub process
+    replays it into memory and tails it before answering, so replicas on one store agree, and
+    a restarted hub rebuilds exactly the rings it had. Events are opaque strings to the store.
+    """
+
+    @abc.abstractmethod
+    async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
+        """Appends ``events`` (in order) and returns every entry after ``after``, the new ones
+        included, in log order: one round trip appends and catches the caller up."""
+
+    @abc.abstractmethod
+    async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
+        """Up to ``limit`` entries after ``after``, in log order."""
+
+
+class Store(MemberStore, ApplicationIndex, MarkerStore, RingLog):
     """A complete hub store. Stateless hub replicas may share one."""
 
     name: str = "abstract"

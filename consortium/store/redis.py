@@ -12,6 +12,7 @@ command, transaction or script (``{p}`` is the key prefix)::
   {p}:{t:<token>}:seen           zset member -> its latest received_at             every write)
   {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
   {p}:{k:<marker>}               string: the token key the marker sits on
+  {p}:{ring}:log                 stream: the ring log (``RingLog``), one entry per event
 
 Invariants kept by the per-token script: ``apps:<m>`` mirrors m's entries of ``apps`` and
 ``seen[m]`` is their maximum. A quiet token (the usual case) is counted from one range read of
@@ -47,7 +48,7 @@ from consortium.records import (
     TokenActivity,
 )
 from consortium.store import redis_scripts as lua
-from consortium.store.base import Store
+from consortium.store.base import RingCursor, Store
 from consortium.store.redis_link import RedisLink, open_link
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 
@@ -530,6 +531,45 @@ class RedisStore(Store):
                     pipe.hget(f"{self._token_base(_s(token))}:markers", marker_id)
             raws = await pipe.execute()
         return _sorted_markers([r for r in raws if r is not None])
+
+    # -- ring log --------------------------------------------------------------------------
+    # A stream: XADD ids are monotonic and an entry is visible to every reader once added, so a
+    # reader's last id is its cursor. A connection retry may re-add an event; the fold of the
+    # log (consortium.rings) is idempotent for repeated events.
+    def _ring_log_key(self) -> str:
+        return f"{self._p}:{{ring}}:log"
+
+    @staticmethod
+    def _entries(raw: Sequence[Any]) -> list[tuple[RingCursor, str]]:
+        entries = []
+        for entry_id, fields in raw:
+            ms, _, seq = _s(entry_id).partition("-")
+            # redis-py parses the fields into a dict; the raw link leaves the flat [name, value].
+            value = next(iter(fields.values())) if isinstance(fields, dict) else fields[1]
+            entries.append(((int(ms), int(seq)), _s(value)))
+        return entries
+
+    @_guarded
+    async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
+        key = self._ring_log_key()
+        commands: list[tuple[Any, ...]] = [("XADD", key, "*", "e", event) for event in events]
+        commands.append(("XRANGE", key, f"({after[0]}-{after[1]}", "+"))
+        if self._link is not None:
+            replies = await self._link.execute(commands)
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return self._entries(replies[-1])
+
+    @_guarded
+    async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
+        raw = await self._redis.xrange(self._ring_log_key(), f"({after[0]}-{after[1]}", "+", count=limit)
+        return self._entries(raw or [])
 
     # -- lifecycle --------------------------------------------------------------------------
     @_guarded

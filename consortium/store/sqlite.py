@@ -28,7 +28,7 @@ from consortium.records import (
     Member,
     TokenActivity,
 )
-from consortium.store.base import Store, count_activity, empty_activity
+from consortium.store.base import RingCursor, Store, count_activity, empty_activity
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 
 SCHEMA = """
@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS markers (
 );
 CREATE INDEX IF NOT EXISTS markers_by_token ON markers (token_key);
 CREATE INDEX IF NOT EXISTS markers_by_filer ON markers (filer_member_id);
+CREATE TABLE IF NOT EXISTS ring_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 """
 
 _MEMBER_COLUMNS = "member_id, display_name, category, public_key, status, status_reason, created_at, updated_at"
@@ -418,6 +419,21 @@ class SqliteStore(Store):
         return [_marker(r) for r in rows]
 
     # -- lifecycle -------------------------------------------------------------------------
+    # -- ring log --------------------------------------------------------------------------
+    # Writers serialise on the database lock and AUTOINCREMENT never reuses a seq, so a reader
+    # that has seen seq n has seen every entry before it: the seq is the cursor.
+    async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
+        with self._tx() as db:
+            db.executemany("INSERT INTO ring_log (event) VALUES (?)", [(e,) for e in events])
+            rows = db.execute("SELECT seq, event FROM ring_log WHERE seq > ? ORDER BY seq", (after[0],)).fetchall()
+        return [((seq, 0), event) for seq, event in rows]
+
+    async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
+        rows = self._db.execute(
+            "SELECT seq, event FROM ring_log WHERE seq > ? ORDER BY seq LIMIT ?", (after[0], limit)
+        ).fetchall()
+        return [((seq, 0), event) for seq, event in rows]
+
     async def ping(self) -> None:
         try:
             self._db.execute("SELECT 1").fetchone()

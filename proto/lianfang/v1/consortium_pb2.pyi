@@ -3,12 +3,22 @@ import datetime
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from lianfang.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_JSON: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_GRAPHML: _ClassVar[ExportFormat]
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat
+EXPORT_FORMAT_JSON: ExportFormat
+EXPORT_FORMAT_GRAPHML: ExportFormat
 
 class CheckRequest(_message.Message):
     __slots__ = ("application_ref", "consent_ref", "tokens", "applicant_kind", "product_category")
@@ -62,21 +72,75 @@ class BlacklistHit(_message.Message):
     last_filed: _timestamp_pb2.Timestamp
     def __init__(self, token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., polarity: _Optional[_Union[_common_pb2.MarkerPolarity, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., filing_members: _Optional[int] = ..., first_filed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_filed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class RingFactor(_message.Message):
+    __slots__ = ("name", "value", "contribution", "explanation")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: float
+    contribution: float
+    explanation: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[float] = ..., contribution: _Optional[float] = ..., explanation: _Optional[str] = ...) -> None: ...
+
+class SharedTokenType(_message.Message):
+    __slots__ = ("token_type", "tokens")
+    TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    token_type: _common_pb2.TokenType
+    tokens: int
+    def __init__(self, token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., tokens: _Optional[int] = ...) -> None: ...
+
+class Ring(_message.Message):
+    __slots__ = ("ring_id", "size", "lenders", "persons", "blacklisted", "defaulted", "fraud_confirmed", "max_persons_per_device_or_phone", "applications_per_day", "score", "shared_token_types", "factors", "first_seen", "last_seen")
+    RING_ID_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    LENDERS_FIELD_NUMBER: _ClassVar[int]
+    PERSONS_FIELD_NUMBER: _ClassVar[int]
+    BLACKLISTED_FIELD_NUMBER: _ClassVar[int]
+    DEFAULTED_FIELD_NUMBER: _ClassVar[int]
+    FRAUD_CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    MAX_PERSONS_PER_DEVICE_OR_PHONE_FIELD_NUMBER: _ClassVar[int]
+    APPLICATIONS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SHARED_TOKEN_TYPES_FIELD_NUMBER: _ClassVar[int]
+    FACTORS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    ring_id: str
+    size: int
+    lenders: int
+    persons: int
+    blacklisted: int
+    defaulted: int
+    fraud_confirmed: int
+    max_persons_per_device_or_phone: int
+    applications_per_day: float
+    score: float
+    shared_token_types: _containers.RepeatedCompositeFieldContainer[SharedTokenType]
+    factors: _containers.RepeatedCompositeFieldContainer[RingFactor]
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    def __init__(self, ring_id: _Optional[str] = ..., size: _Optional[int] = ..., lenders: _Optional[int] = ..., persons: _Optional[int] = ..., blacklisted: _Optional[int] = ..., defaulted: _Optional[int] = ..., fraud_confirmed: _Optional[int] = ..., max_persons_per_device_or_phone: _Optional[int] = ..., applications_per_day: _Optional[float] = ..., score: _Optional[float] = ..., shared_token_types: _Optional[_Iterable[_Union[SharedTokenType, _Mapping]]] = ..., factors: _Optional[_Iterable[_Union[RingFactor, _Mapping]]] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class CheckResponse(_message.Message):
-    __slots__ = ("application_ref", "newly_recorded", "stacking", "blacklist", "reasons", "checked_at")
+    __slots__ = ("application_ref", "newly_recorded", "stacking", "blacklist", "reasons", "checked_at", "ring")
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
     NEWLY_RECORDED_FIELD_NUMBER: _ClassVar[int]
     STACKING_FIELD_NUMBER: _ClassVar[int]
     BLACKLIST_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     CHECKED_AT_FIELD_NUMBER: _ClassVar[int]
+    RING_FIELD_NUMBER: _ClassVar[int]
     application_ref: str
     newly_recorded: bool
     stacking: _containers.RepeatedCompositeFieldContainer[Stacking]
     blacklist: _containers.RepeatedCompositeFieldContainer[BlacklistHit]
     reasons: _containers.RepeatedCompositeFieldContainer[_common_pb2.Reason]
     checked_at: _timestamp_pb2.Timestamp
-    def __init__(self, application_ref: _Optional[str] = ..., newly_recorded: _Optional[bool] = ..., stacking: _Optional[_Iterable[_Union[Stacking, _Mapping]]] = ..., blacklist: _Optional[_Iterable[_Union[BlacklistHit, _Mapping]]] = ..., reasons: _Optional[_Iterable[_Union[_common_pb2.Reason, _Mapping]]] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    ring: Ring
+    def __init__(self, application_ref: _Optional[str] = ..., newly_recorded: _Optional[bool] = ..., stacking: _Optional[_Iterable[_Union[Stacking, _Mapping]]] = ..., blacklist: _Optional[_Iterable[_Union[BlacklistHit, _Mapping]]] = ..., reasons: _Optional[_Iterable[_Union[_common_pb2.Reason, _Mapping]]] = ..., checked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ring: _Optional[_Union[Ring, _Mapping]] = ...) -> None: ...
 
 class BatchCheckRequest(_message.Message):
     __slots__ = ("checks",)
@@ -239,3 +303,179 @@ class ListMembersResponse(_message.Message):
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     members: _containers.RepeatedCompositeFieldContainer[Member]
     def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ...) -> None: ...
+
+class GraphLimits(_message.Message):
+    __slots__ = ("max_nodes", "max_edges")
+    MAX_NODES_FIELD_NUMBER: _ClassVar[int]
+    MAX_EDGES_FIELD_NUMBER: _ClassVar[int]
+    max_nodes: int
+    max_edges: int
+    def __init__(self, max_nodes: _Optional[int] = ..., max_edges: _Optional[int] = ...) -> None: ...
+
+class GraphNode(_message.Message):
+    __slots__ = ("id", "is_token", "member_id", "received_at", "blacklisted", "defaulted", "fraud_confirmed", "ring_id", "token_type", "degree", "hub")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    IS_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    BLACKLISTED_FIELD_NUMBER: _ClassVar[int]
+    DEFAULTED_FIELD_NUMBER: _ClassVar[int]
+    FRAUD_CONFIRMED_FIELD_NUMBER: _ClassVar[int]
+    RING_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DEGREE_FIELD_NUMBER: _ClassVar[int]
+    HUB_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    is_token: bool
+    member_id: str
+    received_at: _timestamp_pb2.Timestamp
+    blacklisted: bool
+    defaulted: bool
+    fraud_confirmed: bool
+    ring_id: str
+    token_type: _common_pb2.TokenType
+    degree: int
+    hub: bool
+    def __init__(self, id: _Optional[str] = ..., is_token: _Optional[bool] = ..., member_id: _Optional[str] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., blacklisted: _Optional[bool] = ..., defaulted: _Optional[bool] = ..., fraud_confirmed: _Optional[bool] = ..., ring_id: _Optional[str] = ..., token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., degree: _Optional[int] = ..., hub: _Optional[bool] = ...) -> None: ...
+
+class GraphEdge(_message.Message):
+    __slots__ = ("application", "token")
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    application: str
+    token: str
+    def __init__(self, application: _Optional[str] = ..., token: _Optional[str] = ...) -> None: ...
+
+class Subgraph(_message.Message):
+    __slots__ = ("nodes", "edges", "truncated")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    EDGES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[GraphNode]
+    edges: _containers.RepeatedCompositeFieldContainer[GraphEdge]
+    truncated: bool
+    def __init__(self, nodes: _Optional[_Iterable[_Union[GraphNode, _Mapping]]] = ..., edges: _Optional[_Iterable[_Union[GraphEdge, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class Community(_message.Message):
+    __slots__ = ("applications",)
+    APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
+    applications: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, applications: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CentralToken(_message.Message):
+    __slots__ = ("token", "centrality")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CENTRALITY_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    centrality: float
+    def __init__(self, token: _Optional[str] = ..., centrality: _Optional[float] = ...) -> None: ...
+
+class GetRingRequest(_message.Message):
+    __slots__ = ("ring_id", "application", "limits")
+    RING_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    ring_id: str
+    application: str
+    limits: GraphLimits
+    def __init__(self, ring_id: _Optional[str] = ..., application: _Optional[str] = ..., limits: _Optional[_Union[GraphLimits, _Mapping]] = ...) -> None: ...
+
+class GetRingResponse(_message.Message):
+    __slots__ = ("ring", "graph", "communities", "central_tokens")
+    RING_FIELD_NUMBER: _ClassVar[int]
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    COMMUNITIES_FIELD_NUMBER: _ClassVar[int]
+    CENTRAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ring: Ring
+    graph: Subgraph
+    communities: _containers.RepeatedCompositeFieldContainer[Community]
+    central_tokens: _containers.RepeatedCompositeFieldContainer[CentralToken]
+    def __init__(self, ring: _Optional[_Union[Ring, _Mapping]] = ..., graph: _Optional[_Union[Subgraph, _Mapping]] = ..., communities: _Optional[_Iterable[_Union[Community, _Mapping]]] = ..., central_tokens: _Optional[_Iterable[_Union[CentralToken, _Mapping]]] = ...) -> None: ...
+
+class ListRingsRequest(_message.Message):
+    __slots__ = ("min_size", "min_lenders", "min_score", "active_since", "active_until", "limit")
+    MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MIN_LENDERS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_SINCE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    min_size: int
+    min_lenders: int
+    min_score: float
+    active_since: _timestamp_pb2.Timestamp
+    active_until: _timestamp_pb2.Timestamp
+    limit: int
+    def __init__(self, min_size: _Optional[int] = ..., min_lenders: _Optional[int] = ..., min_score: _Optional[float] = ..., active_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., active_until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListRingsResponse(_message.Message):
+    __slots__ = ("rings", "matched")
+    RINGS_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    rings: _containers.RepeatedCompositeFieldContainer[Ring]
+    matched: int
+    def __init__(self, rings: _Optional[_Iterable[_Union[Ring, _Mapping]]] = ..., matched: _Optional[int] = ...) -> None: ...
+
+class GetNeighbourhoodRequest(_message.Message):
+    __slots__ = ("entity", "hops", "limits", "expand_hub_tokens")
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    EXPAND_HUB_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    entity: str
+    hops: int
+    limits: GraphLimits
+    expand_hub_tokens: bool
+    def __init__(self, entity: _Optional[str] = ..., hops: _Optional[int] = ..., limits: _Optional[_Union[GraphLimits, _Mapping]] = ..., expand_hub_tokens: _Optional[bool] = ...) -> None: ...
+
+class GetNeighbourhoodResponse(_message.Message):
+    __slots__ = ("graph",)
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    graph: Subgraph
+    def __init__(self, graph: _Optional[_Union[Subgraph, _Mapping]] = ...) -> None: ...
+
+class FindPathRequest(_message.Message):
+    __slots__ = ("source", "target", "max_hops", "through_hub_tokens")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    MAX_HOPS_FIELD_NUMBER: _ClassVar[int]
+    THROUGH_HUB_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    target: str
+    max_hops: int
+    through_hub_tokens: bool
+    def __init__(self, source: _Optional[str] = ..., target: _Optional[str] = ..., max_hops: _Optional[int] = ..., through_hub_tokens: _Optional[bool] = ...) -> None: ...
+
+class FindPathResponse(_message.Message):
+    __slots__ = ("path", "truncated", "visited")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    VISITED_FIELD_NUMBER: _ClassVar[int]
+    path: _containers.RepeatedScalarFieldContainer[str]
+    truncated: bool
+    visited: int
+    def __init__(self, path: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ..., visited: _Optional[int] = ...) -> None: ...
+
+class ExportSubgraphRequest(_message.Message):
+    __slots__ = ("ring_id", "entity", "hops", "limits", "format")
+    RING_ID_FIELD_NUMBER: _ClassVar[int]
+    ENTITY_FIELD_NUMBER: _ClassVar[int]
+    HOPS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    ring_id: str
+    entity: str
+    hops: int
+    limits: GraphLimits
+    format: ExportFormat
+    def __init__(self, ring_id: _Optional[str] = ..., entity: _Optional[str] = ..., hops: _Optional[int] = ..., limits: _Optional[_Union[GraphLimits, _Mapping]] = ..., format: _Optional[_Union[ExportFormat, str]] = ...) -> None: ...
+
+class ExportSubgraphResponse(_message.Message):
+    __slots__ = ("content", "media_type", "truncated")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    media_type: str
+    truncated: bool
+    def __init__(self, content: _Optional[str] = ..., media_type: _Optional[str] = ..., truncated: _Optional[bool] = ...) -> None: ...

@@ -605,3 +605,257 @@ class AdminService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class AnalystServiceStub:
+    """Fraud analysts explore the link graph (scope "analyst"). Applications are named
+    "<member_id>/<application_ref>", tokens by their key "<scheme>.<type>.<epoch>.<hex>" (already a
+    keyed hash), rings by their public id. Every graph answer is bounded by node and edge limits.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetRing = channel.unary_unary(
+                '/lianfang.v1.AnalystService/GetRing',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.GetRingRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetRingResponse.FromString,
+                _registered_method=True)
+        self.ListRings = channel.unary_unary(
+                '/lianfang.v1.AnalystService/ListRings',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListRingsRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListRingsResponse.FromString,
+                _registered_method=True)
+        self.GetNeighbourhood = channel.unary_unary(
+                '/lianfang.v1.AnalystService/GetNeighbourhood',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.GetNeighbourhoodRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetNeighbourhoodResponse.FromString,
+                _registered_method=True)
+        self.FindPath = channel.unary_unary(
+                '/lianfang.v1.AnalystService/FindPath',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.FindPathRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.FindPathResponse.FromString,
+                _registered_method=True)
+        self.ExportSubgraph = channel.unary_unary(
+                '/lianfang.v1.AnalystService/ExportSubgraph',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ExportSubgraphRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ExportSubgraphResponse.FromString,
+                _registered_method=True)
+
+
+class AnalystServiceServicer:
+    """Fraud analysts explore the link graph (scope "analyst"). Applications are named
+    "<member_id>/<application_ref>", tokens by their key "<scheme>.<type>.<epoch>.<hex>" (already a
+    keyed hash), rings by their public id. Every graph answer is bounded by node and edge limits.
+    """
+
+    def GetRing(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRings(self, request, context):
+        """Rings ordered by score (then size), filtered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNeighbourhood(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindPath(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportSubgraph(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AnalystServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetRing': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRing,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetRingRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.GetRingResponse.SerializeToString,
+            ),
+            'ListRings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRings,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListRingsRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListRingsResponse.SerializeToString,
+            ),
+            'GetNeighbourhood': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNeighbourhood,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetNeighbourhoodRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.GetNeighbourhoodResponse.SerializeToString,
+            ),
+            'FindPath': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindPath,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.FindPathRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.FindPathResponse.SerializeToString,
+            ),
+            'ExportSubgraph': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSubgraph,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ExportSubgraphRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.ExportSubgraphResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'lianfang.v1.AnalystService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('lianfang.v1.AnalystService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AnalystService:
+    """Fraud analysts explore the link graph (scope "analyst"). Applications are named
+    "<member_id>/<application_ref>", tokens by their key "<scheme>.<type>.<epoch>.<hex>" (already a
+    keyed hash), rings by their public id. Every graph answer is bounded by node and edge limits.
+    """
+
+    @staticmethod
+    def GetRing(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AnalystService/GetRing',
+            lianfang_dot_v1_dot_consortium__pb2.GetRingRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.GetRingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AnalystService/ListRings',
+            lianfang_dot_v1_dot_consortium__pb2.ListRingsRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.ListRingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNeighbourhood(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AnalystService/GetNeighbourhood',
+            lianfang_dot_v1_dot_consortium__pb2.GetNeighbourhoodRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.GetNeighbourhoodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindPath(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AnalystService/FindPath',
+            lianfang_dot_v1_dot_consortium__pb2.FindPathRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.FindPathResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSubgraph(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AnalystService/ExportSubgraph',
+            lianfang_dot_v1_dot_consortium__pb2.ExportSubgraphRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.ExportSubgraphResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,82 @@
+"""Rings on the wire: the ``Ring`` message and the ring reason codes of a Check.
+
+Shared by ``Check`` (the member's answer) and the ``AnalystService``, so both describe a ring in
+the same words. Nothing here names another member's application: counts and token types only.
+"""
+
+from __future__ import annotations
+
+from lianfang.v1 import common_pb2, consortium_pb2
+
+from consortium.rings import RingView
+from graph.policy import TokenType
+from runtime.timestamps import to_timestamp
+
+HIGH_RISK_SCORE = 0.7
+"""A ring at or above this score is reported with RING_HIGH_RISK."""
+
+SHARED_IDENTITY_PERSONS = 3
+"""This many distinct applicants on one device or phone is reported with RING_SHARED_DEVICE."""
+
+
+def ring_message(view: RingView) -> consortium_pb2.Ring:
+    s, score = view.summary, view.score
+    return consortium_pb2.Ring(
+        ring_id=view.public_id,
+        size=s.size,
+        lenders=s.lenders,
+        persons=s.persons,
+        blacklisted=s.blacklisted,
+        defaulted=s.defaults,
+        fraud_confirmed=s.fraud_confirmed,
+        max_persons_per_device_or_phone=s.max_persons_per_device_or_phone,
+        applications_per_day=s.apps_per_day,
+        score=score.score,
+        shared_token_types=[
+            consortium_pb2.SharedTokenType(token_type=TokenType[name.upper()], tokens=count)
+            for name, count in s.shared_token_types
+            if name.upper() in TokenType.__members__
+        ],
+        factors=[
+            consortium_pb2.RingFactor(
+                name=f.name, value=f.value, contribution=f.contribution, explanation=f.explanation
+            )
+            for f in score.factors
+        ],
+        first_seen=to_timestamp(s.first_seen),
+        last_seen=to_timestamp(s.last_seen),
+    )
+
+
+def ring_reasons(view: RingView) -> list[common_pb2.Reason]:
+    """RING_LINKED for any ring; RING_HIGH_RISK, RING_BLACKLISTED_MEMBER, RING_SHARED_DEVICE and
+    RING_CONFIRMED_FRAUD for what makes one risky. Each names the top shared token type."""
+    s, score = view.summary, view.score
+    top_type = TokenType[s.shared_token_types[0][0].upper()] if s.shared_token_types else TokenType.UNSPECIFIED
+    linked_by = ", ".join(f"{name}×{count}" for name, count in s.shared_token_types)
+
+    def reason(code: str, detail: str) -> common_pb2.Reason:
+        return common_pb2.Reason(code=code, token_type=int(top_type), detail=detail)
+
+    reasons = []
+    if score.score >= HIGH_RISK_SCORE:
+        top = ", ".join(f.name for f in score.factors[:3] if f.contribution > 0)
+        reasons.append(reason("RING_HIGH_RISK", f"ring score {score.score:.2f} (mostly {top})"))
+    if s.fraud_confirmed:
+        reasons.append(reason("RING_CONFIRMED_FRAUD", f"{s.fraud_confirmed} linked application(s) confirmed fraud"))
+    if s.blacklisted:
+        reasons.append(reason("RING_BLACKLISTED_MEMBER", f"{s.blacklisted} linked application(s) blacklisted"))
+    if s.max_persons_per_device_or_phone >= SHARED_IDENTITY_PERSONS:
+        reasons.append(
+            reason(
+                "RING_SHARED_DEVICE",
+                f"{s.max_persons_per_device_or_phone} distinct applicants share one device or phone",
+            )
+        )
+    reasons.append(
+        reason(
+            "RING_LINKED",
+            f"linked to {s.size - 1} other application(s) at {s.lenders} lender(s) via {linked_by}",
+        )
+    )
+    return reasons

@@ -1,0 +1,173 @@
+"""The hub's fraud rings: the store's ring log folded into an in-memory :class:`RingIndex`.
+
+Why a log and not the index itself in the store: a ring merge relabels up to half a ring and a
+hub-token split walks a ring's edges, multi-key work that Redis Cluster cannot do atomically
+across slots. Instead every hub process folds the same append-only log (``RingLog``) in the same
+order into its own index, so replicas on one store hold identical rings, and a restarted hub
+replays the log to exactly the rings it had. A Check appends its application and, in the same
+round trip, receives everything appended since this process last looked; it then answers from an
+index that includes its own application and every earlier one.
+
+Events are compact JSON arrays; only token keys, member ids and references appear (no raw data):
+
+- ``["a", member, ref, received_at, [linking token keys], person token or null, flagged]``:
+  an application; ``flagged`` when it hit an active negative marker at Check time.
+- ``["o", member, ref, outcome]``: a reported outcome (defaulted / fraud confirmed).
+- ``["m", token, active]``: a token's negative-marker state changed (filed, or withdrawn).
+
+The fold is idempotent (a repeated event changes nothing), so a retried append is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lianfang.v1 import common_pb2
+
+from consortium.records import ApplicationRecord
+from consortium.store.base import LOG_START, RingCursor, RingLog
+from graph import AppMeta, LinkPolicy, RingIndex, RingScore, RingSummary, app_id_of, person_key_of, score_ring
+from graph.scoring import DEFAULT_SCORING, ScoringConfig
+from graph.summary import summarize
+
+log = logging.getLogger("lianfang.hub.rings")
+
+_PAGE = 5_000  # log entries per read while catching up
+
+
+def ring_public_id(ring_id: str) -> str:
+    """The id members and analysts see. The index's ring id is an application id (another
+    member's reference): it is hashed before it leaves the hub. Deterministic, so replicas agree."""
+    return "ring-" + hashlib.sha256(b"lianfang-ring\x00" + ring_id.encode()).hexdigest()[:20]
+
+
+def application_event(app: ApplicationRecord, flagged: bool, policy: LinkPolicy) -> str:
+    linking = [key for key in app.token_keys if policy.links(key)]
+    person = person_key_of(app.token_keys)
+    return json.dumps(
+        ["a", app.member_id, app.application_ref, app.received_at, linking, person, int(flagged)],
+        separators=(",", ":"),
+    )
+
+
+def outcome_event(member_id: str, application_ref: str, outcome: int) -> str:
+    return json.dumps(["o", member_id, application_ref, int(outcome)], separators=(",", ":"))
+
+
+def marker_event(token: str, active: bool) -> str:
+    return json.dumps(["m", token, int(active)], separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class RingView:
+    """One ring as the hub reports it: public id, countable facts, explained score."""
+
+    public_id: str
+    summary: RingSummary
+    score: RingScore
+
+
+class RingTracker:
+    """Owns this process's ring index and keeps it level with the store's ring log."""
+
+    def __init__(
+        self,
+        store: RingLog,
+        policy: LinkPolicy | None = None,
+        scoring: ScoringConfig = DEFAULT_SCORING,
+    ) -> None:
+        self.store = store
+        self.policy = policy if policy is not None else LinkPolicy()
+        self.scoring = scoring
+        self.index = RingIndex(self.policy)
+        self.cursor: RingCursor = LOG_START
+        self.applied = 0
+        self._negative_tokens: set[str] = set()
+        self._flagged: set[str] = set()  # applications that hit a negative marker at Check time
+        self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
+
+    # -- keeping up with the log -----------------------------------------------------------------
+    async def catch_up(self) -> int:
+        """Folds everything appended since the last look; returns how many entries that was."""
+        applied_before = self.applied
+        while True:
+            entries = await self.store.ring_events(self.cursor, _PAGE)
+            self._apply(entries)
+            if len(entries) < _PAGE:
+                return self.applied - applied_before
+
+    async def publish(self, events: Sequence[str]) -> None:
+        """Appends events and folds them together with everything before them."""
+        if events:
+            self._apply(await self.store.append_ring_events(events, self.cursor))
+
+    def _apply(self, entries: Iterable[tuple[RingCursor, str]]) -> None:
+        # Concurrent publishes of one process may return overlapping ranges: skip what is folded.
+        for cursor, event in entries:
+            if cursor <= self.cursor:
+                continue
+            try:
+                self._fold(json.loads(event))
+            except (ValueError, KeyError, IndexError, TypeError):
+                log.error("skipping a malformed ring log entry", extra={"fields": {"cursor": list(cursor)}})
+            self.cursor = cursor
+            self.applied += 1
+            self._public = None
+
+    def _fold(self, event: list[Any]) -> None:
+        kind = event[0]
+        if kind == "a":
+            _, member, ref, at, tokens, person, flagged = event
+            app_id = app_id_of(str(member), str(ref))
+            if flagged:
+                self._flagged.add(app_id)
+            token_keys = [str(t) for t in tokens]
+            if app_id in self.index:
+                return  # a retried Check: the first recording stands (as in the store)
+            blacklisted = bool(flagged) or any(t in self._negative_tokens for t in token_keys)
+            meta = AppMeta(str(member), float(at), None if person is None else str(person), blacklisted=blacklisted)
+            self.index.add_application(app_id, token_keys, meta)
+        elif kind == "o":
+            _, member, ref, outcome = event
+            app_id = app_id_of(str(member), str(ref))
+            if app_id not in self.index:
+                return
+            if outcome == common_pb2.OUTCOME_DEFAULTED:
+                self.index.update_meta(app_id, defaulted=True)
+            elif outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED:
+                self.index.update_meta(app_id, fraud_confirmed=True)
+        elif kind == "m":
+            _, token, active = event
+            token = str(token)
+            if active:
+                self._negative_tokens.add(token)
+            else:
+                self._negative_tokens.discard(token)
+            for app_id in list(self.index.apps_of(token)):
+                flag = app_id in self._flagged or any(t in self._negative_tokens for t in self.index.tokens_of(app_id))
+                self.index.update_meta(app_id, blacklisted=flag)
+        else:
+            raise ValueError(f"unknown ring event {kind!r}")
+
+    # -- answers -------------------------------------------------------------------------------
+    def view(self, ring_id: str) -> RingView | None:
+        summary = summarize(self.index, ring_id)
+        if summary is None:
+            return None
+        return RingView(ring_public_id(ring_id), summary, score_ring(summary, self.scoring))
+
+    def view_of(self, member_id: str, application_ref: str) -> RingView | None:
+        """The ring of an application (a ring of one when it links to nothing); None if unknown."""
+        ring_id = self.index.ring_of(app_id_of(member_id, application_ref))
+        return None if ring_id is None else self.view(ring_id)
+
+    def resolve(self, public_id: str) -> str | None:
+        """The index's ring id behind a public id, for rings of two or more (None if stale)."""
+        if self._public is None:
+            self._public = {ring_public_id(ring_id): ring_id for ring_id, _ in self.index.rings()}
+        return self._public.get(public_id)

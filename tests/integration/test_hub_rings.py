@@ -1,0 +1,281 @@
+"""Rings through the real hub (gRPC + TLS, both stores): Check's ring answer, the analyst service,
+scopes and limits, restarts that replay the ring log."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import networkx as nx
+import pytest
+from lianfang.v1 import common_pb2, consortium_pb2
+
+from clients.analyst import AnalystClient
+from clients.channel import open_channel
+from clients.credentials import JwtSigner, generate_key_file, load_private_key
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.errors import LianfangRpcError
+from consortium.rings import ring_public_id
+from graph.export import from_graphml, from_json
+from runtime.clock import ManualClock
+from tests.support.consortium import check_request, phone, rid, token
+
+MEMBERS = ["lender-a", "lender-b", "lender-c"]
+DEVICE, IP, ADDRESS = common_pb2.TOKEN_TYPE_DEVICE_ID, common_pb2.TOKEN_TYPE_IP, common_pb2.TOKEN_TYPE_ADDRESS
+
+
+def device(n: int) -> common_pb2.Token:
+    return token(DEVICE, f"device-{n}")
+
+
+def ip(n: int) -> common_pb2.Token:
+    return token(IP, f"10.1.{n // 250}.{n % 250}")
+
+
+def key(t: common_pb2.Token) -> str:
+    return f"{t.scheme}.{t.type}.{t.epoch}.{t.value.hex()}"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[LocalConsortium]:
+    store_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    consortium = await start_local_consortium(tmp_path, MEMBERS, store_url=store_url, clock=ManualClock())
+    try:
+        yield consortium
+    finally:
+        await consortium.stop()
+
+
+def hub_of(c: LocalConsortium, member: str):  # type: ignore[no-untyped-def]
+    return c.members[member].hub_client
+
+
+async def plant_device_ring(c: LocalConsortium) -> list[consortium_pb2.CheckResponse]:
+    """Four different people, one device, three lenders; then a fifth sharing only a phone."""
+    answers = []
+    for n, member in enumerate(["lender-a", "lender-b", "lender-c", "lender-a"]):
+        answers.append(await hub_of(c, member).check_request(check_request(f"ring-{n}", rid(n), phone(n), device(1))))
+    answers.append(await hub_of(c, "lender-b").check_request(check_request("ring-4", rid(4), phone(3))))
+    return answers
+
+
+async def test_check_answers_the_ring_of_the_application(hub: LocalConsortium) -> None:
+    c = hub
+    alone = await hub_of(c, "lender-a").check_request(check_request("solo", rid(99), phone(99), device(99)))
+    assert not alone.HasField("ring")
+    assert not [r for r in alone.reasons if r.code.startswith("RING_")]
+
+    answers = await plant_device_ring(c)
+    assert not answers[0].HasField("ring")  # alone when it arrived
+    sizes = [a.ring.size for a in answers]
+    assert sizes == [0, 2, 3, 4, 5]
+    last = answers[-1].ring
+    assert (last.lenders, last.persons, last.max_persons_per_device_or_phone) == (3, 5, 4)
+    assert {(s.token_type, s.tokens) for s in last.shared_token_types} == {
+        (DEVICE, 1),
+        (common_pb2.TOKEN_TYPE_PHONE, 1),
+    }
+    assert 0.0 < last.score < 1.0
+    assert abs(sum(f.contribution for f in last.factors) - last.score) < 1e-9
+    assert last.factors[0].contribution == max(f.contribution for f in last.factors)
+    # Every answer of the same ring carries the same public id, which names no application.
+    assert answers[-1].ring.ring_id == answers[-2].ring.ring_id != ""
+    assert "ring-" in last.ring_id and "lender" not in last.ring_id and "\x1f" not in last.ring_id
+    codes = {r.code for r in answers[-1].reasons}
+    assert {"RING_LINKED", "RING_SHARED_DEVICE"} <= codes
+    linked = next(r for r in answers[-1].reasons if r.code == "RING_LINKED")
+    assert linked.token_type == DEVICE and "4 other application(s) at 3 lender(s)" in linked.detail
+
+    # A retried Check is not a new ring member.
+    retry = await hub_of(c, "lender-b").check_request(check_request("ring-4", rid(4), phone(3)))
+    assert not retry.newly_recorded and retry.ring.size == 5
+
+
+async def test_outcomes_and_markers_feed_the_ring_score(hub: LocalConsortium) -> None:
+    c = hub
+    before = (await plant_device_ring(c))[-1].ring
+    await hub_of(c, "lender-a").report_outcome("ring-0", common_pb2.OUTCOME_FRAUD_CONFIRMED)
+    await hub_of(c, "lender-b").report_outcome("ring-1", common_pb2.OUTCOME_DEFAULTED)
+    marker = await hub_of(c, "lender-c").file_marker(device(1), common_pb2.MARKER_TYPE_SUSPECT, "SHARED_DEVICE_FRAUD")
+    ring = (await c.analyst.get_ring(application="lender-a/ring-0")).ring
+    assert (ring.fraud_confirmed, ring.defaulted, ring.blacklisted) == (1, 1, 4)
+    assert ring.score > before.score
+    joined = await hub_of(c, "lender-c").check_request(check_request("late", rid(50), device(1)))
+    assert joined.ring.blacklisted == 5  # flagged at its own Check too
+    assert {"RING_CONFIRMED_FRAUD", "RING_BLACKLISTED_MEMBER", "RING_HIGH_RISK"} <= {r.code for r in joined.reasons}
+    await hub_of(c, "lender-c").withdraw_marker(marker.marker_id, "filed in error")
+    after = (await c.analyst.get_ring(application="lender-a/ring-0")).ring
+    assert after.blacklisted == 1  # only "late", which hit the marker while it stood
+
+
+async def test_degree_cap_stops_a_public_ip_from_making_a_ring(hub: LocalConsortium) -> None:
+    c = hub
+    shared = ip(1)
+    answers = [
+        await hub_of(c, MEMBERS[n % 3]).check_request(check_request(f"cafe-{n}", rid(200 + n), shared))
+        for n in range(22)  # the IP cap is 20 applications
+    ]
+    assert answers[19].ring.size == 20
+    assert not answers[20].HasField("ring") and not answers[21].HasField("ring")
+    listed = await c.analyst.list_rings()
+    assert listed.matched == 0
+
+
+async def test_hub_restart_replays_the_ring_log(tmp_path: Path) -> None:
+    c = await start_local_consortium(tmp_path, MEMBERS, clock=ManualClock())
+    try:
+        answers = await plant_device_ring(c)
+        expected = answers[-1].ring
+        await c.hub.stop(0.2)
+    finally:
+        await c.stop()
+    again = await start_local_consortium(tmp_path / "again", [], store_url=f"sqlite:///{tmp_path / 'hub.db'}")
+    try:
+        ring = (await again.analyst.get_ring(application="lender-b/ring-4")).ring
+        assert ring == expected
+    finally:
+        await again.stop()
+
+
+async def test_analyst_ring_queries(hub: LocalConsortium) -> None:
+    c = hub
+    answers = await plant_device_ring(c)
+    for n in range(3):  # a second, smaller ring at one lender: two people on one phone
+        await hub_of(c, "lender-c").check_request(check_request(f"pair-{n}", rid(300 + n), phone(300)))
+    ring_id = answers[-1].ring.ring_id
+
+    by_id = await c.analyst.get_ring(ring_id=ring_id)
+    by_app = await c.analyst.get_ring(application="lender-c/ring-2")
+    assert by_id == by_app
+    apps = sorted(n.id for n in by_id.graph.nodes if not n.is_token)
+    assert apps == sorted(
+        ["lender-a/ring-0", "lender-b/ring-1", "lender-c/ring-2", "lender-a/ring-3", "lender-b/ring-4"]
+    )
+    tokens = [n for n in by_id.graph.nodes if n.is_token]
+    assert {n.id for n in tokens} == {key(device(1)), key(phone(3))}
+    assert len(by_id.graph.edges) == 6  # four apps on the device, two on the phone
+    assert all(n.ring_id == ring_id for n in by_id.graph.nodes if not n.is_token)
+    assert by_id.central_tokens[0].token == key(device(1))
+    # Three people only on the device; the fourth also shares a phone with the fifth.
+    assert [list(g.applications) for g in by_id.communities] == [
+        ["lender-a/ring-0", "lender-b/ring-1", "lender-c/ring-2"],
+        ["lender-a/ring-3", "lender-b/ring-4"],
+    ]
+
+    listed = await c.analyst.list_rings()
+    assert listed.matched == 2 and [r.size for r in listed.rings] == [5, 3]
+    assert listed.rings[0].score >= listed.rings[1].score
+    assert (await c.analyst.list_rings(min_lenders=2)).matched == 1
+    assert (await c.analyst.list_rings(min_size=4)).matched == 1
+    assert (await c.analyst.list_rings(limit=1)).matched == 2
+    assert len((await c.analyst.list_rings(limit=1)).rings) == 1
+    assert (await c.analyst.list_rings(min_score=0.999)).matched == 0
+
+    path = await c.analyst.find_path("lender-a/ring-0", "lender-b/ring-4")
+    assert path.path == ["lender-a/ring-0", key(device(1)), "lender-a/ring-3", key(phone(3)), "lender-b/ring-4"]
+    none = await c.analyst.find_path("lender-a/ring-0", "lender-c/pair-0")
+    assert list(none.path) == [] and not none.truncated
+
+    hood = await c.analyst.neighbourhood(key(device(1)), hops=1)
+    assert {n.id for n in hood.nodes if not n.is_token} == {
+        "lender-a/ring-0",
+        "lender-b/ring-1",
+        "lender-c/ring-2",
+        "lender-a/ring-3",
+    }
+    small = await c.analyst.neighbourhood("lender-a/ring-0", hops=6, max_nodes=3)
+    assert len(small.nodes) <= 3 and small.truncated
+    edges = await c.analyst.neighbourhood("lender-a/ring-0", hops=6, max_edges=2)
+    assert len(edges.edges) <= 2 and edges.truncated
+
+
+async def test_export_round_trips_through_networkx(hub: LocalConsortium) -> None:
+    c = hub
+    ring_id = (await plant_device_ring(c))[-1].ring.ring_id
+    as_json = await c.analyst.export(ring_id=ring_id)
+    as_graphml = await c.analyst.export(ring_id=ring_id, export_format="graphml")
+    assert as_json.media_type == "application/json" and as_graphml.media_type == "application/graphml+xml"
+    g1, g2 = from_json(as_json.content), from_graphml(as_graphml.content)
+    assert set(g1.nodes) == set(g2.nodes) and {frozenset(e) for e in g1.edges} == {frozenset(e) for e in g2.edges}
+    assert nx.is_connected(g1) and g1.number_of_nodes() == 7
+    assert g1.graph["ring_id"] == ring_id
+    assert dict(g1.nodes(data=True)) == dict(g2.nodes(data=True))
+    hood = from_json((await c.analyst.export(entity="lender-b/ring-4", hops=2)).content)
+    assert set(hood.nodes) == {"lender-b/ring-4", key(rid(4)), key(phone(3)), "lender-a/ring-3"}
+    assert hood.graph["center"] == "lender-b/ring-4"
+    # Internal ids never leave the hub.
+    for text in (as_json.content, as_graphml.content):
+        assert "\x1f" not in text and "%1F" not in text
+
+
+async def test_analyst_errors(hub: LocalConsortium) -> None:
+    c = hub
+    await plant_device_ring(c)
+    cases = [
+        (c.analyst.get_ring(), grpc.StatusCode.INVALID_ARGUMENT, "subject"),
+        (c.analyst.get_ring(application="no-slash"), grpc.StatusCode.INVALID_ARGUMENT, "application"),
+        (c.analyst.get_ring(application="lender-a/missing"), grpc.StatusCode.NOT_FOUND, None),
+        (c.analyst.get_ring(ring_id="ring-0000"), grpc.StatusCode.NOT_FOUND, None),
+        (c.analyst.get_ring(ring_id="x", max_nodes=10**6), grpc.StatusCode.INVALID_ARGUMENT, "limits.max_nodes"),
+        (c.analyst.neighbourhood("lender-a/ring-0", hops=7), grpc.StatusCode.INVALID_ARGUMENT, "hops"),
+        (c.analyst.neighbourhood("1.3.1.ffff"), grpc.StatusCode.NOT_FOUND, None),
+        (c.analyst.neighbourhood(""), grpc.StatusCode.INVALID_ARGUMENT, "entity"),
+        (c.analyst.find_path("lender-a/ring-0", "nonsense"), grpc.StatusCode.INVALID_ARGUMENT, "target"),
+        (c.analyst.find_path("lender-a/ring-0", "x/y", max_hops=99), grpc.StatusCode.INVALID_ARGUMENT, "max_hops"),
+        (c.analyst.list_rings(min_score=2.0), grpc.StatusCode.INVALID_ARGUMENT, "min_score"),
+        (c.analyst.list_rings(limit=501), grpc.StatusCode.INVALID_ARGUMENT, "limit"),
+    ]
+    for call, code, field in cases:
+        with pytest.raises(LianfangRpcError) as caught:
+            await call
+        assert caught.value.code == code, (field, caught.value)
+        if field is not None:
+            assert field in [v.field for v in caught.value.violations]
+
+
+async def test_analyst_scope_is_enforced(hub: LocalConsortium, tmp_path: Path) -> None:
+    c = hub
+    await plant_device_ring(c)
+    member = c.members["lender-a"]
+    as_member = AnalystClient(
+        open_channel(c.hub_address, ca_file=c.ca.ca_file), JwtSigner("lender-a", load_private_key(member.key_file))
+    )
+    as_admin = AnalystClient(
+        open_channel(c.hub_address, ca_file=c.ca.ca_file),
+        JwtSigner("admin/demo", load_private_key(str(c.folder / "keys" / "admin.pem"))),
+    )
+    stranger_key = tmp_path / "stranger.pem"
+    generate_key_file(stranger_key)
+    as_stranger = AnalystClient(
+        open_channel(c.hub_address, ca_file=c.ca.ca_file), JwtSigner("analyst/eve", load_private_key(stranger_key))
+    )
+    try:
+        for client, code in (
+            (as_member, grpc.StatusCode.PERMISSION_DENIED),
+            (as_admin, grpc.StatusCode.PERMISSION_DENIED),
+            (as_stranger, grpc.StatusCode.UNAUTHENTICATED),
+        ):
+            with pytest.raises(LianfangRpcError) as caught:
+                await client.list_rings()
+            assert caught.value.code == code
+        # ... and an analyst cannot query or contribute as a member.
+        from clients.hub import HubClient
+
+        analyst_as_member = HubClient(
+            open_channel(c.hub_address, ca_file=c.ca.ca_file),
+            JwtSigner("analyst/demo", load_private_key(str(c.folder / "keys" / "analyst.pem"))),
+        )
+        with pytest.raises(LianfangRpcError) as caught:
+            await analyst_as_member.check_request(check_request("x", rid(1)))
+        assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
+        await analyst_as_member.close()
+    finally:
+        for client in (as_member, as_admin, as_stranger):
+            await client.close()
+
+
+def test_public_ring_id_is_stable_and_opaque() -> None:
+    assert ring_public_id("lender-a\x1fref-1") == ring_public_id("lender-a\x1fref-1")
+    assert ring_public_id("lender-a\x1fref-1") != ring_public_id("lender-a\x1fref-2")
+    assert "lender" not in ring_public_id("lender-a\x1fref-1")
