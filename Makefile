@@ -16,6 +16,7 @@ demo: $(BIN)/lianfang
 
 test: $(BIN)/lianfang
 	@command -v redis-server >/dev/null || deploy/install-redis.sh
+	@command -v chromedriver >/dev/null || deploy/install-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q

@@ -1,4 +1,4 @@
-"""``lianfang``: serve a hub or a node, administer members, make keys and certificates, run the demo."""
+"""``lianfang``: serve a hub or a node, administer members, explore rings, make keys and certificates, run the demo."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clients.channel import open_channel
+from clients.cli.analyst_commands import add_commands as add_analyst_commands
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", default="", help="recorded with the status change")
     actions.add_parser("list", help="list members as JSON lines")
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
+
+    add_analyst_commands(nouns)
 
     keys = nouns.add_parser("keys", help="key material").add_subparsers(dest="verb", required=True)
     new = keys.add_parser("new", help="create a key file")

@@ -1,7 +1,8 @@
-"""The hub's answer as rule inputs: stacking per type × window, marker counts by polarity.
+"""The hub's answer as rule inputs: stacking per type × window, marker counts by polarity, ring.
 
 Feature names follow the catalogue (node/rules/features.py): ``cs_stack_<type>_<window>_members``
-/ ``…_apps`` and the ``cs_blacklist_*`` / ``cs_protective`` summaries; consortium rules read them.
+/ ``…_apps`` and the ``cs_blacklist_*`` / ``cs_protective`` summaries and ``cs_ring_*`` (0 when the application
+links to no other); consortium rules read them.
 """
 
 from __future__ import annotations
@@ -40,5 +41,11 @@ def consortium_features(answer: consortium_pb2.CheckResponse) -> dict[str, Any]:
         cs_blacklist_max_evidence=evidence,
         cs_blacklist_filing_members=filers,
         cs_protective=protective,
+    )
+    ring = answer.ring if answer.HasField("ring") else None
+    features.update(
+        cs_ring_score=ring.score if ring else 0.0,
+        cs_ring_members=ring.lenders if ring else 0,
+        cs_ring_applications=ring.size if ring else 0,
     )
     return features

@@ -80,13 +80,22 @@ def application(member_id: str, ref: str, at: float, *tokens: str, **kw: Any) ->
 
 
 def member(member_id: str, status: int = ACTIVE) -> Member:
-    return Member(member_id, f"贷款平台 {member_id}", "bank", b"\x00\xffkey" + member_id.encode(),
-                  status, "", T0, T0)
+    return Member(member_id, f"贷款平台 {member_id}", "bank", b"\x00\xffkey" + member_id.encode(), status, "", T0, T0)
 
 
 def marker(marker_id: str, filer: str, token: str = PHONE, filed_at: float = T0, **kw: Any) -> Marker:
-    return Marker(marker_id, filer, token, pb.MARKER_TYPE_CONFIRMED_FRAUD, "FRAUD_DOCS",
-                  pb.EVIDENCE_LEVEL_POLICE_REPORT, filed_at, filed_at - DAY, kw.pop("expires_at", None), **kw)
+    return Marker(
+        marker_id,
+        filer,
+        token,
+        pb.MARKER_TYPE_CONFIRMED_FRAUD,
+        "FRAUD_DOCS",
+        pb.EVIDENCE_LEVEL_POLICE_REPORT,
+        filed_at,
+        filed_at - DAY,
+        kw.pop("expires_at", None),
+        **kw,
+    )
 
 
 def normalised(snap: CheckSnapshot) -> CheckSnapshot:
@@ -125,8 +134,16 @@ def test_members(backend: Backend) -> None:
 # -- applications ----------------------------------------------------------------------------
 def test_record_application_is_idempotent(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
-        first = application("a", "ref-1", T0 - HOUR / 2, PHONE, DEVICE, applicant_kind=1,
-                            product_category="消费贷", consent_ref="consent-1")
+        first = application(
+            "a",
+            "ref-1",
+            T0 - HOUR / 2,
+            PHONE,
+            DEVICE,
+            applicant_kind=1,
+            product_category="消费贷",
+            consent_ref="consent-1",
+        )
         assert await store.record_application(first) == (first, True)
         retry = replace(first, received_at=T0, consent_ref="other", product_category="x")
         stored, new = await store.record_application(retry)
@@ -144,8 +161,18 @@ def test_record_application_is_idempotent(backend: Backend) -> None:
 def test_token_activity_windows(backend: Backend) -> None:
     now = T0
     rows = [  # (member, age): counted in the windows it falls in, caller "a" never counted
-        ("b", 0.0), ("b", HOUR), ("c", 5 * HOUR), ("b", 3 * DAY), ("c", 20 * DAY), ("d", 60 * DAY),
-        ("d", 90 * DAY), ("e", 90 * DAY + 1), ("a", 10.0), ("a", 2 * DAY), ("f", -HOUR), ("c", -1.0),
+        ("b", 0.0),
+        ("b", HOUR),
+        ("c", 5 * HOUR),
+        ("b", 3 * DAY),
+        ("c", 20 * DAY),
+        ("d", 60 * DAY),
+        ("d", 90 * DAY),
+        ("e", 90 * DAY + 1),
+        ("a", 10.0),
+        ("a", 2 * DAY),
+        ("f", -HOUR),
+        ("c", -1.0),
     ]
 
     async def scenario(store: Store) -> None:
@@ -154,8 +181,7 @@ def test_token_activity_windows(backend: Backend) -> None:
         got = await store.token_activity([PHONE, DEVICE, PHONE], "a", now)
         assert set(got) == {PHONE, DEVICE}
         assert got[PHONE].other_applications == (2, 3, 4, 5, 7)
-        assert got[PHONE].member_last_seen == {
-            "a": now - 10, "b": now, "c": now - 5 * HOUR, "d": now - 60 * DAY}
+        assert got[PHONE].member_last_seen == {"a": now - 10, "b": now, "c": now - 5 * HOUR, "d": now - 60 * DAY}
         assert got[DEVICE].other_applications == (0, 0, 0, 0, 0) and got[DEVICE].member_last_seen == {}
         as_b = (await store.token_activity([PHONE], "b", now))[PHONE]
         assert as_b.other_applications == (1, 2, 3, 4, 6)
@@ -182,8 +208,12 @@ def test_set_outcome(backend: Backend) -> None:
 
 def test_purge_applications(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
-        for ref, m, at in [("old", "b", T0 - 400 * DAY), ("mid", "c", T0 - 120 * DAY),
-                           ("new", "b", T0 - 10 * DAY), ("new2", "d", T0)]:
+        for ref, m, at in [
+            ("old", "b", T0 - 400 * DAY),
+            ("mid", "c", T0 - 120 * DAY),
+            ("new", "b", T0 - 10 * DAY),
+            ("new2", "d", T0),
+        ]:
             await store.record_application(application(m, ref, at, PHONE, DEVICE))
         assert await store.purge_applications(T0 - 100 * DAY) == 2
         assert await store.get_application("b", "old") is None
@@ -258,9 +288,13 @@ def test_markers_lifecycle(backend: Backend) -> None:
 
 def test_markers_queries(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
-        filed = [marker("z", "a", PHONE, T0 + 2), marker("b", "a", DEVICE, T0 + 1),
-                 marker("a", "a", PHONE, T0 + 2), marker("c", "other", PHONE, T0),
-                 marker("d", "a", PHONE, T0 - 5, expires_at=T0 - 1)]
+        filed = [
+            marker("z", "a", PHONE, T0 + 2),
+            marker("b", "a", DEVICE, T0 + 1),
+            marker("a", "a", PHONE, T0 + 2),
+            marker("c", "other", PHONE, T0),
+            marker("d", "a", PHONE, T0 - 5, expires_at=T0 - 1),
+        ]
         for m in filed:
             await store.add_marker(m)
         await store.withdraw_marker("c", T0 + 3, "dispute resolved")
@@ -277,8 +311,12 @@ def test_markers_queries(backend: Backend) -> None:
 
 
 # -- check -----------------------------------------------------------------------------------
-async def workload(store: Store, check: Callable[[Store, ApplicationRecord, float], Awaitable[CheckSnapshot]],
-                   seed: int = 7, steps: int = 120) -> list[CheckSnapshot]:
+async def workload(
+    store: Store,
+    check: Callable[[Store, ApplicationRecord, float], Awaitable[CheckSnapshot]],
+    seed: int = 7,
+    steps: int = 120,
+) -> list[CheckSnapshot]:
     """A scripted mix: new apps, retries (new time, same ref), skewed clocks, markers in between."""
     rng, now = random.Random(seed), T0
     out: list[CheckSnapshot] = []
@@ -319,7 +357,8 @@ def test_check_matches_default_composition(backend: Backend, tmp_path: Path) -> 
             assert any(sum(a.other_applications) for s in got for a in s.activity.values())
             for f in "abcd":
                 assert await fused.token_activity(TOKENS, f, T0 + 400 * DAY) == await composed.token_activity(
-                    TOKENS, f, T0 + 400 * DAY)
+                    TOKENS, f, T0 + 400 * DAY
+                )
 
     asyncio.run(main())
 
@@ -331,8 +370,10 @@ def test_check_same_snapshots_on_sqlite_and_redis(
     monkeypatch.setattr(redis_store, "_SMALL_TOKEN", small)
 
     async def main() -> None:
-        async with opened(Backend("sqlite", {"path": str(tmp_path / "hub.db")})) as lite, \
-                opened(Backend("redis", {"url": redis_url})) as red:
+        async with (
+            opened(Backend("sqlite", {"path": str(tmp_path / "hub.db")})) as lite,
+            opened(Backend("redis", {"url": redis_url})) as red,
+        ):
             for seed in (1, 2):
                 assert await workload(lite, _fused, seed) == await workload(red, _fused, seed)
 
@@ -495,9 +536,10 @@ def test_redis_check_many_repairs_half_written_retries_like_check(redis_url: str
     client = redis.Redis.from_url(redis_url)
 
     async def main() -> None:
-        async with opened(Backend("redis", {"url": redis_url})) as fused, opened(
-            Backend("redis", {"url": redis_url, "key_prefix": "copy"})
-        ) as sequential:
+        async with (
+            opened(Backend("redis", {"url": redis_url})) as fused,
+            opened(Backend("redis", {"url": redis_url, "key_prefix": "copy"})) as sequential,
+        ):
             for store, p in ((fused, "lf"), (sequential, "copy")):
                 await store.record_application(application("a", "r", T0, PHONE, DEVICE))
                 client.zadd(f"{p}:{{t:{DEVICE}}}:apps", {"a\x1fr": T0 + 50})
@@ -576,8 +618,10 @@ def test_hung_redis_is_unavailable_within_the_timeout(tmp_path: Path) -> None:
 
 
 # -- redis specifics: key layout, crash repair -----------------------------------------------
-_KEY = re.compile(r"^lf:(members|\{m:[^}]+\}:(member|markers|app:.+)|\{t:[^}]+\}:(apps|seen|markers|apps:.+)"
-                  r"|\{k:[^}]+\})$")
+_KEY = re.compile(
+    r"^lf:(members|\{m:[^}]+\}:(member|markers|app:.+)|\{t:[^}]+\}:(apps|seen|markers|apps:.+)"
+    r"|\{k:[^}]+\})$"
+)
 
 
 def test_redis_keys_carry_hash_tags(redis_url: str) -> None:
@@ -605,8 +649,7 @@ def test_redis_check_repairs_a_half_written_retry(redis_url: str) -> None:
             client.script_flush()  # also exercises NOSCRIPT inside the pipeline
             snap = await store.check(application("a", "r", T0 + 100, PHONE, DEVICE), T0 + 100)
             assert not snap.newly_recorded and snap.received_at == T0
-            assert {k: a.member_last_seen for k, a in snap.activity.items()} == {
-                PHONE: {"a": T0}, DEVICE: {"a": T0}}
+            assert {k: a.member_last_seen for k, a in snap.activity.items()} == {PHONE: {"a": T0}, DEVICE: {"a": T0}}
             other = await store.token_activity([PHONE, DEVICE], "b", T0 + 100)
             assert all(a.other_applications == (1,) * 5 for a in other.values())
             assert client.zscore(f"lf:{{t:{DEVICE}}}:apps", "a\x1fr") == T0

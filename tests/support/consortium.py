@@ -37,8 +37,14 @@ def check_request(ref: str, *tokens: common_pb2.Token) -> consortium_pb2.CheckRe
     )
 
 
-def raw_jwt(key_file: str | Ed25519PrivateKey, subject: str, *, iat: float | None = None,
-            lifetime: int = 60, audience: str = "lianfang-hub") -> str:
+def raw_jwt(
+    key_file: str | Ed25519PrivateKey,
+    subject: str,
+    *,
+    iat: float | None = None,
+    lifetime: int = 60,
+    audience: str = "lianfang-hub",
+) -> str:
     key = load_private_key(key_file) if isinstance(key_file, str) else key_file
     now = int(time.time() if iat is None else iat)
     return jwt.encode({"sub": subject, "aud": audience, "iat": now, "exp": now + lifetime}, key, algorithm="EdDSA")

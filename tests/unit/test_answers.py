@@ -76,3 +76,23 @@ def test_polarity_and_default_expiry() -> None:
     custom = MarkerPolicy({c.MARKER_TYPE_SUSPECT: YEAR, c.MARKER_TYPE_CONFIRMED_FRAUD: None})
     assert custom.expires_at(c.MARKER_TYPE_SUSPECT, NOW) == NOW + YEAR
     assert custom.expires_at(c.MARKER_TYPE_CONFIRMED_FRAUD, NOW) is None
+
+
+def test_ring_answer_becomes_rule_features_and_fires_the_ring_rule() -> None:
+    from lianfang.v1 import consortium_pb2
+
+    from node.origination.consortium_features import consortium_features
+    from node.rules import load_default_rules
+
+    rules = load_default_rules()
+    none = consortium_features(consortium_pb2.CheckResponse())
+    assert (none["cs_ring_score"], none["cs_ring_members"], none["cs_ring_applications"]) == (0.0, 0, 0)
+    ring = consortium_pb2.CheckResponse(ring=consortium_pb2.Ring(size=6, lenders=3, score=0.82))
+    features = consortium_features(ring)
+    assert (features["cs_ring_score"], features["cs_ring_members"], features["cs_ring_applications"]) == (0.82, 3, 6)
+    fired = {hit.rule_id for hit in rules.evaluate(features)}
+    assert "CS_RING" in fired
+    two_lenders = consortium_features(
+        consortium_pb2.CheckResponse(ring=consortium_pb2.Ring(size=6, lenders=2, score=0.9))
+    )
+    assert "CS_RING" not in {hit.rule_id for hit in rules.evaluate(two_lenders)}

@@ -72,20 +72,26 @@ def usccs(draw: st.DrawFn) -> str:
     return body + uscc_check(body)
 
 
-_mobile_prefixes = [f"13{i}" for i in range(10)] + ["150", "151", "152", "153", "155", "156", "157",
-                                                    "158", "159"] + [f"18{i}" for i in range(10)]
-cn_mobiles = st.builds(lambda p, rest: p + rest, st.sampled_from(_mobile_prefixes),
-                       st.from_regex(r"[0-9]{8}", fullmatch=True))
-_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
-emails = st.builds(lambda local, labels, tld: f"{local}@{'.'.join(labels)}.{tld}",
-                   st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}", fullmatch=True),
-                   st.lists(_label, min_size=1, max_size=3), st.from_regex(r"[a-z]{2,6}", fullmatch=True))
-device_ids = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=4, max_size=128).map(
-    str.lower
+_mobile_prefixes = (
+    [f"13{i}" for i in range(10)]
+    + ["150", "151", "152", "153", "155", "156", "157", "158", "159"]
+    + [f"18{i}" for i in range(10)]
 )
+cn_mobiles = st.builds(
+    lambda p, rest: p + rest, st.sampled_from(_mobile_prefixes), st.from_regex(r"[0-9]{8}", fullmatch=True)
+)
+_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+emails = st.builds(
+    lambda local, labels, tld: f"{local}@{'.'.join(labels)}.{tld}",
+    st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}", fullmatch=True),
+    st.lists(_label, min_size=1, max_size=3),
+    st.from_regex(r"[a-z]{2,6}", fullmatch=True),
+)
+device_ids = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=4, max_size=128).map(str.lower)
 bank_accounts = st.from_regex(r"[0-9]{8,30}", fullmatch=True)
-addresses = st.text(st.sampled_from("北京市朝阳区建国路号栋单元室广东省深圳南山科技园abcxyz0123456789"), min_size=4,
-                    max_size=40)
+addresses = st.text(
+    st.sampled_from("北京市朝阳区建国路号栋单元室广东省深圳南山科技园abcxyz0123456789"), min_size=4, max_size=40
+)
 separators = st.sampled_from([" ", "-", "－", "—", "　", ".", "/", "_", "·", "\u200b"])
 
 
@@ -123,18 +129,34 @@ def test_resident_id_lower_case_x() -> None:
     assert nm.normalise_resident_id(full_width(body + "x")) == body + "X"
 
 
-@pytest.mark.parametrize("raw", [
-    "+86 138-0013-8000", "13800138000", "0086 138 0013 8000", "(+86)13800138000", "8613800138000",
-    "138.0013.8000", "１３８００１３８０００", "＋８６　１３８　００１３　８０００",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+86 138-0013-8000",
+        "13800138000",
+        "0086 138 0013 8000",
+        "(+86)13800138000",
+        "8613800138000",
+        "138.0013.8000",
+        "１３８００１３８０００",
+        "＋８６　１３８　００１３　８０００",
+    ],
+)
 def test_phone_spellings_collapse(raw: str) -> None:
     assert nm.normalise_phone(raw) == PHONE
 
 
-@pytest.mark.parametrize(("raw", "canonical"), [
-    ("2001:DB8::1", "2001:db8::1"), ("2001:0db8:0:0:0:0:0:1", "2001:db8::1"), ("::ffff:1.2.3.4", "1.2.3.4"),
-    ("１．２．３．４", "1.2.3.4"), (" 10.0.0.1 ", "10.0.0.1"), ("fe80::1%eth0", "fe80::1"),
-])
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("2001:DB8::1", "2001:db8::1"),
+        ("2001:0db8:0:0:0:0:0:1", "2001:db8::1"),
+        ("::ffff:1.2.3.4", "1.2.3.4"),
+        ("１．２．３．４", "1.2.3.4"),
+        (" 10.0.0.1 ", "10.0.0.1"),
+        ("fe80::1%eth0", "fe80::1"),
+    ],
+)
 def test_ip_spellings_collapse(raw: str, canonical: str) -> None:
     assert nm.normalise_ip(raw) == canonical
 
@@ -173,33 +195,36 @@ def test_email_and_device() -> None:
 # ---------------------------------------------------------------------------- rejection
 
 
-@pytest.mark.parametrize(("fn", "raw", "expect"), [
-    (nm.normalise_resident_id, "360426199101010072", "check digit"),
-    (nm.normalise_resident_id, "36042619910101007", "18"),
-    (nm.normalise_resident_id, "36042619910230007" + ric_check("36042619910230007"), "birth date"),  # 30 Feb
-    (nm.normalise_resident_id, "00042619910101007" + ric_check("00042619910101007"), "area"),
-    (nm.normalise_resident_id, "36042620991231001" + ric_check("36042620991231001"), "range"),
-    (nm.normalise_resident_id, "360426910230007", "birth date"),  # 15-digit, 30 Feb
-    (nm.normalise_legal_rep, "360426199101010072", "check digit"),
-    (nm.normalise_uscc, "91110000600037341M", "credit code"),
-    (nm.normalise_uscc, "９１ＩＩ００００６０００３７３４１Ｌ", "credit code"),
-    (nm.normalise_phone, "12345", "phone"),
-    (nm.normalise_phone, "+86 154 0013 8000", "valid phone"),
-    (nm.normalise_phone, "138-ABCD-8000", "digits"),
-    (nm.normalise_email, "alice.example.com", "@"),
-    (nm.normalise_email, "alice@@example.com", "@"),
-    (nm.normalise_email, "@example.com", "local"),
-    (nm.normalise_email, "alice@localhost", "domain"),
-    (nm.normalise_email, "al ice@example.com", "whitespace"),
-    (nm.normalise_device_id, "abc", "4 to 128"),
-    (nm.normalise_ip, "256.1.1.1", "address"),
-    (nm.normalise_ip, "010.001.002.003", "address"),
-    (nm.normalise_bank_account, "6222-020", "8 to 30"),
-    (nm.normalise_bank_account, "6222O2000000", "digits"),
-    (nm.normalise_address, "北京，。", "4"),
-    (nm.normalise_phone, "   ", "empty"),
-    (nm.normalise_phone, "1" * 2000, "longer"),
-])
+@pytest.mark.parametrize(
+    ("fn", "raw", "expect"),
+    [
+        (nm.normalise_resident_id, "360426199101010072", "check digit"),
+        (nm.normalise_resident_id, "36042619910101007", "18"),
+        (nm.normalise_resident_id, "36042619910230007" + ric_check("36042619910230007"), "birth date"),  # 30 Feb
+        (nm.normalise_resident_id, "00042619910101007" + ric_check("00042619910101007"), "area"),
+        (nm.normalise_resident_id, "36042620991231001" + ric_check("36042620991231001"), "range"),
+        (nm.normalise_resident_id, "360426910230007", "birth date"),  # 15-digit, 30 Feb
+        (nm.normalise_legal_rep, "360426199101010072", "check digit"),
+        (nm.normalise_uscc, "91110000600037341M", "credit code"),
+        (nm.normalise_uscc, "９１ＩＩ００００６０００３７３４１Ｌ", "credit code"),
+        (nm.normalise_phone, "12345", "phone"),
+        (nm.normalise_phone, "+86 154 0013 8000", "valid phone"),
+        (nm.normalise_phone, "138-ABCD-8000", "digits"),
+        (nm.normalise_email, "alice.example.com", "@"),
+        (nm.normalise_email, "alice@@example.com", "@"),
+        (nm.normalise_email, "@example.com", "local"),
+        (nm.normalise_email, "alice@localhost", "domain"),
+        (nm.normalise_email, "al ice@example.com", "whitespace"),
+        (nm.normalise_device_id, "abc", "4 to 128"),
+        (nm.normalise_ip, "256.1.1.1", "address"),
+        (nm.normalise_ip, "010.001.002.003", "address"),
+        (nm.normalise_bank_account, "6222-020", "8 to 30"),
+        (nm.normalise_bank_account, "6222O2000000", "digits"),
+        (nm.normalise_address, "北京，。", "4"),
+        (nm.normalise_phone, "   ", "empty"),
+        (nm.normalise_phone, "1" * 2000, "longer"),
+    ],
+)
 def test_rejection_names_field_and_hides_value(fn, raw: str, expect: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidIdentifier) as info:
         fn(raw, field="applicant.x")
@@ -262,12 +287,20 @@ def test_bad_keys_rejected() -> None:
 def test_tokenise_dedups_and_splits_ips() -> None:
     tk = HmacTokeniser(KEY, 1)
     ids = node_pb2.Identifiers(
-        resident_id=RID15, phones=["13800138000", "+86 138 0013 8000", "0086１３８００１３８０００"],
-        ips=["1.2.3.4", "1.2.3.5"], legal_rep_resident_id=RID,
+        resident_id=RID15,
+        phones=["13800138000", "+86 138 0013 8000", "0086１３８００１３８０００"],
+        ips=["1.2.3.4", "1.2.3.5"],
+        legal_rep_resident_id=RID,
     )
     tokens = tokenise_identifiers(ids, tk)
-    assert [t.type for t in tokens] == [T.TOKEN_TYPE_RESIDENT_ID, T.TOKEN_TYPE_PHONE, T.TOKEN_TYPE_IP,
-                                        T.TOKEN_TYPE_IP, T.TOKEN_TYPE_IP_SUBNET, T.TOKEN_TYPE_LEGAL_REP]
+    assert [t.type for t in tokens] == [
+        T.TOKEN_TYPE_RESIDENT_ID,
+        T.TOKEN_TYPE_PHONE,
+        T.TOKEN_TYPE_IP,
+        T.TOKEN_TYPE_IP,
+        T.TOKEN_TYPE_IP_SUBNET,
+        T.TOKEN_TYPE_LEGAL_REP,
+    ]
     assert tokens[1] == tk.token(T.TOKEN_TYPE_PHONE, PHONE)
     assert tokens[4] == tk.token(T.TOKEN_TYPE_IP_SUBNET, "1.2.3.0/24")
     assert tokenise_identifiers(ids, tk) == tokens  # stable
@@ -277,13 +310,22 @@ def test_tokenise_dedups_and_splits_ips() -> None:
 
 
 def test_tokenise_collects_all_errors() -> None:
-    ids = node_pb2.Identifiers(resident_id="360426199101010072", phones=["13800138000", "12"], emails=["x"],
-                               ips=["1.2.3.4", "nope"], legal_rep_resident_id="1")
+    ids = node_pb2.Identifiers(
+        resident_id="360426199101010072",
+        phones=["13800138000", "12"],
+        emails=["x"],
+        ips=["1.2.3.4", "nope"],
+        legal_rep_resident_id="1",
+    )
     with pytest.raises(InvalidIdentifiers) as info:
         tokenise_identifiers(ids, HmacTokeniser(KEY, 1))
     assert [e.field for e in info.value.errors] == [
-        "identifiers.resident_id", "identifiers.legal_rep_resident_id", "identifiers.phones[1]",
-        "identifiers.emails[0]", "identifiers.ips[1]"]
+        "identifiers.resident_id",
+        "identifiers.legal_rep_resident_id",
+        "identifiers.phones[1]",
+        "identifiers.emails[0]",
+        "identifiers.ips[1]",
+    ]
     assert "360426199101010072" not in str(info.value) and "nope" not in str(info.value)
 
 

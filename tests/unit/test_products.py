@@ -23,9 +23,11 @@ def test_shipped_products_load() -> None:
     ("old", "new", "message"),
     [
         ("max_amount = 500000", "max_amount = 5000", "products.xiaowei_puhui.max_amount"),
-        ('repayment_methods = ["equal_instalments", "interest_first"]\nentrusted_payment_threshold = 300000   #',
-         'repayment_methods = ["balloon"]\nentrusted_payment_threshold = 300000   #',
-         "products.xiaowei_puhui.repayment_methods"),
+        (
+            'repayment_methods = ["equal_instalments", "interest_first"]\nentrusted_payment_threshold = 300000   #',
+            'repayment_methods = ["balloon"]\nentrusted_payment_threshold = 300000   #',
+            "products.xiaowei_puhui.repayment_methods",
+        ),
         ("grey_zone = [70, 80]", "grey_zone = [80, 70]", "products.xiaowei_puhui.grey_zone"),
         ("B = 0.045", "B = 0.9", "products.xiaowei_puhui.price_grid.B"),
         ("flow_factor = 1.7  ", "flow_factr = 1.7  ", "products.xiaowei_puhui.flow_factr: unknown key"),

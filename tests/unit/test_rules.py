@@ -32,8 +32,13 @@ TEST_CATALOGUE = {
 
 def compiled(*conditions: str, catalogue: Mapping[str, Feature] | None = TEST_CATALOGUE) -> CompiledRuleSet:
     rules = [
-        Rule(id=f"R{i}", when=text, action="flag", reason_code=f"REASON_{i}",
-             source="consortium" if "cs_" in text else "internal")
+        Rule(
+            id=f"R{i}",
+            when=text,
+            action="flag",
+            reason_code=f"REASON_{i}",
+            source="consortium" if "cs_" in text else "internal",
+        )
         for i, text in enumerate(conditions)
     ]
     return compile_rule_set(RuleSet("test", "1", tuple(rules)), catalogue)
@@ -160,8 +165,7 @@ def test_load_rule_set_checks_the_catalogue_with_file_and_rule(tmp_path: Path) -
         ({"id": "1BAD"}, "id", "must match"),
     ],
 )
-def test_rule_errors_name_file_rule_and_key(tmp_path: Path, overrides: dict[str, str], key: str,
-                                             fragment: str) -> None:
+def test_rule_errors_name_file_rule_and_key(tmp_path: Path, overrides: dict[str, str], key: str, fragment: str) -> None:
     path = one_rule_file(tmp_path, **{"when": "a > 1", **overrides})
     with pytest.raises(RuleSetError, match=fragment) as caught:
         load_rule_set(path)
@@ -174,11 +178,17 @@ def test_file_level_errors(tmp_path: Path) -> None:
     rule = 'when = "a > 1"\naction = "flag"\nreason_code = "AB"\nsource = "internal"\n'
     cases = {
         f'name = "t"\nversion = "1"\n[[rules]]\nid = "X"\n{rule}[[rules]]\nid = "X"\n{rule}': (
-            "X", "id", "duplicate rule id"),
+            "X",
+            "id",
+            "duplicate rule id",
+        ),
         f'name = "t"\nversion = "1"\n[[rules]]\nid = "X"\nacton = "flag"\n{rule}': ("X", "acton", "unknown key"),
         'name = "t"\nversion = "1"\n[[rules]]\nid = "X"\nwhen = "a > 1"\n': ("X", "action", "missing"),
         f'name = "t"\nversion = "1"\n[[rules]]\nid = "X"\n{rule.replace("AB", "AB")}priority = 3\n': (
-            "X", "priority", "unknown key"),
+            "X",
+            "priority",
+            "unknown key",
+        ),
         f'name = "t"\n[[rules]]\nid = "X"\n{rule}': (None, "version", "missing"),
         f'name = "t"\nversion = 1\n[[rules]]\nid = "X"\n{rule}': (None, "version", "must be a string"),
         f'name = "t"\nversion = "1"\nowner = "me"\n[[rules]]\nid = "X"\n{rule}': (None, "owner", "unknown key"),
@@ -281,12 +291,20 @@ class Unknown(Exception):
 
 
 _CMP: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.In: lambda x, y: x in y, ast.NotIn: lambda x, y: x not in y,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda x, y: x in y,
+    ast.NotIn: lambda x, y: x not in y,
 }
 _ARITH: dict[type[ast.AST], Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
 }
 
 
@@ -324,7 +342,10 @@ def reference_value(node: ast.AST, features: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.UnaryOp):
         value = reference_value(node.operand, features)
         unary: dict[type[ast.unaryop], Callable[[Any], Any]] = {
-            ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
+            ast.USub: operator.neg,
+            ast.UAdd: operator.pos,
+            ast.Not: operator.not_,
+        }
         return unary[type(node.op)](value)
     if isinstance(node, ast.BinOp):
         right = reference_value(node.right, features)
@@ -345,8 +366,9 @@ def reference_value(node: ast.AST, features: Mapping[str, Any]) -> Any:
 def _feature_value(feature: Feature) -> st.SearchStrategy[Any]:
     values: dict[str, st.SearchStrategy[Any]] = {
         "integer": st.integers(min_value=0, max_value=12),
-        "number": st.one_of(st.sampled_from([0, 0.5, 0.8, 1.0, 1.5]),
-                            st.floats(min_value=-1, max_value=200_000, allow_nan=False)),
+        "number": st.one_of(
+            st.sampled_from([0, 0.5, 0.8, 1.0, 1.5]), st.floats(min_value=-1, max_value=200_000, allow_nan=False)
+        ),
         "boolean": st.booleans(),
         "string": st.sampled_from(["person", "individual_business", "company", ""]),
     }
@@ -402,12 +424,21 @@ _CONDITIONS = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(_CONDITIONS, st.lists(st.fixed_dictionaries({
-    "a": st.one_of(st.none(), st.integers(-2, 3)),
-    "b": st.one_of(st.none(), st.integers(-2, 3)),
-    "c": st.one_of(st.none(), st.sampled_from([0.0, 0.5, 2.5, -1.5])),
-    "kind": st.one_of(st.none(), st.sampled_from(["x", "y"])),
-}), min_size=1, max_size=5))
+@given(
+    _CONDITIONS,
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "a": st.one_of(st.none(), st.integers(-2, 3)),
+                "b": st.one_of(st.none(), st.integers(-2, 3)),
+                "c": st.one_of(st.none(), st.sampled_from([0.0, 0.5, 2.5, -1.5])),
+                "kind": st.one_of(st.none(), st.sampled_from(["x", "y"])),
+            }
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
 def test_compiled_random_conditions_equal_the_reference(condition: str, inputs: list[dict[str, Any]]) -> None:
     rules = compiled(condition)
     tree = parse_condition(condition).tree
@@ -438,18 +469,38 @@ def test_decide_order_and_consortium_downgrade() -> None:
 
 def test_a_consortium_feature_cannot_hide_in_a_non_consortium_rule() -> None:
     with pytest.raises(RuleSetError, match="source must be 'consortium'") as caught:
-        Rule(id="SNEAKY", when="bureau_overdue_count > 2 or cs_blacklist_negative > 0", action="decline",
-             reason_code="SNEAKY", source="bureau")
+        Rule(
+            id="SNEAKY",
+            when="bureau_overdue_count > 2 or cs_blacklist_negative > 0",
+            action="decline",
+            reason_code="SNEAKY",
+            source="bureau",
+        )
     assert (caught.value.rule_id, caught.value.key) == ("SNEAKY", "source")
 
 
 WANG = {  # 老王家常菜, seed 002: every source answered, nothing adverse
-    "registry_abnormal": False, "registry_years": 5, "tax_annual": 30000, "flow_monthly_avg": 120000,
-    "flow_volatility": 0.15, "flow_avg_daily_balance": 15000, "bureau_overdue_count": 0, "bureau_queries_3m": 2,
-    "enterprise_debt": 0, "judicial_lawsuits": 0, "judicial_dishonest": False, "fraud_phone_tenure_months": 60,
-    "fraud_device_risk": 0.1, "amount_to_limit_ratio": 1.0, "applicant_kind": "individual_business",
-    "cs_stack_resident_id_7d_members": 0, "cs_stack_phone_24h_members": 0, "cs_blacklist_negative": 0,
-    "cs_blacklist_confirmed_fraud": 0, "cs_blacklist_max_evidence": 0, "cs_protective": False,
+    "registry_abnormal": False,
+    "registry_years": 5,
+    "tax_annual": 30000,
+    "flow_monthly_avg": 120000,
+    "flow_volatility": 0.15,
+    "flow_avg_daily_balance": 15000,
+    "bureau_overdue_count": 0,
+    "bureau_queries_3m": 2,
+    "enterprise_debt": 0,
+    "judicial_lawsuits": 0,
+    "judicial_dishonest": False,
+    "fraud_phone_tenure_months": 60,
+    "fraud_device_risk": 0.1,
+    "amount_to_limit_ratio": 1.0,
+    "applicant_kind": "individual_business",
+    "cs_stack_resident_id_7d_members": 0,
+    "cs_stack_phone_24h_members": 0,
+    "cs_blacklist_negative": 0,
+    "cs_blacklist_confirmed_fraud": 0,
+    "cs_blacklist_max_evidence": 0,
+    "cs_protective": False,
 }
 
 
@@ -465,10 +516,16 @@ def test_default_rules_on_personas() -> None:
     assert DEFAULT.evaluate(WANG) == [] and decide(DEFAULT.evaluate(WANG)).outcome == "approve"
     stacked = decide(DEFAULT.evaluate({**WANG, "cs_stack_resident_id_7d_members": 4, "cs_stack_phone_24h_members": 2}))
     assert (stacked.outcome, stacked.reasons) == ("refer", ("STACKING_RESIDENT_ID_7D", "STACKING_PHONE_24H"))
-    fraud = decide(DEFAULT.evaluate({**WANG, "cs_blacklist_negative": 2, "cs_blacklist_confirmed_fraud": 1,
-                                     "cs_blacklist_max_evidence": 4}))
+    fraud = decide(
+        DEFAULT.evaluate(
+            {**WANG, "cs_blacklist_negative": 2, "cs_blacklist_confirmed_fraud": 1, "cs_blacklist_max_evidence": 4}
+        )
+    )
     assert (fraud.outcome, fraud.reasons, fraud.downgraded) == (
-        "refer", ("BLACKLIST_CONFIRMED_FRAUD",), ("BLACKLIST_CONFIRMED_FRAUD",))
+        "refer",
+        ("BLACKLIST_CONFIRMED_FRAUD",),
+        ("BLACKLIST_CONFIRMED_FRAUD",),
+    )
     dishonest = decide(DEFAULT.evaluate({**WANG, "judicial_dishonest": True, "cs_blacklist_negative": 1}))
     assert (dishonest.outcome, dishonest.reasons) == ("decline", ("COURT_DISHONEST_DEBTOR",))
     hub_down = {k: v for k, v in WANG.items() if not k.startswith("cs_")}

@@ -30,8 +30,10 @@ YEARS = Characteristic(
 )
 KIND = Characteristic(
     feature="kind",
-    bins=(Bin(points=5, values=("company",)), Bin(points=2, values=("individual_business", "partnership"),
-                                                     label="small")),
+    bins=(
+        Bin(points=5, values=("company",)),
+        Bin(points=2, values=("individual_business", "partnership"), label="small"),
+    ),
 )
 ABNORMAL = Characteristic(feature="abnormal", bins=(Bin(points=3, values=(False,)), Bin(points=-30, values=(True,))))
 CARD = Scorecard(name="t", base=50, characteristics=(YEARS, KIND, ABNORMAL))
@@ -63,7 +65,8 @@ def test_score_sums_contributions_and_clips() -> None:
     result = CARD.score({"years": 4, "kind": "company", "abnormal": False})
     assert (result.score, result.raw) == (67.0, 67.0)
     assert result.contributions == [
-        Contribution("years", "[3, 10)", 9), Contribution("kind", "= company", 5),
+        Contribution("years", "[3, 10)", 9),
+        Contribution("kind", "= company", 5),
         Contribution("abnormal", "= false", 3),
     ]
     assert CARD.score({}).score == 48.0  # base 50, missing years -2
@@ -84,15 +87,26 @@ def test_wrong_value_types_are_errors_naming_the_feature() -> None:
 
 
 def test_grades_with_default_and_custom_cutoffs() -> None:
-    assert [grade(s) for s in (100, 85, 84.99, 75, 74.9, 65, 55, 54.99, 0)] == \
-        ["A", "A", "B", "B", "C", "C", "D", "E", "E"]
+    assert [grade(s) for s in (100, 85, 84.99, 75, 74.9, 65, 55, 54.99, 0)] == [
+        "A",
+        "A",
+        "B",
+        "B",
+        "C",
+        "C",
+        "D",
+        "E",
+        "E",
+    ]
     custom = {"A": 90, "B": 80, "C": 70, "D": 60}
     assert [grade(s, custom) for s in (90, 85, 70, 59)] == ["A", "B", "C", "E"]
     assert Scorecard(name="t", base=0, characteristics=(), cutoffs=custom).grade(85) == "B"
     assert dict(DEFAULT_CUTOFFS) == {"A": 85, "B": 75, "C": 65, "D": 55}
-    cases: list[tuple[dict[str, Any], str]] = [({"A": 85, "B": 75, "C": 65}, "exactly A, B, C and D"),
-                          ({"A": 85, "B": 75, "C": 80, "D": 55}, "decrease strictly"),
-                          ({"A": "x", "B": 75, "C": 65, "D": 55}, "must be numbers")]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"A": 85, "B": 75, "C": 65}, "exactly A, B, C and D"),
+        ({"A": 85, "B": 75, "C": 80, "D": 55}, "decrease strictly"),
+        ({"A": "x", "B": 75, "C": 65, "D": 55}, "must be numbers"),
+    ]
     for bad, fragment in cases:
         with pytest.raises(ScorecardError, match=fragment):
             Scorecard(name="t", base=0, characteristics=(), cutoffs=bad)
@@ -101,20 +115,35 @@ def test_grades_with_default_and_custom_cutoffs() -> None:
 @pytest.mark.parametrize(
     ("bins", "key", "fragment"),
     [
-        ([{"upper": 1, "points": 0}, {"lower": 2, "points": 1}], "characteristics[0] (years).bins[1].lower",
-         "contiguous"),
-        ([{"upper": 1, "points": 0}, {"lower": 1, "upper": 1, "points": 1}], "characteristics[0] (years).bins[1]",
-         "lower must be below upper"),
-        ([{"upper": 1, "points": 0}, {"lower": 1, "points": 1}, {"lower": 5, "points": 2}],
-         "characteristics[0] (years).bins[1].upper", "only the last bin may omit upper"),
+        (
+            [{"upper": 1, "points": 0}, {"lower": 2, "points": 1}],
+            "characteristics[0] (years).bins[1].lower",
+            "contiguous",
+        ),
+        (
+            [{"upper": 1, "points": 0}, {"lower": 1, "upper": 1, "points": 1}],
+            "characteristics[0] (years).bins[1]",
+            "lower must be below upper",
+        ),
+        (
+            [{"upper": 1, "points": 0}, {"lower": 1, "points": 1}, {"lower": 5, "points": 2}],
+            "characteristics[0] (years).bins[1].upper",
+            "only the last bin may omit upper",
+        ),
         ([{"upper": 1}], "characteristics[0] (years).bins[0].points", "missing"),
         ([{"upper": 1, "points": "3"}], "characteristics[0] (years).bins[0].points", "finite number"),
         ([{"upper": 1, "points": 1, "weight": 2}], "characteristics[0] (years).bins[0].weight", "unknown key"),
         ([{"points": 1}], "characteristics[0] (years).bins[0]", "needs lower and/or upper, or values"),
-        ([{"values": ["a"], "points": 1}, {"upper": 3, "points": 0}], "characteristics[0] (years).bins",
-         "mixes numeric ranges and categorical"),
-        ([{"values": ["a"], "points": 1}, {"values": ["b", "a"], "points": 0}],
-         "characteristics[0] (years).bins[1].values", "is in two bins"),
+        (
+            [{"values": ["a"], "points": 1}, {"upper": 3, "points": 0}],
+            "characteristics[0] (years).bins",
+            "mixes numeric ranges and categorical",
+        ),
+        (
+            [{"values": ["a"], "points": 1}, {"values": ["b", "a"], "points": 0}],
+            "characteristics[0] (years).bins[1].values",
+            "is in two bins",
+        ),
         ([{"values": [], "points": 1}], "characteristics[0] (years).bins[0].values", "non-empty list"),
         ([], "characteristics[0] (years).bins", "at least one bin"),
     ],
@@ -127,20 +156,28 @@ def test_bin_errors_name_the_key(bins: list[dict[str, object]], key: str, fragme
 
 def test_file_errors_name_file_and_key(tmp_path: Path) -> None:
     path = tmp_path / "card.toml"
-    bins = 'bins = [{ upper = 1, points = 0 }, { lower = 1, points = 2 }]'
+    bins = "bins = [{ upper = 1, points = 0 }, { lower = 1, points = 2 }]"
     cases = {
         'name = "t"\n': ("base", "missing"),
         'name = "t"\nbase = 0\nbias = 3\n': ("bias", "unknown key"),
         f'name = "t"\nbase = 0\n[[characteristics]]\nfeature = "registry_years"\n{bins}\n'
         f'[[characteristics]]\nfeature = "registry_years"\n{bins}\n': ("characteristics[1].feature", "scored twice"),
         f'name = "t"\nbase = 0\n[[characteristics]]\nfeature = "registry_yrs"\n{bins}\n': (
-            "characteristics[0].feature", "unknown feature 'registry_yrs'"),
+            "characteristics[0].feature",
+            "unknown feature 'registry_yrs'",
+        ),
         f'name = "t"\nbase = 0\n[[characteristics]]\nfeature = "applicant_kind"\n{bins}\n': (
-            "characteristics[0].feature", "numeric bins on string feature"),
+            "characteristics[0].feature",
+            "numeric bins on string feature",
+        ),
         f'name = "t"\nbase = 0\n[[characteristics]]\nfeature = "registry_years"\nmissing = "none"\n{bins}\n': (
-            "characteristics[0] (registry_years).missing", "finite number"),
+            "characteristics[0] (registry_years).missing",
+            "finite number",
+        ),
         f'name = "t"\nbase = 0\n[grades]\nA = 85\n[[characteristics]]\nfeature = "registry_years"\n{bins}\n': (
-            "grades", "exactly A, B, C and D"),
+            "grades",
+            "exactly A, B, C and D",
+        ),
     }
     for text, (key, fragment) in cases.items():
         path.write_text(text, encoding="utf-8")
@@ -154,13 +191,23 @@ def test_file_errors_name_file_and_key(tmp_path: Path) -> None:
 
 
 WANG_CREDIT = {  # 老王家常菜 (seed 002): registry normal, 5 years, tax 30k, flows 120k/month…
-    "registry_abnormal": False, "registry_years": 5, "tax_annual": 30000, "flow_monthly_avg": 120000,
-    "flow_volatility": 0.15, "flow_avg_daily_balance": 15000, "bureau_overdue_count": 0, "bureau_queries_3m": 2,
-    "enterprise_debt": 0, "judicial_lawsuits": 0,
+    "registry_abnormal": False,
+    "registry_years": 5,
+    "tax_annual": 30000,
+    "flow_monthly_avg": 120000,
+    "flow_volatility": 0.15,
+    "flow_avg_daily_balance": 15000,
+    "bureau_overdue_count": 0,
+    "bureau_queries_3m": 2,
+    "enterprise_debt": 0,
+    "judicial_lawsuits": 0,
 }
 WANG_ANTIFRAUD = {
-    "fraud_phone_tenure_months": 60, "address_stability_years": 5, "fraud_device_risk": 0.1,
-    "cs_stack_resident_id_7d_members": 0, "cs_blacklist_negative": 0,
+    "fraud_phone_tenure_months": 60,
+    "address_stability_years": 5,
+    "fraud_device_risk": 0.1,
+    "cs_stack_resident_id_7d_members": 0,
+    "cs_blacklist_negative": 0,
 }
 
 
