@@ -146,7 +146,7 @@ async def test_standalone_page_works_offline(consortium: LocalConsortium, browse
     text = page.read_text()
     # Nothing is fetched from anywhere: the only URL is the SVG namespace, which is a name.
     assert "//" not in text.replace('"http://www.w3.org/2000/svg"', "").replace("// ", "").replace("://", "")
-    assert "src=" not in text and "href=\"static" not in text
+    assert "src=" not in text and 'href="static' not in text
     browser.get(page.as_uri())
     await wait_for(lambda: page_state(browser) == ("ready", "stable"), "the inlined ring")
     assert node_ids(browser) == {n["id"] for n in data["graph"]["nodes"]}

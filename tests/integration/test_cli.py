@@ -26,6 +26,8 @@ HELP_PATHS = [
     ["admin", "members", "--admin-key", "x", "register"],
     ["keys", "new"],
     ["certs", "init"],
+    ["analyst"],
+    *[["analyst", verb] for verb in ("rings", "ring", "neighbours", "path", "export", "serve")],
     ["demo"],
 ]
 
@@ -187,3 +189,102 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         assert json.loads(out.stdout)["state"] == "funded"
     finally:
         await c.stop()
+
+
+async def test_analyst_commands(tmp_path: Path) -> None:
+    from clients.analyst_web.page import STATIC
+    from graph.export import from_graphml, from_json
+    from tests.integration.test_hub_rings import plant_device_ring
+
+    c = await start_local_consortium(tmp_path / "c", ["lender-a", "lender-b", "lender-c"])
+    try:
+        ring_id = (await plant_device_ring(c))[-1].ring.ring_id
+        common = ["--hub", c.hub_address, "--ca", c.ca.ca_file]
+        common += ["--analyst-key", str(c.folder / "keys" / "analyst.pem"), "--analyst-name", "demo"]
+        rings = await _arun("analyst", "rings", *common)
+        assert rings.returncode == 0, rings.stderr
+        listed = [json.loads(line) for line in rings.stdout.splitlines()]
+        assert [(r["ring_id"], r["size"], r["lenders"]) for r in listed] == [(ring_id, 5, 3)]
+        assert "1 ring(s) matched" in rings.stderr
+
+        ring = await _arun("analyst", "ring", "lender-c/ring-2", *common)
+        answer = json.loads(ring.stdout)
+        assert answer["ring"]["ring_id"] == ring_id and len(answer["graph"]["nodes"]) == 7
+
+        hood = json.loads((await _arun("analyst", "neighbours", "lender-a/ring-0", "--hops", "1", *common)).stdout)
+        assert {n["id"] for n in hood["nodes"] if not n["is_token"]} == {"lender-a/ring-0"}
+
+        path = json.loads((await _arun("analyst", "path", "lender-a/ring-0", "lender-b/ring-4", *common)).stdout)
+        assert path["path"][0] == "lender-a/ring-0" and path["path"][-1] == "lender-b/ring-4"
+
+        graphml = await _arun("analyst", "export", ring_id, "--format", "graphml", *common)
+        assert from_graphml(graphml.stdout).number_of_nodes() == 7
+        out = tmp_path / "ring.json"
+        await _arun("analyst", "export", ring_id, "-o", str(out), *common)
+        assert from_json(out.read_text()).number_of_nodes() == 7
+        page = tmp_path / "ring.html"
+        html = await _arun("analyst", "export", "lender-a/ring-0", "--format", "html", "-o", str(page), *common)
+        assert html.returncode == 0, html.stderr
+        text = page.read_text()
+        assert ring_id in text and "window.LIANFANG_DATA" in text
+        assert (STATIC / "graph.js").read_text()[:200] in text
+
+        # `serve`: the page and its API, from a real process.
+        from tests.support.redis_process import free_port
+
+        port = free_port()
+        proc = await asyncio.create_subprocess_exec(
+            *CLI, "analyst", "serve", "--port", str(port), *common, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            api = await _http_get(f"http://127.0.0.1:{port}/api/rings")
+            assert [r["ring_id"] for r in json.loads(api)["rings"]] == [ring_id]
+            assert b"graph.js" in (await _http_get(f"http://127.0.0.1:{port}/")).encode()
+            status, body = await _http_error(f"http://127.0.0.1:{port}/api/ring?application=lender-a/nope")
+            assert status == 404 and json.loads(body)["error"] == "NOT_FOUND"
+        finally:
+            proc.terminate()
+            await proc.wait()
+
+        missing = await _arun("analyst", "ring", "lender-a/nope", *common)
+        assert missing.returncode == 1 and "NOT_FOUND" in missing.stderr
+        bad = await _arun("analyst", "neighbours", "lender-a/ring-0", "--hops", "9", *common)
+        assert bad.returncode == 1 and "hops: at most 6" in bad.stderr
+    finally:
+        await c.stop()
+
+
+async def _http_get(url: str) -> str:
+    """GET with retries while the server process starts."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    def fetch() -> str:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return str(response.read().decode())
+            except urllib.error.HTTPError:
+                raise
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    return await asyncio.to_thread(fetch)
+
+
+async def _http_error(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    def fetch() -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    return await asyncio.to_thread(fetch)
