@@ -166,6 +166,21 @@ class RingTracker:
         ring_id = self.index.ring_of(app_id_of(member_id, application_ref))
         return None if ring_id is None else self.view(ring_id)
 
+    def shared_by_several(self, token: str) -> bool:
+        """Whether two or more *known* different applicants gave this token (an application
+        without a resident ID or USCC does not count). Stops at the second person found."""
+        first: str | None = None
+        for app_id in self.index.apps_of(token):
+            meta = self.index.meta(app_id)
+            person = meta.person if meta is not None else None
+            if person is None:
+                continue
+            if first is None:
+                first = person
+            elif person != first:
+                return True
+        return False
+
     def resolve(self, public_id: str) -> str | None:
         """The index's ring id behind a public id, for rings of two or more (None if stale)."""
         if self._public is None:

@@ -83,7 +83,9 @@ def _facts(s: RingSummary) -> list[tuple[str, float, float, str]]:
             "persons_per_device_or_phone",
             m,
             m - 1,
-            f"up to {m} distinct applicants share one device or phone" if m else "no device or phone is shared",
+            f"up to {m} distinct applicants used one device or phone within 7 days"
+            if m
+            else "no device or phone is shared",
         ),
         ("defaults", s.defaults, s.defaults, f"{s.defaults} application(s) defaulted"),
         ("persons", s.persons, s.persons - 1, f"{s.persons} distinct applicant(s) in the ring"),

@@ -14,6 +14,9 @@ from graph.policy import TokenType, token_type_name, token_type_of
 from graph.ring_index import RingIndex
 
 DAY_SECONDS = 86_400.0
+SHARING_WINDOW_SECONDS = 7 * DAY_SECONDS
+"""Distinct applicants on one device or phone are counted within this window: ten people on one
+phone in a week is a farm; twelve staff giving the switchboard number over two months is not."""
 _PERSON_SHARING_TYPES = frozenset({TokenType.DEVICE_ID, TokenType.PHONE})
 
 
@@ -23,9 +26,10 @@ class RingSummary:
 
     ``persons`` counts distinct applicants (an application without a person key counts as its own
     person). ``max_persons_per_device_or_phone`` is the largest number of distinct applicants on one
-    shared device or phone: one person on five lenders is stacking, five people on one phone is a
-    ring. ``apps_per_day`` is ``size`` over the ring's time span, the span floored at one day so a
-    burst in one hour does not divide by ~0. ``shared_token_types`` lists the linking tokens
+    shared device or phone within any 7 days (``SHARING_WINDOW_SECONDS``): one person on five
+    lenders is stacking, five people on one phone in a week is a ring. ``apps_per_day`` is
+    ``size`` over the ring's time span, the span floored at one day so a burst in one hour does not
+    divide by ~0. ``shared_token_types`` lists the linking tokens
     (carried by two or more members) by type, most frequent first.
     """
 
@@ -42,6 +46,23 @@ class RingSummary:
     shared_token_types: tuple[tuple[str, int], ...] = ()
     first_seen: float = 0.0
     last_seen: float = 0.0
+
+
+def _persons_within_window(apps: list[str], person: dict[str, str], index: RingIndex) -> int:
+    """Most distinct persons among ``apps`` received within any ``SHARING_WINDOW_SECONDS``."""
+    timed = sorted(((index.meta(a) or EMPTY_META).received_at, person[a]) for a in apps)
+    best, start = 0, 0
+    inside: Counter[str] = Counter()
+    for at, who in timed:
+        inside[who] += 1
+        while timed[start][0] < at - SHARING_WINDOW_SECONDS:
+            gone = timed[start][1]
+            inside[gone] -= 1
+            if not inside[gone]:
+                del inside[gone]
+            start += 1
+        best = max(best, len(inside))
+    return best
 
 
 def summarize(index: RingIndex, ring_id: str) -> RingSummary | None:
@@ -63,7 +84,7 @@ def summarize(index: RingIndex, ring_id: str) -> RingSummary | None:
         token_type = token_type_of(token)
         shared_types[token_type_name(token_type)] += 1
         if token_type in _PERSON_SHARING_TYPES:
-            max_persons = max(max_persons, len({person[app_id] for app_id in apps}))
+            max_persons = max(max_persons, _persons_within_window(apps, person, index))
     times = [meta.received_at for meta in metas]
     first, last = min(times), max(times)
     span_days = (last - first) / DAY_SECONDS

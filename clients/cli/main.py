@@ -115,7 +115,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     configure_logging("WARNING")
     result = asyncio.run(
-        run_demo(args.applicants, args.lenders, seed=args.seed, weeks=args.weeks, store_url=args.store or "")
+        run_demo(
+            args.applicants, args.lenders, seed=args.seed, weeks=args.weeks, store_url=args.store or "", page=args.page
+        )
     )
     print_report(result, sys.stdout)
     return 0
@@ -188,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weeks", type=int, default=8)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--store", help="hub store URL (default: SQLite in a temp dir)")
+    demo.add_argument(
+        "--page", default="lianfang-top-ring.html", help="where to write the top ring's graph page ('' to skip)"
+    )
     demo.set_defaults(run=_demo)
     return parser
 

@@ -10,8 +10,13 @@ from typing import TextIO
 
 from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
+from clients.analyst import AnalystClient
+from clients.analyst_web.page import standalone_page
+from clients.cli.analyst_commands import ring_page_data
 from clients.demo.consortium import start_local_consortium
 from clients.demo.workload import DAY, Application, Filing, build_workload
+from consortium.ring_messages import HIGH_RISK_SCORE
+from graph.export import from_json
 from node.identity.applicant import tokenise_identifiers
 from runtime.clock import ManualClock
 
@@ -56,6 +61,11 @@ class DemoResult:
     stacking: Score = field(default_factory=Score)
     blacklist: Score = field(default_factory=Score)
     protective: Score = field(default_factory=Score)
+    rings: Score = field(default_factory=Score)  # per application, after the workload
+    rings_at_check: Score = field(default_factory=Score)  # per application, in its own Check
+    rings_flagged: int = 0
+    top_ring: str = ""
+    page: str = ""
     seconds: float = 0.0
 
 
@@ -76,7 +86,9 @@ async def run_demo(
     weeks: int = 8,
     store_url: str = "",
     folder: str | None = None,
+    page: str = "",
 ) -> DemoResult:
+    """Replays the workload; ``page``: where to write the top ring's standalone graph page."""
     member_ids = [f"lender-{chr(ord('a') + i)}" for i in range(lenders)]
     work = build_workload(applicants, member_ids, weeks=weeks, seed=seed)
     clock = ManualClock(work.start)
@@ -97,6 +109,7 @@ async def run_demo(
             active_negative: dict[str, set[int]] = {}  # resident id -> filings in force
             protected: set[str] = set()
             history: dict[str, list[tuple[float, str]]] = {}
+            hub_refs: dict[str, str] = {}
             for at, _, event in events:
                 clock.now = at
                 if isinstance(event, Filing):
@@ -145,6 +158,7 @@ async def run_demo(
                         )
                     )
                     answer = view.decision.consortium
+                    hub_refs[app.ref] = view.application_id  # what the node sent the hub
                     result.checks += 1
                     result.states[view.state] = result.states.get(view.state, 0) + 1
                     rid = app.person.resident_id
@@ -159,10 +173,33 @@ async def run_demo(
                     blacklisted = any(c.startswith("BLACKLIST_") for c in codes)
                     result.blacklist.add(bool(active_negative.get(rid)), blacklisted)
                     result.protective.add(rid in protected, any(c.startswith("PROTECTIVE_") for c in codes))
+                    result.rings_at_check.add(app.role == "ring", "RING_HIGH_RISK" in codes)
             result.seconds = time.perf_counter() - started
+            await _score_rings(consortium.analyst, work.applications, hub_refs, result, page)
         finally:
             await consortium.stop()
     return result
+
+
+async def _score_rings(
+    analyst: AnalystClient, apps: list[Application], hub_refs: dict[str, str], result: DemoResult, page: str
+) -> None:
+    """Which applications ended up in a high-risk ring (the hub's RING_HIGH_RISK threshold), as
+    an analyst sees it after the workload; and the top ring's page."""
+    listed = await analyst.list_rings(min_score=HIGH_RISK_SCORE, limit=500)
+    flagged: set[str] = set()
+    for ring in listed.rings:
+        graph = from_json((await analyst.export(ring_id=ring.ring_id)).content)
+        flagged.update(node for node, kind in graph.nodes(data="kind") if kind == "application")
+    result.rings_flagged = listed.matched
+    for app in apps:
+        result.rings.add(app.role == "ring", f"{app.lender}/{hub_refs[app.ref]}" in flagged)
+    if listed.rings and page:
+        top = listed.rings[0]
+        data = await ring_page_data(analyst, ring_id=top.ring_id)
+        Path(page).write_text(standalone_page(data, title=f"Lianfang {top.ring_id}"), encoding="utf-8")
+        result.top_ring = f"{top.ring_id}: {top.size} applications, {top.lenders} lenders, score {top.score:.2f}"
+        result.page = page
 
 
 def print_report(result: DemoResult, out: TextIO) -> None:
@@ -184,5 +221,15 @@ def print_report(result: DemoResult, out: TextIO) -> None:
         ("stacking (≤7 d)", result.stacking),
         ("blacklist (negative)", result.blacklist),
         ("protective markers", result.protective),
+        ("fraud rings (final)", result.rings),
+        ("  … at application", result.rings_at_check),
     ):
         print(f"  {name:<22}{s.tp:>8}{s.fn:>8}{s.fp:>9}{s.recall:>9.1%}{s.precision:>11.1%}", file=out)
+    print("", file=out)
+    print(f"  high-risk rings: {result.rings_flagged}; top ring {result.top_ring or '(none)'}", file=out)
+    if result.page:
+        print(f"  top ring's graph page (open in a browser, works offline): {result.page}", file=out)
+    print(
+        "  rings are scored per application; stacking excludes planted ring members (shared devices by design)",
+        file=out,
+    )

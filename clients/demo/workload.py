@@ -5,11 +5,18 @@ planted *stackers* apply at several lenders within days; planted *fraudsters* ar
 blacklist by one lender and later apply at another; *victims* of impersonation carry a
 protective marker and an impostor applies with their ID; a few markers are withdrawn before
 their subject applies (must not hit). Everything is generated from one seed.
+
+**Fraud rings** (role ``ring``, one ``group`` each) are planted as the seed describes them: device
+farms (many IDs on a few phones' worth of devices), same-IP bursts from a studio, one agent's
+phone on many companies, and a ring spanning every lender through shared devices, addresses and
+mule accounts. **Look-alikes** (role ``innocent``) are families sharing an address and staff
+giving their employer's switchboard number, applying weeks apart, and the café's public IP.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from lianfang.v1 import common_pb2, node_pb2
@@ -54,8 +61,9 @@ class Application:
     lender: str
     ref: str
     person: Person
-    role: str  # innocent | stacker | fraudster | impostor | withdrawn
+    role: str  # innocent | stacker | fraudster | impostor | withdrawn | ring
     amount_yuan: int = 100_000
+    group: str = ""  # the planted ring (or innocent look-alike group) it belongs to
 
 
 @dataclass(frozen=True)
@@ -99,11 +107,12 @@ def build_workload(applicants: int, lenders: list[str], *, weeks: int = 8, seed:
     span = weeks * 7 * DAY
     counter = 0
 
-    def apply(at: float, lender: str, person: Person, role: str) -> None:
+    def apply(at: float, lender: str, person: Person, role: str, group: str = "") -> None:
         nonlocal counter
         counter += 1
         amount = rng.randrange(20_000, 200_001, 10_000)
-        work.applications.append(Application(work.start + at, lender, f"app-{counter:06d}", person, role, amount))
+        ref = f"app-{counter:06d}"
+        work.applications.append(Application(work.start + at, lender, ref, person, role, amount, group))
 
     n_stackers = max(applicants // 12, 3)
     n_fraud = max(applicants // 20, 3)
@@ -171,6 +180,51 @@ def build_workload(applicants: int, lenders: list[str], *, weeks: int = 8, seed:
             )
         )
         apply(rng.uniform(filed + 2 * DAY, span), other, person, "withdrawn")
+    _plant_rings(rng, apply, lenders, span, rings=max(applicants // 250, 1))
     work.applications.sort(key=lambda a: a.at)
     work.filings.sort(key=lambda f: f.at)
     return work
+
+
+def _plant_rings(
+    rng: random.Random, apply: Callable[..., None], lenders: list[str], span: float, *, rings: int
+) -> None:
+    """``rings`` of each planted kind, plus as many innocent families sharing an address."""
+    for r in range(rings):
+        # Device farm: ten IDs applying from two devices behind one studio IP within two days.
+        devices, studio = [f"dev-farm-{r}-{i}" for i in range(2)], _person(rng).ip
+        at = rng.uniform(0, span - 3 * DAY)
+        for i in range(10):
+            person = replace(_person(rng), device_id=devices[i % 2], ip=studio)
+            apply(at + rng.uniform(0, 2 * DAY), rng.choice(lenders), person, "ring", f"device-farm-{r}")
+        # Same-IP burst: twelve people, one IP, three devices, two hours.
+        burst_ip, devices = _person(rng).ip, [f"dev-burst-{r}-{i}" for i in range(3)]
+        at = rng.uniform(0, span - DAY)
+        for i in range(12):
+            person = replace(_person(rng), ip=burst_ip, device_id=devices[i % 3])
+            apply(at + rng.uniform(0, 2 * 3600), rng.choice(lenders), person, "ring", f"ip-burst-{r}")
+        # One agent's phone (中介) on nine companies within three days.
+        agent = _person(rng).phone
+        at = rng.uniform(0, span - 4 * DAY)
+        for _ in range(9):
+            person = replace(_person(rng), phone=agent)
+            apply(at + rng.uniform(0, 3 * DAY), rng.choice(lenders), person, "ring", f"agent-phone-{r}")
+        # A ring across every lender: ten people on two devices and two addresses, paid out to
+        # two mule accounts that cross the device groups; each applies at two lenders in three days.
+        base = [_person(rng) for _ in range(2)]
+        at = rng.uniform(0, span - 4 * DAY)
+        for i in range(10):
+            kit, mule = base[i % 2], base[(i // 5) % 2]
+            person = replace(_person(rng), device_id=kit.device_id, address=kit.address, bank_account=mule.bank_account)
+            for lender in (lenders[i % len(lenders)], lenders[(i + 1) % len(lenders)]):
+                apply(at + rng.uniform(0, 3 * DAY), lender, person, "ring", f"cross-lender-{r}")
+        # Innocent look-alikes: a family of three at one address, applying weeks apart; and a big
+        # employer's switchboard number given by twelve of its staff over the weeks.
+        home = _person(rng).address
+        for _ in range(3):
+            person = replace(_person(rng), address=home)
+            apply(rng.uniform(0, span), rng.choice(lenders), person, "innocent", f"family-{r}")
+        switchboard = _person(rng).phone
+        for _ in range(12):
+            person = replace(_person(rng), phone=switchboard)
+            apply(rng.uniform(0, span), rng.choice(lenders), person, "innocent", f"switchboard-{r}")

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
-from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key
+from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import ring_message, ring_reasons
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.stacking import add_stacking
@@ -60,6 +60,40 @@ def _answer(
     response.checked_at.CopyFrom(checked_at)
 
 
+_SHAREABLE = {
+    common_pb2.TOKEN_TYPE_PHONE: "PHONE",
+    common_pb2.TOKEN_TYPE_DEVICE_ID: "DEVICE_ID",
+    common_pb2.TOKEN_TYPE_EMAIL: "EMAIL",
+    common_pb2.TOKEN_TYPE_BANK_ACCOUNT: "BANK_ACCOUNT",
+}
+
+
+def _mark_shared(response: consortium_pb2.CheckResponse, app: ApplicationRecord, rings: RingTracker) -> None:
+    """A phone (device, email, account) that several different applicants gave is shared, not
+    stacked: its Stacking is marked ``shared`` and its STACKING reasons become one SHARED reason."""
+    shared = {
+        token_type_of(key)
+        for key in app.token_keys
+        if token_type_of(key) in _SHAREABLE and rings.shared_by_several(key)
+    }
+    if not shared:
+        return
+    for stacking in response.stacking:
+        if stacking.token_type in shared:
+            stacking.shared = True
+    kept = [r for r in response.reasons if not (r.token_type in shared and r.code.startswith("STACKING_"))]
+    kept += [
+        common_pb2.Reason(
+            code=f"SHARED_{_SHAREABLE[t]}",
+            token_type=t,
+            detail="given by several different applicants: counted as shared, not as this applicant's stacking",
+        )
+        for t in sorted(shared)
+    ]
+    del response.reasons[:]
+    response.reasons.extend(kept)
+
+
 class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
     def __init__(
         self,
@@ -87,6 +121,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
             events.append(application_event(stored, _flagged(snapshot, now), rings.policy))
         await rings.publish(events)
         for app, _, response in pairs:
+            _mark_shared(response, app, rings)
             view = rings.view_of(app.member_id, app.application_ref)
             if view is not None and view.summary.size > 1:
                 response.ring.CopyFrom(ring_message(view))

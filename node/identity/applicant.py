@@ -36,9 +36,7 @@ def _raw_values(identifiers: node_pb2.Identifiers) -> Iterator[tuple[str, int, s
             yield f"identifiers.{name}[{i}]", token_type, value
 
 
-def tokenise_identifiers(
-    identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser
-) -> list[common_pb2.Token]:
+def tokenise_identifiers(identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser) -> list[common_pb2.Token]:
     """Normalise and tokenise every set identifier.
 
     Equivalent spellings collapse to one token; each IP also yields its subnet token. Tokens are

@@ -69,8 +69,43 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 # check: stdnum's county table (from Wikipedia) would reject real IDs from re-coded counties.
 _PROVINCES = frozenset(
     str(code)
-    for code in (11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
-                 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83)
+    for code in (
+        11,
+        12,
+        13,
+        14,
+        15,
+        21,
+        22,
+        23,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        41,
+        42,
+        43,
+        44,
+        45,
+        46,
+        50,
+        51,
+        52,
+        53,
+        54,
+        61,
+        62,
+        63,
+        64,
+        65,
+        71,
+        81,
+        82,
+        83,
+    )
 )
 
 
@@ -88,9 +123,7 @@ def _preclean(raw: str, field: str) -> str:
 
 def _drop_separators(s: str, extra: str = "") -> str:
     return "".join(
-        c
-        for c in s
-        if not (c.isspace() or c in _SEPARATORS or c in extra or unicodedata.category(c) in ("Pd", "Cf"))
+        c for c in s if not (c.isspace() or c in _SEPARATORS or c in extra or unicodedata.category(c) in ("Pd", "Cf"))
     )
 
 

@@ -2,7 +2,8 @@
 
 Feature names follow the catalogue (node/rules/features.py): ``cs_stack_<type>_<window>_members``
 / ``…_apps`` and the ``cs_blacklist_*`` / ``cs_protective`` summaries and ``cs_ring_*`` (0 when the application
-links to no other); consortium rules read them.
+links to no other); consortium rules read them. A ``shared`` identifier type (given by several
+different applicants) contributes no stacking counts; ``cs_shared_identifiers`` counts such types.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ def consortium_features(answer: consortium_pb2.CheckResponse) -> dict[str, Any]:
     features: dict[str, Any] = {
         f"cs_stack_{t}_{w}_{k}": 0 for t in _TYPE.values() for w in _WINDOW.values() for k in ("members", "apps")
     }
+    shared = 0
     for stacking in answer.stacking:
+        if stacking.shared:  # a switchboard number or family device: not this applicant's stacking
+            shared += 1
+            continue
         t = _TYPE[stacking.token_type]
         for window in stacking.windows:
             w = _WINDOW[window.window]
@@ -41,6 +46,7 @@ def consortium_features(answer: consortium_pb2.CheckResponse) -> dict[str, Any]:
         cs_blacklist_max_evidence=evidence,
         cs_blacklist_filing_members=filers,
         cs_protective=protective,
+        cs_shared_identifiers=shared,
     )
     ring = answer.ring if answer.HasField("ring") else None
     features.update(

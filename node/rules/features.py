@@ -68,6 +68,9 @@ CATALOGUE: dict[str, Feature] = {
     "cs_blacklist_max_evidence": Feature("integer", "strongest evidence among negative markers (0 none … 4 court)"),
     "cs_blacklist_filing_members": Feature("integer", "distinct members that filed negative markers"),
     "cs_protective": Feature("boolean", "a protective marker exists (impersonation victim / protective registration)"),
+    "cs_shared_identifiers": Feature(
+        "integer", "phone/device/email/account types given by several different applicants (not stacking)"
+    ),
     "cs_ring_score": Feature("number", "risk score 0..1 of the fraud ring linked to this application"),
     "cs_ring_members": Feature("integer", "distinct lenders in the linked ring"),
     "cs_ring_applications": Feature("integer", "applications in the linked ring"),

@@ -50,22 +50,39 @@ class Rule:
     condition: Condition = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.id, str) and RULE_ID_RE.match(self.id) is not None, "id",
-                 f"rule id {self.id!r} must match {RULE_ID_RE.pattern}", None)
-        _require(self.action in ACTIONS, "action", f"unknown action {self.action!r} (one of {sorted(ACTIONS)})",
-                 self.id)
-        _require(isinstance(self.reason_code, str) and REASON_CODE_RE.match(self.reason_code) is not None,
-                 "reason_code", f"reason code {self.reason_code!r} must match {REASON_CODE_RE.pattern}", self.id)
-        _require(isinstance(self.source, str) and SOURCE_RE.match(self.source) is not None, "source",
-                 f"source {self.source!r} must match {SOURCE_RE.pattern}", self.id)
+        _require(
+            isinstance(self.id, str) and RULE_ID_RE.match(self.id) is not None,
+            "id",
+            f"rule id {self.id!r} must match {RULE_ID_RE.pattern}",
+            None,
+        )
+        _require(
+            self.action in ACTIONS, "action", f"unknown action {self.action!r} (one of {sorted(ACTIONS)})", self.id
+        )
+        _require(
+            isinstance(self.reason_code, str) and REASON_CODE_RE.match(self.reason_code) is not None,
+            "reason_code",
+            f"reason code {self.reason_code!r} must match {REASON_CODE_RE.pattern}",
+            self.id,
+        )
+        _require(
+            isinstance(self.source, str) and SOURCE_RE.match(self.source) is not None,
+            "source",
+            f"source {self.source!r} must match {SOURCE_RE.pattern}",
+            self.id,
+        )
         _require(isinstance(self.description, str), "description", "must be a string", self.id)
         try:
             condition = parse_condition(self.when)
         except RuleSetError as exc:
             raise exc.located(rule_id=self.id) from None
         consortium = sorted(f for f in condition.features if is_consortium_feature(f))
-        _require(not consortium or self.source == CONSORTIUM_SOURCE, "source",
-                 f"reads consortium features {consortium} so its source must be {CONSORTIUM_SOURCE!r}", self.id)
+        _require(
+            not consortium or self.source == CONSORTIUM_SOURCE,
+            "source",
+            f"reads consortium features {consortium} so its source must be {CONSORTIUM_SOURCE!r}",
+            self.id,
+        )
         object.__setattr__(self, "condition", condition)
 
     @property
@@ -82,10 +99,18 @@ class RuleSet:
     rules: tuple[Rule, ...]
 
     def __post_init__(self) -> None:
-        _require(isinstance(self.name, str) and NAME_RE.match(self.name) is not None, "name",
-                 f"rule set name {self.name!r} must match {NAME_RE.pattern}", None)
-        _require(isinstance(self.version, str) and NAME_RE.match(self.version) is not None, "version",
-                 f"version {self.version!r} must be a string matching {NAME_RE.pattern}", None)
+        _require(
+            isinstance(self.name, str) and NAME_RE.match(self.name) is not None,
+            "name",
+            f"rule set name {self.name!r} must match {NAME_RE.pattern}",
+            None,
+        )
+        _require(
+            isinstance(self.version, str) and NAME_RE.match(self.version) is not None,
+            "version",
+            f"version {self.version!r} must be a string matching {NAME_RE.pattern}",
+            None,
+        )
         object.__setattr__(self, "rules", tuple(self.rules))
         seen: set[str] = set()
         for rule in self.rules:

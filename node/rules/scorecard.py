@@ -108,8 +108,9 @@ class Characteristic:
             if bin_.lower is not None and bin_.upper is not None and not bin_.lower < bin_.upper:
                 raise ScorecardError("lower must be below upper", key=f"bins[{index}]")
             if index > 0 and bin_.lower != self.bins[index - 1].upper:
-                raise ScorecardError("must start where the previous bin ends (bins are contiguous)",
-                                     key=f"bins[{index}].lower")
+                raise ScorecardError(
+                    "must start where the previous bin ends (bins are contiguous)", key=f"bins[{index}].lower"
+                )
         first, last = self.bins[0].lower, self.bins[-1].upper
         object.__setattr__(self, "_categories", None)
         object.__setattr__(self, "_edges", tuple(float(b.lower) for b in self.bins[1:] if b.lower is not None))
@@ -153,8 +154,9 @@ class Scorecard:
         seen: set[str] = set()
         for index, characteristic in enumerate(self.characteristics):
             if characteristic.feature in seen:
-                raise ScorecardError(f"feature {characteristic.feature!r} is scored twice",
-                                     key=f"characteristics[{index}].feature")
+                raise ScorecardError(
+                    f"feature {characteristic.feature!r} is scored twice", key=f"characteristics[{index}].feature"
+                )
             seen.add(characteristic.feature)
         check_cutoffs(self.cutoffs)
 
@@ -225,8 +227,9 @@ def scorecard_from_mapping(data: Mapping[str, Any]) -> Scorecard:
     if not isinstance(characteristics, list):
         raise ScorecardError("must be an array of tables ([[characteristics]])", key="characteristics")
     built = [_characteristic(f"characteristics[{i}]", table) for i, table in enumerate(characteristics)]
-    return Scorecard(name=name, base=_number(data["base"], "base"), characteristics=tuple(built),
-                     version=version, cutoffs=cutoffs)
+    return Scorecard(
+        name=name, base=_number(data["base"], "base"), characteristics=tuple(built), version=version, cutoffs=cutoffs
+    )
 
 
 def _characteristic(key: str, table: object) -> Characteristic:

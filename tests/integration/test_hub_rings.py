@@ -279,3 +279,21 @@ def test_public_ring_id_is_stable_and_opaque() -> None:
     assert ring_public_id("lender-a\x1fref-1") == ring_public_id("lender-a\x1fref-1")
     assert ring_public_id("lender-a\x1fref-1") != ring_public_id("lender-a\x1fref-2")
     assert "lender" not in ring_public_id("lender-a\x1fref-1")
+
+
+async def test_a_phone_given_by_different_people_is_shared_not_stacked(hub: LocalConsortium) -> None:
+    c = hub
+    switchboard = phone(500)
+    first = await hub_of(c, "lender-a").check_request(check_request("staff-1", rid(501), switchboard))
+    same_person = await hub_of(c, "lender-b").check_request(check_request("staff-1b", rid(501), switchboard))
+    phone_stacking = [s for s in same_person.stacking if s.token_type == common_pb2.TOKEN_TYPE_PHONE]
+    assert not phone_stacking[0].shared and "STACKING_PHONE_1H" in {r.code for r in same_person.reasons}
+    # An application without a resident ID or USCC is not a known other person.
+    anonymous = await hub_of(c, "lender-c").check_request(check_request("anon", switchboard))
+    assert "SHARED_PHONE" not in {r.code for r in anonymous.reasons}
+    other_person = await hub_of(c, "lender-c").check_request(check_request("staff-2", rid(502), switchboard))
+    (stacking,) = [s for s in other_person.stacking if s.token_type == common_pb2.TOKEN_TYPE_PHONE]
+    assert stacking.shared and stacking.windows[0].other_members == 2  # the counts stay factual
+    codes = {r.code for r in other_person.reasons}
+    assert "SHARED_PHONE" in codes and not {c for c in codes if c.startswith("STACKING_PHONE")}
+    assert not first.stacking[0].shared

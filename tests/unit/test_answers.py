@@ -96,3 +96,17 @@ def test_ring_answer_becomes_rule_features_and_fires_the_ring_rule() -> None:
         consortium_pb2.CheckResponse(ring=consortium_pb2.Ring(size=6, lenders=2, score=0.9))
     )
     assert "CS_RING" not in {hit.rule_id for hit in rules.evaluate(two_lenders)}
+
+
+def test_a_shared_identifier_adds_no_stacking_features() -> None:
+    from lianfang.v1 import consortium_pb2
+
+    from node.origination.consortium_features import consortium_features
+
+    answer = consortium_pb2.CheckResponse()
+    for token_type, shared in ((c.TOKEN_TYPE_PHONE, True), (c.TOKEN_TYPE_RESIDENT_ID, False)):
+        stacking = answer.stacking.add(token_type=token_type, shared=shared)
+        stacking.windows.add(window=c.WINDOW_24H, other_members=3, other_applications=4)
+    features = consortium_features(answer)
+    assert features["cs_stack_phone_24h_members"] == 0 and features["cs_shared_identifiers"] == 1
+    assert features["cs_stack_resident_id_24h_members"] == 3

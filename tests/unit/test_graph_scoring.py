@@ -77,7 +77,7 @@ def test_device_farm_outscores_a_stacker_and_filed_fraud_dominates() -> None:
     assert score_ring(fraud).score > 0.6
     top = score_ring(farm).factors[0]
     assert top.name == "persons_per_device_or_phone" and top.value == 12
-    assert "12 distinct applicants share one device or phone" in top.explanation
+    assert "12 distinct applicants used one device or phone within 7 days" in top.explanation
 
 
 def test_one_person_reapplying_at_one_lender_scores_near_zero() -> None:
@@ -131,3 +131,26 @@ def test_persons_default_to_the_application_when_unknown_and_hub_tokens_are_not_
     summary = summarize(index, "c00")
     assert summary is not None and summary.size == 3 and summary.persons == 3
     assert summary.shared_token_types == (("device_id", 1),)
+
+
+def test_persons_per_device_or_phone_counts_within_seven_days() -> None:
+    """A switchboard number given by a dozen staff over months is not a farm of a dozen."""
+    index = RingIndex()
+    phone = tok(3, 7)
+    t0 = 1_700_000_000.0
+    for i in range(5):  # one new person every 3 days: at most 3 within any 7 days
+        index.add_application(
+            f"s{i}", [phone], AppMeta(member_id="m0", received_at=t0 + 3 * i * DAY_SECONDS, person=f"p{i}")
+        )
+    summary = summarize(index, "s0")
+    assert summary is not None and summary.persons == 5
+    assert summary.max_persons_per_device_or_phone == 3
+    for i in range(4):  # then four more people within one day (nine in all: the phone cap is 10)
+        at = t0 + 40 * DAY_SECONDS + i * 3600
+        index.add_application(f"t{i}", [phone], AppMeta(member_id="m1", received_at=at, person=f"q{i}"))
+    burst = summarize(index, "s0")
+    assert burst is not None and burst.max_persons_per_device_or_phone == 4
+    # The same person twice in the window counts once.
+    index.add_application("t9", [phone], AppMeta(member_id="m1", received_at=t0 + 40 * DAY_SECONDS, person="q0"))
+    again = summarize(index, "s0")
+    assert again is not None and again.max_persons_per_device_or_phone == 4

@@ -45,12 +45,14 @@ class WindowCount(_message.Message):
     def __init__(self, window: _Optional[_Union[_common_pb2.Window, str]] = ..., other_members: _Optional[int] = ..., other_applications: _Optional[int] = ...) -> None: ...
 
 class Stacking(_message.Message):
-    __slots__ = ("token_type", "windows")
+    __slots__ = ("token_type", "windows", "shared")
     TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
     WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     token_type: _common_pb2.TokenType
     windows: _containers.RepeatedCompositeFieldContainer[WindowCount]
-    def __init__(self, token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., windows: _Optional[_Iterable[_Union[WindowCount, _Mapping]]] = ...) -> None: ...
+    shared: bool
+    def __init__(self, token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., windows: _Optional[_Iterable[_Union[WindowCount, _Mapping]]] = ..., shared: _Optional[bool] = ...) -> None: ...
 
 class BlacklistHit(_message.Message):
     __slots__ = ("token_type", "marker_type", "polarity", "reason_code", "evidence_level", "filing_members", "first_filed", "last_filed")
