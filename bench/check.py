@@ -268,6 +268,7 @@ class CpuMeter:
 
 def foreign_cpu_pct(our_pids: Sequence[int], seconds: float = 1.0) -> float:
     """% of one core used by processes other than ours over ``seconds``."""
+
     def ours() -> float:
         t = os.times()
         return t.user + t.system + sum(process_cpu_seconds(p) for p in our_pids)
@@ -602,9 +603,23 @@ class _MinimalRedis:
             raise RuntimeError("redis-server is not on PATH; run deploy/install-redis.sh")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-             "--save", "", "--appendonly", "no", "--daemonize", "no",
-             "--logfile", str(self.folder / "redis.log")],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.folder),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.folder / "redis.log"),
+            ],
             stdout=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
@@ -677,8 +692,15 @@ def make_setup(folder: Path, members: int, log_level: str) -> Setup:
         publics[member_id] = base64.b64encode(generate_key_file(path)).decode()
         keys[member_id] = str(path)
     return Setup(
-        folder, ca, cert.cert_file, cert.key_file, str(admin_key), base64.b64encode(admin_public).decode(),
-        keys, publics, log_level,
+        folder,
+        ca,
+        cert.cert_file,
+        cert.key_file,
+        str(admin_key),
+        base64.b64encode(admin_public).decode(),
+        keys,
+        publics,
+        log_level,
     )
 
 
@@ -742,8 +764,7 @@ async def enrol_members(setup: Setup, port: int, workload: Workload, markers: in
     finally:
         await admin.close()
     clients = [
-        HubClient(open_channel(f"localhost:{port}", ca_file=setup.ca.ca_file),
-                  JwtSigner(m, load_private_key(k)))
+        HubClient(open_channel(f"localhost:{port}", ca_file=setup.ca.ca_file), JwtSigner(m, load_private_key(k)))
         for m, k in setup.member_keys.items()
     ]
     try:
@@ -787,13 +808,17 @@ def synthetic_response(workload: Workload) -> bytes:
     stacking = [
         consortium_pb2.Stacking(
             token_type=t.type,
-            windows=[consortium_pb2.WindowCount(window=w, other_members=1, other_applications=2)
-                     for w in range(1, 6)],
+            windows=[consortium_pb2.WindowCount(window=w, other_members=1, other_applications=2) for w in range(1, 6)],
         )
         for t in request.tokens
     ]
-    reasons = [common_pb2.Reason(code="STACKING_PHONE_24H", token_type=T.TOKEN_TYPE_PHONE,
-                                 detail="1 other member(s), 2 application(s) within 24h")] * 2
+    reasons = [
+        common_pb2.Reason(
+            code="STACKING_PHONE_24H",
+            token_type=T.TOKEN_TYPE_PHONE,
+            detail="1 other member(s), 2 application(s) within 24h",
+        )
+    ] * 2
     response = consortium_pb2.CheckResponse(
         application_ref=request.application_ref, newly_recorded=True, stacking=stacking, reasons=reasons
     )
@@ -801,9 +826,7 @@ def synthetic_response(workload: Workload) -> bytes:
     return raw
 
 
-async def sample_responses(
-    conns: list[MemberConn], workload: Workload, n: int
-) -> tuple[dict[str, Any], bytes, bytes]:
+async def sample_responses(conns: list[MemberConn], workload: Workload, n: int) -> tuple[dict[str, Any], bytes, bytes]:
     """Sends ``n`` Checks, sequentially, and describes the answers (sizes, how many stack)."""
     stacking = blacklist = 0
     req_sizes: list[int] = []
@@ -894,7 +917,11 @@ def _walk(obj: Any, key: str) -> Iterator[Any]:
 
 
 async def sweep(
-    meters: Meters, make_op: Callable[[], Op], concurrency: Sequence[int], seconds: float, label: str,
+    meters: Meters,
+    make_op: Callable[[], Op],
+    concurrency: Sequence[int],
+    seconds: float,
+    label: str,
     unit_per_op: int = 1,
 ) -> dict[str, Any]:
     rows = []
@@ -903,9 +930,11 @@ async def sweep(
         row = {"concurrency": c, **row}
         rows.append(row)
         rate = row.get("items_per_s", row["ops_per_s"])
-        log_line(f"  {label} c={c:<3d} {rate:9.1f}/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms"
-                 f"  err {row['errors']}  CPU(%/per op) {_main_cpu(row)}  other procs "
-                 f"{row['cpu']['other_processes_cpu_pct']:.0f}%")
+        log_line(
+            f"  {label} c={c:<3d} {rate:9.1f}/s  p50 {row['p50_ms']:.2f} ms  p99 {row['p99_ms']:.2f} ms"
+            f"  err {row['errors']}  CPU(%/per op) {_main_cpu(row)}  other procs "
+            f"{row['cpu']['other_processes_cpu_pct']:.0f}%"
+        )
     best = max(rows, key=lambda r: r.get("items_per_s", r["ops_per_s"]))
     return {"best": best, "sweep": rows}
 
@@ -927,15 +956,20 @@ async def bench_store(
         await closed_loop(check_op(conns, workload), 16, p.warmup_seconds)
         sample, request_raw, response_raw = await sample_responses(conns, workload, 200)
         log_line(f"{store}: {sample}")
-        fixed = await meters.measure(
-            lambda: open_loop(check_op(conns, workload), p.fixed_rate, p.fixed_seconds)
+        fixed = await meters.measure(lambda: open_loop(check_op(conns, workload), p.fixed_rate, p.fixed_seconds))
+        log_line(
+            f"{store}: fixed {p.fixed_rate:.0f}/s  p50 {fixed['p50_ms']:.2f}  p90 {fixed['p90_ms']:.2f}"
+            f"  p99 {fixed['p99_ms']:.2f} ms  errors {fixed['errors']}"
         )
-        log_line(f"{store}: fixed {p.fixed_rate:.0f}/s  p50 {fixed['p50_ms']:.2f}  p90 {fixed['p90_ms']:.2f}"
-                 f"  p99 {fixed['p99_ms']:.2f} ms  errors {fixed['errors']}")
-        peak = await sweep(meters, lambda: check_op(conns, workload), p.concurrency, p.peak_seconds,
-                           f"{store} Check")
-        batch = await sweep(meters, lambda: batch_op(conns, workload, p.batch_size), p.batch_concurrency,
-                            p.batch_seconds, f"{store} BatchCheck apps", unit_per_op=p.batch_size)
+        peak = await sweep(meters, lambda: check_op(conns, workload), p.concurrency, p.peak_seconds, f"{store} Check")
+        batch = await sweep(
+            meters,
+            lambda: batch_op(conns, workload, p.batch_size),
+            p.batch_concurrency,
+            p.batch_seconds,
+            f"{store} BatchCheck apps",
+            unit_per_op=p.batch_size,
+        )
         result = {
             "store_url": "sqlite:///<tmp>/hub.db" if store == "sqlite" else store_url,
             "sample": sample,
@@ -1073,10 +1107,12 @@ def _hiredis_available() -> bool:
 
 def code_version() -> dict[str, Any]:
     """The commit measured and any uncommitted files (read-only git; no index refresh)."""
+
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True,
-                                  text=True, timeout=10).stdout.rstrip("\n")
+            return subprocess.run(
+                ["git", "--no-optional-locks", *args], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.rstrip("\n")
         except (OSError, subprocess.SubprocessError):
             return ""
 
@@ -1186,31 +1222,45 @@ def print_table(results: dict[str, Any]) -> None:
 
     print()
     print(f"Check with 8 tokens, hub in its own process, TLS, {results['machine']['cpu_count']} CPUs")
-    print(f"{'store':<8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}  {'peak Check/s':>13}{'(c)':>5}"
-          f"{'Batch apps/s':>14}{'Check/echo':>12}")
+    print(
+        f"{'store':<8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}  {'peak Check/s':>13}{'(c)':>5}"
+        f"{'Batch apps/s':>14}{'Check/echo':>12}"
+    )
     print(f"{'':<8}{'at ' + format(rate, '.0f') + '/s (open loop)':>27}")
     for name in results["stores"]:
         r = s[name]
-        print(f"{name:<8}{r['fixed_load_p50_ms']:>9.2f}{r['fixed_load_p90_ms']:>9.2f}{r['fixed_load_p99_ms']:>9.2f}"
-              f"  {f(r['peak_check_per_s']):>13}{r['peak_check_concurrency']:>5}"
-              f"{f(r['batch_apps_per_s']):>14}{f(r['check_over_echo'], '.1%'):>12}")
-    print("CPU per operation (µs): " + "; ".join(
-        f"hub {name} Check {f(s[name]['hub_cpu_us_per_check'])}, per BatchCheck app "
-        f"{f(s[name]['batch_hub_cpu_us_per_app'])}" for name in results["stores"]
-    ) + f"; echo server {f(s['echo_server_cpu_us_per_call'])}")
+        print(
+            f"{name:<8}{r['fixed_load_p50_ms']:>9.2f}{r['fixed_load_p90_ms']:>9.2f}{r['fixed_load_p99_ms']:>9.2f}"
+            f"  {f(r['peak_check_per_s']):>13}{r['peak_check_concurrency']:>5}"
+            f"{f(r['batch_apps_per_s']):>14}{f(r['check_over_echo'], '.1%'):>12}"
+        )
+    print(
+        "CPU per operation (µs): "
+        + "; ".join(
+            f"hub {name} Check {f(s[name]['hub_cpu_us_per_check'])}, per BatchCheck app "
+            f"{f(s[name]['batch_hub_cpu_us_per_app'])}"
+            for name in results["stores"]
+        )
+        + f"; echo server {f(s['echo_server_cpu_us_per_call'])}"
+    )
     if "raw_pipeline_redis_server_cpu_us_per_check" in s:
-        print(f"  raw pipeline: redis-server {f(s['raw_pipeline_redis_server_cpu_us_per_check'])},"
-              f" redis.asyncio client {f(s['raw_pipeline_client_cpu_us_per_check'])} per Check")
+        print(
+            f"  raw pipeline: redis-server {f(s['raw_pipeline_redis_server_cpu_us_per_check'])},"
+            f" redis.asyncio client {f(s['raw_pipeline_client_cpu_us_per_check'])} per Check"
+        )
     if "raw_link_pipeline_per_s" in s:
-        print(f"  same pipeline over the store's link (c=16): {f(s['raw_link_pipeline_per_s'])}/s, redis-server "
-              f"{f(s['raw_link_pipeline_redis_server_cpu_us_per_check'])}, client "
-              f"{f(s['raw_link_pipeline_client_cpu_us_per_check'])} µs per Check")
-    print(f"ceilings: echo RPC (same stack, auth) {f(s['echo_peak_per_s'])}/s;"
-          f" raw Redis pipeline of one Check {f(s['raw_redis_pipeline_peak_per_s'])}/s")
+        print(
+            f"  same pipeline over the store's link (c=16): {f(s['raw_link_pipeline_per_s'])}/s, redis-server "
+            f"{f(s['raw_link_pipeline_redis_server_cpu_us_per_check'])}, client "
+            f"{f(s['raw_link_pipeline_client_cpu_us_per_check'])} µs per Check"
+        )
+    print(
+        f"ceilings: echo RPC (same stack, auth) {f(s['echo_peak_per_s'])}/s;"
+        f" raw Redis pipeline of one Check {f(s['raw_redis_pipeline_peak_per_s'])}/s"
+    )
     if "redis" in s:
         print(f"peak Check on redis / raw Redis pipeline: {f(s['redis'].get('check_over_raw_redis_pipeline'), '.1%')}")
-    print(f"noise: other processes used up to {f(s['max_other_processes_cpu_pct'], '.0f')}% of a core"
-          " during a phase")
+    print(f"noise: other processes used up to {f(s['max_other_processes_cpu_pct'], '.0f')}% of a core during a phase")
     print("targets:")
     for k, v in s["target_met"].items():
         print(f"  {'PASS' if v else 'MISS'}  {k}")
@@ -1241,7 +1291,8 @@ async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> di
         GATE = QuietGate(wait_idle)
         started_quiet = GATE.wait([], limit=min(30.0, wait_idle))
         results["machine"]["load_at_start"] = {
-            "other_processes_cpu_pct": round(started_quiet, 1), "loadavg": list(os.getloadavg()),
+            "other_processes_cpu_pct": round(started_quiet, 1),
+            "loadavg": list(os.getloadavg()),
         }
         setup = make_setup(folder, p.members, p.hub_log_level)
         response_raw = b""
@@ -1355,8 +1406,11 @@ def summarise_pyspy(raw_file: Path, seconds: float, rate: int, top: int) -> str:
         for fr in set(frames):
             incl[fr] += count
     wall = seconds * rate
-    lines = [f"py-spy: {total} busy samples of ~{wall:.0f} (busy {100 * total / wall:.0f}% of one core, "
-             "all threads)", "", "by category (% of busy samples):"]
+    lines = [
+        f"py-spy: {total} busy samples of ~{wall:.0f} (busy {100 * total / wall:.0f}% of one core, all threads)",
+        "",
+        "by category (% of busy samples):",
+    ]
     lines += [f"  {100 * c / total:5.1f}%  {name}" for name, c in cats.most_common()]
     lines += ["", f"top {top} by self time (% of busy samples):"]
     lines += [f"  {100 * c / total:5.1f}%  {fn}" for fn, c in own.most_common(top)]
@@ -1415,8 +1469,20 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
         raw_file = folder / "hub.pyspy.txt"
         if args.profile == "py-spy":
             binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            cmd = [binary, "record", "--pid", str(hub.pid), "--duration", str(int(seconds)), "--rate", str(rate),
-                   "--format", "raw", "--output", str(raw_file)]
+            cmd = [
+                binary,
+                "record",
+                "--pid",
+                str(hub.pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                str(rate),
+                "--format",
+                "raw",
+                "--output",
+                str(raw_file),
+            ]
             # --native (C/Cython frames) needs to pause the process for each sample.
             cmd.append("--native" if args.native else "--nonblocking")
             spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -1425,8 +1491,10 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
             hub.signal(signal.SIGUSR1)
         result = await closed_loop(op, concurrency, seconds)
         unit = p.batch_size if args.profile_phase == "batch" else 1
-        log_line(f"profiled {args.profile_phase} on {store} (c={concurrency}): "
-                 f"{result.ops * unit / result.elapsed:.0f}/s under the profiler")
+        log_line(
+            f"profiled {args.profile_phase} on {store} (c={concurrency}): "
+            f"{result.ops * unit / result.elapsed:.0f}/s under the profiler"
+        )
         if spy is not None:
             _, err = spy.communicate(timeout=seconds + 60)
             if spy.returncode != 0 or not raw_file.exists():
@@ -1455,30 +1523,53 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "and raw-Redis ceilings; writes JSON and prints a summary table.",
     )
     ap.add_argument("--quick", action="store_true", help="~2 s per phase (smoke run)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "check.json",
-                    help="JSON output (default: bench/results/check.json)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench" / "results" / "check.json",
+        help="JSON output (default: bench/results/check.json)",
+    )
     ap.add_argument("--stores", nargs="+", choices=("sqlite", "redis"), default=["sqlite", "redis"])
     ap.add_argument("--rate", type=float, default=500.0, help="offered Checks/s of the fixed-load phase")
-    ap.add_argument("--seconds", type=float, default=0.0,
-                    help="override the length of each phase (default 10 s, 2 s with --quick)")
-    ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32],
-                    help="closed-loop in-flight calls to sweep for peak rates")
-    ap.add_argument("--batch-concurrency", type=int, nargs="+", default=[2, 8],
-                    help="in-flight BatchCheck calls to sweep")
+    ap.add_argument(
+        "--seconds", type=float, default=0.0, help="override the length of each phase (default 10 s, 2 s with --quick)"
+    )
+    ap.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[8, 16, 32],
+        help="closed-loop in-flight calls to sweep for peak rates",
+    )
+    ap.add_argument(
+        "--batch-concurrency", type=int, nargs="+", default=[2, 8], help="in-flight BatchCheck calls to sweep"
+    )
     ap.add_argument("--members", type=int, default=4, help="member lenders sending Checks")
-    ap.add_argument("--hub-log-level", default="INFO",
-                    help="hub log level (INFO, as deployed, writes one JSON line per RPC)")
+    ap.add_argument(
+        "--hub-log-level", default="INFO", help="hub log level (INFO, as deployed, writes one JSON line per RPC)"
+    )
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")
-    ap.add_argument("--wait-idle", type=float, default=60.0,
-                    help="total seconds the run may wait for other processes on the machine to go quiet "
-                    "before its phases (at most 10 s per phase; 0: never wait)")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=60.0,
+        help="total seconds the run may wait for other processes on the machine to go quiet "
+        "before its phases (at most 10 s per phase; 0: never wait)",
+    )
     prof = ap.add_argument_group("profiling (instead of the benchmark)")
-    prof.add_argument("--profile", choices=("py-spy", "cprofile"),
-                      help="profile the hub under closed-loop load and print the top costs")
+    prof.add_argument(
+        "--profile",
+        choices=("py-spy", "cprofile"),
+        help="profile the hub under closed-loop load and print the top costs",
+    )
     prof.add_argument("--profile-store", choices=("sqlite", "redis"), default="redis")
-    prof.add_argument("--profile-phase", choices=("check", "batch", "echo"), default="check",
-                      help="echo: profile the echo server instead of the hub")
+    prof.add_argument(
+        "--profile-phase",
+        choices=("check", "batch", "echo"),
+        default="check",
+        help="echo: profile the echo server instead of the hub",
+    )
     prof.add_argument("--profile-seconds", type=float, default=15.0)
     prof.add_argument("--profile-concurrency", type=int, default=16)
     prof.add_argument("--native", action="store_true", help="py-spy --native (C/Cython frames)")

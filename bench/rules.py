@@ -73,8 +73,11 @@ def generate_rules(count: int, seed: int) -> RuleSet:
     def cat() -> str:
         values = ", ".join(repr(v) for v in rng.sample(VOCABULARY, rng.randint(1, 4)))
         op = rng.choice(["in", "not in"])
-        return f"{rng.choice(CAT_FEATURES)} {op} [{values}]" if rng.random() < 0.5 else \
-            f"{rng.choice(CAT_FEATURES)} {op} ({values},)"
+        return (
+            f"{rng.choice(CAT_FEATURES)} {op} [{values}]"
+            if rng.random() < 0.5
+            else f"{rng.choice(CAT_FEATURES)} {op} ({values},)"
+        )
 
     def rare() -> str:
         return tail(rng.choice(INT_FEATURES + FLOAT_FEATURES))
@@ -138,8 +141,16 @@ def to_rule_engine(node: ast.AST) -> str:
         op = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}[type(node.op)]
         return f"({to_rule_engine(node.left)} {op} {to_rule_engine(node.right)})"
     if isinstance(node, ast.Compare):
-        symbols = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-                   ast.In: "in", ast.NotIn: "not in"}
+        symbols = {
+            ast.Eq: "==",
+            ast.NotEq: "!=",
+            ast.Lt: "<",
+            ast.LtE: "<=",
+            ast.Gt: ">",
+            ast.GtE: ">=",
+            ast.In: "in",
+            ast.NotIn: "not in",
+        }
         parts, left = [], node.left
         for cmp, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(right, ast.Tuple | ast.List):
@@ -157,8 +168,10 @@ class RuleEngineSet:
 
     def __init__(self, rule_set: RuleSet) -> None:
         context = rule_engine.Context(default_value=None)
-        self.rules = [(r.id, r.reason_code, rule_engine.Rule(to_rule_engine(r.condition.tree), context=context))
-                      for r in rule_set.rules]
+        self.rules = [
+            (r.id, r.reason_code, rule_engine.Rule(to_rule_engine(r.condition.tree), context=context))
+            for r in rule_set.rules
+        ]
 
     def evaluate(self, features: Mapping[str, Any]) -> list[tuple[str, str]]:
         return [(rule_id, reason) for rule_id, reason, rule in self.rules if rule.matches(features)]
@@ -178,8 +191,9 @@ def _cpu_jiffies() -> tuple[int, int]:
         return 0, 0
 
 
-def time_evaluations(evaluate: Callable[[Mapping[str, Any]], object], inputs: Sequence[Mapping[str, Any]],
-                     rounds: int) -> dict[str, Any]:
+def time_evaluations(
+    evaluate: Callable[[Mapping[str, Any]], object], inputs: Sequence[Mapping[str, Any]], rounds: int
+) -> dict[str, Any]:
     """Per-evaluation latency over ``rounds`` passes of ``inputs``, with machine-noise figures."""
     clock = time.perf_counter_ns
     samples: list[int] = []
@@ -275,13 +289,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(result: Mapping[str, Any]) -> None:
     ours, theirs, summary = result["ours"], result["rule_engine"], result["summary"]
-    print(f"\n{result['params']['rules']} rules, {result['params']['features']} features, "
-          f"{result['workload']['hits_per_evaluation']} hits per evaluation (identical in both engines)")
+    print(
+        f"\n{result['params']['rules']} rules, {result['params']['features']} features, "
+        f"{result['workload']['hits_per_evaluation']} hits per evaluation (identical in both engines)"
+    )
     print(f"{'engine':<22}{'evals':>8}{'median µs':>12}{'p99 µs':>12}{'mean µs':>12}{'load ms':>10}{'other CPU %':>13}")
-    for label, row, load in (("lianfang (compiled)", ours, ours["compile_ms"]),
-                             ("rule-engine " + result["machine"]["rule_engine"], theirs, theirs["parse_ms"])):
-        print(f"{label:<22}{row['evaluations']:>8}{row['median_us']:>12,.1f}{row['p99_us']:>12,.1f}"
-              f"{row['mean_us']:>12,.1f}{load:>10,.1f}{row['other_processes_cpu_pct']:>13}")
+    for label, row, load in (
+        ("lianfang (compiled)", ours, ours["compile_ms"]),
+        ("rule-engine " + result["machine"]["rule_engine"], theirs, theirs["parse_ms"]),
+    ):
+        print(
+            f"{label:<22}{row['evaluations']:>8}{row['median_us']:>12,.1f}{row['p99_us']:>12,.1f}"
+            f"{row['mean_us']:>12,.1f}{load:>10,.1f}{row['other_processes_cpu_pct']:>13}"
+        )
     print(f"speed-up (median): {summary['speedup_median']:,.0f}x   targets met: {summary['target_met']}")
 
 
@@ -291,8 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rules", type=int, default=1000, help="rules generated (default 1000)")
     parser.add_argument("--inputs", type=int, default=200, help="input dicts generated (default 200)")
     parser.add_argument("--rounds", type=int, default=100, help="timed passes over the inputs, our engine")
-    parser.add_argument("--rule-engine-inputs", type=int, default=200,
-                        help="inputs timed once each with rule-engine (≈60 ms per evaluation)")
+    parser.add_argument(
+        "--rule-engine-inputs",
+        type=int,
+        default=200,
+        help="inputs timed once each with rule-engine (≈60 ms per evaluation)",
+    )
     parser.add_argument("--seed", type=int, default=20250601)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "rules.json")
     args = parser.parse_args(argv)
