@@ -181,6 +181,14 @@ class RingTracker:
                 return True
         return False
 
+    def linked_view(self, member_id: str, application_ref: str) -> RingView | None:
+        """The application's ring when it has two or more members (what Check reports), else
+        None; a lone application costs a dictionary lookup, not a summary."""
+        ring_id = self.index.ring_of(app_id_of(member_id, application_ref))
+        if ring_id is None or self.index.ring_size(ring_id) < 2:
+            return None
+        return self.view(ring_id)
+
     def resolve(self, public_id: str) -> str | None:
         """The index's ring id behind a public id, for rings of two or more (None if stale)."""
         if self._public is None:

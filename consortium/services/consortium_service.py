@@ -122,8 +122,8 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         await rings.publish(events)
         for app, _, response in pairs:
             _mark_shared(response, app, rings)
-            view = rings.view_of(app.member_id, app.application_ref)
-            if view is not None and view.summary.size > 1:
+            view = rings.linked_view(app.member_id, app.application_ref)
+            if view is not None:
                 response.ring.CopyFrom(ring_message(view))
                 response.reasons.extend(ring_reasons(view))
 
