@@ -291,9 +291,7 @@ def hub_replay(work: list[tuple[str, tuple[str, ...], AppMeta]], index: RingInde
         await tracker.catch_up()
         replay_s = time.perf_counter() - t
         sample = random.Random(1).sample([app_id for app_id, _, _ in work], min(20_000, len(work)))
-        equal = len(tracker.index) == len(index) and all(
-            tracker.index.ring_of(a) == index.ring_of(a) for a in sample
-        )
+        equal = len(tracker.index) == len(index) and all(tracker.index.ring_of(a) == index.ring_of(a) for a in sample)
         await store.close()
         log_bytes = sum(f.stat().st_size for f in Path(folder).glob("hub.db*"))
         n = len(work)

@@ -32,8 +32,8 @@ from lianfang.v1 import common_pb2
 from consortium.records import ApplicationRecord
 from consortium.store.base import LOG_START, RingCursor, RingLog
 from graph import AppMeta, LinkPolicy, RingIndex, RingScore, RingSummary, app_id_of, person_key_of, score_ring
+from graph.aggregates import RingAggregates
 from graph.scoring import DEFAULT_SCORING, ScoringConfig
-from graph.summary import summarize
 
 log = logging.getLogger("lianfang.hub.rings")
 
@@ -85,6 +85,7 @@ class RingTracker:
         self.policy = policy if policy is not None else LinkPolicy()
         self.scoring = scoring
         self.index = RingIndex(self.policy)
+        self.aggregates = RingAggregates(self.index)  # ring summaries without walking rings
         self.cursor: RingCursor = LOG_START
         self.applied = 0
         self._negative_tokens: set[str] = set()
@@ -131,16 +132,16 @@ class RingTracker:
                 return  # a retried Check: the first recording stands (as in the store)
             blacklisted = bool(flagged) or any(t in self._negative_tokens for t in token_keys)
             meta = AppMeta(str(member), float(at), None if person is None else str(person), blacklisted=blacklisted)
-            self.index.add_application(app_id, token_keys, meta)
+            self.aggregates.add_application(app_id, token_keys, meta)
         elif kind == "o":
             _, member, ref, outcome = event
             app_id = app_id_of(str(member), str(ref))
             if app_id not in self.index:
                 return
             if outcome == common_pb2.OUTCOME_DEFAULTED:
-                self.index.update_meta(app_id, defaulted=True)
+                self.aggregates.update_meta(app_id, defaulted=True)
             elif outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED:
-                self.index.update_meta(app_id, fraud_confirmed=True)
+                self.aggregates.update_meta(app_id, fraud_confirmed=True)
         elif kind == "m":
             _, token, active = event
             token = str(token)
@@ -150,13 +151,13 @@ class RingTracker:
                 self._negative_tokens.discard(token)
             for app_id in list(self.index.apps_of(token)):
                 flag = app_id in self._flagged or any(t in self._negative_tokens for t in self.index.tokens_of(app_id))
-                self.index.update_meta(app_id, blacklisted=flag)
+                self.aggregates.update_meta(app_id, blacklisted=flag)
         else:
             raise ValueError(f"unknown ring event {kind!r}")
 
     # -- answers -------------------------------------------------------------------------------
     def view(self, ring_id: str) -> RingView | None:
-        summary = summarize(self.index, ring_id)
+        summary = self.aggregates.summary(ring_id)
         if summary is None:
             return None
         return RingView(ring_public_id(ring_id), summary, score_ring(summary, self.scoring))
