@@ -7,18 +7,19 @@ large components). :class:`RingAggregates` wraps a :class:`RingIndex` and keeps,
 countable facts a :class:`RingSummary` is made of (member and person counters, first/last time,
 flag counts, linking tokens per type, the 7-day persons-per-device maximum):
 
-* a new application that only **merges** rings (the usual case) combines the merged rings'
-  aggregates with its own contribution — work proportional to the application's tokens and the
-  rings it touches, not to their size (counters merge smaller into larger);
-* anything that can **split** a ring (a token crossing its degree cap, a removal) drops the
-  affected aggregates; they are recomputed from the index on next use;
-* outcome and marker changes adjust the counts in place.
+* a new application's rings are combined by conservation (see ``add_application``): the rings it
+  merges, or splits through a token crossing its cap, hold the same applications before and
+  after; every resulting ring but the largest is walked and the largest is the total minus those
+  pieces, so a big ring is never walked once known;
+* outcome and marker changes adjust the counts in place;
+* a removal (expiry) goes through the index directly and then ``forget()``.
 
 The result is exactly ``summarize`` (a property test compares them after random workloads).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,13 +32,12 @@ from graph.summary import _PERSON_SHARING_TYPES, DAY_SECONDS, RingSummary, _pers
 
 @dataclass(slots=True)
 class RingAggregate:
-    """The facts of one ring, in a form that merges (see the module docstring)."""
+    """The facts of one ring, in a form that adds and subtracts (see the module docstring)."""
 
     size: int = 0
     members: Counter[str] = field(default_factory=Counter)
     persons: Counter[str] = field(default_factory=Counter)
-    first: float = float("inf")
-    last: float = float("-inf")
+    times: list[float] = field(default_factory=list)  # received_at of every member, sorted
     blacklisted: int = 0
     defaults: int = 0
     fraud_confirmed: int = 0
@@ -47,7 +47,7 @@ class RingAggregate:
 
     @property
     def max_persons_per_device_or_phone(self) -> int:
-        return max((n for n, tokens in self.sharing_counts.items() if tokens), default=0)
+        return max((n for n, tokens in self.sharing_counts.items() if tokens > 0), default=0)
 
     def set_sharing(self, token: str, persons: int | None) -> None:
         """Records (None: forgets) a linking device or phone's persons-in-7-days count."""
@@ -62,17 +62,21 @@ class RingAggregate:
         self.size += 1
         self.members[meta.member_id] += 1
         self.persons[meta.person or app_id] += 1
-        self.first, self.last = min(self.first, meta.received_at), max(self.last, meta.received_at)
+        insort(self.times, meta.received_at)
         self.blacklisted += meta.blacklisted
         self.defaults += meta.defaulted
         self.fraud_confirmed += meta.fraud_confirmed
 
     def absorb(self, other: RingAggregate) -> None:
-        """Adds another ring's facts (``self`` should be the larger: its counters are updated)."""
+        """Adds another ring's facts; cheapest when ``other`` is the smaller."""
         self.size += other.size
         self.members.update(other.members)
         self.persons.update(other.persons)
-        self.first, self.last = min(self.first, other.first), max(self.last, other.last)
+        if len(other.times) < 64:
+            for at in other.times:
+                insort(self.times, at)
+        else:
+            self.times = sorted(self.times + other.times)
         self.blacklisted += other.blacklisted
         self.defaults += other.defaults
         self.fraud_confirmed += other.fraud_confirmed
@@ -80,8 +84,24 @@ class RingAggregate:
         self.sharing.update(other.sharing)  # disjoint: a linking token's carriers share one ring
         self.sharing_counts.update(other.sharing_counts)
 
+    def subtract(self, part: RingAggregate) -> None:
+        """Takes out a part (a piece split off): ``part`` must be contained in ``self``."""
+        self.size -= part.size
+        _take(self.members, part.members)
+        _take(self.persons, part.persons)
+        times = self.times
+        for at in part.times:
+            del times[bisect_left(times, at)]
+        self.blacklisted -= part.blacklisted
+        self.defaults -= part.defaults
+        self.fraud_confirmed -= part.fraud_confirmed
+        _take(self.shared, part.shared)
+        for token in part.sharing:
+            self.set_sharing(token, None)
+
     def summary(self, ring_id: str) -> RingSummary:
-        span_days = (self.last - self.first) / DAY_SECONDS
+        first, last = self.times[0], self.times[-1]
+        span_days = (last - first) / DAY_SECONDS
         return RingSummary(
             ring_id=ring_id,
             size=self.size,
@@ -94,11 +114,21 @@ class RingAggregate:
             defaults=self.defaults,
             fraud_confirmed=self.fraud_confirmed,
             shared_token_types=tuple(
-                sorted(((name, n) for name, n in self.shared.items() if n), key=lambda item: (-item[1], item[0]))
+                sorted(((name, n) for name, n in self.shared.items() if n > 0), key=lambda item: (-item[1], item[0]))
             ),
-            first_seen=self.first,
-            last_seen=self.last,
+            first_seen=first,
+            last_seen=last,
         )
+
+
+def _take(counter: Counter[str], part: Counter[str]) -> None:
+    """``counter -= part`` in time proportional to ``part`` (Counter's own ``-=`` scans both)."""
+    for key, n in part.items():
+        left = counter[key] - n
+        if left > 0:
+            counter[key] = left
+        else:
+            del counter[key]
 
 
 def aggregate(index: RingIndex, ring_id: str) -> RingAggregate | None:
@@ -134,10 +164,11 @@ class RingAggregates:
         self._aggs: dict[str, RingAggregate] = {}  # ring id (anchor) -> aggregate
 
     def _get(self, ring_id: str) -> RingAggregate | None:
+        """The ring's aggregate; computed (a walk) when unknown, kept for rings of two or more."""
         agg = self._aggs.get(ring_id)
         if agg is None:
             agg = aggregate(self.index, ring_id)
-            if agg is not None:
+            if agg is not None and agg.size >= 2:
                 self._aggs[ring_id] = agg
         return agg
 
@@ -151,79 +182,67 @@ class RingAggregates:
     def add_application(self, app_id: str, token_keys: Iterable[str], meta: AppMeta) -> str:
         """``RingIndex.add_application`` for a new application, keeping the aggregates exact.
 
-        Rings the application merges are combined. A token crossing its cap stops linking: its
-        ring is adjusted in place when it stayed whole (the usual case in a dense ring: other
-        tokens still hold it together) and dropped, to be recomputed on use, when it split.
+        Conservation does the work: the rings the application touches (merges, or splits
+        through a token crossing its cap), plus the application, hold exactly the applications
+        of the rings that cover them afterwards. Every resulting ring but the largest is walked
+        (they are the small pieces), and the largest is the old total minus those pieces — so a
+        big ring is never walked, whether it grows, merges or sheds a piece.
         """
         index = self.index
         if app_id in index:
             raise ValueError(f"{app_id} is already indexed")
         cap_of = index.policy.cap_of
         tokens = list(dict.fromkeys(token_keys))
-        merging: set[str] = set()
+        touched: set[str] = set()
+        carriers: list[str] = []  # applications of tokens that cross their cap now
         newly_linking: list[str] = []
-        crossing: dict[str, list[str]] = {}  # token -> its carriers before this application
+        unlinking: list[str] = []
         for token in tokens:
             cap = cap_of(token)
             if cap < 0:
                 continue
             degree = index.token_degree(token)
-            if degree >= cap:
-                if degree == cap:  # crosses its cap now: a hub token from here on
-                    crossing[token] = list(index.apps_of(token))
-                continue
-            merging.update(r for other in index.apps_of(token) if (r := index.ring_of(other)) is not None)
-            if degree == 1:
+            if degree > cap:
+                continue  # a hub token already: links nothing, changes nothing
+            apps = index.apps_of(token)  # at most ``cap`` applications
+            touched.update(r for other in apps if (r := index.ring_of(other)) is not None)
+            if degree == cap:
+                carriers.extend(apps)
+                if degree >= 2:
+                    unlinking.append(token)
+            elif degree == 1:
                 newly_linking.append(token)
-        before = {token: index.ring_of(carriers[0]) for token, carriers in crossing.items()}
-        touched = merging | {r for r in before.values() if r is not None}
-        parts = {ring_id: agg for ring_id in touched if (agg := self._get(ring_id)) is not None}
+        old = sorted(
+            (agg for ring_id in touched if (agg := self._get(ring_id)) is not None), key=lambda agg: -agg.size
+        )
         ring = index.add_application(app_id, tokens, meta)
         for ring_id in touched:
             self._aggs.pop(ring_id, None)
-        # Rings a crossing token held: whole → minus that token; split → recomputed on use.
-        merge_ok = True
-        whole: dict[str, str] = {}  # old ring id -> its id now, for rings that stayed whole
-        for token, carriers in crossing.items():
-            old_id = before[token]
-            now = {index.ring_of(c) for c in carriers}
-            if old_id is None or old_id not in parts or len(now) > 1:
-                if old_id is not None:
-                    parts.pop(old_id, None)
-                    whole.pop(old_id, None)
-                merge_ok = merge_ok and ring not in now
-                continue
-            if len(carriers) >= 2:  # it linked until now
-                parts[old_id].shared[token_type_name(token_type_of(token))] -= 1
-                parts[old_id].set_sharing(token, None)
-            (current,) = now
-            if current is not None:
-                whole[old_id] = current
-        for old_id, current in whole.items():
-            if old_id in parts and current != ring and old_id not in merging:
-                self._aggs[current] = parts.pop(old_id)  # whole, and not part of the new ring
-        if not merge_ok:
-            return ring
-        pieces = sorted((parts[r] for r in merging if r in parts), key=lambda agg: -agg.size)
-        if len(pieces) != len(merging):
-            return ring  # a merged ring was unknown or split: recomputed on use
-        if not pieces:
-            return ring  # a lone application: nothing to keep
-        merged = pieces[0]
-        for piece in pieces[1:]:
-            merged.absorb(piece)
-        merged.add_app(app_id, meta)
+        covering = {ring} | {r for c in carriers if (r := index.ring_of(c)) is not None}
+        largest = max(covering, key=lambda r: (index.ring_size(r), r))
+        total = old[0] if old else RingAggregate()
+        for agg in old[1:]:
+            total.absorb(agg)
+        total.add_app(app_id, meta)
         for token in newly_linking:
-            merged.shared[token_type_name(token_type_of(token))] += 1
-        # Only the new application's devices and phones gained a carrier.
-        person: dict[str, str] = {}
+            total.shared[token_type_name(token_type_of(token))] += 1
+        for token in unlinking:
+            total.shared[token_type_name(token_type_of(token))] -= 1
+            total.set_sharing(token, None)
+        person: dict[str, str] = {}  # only the new application's devices and phones gained a carrier
         for token in tokens:
             if token_type_of(token) in _PERSON_SHARING_TYPES and index.links(token):
                 apps = list(index.apps_of(token))
                 for carrier in apps:
                     person[carrier] = (index.meta(carrier) or EMPTY_META).person or carrier
-                merged.set_sharing(token, _persons_within_window(apps, person, index))
-        self._aggs[ring] = merged
+                total.set_sharing(token, _persons_within_window(apps, person, index))
+        for ring_id in covering:
+            if ring_id != largest and (piece := aggregate(index, ring_id)) is not None:
+                total.subtract(piece)
+                if piece.size >= 2:
+                    self._aggs[ring_id] = piece
+        if total.size >= 2:
+            self._aggs[largest] = total
         return ring
 
     def update_meta(
