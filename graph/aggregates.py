@@ -205,13 +205,16 @@ class RingAggregates:
             if degree > cap:
                 continue  # a hub token already: links nothing, changes nothing
             apps = index.apps_of(token)  # at most ``cap`` applications
-            touched.update(r for other in apps if (r := index.ring_of(other)) is not None)
-            if degree == cap:
+            if degree == cap:  # each carrier's ring (all one ring if it linked until now)
                 carriers.extend(apps)
+                touched.update(r for other in apps if (r := index.ring_of(other)) is not None)
                 if degree >= 2:
                     unlinking.append(token)
-            elif degree == 1:
-                newly_linking.append(token)
+            elif degree:  # it links its carriers: one ring
+                if (r := index.ring_of(next(iter(apps)))) is not None:
+                    touched.add(r)
+                if degree == 1:
+                    newly_linking.append(token)
         old = sorted(
             (agg for ring_id in touched if (agg := self._get(ring_id)) is not None), key=lambda agg: -agg.size
         )
