@@ -282,7 +282,7 @@ def hub_replay(work: list[tuple[str, tuple[str, ...], AppMeta]], index: RingInde
             for app_id, tokens, meta in work[start : start + 5_000]:
                 member, _, ref = app_id.partition(APP_ID_SEPARATOR)
                 app = ApplicationRecord(member, ref, meta.received_at, tokens)
-                events.append(application_event(app, meta.blacklisted, policy))
+                events.append(application_event(app, policy))
             encode_s += time.perf_counter() - e
             await store.append_ring_events(events, (1 << 62, 0))  # append only: read back nothing
         append_s = time.perf_counter() - t - encode_s

@@ -10,8 +10,8 @@ index that includes its own application and every earlier one.
 
 Events are compact JSON arrays; only token keys, member ids and references appear (no raw data):
 
-- ``["a", member, ref, received_at, [linking token keys], person token or null, flagged]``:
-  an application; ``flagged`` when it hit an active negative marker at Check time.
+- ``["a", member, ref, received_at, [linking token keys], person token or null]``: an
+  application (blacklisted when one of its tokens carries a negative marker, from "m" events).
 - ``["o", member, ref, outcome]``: a reported outcome (defaulted / fraud confirmed).
 - ``["m", token, active]``: a token's negative-marker state changed (filed, or withdrawn).
 
@@ -46,12 +46,11 @@ def ring_public_id(ring_id: str) -> str:
     return "ring-" + hashlib.sha256(b"lianfang-ring\x00" + ring_id.encode()).hexdigest()[:20]
 
 
-def application_event(app: ApplicationRecord, flagged: bool, policy: LinkPolicy) -> str:
+def application_event(app: ApplicationRecord, policy: LinkPolicy) -> str:
     linking = [key for key in app.token_keys if policy.links(key)]
     person = person_key_of(app.token_keys)
     return json.dumps(
-        ["a", app.member_id, app.application_ref, app.received_at, linking, person, int(flagged)],
-        separators=(",", ":"),
+        ["a", app.member_id, app.application_ref, app.received_at, linking, person], separators=(",", ":")
     )
 
 
@@ -89,7 +88,6 @@ class RingTracker:
         self.cursor: RingCursor = LOG_START
         self.applied = 0
         self._negative_tokens: set[str] = set()
-        self._flagged: set[str] = set()  # applications that hit a negative marker at Check time
         self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
 
     # -- keeping up with the log -----------------------------------------------------------------
@@ -98,16 +96,17 @@ class RingTracker:
         applied_before = self.applied
         while True:
             entries = await self.store.ring_events(self.cursor, _PAGE)
-            self._apply(entries)
+            self.apply(entries)
             if len(entries) < _PAGE:
                 return self.applied - applied_before
 
     async def publish(self, events: Sequence[str]) -> None:
         """Appends events and folds them together with everything before them."""
         if events:
-            self._apply(await self.store.append_ring_events(events, self.cursor))
+            self.apply(await self.store.append_ring_events(events, self.cursor))
 
-    def _apply(self, entries: Iterable[tuple[RingCursor, str]]) -> None:
+    def apply(self, entries: Iterable[tuple[RingCursor, str]]) -> None:
+        """Folds log entries (as a store returns them; ones already folded are skipped)."""
         # Concurrent publishes of one process may return overlapping ranges: skip what is folded.
         for cursor, event in entries:
             if cursor <= self.cursor:
@@ -123,14 +122,12 @@ class RingTracker:
     def _fold(self, event: list[Any]) -> None:
         kind = event[0]
         if kind == "a":
-            _, member, ref, at, tokens, person, flagged = event
+            _, member, ref, at, tokens, person = event
             app_id = app_id_of(str(member), str(ref))
-            if flagged:
-                self._flagged.add(app_id)
             token_keys = [str(t) for t in tokens]
             if app_id in self.index:
                 return  # a retried Check: the first recording stands (as in the store)
-            blacklisted = bool(flagged) or any(t in self._negative_tokens for t in token_keys)
+            blacklisted = any(t in self._negative_tokens for t in token_keys)
             meta = AppMeta(str(member), float(at), None if person is None else str(person), blacklisted=blacklisted)
             self.aggregates.add_application(app_id, token_keys, meta)
         elif kind == "o":
@@ -150,7 +147,7 @@ class RingTracker:
             else:
                 self._negative_tokens.discard(token)
             for app_id in list(self.index.apps_of(token)):
-                flag = app_id in self._flagged or any(t in self._negative_tokens for t in self.index.tokens_of(app_id))
+                flag = any(t in self._negative_tokens for t in self.index.tokens_of(app_id))
                 self.aggregates.update_meta(app_id, blacklisted=flag)
         else:
             raise ValueError(f"unknown ring event {kind!r}")

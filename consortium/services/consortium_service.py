@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -14,7 +13,7 @@ from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_k
 from consortium.ring_messages import ring_message, ring_reasons
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.stacking import add_stacking
-from consortium.store.base import Store
+from consortium.store.base import RingCursor, Store
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
@@ -34,11 +33,6 @@ def _application(caller: str, request: consortium_pb2.CheckRequest, now: float) 
         product_category=request.product_category,
         consent_ref=request.consent_ref,
     )
-
-
-def _flagged(snapshot: CheckSnapshot, now: float) -> bool:
-    """Whether the application hit an active negative marker (a ring fact)."""
-    return any(m.marker_type in NEGATIVE and m.is_active(now) for ms in snapshot.markers.values() for m in ms)
 
 
 def _answer(
@@ -107,33 +101,40 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         self.marker_policy = marker_policy or MarkerPolicy()
         self.rings = rings if rings is not None else RingTracker(store)
 
-    async def _link(
-        self, pairs: list[tuple[ApplicationRecord, CheckSnapshot, consortium_pb2.CheckResponse]], now: float
+    def _ring_answers(
+        self,
+        apps: list[ApplicationRecord],
+        responses: list[consortium_pb2.CheckResponse],
+        events: list[str],
+        entries: list[tuple[RingCursor, str]],
     ) -> None:
-        """Adds the applications to the link graph, then answers each one's ring.
+        """Folds the log entries the store returned and answers each application's ring right
+        after its own event is folded: a batch is answered as if sent one Check at a time.
 
-        A retried Check links nothing new: the first recording stands, as in the store. An
+        A retried Check links nothing new (the first recording stands, as in the store). An
         application that links to no other has no ring in its answer."""
         rings = self.rings
-        events = []
-        for app, snapshot, _ in pairs:
-            stored = app if snapshot.received_at == app.received_at else replace(app, received_at=snapshot.received_at)
-            events.append(application_event(stored, _flagged(snapshot, now), rings.policy))
-        await rings.publish(events)
-        for app, _, response in pairs:
-            _mark_shared(response, app, rings)
-            view = rings.linked_view(app.member_id, app.application_ref)
-            if view is not None:
-                response.ring.CopyFrom(ring_message(view))
-                response.reasons.extend(ring_reasons(view))
+        pending: dict[str, list[int]] = {}
+        for i, event in enumerate(events):
+            pending.setdefault(event, []).append(i)
+        for entry in entries:
+            rings.apply((entry,))
+            for i in pending.pop(entry[1], ()):
+                app, response = apps[i], responses[i]
+                _mark_shared(response, app, rings)
+                view = rings.linked_view(app.member_id, app.application_ref)
+                if view is not None:
+                    response.ring.CopyFrom(ring_message(view))
+                    response.reasons.extend(ring_reasons(view))
 
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
         app = _application(caller, request, now)
-        snapshot = await self.store.check(app, now)
+        events = [application_event(app, self.rings.policy)]
+        snapshot, entries = await self.store.check_logged(app, now, events, self.rings.cursor)
         response = consortium_pb2.CheckResponse()
         _answer(response, app, snapshot, now, to_timestamp(now))
-        await self._link([(app, snapshot, response)], now)
+        self._ring_answers([app], [response], events, entries)
         return response
 
     async def Check(
@@ -155,16 +156,17 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         caller = current_call().principal
         now = self.clock()
         apps = [_application(caller, check, now) for check in request.checks]
-        snapshots = await self.store.check_many(apps, now)
+        events = [application_event(app, self.rings.policy) for app in apps]
+        snapshots, entries = await self.store.check_many_logged(apps, now, events, self.rings.cursor)
         checked_at = to_timestamp(now)
         batch = consortium_pb2.BatchCheckResponse()
         add = batch.results.add
-        pairs = []
+        responses = []
         for app, snapshot in zip(apps, snapshots, strict=True):
             response = add()
             _answer(response, app, snapshot, now, checked_at)
-            pairs.append((app, snapshot, response))
-        await self._link(pairs, now)
+            responses.append(response)
+        self._ring_answers(apps, responses, events, entries)
         return batch
 
     async def ReportOutcome(

@@ -132,6 +132,23 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, RingLog):
         """
         return [await self.check(app, now) for app in apps]
 
+    async def check_logged(
+        self, app: ApplicationRecord, now: float, events: Sequence[str], after: RingCursor | None
+    ) -> tuple[CheckSnapshot, list[tuple[RingCursor, str]]]:
+        """``check``, then ``append_ring_events(events, after)`` — the hub's Check in one step,
+        which a backend fuses into one round trip or transaction. ``after=None``: no log."""
+        snapshot = await self.check(app, now)
+        entries = [] if after is None else await self.append_ring_events(events, after)
+        return snapshot, entries
+
+    async def check_many_logged(
+        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: RingCursor | None
+    ) -> tuple[list[CheckSnapshot], list[tuple[RingCursor, str]]]:
+        """``check_many`` then the log, as ``check_logged`` (a BatchCheck)."""
+        snapshots = await self.check_many(apps, now)
+        entries = [] if after is None else await self.append_ring_events(events, after)
+        return snapshots, entries
+
     @abc.abstractmethod
     async def ping(self) -> None:
         """Raises Unavailable when the backing service cannot be reached."""

@@ -200,11 +200,17 @@ class RedisStore(Store):
         return f"{self._p}:{{k:{_tag(marker_id)}}}"
 
     # -- script plumbing --------------------------------------------------------------------
-    async def _run(self, calls: Sequence[_Call]) -> list[Any]:
+    async def _run(self, calls: Sequence[_Call], tail: Sequence[tuple[Any, ...]] = ()) -> list[Any]:
         """EVALSHAs in one non-transactional pipeline: one round trip. (redis-py's Script in a
         pipeline would add a SCRIPT EXISTS round trip each time.) On NOSCRIPT, e.g. after a
-        restart or failover, loads the scripts and reruns just the calls that did not run."""
-        results = await self._evalsha(calls)
+        restart or failover, loads the scripts and reruns just the calls that did not run.
+        ``tail``: plain commands sent in the same round trip after the scripts (the ring log);
+        their replies follow the scripts' in the result."""
+        results = await self._evalsha(calls, tail)
+        for r in results[len(calls) :]:
+            if isinstance(r, Exception):
+                raise r
+        tail_results, results = results[len(calls) :], results[: len(calls)]
         missing = [i for i, r in enumerate(results) if isinstance(r, rx.NoScriptError)]
         if missing:
             for s in {calls[i][0] for i in missing}:
@@ -214,14 +220,17 @@ class RedisStore(Store):
         for r in results:
             if isinstance(r, Exception):
                 raise r
-        return results
+        return results + tail_results
 
-    async def _evalsha(self, calls: Sequence[_Call]) -> list[Any]:
+    async def _evalsha(self, calls: Sequence[_Call], tail: Sequence[tuple[Any, ...]] = ()) -> list[Any]:
         if self._link is not None:
-            return await self._link.execute([("EVALSHA", s.sha, len(keys), *keys, *args) for s, keys, args in calls])
+            commands = [("EVALSHA", s.sha, len(keys), *keys, *args) for s, keys, args in calls]
+            return await self._link.execute([*commands, *tail])
         async with self._redis.pipeline(transaction=False) as pipe:
             for script, keys, args in calls:
                 pipe.evalsha(script.sha, len(keys), *keys, *args)
+            for command in tail:
+                pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)
 
     def _token_call(self, token_key: str, mode: int, member: str, ref: str, at: float, now: float | None) -> _Call:
@@ -334,6 +343,18 @@ class RedisStore(Store):
 
     @_guarded
     async def check(self, app: ApplicationRecord, now: float) -> CheckSnapshot:
+        return (await self.check_logged(app, now, (), None))[0]
+
+    def _log_commands(self, events: Sequence[str], after: RingCursor | None) -> list[tuple[Any, ...]]:
+        if after is None:
+            return []
+        key = self._ring_log_key()
+        return [*(("XADD", key, "*", "e", event) for event in events), ("XRANGE", key, f"({after[0]}-{after[1]}", "+")]
+
+    @_guarded
+    async def check_logged(
+        self, app: ApplicationRecord, now: float, events: Sequence[str], after: RingCursor | None
+    ) -> tuple[CheckSnapshot, list[tuple[RingCursor, str]]]:
         """One round trip: the record's create-if-absent and, per token, record + read.
 
         The token scripts run with the caller's received_at before the original one is known;
@@ -346,7 +367,10 @@ class RedisStore(Store):
         bound_s, now_s = _f(app.received_at - self.config.application_retention_seconds), _f(now)
         calls = [self._app_call(app)]
         calls += [self._token_call_s(k, _TENTATIVE, member, ref, at_s, bound_s, now_s) for k in tokens]
-        first, *per_token = await self._run(calls)
+        tail = self._log_commands(events, after)
+        first, *per_token = await self._run(calls, tail)
+        entries = self._entries(per_token[-1]) if tail else []
+        per_token = per_token[: len(tokens)]
         stored, new = self._stored(app, first)
         at = stored.received_at
         wrong = [i for i, r in enumerate(per_token) if float(r[1]) != at]
@@ -359,10 +383,16 @@ class RedisStore(Store):
             )
             for i, r in zip(wrong, fixed, strict=True):
                 per_token[i] = r
-        return self._snapshot(new, at, tokens, per_token)
+        return self._snapshot(new, at, tokens, per_token), entries
 
     @_guarded
     async def check_many(self, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
+        return (await self.check_many_logged(apps, now, (), None))[0]
+
+    @_guarded
+    async def check_many_logged(
+        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: RingCursor | None
+    ) -> tuple[list[CheckSnapshot], list[tuple[RingCursor, str]]]:
         """A batch in a few round trips, with the snapshots and state of sequential Checks.
 
         First every record's create-if-absent (they touch only record keys, so running them
@@ -374,13 +404,15 @@ class RedisStore(Store):
         sequential Checks would.
         """
         if not apps:
-            return []
+            return [], await self._append_logged(events, after)
         created = await self._run([self._app_call(app) for app in apps])
         stored = [self._stored(app, r) for app, r in zip(apps, created, strict=True)]
         retention, now_s = self.config.application_retention_seconds, _f(now)
         snapshots: list[CheckSnapshot] = []
+        entries: list[tuple[RingCursor, str]] = []
         for start in range(0, len(apps), _BATCH_CHUNK):
             chunk = range(start, min(start + _BATCH_CHUNK, len(apps)))
+            last = start + _BATCH_CHUNK >= len(apps)
             tokens = [list(dict.fromkeys(apps[i].token_keys)) for i in chunk]
             calls: list[_Call] = []
             for i, keys in zip(chunk, tokens, strict=True):
@@ -391,11 +423,18 @@ class RedisStore(Store):
                     call = self._token_call_s(k, _BATCH, app.member_id, app.application_ref, at_s, bound_s, now_s)
                     call[2].extend(extra)
                     calls.append(call)
-            results = iter(await self._run(calls))
+            tail = self._log_commands(events, after) if last else []  # the log with the last chunk
+            replies = await self._run(calls, tail)
+            if tail:
+                entries = self._entries(replies[-1])
+            results = iter(replies)
             for i, keys in zip(chunk, tokens, strict=True):
                 record, new = stored[i]
                 snapshots.append(self._snapshot(new, record.received_at, keys, [next(results) for _ in keys]))
-        return snapshots
+        return snapshots, entries
+
+    async def _append_logged(self, events: Sequence[str], after: RingCursor | None) -> list[tuple[RingCursor, str]]:
+        return [] if after is None else await self.append_ring_events(events, after)
 
     def _snapshot(self, new: bool, at: float, tokens: Sequence[str], results: Sequence[Any]) -> CheckSnapshot:
         activity: dict[str, TokenActivity] = {}
@@ -551,9 +590,7 @@ class RedisStore(Store):
 
     @_guarded
     async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
-        key = self._ring_log_key()
-        commands: list[tuple[Any, ...]] = [("XADD", key, "*", "e", event) for event in events]
-        commands.append(("XRANGE", key, f"({after[0]}-{after[1]}", "+"))
+        commands = self._log_commands(events, after)
         if self._link is not None:
             replies = await self._link.execute(commands)
         else:

@@ -255,6 +255,27 @@ class SqliteStore(Store):
         with self._tx() as db:
             return self._check_all(db, apps, now)
 
+    async def check_logged(
+        self, app: ApplicationRecord, now: float, events: Sequence[str], after: RingCursor | None
+    ) -> tuple[CheckSnapshot, list[tuple[RingCursor, str]]]:
+        """The Check and its ring-log entry in one transaction."""
+        snapshots, entries = await self.check_many_logged([app], now, events, after)
+        return snapshots[0], entries
+
+    async def check_many_logged(
+        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: RingCursor | None
+    ) -> tuple[list[CheckSnapshot], list[tuple[RingCursor, str]]]:
+        with self._tx() as db:
+            snapshots = self._check_all(db, apps, now) if apps else []
+            entries = [] if after is None else self._log(db, events, after)
+        return snapshots, entries
+
+    @staticmethod
+    def _log(db: sqlite3.Connection, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
+        db.executemany("INSERT INTO ring_log (event) VALUES (?)", [(e,) for e in events])
+        rows = db.execute("SELECT seq, event FROM ring_log WHERE seq > ? ORDER BY seq", (after[0],)).fetchall()
+        return [((seq, 0), event) for seq, event in rows]
+
     def _check_all(self, db: sqlite3.Connection, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
         oldest = now - LONGEST_WINDOW
         cutoffs = [now - w.seconds for w in WINDOWS]
@@ -424,9 +445,7 @@ class SqliteStore(Store):
     # that has seen seq n has seen every entry before it: the seq is the cursor.
     async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
         with self._tx() as db:
-            db.executemany("INSERT INTO ring_log (event) VALUES (?)", [(e,) for e in events])
-            rows = db.execute("SELECT seq, event FROM ring_log WHERE seq > ? ORDER BY seq", (after[0],)).fetchall()
-        return [((seq, 0), event) for seq, event in rows]
+            return self._log(db, events, after)
 
     async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
         rows = self._db.execute(

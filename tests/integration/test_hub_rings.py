@@ -102,11 +102,11 @@ async def test_outcomes_and_markers_feed_the_ring_score(hub: LocalConsortium) ->
     assert (ring.fraud_confirmed, ring.defaulted, ring.blacklisted) == (1, 1, 4)
     assert ring.score > before.score
     joined = await hub_of(c, "lender-c").check_request(check_request("late", rid(50), device(1)))
-    assert joined.ring.blacklisted == 5  # flagged at its own Check too
+    assert joined.ring.blacklisted == 5  # it carries the marked device too
     assert {"RING_CONFIRMED_FRAUD", "RING_BLACKLISTED_MEMBER", "RING_HIGH_RISK"} <= {r.code for r in joined.reasons}
     await hub_of(c, "lender-c").withdraw_marker(marker.marker_id, "filed in error")
     after = (await c.analyst.get_ring(application="lender-a/ring-0")).ring
-    assert after.blacklisted == 1  # only "late", which hit the marker while it stood
+    assert after.blacklisted == 0 and after.fraud_confirmed == 1  # markers can be withdrawn; outcomes stay
 
 
 async def test_degree_cap_stops_a_public_ip_from_making_a_ring(hub: LocalConsortium) -> None:
@@ -297,3 +297,15 @@ async def test_a_phone_given_by_different_people_is_shared_not_stacked(hub: Loca
     codes = {r.code for r in other_person.reasons}
     assert "SHARED_PHONE" in codes and not {c for c in codes if c.startswith("STACKING_PHONE")}
     assert not first.stacking[0].shared
+
+
+async def test_batch_check_answers_rings_as_if_sent_one_by_one(hub: LocalConsortium) -> None:
+    c = hub
+    batch = await hub_of(c, "lender-a").batch_check(
+        [check_request(f"b-{n}", rid(600 + n), device(600)) for n in range(4)]
+    )
+    assert [r.ring.size for r in batch.results] == [0, 2, 3, 4]
+    retry = await hub_of(c, "lender-a").batch_check([check_request("b-0", rid(600), device(600))])
+    assert not retry.results[0].newly_recorded and retry.results[0].ring.size == 4
+    single = await hub_of(c, "lender-b").check_request(check_request("after", rid(700), device(600)))
+    assert single.ring.size == 5 and single.ring.ring_id == retry.results[0].ring.ring_id

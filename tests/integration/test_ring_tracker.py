@@ -46,14 +46,14 @@ async def test_fold_of_applications_outcomes_and_markers(tmp_path: Path) -> None
     s = store(tmp_path / "hub.db")
     tracker = RingTracker(s, POLICY)
     a1, a2 = app("m1", "r1", rid(1), phone(9), subnet(1)), app("m2", "r2", rid(2), phone(9))
-    event = application_event(a1, False, POLICY)
+    event = application_event(a1, POLICY)
     assert subnet(1) not in event  # non-linking tokens are not logged
-    await tracker.publish([event, application_event(a2, True, POLICY)])
+    await tracker.publish([event, marker_event(rid(2), True), application_event(a2, POLICY)])
     view = tracker.linked_view("m2", "r2")
     assert view is not None and (view.summary.size, view.summary.lenders, view.summary.persons) == (2, 2, 2)
-    assert view.summary.blacklisted == 1  # a2 hit a marker at its Check
+    assert view.summary.blacklisted == 1  # a2's resident ID carries a marker
     # A retried Check (same application, other tokens) changes nothing.
-    await tracker.publish([application_event(app("m1", "r1", rid(1), phone(77)), False, POLICY)])
+    await tracker.publish([application_event(app("m1", "r1", rid(1), phone(77)), POLICY)])
     assert tracker.index.tokens_of(app_id_of("m1", "r1")) == (rid(1), phone(9))
     await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_DEFAULTED)])
     await tracker.publish([outcome_event("m1", "unknown", common_pb2.OUTCOME_DEFAULTED)])  # ignored
@@ -62,7 +62,7 @@ async def test_fold_of_applications_outcomes_and_markers(tmp_path: Path) -> None
     assert view is not None and (view.summary.defaults, view.summary.blacklisted) == (1, 2)
     await tracker.publish([marker_event(rid(1), False)])
     view = tracker.linked_view("m1", "r1")
-    assert view is not None and view.summary.blacklisted == 1  # a2's own flag stands
+    assert view is not None and view.summary.blacklisted == 1  # a2's marker stands
     assert tracker.linked_view("m3", "none") is None
     # A restarted tracker replays the log to the same index.
     again = RingTracker(s, POLICY)
@@ -76,7 +76,7 @@ async def test_malformed_entries_are_skipped_and_the_cursor_moves_on(
 ) -> None:
     s = store(tmp_path / "hub.db")
     tracker = RingTracker(s, POLICY)
-    good = application_event(app("m1", "r1", phone(1)), False, POLICY)
+    good = application_event(app("m1", "r1", phone(1)), POLICY)
     await tracker.publish(["not json", json.dumps(["zz"]), json.dumps(["a", "m1"]), good])
     assert tracker.applied == 4 and app_id_of("m1", "r1") in tracker.index
     assert caplog.text.count("malformed ring log entry") == 3
@@ -88,7 +88,7 @@ async def test_catch_up_pages_through_a_long_log(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(rings, "_PAGE", 7)
     s = store(tmp_path / "hub.db")
     writer = RingTracker(s, POLICY)
-    await writer.publish([application_event(app("m1", f"r{i}", phone(i // 2)), False, POLICY) for i in range(50)])
+    await writer.publish([application_event(app("m1", f"r{i}", phone(i // 2)), POLICY) for i in range(50)])
     reader = RingTracker(s, POLICY)
     assert await reader.catch_up() == 50
     assert reader.index.snapshot() == writer.index.snapshot()
@@ -105,7 +105,7 @@ def interleavings(draw: st.DrawFn) -> list[tuple[int, str]]:
         replica = draw(st.integers(0, 2))
         if kind == "a":
             tokens = [rid(draw(st.integers(0, 8))), phone(draw(st.integers(0, 4)))]
-            event = application_event(app(f"m{replica}", f"r{i}", *tokens, at=T0 + i), draw(st.booleans()), POLICY)
+            event = application_event(app(f"m{replica}", f"r{i}", *tokens, at=T0 + i), POLICY)
         elif kind == "o":
             event = outcome_event(f"m{replica}", f"r{draw(st.integers(0, i))}", common_pb2.OUTCOME_FRAUD_CONFIRMED)
         else:
@@ -141,7 +141,7 @@ def test_replicas_appending_in_any_interleaving_converge(
 def test_event_encoding_is_compact_and_carries_no_raw_values() -> None:
     rng = random.Random(3)
     tokens = tuple(phone(rng.randrange(1 << 60)) for _ in range(3))
-    event = application_event(app("lender-a", "APP-1", *tokens), False, POLICY)
+    event = application_event(app("lender-a", "APP-1", *tokens), POLICY)
     decoded = json.loads(event)
     assert decoded[:4] == ["a", "lender-a", "APP-1", T0] and decoded[4] == list(tokens)
     assert " " not in event

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,41 @@ def test_check_matches_default_composition(backend: Backend, tmp_path: Path) -> 
                 assert await fused.token_activity(TOKENS, f, T0 + 400 * DAY) == await composed.token_activity(
                     TOKENS, f, T0 + 400 * DAY
                 )
+
+    asyncio.run(main())
+
+
+def test_check_logged_matches_check_then_append(backend: Backend, tmp_path: Path) -> None:
+    """The fused Check + ring-log append equals the composition, single and batched."""
+
+    async def run(store: Store, fused: bool) -> list[Any]:
+        out: list[Any] = []
+        cursor = LOG_START
+        for i, app in enumerate(
+            [application("a", f"r{i}", T0 + i, PHONE, TOKENS[i % 3]) for i in range(6)] + [application("a", "r0", T0)]
+        ):
+            call = store.check_logged if fused else partial(Store.check_logged, store)
+            snapshot, entries = await call(app, T0 + i, [f"event-{i}"], cursor)
+            cursor = entries[-1][0]
+            out.append((snapshot, [e for _, e in entries]))
+        batch = [application("b", f"q{i}", T0 + 10, PHONE, DEVICE) for i in range(3)]
+        many = store.check_many_logged if fused else partial(Store.check_many_logged, store)
+        snapshots, entries = await many(batch, T0 + 10, ["batch-1", "batch-2"], LOG_START)
+        out.append((snapshots, [e for _, e in entries]))
+        quiet, none = await (store.check_logged if fused else partial(Store.check_logged, store))(
+            application("c", "x", T0 + 11, PHONE), T0 + 11, ["ignored"], None
+        )
+        out.append((quiet, none))
+        out.append([e for _, e in await store.ring_events(LOG_START, 100)])
+        return out
+
+    async def main() -> None:
+        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
+        async with opened(backend) as fused, opened(backend, **other) as composed:
+            got, want = await run(fused, True), await run(composed, False)
+            assert got == want
+            assert got[1][1] == ["event-1"] and got[-3][1] == [f"event-{i}" for i in range(7)] + ["batch-1", "batch-2"]
+            assert got[-2][1] == [] and "ignored" not in got[-1]
 
     asyncio.run(main())
 
