@@ -229,7 +229,5 @@ def print_report(result: DemoResult, out: TextIO) -> None:
     print(f"  high-risk rings: {result.rings_flagged}; top ring {result.top_ring or '(none)'}", file=out)
     if result.page:
         print(f"  top ring's graph page (open in a browser, works offline): {result.page}", file=out)
-    print(
-        "  rings are scored per application; stacking excludes planted ring members (shared devices by design)",
-        file=out,
-    )
+    print("  rings are scored per application: 'final' = in a ring scored >= 0.7 once the workload is in;", file=out)
+    print("  'at application' = RING_HIGH_RISK in its own Check (a ring's first members arrive alone)", file=out)
