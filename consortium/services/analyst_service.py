@@ -10,6 +10,7 @@ by their public id: the index's internal ids never leave the hub.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,9 @@ DEFAULT_HOPS, MAX_HOPS = 2, 6
 DEFAULT_PATH_HOPS, MAX_PATH_HOPS = 8, 16
 DEFAULT_LIST, MAX_LIST = 20, 500
 TOP_CENTRAL_TOKENS = 10
+RANK_CHUNK = 500
+RANK_REUSE_SECONDS = 5.0
+RANK_SLOW_SECONDS = 0.2
 
 
 def entity_name(node: str) -> str:
@@ -119,7 +123,7 @@ def _analyse(graph: nx.Graph) -> tuple[list[frozenset[str]], list[tuple[str, flo
 class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
     def __init__(self, rings: RingTracker) -> None:
         self.rings = rings
-        self._ranked: tuple[int, list[RingView]] | None = None  # (log entries applied, rings by score)
+        self._ranked: tuple[int, tuple[float, float], list[RingView]] | None = None  # applied, (when, took), rings
 
     async def _ring_id(self, request: Any) -> str:
         """The index's ring id for a request with a ``ring_id`` / ``application`` subject."""
@@ -161,14 +165,25 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
             central_tokens=[consortium_pb2.CentralToken(token=t, centrality=c) for t, c in central],
         )
 
-    def _ranked_rings(self) -> list[RingView]:
-        """Every ring of two or more, best first; recomputed only when the log moved."""
-        applied = self.rings.applied
-        if self._ranked is None or self._ranked[0] != applied:
-            views = [v for ring_id, _ in self.rings.index.rings() if (v := self.rings.view(ring_id)) is not None]
-            views.sort(key=lambda v: (-v.score.score, -v.summary.size, v.public_id))
-            self._ranked = (applied, views)
-        return self._ranked[1]
+    async def _ranked_rings(self) -> list[RingView]:
+        """Every ring of two or more, best first. Scoring a million applications' rings takes
+        seconds, so the work yields to Checks every ``RANK_CHUNK`` rings, and a ranking is
+        reused while the log has not moved — or, when it took longer than ``RANK_SLOW_SECONDS``
+        to make, for ``RANK_REUSE_SECONDS`` (a big consortium's top list may be that stale)."""
+        now, applied = time.monotonic(), self.rings.applied
+        if self._ranked is not None:
+            made_at, took = self._ranked[1]
+            if self._ranked[0] == applied or (took > RANK_SLOW_SECONDS and now - made_at < RANK_REUSE_SECONDS):
+                return self._ranked[2]
+        ring_ids = [ring_id for ring_id, _ in self.rings.index.rings()]
+        views: list[RingView] = []
+        for start in range(0, len(ring_ids), RANK_CHUNK):
+            views.extend(v for r in ring_ids[start : start + RANK_CHUNK] if (v := self.rings.view(r)) is not None)
+            await asyncio.sleep(0)  # let Checks run; a ring merged meanwhile is simply left out
+        views = [v for v in views if v.summary.size >= 2]
+        views.sort(key=lambda v: (-v.score.score, -v.summary.size, v.public_id))
+        self._ranked = (applied, (now, time.monotonic() - now), views)
+        return views
 
     async def ListRings(
         self, request: consortium_pb2.ListRingsRequest, context: grpc.aio.ServicerContext
@@ -187,7 +202,7 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
             and (since is None or v.summary.last_seen >= since)
             and (until is None or v.summary.first_seen <= until)
         )
-        matched = [v for v in self._ranked_rings() if keep(v)]
+        matched = [v for v in await self._ranked_rings() if keep(v)]
         return consortium_pb2.ListRingsResponse(rings=[ring_message(v) for v in matched[:limit]], matched=len(matched))
 
     async def _neighbourhood(self, entity: str, hops: int, limits: GraphLimits, expand: bool) -> nx.Graph:
