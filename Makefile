@@ -19,7 +19,7 @@ test: $(BIN)/lianfang
 	@command -v chromedriver >/dev/null || deploy/install-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	LIANFANG_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 bench: $(BIN)/lianfang
 	$(BIN)/python bench/check.py
