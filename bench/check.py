@@ -440,7 +440,7 @@ async def open_loop(op: Op, rate: float, seconds: float) -> PhaseResult:
 async def _start_echo(spec: dict[str, Any]) -> tuple[Callable[[], Awaitable[None]], int]:
     from consortium.auth import Authenticator, AuthInterceptor
     from consortium.members import ACTIVE
-    from consortium.policy import REQUIRED_CALLER, Caller
+    from consortium.policy import REQUIRED_SCOPE, Scope
     from consortium.records import Member
     from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
     from runtime.server import Registration, create_server
@@ -461,7 +461,7 @@ async def _start_echo(spec: dict[str, Any]) -> tuple[Callable[[], Awaitable[None
     store = SqliteStore(SqliteStoreConfig(path=":memory:"))
     if spec["auth"]:
         # In this process only: authenticate the echo as a member call, like Check.
-        REQUIRED_CALLER[ECHO_METHOD] = Caller.MEMBER
+        REQUIRED_SCOPE[ECHO_METHOD] = Scope.QUERY
         t = time.time()
         for member_id, public in spec["members"].items():
             await store.add_member(
@@ -722,7 +722,7 @@ def connect_members(setup: Setup, port: int) -> list[MemberConn]:
         conns.append(
             MemberConn(
                 member_id,
-                JwtSigner(member_id, load_private_key(key_file)),
+                JwtSigner(member_id, load_private_key(key_file), scopes=("query",)),
                 channel,
                 channel.unary_unary(
                     CHECK_METHOD,

@@ -43,8 +43,23 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
     return base64.b64encode(public_key_bytes(key)).decode()
 
 
+def default_hub_scopes(subject: str) -> tuple[str, ...]:
+    """What a hub principal may hold, by the kind its subject names (consortium/policy.py)."""
+    if subject.startswith("admin/"):
+        return ("admin",)
+    if subject.startswith("analyst/"):
+        return ("analyst",)
+    return ("query", "contribute")
+
+
 class JwtSigner:
-    """Mints bearer tokens for one principal and reuses each until shortly before it expires."""
+    """Mints bearer tokens for one principal.
+
+    Hub tokens carry a ``scope`` claim (default: all its kind may hold). A token whose scopes are
+    all ``query`` is reused until shortly before it expires (the Check hot path); any other is
+    single-use at the hub, so a fresh one is minted for every call. ``scoped`` derives a signer
+    for fewer scopes from the same key.
+    """
 
     def __init__(
         self,
@@ -54,18 +69,36 @@ class JwtSigner:
         lifetime_seconds: int = 60,
         audience: str = HUB_AUDIENCE,
         claims: Mapping[str, Any] | None = None,
+        scopes: tuple[str, ...] | None = None,
     ) -> None:
         self.subject = subject
         self._claims = dict(claims or {})
         self._key = key
         self._lifetime = lifetime_seconds
         self._audience = audience
+        self.scopes: tuple[str, ...] = ()
+        if audience == HUB_AUDIENCE:
+            self.scopes = scopes if scopes is not None else default_hub_scopes(subject)
+            self._claims["scope"] = " ".join(self.scopes)
+        self.single_use = audience == HUB_AUDIENCE and not set(self.scopes) <= {"query"}
         self._token = ""
         self._renew_at = 0.0
 
+    def scoped(self, *scopes: str) -> JwtSigner:
+        """A signer of the same principal and key for just these scopes."""
+        claims = {k: v for k, v in self._claims.items() if k != "scope"}
+        return JwtSigner(
+            self.subject,
+            self._key,
+            lifetime_seconds=self._lifetime,
+            audience=self._audience,
+            claims=claims,
+            scopes=scopes,
+        )
+
     def token(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
-        if now >= self._renew_at:
+        if now >= self._renew_at or self.single_use:
             iat = int(now)
             self._token = jwt.encode(
                 {

@@ -10,10 +10,12 @@ from clients.rpc import Metadata, RpcClient
 
 
 class HubClient(RpcClient):
-    """A member's view of the consortium. Every call is signed by the member's JwtSigner."""
+    """A member's view of the consortium. Every call is signed with the member's key: Checks
+    with a reusable ``query`` token, contributions with single-use ``contribute`` tokens."""
 
     def __init__(self, channel, signer, *, default_timeout: float = 2.0) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(channel, signer, default_timeout=default_timeout)
+        super().__init__(channel, signer.scoped("query"), default_timeout=default_timeout)
+        self._contribute = signer.scoped("contribute")
         self._stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
 
     async def check(
@@ -55,7 +57,7 @@ class HubClient(RpcClient):
         self, application_ref: str, outcome: int, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> None:
         request = consortium_pb2.ReportOutcomeRequest(application_ref=application_ref, outcome=outcome)
-        await self._call(self._stub.ReportOutcome, request, timeout=timeout, metadata=metadata)
+        await self._call(self._stub.ReportOutcome, request, timeout=timeout, metadata=metadata, signer=self._contribute)
 
     async def file_marker(
         self,
@@ -75,21 +77,27 @@ class HubClient(RpcClient):
             evidence_level=evidence_level,
             case_ref=case_ref,
         )
-        response = await self._call(self._stub.FileMarker, request, timeout=timeout, metadata=metadata)
+        response = await self._call(
+            self._stub.FileMarker, request, timeout=timeout, metadata=metadata, signer=self._contribute
+        )
         return response.marker
 
     async def withdraw_marker(
         self, marker_id: str, reason: str = "", *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> consortium_pb2.Marker:
         request = consortium_pb2.WithdrawMarkerRequest(marker_id=marker_id, reason=reason)
-        response = await self._call(self._stub.WithdrawMarker, request, timeout=timeout, metadata=metadata)
+        response = await self._call(
+            self._stub.WithdrawMarker, request, timeout=timeout, metadata=metadata, signer=self._contribute
+        )
         return response.marker
 
     async def list_my_markers(
         self, *, include_inactive: bool = False, timeout: float | None = None, metadata: Metadata | None = None
     ) -> list[consortium_pb2.Marker]:
         request = consortium_pb2.ListMyMarkersRequest(include_inactive=include_inactive)
-        response = await self._call(self._stub.ListMyMarkers, request, timeout=timeout, metadata=metadata)
+        response = await self._call(
+            self._stub.ListMyMarkers, request, timeout=timeout, metadata=metadata, signer=self._contribute
+        )
         return list(response.markers)
 
 

@@ -29,10 +29,13 @@ class RpcClient:
         *,
         timeout: float | None,
         metadata: Metadata | None,
+        signer: JwtSigner | None = None,
     ) -> R:
+        """``signer``: this call's (default: the client's), e.g. a narrower scope's."""
         md: list[tuple[str, str]] = list(metadata or ())
-        if self.signer is not None:
-            md.extend(self.signer.metadata())
+        signer = signer or self.signer
+        if signer is not None:
+            md.extend(signer.metadata())
         try:
             return await method(request, timeout=timeout or self.default_timeout, metadata=md)
         except grpc.aio.AioRpcError as error:

@@ -21,9 +21,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consortium.members import ACTIVE, status_name
-from consortium.policy import Caller, required_caller
+from consortium.policy import KIND_SCOPES, REUSABLE_SCOPES, Caller, Scope, parse_scopes, required_scope
 from consortium.records import Member
-from consortium.store.base import MemberStore
+from consortium.store.base import MemberStore, ReplayGuard
 from runtime.errors import PermissionDenied, Unauthenticated
 from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper, current_call, metadata_value
 
@@ -39,6 +39,9 @@ class Principal:
     subject: str
     caller: Caller
     expires_at: float
+    scopes: frozenset[Scope]
+    token_id: str
+    single_use: bool
 
 
 class Authenticator:
@@ -48,6 +51,8 @@ class Authenticator:
         admin_keys: Mapping[str, bytes],
         *,
         analyst_keys: Mapping[str, bytes] | None = None,
+        replay_guard: ReplayGuard | None = None,
+        bind_certificates: bool = False,
         member_cache_seconds: float = 1.0,
         verified_cache_size: int = 10_000,
     ) -> None:
@@ -60,6 +65,8 @@ class Authenticator:
         ):
             for name, raw in keys.items():
                 self._staff[prefix + name] = (caller, Ed25519PublicKey.from_public_bytes(raw))
+        self._replay_guard = replay_guard if replay_guard is not None else _as_guard(members)
+        self.bind_certificates = bind_certificates
         self._member_ttl = member_cache_seconds
         self._member_cache: dict[str, tuple[float, Member | None]] = {}
         self._verified: OrderedDict[str, Principal] = OrderedDict()
@@ -78,7 +85,14 @@ class Authenticator:
         self._member_cache[member_id] = (now + self._member_ttl, member)
         return member
 
-    async def authenticate(self, token: str | None, required: Caller) -> Principal:
+    async def authenticate(
+        self, token: str | None, required: Scope, certificate_subject: str | None = None
+    ) -> Principal:
+        """The call's principal, or the error to refuse it with.
+
+        ``certificate_subject``: the common name of the client certificate the call came over;
+        with ``bind_certificates`` the token's subject must be it (a stolen token is useless
+        without the certificate's key, and a certificate without a token of its own subject)."""
         if not token:
             raise Unauthenticated("missing bearer token in 'authorization' metadata")
         now = time.time()
@@ -88,8 +102,14 @@ class Authenticator:
             self._verified[token] = principal
             if len(self._verified) > self._verified_max:
                 self._verified.popitem(last=False)
-        if principal.caller is not required:
-            raise PermissionDenied(f"this method needs a {required.value} caller")
+        if self.bind_certificates and certificate_subject != principal.subject:
+            raise Unauthenticated("the token's subject does not match the client certificate")
+        if required not in principal.scopes:
+            raise PermissionDenied(f"this method needs scope {required.value!r}")
+        if principal.single_use and not await self._replay_guard.claim_token_id(
+            principal.token_id, principal.expires_at + LEEWAY_SECONDS, now
+        ):
+            raise Unauthenticated("token already used: a token with scopes other than 'query' is single-use")
         if principal.caller is Caller.MEMBER:
             member = await self._member(principal.subject)
             if member is None:
@@ -121,7 +141,7 @@ class Authenticator:
                 algorithms=["EdDSA"],
                 audience=AUDIENCE,
                 leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "sub", "aud"]},
+                options={"require": ["exp", "iat", "sub", "aud", "jti"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None
@@ -129,7 +149,28 @@ class Authenticator:
             raise Unauthenticated(f"invalid token: {exc}") from None
         if float(claims["exp"]) - float(claims["iat"]) > MAX_LIFETIME_SECONDS:
             raise Unauthenticated(f"token lifetime exceeds {MAX_LIFETIME_SECONDS} s")
-        return Principal(subject, caller, float(claims["exp"]))
+        scopes = parse_scopes(claims.get("scope"))
+        if scopes is None:
+            raise Unauthenticated("token needs a 'scope' claim: space-separated query, contribute, admin, analyst")
+        if not scopes <= KIND_SCOPES[caller]:
+            allowed = " ".join(sorted(s.value for s in KIND_SCOPES[caller]))
+            raise PermissionDenied(f"a {caller.value} may only hold scopes: {allowed}")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
+            raise Unauthenticated("token 'jti' must be a string of 8 to 128 characters")
+        return Principal(subject, caller, float(claims["exp"]), scopes, jti, not scopes <= REUSABLE_SCOPES)
+
+
+def _certificate_subject(context: grpc.aio.ServicerContext) -> str | None:
+    """The common name of the verified client certificate (mutual TLS), if there is one."""
+    names = context.auth_context().get("x509_common_name")
+    return names[0].decode() if names else None
+
+
+def _as_guard(members: MemberStore) -> ReplayGuard:
+    if not isinstance(members, ReplayGuard):
+        raise TypeError("single-use tokens need a ReplayGuard (pass replay_guard=, or a full Store)")
+    return members
 
 
 class AuthInterceptor(UnaryWrappingInterceptor):
@@ -139,7 +180,7 @@ class AuthInterceptor(UnaryWrappingInterceptor):
         self.authenticator = authenticator
 
     def wrapper(self, method: str) -> Wrapper | None:
-        required = required_caller(method)
+        required = required_scope(method)
         if required is None:
             return None
         authenticator = self.authenticator
@@ -148,7 +189,8 @@ class AuthInterceptor(UnaryWrappingInterceptor):
             async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 header = metadata_value(context, "authorization") or ""
                 token = header[7:] if header[:7].lower() == "bearer " else None
-                principal = await authenticator.authenticate(token, required)
+                subject = _certificate_subject(context) if authenticator.bind_certificates else None
+                principal = await authenticator.authenticate(token, required, subject)
                 current_call().principal = principal.subject
                 return await behavior(request, context)
 

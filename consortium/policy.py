@@ -1,6 +1,14 @@
 """Who may call what: the one table every RPC of the hub is authorised against.
 
-Scopes and finer roles arrive with the security issue; the table is where they slot in.
+Every call carries an EdDSA JWT whose ``scope`` claim (space-separated, as in OAuth) lists what
+it may do. An RPC needs exactly one scope (``REQUIRED_SCOPE``); a principal may only hold the
+scopes of its kind (``KIND_SCOPES``): members query and contribute, admins administer, analysts
+read the link graph. A test walks every RPC × every scope against a real hub.
+
+Tokens whose scopes are all *reusable* (``query``, the hot path) may be presented many times
+within their short life, bound to the member's client certificate when the hub runs mutual TLS.
+Any other token is **single-use**: its ``jti`` is claimed in the store, so a replay is refused on
+every hub replica.
 """
 
 from __future__ import annotations
@@ -9,37 +17,58 @@ from enum import Enum
 
 
 class Caller(Enum):
-    MEMBER = "member"  # an ACTIVE member, JWT signed by its registered key
-    ADMIN = "admin"  # a configured consortium admin
-    ANALYST = "analyst"  # a configured fraud analyst: reads the link graph, nothing else
+    """The kind of principal, from the JWT subject."""
 
+    MEMBER = "member"  # an ACTIVE member, JWT signed by its registered key
+    ADMIN = "admin"  # a configured consortium admin (sub admin/<name>)
+    ANALYST = "analyst"  # a configured fraud analyst (sub analyst/<name>)
+
+
+class Scope(Enum):
+    QUERY = "query"  # ask the consortium (Check)
+    CONTRIBUTE = "contribute"  # give to it (outcomes, markers)
+    ADMIN = "admin"  # membership administration
+    ANALYST = "analyst"  # explore the link graph
+
+
+KIND_SCOPES: dict[Caller, frozenset[Scope]] = {
+    Caller.MEMBER: frozenset({Scope.QUERY, Scope.CONTRIBUTE}),
+    Caller.ADMIN: frozenset({Scope.ADMIN}),
+    Caller.ANALYST: frozenset({Scope.ANALYST}),
+}
+
+REUSABLE_SCOPES = frozenset({Scope.QUERY})
+"""A token carrying only these scopes may be reused until it expires; any other is single-use."""
 
 _CONSORTIUM = "/lianfang.v1.ConsortiumService/"
 _ADMIN = "/lianfang.v1.AdminService/"
 _ANALYST = "/lianfang.v1.AnalystService/"
 
-REQUIRED_CALLER: dict[str, Caller] = {
+REQUIRED_SCOPE: dict[str, Scope] = {
+    _CONSORTIUM + "Check": Scope.QUERY,
+    _CONSORTIUM + "BatchCheck": Scope.QUERY,
+    _CONSORTIUM + "ReportOutcome": Scope.CONTRIBUTE,
+    _CONSORTIUM + "FileMarker": Scope.CONTRIBUTE,
+    _CONSORTIUM + "WithdrawMarker": Scope.CONTRIBUTE,
+    _CONSORTIUM + "ListMyMarkers": Scope.CONTRIBUTE,
     **{
-        _CONSORTIUM + m: Caller.MEMBER
-        for m in ("Check", "BatchCheck", "ReportOutcome", "FileMarker", "WithdrawMarker", "ListMyMarkers")
+        _ADMIN + m: Scope.ADMIN
+        for m in ("RegisterMember", "ApproveMember", "SuspendMember", "ReinstateMember", "RevokeMember", "ListMembers")
     },
-    **{
-        _ADMIN + m: Caller.ADMIN
-        for m in (
-            "RegisterMember",
-            "ApproveMember",
-            "SuspendMember",
-            "ReinstateMember",
-            "RevokeMember",
-            "ListMembers",
-        )
-    },
-    **{
-        _ANALYST + m: Caller.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")
-    },
+    **{_ANALYST + m: Scope.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")},
 }
 
 
-def required_caller(method: str) -> Caller | None:
+def required_scope(method: str) -> Scope | None:
     """None for methods open to anyone (health, reflection)."""
-    return REQUIRED_CALLER.get(method)
+    return REQUIRED_SCOPE.get(method)
+
+
+def parse_scopes(claim: object) -> frozenset[Scope] | None:
+    """The scopes of a ``scope`` claim ("query contribute"); None when malformed or unknown."""
+    if not isinstance(claim, str) or not claim.strip():
+        return None
+    try:
+        return frozenset(Scope(name) for name in claim.split())
+    except ValueError:
+        return None

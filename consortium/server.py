@@ -105,6 +105,7 @@ async def start_hub(
         store,
         {name: config.admin_key_bytes(name) for name in config.admin_keys},
         analyst_keys={name: config.analyst_key_bytes(name) for name in config.analyst_keys},
+        bind_certificates=bool(config.tls_client_ca),
         member_cache_seconds=config.member_cache_seconds,
     )
     rings = RingTracker(store)

@@ -109,7 +109,16 @@ class RingLog(abc.ABC):
         """Up to ``limit`` entries after ``after``, in log order."""
 
 
-class Store(MemberStore, ApplicationIndex, MarkerStore, RingLog):
+class ReplayGuard(abc.ABC):
+    """One-time tokens: the ``jti`` of every single-use JWT, until it expires, on every replica."""
+
+    @abc.abstractmethod
+    async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
+        """True the first time ``jti`` is claimed; False while an earlier claim stands.
+        Claims end at ``expires_at`` (the token's ``exp``); ``now`` lets a backend drop them."""
+
+
+class Store(MemberStore, ApplicationIndex, MarkerStore, RingLog, ReplayGuard):
     """A complete hub store. Stateless hub replicas may share one."""
 
     name: str = "abstract"

@@ -13,6 +13,7 @@ command, transaction or script (``{p}`` is the key prefix)::
   {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
   {p}:{k:<marker>}               string: the token key the marker sits on
   {p}:{ring}:log                 stream: the ring log (``RingLog``), one entry per event
+  {p}:{j:<jti>}                  string: a claimed single-use token id (expires with the token)
 
 Invariants kept by the per-token script: ``apps:<m>`` mirrors m's entries of ``apps`` and
 ``seen[m]`` is their maximum. A quiet token (the usual case) is counted from one range read of
@@ -607,6 +608,12 @@ class RedisStore(Store):
     async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
         raw = await self._redis.xrange(self._ring_log_key(), f"({after[0]}-{after[1]}", "+", count=limit)
         return self._entries(raw or [])
+
+    # -- replay guard ------------------------------------------------------------------------
+    @_guarded
+    async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
+        ttl_ms = max(int((expires_at - now) * 1000), 1)
+        return bool(await self._redis.set(f"{self._p}:{{j:{_tag(jti)}}}", b"1", nx=True, px=ttl_ms))
 
     # -- lifecycle --------------------------------------------------------------------------
     @_guarded

@@ -11,6 +11,7 @@ in the batch (and its own), folded in Python exactly as ``count_activity`` would
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -57,6 +58,8 @@ CREATE TABLE IF NOT EXISTS markers (
 );
 CREATE INDEX IF NOT EXISTS markers_by_token ON markers (token_key);
 CREATE INDEX IF NOT EXISTS markers_by_filer ON markers (filer_member_id);
+CREATE TABLE IF NOT EXISTS token_ids (jti TEXT PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS token_ids_by_expiry ON token_ids (expires_at);
 CREATE TABLE IF NOT EXISTS ring_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 """
 
@@ -452,6 +455,15 @@ class SqliteStore(Store):
             "SELECT seq, event FROM ring_log WHERE seq > ? ORDER BY seq LIMIT ?", (after[0], limit)
         ).fetchall()
         return [((seq, 0), event) for seq, event in rows]
+
+    # -- replay guard ------------------------------------------------------------------------
+    async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
+        with self._tx() as db:
+            db.execute("DELETE FROM token_ids WHERE jti = ? AND expires_at <= ?", (jti, now))
+            claimed = db.execute("INSERT OR IGNORE INTO token_ids VALUES (?, ?)", (jti, expires_at)).rowcount == 1
+            if claimed and secrets.randbelow(256) == 0:  # now and then, forget expired claims
+                db.execute("DELETE FROM token_ids WHERE expires_at <= ?", (now,))
+        return claimed
 
     async def ping(self) -> None:
         try:

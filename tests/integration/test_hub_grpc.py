@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -191,7 +192,7 @@ async def _call_with(c: LocalConsortium, token: str | None) -> grpc.StatusCode:
     stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
     md = (("authorization", f"Bearer {token}"),) if token is not None else ()
     try:
-        await stub.ListMyMarkers(consortium_pb2.ListMyMarkersRequest(), metadata=md, timeout=5)
+        await stub.Check(check_request(f"jwt-{secrets.token_hex(4)}", phone(1)), metadata=md, timeout=5)
         return grpc.StatusCode.OK
     except grpc.aio.AioRpcError as error:
         return error.code()
@@ -213,6 +214,17 @@ async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-unt
     stranger = tmp_path / "stranger.pem"
     generate_key_file(stranger)
     assert await _call_with(c, raw_jwt(str(stranger), "admin/demo")) == grpc.StatusCode.UNAUTHENTICATED
+    # scopes and token ids
+    assert await _call_with(c, raw_jwt(key, "lender-a", scope=None)) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(key, "lender-a", scope="query everything")) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(key, "lender-a", scope="contribute")) == grpc.StatusCode.PERMISSION_DENIED
+    assert await _call_with(c, raw_jwt(key, "lender-a", scope="query admin")) == grpc.StatusCode.PERMISSION_DENIED
+    assert await _call_with(c, raw_jwt(key, "lender-a", jti="")) == grpc.StatusCode.UNAUTHENTICATED
+    reusable = raw_jwt(key, "lender-a", scope="query")
+    assert [await _call_with(c, reusable) for _ in range(3)] == [grpc.StatusCode.OK] * 3
+    once = raw_jwt(key, "lender-a", scope="query contribute")  # any scope beyond query: single-use
+    assert await _call_with(c, once) == grpc.StatusCode.OK
+    assert await _call_with(c, once) == grpc.StatusCode.UNAUTHENTICATED  # replayed
     # a valid member token cannot call the admin service
     with pytest.raises(grpc.aio.AioRpcError) as err:
         channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)

@@ -267,6 +267,20 @@ def test_ring_log_is_shared_by_two_store_clients(backend: Backend) -> None:
     backend.run(scenario)
 
 
+# -- replay guard ----------------------------------------------------------------------------
+def test_single_use_token_ids(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        assert await store.claim_token_id("jti-1", T0 + 60, T0)
+        assert not await store.claim_token_id("jti-1", T0 + 60, T0 + 1)  # a replay
+        assert await store.claim_token_id("jti-2", T0 + 60, T0 + 1)
+        async with opened(backend) as replica:  # another hub process on the same store
+            assert not await replica.claim_token_id("jti-2", T0 + 60, T0 + 2)
+        if backend.kind == "sqlite":  # Redis expires keys on its own clock (PX); SQLite on ``now``
+            assert await store.claim_token_id("jti-1", T0 + 200, T0 + 61)
+
+    backend.run(scenario)
+
+
 # -- markers ---------------------------------------------------------------------------------
 def test_markers_lifecycle(backend: Backend) -> None:
     async def scenario(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import grpc
@@ -44,10 +45,18 @@ def raw_jwt(
     iat: float | None = None,
     lifetime: int = 60,
     audience: str = "lianfang-hub",
+    scope: str | None = "query",
+    jti: str | None = None,
 ) -> str:
+    """A hand-made hub token. ``scope=None`` leaves the claim out; ``jti=""`` too."""
     key = load_private_key(key_file) if isinstance(key_file, str) else key_file
     now = int(time.time() if iat is None else iat)
-    return jwt.encode({"sub": subject, "aud": audience, "iat": now, "exp": now + lifetime}, key, algorithm="EdDSA")
+    claims: dict[str, object] = {"sub": subject, "aud": audience, "iat": now, "exp": now + lifetime}
+    if scope is not None:
+        claims["scope"] = scope
+    if jti != "":
+        claims["jti"] = jti or secrets.token_hex(12)
+    return jwt.encode(claims, key, algorithm="EdDSA")
 
 
 def windows(stacking: consortium_pb2.Stacking) -> dict[str, tuple[int, int]]:
