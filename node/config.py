@@ -36,6 +36,12 @@ class NodeConfig:
     hub_ca_file: str = ""
     """CA certificate that signed the hub's certificate."""
 
+    hub_cert_file: str = ""
+    """This member's client certificate for the hub (mutual TLS); its common name is the member id."""
+
+    hub_key_file: str = ""
+    """Private key of ``hub_cert_file``."""
+
     hub_plaintext: bool = False
     """Talk to the hub without TLS (local experiments only)."""
 

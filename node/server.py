@@ -96,7 +96,13 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: HmacTokeniser, c
 
 async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> RunningNode:
     signer = JwtSigner(config.member_id, load_private_key(config.member_key_file))
-    channel = open_channel(config.hub_address, ca_file=config.hub_ca_file, plaintext=config.hub_plaintext)
+    channel = open_channel(
+        config.hub_address,
+        ca_file=config.hub_ca_file,
+        cert_file=config.hub_cert_file,
+        key_file=config.hub_key_file,
+        plaintext=config.hub_plaintext,
+    )
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
     tokeniser = HmacTokeniser(read_consortium_key(config.consortium_key_file), config.key_epoch)
     try:

@@ -94,6 +94,32 @@ class DevCertificateAuthority:
         key_path.chmod(0o600)
         Path(self.ca_file).write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
 
+    def issue_client(self, subject: str) -> IssuedCertificate:
+        """A client certificate for a hub principal: common name = the principal's JWT subject
+        (``lender-a``, ``admin/ops``, ``analyst/fraud``), which the hub binds to its tokens."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(self._cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(self._key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        stem = "client-" + subject.replace("/", "_")
+        return self._write(stem, cert, key)
+
+    def _write(self, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> IssuedCertificate:
+        cert_path, key_path = self.folder / f"{stem}.pem", self.folder / f"{stem}-key.pem"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(_pem_key(key))
+        key_path.chmod(0o600)
+        return IssuedCertificate(str(cert_path), str(key_path))
+
     def issue(self, name: str, hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")) -> IssuedCertificate:
         """Issues a server+client certificate for ``name`` valid for the given hosts."""
         key = ec.generate_private_key(ec.SECP256R1())
@@ -119,8 +145,4 @@ class DevCertificateAuthority:
             )
             .sign(self._key, hashes.SHA256())  # type: ignore[arg-type]
         )
-        cert_path, key_path = self.folder / f"{name}.pem", self.folder / f"{name}-key.pem"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(_pem_key(key))
-        key_path.chmod(0o600)
-        return IssuedCertificate(str(cert_path), str(key_path))
+        return self._write(name, cert, key)

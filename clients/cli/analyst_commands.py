@@ -23,7 +23,9 @@ from clients.credentials import JwtSigner, load_private_key
 
 
 def _client(args: argparse.Namespace) -> AnalystClient:
-    channel = open_channel(args.hub, ca_file=args.ca or "", plaintext=args.plaintext)
+    channel = open_channel(
+        args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
+    )
     return AnalystClient(channel, JwtSigner(f"analyst/{args.analyst_name}", load_private_key(args.analyst_key)))
 
 
@@ -123,6 +125,8 @@ def add_commands(nouns: Any) -> None:
     common.add_argument("--hub", default="localhost:7443", help="hub host:port")
     common.add_argument("--ca", help="CA certificate of the hub")
     common.add_argument("--plaintext", action="store_true", help="hub without TLS")
+    common.add_argument("--cert", help="client certificate for mutual TLS (common name analyst/<name>)")
+    common.add_argument("--key", help="private key of --cert")
     common.add_argument("--analyst-key", required=True, help="analyst Ed25519 private key (PEM)")
     common.add_argument("--analyst-name", default="fraud", help="analyst name configured at the hub")
 

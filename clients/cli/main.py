@@ -54,7 +54,9 @@ def _node_serve(args: argparse.Namespace) -> int:
 
 
 def _admin_client(args: argparse.Namespace) -> AdminClient:
-    channel = open_channel(args.hub, ca_file=args.ca or "", plaintext=args.plaintext)
+    channel = open_channel(
+        args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
+    )
     return AdminClient(channel, JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key)))
 
 
@@ -104,7 +106,10 @@ def _certs(args: argparse.Namespace) -> int:
     if args.action == "init":
         print(ca.ca_file)
     else:
-        issued = ca.issue(args.name, tuple(args.host or ("localhost", "127.0.0.1", "::1")))
+        if args.client:
+            issued = ca.issue_client(args.name)
+        else:
+            issued = ca.issue(args.name, tuple(args.host or ("localhost", "127.0.0.1", "::1")))
         print(issued.cert_file)
         print(issued.key_file)
     return 0
@@ -149,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     members.add_argument("--hub", default="localhost:7443", help="hub host:port")
     members.add_argument("--ca", help="CA certificate of the hub")
     members.add_argument("--plaintext", action="store_true", help="hub without TLS")
+    members.add_argument("--cert", help="client certificate for mutual TLS (common name admin/<name>)")
+    members.add_argument("--key", help="private key of --cert")
     members.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
     members.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
     actions = members.add_subparsers(dest="action", required=True)
@@ -178,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     init = certs.add_parser("init", help="create the CA in --dir")
     init.add_argument("--dir", default="certs")
     issue = certs.add_parser("issue", help="issue a certificate signed by the CA")
-    issue.add_argument("name")
+    issue.add_argument("name", help="server name, or with --client the principal: lender-a, admin/ops, analyst/x")
+    issue.add_argument("--client", action="store_true", help="a client certificate for mutual TLS with the hub")
     issue.add_argument("--dir", default="certs")
     issue.add_argument("--host", action="append", help="DNS name or IP (repeatable)")
     init.set_defaults(run=_certs)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clients.analyst import AnalystClient
@@ -55,6 +56,12 @@ class LocalConsortium:
     @property
     def hub_address(self) -> str:
         return f"localhost:{self.hub.port}"
+
+    def hub_channel(self, subject: str) -> grpc.aio.Channel:
+        """A mutual-TLS channel to the hub with a client certificate for ``subject`` (the hub
+        binds it to the JWT's subject): ``lender-a``, ``admin/demo``, ``analyst/demo``."""
+        cert = self.ca.issue_client(subject)
+        return open_channel(self.hub_address, ca_file=self.ca.ca_file, cert_file=cert.cert_file, key_file=cert.key_file)
 
     async def restart_node(self, member_id: str) -> None:
         """Stops a member's node process and starts it again on the same configuration and files."""
@@ -102,6 +109,7 @@ async def start_local_consortium(
             store=store_url or f"sqlite:///{folder / 'hub.db'}",
             tls_cert=hub_cert.cert_file,
             tls_key=hub_cert.key_file,
+            tls_client_ca=ca.ca_file,  # mutual TLS: every principal presents its own certificate
             admin_keys={"demo": base64.b64encode(admin_public).decode()},
             analyst_keys={"demo": base64.b64encode(analyst_public).decode()},
             member_cache_seconds=0.2,
@@ -109,14 +117,13 @@ async def start_local_consortium(
         clock=clock,
     )
     hub_address = f"localhost:{hub.port}"
-    admin = AdminClient(
-        open_channel(hub_address, ca_file=ca.ca_file),
-        JwtSigner("admin/demo", load_private_key(admin_key_file)),
-    )
-    analyst = AnalystClient(
-        open_channel(hub_address, ca_file=ca.ca_file),
-        JwtSigner("analyst/demo", load_private_key(analyst_key_file)),
-    )
+
+    def channel(subject: str) -> grpc.aio.Channel:
+        cert = ca.issue_client(subject)
+        return open_channel(hub_address, ca_file=ca.ca_file, cert_file=cert.cert_file, key_file=cert.key_file)
+
+    admin = AdminClient(channel("admin/demo"), JwtSigner("admin/demo", load_private_key(admin_key_file)))
+    analyst = AnalystClient(channel("analyst/demo"), JwtSigner("analyst/demo", load_private_key(analyst_key_file)))
     consortium = LocalConsortium(folder, hub, admin, analyst, ca, clock)
     consortium_key = new_consortium_key()
     key_file = folder / "keys" / "consortium-epoch-1.hex"
@@ -128,6 +135,7 @@ async def start_local_consortium(
         await admin.register_member(member_id, member_id.replace("-", " ").title(), member_category, public)
         await admin.change_member("approve", member_id, "demo enrolment")
         node_cert = ca.issue(f"node-{member_id}")
+        hub_client_cert = ca.issue_client(member_id)
         identity_key = Ed25519PrivateKey.generate()
         node_config = NodeConfig(
             member_id=member_id,
@@ -137,6 +145,8 @@ async def start_local_consortium(
             listen="127.0.0.1:0",
             hub_address=hub_address,
             hub_ca_file=ca.ca_file,
+            hub_cert_file=hub_client_cert.cert_file,
+            hub_key_file=hub_client_cert.key_file,
             tls_cert=node_cert.cert_file,
             tls_key=node_cert.key_file,
             database=str(folder / f"node-{member_id}.db"),
@@ -152,10 +162,7 @@ async def start_local_consortium(
                 open_channel(f"localhost:{node.port}", ca_file=ca.ca_file),
                 staff_signer(identity_key, f"risk-{member_id}", "risk_manager"),
             ),
-            hub_client=HubClient(
-                open_channel(hub_address, ca_file=ca.ca_file),
-                JwtSigner(member_id, load_private_key(member_key)),
-            ),
+            hub_client=HubClient(channel(member_id), JwtSigner(member_id, load_private_key(member_key))),
             tokeniser=HmacTokeniser(consortium_key, 1),
             key_file=str(member_key),
             identity_key=identity_key,

@@ -21,7 +21,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from clients.analyst import AnalystClient
 from clients.analyst_web.page import standalone_page
 from clients.analyst_web.server import AnalystPageServer
-from clients.channel import open_channel
 from clients.cli.analyst_commands import ring_page_data
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from runtime.clock import ManualClock
@@ -102,9 +101,7 @@ async def test_page_loads_a_ring_expands_on_click_and_screenshots(
     c = consortium
     ring = (await plant_device_ring(c))[-1].ring
     expected = await c.analyst.get_ring(ring_id=ring.ring_id)
-    server = AnalystPageServer(
-        lambda: AnalystClient(open_channel(c.hub_address, ca_file=c.ca.ca_file), c.analyst.signer)
-    )
+    server = AnalystPageServer(lambda: AnalystClient(c.hub_channel("analyst/demo"), c.analyst.signer))
     server.start()
     try:
         await asyncio.to_thread(browser.get, f"{server.url}?ring={ring.ring_id}")

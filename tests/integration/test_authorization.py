@@ -42,17 +42,19 @@ def test_the_table_covers_every_rpc_of_the_hub() -> None:
     assert sorted(REQUIRED_SCOPE) == RPCS
 
 
-async def call(c: LocalConsortium, method: str, token: str) -> grpc.StatusCode:
+async def call(c: LocalConsortium, method: str, token: str, subject: str) -> grpc.StatusCode:
     service, name = method.strip("/").split("/")
     descriptor = consortium_pb2.DESCRIPTOR.services_by_name[service.split(".")[-1]].methods_by_name[name]
     request_type = symbol_database.Default().GetSymbol(descriptor.input_type.full_name)
-    channel = c.admin.channel  # a TLS channel to the hub; the token decides who is calling
+    channel = c.hub_channel(subject)  # mutual TLS with the token subject's own certificate
     stub = channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=bytes)
     try:
         await stub(request_type(), metadata=(("authorization", f"Bearer {token}"),), timeout=10)
         return grpc.StatusCode.OK
     except grpc.aio.AioRpcError as error:
         return error.code()
+    finally:
+        await channel.close()
 
 
 def key_of(c: LocalConsortium, kind: Caller) -> str:
@@ -71,7 +73,7 @@ def key_of(c: LocalConsortium, kind: Caller) -> str:
 async def test_rpc_by_scope(consortium: LocalConsortium, method: str, scope: Scope) -> None:
     kind = kind_of(scope)
     token = raw_jwt(load_private_key(key_of(consortium, kind)), SUBJECT[kind], scope=scope.value)
-    code = await call(consortium, method, token)
+    code = await call(consortium, method, token, SUBJECT[kind])
     if REQUIRED_SCOPE[method] is scope:
         # Past authorisation: an empty request may still be invalid or name nothing.
         assert code not in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED), code
@@ -88,7 +90,7 @@ async def test_a_principal_cannot_hold_another_kinds_scope(consortium: LocalCons
             continue
         token = raw_jwt(load_private_key(key_of(consortium, kind)), SUBJECT[kind], scope=scope.value)
         method = next(m for m, s in REQUIRED_SCOPE.items() if s is scope)
-        assert await call(consortium, method, token) == grpc.StatusCode.PERMISSION_DENIED, (kind, scope)
+        assert await call(consortium, method, token, SUBJECT[kind]) == grpc.StatusCode.PERMISSION_DENIED, (kind, scope)
 
 
 def test_kind_scopes_are_disjoint_and_complete() -> None:

@@ -54,6 +54,7 @@ async def _arun(*args: str) -> subprocess.CompletedProcess[str]:
 
 async def test_admin_members_commands(tmp_path: Path) -> None:
     c = await start_local_consortium(tmp_path / "c", ["lender-a"])
+    admin_cert = c.ca.issue_client("admin/demo")  # the hub runs mutual TLS
     try:
         common = [
             "admin",
@@ -66,6 +67,7 @@ async def test_admin_members_commands(tmp_path: Path) -> None:
             str(tmp_path / "c" / "keys" / "admin.pem"),
             "--admin-name",
             "demo",
+            *("--cert", admin_cert.cert_file, "--key", admin_cert.key_file),
         ]
         public = generate_key_file(tmp_path / "new.pem")
         out = await _arun(
@@ -201,6 +203,8 @@ async def test_analyst_commands(tmp_path: Path) -> None:
         ring_id = (await plant_device_ring(c))[-1].ring.ring_id
         common = ["--hub", c.hub_address, "--ca", c.ca.ca_file]
         common += ["--analyst-key", str(c.folder / "keys" / "analyst.pem"), "--analyst-name", "demo"]
+        client = c.ca.issue_client("analyst/demo")
+        common += ["--cert", client.cert_file, "--key", client.key_file]
         rings = await _arun("analyst", "rings", *common)
         assert rings.returncode == 0, rings.stderr
         listed = [json.loads(line) for line in rings.stdout.splitlines()]

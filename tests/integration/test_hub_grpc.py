@@ -12,7 +12,6 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
-from clients.channel import open_channel
 from clients.credentials import generate_key_file
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
@@ -173,7 +172,7 @@ async def test_invalid_argument_carries_field_violations_and_writes_nothing(hub)
 
 async def test_invalid_argument_detail_is_google_rpc_bad_request(hub) -> None:  # type: ignore[no-untyped-def]
     c, _ = hub
-    channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+    channel = c.hub_channel("lender-a")
     stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
     md = c.members["lender-a"].hub_client.signer.metadata()  # type: ignore[union-attr]
     with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -187,8 +186,10 @@ async def test_invalid_argument_detail_is_google_rpc_bad_request(hub) -> None:  
     assert "tokens" in {v.field for v in bad.field_violations}
 
 
-async def _call_with(c: LocalConsortium, token: str | None) -> grpc.StatusCode:
-    channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+async def _call_with(c: LocalConsortium, token: str | None, subject: str = "lender-a") -> grpc.StatusCode:
+    """A Check with ``token`` over a client certificate for ``subject`` (the token's own, unless
+    the test is about a mismatch)."""
+    channel = c.hub_channel(subject)
     stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
     md = (("authorization", f"Bearer {token}"),) if token is not None else ()
     try:
@@ -209,11 +210,11 @@ async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert await _call_with(c, raw_jwt(key, "lender-a", iat=0)) == grpc.StatusCode.UNAUTHENTICATED  # expired
     assert await _call_with(c, raw_jwt(key, "lender-a", lifetime=3600)) == grpc.StatusCode.UNAUTHENTICATED
     assert await _call_with(c, raw_jwt(key, "lender-a", audience="other")) == grpc.StatusCode.UNAUTHENTICATED
-    assert await _call_with(c, raw_jwt(key, "lender-b")) == grpc.StatusCode.UNAUTHENTICATED  # wrong key
-    assert await _call_with(c, raw_jwt(key, "nobody")) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(key, "lender-b"), "lender-b") == grpc.StatusCode.UNAUTHENTICATED  # wrong key
+    assert await _call_with(c, raw_jwt(key, "nobody"), "nobody") == grpc.StatusCode.UNAUTHENTICATED
     stranger = tmp_path / "stranger.pem"
     generate_key_file(stranger)
-    assert await _call_with(c, raw_jwt(str(stranger), "admin/demo")) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(str(stranger), "admin/demo"), "admin/demo") == grpc.StatusCode.UNAUTHENTICATED
     # scopes and token ids
     assert await _call_with(c, raw_jwt(key, "lender-a", scope=None)) == grpc.StatusCode.UNAUTHENTICATED
     assert await _call_with(c, raw_jwt(key, "lender-a", scope="query everything")) == grpc.StatusCode.UNAUTHENTICATED
@@ -227,7 +228,7 @@ async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert await _call_with(c, once) == grpc.StatusCode.UNAUTHENTICATED  # replayed
     # a valid member token cannot call the admin service
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+        channel = c.hub_channel("lender-a")
         try:
             await consortium_pb2_grpc.AdminServiceStub(channel).ListMembers(
                 consortium_pb2.ListMembersRequest(),
@@ -249,19 +250,19 @@ async def test_member_lifecycle(hub, tmp_path: Path) -> None:  # type: ignore[no
         await admin.register_member("lender-new", "Again", "bank", public)
     assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
     token = raw_jwt(str(key_file), "lender-new")
-    assert await _call_with(c, token) == grpc.StatusCode.PERMISSION_DENIED  # pending
+    assert await _call_with(c, token, "lender-new") == grpc.StatusCode.PERMISSION_DENIED  # pending
     await admin.change_member("approve", "lender-new")
-    assert await _call_with(c, token) == grpc.StatusCode.OK
+    assert await _call_with(c, token, "lender-new") == grpc.StatusCode.OK
     with pytest.raises(LianfangRpcError) as err:
         await admin.change_member("reinstate", "lender-new")
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
     suspended = await admin.change_member("suspend", "lender-new", "late contributions")
     assert (suspended.status, suspended.status_reason) == (common_pb2.MEMBER_STATUS_SUSPENDED, "late contributions")
-    assert await _call_with(c, token) == grpc.StatusCode.PERMISSION_DENIED
+    assert await _call_with(c, token, "lender-new") == grpc.StatusCode.PERMISSION_DENIED
     await admin.change_member("reinstate", "lender-new")
-    assert await _call_with(c, token) == grpc.StatusCode.OK
+    assert await _call_with(c, token, "lender-new") == grpc.StatusCode.OK
     await admin.change_member("revoke", "lender-new")
-    assert await _call_with(c, token) == grpc.StatusCode.PERMISSION_DENIED
+    assert await _call_with(c, token, "lender-new") == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(LianfangRpcError) as err:
         await admin.change_member("approve", "lender-new")
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION

@@ -19,12 +19,12 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lianfang.v1 import common_pb2
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from clients.analyst import AnalystClient
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.hub import AdminClient, HubClient
-from tests.support.consortium import check_request, phone, rid, token
+from tests.support.consortium import check_request, phone, raw_jwt, rid, token
 from tests.support.redis_process import free_port
 
 MEMBERS = ["lender-a", "lender-b", "lender-c"]
@@ -130,5 +130,17 @@ async def test_two_hub_processes_on_one_redis_give_identical_ring_answers(
     # A Check on either hub now answers the same ring for the same application.
     late = [await members["lender-a"][h].check_request(check_request("late", rid(0), phone(1))) for h in (0, 1)]
     assert late[0].ring == late[1].ring
+    # A single-use token spent at one replica is refused at the other (the claim is in the store).
+    once = raw_jwt(str(tmp_path / "lender-a.pem"), "lender-a", scope="contribute")
+    codes = []
+    for channel in channels:
+        try:
+            await consortium_pb2_grpc.ConsortiumServiceStub(channel).ListMyMarkers(
+                consortium_pb2.ListMyMarkersRequest(), metadata=(("authorization", f"Bearer {once}"),), timeout=5
+            )
+            codes.append(grpc.StatusCode.OK)
+        except grpc.aio.AioRpcError as error:
+            codes.append(error.code())
+    assert codes == [grpc.StatusCode.OK, grpc.StatusCode.UNAUTHENTICATED]
     for channel in channels:
         await channel.close()

@@ -12,7 +12,6 @@ import pytest
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.analyst import AnalystClient
-from clients.channel import open_channel
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
@@ -238,18 +237,14 @@ async def test_analyst_scope_is_enforced(hub: LocalConsortium, tmp_path: Path) -
     c = hub
     await plant_device_ring(c)
     member = c.members["lender-a"]
-    as_member = AnalystClient(
-        open_channel(c.hub_address, ca_file=c.ca.ca_file), JwtSigner("lender-a", load_private_key(member.key_file))
-    )
+    as_member = AnalystClient(c.hub_channel("lender-a"), JwtSigner("lender-a", load_private_key(member.key_file)))
     as_admin = AnalystClient(
-        open_channel(c.hub_address, ca_file=c.ca.ca_file),
+        c.hub_channel("admin/demo"),
         JwtSigner("admin/demo", load_private_key(str(c.folder / "keys" / "admin.pem"))),
     )
     stranger_key = tmp_path / "stranger.pem"
     generate_key_file(stranger_key)
-    as_stranger = AnalystClient(
-        open_channel(c.hub_address, ca_file=c.ca.ca_file), JwtSigner("analyst/eve", load_private_key(stranger_key))
-    )
+    as_stranger = AnalystClient(c.hub_channel("analyst/eve"), JwtSigner("analyst/eve", load_private_key(stranger_key)))
     try:
         for client, code in (
             (as_member, grpc.StatusCode.PERMISSION_DENIED),
@@ -263,7 +258,7 @@ async def test_analyst_scope_is_enforced(hub: LocalConsortium, tmp_path: Path) -
         from clients.hub import HubClient
 
         analyst_as_member = HubClient(
-            open_channel(c.hub_address, ca_file=c.ca.ca_file),
+            c.hub_channel("analyst/demo"),
             JwtSigner("analyst/demo", load_private_key(str(c.folder / "keys" / "analyst.pem"))),
         )
         with pytest.raises(LianfangRpcError) as caught:

@@ -39,7 +39,7 @@ async def _health(channel: grpc.aio.Channel, service: str = "") -> int:
 async def test_health_and_reflection(tmp_path: Path) -> None:
     c = await start_local_consortium(tmp_path, ["lender-a"])
     try:
-        channel = open_channel(c.hub_address, ca_file=c.ca.ca_file)
+        channel = c.hub_channel("lender-a")  # mutual TLS: even health needs a client certificate
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
         assert await _health(channel, "lianfang.v1.ConsortiumService") == health_pb2.HealthCheckResponse.SERVING
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
