@@ -260,7 +260,7 @@ def measure(n: int, seed: int, samples: int) -> dict[str, Any]:
 
 
 def hub_replay(work: list[tuple[str, tuple[str, ...], AppMeta]], index: RingIndex) -> dict[str, Any]:
-    """A hub's restart: the workload as ring-log events in a real SQLite store (appended in
+    """A hub's restart: the workload as consortium-log events in a real SQLite store (appended in
     batches, as BatchChecks would), then a fresh RingTracker folds the whole log, as
     ``start_hub`` does before it serves. Checked against the in-process index."""
     import asyncio
@@ -284,7 +284,7 @@ def hub_replay(work: list[tuple[str, tuple[str, ...], AppMeta]], index: RingInde
                 app = ApplicationRecord(member, ref, meta.received_at, tokens)
                 events.append(application_event(app, policy))
             encode_s += time.perf_counter() - e
-            await store.append_ring_events(events, (1 << 62, 0))  # append only: read back nothing
+            await store.append_log_events(events, (1 << 62, 0))  # append only: read back nothing
         append_s = time.perf_counter() - t - encode_s
         tracker = RingTracker(store, policy)
         t = time.perf_counter()
@@ -368,7 +368,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "lookup": "ring_of, and ring_of + summarize + score_ring for applications in rings of 2+",
             "rebuild": "RingIndex.rebuild from index.edges() and the metas; equal = same ring id for every "
             "application and the same hub tokens as the incremental index",
-            "hub_replay": "the workload as ring-log events in a real SQLite store; a fresh RingTracker folds the "
+            "hub_replay": "the workload as consortium-log events in a real SQLite store; a fresh RingTracker folds the "
             "whole log (a hub restart); rings compared with the index on a sample",
         },
         "runs": runs,

@@ -1,8 +1,8 @@
-"""The hub's fraud rings: the store's ring log folded into an in-memory :class:`RingIndex`.
+"""The hub's fraud rings: the store's consortium log folded into an in-memory :class:`RingIndex`.
 
 Why a log and not the index itself in the store: a ring merge relabels up to half a ring and a
 hub-token split walks a ring's edges, multi-key work that Redis Cluster cannot do atomically
-across slots. Instead every hub process folds the same append-only log (``RingLog``) in the same
+across slots. Instead every hub process folds the same append-only log (``ConsortiumLog``) in the same
 order into its own index, so replicas on one store hold identical rings, and a restarted hub
 replays the log to exactly the rings it had. A Check appends its application and, in the same
 round trip, receives everything appended since this process last looked; it then answers from an
@@ -30,7 +30,7 @@ from typing import Any
 from lianfang.v1 import common_pb2
 
 from consortium.records import ApplicationRecord
-from consortium.store.base import LOG_START, RingCursor, RingLog
+from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
 from graph import AppMeta, LinkPolicy, RingIndex, RingScore, RingSummary, app_id_of, person_key_of, score_ring
 from graph.aggregates import RingAggregates
 from graph.scoring import DEFAULT_SCORING, ScoringConfig
@@ -72,11 +72,11 @@ class RingView:
 
 
 class RingTracker:
-    """Owns this process's ring index and keeps it level with the store's ring log."""
+    """Owns this process's ring index and keeps it level with the store's consortium log."""
 
     def __init__(
         self,
-        store: RingLog,
+        store: ConsortiumLog,
         policy: LinkPolicy | None = None,
         scoring: ScoringConfig = DEFAULT_SCORING,
     ) -> None:
@@ -85,7 +85,7 @@ class RingTracker:
         self.scoring = scoring
         self.index = RingIndex(self.policy)
         self.aggregates = RingAggregates(self.index)  # ring summaries without walking rings
-        self.cursor: RingCursor = LOG_START
+        self.cursor: LogCursor = LOG_START
         self.applied = 0
         self._negative_tokens: set[str] = set()
         self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
@@ -95,7 +95,7 @@ class RingTracker:
         """Folds everything appended since the last look; returns how many entries that was."""
         applied_before = self.applied
         while True:
-            entries = await self.store.ring_events(self.cursor, _PAGE)
+            entries = await self.store.log_events(self.cursor, _PAGE)
             self.apply(entries)
             if len(entries) < _PAGE:
                 return self.applied - applied_before
@@ -103,9 +103,9 @@ class RingTracker:
     async def publish(self, events: Sequence[str]) -> None:
         """Appends events and folds them together with everything before them."""
         if events:
-            self.apply(await self.store.append_ring_events(events, self.cursor))
+            self.apply(await self.store.append_log_events(events, self.cursor))
 
-    def apply(self, entries: Iterable[tuple[RingCursor, str]]) -> None:
+    def apply(self, entries: Iterable[tuple[LogCursor, str]]) -> None:
         """Folds log entries (as a store returns them; ones already folded are skipped)."""
         # Concurrent publishes of one process may return overlapping ranges: skip what is folded.
         for cursor, event in entries:
@@ -114,7 +114,7 @@ class RingTracker:
             try:
                 self._fold(json.loads(event))
             except (ValueError, KeyError, IndexError, TypeError):
-                log.error("skipping a malformed ring log entry", extra={"fields": {"cursor": list(cursor)}})
+                log.error("skipping a malformed consortium log entry", extra={"fields": {"cursor": list(cursor)}})
             self.cursor = cursor
             self.applied += 1
             self._public = None

@@ -110,7 +110,7 @@ async def start_hub(
     )
     rings = RingTracker(store)
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
-    log.info("ring log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
+    log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     server, port, health_servicer = await create_server(

@@ -215,9 +215,7 @@ class RingAggregates:
                     touched.add(r)
                 if degree == 1:
                     newly_linking.append(token)
-        old = sorted(
-            (agg for ring_id in touched if (agg := self._get(ring_id)) is not None), key=lambda agg: -agg.size
-        )
+        old = sorted((agg for ring_id in touched if (agg := self._get(ring_id)) is not None), key=lambda agg: -agg.size)
         ring = index.add_application(app_id, tokens, meta)
         for ring_id in touched:
             self._aggs.pop(ring_id, None)

@@ -1,6 +1,6 @@
 """AnalystService: fraud analysts explore the link graph (rings, neighbourhoods, paths, exports).
 
-Every call first catches up with the ring log, so an analyst on any replica sees what every
+Every call first catches up with the consortium log, so an analyst on any replica sees what every
 replica has recorded. Graph extraction runs on the event loop (it reads the live index); the
 networkx analysis of the extracted copy (communities, centrality) runs in a worker thread so a
 big ring does not stall Checks. Applications are named ``<member_id>/<application_ref>``, rings

@@ -13,7 +13,7 @@ from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_k
 from consortium.ring_messages import ring_message, ring_reasons
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.stacking import add_stacking
-from consortium.store.base import RingCursor, Store
+from consortium.store.base import LogCursor, Store
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
@@ -106,7 +106,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         apps: list[ApplicationRecord],
         responses: list[consortium_pb2.CheckResponse],
         events: list[str],
-        entries: list[tuple[RingCursor, str]],
+        entries: list[tuple[LogCursor, str]],
     ) -> None:
         """Folds the log entries the store returned and answers each application's ring right
         after its own event is folded: a batch is answered as if sent one Check at a time.

@@ -85,27 +85,29 @@ class MarkerStore(abc.ABC):
     async def markers_by_filer(self, member_id: str) -> list[Marker]: ...
 
 
-RingCursor = tuple[int, int]
-"""Position in the ring log; entries are totally ordered by it. ``(0, 0)`` is before the first."""
+LogCursor = tuple[int, int]
+"""Position in the consortium log; entries are totally ordered by it. ``(0, 0)`` is before the first."""
 
-LOG_START: RingCursor = (0, 0)
+LOG_START: LogCursor = (0, 0)
 
 
-class RingLog(abc.ABC):
-    """The append-only log of link-graph events (applications, outcomes, marker changes).
+class ConsortiumLog(abc.ABC):
+    """The append-only log of what happened in the consortium: every Check, outcome, marker
+    change and admin action, in one total order.
 
-    The ring index is a deterministic fold of this log (``consortium.rings``): every hub process
-    replays it into memory and tails it before answering, so replicas on one store agree, and
-    a restarted hub rebuilds exactly the rings it had. Events are opaque strings to the store.
+    Two deterministic folds of it run in every hub process: the ring index (``consortium.rings``)
+    and the audit Merkle tree (``consortium.audit``). Each process replays the log into memory and
+    tails it before answering, so replicas on one store agree, and a restarted hub rebuilds
+    exactly what it had. Events are opaque strings to the store.
     """
 
     @abc.abstractmethod
-    async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
+    async def append_log_events(self, events: Sequence[str], after: LogCursor) -> list[tuple[LogCursor, str]]:
         """Appends ``events`` (in order) and returns every entry after ``after``, the new ones
         included, in log order: one round trip appends and catches the caller up."""
 
     @abc.abstractmethod
-    async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
+    async def log_events(self, after: LogCursor, limit: int) -> list[tuple[LogCursor, str]]:
         """Up to ``limit`` entries after ``after``, in log order."""
 
 
@@ -118,7 +120,7 @@ class ReplayGuard(abc.ABC):
         Claims end at ``expires_at`` (the token's ``exp``); ``now`` lets a backend drop them."""
 
 
-class Store(MemberStore, ApplicationIndex, MarkerStore, RingLog, ReplayGuard):
+class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGuard):
     """A complete hub store. Stateless hub replicas may share one."""
 
     name: str = "abstract"
@@ -142,20 +144,20 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, RingLog, ReplayGuard):
         return [await self.check(app, now) for app in apps]
 
     async def check_logged(
-        self, app: ApplicationRecord, now: float, events: Sequence[str], after: RingCursor | None
-    ) -> tuple[CheckSnapshot, list[tuple[RingCursor, str]]]:
-        """``check``, then ``append_ring_events(events, after)`` — the hub's Check in one step,
+        self, app: ApplicationRecord, now: float, events: Sequence[str], after: LogCursor | None
+    ) -> tuple[CheckSnapshot, list[tuple[LogCursor, str]]]:
+        """``check``, then ``append_log_events(events, after)`` — the hub's Check in one step,
         which a backend fuses into one round trip or transaction. ``after=None``: no log."""
         snapshot = await self.check(app, now)
-        entries = [] if after is None else await self.append_ring_events(events, after)
+        entries = [] if after is None else await self.append_log_events(events, after)
         return snapshot, entries
 
     async def check_many_logged(
-        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: RingCursor | None
-    ) -> tuple[list[CheckSnapshot], list[tuple[RingCursor, str]]]:
+        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: LogCursor | None
+    ) -> tuple[list[CheckSnapshot], list[tuple[LogCursor, str]]]:
         """``check_many`` then the log, as ``check_logged`` (a BatchCheck)."""
         snapshots = await self.check_many(apps, now)
-        entries = [] if after is None else await self.append_ring_events(events, after)
+        entries = [] if after is None else await self.append_log_events(events, after)
         return snapshots, entries
 
     @abc.abstractmethod

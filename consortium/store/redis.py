@@ -12,7 +12,7 @@ command, transaction or script (``{p}`` is the key prefix)::
   {p}:{t:<token>}:seen           zset member -> its latest received_at             every write)
   {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
   {p}:{k:<marker>}               string: the token key the marker sits on
-  {p}:{ring}:log                 stream: the ring log (``RingLog``), one entry per event
+  {p}:{log}:events               stream: the consortium log (``ConsortiumLog``), one entry per event
   {p}:{j:<jti>}                  string: a claimed single-use token id (expires with the token)
 
 Invariants kept by the per-token script: ``apps:<m>`` mirrors m's entries of ``apps`` and
@@ -49,7 +49,7 @@ from consortium.records import (
     TokenActivity,
 )
 from consortium.store import redis_scripts as lua
-from consortium.store.base import RingCursor, Store
+from consortium.store.base import LogCursor, Store
 from consortium.store.redis_link import RedisLink, open_link
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 
@@ -205,7 +205,7 @@ class RedisStore(Store):
         """EVALSHAs in one non-transactional pipeline: one round trip. (redis-py's Script in a
         pipeline would add a SCRIPT EXISTS round trip each time.) On NOSCRIPT, e.g. after a
         restart or failover, loads the scripts and reruns just the calls that did not run.
-        ``tail``: plain commands sent in the same round trip after the scripts (the ring log);
+        ``tail``: plain commands sent in the same round trip after the scripts (the consortium log);
         their replies follow the scripts' in the result."""
         results = await self._evalsha(calls, tail)
         for r in results[len(calls) :]:
@@ -346,16 +346,16 @@ class RedisStore(Store):
     async def check(self, app: ApplicationRecord, now: float) -> CheckSnapshot:
         return (await self.check_logged(app, now, (), None))[0]
 
-    def _log_commands(self, events: Sequence[str], after: RingCursor | None) -> list[tuple[Any, ...]]:
+    def _log_commands(self, events: Sequence[str], after: LogCursor | None) -> list[tuple[Any, ...]]:
         if after is None:
             return []
-        key = self._ring_log_key()
+        key = self._log_key()
         return [*(("XADD", key, "*", "e", event) for event in events), ("XRANGE", key, f"({after[0]}-{after[1]}", "+")]
 
     @_guarded
     async def check_logged(
-        self, app: ApplicationRecord, now: float, events: Sequence[str], after: RingCursor | None
-    ) -> tuple[CheckSnapshot, list[tuple[RingCursor, str]]]:
+        self, app: ApplicationRecord, now: float, events: Sequence[str], after: LogCursor | None
+    ) -> tuple[CheckSnapshot, list[tuple[LogCursor, str]]]:
         """One round trip: the record's create-if-absent and, per token, record + read.
 
         The token scripts run with the caller's received_at before the original one is known;
@@ -392,8 +392,8 @@ class RedisStore(Store):
 
     @_guarded
     async def check_many_logged(
-        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: RingCursor | None
-    ) -> tuple[list[CheckSnapshot], list[tuple[RingCursor, str]]]:
+        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: LogCursor | None
+    ) -> tuple[list[CheckSnapshot], list[tuple[LogCursor, str]]]:
         """A batch in a few round trips, with the snapshots and state of sequential Checks.
 
         First every record's create-if-absent (they touch only record keys, so running them
@@ -410,7 +410,7 @@ class RedisStore(Store):
         stored = [self._stored(app, r) for app, r in zip(apps, created, strict=True)]
         retention, now_s = self.config.application_retention_seconds, _f(now)
         snapshots: list[CheckSnapshot] = []
-        entries: list[tuple[RingCursor, str]] = []
+        entries: list[tuple[LogCursor, str]] = []
         for start in range(0, len(apps), _BATCH_CHUNK):
             chunk = range(start, min(start + _BATCH_CHUNK, len(apps)))
             last = start + _BATCH_CHUNK >= len(apps)
@@ -434,8 +434,8 @@ class RedisStore(Store):
                 snapshots.append(self._snapshot(new, record.received_at, keys, [next(results) for _ in keys]))
         return snapshots, entries
 
-    async def _append_logged(self, events: Sequence[str], after: RingCursor | None) -> list[tuple[RingCursor, str]]:
-        return [] if after is None else await self.append_ring_events(events, after)
+    async def _append_logged(self, events: Sequence[str], after: LogCursor | None) -> list[tuple[LogCursor, str]]:
+        return [] if after is None else await self.append_log_events(events, after)
 
     def _snapshot(self, new: bool, at: float, tokens: Sequence[str], results: Sequence[Any]) -> CheckSnapshot:
         activity: dict[str, TokenActivity] = {}
@@ -572,15 +572,15 @@ class RedisStore(Store):
             raws = await pipe.execute()
         return _sorted_markers([r for r in raws if r is not None])
 
-    # -- ring log --------------------------------------------------------------------------
+    # -- consortium log --------------------------------------------------------------------------
     # A stream: XADD ids are monotonic and an entry is visible to every reader once added, so a
     # reader's last id is its cursor. A connection retry may re-add an event; the fold of the
     # log (consortium.rings) is idempotent for repeated events.
-    def _ring_log_key(self) -> str:
-        return f"{self._p}:{{ring}}:log"
+    def _log_key(self) -> str:
+        return f"{self._p}:{{log}}:events"
 
     @staticmethod
-    def _entries(raw: Sequence[Any]) -> list[tuple[RingCursor, str]]:
+    def _entries(raw: Sequence[Any]) -> list[tuple[LogCursor, str]]:
         entries = []
         for entry_id, fields in raw:
             ms, _, seq = _s(entry_id).partition("-")
@@ -590,7 +590,7 @@ class RedisStore(Store):
         return entries
 
     @_guarded
-    async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
+    async def append_log_events(self, events: Sequence[str], after: LogCursor) -> list[tuple[LogCursor, str]]:
         commands = self._log_commands(events, after)
         if self._link is not None:
             replies = await self._link.execute(commands)
@@ -605,8 +605,8 @@ class RedisStore(Store):
         return self._entries(replies[-1])
 
     @_guarded
-    async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
-        raw = await self._redis.xrange(self._ring_log_key(), f"({after[0]}-{after[1]}", "+", count=limit)
+    async def log_events(self, after: LogCursor, limit: int) -> list[tuple[LogCursor, str]]:
+        raw = await self._redis.xrange(self._log_key(), f"({after[0]}-{after[1]}", "+", count=limit)
         return self._entries(raw or [])
 
     # -- replay guard ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from consortium.records import (
     Member,
     TokenActivity,
 )
-from consortium.store.base import RingCursor, Store, count_activity, empty_activity
+from consortium.store.base import LogCursor, Store, count_activity, empty_activity
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 
 SCHEMA = """
@@ -60,7 +60,7 @@ CREATE INDEX IF NOT EXISTS markers_by_token ON markers (token_key);
 CREATE INDEX IF NOT EXISTS markers_by_filer ON markers (filer_member_id);
 CREATE TABLE IF NOT EXISTS token_ids (jti TEXT PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS token_ids_by_expiry ON token_ids (expires_at);
-CREATE TABLE IF NOT EXISTS ring_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS consortium_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 """
 
 _MEMBER_COLUMNS = "member_id, display_name, category, public_key, status, status_reason, created_at, updated_at"
@@ -259,24 +259,24 @@ class SqliteStore(Store):
             return self._check_all(db, apps, now)
 
     async def check_logged(
-        self, app: ApplicationRecord, now: float, events: Sequence[str], after: RingCursor | None
-    ) -> tuple[CheckSnapshot, list[tuple[RingCursor, str]]]:
-        """The Check and its ring-log entry in one transaction."""
+        self, app: ApplicationRecord, now: float, events: Sequence[str], after: LogCursor | None
+    ) -> tuple[CheckSnapshot, list[tuple[LogCursor, str]]]:
+        """The Check and its consortium-log entry in one transaction."""
         snapshots, entries = await self.check_many_logged([app], now, events, after)
         return snapshots[0], entries
 
     async def check_many_logged(
-        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: RingCursor | None
-    ) -> tuple[list[CheckSnapshot], list[tuple[RingCursor, str]]]:
+        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: LogCursor | None
+    ) -> tuple[list[CheckSnapshot], list[tuple[LogCursor, str]]]:
         with self._tx() as db:
             snapshots = self._check_all(db, apps, now) if apps else []
             entries = [] if after is None else self._log(db, events, after)
         return snapshots, entries
 
     @staticmethod
-    def _log(db: sqlite3.Connection, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
-        db.executemany("INSERT INTO ring_log (event) VALUES (?)", [(e,) for e in events])
-        rows = db.execute("SELECT seq, event FROM ring_log WHERE seq > ? ORDER BY seq", (after[0],)).fetchall()
+    def _log(db: sqlite3.Connection, events: Sequence[str], after: LogCursor) -> list[tuple[LogCursor, str]]:
+        db.executemany("INSERT INTO consortium_log (event) VALUES (?)", [(e,) for e in events])
+        rows = db.execute("SELECT seq, event FROM consortium_log WHERE seq > ? ORDER BY seq", (after[0],)).fetchall()
         return [((seq, 0), event) for seq, event in rows]
 
     def _check_all(self, db: sqlite3.Connection, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
@@ -443,16 +443,16 @@ class SqliteStore(Store):
         return [_marker(r) for r in rows]
 
     # -- lifecycle -------------------------------------------------------------------------
-    # -- ring log --------------------------------------------------------------------------
+    # -- consortium log --------------------------------------------------------------------------
     # Writers serialise on the database lock and AUTOINCREMENT never reuses a seq, so a reader
     # that has seen seq n has seen every entry before it: the seq is the cursor.
-    async def append_ring_events(self, events: Sequence[str], after: RingCursor) -> list[tuple[RingCursor, str]]:
+    async def append_log_events(self, events: Sequence[str], after: LogCursor) -> list[tuple[LogCursor, str]]:
         with self._tx() as db:
             return self._log(db, events, after)
 
-    async def ring_events(self, after: RingCursor, limit: int) -> list[tuple[RingCursor, str]]:
+    async def log_events(self, after: LogCursor, limit: int) -> list[tuple[LogCursor, str]]:
         rows = self._db.execute(
-            "SELECT seq, event FROM ring_log WHERE seq > ? ORDER BY seq LIMIT ?", (after[0], limit)
+            "SELECT seq, event FROM consortium_log WHERE seq > ? ORDER BY seq LIMIT ?", (after[0], limit)
         ).fetchall()
         return [((seq, 0), event) for seq, event in rows]
 

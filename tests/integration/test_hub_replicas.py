@@ -1,7 +1,7 @@
 """Two hub processes (``lianfang hub serve``) on one real Redis give identical ring answers.
 
 The workload alternates between the hubs, so each process learns half of the applications only
-through the shared ring log.
+through the shared consortium log.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Rings through the real hub (gRPC + TLS, both stores): Check's ring answer, the analyst service,
-scopes and limits, restarts that replay the ring log."""
+scopes and limits, restarts that replay the consortium log."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ async def test_degree_cap_stops_a_public_ip_from_making_a_ring(hub: LocalConsort
     assert listed.matched == 0
 
 
-async def test_hub_restart_replays_the_ring_log(tmp_path: Path) -> None:
+async def test_hub_restart_replays_the_consortium_log(tmp_path: Path) -> None:
     c = await start_local_consortium(tmp_path, MEMBERS, clock=ManualClock())
     try:
         answers = await plant_device_ring(c)

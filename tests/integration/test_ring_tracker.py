@@ -1,4 +1,4 @@
-"""The hub's ring tracker over a real SQLite store: the fold of the ring log is idempotent,
+"""The hub's ring tracker over a real SQLite store: the fold of the consortium log is idempotent,
 replicas that append in any interleaving converge to the same index, bad entries are skipped."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ async def test_malformed_entries_are_skipped_and_the_cursor_moves_on(
     good = application_event(app("m1", "r1", phone(1)), POLICY)
     await tracker.publish(["not json", json.dumps(["zz"]), json.dumps(["a", "m1"]), good])
     assert tracker.applied == 4 and app_id_of("m1", "r1") in tracker.index
-    assert caplog.text.count("malformed ring log entry") == 3
+    assert caplog.text.count("malformed consortium log entry") == 3
 
 
 async def test_catch_up_pages_through_a_long_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -230,39 +230,39 @@ def test_purge_applications(backend: Backend) -> None:
     backend.run(scenario)
 
 
-# -- ring log --------------------------------------------------------------------------------
-def test_ring_log_appends_in_order_and_tails(backend: Backend) -> None:
+# -- consortium log --------------------------------------------------------------------------------
+def test_consortium_log_appends_in_order_and_tails(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
-        assert await store.ring_events(LOG_START, 10) == []
-        first = await store.append_ring_events(["a1", "a2"], LOG_START)
+        assert await store.log_events(LOG_START, 10) == []
+        first = await store.append_log_events(["a1", "a2"], LOG_START)
         assert [e for _, e in first] == ["a1", "a2"]
         assert first[0][0] < first[1][0]
         # Appending with an older cursor returns what others appended meanwhile, then the new.
-        second = await store.append_ring_events(["b1"], first[0][0])
+        second = await store.append_log_events(["b1"], first[0][0])
         assert [e for _, e in second] == ["a2", "b1"]
-        third = await store.append_ring_events([], second[-1][0])
+        third = await store.append_log_events([], second[-1][0])
         assert third == []
-        everything = await store.ring_events(LOG_START, 100)
+        everything = await store.log_events(LOG_START, 100)
         assert [e for _, e in everything] == ["a1", "a2", "b1"]
         assert [c for c, _ in everything] == sorted(c for c, _ in everything)
-        page = await store.ring_events(everything[0][0], 1)
+        page = await store.log_events(everything[0][0], 1)
         assert page == [everything[1]]
-        assert await store.ring_events(everything[-1][0], 10) == []
+        assert await store.log_events(everything[-1][0], 10) == []
         # Events are opaque text: separators, JSON and non-ASCII survive.
         odd = ['{"k": "v|w"}', "链\x1fref"]
-        await store.append_ring_events(odd, everything[-1][0])
-        assert [e for _, e in await store.ring_events(everything[-1][0], 10)] == odd
+        await store.append_log_events(odd, everything[-1][0])
+        assert [e for _, e in await store.log_events(everything[-1][0], 10)] == odd
 
     backend.run(scenario)
 
 
-def test_ring_log_is_shared_by_two_store_clients(backend: Backend) -> None:
+def test_consortium_log_is_shared_by_two_store_clients(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
         async with opened(backend) as other:
-            await store.append_ring_events(["x"], LOG_START)
-            seen = await other.append_ring_events(["y"], LOG_START)
+            await store.append_log_events(["x"], LOG_START)
+            seen = await other.append_log_events(["y"], LOG_START)
             assert [e for _, e in seen] == ["x", "y"]
-            assert await store.ring_events(LOG_START, 10) == seen
+            assert await store.log_events(LOG_START, 10) == seen
 
     backend.run(scenario)
 
@@ -379,7 +379,7 @@ def test_check_matches_default_composition(backend: Backend, tmp_path: Path) -> 
 
 
 def test_check_logged_matches_check_then_append(backend: Backend, tmp_path: Path) -> None:
-    """The fused Check + ring-log append equals the composition, single and batched."""
+    """The fused Check + consortium-log append equals the composition, single and batched."""
 
     async def run(store: Store, fused: bool) -> list[Any]:
         out: list[Any] = []
@@ -399,7 +399,7 @@ def test_check_logged_matches_check_then_append(backend: Backend, tmp_path: Path
             application("c", "x", T0 + 11, PHONE), T0 + 11, ["ignored"], None
         )
         out.append((quiet, none))
-        out.append([e for _, e in await store.ring_events(LOG_START, 100)])
+        out.append([e for _, e in await store.log_events(LOG_START, 100)])
         return out
 
     async def main() -> None:
@@ -619,10 +619,10 @@ def test_reopened_store_keeps_everything(backend: Backend) -> None:
             await store.add_member(member("a"))
             await store.record_application(application("a", "r", T0, PHONE))
             await store.add_marker(marker("m1", "a"))
-            await store.append_ring_events(["e1"], LOG_START)
+            await store.append_log_events(["e1"], LOG_START)
         async with opened(backend) as store:
             await store.ping()
-            assert [e for _, e in await store.ring_events(LOG_START, 10)] == ["e1"]
+            assert [e for _, e in await store.log_events(LOG_START, 10)] == ["e1"]
             assert await store.get_member("a") == member("a")
             assert await store.get_application("a", "r") == application("a", "r", T0, PHONE)
             assert await store.get_marker("m1") == marker("m1", "a")
