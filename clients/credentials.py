@@ -46,10 +46,10 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
 def default_hub_scopes(subject: str) -> tuple[str, ...]:
     """What a hub principal may hold, by the kind its subject names (consortium/policy.py)."""
     if subject.startswith("admin/"):
-        return ("admin",)
+        return ("admin", "audit")
     if subject.startswith("analyst/"):
         return ("analyst",)
-    return ("query", "contribute")
+    return ("query", "contribute", "audit")
 
 
 class JwtSigner:

@@ -21,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from consortium.members import ACTIVE, status_name
-from consortium.policy import KIND_SCOPES, REUSABLE_SCOPES, Caller, Scope, parse_scopes, required_scope
+from consortium.policy import KIND_SCOPES, REUSABLE_SCOPES, Caller, Scope, Unlisted, parse_scopes, required_scope
 from consortium.records import Member
 from consortium.store.base import MemberStore, ReplayGuard
 from runtime.errors import PermissionDenied, Unauthenticated
@@ -161,6 +161,13 @@ class Authenticator:
         return Principal(subject, caller, float(claims["exp"]), scopes, jti, not scopes <= REUSABLE_SCOPES)
 
 
+def _refuse(behavior: Behavior) -> Behavior:
+    async def refused(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise PermissionDenied("this method is not in the authorisation table")
+
+    return refused
+
+
 def _certificate_subject(context: grpc.aio.ServicerContext) -> str | None:
     """The common name of the verified client certificate (mutual TLS), if there is one."""
     names = context.auth_context().get("x509_common_name")
@@ -180,7 +187,10 @@ class AuthInterceptor(UnaryWrappingInterceptor):
         self.authenticator = authenticator
 
     def wrapper(self, method: str) -> Wrapper | None:
-        required = required_scope(method)
+        try:
+            required = required_scope(method)
+        except Unlisted:
+            return _refuse
         if required is None:
             return None
         authenticator = self.authenticator

@@ -36,6 +36,10 @@ class HubConfig:
     analyst_keys: dict[str, str] = field(default_factory=dict)
     """Fraud analysts: name → base64 raw Ed25519 public key. Analyst JWTs use sub=analyst/<name>."""
 
+    audit_key_file: str = ""
+    """Ed25519 private key (PEM) that signs the audit log's tree heads; every replica uses the
+    same one. Without it the AuditService answers FAILED_PRECONDITION."""
+
     member_cache_seconds: float = 1.0
     """How stale a replica's view of a member's status may be (suspensions bite within this)."""
 

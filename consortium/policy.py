@@ -3,7 +3,7 @@
 Every call carries an EdDSA JWT whose ``scope`` claim (space-separated, as in OAuth) lists what
 it may do. An RPC needs exactly one scope (``REQUIRED_SCOPE``); a principal may only hold the
 scopes of its kind (``KIND_SCOPES``): members query and contribute, admins administer, analysts
-read the link graph. A test walks every RPC × every scope against a real hub.
+read the link graph, and members and admins audit the log. A test walks every RPC × every scope against a real hub.
 
 Tokens whose scopes are all *reusable* (``query``, the hot path) may be presented many times
 within their short life, bound to the member's client certificate when the hub runs mutual TLS.
@@ -29,11 +29,12 @@ class Scope(Enum):
     CONTRIBUTE = "contribute"  # give to it (outcomes, markers)
     ADMIN = "admin"  # membership administration
     ANALYST = "analyst"  # explore the link graph
+    AUDIT = "audit"  # check the audit log's signed heads and proofs
 
 
 KIND_SCOPES: dict[Caller, frozenset[Scope]] = {
-    Caller.MEMBER: frozenset({Scope.QUERY, Scope.CONTRIBUTE}),
-    Caller.ADMIN: frozenset({Scope.ADMIN}),
+    Caller.MEMBER: frozenset({Scope.QUERY, Scope.CONTRIBUTE, Scope.AUDIT}),
+    Caller.ADMIN: frozenset({Scope.ADMIN, Scope.AUDIT}),
     Caller.ANALYST: frozenset({Scope.ANALYST}),
 }
 
@@ -43,6 +44,7 @@ REUSABLE_SCOPES = frozenset({Scope.QUERY})
 _CONSORTIUM = "/lianfang.v1.ConsortiumService/"
 _ADMIN = "/lianfang.v1.AdminService/"
 _ANALYST = "/lianfang.v1.AnalystService/"
+_AUDIT = "/lianfang.v1.AuditService/"
 
 REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "Check": Scope.QUERY,
@@ -56,12 +58,24 @@ REQUIRED_SCOPE: dict[str, Scope] = {
         for m in ("RegisterMember", "ApproveMember", "SuspendMember", "ReinstateMember", "RevokeMember", "ListMembers")
     },
     **{_ANALYST + m: Scope.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")},
+    **{_AUDIT + m: Scope.AUDIT for m in ("GetTreeHead", "GetConsistencyProof", "GetInclusionProof")},
+    _AUDIT + "GetEntries": Scope.ADMIN,  # entries name members, references and tokens
 }
+
+OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+"""Methods anyone may call. Any other method not in the table is refused (fail closed)."""
+
+
+class Unlisted(Exception):
+    """A method of ours missing from the table: a bug, refused rather than left open."""
 
 
 def required_scope(method: str) -> Scope | None:
-    """None for methods open to anyone (health, reflection)."""
-    return REQUIRED_SCOPE.get(method)
+    """The method's scope; None for the open methods (health, reflection); Unlisted otherwise."""
+    scope = REQUIRED_SCOPE.get(method)
+    if scope is None and not method.startswith(OPEN_PREFIXES):
+        raise Unlisted(method)
+    return scope
 
 
 def parse_scopes(claim: object) -> frozenset[Scope] | None:

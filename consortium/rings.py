@@ -14,6 +14,7 @@ Events are compact JSON arrays; only token keys, member ids and references appea
   application (blacklisted when one of its tokens carries a negative marker, from "m" events).
 - ``["o", member, ref, outcome]``: a reported outcome (defaulted / fraud confirmed).
 - ``["m", token, active]``: a token's negative-marker state changed (filed, or withdrawn).
+- ``["x", admin, action, member, at, reason]``: an admin action (audit only).
 
 The fold is idempotent (a repeated event changes nothing), so a retried append is harmless.
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,11 @@ def marker_event(token: str, active: bool) -> str:
     return json.dumps(["m", token, int(active)], separators=(",", ":"))
 
 
+def admin_event(admin: str, action: str, member_id: str, at: float, reason: str = "") -> str:
+    """An admin action, for the audit log (the ring index ignores it)."""
+    return json.dumps(["x", admin, action, member_id, at, reason], separators=(",", ":"), ensure_ascii=False)
+
+
 @dataclass(frozen=True, slots=True)
 class RingView:
     """One ring as the hub reports it: public id, countable facts, explained score."""
@@ -79,8 +85,11 @@ class RingTracker:
         store: ConsortiumLog,
         policy: LinkPolicy | None = None,
         scoring: ScoringConfig = DEFAULT_SCORING,
+        observers: Sequence[Callable[[LogCursor, str], None]] = (),
     ) -> None:
+        """``observers`` see every entry folded, in log order (the audit tree is one)."""
         self.store = store
+        self.observers = tuple(observers)
         self.policy = policy if policy is not None else LinkPolicy()
         self.scoring = scoring
         self.index = RingIndex(self.policy)
@@ -115,6 +124,8 @@ class RingTracker:
                 self._fold(json.loads(event))
             except (ValueError, KeyError, IndexError, TypeError):
                 log.error("skipping a malformed consortium log entry", extra={"fields": {"cursor": list(cursor)}})
+            for observe in self.observers:
+                observe(cursor, event)
             self.cursor = cursor
             self.applied += 1
             self._public = None
@@ -139,6 +150,8 @@ class RingTracker:
                 self.aggregates.update_meta(app_id, defaulted=True)
             elif outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED:
                 self.aggregates.update_meta(app_id, fraud_confirmed=True)
+        elif kind == "x":
+            pass  # an admin action: audited, no part of the link graph
         elif kind == "m":
             _, token, active = event
             token = str(token)

@@ -11,14 +11,16 @@ from urllib.parse import urlparse
 
 import grpc
 from grpc_health.v1 import health, health_pb2
-from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
+from lianfang.v1 import audit_pb2, audit_pb2_grpc, consortium_pb2, consortium_pb2_grpc
 
+from consortium.audit import AuditLog, load_signing_key
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
 from consortium.markers import MarkerPolicy
 from consortium.rings import RingTracker
 from consortium.services.admin_service import AdminServicer
 from consortium.services.analyst_service import AnalystServicer
+from consortium.services.audit_service import AuditServicer
 from consortium.services.consortium_service import ConsortiumServicer
 from consortium.store.base import Store
 from consortium.store.registry import open_store
@@ -34,6 +36,7 @@ SERVICE_NAMES = (
     consortium_pb2.DESCRIPTOR.services_by_name["ConsortiumService"].full_name,
     consortium_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     consortium_pb2.DESCRIPTOR.services_by_name["AnalystService"].full_name,
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 )
 
 
@@ -108,7 +111,8 @@ async def start_hub(
         bind_certificates=bool(config.tls_client_ca),
         member_cache_seconds=config.member_cache_seconds,
     )
-    rings = RingTracker(store)
+    audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
+    rings = RingTracker(store, observers=[audit.observe])
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
@@ -123,7 +127,7 @@ async def start_hub(
             ),
             (
                 consortium_pb2_grpc.add_AdminServiceServicer_to_server,
-                AdminServicer(store, clock, authenticator),
+                AdminServicer(store, clock, authenticator, rings),
                 SERVICE_NAMES[1],
             ),
             (
@@ -131,6 +135,7 @@ async def start_hub(
                 AnalystServicer(rings),
                 SERVICE_NAMES[2],
             ),
+            (audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(rings, audit, clock), SERVICE_NAMES[3]),
         ],
         tls=tls,
         interceptors=[AuthInterceptor(authenticator)],

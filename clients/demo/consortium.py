@@ -51,6 +51,7 @@ class LocalConsortium:
     analyst: AnalystClient
     ca: DevCertificateAuthority
     clock: Clock
+    audit_public_key: str  # base64 raw Ed25519: what members verify the hub's tree heads with
     members: dict[str, LocalMember] = field(default_factory=dict)
 
     @property
@@ -103,6 +104,11 @@ async def start_local_consortium(
     admin_public = generate_key_file(admin_key_file)
     analyst_key_file = folder / "keys" / "analyst.pem"
     analyst_public = generate_key_file(analyst_key_file)
+    audit_key_file = folder / "keys" / "hub-audit.pem"  # kept across restarts: heads stay verifiable
+    if audit_key_file.exists():
+        audit_public = public_key_bytes(load_private_key(audit_key_file))
+    else:
+        audit_public = generate_key_file(audit_key_file)
     hub = await start_hub(
         HubConfig(
             listen="127.0.0.1:0",
@@ -112,6 +118,7 @@ async def start_local_consortium(
             tls_client_ca=ca.ca_file,  # mutual TLS: every principal presents its own certificate
             admin_keys={"demo": base64.b64encode(admin_public).decode()},
             analyst_keys={"demo": base64.b64encode(analyst_public).decode()},
+            audit_key_file=str(audit_key_file),
             member_cache_seconds=0.2,
         ),
         clock=clock,
@@ -124,7 +131,7 @@ async def start_local_consortium(
 
     admin = AdminClient(channel("admin/demo"), JwtSigner("admin/demo", load_private_key(admin_key_file)))
     analyst = AnalystClient(channel("analyst/demo"), JwtSigner("analyst/demo", load_private_key(analyst_key_file)))
-    consortium = LocalConsortium(folder, hub, admin, analyst, ca, clock)
+    consortium = LocalConsortium(folder, hub, admin, analyst, ca, clock, base64.b64encode(audit_public).decode())
     consortium_key = new_consortium_key()
     key_file = folder / "keys" / "consortium-epoch-1.hex"
     key_file.write_text(consortium_key.hex())

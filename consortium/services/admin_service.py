@@ -8,10 +8,12 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 from consortium.auth import Authenticator
 from consortium.members import PENDING, TRANSITIONS
 from consortium.records import Member
+from consortium.rings import RingTracker, admin_event
 from consortium.store.base import Store
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument
+from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
 ED25519_PUBLIC_KEY_BYTES = 32
@@ -31,10 +33,14 @@ def member_message(m: Member) -> consortium_pb2.Member:
 
 
 class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: Store, clock: Clock, authenticator: Authenticator) -> None:
+    def __init__(self, store: Store, clock: Clock, authenticator: Authenticator, log: RingTracker) -> None:
         self.store = store
         self.clock = clock
         self.authenticator = authenticator
+        self.log = log  # every admin action is an entry of the consortium (audit) log
+
+    async def _audit(self, action: str, member_id: str, reason: str = "") -> None:
+        await self.log.publish([admin_event(current_call().principal, action, member_id, self.clock(), reason)])
 
     async def RegisterMember(
         self, request: consortium_pb2.RegisterMemberRequest, context: grpc.aio.ServicerContext
@@ -63,6 +69,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         )
         await self.store.add_member(member)
         self.authenticator.forget_member(member.member_id)
+        await self._audit("register", member.member_id)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
     async def _transition(
@@ -77,6 +84,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             request.member_id, t.allowed_from, t.to, request.reason or name, self.clock()
         )
         self.authenticator.forget_member(member.member_id)
+        await self._audit(name, member.member_id, request.reason)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
     async def ApproveMember(

@@ -9,7 +9,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from google.protobuf import symbol_database
-from lianfang.v1 import consortium_pb2
+from lianfang.v1 import audit_pb2, consortium_pb2
 
 from clients.credentials import load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
@@ -19,7 +19,8 @@ from tests.support.consortium import raw_jwt
 MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")  # one hub for the whole table
 
 SERVICES = [
-    consortium_pb2.DESCRIPTOR.services_by_name[n] for n in ("ConsortiumService", "AdminService", "AnalystService")
+    *(consortium_pb2.DESCRIPTOR.services_by_name[n] for n in ("ConsortiumService", "AdminService", "AnalystService")),
+    audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
 ]
 RPCS = sorted(f"/{service.full_name}/{method.name}" for service in SERVICES for method in service.methods)
 SUBJECT = {Caller.MEMBER: "lender-a", Caller.ADMIN: "admin/demo", Caller.ANALYST: "analyst/demo"}
@@ -44,7 +45,7 @@ def test_the_table_covers_every_rpc_of_the_hub() -> None:
 
 async def call(c: LocalConsortium, method: str, token: str, subject: str) -> grpc.StatusCode:
     service, name = method.strip("/").split("/")
-    descriptor = consortium_pb2.DESCRIPTOR.services_by_name[service.split(".")[-1]].methods_by_name[name]
+    descriptor = next(s for s in SERVICES if s.full_name == service).methods_by_name[name]
     request_type = symbol_database.Default().GetSymbol(descriptor.input_type.full_name)
     channel = c.hub_channel(subject)  # mutual TLS with the token subject's own certificate
     stub = channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=bytes)
@@ -93,6 +94,14 @@ async def test_a_principal_cannot_hold_another_kinds_scope(consortium: LocalCons
         assert await call(consortium, method, token, SUBJECT[kind]) == grpc.StatusCode.PERMISSION_DENIED, (kind, scope)
 
 
-def test_kind_scopes_are_disjoint_and_complete() -> None:
-    held = [scope for scopes in KIND_SCOPES.values() for scope in scopes]
-    assert sorted(s.value for s in held) == sorted(s.value for s in Scope)
+def test_every_scope_is_held_by_some_kind() -> None:
+    held = {scope for scopes in KIND_SCOPES.values() for scope in scopes}
+    assert held == set(Scope)
+
+
+def test_a_method_missing_from_the_table_is_refused_not_open() -> None:
+    from consortium.policy import Unlisted, required_scope
+
+    assert required_scope("/grpc.health.v1.Health/Check") is None
+    with pytest.raises(Unlisted):
+        required_scope("/lianfang.v1.ConsortiumService/SomethingNew")
