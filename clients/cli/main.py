@@ -12,6 +12,7 @@ from pathlib import Path
 
 from clients.channel import open_channel
 from clients.cli.analyst_commands import add_commands as add_analyst_commands
+from clients.cli.audit_commands import add_commands as add_audit_commands
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
 
     add_analyst_commands(nouns)
+    add_audit_commands(nouns)
 
     keys = nouns.add_parser("keys", help="key material").add_subparsers(dest="verb", required=True)
     new = keys.add_parser("new", help="create a key file")

@@ -27,6 +27,7 @@ HELP_PATHS = [
     ["keys", "new"],
     ["certs", "init"],
     ["analyst"],
+    ["audit", "verify"],
     *[["analyst", verb] for verb in ("rings", "ring", "neighbours", "path", "export", "serve")],
     ["demo"],
 ]
@@ -292,3 +293,29 @@ async def _http_error(url: str) -> tuple[int, str]:
             return error.code, error.read().decode()
 
     return await asyncio.to_thread(fetch)
+
+
+async def test_audit_verify_command(tmp_path: Path) -> None:
+    from tests.support.consortium import check_request, phone
+
+    c = await start_local_consortium(tmp_path / "c", ["lender-a"])
+    try:
+        client = c.ca.issue_client("lender-a")
+        common = ["--hub", c.hub_address, "--ca", c.ca.ca_file, "--cert", client.cert_file, "--key", client.key_file]
+        common += ["--subject", "lender-a", "--signing-key", c.members["lender-a"].key_file]
+        state = tmp_path / "head.json"
+        verify = ["audit", "verify", *common, "--hub-audit-key", c.audit_public_key, "--state", str(state)]
+        first = await _arun(*verify)
+        assert first.returncode == 0, first.stderr
+        assert json.loads(first.stdout)["tree_size"] == 2 and state.exists()
+        await c.members["lender-a"].hub_client.check_request(check_request("cli-1", phone(1)))
+        second = await _arun(*verify)
+        assert second.returncode == 0 and "extends the saved head of 2" in second.stderr
+        assert json.loads(second.stdout)["tree_size"] == 3
+        saved = json.loads(state.read_text())
+        saved["treeSize"] = "2"  # a head whose signature no longer matches
+        state.write_text(json.dumps(saved))
+        forged = await _arun(*verify)
+        assert forged.returncode == 1 and "AUDIT FAILED" in forged.stderr
+    finally:
+        await c.stop()
