@@ -175,13 +175,16 @@ class Workload:
 
     def request(self) -> consortium_pb2.CheckRequest:
         ref = self.next_ref()
-        return consortium_pb2.CheckRequest(
+        request = consortium_pb2.CheckRequest(
             application_ref=ref,
             consent_ref=f"consent-{ref}",
             tokens=self.tokens(),
             applicant_kind=T.APPLICANT_KIND_PERSON,
             product_category="consumer_instalment",
+            purpose=T.PURPOSE_CREDIT_APPLICATION,
         )
+        request.consent_expires_at.seconds = int(time.time()) + 30 * 86_400
+        return request
 
     def batch(self, size: int) -> consortium_pb2.BatchCheckRequest:
         return consortium_pb2.BatchCheckRequest(checks=[self.request() for _ in range(size)])

@@ -26,16 +26,21 @@ class HubClient(RpcClient):
         tokens: Sequence[common_pb2.Token],
         applicant_kind: int,
         product_category: str,
+        consent_expires_at: float,
+        purpose: int = common_pb2.PURPOSE_CREDIT_APPLICATION,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> consortium_pb2.CheckResponse:
+        """``consent_expires_at``: when the borrower's authorisation ends (Unix seconds)."""
         request = consortium_pb2.CheckRequest(
             application_ref=application_ref,
             consent_ref=consent_ref,
             tokens=tokens,
             applicant_kind=applicant_kind,
             product_category=product_category,
+            purpose=purpose,
         )
+        request.consent_expires_at.FromNanoseconds(int(consent_expires_at * 1e9))
         return await self._call(self._stub.Check, request, timeout=timeout, metadata=metadata)
 
     async def check_request(

@@ -41,10 +41,17 @@ def check_token(token: common_pb2.Token, field: str, out: list[FieldViolation]) 
         out.append(FieldViolation(f"{field}.type", "unknown or unspecified token type"))
 
 
+_PURPOSES = frozenset(v for v in common_pb2.Purpose.values() if v)
+
+
 def check_request(request: consortium_pb2.CheckRequest, prefix: str = "") -> list[FieldViolation]:
     out: list[FieldViolation] = []
     check_ref(request.application_ref, f"{prefix}application_ref", out)
     check_ref(request.consent_ref, f"{prefix}consent_ref", out)
+    if request.purpose not in _PURPOSES:
+        out.append(FieldViolation(f"{prefix}purpose", "a permissible purpose is required (lianfang.v1.Purpose)"))
+    if not request.HasField("consent_expires_at"):
+        out.append(FieldViolation(f"{prefix}consent_expires_at", "the borrower's authorisation must say when it ends"))
     if request.applicant_kind not in _KINDS:
         out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
     if not CATEGORY.match(request.product_category):

@@ -6,12 +6,15 @@ deadline so a slow hub cannot hold the lender's front end.
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import phonenumbers
-from lianfang.v1 import node_pb2, node_pb2_grpc
+from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from node.consent import consent_end
 from node.identity.applicant import tokenise_identifiers
 from node.identity.normalise import InvalidIdentifiers, normalise_phone
 from node.identity.tokens import HmacTokeniser
@@ -47,12 +50,16 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
                 ]
             )
         try:
+            now = time.time()
+            ends = request.consent_expires_at.ToNanoseconds() / 1e9 if request.HasField("consent_expires_at") else 0
             answer = await self.hub.check(
                 application_ref=request.application_ref,
                 consent_ref=request.consent_ref,
                 tokens=tokens,
                 applicant_kind=request.applicant_kind,
                 product_category=request.product_category,
+                purpose=request.purpose or common_pb2.PURPOSE_CREDIT_APPLICATION,
+                consent_expires_at=consent_end(now, ends),
                 timeout=self.hub_timeout,
             )
         except LianfangRpcError as error:

@@ -72,3 +72,13 @@ class Unavailable(LianfangError):
 
 class DeadlineExceeded(LianfangError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class ResourceExhausted(LianfangError):
+    """A quota or rate limit; ``retry_after`` seconds is sent as google.rpc.RetryInfo."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from runtime.errors import InvalidArgument, LianfangError
+from runtime.errors import InvalidArgument, LianfangError, ResourceExhausted
 from runtime.logs import RPC_LOGGER, log_rpc, monotonic_ms
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -65,6 +65,12 @@ def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple
             )
         )
         status.details.append(detail)
+    if isinstance(error, ResourceExhausted):
+        retry = any_pb2.Any()
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(max(error.retry_after, 0.0) * 1e9))
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        status.details.append(retry)
     return error.code, error.message, (("grpc-status-details-bin", status.SerializeToString()),)
 
 

@@ -16,7 +16,7 @@ from consortium.stacking import add_stacking
 from consortium.store.base import LogCursor, Store
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
 from runtime.clock import Clock
-from runtime.errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
 from runtime.timestamps import from_timestamp, to_timestamp
 
@@ -33,6 +33,13 @@ def _application(caller: str, request: consortium_pb2.CheckRequest, now: float) 
         product_category=request.product_category,
         consent_ref=request.consent_ref,
     )
+
+
+def _require_consent(request: consortium_pb2.CheckRequest, now: float, where: str = "") -> None:
+    """A query needs the borrower's authorisation in force (PIPL; DESIGN.md "Consent and purpose")."""
+    ends = from_timestamp(request.consent_expires_at, now)
+    if ends <= now:
+        raise FailedPrecondition(f"{where}the borrower's authorisation {request.consent_ref!r} has expired")
 
 
 def _answer(
@@ -129,6 +136,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
 
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
+        _require_consent(request, now)
         app = _application(caller, request, now)
         events = [application_event(app, self.rings.policy)]
         snapshot, entries = await self.store.check_logged(app, now, events, self.rings.cursor)
@@ -155,6 +163,8 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
             raise InvalidArgument(violations)
         caller = current_call().principal
         now = self.clock()
+        for i, check in enumerate(request.checks):
+            _require_consent(check, now, f"checks[{i}]: ")
         apps = [_application(caller, check, now) for check in request.checks]
         events = [application_event(app, self.rings.policy) for app in apps]
         snapshots, entries = await self.store.check_many_logged(apps, now, events, self.rings.cursor)

@@ -14,6 +14,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from node.consent import consent_end
 from node.identity.applicant import tokenise_identifiers
 from node.identity.normalise import InvalidIdentifiers
 from node.identity.tokens import HmacTokeniser
@@ -162,6 +163,7 @@ class Origination:
             tokens=tokens,
             applicant_kind=r.applicant_kind,
             product_category=product.code,
+            consent_expires_at=consent_end(now),
             timeout=self.policy.hub_deadline,
         )
         stage1 = await run_stage1(

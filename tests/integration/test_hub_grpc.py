@@ -157,7 +157,14 @@ async def test_invalid_argument_carries_field_violations_and_writes_nothing(hub)
     with pytest.raises(LianfangRpcError) as err:
         await a.check_request(bad)
     fields = {v.field for v in err.value.violations}
-    assert fields == {"application_ref", "applicant_kind", "product_category", "tokens[1]"}
+    assert fields == {
+        "application_ref",
+        "applicant_kind",
+        "product_category",
+        "tokens[1]",
+        "purpose",
+        "consent_expires_at",
+    }
     # BatchCheck is all-or-nothing: one bad check refuses the batch and records none
     good = check_request("a-good", phone(2))
     broken = check_request("a-broken", phone(3))
@@ -168,6 +175,26 @@ async def test_invalid_argument_carries_field_violations_and_writes_nothing(hub)
     assert await c.hub.store.get_application("lender-a", "a-good") is None
     results = await a.batch_check([good, check_request("a-other", phone(2))])
     assert [r.application_ref for r in results.results] == ["a-good", "a-other"]
+
+
+async def test_a_check_needs_a_purpose_and_an_authorisation_in_force(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a = client(c, "lender-a")
+    request = check_request("consent-1", phone(40))
+    request.purpose = common_pb2.PURPOSE_UNSPECIFIED
+    with pytest.raises(LianfangRpcError) as err:
+        await a.check_request(request)
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and [v.field for v in err.value.violations] == ["purpose"]
+    expired = check_request("consent-2", phone(40))
+    expired.consent_expires_at.seconds = int(clock()) - 1
+    with pytest.raises(LianfangRpcError) as err:
+        await a.check_request(expired)
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "expired" in err.value.message
+    with pytest.raises(LianfangRpcError) as err:
+        await a.batch_check([check_request("consent-3", phone(41)), expired])
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "checks[1]" in err.value.message
+    assert await c.hub.store.get_application("lender-a", "consent-3") is None  # nothing recorded
+    assert await c.hub.store.get_application("lender-a", "consent-2") is None
 
 
 async def test_invalid_argument_detail_is_google_rpc_bad_request(hub) -> None:  # type: ignore[no-untyped-def]

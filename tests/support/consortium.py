@@ -28,14 +28,20 @@ def rid(n: int) -> common_pb2.Token:
     return token(common_pb2.TOKEN_TYPE_RESIDENT_ID, f"11010119900101{n:04d}")
 
 
+CONSENT_ENDS = 4_102_444_800  # 2100-01-01: far beyond any test clock
+
+
 def check_request(ref: str, *tokens: common_pb2.Token) -> consortium_pb2.CheckRequest:
-    return consortium_pb2.CheckRequest(
+    request = consortium_pb2.CheckRequest(
         application_ref=ref,
         consent_ref=f"consent-{ref}",
         tokens=tokens,
         applicant_kind=common_pb2.APPLICANT_KIND_PERSON,
         product_category="consumer_instalment",
+        purpose=common_pb2.PURPOSE_CREDIT_APPLICATION,
     )
+    request.consent_expires_at.seconds = CONSENT_ENDS
+    return request
 
 
 def raw_jwt(

@@ -8,7 +8,7 @@ import random
 from lianfang.v1 import common_pb2 as c
 from lianfang.v1 import consortium_pb2
 
-from consortium.validation import _KINDS, CATEGORY, MAX_TOKENS, check_ref, check_request, check_token
+from consortium.validation import _KINDS, _PURPOSES, CATEGORY, MAX_TOKENS, check_ref, check_request, check_token
 from runtime.errors import FieldViolation
 
 
@@ -16,6 +16,10 @@ def reference(request: consortium_pb2.CheckRequest, prefix: str = "") -> list[Fi
     out: list[FieldViolation] = []
     check_ref(request.application_ref, f"{prefix}application_ref", out)
     check_ref(request.consent_ref, f"{prefix}consent_ref", out)
+    if request.purpose not in _PURPOSES:
+        out.append(FieldViolation(f"{prefix}purpose", "a permissible purpose is required (lianfang.v1.Purpose)"))
+    if not request.HasField("consent_expires_at"):
+        out.append(FieldViolation(f"{prefix}consent_expires_at", "the borrower's authorisation must say when it ends"))
     if request.applicant_kind not in _KINDS:
         out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
     if not CATEGORY.match(request.product_category):
@@ -45,13 +49,17 @@ def random_request(rng: random.Random) -> consortium_pb2.CheckRequest:
         )
         for _ in range(rng.choice([0, 1, 3, 8, 70]))
     ]
-    return consortium_pb2.CheckRequest(
+    request = consortium_pb2.CheckRequest(
         application_ref=rng.choice(["", "ok-1", "bad ref"]),
         consent_ref=rng.choice(["", "c-1"]),
         tokens=tokens,
         applicant_kind=rng.choice([0, 1, 2, 7]),
         product_category=rng.choice(["", "consumer", "Bad"]),
+        purpose=rng.choice([0, 1, 4, 9]),
     )
+    if rng.random() < 0.7:
+        request.consent_expires_at.seconds = 4_102_444_800
+    return request
 
 
 def test_violations_match_checking_every_token() -> None:

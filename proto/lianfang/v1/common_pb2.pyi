@@ -88,6 +88,14 @@ class MemberStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MEMBER_STATUS_ACTIVE: _ClassVar[MemberStatus]
     MEMBER_STATUS_SUSPENDED: _ClassVar[MemberStatus]
     MEMBER_STATUS_REVOKED: _ClassVar[MemberStatus]
+
+class Purpose(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PURPOSE_UNSPECIFIED: _ClassVar[Purpose]
+    PURPOSE_CREDIT_APPLICATION: _ClassVar[Purpose]
+    PURPOSE_CREDIT_LIMIT_REVIEW: _ClassVar[Purpose]
+    PURPOSE_POST_LOAN_MONITORING: _ClassVar[Purpose]
+    PURPOSE_FRAUD_INVESTIGATION: _ClassVar[Purpose]
 TOKEN_TYPE_UNSPECIFIED: TokenType
 TOKEN_TYPE_RESIDENT_ID: TokenType
 TOKEN_TYPE_USCC: TokenType
@@ -142,6 +150,11 @@ MEMBER_STATUS_PENDING: MemberStatus
 MEMBER_STATUS_ACTIVE: MemberStatus
 MEMBER_STATUS_SUSPENDED: MemberStatus
 MEMBER_STATUS_REVOKED: MemberStatus
+PURPOSE_UNSPECIFIED: Purpose
+PURPOSE_CREDIT_APPLICATION: Purpose
+PURPOSE_CREDIT_LIMIT_REVIEW: Purpose
+PURPOSE_POST_LOAN_MONITORING: Purpose
+PURPOSE_FRAUD_INVESTIGATION: Purpose
 
 class Token(_message.Message):
     __slots__ = ("scheme", "type", "epoch", "value")

@@ -21,18 +21,22 @@ EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_GRAPHML: ExportFormat
 
 class CheckRequest(_message.Message):
-    __slots__ = ("application_ref", "consent_ref", "tokens", "applicant_kind", "product_category")
+    __slots__ = ("application_ref", "consent_ref", "tokens", "applicant_kind", "product_category", "purpose", "consent_expires_at")
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
     CONSENT_REF_FIELD_NUMBER: _ClassVar[int]
     TOKENS_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_KIND_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     application_ref: str
     consent_ref: str
     tokens: _containers.RepeatedCompositeFieldContainer[_common_pb2.Token]
     applicant_kind: _common_pb2.ApplicantKind
     product_category: str
-    def __init__(self, application_ref: _Optional[str] = ..., consent_ref: _Optional[str] = ..., tokens: _Optional[_Iterable[_Union[_common_pb2.Token, _Mapping]]] = ..., applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ..., product_category: _Optional[str] = ...) -> None: ...
+    purpose: _common_pb2.Purpose
+    consent_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, application_ref: _Optional[str] = ..., consent_ref: _Optional[str] = ..., tokens: _Optional[_Iterable[_Union[_common_pb2.Token, _Mapping]]] = ..., applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ..., product_category: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.Purpose, str]] = ..., consent_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WindowCount(_message.Message):
     __slots__ = ("window", "other_members", "other_applications")

@@ -34,18 +34,22 @@ class Identifiers(_message.Message):
     def __init__(self, resident_id: _Optional[str] = ..., uscc: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., emails: _Optional[_Iterable[str]] = ..., device_ids: _Optional[_Iterable[str]] = ..., ips: _Optional[_Iterable[str]] = ..., bank_accounts: _Optional[_Iterable[str]] = ..., addresses: _Optional[_Iterable[str]] = ..., legal_rep_resident_id: _Optional[str] = ...) -> None: ...
 
 class ScreenRequest(_message.Message):
-    __slots__ = ("application_ref", "consent_ref", "applicant_kind", "product_category", "identifiers")
+    __slots__ = ("application_ref", "consent_ref", "applicant_kind", "product_category", "identifiers", "purpose", "consent_expires_at")
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
     CONSENT_REF_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_KIND_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_CATEGORY_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CONSENT_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     application_ref: str
     consent_ref: str
     applicant_kind: _common_pb2.ApplicantKind
     product_category: str
     identifiers: Identifiers
-    def __init__(self, application_ref: _Optional[str] = ..., consent_ref: _Optional[str] = ..., applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ..., product_category: _Optional[str] = ..., identifiers: _Optional[_Union[Identifiers, _Mapping]] = ...) -> None: ...
+    purpose: _common_pb2.Purpose
+    consent_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, application_ref: _Optional[str] = ..., consent_ref: _Optional[str] = ..., applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ..., product_category: _Optional[str] = ..., identifiers: _Optional[_Union[Identifiers, _Mapping]] = ..., purpose: _Optional[_Union[_common_pb2.Purpose, str]] = ..., consent_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ScreenResponse(_message.Message):
     __slots__ = ("consortium", "tokens_sent")
