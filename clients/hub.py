@@ -152,3 +152,9 @@ class AdminClient(RpcClient):
     ) -> list[consortium_pb2.Member]:
         request = consortium_pb2.ListMembersRequest(status=status)
         return list((await self._call(self._stub.ListMembers, request, timeout=timeout, metadata=metadata)).members)
+
+    async def list_usage(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[consortium_pb2.MemberUsage]:
+        request = consortium_pb2.ListUsageRequest()
+        return list((await self._call(self._stub.ListUsage, request, timeout=timeout, metadata=metadata)).members)

@@ -64,7 +64,7 @@ class AuditLog:
         self.tree = MerkleTree()
         self.cursors: list[LogCursor] = []  # log position of every leaf, to fetch its entry
 
-    def observe(self, cursor: LogCursor, event: str) -> None:
+    def observe(self, cursor: LogCursor, event: str, decoded: object = None) -> None:
         self.tree.append(event.encode())
         self.cursors.append(cursor)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
+from consortium.usage import UsagePolicy
 from runtime.config import ConfigError
 
 
@@ -40,6 +41,24 @@ class HubConfig:
     """Ed25519 private key (PEM) that signs the audit log's tree heads; every replica uses the
     same one. Without it the AuditService answers FAILED_PRECONDITION."""
 
+    daily_check_quota: int = 1_000_000
+    """Checks one member may make per UTC day (0: unlimited); beyond → RESOURCE_EXHAUSTED."""
+
+    checks_per_second: float = 0.0
+    """Sustained Checks/s per member per hub process (0: unlimited), with ``check_burst``."""
+
+    check_burst: int = 200
+    """Checks a member may send at once above ``checks_per_second``."""
+
+    give_to_get_floor: float = 0.0
+    """Contributions (outcomes, markers) per Check a member must keep to query (0: off)."""
+
+    give_to_get_grace: int = 1_000
+    """Checks before the give-to-get floor applies."""
+
+    scraping_checks: int = 1_000
+    """Checks with no outcome ever reported after which admins see a member flagged."""
+
     member_cache_seconds: float = 1.0
     """How stale a replica's view of a member's status may be (suspensions bite within this)."""
 
@@ -62,6 +81,16 @@ class HubConfig:
             self.admin_key_bytes(name)
         for name in self.analyst_keys:
             self.analyst_key_bytes(name)
+
+    def usage_policy(self) -> UsagePolicy:
+        return UsagePolicy(
+            daily_checks=self.daily_check_quota,
+            checks_per_second=self.checks_per_second,
+            burst=self.check_burst,
+            give_to_get_floor=self.give_to_get_floor,
+            give_to_get_grace=self.give_to_get_grace,
+            scraping_checks=self.scraping_checks,
+        )
 
     def admin_key_bytes(self, name: str) -> bytes:
         return _public_key(self.admin_keys[name], f"admin_keys.{name}")

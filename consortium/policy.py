@@ -55,7 +55,15 @@ REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "ListMyMarkers": Scope.CONTRIBUTE,
     **{
         _ADMIN + m: Scope.ADMIN
-        for m in ("RegisterMember", "ApproveMember", "SuspendMember", "ReinstateMember", "RevokeMember", "ListMembers")
+        for m in (
+            "RegisterMember",
+            "ApproveMember",
+            "SuspendMember",
+            "ReinstateMember",
+            "RevokeMember",
+            "ListMembers",
+            "ListUsage",
+        )
     },
     **{_ANALYST + m: Scope.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")},
     **{_AUDIT + m: Scope.AUDIT for m in ("GetTreeHead", "GetConsistencyProof", "GetInclusionProof")},

@@ -13,7 +13,7 @@ Events are compact JSON arrays; only token keys, member ids and references appea
 - ``["a", member, ref, received_at, [linking token keys], person token or null]``: an
   application (blacklisted when one of its tokens carries a negative marker, from "m" events).
 - ``["o", member, ref, outcome]``: a reported outcome (defaulted / fraud confirmed).
-- ``["m", token, active]``: a token's negative-marker state changed (filed, or withdrawn).
+- ``["m", token, active, filer]``: a token's negative-marker state changed (filed, withdrawn).
 - ``["x", admin, action, member, at, reason]``: an admin action (audit only).
 
 The fold is idempotent (a repeated event changes nothing), so a retried append is harmless.
@@ -41,6 +41,10 @@ log = logging.getLogger("lianfang.hub.rings")
 _PAGE = 5_000  # log entries per read while catching up
 
 
+Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
+"""Sees each log entry once, in order: its cursor, its text, and its decoding (None if malformed)."""
+
+
 def ring_public_id(ring_id: str) -> str:
     """The id members and analysts see. The index's ring id is an application id (another
     member's reference): it is hashed before it leaves the hub. Deterministic, so replicas agree."""
@@ -59,8 +63,9 @@ def outcome_event(member_id: str, application_ref: str, outcome: int) -> str:
     return json.dumps(["o", member_id, application_ref, int(outcome)], separators=(",", ":"))
 
 
-def marker_event(token: str, active: bool) -> str:
-    return json.dumps(["m", token, int(active)], separators=(",", ":"))
+def marker_event(token: str, active: bool, filer: str = "") -> str:
+    """A token's negative-marker state changed; ``filer``: who filed (a contribution) or withdrew."""
+    return json.dumps(["m", token, int(active), filer], separators=(",", ":"))
 
 
 def admin_event(admin: str, action: str, member_id: str, at: float, reason: str = "") -> str:
@@ -85,9 +90,9 @@ class RingTracker:
         store: ConsortiumLog,
         policy: LinkPolicy | None = None,
         scoring: ScoringConfig = DEFAULT_SCORING,
-        observers: Sequence[Callable[[LogCursor, str], None]] = (),
+        observers: Sequence[Observer] = (),
     ) -> None:
-        """``observers`` see every entry folded, in log order (the audit tree is one)."""
+        """``observers`` see every entry folded, in log order (the audit tree, member usage)."""
         self.store = store
         self.observers = tuple(observers)
         self.policy = policy if policy is not None else LinkPolicy()
@@ -120,12 +125,15 @@ class RingTracker:
         for cursor, event in entries:
             if cursor <= self.cursor:
                 continue
+            decoded: list[Any] | None = None
             try:
-                self._fold(json.loads(event))
+                decoded = json.loads(event)
+                self._fold(decoded)  # type: ignore[arg-type]
             except (ValueError, KeyError, IndexError, TypeError):
                 log.error("skipping a malformed consortium log entry", extra={"fields": {"cursor": list(cursor)}})
+                decoded = None
             for observe in self.observers:
-                observe(cursor, event)
+                observe(cursor, event, decoded)
             self.cursor = cursor
             self.applied += 1
             self._public = None
@@ -153,7 +161,7 @@ class RingTracker:
         elif kind == "x":
             pass  # an admin action: audited, no part of the link graph
         elif kind == "m":
-            _, token, active = event
+            token, active = event[1], event[2]
             token = str(token)
             if active:
                 self._negative_tokens.add(token)

@@ -24,6 +24,7 @@ from consortium.services.audit_service import AuditServicer
 from consortium.services.consortium_service import ConsortiumServicer
 from consortium.store.base import Store
 from consortium.store.registry import open_store
+from consortium.usage import UsageGuard
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
 from runtime.errors import Unavailable
@@ -112,7 +113,8 @@ async def start_hub(
         member_cache_seconds=config.member_cache_seconds,
     )
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
-    rings = RingTracker(store, observers=[audit.observe])
+    usage = UsageGuard(config.usage_policy())
+    rings = RingTracker(store, observers=[audit.observe, usage.observe])
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
@@ -122,12 +124,12 @@ async def start_hub(
         [
             (
                 consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
-                ConsortiumServicer(store, clock, marker_policy, rings),
+                ConsortiumServicer(store, clock, marker_policy, rings, usage),
                 SERVICE_NAMES[0],
             ),
             (
                 consortium_pb2_grpc.add_AdminServiceServicer_to_server,
-                AdminServicer(store, clock, authenticator, rings),
+                AdminServicer(store, clock, authenticator, rings, usage),
                 SERVICE_NAMES[1],
             ),
             (

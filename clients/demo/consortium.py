@@ -95,6 +95,7 @@ async def start_local_consortium(
     source_latency_ms: float = 0.0,
     scenario_file: str = "",
     node_options: dict[str, Any] | None = None,
+    hub_options: dict[str, Any] | None = None,
 ) -> LocalConsortium:
     """Starts a hub and one node per member id, enrols and approves every member."""
     folder = Path(folder)
@@ -120,6 +121,7 @@ async def start_local_consortium(
             analyst_keys={"demo": base64.b64encode(analyst_public).decode()},
             audit_key_file=str(audit_key_file),
             member_cache_seconds=0.2,
+            **(hub_options or {}),
         ),
         clock=clock,
     )

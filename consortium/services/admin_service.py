@@ -10,6 +10,7 @@ from consortium.members import PENDING, TRANSITIONS
 from consortium.records import Member
 from consortium.rings import RingTracker, admin_event
 from consortium.store.base import Store
+from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument
@@ -33,11 +34,14 @@ def member_message(m: Member) -> consortium_pb2.Member:
 
 
 class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: Store, clock: Clock, authenticator: Authenticator, log: RingTracker) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, authenticator: Authenticator, log: RingTracker, usage: UsageGuard
+    ) -> None:
         self.store = store
         self.clock = clock
         self.authenticator = authenticator
         self.log = log  # every admin action is an entry of the consortium (audit) log
+        self.usage = usage
 
     async def _audit(self, action: str, member_id: str, reason: str = "") -> None:
         await self.log.publish([admin_event(current_call().principal, action, member_id, self.clock(), reason)])
@@ -115,4 +119,23 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         members = await self.store.list_members()
         return consortium_pb2.ListMembersResponse(
             members=[member_message(m) for m in members if not request.status or m.status == request.status]
+        )
+
+    async def ListUsage(
+        self, request: consortium_pb2.ListUsageRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ListUsageResponse:
+        await self.log.catch_up()  # counts from every replica's Checks
+        return consortium_pb2.ListUsageResponse(
+            members=[
+                consortium_pb2.MemberUsage(
+                    member_id=row["member_id"],
+                    checks=row["checks"],
+                    checks_today=row["checks_today"],
+                    outcomes_reported=row["outcomes"],
+                    markers_filed=row["markers"],
+                    contribution_ratio=row["contribution_ratio"],
+                    flags=row["flags"],
+                )
+                for row in self.usage.report(self.clock())
+            ]
         )

@@ -14,6 +14,7 @@ from consortium.ring_messages import ring_message, ring_reasons
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.stacking import add_stacking
 from consortium.store.base import LogCursor, Store
+from consortium.usage import UsageGuard
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
@@ -102,11 +103,13 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         clock: Clock,
         marker_policy: MarkerPolicy | None = None,
         rings: RingTracker | None = None,
+        usage: UsageGuard | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.marker_policy = marker_policy or MarkerPolicy()
         self.rings = rings if rings is not None else RingTracker(store)
+        self.usage = usage if usage is not None else UsageGuard()
 
     def _ring_answers(
         self,
@@ -137,6 +140,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
         _require_consent(request, now)
+        self.usage.admit(caller, 1, now)
         app = _application(caller, request, now)
         events = [application_event(app, self.rings.policy)]
         snapshot, entries = await self.store.check_logged(app, now, events, self.rings.cursor)
@@ -165,6 +169,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         now = self.clock()
         for i, check in enumerate(request.checks):
             _require_consent(check, now, f"checks[{i}]: ")
+        self.usage.admit(caller, len(request.checks), now)
         apps = [_application(caller, check, now) for check in request.checks]
         events = [application_event(app, self.rings.policy) for app in apps]
         snapshots, entries = await self.store.check_many_logged(apps, now, events, self.rings.cursor)
@@ -193,8 +198,9 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         await self.store.set_outcome(
             caller, request.application_ref, request.outcome, from_timestamp(request.occurred_at, now)
         )
-        if request.outcome in (common_pb2.OUTCOME_DEFAULTED, common_pb2.OUTCOME_FRAUD_CONFIRMED):
-            await self.rings.publish([outcome_event(caller, request.application_ref, request.outcome)])
+        # Every outcome is logged: a contribution (give-to-get) and, for defaults and confirmed
+        # fraud, a ring fact.
+        await self.rings.publish([outcome_event(caller, request.application_ref, request.outcome)])
         return consortium_pb2.ReportOutcomeResponse()
 
     async def FileMarker(
@@ -229,7 +235,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         )
         await self.store.add_marker(marker)
         if marker.marker_type in NEGATIVE:
-            await self.rings.publish([marker_event(marker.token_key, True)])
+            await self.rings.publish([marker_event(marker.token_key, True, marker.filer_member_id)])
         return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now))
 
     async def WithdrawMarker(

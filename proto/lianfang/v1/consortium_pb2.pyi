@@ -252,6 +252,34 @@ class ListMyMarkersResponse(_message.Message):
     markers: _containers.RepeatedCompositeFieldContainer[Marker]
     def __init__(self, markers: _Optional[_Iterable[_Union[Marker, _Mapping]]] = ...) -> None: ...
 
+class ListUsageRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class MemberUsage(_message.Message):
+    __slots__ = ("member_id", "checks", "checks_today", "outcomes_reported", "markers_filed", "contribution_ratio", "flags")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_FIELD_NUMBER: _ClassVar[int]
+    CHECKS_TODAY_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_REPORTED_FIELD_NUMBER: _ClassVar[int]
+    MARKERS_FILED_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_RATIO_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    checks: int
+    checks_today: int
+    outcomes_reported: int
+    markers_filed: int
+    contribution_ratio: float
+    flags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, member_id: _Optional[str] = ..., checks: _Optional[int] = ..., checks_today: _Optional[int] = ..., outcomes_reported: _Optional[int] = ..., markers_filed: _Optional[int] = ..., contribution_ratio: _Optional[float] = ..., flags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListUsageResponse(_message.Message):
+    __slots__ = ("members",)
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.RepeatedCompositeFieldContainer[MemberUsage]
+    def __init__(self, members: _Optional[_Iterable[_Union[MemberUsage, _Mapping]]] = ...) -> None: ...
+
 class Member(_message.Message):
     __slots__ = ("member_id", "display_name", "category", "public_key", "status", "status_reason", "created_at", "updated_at")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]

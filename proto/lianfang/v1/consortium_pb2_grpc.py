@@ -357,6 +357,11 @@ class AdminServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.ListUsage = channel.unary_unary(
+                '/lianfang.v1.AdminService/ListUsage',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -399,6 +404,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListUsage(self, request, context):
+        """What each member takes and gives: Checks, outcomes, markers; flags for scraping patterns.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -431,6 +443,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListMembersRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'ListUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsage,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -596,6 +613,33 @@ class AdminService:
             '/lianfang.v1.AdminService/ListMembers',
             lianfang_dot_v1_dot_consortium__pb2.ListMembersRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/ListUsage',
+            lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

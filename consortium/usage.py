@@ -1,0 +1,144 @@
+"""What each member takes from and gives to the consortium, and the limits that follow from it.
+
+Counts come from folding the consortium log (``RingTracker`` observer), so every hub replica
+counts the same: Checks per member in total and per UTC day; contributions (reported outcomes,
+filed markers). Before a Check is recorded ``UsageGuard.admit`` enforces, per member:
+
+* a **daily quota** of Checks → RESOURCE_EXHAUSTED, retry at the next UTC midnight;
+* a **rate limit** (token bucket, per hub process) → RESOURCE_EXHAUSTED, retry when a token frees;
+* **give-to-get**: past a grace number of Checks, contributions per Check must stay at or above
+  the floor → FAILED_PRECONDITION saying how to regain query rights.
+
+``report`` lists every member's figures and flags what looks like scraping (many Checks, no
+outcomes ever) for the admins (``AdminService.ListUsage``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.errors import FailedPrecondition, ResourceExhausted
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class UsagePolicy:
+    """Limits on members' queries (``[hub]`` settings ``daily_check_quota`` and the rest)."""
+
+    daily_checks: int = 1_000_000
+    """Checks one member may make per UTC day across the consortium; 0: unlimited."""
+
+    checks_per_second: float = 0.0
+    """Sustained Checks per second one member may send to one hub process; 0: unlimited."""
+
+    burst: int = 200
+    """Checks a member may send at once above ``checks_per_second``."""
+
+    give_to_get_floor: float = 0.0
+    """Contributions (outcomes + markers) per Check a member must keep; 0: not enforced."""
+
+    give_to_get_grace: int = 1_000
+    """Checks before the floor applies (a new member must be able to start)."""
+
+    scraping_checks: int = 1_000
+    """A member with this many Checks and no reported outcome at all is flagged to admins."""
+
+
+@dataclass
+class MemberFigures:
+    checks: int = 0
+    contributions: int = 0
+    outcomes: int = 0
+    markers: int = 0
+    by_day: Counter[int] = field(default_factory=Counter)  # UTC day number -> checks
+
+
+class UsageGuard:
+    """Counts from the log (``observe``) and the limits checked before each Check (``admit``)."""
+
+    def __init__(self, policy: UsagePolicy | None = None) -> None:
+        self.policy = policy or UsagePolicy()
+        self.members: dict[str, MemberFigures] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
+
+    def figures(self, member: str) -> MemberFigures:
+        found = self.members.get(member)
+        if found is None:
+            found = self.members[member] = MemberFigures()
+        return found
+
+    def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
+        if not decoded:
+            return
+        kind = decoded[0]
+        if kind == "a":
+            f = self.figures(str(decoded[1]))
+            f.checks += 1
+            f.by_day[int(float(decoded[3]) // DAY)] += 1
+            if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
+                del f.by_day[min(f.by_day)]
+        elif kind == "o":
+            f = self.figures(str(decoded[1]))
+            f.outcomes += 1
+            f.contributions += 1
+        elif kind == "m" and len(decoded) > 3 and decoded[2] and decoded[3]:
+            f = self.figures(str(decoded[3]))
+            f.markers += 1
+            f.contributions += 1
+
+    def admit(self, member: str, checks: int, now: float, *, monotonic: float | None = None) -> None:
+        """Raises when ``member`` may not make ``checks`` more Checks now."""
+        p, f = self.policy, self.figures(member)
+        if p.daily_checks:
+            today = f.by_day.get(int(now // DAY), 0)
+            if today + checks > p.daily_checks:
+                midnight = (now // DAY + 1) * DAY
+                raise ResourceExhausted(
+                    f"daily quota of {p.daily_checks} Checks used ({today} today)", retry_after=midnight - now
+                )
+        if p.give_to_get_floor and f.checks >= p.give_to_get_grace:
+            ratio = f.contributions / max(f.checks, 1)
+            if ratio < p.give_to_get_floor:
+                raise FailedPrecondition(
+                    f"give-to-get: {f.contributions} contributions for {f.checks} Checks ({ratio:.3f} per Check) is "
+                    f"below the consortium's floor of {p.give_to_get_floor}; report outcomes (ReportOutcome) or "
+                    "file markers to regain query rights"
+                )
+        if p.checks_per_second:
+            clock = time.monotonic() if monotonic is None else monotonic
+            capacity = max(p.burst, checks, 1)
+            tokens, at = self._buckets.get(member, (float(capacity), clock))
+            tokens = min(capacity, tokens + (clock - at) * p.checks_per_second)
+            if tokens < checks:
+                raise ResourceExhausted(
+                    f"rate limit of {p.checks_per_second:g} Checks/s",
+                    retry_after=(checks - tokens) / p.checks_per_second,
+                )
+            self._buckets[member] = (tokens - checks, clock)
+
+    def report(self, now: float) -> list[dict[str, Any]]:
+        """Per member: figures, contribution ratio and flags (SCRAPING_SUSPECTED, BELOW_GIVE_TO_GET)."""
+        p, rows = self.policy, []
+        for member, f in sorted(self.members.items()):
+            ratio = f.contributions / f.checks if f.checks else 0.0
+            flags = []
+            if f.checks >= p.scraping_checks and f.outcomes == 0:
+                flags.append("SCRAPING_SUSPECTED")
+            if p.give_to_get_floor and f.checks >= p.give_to_get_grace and ratio < p.give_to_get_floor:
+                flags.append("BELOW_GIVE_TO_GET")
+            rows.append(
+                {
+                    "member_id": member,
+                    "checks": f.checks,
+                    "checks_today": f.by_day.get(int(now // DAY), 0),
+                    "outcomes": f.outcomes,
+                    "markers": f.markers,
+                    "contribution_ratio": ratio,
+                    "flags": flags,
+                }
+            )
+        return rows

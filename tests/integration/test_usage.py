@@ -1,0 +1,112 @@
+"""Quotas, rate limits and give-to-get at a real hub: the right status, retry information, and
+the way back; admins see each member's figures and scraping flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from lianfang.v1 import common_pb2, consortium_pb2_grpc
+
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.errors import LianfangRpcError
+from runtime.clock import ManualClock
+from tests.support.consortium import check_request, phone, rid
+
+
+async def consortium(tmp_path: Path, clock: ManualClock, **hub_options: Any) -> LocalConsortium:
+    return await start_local_consortium(tmp_path, ["lender-a", "lender-b"], clock=clock, hub_options=hub_options)
+
+
+async def raw_check(c: LocalConsortium, ref: str) -> grpc.aio.AioRpcError | None:
+    """A Check through a bare stub, to read the status details."""
+    channel = c.hub_channel("lender-a")
+    try:
+        await consortium_pb2_grpc.ConsortiumServiceStub(channel).Check(
+            check_request(ref, phone(7)), metadata=c.members["lender-a"].hub_client.signer.metadata(), timeout=5
+        )
+        return None
+    except grpc.aio.AioRpcError as error:
+        return error
+    finally:
+        await channel.close()
+
+
+def retry_seconds(error: grpc.aio.AioRpcError) -> float:
+    (raw,) = [v for k, v in error.trailing_metadata() if k == "grpc-status-details-bin"]
+    info = error_details_pb2.RetryInfo()
+    assert status_pb2.Status.FromString(raw).details[0].Unpack(info)
+    return info.retry_delay.ToNanoseconds() / 1e9
+
+
+async def test_daily_quota_with_retry_at_midnight(tmp_path: Path) -> None:
+    clock = ManualClock(1_767_225_600.0 + 20 * 3600)  # 20:00 UTC
+    c = await consortium(tmp_path, clock, daily_check_quota=3)
+    try:
+        for i in range(3):
+            assert await raw_check(c, f"q-{i}") is None
+        error = await raw_check(c, "q-3")
+        assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert retry_seconds(error) == pytest.approx(4 * 3600)
+        assert await c.hub.store.get_application("lender-a", "q-3") is None  # refused, not recorded
+        other = await c.members["lender-b"].hub_client.check_request(check_request("b-1", phone(7)))
+        assert other.newly_recorded  # another member's quota is its own
+        clock.advance(4 * 3600)  # the next UTC day
+        assert await raw_check(c, "q-4") is None
+    finally:
+        await c.stop()
+
+
+async def test_rate_limit_per_member(tmp_path: Path) -> None:
+    c = await consortium(tmp_path, ManualClock(), checks_per_second=0.5, check_burst=2)
+    try:
+        assert await raw_check(c, "r-0") is None and await raw_check(c, "r-1") is None
+        error = await raw_check(c, "r-2")
+        assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert 0 < retry_seconds(error) <= 2.0
+        # A batch counts each of its Checks: one above the burst passes once, then leaves a debt.
+        b = c.members["lender-b"].hub_client
+        await b.batch_check([check_request(f"b-{i}", rid(i)) for i in range(3)])
+        with pytest.raises(LianfangRpcError) as later:
+            await b.check_request(check_request("b-3", rid(3)))
+        assert later.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        await c.stop()
+
+
+async def test_give_to_get_refuses_takers_until_they_contribute(tmp_path: Path) -> None:
+    c = await consortium(tmp_path, ManualClock(), give_to_get_floor=0.5, give_to_get_grace=2)
+    a = c.members["lender-a"].hub_client
+    try:
+        await a.check_request(check_request("g-0", phone(1)))
+        await a.check_request(check_request("g-1", phone(2)))
+        with pytest.raises(LianfangRpcError) as refused:
+            await a.check_request(check_request("g-2", phone(3)))
+        assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        assert "give-to-get" in refused.value.message and "ReportOutcome" in refused.value.message
+        await a.report_outcome("g-0", common_pb2.OUTCOME_APPROVED)
+        await a.report_outcome("g-1", common_pb2.OUTCOME_DECLINED)
+        assert (await a.check_request(check_request("g-2", phone(3)))).newly_recorded
+        usage = {u.member_id: u for u in await c.admin.list_usage()}
+        assert (usage["lender-a"].checks, usage["lender-a"].outcomes_reported) == (3, 2)
+        assert usage["lender-a"].contribution_ratio == pytest.approx(2 / 3)
+    finally:
+        await c.stop()
+
+
+async def test_admins_see_members_that_look_like_scrapers(tmp_path: Path) -> None:
+    c = await consortium(tmp_path, ManualClock(), scraping_checks=5, give_to_get_floor=0.9, give_to_get_grace=100)
+    try:
+        batch = [check_request(f"s-{i}", rid(100 + i)) for i in range(6)]
+        await c.members["lender-a"].hub_client.batch_check(batch)
+        await c.members["lender-b"].hub_client.check_request(check_request("honest", rid(1)))
+        await c.members["lender-b"].hub_client.report_outcome("honest", common_pb2.OUTCOME_FUNDED)
+        usage = {u.member_id: u for u in await c.admin.list_usage()}
+        assert list(usage["lender-a"].flags) == ["SCRAPING_SUSPECTED"]
+        assert list(usage["lender-b"].flags) == []
+        assert usage["lender-a"].checks_today == 6
+    finally:
+        await c.stop()
