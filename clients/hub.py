@@ -105,6 +105,16 @@ class HubClient(RpcClient):
         )
         return list(response.markers)
 
+    async def raise_dispute(
+        self, marker_id: str, subject_statement: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> common_pb2.Dispute:
+        """A data subject disputes a marker, through this member."""
+        request = consortium_pb2.RaiseDisputeRequest(marker_id=marker_id, subject_statement=subject_statement)
+        response = await self._call(
+            self._stub.RaiseDispute, request, timeout=timeout, metadata=metadata, signer=self._contribute
+        )
+        return response.dispute
+
 
 class AdminClient(RpcClient):
     """Membership administration; signed by an admin key (subject ``admin/<name>``)."""
@@ -158,3 +168,35 @@ class AdminClient(RpcClient):
     ) -> list[consortium_pb2.MemberUsage]:
         request = consortium_pb2.ListUsageRequest()
         return list((await self._call(self._stub.ListUsage, request, timeout=timeout, metadata=metadata)).members)
+
+    async def open_dispute(
+        self, marker_id: str, subject_statement: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> common_pb2.Dispute:
+        request = consortium_pb2.RaiseDisputeRequest(marker_id=marker_id, subject_statement=subject_statement)
+        return (await self._call(self._stub.OpenDispute, request, timeout=timeout, metadata=metadata)).dispute
+
+    async def list_disputes(
+        self, *, include_resolved: bool = False, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[common_pb2.Dispute]:
+        request = consortium_pb2.ListDisputesRequest(include_resolved=include_resolved)
+        return list((await self._call(self._stub.ListDisputes, request, timeout=timeout, metadata=metadata)).disputes)
+
+    async def resolve_dispute(
+        self,
+        dispute_id: str,
+        resolution: int,
+        note: str,
+        *,
+        corrected_marker_type: int = 0,
+        corrected_reason_code: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> common_pb2.Dispute:
+        request = consortium_pb2.ResolveDisputeRequest(
+            dispute_id=dispute_id,
+            resolution=resolution,
+            note=note,
+            corrected_marker_type=corrected_marker_type,
+            corrected_reason_code=corrected_reason_code,
+        )
+        return (await self._call(self._stub.ResolveDispute, request, timeout=timeout, metadata=metadata)).dispute

@@ -78,15 +78,15 @@ def _ts(seconds: float | None) -> Timestamp | None:
     return None if seconds is None else to_timestamp(seconds)
 
 
-def marker_status(marker: Marker, now: float) -> int:
+def marker_status(marker: Marker, now: float, disputed: bool = False) -> int:
     if marker.withdrawn_at is not None:
         return common_pb2.MARKER_STATUS_WITHDRAWN
     if marker.expires_at is not None and marker.expires_at <= now:
         return common_pb2.MARKER_STATUS_EXPIRED
-    return common_pb2.MARKER_STATUS_ACTIVE
+    return common_pb2.MARKER_STATUS_DISPUTED if disputed else common_pb2.MARKER_STATUS_ACTIVE
 
 
-def marker_message(marker: Marker, now: float) -> consortium_pb2.Marker:
+def marker_message(marker: Marker, now: float, disputed: bool = False) -> consortium_pb2.Marker:
     return consortium_pb2.Marker(
         marker_id=marker.marker_id,
         filer_member_id=marker.filer_member_id,
@@ -95,7 +95,7 @@ def marker_message(marker: Marker, now: float) -> consortium_pb2.Marker:
         polarity=polarity(marker.marker_type),
         reason_code=marker.reason_code,
         evidence_level=marker.evidence_level,
-        status=marker_status(marker, now),
+        status=marker_status(marker, now, disputed),
         filed_at=_ts(marker.filed_at),
         event_ended_at=_ts(marker.event_ended_at),
         expires_at=_ts(marker.expires_at),

@@ -53,6 +53,7 @@ REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "FileMarker": Scope.CONTRIBUTE,
     _CONSORTIUM + "WithdrawMarker": Scope.CONTRIBUTE,
     _CONSORTIUM + "ListMyMarkers": Scope.CONTRIBUTE,
+    _CONSORTIUM + "RaiseDispute": Scope.CONTRIBUTE,
     **{
         _ADMIN + m: Scope.ADMIN
         for m in (
@@ -63,6 +64,9 @@ REQUIRED_SCOPE: dict[str, Scope] = {
             "RevokeMember",
             "ListMembers",
             "ListUsage",
+            "OpenDispute",
+            "ListDisputes",
+            "ResolveDispute",
         )
     },
     **{_ANALYST + m: Scope.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")},

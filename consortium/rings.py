@@ -158,8 +158,8 @@ class RingTracker:
                 self.aggregates.update_meta(app_id, defaulted=True)
             elif outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED:
                 self.aggregates.update_meta(app_id, fraud_confirmed=True)
-        elif kind == "x":
-            pass  # an admin action: audited, no part of the link graph
+        elif kind in ("x", "d"):
+            pass  # admin actions and disputes: other folds' business (audit, DisputeBook)
         elif kind == "m":
             token, active = event[1], event[2]
             token = str(token)

@@ -16,6 +16,7 @@ from lianfang.v1 import audit_pb2, audit_pb2_grpc, consortium_pb2, consortium_pb
 from consortium.audit import AuditLog, load_signing_key
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
+from consortium.disputes import DisputeBook
 from consortium.markers import MarkerPolicy
 from consortium.rings import RingTracker
 from consortium.services.admin_service import AdminServicer
@@ -114,7 +115,8 @@ async def start_hub(
     )
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     usage = UsageGuard(config.usage_policy())
-    rings = RingTracker(store, observers=[audit.observe, usage.observe])
+    disputes = DisputeBook()
+    rings = RingTracker(store, observers=[audit.observe, usage.observe, disputes.observe])
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
@@ -124,12 +126,12 @@ async def start_hub(
         [
             (
                 consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
-                ConsortiumServicer(store, clock, marker_policy, rings, usage),
+                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes),
                 SERVICE_NAMES[0],
             ),
             (
                 consortium_pb2_grpc.add_AdminServiceServicer_to_server,
-                AdminServicer(store, clock, authenticator, rings, usage),
+                AdminServicer(store, clock, authenticator, rings, usage, disputes, marker_policy or MarkerPolicy()),
                 SERVICE_NAMES[1],
             ),
             (

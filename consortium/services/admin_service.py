@@ -6,6 +6,8 @@ import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.auth import Authenticator
+from consortium.disputes import DisputeBook, raise_dispute, resolve_dispute
+from consortium.markers import MarkerPolicy
 from consortium.members import PENDING, TRANSITIONS
 from consortium.records import Member
 from consortium.rings import RingTracker, admin_event
@@ -35,8 +37,17 @@ def member_message(m: Member) -> consortium_pb2.Member:
 
 class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
     def __init__(
-        self, store: Store, clock: Clock, authenticator: Authenticator, log: RingTracker, usage: UsageGuard
+        self,
+        store: Store,
+        clock: Clock,
+        authenticator: Authenticator,
+        log: RingTracker,
+        usage: UsageGuard,
+        disputes: DisputeBook,
+        marker_policy: MarkerPolicy,
     ) -> None:
+        self.disputes = disputes
+        self.marker_policy = marker_policy
         self.store = store
         self.clock = clock
         self.authenticator = authenticator
@@ -139,3 +150,36 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
                 for row in self.usage.report(self.clock())
             ]
         )
+
+    async def OpenDispute(
+        self, request: consortium_pb2.RaiseDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.DisputeResponse:
+        now = self.clock()
+        dispute = await raise_dispute(
+            self.store,
+            self.log,
+            self.disputes,
+            request.marker_id,
+            request.subject_statement,
+            current_call().principal,
+            now,
+        )
+        return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
+
+    async def ListDisputes(
+        self, request: consortium_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ListDisputesResponse:
+        await self.log.catch_up()
+        now = self.clock()
+        return consortium_pb2.ListDisputesResponse(
+            disputes=[d.message(now) for d in self.disputes.listed(request.include_resolved)]
+        )
+
+    async def ResolveDispute(
+        self, request: consortium_pb2.ResolveDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.DisputeResponse:
+        now = self.clock()
+        dispute = await resolve_dispute(
+            self.store, self.log, self.disputes, request, current_call().principal, now, self.marker_policy
+        )
+        return consortium_pb2.DisputeResponse(dispute=dispute.message(now))

@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
+from consortium.disputes import DisputeBook, raise_dispute
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import ring_message, ring_reasons
@@ -49,13 +50,16 @@ def _answer(
     snapshot: CheckSnapshot,
     now: float,
     checked_at: Timestamp,
+    disputes: DisputeBook,
 ) -> None:
-    """Fills ``response`` in place: stacking per token type, blacklist hits, their reasons."""
+    """Fills ``response`` in place: stacking per token type, blacklist hits, their reasons.
+    A marker under an open dispute has no effect."""
     response.application_ref = app.application_ref
     response.newly_recorded = snapshot.newly_recorded
     reasons = add_stacking(response, app.token_keys, snapshot.activity, app.member_id, now)
     if snapshot.markers:
-        hits, marker_reasons = blacklist_answer((m for ms in snapshot.markers.values() for m in ms), now)
+        live = (m for ms in snapshot.markers.values() for m in ms if not disputes.is_disputed(m.marker_id))
+        hits, marker_reasons = blacklist_answer(live, now)
         response.blacklist.extend(hits)
         reasons = marker_reasons + reasons
     response.reasons.extend(reasons)
@@ -104,12 +108,14 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         marker_policy: MarkerPolicy | None = None,
         rings: RingTracker | None = None,
         usage: UsageGuard | None = None,
+        disputes: DisputeBook | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.marker_policy = marker_policy or MarkerPolicy()
         self.rings = rings if rings is not None else RingTracker(store)
         self.usage = usage if usage is not None else UsageGuard()
+        self.disputes = disputes if disputes is not None else DisputeBook()
 
     def _ring_answers(
         self,
@@ -145,7 +151,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         events = [application_event(app, self.rings.policy)]
         snapshot, entries = await self.store.check_logged(app, now, events, self.rings.cursor)
         response = consortium_pb2.CheckResponse()
-        _answer(response, app, snapshot, now, to_timestamp(now))
+        _answer(response, app, snapshot, now, to_timestamp(now), self.disputes)
         self._ring_answers([app], [response], events, entries)
         return response
 
@@ -179,7 +185,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         responses = []
         for app, snapshot in zip(apps, snapshots, strict=True):
             response = add()
-            _answer(response, app, snapshot, now, checked_at)
+            _answer(response, app, snapshot, now, checked_at, self.disputes)
             responses.append(response)
         self._ring_answers(apps, responses, events, entries)
         return batch
@@ -263,6 +269,26 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
     ) -> consortium_pb2.ListMyMarkersResponse:
         now = self.clock()
         markers = await self.store.markers_by_filer(current_call().principal)
+        disputed = self.disputes.is_disputed
         return consortium_pb2.ListMyMarkersResponse(
-            markers=[marker_message(m, now) for m in markers if request.include_inactive or m.is_active(now)]
+            markers=[
+                marker_message(m, now, disputed(m.marker_id))
+                for m in markers
+                if request.include_inactive or m.is_active(now)
+            ]
         )
+
+    async def RaiseDispute(
+        self, request: consortium_pb2.RaiseDisputeRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.DisputeResponse:
+        now = self.clock()
+        dispute = await raise_dispute(
+            self.store,
+            self.rings,
+            self.disputes,
+            request.marker_id,
+            request.subject_statement,
+            current_call().principal,
+            now,
+        )
+        return consortium_pb2.DisputeResponse(dispute=dispute.message(now))

@@ -1,6 +1,10 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -70,6 +74,14 @@ class MarkerStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MARKER_STATUS_ACTIVE: _ClassVar[MarkerStatus]
     MARKER_STATUS_WITHDRAWN: _ClassVar[MarkerStatus]
     MARKER_STATUS_EXPIRED: _ClassVar[MarkerStatus]
+    MARKER_STATUS_DISPUTED: _ClassVar[MarkerStatus]
+
+class DisputeResolution(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISPUTE_RESOLUTION_UNSPECIFIED: _ClassVar[DisputeResolution]
+    DISPUTE_RESOLUTION_WITHDRAW: _ClassVar[DisputeResolution]
+    DISPUTE_RESOLUTION_CORRECT: _ClassVar[DisputeResolution]
+    DISPUTE_RESOLUTION_UPHOLD: _ClassVar[DisputeResolution]
 
 class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -138,6 +150,11 @@ MARKER_STATUS_UNSPECIFIED: MarkerStatus
 MARKER_STATUS_ACTIVE: MarkerStatus
 MARKER_STATUS_WITHDRAWN: MarkerStatus
 MARKER_STATUS_EXPIRED: MarkerStatus
+MARKER_STATUS_DISPUTED: MarkerStatus
+DISPUTE_RESOLUTION_UNSPECIFIED: DisputeResolution
+DISPUTE_RESOLUTION_WITHDRAW: DisputeResolution
+DISPUTE_RESOLUTION_CORRECT: DisputeResolution
+DISPUTE_RESOLUTION_UPHOLD: DisputeResolution
 OUTCOME_UNSPECIFIED: Outcome
 OUTCOME_APPROVED: Outcome
 OUTCOME_DECLINED: Outcome
@@ -167,6 +184,32 @@ class Token(_message.Message):
     epoch: int
     value: bytes
     def __init__(self, scheme: _Optional[_Union[TokenScheme, str]] = ..., type: _Optional[_Union[TokenType, str]] = ..., epoch: _Optional[int] = ..., value: _Optional[bytes] = ...) -> None: ...
+
+class Dispute(_message.Message):
+    __slots__ = ("dispute_id", "marker_id", "raised_by", "subject_statement", "opened_at", "deadline", "overdue", "resolution", "resolved_at", "resolution_note", "corrected_marker_id")
+    DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    MARKER_ID_FIELD_NUMBER: _ClassVar[int]
+    RAISED_BY_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    OPENED_AT_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
+    CORRECTED_MARKER_ID_FIELD_NUMBER: _ClassVar[int]
+    dispute_id: str
+    marker_id: str
+    raised_by: str
+    subject_statement: str
+    opened_at: _timestamp_pb2.Timestamp
+    deadline: _timestamp_pb2.Timestamp
+    overdue: bool
+    resolution: DisputeResolution
+    resolved_at: _timestamp_pb2.Timestamp
+    resolution_note: str
+    corrected_marker_id: str
+    def __init__(self, dispute_id: _Optional[str] = ..., marker_id: _Optional[str] = ..., raised_by: _Optional[str] = ..., subject_statement: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., resolution: _Optional[_Union[DisputeResolution, str]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., corrected_marker_id: _Optional[str] = ...) -> None: ...
 
 class Reason(_message.Message):
     __slots__ = ("code", "token_type", "detail")

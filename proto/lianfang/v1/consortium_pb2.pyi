@@ -20,6 +20,20 @@ EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_GRAPHML: ExportFormat
 
+class RaiseDisputeRequest(_message.Message):
+    __slots__ = ("marker_id", "subject_statement")
+    MARKER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    marker_id: str
+    subject_statement: str
+    def __init__(self, marker_id: _Optional[str] = ..., subject_statement: _Optional[str] = ...) -> None: ...
+
+class DisputeResponse(_message.Message):
+    __slots__ = ("dispute",)
+    DISPUTE_FIELD_NUMBER: _ClassVar[int]
+    dispute: _common_pb2.Dispute
+    def __init__(self, dispute: _Optional[_Union[_common_pb2.Dispute, _Mapping]] = ...) -> None: ...
+
 class CheckRequest(_message.Message):
     __slots__ = ("application_ref", "consent_ref", "tokens", "applicant_kind", "product_category", "purpose", "consent_expires_at")
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
@@ -251,6 +265,32 @@ class ListMyMarkersResponse(_message.Message):
     MARKERS_FIELD_NUMBER: _ClassVar[int]
     markers: _containers.RepeatedCompositeFieldContainer[Marker]
     def __init__(self, markers: _Optional[_Iterable[_Union[Marker, _Mapping]]] = ...) -> None: ...
+
+class ListDisputesRequest(_message.Message):
+    __slots__ = ("include_resolved",)
+    INCLUDE_RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    include_resolved: bool
+    def __init__(self, include_resolved: _Optional[bool] = ...) -> None: ...
+
+class ListDisputesResponse(_message.Message):
+    __slots__ = ("disputes",)
+    DISPUTES_FIELD_NUMBER: _ClassVar[int]
+    disputes: _containers.RepeatedCompositeFieldContainer[_common_pb2.Dispute]
+    def __init__(self, disputes: _Optional[_Iterable[_Union[_common_pb2.Dispute, _Mapping]]] = ...) -> None: ...
+
+class ResolveDisputeRequest(_message.Message):
+    __slots__ = ("dispute_id", "resolution", "note", "corrected_marker_type", "corrected_reason_code")
+    DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOLUTION_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    CORRECTED_MARKER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CORRECTED_REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    dispute_id: str
+    resolution: _common_pb2.DisputeResolution
+    note: str
+    corrected_marker_type: _common_pb2.MarkerType
+    corrected_reason_code: str
+    def __init__(self, dispute_id: _Optional[str] = ..., resolution: _Optional[_Union[_common_pb2.DisputeResolution, str]] = ..., note: _Optional[str] = ..., corrected_marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., corrected_reason_code: _Optional[str] = ...) -> None: ...
 
 class ListUsageRequest(_message.Message):
     __slots__ = ()

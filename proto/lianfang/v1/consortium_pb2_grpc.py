@@ -64,6 +64,11 @@ class ConsortiumServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListMyMarkersRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListMyMarkersResponse.FromString,
                 _registered_method=True)
+        self.RaiseDispute = channel.unary_unary(
+                '/lianfang.v1.ConsortiumService/RaiseDispute',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
+                _registered_method=True)
 
 
 class ConsortiumServiceServicer:
@@ -110,6 +115,13 @@ class ConsortiumServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RaiseDispute(self, request, context):
+        """A data subject disputes a marker, through this member (any member may raise it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsortiumServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -142,6 +154,11 @@ def add_ConsortiumServiceServicer_to_server(servicer, server):
                     servicer.ListMyMarkers,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListMyMarkersRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListMyMarkersResponse.SerializeToString,
+            ),
+            'RaiseDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.RaiseDispute,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -316,6 +333,33 @@ class ConsortiumService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def RaiseDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/RaiseDispute',
+            lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdminServiceStub:
     """Membership administration. Callers authenticate as a configured admin principal.
@@ -361,6 +405,21 @@ class AdminServiceStub:
                 '/lianfang.v1.AdminService/ListUsage',
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.FromString,
+                _registered_method=True)
+        self.OpenDispute = channel.unary_unary(
+                '/lianfang.v1.AdminService/OpenDispute',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
+                _registered_method=True)
+        self.ListDisputes = channel.unary_unary(
+                '/lianfang.v1.AdminService/ListDisputes',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
+                _registered_method=True)
+        self.ResolveDispute = channel.unary_unary(
+                '/lianfang.v1.AdminService/ResolveDispute',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ResolveDisputeRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
                 _registered_method=True)
 
 
@@ -411,6 +470,24 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenDispute(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDisputes(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveDispute(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -448,6 +525,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListUsage,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.SerializeToString,
+            ),
+            'OpenDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenDispute,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.SerializeToString,
+            ),
+            'ListDisputes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDisputes,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.SerializeToString,
+            ),
+            'ResolveDispute': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveDispute,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ResolveDisputeRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -640,6 +732,87 @@ class AdminService:
             '/lianfang.v1.AdminService/ListUsage',
             lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/OpenDispute',
+            lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDisputes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/ListDisputes',
+            lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveDispute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/ResolveDispute',
+            lianfang_dot_v1_dot_consortium__pb2.ResolveDisputeRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
             options,
             channel_credentials,
             insecure,
