@@ -59,6 +59,12 @@ class HubConfig:
     scraping_checks: int = 1_000
     """Checks with no outcome ever reported after which admins see a member flagged."""
 
+    application_retention_days: float = 730.0
+    """Applications leave the index (and the rings) this long after they were received."""
+
+    purge_interval_seconds: float = 86_400.0
+    """How often this hub runs the retention purge (0: never; then run ``lianfang hub purge``)."""
+
     member_cache_seconds: float = 1.0
     """How stale a replica's view of a member's status may be (suspensions bite within this)."""
 

@@ -15,6 +15,7 @@ Events are compact JSON arrays; only token keys, member ids and references appea
 - ``["o", member, ref, outcome]``: a reported outcome (defaulted / fraud confirmed).
 - ``["m", token, active, filer]``: a token's negative-marker state changed (filed, withdrawn).
 - ``["x", admin, action, member, at, reason]``: an admin action (audit only).
+- ``["r", before]``: retention ran; applications received before ``before`` leave the rings.
 
 The fold is idempotent (a repeated event changes nothing), so a retried append is harmless.
 """
@@ -38,7 +39,8 @@ from graph.scoring import DEFAULT_SCORING, ScoringConfig
 
 log = logging.getLogger("lianfang.hub.rings")
 
-_PAGE = 5_000  # log entries per read while catching up
+_PAGE = 5_000
+_NO_META = AppMeta()  # log entries per read while catching up
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
@@ -158,6 +160,13 @@ class RingTracker:
                 self.aggregates.update_meta(app_id, defaulted=True)
             elif outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED:
                 self.aggregates.update_meta(app_id, fraud_confirmed=True)
+        elif kind == "r":  # retention: applications received before the bound leave the rings
+            before = float(event[1])
+            expired = [a for a in self.index.state.iter_apps() if (self.index.meta(a) or _NO_META).received_at < before]
+            for app_id in expired:
+                self.index.remove_application(app_id)
+            if expired:
+                self.aggregates.forget()
         elif kind in ("x", "d"):
             pass  # admin actions and disputes: other folds' business (audit, DisputeBook)
         elif kind == "m":

@@ -18,6 +18,7 @@ from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
 from consortium.disputes import DisputeBook
 from consortium.markers import MarkerPolicy
+from consortium.retention import PurgeReport, purge, purge_periodically
 from consortium.rings import RingTracker
 from consortium.services.admin_service import AdminServicer
 from consortium.services.analyst_service import AnalystServicer
@@ -62,9 +63,13 @@ class RunningHub:
     health: health.aio.HealthServicer
     store: Store
     probe: asyncio.Task[None]
+    rings: RingTracker
+    purger: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float | None = None) -> None:
         self.probe.cancel()
+        if self.purger is not None:
+            self.purger.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.store.close()
@@ -146,8 +151,14 @@ async def start_hub(
         max_message_bytes=config.max_message_bytes,
     )
     probe = asyncio.create_task(_probe_store(store, health_servicer, config.store_probe_seconds))
+    retention = config.application_retention_days * 86_400.0
+    purger = (
+        asyncio.create_task(purge_periodically(store, rings, clock, retention, config.purge_interval_seconds))
+        if config.purge_interval_seconds > 0
+        else None
+    )
     log.info("hub serving", extra={"fields": {"port": port, "store": store.name, "tls": tls is not None}})
-    return RunningHub(server, port, health_servicer, store, probe)
+    return RunningHub(server, port, health_servicer, store, probe, rings, purger)
 
 
 async def run_hub(config: HubConfig) -> None:
@@ -158,3 +169,16 @@ async def run_hub(config: HubConfig) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await serve(hub.server, hub.health, grace_seconds=config.grace_seconds, on_stop=hub.store.close)
     hub.probe.cancel()
+    if hub.purger is not None:
+        hub.purger.cancel()
+
+
+async def purge_once(config: HubConfig, now: float) -> PurgeReport:
+    """``lianfang hub purge``: one retention pass against the configured store, then exit."""
+    store = store_from_url(config.store)
+    try:
+        rings = RingTracker(store)
+        await rings.catch_up()
+        return await purge(store, rings, now, config.application_retention_days * 86_400.0)
+    finally:
+        await store.close()

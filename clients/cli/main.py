@@ -39,6 +39,18 @@ def _hub_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hub_purge(args: argparse.Namespace) -> int:
+    import time
+
+    from consortium.config import HubConfig
+    from consortium.server import purge_once
+
+    config = load_config(HubConfig, section="hub", file=args.config, overrides={"store": args.store, "plaintext": True})
+    report = asyncio.run(purge_once(config, time.time()))
+    print(json.dumps({"applications_purged": report.applications, "markers_purged": report.markers}))
+    return 0
+
+
 def _node_serve(args: argparse.Namespace) -> int:
     from node.config import NodeConfig
     from node.server import run_node
@@ -140,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     hub_serve.add_argument("--store", help="sqlite:///path.db (default) or redis://host:port/db")
     hub_serve.add_argument("--plaintext", action="store_true", help="serve without TLS (local only)")
     hub_serve.set_defaults(run=_hub_serve)
+    hub_purge = hub.add_parser("purge", help="run the retention purge once (applications, expired markers)")
+    hub_purge.add_argument("--config", help="TOML file with a [hub] table")
+    hub_purge.add_argument("--store", help="store URL (default from the config)")
+    hub_purge.set_defaults(run=_hub_purge)
 
     node = nouns.add_parser("node", help="a member node").add_subparsers(dest="verb", required=True)
     node_serve = node.add_parser("serve", help="serve the node API until SIGTERM")

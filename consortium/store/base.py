@@ -84,6 +84,11 @@ class MarkerStore(abc.ABC):
     @abc.abstractmethod
     async def markers_by_filer(self, member_id: str) -> list[Marker]: ...
 
+    @abc.abstractmethod
+    async def purge_markers(self, now: float) -> int:
+        """Deletes markers whose ``expires_at`` has passed (withdrawn ones included: they were
+        kept for audit until then); returns how many. Markers that never expire stay."""
+
 
 LogCursor = tuple[int, int]
 """Position in the consortium log; entries are totally ordered by it. ``(0, 0)`` is before the first."""

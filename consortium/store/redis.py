@@ -559,6 +559,22 @@ class RedisStore(Store):
         return {k: _sorted_markers(r) for k, r in zip(tokens, rows, strict=True) if r}
 
     @_guarded
+    async def purge_markers(self, now: float) -> int:
+        """Walks each filer's marker index (markers are few next to applications)."""
+        purged = 0
+        for member_id in [_s(m) for m in await self._redis.smembers(f"{self._p}:members")]:
+            for marker in await self.markers_by_filer(member_id):
+                if marker.expires_at is None or marker.expires_at > now:
+                    continue
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.hdel(f"{self._token_base(marker.token_key)}:markers", marker.marker_id)
+                    pipe.delete(self._marker_key(marker.marker_id))
+                    pipe.zrem(self._member_key(member_id, "markers"), marker.marker_id)
+                    await pipe.execute()
+                purged += 1
+        return purged
+
+    @_guarded
     async def markers_by_filer(self, member_id: str) -> list[Marker]:
         ids = [_s(i) for i in await self._redis.zrange(self._member_key(member_id, "markers"), 0, -1)]
         async with self._redis.pipeline(transaction=False) as pipe:

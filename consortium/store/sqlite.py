@@ -435,6 +435,10 @@ class SqliteStore(Store):
                 out.setdefault(marker.token_key, []).append(marker)
         return out
 
+    async def purge_markers(self, now: float) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM markers WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)).rowcount
+
     async def markers_by_filer(self, member_id: str) -> list[Marker]:
         rows = self._db.execute(
             f"SELECT {_MARKER_COLUMNS} FROM markers WHERE filer_member_id = ? ORDER BY filed_at, marker_id",

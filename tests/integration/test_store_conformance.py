@@ -281,6 +281,24 @@ def test_single_use_token_ids(backend: Backend) -> None:
     backend.run(scenario)
 
 
+def test_purge_markers_past_their_expiry(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        for m in ("a", "b"):
+            await store.add_member(member(m))
+        await store.add_marker(marker("old", "a", PHONE, T0, expires_at=T0 + 10))
+        await store.add_marker(marker("gone", "b", DEVICE, T0, expires_at=T0 + 20))
+        await store.withdraw_marker("gone", T0 + 5, "filed in error")
+        await store.add_marker(marker("young", "a", PHONE, T0, expires_at=T0 + 1000))
+        await store.add_marker(marker("forever", "b", PHONE, T0, expires_at=None))
+        assert await store.purge_markers(T0 + 100) == 2
+        assert await store.get_marker("old") is None and await store.get_marker("gone") is None
+        assert {m.marker_id for m in (await store.markers_for_tokens([PHONE]))[PHONE]} == {"young", "forever"}
+        assert [m.marker_id for m in await store.markers_by_filer("b")] == ["forever"]
+        assert await store.purge_markers(T0 + 100) == 0
+
+    backend.run(scenario)
+
+
 # -- markers ---------------------------------------------------------------------------------
 def test_markers_lifecycle(backend: Backend) -> None:
     async def scenario(store: Store) -> None:

@@ -1,0 +1,59 @@
+"""The retention job: applications leave the index after their retention (default 2 years),
+markers once past their expiry (negative 5 years after the event ends, protective 2; per type,
+``consortium.markers.MarkerPolicy``). It runs in every hub on a timer (``purge_interval_seconds``;
+running it on several replicas at once is harmless) or once from ``lianfang hub purge``.
+
+Purging is an event of the consortium log too: the rings drop the expired applications in the
+same order on every replica, and the audit log records when retention ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+
+from consortium.rings import RingTracker
+from consortium.store.base import Store
+from runtime.clock import Clock
+from runtime.errors import Unavailable
+
+log = logging.getLogger("lianfang.hub.retention")
+
+YEAR = 365 * 86_400.0
+
+
+@dataclass(frozen=True)
+class PurgeReport:
+    applications: int
+    markers: int
+    before: float
+
+
+def retention_event(before: float) -> str:
+    return json.dumps(["r", before], separators=(",", ":"))
+
+
+async def purge(store: Store, rings: RingTracker, now: float, application_retention: float) -> PurgeReport:
+    """One pass: applications received before ``now - application_retention``, expired markers."""
+    before = now - application_retention
+    applications = await store.purge_applications(before)
+    markers = await store.purge_markers(now)
+    await rings.publish([retention_event(before)])
+    report = PurgeReport(applications, markers, before)
+    log.info("retention purge", extra={"fields": {"applications": applications, "markers": markers}})
+    return report
+
+
+async def purge_periodically(
+    store: Store, rings: RingTracker, clock: Clock, application_retention: float, interval: float
+) -> None:
+    """Runs ``purge`` every ``interval`` seconds (the first after one interval) until cancelled;
+    a store outage skips a round."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await purge(store, rings, clock(), application_retention)
+        except Unavailable:
+            log.warning("retention purge skipped: store unavailable")
