@@ -6,6 +6,7 @@ import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import json_format
@@ -51,6 +52,21 @@ class AuditClient(RpcClient):
             self._stub.GetEntries, request, timeout=timeout, metadata=metadata, signer=self._entries_signer
         )
         return list(response.entries)
+
+
+    async def queries_on_my_data(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> audit_pb2.ListQueriesOnMyDataResponse:
+        """How often other members, by category, queried identifiers this member contributed."""
+        request = audit_pb2.ListQueriesOnMyDataRequest()
+        return await self._call(self._stub.ListQueriesOnMyData, request, timeout=timeout, metadata=metadata)
+
+    async def subject_access(
+        self, tokens: list[Any], *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> audit_pb2.SubjectAccessResponse:
+        """A data subject's access export (the member computes the subject's tokens)."""
+        request = audit_pb2.SubjectAccessRequest(tokens=tokens)
+        return await self._call(self._stub.SubjectAccess, request, timeout=timeout, metadata=metadata)
 
 
 class AuditFailure(Exception):

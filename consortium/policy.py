@@ -70,7 +70,10 @@ REQUIRED_SCOPE: dict[str, Scope] = {
         )
     },
     **{_ANALYST + m: Scope.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")},
-    **{_AUDIT + m: Scope.AUDIT for m in ("GetTreeHead", "GetConsistencyProof", "GetInclusionProof")},
+    **{
+        _AUDIT + m: Scope.AUDIT
+        for m in ("GetTreeHead", "GetConsistencyProof", "GetInclusionProof", "ListQueriesOnMyData", "SubjectAccess")
+    },
     _AUDIT + "GetEntries": Scope.ADMIN,  # entries name members, references and tokens
 }
 

@@ -26,6 +26,7 @@ from consortium.services.audit_service import AuditServicer
 from consortium.services.consortium_service import ConsortiumServicer
 from consortium.store.base import Store
 from consortium.store.registry import open_store
+from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
@@ -121,7 +122,9 @@ async def start_hub(
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     usage = UsageGuard(config.usage_policy())
     disputes = DisputeBook()
-    rings = RingTracker(store, observers=[audit.observe, usage.observe, disputes.observe])
+    rings = RingTracker(store)
+    queries = QueryCounts(rings.index)  # after the ring fold: the index holds the new application
+    rings.observers = (audit.observe, usage.observe, disputes.observe, queries.observe)
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
@@ -144,7 +147,11 @@ async def start_hub(
                 AnalystServicer(rings),
                 SERVICE_NAMES[2],
             ),
-            (audit_pb2_grpc.add_AuditServiceServicer_to_server, AuditServicer(rings, audit, clock), SERVICE_NAMES[3]),
+            (
+                audit_pb2_grpc.add_AuditServiceServicer_to_server,
+                AuditServicer(rings, audit, clock, queries, store),
+                SERVICE_NAMES[3],
+            ),
         ],
         tls=tls,
         interceptors=[AuthInterceptor(authenticator)],

@@ -7,22 +7,36 @@ log, so a head from any replica covers everything appended before the call.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+
 import grpc
 from lianfang.v1 import audit_pb2, audit_pb2_grpc
 
 from consortium.audit import AuditLog
+from consortium.records import token_key
 from consortium.rings import RingTracker
+from consortium.store.base import MemberStore
+from consortium.transparency import QueryCounts
+from consortium.validation import check_token
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from runtime.interceptors import current_call
+from runtime.timestamps import to_timestamp
 
 MAX_ENTRIES = 1000
+MAX_SUBJECT_TOKENS = 64
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, log: RingTracker, audit: AuditLog, clock: Clock) -> None:
+    def __init__(
+        self, log: RingTracker, audit: AuditLog, clock: Clock, queries: QueryCounts, members: MemberStore
+    ) -> None:
         self.log = log
         self.audit = audit
         self.clock = clock
+        self.queries = queries
+        self.members = members
 
     async def _size(self, requested: int, field: str) -> int:
         if self.audit.signing_key is None:
@@ -78,3 +92,61 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         count = min(request.count, len(cursors) - request.start)
         entries = await self.log.store.log_events(after, count)
         return audit_pb2.GetEntriesResponse(entries=[event.encode() for _, event in entries])
+
+    async def _categories(self) -> dict[str, str]:
+        return {m.member_id: m.category for m in await self.members.list_members()}
+
+    async def ListQueriesOnMyData(
+        self, request: audit_pb2.ListQueriesOnMyDataRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.ListQueriesOnMyDataResponse:
+        await self.log.catch_up()
+        categories = await self._categories()
+        totals: Counter[str] = Counter()
+        for member, checks in self.queries.of(current_call().principal).items():
+            totals[categories.get(member, "unknown")] += checks
+        return audit_pb2.ListQueriesOnMyDataResponse(
+            by_category=[
+                audit_pb2.CategoryCount(member_category=c, checks=n)
+                for c, n in sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+            ],
+            total=sum(totals.values()),
+        )
+
+    async def SubjectAccess(
+        self, request: audit_pb2.SubjectAccessRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.SubjectAccessResponse:
+        """Scans the log for the subject's tokens: rare requests, so no index is kept for them."""
+        violations: list[FieldViolation] = []
+        if not 1 <= len(request.tokens) <= MAX_SUBJECT_TOKENS:
+            violations.append(FieldViolation("tokens", f"1..{MAX_SUBJECT_TOKENS} tokens"))
+        for i, t in enumerate(request.tokens):
+            check_token(t, f"tokens[{i}]", violations)
+        if violations:
+            raise InvalidArgument(violations)
+        size = await self._size(0, "tree_size")
+        wanted = {token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens}
+        categories = await self._categories()
+        found: list[audit_pb2.SubjectQuery] = []
+        index, after = 0, (0, 0)
+        while index < size:
+            page = await self.log.store.log_events(after, min(5_000, size - index))
+            if not page:
+                break
+            for cursor, event in page:
+                if event.startswith('["a"') and any(key in event for key in wanted):
+                    decoded = json.loads(event)
+                    if wanted.intersection(decoded[4]):
+                        found.append(
+                            audit_pb2.SubjectQuery(
+                                leaf_index=index,
+                                leaf_hash=self.audit.tree.leaf_hash_at(index),
+                                member_category=categories.get(str(decoded[1]), "unknown"),
+                                at=to_timestamp(float(decoded[3])),
+                                inclusion_proof=self.audit.tree.inclusion_proof(index, size),
+                            )
+                        )
+                index += 1
+                after = cursor
+                if index >= size:
+                    break
+        return audit_pb2.SubjectAccessResponse(queries=found, tree_head=self.audit.head(size, self.clock()))

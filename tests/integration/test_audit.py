@@ -130,3 +130,41 @@ async def test_without_an_audit_key_the_service_says_so(tmp_path: Path) -> None:
     finally:
         await client.close()
         await hub.stop(0.1)
+
+
+async def test_transparency_and_subject_access(tmp_path: Path) -> None:
+    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b", "lender-c"], member_category="microloan")
+    # Categories come from the member records (all "microloan" here); members are never named.
+    a = audit_client(c, "lender-a", c.members["lender-a"].key_file)
+    key = public_key_of(c.audit_public_key)
+    try:
+        await c.members["lender-a"].hub_client.check_request(check_request("a-1", rid(1), phone(1)))
+        await c.members["lender-b"].hub_client.check_request(check_request("b-1", rid(1)))  # queries a's data
+        await c.members["lender-c"].hub_client.check_request(check_request("c-1", phone(1)))  # and again
+        await c.members["lender-c"].hub_client.check_request(check_request("c-2", rid(2)))  # someone else
+        mine = await a.queries_on_my_data()
+        assert mine.total == 2 and [(x.member_category, x.checks) for x in mine.by_category] == [("microloan", 2)]
+        b = audit_client(c, "lender-b", c.members["lender-b"].key_file)
+        theirs = await b.queries_on_my_data()
+        assert theirs.total == 0  # nobody else queried lender-b's applicant after it
+        await b.close()
+
+        export = await a.subject_access([rid(1)])
+        assert [q.member_category for q in export.queries] == ["microloan", "microloan"]
+        assert verify_tree_head(export.tree_head, key)
+        for q in export.queries:
+            assert verify_inclusion(
+                q.leaf_hash,
+                q.leaf_index,
+                export.tree_head.tree_size,
+                list(q.inclusion_proof),
+                export.tree_head.root_hash,
+            )
+        assert len((await a.subject_access([rid(1), phone(1)])).queries) == 3
+        assert (await a.subject_access([rid(99)])).queries == []
+        with pytest.raises(LianfangRpcError) as bad:
+            await a.subject_access([])
+        assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    finally:
+        await a.close()
+        await c.stop()

@@ -23,31 +23,44 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from lianfang.v1 import common_pb2 as lianfang_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lianfang/v1/audit.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x14\n\x12GetTreeHeadRequest\"\x88\x01\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x04\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x0e\n\x06key_id\x18\x05 \x01(\t\"A\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"\\\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12.\n\ttree_head\x18\x02 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"A\n\x18GetInclusionProofRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"m\n\x19GetInclusionProofResponse\x12\x11\n\tleaf_hash\x18\x01 \x01(\x0c\x12\r\n\x05proof\x18\x02 \x03(\x0c\x12.\n\ttree_head\x18\x03 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"1\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"%\n\x12GetEntriesResponse\x12\x0f\n\x07\x65ntries\x18\x01 \x03(\x0c\x32\xf8\x02\n\x0c\x41uditService\x12K\n\x0bGetTreeHead\x12\x1f.lianfang.v1.GetTreeHeadRequest\x1a\x1b.lianfang.v1.SignedTreeHead\x12h\n\x13GetConsistencyProof\x12\'.lianfang.v1.GetConsistencyProofRequest\x1a(.lianfang.v1.GetConsistencyProofResponse\x12\x62\n\x11GetInclusionProof\x12%.lianfang.v1.GetInclusionProofRequest\x1a&.lianfang.v1.GetInclusionProofResponse\x12M\n\nGetEntries\x12\x1e.lianfang.v1.GetEntriesRequest\x1a\x1f.lianfang.v1.GetEntriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lianfang/v1/audit.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lianfang/v1/common.proto\"\x1c\n\x1aListQueriesOnMyDataRequest\"8\n\rCategoryCount\x12\x17\n\x0fmember_category\x18\x01 \x01(\t\x12\x0e\n\x06\x63hecks\x18\x02 \x01(\x04\"]\n\x1bListQueriesOnMyDataResponse\x12/\n\x0b\x62y_category\x18\x01 \x03(\x0b\x32\x1a.lianfang.v1.CategoryCount\x12\r\n\x05total\x18\x02 \x01(\x04\":\n\x14SubjectAccessRequest\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.lianfang.v1.Token\"\x8f\x01\n\x0cSubjectQuery\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x17\n\x0fmember_category\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclusion_proof\x18\x05 \x03(\x0c\"s\n\x15SubjectAccessResponse\x12*\n\x07queries\x18\x01 \x03(\x0b\x32\x19.lianfang.v1.SubjectQuery\x12.\n\ttree_head\x18\x02 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"\x14\n\x12GetTreeHeadRequest\"\x88\x01\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x04\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x0e\n\x06key_id\x18\x05 \x01(\t\"A\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"\\\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12.\n\ttree_head\x18\x02 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"A\n\x18GetInclusionProofRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"m\n\x19GetInclusionProofResponse\x12\x11\n\tleaf_hash\x18\x01 \x01(\x0c\x12\r\n\x05proof\x18\x02 \x03(\x0c\x12.\n\ttree_head\x18\x03 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"1\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"%\n\x12GetEntriesResponse\x12\x0f\n\x07\x65ntries\x18\x01 \x03(\x0c\x32\xba\x04\n\x0c\x41uditService\x12K\n\x0bGetTreeHead\x12\x1f.lianfang.v1.GetTreeHeadRequest\x1a\x1b.lianfang.v1.SignedTreeHead\x12h\n\x13GetConsistencyProof\x12\'.lianfang.v1.GetConsistencyProofRequest\x1a(.lianfang.v1.GetConsistencyProofResponse\x12\x62\n\x11GetInclusionProof\x12%.lianfang.v1.GetInclusionProofRequest\x1a&.lianfang.v1.GetInclusionProofResponse\x12M\n\nGetEntries\x12\x1e.lianfang.v1.GetEntriesRequest\x1a\x1f.lianfang.v1.GetEntriesResponse\x12h\n\x13ListQueriesOnMyData\x12\'.lianfang.v1.ListQueriesOnMyDataRequest\x1a(.lianfang.v1.ListQueriesOnMyDataResponse\x12V\n\rSubjectAccess\x12!.lianfang.v1.SubjectAccessRequest\x1a\".lianfang.v1.SubjectAccessResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianfang.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETTREEHEADREQUEST']._serialized_start=73
-  _globals['_GETTREEHEADREQUEST']._serialized_end=93
-  _globals['_SIGNEDTREEHEAD']._serialized_start=96
-  _globals['_SIGNEDTREEHEAD']._serialized_end=232
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=234
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=299
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=301
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=393
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=395
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=460
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=462
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=571
-  _globals['_GETENTRIESREQUEST']._serialized_start=573
-  _globals['_GETENTRIESREQUEST']._serialized_end=622
-  _globals['_GETENTRIESRESPONSE']._serialized_start=624
-  _globals['_GETENTRIESRESPONSE']._serialized_end=661
-  _globals['_AUDITSERVICE']._serialized_start=664
-  _globals['_AUDITSERVICE']._serialized_end=1040
+  _globals['_LISTQUERIESONMYDATAREQUEST']._serialized_start=99
+  _globals['_LISTQUERIESONMYDATAREQUEST']._serialized_end=127
+  _globals['_CATEGORYCOUNT']._serialized_start=129
+  _globals['_CATEGORYCOUNT']._serialized_end=185
+  _globals['_LISTQUERIESONMYDATARESPONSE']._serialized_start=187
+  _globals['_LISTQUERIESONMYDATARESPONSE']._serialized_end=280
+  _globals['_SUBJECTACCESSREQUEST']._serialized_start=282
+  _globals['_SUBJECTACCESSREQUEST']._serialized_end=340
+  _globals['_SUBJECTQUERY']._serialized_start=343
+  _globals['_SUBJECTQUERY']._serialized_end=486
+  _globals['_SUBJECTACCESSRESPONSE']._serialized_start=488
+  _globals['_SUBJECTACCESSRESPONSE']._serialized_end=603
+  _globals['_GETTREEHEADREQUEST']._serialized_start=605
+  _globals['_GETTREEHEADREQUEST']._serialized_end=625
+  _globals['_SIGNEDTREEHEAD']._serialized_start=628
+  _globals['_SIGNEDTREEHEAD']._serialized_end=764
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=766
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=831
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=833
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=925
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=927
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=992
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=994
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1103
+  _globals['_GETENTRIESREQUEST']._serialized_start=1105
+  _globals['_GETENTRIESREQUEST']._serialized_end=1154
+  _globals['_GETENTRIESRESPONSE']._serialized_start=1156
+  _globals['_GETENTRIESRESPONSE']._serialized_end=1193
+  _globals['_AUDITSERVICE']._serialized_start=1196
+  _globals['_AUDITSERVICE']._serialized_end=1766
 # @@protoc_insertion_point(module_scope)

@@ -54,6 +54,16 @@ class AuditServiceStub:
                 request_serializer=lianfang_dot_v1_dot_audit__pb2.GetEntriesRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_audit__pb2.GetEntriesResponse.FromString,
                 _registered_method=True)
+        self.ListQueriesOnMyData = channel.unary_unary(
+                '/lianfang.v1.AuditService/ListQueriesOnMyData',
+                request_serializer=lianfang_dot_v1_dot_audit__pb2.ListQueriesOnMyDataRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_audit__pb2.ListQueriesOnMyDataResponse.FromString,
+                _registered_method=True)
+        self.SubjectAccess = channel.unary_unary(
+                '/lianfang.v1.AuditService/SubjectAccess',
+                request_serializer=lianfang_dot_v1_dot_audit__pb2.SubjectAccessRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_audit__pb2.SubjectAccessResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -84,6 +94,22 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListQueriesOnMyData(self, request, context):
+        """Transparency (PIPL): how often other members queried identifiers this member contributed,
+        counted per member category — never naming the member.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubjectAccess(self, request, context):
+        """A data subject's access request, through a member: every Check that carried one of the
+        subject's tokens, with an inclusion proof of its leaf against a signed tree head.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -106,6 +132,16 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.GetEntries,
                     request_deserializer=lianfang_dot_v1_dot_audit__pb2.GetEntriesRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_audit__pb2.GetEntriesResponse.SerializeToString,
+            ),
+            'ListQueriesOnMyData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQueriesOnMyData,
+                    request_deserializer=lianfang_dot_v1_dot_audit__pb2.ListQueriesOnMyDataRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_audit__pb2.ListQueriesOnMyDataResponse.SerializeToString,
+            ),
+            'SubjectAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubjectAccess,
+                    request_deserializer=lianfang_dot_v1_dot_audit__pb2.SubjectAccessRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_audit__pb2.SubjectAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -216,6 +252,60 @@ class AuditService:
             '/lianfang.v1.AuditService/GetEntries',
             lianfang_dot_v1_dot_audit__pb2.GetEntriesRequest.SerializeToString,
             lianfang_dot_v1_dot_audit__pb2.GetEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQueriesOnMyData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AuditService/ListQueriesOnMyData',
+            lianfang_dot_v1_dot_audit__pb2.ListQueriesOnMyDataRequest.SerializeToString,
+            lianfang_dot_v1_dot_audit__pb2.ListQueriesOnMyDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubjectAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AuditService/SubjectAccess',
+            lianfang_dot_v1_dot_audit__pb2.SubjectAccessRequest.SerializeToString,
+            lianfang_dot_v1_dot_audit__pb2.SubjectAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,
