@@ -53,7 +53,6 @@ class AuditClient(RpcClient):
         )
         return list(response.entries)
 
-
     async def queries_on_my_data(
         self, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> audit_pb2.ListQueriesOnMyDataResponse:

@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
+from lianfang.v1 import audit_pb2, common_pb2, consortium_pb2, node_pb2
 
 from clients.analyst import AnalystClient
 from clients.analyst_web.page import standalone_page
+from clients.audit import AuditClient, public_key_of, verify_log
 from clients.cli.analyst_commands import ring_page_data
+from clients.credentials import JwtSigner, load_private_key
 from clients.demo.consortium import start_local_consortium
 from clients.demo.workload import DAY, Application, Filing, build_workload
 from consortium.ring_messages import HIGH_RISK_SCORE
@@ -65,6 +67,7 @@ class DemoResult:
     rings_at_check: Score = field(default_factory=Score)  # per application, in its own Check
     rings_flagged: int = 0
     top_ring: str = ""
+    audit: str = ""
     page: str = ""
     seconds: float = 0.0
 
@@ -110,7 +113,15 @@ async def run_demo(
             protected: set[str] = set()
             history: dict[str, list[tuple[float, str]]] = {}
             hub_refs: dict[str, str] = {}
-            for at, _, event in events:
+            first = member_ids[0]
+            auditor = AuditClient(
+                consortium.hub_channel(first), JwtSigner(first, load_private_key(consortium.members[first].key_file))
+            )
+            audit_key = public_key_of(consortium.audit_public_key)
+            midway: audit_pb2.SignedTreeHead | None = None
+            for n, (at, _, event) in enumerate(events):
+                if n == len(events) // 2:  # a member takes a signed head mid-run ...
+                    midway = (await verify_log(auditor, audit_key, None, entries=False)).head
                 clock.now = at
                 if isinstance(event, Filing):
                     member = consortium.members[event.lender]
@@ -175,6 +186,11 @@ async def run_demo(
                     result.protective.add(rid in protected, any(c.startswith("PROTECTIVE_") for c in codes))
                     result.rings_at_check.add(app.role == "ring", "RING_HIGH_RISK" in codes)
             result.seconds = time.perf_counter() - started
+            # ... and checks at the end that the log still extends it (nothing rewritten).
+            verified = await verify_log(auditor, audit_key, midway, entries=False)
+            result.audit = f"{verified.head.tree_size} entries; signed head verified, extends the mid-run head of "
+            result.audit += f"{verified.checked_against}"
+            await auditor.close()
             await _score_rings(consortium.analyst, work.applications, hub_refs, result, page)
         finally:
             await consortium.stop()
@@ -210,9 +226,13 @@ def print_report(result: DemoResult, out: TextIO) -> None:
         ("markers filed / withdrawn", f"{result.markers_filed} / {result.markers_withdrawn}"),
         ("shared-IP stacking seen but not flagged", str(result.ip_only_stacking)),
         ("wall time", f"{result.seconds:.1f} s ({result.checks / max(result.seconds, 1e-9):.0f} checks/s)"),
+        ("audit log (RFC 6962)", result.audit),
     ]
     width = max(len(r[0]) for r in rows)
-    print(f"Lianfang demo — hub + {result.lenders} member nodes on loopback, real gRPC over TLS", file=out)
+    print(
+        f"Lianfang demo — hub + {result.lenders} member nodes on loopback, gRPC over mutual TLS, scoped JWTs",
+        file=out,
+    )
     for name, value in rows:
         print(f"  {name:<{width}}  {value}", file=out)
     print("", file=out)
