@@ -146,6 +146,14 @@ async def raise_dispute(
     return book.disputes[dispute_id]
 
 
+async def dispute_response(
+    store: Store, log: RingTracker, book: DisputeBook, request: consortium_pb2.RaiseDisputeRequest, by: str, now: float
+) -> consortium_pb2.DisputeResponse:
+    """``raise_dispute`` as both RaiseDispute (members) and OpenDispute (admins) answer it."""
+    dispute = await raise_dispute(store, log, book, request.marker_id, request.subject_statement, by, now)
+    return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
+
+
 async def resolve_dispute(
     store: Store,
     log: RingTracker,

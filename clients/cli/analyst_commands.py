@@ -18,15 +18,13 @@ from google.protobuf.message import Message
 
 from clients.analyst import AnalystClient
 from clients.analyst_web.page import as_json, standalone_page
-from clients.channel import open_channel
+from clients.cli.hub_connection import add_hub_connection, hub_channel
 from clients.credentials import JwtSigner, load_private_key
 
 
 def _client(args: argparse.Namespace) -> AnalystClient:
-    channel = open_channel(
-        args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
-    )
-    return AnalystClient(channel, JwtSigner(f"analyst/{args.analyst_name}", load_private_key(args.analyst_key)))
+    signer = JwtSigner(f"analyst/{args.analyst_name}", load_private_key(args.analyst_key))
+    return AnalystClient(hub_channel(args), signer)
 
 
 def _print(message: Message | dict[str, Any]) -> None:
@@ -122,11 +120,7 @@ def add_commands(nouns: Any) -> None:
     analyst = nouns.add_parser("analyst", help="fraud analyst: rings, neighbourhoods, paths, graph page")
     verbs = analyst.add_subparsers(dest="verb", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--hub", default="localhost:7443", help="hub host:port")
-    common.add_argument("--ca", help="CA certificate of the hub")
-    common.add_argument("--plaintext", action="store_true", help="hub without TLS")
-    common.add_argument("--cert", help="client certificate for mutual TLS (common name analyst/<name>)")
-    common.add_argument("--key", help="private key of --cert")
+    add_hub_connection(common, "analyst/<name>")
     common.add_argument("--analyst-key", required=True, help="analyst Ed25519 private key (PEM)")
     common.add_argument("--analyst-name", default="fraud", help="analyst name configured at the hub")
 

@@ -14,15 +14,12 @@ import sys
 from typing import Any
 
 from clients.audit import AuditClient, AuditFailure, describe, load_head, public_key_of, save_head, verify_log
-from clients.channel import open_channel
+from clients.cli.hub_connection import add_hub_connection, hub_channel
 from clients.credentials import JwtSigner, load_private_key
 
 
 def _client(args: argparse.Namespace) -> AuditClient:
-    channel = open_channel(
-        args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
-    )
-    return AuditClient(channel, JwtSigner(args.subject, load_private_key(args.signing_key)))
+    return AuditClient(hub_channel(args), JwtSigner(args.subject, load_private_key(args.signing_key)))
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -51,11 +48,7 @@ def add_commands(nouns: Any) -> None:
     audit = nouns.add_parser("audit", help="verify the hub's audit log (signed tree heads, consistency)")
     verbs = audit.add_subparsers(dest="verb", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--hub", default="localhost:7443", help="hub host:port")
-    common.add_argument("--ca", help="CA certificate of the hub")
-    common.add_argument("--cert", help="client certificate for mutual TLS")
-    common.add_argument("--key", help="private key of --cert")
-    common.add_argument("--plaintext", action="store_true", help="hub without TLS")
+    add_hub_connection(common, "the --subject")
     common.add_argument("--subject", required=True, help="who is asking: a member id or admin/<name>")
     common.add_argument("--signing-key", required=True, help="that principal's Ed25519 private key (PEM)")
     head = verbs.add_parser("head", parents=[common], help="print the current signed tree head")

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clients.channel import open_channel
 from clients.cli.analyst_commands import add_commands as add_analyst_commands
 from clients.cli.audit_commands import add_commands as add_audit_commands
+from clients.cli.hub_connection import add_hub_connection, hub_channel
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
@@ -67,10 +67,7 @@ def _node_serve(args: argparse.Namespace) -> int:
 
 
 def _admin_client(args: argparse.Namespace) -> AdminClient:
-    channel = open_channel(
-        args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
-    )
-    return AdminClient(channel, JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key)))
+    return AdminClient(hub_channel(args), JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key)))
 
 
 def _member_dict(m: object) -> dict[str, object]:
@@ -168,11 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin = nouns.add_parser("admin", help="consortium administration").add_subparsers(dest="verb", required=True)
     members = admin.add_parser("members", help="member lifecycle")
-    members.add_argument("--hub", default="localhost:7443", help="hub host:port")
-    members.add_argument("--ca", help="CA certificate of the hub")
-    members.add_argument("--plaintext", action="store_true", help="hub without TLS")
-    members.add_argument("--cert", help="client certificate for mutual TLS (common name admin/<name>)")
-    members.add_argument("--key", help="private key of --cert")
+    add_hub_connection(members, "admin/<name>")
     members.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
     members.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
     actions = members.add_subparsers(dest="action", required=True)

@@ -6,7 +6,7 @@ import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.auth import Authenticator
-from consortium.disputes import DisputeBook, raise_dispute, resolve_dispute
+from consortium.disputes import DisputeBook, dispute_response, resolve_dispute
 from consortium.markers import MarkerPolicy
 from consortium.members import PENDING, TRANSITIONS
 from consortium.records import Member
@@ -154,17 +154,8 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
     async def OpenDispute(
         self, request: consortium_pb2.RaiseDisputeRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.DisputeResponse:
-        now = self.clock()
-        dispute = await raise_dispute(
-            self.store,
-            self.log,
-            self.disputes,
-            request.marker_id,
-            request.subject_statement,
-            current_call().principal,
-            now,
-        )
-        return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
+        by = current_call().principal
+        return await dispute_response(self.store, self.log, self.disputes, request, by, self.clock())
 
     async def ListDisputes(
         self, request: consortium_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext

@@ -8,7 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
-from consortium.disputes import DisputeBook, raise_dispute
+from consortium.disputes import DisputeBook, dispute_response
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import ring_message, ring_reasons
@@ -281,14 +281,5 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
     async def RaiseDispute(
         self, request: consortium_pb2.RaiseDisputeRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.DisputeResponse:
-        now = self.clock()
-        dispute = await raise_dispute(
-            self.store,
-            self.rings,
-            self.disputes,
-            request.marker_id,
-            request.subject_statement,
-            current_call().principal,
-            now,
-        )
-        return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
+        by = current_call().principal
+        return await dispute_response(self.store, self.rings, self.disputes, request, by, self.clock())

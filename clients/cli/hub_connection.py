@@ -1,0 +1,24 @@
+"""The options every hub-facing command shares (address, TLS, client certificate), in one place."""
+
+from __future__ import annotations
+
+import argparse
+
+import grpc
+
+from clients.channel import open_channel
+
+
+def add_hub_connection(parser: argparse.ArgumentParser, principal: str) -> None:
+    """``--hub --ca --cert --key --plaintext``; ``principal`` names the certificate's subject."""
+    parser.add_argument("--hub", default="localhost:7443", help="hub host:port")
+    parser.add_argument("--ca", help="CA certificate of the hub")
+    parser.add_argument("--cert", help=f"client certificate for mutual TLS (common name {principal})")
+    parser.add_argument("--key", help="private key of --cert")
+    parser.add_argument("--plaintext", action="store_true", help="hub without TLS (local experiments only)")
+
+
+def hub_channel(args: argparse.Namespace) -> grpc.aio.Channel:
+    return open_channel(
+        args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
+    )
