@@ -10,7 +10,8 @@ filed markers). Before a Check is recorded ``UsageGuard.admit`` enforces, per me
   the floor → FAILED_PRECONDITION saying how to regain query rights.
 
 ``report`` lists every member's figures and flags what looks like scraping (many Checks, no
-outcomes ever) for the admins (``AdminService.ListUsage``).
+outcomes ever) or enumeration (Checks of a bare identifier) for the admins
+(``AdminService.ListUsage``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Any
 from runtime.errors import FailedPrecondition, ResourceExhausted
 
 DAY = 86_400.0
+ENUMERATION_SHARE = 0.8
+"""A member whose Checks mostly carry one identifier alone (a list of ID numbers walked through,
+no phone, device or address of a real application) is flagged ENUMERATION_SUSPECTED."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class MemberFigures:
     contributions: int = 0
     outcomes: int = 0
     markers: int = 0
+    bare: int = 0  # Checks carrying a single identifier (an ID number alone: what a scraper sends)
     by_day: Counter[int] = field(default_factory=Counter)  # UTC day number -> checks
 
 
@@ -78,6 +83,7 @@ class UsageGuard:
         if kind == "a":
             f = self.figures(str(decoded[1]))
             f.checks += 1
+            f.bare += len(decoded[4]) <= 1
             f.by_day[int(float(decoded[3]) // DAY)] += 1
             if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
                 del f.by_day[min(f.by_day)]
@@ -121,13 +127,16 @@ class UsageGuard:
             self._buckets[member] = (tokens - checks, clock)
 
     def report(self, now: float) -> list[dict[str, Any]]:
-        """Per member: figures, contribution ratio and flags (SCRAPING_SUSPECTED, BELOW_GIVE_TO_GET)."""
+        """Per member: figures, contribution ratio and flags (SCRAPING_SUSPECTED, ENUMERATION_SUSPECTED,
+        BELOW_GIVE_TO_GET)."""
         p, rows = self.policy, []
         for member, f in sorted(self.members.items()):
             ratio = f.contributions / f.checks if f.checks else 0.0
             flags = []
             if f.checks >= p.scraping_checks and f.outcomes == 0:
                 flags.append("SCRAPING_SUSPECTED")
+            if f.checks >= p.scraping_checks and f.bare >= ENUMERATION_SHARE * f.checks:
+                flags.append("ENUMERATION_SUSPECTED")
             if p.give_to_get_floor and f.checks >= p.give_to_get_grace and ratio < p.give_to_get_floor:
                 flags.append("BELOW_GIVE_TO_GET")
             rows.append(

@@ -102,10 +102,14 @@ async def test_admins_see_members_that_look_like_scrapers(tmp_path: Path) -> Non
     try:
         batch = [check_request(f"s-{i}", rid(100 + i)) for i in range(6)]
         await c.members["lender-a"].hub_client.batch_check(batch)
-        await c.members["lender-b"].hub_client.check_request(check_request("honest", rid(1)))
-        await c.members["lender-b"].hub_client.report_outcome("honest", common_pb2.OUTCOME_FUNDED)
+        b = c.members["lender-b"].hub_client
+        await b.check_request(check_request("honest", rid(1)))
+        for i in range(5):  # real applications carry more than an ID number
+            await b.check_request(check_request(f"full-{i}", rid(200 + i), phone(200 + i)))
+        await b.report_outcome("honest", common_pb2.OUTCOME_FUNDED)
         usage = {u.member_id: u for u in await c.admin.list_usage()}
-        assert list(usage["lender-a"].flags) == ["SCRAPING_SUSPECTED"]
+        # six Checks of an ID number alone, never an outcome: both patterns
+        assert list(usage["lender-a"].flags) == ["SCRAPING_SUSPECTED", "ENUMERATION_SUSPECTED"]
         assert list(usage["lender-b"].flags) == []
         assert usage["lender-a"].checks_today == 6
     finally:
