@@ -181,7 +181,7 @@
     const nodes = [...state.nodes.values()];
     if (!nodes.length) return;
     const xs = nodes.map((n) => n.x), ys = nodes.map((n) => n.y);
-    const minX = Math.min(...xs) - 50, maxX = Math.max(...xs) + 110, minY = Math.min(...ys) - 50, maxY = Math.max(...ys) + 50;
+    const minX = Math.min(...xs) - 50, maxX = Math.max(...xs) + 110, minY = Math.min(...ys) - 50, maxY = Math.max(...ys) + 110;
     const box = svg.getBoundingClientRect();
     const k = Math.min(2, Math.min(box.width / (maxX - minX), box.height / (maxY - minY)));
     state.view = { k, x: box.width / 2 - k * (minX + maxX) / 2, y: box.height / 2 - k * (minY + maxY) / 2 };
@@ -334,7 +334,7 @@
         html("span", Number(ring.score).toFixed(2), b, "score");
         b.addEventListener("click", () => loadRing({ id: ring.ring_id }));
       }
-      html("p", `${matched} ring(s) in the consortium`, nav, "hint");
+      html("p", embedded ? "standalone page: this ring only (offline)" : `${matched} ring(s) in the consortium`, nav, "hint");
       return rings;
     } catch (error) {
       html("p", `could not list rings: ${error.message}`, nav, "hint");
