@@ -115,6 +115,13 @@ class HubClient(RpcClient):
         )
         return response.dispute
 
+    async def my_key_epochs(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[consortium_pb2.WrappedKeyEpoch]:
+        """This member's wrapped consortium keys, oldest epoch first (``clients.key_epochs`` unwraps)."""
+        request = consortium_pb2.GetMyKeyEpochsRequest()
+        return list((await self._call(self._stub.GetMyKeyEpochs, request, timeout=timeout, metadata=metadata)).epochs)
+
 
 class AdminClient(RpcClient):
     """Membership administration; signed by an admin key (subject ``admin/<name>``)."""
@@ -200,3 +207,33 @@ class AdminClient(RpcClient):
             corrected_reason_code=corrected_reason_code,
         )
         return (await self._call(self._stub.ResolveDispute, request, timeout=timeout, metadata=metadata)).dispute
+
+    async def set_encryption_key(
+        self, member_id: str, public_key: bytes, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> None:
+        request = consortium_pb2.SetEncryptionKeyRequest(member_id=member_id, public_key=public_key)
+        await self._call(self._stub.SetEncryptionKey, request, timeout=timeout, metadata=metadata)
+
+    async def list_key_epochs(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> consortium_pb2.ListKeyEpochsResponse:
+        request = consortium_pb2.ListKeyEpochsRequest()
+        return await self._call(self._stub.ListKeyEpochs, request, timeout=timeout, metadata=metadata)
+
+    async def create_key_epoch(
+        self, epoch: int, key: bytes, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> consortium_pb2.KeyEpochInfo:
+        """Wraps ``key`` here, on the admin's side, to every member with an encryption key; the
+        hub receives only the wrapped blobs."""
+        from clients.key_epochs import wrap_key
+
+        known = await self.list_key_epochs(timeout=timeout, metadata=metadata)
+        wrapped = {k.member_id: wrap_key(key, epoch, k.member_id, k.public_key) for k in known.encryption_keys}
+        request = consortium_pb2.CreateKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped)
+        return await self._call(self._stub.CreateKeyEpoch, request, timeout=timeout, metadata=metadata)
+
+    async def retire_key_epoch(
+        self, epoch: int, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> consortium_pb2.KeyEpochInfo:
+        request = consortium_pb2.RetireKeyEpochRequest(epoch=epoch)
+        return await self._call(self._stub.RetireKeyEpoch, request, timeout=timeout, metadata=metadata)

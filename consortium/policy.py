@@ -54,6 +54,7 @@ REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "WithdrawMarker": Scope.CONTRIBUTE,
     _CONSORTIUM + "ListMyMarkers": Scope.CONTRIBUTE,
     _CONSORTIUM + "RaiseDispute": Scope.CONTRIBUTE,
+    _CONSORTIUM + "GetMyKeyEpochs": Scope.QUERY,  # a node needs its keys to query at all
     **{
         _ADMIN + m: Scope.ADMIN
         for m in (
@@ -67,6 +68,10 @@ REQUIRED_SCOPE: dict[str, Scope] = {
             "OpenDispute",
             "ListDisputes",
             "ResolveDispute",
+            "SetEncryptionKey",
+            "CreateKeyEpoch",
+            "RetireKeyEpoch",
+            "ListKeyEpochs",
         )
     },
     **{_ANALYST + m: Scope.ANALYST for m in ("GetRing", "ListRings", "GetNeighbourhood", "FindPath", "ExportSubgraph")},

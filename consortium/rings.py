@@ -40,7 +40,8 @@ from graph.scoring import DEFAULT_SCORING, ScoringConfig
 log = logging.getLogger("lianfang.hub.rings")
 
 _PAGE = 5_000
-_NO_META = AppMeta()  # log entries per read while catching up
+_NO_META = AppMeta()
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr"})  # log entries per read while catching up
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
@@ -167,8 +168,8 @@ class RingTracker:
                 self.index.remove_application(app_id)
             if expired:
                 self.aggregates.forget()
-        elif kind in ("x", "d"):
-            pass  # admin actions and disputes: other folds' business (audit, DisputeBook)
+        elif kind in _OTHER_FOLDS:
+            pass  # admin actions, disputes, key epochs: other folds' business
         elif kind == "m":
             token, active = event[1], event[2]
             token = str(token)

@@ -17,6 +17,7 @@ from consortium.audit import AuditLog, load_signing_key
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
 from consortium.disputes import DisputeBook
+from consortium.key_book import KeyBook
 from consortium.markers import MarkerPolicy
 from consortium.retention import PurgeReport, purge, purge_periodically
 from consortium.rings import RingTracker
@@ -124,7 +125,8 @@ async def start_hub(
     disputes = DisputeBook()
     rings = RingTracker(store)
     queries = QueryCounts(rings.index)  # after the ring fold: the index holds the new application
-    rings.observers = (audit.observe, usage.observe, disputes.observe, queries.observe)
+    keys = KeyBook()
+    rings.observers = (audit.observe, usage.observe, disputes.observe, queries.observe, keys.observe)
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
@@ -134,12 +136,14 @@ async def start_hub(
         [
             (
                 consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
-                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes),
+                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes, keys),
                 SERVICE_NAMES[0],
             ),
             (
                 consortium_pb2_grpc.add_AdminServiceServicer_to_server,
-                AdminServicer(store, clock, authenticator, rings, usage, disputes, marker_policy or MarkerPolicy()),
+                AdminServicer(
+                    store, clock, authenticator, rings, usage, disputes, marker_policy or MarkerPolicy(), keys
+                ),
                 SERVICE_NAMES[1],
             ),
             (

@@ -7,6 +7,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.auth import Authenticator
 from consortium.disputes import DisputeBook, dispute_response, resolve_dispute
+from consortium.key_book import KeyBook, encryption_key_event, epoch_event, retire_event
 from consortium.markers import MarkerPolicy
 from consortium.members import PENDING, TRANSITIONS
 from consortium.records import Member
@@ -15,11 +16,12 @@ from consortium.store.base import Store
 from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
-from runtime.errors import FieldViolation, InvalidArgument
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
 ED25519_PUBLIC_KEY_BYTES = 32
+X25519_PUBLIC_KEY_BYTES = 32
 
 
 def member_message(m: Member) -> consortium_pb2.Member:
@@ -45,7 +47,9 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         usage: UsageGuard,
         disputes: DisputeBook,
         marker_policy: MarkerPolicy,
+        keys: KeyBook,
     ) -> None:
+        self.keys = keys
         self.disputes = disputes
         self.marker_policy = marker_policy
         self.store = store
@@ -174,3 +178,67 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             self.store, self.log, self.disputes, request, current_call().principal, now, self.marker_policy
         )
         return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
+
+    # -- key epochs ------------------------------------------------------------------------
+    async def SetEncryptionKey(
+        self, request: consortium_pb2.SetEncryptionKeyRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.SetEncryptionKeyResponse:
+        if len(request.public_key) != X25519_PUBLIC_KEY_BYTES:
+            raise InvalidArgument.one("public_key", "must be a raw 32-byte X25519 public key")
+        if await self.store.get_member(request.member_id) is None:
+            raise NotFound(f"member {request.member_id!r} not found")
+        await self.log.publish([encryption_key_event(request.member_id, request.public_key)])
+        await self._audit("set_encryption_key", request.member_id)
+        return consortium_pb2.SetEncryptionKeyResponse()
+
+    def _epoch_info(self, epoch: int) -> consortium_pb2.KeyEpochInfo:
+        e = self.keys.epochs[epoch]
+        info = consortium_pb2.KeyEpochInfo(
+            epoch=e.epoch, created_at=to_timestamp(e.created_at), members=sorted(e.wrapped)
+        )
+        if e.retired_at is not None:
+            info.retired_at.CopyFrom(to_timestamp(e.retired_at))
+        return info
+
+    async def CreateKeyEpoch(
+        self, request: consortium_pb2.CreateKeyEpochRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.KeyEpochInfo:
+        await self.log.catch_up()
+        violations = []
+        if request.epoch <= self.keys.latest():
+            violations.append(FieldViolation("epoch", f"must be greater than {self.keys.latest()}"))
+        if not request.wrapped_keys:
+            violations.append(FieldViolation("wrapped_keys", "the key wrapped to at least one member"))
+        for member, blob in request.wrapped_keys.items():
+            if member not in self.keys.encryption_keys:
+                violations.append(FieldViolation(f"wrapped_keys[{member}]", "no encryption key registered"))
+            elif not 60 <= len(blob) <= 200:
+                violations.append(FieldViolation(f"wrapped_keys[{member}]", "not a wrapped 32-byte key"))
+        if violations:
+            raise InvalidArgument(violations)
+        await self.log.publish([epoch_event(request.epoch, self.clock(), dict(request.wrapped_keys))])
+        return self._epoch_info(request.epoch)
+
+    async def RetireKeyEpoch(
+        self, request: consortium_pb2.RetireKeyEpochRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.KeyEpochInfo:
+        await self.log.catch_up()
+        epoch = self.keys.epochs.get(request.epoch)
+        if epoch is None:
+            raise NotFound(f"key epoch {request.epoch} not found")
+        if request.epoch == self.keys.latest():
+            raise FailedPrecondition("the newest epoch cannot be retired: create its successor first")
+        await self.log.publish([retire_event(request.epoch, self.clock())])
+        return self._epoch_info(request.epoch)
+
+    async def ListKeyEpochs(
+        self, request: consortium_pb2.ListKeyEpochsRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ListKeyEpochsResponse:
+        await self.log.catch_up()
+        return consortium_pb2.ListKeyEpochsResponse(
+            epochs=[self._epoch_info(e.epoch) for e in self.keys.ordered()],
+            encryption_keys=[
+                consortium_pb2.MemberEncryptionKey(member_id=m, public_key=k)
+                for m, k in sorted(self.keys.encryption_keys.items())
+            ],
+        )

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.disputes import DisputeBook, dispute_response
+from consortium.key_book import KeyBook
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import ring_message, ring_reasons
@@ -109,7 +110,9 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         rings: RingTracker | None = None,
         usage: UsageGuard | None = None,
         disputes: DisputeBook | None = None,
+        keys: KeyBook | None = None,
     ) -> None:
+        self.keys = keys if keys is not None else KeyBook()
         self.store = store
         self.clock = clock
         self.marker_policy = marker_policy or MarkerPolicy()
@@ -283,3 +286,18 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
     ) -> consortium_pb2.DisputeResponse:
         by = current_call().principal
         return await dispute_response(self.store, self.rings, self.disputes, request, by, self.clock())
+
+    async def GetMyKeyEpochs(
+        self, request: consortium_pb2.GetMyKeyEpochsRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.GetMyKeyEpochsResponse:
+        await self.rings.catch_up()
+        me = current_call().principal
+        response = consortium_pb2.GetMyKeyEpochsResponse()
+        for epoch in self.keys.ordered():
+            if me in epoch.wrapped:
+                item = response.epochs.add(
+                    epoch=epoch.epoch, wrapped_key=epoch.wrapped[me], created_at=to_timestamp(epoch.created_at)
+                )
+                if epoch.retired_at is not None:
+                    item.retired_at.CopyFrom(to_timestamp(epoch.retired_at))
+        return response

@@ -20,6 +20,28 @@ EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_GRAPHML: ExportFormat
 
+class GetMyKeyEpochsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WrappedKeyEpoch(_message.Message):
+    __slots__ = ("epoch", "wrapped_key", "created_at", "retired_at")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    wrapped_key: bytes
+    created_at: _timestamp_pb2.Timestamp
+    retired_at: _timestamp_pb2.Timestamp
+    def __init__(self, epoch: _Optional[int] = ..., wrapped_key: _Optional[bytes] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetMyKeyEpochsResponse(_message.Message):
+    __slots__ = ("epochs",)
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    epochs: _containers.RepeatedCompositeFieldContainer[WrappedKeyEpoch]
+    def __init__(self, epochs: _Optional[_Iterable[_Union[WrappedKeyEpoch, _Mapping]]] = ...) -> None: ...
+
 class RaiseDisputeRequest(_message.Message):
     __slots__ = ("marker_id", "subject_statement")
     MARKER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -265,6 +287,71 @@ class ListMyMarkersResponse(_message.Message):
     MARKERS_FIELD_NUMBER: _ClassVar[int]
     markers: _containers.RepeatedCompositeFieldContainer[Marker]
     def __init__(self, markers: _Optional[_Iterable[_Union[Marker, _Mapping]]] = ...) -> None: ...
+
+class SetEncryptionKeyRequest(_message.Message):
+    __slots__ = ("member_id", "public_key")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    public_key: bytes
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class SetEncryptionKeyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateKeyEpochRequest(_message.Message):
+    __slots__ = ("epoch", "wrapped_keys")
+    class WrappedKeysEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    wrapped_keys: _containers.ScalarMap[str, bytes]
+    def __init__(self, epoch: _Optional[int] = ..., wrapped_keys: _Optional[_Mapping[str, bytes]] = ...) -> None: ...
+
+class RetireKeyEpochRequest(_message.Message):
+    __slots__ = ("epoch",)
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    def __init__(self, epoch: _Optional[int] = ...) -> None: ...
+
+class KeyEpochInfo(_message.Message):
+    __slots__ = ("epoch", "created_at", "retired_at", "members")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    created_at: _timestamp_pb2.Timestamp
+    retired_at: _timestamp_pb2.Timestamp
+    members: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, epoch: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListKeyEpochsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class MemberEncryptionKey(_message.Message):
+    __slots__ = ("member_id", "public_key")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    public_key: bytes
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class ListKeyEpochsResponse(_message.Message):
+    __slots__ = ("epochs", "encryption_keys")
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    ENCRYPTION_KEYS_FIELD_NUMBER: _ClassVar[int]
+    epochs: _containers.RepeatedCompositeFieldContainer[KeyEpochInfo]
+    encryption_keys: _containers.RepeatedCompositeFieldContainer[MemberEncryptionKey]
+    def __init__(self, epochs: _Optional[_Iterable[_Union[KeyEpochInfo, _Mapping]]] = ..., encryption_keys: _Optional[_Iterable[_Union[MemberEncryptionKey, _Mapping]]] = ...) -> None: ...
 
 class ListDisputesRequest(_message.Message):
     __slots__ = ("include_resolved",)

@@ -69,6 +69,11 @@ class ConsortiumServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
                 _registered_method=True)
+        self.GetMyKeyEpochs = channel.unary_unary(
+                '/lianfang.v1.ConsortiumService/GetMyKeyEpochs',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsResponse.FromString,
+                _registered_method=True)
 
 
 class ConsortiumServiceServicer:
@@ -122,6 +127,14 @@ class ConsortiumServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMyKeyEpochs(self, request, context):
+        """The consortium token keys of every epoch, wrapped to this member's X25519 key: only the
+        member can unwrap them; the hub never sees a key in the clear.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsortiumServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -159,6 +172,11 @@ def add_ConsortiumServiceServicer_to_server(servicer, server):
                     servicer.RaiseDispute,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.SerializeToString,
+            ),
+            'GetMyKeyEpochs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMyKeyEpochs,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -360,6 +378,33 @@ class ConsortiumService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def GetMyKeyEpochs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/GetMyKeyEpochs',
+            lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdminServiceStub:
     """Membership administration. Callers authenticate as a configured admin principal.
@@ -420,6 +465,26 @@ class AdminServiceStub:
                 '/lianfang.v1.AdminService/ResolveDispute',
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ResolveDisputeRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
+                _registered_method=True)
+        self.SetEncryptionKey = channel.unary_unary(
+                '/lianfang.v1.AdminService/SetEncryptionKey',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.SetEncryptionKeyRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.SetEncryptionKeyResponse.FromString,
+                _registered_method=True)
+        self.CreateKeyEpoch = channel.unary_unary(
+                '/lianfang.v1.AdminService/CreateKeyEpoch',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.CreateKeyEpochRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
+                _registered_method=True)
+        self.RetireKeyEpoch = channel.unary_unary(
+                '/lianfang.v1.AdminService/RetireKeyEpoch',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.RetireKeyEpochRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
+                _registered_method=True)
+        self.ListKeyEpochs = channel.unary_unary(
+                '/lianfang.v1.AdminService/ListKeyEpochs',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListKeyEpochsRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListKeyEpochsResponse.FromString,
                 _registered_method=True)
 
 
@@ -488,6 +553,31 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetEncryptionKey(self, request, context):
+        """Key epochs: members' X25519 public keys, and consortium token keys wrapped to each of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateKeyEpoch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetireKeyEpoch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeyEpochs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -540,6 +630,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ResolveDispute,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ResolveDisputeRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.SerializeToString,
+            ),
+            'SetEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetEncryptionKey,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.SetEncryptionKeyRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.SetEncryptionKeyResponse.SerializeToString,
+            ),
+            'CreateKeyEpoch': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateKeyEpoch,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.CreateKeyEpochRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.SerializeToString,
+            ),
+            'RetireKeyEpoch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetireKeyEpoch,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.RetireKeyEpochRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.SerializeToString,
+            ),
+            'ListKeyEpochs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeyEpochs,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListKeyEpochsRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListKeyEpochsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -813,6 +923,114 @@ class AdminService:
             '/lianfang.v1.AdminService/ResolveDispute',
             lianfang_dot_v1_dot_consortium__pb2.ResolveDisputeRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/SetEncryptionKey',
+            lianfang_dot_v1_dot_consortium__pb2.SetEncryptionKeyRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.SetEncryptionKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateKeyEpoch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/CreateKeyEpoch',
+            lianfang_dot_v1_dot_consortium__pb2.CreateKeyEpochRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetireKeyEpoch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/RetireKeyEpoch',
+            lianfang_dot_v1_dot_consortium__pb2.RetireKeyEpochRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeyEpochs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/ListKeyEpochs',
+            lianfang_dot_v1_dot_consortium__pb2.ListKeyEpochsRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.ListKeyEpochsResponse.FromString,
             options,
             channel_credentials,
             insecure,

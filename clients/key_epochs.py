@@ -1,0 +1,74 @@
+"""Consortium token keys wrapped to one member: X25519 + HKDF-SHA256 + AES-256-GCM.
+
+The admin generates an epoch's key and wraps it to each member's X25519 public key; the hub
+keeps only the wrapped blobs and hands each member its own; only that member's private key
+unwraps it. The AEAD's associated data binds the blob to its epoch and member, so a blob cannot
+be replayed as another epoch's key or passed to another member.
+
+Blob = ephemeral X25519 public key (32) || nonce (12) || AES-GCM ciphertext of the key + tag.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+INFO = b"lianfang-key-epoch-v1"
+
+
+def _context(epoch: int, member_id: str) -> bytes:
+    return INFO + b"|" + str(epoch).encode() + b"|" + member_id.encode()
+
+
+def _kek(shared: bytes, ephemeral: bytes, recipient: bytes, context: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient, info=context).derive(shared)
+
+
+def _raw(public: X25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def wrap_key(key: bytes, epoch: int, member_id: str, recipient: bytes) -> bytes:
+    """``key`` wrapped to the member whose raw X25519 public key is ``recipient``."""
+    ephemeral = X25519PrivateKey.generate()
+    shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
+    ephemeral_raw = _raw(ephemeral.public_key())
+    context = _context(epoch, member_id)
+    nonce = os.urandom(12)
+    sealed = AESGCM(_kek(shared, ephemeral_raw, recipient, context)).encrypt(nonce, key, context)
+    return ephemeral_raw + nonce + sealed
+
+
+def unwrap_key(blob: bytes, epoch: int, member_id: str, private: X25519PrivateKey) -> bytes:
+    """The key, or ``cryptography.exceptions.InvalidTag`` if the blob is not this member's."""
+    if len(blob) < 32 + 12 + 16:
+        raise ValueError("wrapped key too short")
+    ephemeral_raw, nonce, sealed = blob[:32], blob[32:44], blob[44:]
+    shared = private.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
+    context = _context(epoch, member_id)
+    kek = _kek(shared, ephemeral_raw, _raw(private.public_key()), context)
+    return AESGCM(kek).decrypt(nonce, sealed, context)
+
+
+def generate_encryption_key_file(path: str | Path) -> bytes:
+    """A member's X25519 private key (PEM, 0600); returns the raw public key to give the admin."""
+    key = X25519PrivateKey.generate()
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    p.chmod(0o600)
+    return _raw(key.public_key())
+
+
+def load_encryption_key(path: str | Path) -> X25519PrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, X25519PrivateKey):
+        raise ValueError(f"{path}: not an X25519 private key")
+    return key

@@ -1,0 +1,61 @@
+"""Key epochs as the hub knows them: wrapped blobs only (a fold of the consortium log).
+
+The admin registers each member's X25519 public key and, per epoch, the consortium token key
+wrapped to each member (``clients.key_epochs``); the hub hands a member its own blobs and never
+holds a key it could unwrap. Events: ``["ek", member, public_key_b64]``,
+``["ke", epoch, created_at, {member: wrapped_b64}]`` and ``["kr", epoch, retired_at]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Epoch:
+    epoch: int
+    created_at: float
+    wrapped: dict[str, bytes] = field(default_factory=dict)
+    retired_at: float | None = None
+
+
+def encryption_key_event(member_id: str, public_key: bytes) -> str:
+    return json.dumps(["ek", member_id, base64.b64encode(public_key).decode()], separators=(",", ":"))
+
+
+def epoch_event(epoch: int, at: float, wrapped: dict[str, bytes]) -> str:
+    blobs = {m: base64.b64encode(b).decode() for m, b in sorted(wrapped.items())}
+    return json.dumps(["ke", epoch, at, blobs], separators=(",", ":"))
+
+
+def retire_event(epoch: int, at: float) -> str:
+    return json.dumps(["kr", epoch, at], separators=(",", ":"))
+
+
+class KeyBook:
+    def __init__(self) -> None:
+        self.encryption_keys: dict[str, bytes] = {}
+        self.epochs: dict[int, Epoch] = {}
+
+    def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
+        if not decoded:
+            return
+        kind = decoded[0]
+        if kind == "ek":
+            self.encryption_keys[str(decoded[1])] = base64.b64decode(decoded[2])
+        elif kind == "ke" and int(decoded[1]) not in self.epochs:
+            wrapped = {str(m): base64.b64decode(b) for m, b in dict(decoded[3]).items()}
+            self.epochs[int(decoded[1])] = Epoch(int(decoded[1]), float(decoded[2]), wrapped)
+        elif kind == "kr" and int(decoded[1]) in self.epochs:
+            found = self.epochs[int(decoded[1])]
+            if found.retired_at is None:
+                found.retired_at = float(decoded[2])
+
+    def latest(self) -> int:
+        return max(self.epochs, default=0)
+
+    def ordered(self) -> list[Epoch]:
+        return [self.epochs[e] for e in sorted(self.epochs)]
