@@ -122,6 +122,20 @@ class HubClient(RpcClient):
         request = consortium_pb2.GetMyKeyEpochsRequest()
         return list((await self._call(self._stub.GetMyKeyEpochs, request, timeout=timeout, metadata=metadata)).epochs)
 
+    async def link_tokens(
+        self,
+        pairs: Sequence[tuple[common_pb2.Token, common_pb2.Token]],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> int:
+        """During a key rotation: (older, newer) tokens of the same identifiers; how many were new."""
+        request = consortium_pb2.LinkTokensRequest(pairs=[consortium_pb2.TokenPair(older=o, newer=n) for o, n in pairs])
+        response = await self._call(
+            self._stub.LinkTokens, request, timeout=timeout, metadata=metadata, signer=self._contribute
+        )
+        return response.linked
+
 
 class AdminClient(RpcClient):
     """Membership administration; signed by an admin key (subject ``admin/<name>``)."""

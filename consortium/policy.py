@@ -55,6 +55,7 @@ REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "ListMyMarkers": Scope.CONTRIBUTE,
     _CONSORTIUM + "RaiseDispute": Scope.CONTRIBUTE,
     _CONSORTIUM + "GetMyKeyEpochs": Scope.QUERY,  # a node needs its keys to query at all
+    _CONSORTIUM + "LinkTokens": Scope.CONTRIBUTE,
     **{
         _ADMIN + m: Scope.ADMIN
         for m in (

@@ -13,6 +13,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2
 from lianfang.v1 import audit_pb2, audit_pb2_grpc, consortium_pb2, consortium_pb2_grpc
 
+from consortium.aliases import AliasBook
 from consortium.audit import AuditLog, load_signing_key
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
@@ -126,7 +127,8 @@ async def start_hub(
     rings = RingTracker(store)
     queries = QueryCounts(rings.index)  # after the ring fold: the index holds the new application
     keys = KeyBook()
-    rings.observers = (audit.observe, usage.observe, disputes.observe, queries.observe, keys.observe)
+    aliases = AliasBook()
+    rings.observers = (audit.observe, usage.observe, disputes.observe, queries.observe, keys.observe, aliases.observe)
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
@@ -136,7 +138,7 @@ async def start_hub(
         [
             (
                 consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
-                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes, keys),
+                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes, keys, aliases),
                 SERVICE_NAMES[0],
             ),
             (

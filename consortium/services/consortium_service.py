@@ -8,6 +8,7 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
+from consortium.aliases import AliasBook, alias_event, pairs_in
 from consortium.disputes import DisputeBook, dispute_response
 from consortium.key_book import KeyBook
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
@@ -24,14 +25,21 @@ from runtime.interceptors import current_call
 from runtime.timestamps import from_timestamp, to_timestamp
 
 MAX_FUTURE_SKEW = 24 * 3600.0
+MAX_LINKS = 1000
 
 
-def _application(caller: str, request: consortium_pb2.CheckRequest, now: float) -> ApplicationRecord:
+def _keys(request: consortium_pb2.CheckRequest) -> list[str]:
+    return [token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens]
+
+
+def _application(
+    caller: str, request: consortium_pb2.CheckRequest, now: float, token_keys: tuple[str, ...]
+) -> ApplicationRecord:
     return ApplicationRecord(
         member_id=caller,
         application_ref=request.application_ref,
         received_at=now,
-        token_keys=tuple([token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens]),
+        token_keys=token_keys,
         applicant_kind=request.applicant_kind,
         product_category=request.product_category,
         consent_ref=request.consent_ref,
@@ -111,8 +119,10 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         usage: UsageGuard | None = None,
         disputes: DisputeBook | None = None,
         keys: KeyBook | None = None,
+        aliases: AliasBook | None = None,
     ) -> None:
         self.keys = keys if keys is not None else KeyBook()
+        self.aliases = aliases if aliases is not None else AliasBook()
         self.store = store
         self.clock = clock
         self.marker_policy = marker_policy or MarkerPolicy()
@@ -150,13 +160,25 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         now = self.clock()
         _require_consent(request, now)
         self.usage.admit(caller, 1, now)
-        app = _application(caller, request, now)
+        links: list[tuple[str, str]] = []
+        app = self._application(caller, request, now, links)
         events = [application_event(app, self.rings.policy)]
-        snapshot, entries = await self.store.check_logged(app, now, events, self.rings.cursor)
+        logged = ([alias_event(links)] if links else []) + events
+        snapshot, entries = await self.store.check_logged(app, now, logged, self.rings.cursor)
         response = consortium_pb2.CheckResponse()
         _answer(response, app, snapshot, now, to_timestamp(now), self.disputes)
         self._ring_answers([app], [response], events, entries)
         return response
+
+    def _application(
+        self, caller: str, request: consortium_pb2.CheckRequest, now: float, links: list[tuple[str, str]]
+    ) -> ApplicationRecord:
+        """The application under canonical token keys (``consortium.aliases``); appends to
+        ``links`` the epoch pairs this request teaches the hub."""
+        keys = _keys(request)
+        pairs = pairs_in(keys)
+        links.extend(self.aliases.unknown(pairs))
+        return _application(caller, request, now, self.aliases.canonical_keys(keys, pairs))
 
     async def Check(
         self, request: consortium_pb2.CheckRequest, context: grpc.aio.ServicerContext
@@ -179,9 +201,11 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         for i, check in enumerate(request.checks):
             _require_consent(check, now, f"checks[{i}]: ")
         self.usage.admit(caller, len(request.checks), now)
-        apps = [_application(caller, check, now) for check in request.checks]
+        links: list[tuple[str, str]] = []
+        apps = [self._application(caller, check, now, links) for check in request.checks]
         events = [application_event(app, self.rings.policy) for app in apps]
-        snapshots, entries = await self.store.check_many_logged(apps, now, events, self.rings.cursor)
+        logged = ([alias_event(links)] if links else []) + events
+        snapshots, entries = await self.store.check_many_logged(apps, now, logged, self.rings.cursor)
         checked_at = to_timestamp(now)
         batch = consortium_pb2.BatchCheckResponse()
         add = batch.results.add
@@ -233,7 +257,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         marker = Marker(
             marker_id="mk_" + secrets.token_hex(10),
             filer_member_id=current_call().principal,
-            token_key=token_key(t.scheme, t.type, t.epoch, t.value),
+            token_key=self.aliases.resolve(token_key(t.scheme, t.type, t.epoch, t.value)),
             marker_type=request.marker_type,
             reason_code=request.reason_code,
             evidence_level=request.evidence_level,
@@ -301,3 +325,25 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
                 if epoch.retired_at is not None:
                     item.retired_at.CopyFrom(to_timestamp(epoch.retired_at))
         return response
+
+    async def LinkTokens(
+        self, request: consortium_pb2.LinkTokensRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.LinkTokensResponse:
+        violations: list[FieldViolation] = []
+        if not 1 <= len(request.pairs) <= MAX_LINKS:
+            violations.append(FieldViolation("pairs", f"1..{MAX_LINKS} pairs"))
+        pairs = []
+        for i, pair in enumerate(request.pairs):
+            check_token(pair.older, f"pairs[{i}].older", violations)
+            check_token(pair.newer, f"pairs[{i}].newer", violations)
+            o, n = pair.older, pair.newer
+            if (o.scheme, o.type) != (n.scheme, n.type) or n.epoch <= o.epoch:
+                violations.append(FieldViolation(f"pairs[{i}]", "same scheme and type, the newer of a later epoch"))
+            pairs.append((token_key(n.scheme, n.type, n.epoch, n.value), token_key(o.scheme, o.type, o.epoch, o.value)))
+        if violations:
+            raise InvalidArgument(violations)
+        await self.rings.catch_up()
+        fresh = self.aliases.unknown(pairs)
+        if fresh:
+            await self.rings.publish([alias_event(fresh)])
+        return consortium_pb2.LinkTokensResponse(linked=len(fresh))

@@ -20,6 +20,26 @@ EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_GRAPHML: ExportFormat
 
+class TokenPair(_message.Message):
+    __slots__ = ("older", "newer")
+    OLDER_FIELD_NUMBER: _ClassVar[int]
+    NEWER_FIELD_NUMBER: _ClassVar[int]
+    older: _common_pb2.Token
+    newer: _common_pb2.Token
+    def __init__(self, older: _Optional[_Union[_common_pb2.Token, _Mapping]] = ..., newer: _Optional[_Union[_common_pb2.Token, _Mapping]] = ...) -> None: ...
+
+class LinkTokensRequest(_message.Message):
+    __slots__ = ("pairs",)
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    pairs: _containers.RepeatedCompositeFieldContainer[TokenPair]
+    def __init__(self, pairs: _Optional[_Iterable[_Union[TokenPair, _Mapping]]] = ...) -> None: ...
+
+class LinkTokensResponse(_message.Message):
+    __slots__ = ("linked",)
+    LINKED_FIELD_NUMBER: _ClassVar[int]
+    linked: int
+    def __init__(self, linked: _Optional[int] = ...) -> None: ...
+
 class GetMyKeyEpochsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

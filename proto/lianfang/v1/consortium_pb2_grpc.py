@@ -74,6 +74,11 @@ class ConsortiumServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsResponse.FromString,
                 _registered_method=True)
+        self.LinkTokens = channel.unary_unary(
+                '/lianfang.v1.ConsortiumService/LinkTokens',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensResponse.FromString,
+                _registered_method=True)
 
 
 class ConsortiumServiceServicer:
@@ -135,6 +140,15 @@ class ConsortiumServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LinkTokens(self, request, context):
+        """During a key rotation: the same identifiers' tokens under an older and a newer epoch, so
+        that what the hub holds under the old one (e.g. the subjects of this member's markers)
+        carries over. A Check carrying both epochs links its own identifiers the same way.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsortiumServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +191,11 @@ def add_ConsortiumServiceServicer_to_server(servicer, server):
                     servicer.GetMyKeyEpochs,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsResponse.SerializeToString,
+            ),
+            'LinkTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.LinkTokens,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +414,33 @@ class ConsortiumService:
             '/lianfang.v1.ConsortiumService/GetMyKeyEpochs',
             lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LinkTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/LinkTokens',
+            lianfang_dot_v1_dot_consortium__pb2.LinkTokensRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.LinkTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

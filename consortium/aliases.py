@@ -1,0 +1,84 @@
+"""Tokens of one identifier under successive key epochs, linked so that history carries over.
+
+During a rotation's overlap a node sends every identifier's token under each active epoch: all
+tokens of the oldest epoch first, then the same identifiers in the same order under the next
+(``node.identity.applicant``). The hub pairs them by type and position and records that the newer
+token *is* the older one; from then on every token is stored, counted and matched under its
+canonical (oldest) key, so stacking counts, markers and rings continue across the rotation and
+after the old epoch is retired. Members carry over identifiers not seen during the overlap (the
+subjects of their markers) with ``LinkTokens``.
+
+Event: ``["al", [[newer, older], ...]]`` (a fold of the consortium log, like everything else).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def epoch_of(key: str) -> int:
+    return int(key.split(".", 3)[2])
+
+
+def type_of(key: str) -> int:
+    return int(key.split(".", 2)[1])
+
+
+def pairs_in(keys: Sequence[str]) -> list[tuple[str, str]]:
+    """(newer, older) pairs a multi-epoch request implies: per type, the i-th token of each newer
+    epoch with the i-th of the oldest epoch. A type whose counts differ across epochs is skipped."""
+    epochs = sorted({epoch_of(k) for k in keys})
+    if len(epochs) < 2:
+        return []
+    by: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for key in keys:
+        by[(epoch_of(key), type_of(key))].append(key)
+    oldest = epochs[0]
+    pairs: list[tuple[str, str]] = []
+    for (epoch, token_type), newer in by.items():
+        if epoch == oldest:
+            continue
+        older = by.get((oldest, token_type), [])
+        if len(older) == len(newer):
+            pairs.extend(zip(newer, older, strict=True))
+    return sorted(pairs)
+
+
+def alias_event(pairs: Iterable[tuple[str, str]]) -> str:
+    return json.dumps(["al", [list(p) for p in pairs]], separators=(",", ":"))
+
+
+class AliasBook:
+    """Token key → canonical key (a ``RingTracker`` observer)."""
+
+    def __init__(self) -> None:
+        self.canonical: dict[str, str] = {}
+
+    def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
+        if decoded and decoded[0] == "al":
+            for newer, older in decoded[1]:
+                self.add(str(newer), str(older))
+
+    def add(self, newer: str, older: str) -> None:
+        root = self.canonical.get(older, older)
+        if newer != root and newer not in self.canonical:
+            self.canonical[newer] = root
+
+    def resolve(self, key: str) -> str:
+        return self.canonical.get(key, key)
+
+    def unknown(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The pairs not yet recorded (so a Check logs only what is new)."""
+        return [(n, o) for n, o in pairs if n not in self.canonical]
+
+    def canonical_keys(self, keys: Sequence[str], pairs: Sequence[tuple[str, str]] = ()) -> tuple[str, ...]:
+        """``keys`` under their canonical names (this request's own pairs included), deduplicated
+        in order: the store and the rings only ever see canonical keys."""
+        local = {n: self.resolve(o) for n, o in pairs}
+        out: dict[str, None] = {}
+        for key in keys:
+            out[local.get(key) or self.resolve(key)] = None
+        return tuple(out)

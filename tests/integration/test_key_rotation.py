@@ -1,0 +1,64 @@
+"""A key rotation at a real hub: tokens of the old and the new epoch are linked during the
+overlap, and stacking counts, markers and rings carry on after the old epoch is retired."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lianfang.v1 import common_pb2, consortium_pb2
+
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from consortium.aliases import pairs_in
+from node.identity.tokens import HmacTokeniser
+from tests.support.consortium import by_type, check_request
+
+E1, E2 = HmacTokeniser(os.urandom(32), 1), HmacTokeniser(os.urandom(32), 2)
+RID, PHONE, DEVICE = common_pb2.TOKEN_TYPE_RESIDENT_ID, common_pb2.TOKEN_TYPE_PHONE, common_pb2.TOKEN_TYPE_DEVICE_ID
+
+
+def tokens(person: int, *epochs: HmacTokeniser) -> list[common_pb2.Token]:
+    """The person's identifiers under each epoch, oldest epoch first (the node's order)."""
+    ids = [(RID, f"11010119900101{person:04d}"), (PHONE, f"+86138{person:08d}"), (DEVICE, f"dev-{person}")]
+    return [e.token(t, v) for e in epochs for t, v in ids]
+
+
+async def check(
+    c: LocalConsortium, member: str, ref: str, toks: list[common_pb2.Token]
+) -> consortium_pb2.CheckResponse:
+    return await c.members[member].hub_client.check_request(check_request(ref, *toks))
+
+
+def test_pairs_by_type_and_position() -> None:
+    keys = [f"1.{t}.{e}.{h}" for e in (1, 2) for t, h in ((3, "aa"), (3, "bb"), (5, "cc"))]
+    assert pairs_in(keys) == [("1.3.2.aa", "1.3.1.aa"), ("1.3.2.bb", "1.3.1.bb"), ("1.5.2.cc", "1.5.1.cc")]
+    assert pairs_in(keys[:3]) == []  # one epoch: nothing to link
+    assert pairs_in(["1.3.1.aa", "1.3.2.x", "1.3.2.y"]) == []  # counts differ: no guessing
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+async def test_history_carries_over_the_rotation(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("redis_url") if store == "redis" else ""
+    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b", "lender-c"], store_url=url)
+    try:
+        # Epoch 1 only.
+        await check(c, "lender-a", "a-1", tokens(1, E1))
+        q_rid = [E1.token(RID, "110101199001010002"), E2.token(RID, "110101199001010002")]
+        await c.members["lender-a"].hub_client.file_marker(q_rid[0], common_pb2.MARKER_TYPE_SUSPECT, "OLD_CASE")
+        # Overlap: both epochs, oldest first; the filer carries its marker's subject over.
+        both = await check(c, "lender-b", "b-1", tokens(1, E1, E2))
+        assert by_type(both, RID)["1H"] == (1, 1)
+        linked = await c.members["lender-a"].hub_client.link_tokens([(q_rid[0], q_rid[1])])
+        assert linked == 1
+        # After retirement: the new epoch only.
+        late = await check(c, "lender-c", "c-1", tokens(1, E2))
+        assert by_type(late, RID)["1H"] == (2, 2) and by_type(late, DEVICE)["1H"] == (2, 2)
+        assert late.ring.size == 3 and late.ring.lenders == 3
+        marked = await check(c, "lender-c", "c-2", [q_rid[1]])
+        assert [h.marker_type for h in marked.blacklist] == [common_pb2.MARKER_TYPE_SUSPECT]
+        # Without a link, a new-epoch token is simply new.
+        stranger = await check(c, "lender-c", "c-3", [E2.token(RID, "110101199001010099")])
+        assert not stranger.blacklist and by_type(stranger, RID)["90D"] == (0, 0)
+    finally:
+        await c.stop()
