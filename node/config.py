@@ -17,8 +17,9 @@ class NodeConfig:
     member_key_file: str
     """PEM Ed25519 private key registered at the hub for this member."""
 
-    consortium_key_file: str
-    """File holding the consortium token key of the current epoch (64 hex characters)."""
+    consortium_key_file: str = ""
+    """File holding the consortium token key of the current epoch (64 hex characters); for
+    ``key_source = "file"``."""
 
     api_identity_key: str = ""
     """base64 raw Ed25519 public key of the lender's identity provider; it signs the JWTs
@@ -41,6 +42,16 @@ class NodeConfig:
 
     hub_key_file: str = ""
     """Private key of ``hub_cert_file``."""
+
+    key_source: str = "file"
+    """Where consortium token keys come from: ``file`` (``consortium_key_file``, one epoch) or
+    ``hub`` (epochs wrapped to this member, unwrapped with ``encryption_key_file``)."""
+
+    encryption_key_file: str = ""
+    """This member's X25519 private key (PEM), for ``key_source = "hub"``."""
+
+    key_refresh_seconds: float = 60.0
+    """How often a ``hub`` key source re-reads the epochs (a rotation reaches the node within this)."""
 
     hub_plaintext: bool = False
     """Talk to the hub without TLS (local experiments only)."""
@@ -99,5 +110,11 @@ class NodeConfig:
             raise ConfigError("node: hub_unavailable_policy must be refer or decline (never approve)")
         if not self.api_identity_key:
             raise ConfigError("node: api_identity_key (the lender identity provider's public key) is required")
+        if self.key_source not in ("file", "hub"):
+            raise ConfigError("node: key_source must be file or hub")
+        if self.key_source == "file" and not self.consortium_key_file:
+            raise ConfigError("node: consortium_key_file is required (or set key_source = hub)")
+        if self.key_source == "hub" and not self.encryption_key_file:
+            raise ConfigError("node: key_source = hub needs encryption_key_file (this member's X25519 key)")
         if self.hub_timeout_seconds <= 0:
             raise ConfigError("node: hub_timeout_seconds must be positive")

@@ -16,8 +16,8 @@ from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
 from node.identity.applicant import tokenise_identifiers
+from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers, normalise_phone
-from node.identity.tokens import HmacTokeniser
 from runtime.errors import (
     DeadlineExceeded,
     FieldViolation,
@@ -29,7 +29,7 @@ from runtime.errors import (
 
 
 class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
-    def __init__(self, hub: HubClient, tokeniser: HmacTokeniser, *, hub_timeout: float) -> None:
+    def __init__(self, hub: HubClient, tokeniser: KeyRing, *, hub_timeout: float) -> None:
         self.hub = hub
         self.tokeniser = tokeniser
         self.hub_timeout = hub_timeout

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -12,8 +15,11 @@ from lianfang.v1 import node_pb2, node_pb2_grpc
 
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, load_private_key
+from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from clients.key_epochs import load_encryption_key
 from node.config import NodeConfig
+from node.identity.keyring import KeyRing
 from node.identity.tokens import HmacTokeniser
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
@@ -29,6 +35,8 @@ from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
 from runtime.server import create_server, serve
 from runtime.tls import TlsConfig
+
+log = logging.getLogger("lianfang.node")
 
 SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["OriginationService"].full_name
 LOAN_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
@@ -54,15 +62,24 @@ class RunningNode:
     health: health.aio.HealthServicer
     hub: HubClient
     engine: Origination
+    keyring: KeyRing
+    refresher: asyncio.Task[None] | None = None
+    refresh: Callable[[], Awaitable[list[int]]] | None = field(default=None, repr=False)
+
+    async def refresh_keys(self) -> list[int]:
+        """Re-reads the key epochs now (``key_source = "hub"``); the active ones."""
+        return self.keyring.epochs if self.refresh is None else await self.refresh()
 
     async def stop(self, grace: float | None = None) -> None:
+        if self.refresher is not None:
+            self.refresher.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.hub.close()
         self.engine.store.close()
 
 
-def build_engine(config: NodeConfig, hub: HubClient, tokeniser: HmacTokeniser, clock: Clock) -> Origination:
+def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: Clock) -> Origination:
     """The origination engine with everything it loads at start (bad files stop the node here)."""
     sources = default_sources(
         {
@@ -104,7 +121,20 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         plaintext=config.hub_plaintext,
     )
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
-    tokeniser = HmacTokeniser(read_consortium_key(config.consortium_key_file), config.key_epoch)
+    refresh: Callable[[], Awaitable[list[int]]] | None = None
+    if config.key_source == "hub":
+        tokeniser = KeyRing()
+        private = load_encryption_key(config.encryption_key_file)
+
+        async def refresh() -> list[int]:
+            return await tokeniser.refresh(hub, config.member_id, private)
+
+        try:
+            await refresh()
+        except LianfangRpcError as error:  # the hub may come up later; Screens say UNAVAILABLE
+            log.warning("no consortium keys yet", extra={"fields": {"error": error.code.name}})
+    else:
+        tokeniser = KeyRing([HmacTokeniser(read_consortium_key(config.consortium_key_file), config.key_epoch)])
     try:
         identity_key = base64.b64decode(config.api_identity_key, validate=True)
         roles = RoleInterceptor(identity_key)
@@ -125,7 +155,19 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         tls=tls,
         interceptors=[roles],
     )
-    return RunningNode(server, port, health_servicer, hub, engine)
+    node = RunningNode(server, port, health_servicer, hub, engine, tokeniser, refresh=refresh)
+    if refresh is not None:
+        node.refresher = asyncio.create_task(_refresh_periodically(refresh, config.key_refresh_seconds))
+    return node
+
+
+async def _refresh_periodically(refresh: Callable[[], Awaitable[list[int]]], interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await refresh()
+        except LianfangRpcError as error:
+            log.warning("key refresh failed", extra={"fields": {"error": error.code.name}})
 
 
 async def run_node(config: NodeConfig) -> None:

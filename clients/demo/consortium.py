@@ -17,11 +17,13 @@ from clients.analyst import AnalystClient
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, generate_key_file, load_private_key, public_key_bytes
 from clients.hub import AdminClient, HubClient
+from clients.key_epochs import generate_encryption_key_file
 from clients.node import NodeClient, staff_signer
 from consortium.config import HubConfig
 from consortium.server import RunningHub, start_hub
 from node.config import NodeConfig
-from node.identity.tokens import HmacTokeniser, new_consortium_key
+from node.identity.keyring import KeyRing
+from node.identity.tokens import new_consortium_key
 from node.server import RunningNode, start_node
 from runtime.clock import Clock, system_clock
 from runtime.tls import DevCertificateAuthority
@@ -33,10 +35,14 @@ class LocalMember:
     node: RunningNode
     node_client: NodeClient  # signed as the member's risk manager
     hub_client: HubClient  # the member's back office talking to the hub directly (markers, outcomes)
-    tokeniser: HmacTokeniser
     key_file: str
     identity_key: Ed25519PrivateKey  # the lender's identity provider: signs staff and customer JWTs
     config: NodeConfig
+
+    @property
+    def tokeniser(self) -> KeyRing:
+        """The node's current consortium keys (the back office tokenises with the same ones)."""
+        return self.node.keyring
 
     def as_role(self, role: str, subject: str = "") -> NodeClient:
         """A client of this member's node for one person in one role."""
@@ -75,6 +81,19 @@ class LocalConsortium:
             staff_signer(m.identity_key, f"risk-{member_id}", "risk_manager"),
         )
 
+    async def rotate_keys(self, epoch: int) -> None:
+        """Starts a rotation: a new epoch's key, wrapped to every member; nodes pick it up and
+        send both epochs (the overlap) until ``retire_keys``."""
+        await self.admin.create_key_epoch(epoch, new_consortium_key())
+        for m in self.members.values():
+            await m.node.refresh_keys()
+
+    async def retire_keys(self, epoch: int) -> None:
+        """Ends the overlap: the old epoch is retired; nodes send the new one only."""
+        await self.admin.retire_key_epoch(epoch)
+        for m in self.members.values():
+            await m.node.refresh_keys()
+
     async def stop(self) -> None:
         for m in self.members.values():
             await m.node_client.close()
@@ -96,8 +115,14 @@ async def start_local_consortium(
     scenario_file: str = "",
     node_options: dict[str, Any] | None = None,
     hub_options: dict[str, Any] | None = None,
+    key_source: str = "file",
 ) -> LocalConsortium:
-    """Starts a hub and one node per member id, enrols and approves every member."""
+    """Starts a hub and one node per member id, enrols and approves every member.
+
+    ``key_source="hub"``: every member gets an X25519 key, the admin wraps epoch 1's token key
+    to each (the hub holds only the wrapped blobs) and the nodes fetch it; ``rotate_keys`` and
+    ``retire_keys`` run a rotation. ``"file"``: one shared key file, epoch 1.
+    """
     folder = Path(folder)
     ca = DevCertificateAuthority(folder / "certs")
     hub_cert = ca.issue("hub")
@@ -138,18 +163,30 @@ async def start_local_consortium(
     key_file = folder / "keys" / "consortium-epoch-1.hex"
     key_file.write_text(consortium_key.hex())
     key_file.chmod(0o600)
+    enrolled: dict[str, tuple[Path, bytes]] = {}
     for member_id in member_ids:
         member_key = folder / "keys" / f"{member_id}.pem"
         public = generate_key_file(member_key)
         await admin.register_member(member_id, member_id.replace("-", " ").title(), member_category, public)
         await admin.change_member("approve", member_id, "demo enrolment")
+        enrolled[member_id] = (member_key, public)
+        if key_source == "hub":
+            x25519 = generate_encryption_key_file(folder / "keys" / f"{member_id}-x25519.pem")
+            await admin.set_encryption_key(member_id, x25519)
+    if key_source == "hub" and member_ids:
+        await admin.create_key_epoch(1, consortium_key)
+    for member_id, (member_key, _) in enrolled.items():
         node_cert = ca.issue(f"node-{member_id}")
         hub_client_cert = ca.issue_client(member_id)
         identity_key = Ed25519PrivateKey.generate()
+        keys: dict[str, Any] = (
+            {"key_source": "hub", "encryption_key_file": str(folder / "keys" / f"{member_id}-x25519.pem")}
+            if key_source == "hub"
+            else {"consortium_key_file": str(key_file)}
+        )
         node_config = NodeConfig(
             member_id=member_id,
             member_key_file=str(member_key),
-            consortium_key_file=str(key_file),
             api_identity_key=base64.b64encode(public_key_bytes(identity_key)).decode(),
             listen="127.0.0.1:0",
             hub_address=hub_address,
@@ -161,6 +198,7 @@ async def start_local_consortium(
             database=str(folder / f"node-{member_id}.db"),
             source_latency_ms=source_latency_ms,
             scenario_file=scenario_file,
+            **keys,
             **(node_options or {}),
         )
         node = await start_node(node_config, clock=clock)
@@ -172,7 +210,6 @@ async def start_local_consortium(
                 staff_signer(identity_key, f"risk-{member_id}", "risk_manager"),
             ),
             hub_client=HubClient(channel(member_id), JwtSigner(member_id, load_private_key(member_key))),
-            tokeniser=HmacTokeniser(consortium_key, 1),
             key_file=str(member_key),
             identity_key=identity_key,
             config=node_config,

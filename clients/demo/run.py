@@ -131,7 +131,7 @@ async def run_demo(
                         resident_id=rid, legal_rep_resident_id=rid, bank_accounts=[event.person.bank_account]
                     )
                     marker_ids = []
-                    for token in tokenise_identifiers(ids, member.tokeniser):
+                    for token in tokenise_identifiers(ids, member.tokeniser.primary):
                         marker = await member.hub_client.file_marker(
                             token, event.marker_type, event.reason_code, evidence_level=event.evidence_level
                         )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from lianfang.v1 import common_pb2, node_pb2
 
+from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifier, InvalidIdentifiers, ip_subnet, normalise
 from node.identity.tokens import HmacTokeniser
 
@@ -36,7 +37,9 @@ def _raw_values(identifiers: node_pb2.Identifiers) -> Iterator[tuple[str, int, s
             yield f"identifiers.{name}[{i}]", token_type, value
 
 
-def tokenise_identifiers(identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser) -> list[common_pb2.Token]:
+def tokenise_identifiers(
+    identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser | KeyRing
+) -> list[common_pb2.Token]:
     """Normalise and tokenise every set identifier.
 
     Equivalent spellings collapse to one token; each IP also yields its subnet token. Tokens are
@@ -59,4 +62,7 @@ def tokenise_identifiers(identifiers: node_pb2.Identifiers, tokeniser: HmacToken
     if not canonicals:
         raise InvalidIdentifiers([InvalidIdentifier("identifiers", "at least one identifier is required")])
     ordered = sorted(canonicals, key=lambda k: k[0])  # stable sort keeps first-appearance order
-    return [tokeniser.token(t, c) for t, c in ordered]
+    # Under every active epoch during a rotation, oldest first and in the same order: the hub
+    # links the i-th token of a type under each epoch (consortium.aliases).
+    tokenisers = tokeniser.active if isinstance(tokeniser, KeyRing) else (tokeniser,)
+    return [tk.token(t, c) for tk in tokenisers for t, c in ordered]

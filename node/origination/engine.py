@@ -16,8 +16,8 @@ from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
 from node.identity.applicant import tokenise_identifiers
+from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
-from node.identity.tokens import HmacTokeniser
 from node.origination import states
 from node.origination.consortium_features import consortium_features
 from node.origination.contracts import contract_document, verify_signature
@@ -71,7 +71,7 @@ class Origination:
         risk: RiskModel,
         sources: list[DataSource],
         hub: HubClient,
-        tokeniser: HmacTokeniser,
+        tokeniser: KeyRing,
         clock: Clock,
         policy: SourcePolicy,
     ) -> None:
@@ -321,7 +321,7 @@ class Origination:
             phones=ids.get("phones", []),
         )
         markers = []
-        for token in tokenise_identifiers(person_ids, self.tokeniser):
+        for token in tokenise_identifiers(person_ids, self.tokeniser.primary):  # one marker per identifier
             marker = await self.hub.file_marker(
                 token,
                 common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,

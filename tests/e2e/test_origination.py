@@ -137,7 +137,7 @@ async def test_stacking_and_blacklisted_applicants_are_referred_with_consortium_
     assert any(r.code.startswith("STACKING_") for r in view.decision.consortium.reasons)
 
     b = c.members["lender-b"]
-    token = b.tokeniser.token(common_pb2.TOKEN_TYPE_USCC, JINGCHENG_PARTS.uscc)
+    token = b.tokeniser.primary.token(common_pb2.TOKEN_TYPE_USCC, JINGCHENG_PARTS.uscc)
     await b.hub_client.file_marker(
         token,
         common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,

@@ -1,0 +1,50 @@
+"""The consortium token keys a node may use now: one epoch, or two during a rotation's overlap.
+
+In ``key_source = "file"`` mode the ring holds the one key from ``consortium_key_file``. In
+``"hub"`` mode it holds every epoch the hub has wrapped to this member and not retired, unwrapped
+with the member's X25519 key (``clients.key_epochs``); ``refresh`` re-reads them (at start and
+every ``key_refresh_seconds``). During an overlap each identifier is tokenised under every
+epoch, oldest first — the order the hub pairs them in (``consortium.aliases``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from clients.hub import HubClient
+from clients.key_epochs import unwrap_key
+from node.identity.tokens import HmacTokeniser
+from runtime.errors import Unavailable
+
+
+class KeyRing:
+    def __init__(self, tokenisers: Sequence[HmacTokeniser] = ()) -> None:
+        self.tokenisers: tuple[HmacTokeniser, ...] = tuple(sorted(tokenisers, key=lambda t: t.epoch))
+
+    @property
+    def active(self) -> tuple[HmacTokeniser, ...]:
+        """The epochs to tokenise under, oldest first; Unavailable when there is none yet."""
+        if not self.tokenisers:
+            raise Unavailable("no consortium key yet: the hub has not distributed one to this member")
+        return self.tokenisers
+
+    @property
+    def primary(self) -> HmacTokeniser:
+        """The oldest active epoch: one token per identifier (what markers are filed under)."""
+        return self.active[0]
+
+    @property
+    def epochs(self) -> list[int]:
+        return [t.epoch for t in self.tokenisers]
+
+    async def refresh(self, hub: HubClient, member_id: str, private: X25519PrivateKey) -> list[int]:
+        """Re-reads this member's epochs from the hub; returns the active ones."""
+        wrapped = await hub.my_key_epochs()
+        self.tokenisers = tuple(
+            HmacTokeniser(unwrap_key(e.wrapped_key, e.epoch, member_id, private), e.epoch)
+            for e in wrapped
+            if not e.HasField("retired_at")
+        )
+        return self.epochs
