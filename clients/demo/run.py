@@ -15,11 +15,11 @@ from clients.analyst_web.page import standalone_page
 from clients.audit import AuditClient, public_key_of, verify_log
 from clients.cli.analyst_commands import ring_page_data
 from clients.credentials import JwtSigner, load_private_key
-from clients.demo.consortium import start_local_consortium
+from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.demo.workload import DAY, Application, Filing, build_workload
 from consortium.ring_messages import HIGH_RISK_SCORE
 from graph.export import from_json
-from node.identity.applicant import tokenise_identifiers
+from node.identity.applicant import epoch_links, tokenise_identifiers
 from runtime.clock import ManualClock
 
 PERSON_TYPES = ("RESIDENT_ID", "PHONE", "BANK_ACCOUNT", "DEVICE_ID")
@@ -68,6 +68,8 @@ class DemoResult:
     rings_flagged: int = 0
     top_ring: str = ""
     audit: str = ""
+    rotation: str = ""
+    tokens_linked: int = 0
     page: str = ""
     seconds: float = 0.0
 
@@ -97,7 +99,9 @@ async def run_demo(
     clock = ManualClock(work.start)
     result = DemoResult(applicants=applicants, lenders=lenders)
     with tempfile.TemporaryDirectory(prefix="lianfang-demo-") as tmp:
-        consortium = await start_local_consortium(Path(folder or tmp), member_ids, store_url=store_url, clock=clock)
+        consortium = await start_local_consortium(
+            Path(folder or tmp), member_ids, store_url=store_url, clock=clock, key_source="hub"
+        )
         customers = {m: consortium.members[m].as_role("customer", "front-end") for m in member_ids}
         try:
             started = time.perf_counter()
@@ -122,14 +126,17 @@ async def run_demo(
             for n, (at, _, event) in enumerate(events):
                 if n == len(events) // 2:  # a member takes a signed head mid-run ...
                     midway = (await verify_log(auditor, audit_key, None, entries=False)).head
+                if n == len(events) // 3:  # key rotation: epoch 2 joins, both are sent meanwhile ...
+                    await consortium.rotate_keys(2)
+                    result.tokens_linked += await _carry_markers_over(consortium, work.filings, at)
+                    result.rotation = f"epoch 2 from event {n}"
+                if n == 2 * len(events) // 3:  # ... and epoch 1 is retired: epoch 2 alone from here
+                    await consortium.retire_keys(1)
+                    result.rotation += f", epoch 1 retired at event {n}"
                 clock.now = at
                 if isinstance(event, Filing):
                     member = consortium.members[event.lender]
-                    # the person's ID as a private applicant and as a business's legal representative
-                    rid = event.person.resident_id
-                    ids = node_pb2.Identifiers(
-                        resident_id=rid, legal_rep_resident_id=rid, bank_accounts=[event.person.bank_account]
-                    )
+                    ids = _marked_identifiers(event)
                     marker_ids = []
                     for token in tokenise_identifiers(ids, member.tokeniser.primary):
                         marker = await member.hub_client.file_marker(
@@ -137,6 +144,9 @@ async def run_demo(
                         )
                         marker_ids.append(marker.marker_id)
                         result.markers_filed += 1
+                    links = epoch_links(ids, member.tokeniser)  # filed during a rotation's overlap
+                    if links:
+                        result.tokens_linked += await member.hub_client.link_tokens(links)
                     withdrawals[id(event)] = marker_ids
                     if event.marker_type in NEGATIVE:
                         active_negative.setdefault(event.person.resident_id, set()).add(id(event))
@@ -197,6 +207,28 @@ async def run_demo(
     return result
 
 
+def _marked_identifiers(f: Filing) -> node_pb2.Identifiers:
+    """A filing marks the person's ID (as a private applicant and as a legal representative)
+    and bank account."""
+    rid = f.person.resident_id
+    return node_pb2.Identifiers(resident_id=rid, legal_rep_resident_id=rid, bank_accounts=[f.person.bank_account])
+
+
+async def _carry_markers_over(consortium: LocalConsortium, filings: list[Filing], now: float) -> int:
+    """Each filer links its marker subjects' tokens across the epochs (its case files hold the
+    identifiers), so the markers keep matching once the old epoch is retired."""
+    linked = 0
+    by_filer: dict[str, list[tuple[common_pb2.Token, common_pb2.Token]]] = {}
+    for f in filings:
+        if f.at > now:
+            continue
+        pairs = epoch_links(_marked_identifiers(f), consortium.members[f.lender].tokeniser)
+        by_filer.setdefault(f.lender, []).extend(pairs)
+    for lender, pairs in by_filer.items():
+        linked += await consortium.members[lender].hub_client.link_tokens(pairs)
+    return linked
+
+
 async def _score_rings(
     analyst: AnalystClient, apps: list[Application], hub_refs: dict[str, str], result: DemoResult, page: str
 ) -> None:
@@ -227,6 +259,7 @@ def print_report(result: DemoResult, out: TextIO) -> None:
         ("shared-IP stacking seen but not flagged", str(result.ip_only_stacking)),
         ("wall time", f"{result.seconds:.1f} s ({result.checks / max(result.seconds, 1e-9):.0f} checks/s)"),
         ("audit log (RFC 6962)", result.audit),
+        ("key rotation", f"{result.rotation}; {result.tokens_linked} marker tokens carried over"),
     ]
     width = max(len(r[0]) for r in rows)
     print(

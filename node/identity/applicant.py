@@ -66,3 +66,15 @@ def tokenise_identifiers(
     # links the i-th token of a type under each epoch (consortium.aliases).
     tokenisers = tokeniser.active if isinstance(tokeniser, KeyRing) else (tokeniser,)
     return [tk.token(t, c) for tk in tokenisers for t, c in ordered]
+
+
+def epoch_links(identifiers: node_pb2.Identifiers, ring: KeyRing) -> list[tuple[common_pb2.Token, common_pb2.Token]]:
+    """During a rotation's overlap, (oldest-epoch token, newer-epoch token) of each identifier —
+    what ``HubClient.link_tokens`` sends so that a marker filed under the old epoch keeps
+    matching once it is retired. Empty outside an overlap."""
+    epochs = len(ring.active)
+    if epochs < 2:
+        return []
+    tokens = tokenise_identifiers(identifiers, ring)
+    per = len(tokens) // epochs
+    return [(tokens[i], tokens[k * per + i]) for k in range(1, epochs) for i in range(per)]

@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
-from node.identity.applicant import tokenise_identifiers
+from node.identity.applicant import epoch_links, tokenise_identifiers
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
 from node.origination import states
@@ -331,6 +331,9 @@ class Origination:
                 timeout=self.policy.hub_deadline,
             )
             markers.append(marker.marker_id)
+        links = epoch_links(person_ids, self.tokeniser)
+        if links:  # a key rotation is under way: the markers must outlive the old epoch
+            await self.hub.link_tokens(links, timeout=self.policy.hub_deadline)
         app.decision["fraud"] = {"reason_code": r.reason_code, "evidence_level": r.evidence_level, "markers": markers}
         self.store.save(
             app,
