@@ -81,7 +81,7 @@ async def _admin_members(args: argparse.Namespace) -> int:
     try:
         if args.action == "register":
             key = args.public_key
-            raw = base64.b64decode(Path(key).read_text().strip() if Path(key).exists() else key)
+            raw = _public_key_arg(key)
             members = [await client.register_member(args.member_id, args.name, args.category, raw)]
         elif args.action == "list":
             members = await client.list_members()
@@ -94,10 +94,45 @@ async def _admin_members(args: argparse.Namespace) -> int:
     return 0
 
 
+def _public_key_arg(value: str) -> bytes:
+    """base64 raw bytes, or a file holding them."""
+    return base64.b64decode(Path(value).read_text().strip() if Path(value).exists() else value)
+
+
+async def _admin_keys(args: argparse.Namespace) -> int:
+    from google.protobuf.json_format import MessageToDict
+
+    from node.identity.tokens import new_consortium_key
+
+    client = _admin_client(args)
+    try:
+        if args.action == "set-encryption-key":
+            await client.set_encryption_key(args.member_id, _public_key_arg(args.public_key))
+            print(json.dumps({"member_id": args.member_id, "encryption_key": "set"}))
+            return 0
+        if args.action == "new-epoch":  # the key is made here, wrapped here, and never kept
+            result = await client.create_key_epoch(args.epoch, new_consortium_key())
+        elif args.action == "retire":
+            result = await client.retire_key_epoch(args.epoch)
+        else:
+            listed = await client.list_key_epochs()
+            for epoch in listed.epochs:
+                print(json.dumps(MessageToDict(epoch), ensure_ascii=False))
+            return 0
+        print(json.dumps(MessageToDict(result), ensure_ascii=False))
+        return 0
+    finally:
+        await client.close()
+
+
 def _keys_new(args: argparse.Namespace) -> int:
     if args.kind == "signing":
         public = generate_key_file(args.path)
         print(base64.b64encode(public).decode())
+    elif args.kind == "encryption":
+        from clients.key_epochs import generate_encryption_key_file
+
+        print(base64.b64encode(generate_encryption_key_file(args.path)).decode())
     else:
         from node.identity.tokens import new_consortium_key
 
@@ -181,12 +216,31 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list members as JSON lines")
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
 
+    epochs = admin.add_parser("keys", help="consortium key epochs: wrapped to each member, rotated, retired")
+    add_hub_connection(epochs, "admin/<name>")
+    epochs.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
+    epochs.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+    key_actions = epochs.add_subparsers(dest="action", required=True)
+    enc = key_actions.add_parser("set-encryption-key", help="register a member's X25519 public key")
+    enc.add_argument("member_id")
+    enc.add_argument("--public-key", required=True, help="base64 raw X25519 key, or a file holding it")
+    new_epoch = key_actions.add_parser("new-epoch", help="make a new epoch's key and wrap it to every member")
+    new_epoch.add_argument("epoch", type=int)
+    retire = key_actions.add_parser("retire", help="retire an epoch once its overlap is over")
+    retire.add_argument("epoch", type=int)
+    key_actions.add_parser("list", help="list epochs as JSON lines")
+    epochs.set_defaults(run=lambda a: asyncio.run(_admin_keys(a)))
+
     add_analyst_commands(nouns)
     add_audit_commands(nouns)
 
     keys = nouns.add_parser("keys", help="key material").add_subparsers(dest="verb", required=True)
     new = keys.add_parser("new", help="create a key file")
-    new.add_argument("kind", choices=("signing", "consortium"), help="Ed25519 signing key or token key")
+    new.add_argument(
+        "kind",
+        choices=("signing", "encryption", "consortium"),
+        help="Ed25519 signing key, X25519 encryption key (key epochs), or a token key file",
+    )
     new.add_argument("path")
     new.set_defaults(run=_keys_new)
 

@@ -24,6 +24,7 @@ HELP_PATHS = [
     ["admin"],
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],
+    ["admin", "keys", "--admin-key", "x", "new-epoch"],
     ["keys", "new"],
     ["certs", "init"],
     ["analyst"],
@@ -317,5 +318,31 @@ async def test_audit_verify_command(tmp_path: Path) -> None:
         state.write_text(json.dumps(saved))
         forged = await _arun(*verify)
         assert forged.returncode == 1 and "AUDIT FAILED" in forged.stderr
+    finally:
+        await c.stop()
+
+
+async def test_admin_key_epoch_commands(tmp_path: Path) -> None:
+    from clients.key_epochs import load_encryption_key, unwrap_key
+
+    c = await start_local_consortium(tmp_path / "c", ["lender-a"])
+    admin_cert = c.ca.issue_client("admin/demo")
+    try:
+        common = ["admin", "keys", "--hub", c.hub_address, "--ca", c.ca.ca_file]
+        common += ["--cert", admin_cert.cert_file, "--key", admin_cert.key_file]
+        common += ["--admin-key", str(tmp_path / "c" / "keys" / "admin.pem"), "--admin-name", "demo"]
+        made = await _arun("keys", "new", "encryption", str(tmp_path / "x.pem"))
+        assert made.returncode == 0
+        public = made.stdout.strip()
+        assert (await _arun(*common, "set-encryption-key", "lender-a", "--public-key", public)).returncode == 0
+        created = await _arun(*common, "new-epoch", "2")
+        assert created.returncode == 0, created.stderr
+        assert json.loads(created.stdout)["members"] == ["lender-a"]
+        (mine,) = await c.members["lender-a"].hub_client.my_key_epochs()
+        assert len(unwrap_key(mine.wrapped_key, 2, "lender-a", load_encryption_key(tmp_path / "x.pem"))) == 32
+        listed = await _arun(*common, "list")
+        assert [json.loads(line)["epoch"] for line in listed.stdout.splitlines()] == [2]
+        refused = await _arun(*common, "retire", "2")
+        assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr
     finally:
         await c.stop()
