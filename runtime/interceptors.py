@@ -94,16 +94,31 @@ class UnaryWrappingInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
         around = self.wrapper(handler_call_details.method)
         if around is None:
             return handler
+        if handler.unary_unary is None:  # a streaming method this interceptor cannot wrap:
+            return _refused_stream(handler)  # fail closed rather than let it through unchecked
         return grpc.unary_unary_rpc_method_handler(
             around(handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+def _refused_stream(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """A handler that refuses the call: streaming methods need interceptor support first."""
+
+    async def refuse(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "streaming methods are not served yet")
+
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
+    return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
 
 
 class ObservabilityInterceptor(UnaryWrappingInterceptor):

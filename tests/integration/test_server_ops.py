@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -150,3 +151,38 @@ def test_hub_serve_drains_on_sigterm(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_a_streaming_method_is_refused_not_served_unchecked(tmp_path: Path) -> None:
+    """Our interceptors wrap unary calls; a streaming method of ours must fail closed."""
+    from consortium.auth import Authenticator, AuthInterceptor
+    from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
+    from runtime.server import create_server
+
+    async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        yield b"secret"
+
+    def add(servicer: object, server: grpc.aio.Server) -> None:
+        handler = grpc.method_handlers_generic_handler(
+            "lianfang.v1.Sneaky", {"Stream": grpc.unary_stream_rpc_method_handler(stream)}
+        )
+        server.add_generic_rpc_handlers((handler,))
+
+    store = SqliteStore(SqliteStoreConfig(path=str(tmp_path / "h.db")))
+    server, port, _ = await create_server(
+        "127.0.0.1:0",
+        [(add, None, "lianfang.v1.Sneaky")],
+        tls=None,
+        interceptors=[AuthInterceptor(Authenticator(store, {}))],
+    )
+    try:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        call = channel.unary_stream("/lianfang.v1.Sneaky/Stream", request_serializer=bytes, response_deserializer=bytes)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            async for _ in call(b"", timeout=5):
+                pass
+        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        await channel.close()
+    finally:
+        await server.stop(0)
+        await store.close()
