@@ -18,6 +18,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from consortium.key_book import KeyBook
+
 
 def epoch_of(key: str) -> int:
     return int(key.split(".", 3)[2])
@@ -52,32 +54,53 @@ def alias_event(pairs: Iterable[tuple[str, str]]) -> str:
 
 
 class AliasBook:
-    """Token key → canonical key (a ``RingTracker`` observer)."""
+    """Token key → canonical key (a ``RingTracker`` observer).
 
-    def __init__(self) -> None:
+    A link is admitted only while both its epochs are in use (created, not retired: a rotation's
+    overlap), only once per newer token, and one-to-one: an older token already linked to one
+    newer token of an epoch is not linked to another (no redirecting an identifier's history onto
+    someone else's). The fold applies the same rules, so every replica admits the same links.
+    """
+
+    def __init__(self, keys: KeyBook | None = None) -> None:
+        self.keys = keys
         self.canonical: dict[str, str] = {}
+        self._taken: dict[tuple[str, int], str] = {}  # (canonical older, newer epoch) -> newer
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if decoded and decoded[0] == "al":
             for newer, older in decoded[1]:
                 self.add(str(newer), str(older))
 
-    def add(self, newer: str, older: str) -> None:
+    def _in_overlap(self, newer: str, older: str) -> bool:
+        if self.keys is None:
+            return True
+        live = {e.epoch for e in self.keys.ordered() if e.retired_at is None}
+        return epoch_of(newer) in live and epoch_of(older) in live
+
+    def admissible(self, newer: str, older: str) -> bool:
         root = self.canonical.get(older, older)
-        if newer != root and newer not in self.canonical:
+        if newer == root or newer in self.canonical or not self._in_overlap(newer, older):
+            return False
+        return self._taken.get((root, epoch_of(newer))) in (None, newer)
+
+    def add(self, newer: str, older: str) -> None:
+        if self.admissible(newer, older):
+            root = self.canonical.get(older, older)
             self.canonical[newer] = root
+            self._taken[(root, epoch_of(newer))] = newer
 
     def resolve(self, key: str) -> str:
         return self.canonical.get(key, key)
 
     def unknown(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The pairs not yet recorded (so a Check logs only what is new)."""
-        return [(n, o) for n, o in pairs if n not in self.canonical]
+        """The pairs to record: new and admissible (so a Check logs only what will count)."""
+        return [(n, o) for n, o in pairs if self.admissible(n, o)]
 
     def canonical_keys(self, keys: Sequence[str], pairs: Sequence[tuple[str, str]] = ()) -> tuple[str, ...]:
-        """``keys`` under their canonical names (this request's own pairs included), deduplicated
-        in order: the store and the rings only ever see canonical keys."""
-        local = {n: self.resolve(o) for n, o in pairs}
+        """``keys`` under their canonical names (this request's admissible pairs included),
+        deduplicated in order: the store and the rings only ever see canonical keys."""
+        local = {n: self.resolve(o) for n, o in pairs if n in self.canonical or self.admissible(n, o)}
         out: dict[str, None] = {}
         for key in keys:
             out[local.get(key) or self.resolve(key)] = None

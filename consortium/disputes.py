@@ -187,7 +187,11 @@ async def resolve_dispute(
     if not dispute.is_open:
         raise FailedPrecondition("the dispute is already resolved")
     marker = await store.get_marker(dispute.marker_id)
-    assert marker is not None  # markers are never deleted while disputed
+    if marker is None:  # purged meanwhile (it expired): nothing left to withdraw or correct
+        if correct:
+            raise FailedPrecondition("the disputed marker has expired and been purged: nothing to correct")
+        await log.publish([resolve_event(dispute.dispute_id, request.resolution, by, now, request.note)])
+        return book.disputes[dispute.dispute_id]
     if (
         correct
         and request.corrected_marker_type == common_pb2.MARKER_TYPE_CONFIRMED_FRAUD

@@ -41,7 +41,7 @@ log = logging.getLogger("lianfang.hub.rings")
 
 _PAGE = 5_000
 _NO_META = AppMeta()
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al"})  # log entries per read while catching up
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa"})  # log entries per read while catching up
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]

@@ -127,7 +127,7 @@ async def start_hub(
     rings = RingTracker(store)
     queries = QueryCounts(rings.index)  # after the ring fold: the index holds the new application
     keys = KeyBook()
-    aliases = AliasBook()
+    aliases = AliasBook(keys)
     rings.observers = (audit.observe, usage.observe, disputes.observe, queries.observe, keys.observe, aliases.observe)
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
@@ -155,7 +155,7 @@ async def start_hub(
             ),
             (
                 audit_pb2_grpc.add_AuditServiceServicer_to_server,
-                AuditServicer(rings, audit, clock, queries, store),
+                AuditServicer(rings, audit, clock, queries, store, usage, aliases),
                 SERVICE_NAMES[3],
             ),
         ],

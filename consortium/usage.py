@@ -68,6 +68,7 @@ class UsageGuard:
     def __init__(self, policy: UsagePolicy | None = None) -> None:
         self.policy = policy or UsagePolicy()
         self.members: dict[str, MemberFigures] = {}
+        self._reported: set[tuple[str, str]] = set()  # (member, ref): one outcome counts once
         self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
 
     def figures(self, member: str) -> MemberFigures:
@@ -88,7 +89,11 @@ class UsageGuard:
             if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
                 del f.by_day[min(f.by_day)]
         elif kind == "o":
-            f = self.figures(str(decoded[1]))
+            key = (str(decoded[1]), str(decoded[2]))
+            if key in self._reported:  # re-reporting the same application gives nothing more
+                return
+            self._reported.add(key)
+            f = self.figures(key[0])
             f.outcomes += 1
             f.contributions += 1
         elif kind == "m" and len(decoded) > 3 and decoded[2] and decoded[3]:

@@ -166,8 +166,8 @@ async def _refresh_periodically(refresh: Callable[[], Awaitable[list[int]]], int
         await asyncio.sleep(interval)
         try:
             await refresh()
-        except LianfangRpcError as error:
-            log.warning("key refresh failed", extra={"fields": {"error": error.code.name}})
+        except Exception as error:  # keep refreshing whatever went wrong this time
+            log.warning("key refresh failed", extra={"fields": {"error": type(error).__name__}})
 
 
 async def run_node(config: NodeConfig) -> None:

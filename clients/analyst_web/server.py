@@ -116,6 +116,11 @@ class AnalystPageServer:
         self._loop.run(self.client.close())
         self._loop.stop()
 
+    def host_allowed(self, host: str) -> bool:
+        """Only the names this server is reached by: its bound address, or localhost."""
+        bound = str(self.httpd.server_address[0])
+        return host in {f"{name}:{self.port}" for name in (bound, "localhost", "127.0.0.1", "[::1]")}
+
     # -- API ---------------------------------------------------------------------------------
     def api(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         client, call = self.client, self._loop.run
@@ -163,6 +168,10 @@ class AnalystPageServer:
 
             def do_GET(self) -> None:
                 url = urlparse(self.path)
+                if not server.host_allowed(self.headers.get("Host", "")):
+                    # DNS rebinding: a web page on another name must not read the analyst's data
+                    self._json(403, {"error": "PERMISSION_DENIED", "message": "unexpected Host header"})
+                    return
                 try:
                     if url.path in ("/", "/index.html"):
                         self._send(200, asset("index.html"), _TYPES[".html"])

@@ -9,7 +9,7 @@ from consortium.auth import Authenticator
 from consortium.disputes import DisputeBook, dispute_response, resolve_dispute
 from consortium.key_book import KeyBook, encryption_key_event, epoch_event, retire_event
 from consortium.markers import MarkerPolicy
-from consortium.members import PENDING, TRANSITIONS
+from consortium.members import ACTIVE, PENDING, TRANSITIONS
 from consortium.records import Member
 from consortium.rings import RingTracker, admin_event
 from consortium.store.base import Store
@@ -209,9 +209,12 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             violations.append(FieldViolation("epoch", f"must be greater than {self.keys.latest()}"))
         if not request.wrapped_keys:
             violations.append(FieldViolation("wrapped_keys", "the key wrapped to at least one member"))
+        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
         for member, blob in request.wrapped_keys.items():
             if member not in self.keys.encryption_keys:
                 violations.append(FieldViolation(f"wrapped_keys[{member}]", "no encryption key registered"))
+            elif member not in active:
+                violations.append(FieldViolation(f"wrapped_keys[{member}]", "keys go to ACTIVE members only"))
             elif not 60 <= len(blob) <= 200:
                 violations.append(FieldViolation(f"wrapped_keys[{member}]", "not a wrapped 32-byte key"))
         if violations:
@@ -235,10 +238,12 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self, request: consortium_pb2.ListKeyEpochsRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.ListKeyEpochsResponse:
         await self.log.catch_up()
+        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
         return consortium_pb2.ListKeyEpochsResponse(
             epochs=[self._epoch_info(e.epoch) for e in self.keys.ordered()],
-            encryption_keys=[
+            encryption_keys=[  # what the next epoch is wrapped to: suspended members get none
                 consortium_pb2.MemberEncryptionKey(member_id=m, public_key=k)
                 for m, k in sorted(self.keys.encryption_keys.items())
+                if m in active
             ],
         )

@@ -13,11 +13,13 @@ from collections import Counter
 import grpc
 from lianfang.v1 import audit_pb2, audit_pb2_grpc
 
+from consortium.aliases import AliasBook
 from consortium.audit import AuditLog
 from consortium.records import token_key
 from consortium.rings import RingTracker
 from consortium.store.base import MemberStore
 from consortium.transparency import QueryCounts
+from consortium.usage import UsageGuard
 from consortium.validation import check_token
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -28,10 +30,24 @@ MAX_ENTRIES = 1000
 MAX_SUBJECT_TOKENS = 64
 
 
+def subject_access_event(member: str, tokens: int, at: float) -> str:
+    """A subject access request, for the audit log (other folds ignore it)."""
+    return json.dumps(["sa", member, tokens, at], separators=(",", ":"))
+
+
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     def __init__(
-        self, log: RingTracker, audit: AuditLog, clock: Clock, queries: QueryCounts, members: MemberStore
+        self,
+        log: RingTracker,
+        audit: AuditLog,
+        clock: Clock,
+        queries: QueryCounts,
+        members: MemberStore,
+        usage: UsageGuard,
+        aliases: AliasBook,
     ) -> None:
+        self.usage = usage
+        self.aliases = aliases
         self.log = log
         self.audit = audit
         self.clock = clock
@@ -123,8 +139,12 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             check_token(t, f"tokens[{i}]", violations)
         if violations:
             raise InvalidArgument(violations)
+        member = current_call().principal
+        self.usage.admit(member, 1, self.clock())  # counted like a Check: no free enumeration
         size = await self._size(0, "tree_size")
-        wanted = {token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens}
+        # the subject's tokens under their canonical (oldest-epoch) keys, as the log holds them
+        wanted = {self.aliases.resolve(token_key(t.scheme, t.type, t.epoch, t.value)) for t in request.tokens}
+        await self.log.publish([subject_access_event(member, len(wanted), self.clock())])  # audited
         categories = await self._categories()
         found: list[audit_pb2.SubjectQuery] = []
         index, after = 0, (0, 0)

@@ -253,11 +253,12 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
             violations.append(FieldViolation("event_ended_at", "the marker would already have expired"))
         if violations:
             raise InvalidArgument(violations)
+        await self.rings.catch_up()  # links learned on other replicas decide the canonical key
         t = request.token
         marker = Marker(
             marker_id="mk_" + secrets.token_hex(10),
             filer_member_id=current_call().principal,
-            token_key=self.aliases.resolve(token_key(t.scheme, t.type, t.epoch, t.value)),
+            token_key=self.aliases.resolve(token_key(t.scheme, t.type, t.epoch, t.value)),  # caught up above
             marker_type=request.marker_type,
             reason_code=request.reason_code,
             evidence_level=request.evidence_level,
@@ -343,6 +344,12 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         if violations:
             raise InvalidArgument(violations)
         await self.rings.catch_up()
+        caller = current_call().principal
+        olders = [self.aliases.resolve(o) for _, o in pairs]
+        filed = await self.store.markers_for_tokens(olders)
+        for i, older in enumerate(olders):  # carry over only the subjects of one's own markers
+            if not any(m.filer_member_id == caller for m in filed.get(older, [])):
+                raise PermissionDenied(f"pairs[{i}]: only the tokens of your own markers can be carried over")
         fresh = self.aliases.unknown(pairs)
         if fresh:
             await self.rings.publish([alias_event(fresh)])

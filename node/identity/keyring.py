@@ -9,14 +9,18 @@ epoch, oldest first — the order the hub pairs them in (``consortium.aliases``)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from clients.hub import HubClient
 from clients.key_epochs import unwrap_key
 from node.identity.tokens import HmacTokeniser
 from runtime.errors import Unavailable
+
+log = logging.getLogger("lianfang.node.keys")
 
 
 class KeyRing:
@@ -40,11 +44,15 @@ class KeyRing:
         return [t.epoch for t in self.tokenisers]
 
     async def refresh(self, hub: HubClient, member_id: str, private: X25519PrivateKey) -> list[int]:
-        """Re-reads this member's epochs from the hub; returns the active ones."""
-        wrapped = await hub.my_key_epochs()
-        self.tokenisers = tuple(
-            HmacTokeniser(unwrap_key(e.wrapped_key, e.epoch, member_id, private), e.epoch)
-            for e in wrapped
-            if not e.HasField("retired_at")
-        )
+        """Re-reads this member's epochs from the hub; returns the active ones. An epoch that does
+        not unwrap (wrapped to an older encryption key, damaged) is skipped and logged."""
+        tokenisers = []
+        for e in await hub.my_key_epochs():
+            if e.HasField("retired_at"):
+                continue
+            try:
+                tokenisers.append(HmacTokeniser(unwrap_key(e.wrapped_key, e.epoch, member_id, private), e.epoch))
+            except (InvalidTag, ValueError):
+                log.error("a key epoch does not unwrap with this member's key", extra={"fields": {"epoch": e.epoch}})
+        self.tokenisers = tuple(sorted(tokenisers, key=lambda t: t.epoch))
         return self.epochs

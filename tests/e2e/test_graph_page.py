@@ -124,6 +124,10 @@ async def test_page_loads_a_ring_expands_on_click_and_screenshots(
         assert "lender-b" in browser.find_element(By.ID, "inspector").text
         await wait_for(lambda: page_state(browser)[1] == "stable", "the layout to settle")
 
+        # A page served under another name (DNS rebinding) is refused.
+        assert server.host_allowed(f"localhost:{server.port}") and not server.host_allowed(
+            f"evil.example:{server.port}"
+        )
         shot = Path(os.environ.get("LIANFANG_SCREENSHOT_DIR", tmp_path)) / "graph-page.png"
         assert browser.save_screenshot(str(shot))
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

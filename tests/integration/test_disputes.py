@@ -119,3 +119,22 @@ async def test_bad_dispute_requests(hub) -> None:  # type: ignore[no-untyped-def
     with pytest.raises(LianfangRpcError) as err:
         await c.admin.open_dispute(marker_id, "too late")
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_dispute_outliving_its_purged_marker_can_still_be_closed(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    marker = await c.members["lender-a"].hub_client.file_marker(rid(9), common_pb2.MARKER_TYPE_SUSPECT, "SHORT_LIVED")
+    dispute = await c.admin.open_dispute(marker.marker_id, "please check")
+    clock.advance(6 * 365 * DAY)  # the marker expires, and the retention job purges it
+    assert await c.hub.store.purge_markers(clock()) == 1
+    with pytest.raises(LianfangRpcError) as nothing:
+        await c.admin.resolve_dispute(
+            dispute.dispute_id,
+            common_pb2.DISPUTE_RESOLUTION_CORRECT,
+            "too late",
+            corrected_marker_type=common_pb2.MARKER_TYPE_SUSPECT,
+            corrected_reason_code="X_Y",
+        )
+    assert nothing.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    closed = await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "expired")
+    assert closed.resolution == common_pb2.DISPUTE_RESOLUTION_WITHDRAW

@@ -47,6 +47,10 @@ async def test_epochs_are_wrapped_to_each_member_and_only_it_unwraps(tmp_path: P
         assert [e.epoch for e in epochs] == [2, 3] and epochs[0].HasField("retired_at")
         assert unwrap_key(epochs[1].wrapped_key, 3, "lender-b", private["lender-b"]) == key3
 
+        # A suspended member gets no new epoch.
+        await c.admin.change_member("suspend", "lender-b", "late payments to the consortium")
+        info4 = await c.admin.create_key_epoch(4, os.urandom(32))
+        assert list(info4.members) == ["lender-a"]
         for call, code in (
             (c.admin.create_key_epoch(3, os.urandom(32)), grpc.StatusCode.INVALID_ARGUMENT),  # not newer
             (c.admin.retire_key_epoch(9), grpc.StatusCode.NOT_FOUND),

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import grpc
 import pytest
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.errors import LianfangRpcError
 from consortium.aliases import pairs_in
 from node.identity.tokens import HmacTokeniser
 from tests.support.consortium import by_type, check_request
@@ -40,17 +42,28 @@ def test_pairs_by_type_and_position() -> None:
 @pytest.mark.parametrize("store", ["sqlite", "redis"])
 async def test_history_carries_over_the_rotation(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue("redis_url") if store == "redis" else ""
-    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b", "lender-c"], store_url=url)
+    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b", "lender-c"], store_url=url, key_source="hub")
     try:
-        # Epoch 1 only.
+        # Epoch 1 only. (The hub knows epochs by number only; these tests tokenise with their own keys.)
         await check(c, "lender-a", "a-1", tokens(1, E1))
         q_rid = [E1.token(RID, "110101199001010002"), E2.token(RID, "110101199001010002")]
         await c.members["lender-a"].hub_client.file_marker(q_rid[0], common_pb2.MARKER_TYPE_SUSPECT, "OLD_CASE")
+        # Outside an overlap nothing is linked: epoch 2 does not exist yet.
+        early = await check(c, "lender-b", "b-0", tokens(9, E1, E2))
+        assert by_type(early, RID)["90D"] == (0, 0)
+        await c.admin.create_key_epoch(2, os.urandom(32))  # the overlap begins
         # Overlap: both epochs, oldest first; the filer carries its marker's subject over.
         both = await check(c, "lender-b", "b-1", tokens(1, E1, E2))
         assert by_type(both, RID)["1H"] == (1, 1)
+        with pytest.raises(LianfangRpcError) as foreign:  # only the filer may carry its marker over
+            await c.members["lender-b"].hub_client.link_tokens([(q_rid[0], q_rid[1])])
+        assert foreign.value.code == grpc.StatusCode.PERMISSION_DENIED
         linked = await c.members["lender-a"].hub_client.link_tokens([(q_rid[0], q_rid[1])])
         assert linked == 1
+        # One-to-one: the same old token cannot also be claimed by another identifier's new token.
+        hijack = E2.token(RID, "110101199001019999")
+        assert await c.members["lender-a"].hub_client.link_tokens([(q_rid[0], hijack)]) == 0
+        await c.admin.retire_key_epoch(1)  # the overlap ends
         # After retirement: the new epoch only.
         late = await check(c, "lender-c", "c-1", tokens(1, E2))
         assert by_type(late, RID)["1H"] == (2, 2) and by_type(late, DEVICE)["1H"] == (2, 2)

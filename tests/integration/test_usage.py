@@ -78,7 +78,7 @@ async def test_rate_limit_per_member(tmp_path: Path) -> None:
 
 
 async def test_give_to_get_refuses_takers_until_they_contribute(tmp_path: Path) -> None:
-    c = await consortium(tmp_path, ManualClock(), give_to_get_floor=0.5, give_to_get_grace=2)
+    c = await consortium(tmp_path, ManualClock(), give_to_get_floor=0.6, give_to_get_grace=2)
     a = c.members["lender-a"].hub_client
     try:
         await a.check_request(check_request("g-0", phone(1)))
@@ -87,7 +87,10 @@ async def test_give_to_get_refuses_takers_until_they_contribute(tmp_path: Path) 
             await a.check_request(check_request("g-2", phone(3)))
         assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
         assert "give-to-get" in refused.value.message and "ReportOutcome" in refused.value.message
-        await a.report_outcome("g-0", common_pb2.OUTCOME_APPROVED)
+        for _ in range(5):  # reporting the same application again and again counts once
+            await a.report_outcome("g-0", common_pb2.OUTCOME_APPROVED)
+        with pytest.raises(LianfangRpcError):
+            await a.check_request(check_request("g-2", phone(3)))
         await a.report_outcome("g-1", common_pb2.OUTCOME_DECLINED)
         assert (await a.check_request(check_request("g-2", phone(3)))).newly_recorded
         usage = {u.member_id: u for u in await c.admin.list_usage()}
