@@ -12,19 +12,25 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 HUB_AUDIENCE = "lianfang-hub"
 
 
-def generate_key_file(path: str | Path) -> bytes:
-    """Writes a new Ed25519 private key (PEM, mode 0600); returns the raw 32-byte public key."""
-    key = Ed25519PrivateKey.generate()
+def write_private_key(path: str | Path, key: Ed25519PrivateKey | X25519PrivateKey) -> None:
+    """A private key as unencrypted PKCS#8 PEM, readable by its owner only (mode 0600)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     p.chmod(0o600)
+
+
+def generate_key_file(path: str | Path) -> bytes:
+    """Writes a new Ed25519 private key (PEM, mode 0600); returns the raw 32-byte public key."""
+    key = Ed25519PrivateKey.generate()
+    write_private_key(path, key)
     return public_key_bytes(key)
 
 

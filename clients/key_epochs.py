@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from clients.credentials import write_private_key
+
 INFO = b"lianfang-key-epoch-v1"
 
 
@@ -58,12 +60,7 @@ def unwrap_key(blob: bytes, epoch: int, member_id: str, private: X25519PrivateKe
 def generate_encryption_key_file(path: str | Path) -> bytes:
     """A member's X25519 private key (PEM, 0600); returns the raw public key to give the admin."""
     key = X25519PrivateKey.generate()
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    p.chmod(0o600)
+    write_private_key(path, key)
     return _raw(key.public_key())
 
 

@@ -173,6 +173,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_admin_principal(parser: argparse.ArgumentParser) -> None:
+    """How an admin command reaches the hub and whom it signs as."""
+    add_hub_connection(parser, "admin/<name>")
+    parser.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
+    parser.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lianfang", description=__doc__)
     nouns = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
@@ -200,9 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin = nouns.add_parser("admin", help="consortium administration").add_subparsers(dest="verb", required=True)
     members = admin.add_parser("members", help="member lifecycle")
-    add_hub_connection(members, "admin/<name>")
-    members.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
-    members.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+    _add_admin_principal(members)
     actions = members.add_subparsers(dest="action", required=True)
     register = actions.add_parser("register", help="register a member (status pending)")
     register.add_argument("member_id")
@@ -217,9 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
 
     epochs = admin.add_parser("keys", help="consortium key epochs: wrapped to each member, rotated, retired")
-    add_hub_connection(epochs, "admin/<name>")
-    epochs.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
-    epochs.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+    _add_admin_principal(epochs)
     key_actions = epochs.add_subparsers(dest="action", required=True)
     enc = key_actions.add_parser("set-encryption-key", help="register a member's X25519 public key")
     enc.add_argument("member_id")
