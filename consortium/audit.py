@@ -38,6 +38,17 @@ def load_signing_key(path: str) -> Ed25519PrivateKey:
     return key
 
 
+def ring_id_key(signing_key: Ed25519PrivateKey | None) -> bytes:
+    """The secret ring ids are keyed with: derived from the audit key, which every replica holds
+    (empty without one: ids are then plain hashes)."""
+    if signing_key is None:
+        return b""
+    raw = signing_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return hashlib.sha256(b"lianfang-ring-ids\x00" + raw).digest()
+
+
 def key_id(public_key: Ed25519PublicKey) -> str:
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]

@@ -23,6 +23,7 @@ The fold is idempotent (a repeated event changes nothing), so a retried append i
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
@@ -48,10 +49,12 @@ Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
 """Sees each log entry once, in order: its cursor, its text, and its decoding (None if malformed)."""
 
 
-def ring_public_id(ring_id: str) -> str:
+def ring_public_id(ring_id: str, key: bytes = b"") -> str:
     """The id members and analysts see. The index's ring id is an application id (another
-    member's reference): it is hashed before it leaves the hub. Deterministic, so replicas agree."""
-    return "ring-" + hashlib.sha256(b"lianfang-ring\x00" + ring_id.encode()).hexdigest()[:20]
+    member's reference): it leaves the hub only as an HMAC under ``key``, a secret every replica
+    shares (derived from the audit key), so nobody can test guesses of references against it.
+    Deterministic, so replicas agree."""
+    return "ring-" + hmac.new(key, b"lianfang-ring\x00" + ring_id.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def application_event(app: ApplicationRecord, policy: LinkPolicy) -> str:
@@ -94,10 +97,12 @@ class RingTracker:
         policy: LinkPolicy | None = None,
         scoring: ScoringConfig = DEFAULT_SCORING,
         observers: Sequence[Observer] = (),
+        ring_id_key: bytes = b"",
     ) -> None:
         """``observers`` see every entry folded, in log order (the audit tree, member usage)."""
         self.store = store
         self.observers = tuple(observers)
+        self.ring_id_key = ring_id_key
         self.policy = policy if policy is not None else LinkPolicy()
         self.scoring = scoring
         self.index = RingIndex(self.policy)
@@ -188,7 +193,7 @@ class RingTracker:
         summary = self.aggregates.summary(ring_id)
         if summary is None:
             return None
-        return RingView(ring_public_id(ring_id), summary, score_ring(summary, self.scoring))
+        return RingView(self.public_id(ring_id), summary, score_ring(summary, self.scoring))
 
     def view_of(self, member_id: str, application_ref: str) -> RingView | None:
         """The ring of an application (a ring of one when it links to nothing); None if unknown."""
@@ -210,6 +215,9 @@ class RingTracker:
                 return True
         return False
 
+    def public_id(self, ring_id: str) -> str:
+        return ring_public_id(ring_id, self.ring_id_key)
+
     def linked_view(self, member_id: str, application_ref: str) -> RingView | None:
         """The application's ring when it has two or more members (what Check reports), else
         None; a lone application costs a dictionary lookup, not a summary."""
@@ -221,5 +229,5 @@ class RingTracker:
     def resolve(self, public_id: str) -> str | None:
         """The index's ring id behind a public id, for rings of two or more (None if stale)."""
         if self._public is None:
-            self._public = {ring_public_id(ring_id): ring_id for ring_id, _ in self.index.rings()}
+            self._public = {self.public_id(ring_id): ring_id for ring_id, _ in self.index.rings()}
         return self._public.get(public_id)

@@ -14,7 +14,7 @@ from grpc_health.v1 import health, health_pb2
 from lianfang.v1 import audit_pb2, audit_pb2_grpc, consortium_pb2, consortium_pb2_grpc
 
 from consortium.aliases import AliasBook
-from consortium.audit import AuditLog, load_signing_key
+from consortium.audit import AuditLog, load_signing_key, ring_id_key
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.config import HubConfig
 from consortium.disputes import DisputeBook
@@ -124,7 +124,7 @@ async def start_hub(
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     usage = UsageGuard(config.usage_policy())
     disputes = DisputeBook()
-    rings = RingTracker(store)
+    rings = RingTracker(store, ring_id_key=ring_id_key(audit.signing_key))
     queries = QueryCounts(rings.index)  # after the ring fold: the index holds the new application
     keys = KeyBook()
     aliases = AliasBook(keys)
@@ -190,7 +190,7 @@ async def purge_once(config: HubConfig, now: float) -> PurgeReport:
     """``lianfang hub purge``: one retention pass against the configured store, then exit."""
     store = store_from_url(config.store)
     try:
-        rings = RingTracker(store)
+        rings = RingTracker(store)  # purging needs no ring ids
         await rings.catch_up()
         return await purge(store, rings, now, config.application_retention_days * 86_400.0)
     finally:

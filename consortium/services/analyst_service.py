@@ -19,7 +19,7 @@ import networkx as nx  # no stubs; types-networkx is not a dev dependency
 from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
 
 from consortium.ring_messages import ring_message
-from consortium.rings import RingTracker, RingView, ring_public_id
+from consortium.rings import RingTracker, RingView
 from graph.analysis import central_tokens, communities, shortest_path
 from graph.export import to_graphml, to_json
 from graph.model import APP_ID_SEPARATOR
@@ -78,17 +78,17 @@ def _bounded(value: int, default: int, maximum: int, field: str) -> int:
     return value or default
 
 
-def public_graph(graph: nx.Graph) -> nx.Graph:
+def public_graph(graph: nx.Graph, public_id: Callable[[str], str]) -> nx.Graph:
     """A copy for analysts: entity names as node ids, public ring ids as ring attributes."""
     out = nx.Graph()
     out.graph.update(graph.graph)
     for key in ("ring_id", "center"):
         if key in out.graph:
-            out.graph[key] = ring_public_id(out.graph[key]) if key == "ring_id" else entity_name(out.graph[key])
+            out.graph[key] = public_id(out.graph[key]) if key == "ring_id" else entity_name(out.graph[key])
     for node, attrs in graph.nodes(data=True):
         attrs = dict(attrs)
         if "ring" in attrs:
-            attrs["ring"] = ring_public_id(attrs["ring"])
+            attrs["ring"] = public_id(attrs["ring"])
         out.add_node(entity_name(node), **attrs)
     out.add_edges_from((entity_name(a), entity_name(b)) for a, b in graph.edges())
     return out
@@ -156,7 +156,7 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
         limits = _limits(request.limits, "limits")
         ring_id = await self._ring_id(request)
         view = self._view(ring_id)
-        graph = public_graph(ring_graph(self.rings.index, ring_id, limits=limits))
+        graph = public_graph(ring_graph(self.rings.index, ring_id, limits=limits), self.rings.public_id)
         groups, central = await asyncio.to_thread(_analyse, graph)
         return consortium_pb2.GetRingResponse(
             ring=ring_message(view),
@@ -210,7 +210,9 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
         await self.rings.catch_up()
         if entity_kind(self.rings.index, node) is None:
             raise NotFound(f"entity {entity!r} not found")
-        return public_graph(neighbourhood(self.rings.index, node, hops, limits=limits, expand_hub_tokens=expand))
+        return public_graph(
+            neighbourhood(self.rings.index, node, hops, limits=limits, expand_hub_tokens=expand), self.rings.public_id
+        )
 
     async def GetNeighbourhood(
         self, request: consortium_pb2.GetNeighbourhoodRequest, context: grpc.aio.ServicerContext
@@ -244,7 +246,7 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
             graph = await self._neighbourhood(request.entity, hops, limits, False)
         else:
             ring_id = await self._ring_id(request)
-            graph = public_graph(ring_graph(self.rings.index, ring_id, limits=limits))
+            graph = public_graph(ring_graph(self.rings.index, ring_id, limits=limits), self.rings.public_id)
         truncated = bool(graph.graph.get("truncated"))
         if request.format == consortium_pb2.EXPORT_FORMAT_GRAPHML:
             return consortium_pb2.ExportSubgraphResponse(

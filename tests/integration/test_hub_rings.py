@@ -129,7 +129,8 @@ async def test_hub_restart_replays_the_consortium_log(tmp_path: Path) -> None:
         await c.hub.stop(0.2)
     finally:
         await c.stop()
-    again = await start_local_consortium(tmp_path / "again", [], store_url=f"sqlite:///{tmp_path / 'hub.db'}")
+    # the same folder: the same hub keys (audit key, hence ring-id key), as a restarted hub has
+    again = await start_local_consortium(tmp_path, [], store_url=f"sqlite:///{tmp_path / 'hub.db'}")
     try:
         ring = (await again.analyst.get_ring(application="lender-b/ring-4")).ring
         assert ring == expected
@@ -271,9 +272,11 @@ async def test_analyst_scope_is_enforced(hub: LocalConsortium, tmp_path: Path) -
 
 
 def test_public_ring_id_is_stable_and_opaque() -> None:
-    assert ring_public_id("lender-a\x1fref-1") == ring_public_id("lender-a\x1fref-1")
-    assert ring_public_id("lender-a\x1fref-1") != ring_public_id("lender-a\x1fref-2")
-    assert "lender" not in ring_public_id("lender-a\x1fref-1")
+    assert ring_public_id("lender-a\x1fref-1", b"k") == ring_public_id("lender-a\x1fref-1", b"k")
+    assert ring_public_id("lender-a\x1fref-1", b"k") != ring_public_id("lender-a\x1fref-2", b"k")
+    # keyed: without the hub's secret a member cannot test a guessed reference against an id
+    assert ring_public_id("lender-a\x1fref-1", b"k") != ring_public_id("lender-a\x1fref-1", b"other")
+    assert "lender" not in ring_public_id("lender-a\x1fref-1", b"k")
 
 
 async def test_a_phone_given_by_different_people_is_shared_not_stacked(hub: LocalConsortium) -> None:
