@@ -144,9 +144,7 @@ async def start_local_consortium(
             tls_client_ca=ca.ca_file,  # mutual TLS: every principal presents its own certificate
             admin_keys={"demo": base64.b64encode(admin_public).decode()},
             analyst_keys={"demo": base64.b64encode(analyst_public).decode()},
-            audit_key_file=str(audit_key_file),
-            member_cache_seconds=0.2,
-            **(hub_options or {}),
+            **{"audit_key_file": str(audit_key_file), "member_cache_seconds": 0.2, **(hub_options or {})},
         ),
         clock=clock,
     )

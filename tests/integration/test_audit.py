@@ -110,26 +110,15 @@ async def test_a_rewritten_entry_is_caught_by_an_earlier_head(tmp_path: Path) ->
 
 
 async def test_without_an_audit_key_the_service_says_so(tmp_path: Path) -> None:
-    from consortium.config import HubConfig
-    from consortium.server import start_hub
-
-    hub = await start_hub(HubConfig(listen="127.0.0.1:0", store=f"sqlite:///{tmp_path / 'h.db'}", plaintext=True))
-    from clients.channel import open_channel
-    from clients.credentials import generate_key_file
-
-    generate_key_file(tmp_path / "k.pem")
-    client = AuditClient(
-        open_channel(f"127.0.0.1:{hub.port}", plaintext=True),
-        JwtSigner("lender-x", load_private_key(tmp_path / "k.pem")),
-    )
+    c = await start_local_consortium(tmp_path, ["lender-a"], hub_options={"audit_key_file": ""})
+    client = audit_client(c, "lender-a", c.members["lender-a"].key_file)
     try:
         with pytest.raises(LianfangRpcError) as err:
             await client.tree_head()
-        # an unknown member is refused first; what matters is that nothing is signed with no key
-        assert err.value.code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION)
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "audit_key_file" in err.value.message
     finally:
         await client.close()
-        await hub.stop(0.1)
+        await c.stop()
 
 
 async def test_transparency_and_subject_access(tmp_path: Path) -> None:
