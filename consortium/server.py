@@ -47,7 +47,8 @@ SERVICE_NAMES = (
 
 
 def store_from_url(url: str) -> Store:
-    """``sqlite:///relative/or//absolute.db`` or ``redis://host:port/db``."""
+    """``sqlite:///relative/or//absolute.db``, ``redis://host:port/db``, or
+    ``redis+cluster://host:port`` (any node of a Redis Cluster; ``rediss+cluster://`` with TLS)."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = url.removeprefix("sqlite://").removeprefix("/")
@@ -56,7 +57,11 @@ def store_from_url(url: str) -> Store:
         return open_store("sqlite", {"path": path})
     if parsed.scheme in {"redis", "rediss", "unix"}:
         return open_store("redis", {"url": url})
-    raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite:// or redis://)")
+    if parsed.scheme in {"redis+cluster", "rediss+cluster"}:
+        return open_store("redis", {"url": url.replace("+cluster", "", 1), "cluster": True})
+    raise ConfigError(
+        f"store: unsupported URL scheme {parsed.scheme!r} (sqlite://, redis://, redis+cluster://)"
+    )
 
 
 @dataclass

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.support.redis_cluster import RedisCluster
 from tests.support.redis_process import RedisNotInstalled, RedisProcess, redis_server_binary
 
 
@@ -41,3 +42,29 @@ def redis_url(redis_server: RedisProcess) -> str:
     finally:
         client.close()
     return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A real 3-primary Redis Cluster (``redis-cli --cluster create``), shared by the session."""
+    try:
+        redis_server_binary()
+    except RedisNotInstalled as exc:
+        pytest.fail(f"{exc} (integration tests need a real Redis)", pytrace=False)
+    cluster = RedisCluster(Path(tmp_path_factory.mktemp("redis-cluster")))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def redis_cluster(redis_cluster_server: RedisCluster) -> RedisCluster:
+    """The session cluster, emptied first (every primary restarted if a test stopped one)."""
+    for node in redis_cluster_server.nodes:
+        if not node.running:
+            node.start()
+    redis_cluster_server.start()  # waits for cluster_state:ok again
+    redis_cluster_server.flush()
+    return redis_cluster_server

@@ -35,6 +35,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis import exceptions as rx
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
@@ -50,6 +51,7 @@ from consortium.records import (
 )
 from consortium.store import redis_scripts as lua
 from consortium.store.base import LogCursor, Store
+from consortium.store.redis_cluster_link import ClusterLink, open_cluster_link
 from consortium.store.redis_link import RedisLink, open_link
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 
@@ -91,6 +93,11 @@ class RedisStoreConfig:
     socket_timeout: float = 2.0
     """Seconds a connect or a command may take; with the one retry, a dead or hung Redis is
     reported as Unavailable after at most about twice this."""
+
+    cluster: bool = False
+    """Redis Cluster: ``url`` names any one node (the others are discovered). Every key's hash
+    tag keeps one token's (member's, marker's) keys in one slot, so nothing changes but routing:
+    pipelines are split per node by redis-py, in order per node."""
 
 
 def _f(x: float) -> str:
@@ -175,17 +182,30 @@ class RedisStore(Store):
         self.config = config
         self._p = config.key_prefix
         self._ttl_ms = int(config.application_retention_seconds * 1000)
-        self._redis = aioredis.Redis.from_url(
-            config.url,
-            socket_timeout=config.socket_timeout,
-            socket_connect_timeout=config.socket_timeout,
-            decode_responses=False,
-            # One quick retry rides out a dropped connection (every write is idempotent); more
-            # would hold a Check far past its deadline while Redis is down (redis-py's default: 10).
-            retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1),
-        )
-        # The hot path (every script pipeline) bypasses redis-py's pipeline: see redis_link.py.
-        self._link: RedisLink | None = open_link(config.url, config.socket_timeout) if _USE_LINK else None
+        # One quick retry rides out a dropped connection (every write is idempotent); more
+        # would hold a Check far past its deadline while Redis is down (redis-py's default: 10).
+        retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.1), retries=1)
+        self._redis: Any
+        self._link: RedisLink | ClusterLink | None = None
+        if config.cluster:
+            self._redis = RedisCluster.from_url(
+                config.url,
+                socket_timeout=config.socket_timeout,
+                socket_connect_timeout=config.socket_timeout,
+                decode_responses=False,
+                retry=retry,
+            )
+            self._link = open_cluster_link(config.url, config.socket_timeout) if _USE_LINK else None
+        else:
+            self._redis = aioredis.Redis.from_url(
+                config.url,
+                socket_timeout=config.socket_timeout,
+                socket_connect_timeout=config.socket_timeout,
+                decode_responses=False,
+                retry=retry,
+            )
+            # The hot path (every script pipeline) bypasses redis-py's pipeline: see redis_link.py.
+            self._link = open_link(config.url, config.socket_timeout) if _USE_LINK else None
         script = self._redis.register_script
         self._create, self._update, self._cas = script(lua.CREATE), script(lua.UPDATE), script(lua.CAS_FIELD)
         self._delete_older, self._token = script(lua.DELETE_OLDER), script(lua.TOKEN)
@@ -229,7 +249,7 @@ class RedisStore(Store):
             return await self._link.execute([*commands, *tail])
         async with self._redis.pipeline(transaction=False) as pipe:
             for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
             for command in tail:
                 pipe.execute_command(*command)
             return await pipe.execute(raise_on_error=False)

@@ -63,12 +63,19 @@ async def opened(backend: Backend, **overrides: Any) -> AsyncIterator[Store]:
         await store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis", "redis-busy", "redis-pipeline"])
+@pytest.fixture(params=["sqlite", "redis", "redis-busy", "redis-pipeline", "redis-cluster", "redis-cluster-pipeline"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
     """redis-busy: every token takes the path of tokens too busy to read whole (ZCOUNTs, seen).
-    redis-pipeline: script calls through redis-py's pipeline (as without hiredis), not the link."""
+    redis-pipeline: script calls through redis-py's pipeline (as without hiredis), not the link.
+    redis-cluster: a real 3-primary Redis Cluster (the store's cluster link); redis-cluster-pipeline:
+    the same through redis-py's cluster pipeline."""
     if request.param == "sqlite":
         return Backend("sqlite", {"path": str(tmp_path / "hub.db")})
+    if request.param.startswith("redis-cluster"):
+        if request.param == "redis-cluster-pipeline":
+            monkeypatch.setattr(redis_store, "_USE_LINK", False)
+        cluster = request.getfixturevalue("redis_cluster")
+        return Backend("redis", {"url": cluster.url, "key_prefix": "lf", "cluster": True})
     if request.param == "redis-busy":
         monkeypatch.setattr(redis_store, "_SMALL_TOKEN", 0)
     if request.param == "redis-pipeline":

@@ -1,0 +1,130 @@
+"""The Redis store on a real 3-primary Redis Cluster, beyond the conformance suite (which runs on
+it too): keys spread over the primaries with each token's keys in one slot, the cluster link's
+routing and redirection, a hub serving Checks from the cluster, and a dead primary."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import pytest
+import redis
+from lianfang.v1 import common_pb2 as pb
+
+from consortium.records import ApplicationRecord, token_key
+from consortium.server import store_from_url
+from consortium.store.redis import RedisStore, RedisStoreConfig
+from consortium.store.redis_cluster_link import ClusterLink, open_cluster_link, slot_of
+from runtime.errors import Unavailable
+from tests.support.redis_cluster import RedisCluster
+
+T0 = 1_767_225_600.0
+TOKENS = [token_key(1, 1 + i % 8, 1, i.to_bytes(16, "big")) for i in range(60)]
+
+
+def test_keys_spread_over_every_primary_and_a_token_stays_in_one_slot(redis_cluster: RedisCluster) -> None:
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True))
+        assert isinstance(store._link, ClusterLink)  # the hot path takes the lean link
+        try:
+            for i in range(30):
+                app = ApplicationRecord(f"m{i % 3}", f"r{i}", T0 + i, (TOKENS[i], TOKENS[i + 1], TOKENS[i + 2]))
+                await store.check(app, T0 + i)
+            snap = await store.check(ApplicationRecord("m9", "last", T0 + 99, (TOKENS[5],)), T0 + 99)
+            assert snap.activity[TOKENS[5]].other_applications[-1] == 3  # r3, r4 and r5 carried it
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    per_node = redis_cluster.keys_per_node()
+    assert all(n > 0 for n in per_node), per_node
+    slots: dict[str, set[int]] = defaultdict(set)
+    for node in redis_cluster.nodes:
+        client = redis.Redis(port=node.port)
+        try:
+            for key in client.scan_iter(match="lf:{t:*"):
+                tag = key.decode().split("}")[0]
+                slots[tag].add(int(client.execute_command("CLUSTER", "KEYSLOT", key)))
+        finally:
+            client.close()
+    assert slots and all(len(s) == 1 for s in slots.values())
+
+
+def test_a_stale_slot_map_is_corrected_by_moved_replies(redis_cluster: RedisCluster) -> None:
+    async def main() -> None:
+        link = open_cluster_link(redis_cluster.url, 2.0)
+        assert link is not None
+        try:
+            keys = [f"{{t:{i}}}:k" for i in range(40)]
+            await link.execute([("SET", k, k) for k in keys])
+            first = link._owner
+            assert first is not None and len(set(first)) == 3
+            link._owner = [first[0]] * len(first)  # pretend every slot lives on one node
+            replies = await link.execute([("GET", k) for k in keys])
+            assert replies == [k.encode() for k in keys]
+            assert link._owner == first  # refreshed from the MOVED replies
+        finally:
+            link.close()
+
+    asyncio.run(main())
+
+
+def test_routing_follows_the_first_key() -> None:
+    assert slot_of(("EVALSHA", "x" * 40, 2, "{t:a}:apps", "{t:a}:seen", "arg")) == slot_of(("GET", "{t:a}:other"))
+    assert slot_of(("XADD", "lf:{log}:events", "*", "e", "v")) == slot_of(("GET", "{log}"))
+
+
+def test_the_hub_store_url_names_a_cluster(redis_cluster: RedisCluster) -> None:
+    store = store_from_url(redis_cluster.hub_url)
+    assert isinstance(store, RedisStore) and store.config.cluster
+    asyncio.run(store.close())
+
+
+def test_a_dead_primary_makes_its_slots_unavailable_until_it_returns(redis_cluster: RedisCluster) -> None:
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True, socket_timeout=0.5))
+        try:
+            apps = [ApplicationRecord("m", f"r{i}", T0, (TOKENS[i],)) for i in range(12)]
+            for app in apps:
+                await store.check(app, T0)
+            victim = redis_cluster.nodes[1]
+            victim.kill()
+            outcomes = []
+            for app in apps:
+                try:
+                    await store.check(app, T0 + 1)
+                    outcomes.append("ok")
+                except Unavailable:
+                    outcomes.append("unavailable")
+            assert "ok" in outcomes and "unavailable" in outcomes  # other primaries still answer
+            victim.start()
+            redis_cluster.start()  # back to cluster_state:ok
+            for app in apps:  # everything written before the failure is still there
+                assert await store.get_application("m", app.application_ref) is not None
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("kind", [pb.TOKEN_TYPE_PHONE])
+def test_cluster_keys_carry_hash_tags(redis_cluster: RedisCluster, kind: int) -> None:
+    """Every key the store writes has a hash tag (else Cluster would scatter a token's keys)."""
+
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True))
+        try:
+            await store.check(ApplicationRecord("m", "r", T0, (token_key(1, kind, 1, b"\x07" * 16),)), T0)
+            await store.append_log_events(['["x"]'], (0, 0))
+            await store.claim_token_id("jti-1", T0 + 60, T0)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    for node in redis_cluster.nodes:
+        client = redis.Redis(port=node.port)
+        try:
+            for key in client.scan_iter():
+                assert b"{" in key and b"}" in key, key
+        finally:
+            client.close()
