@@ -5,7 +5,8 @@
   manager, and the unused limit frozen; once flows resume, a limit whose disposition said so is
   unfrozen;
 * an instalment due within 3 days and a balance below it → a reminder SMS (once per instalment);
-* a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now.
+* a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now;
+  a repaid loan it still watches → unregistered (no hub client: both skipped).
 
 Time is the caller's (``run(now)``), so every rule is tested without waiting. Re-running the batch
 in the same month raises nothing twice (alert ids are per loan, rule and month).
@@ -57,7 +58,7 @@ def disbursed_at(store: NodeStore, loan: dict[str, Any]) -> float:
 
 class MonitoringBatch:
     def __init__(
-        self, store: NodeStore, actions: PostLoanActions, feed: AccountFeed, sms: SmsChannel, hub: HubClient
+        self, store: NodeStore, actions: PostLoanActions, feed: AccountFeed, sms: SmsChannel, hub: HubClient | None
     ) -> None:
         self.store, self.actions, self.feed, self.sms, self.hub = store, actions, feed, sms, hub
         self.records = actions.records
@@ -67,9 +68,9 @@ class MonitoringBatch:
         for loan in active_loans(self.store):
             result.loans_checked += 1
             self._loan(loan, now, result)
-            if loan.get("watch") != "registered":
+            if loan.get("watch") != "registered" and self.hub is not None:
                 await self._register(loan, now)
-        for loan in self.store.records_of_kind("loan"):
+        for loan in self.store.records_of_kind("loan") if self.hub is not None else ():
             if loan.get("state") == "repaid" and loan.get("watch") == "registered":
                 await self._unregister(loan, now)
         return result
@@ -121,7 +122,9 @@ class MonitoringBatch:
                 stored = self.actions.raise_in(db, alert, task=False, at=now)
                 if stored is not None:
                     result.alerts.append(stored)
-            result.reminders += self._reminders(db, loan, app, account, done + 1, now, result)
+            outbox = self._reminders(db, loan, app, account, done + 1, now, result)
+        for message_id, phone, text in outbox:  # after the commit: a message is never sent for a rolled-back alert
+            result.reminders += self.sms.send(message_id, phone, text, now)
 
     def _reminders(
         self,
@@ -132,9 +135,11 @@ class MonitoringBatch:
         month: int,
         now: float,
         result: BatchResult,
-    ) -> int:
+    ) -> list[tuple[str, str, str]]:
+        """Alerts for instalments due within 3 days that the balance cannot cover; the
+        reminders to send for the new ones (id, phone, text)."""
         balance = self.feed.balance(account, month)
-        sent = 0
+        outbox = []
         phones = app.identifiers.get("phones") or []
         for number, due, principal, interest in loan["schedule"]:
             due_at = dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC).timestamp()
@@ -145,8 +150,6 @@ class MonitoringBatch:
             text = (
                 f"【贷款还款提醒】您的第{number}期还款 {amount / 100:.2f} 元将于 {due} 到期, 账户余额不足, 请及时存入。"
             )
-            if phones and self.sms.send(alert_id, str(phones[0]), text, now):
-                sent += 1
             alert = AlertRow(
                 alert_id,
                 loan["loan_id"],
@@ -159,9 +162,12 @@ class MonitoringBatch:
             stored = self.actions.raise_in(db, alert, task=False, at=now)
             if stored is not None:
                 result.alerts.append(stored)
-        return sent
+                if phones:
+                    outbox.append((alert_id, str(phones[0]), text))
+        return outbox
 
     async def _register(self, loan: dict[str, Any], now: float) -> None:
+        assert self.hub is not None
         try:
             await self.hub.register_watch(loan["application_id"])
         except LianfangRpcError:
@@ -172,6 +178,7 @@ class MonitoringBatch:
             self.records.audit_in(db, now, "system", "watch", loan["loan_id"], "hub watches the borrower")
 
     async def _unregister(self, loan: dict[str, Any], now: float) -> None:
+        assert self.hub is not None
         try:
             await self.hub.unregister_watch(loan["application_id"])
         except LianfangRpcError:
