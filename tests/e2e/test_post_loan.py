@@ -208,3 +208,34 @@ async def test_post_loan_fraud_is_reported_to_the_hub_as_a_marker(bank) -> None:
     markers = await a.hub_client.list_my_markers()
     assert markers and {m.marker_type for m in markers} == {common_pb2.MARKER_TYPE_CONFIRMED_FRAUD}
     assert {m.case_ref for m in markers} == {task.task_id}
+
+
+async def test_kpis_cli_prints_the_table_and_writes_the_chart_of_the_same_numbers(bank, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from node.monitoring.kpi_chart import numbers_in
+
+    c, clock = bank
+    a = c.members["lender-a"]
+    await lao_wang_loan(a, clock, "lw-kpi")
+    key_file = tmp_path / "idp.pem"
+    key_file.write_bytes(a.identity_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    chart = tmp_path / "kpis.png"
+    cli = [sys.executable, "-m", "clients.cli.main"]
+    process = await asyncio.create_subprocess_exec(
+        *cli, "node", "kpis", "--node", f"localhost:{a.node.port}", "--ca", c.ca.ca_file,
+        "--identity-key", str(key_file), "--as", "risk_manager", "--chart", str(chart),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    text = out.decode()
+    report = await a.as_role("risk_manager").kpis()
+    assert report.loans == 1 and report.average_ticket_yuan == 150_000.0
+    assert "150,000.00" in text and f"{report.approval_rate:.1%}" in text
+    drawn = numbers_in(chart.read_bytes())
+    assert drawn["average_ticket_yuan"] == report.average_ticket_yuan
+    assert drawn["approval_rate"] == pytest.approx(report.approval_rate)
+    assert drawn["stage_hours"] == {s.stage: pytest.approx(s.average_hours) for s in report.stages}
