@@ -134,8 +134,14 @@ def _refused_stream(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     async def refuse(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "streaming methods are not served yet")
 
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this streaming method is not served")
+        yield  # pragma: no cover  (makes this an async generator, as outer stream wrappers expect)
+
     if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
+        return grpc.unary_stream_rpc_method_handler(
+            refuse_stream, handler.request_deserializer, handler.response_serializer
+        )
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
     return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
