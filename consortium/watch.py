@@ -14,12 +14,15 @@ Events (only member ids, references, token keys and times, as everywhere in the 
   ``["w", member, ref, [], 0, at]``: stop (the loan was repaid).
 - ``["wk", member, a, b]``: ``member`` acknowledged every alert up to cursor ``(a, b)``.
 
-The fold costs one dictionary lookup per token of an application event.
+The fold costs one dictionary lookup per token of an application event. The book keeps its own
+cursor and skips what it has seen, so a Watch stream can fold the log's tail into it directly
+(``catch_up``) without touching the ring index, whose folding Check times itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from typing import Any
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.records import token_type_of
-from consortium.store.base import LOG_START, LogCursor
+from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
 from runtime.errors import FieldViolation
 from runtime.timestamps import to_timestamp
 
@@ -118,11 +121,33 @@ class WatchBook:
         self._co_debt: dict[Loan, dict[str, _Hit]] = {}  # another member's application -> watchers hit
         self._funded: set[Loan] = set()
         self._listeners: dict[str, set[asyncio.Event]] = {}
+        self.cursor: LogCursor = LOG_START
+
+    async def catch_up(self, log: ConsortiumLog, page: int = 1_000) -> None:
+        """Folds what the log holds beyond this book's cursor (entries other replicas wrote)."""
+        while True:
+            entries = await log.log_events(self.cursor, page)
+            for cursor, event in entries:
+                try:
+                    decoded = json.loads(event)
+                except ValueError:
+                    decoded = None
+                self.observe(cursor, event, decoded if isinstance(decoded, list) else None)
+            if len(entries) < page:
+                return
 
     # -- the fold -----------------------------------------------------------------------------
     def observe(self, cursor: LogCursor, event: str, decoded: list[Any] | None) -> None:
+        """Folds one entry, once: entries at or before the book's cursor are skipped."""
+        if cursor <= self.cursor:
+            return
+        self.cursor = cursor
         if not decoded:
             return
+        with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):  # malformed: the ring fold logs it
+            self._fold(cursor, decoded)  # a watch never stops a Check
+
+    def _fold(self, cursor: LogCursor, decoded: list[Any]) -> None:
         kind = decoded[0]
         if kind == "a":
             tokens = list(decoded[4]) + ([decoded[5]] if decoded[5] is not None else [])

@@ -2,7 +2,9 @@
 
 Alerts come from the ``WatchBook`` fold of the consortium log (``consortium.watch``). A Watch
 stream wakes when this process folds an alert for its member (a Check on this replica: at once)
-and otherwise catches up with the log every ``watch_poll_seconds`` (what other replicas wrote).
+and otherwise folds the log's tail into the book every ``watch_poll_seconds`` (what other
+replicas wrote) — into the book only: folding the ring index between a Check's append and its
+answer would change that answer.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class WatchRpcs:
     ) -> consortium_pb2.UnregisterWatchResponse:
         ref = _ref(request.application_ref)
         caller = current_call().principal
-        await self.rings.catch_up()
+        await self.watches.catch_up(self.store)
         watching = self.watches.is_watching(caller, ref)
         if watching:
             await self.rings.publish([watch_event(caller, ref, (), False, self.clock())])
@@ -83,8 +85,8 @@ class WatchRpcs:
         if violations or cursor is None:
             raise InvalidArgument(violations)
         caller = current_call().principal
-        await self.rings.catch_up()
-        if cursor > self.rings.cursor:
+        await self.watches.catch_up(self.store)
+        if cursor > self.watches.cursor:
             raise InvalidArgument.one("up_to", "is beyond the consortium log: not a cursor this hub sent")
         if cursor > self.watches.acked.get(caller, LOG_START):
             await self.rings.publish([ack_event(caller, cursor)])
@@ -101,7 +103,7 @@ class WatchRpcs:
         book = self.watches
         wake = book.listen(member)
         try:
-            await self.rings.catch_up()
+            await book.catch_up(self.store)
             sent = max(after or LOG_START, book.acked.get(member, LOG_START))
             backlog = book.after(member, sent)
             yield consortium_pb2.WatchResponse(alerts=[a.message() for a in backlog], caught_up=True)
@@ -110,7 +112,7 @@ class WatchRpcs:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.watch_poll_seconds)
                 wake.clear()
-                await self.rings.catch_up()
+                await book.catch_up(self.store)
                 fresh = book.after(member, max(sent, book.acked.get(member, LOG_START)))
                 if fresh:
                     yield consortium_pb2.WatchResponse(alerts=[a.message() for a in fresh])

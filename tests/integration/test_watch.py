@@ -21,7 +21,10 @@ from tests.support.consortium import check_request, phone, rid, token
 
 @pytest.fixture
 async def pair(tmp_path: Path) -> AsyncIterator[LocalConsortium]:
-    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b"], clock=ManualClock())
+    # The members' nodes do not consume alerts here: the test is lender-a's only Watch client.
+    c = await start_local_consortium(
+        tmp_path, ["lender-a", "lender-b"], clock=ManualClock(), node_options={"watch_alerts": False}
+    )
     try:
         yield c
     finally:
@@ -131,3 +134,20 @@ async def test_bad_cursors_are_invalid_arguments(pair: LocalConsortium) -> None:
     with pytest.raises(LianfangRpcError) as err:
         await a.ack_alerts("999999999-0")  # beyond the log: would silently drop future alerts
     assert [v.field for v in err.value.violations] == ["up_to"]
+
+
+async def test_a_stream_is_logged_once_when_it_ends(pair: LocalConsortium, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    a = pair.members["lender-a"].hub_client
+    with caplog.at_level(logging.INFO, logger="lianfang.rpc"):
+        assert await alerts_of(a) == []
+        for _ in range(50):  # the server notices the cancelled stream a moment later
+            lines = [r for r in caplog.records if getattr(r, "fields", {}).get("method", "").endswith("/Watch")]
+            if lines:
+                break
+            await asyncio.sleep(0.02)
+    (line,) = lines
+    fields = line.fields  # type: ignore[attr-defined]
+    assert fields["member"] == "lender-a" and fields["messages"] == 1
+    assert fields["code"] in ("OK", "CANCELLED")
