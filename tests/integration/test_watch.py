@@ -136,17 +136,32 @@ async def test_bad_cursors_are_invalid_arguments(pair: LocalConsortium) -> None:
     assert [v.field for v in err.value.violations] == ["up_to"]
 
 
-async def test_a_stream_is_logged_once_when_it_ends(pair: LocalConsortium, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_stream_is_logged_once_when_it_ends(pair: LocalConsortium) -> None:
     import logging
 
-    a = pair.members["lender-a"].hub_client
-    with caplog.at_level(logging.INFO, logger="lianfang.rpc"):
-        assert await alerts_of(a) == []
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    logger, handler = logging.getLogger("lianfang.rpc"), Collect()
+    level = logger.level
+    logger.addHandler(handler)  # directly: other tests may have configured propagation
+    logger.setLevel(logging.INFO)
+    try:
+        assert await alerts_of(pair.members["lender-a"].hub_client) == []
+        lines: list[logging.LogRecord] = []
         for _ in range(50):  # the server notices the cancelled stream a moment later
-            lines = [r for r in caplog.records if getattr(r, "fields", {}).get("method", "").endswith("/Watch")]
+            lines = [r for r in handler.records if getattr(r, "fields", {}).get("method", "").endswith("/Watch")]
             if lines:
                 break
             await asyncio.sleep(0.02)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
     (line,) = lines
     fields = line.fields  # type: ignore[attr-defined]
     assert fields["member"] == "lender-a" and fields["messages"] == 1
