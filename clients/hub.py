@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
+import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
+from clients.errors import LianfangRpcError
 from clients.rpc import Metadata, RpcClient
 
 
@@ -135,6 +137,50 @@ class HubClient(RpcClient):
             self._stub.LinkTokens, request, timeout=timeout, metadata=metadata, signer=self._contribute
         )
         return response.linked
+
+    # -- post-loan watches ------------------------------------------------------------------------
+    async def register_watch(
+        self, application_ref: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[int]:
+        """Watches the borrower of one's own application; the token types now watched."""
+        request = consortium_pb2.RegisterWatchRequest(application_ref=application_ref)
+        response = await self._call(
+            self._stub.RegisterWatch, request, timeout=timeout, metadata=metadata, signer=self._contribute
+        )
+        return list(response.token_types)
+
+    async def unregister_watch(
+        self, application_ref: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> bool:
+        request = consortium_pb2.UnregisterWatchRequest(application_ref=application_ref)
+        response = await self._call(
+            self._stub.UnregisterWatch, request, timeout=timeout, metadata=metadata, signer=self._contribute
+        )
+        return response.was_watching
+
+    async def watch(self, after: str = "", *, metadata: Metadata | None = None) -> AsyncIterator[
+        consortium_pb2.WatchResponse
+    ]:
+        """The alert stream (no deadline: it lives until the caller stops iterating or the
+        connection drops, which raises ``LianfangRpcError``)."""
+        md: list[tuple[str, str]] = list(metadata or ())
+        if self.signer is not None:
+            md.extend(self.signer.metadata())
+        call = self._stub.Watch(consortium_pb2.WatchRequest(after=after), metadata=md)
+        try:
+            async for response in call:
+                yield response
+        except grpc.aio.AioRpcError as error:
+            raise LianfangRpcError.from_rpc_error(error) from None
+        finally:
+            call.cancel()
+
+    async def ack_alerts(
+        self, up_to: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> str:
+        """Acknowledges every alert up to the cursor ``up_to``; the acknowledgement cursor."""
+        request = consortium_pb2.AckAlertsRequest(up_to=up_to)
+        return (await self._call(self._stub.AckAlerts, request, timeout=timeout, metadata=metadata)).acknowledged
 
 
 class AdminClient(RpcClient):

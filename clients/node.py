@@ -30,6 +30,7 @@ class NodeClient(RpcClient):
         super().__init__(channel, signer, default_timeout=default_timeout)
         self._screen = node_pb2_grpc.OriginationServiceStub(channel)
         self._loans = node_pb2_grpc.LoanServiceStub(channel)
+        self._monitoring = node_pb2_grpc.MonitoringServiceStub(channel)
 
     def as_role(self, signer: JwtSigner) -> NodeClient:
         """The same channel, another caller (closing either closes the channel)."""
@@ -146,3 +147,37 @@ class NodeClient(RpcClient):
             application_id=application_id, reason_code=reason_code, evidence_level=evidence_level, case_ref=case_ref
         )
         return await self._call(self._loans.ConfirmFraud, request, timeout=timeout, metadata=metadata)
+
+    # -- post-loan (MonitoringService) -----------------------------------------------------------
+    async def run_monitoring(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.RunMonitoringResponse:
+        request = node_pb2.RunMonitoringRequest()
+        return await self._call(self._monitoring.RunMonitoring, request, timeout=timeout, metadata=metadata)
+
+    async def post_loan_alerts(
+        self, application_id: str = "", *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.ListPostLoanAlertsResponse:
+        request = node_pb2.ListPostLoanAlertsRequest(application_id=application_id)
+        return await self._call(self._monitoring.ListPostLoanAlerts, request, timeout=timeout, metadata=metadata)
+
+    async def record_disposition(
+        self,
+        request: node_pb2.RecordDispositionRequest,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> node_pb2.DispositionView:
+        return await self._call(self._monitoring.RecordDisposition, request, timeout=timeout, metadata=metadata)
+
+    async def repay_loan(
+        self, loan_id: str, comment: str = "", *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.LoanView:
+        request = node_pb2.RepayLoanRequest(loan_id=loan_id, comment=comment)
+        return await self._call(self._monitoring.RepayLoan, request, timeout=timeout, metadata=metadata)
+
+    async def kpis(
+        self, *, chart: bool = False, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.KpiReport:
+        request = node_pb2.GetKpisRequest(chart=chart)
+        return await self._call(self._monitoring.GetKpis, request, timeout=timeout, metadata=metadata)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,15 @@ from consortium.policy import KIND_SCOPES, REUSABLE_SCOPES, Caller, Scope, Unlis
 from consortium.records import Member
 from consortium.store.base import MemberStore, ReplayGuard
 from runtime.errors import PermissionDenied, Unauthenticated
-from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper, current_call, metadata_value
+from runtime.interceptors import (
+    Behavior,
+    StreamBehavior,
+    StreamWrapper,
+    UnaryWrappingInterceptor,
+    Wrapper,
+    current_call,
+    metadata_value,
+)
 
 AUDIENCE = "lianfang-hub"
 ADMIN_PREFIX = "admin/"
@@ -168,6 +176,14 @@ def _refuse(behavior: Behavior) -> Behavior:
     return refused
 
 
+def _refuse_stream(behavior: StreamBehavior) -> StreamBehavior:
+    async def refused(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        raise PermissionDenied("this method is not in the authorisation table")
+        yield  # pragma: no cover  (makes this an async generator)
+
+    return refused
+
+
 def _certificate_subject(context: grpc.aio.ServicerContext) -> str | None:
     """The common name of the verified client certificate (mutual TLS), if there is one."""
     names = context.auth_context().get("x509_common_name")
@@ -203,6 +219,31 @@ class AuthInterceptor(UnaryWrappingInterceptor):
                 principal = await authenticator.authenticate(token, required, subject)
                 current_call().principal = principal.subject
                 return await behavior(request, context)
+
+            return authenticated
+
+        return around
+
+    def stream_wrapper(self, method: str) -> StreamWrapper | None:
+        """A server stream is authenticated once, before its first message; it then lives on
+        past its token's expiry (a node reconnects with a fresh token)."""
+        try:
+            required = required_scope(method)
+        except Unlisted:
+            return _refuse_stream
+        if required is None:
+            return None
+        authenticator = self.authenticator
+
+        def around(behavior: StreamBehavior) -> StreamBehavior:
+            async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                header = metadata_value(context, "authorization") or ""
+                token = header[7:] if header[:7].lower() == "bearer " else None
+                subject = _certificate_subject(context) if authenticator.bind_certificates else None
+                principal = await authenticator.authenticate(token, required, subject)
+                current_call().principal = principal.subject
+                async for message in behavior(request, context):
+                    yield message
 
             return authenticated
 

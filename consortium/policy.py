@@ -56,6 +56,10 @@ REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "RaiseDispute": Scope.CONTRIBUTE,
     _CONSORTIUM + "GetMyKeyEpochs": Scope.QUERY,  # a node needs its keys to query at all
     _CONSORTIUM + "LinkTokens": Scope.CONTRIBUTE,
+    _CONSORTIUM + "RegisterWatch": Scope.CONTRIBUTE,  # post-loan: watch one's own borrower
+    _CONSORTIUM + "UnregisterWatch": Scope.CONTRIBUTE,
+    _CONSORTIUM + "Watch": Scope.QUERY,  # a long-lived stream, reopened often: a reusable token
+    _CONSORTIUM + "AckAlerts": Scope.QUERY,
     **{
         _ADMIN + m: Scope.ADMIN
         for m in (

@@ -12,8 +12,10 @@ Events are compact JSON arrays; only token keys, member ids and references appea
 
 - ``["a", member, ref, received_at, [linking token keys], person token or null]``: an
   application (blacklisted when one of its tokens carries a negative marker, from "m" events).
-- ``["o", member, ref, outcome]``: a reported outcome (defaulted / fraud confirmed).
-- ``["m", token, active, filer]``: a token's negative-marker state changed (filed, withdrawn).
+- ``["o", member, ref, outcome, at]``: a reported outcome (defaulted / fraud confirmed; ``at``
+  is absent from older entries).
+- ``["m", token, active, filer, at]``: a token's negative-marker state changed (filed, withdrawn).
+- ``["w", …]``, ``["wk", …]``: post-loan watches and their acknowledgements (``consortium.watch``).
 - ``["x", admin, action, member, at, reason]``: an admin action (audit only).
 - ``["r", before]``: retention ran; applications received before ``before`` leave the rings.
 
@@ -42,7 +44,7 @@ log = logging.getLogger("lianfang.hub.rings")
 
 _PAGE = 5_000
 _NO_META = AppMeta()
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa"})  # log entries per read while catching up
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk"})  # log entries per read while catching up
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
@@ -65,13 +67,15 @@ def application_event(app: ApplicationRecord, policy: LinkPolicy) -> str:
     )
 
 
-def outcome_event(member_id: str, application_ref: str, outcome: int) -> str:
-    return json.dumps(["o", member_id, application_ref, int(outcome)], separators=(",", ":"))
+def outcome_event(member_id: str, application_ref: str, outcome: int, at: float | None = None) -> str:
+    body: list[Any] = ["o", member_id, application_ref, int(outcome)]
+    return json.dumps(body if at is None else [*body, at], separators=(",", ":"))
 
 
-def marker_event(token: str, active: bool, filer: str = "") -> str:
+def marker_event(token: str, active: bool, filer: str = "", at: float | None = None) -> str:
     """A token's negative-marker state changed; ``filer``: who filed (a contribution) or withdrew."""
-    return json.dumps(["m", token, int(active), filer], separators=(",", ":"))
+    body: list[Any] = ["m", token, int(active), filer]
+    return json.dumps(body if at is None else [*body, at], separators=(",", ":"))
 
 
 def admin_event(admin: str, action: str, member_id: str, at: float, reason: str = "") -> str:
@@ -158,7 +162,7 @@ class RingTracker:
             meta = AppMeta(str(member), float(at), None if person is None else str(person), blacklisted=blacklisted)
             self.aggregates.add_application(app_id, token_keys, meta)
         elif kind == "o":
-            _, member, ref, outcome = event
+            member, ref, outcome = event[1], event[2], event[3]
             app_id = app_id_of(str(member), str(ref))
             if app_id not in self.index:
                 return

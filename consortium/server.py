@@ -30,6 +30,7 @@ from consortium.store.base import Store
 from consortium.store.registry import open_store
 from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
+from consortium.watch import WatchBook
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
 from runtime.errors import Unavailable
@@ -133,7 +134,16 @@ async def start_hub(
     queries = QueryCounts(rings.index)  # after the ring fold: the index holds the new application
     keys = KeyBook()
     aliases = AliasBook(keys)
-    rings.observers = (audit.observe, usage.observe, disputes.observe, queries.observe, keys.observe, aliases.observe)
+    watches = WatchBook()
+    rings.observers = (
+        audit.observe,
+        usage.observe,
+        disputes.observe,
+        queries.observe,
+        keys.observe,
+        aliases.observe,
+        watches.observe,
+    )
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
@@ -143,7 +153,7 @@ async def start_hub(
         [
             (
                 consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
-                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes, keys, aliases),
+                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes, keys, aliases, watches),
                 SERVICE_NAMES[0],
             ),
             (

@@ -101,6 +101,13 @@ class NodeConfig:
     hub_unavailable_policy: str = "refer"
     """What an unreachable hub means at decision time: refer (default) or decline; never approve."""
 
+    watch_alerts: bool = True
+    """Keep a Watch stream to the hub open and turn its alerts into risk-check tasks."""
+
+    monitor_interval_seconds: float = 0.0
+    """Run the post-loan monitoring batch this often (86400: daily); 0: only when asked
+    (``lianfang node monitor run``, e.g. from cron)."""
+
     def __post_init__(self) -> None:
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("node: tls_cert and tls_key are required (or set plaintext = true)")

@@ -21,6 +21,14 @@ from clients.key_epochs import load_encryption_key
 from node.config import NodeConfig
 from node.identity.keyring import KeyRing
 from node.identity.tokens import HmacTokeniser
+from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
+from node.monitoring.actions import PostLoanActions
+from node.monitoring.batch import MonitoringBatch
+from node.monitoring.disposition import Dispositions
+from node.monitoring.hub_alerts import AlertConsumer, ConsortiumAlerts
+from node.monitoring.records import PostLoanRecords
+from node.monitoring.service import MonitoringServicer
+from node.monitoring.sms import RecordingSmsChannel
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
 from node.origination.products import load_products
@@ -40,6 +48,7 @@ log = logging.getLogger("lianfang.node")
 
 SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["OriginationService"].full_name
 LOAN_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
+MONITORING_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
 
 
 def read_consortium_key(path: str) -> bytes:
@@ -63,8 +72,10 @@ class RunningNode:
     hub: HubClient
     engine: Origination
     keyring: KeyRing
+    post_loan: PostLoan | None = None
     refresher: asyncio.Task[None] | None = None
     refresh: Callable[[], Awaitable[list[int]]] | None = field(default=None, repr=False)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def refresh_keys(self) -> list[int]:
         """Re-reads the key epochs now (``key_source = "hub"``); the active ones."""
@@ -73,10 +84,32 @@ class RunningNode:
     async def stop(self, grace: float | None = None) -> None:
         if self.refresher is not None:
             self.refresher.cancel()
+        for task in self.background:
+            task.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.hub.close()
         self.engine.store.close()
+
+
+@dataclass
+class PostLoan:
+    """Seed 002 stage 4 of one node: the batch, the hub's alerts, dispositions."""
+
+    records: PostLoanRecords
+    batch: MonitoringBatch
+    alerts: ConsortiumAlerts
+    consumer: AlertConsumer
+    dispositions: Dispositions
+
+
+def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> PostLoan:
+    records = PostLoanRecords(engine.store)
+    actions = PostLoanActions(engine.store, records, engine.team)
+    feed = SimulatedAccountFeed(load_flow_factors(config.scenario_file) if config.scenario_file else None)
+    batch = MonitoringBatch(engine.store, actions, feed, RecordingSmsChannel(records), engine.hub)
+    alerts = ConsortiumAlerts(actions, clock)
+    return PostLoan(records, batch, alerts, AlertConsumer(engine.hub, alerts), Dispositions(engine, actions))
 
 
 def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: Clock) -> Origination:
@@ -141,6 +174,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     except ValueError:
         raise ConfigError("node: api_identity_key must be a base64 raw 32-byte Ed25519 public key") from None
     engine = build_engine(config, hub, tokeniser, clock)
+    post_loan = build_post_loan(config, engine, clock)
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
     server, port, health_servicer = await create_server(
         config.listen,
@@ -151,11 +185,22 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
                 SERVICE_NAME,
             ),
             (node_pb2_grpc.add_LoanServiceServicer_to_server, LoanServicer(engine), LOAN_SERVICE_NAME),
+            (
+                node_pb2_grpc.add_MonitoringServiceServicer_to_server,
+                MonitoringServicer(post_loan.batch, post_loan.dispositions, clock),
+                MONITORING_SERVICE_NAME,
+            ),
         ],
         tls=tls,
         interceptors=[roles],
     )
-    node = RunningNode(server, port, health_servicer, hub, engine, tokeniser, refresh=refresh)
+    node = RunningNode(server, port, health_servicer, hub, engine, tokeniser, post_loan, refresh=refresh)
+    if config.watch_alerts:
+        node.background.append(asyncio.create_task(post_loan.consumer.run()))
+    if config.monitor_interval_seconds > 0:
+        node.background.append(
+            asyncio.create_task(_monitor_periodically(post_loan.batch, clock, config.monitor_interval_seconds))
+        )
     if refresh is not None:
         node.refresher = asyncio.create_task(_refresh_periodically(refresh, config.key_refresh_seconds))
     return node
@@ -168,6 +213,19 @@ async def _refresh_periodically(refresh: Callable[[], Awaitable[list[int]]], int
             await refresh()
         except Exception as error:  # keep refreshing whatever went wrong this time
             log.warning("key refresh failed", extra={"fields": {"error": type(error).__name__}})
+
+
+async def _monitor_periodically(batch: MonitoringBatch, clock: Clock, interval: float) -> None:
+    """``monitor_interval_seconds``: the daily batch inside the node (instead of cron)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            result = await batch.run(clock())
+            log.info(
+                "monitoring batch ran", extra={"fields": {"loans": result.loans_checked, "alerts": len(result.alerts)}}
+            )
+        except Exception:  # the next run tries again
+            log.exception("monitoring batch failed")
 
 
 async def run_node(config: NodeConfig) -> None:

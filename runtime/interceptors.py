@@ -4,16 +4,21 @@
 errors (runtime.errors) to gRPC statuses with google.rpc details, hides unexpected exceptions
 behind INTERNAL, and writes one JSON log line per RPC. Inner interceptors (authentication)
 raise sentinel errors and record the principal on the call's ``CallInfo``.
+
+Server-streaming methods are wrapped too (``stream_wrapper``): authentication runs before the
+first message, and a stream is logged once, when it ends. An interceptor that wraps a method
+but has no stream wrapper for it refuses the call (fail closed).
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,7 @@ from runtime.errors import InvalidArgument, LianfangError, ResourceExhausted
 from runtime.logs import RPC_LOGGER, log_rpc, monotonic_ms
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 @dataclass
@@ -75,6 +81,7 @@ def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple
 
 
 Wrapper = Callable[[Behavior], Behavior]
+StreamWrapper = Callable[[StreamBehavior], StreamBehavior]
 
 
 class UnaryWrappingInterceptor(grpc.aio.ServerInterceptor):
@@ -88,6 +95,10 @@ class UnaryWrappingInterceptor(grpc.aio.ServerInterceptor):
     def wrapper(self, method: str) -> Wrapper | None:
         """The wrapper for ``method`` ("/package.Service/Method"), or None."""
 
+    def stream_wrapper(self, method: str) -> StreamWrapper | None:
+        """The wrapper of a server-streaming ``method`` that ``wrapper`` wraps; None refuses it."""
+        return None
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -99,7 +110,16 @@ class UnaryWrappingInterceptor(grpc.aio.ServerInterceptor):
         around = self.wrapper(handler_call_details.method)
         if around is None:
             return handler
-        if handler.unary_unary is None:  # a streaming method this interceptor cannot wrap:
+        if handler.unary_stream is not None:
+            around_stream = self.stream_wrapper(handler_call_details.method)
+            if around_stream is None:  # fail closed rather than let it through unchecked
+                return _refused_stream(handler)
+            return grpc.unary_stream_rpc_method_handler(
+                around_stream(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is None:  # a client-streaming method no interceptor can wrap yet:
             return _refused_stream(handler)  # fail closed rather than let it through unchecked
         return grpc.unary_unary_rpc_method_handler(
             around(handler.unary_unary),
@@ -114,8 +134,14 @@ def _refused_stream(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     async def refuse(request_or_iterator: Any, context: grpc.aio.ServicerContext) -> Any:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "streaming methods are not served yet")
 
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this streaming method is not served")
+        yield  # pragma: no cover  (makes this an async generator, as outer stream wrappers expect)
+
     if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
+        return grpc.unary_stream_rpc_method_handler(
+            refuse_stream, handler.request_deserializer, handler.response_serializer
+        )
     if handler.stream_unary is not None:
         return grpc.stream_unary_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
     return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
@@ -155,6 +181,46 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
                         duration_ms=monotonic_ms(start),
                         member=call.principal,
                         request_id=call.request_id,
+                    )
+
+            return observed
+
+        return around
+
+    def stream_wrapper(self, method: str) -> StreamWrapper | None:
+        def around(behavior: StreamBehavior) -> StreamBehavior:
+            async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                start = time.perf_counter()
+                call = CallInfo(method, metadata_value(context, "x-request-id") or uuid.uuid4().hex[:16])
+                CURRENT_CALL.set(call)
+                code: Any = grpc.StatusCode.OK
+                sent = 0
+                try:
+                    async for message in behavior(request, context):
+                        yield message
+                        sent += 1
+                except LianfangError as error:
+                    code, message_text, trailers = rich_status(error)
+                    await context.abort(code, message_text, trailers)
+                except (asyncio.CancelledError, GeneratorExit):
+                    code = grpc.StatusCode.CANCELLED  # the client went away: the usual end of a stream
+                    raise
+                except Exception as error:
+                    if _is_abort(error):
+                        code = context.code() or grpc.StatusCode.UNKNOWN
+                        raise
+                    code = grpc.StatusCode.INTERNAL
+                    self.logger.exception("unhandled error", extra={"fields": {"request_id": call.request_id}})
+                    await context.abort(code, f"internal error (request id {call.request_id})")
+                finally:
+                    log_rpc(
+                        self.logger,
+                        method=method,
+                        code=_code_name(code),
+                        duration_ms=monotonic_ms(start),
+                        member=call.principal,
+                        request_id=call.request_id,
+                        messages=sent,
                     )
 
             return observed

@@ -121,8 +121,8 @@ async def run(args: argparse.Namespace) -> int:
         await client.close()
 
 
-def add_commands(node: Any, runner: Any) -> None:
-    """Adds the pipeline verbs to the ``lianfang node`` sub-parser group."""
+def connection_options() -> argparse.ArgumentParser:
+    """The options every node verb shares: where the node is and who is calling."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--node", default="localhost:7444", help="node host:port")
     common.add_argument("--ca", help="CA certificate of the node")
@@ -131,6 +131,12 @@ def add_commands(node: Any, runner: Any) -> None:
     common.add_argument("--identity-key", help="dev only: sign a token locally with the identity provider's key")
     common.add_argument("--as", dest="role", default="customer", help="role claim for --identity-key")
     common.add_argument("--user", help="subject for --identity-key (default: the role)")
+    return common
+
+
+def add_commands(node: Any, runner: Any) -> None:
+    """Adds the pipeline verbs to the ``lianfang node`` sub-parser group."""
+    common = connection_options()
 
     apply = node.add_parser("apply", parents=[common], help="submit an application (stage 1)")
     apply.add_argument("--ref", required=True, help="your application reference")

@@ -6,6 +6,7 @@ Used by ``lianfang demo`` and by the end-to-end tests, so both exercise the same
 from __future__ import annotations
 
 import base64
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ class LocalConsortium:
     clock: Clock
     audit_public_key: str  # base64 raw Ed25519: what members verify the hub's tree heads with
     members: dict[str, LocalMember] = field(default_factory=dict)
+    hub_config: HubConfig | None = None
 
     @property
     def hub_address(self) -> str:
@@ -80,6 +82,14 @@ class LocalConsortium:
             open_channel(f"localhost:{m.node.port}", ca_file=self.ca.ca_file),
             staff_signer(m.identity_key, f"risk-{member_id}", "risk_manager"),
         )
+
+    async def restart_hub(self) -> None:
+        """Stops the hub process and starts it again on the same port, configuration and store
+        (it replays the consortium log); clients' channels reconnect on their own."""
+        assert self.hub_config is not None
+        await self.hub.stop(0.5)
+        config = dataclasses.replace(self.hub_config, listen=f"127.0.0.1:{self.hub.port}")
+        self.hub = await start_hub(config, clock=self.clock)
 
     async def rotate_keys(self, epoch: int) -> None:
         """Starts a rotation: a new epoch's key, wrapped to every member; nodes pick it up and
@@ -135,19 +145,17 @@ async def start_local_consortium(
         audit_public = public_key_bytes(load_private_key(audit_key_file))
     else:
         audit_public = generate_key_file(audit_key_file)
-    hub = await start_hub(
-        HubConfig(
-            listen="127.0.0.1:0",
-            store=store_url or f"sqlite:///{folder / 'hub.db'}",
-            tls_cert=hub_cert.cert_file,
-            tls_key=hub_cert.key_file,
-            tls_client_ca=ca.ca_file,  # mutual TLS: every principal presents its own certificate
-            admin_keys={"demo": base64.b64encode(admin_public).decode()},
-            analyst_keys={"demo": base64.b64encode(analyst_public).decode()},
-            **{"audit_key_file": str(audit_key_file), "member_cache_seconds": 0.2, **(hub_options or {})},
-        ),
-        clock=clock,
+    hub_config = HubConfig(
+        listen="127.0.0.1:0",
+        store=store_url or f"sqlite:///{folder / 'hub.db'}",
+        tls_cert=hub_cert.cert_file,
+        tls_key=hub_cert.key_file,
+        tls_client_ca=ca.ca_file,  # mutual TLS: every principal presents its own certificate
+        admin_keys={"demo": base64.b64encode(admin_public).decode()},
+        analyst_keys={"demo": base64.b64encode(analyst_public).decode()},
+        **{"audit_key_file": str(audit_key_file), "member_cache_seconds": 0.2, **(hub_options or {})},
     )
+    hub = await start_hub(hub_config, clock=clock)
     hub_address = f"localhost:{hub.port}"
 
     def channel(subject: str) -> grpc.aio.Channel:
@@ -156,7 +164,9 @@ async def start_local_consortium(
 
     admin = AdminClient(channel("admin/demo"), JwtSigner("admin/demo", load_private_key(admin_key_file)))
     analyst = AnalystClient(channel("analyst/demo"), JwtSigner("analyst/demo", load_private_key(analyst_key_file)))
-    consortium = LocalConsortium(folder, hub, admin, analyst, ca, clock, base64.b64encode(audit_public).decode())
+    consortium = LocalConsortium(
+        folder, hub, admin, analyst, ca, clock, base64.b64encode(audit_public).decode(), hub_config=hub_config
+    )
     consortium_key = new_consortium_key()
     key_file = folder / "keys" / "consortium-epoch-1.hex"
     key_file.write_text(consortium_key.hex())

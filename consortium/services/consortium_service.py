@@ -15,10 +15,12 @@ from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import ring_message, ring_reasons
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
+from consortium.services.watch_service import WatchRpcs
 from consortium.stacking import add_stacking
 from consortium.store.base import LogCursor, Store
 from consortium.usage import UsageGuard
 from consortium.validation import batch_check_request, check_ref, check_request, check_token
+from consortium.watch import WatchBook
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
@@ -109,7 +111,7 @@ def _mark_shared(response: consortium_pb2.CheckResponse, app: ApplicationRecord,
     response.reasons.extend(kept)
 
 
-class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
+class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceServicer):
     def __init__(
         self,
         store: Store,
@@ -120,7 +122,9 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         disputes: DisputeBook | None = None,
         keys: KeyBook | None = None,
         aliases: AliasBook | None = None,
+        watches: WatchBook | None = None,
     ) -> None:
+        self.watches = watches if watches is not None else WatchBook()
         self.keys = keys if keys is not None else KeyBook()
         self.aliases = aliases if aliases is not None else AliasBook()
         self.store = store
@@ -233,7 +237,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         )
         # Every outcome is logged: a contribution (give-to-get) and, for defaults and confirmed
         # fraud, a ring fact.
-        await self.rings.publish([outcome_event(caller, request.application_ref, request.outcome)])
+        await self.rings.publish([outcome_event(caller, request.application_ref, request.outcome, now)])
         return consortium_pb2.ReportOutcomeResponse()
 
     async def FileMarker(
@@ -269,7 +273,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         )
         await self.store.add_marker(marker)
         if marker.marker_type in NEGATIVE:
-            await self.rings.publish([marker_event(marker.token_key, True, marker.filer_member_id)])
+            await self.rings.publish([marker_event(marker.token_key, True, marker.filer_member_id, now)])
         return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now))
 
     async def WithdrawMarker(

@@ -400,6 +400,8 @@ class Origination:
         app = self.store.get_application(r.application_id)
         if app.state not in (states.SIGNED, states.FUNDED):
             raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
+        if app.limit_frozen:
+            raise FailedPrecondition("the unused limit is frozen by post-loan monitoring (a risk check is open)")
         available = app.final_limit_fen - app.drawn_fen
         if not 0 < r.amount_fen <= available:
             raise InvalidArgument.one("amount_fen", f"must be within 1-{available} (the unused limit)")
@@ -472,6 +474,8 @@ class Origination:
             "payment_mode": drawdown["payment_mode"],
             "state": "active",
             "schedule": [[i.number, i.due.isoformat(), i.principal_fen, i.interest_fen] for i in plan],
+            "disbursed_at": now,
+            "watch": "",  # "registered" once the hub watches the borrower (post-loan alerts)
         }
         drawdown.update(state="disbursed", loan_id=loan["loan_id"])
         with self.store.transaction() as db:
@@ -487,4 +491,17 @@ class Origination:
                 f"yuan disbursed: {reason}",
             )
         await self._report(app)
+        await self.register_watch(loan)
         return drawdown
+
+    async def register_watch(self, loan: dict[str, Any]) -> bool:
+        """Asks the hub to watch the borrower (best effort: the monitoring batch retries)."""
+        try:
+            await self.hub.register_watch(loan["application_id"], timeout=self.policy.hub_deadline)
+        except LianfangRpcError as exc:
+            log.warning("watch not registered", extra={"fields": {"loan": loan["loan_id"], "code": exc.code.name}})
+            return False
+        loan["watch"] = "registered"
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
+        return True

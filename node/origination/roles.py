@@ -32,11 +32,12 @@ ROLES = frozenset(
 _STAFF = frozenset({CUSTOMER_MANAGER, CREDIT_APPROVER, RISK_MANAGER, DISBURSEMENT_REVIEWER, POST_LOAN_OFFICER})
 
 _LOAN = "/lianfang.v1.LoanService/"
+_MONITORING = "/lianfang.v1.MonitoringService/"
 ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "/lianfang.v1.OriginationService/Screen": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),
     _LOAN + "SubmitApplication": frozenset({CUSTOMER, CUSTOMER_MANAGER}),
     _LOAN + "GetApplication": frozenset({CUSTOMER}) | _STAFF,
-    _LOAN + "ListTasks": _STAFF,
+    _LOAN + "ListTasks": _STAFF,  # includes post-loan risk-check tasks
     _LOAN + "SubmitDueDiligence": frozenset({CUSTOMER_MANAGER}),
     _LOAN + "DecideReferral": frozenset({CREDIT_APPROVER}),
     _LOAN + "GetContract": frozenset({CUSTOMER, CUSTOMER_MANAGER, CREDIT_APPROVER}),
@@ -45,6 +46,11 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _LOAN + "ReviewDisbursement": frozenset({DISBURSEMENT_REVIEWER}),
     _LOAN + "GetLoan": frozenset({CUSTOMER, CUSTOMER_MANAGER, RISK_MANAGER, POST_LOAN_OFFICER}),
     _LOAN + "ConfirmFraud": frozenset({RISK_MANAGER}),
+    _MONITORING + "RunMonitoring": frozenset({POST_LOAN_OFFICER, SYSTEM_ADMIN}),
+    _MONITORING + "ListPostLoanAlerts": frozenset({CUSTOMER_MANAGER, RISK_MANAGER, POST_LOAN_OFFICER}),
+    _MONITORING + "RecordDisposition": frozenset({CUSTOMER_MANAGER, POST_LOAN_OFFICER}),
+    _MONITORING + "RepayLoan": frozenset({POST_LOAN_OFFICER}),
+    _MONITORING + "GetKpis": frozenset({RISK_MANAGER, POST_LOAN_OFFICER, SYSTEM_ADMIN}),
 }
 
 

@@ -154,24 +154,27 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
         return application_view(self.engine, await self.engine.confirm_fraud(request, current_call().principal))
 
     async def GetLoan(self, request: node_pb2.GetLoanRequest, context: grpc.aio.ServicerContext) -> node_pb2.LoanView:
-        loan = self.engine.store.get_record("loan", request.loan_id)
-        schedule = [
-            node_pb2.Instalment(
-                number=n,
-                due=to_timestamp(dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC).timestamp()),
-                principal_fen=p,
-                interest_fen=i,
-            )
-            for n, due, p, i in loan["schedule"]
-        ]
-        return node_pb2.LoanView(
-            loan_id=loan["loan_id"],
-            application_id=loan["application_id"],
-            principal_fen=loan["principal_fen"],
-            annual_rate=loan["annual_rate"],
-            term_months=loan["term_months"],
-            repayment_method=loan["repayment_method"],
-            payment_mode=loan["payment_mode"],
-            schedule=schedule,
-            state=loan["state"],
+        return loan_view(self.engine.store.get_record("loan", request.loan_id))
+
+
+def loan_view(loan: dict[str, Any]) -> node_pb2.LoanView:
+    schedule = [
+        node_pb2.Instalment(
+            number=n,
+            due=to_timestamp(dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC).timestamp()),
+            principal_fen=p,
+            interest_fen=i,
         )
+        for n, due, p, i in loan["schedule"]
+    ]
+    return node_pb2.LoanView(
+        loan_id=loan["loan_id"],
+        application_id=loan["application_id"],
+        principal_fen=loan["principal_fen"],
+        annual_rate=loan["annual_rate"],
+        term_months=loan["term_months"],
+        repayment_method=loan["repayment_method"],
+        payment_mode=loan["payment_mode"],
+        schedule=schedule,
+        state=loan["state"],
+    )

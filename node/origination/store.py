@@ -60,6 +60,8 @@ class Application:
     final_rate: float = 0.0
     drawn_fen: int = 0
     assigned_to: str = ""
+    limit_frozen: bool = False  # post-loan monitoring froze the unused limit (no drawdowns)
+    unfreeze_on_flow: bool = False  # a disposition: unfreeze once the account's flows resume
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,18 @@ class NodeStore:
             "SELECT body FROM records WHERE kind = ? AND application_id = ? ORDER BY rowid", (kind, application_id)
         ).fetchall()
         return [dict(json.loads(r[0])) for r in rows]
+
+    def applications(self) -> list[Application]:
+        rows = self._db.execute("SELECT body FROM applications ORDER BY rowid").fetchall()
+        return [Application(**json.loads(r[0])) for r in rows]
+
+    def records_of_kind(self, kind: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT body FROM records WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
+        return [dict(json.loads(r[0])) for r in rows]
+
+    def tasks_for(self, application_id: str) -> list[Task]:
+        rows = self._db.execute("SELECT body FROM tasks WHERE application_id = ? ORDER BY rowid", (application_id,))
+        return [Task(**json.loads(r[0])) for r in rows]
 
     def close(self) -> None:
         self._db.close()

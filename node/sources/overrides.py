@@ -69,7 +69,7 @@ def parse_scenarios(data: Mapping[str, object], known_sources: Collection[str] |
             raise ScenarioError(f"{where} must be a table")
         entries: dict[str, ScenarioEntry] = {}
         for source, table in tables.items():
-            if source == "label":
+            if source in ("label", "post_loan"):  # post_loan: node.monitoring.accounts
                 continue
             if not isinstance(table, dict):
                 raise ScenarioError(f"{where}.{source} must be a table of features")

@@ -48,9 +48,20 @@ async def call(c: LocalConsortium, method: str, token: str, subject: str) -> grp
     descriptor = next(s for s in SERVICES if s.full_name == service).methods_by_name[name]
     request_type = symbol_database.Default().GetSymbol(descriptor.input_type.full_name)
     channel = c.hub_channel(subject)  # mutual TLS with the token subject's own certificate
-    stub = channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=bytes)
+    metadata = (("authorization", f"Bearer {token}"),)
     try:
-        await stub(request_type(), metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+        if descriptor.server_streaming:  # authorised: the stream's first message arrives
+            stream = channel.unary_stream(
+                method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=bytes
+            )
+            call = stream(request_type(), metadata=metadata, timeout=10)
+            await call.read()
+            call.cancel()
+            return grpc.StatusCode.OK
+        stub = channel.unary_unary(
+            method, request_serializer=lambda m: m.SerializeToString(), response_deserializer=bytes
+        )
+        await stub(request_type(), metadata=metadata, timeout=10)
         return grpc.StatusCode.OK
     except grpc.aio.AioRpcError as error:
         return error.code()

@@ -21,6 +21,7 @@ HELP_PATHS = [
     ["hub", "serve"],
     ["node"],
     ["node", "serve"],
+    *[["node", *verb] for verb in (["monitor"], ["monitor", "run"], ["alerts"], ["dispose"], ["repay"], ["kpis"])],
     ["admin"],
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],

@@ -154,10 +154,16 @@ def test_hub_serve_drains_on_sigterm(tmp_path: Path) -> None:
 
 
 async def test_a_streaming_method_is_refused_not_served_unchecked(tmp_path: Path) -> None:
-    """Our interceptors wrap unary calls; a streaming method of ours must fail closed."""
+    """A server stream missing from the authorisation table is refused before its first message;
+    an interceptor that wraps a method but cannot wrap its stream refuses it (fail closed)."""
     from consortium.auth import Authenticator, AuthInterceptor
     from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
+    from runtime.interceptors import UnaryWrappingInterceptor, Wrapper
     from runtime.server import create_server
+
+    class UnaryOnly(UnaryWrappingInterceptor):
+        def wrapper(self, method: str) -> Wrapper | None:
+            return lambda behavior: behavior
 
     async def stream(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         yield b"secret"
@@ -169,20 +175,24 @@ async def test_a_streaming_method_is_refused_not_served_unchecked(tmp_path: Path
         server.add_generic_rpc_handlers((handler,))
 
     store = SqliteStore(SqliteStoreConfig(path=str(tmp_path / "h.db")))
-    server, port, _ = await create_server(
-        "127.0.0.1:0",
-        [(add, None, "lianfang.v1.Sneaky")],
-        tls=None,
-        interceptors=[AuthInterceptor(Authenticator(store, {}))],
-    )
-    try:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-        call = channel.unary_stream("/lianfang.v1.Sneaky/Stream", request_serializer=bytes, response_deserializer=bytes)
-        with pytest.raises(grpc.aio.AioRpcError) as err:
-            async for _ in call(b"", timeout=5):
-                pass
-        assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
-        await channel.close()
-    finally:
-        await server.stop(0)
-        await store.close()
+    for interceptor, expected in (
+        (AuthInterceptor(Authenticator(store, {})), grpc.StatusCode.PERMISSION_DENIED),
+        (UnaryOnly(), grpc.StatusCode.UNIMPLEMENTED),
+    ):
+        server, port, _ = await create_server(
+            "127.0.0.1:0", [(add, None, "lianfang.v1.Sneaky")], tls=None, interceptors=[interceptor]
+        )
+        try:
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+            call = channel.unary_stream(
+                "/lianfang.v1.Sneaky/Stream", request_serializer=bytes, response_deserializer=bytes
+            )
+            got = []
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                async for message in call(b"", timeout=5):
+                    got.append(message)
+            assert err.value.code() == expected and got == []
+            await channel.close()
+        finally:
+            await server.stop(0)
+    await store.close()

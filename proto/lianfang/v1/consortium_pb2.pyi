@@ -11,14 +11,93 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AlertKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ALERT_KIND_UNSPECIFIED: _ClassVar[AlertKind]
+    ALERT_KIND_CO_DEBT_APPLICATION: _ClassVar[AlertKind]
+    ALERT_KIND_CO_DEBT_FUNDED: _ClassVar[AlertKind]
+    ALERT_KIND_MARKER_FILED: _ClassVar[AlertKind]
+
 class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
     EXPORT_FORMAT_JSON: _ClassVar[ExportFormat]
     EXPORT_FORMAT_GRAPHML: _ClassVar[ExportFormat]
+ALERT_KIND_UNSPECIFIED: AlertKind
+ALERT_KIND_CO_DEBT_APPLICATION: AlertKind
+ALERT_KIND_CO_DEBT_FUNDED: AlertKind
+ALERT_KIND_MARKER_FILED: AlertKind
 EXPORT_FORMAT_UNSPECIFIED: ExportFormat
 EXPORT_FORMAT_JSON: ExportFormat
 EXPORT_FORMAT_GRAPHML: ExportFormat
+
+class RegisterWatchRequest(_message.Message):
+    __slots__ = ("application_ref",)
+    APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
+    application_ref: str
+    def __init__(self, application_ref: _Optional[str] = ...) -> None: ...
+
+class RegisterWatchResponse(_message.Message):
+    __slots__ = ("token_types",)
+    TOKEN_TYPES_FIELD_NUMBER: _ClassVar[int]
+    token_types: _containers.RepeatedScalarFieldContainer[_common_pb2.TokenType]
+    def __init__(self, token_types: _Optional[_Iterable[_Union[_common_pb2.TokenType, str]]] = ...) -> None: ...
+
+class UnregisterWatchRequest(_message.Message):
+    __slots__ = ("application_ref",)
+    APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
+    application_ref: str
+    def __init__(self, application_ref: _Optional[str] = ...) -> None: ...
+
+class UnregisterWatchResponse(_message.Message):
+    __slots__ = ("was_watching",)
+    WAS_WATCHING_FIELD_NUMBER: _ClassVar[int]
+    was_watching: bool
+    def __init__(self, was_watching: _Optional[bool] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("after",)
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    after: str
+    def __init__(self, after: _Optional[str] = ...) -> None: ...
+
+class Alert(_message.Message):
+    __slots__ = ("cursor", "kind", "application_refs", "token_types", "other_members", "other_applications", "occurred_at")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_REFS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPES_FIELD_NUMBER: _ClassVar[int]
+    OTHER_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    OTHER_APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    kind: AlertKind
+    application_refs: _containers.RepeatedScalarFieldContainer[str]
+    token_types: _containers.RepeatedScalarFieldContainer[_common_pb2.TokenType]
+    other_members: int
+    other_applications: int
+    occurred_at: _timestamp_pb2.Timestamp
+    def __init__(self, cursor: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., application_refs: _Optional[_Iterable[str]] = ..., token_types: _Optional[_Iterable[_Union[_common_pb2.TokenType, str]]] = ..., other_members: _Optional[int] = ..., other_applications: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class WatchResponse(_message.Message):
+    __slots__ = ("alerts", "caught_up")
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    CAUGHT_UP_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[Alert]
+    caught_up: bool
+    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., caught_up: _Optional[bool] = ...) -> None: ...
+
+class AckAlertsRequest(_message.Message):
+    __slots__ = ("up_to",)
+    UP_TO_FIELD_NUMBER: _ClassVar[int]
+    up_to: str
+    def __init__(self, up_to: _Optional[str] = ...) -> None: ...
+
+class AckAlertsResponse(_message.Message):
+    __slots__ = ("acknowledged",)
+    ACKNOWLEDGED_FIELD_NUMBER: _ClassVar[int]
+    acknowledged: str
+    def __init__(self, acknowledged: _Optional[str] = ...) -> None: ...
 
 class TokenPair(_message.Message):
     __slots__ = ("older", "newer")

@@ -79,6 +79,26 @@ class ConsortiumServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensResponse.FromString,
                 _registered_method=True)
+        self.RegisterWatch = channel.unary_unary(
+                '/lianfang.v1.ConsortiumService/RegisterWatch',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.RegisterWatchRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.RegisterWatchResponse.FromString,
+                _registered_method=True)
+        self.UnregisterWatch = channel.unary_unary(
+                '/lianfang.v1.ConsortiumService/UnregisterWatch',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.UnregisterWatchRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.UnregisterWatchResponse.FromString,
+                _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/lianfang.v1.ConsortiumService/Watch',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.WatchRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.WatchResponse.FromString,
+                _registered_method=True)
+        self.AckAlerts = channel.unary_unary(
+                '/lianfang.v1.ConsortiumService/AckAlerts',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.AckAlertsRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.AckAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class ConsortiumServiceServicer:
@@ -149,6 +169,38 @@ class ConsortiumServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterWatch(self, request, context):
+        """Post-loan (共债预警): watch the borrower of one of this member's applications (its loan).
+        The hub watches that application's identity tokens (resident ID, USCC, legal
+        representative, phone) as it recorded them; registering again is harmless.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnregisterWatch(self, request, context):
+        """The loan is repaid (or written off): stop watching its borrower.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Watch(self, request, context):
+        """Alerts on watched borrowers, oldest first: first everything after the resume cursor (or,
+        unset, after the last acknowledged alert), then live. At-least-once: an alert is sent
+        again on every new stream until it is acknowledged (AckAlerts).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AckAlerts(self, request, context):
+        """Acknowledges every alert up to and including a cursor; they are never sent again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsortiumServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -196,6 +248,26 @@ def add_ConsortiumServiceServicer_to_server(servicer, server):
                     servicer.LinkTokens,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.LinkTokensResponse.SerializeToString,
+            ),
+            'RegisterWatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterWatch,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.RegisterWatchRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.RegisterWatchResponse.SerializeToString,
+            ),
+            'UnregisterWatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnregisterWatch,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.UnregisterWatchRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.UnregisterWatchResponse.SerializeToString,
+            ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.WatchRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.WatchResponse.SerializeToString,
+            ),
+            'AckAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.AckAlerts,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.AckAlertsRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.AckAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -441,6 +513,114 @@ class ConsortiumService:
             '/lianfang.v1.ConsortiumService/LinkTokens',
             lianfang_dot_v1_dot_consortium__pb2.LinkTokensRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.LinkTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterWatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/RegisterWatch',
+            lianfang_dot_v1_dot_consortium__pb2.RegisterWatchRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.RegisterWatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnregisterWatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/UnregisterWatch',
+            lianfang_dot_v1_dot_consortium__pb2.UnregisterWatchRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.UnregisterWatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/Watch',
+            lianfang_dot_v1_dot_consortium__pb2.WatchRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.WatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AckAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/AckAlerts',
+            lianfang_dot_v1_dot_consortium__pb2.AckAlertsRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.AckAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

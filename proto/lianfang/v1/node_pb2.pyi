@@ -396,3 +396,153 @@ class LoanView(_message.Message):
     schedule: _containers.RepeatedCompositeFieldContainer[Instalment]
     state: str
     def __init__(self, loan_id: _Optional[str] = ..., application_id: _Optional[str] = ..., principal_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., term_months: _Optional[int] = ..., repayment_method: _Optional[str] = ..., payment_mode: _Optional[str] = ..., schedule: _Optional[_Iterable[_Union[Instalment, _Mapping]]] = ..., state: _Optional[str] = ...) -> None: ...
+
+class RunMonitoringRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PostLoanAlert(_message.Message):
+    __slots__ = ("alert_id", "loan_id", "application_id", "rule", "level", "detail", "raised_at", "task_id")
+    ALERT_ID_FIELD_NUMBER: _ClassVar[int]
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    RAISED_AT_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    alert_id: str
+    loan_id: str
+    application_id: str
+    rule: str
+    level: str
+    detail: str
+    raised_at: _timestamp_pb2.Timestamp
+    task_id: str
+    def __init__(self, alert_id: _Optional[str] = ..., loan_id: _Optional[str] = ..., application_id: _Optional[str] = ..., rule: _Optional[str] = ..., level: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_id: _Optional[str] = ...) -> None: ...
+
+class RunMonitoringResponse(_message.Message):
+    __slots__ = ("loans_checked", "alerts", "frozen", "unfrozen", "reminders_sent")
+    LOANS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    FROZEN_FIELD_NUMBER: _ClassVar[int]
+    UNFROZEN_FIELD_NUMBER: _ClassVar[int]
+    REMINDERS_SENT_FIELD_NUMBER: _ClassVar[int]
+    loans_checked: int
+    alerts: _containers.RepeatedCompositeFieldContainer[PostLoanAlert]
+    frozen: _containers.RepeatedScalarFieldContainer[str]
+    unfrozen: _containers.RepeatedScalarFieldContainer[str]
+    reminders_sent: int
+    def __init__(self, loans_checked: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[PostLoanAlert, _Mapping]]] = ..., frozen: _Optional[_Iterable[str]] = ..., unfrozen: _Optional[_Iterable[str]] = ..., reminders_sent: _Optional[int] = ...) -> None: ...
+
+class ListPostLoanAlertsRequest(_message.Message):
+    __slots__ = ("application_id",)
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    def __init__(self, application_id: _Optional[str] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("at", "actor", "action", "subject", "detail")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    actor: str
+    action: str
+    subject: str
+    detail: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., subject: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListPostLoanAlertsResponse(_message.Message):
+    __slots__ = ("alerts", "audit")
+    ALERTS_FIELD_NUMBER: _ClassVar[int]
+    AUDIT_FIELD_NUMBER: _ClassVar[int]
+    alerts: _containers.RepeatedCompositeFieldContainer[PostLoanAlert]
+    audit: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    def __init__(self, alerts: _Optional[_Iterable[_Union[PostLoanAlert, _Mapping]]] = ..., audit: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
+
+class RecordDispositionRequest(_message.Message):
+    __slots__ = ("task_id", "outcome", "note", "unfreeze", "reason_code", "evidence_level")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    UNFREEZE_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    outcome: str
+    note: str
+    unfreeze: str
+    reason_code: str
+    evidence_level: _common_pb2.EvidenceLevel
+    def __init__(self, task_id: _Optional[str] = ..., outcome: _Optional[str] = ..., note: _Optional[str] = ..., unfreeze: _Optional[str] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ...) -> None: ...
+
+class DispositionView(_message.Message):
+    __slots__ = ("task_id", "application_id", "outcome", "note", "unfreeze", "limit_frozen", "actor", "at")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    UNFREEZE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FROZEN_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    application_id: str
+    outcome: str
+    note: str
+    unfreeze: str
+    limit_frozen: bool
+    actor: str
+    at: _timestamp_pb2.Timestamp
+    def __init__(self, task_id: _Optional[str] = ..., application_id: _Optional[str] = ..., outcome: _Optional[str] = ..., note: _Optional[str] = ..., unfreeze: _Optional[str] = ..., limit_frozen: _Optional[bool] = ..., actor: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RepayLoanRequest(_message.Message):
+    __slots__ = ("loan_id", "comment")
+    LOAN_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    loan_id: str
+    comment: str
+    def __init__(self, loan_id: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
+
+class GetKpisRequest(_message.Message):
+    __slots__ = ("chart",)
+    CHART_FIELD_NUMBER: _ClassVar[int]
+    chart: bool
+    def __init__(self, chart: _Optional[bool] = ...) -> None: ...
+
+class StageTime(_message.Message):
+    __slots__ = ("stage", "average_hours", "applications")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    AVERAGE_HOURS_FIELD_NUMBER: _ClassVar[int]
+    APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
+    stage: str
+    average_hours: float
+    applications: int
+    def __init__(self, stage: _Optional[str] = ..., average_hours: _Optional[float] = ..., applications: _Optional[int] = ...) -> None: ...
+
+class KpiReport(_message.Message):
+    __slots__ = ("average_ticket_yuan", "loans", "approval_rate", "decided", "fund_utilisation", "repeat_borrowing_rate_6m", "borrowers", "stages", "warnings", "chart_png")
+    AVERAGE_TICKET_YUAN_FIELD_NUMBER: _ClassVar[int]
+    LOANS_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_FIELD_NUMBER: _ClassVar[int]
+    FUND_UTILISATION_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_BORROWING_RATE_6M_FIELD_NUMBER: _ClassVar[int]
+    BORROWERS_FIELD_NUMBER: _ClassVar[int]
+    STAGES_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    CHART_PNG_FIELD_NUMBER: _ClassVar[int]
+    average_ticket_yuan: float
+    loans: int
+    approval_rate: float
+    decided: int
+    fund_utilisation: float
+    repeat_borrowing_rate_6m: float
+    borrowers: int
+    stages: _containers.RepeatedCompositeFieldContainer[StageTime]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    chart_png: bytes
+    def __init__(self, average_ticket_yuan: _Optional[float] = ..., loans: _Optional[int] = ..., approval_rate: _Optional[float] = ..., decided: _Optional[int] = ..., fund_utilisation: _Optional[float] = ..., repeat_borrowing_rate_6m: _Optional[float] = ..., borrowers: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ..., chart_png: _Optional[bytes] = ...) -> None: ...

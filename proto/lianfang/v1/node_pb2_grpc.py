@@ -611,3 +611,256 @@ class LoanService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class MonitoringServiceStub:
+    """Seed 002 stage 4: post-loan monitoring (the daily batch and the hub's alerts), risk-check tasks
+    and their disposition, and the platform's KPIs (seed 000 §8).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.RunMonitoring = channel.unary_unary(
+                '/lianfang.v1.MonitoringService/RunMonitoring',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.RunMonitoringRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.RunMonitoringResponse.FromString,
+                _registered_method=True)
+        self.ListPostLoanAlerts = channel.unary_unary(
+                '/lianfang.v1.MonitoringService/ListPostLoanAlerts',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.ListPostLoanAlertsRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ListPostLoanAlertsResponse.FromString,
+                _registered_method=True)
+        self.RecordDisposition = channel.unary_unary(
+                '/lianfang.v1.MonitoringService/RecordDisposition',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.RecordDispositionRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.DispositionView.FromString,
+                _registered_method=True)
+        self.RepayLoan = channel.unary_unary(
+                '/lianfang.v1.MonitoringService/RepayLoan',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.RepayLoanRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.LoanView.FromString,
+                _registered_method=True)
+        self.GetKpis = channel.unary_unary(
+                '/lianfang.v1.MonitoringService/GetKpis',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.GetKpisRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.KpiReport.FromString,
+                _registered_method=True)
+
+
+class MonitoringServiceServicer:
+    """Seed 002 stage 4: post-loan monitoring (the daily batch and the hub's alerts), risk-check tasks
+    and their disposition, and the platform's KPIs (seed 000 §8).
+    """
+
+    def RunMonitoring(self, request, context):
+        """Runs the monitoring batch now (at the node's clock); idempotent within a month of a loan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPostLoanAlerts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordDisposition(self, request, context):
+        """A customer manager records the outcome of a risk-check task; may unfreeze the limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RepayLoan(self, request, context):
+        """The loan is repaid in full: the hub stops watching its borrower.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetKpis(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MonitoringServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'RunMonitoring': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunMonitoring,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.RunMonitoringRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.RunMonitoringResponse.SerializeToString,
+            ),
+            'ListPostLoanAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPostLoanAlerts,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.ListPostLoanAlertsRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ListPostLoanAlertsResponse.SerializeToString,
+            ),
+            'RecordDisposition': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordDisposition,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.RecordDispositionRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.DispositionView.SerializeToString,
+            ),
+            'RepayLoan': grpc.unary_unary_rpc_method_handler(
+                    servicer.RepayLoan,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.RepayLoanRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.LoanView.SerializeToString,
+            ),
+            'GetKpis': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetKpis,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.GetKpisRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.KpiReport.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'lianfang.v1.MonitoringService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('lianfang.v1.MonitoringService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MonitoringService:
+    """Seed 002 stage 4: post-loan monitoring (the daily batch and the hub's alerts), risk-check tasks
+    and their disposition, and the platform's KPIs (seed 000 §8).
+    """
+
+    @staticmethod
+    def RunMonitoring(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MonitoringService/RunMonitoring',
+            lianfang_dot_v1_dot_node__pb2.RunMonitoringRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.RunMonitoringResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPostLoanAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MonitoringService/ListPostLoanAlerts',
+            lianfang_dot_v1_dot_node__pb2.ListPostLoanAlertsRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ListPostLoanAlertsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordDisposition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MonitoringService/RecordDisposition',
+            lianfang_dot_v1_dot_node__pb2.RecordDispositionRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.DispositionView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RepayLoan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MonitoringService/RepayLoan',
+            lianfang_dot_v1_dot_node__pb2.RepayLoanRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.LoanView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetKpis(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MonitoringService/GetKpis',
+            lianfang_dot_v1_dot_node__pb2.GetKpisRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.KpiReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

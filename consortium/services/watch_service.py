@@ -1,0 +1,121 @@
+"""The post-loan RPCs of ConsortiumService: RegisterWatch, UnregisterWatch, Watch, AckAlerts.
+
+Alerts come from the ``WatchBook`` fold of the consortium log (``consortium.watch``). A Watch
+stream wakes when this process folds an alert for its member (a Check on this replica: at once)
+and otherwise folds the log's tail into the book every ``watch_poll_seconds`` (what other
+replicas wrote) — into the book only: folding the ring index between a Check's append and its
+answer would change that answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+from lianfang.v1 import consortium_pb2
+
+from consortium.aliases import AliasBook
+from consortium.records import token_type_of
+from consortium.rings import RingTracker
+from consortium.store.base import LOG_START, Store
+from consortium.validation import check_ref
+from consortium.watch import WATCHED_TYPES, WatchBook, ack_event, format_cursor, parse_cursor, watch_event
+from runtime.clock import Clock
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.interceptors import current_call
+
+WATCH_POLL_SECONDS = 0.5
+
+
+def _ref(value: str) -> str:
+    violations: list[FieldViolation] = []
+    check_ref(value, "application_ref", violations)
+    if violations:
+        raise InvalidArgument(violations)
+    return value
+
+
+class WatchRpcs:
+    """Mixed into ``ConsortiumServicer``, which provides the attributes below."""
+
+    store: Store
+    clock: Clock
+    rings: RingTracker
+    aliases: AliasBook
+    watches: WatchBook
+    watch_poll_seconds: float = WATCH_POLL_SECONDS
+
+    async def RegisterWatch(
+        self, request: consortium_pb2.RegisterWatchRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.RegisterWatchResponse:
+        """Only the borrower of one's own checked application may be watched: no member can
+        follow a person it never had a permissible purpose to look up."""
+        ref = _ref(request.application_ref)
+        caller = current_call().principal
+        app = await self.store.get_application(caller, ref)
+        if app is None:
+            raise NotFound(f"application {ref!r} was never checked by this member")
+        await self.rings.catch_up()  # links learned elsewhere decide the canonical keys
+        tokens = sorted({self.aliases.resolve(k) for k in app.token_keys if token_type_of(k) in WATCHED_TYPES})
+        if not tokens:
+            raise FailedPrecondition("the application carries no resident ID, USCC, legal representative or phone")
+        await self.rings.publish([watch_event(caller, ref, tokens, True, self.clock())])
+        return consortium_pb2.RegisterWatchResponse(token_types=sorted({token_type_of(t) for t in tokens}))
+
+    async def UnregisterWatch(
+        self, request: consortium_pb2.UnregisterWatchRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.UnregisterWatchResponse:
+        ref = _ref(request.application_ref)
+        caller = current_call().principal
+        await self.watches.catch_up(self.store)
+        watching = self.watches.is_watching(caller, ref)
+        if watching:
+            await self.rings.publish([watch_event(caller, ref, (), False, self.clock())])
+        return consortium_pb2.UnregisterWatchResponse(was_watching=watching)
+
+    async def AckAlerts(
+        self, request: consortium_pb2.AckAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.AckAlertsResponse:
+        violations: list[FieldViolation] = []
+        cursor = parse_cursor(request.up_to, "up_to", violations)
+        if cursor is None and not violations:
+            violations.append(FieldViolation("up_to", "is required"))
+        if violations or cursor is None:
+            raise InvalidArgument(violations)
+        caller = current_call().principal
+        await self.watches.catch_up(self.store)
+        if cursor > self.watches.cursor:
+            raise InvalidArgument.one("up_to", "is beyond the consortium log: not a cursor this hub sent")
+        if cursor > self.watches.acked.get(caller, LOG_START):
+            await self.rings.publish([ack_event(caller, cursor)])
+        return consortium_pb2.AckAlertsResponse(acknowledged=format_cursor(self.watches.acked.get(caller, LOG_START)))
+
+    async def Watch(
+        self, request: consortium_pb2.WatchRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[consortium_pb2.WatchResponse]:
+        violations: list[FieldViolation] = []
+        after = parse_cursor(request.after, "after", violations)
+        if violations:
+            raise InvalidArgument(violations)
+        member = current_call().principal
+        book = self.watches
+        wake = book.listen(member)
+        try:
+            await book.catch_up(self.store)
+            sent = max(after or LOG_START, book.acked.get(member, LOG_START))
+            backlog = book.after(member, sent)
+            yield consortium_pb2.WatchResponse(alerts=[a.message() for a in backlog], caught_up=True)
+            sent = backlog[-1].cursor if backlog else sent
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.watch_poll_seconds)
+                wake.clear()
+                await book.catch_up(self.store)
+                fresh = book.after(member, max(sent, book.acked.get(member, LOG_START)))
+                if fresh:
+                    yield consortium_pb2.WatchResponse(alerts=[a.message() for a in fresh])
+                    sent = fresh[-1].cursor
+        finally:
+            book.unlisten(member, wake)

@@ -1,0 +1,266 @@
+"""Post-loan watches and the alerts they raise (共债预警): a fold of the consortium log.
+
+A member watches the borrower of one of its applications (``RegisterWatch``); from then on
+another member's application on one of the borrower's identity tokens, that application being
+funded, or a negative marker filed on one of them raises an alert for the watcher. Alerts are
+*derived* from the log, not stored beside it, so every replica derives the same ones, a
+restarted hub derives them again, and an alert's cursor is the cursor of the log entry that
+raised it. Acknowledgements are log events too, so what was acknowledged survives restarts and
+holds on every replica; only unacknowledged alerts are kept in memory.
+
+Events (only member ids, references, token keys and times, as everywhere in the log):
+
+- ``["w", member, ref, [token keys], 1, at]``: watch the borrower of ``member``/``ref``;
+  ``["w", member, ref, [], 0, at]``: stop (the loan was repaid).
+- ``["wk", member, a, b]``: ``member`` acknowledged every alert up to cursor ``(a, b)``.
+
+The fold costs one dictionary lookup per token of an application event. The book keeps its own
+cursor and skips what it has seen, so a Watch stream can fold the log's tail into it directly
+(``catch_up``) without touching the ring index, whose folding Check times itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lianfang.v1 import common_pb2, consortium_pb2
+
+from consortium.records import token_type_of
+from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
+from runtime.errors import FieldViolation
+from runtime.timestamps import to_timestamp
+
+WATCHED_TYPES = frozenset(
+    {
+        common_pb2.TOKEN_TYPE_RESIDENT_ID,
+        common_pb2.TOKEN_TYPE_USCC,
+        common_pb2.TOKEN_TYPE_LEGAL_REP,
+        common_pb2.TOKEN_TYPE_PHONE,
+    }
+)
+"""The borrower's identity: a shared Wi-Fi address or office building is not co-debt."""
+
+Loan = tuple[str, str]  # (member, application ref) of a watched application
+
+
+def watch_event(member: str, ref: str, tokens: Iterable[str], on: bool, at: float) -> str:
+    return json.dumps(["w", member, ref, sorted(tokens) if on else [], int(on), at], separators=(",", ":"))
+
+
+def ack_event(member: str, cursor: LogCursor) -> str:
+    return json.dumps(["wk", member, cursor[0], cursor[1]], separators=(",", ":"))
+
+
+def format_cursor(cursor: LogCursor) -> str:
+    return f"{cursor[0]}-{cursor[1]}"
+
+
+def parse_cursor(text: str, field_name: str, out: list[FieldViolation]) -> LogCursor | None:
+    """The cursor of ``text`` ("<a>-<b>"); None (and a violation) when malformed, None when empty."""
+    if not text:
+        return None
+    a, sep, b = text.partition("-")
+    if sep and a.isdigit() and b.isdigit() and len(text) <= 41:
+        return int(a), int(b)
+    out.append(FieldViolation(field_name, "a cursor of an earlier alert, '<digits>-<digits>'"))
+    return None
+
+
+@dataclass
+class Watched:
+    """One watched application: its tokens and what other members did on them since."""
+
+    tokens: frozenset[str]
+    others: set[str] = field(default_factory=set)
+    applications: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRecord:
+    cursor: LogCursor
+    kind: int
+    refs: tuple[str, ...]
+    token_types: tuple[int, ...]
+    other_members: int
+    other_applications: int
+    occurred_at: float | None
+
+    def message(self) -> consortium_pb2.Alert:
+        alert = consortium_pb2.Alert(
+            cursor=format_cursor(self.cursor),
+            kind=self.kind,
+            application_refs=self.refs,
+            token_types=self.token_types,
+            other_members=self.other_members,
+            other_applications=self.other_applications,
+        )
+        if self.occurred_at is not None:
+            alert.occurred_at.CopyFrom(to_timestamp(self.occurred_at))
+        return alert
+
+
+@dataclass
+class _Hit:
+    refs: set[str] = field(default_factory=set)
+    types: set[int] = field(default_factory=set)
+
+
+class WatchBook:
+    """Watches, pending alerts and acknowledgements per member (a ``RingTracker`` observer)."""
+
+    def __init__(self) -> None:
+        self.watches: dict[Loan, Watched] = {}
+        self.by_token: dict[str, set[Loan]] = {}
+        self.pending: dict[str, list[AlertRecord]] = {}
+        self.acked: dict[str, LogCursor] = {}
+        self._co_debt: dict[Loan, dict[str, _Hit]] = {}  # another member's application -> watchers hit
+        self._funded: set[Loan] = set()
+        self._listeners: dict[str, set[asyncio.Event]] = {}
+        self.cursor: LogCursor = LOG_START
+
+    async def catch_up(self, log: ConsortiumLog, page: int = 1_000) -> None:
+        """Folds what the log holds beyond this book's cursor (entries other replicas wrote)."""
+        while True:
+            entries = await log.log_events(self.cursor, page)
+            for cursor, event in entries:
+                try:
+                    decoded = json.loads(event)
+                except ValueError:
+                    decoded = None
+                self.observe(cursor, event, decoded if isinstance(decoded, list) else None)
+            if len(entries) < page:
+                return
+
+    # -- the fold -----------------------------------------------------------------------------
+    def observe(self, cursor: LogCursor, event: str, decoded: list[Any] | None) -> None:
+        """Folds one entry, once: entries at or before the book's cursor are skipped."""
+        if cursor <= self.cursor:
+            return
+        self.cursor = cursor
+        if not decoded:
+            return
+        with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):  # malformed: the ring fold logs it
+            self._fold(cursor, decoded)  # a watch never stops a Check
+
+    def _fold(self, cursor: LogCursor, decoded: list[Any]) -> None:
+        kind = decoded[0]
+        if kind == "a":
+            tokens = list(decoded[4]) + ([decoded[5]] if decoded[5] is not None else [])
+            self._application(cursor, str(decoded[1]), str(decoded[2]), float(decoded[3]), tokens)
+        elif kind == "o" and decoded[3] == common_pb2.OUTCOME_FUNDED:
+            self._funded_outcome(cursor, (str(decoded[1]), str(decoded[2])), _at(decoded, 4))
+        elif kind == "m" and decoded[2] and len(decoded) > 3 and decoded[3]:
+            self._marker(cursor, str(decoded[1]), str(decoded[3]), _at(decoded, 4))
+        elif kind == "w":
+            self._watch((str(decoded[1]), str(decoded[2])), [str(t) for t in decoded[3]], bool(decoded[4]))
+        elif kind == "wk":
+            self._ack(str(decoded[1]), (int(decoded[2]), int(decoded[3])))
+
+    def _watch(self, loan: Loan, tokens: list[str], on: bool) -> None:
+        old = self.watches.pop(loan, None)
+        for token in old.tokens if old else ():
+            holders = self.by_token.get(token)
+            if holders is not None:
+                holders.discard(loan)
+                if not holders:
+                    del self.by_token[token]
+        if on:
+            kept = old if old is not None and old.tokens == frozenset(tokens) else Watched(frozenset(tokens))
+            self.watches[loan] = kept
+            for token in kept.tokens:
+                self.by_token.setdefault(token, set()).add(loan)
+
+    def _application(self, cursor: LogCursor, member: str, ref: str, at: float, tokens: list[str]) -> None:
+        hits: dict[str, _Hit] = {}
+        for token in tokens:
+            for loan in self.by_token.get(token, ()):
+                if loan[0] != member:
+                    hit = hits.setdefault(loan[0], _Hit())
+                    hit.refs.add(loan[1])
+                    hit.types.add(token_type_of(token))
+        if not hits:
+            return
+        seen = self._co_debt.setdefault((member, ref), {})
+        for watcher, hit in hits.items():
+            if watcher in seen:
+                continue  # a retried Check of the same application
+            seen[watcher] = hit
+            for loan_ref in hit.refs:
+                watched = self.watches[(watcher, loan_ref)]
+                watched.others.add(member)
+                watched.applications += 1
+            self._raise(cursor, watcher, consortium_pb2.ALERT_KIND_CO_DEBT_APPLICATION, hit, at)
+
+    def _funded_outcome(self, cursor: LogCursor, app: Loan, at: float | None) -> None:
+        watchers = self._co_debt.get(app)
+        if not watchers or app in self._funded:
+            return
+        self._funded.add(app)
+        for watcher, hit in watchers.items():
+            live = _Hit({r for r in hit.refs if (watcher, r) in self.watches}, hit.types)
+            if live.refs:
+                self._raise(cursor, watcher, consortium_pb2.ALERT_KIND_CO_DEBT_FUNDED, live, at)
+
+    def _marker(self, cursor: LogCursor, token: str, filer: str, at: float | None) -> None:
+        hits: dict[str, _Hit] = {}
+        for watcher, ref in self.by_token.get(token, ()):
+            if watcher != filer:  # a member's own filing is no news to it
+                hits.setdefault(watcher, _Hit(types={token_type_of(token)})).refs.add(ref)
+        for watcher, hit in hits.items():
+            self._raise(cursor, watcher, consortium_pb2.ALERT_KIND_MARKER_FILED, hit, at)
+
+    def _raise(self, cursor: LogCursor, watcher: str, kind: int, hit: _Hit, at: float | None) -> None:
+        if cursor <= self.acked.get(watcher, LOG_START):
+            return
+        others: set[str] = set()
+        applications = 0
+        for ref in hit.refs:
+            watched = self.watches[(watcher, ref)]
+            others |= watched.others
+            applications += watched.applications
+        record = AlertRecord(
+            cursor, kind, tuple(sorted(hit.refs)), tuple(sorted(hit.types)), len(others), applications, at
+        )
+        self.pending.setdefault(watcher, []).append(record)
+        for listener in self._listeners.get(watcher, ()):
+            listener.set()
+
+    def _ack(self, member: str, cursor: LogCursor) -> None:
+        if cursor <= self.acked.get(member, LOG_START):
+            return
+        self.acked[member] = cursor
+        left = [a for a in self.pending.get(member, ()) if a.cursor > cursor]
+        if left:
+            self.pending[member] = left
+        else:
+            self.pending.pop(member, None)
+
+    # -- what the Watch stream reads ---------------------------------------------------------------
+    def after(self, member: str, cursor: LogCursor) -> list[AlertRecord]:
+        """The member's unacknowledged alerts after ``cursor``, oldest first."""
+        return [a for a in self.pending.get(member, ()) if a.cursor > cursor]
+
+    def is_watching(self, member: str, ref: str) -> bool:
+        return (member, ref) in self.watches
+
+    def listen(self, member: str) -> asyncio.Event:
+        """An event set whenever an alert for ``member`` is folded (``unlisten`` when done)."""
+        event = asyncio.Event()
+        self._listeners.setdefault(member, set()).add(event)
+        return event
+
+    def unlisten(self, member: str, event: asyncio.Event) -> None:
+        listeners = self._listeners.get(member)
+        if listeners is not None:
+            listeners.discard(event)
+            if not listeners:
+                del self._listeners[member]
+
+
+def _at(decoded: list[Any], i: int) -> float | None:
+    return float(decoded[i]) if len(decoded) > i and decoded[i] is not None else None

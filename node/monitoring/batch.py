@@ -1,0 +1,189 @@
+"""The daily post-loan batch (seed 002 stage 4, 非现场监控), one pass over every active loan:
+
+* settlement flows below half the pre-loan average for 3 consecutive months → yellow alert;
+* no flow at all in the last complete month → red alert, a risk-check task for the customer
+  manager, and the unused limit frozen; once flows resume, a limit whose disposition said so is
+  unfrozen;
+* an instalment due within 3 days and a balance below it → a reminder SMS (once per instalment);
+* a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now;
+  a repaid loan it still watches → unregistered (no hub client: both skipped).
+
+Time is the caller's (``run(now)``), so every rule is tested without waiting. Re-running the batch
+in the same month raises nothing twice (alert ids are per loan, rule and month).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from clients.errors import LianfangRpcError
+from clients.hub import HubClient
+from node.monitoring.accounts import MONTH_SECONDS, Account, AccountFeed
+from node.monitoring.actions import PostLoanActions, active_loans
+from node.monitoring.records import AlertRow
+from node.monitoring.sms import SmsChannel
+from node.origination.store import Application, NodeStore
+
+DROP_SHARE = 0.5
+DROP_MONTHS = 3
+REMINDER_DAYS = 3
+
+
+@dataclass
+class BatchResult:
+    loans_checked: int = 0
+    alerts: list[AlertRow] = field(default_factory=list)
+    frozen: list[str] = field(default_factory=list)
+    unfrozen: list[str] = field(default_factory=list)
+    reminders: int = 0
+
+
+def account_of(app: Application) -> Account:
+    ids = app.identifiers
+    key = ids.get("uscc") if app.applicant_kind != "person" and ids.get("uscc") else ""
+    key = key or ids.get("resident_id") or ids.get("legal_rep_resident_id") or app.application_id
+    monthly = float(app.features.get("flow_monthly_avg", 0) or 0)
+    daily = float(app.features.get("flow_avg_daily_balance", 0) or 0)
+    return Account(str(key), int(monthly * 100), daily / monthly if monthly > 0 and daily > 0 else 0.125)
+
+
+def disbursed_at(store: NodeStore, loan: dict[str, Any]) -> float:
+    if loan.get("disbursed_at"):
+        return float(loan["disbursed_at"])
+    funded = [t.at for t in store.history(loan["application_id"]) if t.to_state == "funded"]
+    return funded[0] if funded else 0.0
+
+
+class MonitoringBatch:
+    def __init__(
+        self, store: NodeStore, actions: PostLoanActions, feed: AccountFeed, sms: SmsChannel, hub: HubClient | None
+    ) -> None:
+        self.store, self.actions, self.feed, self.sms, self.hub = store, actions, feed, sms, hub
+        self.records = actions.records
+
+    async def run(self, now: float) -> BatchResult:
+        result = BatchResult()
+        for loan in active_loans(self.store):
+            result.loans_checked += 1
+            self._loan(loan, now, result)
+            if loan.get("watch") != "registered" and self.hub is not None:
+                await self._register(loan, now)
+        for loan in self.store.records_of_kind("loan") if self.hub is not None else ():
+            if loan.get("state") == "repaid" and loan.get("watch") == "registered":
+                await self._unregister(loan, now)
+        return result
+
+    def _loan(self, loan: dict[str, Any], now: float, result: BatchResult) -> None:
+        app = self.store.get_application(loan["application_id"])
+        account = account_of(app)
+        done = int((now - disbursed_at(self.store, loan)) // MONTH_SECONDS)  # complete months
+        loan_id = loan["loan_id"]
+        with self.store.transaction() as db:
+            if done >= 1:
+                flow = self.feed.month_flow(account, done)
+                if flow == 0:
+                    alert = AlertRow(
+                        f"{loan_id}:no_flow:{done}",
+                        loan_id,
+                        app.application_id,
+                        "no_flow",
+                        "red",
+                        f"no settlement account flow in month {done} after drawdown",
+                        now,
+                    )
+                    stored = self.actions.raise_in(db, alert, task=True, at=now)
+                    if stored is not None:
+                        result.alerts.append(stored)
+                    if self.actions.freeze_in(db, app, now, "system", f"no account flow in month {done}"):
+                        result.frozen.append(app.application_id)
+                elif app.limit_frozen and app.unfreeze_on_flow:
+                    why = f"flows resumed in month {done} ({flow // 100} yuan), as the disposition asked"
+                    if self.actions.unfreeze_in(db, app, now, "system", why):
+                        result.unfrozen.append(app.application_id)
+            base = account.baseline_monthly_fen
+            months = range(done - DROP_MONTHS + 1, done + 1)
+            if (
+                done >= DROP_MONTHS
+                and base > 0
+                and all(self.feed.month_flow(account, m) < DROP_SHARE * base for m in months)
+            ):
+                alert = AlertRow(
+                    f"{loan_id}:flow_drop:{done}",
+                    loan_id,
+                    app.application_id,
+                    "flow_drop",
+                    "yellow",
+                    f"settlement flows below {DROP_SHARE:.0%} of the pre-loan average in months "
+                    f"{months[0]}-{months[-1]}",
+                    now,
+                )
+                stored = self.actions.raise_in(db, alert, task=False, at=now)
+                if stored is not None:
+                    result.alerts.append(stored)
+            outbox = self._reminders(db, loan, app, account, done + 1, now, result)
+        for message_id, phone, text in outbox:  # after the commit: a message is never sent for a rolled-back alert
+            result.reminders += self.sms.send(message_id, phone, text, now)
+
+    def _reminders(
+        self,
+        db: Any,
+        loan: dict[str, Any],
+        app: Application,
+        account: Account,
+        month: int,
+        now: float,
+        result: BatchResult,
+    ) -> list[tuple[str, str, str]]:
+        """Alerts for instalments due within 3 days that the balance cannot cover; the
+        reminders to send for the new ones (id, phone, text)."""
+        balance = self.feed.balance(account, month)
+        outbox = []
+        phones = app.identifiers.get("phones") or []
+        for number, due, principal, interest in loan["schedule"]:
+            due_at = dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC).timestamp()
+            amount = int(principal) + int(interest)
+            if not now < due_at <= now + REMINDER_DAYS * 86_400 or balance >= amount:
+                continue
+            alert_id = f"{loan['loan_id']}:low_balance:{number}"
+            text = (
+                f"【贷款还款提醒】您的第{number}期还款 {amount / 100:.2f} 元将于 {due} 到期, 账户余额不足, 请及时存入。"
+            )
+            alert = AlertRow(
+                alert_id,
+                loan["loan_id"],
+                app.application_id,
+                "low_balance",
+                "reminder",
+                f"instalment {number} of {amount // 100} yuan due {due}; balance below it",
+                now,
+            )
+            stored = self.actions.raise_in(db, alert, task=False, at=now)
+            if stored is not None:
+                result.alerts.append(stored)
+                if phones:
+                    outbox.append((alert_id, str(phones[0]), text))
+        return outbox
+
+    async def _register(self, loan: dict[str, Any], now: float) -> None:
+        assert self.hub is not None
+        try:
+            await self.hub.register_watch(loan["application_id"])
+        except LianfangRpcError:
+            return
+        loan["watch"] = "registered"
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
+            self.records.audit_in(db, now, "system", "watch", loan["loan_id"], "hub watches the borrower")
+
+    async def _unregister(self, loan: dict[str, Any], now: float) -> None:
+        assert self.hub is not None
+        try:
+            await self.hub.unregister_watch(loan["application_id"])
+        except LianfangRpcError:
+            return
+        loan["watch"] = "unregistered"
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
+            self.records.audit_in(db, now, "system", "watch", loan["loan_id"], "hub stopped watching (repaid)")

@@ -1,0 +1,116 @@
+"""The customer manager's disposition of a risk-check task (人工处置), and repaid loans.
+
+Outcomes: ``risk_mitigated`` (风险缓释, e.g. a temporary closure for a family illness: the limit
+is unfrozen once flows resume, unless told otherwise), ``no_risk`` (unfrozen now), ``escalated``
+(stays frozen), ``fraud_confirmed`` (post-loan fraud: the hub gets the outcome and
+confirmed-fraud markers; stays frozen). Every step is audited with actor and time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from lianfang.v1 import common_pb2, node_pb2
+
+from clients.errors import LianfangRpcError
+from node.monitoring.actions import RISK_CHECK, PostLoanActions
+from node.origination.engine import Origination
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
+
+OUTCOMES = ("risk_mitigated", "no_risk", "escalated", "fraud_confirmed")
+UNFREEZE = ("when_flows_resume", "now", "keep")
+DEFAULT_UNFREEZE = {"risk_mitigated": "when_flows_resume", "no_risk": "now"}
+
+
+@dataclass(frozen=True)
+class Disposition:
+    task_id: str
+    application_id: str
+    outcome: str
+    note: str
+    unfreeze: str
+    actor: str
+    at: float
+
+
+def _validate(r: node_pb2.RecordDispositionRequest) -> str:
+    v: list[FieldViolation] = []
+    if not r.task_id:
+        v.append(FieldViolation("task_id", "is required"))
+    if r.outcome not in OUTCOMES:
+        v.append(FieldViolation("outcome", f"one of {', '.join(OUTCOMES)}"))
+    if not 1 <= len(r.note) <= 2000:
+        v.append(FieldViolation("note", "1-2000 characters: what was found"))
+    unfreeze = r.unfreeze or DEFAULT_UNFREEZE.get(r.outcome, "keep")
+    if unfreeze not in UNFREEZE:
+        v.append(FieldViolation("unfreeze", f"one of {', '.join(UNFREEZE)}"))
+    elif r.outcome in ("escalated", "fraud_confirmed") and unfreeze != "keep":
+        v.append(FieldViolation("unfreeze", f"a {r.outcome} loan stays frozen"))
+    if r.outcome == "fraud_confirmed":
+        if not r.reason_code:
+            v.append(FieldViolation("reason_code", "confirmed fraud needs a reason code"))
+        if r.evidence_level == common_pb2.EVIDENCE_LEVEL_UNSPECIFIED:
+            v.append(FieldViolation("evidence_level", "confirmed fraud needs an evidence level"))
+    if v:
+        raise InvalidArgument(v)
+    return unfreeze
+
+
+class Dispositions:
+    def __init__(self, engine: Origination, actions: PostLoanActions) -> None:
+        self.engine, self.actions = engine, actions
+        self.store, self.records = engine.store, actions.records
+
+    async def record(self, r: node_pb2.RecordDispositionRequest, actor: str, role: str) -> Disposition:
+        unfreeze = _validate(r)
+        task = self.store.get_task(r.task_id)
+        if task.kind != RISK_CHECK or task.state != "open":
+            raise FailedPrecondition(f"task {r.task_id} is not an open risk-check task")
+        if role == "customer_manager" and task.assignee != actor:
+            raise PermissionDenied(f"task {r.task_id} is assigned to {task.assignee}")
+        if r.outcome == "fraud_confirmed":  # files the markers first: nothing is closed if the hub fails
+            await self.engine.confirm_fraud(
+                node_pb2.ConfirmFraudRequest(
+                    application_id=task.application_id,
+                    reason_code=r.reason_code,
+                    evidence_level=r.evidence_level,
+                    case_ref=task.task_id,
+                ),
+                actor,
+            )
+        now = self.engine.clock()
+        app = self.store.get_application(task.application_id)
+        done = Disposition(task.task_id, app.application_id, r.outcome, r.note, unfreeze, actor, now)
+        with self.store.transaction() as db:
+            self.store.close_task_in(db, task)
+            self.store.put_record_in(db, "disposition", task.task_id, app.application_id, asdict(done))
+            self.records.audit_in(db, now, actor, "disposition", task.task_id, f"{r.outcome}: {r.note}")
+            if unfreeze == "now":
+                self.actions.unfreeze_in(db, app, now, actor, f"disposition {r.outcome}")
+            elif unfreeze == "when_flows_resume" and app.limit_frozen:
+                app.unfreeze_on_flow = True
+                self.store.save_in(db, app, now)
+        return done
+
+    async def repay(self, loan_id: str, comment: str, actor: str) -> dict[str, object]:
+        """The loan is repaid: reported to the hub, which stops watching the borrower (best
+        effort here; the monitoring batch retries the unregistration)."""
+        loan = self.store.get_record("loan", loan_id)
+        if loan.get("state") != "active":
+            raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
+        now = self.engine.clock()
+        loan["state"] = "repaid"
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "loan", loan_id, loan["application_id"], loan)
+            self.records.audit_in(db, now, actor, "repaid", loan_id, comment or "repaid in full")
+        hub, deadline = self.engine.hub, self.engine.policy.hub_deadline
+        try:
+            await hub.report_outcome(loan["application_id"], common_pb2.OUTCOME_REPAID, timeout=deadline)
+            if loan.get("watch") == "registered":
+                await hub.unregister_watch(loan["application_id"], timeout=deadline)
+                loan["watch"] = "unregistered"
+                with self.store.transaction() as db:
+                    self.store.put_record_in(db, "loan", loan_id, loan["application_id"], loan)
+        except LianfangRpcError:
+            pass  # the batch unregisters later
+        return loan

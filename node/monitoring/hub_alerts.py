@@ -1,0 +1,94 @@
+"""The node's end of the hub's Watch stream: alerts on its borrowers become risk-check tasks.
+
+``AlertConsumer`` keeps one stream open (reconnecting with backoff), resumes after the last
+alert it stored, stores each alert and its task in one transaction (a redelivered alert is
+recognised by its cursor and changes nothing), and only then acknowledges it at the hub: so
+every alert is acted on exactly once, whether the node or the hub restarts in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from lianfang.v1 import common_pb2, consortium_pb2
+
+from clients.errors import LianfangRpcError
+from clients.hub import HubClient
+from node.monitoring.actions import PostLoanActions, active_loans
+from node.monitoring.records import AlertRow
+from runtime.clock import Clock
+
+log = logging.getLogger("lianfang.node.alerts")
+
+CURSOR = "hub_alert_cursor"
+RULES = {
+    consortium_pb2.ALERT_KIND_CO_DEBT_APPLICATION: ("consortium_co_debt", "applied for credit at another member"),
+    consortium_pb2.ALERT_KIND_CO_DEBT_FUNDED: ("consortium_co_debt", "was funded by another member"),
+    consortium_pb2.ALERT_KIND_MARKER_FILED: ("consortium_marker", "got a negative marker from another member"),
+}
+
+
+def describe(alert: consortium_pb2.Alert) -> str:
+    """Counts and identifier types only: the hub never names the other lender, nor do we."""
+    _, what = RULES.get(alert.kind, ("", "was seen elsewhere"))
+    types = ", ".join(common_pb2.TokenType.Name(t).removeprefix("TOKEN_TYPE_") for t in alert.token_types)
+    return (
+        f"the borrower ({types}) {what}; since the loan began: {alert.other_members} other member(s), "
+        f"{alert.other_applications} application(s)"
+    )
+
+
+class ConsortiumAlerts:
+    def __init__(self, actions: PostLoanActions, clock: Clock) -> None:
+        self.actions, self.clock = actions, clock
+        self.records = actions.records
+
+    @property
+    def cursor(self) -> str:
+        return self.records.state(CURSOR)
+
+    def store(self, alert: consortium_pb2.Alert) -> list[AlertRow]:
+        """Stores one hub alert (one row per loan it concerns) with its risk-check task."""
+        rule, _ = RULES.get(alert.kind, ("consortium_co_debt", ""))
+        loans = {loan["application_id"]: loan["loan_id"] for loan in active_loans(self.actions.store)}
+        now = self.clock()
+        stored = []
+        with self.actions.store.transaction() as db:
+            for ref in alert.application_refs:
+                if ref not in loans:
+                    continue  # repaid meanwhile, or not a loan of ours
+                row = AlertRow(f"hub:{alert.cursor}:{ref}", loans[ref], ref, rule, "red", describe(alert), now)
+                done = self.actions.raise_in(db, row, task=True, at=now)
+                if done is not None:
+                    stored.append(done)
+            self.records.set_state_in(db, CURSOR, alert.cursor)
+        return stored
+
+
+class AlertConsumer:
+    """The background task of a node that keeps its hub Watch stream open."""
+
+    def __init__(self, hub: HubClient, alerts: ConsortiumAlerts, *, backoff: tuple[float, float] = (0.2, 5.0)) -> None:
+        self.hub, self.alerts, self.backoff = hub, alerts, backoff
+        self.connected = asyncio.Event()  # set while a stream is open and caught up
+
+    async def run(self) -> None:
+        delay = self.backoff[0]
+        while True:
+            try:
+                async for response in self.hub.watch(self.alerts.cursor):
+                    for alert in response.alerts:
+                        self.alerts.store(alert)
+                    if response.alerts:
+                        await self.hub.ack_alerts(response.alerts[-1].cursor)
+                    if response.caught_up:
+                        self.connected.set()
+                        delay = self.backoff[0]
+            except LianfangRpcError as error:
+                log.warning("hub watch stream ended", extra={"fields": {"code": error.code.name}})
+            except Exception:  # keep watching whatever went wrong this time
+                log.exception("hub watch consumer failed")
+            self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff[1])

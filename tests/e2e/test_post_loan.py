@@ -1,0 +1,241 @@
+"""Seed 002 stage 4 through a real consortium (hub + nodes over TLS, SQLite files): the 老王家常菜
+no-flow month with its task, freeze and family-illness disposition; the consortium's co-debt
+alert live, offline with a hub restart in between, and exactly once after acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lianfang.v1 import common_pb2, node_pb2
+
+from clients.demo.consortium import LocalConsortium, LocalMember, start_local_consortium
+from clients.errors import LianfangRpcError
+from node.monitoring.accounts import MONTH_SECONDS
+from node.sources.personas import LAO_WANG
+from node.sources.simulators import SEED_PERSONAS_FILE
+from runtime.clock import ManualClock
+from tests.support.origination import application, findings, sign
+
+WAN = 10_000 * 100
+DAY = 86_400.0
+
+
+@pytest.fixture
+async def bank(tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    clock = ManualClock()
+    c = await start_local_consortium(
+        tmp_path, ["lender-a", "lender-b"], clock=clock, source_latency_ms=5, scenario_file=SEED_PERSONAS_FILE
+    )
+    try:
+        yield c, clock
+    finally:
+        await c.stop()
+
+
+async def lao_wang_loan(m: LocalMember, clock: ManualClock, ref: str) -> tuple[str, str]:
+    """Stages 1-3 of the seed at one member: (application id, loan id) of a 15万 drawdown."""
+    customer = m.as_role("customer", "wang-jianguo")
+    view = await customer.submit_application(application(LAO_WANG, ref))
+    manager = m.as_role("customer_manager", "xiao-li")
+    (task,) = [t for t in await manager.list_tasks() if t.application_id == view.application_id]
+    await manager.submit_due_diligence(task.task_id, findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000))
+    contract = await customer.get_contract(view.application_id)
+    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
+    drawdown = await customer.request_drawdown(view.application_id, 15 * WAN)
+    return view.application_id, drawdown.loan_id
+
+
+async def risk_tasks(m: LocalMember, manager: str = "xiao-li") -> list[node_pb2.Task]:
+    tasks = await m.as_role("customer_manager", manager).list_tasks(include_done=True)
+    return [t for t in tasks if t.kind == "risk_check"]
+
+
+async def test_lao_wang_no_flow_month_task_freeze_disposition_unfreeze(bank) -> None:  # type: ignore[no-untyped-def]
+    c, clock = bank
+    a = c.members["lender-a"]
+    app_id, loan_id = await lao_wang_loan(a, clock, "lw-post")
+    officer = a.as_role("post_loan_officer", "officer-1")
+    customer = a.as_role("customer", "wang-jianguo")
+
+    clock.advance(5 * MONTH_SECONDS + DAY)  # months 1-5: steady flows
+    run = await officer.run_monitoring()
+    assert run.loans_checked == 1 and not run.frozen and not [x for x in run.alerts if x.level != "reminder"]
+
+    clock.advance(MONTH_SECONDS)  # six months after drawdown: no flow for a month
+    run = await officer.run_monitoring()
+    assert list(run.frozen) == [app_id]
+    (alert,) = [x for x in run.alerts if x.rule == "no_flow"]
+    assert alert.level == "red" and alert.loan_id == loan_id and "month 6" in alert.detail
+    (task,) = await risk_tasks(a)  # in 小李's task list
+    assert task.task_id == alert.task_id and task.state == "open" and task.application_id == app_id
+    with pytest.raises(LianfangRpcError) as err:  # the unused limit is frozen
+        await customer.request_drawdown(app_id, 1 * WAN)
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    again = await officer.run_monitoring()  # the same day again: nothing twice
+    assert not again.frozen and not [x for x in again.alerts if x.rule == "no_flow"]
+    assert len(await risk_tasks(a)) == 1
+
+    bad = node_pb2.RecordDispositionRequest(task_id=task.task_id, outcome="risk_mitigated", note="")
+    with pytest.raises(LianfangRpcError) as err:
+        await a.as_role("customer_manager", "xiao-li").record_disposition(bad)
+    assert [v.field for v in err.value.violations] == ["note"]
+    note = "王建国家人住院, 店铺暂停营业半个月; 关注后续经营恢复情况"
+    request = node_pb2.RecordDispositionRequest(task_id=task.task_id, outcome="risk_mitigated", note=note)
+    with pytest.raises(LianfangRpcError) as err:  # not the assignee
+        await a.as_role("customer_manager", "zhang-wei").record_disposition(request)
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(LianfangRpcError) as err:  # a borrower cannot dispose of anything
+        await customer.record_disposition(request)
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    done = await a.as_role("customer_manager", "xiao-li").record_disposition(request)
+    assert (done.outcome, done.unfreeze, done.limit_frozen, done.actor) == (
+        "risk_mitigated",
+        "when_flows_resume",
+        True,
+        "xiao-li",
+    )
+    with pytest.raises(LianfangRpcError) as err:  # a closed task takes no second disposition
+        await a.as_role("customer_manager", "xiao-li").record_disposition(request)
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    clock.advance(MONTH_SECONDS)  # month 7: flows resume
+    run = await officer.run_monitoring()
+    assert list(run.unfrozen) == [app_id]
+    drawdown = await customer.request_drawdown(app_id, 1 * WAN)
+    assert drawdown.state == "disbursed"
+
+    trail = await a.as_role("customer_manager", "xiao-li").post_loan_alerts(app_id)
+    actions = [(e.action, e.actor) for e in trail.audit]
+    assert ("freeze", "system") in actions and ("disposition", "xiao-li") in actions
+    assert ("unfreeze", "system") in actions
+    assert actions.index(("freeze", "system")) < actions.index(("disposition", "xiao-li"))
+    assert all(e.at.seconds > 0 for e in trail.audit)
+
+
+async def wait_for(predicate, timeout: float = 1.0) -> float:  # type: ignore[no-untyped-def]
+    """Real waiting (the hub's stream is real), polling; returns the seconds it took."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while not await predicate():
+        if loop.time() - start > timeout:
+            raise AssertionError("not within the timeout")
+        await asyncio.sleep(0.02)
+    return loop.time() - start
+
+
+async def test_co_debt_alert_live_offline_across_a_hub_restart_exactly_once(bank) -> None:  # type: ignore[no-untyped-def]
+    c, clock = bank
+    a, b = c.members["lender-a"], c.members["lender-b"]
+    app_id, _ = await lao_wang_loan(a, clock, "lw-codebt")
+    assert a.node.post_loan is not None
+    await asyncio.wait_for(a.node.post_loan.consumer.connected.wait(), 2.0)
+
+    async def co_debt() -> list[node_pb2.PostLoanAlert]:
+        alerts = (await a.as_role("post_loan_officer").post_loan_alerts(app_id)).alerts
+        return [x for x in alerts if x.rule == "consortium_co_debt"]
+
+    await b.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "b-lw-1"))
+    assert await wait_for(co_debt) < 1.0  # node A heard within a second
+    (alert,) = await co_debt()
+    assert "1 other member(s)" in alert.detail and "USCC" in alert.detail
+    assert "lender-b" not in str(await a.as_role("post_loan_officer").post_loan_alerts(app_id))
+    (task,) = await risk_tasks(a)
+    assert task.application_id == app_id and task.task_id == alert.task_id
+
+    # Node A goes offline; B's borrower applies again; the hub restarts; A comes back.
+    await c.members["lender-a"].node.stop(0.5)
+    clock.advance(3600)
+    await b.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "b-lw-2"))
+    await c.restart_hub()
+    await c.restart_node("lender-a")
+    a = c.members["lender-a"]
+    assert a.node.post_loan is not None
+
+    async def two() -> bool:
+        return len(await co_debt()) == 2
+
+    await wait_for(two, timeout=3.0)
+    second = (await co_debt())[1]
+    assert "2 application(s)" in second.detail and "1 other member(s)" in second.detail
+    assert len(await risk_tasks(a)) == 1  # joined the open risk check: one task, two alerts
+
+    # Acknowledged: another restart of both redelivers nothing.
+    await c.restart_node("lender-a")
+    a = c.members["lender-a"]
+    assert a.node.post_loan is not None
+    await asyncio.wait_for(a.node.post_loan.consumer.connected.wait(), 3.0)
+    await asyncio.sleep(0.3)
+    assert len(await co_debt()) == 2
+    backlog = [x async for x in _first(a.hub_client.watch())]
+    assert backlog == []  # nothing left unacknowledged at the hub
+
+
+async def _first(stream):  # type: ignore[no-untyped-def]
+    async for response in stream:
+        for alert in response.alerts:
+            yield alert
+        return
+
+
+async def test_post_loan_fraud_is_reported_to_the_hub_as_a_marker(bank) -> None:  # type: ignore[no-untyped-def]
+    c, clock = bank
+    a = c.members["lender-a"]
+    app_id, _ = await lao_wang_loan(a, clock, "lw-fraud")
+    clock.advance(6 * MONTH_SECONDS + DAY)
+    await a.as_role("post_loan_officer").run_monitoring()
+    (task,) = await risk_tasks(a)
+    manager = a.as_role("customer_manager", "xiao-li")
+    with pytest.raises(LianfangRpcError) as err:
+        await manager.record_disposition(
+            node_pb2.RecordDispositionRequest(task_id=task.task_id, outcome="fraud_confirmed", note="shell shop")
+        )
+    assert {v.field for v in err.value.violations} == {"reason_code", "evidence_level"}
+    await manager.record_disposition(
+        node_pb2.RecordDispositionRequest(
+            task_id=task.task_id,
+            outcome="fraud_confirmed",
+            note="the shop never reopened; loan funds moved to a third party",
+            reason_code="LOAN_PURPOSE_FRAUD",
+            evidence_level=common_pb2.EVIDENCE_LEVEL_DOCUMENTARY,
+        )
+    )
+    assert (await a.as_role("risk_manager").get_application(app_id)).state == "fraud_confirmed"
+    markers = await a.hub_client.list_my_markers()
+    assert markers and {m.marker_type for m in markers} == {common_pb2.MARKER_TYPE_CONFIRMED_FRAUD}
+    assert {m.case_ref for m in markers} == {task.task_id}
+
+
+async def test_kpis_cli_prints_the_table_and_writes_the_chart_of_the_same_numbers(bank, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from node.monitoring.kpi_chart import numbers_in
+
+    c, clock = bank
+    a = c.members["lender-a"]
+    await lao_wang_loan(a, clock, "lw-kpi")
+    key_file = tmp_path / "idp.pem"
+    key_file.write_bytes(a.identity_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    chart = tmp_path / "kpis.png"
+    cli = [sys.executable, "-m", "clients.cli.main"]
+    process = await asyncio.create_subprocess_exec(
+        *cli, "node", "kpis", "--node", f"localhost:{a.node.port}", "--ca", c.ca.ca_file,
+        "--identity-key", str(key_file), "--as", "risk_manager", "--chart", str(chart),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, err.decode()
+    text = out.decode()
+    report = await a.as_role("risk_manager").kpis()
+    assert report.loans == 1 and report.average_ticket_yuan == 150_000.0
+    assert "150,000.00" in text and f"{report.approval_rate:.1%}" in text
+    drawn = numbers_in(chart.read_bytes())
+    assert drawn["average_ticket_yuan"] == report.average_ticket_yuan
+    assert drawn["approval_rate"] == pytest.approx(report.approval_rate)
+    assert drawn["stage_hours"] == {s.stage: pytest.approx(s.average_hours) for s in report.stages}

@@ -1,0 +1,120 @@
+"""The daily post-loan batch's rules on a real node SQLite file, at injected times (no waiting):
+three months of flows below half → yellow; a month without flow → task + freeze, once; flows
+resuming unfreeze only what a disposition said; reminders 3 days ahead when the balance is short."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from node.monitoring.accounts import MONTH_SECONDS, SimulatedAccountFeed, load_flow_factors
+from node.monitoring.actions import PostLoanActions
+from node.monitoring.batch import MonitoringBatch
+from node.monitoring.records import PostLoanRecords
+from node.monitoring.sms import RecordingSmsChannel
+from node.origination.due_diligence import load_field_team
+from node.origination.store import Application, NodeStore
+from node.sources.overrides import ScenarioError
+
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+USCC = "92310115MA1FL3Q869"
+
+
+def setup(tmp_path: Path, factors: dict[int, float], *, instalment_due: float | None = None) -> MonitoringBatch:
+    store = NodeStore(str(tmp_path / "node.db"))
+    app = Application(
+        application_id="app_1", application_ref="r1", state="submitted", product_code="xiaowei_puhui",
+        applicant_kind="individual_business", applicant_name="老王家常菜",
+        identifiers={"uscc": USCC, "phones": ["+8613916052718"]}, industry="catering",
+        locality="shanghai-pudong", amount_fen=15_000_000, term_months=12, repayment_method="equal_instalments",
+        consent_ref="c", features={"flow_monthly_avg": 120_000, "flow_avg_daily_balance": 15_000},
+        final_limit_fen=18_000_000, drawn_fen=15_000_000,
+    )  # fmt: skip
+    store.create_application(app, "customer", START)
+    for state in ("approved", "signed", "funded"):
+        store.save(app, START, to_state=state, actor="system", reason="test")
+    due = dt.datetime.fromtimestamp(instalment_due or START + 400 * 86_400, dt.UTC).date().isoformat()
+    loan = {
+        "loan_id": "loan_1", "application_id": "app_1", "principal_fen": 15_000_000, "state": "active",
+        "schedule": [[1, due, 1_250_000, 56_250]], "disbursed_at": START, "watch": "registered",
+    }  # fmt: skip
+    with store.transaction() as db:
+        store.put_record_in(db, "loan", "loan_1", "app_1", loan)
+    records = PostLoanRecords(store)
+    actions = PostLoanActions(store, records, load_field_team())
+    feed = SimulatedAccountFeed({USCC: factors})
+    return MonitoringBatch(store, actions, feed, RecordingSmsChannel(records), None)
+
+
+def month_end(n: int) -> float:
+    return START + n * MONTH_SECONDS + 3600
+
+
+async def test_three_months_below_half_raise_a_yellow_alert_without_freezing(tmp_path: Path) -> None:
+    batch = setup(tmp_path, {4: 0.45, 5: 0.3, 6: 0.2})
+    assert [a.rule for a in (await batch.run(month_end(5))).alerts] == []  # two months only
+    result = await batch.run(month_end(6))
+    (alert,) = result.alerts
+    assert (alert.rule, alert.level, alert.task_id) == ("flow_drop", "yellow", "")
+    assert "months 4-6" in alert.detail and not result.frozen
+    assert (await batch.run(month_end(6) + 3600)).alerts == []  # the same month: once
+    assert not batch.store.get_application("app_1").limit_frozen
+
+
+async def test_a_month_without_flow_opens_a_task_and_freezes_once(tmp_path: Path) -> None:
+    batch = setup(tmp_path, {3: 0.0})
+    assert (await batch.run(month_end(2))).alerts == []
+    result = await batch.run(month_end(3))
+    assert result.frozen == ["app_1"] and [a.rule for a in result.alerts] == ["no_flow"]
+    (task,) = batch.store.tasks("xiao-li")  # the Pudong catering manager
+    assert task.kind == "risk_check" and task.task_id == result.alerts[0].task_id
+    assert batch.store.get_application("app_1").limit_frozen
+    again = await batch.run(month_end(3) + 7200)
+    assert again.alerts == [] and again.frozen == [] and len(batch.store.tasks("xiao-li")) == 1
+
+    resumed = await batch.run(month_end(4))  # flows are back, but no disposition asked to unfreeze
+    assert resumed.unfrozen == [] and batch.store.get_application("app_1").limit_frozen
+    app = batch.store.get_application("app_1")
+    app.unfreeze_on_flow = True
+    batch.store.save(app, month_end(4))
+    assert (await batch.run(month_end(4) + 60)).unfrozen == ["app_1"]
+    assert not batch.store.get_application("app_1").limit_frozen
+    actions = [r.action for r in batch.records.audit()]
+    assert actions == ["alert", "freeze", "unfreeze"]
+
+
+@pytest.mark.parametrize(
+    ("factors", "due_in_days", "reminded"),
+    [
+        ({2: 0.05}, 2, True),  # little came in last month: the balance cannot cover the instalment
+        ({}, 2, False),  # a normal month: 1.5万 covers 1.3万
+        ({2: 0.05}, 4, False),  # not yet within 3 days
+        ({2: 0.05}, -1, False),  # already due
+    ],
+)
+async def test_reminders_three_days_ahead_when_the_balance_is_short(
+    tmp_path: Path, factors: dict[int, float], due_in_days: int, reminded: bool
+) -> None:
+    now = month_end(2)
+    due = dt.datetime.fromtimestamp(now + due_in_days * 86_400, dt.UTC).replace(hour=0, minute=0, second=0)
+    batch = setup(tmp_path, factors, instalment_due=due.timestamp() + 86_400)
+    result = await batch.run(now)
+    sms = batch.records.sms_messages()
+    assert (result.reminders == 1) is reminded and bool(sms) is reminded
+    if reminded:
+        assert sms[0][1] == "+8613916052718" and "13062.50" in sms[0][2]
+        assert [a.rule for a in result.alerts] == ["low_balance"]
+        await batch.run(now + 3600)
+        assert len(batch.records.sms_messages()) == 1  # once per instalment
+
+
+def test_flow_factors_come_from_the_scenario_file(tmp_path: Path) -> None:
+    from node.sources.simulators import SEED_PERSONAS_FILE
+
+    assert load_flow_factors(SEED_PERSONAS_FILE)[USCC] == {6: 0.0}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[applicants."X".post_loan]\nflow_factors = { "six" = 0.0 }\n')
+    with pytest.raises(ScenarioError):
+        load_flow_factors(bad)
