@@ -64,9 +64,7 @@ def expand_message_xmd(msg: bytes, dst: bytes, length: int) -> bytes:
 
 
 def hash_to_group(data: bytes, mode: int) -> bytes:
-    return rbcl.crypto_core_ristretto255_from_hash(
-        expand_message_xmd(data, b"HashToGroup-" + context_string(mode), 64)
-    )
+    return rbcl.crypto_core_ristretto255_from_hash(expand_message_xmd(data, b"HashToGroup-" + context_string(mode), 64))
 
 
 def hash_to_scalar(data: bytes, mode: int, dst: bytes | None = None) -> bytes:
