@@ -8,7 +8,7 @@ identifier as N of epoch e — so re-keying is expressed as links, exactly like 
 links (``consortium.aliases``) but computed by the hub rather than claimed by a member:
 
 - the re-keyer streams through the store's OPRF token keys of epoch e (``Store.token_keys_page``,
-  sorted, a page at a time) and through the aliases of epoch e that earlier rotations created,
+  sorted, a page at a time) and through the aliases of epoch e that earlier rotations created (and planted canaries),
   multiplies each element by Δ and appends ``["rk", e, e+1, cursor, [[new, old], ...]]`` to the
   log; every hub replica folds it into its AliasBook, so from then on a Check with the epoch-e+1
   element resolves to the canonical key: **both epochs answer** during the switch;
@@ -37,6 +37,7 @@ from typing import Any
 from lianfang.v1 import common_pb2
 
 from consortium.aliases import AliasBook, epoch_of
+from consortium.canaries import CanaryBook
 from consortium.records import token_key
 from consortium.rings import RingTracker
 from consortium.store.base import LogCursor, Store
@@ -99,7 +100,9 @@ class Rekeyer:
         self._delta = delta
         self.aliases = AliasBook()  # re-keying links need no epoch book: the hub computed them
         self.progress = RekeyProgress()
-        self.rings = RingTracker(store, observers=(self.aliases.observe, self.progress.observe))
+        self.canaries = CanaryBook()  # planted canaries need their new-epoch forms too
+        observers = (self.aliases.observe, self.progress.observe, self.canaries.observe)
+        self.rings = RingTracker(store, observers=observers)
         self.report = RekeyReport(from_epoch, to_epoch)
 
     def __repr__(self) -> str:
@@ -138,7 +141,8 @@ class Rekeyer:
             if len(keys) < self.page:
                 break
         await self.rings.catch_up()
-        olds = sorted(k for k in self.aliases.canonical if k.startswith(prefix) and epoch_of(k) == self.from_epoch)
+        known = {*self.aliases.canonical, *self.canaries.labels}  # earlier rotations' forms, canaries
+        olds = sorted(k for k in known if k.startswith(prefix) and epoch_of(k) == self.from_epoch)
         for i in range(0, len(olds), self.page):
             await self._link(olds[i : i + self.page], "")
         return self.report.linked - linked_before
