@@ -128,6 +128,7 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):
                 for e in entries
             ],
             evaluated_today=self.quota.used,
+            epochs=[epoch_message(e) for e in self.vault.epochs()],
         )
 
     async def GetRekeyDelta(

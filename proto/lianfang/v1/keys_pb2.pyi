@@ -124,7 +124,7 @@ class EvaluationAuditEntry(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., principal: _Optional[str] = ..., action: _Optional[str] = ..., epoch: _Optional[int] = ..., count: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListEvaluationAuditResponse(_message.Message):
-    __slots__ = ("entries", "evaluated_today")
+    __slots__ = ("entries", "evaluated_today", "epochs")
     class EvaluatedTodayEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,8 @@ class ListEvaluationAuditResponse(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_TODAY_FIELD_NUMBER: _ClassVar[int]
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[EvaluationAuditEntry]
     evaluated_today: _containers.ScalarMap[str, int]
-    def __init__(self, entries: _Optional[_Iterable[_Union[EvaluationAuditEntry, _Mapping]]] = ..., evaluated_today: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    epochs: _containers.RepeatedCompositeFieldContainer[KeyEpoch]
+    def __init__(self, entries: _Optional[_Iterable[_Union[EvaluationAuditEntry, _Mapping]]] = ..., evaluated_today: _Optional[_Mapping[str, int]] = ..., epochs: _Optional[_Iterable[_Union[KeyEpoch, _Mapping]]] = ...) -> None: ...
