@@ -15,6 +15,7 @@ from clients.cli.audit_commands import add_commands as add_audit_commands
 from clients.cli.hub_connection import add_hub_connection, hub_channel
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
+from clients.cli.oprf_commands import add_commands as add_oprf_commands
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.errors import LianfangRpcError
 from clients.hub import AdminClient
@@ -246,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.add_argument("path")
     new.set_defaults(run=_keys_new)
+    add_oprf_commands(hub, admin, keys)
 
     certs = nouns.add_parser("certs", help="development certificate authority").add_subparsers(
         dest="action", required=True
