@@ -167,7 +167,13 @@ def _demo(args: argparse.Namespace) -> int:
     configure_logging("WARNING")
     result = asyncio.run(
         run_demo(
-            args.applicants, args.lenders, seed=args.seed, weeks=args.weeks, store_url=args.store or "", page=args.page
+            args.applicants,
+            args.lenders,
+            seed=args.seed,
+            weeks=args.weeks,
+            store_url=args.store or "",
+            page=args.page,
+            tokens=args.tokens,
         )
     )
     print_report(result, sys.stdout)
@@ -270,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--store", help="hub store URL (default: SQLite in a temp dir)")
     demo.add_argument(
         "--page", default="lianfang-top-ring.html", help="where to write the top ring's graph page ('' to skip)"
+    )
+    demo.add_argument(
+        "--tokens", choices=("hmac", "oprf"), default="hmac", help="token mode (oprf: with a key service, Δ rotation)"
     )
     demo.set_defaults(run=_demo)
     return parser
