@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 HUB_AUDIENCE = "lianfang-hub"
+KEYS_AUDIENCE = "lianfang-keys"
+REUSABLE_SCOPES = frozenset({"query", "evaluate"})  # the hot paths: reused until near expiry
 
 
 def write_private_key(path: str | Path, key: Ed25519PrivateKey | X25519PrivateKey) -> None:
@@ -85,8 +87,11 @@ class JwtSigner:
         self.scopes: tuple[str, ...] = ()
         if audience == HUB_AUDIENCE:
             self.scopes = scopes if scopes is not None else default_hub_scopes(subject)
+        elif scopes is not None:  # e.g. the key service (audience lianfang-keys)
+            self.scopes = scopes
+        if self.scopes:
             self._claims["scope"] = " ".join(self.scopes)
-        self.single_use = audience == HUB_AUDIENCE and not set(self.scopes) <= {"query"}
+        self.single_use = bool(self.scopes) and not set(self.scopes) <= REUSABLE_SCOPES
         self._token = ""
         self._renew_at = 0.0
 
@@ -101,6 +106,10 @@ class JwtSigner:
             claims=claims,
             scopes=scopes,
         )
+
+    def for_audience(self, audience: str, *scopes: str) -> JwtSigner:
+        """A signer of the same principal and key for another service (e.g. the key service)."""
+        return JwtSigner(self.subject, self._key, lifetime_seconds=self._lifetime, audience=audience, scopes=scopes)
 
     def token(self, now: float | None = None) -> str:
         now = time.time() if now is None else now

@@ -71,6 +71,16 @@ class AliasBook:
         if decoded and decoded[0] == "al":
             for newer, older in decoded[1]:
                 self.add(str(newer), str(older))
+        elif decoded and decoded[0] == "rk":  # OPRF re-keying: Δ·N computed by the hub itself
+            for newer, older in decoded[4]:
+                self.add_derived(str(newer), str(older))
+
+    def add_derived(self, newer: str, older: str) -> None:
+        """A link the hub computed (``consortium.rekey``): no overlap or one-to-one rule needed,
+        only never re-pointing a token that already has a canonical key."""
+        root = self.canonical.get(older, older)
+        if newer != root and newer not in self.canonical:
+            self.canonical[newer] = root
 
     def _in_overlap(self, newer: str, older: str) -> bool:
         if self.keys is None:

@@ -45,6 +45,7 @@ _CONSORTIUM = "/lianfang.v1.ConsortiumService/"
 _ADMIN = "/lianfang.v1.AdminService/"
 _ANALYST = "/lianfang.v1.AnalystService/"
 _AUDIT = "/lianfang.v1.AuditService/"
+_CANARY = "/lianfang.v1.CanaryService/"
 
 REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "Check": Scope.QUERY,
@@ -85,6 +86,8 @@ REQUIRED_SCOPE: dict[str, Scope] = {
         for m in ("GetTreeHead", "GetConsistencyProof", "GetInclusionProof", "ListQueriesOnMyData", "SubjectAccess")
     },
     _AUDIT + "GetEntries": Scope.ADMIN,  # entries name members, references and tokens
+    _CANARY + "PlantCanaries": Scope.ADMIN,
+    _CANARY + "ListCanaryAlerts": Scope.ADMIN,
 }
 
 OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")

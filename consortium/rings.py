@@ -44,7 +44,9 @@ log = logging.getLogger("lianfang.hub.rings")
 
 _PAGE = 5_000
 _NO_META = AppMeta()
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk"})  # log entries per read while catching up
+# log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkd": OPRF re-keying,
+# "cn": canaries
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn"})
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]

@@ -11,11 +11,12 @@ from urllib.parse import urlparse
 
 import grpc
 from grpc_health.v1 import health, health_pb2
-from lianfang.v1 import audit_pb2, audit_pb2_grpc, consortium_pb2, consortium_pb2_grpc
+from lianfang.v1 import audit_pb2, audit_pb2_grpc, canaries_pb2, canaries_pb2_grpc, consortium_pb2, consortium_pb2_grpc
 
 from consortium.aliases import AliasBook
 from consortium.audit import AuditLog, load_signing_key, ring_id_key
 from consortium.auth import Authenticator, AuthInterceptor
+from consortium.canaries import CanaryBook
 from consortium.config import HubConfig
 from consortium.disputes import DisputeBook
 from consortium.key_book import KeyBook
@@ -25,6 +26,7 @@ from consortium.rings import RingTracker
 from consortium.services.admin_service import AdminServicer
 from consortium.services.analyst_service import AnalystServicer
 from consortium.services.audit_service import AuditServicer
+from consortium.services.canary_service import CanaryServicer
 from consortium.services.consortium_service import ConsortiumServicer
 from consortium.store.base import Store
 from consortium.store.registry import open_store
@@ -44,6 +46,7 @@ SERVICE_NAMES = (
     consortium_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     consortium_pb2.DESCRIPTOR.services_by_name["AnalystService"].full_name,
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    canaries_pb2.DESCRIPTOR.services_by_name["CanaryService"].full_name,
 )
 
 
@@ -135,6 +138,7 @@ async def start_hub(
     keys = KeyBook()
     aliases = AliasBook(keys)
     watches = WatchBook()
+    canaries = CanaryBook()
     rings.observers = (
         audit.observe,
         usage.observe,
@@ -143,6 +147,7 @@ async def start_hub(
         keys.observe,
         aliases.observe,
         watches.observe,
+        canaries.observe,
     )
     folded = await rings.catch_up()  # the rings this consortium had, before the first answer
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
@@ -172,6 +177,11 @@ async def start_hub(
                 audit_pb2_grpc.add_AuditServiceServicer_to_server,
                 AuditServicer(rings, audit, clock, queries, store, usage, aliases),
                 SERVICE_NAMES[3],
+            ),
+            (
+                canaries_pb2_grpc.add_CanaryServiceServicer_to_server,
+                CanaryServicer(rings, aliases, canaries, clock),
+                SERVICE_NAMES[4],
             ),
         ],
         tls=tls,

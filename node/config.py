@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, field
 
 from runtime.config import ConfigError
 
@@ -99,7 +100,34 @@ class NodeConfig:
     """Deadline of each data source in the pre-screen."""
 
     hub_unavailable_policy: str = "refer"
-    """What an unreachable hub means at decision time: refer (default) or decline; never approve."""
+    """What an unreachable hub (or key service) means at decision time: refer (default) or
+    decline; never approve."""
+
+    token_mode: str = "hmac"
+    """How identifiers become tokens: ``hmac`` (embedded default: a consortium key held by the
+    members) or ``oprf`` (production: RFC 9497 VOPRF through the key service; no key here)."""
+
+    key_service_address: str = ""
+    """host:port of the OPRF key service, for ``token_mode = "oprf"``."""
+
+    key_service_ca_file: str = ""
+    """CA certificate that signed the key service's certificate (default: ``hub_ca_file``)."""
+
+    key_service_cert_file: str = ""
+    """This member's client certificate for the key service (default: ``hub_cert_file``)."""
+
+    key_service_key_file: str = ""
+    """Private key of ``key_service_cert_file`` (default: ``hub_key_file``)."""
+
+    key_service_plaintext: bool = False
+    """Talk to the key service without TLS (local experiments only)."""
+
+    key_service_timeout_seconds: float = 0.5
+    """Deadline of one Evaluate (a whole application's identifiers in one batch)."""
+
+    key_service_public_keys: dict[str, str] = field(default_factory=dict)
+    """Optional pin: epoch → base64 public key as published out of band; when set, only
+    evaluations proved against these keys are accepted (otherwise the service's own list)."""
 
     watch_alerts: bool = True
     """Keep a Watch stream to the hub open and turn its alerts into risk-check tasks."""
@@ -119,9 +147,25 @@ class NodeConfig:
             raise ConfigError("node: api_identity_key (the lender identity provider's public key) is required")
         if self.key_source not in ("file", "hub"):
             raise ConfigError("node: key_source must be file or hub")
-        if self.key_source == "file" and not self.consortium_key_file:
+        if self.token_mode not in ("hmac", "oprf"):
+            raise ConfigError("node: token_mode must be hmac or oprf")
+        if self.token_mode == "oprf" and not self.key_service_address:
+            raise ConfigError("node: token_mode = oprf needs key_service_address")
+        self.pinned_public_keys()
+        if self.token_mode == "hmac" and self.key_source == "file" and not self.consortium_key_file:
             raise ConfigError("node: consortium_key_file is required (or set key_source = hub)")
         if self.key_source == "hub" and not self.encryption_key_file:
             raise ConfigError("node: key_source = hub needs encryption_key_file (this member's X25519 key)")
         if self.hub_timeout_seconds <= 0:
             raise ConfigError("node: hub_timeout_seconds must be positive")
+
+    def pinned_public_keys(self) -> dict[int, bytes]:
+        out = {}
+        for epoch, encoded in self.key_service_public_keys.items():
+            try:
+                out[int(epoch)] = base64.b64decode(encoded, validate=True)
+            except ValueError:
+                raise ConfigError(f"node: key_service_public_keys.{epoch}: epoch number = base64 key") from None
+            if len(out[int(epoch)]) != 32:
+                raise ConfigError(f"node: key_service_public_keys.{epoch}: a ristretto255 element is 32 bytes")
+        return out

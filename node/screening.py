@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
-from node.identity.applicant import tokenise_identifiers
+from node.identity.applicant import tokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers, normalise_phone
 from runtime.errors import (
@@ -38,7 +38,7 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
         self, request: node_pb2.ScreenRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ScreenResponse:
         try:
-            tokens = tokenise_identifiers(request.identifiers, self.tokeniser)
+            tokens = await tokenise(request.identifiers, self.tokeniser)  # OPRF: KeyServiceUnavailable
         except InvalidIdentifiers as exc:
             raise InvalidArgument([FieldViolation(e.field, e.description) for e in exc.errors]) from None
         leaks = refs_carrying_identifiers(request)

@@ -14,12 +14,14 @@ from grpc_health.v1 import health
 from lianfang.v1 import node_pb2, node_pb2_grpc
 
 from clients.channel import open_channel
-from clients.credentials import JwtSigner, load_private_key
+from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from clients.key_epochs import load_encryption_key
+from clients.keys import KeyServiceClient
 from node.config import NodeConfig
 from node.identity.keyring import KeyRing
+from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
 from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
@@ -89,6 +91,8 @@ class RunningNode:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.hub.close()
+        if self.keyring.oprf is not None:
+            await self.keyring.oprf.client.close()
         self.engine.store.close()
 
 
@@ -155,7 +159,9 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     )
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
     refresh: Callable[[], Awaitable[list[int]]] | None = None
-    if config.key_source == "hub":
+    if config.token_mode == "oprf":
+        tokeniser = KeyRing(oprf=oprf_tokeniser(config, signer))
+    elif config.key_source == "hub":
         tokeniser = KeyRing()
         private = load_encryption_key(config.encryption_key_file)
 
@@ -204,6 +210,21 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     if refresh is not None:
         node.refresher = asyncio.create_task(_refresh_periodically(refresh, config.key_refresh_seconds))
     return node
+
+
+def oprf_tokeniser(config: NodeConfig, signer: JwtSigner) -> OprfTokeniser:
+    """The key-service client of ``token_mode = "oprf"`` (mutual TLS, ``evaluate`` JWTs)."""
+    channel = open_channel(
+        config.key_service_address,
+        ca_file=config.key_service_ca_file or config.hub_ca_file,
+        cert_file=config.key_service_cert_file or config.hub_cert_file,
+        key_file=config.key_service_key_file or config.hub_key_file,
+        plaintext=config.key_service_plaintext,
+    )
+    client = KeyServiceClient(
+        channel, signer.for_audience(KEYS_AUDIENCE, "evaluate"), default_timeout=config.key_service_timeout_seconds
+    )
+    return OprfTokeniser(client, pinned=config.pinned_public_keys(), timeout=config.key_service_timeout_seconds)
 
 
 async def _refresh_periodically(refresh: Callable[[], Awaitable[list[int]]], interval: float) -> None:

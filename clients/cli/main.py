@@ -15,6 +15,7 @@ from clients.cli.audit_commands import add_commands as add_audit_commands
 from clients.cli.hub_connection import add_hub_connection, hub_channel
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
+from clients.cli.oprf_commands import add_commands as add_oprf_commands
 from clients.cli.post_loan_commands import add_commands as add_post_loan_commands
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.errors import LianfangRpcError
@@ -167,7 +168,13 @@ def _demo(args: argparse.Namespace) -> int:
     configure_logging("WARNING")
     result = asyncio.run(
         run_demo(
-            args.applicants, args.lenders, seed=args.seed, weeks=args.weeks, store_url=args.store or "", page=args.page
+            args.applicants,
+            args.lenders,
+            seed=args.seed,
+            weeks=args.weeks,
+            store_url=args.store or "",
+            page=args.page,
+            tokens=args.tokens,
         )
     )
     print_report(result, sys.stdout)
@@ -248,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.add_argument("path")
     new.set_defaults(run=_keys_new)
+    add_oprf_commands(hub, admin, keys)
 
     certs = nouns.add_parser("certs", help="development certificate authority").add_subparsers(
         dest="action", required=True
@@ -270,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--store", help="hub store URL (default: SQLite in a temp dir)")
     demo.add_argument(
         "--page", default="lianfang-top-ring.html", help="where to write the top ring's graph page ('' to skip)"
+    )
+    demo.add_argument(
+        "--tokens", choices=("hmac", "oprf"), default="hmac", help="token mode (oprf: with a key service, Δ rotation)"
     )
     demo.set_defaults(run=_demo)
     return parser

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clients.analyst import AnalystClient
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, generate_key_file, load_private_key, public_key_bytes
+from clients.demo.key_service import LocalKeyService, start_local_key_service
 from clients.hub import AdminClient, HubClient
 from clients.key_epochs import generate_encryption_key_file
 from clients.node import NodeClient, staff_signer
@@ -61,6 +62,7 @@ class LocalConsortium:
     audit_public_key: str  # base64 raw Ed25519: what members verify the hub's tree heads with
     members: dict[str, LocalMember] = field(default_factory=dict)
     hub_config: HubConfig | None = None
+    key_service: LocalKeyService | None = None  # token_mode "oprf"
 
     @property
     def hub_address(self) -> str:
@@ -112,6 +114,8 @@ class LocalConsortium:
         await self.admin.close()
         await self.analyst.close()
         await self.hub.stop(0.5)
+        if self.key_service is not None:
+            await self.key_service.stop()
 
 
 async def start_local_consortium(
@@ -126,12 +130,15 @@ async def start_local_consortium(
     node_options: dict[str, Any] | None = None,
     hub_options: dict[str, Any] | None = None,
     key_source: str = "file",
+    token_mode: str = "hmac",
 ) -> LocalConsortium:
     """Starts a hub and one node per member id, enrols and approves every member.
 
     ``key_source="hub"``: every member gets an X25519 key, the admin wraps epoch 1's token key
     to each (the hub holds only the wrapped blobs) and the nodes fetch it; ``rotate_keys`` and
     ``retire_keys`` run a rotation. ``"file"``: one shared key file, epoch 1.
+    ``token_mode="oprf"``: a key service runs too and the nodes get their tokens from it
+    (``consortium.key_service.rotate`` re-keys the hub).
     """
     folder = Path(folder)
     ca = DevCertificateAuthority(folder / "certs")
@@ -183,6 +190,9 @@ async def start_local_consortium(
             await admin.set_encryption_key(member_id, x25519)
     if key_source == "hub" and member_ids:
         await admin.create_key_epoch(1, consortium_key)
+    if token_mode == "oprf":
+        publics = {m: public for m, (_, public) in enrolled.items()}
+        consortium.key_service = await start_local_key_service(folder, ca, publics, clock, admin_public)
     for member_id, (member_key, _) in enrolled.items():
         node_cert = ca.issue(f"node-{member_id}")
         hub_client_cert = ca.issue_client(member_id)
@@ -191,6 +201,11 @@ async def start_local_consortium(
             {"key_source": "hub", "encryption_key_file": str(folder / "keys" / f"{member_id}-x25519.pem")}
             if key_source == "hub"
             else {"consortium_key_file": str(key_file)}
+        )
+        oprf_options: dict[str, Any] = (
+            {"token_mode": "oprf", "key_service_address": consortium.key_service.address}
+            if consortium.key_service is not None
+            else {}
         )
         node_config = NodeConfig(
             member_id=member_id,
@@ -207,6 +222,7 @@ async def start_local_consortium(
             source_latency_ms=source_latency_ms,
             scenario_file=scenario_file,
             **keys,
+            **oprf_options,
             **(node_options or {}),
         )
         node = await start_node(node_config, clock=clock)

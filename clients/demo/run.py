@@ -19,7 +19,7 @@ from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.demo.workload import DAY, Application, Filing, build_workload
 from consortium.ring_messages import HIGH_RISK_SCORE
 from graph.export import from_json
-from node.identity.applicant import epoch_links, tokenise_identifiers
+from node.identity.applicant import epoch_links, tokenise
 from runtime.clock import ManualClock
 
 PERSON_TYPES = ("RESIDENT_ID", "PHONE", "BANK_ACCOUNT", "DEVICE_ID")
@@ -92,15 +92,17 @@ async def run_demo(
     store_url: str = "",
     folder: str | None = None,
     page: str = "",
+    tokens: str = "hmac",
 ) -> DemoResult:
-    """Replays the workload; ``page``: where to write the top ring's standalone graph page."""
+    """Replays the workload; ``page``: where to write the top ring's standalone graph page;
+    ``tokens="oprf"``: a key service evaluates every token and rotates once (Δ re-keying)."""
     member_ids = [f"lender-{chr(ord('a') + i)}" for i in range(lenders)]
     work = build_workload(applicants, member_ids, weeks=weeks, seed=seed)
     clock = ManualClock(work.start)
     result = DemoResult(applicants=applicants, lenders=lenders)
     with tempfile.TemporaryDirectory(prefix="lianfang-demo-") as tmp:
         consortium = await start_local_consortium(
-            Path(folder or tmp), member_ids, store_url=store_url, clock=clock, key_source="hub"
+            Path(folder or tmp), member_ids, store_url=store_url, clock=clock, key_source="hub", token_mode=tokens
         )
         customers = {m: consortium.members[m].as_role("customer", "front-end") for m in member_ids}
         try:
@@ -126,11 +128,15 @@ async def run_demo(
             for n, (at, _, event) in enumerate(events):
                 if n == len(events) // 2:  # a member takes a signed head mid-run ...
                     midway = (await verify_log(auditor, audit_key, None, entries=False)).head
-                if n == len(events) // 3:  # key rotation: epoch 2 joins, both are sent meanwhile ...
+                if n == len(events) // 3 and consortium.key_service is not None:  # OPRF: Δ re-keys the hub
+                    report = await consortium.key_service.rotate(consortium.hub.store, consortium.hub.rings)
+                    result.tokens_linked = report.linked
+                    result.rotation = f"OPRF epoch 2 from event {n}, hub re-keyed with Δ, epoch 1 key destroyed"
+                elif n == len(events) // 3:  # key rotation: epoch 2 joins, both are sent meanwhile ...
                     await consortium.rotate_keys(2)
                     result.tokens_linked += await _carry_markers_over(consortium, work.filings, at)
                     result.rotation = f"epoch 2 from event {n}"
-                if n == 2 * len(events) // 3:  # ... and epoch 1 is retired: epoch 2 alone from here
+                if n == 2 * len(events) // 3 and consortium.key_service is None:  # ... epoch 1 retired: epoch 2 alone
                     await consortium.retire_keys(1)
                     result.rotation += f", epoch 1 retired at event {n}"
                 clock.now = at
@@ -138,7 +144,7 @@ async def run_demo(
                     member = consortium.members[event.lender]
                     ids = _marked_identifiers(event)
                     marker_ids = []
-                    for token in tokenise_identifiers(ids, member.tokeniser.primary):
+                    for token in await tokenise(ids, member.tokeniser, primary=True):
                         marker = await member.hub_client.file_marker(
                             token, event.marker_type, event.reason_code, evidence_level=event.evidence_level
                         )
@@ -259,7 +265,7 @@ def print_report(result: DemoResult, out: TextIO) -> None:
         ("shared-IP stacking seen but not flagged", str(result.ip_only_stacking)),
         ("wall time", f"{result.seconds:.1f} s ({result.checks / max(result.seconds, 1e-9):.0f} checks/s)"),
         ("audit log (RFC 6962)", result.audit),
-        ("key rotation", f"{result.rotation}; {result.tokens_linked} marker tokens carried over"),
+        ("key rotation", f"{result.rotation}; {result.tokens_linked} tokens carried over"),
     ]
     width = max(len(r[0]) for r in rows)
     print(

@@ -647,6 +647,19 @@ class RedisStore(Store):
 
     # -- replay guard ------------------------------------------------------------------------
     @_guarded
+    async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
+        """One SCAN over the token keys of ``prefix`` per page (``Store.token_keys_page``): a
+        re-keying pass costs one scan of that keyspace per ``limit`` tokens."""
+        start = f"{self._p}:{{t:"
+        found: set[str] = set()
+        async for raw in self._redis.scan_iter(match=f"{start}{_tag(prefix)}*", count=1000):
+            key = _s(raw)
+            token = key[len(start) : key.index("}", len(start))].replace("%7D", "}").replace("%25", "%")
+            if token > after:
+                found.add(token)
+        return sorted(found)[:limit]
+
+    @_guarded
     async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
         ttl_ms = max(int((expires_at - now) * 1000), 1)
         return bool(await self._redis.set(f"{self._p}:{{j:{_tag(jti)}}}", b"1", nx=True, px=ttl_ms))

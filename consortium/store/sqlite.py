@@ -461,6 +461,17 @@ class SqliteStore(Store):
         return [((seq, 0), event) for seq, event in rows]
 
     # -- replay guard ------------------------------------------------------------------------
+    async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
+        """Range scans of both tables' token indexes (``Store.token_keys_page``)."""
+        low, high = max(after, prefix), prefix + "~"  # '~' sorts after every key character
+        rows = self._db.execute(
+            "SELECT token_key FROM (SELECT token_key FROM application_tokens WHERE token_key > ? AND token_key < ?"
+            " UNION SELECT token_key FROM markers WHERE token_key > ? AND token_key < ?)"
+            " ORDER BY token_key LIMIT ?",
+            (low, high, low, high, limit),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
         with self._tx() as db:
             db.execute("DELETE FROM token_ids WHERE jti = ? AND expires_at <= ?", (jti, now))

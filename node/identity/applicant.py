@@ -37,14 +37,12 @@ def _raw_values(identifiers: node_pb2.Identifiers) -> Iterator[tuple[str, int, s
             yield f"identifiers.{name}[{i}]", token_type, value
 
 
-def tokenise_identifiers(
-    identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser | KeyRing
-) -> list[common_pb2.Token]:
-    """Normalise and tokenise every set identifier.
+def canonical_identifiers(identifiers: node_pb2.Identifiers) -> list[tuple[int, str]]:
+    """Every set identifier normalised, as (token type, canonical value).
 
-    Equivalent spellings collapse to one token; each IP also yields its subnet token. Tokens are
-    ordered by token type, then by first appearance, so equal inputs give equal requests. All
-    invalid fields are reported together (``InvalidIdentifiers``) so nothing invalid is hashed.
+    Equivalent spellings collapse to one; each IP also yields its subnet. Ordered by token type,
+    then by first appearance, so equal inputs give equal requests. All invalid fields are
+    reported together (``InvalidIdentifiers``) so nothing invalid is tokenised.
     """
     canonicals: dict[tuple[int, str], None] = {}  # insertion-ordered set
     errors: list[InvalidIdentifier] = []
@@ -61,7 +59,14 @@ def tokenise_identifiers(
         raise InvalidIdentifiers(errors)
     if not canonicals:
         raise InvalidIdentifiers([InvalidIdentifier("identifiers", "at least one identifier is required")])
-    ordered = sorted(canonicals, key=lambda k: k[0])  # stable sort keeps first-appearance order
+    return sorted(canonicals, key=lambda k: k[0])  # stable sort keeps first-appearance order
+
+
+def tokenise_identifiers(
+    identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser | KeyRing
+) -> list[common_pb2.Token]:
+    """Normalise and HMAC-tokenise every set identifier (``canonical_identifiers`` order)."""
+    ordered = canonical_identifiers(identifiers)
     # Under every active epoch during a rotation, oldest first and in the same order: the hub
     # links the i-th token of a type under each epoch (consortium.aliases).
     tokenisers = tokeniser.active if isinstance(tokeniser, KeyRing) else (tokeniser,)
@@ -72,9 +77,21 @@ def epoch_links(identifiers: node_pb2.Identifiers, ring: KeyRing) -> list[tuple[
     """During a rotation's overlap, (oldest-epoch token, newer-epoch token) of each identifier —
     what ``HubClient.link_tokens`` sends so that a marker filed under the old epoch keeps
     matching once it is retired. Empty outside an overlap."""
+    if ring.oprf is not None:  # OPRF epochs are carried over at the hub (Δ), not by the node
+        return []
     epochs = len(ring.active)
     if epochs < 2:
         return []
     tokens = tokenise_identifiers(identifiers, ring)
     per = len(tokens) // epochs
     return [(tokens[i], tokens[k * per + i]) for k in range(1, epochs) for i in range(per)]
+
+
+async def tokenise(
+    identifiers: node_pb2.Identifiers, ring: KeyRing, *, primary: bool = False
+) -> list[common_pb2.Token]:
+    """Tokens in the ring's mode: HMAC (every active epoch, or the oldest with ``primary``) or
+    OPRF (one key-service round trip; ``KeyServiceUnavailable`` when it cannot answer)."""
+    if ring.oprf is not None:
+        return await ring.oprf.tokens(canonical_identifiers(identifiers))
+    return tokenise_identifiers(identifiers, ring.primary if primary else ring)

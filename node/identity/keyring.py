@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from clients.hub import HubClient
 from clients.key_epochs import unwrap_key
+from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
 from runtime.errors import Unavailable
 
@@ -24,8 +25,12 @@ log = logging.getLogger("lianfang.node.keys")
 
 
 class KeyRing:
-    def __init__(self, tokenisers: Sequence[HmacTokeniser] = ()) -> None:
+    """``oprf``: set in ``token_mode = "oprf"`` — tokens come from the key service instead and
+    ``tokenisers`` stays empty (``node.identity.applicant.tokenise``)."""
+
+    def __init__(self, tokenisers: Sequence[HmacTokeniser] = (), oprf: OprfTokeniser | None = None) -> None:
         self.tokenisers: tuple[HmacTokeniser, ...] = tuple(sorted(tokenisers, key=lambda t: t.epoch))
+        self.oprf = oprf
 
     @property
     def active(self) -> tuple[HmacTokeniser, ...]:
@@ -41,6 +46,8 @@ class KeyRing:
 
     @property
     def epochs(self) -> list[int]:
+        if self.oprf is not None:
+            return [self.oprf.last_epoch] if self.oprf.last_epoch else []
         return [t.epoch for t in self.tokenisers]
 
     async def refresh(self, hub: HubClient, member_id: str, private: X25519PrivateKey) -> list[int]:

@@ -10,12 +10,12 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lianfang.v1 import common_pb2, node_pb2
+from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
-from node.identity.applicant import epoch_links, tokenise_identifiers
+from node.identity.applicant import canonical_identifiers, epoch_links, tokenise, tokenise_identifiers
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
 from node.origination import states
@@ -79,7 +79,11 @@ class Origination:
         self.sources, self.hub, self.tokeniser, self.clock, self.policy = sources, hub, tokeniser, clock, policy
 
     # -- stage 1 ------------------------------------------------------------------------------
-    def _validate(self, r: node_pb2.SubmitApplicationRequest) -> tuple[Product, list[common_pb2.Token]]:
+    def _validate(
+        self, r: node_pb2.SubmitApplicationRequest
+    ) -> tuple[Product, list[common_pb2.Token], list[tuple[int, str]]]:
+        """The product, the HMAC tokens (none in OPRF mode: computed with the hub call) and the
+        canonical identifiers."""
         v: list[FieldViolation] = []
         product = self.products.get(r.product_code)
         kind = KIND_NAMES.get(r.applicant_kind, "")
@@ -109,20 +113,32 @@ class Origination:
         if kind != "person" and not r.identifiers.uscc:
             v.append(FieldViolation("identifiers.uscc", "a business applicant needs its unified social credit code"))
         tokens: list[common_pb2.Token] = []
+        canonicals: list[tuple[int, str]] = []
         try:
-            tokens = tokenise_identifiers(r.identifiers, self.tokeniser)
+            canonicals = canonical_identifiers(r.identifiers)
+            if self.tokeniser.oprf is None:
+                tokens = tokenise_identifiers(r.identifiers, self.tokeniser)
         except InvalidIdentifiers as exc:
             v += [FieldViolation(e.field, e.description) for e in exc.errors]
         if v:
             raise InvalidArgument(v)
         assert product is not None
-        return product, tokens
+        return product, tokens, canonicals
+
+    async def _check(
+        self, tokens: list[common_pb2.Token], canonicals: list[tuple[int, str]], **request: Any
+    ) -> consortium_pb2.CheckResponse:
+        """The hub Check; in OPRF mode the key-service round trip comes first, inside the same
+        stage-1 deadline (``KeyServiceUnavailable`` degrades like an unreachable hub)."""
+        if self.tokeniser.oprf is not None:
+            tokens = await self.tokeniser.oprf.tokens(canonicals)
+        return await self.hub.check(tokens=tokens, **request)
 
     async def submit(self, r: node_pb2.SubmitApplicationRequest, actor: str) -> Application:
         existing = self.store.find_by_ref(r.application_ref)
         if existing is not None:  # a retried submission returns the first one's result
             return existing
-        product, tokens = self._validate(r)
+        product, tokens, canonicals = self._validate(r)
         now = self.clock()
         ids = r.identifiers
         app = Application(
@@ -157,10 +173,11 @@ class Origination:
             industry=r.industry,
             locality=r.locality,
         )
-        check = self.hub.check(
+        check = self._check(
+            tokens,
+            canonicals,
             application_ref=app.application_id,  # opaque: no lender text reaches the hub
             consent_ref=hashlib.sha256(r.consent_ref.encode()).hexdigest()[:32],
-            tokens=tokens,
             applicant_kind=r.applicant_kind,
             product_category=product.code,
             consent_expires_at=consent_end(now),
@@ -179,7 +196,7 @@ class Origination:
         if stage1.extra is not None:
             features.update(consortium_features(stage1.extra))
         else:
-            hub_reason = "HUB_UNAVAILABLE"
+            hub_reason = getattr(stage1.extra_error, "reason_code", "HUB_UNAVAILABLE")  # or KEY_SERVICE_…
             log.warning(
                 "hub check failed",
                 extra={"fields": {"application": app.application_id, "error": type(stage1.extra_error).__name__}},
@@ -321,7 +338,7 @@ class Origination:
             phones=ids.get("phones", []),
         )
         markers = []
-        for token in tokenise_identifiers(person_ids, self.tokeniser.primary):  # one marker per identifier
+        for token in await tokenise(person_ids, self.tokeniser, primary=True):  # one marker per identifier
             marker = await self.hub.file_marker(
                 token,
                 common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,

@@ -9,7 +9,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from google.protobuf import symbol_database
-from lianfang.v1 import audit_pb2, consortium_pb2
+from lianfang.v1 import audit_pb2, canaries_pb2, consortium_pb2
 
 from clients.credentials import load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
@@ -21,6 +21,7 @@ MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")  # one hub for the whole 
 SERVICES = [
     *(consortium_pb2.DESCRIPTOR.services_by_name[n] for n in ("ConsortiumService", "AdminService", "AnalystService")),
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
+    canaries_pb2.DESCRIPTOR.services_by_name["CanaryService"],
 ]
 RPCS = sorted(f"/{service.full_name}/{method.name}" for service in SERVICES for method in service.methods)
 SUBJECT = {Caller.MEMBER: "lender-a", Caller.ADMIN: "admin/demo", Caller.ANALYST: "analyst/demo"}

@@ -1,0 +1,23 @@
+"""Typed client of the hub's CanaryService (admins): plant canary tokens, read their alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lianfang.v1 import canaries_pb2, canaries_pb2_grpc, common_pb2
+
+from clients.rpc import RpcClient
+
+
+class CanaryClient(RpcClient):
+    def __init__(self, channel, signer, *, default_timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(channel, signer, default_timeout=default_timeout)
+        self._stub = canaries_pb2_grpc.CanaryServiceStub(channel)
+
+    async def plant(self, tokens: Sequence[common_pb2.Token], label: str) -> int:
+        request = canaries_pb2.PlantCanariesRequest(tokens=tokens, label=label)
+        return (await self._call(self._stub.PlantCanaries, request, timeout=None, metadata=None)).planted
+
+    async def alerts(self) -> canaries_pb2.ListCanaryAlertsResponse:
+        request = canaries_pb2.ListCanaryAlertsRequest()
+        return await self._call(self._stub.ListCanaryAlerts, request, timeout=None, metadata=None)

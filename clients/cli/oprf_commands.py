@@ -1,0 +1,201 @@
+"""CLI of the OPRF token mode: ``keys serve``, ``keys admin …`` (key service administration),
+``hub rekey`` (re-key the hub's store with Δ) and ``admin canaries …`` (plant, list alerts)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from clients.canaries import CanaryClient
+from clients.channel import open_channel
+from clients.cli.hub_connection import add_hub_connection, hub_channel
+from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
+from clients.keys import KeyServiceClient
+from runtime.config import load_config
+from runtime.logs import configure_logging
+
+
+def _add_key_service_connection(parser: argparse.ArgumentParser, principal: str) -> None:
+    parser.add_argument("--key-service", default="localhost:7445", help="key service host:port")
+    parser.add_argument("--ks-ca", help="CA certificate of the key service")
+    parser.add_argument("--ks-cert", help=f"client certificate for mutual TLS (common name {principal})")
+    parser.add_argument("--ks-key", help="private key of --ks-cert")
+    parser.add_argument("--ks-plaintext", action="store_true", help="key service without TLS (local only)")
+    parser.add_argument("--signing-key", required=True, help=f"Ed25519 private key (PEM) of {principal}")
+    parser.add_argument("--name", default="ops", help="the principal's name configured at the key service")
+
+
+def _key_client(args: argparse.Namespace, prefix: str, scope: str) -> KeyServiceClient:
+    channel = open_channel(
+        args.key_service,
+        ca_file=args.ks_ca or "",
+        cert_file=args.ks_cert or "",
+        key_file=args.ks_key or "",
+        plaintext=args.ks_plaintext,
+    )
+    signer = JwtSigner(f"{prefix}{args.name}", load_private_key(args.signing_key), audience=KEYS_AUDIENCE)
+    return KeyServiceClient(channel, signer.for_audience(KEYS_AUDIENCE, scope))
+
+
+def _epoch_dict(e: Any) -> dict[str, object]:
+    return {"epoch": e.epoch, "state": e.state, "public_key": e.public_key.hex()}
+
+
+def _keys_serve(args: argparse.Namespace) -> int:
+    from consortium.key_service.config import KeyServiceConfig
+    from consortium.key_service.server import run_key_service
+
+    config = load_config(
+        KeyServiceConfig,
+        section="keys",
+        file=args.config,
+        overrides={"listen": args.listen, "database": args.database, "plaintext": args.plaintext or None},
+    )
+    configure_logging(config.log_level)
+    asyncio.run(run_key_service(config))
+    return 0
+
+
+async def _keys_admin(args: argparse.Namespace) -> int:
+    client = _key_client(args, "admin/", "admin")
+    try:
+        if args.action == "rotate":
+            print(json.dumps(_epoch_dict(await client.rotate())))
+        elif args.action == "activate":
+            print(json.dumps(_epoch_dict(await client.activate(args.epoch))))
+        elif args.action == "retire":
+            print(json.dumps(_epoch_dict(await client.retire(args.epoch))))
+        else:
+            audit = await client.audit(args.member, args.limit)
+            for e in audit.epochs:
+                print(json.dumps({"kind": "epoch", **_epoch_dict(e)}))
+            for entry in audit.entries:
+                print(
+                    json.dumps(
+                        {
+                            "kind": "audit",
+                            "principal": entry.principal,
+                            "action": entry.action,
+                            "epoch": entry.epoch,
+                            "count": entry.count,
+                            "at": entry.at.seconds,
+                        }
+                    )
+                )
+    finally:
+        await client.close()
+    return 0
+
+
+async def _hub_rekey(args: argparse.Namespace) -> int:
+    from consortium.config import HubConfig
+    from consortium.rekey import Rekeyer
+    from consortium.server import store_from_url
+
+    config = load_config(HubConfig, section="hub", file=args.config, overrides={"store": args.store, "plaintext": True})
+    operator = _key_client(args, "hub/", "rekey")
+    store = store_from_url(config.store)
+    try:
+        delta = (await operator.rekey_delta(args.from_epoch, args.to_epoch)).delta
+        between = None
+        if args.activate_key:
+            admin_args = argparse.Namespace(**{**vars(args), "signing_key": args.activate_key, "name": args.admin_name})
+            admin = _key_client(admin_args, "admin/", "admin")
+
+            async def between() -> None:
+                try:
+                    await admin.activate(args.to_epoch)
+                finally:
+                    await admin.close()
+
+        report = await Rekeyer(store, delta, args.from_epoch, args.to_epoch).run(between)
+        del delta
+        print(
+            json.dumps(
+                {
+                    "from": report.from_epoch,
+                    "to": report.to_epoch,
+                    "linked": report.linked,
+                    "skipped": report.skipped,
+                    "passes": report.passes,
+                }
+            )
+        )
+    finally:
+        await operator.close()
+        await store.close()
+    return 0
+
+
+async def _admin_canaries(args: argparse.Namespace) -> int:
+    from consortium.records import token_from_key
+
+    client = CanaryClient(hub_channel(args), JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key)))
+    try:
+        if args.action == "plant":
+            print(json.dumps({"planted": await client.plant([token_from_key(k) for k in args.tokens], args.label)}))
+        else:
+            answer = await client.alerts()
+            for a in answer.alerts:
+                print(
+                    json.dumps(
+                        {
+                            "member": a.member_id,
+                            "application_ref": a.application_ref,
+                            "label": a.label,
+                            "token_type": a.token_type,
+                            "received_at": a.received_at.seconds,
+                        }
+                    )
+                )
+    finally:
+        await client.close()
+    return 0
+
+
+def add_commands(hub: Any, admin: Any, keys: Any) -> None:
+    """Adds the commands to the ``hub``, ``admin`` and ``keys`` subparser groups."""
+    serve = keys.add_parser("serve", help="serve the OPRF key service until SIGTERM")
+    serve.add_argument("--config", help="TOML file with a [keys] table (env LIANFANG_KEYS_* overrides)")
+    serve.add_argument("--listen", help="host:port (default 127.0.0.1:7445)")
+    serve.add_argument("--database", help="SQLite file of epochs and the evaluation audit")
+    serve.add_argument("--plaintext", action="store_true", help="serve without TLS (local only)")
+    serve.set_defaults(run=_keys_serve)
+
+    ks_admin = keys.add_parser("admin", help="key service administration: rotate, activate, retire, audit")
+    _add_key_service_connection(ks_admin, "admin/<name>")
+    actions = ks_admin.add_subparsers(dest="action", required=True)
+    actions.add_parser("rotate", help="create a new PENDING key epoch (the hub re-keys into it)")
+    for verb, text in (
+        ("activate", "evaluate under a PENDING epoch from now on"),
+        ("retire", "destroy a superseded epoch's secret"),
+    ):
+        p = actions.add_parser(verb, help=text)
+        p.add_argument("epoch", type=int)
+    audit = actions.add_parser("audit", help="epochs and the evaluation audit as JSON lines")
+    audit.add_argument("--member", default="", help="only this member's batches")
+    audit.add_argument("--limit", type=int, default=100)
+    ks_admin.set_defaults(run=lambda a: asyncio.run(_keys_admin(a)))
+
+    rekey = hub.add_parser("rekey", help="re-key the hub's OPRF elements into a new epoch with Δ (while serving)")
+    rekey.add_argument("--config", help="TOML file with a [hub] table")
+    rekey.add_argument("--store", help="store URL (default from the config)")
+    rekey.add_argument("--from", dest="from_epoch", type=int, required=True, help="the epoch stored now")
+    rekey.add_argument("--to", dest="to_epoch", type=int, required=True, help="the new (pending) epoch")
+    rekey.add_argument("--activate-key", help="key-service admin key (PEM): activate --to between the passes")
+    rekey.add_argument("--admin-name", default="ops", help="that admin's name at the key service")
+    _add_key_service_connection(rekey, "hub/<name>")
+    rekey.set_defaults(run=lambda a: asyncio.run(_hub_rekey(a)))
+
+    canaries = admin.add_parser("canaries", help="canary tokens: plant synthetic identities, list alerts")
+    add_hub_connection(canaries, "admin/<name>")
+    canaries.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
+    canaries.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+    canary_actions = canaries.add_subparsers(dest="action", required=True)
+    plant = canary_actions.add_parser("plant", help="plant tokens (scheme.type.epoch.hex) of synthetic identities")
+    plant.add_argument("--label", required=True, help="name of this batch of canaries")
+    plant.add_argument("tokens", nargs="+", help="token keys, e.g. 2.3.1.<64 hex>")
+    canary_actions.add_parser("alerts", help="Checks that hit a canary, as JSON lines")
+    canaries.set_defaults(run=lambda a: asyncio.run(_admin_canaries(a)))

@@ -1,0 +1,133 @@
+"""Authentication of every key-service call: mutual TLS plus an EdDSA JWT, as at the hub.
+
+The principals are configured (``member_keys``, ``admin_keys``, ``hub_keys``), not read from the
+hub's store: the key service shares nothing with the hub. With a client CA configured the
+certificate's common name must equal the JWT subject. Verified tokens are cached until they
+expire, so an evaluation pays a dictionary lookup, not a signature check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from consortium.key_service.policy import (
+    AUDIENCE,
+    KIND_SCOPES,
+    OPEN_PREFIXES,
+    REQUIRED_SCOPE,
+    REUSABLE_SCOPES,
+    KeyScope,
+    kind_of,
+    parse_scopes,
+)
+from consortium.key_service.vault import Vault
+from runtime.errors import PermissionDenied, Unauthenticated
+from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper, current_call, metadata_value
+
+MAX_LIFETIME_SECONDS = 300
+LEEWAY_SECONDS = 5
+
+
+class KeyAuthenticator:
+    def __init__(self, keys: Mapping[str, bytes], vault: Vault, *, bind_certificates: bool) -> None:
+        """``keys``: full subject (``lender-a``, ``admin/ops``, ``hub/main``) → raw public key."""
+        self._keys = {subject: Ed25519PublicKey.from_public_bytes(raw) for subject, raw in keys.items()}
+        self._vault = vault
+        self.bind_certificates = bind_certificates
+        self._verified: OrderedDict[str, tuple[str, float, frozenset[KeyScope]]] = OrderedDict()
+
+    def authenticate(self, token: str | None, required: KeyScope, certificate_subject: str | None) -> str:
+        if not token:
+            raise Unauthenticated("missing bearer token in 'authorization' metadata")
+        now = time.time()
+        cached = self._verified.get(token)
+        if cached is None or cached[1] + LEEWAY_SECONDS < now:
+            subject, expires, scopes, jti = self._verify(token)
+            if not scopes <= REUSABLE_SCOPES and not self._vault.claim_token_id(jti, expires + LEEWAY_SECONDS, now):
+                raise Unauthenticated("token already used: only 'evaluate' tokens are reusable")
+            cached = (subject, expires, scopes)
+            if scopes <= REUSABLE_SCOPES:
+                self._verified[token] = cached
+                if len(self._verified) > 10_000:
+                    self._verified.popitem(last=False)
+        subject, _, scopes = cached
+        if self.bind_certificates and certificate_subject != subject:
+            raise Unauthenticated("the token's subject does not match the client certificate")
+        if required not in scopes:
+            raise PermissionDenied(f"this method needs scope {required.value!r}")
+        return subject
+
+    def _verify(self, token: str) -> tuple[str, float, frozenset[KeyScope], str]:
+        try:
+            subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
+        except jwt.PyJWTError:
+            raise Unauthenticated("malformed token") from None
+        key = self._keys.get(subject) if isinstance(subject, str) else None
+        if key is None or not isinstance(subject, str):
+            raise Unauthenticated("unknown principal")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=AUDIENCE,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "aud", "jti"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"invalid token: {exc}") from None
+        if float(claims["exp"]) - float(claims["iat"]) > MAX_LIFETIME_SECONDS:
+            raise Unauthenticated(f"token lifetime exceeds {MAX_LIFETIME_SECONDS} s")
+        scopes = parse_scopes(claims.get("scope"))
+        if scopes is None:
+            raise Unauthenticated("token needs a 'scope' claim: evaluate, admin or rekey")
+        kind = kind_of(subject)
+        if not scopes <= KIND_SCOPES[kind]:
+            allowed = " ".join(sorted(s.value for s in KIND_SCOPES[kind]))
+            raise PermissionDenied(f"a {kind.value} may only hold scopes: {allowed}")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
+            raise Unauthenticated("token 'jti' must be a string of 8 to 128 characters")
+        return subject, float(claims["exp"]), scopes, jti
+
+
+class KeyAuthInterceptor(UnaryWrappingInterceptor):
+    """Authorises every call against ``consortium.key_service.policy`` before the handler."""
+
+    def __init__(self, authenticator: KeyAuthenticator) -> None:
+        self.authenticator = authenticator
+
+    def wrapper(self, method: str) -> Wrapper | None:
+        required = REQUIRED_SCOPE.get(method)
+        if required is None:
+            return None if method.startswith(OPEN_PREFIXES) else _refuse
+        authenticator = self.authenticator
+
+        def around(behavior: Behavior) -> Behavior:
+            async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                header = metadata_value(context, "authorization") or ""
+                token = header[7:] if header[:7].lower() == "bearer " else None
+                names = context.auth_context().get("x509_common_name") if authenticator.bind_certificates else None
+                subject = names[0].decode() if names else None
+                current_call().principal = authenticator.authenticate(token, required, subject)
+                return await behavior(request, context)
+
+            return authenticated
+
+        return around
+
+
+def _refuse(behavior: Behavior) -> Behavior:
+    async def refused(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise PermissionDenied("this method is not in the key service's authorisation table")
+
+    return refused

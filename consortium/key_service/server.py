@@ -1,0 +1,74 @@
+"""One key-service process: vault, authentication, KeyService, health, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health
+from lianfang.v1 import keys_pb2, keys_pb2_grpc
+
+from consortium.key_service.auth import KeyAuthenticator, KeyAuthInterceptor
+from consortium.key_service.config import KeyServiceConfig, public_key
+from consortium.key_service.policy import ADMIN_PREFIX, HUB_PREFIX
+from consortium.key_service.quotas import EvaluationQuota
+from consortium.key_service.service import KeyServicer
+from consortium.key_service.vault import ACTIVE, Vault, read_master_key
+from runtime import oprf
+from runtime.clock import Clock, system_clock
+from runtime.server import create_server, serve
+from runtime.tls import TlsConfig
+
+log = logging.getLogger("lianfang.keys")
+SERVICE_NAME = keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name
+
+
+@dataclass
+class RunningKeyService:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    vault: Vault
+    servicer: KeyServicer
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        self.vault.close()
+
+
+def principals(config: KeyServiceConfig) -> dict[str, bytes]:
+    keys = {m: public_key(k, f"member_keys.{m}") for m, k in config.member_keys.items()}
+    keys |= {ADMIN_PREFIX + n: public_key(k, f"admin_keys.{n}") for n, k in config.admin_keys.items()}
+    keys |= {HUB_PREFIX + n: public_key(k, f"hub_keys.{n}") for n, k in config.hub_keys.items()}
+    return keys
+
+
+async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_clock) -> RunningKeyService:
+    vault = Vault(config.database, read_master_key(config.master_key_file))
+    now = clock()
+    if not vault.epochs():  # a fresh service starts with epoch 1 active
+        vault.create(oprf.generate_key_pair(), ACTIVE, now)
+        log.info("created key epoch 1")
+    quota = EvaluationQuota(config.quota_of, vault.evaluated_since(EvaluationQuota.day_start(now)), now)
+    servicer = KeyServicer(vault, quota, clock, max_batch=config.max_batch)
+    authenticator = KeyAuthenticator(principals(config), vault, bind_certificates=bool(config.tls_client_ca))
+    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
+    server, port, health_servicer = await create_server(
+        config.listen,
+        [(keys_pb2_grpc.add_KeyServiceServicer_to_server, servicer, SERVICE_NAME)],
+        tls=tls,
+        interceptors=[KeyAuthInterceptor(authenticator)],
+    )
+    log.info("key service serving", extra={"fields": {"port": port, "tls": tls is not None}})
+    return RunningKeyService(server, port, health_servicer, vault, servicer)
+
+
+async def run_key_service(config: KeyServiceConfig) -> None:
+    """Runs the key service until SIGTERM/SIGINT (``lianfang keys serve``)."""
+    service = await start_key_service(config)
+    with contextlib.suppress(asyncio.CancelledError):
+        await serve(service.server, service.health, grace_seconds=config.grace_seconds, on_stop=service.vault.close)

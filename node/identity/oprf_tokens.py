@@ -1,0 +1,88 @@
+"""OPRF tokens (DESIGN.md, Mode 2): blind → evaluate at the key service (proof checked) → unblind.
+
+The node never holds a token key. For one application it blinds every canonical identifier
+(``type|value``, the same domain separation as HMAC), sends them all in one Evaluate, checks the
+batched DLEQ proof against the published public key of the epoch the service answered under,
+and unblinds each evaluation into N = k·H(type|value): the 32-byte ristretto255 element that
+the hub stores, tagged (OPRF scheme, type, epoch). The token is the element and not the RFC's
+Finalize hash because the hub re-keys stored elements with Δ when the key rotates
+(``consortium.rekey``); a hash could not be carried over.
+
+A key service that cannot be reached, refuses, or answers with a proof that does not verify
+raises ``KeyServiceUnavailable``: the node then degrades exactly as for an unreachable hub.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from lianfang.v1 import common_pb2
+
+from clients.errors import LianfangRpcError
+from clients.keys import KeyServiceClient
+from node.identity.normalise import TYPE_NAMES
+from runtime import oprf
+from runtime.errors import Unavailable
+
+log = logging.getLogger("lianfang.node.oprf")
+SCHEME = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
+
+
+class KeyServiceUnavailable(Unavailable):
+    """No verified evaluation: the key service is down, refused, or proved against another key."""
+
+    reason_code = "KEY_SERVICE_UNAVAILABLE"
+
+
+def oprf_input(token_type: int, canonical: str) -> bytes:
+    try:
+        return f"{TYPE_NAMES[token_type]}|{canonical}".encode()
+    except KeyError:
+        raise ValueError(f"unsupported token type {token_type}") from None
+
+
+class OprfTokeniser:
+    """Tokens through the key service. ``pinned``: epoch → public key published out of band;
+    when empty, public keys are read from the key service (over mutual TLS) and cached."""
+
+    def __init__(
+        self, client: KeyServiceClient, *, pinned: Mapping[int, bytes] | None = None, timeout: float = 0.5
+    ) -> None:
+        self.client = client
+        self.pinned = dict(pinned or {})
+        self.timeout = timeout
+        self._fetched: dict[int, bytes] = {}
+        self.last_epoch = 0
+
+    async def _public_key(self, epoch: int) -> bytes | None:
+        if self.pinned:
+            return self.pinned.get(epoch)
+        if epoch not in self._fetched:
+            for e in await self.client.public_keys(timeout=self.timeout):
+                self._fetched[e.epoch] = e.public_key
+        return self._fetched.get(epoch)
+
+    async def tokens(self, identifiers: Sequence[tuple[int, str]]) -> list[common_pb2.Token]:
+        """One token per (type, canonical value), in order, from one Evaluate round trip."""
+        if not identifiers:
+            return []
+        blinds, blinded = [], []
+        for token_type, canonical in identifiers:
+            r, element = oprf.blind(oprf_input(token_type, canonical))
+            blinds.append(r)
+            blinded.append(element)
+        try:
+            answer = await self.client.evaluate(blinded, timeout=self.timeout)
+            public = await self._public_key(answer.epoch)
+        except LianfangRpcError as error:
+            raise KeyServiceUnavailable(f"key service unavailable ({error.code.name})") from None
+        evaluated = list(answer.evaluated_elements)
+        if public is None or not oprf.verify_proof(public, blinded, evaluated, answer.proof):
+            log.error("key service evaluation proof does not verify", extra={"fields": {"epoch": answer.epoch}})
+            raise KeyServiceUnavailable("the key service's evaluation proof does not verify against the epoch's key")
+        self.last_epoch = answer.epoch
+        return [
+            common_pb2.Token(scheme=SCHEME, type=t, epoch=answer.epoch, value=oprf.unblind(r, e))  # type: ignore[arg-type]
+            for (t, _), r, e in zip(identifiers, blinds, evaluated, strict=True)
+        ]

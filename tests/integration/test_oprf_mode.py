@@ -1,0 +1,237 @@
+"""OPRF token mode through real parts: a key service, a hub and nodes over mutual TLS with scoped
+JWTs, SQLite everywhere. Covers the key service's refusals and quotas, the node's proof check,
+re-keying the hub with Δ (same stacking, markers and rings after the old epoch is retired),
+canaries, and the node's degraded policy when the key service is down."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+import pytest_asyncio
+from google.rpc import error_details_pb2, status_pb2
+from lianfang.v1 import common_pb2, consortium_pb2, keys_pb2, keys_pb2_grpc, node_pb2
+
+from clients.canaries import CanaryClient
+from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.errors import LianfangRpcError
+from clients.keys import KeyServiceClient
+from node.identity.applicant import canonical_identifiers, tokenise
+from node.identity.oprf_tokens import KeyServiceUnavailable, OprfTokeniser
+from node.sources.personas import LAO_WANG
+from runtime import oprf
+from tests.support.consortium import CONSENT_ENDS
+from tests.support.origination import application
+
+MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+OPRF = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def c(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalConsortium]:
+    consortium = await start_local_consortium(
+        tmp_path_factory.mktemp("oprf"), ["lender-a", "lender-b", "lender-c"], token_mode="oprf"
+    )
+    try:
+        yield consortium
+    finally:
+        await consortium.stop()
+
+
+def ids(n: int, *, device: str = "") -> node_pb2.Identifiers:
+    return node_pb2.Identifiers(
+        resident_id=["11010519491231002X", "360426199101010071", "440304198501010013"][n % 3],
+        phones=[f"+86 139 0000 {1000 + n:04d}"],
+        device_ids=[device] if device else [],
+        ips=["203.0.113.7"],
+    )
+
+
+async def tokens_of(c: LocalConsortium, member: str, identifiers: node_pb2.Identifiers) -> list[common_pb2.Token]:
+    return await tokenise(identifiers, c.members[member].tokeniser)
+
+
+async def check(
+    c: LocalConsortium, member: str, ref: str, tokens: list[common_pb2.Token]
+) -> consortium_pb2.CheckResponse:
+    return await c.members[member].hub_client.check(
+        application_ref=ref,
+        consent_ref=f"consent-{ref}",
+        tokens=tokens,
+        applicant_kind=common_pb2.APPLICANT_KIND_PERSON,
+        product_category="consumer_instalment",
+        consent_expires_at=CONSENT_ENDS,
+    )
+
+
+def member_client(c: LocalConsortium, member: str) -> KeyServiceClient:
+    assert c.key_service is not None
+    return c.key_service.client(member, c.members[member].key_file, "evaluate")
+
+
+def comparable(answer: consortium_pb2.CheckResponse) -> tuple[object, ...]:
+    stacking = sorted(
+        (s.token_type, tuple((w.window, w.other_members, w.other_applications) for w in s.windows), s.shared)
+        for s in answer.stacking
+    )
+    blacklist = sorted((b.token_type, b.marker_type, b.reason_code, b.filing_members) for b in answer.blacklist)
+    reasons = sorted(r.code for r in answer.reasons)
+    return stacking, blacklist, reasons
+
+
+@MODULE_LOOP
+async def test_tokens_are_unblinded_elements_tagged_with_the_epoch(c: LocalConsortium) -> None:
+    a = await tokens_of(c, "lender-a", ids(0))
+    b = await tokens_of(c, "lender-b", ids(0))
+    assert [t.value for t in a] == [t.value for t in b]  # blinding is per request; the element is not
+    assert all(t.scheme == OPRF and t.epoch == 1 and len(t.value) == 32 for t in a)
+    for t in a:
+        oprf.check_element(t.value)
+    assert len({t.value for t in a}) == len(a)
+
+
+@MODULE_LOOP
+async def test_malformed_blinded_elements_are_refused_with_the_field(c: LocalConsortium) -> None:
+    client = member_client(c, "lender-a")
+    good = oprf.blind(b"phone|+8613900001000")[1]
+    try:
+        with pytest.raises(LianfangRpcError) as refused:
+            await client.evaluate([good, bytes(32), b"\x01" * 5, b"\xff" * 32])
+        assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert [v.field for v in refused.value.violations] == [
+            "blinded_elements[1]",
+            "blinded_elements[2]",
+            "blinded_elements[3]",
+        ]
+        with pytest.raises(LianfangRpcError) as empty:
+            await client.evaluate([])
+        assert [v.field for v in empty.value.violations] == ["blinded_elements"]
+        answer = await client.evaluate([good])
+        assert len(answer.evaluated_elements) == 1 and len(answer.proof) == 64
+    finally:
+        await client.close()
+
+
+@MODULE_LOOP
+async def test_a_proof_against_another_key_is_rejected_by_the_node(c: LocalConsortium) -> None:
+    impostor = oprf.generate_key_pair().public
+    tokeniser = OprfTokeniser(member_client(c, "lender-a"), pinned={1: impostor})
+    try:
+        with pytest.raises(KeyServiceUnavailable, match="proof does not verify"):
+            await tokeniser.tokens(canonical_identifiers(ids(1)))
+    finally:
+        await tokeniser.client.close()
+    published = (await member_client(c, "lender-a").public_keys())[0].public_key
+    honest = OprfTokeniser(member_client(c, "lender-a"), pinned={1: published})
+    try:
+        assert len(await honest.tokens(canonical_identifiers(ids(1)))) == 4
+    finally:
+        await honest.client.close()
+
+
+@MODULE_LOOP
+async def test_quotas_are_enforced_with_retry_info_and_audited(c: LocalConsortium) -> None:
+    from consortium.key_service.config import KeyServiceConfig
+    from consortium.key_service.server import start_key_service
+
+    assert c.key_service is not None
+    config = KeyServiceConfig(
+        **{
+            **c.key_service.config.__dict__,
+            "listen": "127.0.0.1:0",
+            "database": str(c.folder / "quota-keys.db"),
+            "member_quotas": {"lender-a": "5"},
+        }
+    )
+    service = await start_key_service(config)
+    try:
+        cert = c.ca.issue_client("lender-a")
+        channel = grpc.aio.secure_channel(
+            f"localhost:{service.port}",
+            grpc.ssl_channel_credentials(
+                Path(c.ca.ca_file).read_bytes(), Path(cert.key_file).read_bytes(), Path(cert.cert_file).read_bytes()
+            ),
+        )
+        signer = JwtSigner(
+            "lender-a", load_private_key(c.members["lender-a"].key_file), audience=KEYS_AUDIENCE, scopes=("evaluate",)
+        )
+        stub = keys_pb2_grpc.KeyServiceStub(channel)
+        blinded = [oprf.blind(f"phone|+86139{i:08d}".encode())[1] for i in range(3)]
+        ok = await stub.Evaluate(keys_pb2.EvaluateRequest(blinded_elements=blinded), metadata=signer.metadata())
+        assert len(ok.evaluated_elements) == 3
+        with pytest.raises(grpc.aio.AioRpcError) as exhausted:
+            await stub.Evaluate(keys_pb2.EvaluateRequest(blinded_elements=blinded), metadata=signer.metadata())
+        assert exhausted.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        details = dict(exhausted.value.trailing_metadata() or ())["grpc-status-details-bin"]
+        status = status_pb2.Status.FromString(details)
+        retry = error_details_pb2.RetryInfo()
+        assert status.details[0].Unpack(retry) and retry.retry_delay.seconds > 0
+        two = await stub.Evaluate(keys_pb2.EvaluateRequest(blinded_elements=blinded[:2]), metadata=signer.metadata())
+        assert len(two.evaluated_elements) == 2  # exactly up to the quota of 5
+        await channel.close()
+        entries = service.vault.audit("lender-a")
+        assert [(e.action, e.count, e.epoch) for e in entries] == [("evaluate", 2, 1), ("evaluate", 3, 1)]
+    finally:
+        await service.stop(0)
+
+
+@MODULE_LOOP
+async def test_rekeyed_hub_answers_the_same_and_canaries_alert(c: LocalConsortium) -> None:
+    assert c.key_service is not None
+    farm = "device-farm-0001"
+    for i, member in enumerate(["lender-a", "lender-b", "lender-c", "lender-a"]):  # a ring on one device
+        await check(c, member, f"farm-{i}", await tokens_of(c, member, ids(i, device=farm)))
+    marked = await tokens_of(c, "lender-b", ids(1, device=farm))
+    resident = next(t for t in marked if t.type == common_pb2.TOKEN_TYPE_RESIDENT_ID)
+    await c.members["lender-b"].hub_client.file_marker(resident, common_pb2.MARKER_TYPE_SUSPECT, "SUSPECT_SYNTHETIC_ID")
+    canary_ids = node_pb2.Identifiers(phones=["+86 139 9999 0001"])
+    admin = CanaryClient(
+        c.hub_channel("admin/demo"), JwtSigner("admin/demo", load_private_key(c.folder / "keys" / "admin.pem"))
+    )
+    assert await admin.plant(await tokens_of(c, "lender-a", canary_ids), "synthetic-phones") == 1
+
+    before = await check(c, "lender-c", "probe-before", await tokens_of(c, "lender-c", ids(1, device=farm)))
+    assert before.HasField("ring") and before.ring.size == 5 and before.blacklist
+    report = await c.key_service.rotate(c.hub.store, c.hub.rings)
+    assert report.linked > 0 and (report.from_epoch, report.to_epoch) == (1, 2)
+
+    states = {e.epoch: e.state for e in (await c.key_service.admin().audit(limit=1)).epochs}
+    assert states == {1: keys_pb2.KEY_EPOCH_STATE_RETIRED, 2: keys_pb2.KEY_EPOCH_STATE_ACTIVE}
+    assert c.key_service.service.vault.secret(1) is None  # the old key is destroyed
+    with pytest.raises(LianfangRpcError) as gone:
+        await c.key_service.hub_operator().rekey_delta(1, 2)
+    assert gone.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    after_tokens = await tokens_of(c, "lender-c", ids(1, device=farm))
+    assert {t.epoch for t in after_tokens} == {2}
+    assert not {t.value for t in after_tokens} & {t.value for t in marked}
+    after = await check(c, "lender-c", "probe-after", after_tokens)
+    assert comparable(after) == comparable(before)
+    assert after.ring.size == before.ring.size + 1  # the earlier probe is in the ring now
+    assert after.ring.ring_id == before.ring.ring_id and after.ring.lenders == before.ring.lenders
+
+    assert not (await admin.alerts()).alerts
+    hit = await check(c, "lender-b", "scraper-1", await tokens_of(c, "lender-b", canary_ids))
+    assert not any("CANARY" in r.code for r in hit.reasons)  # the caller cannot tell
+    alerts = (await admin.alerts()).alerts
+    assert [(a.member_id, a.application_ref, a.label, a.token_type) for a in alerts] == [
+        ("lender-b", "scraper-1", "synthetic-phones", common_pb2.TOKEN_TYPE_PHONE)
+    ]
+    await admin.close()
+
+
+@MODULE_LOOP
+async def test_unreachable_key_service_refers_like_an_unreachable_hub(c: LocalConsortium) -> None:
+    assert c.key_service is not None
+    customer = c.members["lender-a"].as_role("customer")
+    await c.key_service.service.stop(0)
+    down = await customer.submit_application(application(LAO_WANG, "keys-down-1"))
+    assert down.state == "referred" and "KEY_SERVICE_UNAVAILABLE" in down.decision.reasons
+    with pytest.raises(LianfangRpcError) as screened:
+        await c.members["lender-a"].node_client.screen(
+            node_pb2.ScreenRequest(application_ref="s-1", consent_ref="c-1", identifiers=ids(2))
+        )
+    assert screened.value.code == grpc.StatusCode.UNAVAILABLE
