@@ -101,6 +101,10 @@ class NodeConfig:
     hub_unavailable_policy: str = "refer"
     """What an unreachable hub means at decision time: refer (default) or decline; never approve."""
 
+    max_message_bytes: int = 4 * 1024 * 1024
+    """Largest request or response the node API accepts (larger → RESOURCE_EXHAUSTED), and the
+    largest answer it accepts from the hub."""
+
     def __post_init__(self) -> None:
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("node: tls_cert and tls_key are required (or set plaintext = true)")
@@ -116,5 +120,7 @@ class NodeConfig:
             raise ConfigError("node: consortium_key_file is required (or set key_source = hub)")
         if self.key_source == "hub" and not self.encryption_key_file:
             raise ConfigError("node: key_source = hub needs encryption_key_file (this member's X25519 key)")
+        if self.max_message_bytes < 1024:
+            raise ConfigError("node: max_message_bytes must be at least 1024")
         if self.hub_timeout_seconds <= 0:
             raise ConfigError("node: hub_timeout_seconds must be positive")

@@ -119,6 +119,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         cert_file=config.hub_cert_file,
         key_file=config.hub_key_file,
         plaintext=config.hub_plaintext,
+        max_message_bytes=config.max_message_bytes,
     )
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
     refresh: Callable[[], Awaitable[list[int]]] | None = None
@@ -154,6 +155,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         ],
         tls=tls,
         interceptors=[roles],
+        max_message_bytes=config.max_message_bytes,
     )
     node = RunningNode(server, port, health_servicer, hub, engine, tokeniser, refresh=refresh)
     if refresh is not None:

@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from runtime.decoding import DecodeGuard
 from runtime.interceptors import ObservabilityInterceptor
 from runtime.tls import TlsConfig, server_credentials
 
@@ -36,7 +37,7 @@ async def create_server(
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
     """Builds and starts a server on ``address`` ("host:port", port 0 picks a free one)."""
     server = grpc.aio.server(
-        interceptors=[ObservabilityInterceptor(), *interceptors],
+        interceptors=[ObservabilityInterceptor(), *interceptors, DecodeGuard()],  # DecodeGuard innermost
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

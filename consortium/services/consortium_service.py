@@ -18,7 +18,7 @@ from consortium.rings import RingTracker, application_event, marker_event, outco
 from consortium.stacking import add_stacking
 from consortium.store.base import LogCursor, Store
 from consortium.usage import UsageGuard
-from consortium.validation import batch_check_request, check_ref, check_request, check_token
+from consortium.validation import batch_check_request, check_ref, check_request, check_timestamp, check_token
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
@@ -224,6 +224,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         check_ref(request.application_ref, "application_ref", violations)
         if request.outcome not in common_pb2.Outcome.values() or request.outcome == 0:
             violations.append(FieldViolation("outcome", "unknown or unspecified outcome"))
+        check_timestamp(request.occurred_at, "occurred_at", violations)
         if violations:
             raise InvalidArgument(violations)
         now = self.clock()
@@ -245,6 +246,7 @@ class ConsortiumServicer(consortium_pb2_grpc.ConsortiumServiceServicer):
         else:
             check_token(request.token, "token", violations)
         now = self.clock()
+        check_timestamp(request.event_ended_at, "event_ended_at", violations)
         ended = from_timestamp(request.event_ended_at, now)
         expires = self.marker_policy.expires_at(request.marker_type, ended)
         if ended > now + MAX_FUTURE_SKEW:
