@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health
 from lianfang.v1 import node_pb2, node_pb2_grpc
+from prometheus_client import CollectorRegistry
 
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, load_private_key
@@ -21,6 +22,7 @@ from clients.key_epochs import load_encryption_key
 from node.config import NodeConfig
 from node.identity.keyring import KeyRing
 from node.identity.tokens import HmacTokeniser
+from node.metrics import NodeMetrics
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
 from node.origination.products import load_products
@@ -33,6 +35,7 @@ from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
+from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import create_server, serve
 from runtime.tls import TlsConfig
 
@@ -65,6 +68,16 @@ class RunningNode:
     keyring: KeyRing
     refresher: asyncio.Task[None] | None = None
     refresh: Callable[[], Awaitable[list[int]]] | None = field(default=None, repr=False)
+    metrics: NodeMetrics = field(default_factory=lambda: NodeMetrics(CollectorRegistry()))
+    metrics_endpoint: MetricsEndpoint | None = None  # set when metrics_listen is
+    hub_probe: asyncio.Task[None] | None = None
+
+    def stop_metrics(self) -> None:
+        if self.hub_probe is not None:
+            self.hub_probe.cancel()
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
 
     async def refresh_keys(self) -> list[int]:
         """Re-reads the key epochs now (``key_source = "hub"``); the active ones."""
@@ -73,6 +86,7 @@ class RunningNode:
     async def stop(self, grace: float | None = None) -> None:
         if self.refresher is not None:
             self.refresher.cancel()
+        self.stop_metrics()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         await self.hub.close()
@@ -143,6 +157,8 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         raise ConfigError("node: api_identity_key must be a base64 raw 32-byte Ed25519 public key") from None
     engine = build_engine(config, hub, tokeniser, clock)
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
+    registry = CollectorRegistry()  # this node's own: several nodes in one process keep apart
+    node_metrics = NodeMetrics(registry)
     server, port, health_servicer = await create_server(
         config.listen,
         [
@@ -154,10 +170,14 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
             (node_pb2_grpc.add_LoanServiceServicer_to_server, LoanServicer(engine), LOAN_SERVICE_NAME),
         ],
         tls=tls,
-        interceptors=[roles],
+        interceptors=[roles, node_metrics.interceptor()],
         max_message_bytes=config.max_message_bytes,
+        metrics=RpcMetrics(registry),
     )
-    node = RunningNode(server, port, health_servicer, hub, engine, tokeniser, refresh=refresh)
+    node = RunningNode(server, port, health_servicer, hub, engine, tokeniser, refresh=refresh, metrics=node_metrics)
+    if config.metrics_listen:
+        node.metrics_endpoint = serve_metrics(config.metrics_listen, registry)
+        node.hub_probe = asyncio.create_task(node_metrics.probe_hub(channel))
     if refresh is not None:
         node.refresher = asyncio.create_task(_refresh_periodically(refresh, config.key_refresh_seconds))
     return node
@@ -174,4 +194,7 @@ async def _refresh_periodically(refresh: Callable[[], Awaitable[list[int]]], int
 
 async def run_node(config: NodeConfig) -> None:
     node = await start_node(config)
-    await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
+    try:
+        await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
+    finally:
+        node.stop_metrics()
