@@ -35,6 +35,7 @@ from consortium.usage import UsageGuard
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
 from runtime.errors import Unavailable
+from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import create_server
 from runtime.tls import TlsConfig
@@ -73,11 +74,18 @@ class RunningHub:
     purger: asyncio.Task[None] | None = None
     metrics: HubMetrics | None = None
     metrics_endpoint: MetricsEndpoint | None = None  # set when metrics_listen is
+    health_server: grpc.aio.Server | None = None  # set when health_listen is
+    health_port: int = 0
 
     def stop_metrics(self) -> None:
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.stop()
             self.metrics_endpoint = None
+
+    async def stop_health_port(self) -> None:
+        if self.health_server is not None:
+            await self.health_server.stop(None)
+            self.health_server = None
 
     async def stop(self, grace: float | None = None) -> None:
         self.stop_metrics()
@@ -86,6 +94,7 @@ class RunningHub:
             self.purger.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.stop_health_port()
         await self.store.close()
 
 
@@ -187,7 +196,10 @@ async def start_hub(
     )
     fields = {"port": port, "store": store.name, "tls": tls is not None, "metrics_port": endpoint and endpoint.port}
     log.info("hub serving", extra={"fields": fields})
-    return RunningHub(server, port, health_servicer, store, probe, rings, purger, hub_metrics, endpoint)
+    hub = RunningHub(server, port, health_servicer, store, probe, rings, purger, hub_metrics, endpoint)
+    if config.health_listen:
+        hub.health_server, hub.health_port = await serve_health(config.health_listen, health_servicer)
+    return hub
 
 
 async def run_hub(config: HubConfig) -> None:
@@ -198,6 +210,7 @@ async def run_hub(config: HubConfig) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await serve(hub.server, hub.health, grace_seconds=config.grace_seconds, on_stop=hub.store.close)
     hub.stop_metrics()
+    await hub.stop_health_port()
     hub.probe.cancel()
     if hub.purger is not None:
         hub.purger.cancel()

@@ -71,6 +71,10 @@ class NodeConfig:
     grace_seconds: float = 5.0
     """Drain time on SIGTERM."""
 
+    health_listen: str = ""
+    """host:port of a plaintext port serving grpc.health.v1 only (for Kubernetes gRPC probes, which
+    cannot present TLS client certificates); empty (the default): none."""
+
     metrics_listen: str = ""
     """host:port of the Prometheus metrics endpoint (``/metrics``, plain HTTP, its own port; port 0
     picks a free one). Empty (the default): no endpoint, so that several processes on one host

@@ -35,6 +35,7 @@ from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
+from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import create_server, serve
 from runtime.tls import TlsConfig
@@ -71,6 +72,8 @@ class RunningNode:
     metrics: NodeMetrics = field(default_factory=lambda: NodeMetrics(CollectorRegistry()))
     metrics_endpoint: MetricsEndpoint | None = None  # set when metrics_listen is
     hub_probe: asyncio.Task[None] | None = None
+    health_server: grpc.aio.Server | None = None  # set when health_listen is
+    health_port: int = 0
 
     def stop_metrics(self) -> None:
         if self.hub_probe is not None:
@@ -89,6 +92,8 @@ class RunningNode:
         self.stop_metrics()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(None)
         await self.hub.close()
         self.engine.store.close()
 
@@ -178,6 +183,8 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     if config.metrics_listen:
         node.metrics_endpoint = serve_metrics(config.metrics_listen, registry)
         node.hub_probe = asyncio.create_task(node_metrics.probe_hub(channel))
+    if config.health_listen:
+        node.health_server, node.health_port = await serve_health(config.health_listen, health_servicer)
     if refresh is not None:
         node.refresher = asyncio.create_task(_refresh_periodically(refresh, config.key_refresh_seconds))
     return node
@@ -198,3 +205,5 @@ async def run_node(config: NodeConfig) -> None:
         await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
     finally:
         node.stop_metrics()
+        if node.health_server is not None:
+            await node.health_server.stop(None)
