@@ -6,10 +6,8 @@ import grpc
 
 from runtime.tls import channel_credentials
 
-DEFAULT_OPTIONS = (
-    ("grpc.keepalive_time_ms", 30_000),
-    ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-)
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # the servers' default limit too
+DEFAULT_OPTIONS = (("grpc.keepalive_time_ms", 30_000),)
 
 
 def open_channel(
@@ -20,9 +18,17 @@ def open_channel(
     key_file: str = "",
     plaintext: bool = False,
     server_name: str = "",
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> grpc.aio.Channel:
-    """A grpc.aio channel; ``ca_file`` is the CA that signed the server's certificate."""
-    options: list[tuple[str, str | int]] = list(DEFAULT_OPTIONS)
+    """A grpc.aio channel; ``ca_file`` is the CA that signed the server's certificate.
+
+    ``max_message_bytes`` bounds what it sends and receives: a request over it fails here with
+    RESOURCE_EXHAUSTED instead of travelling to a server that would refuse it."""
+    options: list[tuple[str, str | int]] = [
+        *DEFAULT_OPTIONS,
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))
     if plaintext:

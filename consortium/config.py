@@ -77,6 +77,15 @@ class HubConfig:
     grace_seconds: float = 5.0
     """Drain time on SIGTERM before in-flight calls are cancelled."""
 
+    health_listen: str = ""
+    """host:port of a plaintext port serving grpc.health.v1 only (for Kubernetes gRPC probes, which
+    cannot present TLS client certificates); empty (the default): none."""
+
+    metrics_listen: str = ""
+    """host:port of the Prometheus metrics endpoint (``/metrics``, plain HTTP, its own port; port 0
+    picks a free one). Empty (the default): no endpoint, so that several processes on one host
+    never collide on a port nobody asked for. The deploy/ configurations turn it on."""
+
     log_level: str = "INFO"
     """Level of the JSON-lines log on stderr."""
 

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import grpc
 from grpc_health.v1 import health, health_pb2
 from lianfang.v1 import audit_pb2, audit_pb2_grpc, canaries_pb2, canaries_pb2_grpc, consortium_pb2, consortium_pb2_grpc
+from prometheus_client import CollectorRegistry
 
 from consortium.aliases import AliasBook
 from consortium.audit import AuditLog, load_signing_key, ring_id_key
@@ -21,6 +22,7 @@ from consortium.config import HubConfig
 from consortium.disputes import DisputeBook
 from consortium.key_book import KeyBook
 from consortium.markers import MarkerPolicy
+from consortium.metrics import HubMetrics
 from consortium.retention import PurgeReport, purge, purge_periodically
 from consortium.rings import RingTracker
 from consortium.services.admin_service import AdminServicer
@@ -36,6 +38,8 @@ from consortium.watch import WatchBook
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
 from runtime.errors import Unavailable
+from runtime.health_port import serve_health
+from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import create_server
 from runtime.tls import TlsConfig
 
@@ -77,13 +81,29 @@ class RunningHub:
     probe: asyncio.Task[None]
     rings: RingTracker
     purger: asyncio.Task[None] | None = None
+    metrics: HubMetrics | None = None
+    metrics_endpoint: MetricsEndpoint | None = None  # set when metrics_listen is
+    health_server: grpc.aio.Server | None = None  # set when health_listen is
+    health_port: int = 0
+
+    def stop_metrics(self) -> None:
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
+
+    async def stop_health_port(self) -> None:
+        if self.health_server is not None:
+            await self.health_server.stop(None)
+            self.health_server = None
 
     async def stop(self, grace: float | None = None) -> None:
+        self.stop_metrics()
         self.probe.cancel()
         if self.purger is not None:
             self.purger.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        await self.stop_health_port()
         await self.store.close()
 
 
@@ -153,6 +173,8 @@ async def start_hub(
     log.info("consortium log replayed", extra={"fields": {"entries": folded, "applications": len(rings.index)}})
     tune_gc_for_a_large_heap()
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
+    registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart
+    hub_metrics = HubMetrics(registry)
     server, port, health_servicer = await create_server(
         config.listen,
         [
@@ -185,9 +207,11 @@ async def start_hub(
             ),
         ],
         tls=tls,
-        interceptors=[AuthInterceptor(authenticator)],
+        interceptors=[AuthInterceptor(authenticator), hub_metrics.interceptor()],
         max_message_bytes=config.max_message_bytes,
+        metrics=RpcMetrics(registry),
     )
+    endpoint = serve_metrics(config.metrics_listen, registry) if config.metrics_listen else None
     probe = asyncio.create_task(_probe_store(store, health_servicer, config.store_probe_seconds))
     retention = config.application_retention_days * 86_400.0
     purger = (
@@ -195,8 +219,12 @@ async def start_hub(
         if config.purge_interval_seconds > 0
         else None
     )
-    log.info("hub serving", extra={"fields": {"port": port, "store": store.name, "tls": tls is not None}})
-    return RunningHub(server, port, health_servicer, store, probe, rings, purger)
+    fields = {"port": port, "store": store.name, "tls": tls is not None, "metrics_port": endpoint and endpoint.port}
+    log.info("hub serving", extra={"fields": fields})
+    hub = RunningHub(server, port, health_servicer, store, probe, rings, purger, hub_metrics, endpoint)
+    if config.health_listen:
+        hub.health_server, hub.health_port = await serve_health(config.health_listen, health_servicer)
+    return hub
 
 
 async def run_hub(config: HubConfig) -> None:
@@ -206,6 +234,8 @@ async def run_hub(config: HubConfig) -> None:
     hub = await start_hub(config)
     with contextlib.suppress(asyncio.CancelledError):
         await serve(hub.server, hub.health, grace_seconds=config.grace_seconds, on_stop=hub.store.close)
+    hub.stop_metrics()
+    await hub.stop_health_port()
     hub.probe.cancel()
     if hub.purger is not None:
         hub.purger.cancel()

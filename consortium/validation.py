@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from runtime.errors import FieldViolation
+from runtime.timestamps import timestamp_problem
 
 REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 CATEGORY = re.compile(r"^[a-z0-9_]{1,40}$")
@@ -41,6 +43,12 @@ def check_token(token: common_pb2.Token, field: str, out: list[FieldViolation]) 
         out.append(FieldViolation(f"{field}.type", "unknown or unspecified token type"))
 
 
+def check_timestamp(ts: Timestamp, field: str, out: list[FieldViolation]) -> None:
+    problem = timestamp_problem(ts)
+    if problem is not None:
+        out.append(FieldViolation(field, problem))
+
+
 _PURPOSES = frozenset(v for v in common_pb2.Purpose.values() if v)
 
 
@@ -52,6 +60,8 @@ def check_request(request: consortium_pb2.CheckRequest, prefix: str = "") -> lis
         out.append(FieldViolation(f"{prefix}purpose", "a permissible purpose is required (lianfang.v1.Purpose)"))
     if not request.HasField("consent_expires_at"):
         out.append(FieldViolation(f"{prefix}consent_expires_at", "the borrower's authorisation must say when it ends"))
+    else:
+        check_timestamp(request.consent_expires_at, f"{prefix}consent_expires_at", out)
     if request.applicant_kind not in _KINDS:
         out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
     if not CATEGORY.match(request.product_category):

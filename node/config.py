@@ -72,6 +72,15 @@ class NodeConfig:
     grace_seconds: float = 5.0
     """Drain time on SIGTERM."""
 
+    health_listen: str = ""
+    """host:port of a plaintext port serving grpc.health.v1 only (for Kubernetes gRPC probes, which
+    cannot present TLS client certificates); empty (the default): none."""
+
+    metrics_listen: str = ""
+    """host:port of the Prometheus metrics endpoint (``/metrics``, plain HTTP, its own port; port 0
+    picks a free one). Empty (the default): no endpoint, so that several processes on one host
+    never collide on a port nobody asked for. The deploy/ configurations turn it on."""
+
     log_level: str = "INFO"
     """Level of the JSON-lines log on stderr."""
 
@@ -136,6 +145,10 @@ class NodeConfig:
     """Run the post-loan monitoring batch this often (86400: daily); 0: only when asked
     (``lianfang node monitor run``, e.g. from cron)."""
 
+    max_message_bytes: int = 4 * 1024 * 1024
+    """Largest request or response the node API accepts (larger → RESOURCE_EXHAUSTED), and the
+    largest answer it accepts from the hub."""
+
     def __post_init__(self) -> None:
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("node: tls_cert and tls_key are required (or set plaintext = true)")
@@ -156,6 +169,8 @@ class NodeConfig:
             raise ConfigError("node: consortium_key_file is required (or set key_source = hub)")
         if self.key_source == "hub" and not self.encryption_key_file:
             raise ConfigError("node: key_source = hub needs encryption_key_file (this member's X25519 key)")
+        if self.max_message_bytes < 1024:
+            raise ConfigError("node: max_message_bytes must be at least 1024")
         if self.hub_timeout_seconds <= 0:
             raise ConfigError("node: hub_timeout_seconds must be positive")
 

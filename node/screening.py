@@ -20,12 +20,14 @@ from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers, normalise_phone
 from runtime.errors import (
     DeadlineExceeded,
+    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
     LianfangError,
     PermissionDenied,
     Unavailable,
 )
+from runtime.timestamps import seconds_of
 
 
 class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
@@ -51,7 +53,8 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
             )
         try:
             now = time.time()
-            ends = request.consent_expires_at.ToNanoseconds() / 1e9 if request.HasField("consent_expires_at") else 0
+            stated = request.HasField("consent_expires_at")
+            ends = seconds_of(request.consent_expires_at, "consent_expires_at") if stated else 0
             answer = await self.hub.check(
                 application_ref=request.application_ref,
                 consent_ref=request.consent_ref,
@@ -105,4 +108,6 @@ def _hub_error(error: LianfangRpcError) -> LianfangError:
         return DeadlineExceeded("consortium hub did not answer within the deadline")
     if error.code == grpc.StatusCode.PERMISSION_DENIED:
         return PermissionDenied(f"consortium hub refused this member: {error.message}")
+    if error.code == grpc.StatusCode.FAILED_PRECONDITION:  # e.g. the borrower's authorisation expired
+        return FailedPrecondition(f"consortium hub: {error.message}")
     return Unavailable(f"consortium hub unavailable ({error.code.name})")

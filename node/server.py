@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health
 from lianfang.v1 import node_pb2, node_pb2_grpc
+from prometheus_client import CollectorRegistry
 
 from clients.channel import open_channel
 from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
@@ -23,6 +24,7 @@ from node.config import NodeConfig
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
+from node.metrics import NodeMetrics
 from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
 from node.monitoring.batch import MonitoringBatch
@@ -43,6 +45,8 @@ from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError
+from runtime.health_port import serve_health
+from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import create_server, serve
 from runtime.tls import TlsConfig
 
@@ -78,6 +82,18 @@ class RunningNode:
     refresher: asyncio.Task[None] | None = None
     refresh: Callable[[], Awaitable[list[int]]] | None = field(default=None, repr=False)
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    metrics: NodeMetrics = field(default_factory=lambda: NodeMetrics(CollectorRegistry()))
+    metrics_endpoint: MetricsEndpoint | None = None  # set when metrics_listen is
+    hub_probe: asyncio.Task[None] | None = None
+    health_server: grpc.aio.Server | None = None  # set when health_listen is
+    health_port: int = 0
+
+    def stop_metrics(self) -> None:
+        if self.hub_probe is not None:
+            self.hub_probe.cancel()
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
 
     async def refresh_keys(self) -> list[int]:
         """Re-reads the key epochs now (``key_source = "hub"``); the active ones."""
@@ -88,8 +104,11 @@ class RunningNode:
             self.refresher.cancel()
         for task in self.background:
             task.cancel()
+        self.stop_metrics()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(None)
         await self.hub.close()
         if self.keyring.oprf is not None:
             await self.keyring.oprf.client.close()
@@ -156,6 +175,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         cert_file=config.hub_cert_file,
         key_file=config.hub_key_file,
         plaintext=config.hub_plaintext,
+        max_message_bytes=config.max_message_bytes,
     )
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
     refresh: Callable[[], Awaitable[list[int]]] | None = None
@@ -182,6 +202,8 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     engine = build_engine(config, hub, tokeniser, clock)
     post_loan = build_post_loan(config, engine, clock)
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
+    registry = CollectorRegistry()  # this node's own: several nodes in one process keep apart
+    node_metrics = NodeMetrics(registry)
     server, port, health_servicer = await create_server(
         config.listen,
         [
@@ -198,15 +220,24 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
             ),
         ],
         tls=tls,
-        interceptors=[roles],
+        interceptors=[roles, node_metrics.interceptor()],
+        max_message_bytes=config.max_message_bytes,
+        metrics=RpcMetrics(registry),
     )
-    node = RunningNode(server, port, health_servicer, hub, engine, tokeniser, post_loan, refresh=refresh)
+    node = RunningNode(
+        server, port, health_servicer, hub, engine, tokeniser, post_loan, refresh=refresh, metrics=node_metrics
+    )
     if config.watch_alerts:
         node.background.append(asyncio.create_task(post_loan.consumer.run()))
     if config.monitor_interval_seconds > 0:
         node.background.append(
             asyncio.create_task(_monitor_periodically(post_loan.batch, clock, config.monitor_interval_seconds))
         )
+    if config.metrics_listen:
+        node.metrics_endpoint = serve_metrics(config.metrics_listen, registry)
+        node.hub_probe = asyncio.create_task(node_metrics.probe_hub(channel))
+    if config.health_listen:
+        node.health_server, node.health_port = await serve_health(config.health_listen, health_servicer)
     if refresh is not None:
         node.refresher = asyncio.create_task(_refresh_periodically(refresh, config.key_refresh_seconds))
     return node
@@ -251,4 +282,9 @@ async def _monitor_periodically(batch: MonitoringBatch, clock: Clock, interval: 
 
 async def run_node(config: NodeConfig) -> None:
     node = await start_node(config)
-    await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
+    try:
+        await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
+    finally:
+        node.stop_metrics()
+        if node.health_server is not None:
+            await node.health_server.stop(None)

@@ -17,7 +17,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from runtime.decoding import DecodeGuard
 from runtime.interceptors import ObservabilityInterceptor
+from runtime.metrics import RpcMetrics
 from runtime.tls import TlsConfig, server_credentials
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -33,10 +35,14 @@ async def create_server(
     tls: TlsConfig | None,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    metrics: RpcMetrics | None = None,
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """Builds and starts a server on ``address`` ("host:port", port 0 picks a free one)."""
+    """Builds and starts a server on ``address`` ("host:port", port 0 picks a free one).
+
+    ``metrics``: count every call on its registry (runtime.metrics); the outermost interceptor."""
+    counting = [metrics.interceptor()] if metrics is not None else []
     server = grpc.aio.server(
-        interceptors=[ObservabilityInterceptor(), *interceptors],
+        interceptors=[*counting, ObservabilityInterceptor(), *interceptors, DecodeGuard()],  # DecodeGuard innermost
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

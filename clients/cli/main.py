@@ -181,6 +181,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _up(args: argparse.Namespace) -> int:
+    from clients.up.plan import load_plan, prepare
+    from clients.up.supervisor import run
+
+    plan = load_plan(args.config, args.state_dir)
+    return asyncio.run(run(plan, prepare(plan)))
+
+
 def _add_admin_principal(parser: argparse.ArgumentParser) -> None:
     """How an admin command reaches the hub and whom it signs as."""
     add_hub_connection(parser, "admin/<name>")
@@ -269,6 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--host", action="append", help="DNS name or IP (repeatable)")
     init.set_defaults(run=_certs)
     issue.set_defaults(run=_certs)
+
+    up = nouns.add_parser(
+        "up",
+        help="run a local multi-process consortium (hub + nodes) until Ctrl-C",
+        description="Bootstraps certificates and keys into a state directory, starts `lianfang hub serve` and one "
+        "`lianfang node serve` per member, enrols the members through the admin API, prints the addresses and "
+        "stays in the foreground; Ctrl-C or SIGTERM stops every child.",
+    )
+    up.add_argument("--config", default="deploy/local/consortium.toml", help="launcher TOML (members, ports)")
+    up.add_argument("--state-dir", help="where certificates, keys, configs, databases and logs go")
+    up.set_defaults(run=_up)
 
     demo = nouns.add_parser("demo", help="run a whole consortium on a synthetic workload")
     demo.add_argument("--applicants", type=int, default=1000)

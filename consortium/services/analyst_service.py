@@ -25,7 +25,7 @@ from graph.export import to_graphml, to_json
 from graph.model import APP_ID_SEPARATOR
 from graph.subgraph import GraphLimits, entity_kind, neighbourhood, ring_graph
 from runtime.errors import FieldViolation, InvalidArgument, NotFound
-from runtime.timestamps import to_timestamp
+from runtime.timestamps import seconds_of, to_timestamp
 
 DEFAULT_LIMITS = GraphLimits(max_nodes=500, max_edges=2_000)
 MAX_LIMITS = GraphLimits(max_nodes=5_000, max_edges=20_000)
@@ -193,8 +193,8 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
             raise InvalidArgument.one("min_score", "between 0 and 1")
         await self.rings.catch_up()
         min_size = max(request.min_size, 2)
-        since = request.active_since.ToDatetime().timestamp() if request.HasField("active_since") else None
-        until = request.active_until.ToDatetime().timestamp() if request.HasField("active_until") else None
+        since = seconds_of(request.active_since, "active_since") if request.HasField("active_since") else None
+        until = seconds_of(request.active_until, "active_until") if request.HasField("active_until") else None
         keep: Callable[[RingView], bool] = lambda v: (  # noqa: E731
             v.summary.size >= min_size
             and v.summary.lenders >= request.min_lenders

@@ -19,7 +19,7 @@ from consortium.services.watch_service import WatchRpcs
 from consortium.stacking import add_stacking
 from consortium.store.base import LogCursor, Store
 from consortium.usage import UsageGuard
-from consortium.validation import batch_check_request, check_ref, check_request, check_token
+from consortium.validation import batch_check_request, check_ref, check_request, check_timestamp, check_token
 from consortium.watch import WatchBook
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
@@ -228,6 +228,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         check_ref(request.application_ref, "application_ref", violations)
         if request.outcome not in common_pb2.Outcome.values() or request.outcome == 0:
             violations.append(FieldViolation("outcome", "unknown or unspecified outcome"))
+        check_timestamp(request.occurred_at, "occurred_at", violations)
         if violations:
             raise InvalidArgument(violations)
         now = self.clock()
@@ -249,6 +250,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         else:
             check_token(request.token, "token", violations)
         now = self.clock()
+        check_timestamp(request.event_ended_at, "event_ended_at", violations)
         ended = from_timestamp(request.event_ended_at, now)
         expires = self.marker_policy.expires_at(request.marker_type, ended)
         if ended > now + MAX_FUTURE_SKEW:

@@ -1,0 +1,1 @@
+"""``lianfang up``: a local multi-process consortium."""

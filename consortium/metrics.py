@@ -1,0 +1,103 @@
+"""The hub's domain metrics: what its answers found, counted from the answers themselves.
+
+``CheckAnswerInterceptor`` reads every Check and BatchCheck response on its way out, so the
+servicers stay free of metric calls and a metric can never disagree with what a member was
+told. Never a token or an application reference in a label: only types and flags.
+
+* ``lianfang_hub_check_answers_total`` — applications answered (a BatchCheck counts each);
+* ``lianfang_hub_stacking_hits_total{token_type}`` — answers with a stacking reason for the type;
+* ``lianfang_hub_marker_hits_total{marker_type,polarity}`` — blacklist hits in answers;
+* ``lianfang_hub_ring_hits_total{high_risk}`` — answers linked to a ring (score ≥ 0.7: high risk).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from lianfang.v1 import common_pb2, consortium_pb2
+from prometheus_client import CollectorRegistry, Counter
+
+from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
+
+_CHECK = "/lianfang.v1.ConsortiumService/Check"
+_BATCH = "/lianfang.v1.ConsortiumService/BatchCheck"
+HIGH_RISK_SCORE = 0.7  # as RING_HIGH_RISK
+
+
+def _name(enum: Any, value: int, prefix: str) -> str:
+    try:
+        return str(enum.Name(value)).removeprefix(prefix).lower()
+    except ValueError:
+        return "unknown"
+
+
+class HubMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.answers = Counter(
+            "lianfang_hub_check_answers_total", "Applications answered by Check or BatchCheck.", registry=registry
+        )
+        self.stacking_hits = Counter(
+            "lianfang_hub_stacking_hits_total",
+            "Answers in which another member saw the identifier (a STACKING_ reason), by token type.",
+            ("token_type",),
+            registry=registry,
+        )
+        self.marker_hits = Counter(
+            "lianfang_hub_marker_hits_total",
+            "Blacklist hits in answers, by marker type and polarity.",
+            ("marker_type", "polarity"),
+            registry=registry,
+        )
+        self.ring_hits = Counter(
+            "lianfang_hub_ring_hits_total",
+            "Answers linked to a ring of applications, by whether the ring is high-risk.",
+            ("high_risk",),
+            registry=registry,
+        )
+
+    def observe(self, answer: consortium_pb2.CheckResponse) -> None:
+        self.answers.inc()
+        stacked = {
+            _name(common_pb2.TokenType, r.token_type, "TOKEN_TYPE_")
+            for r in answer.reasons
+            if r.code.startswith("STACKING_")
+        }
+        for token_type in stacked:
+            self.stacking_hits.labels(token_type).inc()
+        for hit in answer.blacklist:
+            self.marker_hits.labels(
+                _name(common_pb2.MarkerType, hit.marker_type, "MARKER_TYPE_"),
+                _name(common_pb2.MarkerPolarity, hit.polarity, "MARKER_POLARITY_"),
+            ).inc()
+        if answer.HasField("ring"):
+            self.ring_hits.labels("true" if answer.ring.score >= HIGH_RISK_SCORE else "false").inc()
+
+    def interceptor(self) -> CheckAnswerInterceptor:
+        return CheckAnswerInterceptor(self)
+
+
+class CheckAnswerInterceptor(UnaryWrappingInterceptor):
+    """Feeds every successful Check and BatchCheck answer to ``HubMetrics.observe``."""
+
+    def __init__(self, metrics: HubMetrics) -> None:
+        self.metrics = metrics
+
+    def wrapper(self, method: str) -> Wrapper | None:
+        if method not in (_CHECK, _BATCH):
+            return None
+        observe = self.metrics.observe
+
+        def around(behavior: Behavior) -> Behavior:
+            async def counted(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                response = await behavior(request, context)
+                if isinstance(response, consortium_pb2.BatchCheckResponse):
+                    for result in response.results:
+                        observe(result)
+                elif isinstance(response, consortium_pb2.CheckResponse):
+                    observe(response)
+                return response
+
+            return counted
+
+        return around

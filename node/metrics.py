@@ -1,0 +1,105 @@
+"""The node's domain metrics: decisions, how reachable its dependencies are, the outbox depth.
+
+* ``lianfang_node_decisions_total{outcome}`` — stage-1 decisions (approve, decline, refer,
+  due_diligence), counted from SubmitApplication answers by ``DecisionInterceptor``;
+* ``lianfang_node_hub_unavailable_total{method}`` — calls that met an unreachable hub (a Screen
+  answered UNAVAILABLE, a decision carrying HUB_UNAVAILABLE);
+* ``lianfang_node_dependency_up{dependency}`` — 1 while a dependency answers: ``hub`` is probed
+  with grpc.health.v1 every ``PROBE_SECONDS`` over the node's own hub channel; a key service
+  client sets ``dependency_up.labels("key_service")`` itself;
+* ``lianfang_node_outbox_depth`` — submissions waiting for the hub. Whoever owns the outbox
+  calls ``RunningNode.metrics.watch_outbox(outbox.depth)`` once; the gauge then reads it at
+  every scrape (0 until then).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from lianfang.v1 import node_pb2
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
+
+PROBE_SECONDS = 5.0
+HUB_SERVICE = "lianfang.v1.ConsortiumService"
+_SUBMIT = "/lianfang.v1.LoanService/SubmitApplication"
+_SCREEN = "/lianfang.v1.OriginationService/Screen"
+
+
+class NodeMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.decisions = Counter(
+            "lianfang_node_decisions_total", "Stage-1 decisions, by outcome.", ("outcome",), registry=registry
+        )
+        self.hub_unavailable = Counter(
+            "lianfang_node_hub_unavailable_total",
+            "Calls that found the consortium hub unreachable, by node method.",
+            ("method",),
+            registry=registry,
+        )
+        self.dependency_up = Gauge(
+            "lianfang_node_dependency_up",
+            "1 while a dependency of the node answers, 0 while it does not.",
+            ("dependency",),
+            registry=registry,
+        )
+        self.outbox_depth = Gauge(
+            "lianfang_node_outbox_depth", "Hub submissions waiting in the node's outbox.", registry=registry
+        )
+
+    def watch_outbox(self, depth: Callable[[], float]) -> None:
+        """Makes the outbox gauge read ``depth()`` at every scrape."""
+        self.outbox_depth.set_function(depth)
+
+    def interceptor(self) -> DecisionInterceptor:
+        return DecisionInterceptor(self)
+
+    async def probe_hub(self, channel: grpc.aio.Channel, interval: float = PROBE_SECONDS) -> None:
+        """Keeps ``dependency_up{dependency="hub"}`` true to the hub's own health (runs until cancelled)."""
+        stub = health_pb2_grpc.HealthStub(channel)
+        gauge = self.dependency_up.labels("hub")
+        while True:
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=HUB_SERVICE), timeout=max(interval, 1.0))
+                gauge.set(1 if reply.status == health_pb2.HealthCheckResponse.SERVING else 0)
+            except grpc.aio.AioRpcError:
+                gauge.set(0)
+            await asyncio.sleep(interval)
+
+
+class DecisionInterceptor(UnaryWrappingInterceptor):
+    """Counts decisions from SubmitApplication answers and hub outages from Screen answers."""
+
+    def __init__(self, metrics: NodeMetrics) -> None:
+        self.metrics = metrics
+
+    def wrapper(self, method: str) -> Wrapper | None:
+        if method not in (_SUBMIT, _SCREEN):
+            return None
+        m = self.metrics
+        name = method.rsplit("/", 1)[-1]
+
+        def around(behavior: Behavior) -> Behavior:
+            async def counted(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    response = await behavior(request, context)
+                except Exception as error:
+                    if getattr(error, "code", None) is grpc.StatusCode.UNAVAILABLE:
+                        m.hub_unavailable.labels(name).inc()
+                    raise
+                if isinstance(response, node_pb2.ApplicationView) and response.decision.outcome:
+                    m.decisions.labels(response.decision.outcome).inc()
+                    if "HUB_UNAVAILABLE" in response.decision.reasons:
+                        m.hub_unavailable.labels(name).inc()
+                return response
+
+            return counted
+
+        return around
+

@@ -1,0 +1,67 @@
+"""Undecodable request bodies become INVALID_ARGUMENT, not UNKNOWN.
+
+grpc fails a call whose bytes do not parse as the request message before any of our code runs,
+with UNKNOWN and a stack trace in the server's log. ``DecodeGuard`` is the innermost interceptor:
+it swaps the handler's deserializer for one that turns a parse failure into an ``Undecodable``
+marker. Outer interceptors rebuild their handlers with the deserializer they are given, so the
+marker passes through authentication (a caller learns nothing before it is authenticated) and
+the guard answers it with a google.rpc.BadRequest naming the request message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from runtime.errors import InvalidArgument
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """Stands in for a request whose bytes did not parse."""
+
+    reason: str
+
+
+def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except (DecodeError, ValueError, UnicodeDecodeError) as error:
+            return Undecodable(str(error) or type(error).__name__)
+
+    return deserialize
+
+
+class DecodeGuard(grpc.aio.ServerInterceptor):
+    """Innermost interceptor of our (``/lianfang.``) unary methods; see the module docstring."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or not method.startswith("/lianfang."):
+            return handler
+        behavior = handler.unary_unary
+        message = method.rsplit("/", 1)[-1]
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if isinstance(request, Undecodable):
+                raise InvalidArgument.one("(request)", f"not a valid {message} request: {request.reason}")
+            return await behavior(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            guarded,
+            request_deserializer=tolerant(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )

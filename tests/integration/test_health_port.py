@@ -1,0 +1,36 @@
+"""The plaintext health-only port (``health_listen``) of a real hub and node: it answers
+grpc.health.v1 as the TLS port does, and nothing else — no API method is reachable on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clients.demo.consortium import start_local_consortium
+
+API = {"hub": "/lianfang.v1.ConsortiumService/Check", "node": "/lianfang.v1.OriginationService/Screen"}
+
+
+async def test_health_port_reports_health_and_serves_no_api(tmp_path: Path) -> None:
+    plain = {"health_listen": "127.0.0.1:0"}
+    c = await start_local_consortium(tmp_path, ["lender-a"], hub_options=plain, node_options=plain)
+    try:
+        ports = {"hub": c.hub.health_port, "node": c.members["lender-a"].node.health_port}
+        assert all(ports.values()) and c.hub.health_port != c.hub.port
+        for name, port in ports.items():
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
+                api = API[name]
+                with pytest.raises(grpc.aio.AioRpcError) as refused:
+                    await channel.unary_unary(api)(b"", timeout=5)
+                assert refused.value.code() is grpc.StatusCode.UNIMPLEMENTED
+        await c.hub.health.enter_graceful_shutdown()  # the shared servicer: the plaintext port follows
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{ports['hub']}") as channel:
+            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        await c.stop()
