@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from clients.replicas import ReplicaChannel
 from runtime.tls import channel_credentials
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # the servers' default limit too
@@ -22,6 +23,9 @@ def open_channel(
 ) -> grpc.aio.Channel:
     """A grpc.aio channel; ``ca_file`` is the CA that signed the server's certificate.
 
+    Several comma-separated addresses (hub replicas on one store) give a
+    :class:`clients.replicas.ReplicaChannel`: round robin, idempotent calls failing over.
+
     ``max_message_bytes`` bounds what it sends and receives: a request over it fails here with
     RESOURCE_EXHAUSTED instead of travelling to a server that would refuse it."""
     options: list[tuple[str, str | int]] = [
@@ -29,6 +33,21 @@ def open_channel(
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
     ]
+    addresses = [a.strip() for a in address.split(",") if a.strip()]
+    if len(addresses) > 1:
+        replicas = [
+            open_channel(
+                a,
+                ca_file=ca_file,
+                cert_file=cert_file,
+                key_file=key_file,
+                plaintext=plaintext,
+                server_name=server_name,
+                max_message_bytes=max_message_bytes,
+            )
+            for a in addresses
+        ]
+        return ReplicaChannel(replicas)  # duck-typed: all a generated stub uses of a channel
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))
     if plaintext:

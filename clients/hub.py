@@ -43,12 +43,12 @@ class HubClient(RpcClient):
             purpose=purpose,
         )
         request.consent_expires_at.FromNanoseconds(int(consent_expires_at * 1e9))
-        return await self._call(self._stub.Check, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.Check, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def check_request(
         self, request: consortium_pb2.CheckRequest, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> consortium_pb2.CheckResponse:
-        return await self._call(self._stub.Check, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.Check, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def batch_check(
         self,
@@ -58,13 +58,20 @@ class HubClient(RpcClient):
         metadata: Metadata | None = None,
     ) -> consortium_pb2.BatchCheckResponse:
         request = consortium_pb2.BatchCheckRequest(checks=checks)
-        return await self._call(self._stub.BatchCheck, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.BatchCheck, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def report_outcome(
         self, application_ref: str, outcome: int, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> None:
         request = consortium_pb2.ReportOutcomeRequest(application_ref=application_ref, outcome=outcome)
-        await self._call(self._stub.ReportOutcome, request, timeout=timeout, metadata=metadata, signer=self._contribute)
+        await self._call(
+            self._stub.ReportOutcome,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            signer=self._contribute,
+            idempotent=True,
+        )
 
     async def file_marker(
         self,
@@ -103,7 +110,12 @@ class HubClient(RpcClient):
     ) -> list[consortium_pb2.Marker]:
         request = consortium_pb2.ListMyMarkersRequest(include_inactive=include_inactive)
         response = await self._call(
-            self._stub.ListMyMarkers, request, timeout=timeout, metadata=metadata, signer=self._contribute
+            self._stub.ListMyMarkers,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            signer=self._contribute,
+            idempotent=True,
         )
         return list(response.markers)
 
@@ -122,7 +134,13 @@ class HubClient(RpcClient):
     ) -> list[consortium_pb2.WrappedKeyEpoch]:
         """This member's wrapped consortium keys, oldest epoch first (``clients.key_epochs`` unwraps)."""
         request = consortium_pb2.GetMyKeyEpochsRequest()
-        return list((await self._call(self._stub.GetMyKeyEpochs, request, timeout=timeout, metadata=metadata)).epochs)
+        return list(
+            (
+                await self._call(
+                    self._stub.GetMyKeyEpochs, request, timeout=timeout, metadata=metadata, idempotent=True
+                )
+            ).epochs
+        )
 
     async def link_tokens(
         self,
@@ -134,7 +152,7 @@ class HubClient(RpcClient):
         """During a key rotation: (older, newer) tokens of the same identifiers; how many were new."""
         request = consortium_pb2.LinkTokensRequest(pairs=[consortium_pb2.TokenPair(older=o, newer=n) for o, n in pairs])
         response = await self._call(
-            self._stub.LinkTokens, request, timeout=timeout, metadata=metadata, signer=self._contribute
+            self._stub.LinkTokens, request, timeout=timeout, metadata=metadata, signer=self._contribute, idempotent=True
         )
         return response.linked
 
@@ -145,7 +163,12 @@ class HubClient(RpcClient):
         """Watches the borrower of one's own application; the token types now watched."""
         request = consortium_pb2.RegisterWatchRequest(application_ref=application_ref)
         response = await self._call(
-            self._stub.RegisterWatch, request, timeout=timeout, metadata=metadata, signer=self._contribute
+            self._stub.RegisterWatch,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            signer=self._contribute,
+            idempotent=True,
         )
         return list(response.token_types)
 
@@ -154,13 +177,18 @@ class HubClient(RpcClient):
     ) -> bool:
         request = consortium_pb2.UnregisterWatchRequest(application_ref=application_ref)
         response = await self._call(
-            self._stub.UnregisterWatch, request, timeout=timeout, metadata=metadata, signer=self._contribute
+            self._stub.UnregisterWatch,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            signer=self._contribute,
+            idempotent=True,
         )
         return response.was_watching
 
-    async def watch(self, after: str = "", *, metadata: Metadata | None = None) -> AsyncIterator[
-        consortium_pb2.WatchResponse
-    ]:
+    async def watch(
+        self, after: str = "", *, metadata: Metadata | None = None
+    ) -> AsyncIterator[consortium_pb2.WatchResponse]:
         """The alert stream (no deadline: it lives until the caller stops iterating or the
         connection drops, which raises ``LianfangRpcError``)."""
         md: list[tuple[str, str]] = list(metadata or ())
@@ -175,12 +203,12 @@ class HubClient(RpcClient):
         finally:
             call.cancel()
 
-    async def ack_alerts(
-        self, up_to: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> str:
+    async def ack_alerts(self, up_to: str, *, timeout: float | None = None, metadata: Metadata | None = None) -> str:
         """Acknowledges every alert up to the cursor ``up_to``; the acknowledgement cursor."""
         request = consortium_pb2.AckAlertsRequest(up_to=up_to)
-        return (await self._call(self._stub.AckAlerts, request, timeout=timeout, metadata=metadata)).acknowledged
+        return (
+            await self._call(self._stub.AckAlerts, request, timeout=timeout, metadata=metadata, idempotent=True)
+        ).acknowledged
 
 
 class AdminClient(RpcClient):
@@ -228,13 +256,21 @@ class AdminClient(RpcClient):
         self, *, status: int = 0, timeout: float | None = None, metadata: Metadata | None = None
     ) -> list[consortium_pb2.Member]:
         request = consortium_pb2.ListMembersRequest(status=status)
-        return list((await self._call(self._stub.ListMembers, request, timeout=timeout, metadata=metadata)).members)
+        return list(
+            (
+                await self._call(self._stub.ListMembers, request, timeout=timeout, metadata=metadata, idempotent=True)
+            ).members
+        )
 
     async def list_usage(
         self, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> list[consortium_pb2.MemberUsage]:
         request = consortium_pb2.ListUsageRequest()
-        return list((await self._call(self._stub.ListUsage, request, timeout=timeout, metadata=metadata)).members)
+        return list(
+            (
+                await self._call(self._stub.ListUsage, request, timeout=timeout, metadata=metadata, idempotent=True)
+            ).members
+        )
 
     async def open_dispute(
         self, marker_id: str, subject_statement: str, *, timeout: float | None = None, metadata: Metadata | None = None
@@ -246,7 +282,11 @@ class AdminClient(RpcClient):
         self, *, include_resolved: bool = False, timeout: float | None = None, metadata: Metadata | None = None
     ) -> list[common_pb2.Dispute]:
         request = consortium_pb2.ListDisputesRequest(include_resolved=include_resolved)
-        return list((await self._call(self._stub.ListDisputes, request, timeout=timeout, metadata=metadata)).disputes)
+        return list(
+            (
+                await self._call(self._stub.ListDisputes, request, timeout=timeout, metadata=metadata, idempotent=True)
+            ).disputes
+        )
 
     async def resolve_dispute(
         self,
@@ -278,7 +318,7 @@ class AdminClient(RpcClient):
         self, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> consortium_pb2.ListKeyEpochsResponse:
         request = consortium_pb2.ListKeyEpochsRequest()
-        return await self._call(self._stub.ListKeyEpochs, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.ListKeyEpochs, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def create_key_epoch(
         self, epoch: int, key: bytes, *, timeout: float | None = None, metadata: Metadata | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -9,8 +10,10 @@ import grpc
 
 from clients.credentials import JwtSigner
 from clients.errors import LianfangRpcError
+from clients.replicas import replica_count
 
 R = TypeVar("R")
+_MIN_ATTEMPT_SECONDS = 0.01  # less time than this left: the error stands
 Metadata = Sequence[tuple[str, str]]
 
 
@@ -30,16 +33,30 @@ class RpcClient:
         timeout: float | None,
         metadata: Metadata | None,
         signer: JwtSigner | None = None,
+        idempotent: bool = False,
     ) -> R:
-        """``signer``: this call's (default: the client's), e.g. a narrower scope's."""
-        md: list[tuple[str, str]] = list(metadata or ())
+        """``signer``: this call's (default: the client's), e.g. a narrower scope's.
+
+        ``idempotent``: a call the server may safely receive twice (a Check, an outcome, a read).
+        Over a :class:`clients.replicas.ReplicaChannel` such a call that meets UNAVAILABLE (its
+        replica died or is draining) is sent again to the next replica, newly signed, within the
+        same deadline: ``timeout`` bounds all attempts together."""
         signer = signer or self.signer
-        if signer is not None:
-            md.extend(signer.metadata())
-        try:
-            return await method(request, timeout=timeout or self.default_timeout, metadata=md)
-        except grpc.aio.AioRpcError as error:
-            raise LianfangRpcError.from_rpc_error(error) from None
+        budget = timeout or self.default_timeout
+        deadline = time.monotonic() + budget
+        attempts = replica_count(self.channel) if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            md: list[tuple[str, str]] = list(metadata or ())
+            if signer is not None:
+                md.extend(signer.metadata())
+            remaining = deadline - time.monotonic() if attempt > 1 else budget
+            try:
+                return await method(request, timeout=remaining, metadata=md)
+            except grpc.aio.AioRpcError as error:
+                retry = error.code() == grpc.StatusCode.UNAVAILABLE and attempt < attempts
+                if not retry or deadline - time.monotonic() < _MIN_ATTEMPT_SECONDS:
+                    raise LianfangRpcError.from_rpc_error(error) from None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def close(self) -> None:
         await self.channel.close()
