@@ -667,7 +667,10 @@ class RedisStore(Store):
     # -- lifecycle --------------------------------------------------------------------------
     @_guarded
     async def ping(self) -> None:
-        await self._redis.ping()
+        if self.config.cluster:  # every primary: a lost slot is a store that cannot answer
+            await self._redis.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            await self._redis.ping()
 
     async def close(self) -> None:
         if self._link is not None:

@@ -97,8 +97,11 @@ def test_a_dead_primary_makes_its_slots_unavailable_until_it_returns(redis_clust
                 except Unavailable:
                     outcomes.append("unavailable")
             assert "ok" in outcomes and "unavailable" in outcomes  # other primaries still answer
+            with pytest.raises(Unavailable):  # the hub's health probe: NOT_SERVING while a slot is lost
+                await store.ping()
             victim.start()
             redis_cluster.start()  # back to cluster_state:ok
+            await store.ping()
             for app in apps:  # everything written before the failure is still there
                 assert await store.get_application("m", app.application_ref) is not None
         finally:
