@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 import time
 from collections.abc import Mapping
@@ -19,14 +20,25 @@ KEYS_AUDIENCE = "lianfang-keys"
 REUSABLE_SCOPES = frozenset({"query", "evaluate"})  # the hot paths: reused until near expiry
 
 
-def write_private_key(path: str | Path, key: Ed25519PrivateKey | X25519PrivateKey) -> None:
-    """A private key as unencrypted PKCS#8 PEM, readable by its owner only (mode 0600)."""
+def write_secret(path: str | Path, data: bytes) -> None:
+    """Writes a secret readable by its owner only: the file is created with mode 0600 (never
+    world-readable, not even for a moment under a permissive umask) and truncated if it exists."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def write_private_key(path: str | Path, key: Ed25519PrivateKey | X25519PrivateKey) -> None:
+    """A private key as unencrypted PKCS#8 PEM, readable by its owner only (mode 0600)."""
+    write_secret(
+        path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
     )
-    p.chmod(0o600)
 
 
 def generate_key_file(path: str | Path) -> bytes:

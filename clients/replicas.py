@@ -71,19 +71,31 @@ class _UnaryStream:
     def __init__(self, calls: Sequence[Any], rotation: _Rotation) -> None:
         self._calls, self._rotation = calls, rotation
 
-    def __call__(self, request: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    def __call__(self, request: Any, **kwargs: Any) -> _StreamCall:
         index = self._rotation.pick()
-        return _observed(self._calls[index](request, **kwargs), self._rotation, index)
+        return _StreamCall(self._calls[index](request, **kwargs), self._rotation, index)
 
 
-async def _observed(call: Any, rotation: _Rotation, index: int) -> AsyncIterator[Any]:
-    try:
-        async for item in call:
-            yield item
-    except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.UNAVAILABLE:
-            rotation.failed(index)
-        raise
+class _StreamCall:
+    """The replica's stream call as callers use it (iterate, ``cancel``), noting an UNAVAILABLE."""
+
+    def __init__(self, call: Any, rotation: _Rotation, index: int) -> None:
+        self._call, self._rotation, self._index = call, rotation, index
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._observed()
+
+    async def _observed(self) -> AsyncIterator[Any]:
+        try:
+            async for item in self._call:
+                yield item
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
+                self._rotation.failed(self._index)
+            raise
+
+    def cancel(self) -> bool:
+        return bool(self._call.cancel())
 
 
 class ReplicaChannel:

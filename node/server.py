@@ -255,7 +255,14 @@ def oprf_tokeniser(config: NodeConfig, signer: JwtSigner) -> OprfTokeniser:
     client = KeyServiceClient(
         channel, signer.for_audience(KEYS_AUDIENCE, "evaluate"), default_timeout=config.key_service_timeout_seconds
     )
-    return OprfTokeniser(client, pinned=config.pinned_public_keys(), timeout=config.key_service_timeout_seconds)
+    pinned = config.pinned_public_keys()
+    if not pinned:
+        log.warning(
+            "key service public keys are not pinned: evaluation proofs are checked against the keys the key "
+            "service itself publishes, so a compromised key service could give this member a key of its own; "
+            "set key_service_public_keys to the keys published out of band"
+        )
+    return OprfTokeniser(client, pinned=pinned, timeout=config.key_service_timeout_seconds)
 
 
 async def _refresh_periodically(refresh: Callable[[], Awaitable[list[int]]], interval: float) -> None:

@@ -27,6 +27,11 @@ Registration = tuple[Callable[[Any, grpc.aio.Server], None], Any, str]  # (add_f
 
 log = logging.getLogger("lianfang.server")
 
+LIVENESS = "lianfang.liveness"
+"""A health service name that stays SERVING while the process runs (until it drains): what a
+liveness probe asks, whereas "" follows the store (readiness) — a Redis outage must take a hub out
+of rotation, not get it restarted into a log replay."""
+
 
 async def create_server(
     address: str,
@@ -59,7 +64,7 @@ async def create_server(
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     await server.start()
-    for name in ["", *names]:
+    for name in ["", *names, LIVENESS]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port, health_servicer
 

@@ -17,7 +17,7 @@ from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.cli.oprf_commands import add_commands as add_oprf_commands
 from clients.cli.post_loan_commands import add_commands as add_post_loan_commands
-from clients.credentials import JwtSigner, generate_key_file, load_private_key
+from clients.credentials import JwtSigner, generate_key_file, load_private_key, write_secret
 from clients.errors import LianfangRpcError
 from clients.hub import AdminClient
 from runtime.config import ConfigError, load_config
@@ -139,9 +139,7 @@ def _keys_new(args: argparse.Namespace) -> int:
         from node.identity.tokens import new_consortium_key
 
         path = Path(args.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(new_consortium_key().hex())
-        path.chmod(0o600)
+        write_secret(path, new_consortium_key().hex().encode())
         print(f"wrote consortium key to {path}")
     return 0
 

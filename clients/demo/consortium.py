@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clients.analyst import AnalystClient
 from clients.channel import open_channel
-from clients.credentials import JwtSigner, generate_key_file, load_private_key, public_key_bytes
+from clients.credentials import JwtSigner, generate_key_file, load_private_key, public_key_bytes, write_secret
 from clients.demo.key_service import LocalKeyService, start_local_key_service
 from clients.hub import AdminClient, HubClient
 from clients.key_epochs import generate_encryption_key_file
@@ -176,7 +176,7 @@ async def start_local_consortium(
     )
     consortium_key = new_consortium_key()
     key_file = folder / "keys" / "consortium-epoch-1.hex"
-    key_file.write_text(consortium_key.hex())
+    write_secret(key_file, consortium_key.hex().encode())
     key_file.chmod(0o600)
     enrolled: dict[str, tuple[Path, bytes]] = {}
     for member_id in member_ids:

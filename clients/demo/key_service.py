@@ -13,7 +13,7 @@ import grpc
 from lianfang.v1 import keys_pb2
 
 from clients.channel import open_channel
-from clients.credentials import KEYS_AUDIENCE, JwtSigner, generate_key_file, load_private_key
+from clients.credentials import KEYS_AUDIENCE, JwtSigner, generate_key_file, load_private_key, write_secret
 from clients.keys import KeyServiceClient
 from consortium.key_service.config import KeyServiceConfig
 from consortium.key_service.server import RunningKeyService, start_key_service
@@ -85,8 +85,7 @@ async def start_local_key_service(
     cert = ca.issue("keys")
     master = folder / "keys" / "key-service-master.hex"
     if not master.exists():
-        master.write_text(secrets.token_hex(32))
-        master.chmod(0o600)
+        write_secret(master, secrets.token_hex(32).encode())
     hub_public = generate_key_file(folder / "keys" / "hub-rekey.pem")
     config = KeyServiceConfig(
         listen="127.0.0.1:0",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clients.credentials import generate_key_file, load_private_key, public_key_bytes
+from clients.credentials import generate_key_file, load_private_key, public_key_bytes, write_secret
 from node.identity.tokens import new_consortium_key
 from runtime.config import ConfigError
 from runtime.tls import DevCertificateAuthority
@@ -146,8 +146,7 @@ def prepare(plan: LaunchPlan) -> Prepared:
     ca.issue_client(f"analyst/{ADMIN_NAME}")
     consortium_key = keys / "consortium-epoch-1.hex"
     if not consortium_key.exists():
-        consortium_key.write_text(new_consortium_key().hex())
-        consortium_key.chmod(0o600)
+        write_secret(consortium_key, new_consortium_key().hex().encode())
     hub_port = plan.hub_port or free_port(plan.host)
     hub_metrics = f"{plan.host}:{plan.hub_metrics_port or free_port(plan.host)}"
     hub_settings = {

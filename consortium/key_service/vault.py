@@ -74,10 +74,18 @@ class Vault:
     def __init__(self, path: str, master_key: bytes) -> None:
         self._aead = AESGCM(master_key)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA secure_delete = ON")
-        self._db.executescript(SCHEMA)
+        umask = os.umask(0o077)  # the database and its -wal/-shm files hold sealed secrets
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # Every Evaluate appends an audit row on the node's stage-1 path: in WAL mode NORMAL
+            # syncs at checkpoints, not per commit (a power cut may lose the last rows; a process
+            # crash loses none), instead of an fsync per Evaluate.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA secure_delete = ON")
+            self._db.executescript(SCHEMA)
+        finally:
+            os.umask(umask)
         Path(path).chmod(0o600)
 
     def close(self) -> None:

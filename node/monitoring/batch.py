@@ -94,10 +94,10 @@ class MonitoringBatch:
                         now,
                     )
                     stored = self.actions.raise_in(db, alert, task=True, at=now)
-                    if stored is not None:
+                    if stored is not None:  # once per quiet month: a manager's unfreeze stands
                         result.alerts.append(stored)
-                    if self.actions.freeze_in(db, app, now, "system", f"no account flow in month {done}"):
-                        result.frozen.append(app.application_id)
+                        if self.actions.freeze_in(db, app, now, "system", f"no account flow in month {done}"):
+                            result.frozen.append(app.application_id)
                 elif app.limit_frozen and app.unfreeze_on_flow:
                     why = f"flows resumed in month {done} ({flow // 100} yuan), as the disposition asked"
                     if self.actions.unfreeze_in(db, app, now, "system", why):
@@ -172,10 +172,7 @@ class MonitoringBatch:
             await self.hub.register_watch(loan["application_id"])
         except LianfangRpcError:
             return
-        loan["watch"] = "registered"
-        with self.store.transaction() as db:
-            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
-            self.records.audit_in(db, now, "system", "watch", loan["loan_id"], "hub watches the borrower")
+        self._set_watch(loan, "registered", now, "hub watches the borrower")
 
     async def _unregister(self, loan: dict[str, Any], now: float) -> None:
         assert self.hub is not None
@@ -183,7 +180,13 @@ class MonitoringBatch:
             await self.hub.unregister_watch(loan["application_id"])
         except LianfangRpcError:
             return
-        loan["watch"] = "unregistered"
+        self._set_watch(loan, "unregistered", now, "hub stopped watching (repaid)")
+
+    def _set_watch(self, loan: dict[str, Any], watch: str, now: float, why: str) -> None:
+        """Records the hub's watch state on the loan as it is *now*: the record is read again
+        after the hub call, so a repayment (or anything else) saved meanwhile is kept."""
         with self.store.transaction() as db:
-            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
-            self.records.audit_in(db, now, "system", "watch", loan["loan_id"], "hub stopped watching (repaid)")
+            current = self.store.get_record("loan", loan["loan_id"])
+            current["watch"] = watch
+            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], current)
+            self.records.audit_in(db, now, "system", "watch", loan["loan_id"], why)

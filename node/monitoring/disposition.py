@@ -15,6 +15,7 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.errors import LianfangRpcError
 from node.monitoring.actions import RISK_CHECK, PostLoanActions
 from node.origination.engine import Origination
+from node.origination.roles import RISK_MANAGER
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 
 OUTCOMES = ("risk_mitigated", "no_risk", "escalated", "fraud_confirmed")
@@ -68,6 +69,9 @@ class Dispositions:
             raise FailedPrecondition(f"task {r.task_id} is not an open risk-check task")
         if role == "customer_manager" and task.assignee != actor:
             raise PermissionDenied(f"task {r.task_id} is assigned to {task.assignee}")
+        if r.outcome == "fraud_confirmed" and role != RISK_MANAGER:
+            # a consortium-wide confirmed-fraud marker is the risk manager's call (as ConfirmFraud)
+            raise PermissionDenied("only a risk manager may confirm fraud; record 'escalated' for review")
         if r.outcome == "fraud_confirmed":  # files the markers first: nothing is closed if the hub fails
             await self.engine.confirm_fraud(
                 node_pb2.ConfirmFraudRequest(

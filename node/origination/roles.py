@@ -48,7 +48,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _LOAN + "ConfirmFraud": frozenset({RISK_MANAGER}),
     _MONITORING + "RunMonitoring": frozenset({POST_LOAN_OFFICER, SYSTEM_ADMIN}),
     _MONITORING + "ListPostLoanAlerts": frozenset({CUSTOMER_MANAGER, RISK_MANAGER, POST_LOAN_OFFICER}),
-    _MONITORING + "RecordDisposition": frozenset({CUSTOMER_MANAGER, POST_LOAN_OFFICER}),
+    _MONITORING + "RecordDisposition": frozenset({CUSTOMER_MANAGER, POST_LOAN_OFFICER, RISK_MANAGER}),
     _MONITORING + "RepayLoan": frozenset({POST_LOAN_OFFICER}),
     _MONITORING + "GetKpis": frozenset({RISK_MANAGER, POST_LOAN_OFFICER, SYSTEM_ADMIN}),
 }

@@ -195,15 +195,18 @@ async def test_post_loan_fraud_is_reported_to_the_hub_as_a_marker(bank) -> None:
             node_pb2.RecordDispositionRequest(task_id=task.task_id, outcome="fraud_confirmed", note="shell shop")
         )
     assert {v.field for v in err.value.violations} == {"reason_code", "evidence_level"}
-    await manager.record_disposition(
-        node_pb2.RecordDispositionRequest(
-            task_id=task.task_id,
-            outcome="fraud_confirmed",
-            note="the shop never reopened; loan funds moved to a third party",
-            reason_code="LOAN_PURPOSE_FRAUD",
-            evidence_level=common_pb2.EVIDENCE_LEVEL_DOCUMENTARY,
-        )
+    confirmed = node_pb2.RecordDispositionRequest(
+        task_id=task.task_id,
+        outcome="fraud_confirmed",
+        note="the shop never reopened; loan funds moved to a third party",
+        reason_code="LOAN_PURPOSE_FRAUD",
+        evidence_level=common_pb2.EVIDENCE_LEVEL_DOCUMENTARY,
     )
+    with pytest.raises(LianfangRpcError) as err:  # a consortium-wide marker is the risk manager's call
+        await manager.record_disposition(confirmed)
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    assert not await a.hub_client.list_my_markers()  # nothing filed
+    await a.as_role("risk_manager", "risk-1").record_disposition(confirmed)
     assert (await a.as_role("risk_manager").get_application(app_id)).state == "fraud_confirmed"
     markers = await a.hub_client.list_my_markers()
     assert markers and {m.marker_type for m in markers} == {common_pb2.MARKER_TYPE_CONFIRMED_FRAUD}

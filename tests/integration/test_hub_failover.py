@@ -184,3 +184,33 @@ async def test_a_node_with_two_hub_addresses_keeps_screening_when_one_dies(tmp_p
             await node.stop(0)
         for hub in hubs:
             hub.stop()
+
+
+async def test_a_watch_over_replicas_can_be_left_and_resumes_on_the_other(tmp_path: Path, redis_url: str) -> None:
+    fixture = HubFixture(tmp_path)
+    hubs = [HubProcess(fixture, redis_url).start(), HubProcess(fixture, redis_url).start()]
+    try:
+        signer = await fixture.enrol(hubs[0].port, "lender-a")
+        await asyncio.sleep(0.3)
+        client = _replica_client(fixture, hubs, signer)
+        try:
+            for _ in range(2):  # round robin: one stream on each replica, each left cleanly
+                async for response in client.watch():
+                    assert response.caught_up
+                    break
+            hubs[0].kill()
+            outcomes = []
+            for _ in range(4):  # a stream that meets the dead replica fails; the next ones pass it over
+                try:
+                    async for response in client.watch():
+                        assert response.caught_up
+                        break
+                    outcomes.append("ok")
+                except LianfangRpcError as exc:
+                    outcomes.append(exc.code.name)
+            assert outcomes.count("UNAVAILABLE") <= 1 and outcomes[-3:] == ["ok"] * 3, outcomes
+        finally:
+            await client.close()
+    finally:
+        for hub in hubs:
+            hub.stop()

@@ -25,6 +25,7 @@ from clients.errors import LianfangRpcError
 from consortium.config import HubConfig
 from consortium.server import start_hub
 from runtime.logs import configure_logging
+from runtime.server import LIVENESS
 from runtime.tls import DevCertificateAuthority
 from tests.support.consortium import check_request, phone
 from tests.support.redis_process import RedisProcess, free_port
@@ -76,6 +77,8 @@ async def test_not_serving_while_redis_is_down(tmp_path: Path) -> None:
         while await _health(channel) != health_pb2.HealthCheckResponse.NOT_SERVING:
             assert time.monotonic() < deadline, "health never turned NOT_SERVING"
             await asyncio.sleep(0.05)
+        # not ready, but alive: a liveness probe must not restart the hub for a store outage
+        assert await _health(channel, LIVENESS) == health_pb2.HealthCheckResponse.SERVING
         redis.start()
         while await _health(channel) != health_pb2.HealthCheckResponse.SERVING:
             assert time.monotonic() < deadline + 10, "health never recovered"

@@ -85,6 +85,26 @@ async def test_a_month_without_flow_opens_a_task_and_freezes_once(tmp_path: Path
     assert actions == ["alert", "freeze", "unfreeze"]
 
 
+async def test_a_managers_unfreeze_is_not_undone_by_the_next_days_batch(tmp_path: Path) -> None:
+    batch = setup(tmp_path, {3: 0.0})
+    assert (await batch.run(month_end(3))).frozen == ["app_1"]
+    app = batch.store.get_application("app_1")
+    with batch.store.transaction() as db:  # the disposition "no risk, unfreeze now"
+        assert batch.actions.unfreeze_in(db, app, month_end(3) + 60, "xiao-li", "no risk")
+    again = await batch.run(month_end(3) + 86_400)  # the same quiet month, next day
+    assert again.frozen == [] and not batch.store.get_application("app_1").limit_frozen
+
+
+async def test_a_repayment_saved_while_the_batch_waits_is_kept(tmp_path: Path) -> None:
+    batch = setup(tmp_path, {})
+    loan = batch.store.get_record("loan", "loan_1")
+    repaid = {**loan, "state": "repaid"}
+    with batch.store.transaction() as db:  # RepayLoan ran while the batch awaited the hub
+        batch.store.put_record_in(db, "loan", "loan_1", "app_1", repaid)
+    batch._set_watch(loan, "registered", month_end(1), "hub watches the borrower")  # the stale copy
+    assert batch.store.get_record("loan", "loan_1")["state"] == "repaid"
+
+
 @pytest.mark.parametrize(
     ("factors", "due_in_days", "reminded"),
     [
