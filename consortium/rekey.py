@@ -112,12 +112,18 @@ class Rekeyer:
     def _pair(self) -> tuple[int, int]:
         return (self.from_epoch, self.to_epoch)
 
-    async def run(self, between: Callable[[], Awaitable[None]] | None = None) -> RekeyReport:
-        """Pass 1, ``between()`` (the key service activates the new epoch), pass 2, done."""
+    async def run(self, between: Callable[[], Awaitable[None]] | None = None, *, finish: bool = True) -> RekeyReport:
+        """Pass 1, ``between()`` (the key service activates the new epoch), pass 2, done.
+
+        ``finish=False``: pass 1 only. The switch may be marked complete only once the new epoch
+        is active (nodes no longer mint epoch-e elements), so an operator who activates it by
+        hand runs pass 1, activates, then runs again with ``finish=True``."""
         await self.rings.catch_up()
         if self._pair in self.progress.complete:
             return self.report
         self.report.passes.append(await self._pass(self.progress.cursors.get(self._pair, "")))
+        if not finish:
+            return self.report
         if between is not None:
             await between()
         self.report.passes.append(await self._pass(""))

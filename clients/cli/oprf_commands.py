@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
 from clients.canaries import CanaryClient
@@ -110,7 +111,13 @@ async def _hub_rekey(args: argparse.Namespace) -> int:
                 finally:
                     await admin.close()
 
-        report = await Rekeyer(store, delta, args.from_epoch, args.to_epoch).run(between)
+        finish = between is not None or args.finish
+        report = await Rekeyer(store, delta, args.from_epoch, args.to_epoch).run(between, finish=finish)
+        if not finish:
+            print(
+                f"pass 1 done; activate epoch {args.to_epoch} on the key service, then run again with --finish",
+                file=sys.stderr,
+            )
         del delta
         print(
             json.dumps(
@@ -186,6 +193,12 @@ def add_commands(hub: Any, admin: Any, keys: Any) -> None:
     rekey.add_argument("--to", dest="to_epoch", type=int, required=True, help="the new (pending) epoch")
     rekey.add_argument("--activate-key", help="key-service admin key (PEM): activate --to between the passes")
     rekey.add_argument("--admin-name", default="ops", help="that admin's name at the key service")
+    rekey.add_argument(
+        "--finish",
+        action="store_true",
+        help="--to is already active on the key service: run the second pass and mark the switch complete "
+        "(without it and without --activate-key only the first pass runs)",
+    )
     _add_key_service_connection(rekey, "hub/<name>")
     rekey.set_defaults(run=lambda a: asyncio.run(_hub_rekey(a)))
 

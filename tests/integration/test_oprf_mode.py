@@ -19,6 +19,7 @@ from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from clients.keys import KeyServiceClient
+from consortium.rekey import Rekeyer
 from node.identity.applicant import canonical_identifiers, tokenise
 from node.identity.oprf_tokens import KeyServiceUnavailable, OprfTokeniser
 from node.sources.personas import LAO_WANG
@@ -221,6 +222,34 @@ async def test_rekeyed_hub_answers_the_same_and_canaries_alert(c: LocalConsortiu
         ("lender-b", "scraper-1", "synthetic-phones", common_pb2.TOKEN_TYPE_PHONE)
     ]
     await admin.close()
+
+
+@MODULE_LOOP
+async def test_a_rekey_finished_by_hand_links_what_was_first_seen_between_the_passes(c: LocalConsortium) -> None:
+    """Without --activate-key the first run stops after pass 1; an identifier first checked
+    before the operator activates the new epoch must still carry over when the run is finished."""
+    assert c.key_service is not None
+    admin, operator = c.key_service.admin(), c.key_service.hub_operator()
+    try:
+        old = next(e.epoch for e in (await admin.audit(limit=1)).epochs if e.state == keys_pb2.KEY_EPOCH_STATE_ACTIVE)
+        new = (await admin.rotate()).epoch
+        delta = (await operator.rekey_delta(old, new)).delta
+        first = await Rekeyer(c.hub.store, delta, old, new).run(finish=False)
+        assert len(first.passes) == 1
+        late = node_pb2.Identifiers(resident_id="440304198501010013", phones=["+86 139 7777 0001"])
+        await check(c, "lender-a", "between-passes", await tokens_of(c, "lender-a", late))  # still epoch `old`
+        await admin.activate(new)
+        done = await Rekeyer(c.hub.store, delta, old, new).run(finish=True)
+        assert done.linked >= 1  # the identifier seen between the passes
+        await c.hub.rings.catch_up()
+    finally:
+        await admin.close()
+        await operator.close()
+    again = await tokens_of(c, "lender-b", late)
+    assert {t.epoch for t in again} == {new}
+    answer = await check(c, "lender-b", "after-finish", again)
+    phone_stacking = next(s for s in answer.stacking if s.token_type == common_pb2.TOKEN_TYPE_PHONE)
+    assert phone_stacking.windows[-1].other_members == 1  # lender-a's application, across the switch
 
 
 @MODULE_LOOP
