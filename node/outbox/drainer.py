@@ -65,6 +65,11 @@ class Drainer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.wakeup.wait(), self.poll_seconds)
 
+    @property
+    def busy(self) -> bool:
+        """A drain is under way (a delivery may be in flight)."""
+        return self._lock.locked()
+
     async def drain_once(self) -> int:
         """Delivers every row that is due now; how many were sent. Stops at the first transient
         failure or an open circuit (the rest would fail the same way)."""

@@ -166,7 +166,7 @@ async def run_stage1(
     The extra call's exception is captured, not raised, and never cancels the sources: the
     caller decides what a missing hub answer means (refer by default) knowing what the sources
     said. ``extra_deadline`` bounds it when the awaitable has no deadline of its own. ``cap``
-    (seconds) bounds every source's deadline: what is left of the node's own caller's deadline.
+    (seconds) bounds every deadline, the extra one too: what is left of the node's caller's.
     """
 
     async def guarded() -> tuple[T | None, Exception | None]:
@@ -184,6 +184,7 @@ async def run_stage1(
             if cap <= 0:
                 raise ValueError("cap must be positive")
             limits = [min(limit, cap) for limit in limits]
+            extra_deadline = cap if extra_deadline is None else min(extra_deadline, cap)
     except ValueError:
         if inspect.iscoroutine(extra):
             extra.close()  # never started: close it rather than leak a "never awaited" warning

@@ -21,3 +21,14 @@ async def drained(node: RunningNode, timeout: float = 10.0) -> None:
     """Until the node's outbox holds nothing pending (the drainer is woken first)."""
     node.engine.outbox.notify()
     await eventually(lambda: node.engine.outbox.depth() == 0, timeout, "outbox drained")
+
+
+async def settled(node: RunningNode, timeout: float = 10.0) -> None:
+    """Until nothing in the outbox is due or on its way (rows backing off may stay), so that a
+    snapshot of the hub is not raced by a delivery."""
+    drainer = node.drainer
+    assert drainer is not None
+    node.engine.outbox.notify()
+    await eventually(
+        lambda: not node.engine.outbox.due(drainer.clock()) and not drainer.busy, timeout, "outbox settled"
+    )
