@@ -61,9 +61,18 @@ class HubClient(RpcClient):
         return await self._call(self._stub.BatchCheck, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def report_outcome(
-        self, application_ref: str, outcome: int, *, timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        application_ref: str,
+        outcome: int,
+        *,
+        occurred_at: float | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> None:
+        """``occurred_at``: when it happened (Unix seconds; default: when the hub receives it)."""
         request = consortium_pb2.ReportOutcomeRequest(application_ref=application_ref, outcome=outcome)
+        if occurred_at is not None:
+            request.occurred_at.FromNanoseconds(int(occurred_at * 1e9))
         await self._call(
             self._stub.ReportOutcome,
             request,

@@ -31,6 +31,7 @@ class NodeClient(RpcClient):
         self._screen = node_pb2_grpc.OriginationServiceStub(channel)
         self._loans = node_pb2_grpc.LoanServiceStub(channel)
         self._monitoring = node_pb2_grpc.MonitoringServiceStub(channel)
+        self._outbox = node_pb2_grpc.OutboxServiceStub(channel)
 
     def as_role(self, signer: JwtSigner) -> NodeClient:
         """The same channel, another caller (closing either closes the channel)."""
@@ -181,3 +182,17 @@ class NodeClient(RpcClient):
     ) -> node_pb2.KpiReport:
         request = node_pb2.GetKpisRequest(chart=chart)
         return await self._call(self._monitoring.GetKpis, request, timeout=timeout, metadata=metadata)
+
+    async def list_outbox(
+        self, state: str = "", limit: int = 0, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.ListOutboxResponse:
+        """The node's outbox of hub submissions, newest first (``state``: pending, sent, dead)."""
+        request = node_pb2.ListOutboxRequest(state=state, limit=limit)
+        return await self._call(self._outbox.ListOutbox, request, timeout=timeout, metadata=metadata)
+
+    async def retry_outbox(
+        self, item_id: int, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.OutboxItem:
+        """Puts a dead-lettered outbox item back in the queue."""
+        request = node_pb2.RetryOutboxRequest(id=item_id)
+        return await self._call(self._outbox.RetryOutbox, request, timeout=timeout, metadata=metadata)

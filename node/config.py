@@ -145,6 +145,29 @@ class NodeConfig:
     """Run the post-loan monitoring batch this often (86400: daily); 0: only when asked
     (``lianfang node monitor run``, e.g. from cron)."""
 
+    outbox_poll_seconds: float = 1.0
+    """How often the outbox drainer looks for submissions whose backoff has ended (it also runs
+    at once whenever something is queued)."""
+
+    outbox_timeout_seconds: float = 5.0
+    """Deadline of each hub call the drainer makes (in the background: nobody waits on it)."""
+
+    outbox_backoff_base_seconds: float = 0.5
+    """First retry delay ceiling; it doubles per attempt (full jitter: a uniform draw below it)."""
+
+    outbox_backoff_max_seconds: float = 300.0
+    """Largest retry delay (a hub's RetryInfo may ask for more, and gets it)."""
+
+    circuit_failure_threshold: int = 3
+    """Consecutive hub outages (UNAVAILABLE, deadline) that open the hub circuit breaker."""
+
+    circuit_reset_seconds: float = 10.0
+    """Cool-down of an open circuit before one probe is let through (half-open)."""
+
+    deadline_margin_seconds: float = 0.1
+    """Kept back from a caller's gRPC deadline: stage 1 (hub and sources) gets the rest, so the
+    node answers before its caller gives up."""
+
     max_message_bytes: int = 4 * 1024 * 1024
     """Largest request or response the node API accepts (larger → RESOURCE_EXHAUSTED), and the
     largest answer it accepts from the hub."""
@@ -173,6 +196,23 @@ class NodeConfig:
             raise ConfigError("node: max_message_bytes must be at least 1024")
         if self.hub_timeout_seconds <= 0:
             raise ConfigError("node: hub_timeout_seconds must be positive")
+        self._check_reliability()
+
+    def _check_reliability(self) -> None:
+        positive = (
+            "outbox_poll_seconds",
+            "outbox_timeout_seconds",
+            "outbox_backoff_base_seconds",
+            "outbox_backoff_max_seconds",
+            "circuit_reset_seconds",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"node: {name} must be positive")
+        if self.circuit_failure_threshold < 1:
+            raise ConfigError("node: circuit_failure_threshold must be at least 1")
+        if self.deadline_margin_seconds < 0:
+            raise ConfigError("node: deadline_margin_seconds must not be negative")
 
     def pinned_public_keys(self) -> dict[int, bytes]:
         out = {}

@@ -7,9 +7,11 @@
 * ``lianfang_node_dependency_up{dependency}`` — 1 while a dependency answers: ``hub`` is probed
   with grpc.health.v1 every ``PROBE_SECONDS`` over the node's own hub channel; a key service
   client sets ``dependency_up.labels("key_service")`` itself;
-* ``lianfang_node_outbox_depth`` — submissions waiting for the hub. Whoever owns the outbox
-  calls ``RunningNode.metrics.watch_outbox(outbox.depth)`` once; the gauge then reads it at
-  every scrape (0 until then).
+* ``lianfang_node_outbox_depth`` — submissions waiting for the hub, ``lianfang_node_outbox_dead``
+  — those the hub refused for good (dead letters), ``lianfang_node_hub_circuit_open`` — 1 while
+  the hub circuit breaker is open or half-open. ``node.server`` calls
+  ``watch_outbox(outbox.depth, outbox.dead, breaker)`` once; the gauges then read them at every
+  scrape (0 until then).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lianfang.v1 import node_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from clients.circuit import CLOSED, CircuitBreaker
 from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
 
 PROBE_SECONDS = 5.0
@@ -52,10 +55,25 @@ class NodeMetrics:
         self.outbox_depth = Gauge(
             "lianfang_node_outbox_depth", "Hub submissions waiting in the node's outbox.", registry=registry
         )
+        self.outbox_dead = Gauge(
+            "lianfang_node_outbox_dead", "Outbox items the hub refused for good (dead letters).", registry=registry
+        )
+        self.circuit_open = Gauge(
+            "lianfang_node_hub_circuit_open", "1 while the hub circuit breaker is open or half-open.", registry=registry
+        )
 
-    def watch_outbox(self, depth: Callable[[], float]) -> None:
-        """Makes the outbox gauge read ``depth()`` at every scrape."""
+    def watch_outbox(
+        self,
+        depth: Callable[[], float],
+        dead: Callable[[], float] | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> None:
+        """Makes the outbox gauges read ``depth()`` (and ``dead()``, the breaker) at every scrape."""
         self.outbox_depth.set_function(depth)
+        if dead is not None:
+            self.outbox_dead.set_function(dead)
+        if breaker is not None:
+            self.circuit_open.set_function(lambda: float(breaker.state != CLOSED))
 
     def interceptor(self) -> DecisionInterceptor:
         return DecisionInterceptor(self)

@@ -15,12 +15,14 @@ from lianfang.v1 import node_pb2, node_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from clients.channel import open_channel
+from clients.circuit import CircuitBreaker
 from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from clients.key_epochs import load_encryption_key
 from clients.keys import KeyServiceClient
 from node.config import NodeConfig
+from node.hub_gate import HubGate
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
@@ -33,6 +35,7 @@ from node.monitoring.hub_alerts import AlertConsumer, ConsortiumAlerts
 from node.monitoring.records import PostLoanRecords
 from node.monitoring.service import MonitoringServicer
 from node.monitoring.sms import RecordingSmsChannel
+from node.origination.consortium_check import ConsortiumCheck
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
 from node.origination.products import load_products
@@ -40,6 +43,10 @@ from node.origination.risk import RiskModel
 from node.origination.roles import RoleInterceptor
 from node.origination.service import LoanServicer
 from node.origination.store import NodeStore
+from node.outbox import Outbox
+from node.outbox.drainer import Drainer
+from node.outbox.retry import Backoff
+from node.outbox.service import OutboxServicer
 from node.screening import OriginationServicer
 from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
@@ -55,6 +62,7 @@ log = logging.getLogger("lianfang.node")
 SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["OriginationService"].full_name
 LOAN_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
 MONITORING_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
+OUTBOX_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["OutboxService"].full_name
 
 
 def read_consortium_key(path: str) -> bytes:
@@ -87,6 +95,7 @@ class RunningNode:
     hub_probe: asyncio.Task[None] | None = None
     health_server: grpc.aio.Server | None = None  # set when health_listen is
     health_port: int = 0
+    drainer: Drainer | None = None  # empties the outbox into the hub (a background task)
 
     def stop_metrics(self) -> None:
         if self.hub_probe is not None:
@@ -149,8 +158,10 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: 
         config.scenario_file or None,
     )
     risk = RiskModel.load(config.rules_file) if config.rules_file else RiskModel.load()
+    store = NodeStore(config.database)
+    breaker = CircuitBreaker("hub", config.circuit_failure_threshold, config.circuit_reset_seconds, clock)
     return Origination(
-        store=NodeStore(config.database),
+        store=store,
         products=load_products(config.products_file) if config.products_file else load_products(),
         team=load_field_team(config.managers_file) if config.managers_file else load_field_team(),
         risk=risk,
@@ -163,7 +174,23 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: 
             default_deadline=config.source_deadline_seconds,
             hub_deadline=config.hub_timeout_seconds,
             hub_unavailable=config.hub_unavailable_policy,
+            deadline_margin=config.deadline_margin_seconds,
         ),
+        consortium=ConsortiumCheck(hub, tokeniser, HubGate(breaker)),
+        outbox=Outbox(store),
+    )
+
+
+def build_drainer(config: NodeConfig, engine: Origination, clock: Clock) -> Drainer:
+    """The outbox drainer, sharing stage 1's hub client and circuit breaker."""
+    return Drainer(
+        engine.outbox,
+        engine.hub,
+        engine.consortium.gate,
+        clock,
+        backoff=Backoff(config.outbox_backoff_base_seconds, config.outbox_backoff_max_seconds),
+        timeout=config.outbox_timeout_seconds,
+        poll_seconds=config.outbox_poll_seconds,
     )
 
 
@@ -218,6 +245,11 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
                 MonitoringServicer(post_loan.batch, post_loan.dispositions, clock),
                 MONITORING_SERVICE_NAME,
             ),
+            (
+                node_pb2_grpc.add_OutboxServiceServicer_to_server,
+                OutboxServicer(engine.outbox, engine.consortium.gate.breaker, clock),
+                OUTBOX_SERVICE_NAME,
+            ),
         ],
         tls=tls,
         interceptors=[roles, node_metrics.interceptor()],
@@ -227,6 +259,9 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     node = RunningNode(
         server, port, health_servicer, hub, engine, tokeniser, post_loan, refresh=refresh, metrics=node_metrics
     )
+    node.drainer = build_drainer(config, engine, clock)
+    node.background.append(asyncio.create_task(node.drainer.run()))
+    node_metrics.watch_outbox(engine.outbox.depth, engine.outbox.dead, engine.consortium.gate.breaker)
     if config.watch_alerts:
         node.background.append(asyncio.create_task(post_loan.consumer.run()))
     if config.monitor_interval_seconds > 0:
@@ -292,6 +327,8 @@ async def run_node(config: NodeConfig) -> None:
     try:
         await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
     finally:
+        for task in node.background:  # the outbox drainer first: the hub channel is closed
+            task.cancel()
         node.stop_metrics()
         if node.health_server is not None:
             await node.health_server.stop(None)

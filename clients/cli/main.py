@@ -16,6 +16,7 @@ from clients.cli.hub_connection import add_hub_connection, hub_channel
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.cli.oprf_commands import add_commands as add_oprf_commands
+from clients.cli.outbox_commands import add_commands as add_outbox_commands
 from clients.cli.post_loan_commands import add_commands as add_post_loan_commands
 from clients.credentials import JwtSigner, generate_key_file, load_private_key, write_secret
 from clients.errors import LianfangRpcError
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     node_serve.set_defaults(run=_node_serve)
     add_node_commands(node, lambda a: asyncio.run(run_node_command(a)))
     add_post_loan_commands(node)
+    add_outbox_commands(node)
 
     admin = nouns.add_parser("admin", help="consortium administration").add_subparsers(dest="verb", required=True)
     members = admin.add_parser("members", help="member lifecycle")

@@ -16,6 +16,7 @@ from clients.errors import LianfangRpcError
 from node.monitoring.actions import RISK_CHECK, PostLoanActions
 from node.origination.engine import Origination
 from node.origination.roles import RISK_MANAGER
+from node.outbox.submissions import queue_outcome_in
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 
 OUTCOMES = ("risk_mitigated", "no_risk", "escalated", "fraud_confirmed")
@@ -97,8 +98,8 @@ class Dispositions:
         return done
 
     async def repay(self, loan_id: str, comment: str, actor: str) -> dict[str, object]:
-        """The loan is repaid: reported to the hub, which stops watching the borrower (best
-        effort here; the monitoring batch retries the unregistration)."""
+        """The loan is repaid: the outcome is queued for the hub (the outbox), and the hub stops
+        watching the borrower (best effort here; the monitoring batch retries the unregistration)."""
         loan = self.store.get_record("loan", loan_id)
         if loan.get("state") != "active":
             raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
@@ -107,9 +108,10 @@ class Dispositions:
         with self.store.transaction() as db:
             self.store.put_record_in(db, "loan", loan_id, loan["application_id"], loan)
             self.records.audit_in(db, now, actor, "repaid", loan_id, comment or "repaid in full")
+            queue_outcome_in(self.engine.outbox, db, loan["application_id"], common_pb2.OUTCOME_REPAID, now)
+        self.engine.outbox.notify()
         hub, deadline = self.engine.hub, self.engine.policy.hub_deadline
         try:
-            await hub.report_outcome(loan["application_id"], common_pb2.OUTCOME_REPAID, timeout=deadline)
             if loan.get("watch") == "registered":
                 await hub.unregister_watch(loan["application_id"], timeout=deadline)
                 loan["watch"] = "unregistered"

@@ -14,11 +14,11 @@ from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from node.consent import consent_end
-from node.identity.applicant import canonical_identifiers, epoch_links, tokenise, tokenise_identifiers
+from node.identity.applicant import epoch_links, tokenise
 from node.identity.keyring import KeyRing
-from node.identity.normalise import InvalidIdentifiers
 from node.origination import states
+from node.origination.application_check import KIND_NAMES, validate_application
+from node.origination.consortium_check import ConsortiumCheck, check_request, should_queue, stage1_limits
 from node.origination.consortium_features import consortium_features
 from node.origination.contracts import contract_document, verify_signature
 from node.origination.decision import APPROVE, DECLINE, DUE_DILIGENCE, REFER, stage1_decision
@@ -28,6 +28,8 @@ from node.origination.products import Product
 from node.origination.risk import RiskModel
 from node.origination.schedule import repayment_schedule
 from node.origination.store import Application, NodeStore, Task, new_id
+from node.outbox import Outbox
+from node.outbox.submissions import queue_check_in, queue_outcome_in
 from node.sources.base import DataSource, SourceRequest
 from node.sources.runner import run_stage1
 from runtime.clock import Clock
@@ -35,11 +37,6 @@ from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, 
 
 log = logging.getLogger("lianfang.node.origination")
 
-KIND_NAMES = {
-    common_pb2.APPLICANT_KIND_PERSON: "person",
-    common_pb2.APPLICANT_KIND_INDIVIDUAL_BUSINESS: "individual_business",
-    common_pb2.APPLICANT_KIND_COMPANY: "company",
-}
 HUB_OUTCOMES = {
     states.APPROVED: common_pb2.OUTCOME_APPROVED,
     states.DECLINED: common_pb2.OUTCOME_DECLINED,
@@ -60,6 +57,7 @@ class SourcePolicy:
     default_deadline: float = 2.0
     hub_deadline: float = 0.8
     hub_unavailable: str = REFER  # what an unreachable hub means: refer (default) or decline
+    deadline_margin: float = 0.1  # kept back from the caller's deadline to decide and answer
 
 
 class Origination:
@@ -74,71 +72,22 @@ class Origination:
         tokeniser: KeyRing,
         clock: Clock,
         policy: SourcePolicy,
+        consortium: ConsortiumCheck,
+        outbox: Outbox,
     ) -> None:
         self.store, self.products, self.team, self.risk = store, products, team, risk
         self.sources, self.hub, self.tokeniser, self.clock, self.policy = sources, hub, tokeniser, clock, policy
+        self.consortium, self.outbox = consortium, outbox
 
     # -- stage 1 ------------------------------------------------------------------------------
-    def _validate(
-        self, r: node_pb2.SubmitApplicationRequest
-    ) -> tuple[Product, list[common_pb2.Token], list[tuple[int, str]]]:
-        """The product, the HMAC tokens (none in OPRF mode: computed with the hub call) and the
-        canonical identifiers."""
-        v: list[FieldViolation] = []
-        product = self.products.get(r.product_code)
-        kind = KIND_NAMES.get(r.applicant_kind, "")
-        if not r.application_ref or len(r.application_ref) > 64:
-            v.append(FieldViolation("application_ref", "1-64 characters required"))
-        if not r.consent_ref:
-            v.append(FieldViolation("consent_ref", "the borrower's signed authorisation is required"))
-        if not r.applicant_name or len(r.applicant_name) > 100:
-            v.append(FieldViolation("applicant_name", "1-100 characters required"))
-        if product is None:
-            v.append(FieldViolation("product_code", f"unknown product (known: {', '.join(sorted(self.products))})"))
-        else:
-            if kind not in product.applicant_kinds:
-                v.append(
-                    FieldViolation("applicant_kind", f"{product.code} lends to {', '.join(product.applicant_kinds)}")
-                )
-            if not product.min_amount_fen <= r.amount_fen <= product.max_amount_fen:
-                v.append(
-                    FieldViolation("amount_fen", f"must be within {product.min_amount_fen}-{product.max_amount_fen}")
-                )
-            if not product.min_term_months <= r.term_months <= product.max_term_months:
-                v.append(
-                    FieldViolation("term_months", f"must be within {product.min_term_months}-{product.max_term_months}")
-                )
-            if r.repayment_method not in product.repayment_methods:
-                v.append(FieldViolation("repayment_method", f"one of {', '.join(product.repayment_methods)}"))
-        if kind != "person" and not r.identifiers.uscc:
-            v.append(FieldViolation("identifiers.uscc", "a business applicant needs its unified social credit code"))
-        tokens: list[common_pb2.Token] = []
-        canonicals: list[tuple[int, str]] = []
-        try:
-            canonicals = canonical_identifiers(r.identifiers)
-            if self.tokeniser.oprf is None:
-                tokens = tokenise_identifiers(r.identifiers, self.tokeniser)
-        except InvalidIdentifiers as exc:
-            v += [FieldViolation(e.field, e.description) for e in exc.errors]
-        if v:
-            raise InvalidArgument(v)
-        assert product is not None
-        return product, tokens, canonicals
-
-    async def _check(
-        self, tokens: list[common_pb2.Token], canonicals: list[tuple[int, str]], **request: Any
-    ) -> consortium_pb2.CheckResponse:
-        """The hub Check; in OPRF mode the key-service round trip comes first, inside the same
-        stage-1 deadline (``KeyServiceUnavailable`` degrades like an unreachable hub)."""
-        if self.tokeniser.oprf is not None:
-            tokens = await self.tokeniser.oprf.tokens(canonicals)
-        return await self.hub.check(tokens=tokens, **request)
-
-    async def submit(self, r: node_pb2.SubmitApplicationRequest, actor: str) -> Application:
+    async def submit(
+        self, r: node_pb2.SubmitApplicationRequest, actor: str, remaining: float | None = None
+    ) -> Application:
+        """Stage 1; ``remaining``: seconds left of the caller's deadline (bounds every wait)."""
         existing = self.store.find_by_ref(r.application_ref)
         if existing is not None:  # a retried submission returns the first one's result
             return existing
-        product, tokens, canonicals = self._validate(r)
+        product, tokens, canonicals = validate_application(r, self.products, self.tokeniser)
         now = self.clock()
         ids = r.identifiers
         app = Application(
@@ -173,23 +122,23 @@ class Origination:
             industry=r.industry,
             locality=r.locality,
         )
-        check = self._check(
-            tokens,
-            canonicals,
-            application_ref=app.application_id,  # opaque: no lender text reaches the hub
-            consent_ref=hashlib.sha256(r.consent_ref.encode()).hexdigest()[:32],
+        limits = stage1_limits(self.policy.hub_deadline, self.policy.deadline_margin, remaining)
+        check = check_request(
+            application_id=app.application_id,
+            consent_ref=r.consent_ref,
+            tokens=tokens,
             applicant_kind=r.applicant_kind,
-            product_category=product.code,
-            consent_expires_at=consent_end(now),
-            timeout=self.policy.hub_deadline,
+            product_code=product.code,
+            now=now,
         )
         stage1 = await run_stage1(
             self.sources,
             request,
-            check,
+            self.consortium.send(check, canonicals, limits.hub_timeout),
             deadlines=self.policy.deadlines,
             default_deadline=self.policy.default_deadline,
-            extra_deadline=self.policy.hub_deadline + 0.1,
+            extra_deadline=limits.extra_deadline,
+            cap=limits.cap,
         )
         features: dict[str, Any] = dict(stage1.features())
         hub_reason = ""
@@ -223,13 +172,27 @@ class Origination:
             app.decision["consortium"] = base64.b64encode(stage1.extra.SerializeToString()).decode()
         if decision.outcome == APPROVE:
             app.final_limit_fen, app.final_rate = decision.pre_credit_limit_fen, decision.annual_rate
-        await self._route(app, decision.outcome, "system", "; ".join(decision.reasons), now)
+        queued = should_queue(stage1.extra_error, check)
+        if queued:  # the consortium still learns of it; the late answer is attached on delivery
+            app.decision["consortium_pending"] = True
+        await self._route(app, decision.outcome, "system", "; ".join(decision.reasons), now, check if queued else None)
         return app
 
-    async def _route(self, app: Application, outcome: str, actor: str, reason: str, now: float) -> None:
-        """Moves the application on and creates the task its next state needs, atomically."""
+    async def _route(
+        self,
+        app: Application,
+        outcome: str,
+        actor: str,
+        reason: str,
+        now: float,
+        queued_check: consortium_pb2.CheckRequest | None = None,
+    ) -> None:
+        """Moves the application on, creates the task its next state needs and queues what the
+        hub must hear of it (a Check that could not reach it, the outcome), atomically."""
         new_state = NEXT_STATE[outcome]
         with self.store.transaction() as db:
+            if queued_check is not None:
+                queue_check_in(self.outbox, db, queued_check, now)
             if new_state == states.DUE_DILIGENCE:
                 open_tasks = {m.id: len(self.store.tasks(m.id)) for m in self.team.managers}
                 manager = self.team.assign(app.locality, app.industry, open_tasks)
@@ -250,19 +213,9 @@ class Origination:
             else:
                 app.assigned_to = ""
             self.store.save_in(db, app, now, to_state=new_state, actor=actor, reason=reason)
-        await self._report(app)
-
-    async def _report(self, app: Application) -> None:
-        """Tells the hub what became of the application (best effort; the outbox comes later)."""
-        outcome = HUB_OUTCOMES.get(app.state)
-        if outcome is None:
-            return
-        try:
-            await self.hub.report_outcome(app.application_id, outcome, timeout=self.policy.hub_deadline)
-        except LianfangRpcError as exc:
-            log.warning(
-                "outcome not reported", extra={"fields": {"application": app.application_id, "code": exc.code.name}}
-            )
+            if app.state in HUB_OUTCOMES:  # the drainer tells the hub; nobody waits for it here
+                queue_outcome_in(self.outbox, db, app.application_id, HUB_OUTCOMES[app.state], now)
+        self.outbox.notify()
 
     # -- stage 2 ------------------------------------------------------------------------------
     async def submit_due_diligence(
@@ -352,14 +305,18 @@ class Origination:
         if links:  # a key rotation is under way: the markers must outlive the old epoch
             await self.hub.link_tokens(links, timeout=self.policy.hub_deadline)
         app.decision["fraud"] = {"reason_code": r.reason_code, "evidence_level": r.evidence_level, "markers": markers}
-        self.store.save(
-            app,
-            self.clock(),
-            to_state=states.FRAUD_CONFIRMED,
-            actor=actor,
-            reason=f"fraud confirmed ({r.reason_code}); {len(markers)} marker(s) filed at the hub",
-        )
-        await self._report(app)
+        now = self.clock()
+        with self.store.transaction() as db:
+            self.store.save_in(
+                db,
+                app,
+                now,
+                to_state=states.FRAUD_CONFIRMED,
+                actor=actor,
+                reason=f"fraud confirmed ({r.reason_code}); {len(markers)} marker(s) filed at the hub",
+            )
+            queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FRAUD_CONFIRMED, now)
+        self.outbox.notify()
         return app
 
     # -- stage 3 ------------------------------------------------------------------------------
@@ -507,7 +464,8 @@ class Origination:
                 reason=f"{drawdown['payment_mode']} payment of {int(drawdown['amount_fen']) // 100} "
                 f"yuan disbursed: {reason}",
             )
-        await self._report(app)
+            queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FUNDED, now)
+        self.outbox.notify()
         await self.register_watch(loan)
         return drawdown
 

@@ -33,6 +33,7 @@ _STAFF = frozenset({CUSTOMER_MANAGER, CREDIT_APPROVER, RISK_MANAGER, DISBURSEMEN
 
 _LOAN = "/lianfang.v1.LoanService/"
 _MONITORING = "/lianfang.v1.MonitoringService/"
+_OUTBOX = "/lianfang.v1.OutboxService/"
 ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "/lianfang.v1.OriginationService/Screen": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),
     _LOAN + "SubmitApplication": frozenset({CUSTOMER, CUSTOMER_MANAGER}),
@@ -51,6 +52,8 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _MONITORING + "RecordDisposition": frozenset({CUSTOMER_MANAGER, POST_LOAN_OFFICER, RISK_MANAGER}),
     _MONITORING + "RepayLoan": frozenset({POST_LOAN_OFFICER}),
     _MONITORING + "GetKpis": frozenset({RISK_MANAGER, POST_LOAN_OFFICER, SYSTEM_ADMIN}),
+    _OUTBOX + "ListOutbox": frozenset({SYSTEM_ADMIN, RISK_MANAGER}),
+    _OUTBOX + "RetryOutbox": frozenset({SYSTEM_ADMIN}),
 }
 
 

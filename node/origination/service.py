@@ -32,6 +32,10 @@ def application_view(engine: Origination, app: Application) -> node_pb2.Applicat
     )
     if d.get("consortium"):
         decision.consortium.CopyFrom(consortium_pb2.CheckResponse.FromString(base64.b64decode(d["consortium"])))
+    if d.get("consortium_late"):  # delivered from the outbox after the decision (node.outbox.late_answer)
+        late = consortium_pb2.CheckResponse.FromString(base64.b64decode(d["consortium_late"]))
+        decision.consortium_late.CopyFrom(late)
+    decision.consortium_pending = bool(d.get("consortium_pending"))
     return node_pb2.ApplicationView(
         application_id=app.application_id,
         application_ref=app.application_ref,
@@ -97,7 +101,9 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
     async def SubmitApplication(
         self, request: node_pb2.SubmitApplicationRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ApplicationView:
-        return application_view(self.engine, await self.engine.submit(request, current_call().principal))
+        remaining = context.time_remaining()  # the caller's deadline bounds stage 1 (None: no deadline)
+        app = await self.engine.submit(request, current_call().principal, remaining)
+        return application_view(self.engine, app)
 
     async def GetApplication(
         self, request: node_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext

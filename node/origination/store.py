@@ -1,5 +1,6 @@
 """The node's own records in SQLite: applications, their transitions, tasks, contracts,
-drawdowns and loans. Raw applicant data stays here, inside the lender; only tokens leave."""
+drawdowns and loans, and the outbox of hub submissions (``node.outbox``). Raw applicant data
+stays here, inside the lender; only tokens leave."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ CREATE TABLE IF NOT EXISTS records (
   PRIMARY KEY (kind, record_id)
 );
 CREATE INDEX IF NOT EXISTS records_by_application ON records (application_id, kind);
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, idempotency_key TEXT UNIQUE NOT NULL,
+  application_id TEXT NOT NULL, request BLOB NOT NULL, created_at REAL NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL, last_error TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'pending', sent_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_by_application ON outbox (application_id, id);
 """
 
 
@@ -107,6 +116,10 @@ class NodeStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read (for the modules that own their tables, e.g. the outbox)."""
+        return self._db.execute(sql, params).fetchall()
 
     # -- applications ------------------------------------------------------------------------
     def create_application(self, app: Application, actor: str, at: float) -> None:
@@ -202,6 +215,9 @@ class NodeStore:
         db.execute(
             "UPDATE tasks SET state = 'done', body = ? WHERE task_id = ?", (json.dumps(asdict(task)), task.task_id)
         )
+
+    def save_task_in(self, db: sqlite3.Connection, task: Task) -> None:
+        db.execute("UPDATE tasks SET body = ? WHERE task_id = ?", (json.dumps(asdict(task)), task.task_id))
 
     def open_task_for(self, application_id: str, kind: str) -> Task | None:
         row = self._db.execute(

@@ -159,12 +159,14 @@ async def run_stage1(
     deadlines: Mapping[str, float],
     default_deadline: float,
     extra_deadline: float | None = None,
+    cap: float | None = None,
 ) -> Stage1Result[T]:
     """``run_sources`` with one more awaitable (the hub Check) running concurrently.
 
     The extra call's exception is captured, not raised, and never cancels the sources: the
     caller decides what a missing hub answer means (refer by default) knowing what the sources
-    said. ``extra_deadline`` bounds it when the awaitable has no deadline of its own.
+    said. ``extra_deadline`` bounds it when the awaitable has no deadline of its own. ``cap``
+    (seconds) bounds every deadline, the extra one too: what is left of the node's caller's.
     """
 
     async def guarded() -> tuple[T | None, Exception | None]:
@@ -178,6 +180,11 @@ async def run_stage1(
 
     try:
         limits = _deadlines_for(sources, deadlines, default_deadline)
+        if cap is not None:
+            if cap <= 0:
+                raise ValueError("cap must be positive")
+            limits = [min(limit, cap) for limit in limits]
+            extra_deadline = cap if extra_deadline is None else min(extra_deadline, cap)
     except ValueError:
         if inspect.iscoroutine(extra):
             extra.close()  # never started: close it rather than leak a "never awaited" warning

@@ -18,6 +18,7 @@ from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
 from tests.support.origination import application, findings, sign
+from tests.support.outbox import drained
 
 WAN = 10_000 * 100  # 万元 in fen
 
@@ -76,6 +77,7 @@ async def test_lao_wang_grey_zone_due_diligence_then_self_payment(bank) -> None:
     final = await customer.get_application(view.application_id)
     assert [t.to_state for t in final.history] == ["submitted", "due_diligence", "approved", "signed", "funded"]
     assert all(t.reason for t in final.history)
+    await drained(a.node)  # outcomes reach the hub through the node's outbox
     stored = await c.hub.store.get_application("lender-a", view.application_id)
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_FUNDED
 
@@ -239,6 +241,7 @@ async def test_confirmed_fraud_is_reported_with_evidence_and_hits_elsewhere(bank
         view.application_id, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT, "case-7"
     )
     assert fraud.state == "fraud_confirmed" and fraud.history[-1].actor == "risk-1"
+    await drained(a.node)
     stored = await c.hub.store.get_application("lender-a", view.application_id)
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED
     clock.advance(86_400)

@@ -43,6 +43,7 @@ from tests.support.hostile import (
 )
 from tests.support.loop_thread import LoopThread
 from tests.support.origination import application
+from tests.support.outbox import settled
 from tests.support.proto_strategies import messages, mutations
 
 MAX_MESSAGE_BYTES = 512 * 1024  # small, so oversize requests stay cheap to send
@@ -97,6 +98,7 @@ class Targets:
         return call_raw(self.channels["node"], rpc.path, body, (("authorization", f"Bearer {token}"),))
 
     def hub_snapshot(self) -> dict[str, int]:
+        self.loop.run(settled(self.c.members["lender-a"].node))  # no outbox delivery races the count
         return sqlite_counts(self.c.folder / "hub.db", ignore=frozenset({"token_ids"}))  # single-use jti claims
 
     def node_snapshot(self) -> tuple[dict[str, int], dict[str, int]]:

@@ -122,7 +122,7 @@ class RuleHitView(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., action: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class DecisionView(_message.Message):
-    __slots__ = ("outcome", "reasons", "anti_fraud_score", "credit_score", "grade", "pre_credit_limit_fen", "annual_rate", "hits", "sources", "consortium", "rule_set_version")
+    __slots__ = ("outcome", "reasons", "anti_fraud_score", "credit_score", "grade", "pre_credit_limit_fen", "annual_rate", "hits", "sources", "consortium", "rule_set_version", "consortium_pending", "consortium_late")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     ANTI_FRAUD_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,8 @@ class DecisionView(_message.Message):
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     CONSORTIUM_FIELD_NUMBER: _ClassVar[int]
     RULE_SET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CONSORTIUM_PENDING_FIELD_NUMBER: _ClassVar[int]
+    CONSORTIUM_LATE_FIELD_NUMBER: _ClassVar[int]
     outcome: str
     reasons: _containers.RepeatedScalarFieldContainer[str]
     anti_fraud_score: float
@@ -145,7 +147,9 @@ class DecisionView(_message.Message):
     sources: _containers.RepeatedCompositeFieldContainer[SourceStatus]
     consortium: _consortium_pb2.CheckResponse
     rule_set_version: str
-    def __init__(self, outcome: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., anti_fraud_score: _Optional[float] = ..., credit_score: _Optional[float] = ..., grade: _Optional[str] = ..., pre_credit_limit_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[RuleHitView, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., consortium: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., rule_set_version: _Optional[str] = ...) -> None: ...
+    consortium_pending: bool
+    consortium_late: _consortium_pb2.CheckResponse
+    def __init__(self, outcome: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., anti_fraud_score: _Optional[float] = ..., credit_score: _Optional[float] = ..., grade: _Optional[str] = ..., pre_credit_limit_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[RuleHitView, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., consortium: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., rule_set_version: _Optional[str] = ..., consortium_pending: _Optional[bool] = ..., consortium_late: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ...) -> None: ...
 
 class Transition(_message.Message):
     __slots__ = ("from_state", "to_state", "actor", "reason", "at")
@@ -546,3 +550,51 @@ class KpiReport(_message.Message):
     warnings: _containers.RepeatedScalarFieldContainer[str]
     chart_png: bytes
     def __init__(self, average_ticket_yuan: _Optional[float] = ..., loans: _Optional[int] = ..., approval_rate: _Optional[float] = ..., decided: _Optional[int] = ..., fund_utilisation: _Optional[float] = ..., repeat_borrowing_rate_6m: _Optional[float] = ..., borrowers: _Optional[int] = ..., stages: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ..., chart_png: _Optional[bytes] = ...) -> None: ...
+
+class ListOutboxRequest(_message.Message):
+    __slots__ = ("state", "limit")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    limit: int
+    def __init__(self, state: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class OutboxItem(_message.Message):
+    __slots__ = ("id", "kind", "idempotency_key", "application_id", "state", "attempts", "created_at", "next_attempt_at", "last_error")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    kind: str
+    idempotency_key: str
+    application_id: str
+    state: str
+    attempts: int
+    created_at: _timestamp_pb2.Timestamp
+    next_attempt_at: _timestamp_pb2.Timestamp
+    last_error: str
+    def __init__(self, id: _Optional[int] = ..., kind: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., application_id: _Optional[str] = ..., state: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class ListOutboxResponse(_message.Message):
+    __slots__ = ("items", "pending", "dead", "circuit")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    DEAD_FIELD_NUMBER: _ClassVar[int]
+    CIRCUIT_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[OutboxItem]
+    pending: int
+    dead: int
+    circuit: str
+    def __init__(self, items: _Optional[_Iterable[_Union[OutboxItem, _Mapping]]] = ..., pending: _Optional[int] = ..., dead: _Optional[int] = ..., circuit: _Optional[str] = ...) -> None: ...
+
+class RetryOutboxRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...

@@ -864,3 +864,124 @@ class MonitoringService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class OutboxServiceStub:
+    """The node's durable outbox of hub submissions (queued Checks, outcomes): what waits, what the
+    hub refused for good (dead letters), and putting a dead letter back in the queue.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListOutbox = channel.unary_unary(
+                '/lianfang.v1.OutboxService/ListOutbox',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.ListOutboxRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ListOutboxResponse.FromString,
+                _registered_method=True)
+        self.RetryOutbox = channel.unary_unary(
+                '/lianfang.v1.OutboxService/RetryOutbox',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.RetryOutboxRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
+                _registered_method=True)
+
+
+class OutboxServiceServicer:
+    """The node's durable outbox of hub submissions (queued Checks, outcomes): what waits, what the
+    hub refused for good (dead letters), and putting a dead letter back in the queue.
+    """
+
+    def ListOutbox(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryOutbox(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_OutboxServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListOutbox': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOutbox,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.ListOutboxRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ListOutboxResponse.SerializeToString,
+            ),
+            'RetryOutbox': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryOutbox,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.RetryOutboxRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'lianfang.v1.OutboxService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('lianfang.v1.OutboxService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class OutboxService:
+    """The node's durable outbox of hub submissions (queued Checks, outcomes): what waits, what the
+    hub refused for good (dead letters), and putting a dead letter back in the queue.
+    """
+
+    @staticmethod
+    def ListOutbox(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.OutboxService/ListOutbox',
+            lianfang_dot_v1_dot_node__pb2.ListOutboxRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ListOutboxResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryOutbox(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.OutboxService/RetryOutbox',
+            lianfang_dot_v1_dot_node__pb2.RetryOutboxRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

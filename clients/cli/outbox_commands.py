@@ -1,0 +1,46 @@
+"""``lianfang node outbox list|retry``: the node's queue of hub submissions from a terminal
+(role system_admin; risk_manager may list). Output is JSON, one object per line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from google.protobuf import json_format
+
+from clients.cli.node_commands import _client, _print, connection_options
+
+
+async def run(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        if args.what == "retry":
+            _print(await client.retry_outbox(args.item_id))
+            return 0
+        listing = await client.list_outbox(args.state or "", args.limit)
+        summary = {"pending": listing.pending, "dead": listing.dead, "circuit": listing.circuit}
+        print(json.dumps(summary))
+        for item in listing.items:
+            print(json.dumps(json_format.MessageToDict(item), ensure_ascii=False))
+        return 0
+    finally:
+        await client.close()
+
+
+def add_commands(node: Any) -> None:
+    """Adds ``outbox list`` and ``outbox retry`` to the ``lianfang node`` sub-parser group."""
+    common = connection_options()
+    outbox = node.add_parser("outbox", help="the node's outbox of hub submissions").add_subparsers(
+        dest="what", required=True
+    )
+    listing = outbox.add_parser(
+        "list", parents=[common], help="summary line (pending, dead, circuit), then items newest first"
+    )
+    listing.add_argument("--state", choices=("pending", "sent", "dead"), help="only items in this state")
+    listing.add_argument("--limit", type=int, default=100)
+    retry = outbox.add_parser("retry", parents=[common], help="put a dead-lettered item back in the queue")
+    retry.add_argument("item_id", type=int, metavar="DEAD_ID")
+    for parser in (listing, retry):
+        parser.set_defaults(run=lambda a: asyncio.run(run(a)))

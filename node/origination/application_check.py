@@ -1,0 +1,65 @@
+"""Stage 1's input check: a SubmitApplicationRequest is refused whole, with every field
+violation named, before anything is stored or sent (invalid identifiers are never hashed)."""
+
+from __future__ import annotations
+
+from lianfang.v1 import common_pb2, node_pb2
+
+from node.identity.applicant import canonical_identifiers, tokenise_identifiers
+from node.identity.keyring import KeyRing
+from node.identity.normalise import InvalidIdentifiers
+from node.origination.products import Product
+from runtime.errors import FieldViolation, InvalidArgument
+
+KIND_NAMES = {
+    common_pb2.APPLICANT_KIND_PERSON: "person",
+    common_pb2.APPLICANT_KIND_INDIVIDUAL_BUSINESS: "individual_business",
+    common_pb2.APPLICANT_KIND_COMPANY: "company",
+}
+
+
+def validate_application(
+    r: node_pb2.SubmitApplicationRequest, products: dict[str, Product], tokeniser: KeyRing
+) -> tuple[Product, list[common_pb2.Token], list[tuple[int, str]]]:
+    """The product, the HMAC tokens (none in OPRF mode: computed with the hub call) and the
+    canonical identifiers."""
+    v: list[FieldViolation] = []
+    product = products.get(r.product_code)
+    kind = KIND_NAMES.get(r.applicant_kind, "")
+    if not r.application_ref or len(r.application_ref) > 64:
+        v.append(FieldViolation("application_ref", "1-64 characters required"))
+    if not r.consent_ref:
+        v.append(FieldViolation("consent_ref", "the borrower's signed authorisation is required"))
+    if not r.applicant_name or len(r.applicant_name) > 100:
+        v.append(FieldViolation("applicant_name", "1-100 characters required"))
+    if product is None:
+        v.append(FieldViolation("product_code", f"unknown product (known: {', '.join(sorted(products))})"))
+    else:
+        if kind not in product.applicant_kinds:
+            v.append(
+                FieldViolation("applicant_kind", f"{product.code} lends to {', '.join(product.applicant_kinds)}")
+            )
+        if not product.min_amount_fen <= r.amount_fen <= product.max_amount_fen:
+            v.append(
+                FieldViolation("amount_fen", f"must be within {product.min_amount_fen}-{product.max_amount_fen}")
+            )
+        if not product.min_term_months <= r.term_months <= product.max_term_months:
+            v.append(
+                FieldViolation("term_months", f"must be within {product.min_term_months}-{product.max_term_months}")
+            )
+        if r.repayment_method not in product.repayment_methods:
+            v.append(FieldViolation("repayment_method", f"one of {', '.join(product.repayment_methods)}"))
+    if kind != "person" and not r.identifiers.uscc:
+        v.append(FieldViolation("identifiers.uscc", "a business applicant needs its unified social credit code"))
+    tokens: list[common_pb2.Token] = []
+    canonicals: list[tuple[int, str]] = []
+    try:
+        canonicals = canonical_identifiers(r.identifiers)
+        if tokeniser.oprf is None:
+            tokens = tokenise_identifiers(r.identifiers, tokeniser)
+    except InvalidIdentifiers as exc:
+        v += [FieldViolation(e.field, e.description) for e in exc.errors]
+    if v:
+        raise InvalidArgument(v)
+    assert product is not None
+    return product, tokens, canonicals

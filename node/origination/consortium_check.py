@@ -1,0 +1,85 @@
+"""Stage 1's hub Check: built once, sent within what is left of the caller's deadline, and kept
+for the outbox when the hub is out of reach.
+
+The caller's deadline (``context.time_remaining()``) bounds the whole pre-screen: the hub call
+and every data source get at most the remaining time minus ``deadline_margin``, so the node
+answers (a referral with HUB_UNAVAILABLE, a source timeout) before its caller gives up, even
+when ``hub_timeout_seconds`` is longer. A Check that did not reach the hub (unreachable, too
+slow, circuit open, rate-limited) is queued under ``check:<application_id>`` so the consortium
+still learns of the application; one the hub refused (invalid, consent expired) is not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lianfang.v1 import common_pb2, consortium_pb2
+
+from clients.hub import HubClient
+from node.consent import consent_end
+from node.hub_gate import HubGate
+from node.identity.keyring import KeyRing
+from node.outbox.retry import is_transient
+
+MIN_BUDGET = 0.01  # a caller with no time left still gets an answer, at once
+KEY_SERVICE_ALLOWANCE = 0.1  # the OPRF round trip shares the hub call's budget
+
+
+@dataclass(frozen=True)
+class Stage1Limits:
+    hub_timeout: float
+    """The hub Check's gRPC deadline."""
+    extra_deadline: float
+    """Bound on the whole consortium step (key service + hub)."""
+    cap: float | None
+    """Bound on every stage-1 wait (None: the caller set no deadline)."""
+
+
+def stage1_limits(hub_deadline: float, margin: float, remaining: float | None) -> Stage1Limits:
+    if remaining is None:
+        return Stage1Limits(hub_deadline, hub_deadline + KEY_SERVICE_ALLOWANCE, None)
+    cap = max(MIN_BUDGET, remaining - margin)
+    return Stage1Limits(min(hub_deadline, cap), min(hub_deadline + KEY_SERVICE_ALLOWANCE, cap), cap)
+
+
+def check_request(
+    *,
+    application_id: str,
+    consent_ref: str,
+    tokens: Sequence[common_pb2.Token],
+    applicant_kind: int,
+    product_code: str,
+    now: float,
+) -> consortium_pb2.CheckRequest:
+    request = consortium_pb2.CheckRequest(
+        application_ref=application_id,  # opaque: no lender text reaches the hub
+        consent_ref=hashlib.sha256(consent_ref.encode()).hexdigest()[:32],
+        tokens=tokens,
+        applicant_kind=applicant_kind,
+        product_category=product_code,
+        purpose=common_pb2.PURPOSE_CREDIT_APPLICATION,
+    )
+    request.consent_expires_at.FromNanoseconds(int(consent_end(now) * 1e9))
+    return request
+
+
+class ConsortiumCheck:
+    def __init__(self, hub: HubClient, tokeniser: KeyRing, gate: HubGate) -> None:
+        self.hub, self.tokeniser, self.gate = hub, tokeniser, gate
+
+    async def send(
+        self, request: consortium_pb2.CheckRequest, canonicals: list[tuple[int, str]], timeout: float
+    ) -> consortium_pb2.CheckResponse:
+        """In OPRF mode the key-service round trip comes first and fills ``request.tokens``
+        (``KeyServiceUnavailable`` degrades like an unreachable hub); then the hub, through the
+        circuit breaker."""
+        if self.tokeniser.oprf is not None and not request.tokens:
+            request.tokens.extend(await self.tokeniser.oprf.tokens(canonicals))
+        return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
+
+
+def should_queue(error: Exception | None, request: consortium_pb2.CheckRequest) -> bool:
+    """A Check that never got a considered answer, and that we have tokens for."""
+    return error is not None and is_transient(error) and bool(request.tokens)

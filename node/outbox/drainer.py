@@ -1,0 +1,127 @@
+"""The background task that empties the outbox into the hub.
+
+Rows go out oldest first, never before an earlier unsent row of the same application (so an
+outcome never overtakes its Check). A row is marked sent only after the hub acknowledged it, in
+the same transaction as what the answer changes on the node (a late Check answer): a crash
+between the hub's ack and that commit resends the row, and the hub's idempotency (Check on
+member + application_ref, ReportOutcome) absorbs the repeat — exactly-once *effect*.
+Transient errors back off (full jitter, at least the hub's RetryInfo); permanent refusals are
+dead-lettered with their error and logged at ERROR, never dropped. While the circuit is open
+the drainer waits; after the cool-down its next delivery is the probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from lianfang.v1 import consortium_pb2
+
+from clients.circuit import CircuitOpen
+from clients.hub import HubClient
+from node.hub_gate import HubGate
+from node.outbox.late_answer import attach_late_answer_in
+from node.outbox.queue import CHECK, OUTCOME, Outbox, OutboxRow
+from node.outbox.retry import Backoff, describe, is_transient
+from runtime.clock import Clock
+
+log = logging.getLogger("lianfang.node.outbox")
+
+SENT, RETRY, DEAD, WAIT = "sent", "retry", "dead", "wait"
+
+
+class UnknownKind(Exception):
+    """A row this node version cannot send (permanent: dead-lettered)."""
+
+
+class Drainer:
+    def __init__(
+        self,
+        outbox: Outbox,
+        hub: HubClient,
+        gate: HubGate,
+        clock: Clock,
+        *,
+        backoff: Backoff | None = None,
+        timeout: float = 5.0,
+        poll_seconds: float = 1.0,
+        batch: int = 50,
+    ) -> None:
+        self.outbox, self.hub, self.gate, self.clock = outbox, hub, gate, clock
+        self.store = outbox.store
+        self.backoff = backoff or Backoff()
+        self.timeout, self.poll_seconds, self.batch = timeout, poll_seconds, batch
+        self._lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        """Drains whenever notified, and every ``poll_seconds`` (backoffs come due); until cancelled."""
+        while True:
+            self.outbox.wakeup.clear()
+            try:
+                await self.drain_once()
+            except Exception:  # the next round tries again
+                log.exception("outbox drain failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.outbox.wakeup.wait(), self.poll_seconds)
+
+    @property
+    def busy(self) -> bool:
+        """A drain is under way (a delivery may be in flight)."""
+        return self._lock.locked()
+
+    async def drain_once(self) -> int:
+        """Delivers every row that is due now; how many were sent. Stops at the first transient
+        failure or an open circuit (the rest would fail the same way)."""
+        async with self._lock:
+            sent = 0
+            while True:
+                rows = self.outbox.due(self.clock(), self.batch)
+                if not rows:
+                    return sent
+                for row in rows:
+                    result = await self._deliver(row)
+                    if result in (RETRY, WAIT):
+                        return sent
+                    sent += result == SENT
+
+    async def _send(self, row: OutboxRow) -> consortium_pb2.CheckResponse | None:
+        if row.kind == CHECK:
+            request = consortium_pb2.CheckRequest.FromString(row.request)
+            return await self.hub.check_request(request, timeout=self.timeout)
+        if row.kind == OUTCOME:
+            outcome = consortium_pb2.ReportOutcomeRequest.FromString(row.request)
+            occurred = outcome.occurred_at.ToNanoseconds() / 1e9 if outcome.HasField("occurred_at") else None
+            await self.hub.report_outcome(
+                outcome.application_ref, outcome.outcome, occurred_at=occurred, timeout=self.timeout
+            )
+            return None
+        raise UnknownKind(f"unknown outbox kind {row.kind!r}")
+
+    async def _deliver(self, row: OutboxRow) -> str:
+        fields = {"id": row.id, "kind": row.kind, "key": row.idempotency_key, "attempts": row.attempts + 1}
+        try:
+            answer = await self.gate.call(lambda: self._send(row))
+        except CircuitOpen:
+            return WAIT
+        except Exception as error:
+            if is_transient(error):
+                delay = self.backoff.delay(row.attempts, getattr(error, "retry_after", None))
+                self.outbox.mark_retry(row.id, self.clock() + delay, describe(error))
+                log.warning("outbox delivery postponed", extra={"fields": {**fields, "error": describe(error)}})
+                return RETRY
+            self.outbox.mark_dead(row.id, describe(error))
+            log.error("outbox item dead-lettered", extra={"fields": {**fields, "error": describe(error)}})
+            return DEAD
+        now = self.clock()
+        try:
+            with self.store.transaction() as db:
+                if answer is not None:
+                    attach_late_answer_in(self.store, db, row.application_id, answer, now)
+                self.outbox.mark_sent_in(db, row.id, now)
+        except Exception:  # the hub has it: never resend forever because our side could not record it
+            log.exception("late answer not attached", extra={"fields": fields})
+            with self.store.transaction() as db:
+                self.outbox.mark_sent_in(db, row.id, now)
+        log.info("outbox item sent", extra={"fields": fields})
+        return SENT

@@ -1,0 +1,56 @@
+"""OutboxService: what waits for the hub, what it refused for good, and retrying a dead letter
+(``lianfang node outbox list|retry``; system admins, risk managers may look)."""
+
+from __future__ import annotations
+
+import grpc
+from lianfang.v1 import node_pb2, node_pb2_grpc
+
+from clients.circuit import CircuitBreaker
+from node.outbox.queue import DEAD, PENDING, STATES, Outbox, OutboxRow
+from runtime.clock import Clock
+from runtime.errors import InvalidArgument
+from runtime.timestamps import to_timestamp
+
+MAX_LIMIT = 1000
+
+
+def item_view(row: OutboxRow) -> node_pb2.OutboxItem:
+    return node_pb2.OutboxItem(
+        id=row.id,
+        kind=row.kind,
+        idempotency_key=row.idempotency_key,
+        application_id=row.application_id,
+        state=row.state,
+        attempts=row.attempts,
+        created_at=to_timestamp(row.created_at),
+        next_attempt_at=to_timestamp(row.next_attempt_at),
+        last_error=row.last_error,
+    )
+
+
+class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
+    def __init__(self, outbox: Outbox, breaker: CircuitBreaker, clock: Clock) -> None:
+        self.outbox, self.breaker, self.clock = outbox, breaker, clock
+
+    async def ListOutbox(
+        self, request: node_pb2.ListOutboxRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ListOutboxResponse:
+        if request.state and request.state not in STATES:
+            raise InvalidArgument.one("state", f"one of {', '.join(STATES)} (or unset: all)")
+        if request.limit > MAX_LIMIT:
+            raise InvalidArgument.one("limit", f"at most {MAX_LIMIT}")
+        rows = self.outbox.rows(request.state, request.limit or 100)
+        return node_pb2.ListOutboxResponse(
+            items=[item_view(r) for r in rows],
+            pending=self.outbox.count(PENDING),
+            dead=self.outbox.count(DEAD),
+            circuit=self.breaker.state,
+        )
+
+    async def RetryOutbox(
+        self, request: node_pb2.RetryOutboxRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.OutboxItem:
+        if request.id == 0 or request.id >= 2**63:
+            raise InvalidArgument.one("id", "the id of a dead outbox item is required")
+        return item_view(self.outbox.retry(request.id, self.clock()))

@@ -1,0 +1,88 @@
+"""The outbox table on a real SQLite file: transactional enqueue, idempotency keys, per-application
+order, dead letters and their retry, backoff with full jitter."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import grpc
+import pytest
+
+from clients.circuit import CircuitOpen
+from clients.errors import LianfangRpcError
+from node.origination.store import NodeStore
+from node.outbox import CHECK, DEAD, OUTCOME, PENDING, SENT, Outbox
+from node.outbox.retry import Backoff, is_outage, is_transient
+from runtime.errors import FailedPrecondition, NotFound
+
+
+def outbox(tmp_path: Path) -> Outbox:
+    return Outbox(NodeStore(str(tmp_path / "node.db")))
+
+
+def test_enqueue_commits_or_rolls_back_with_the_callers_transaction(tmp_path: Path) -> None:
+    box = outbox(tmp_path)
+    with pytest.raises(RuntimeError), box.store.transaction() as db:
+        box.enqueue_in(db, CHECK, "check:app_1", "app_1", b"x", 100.0)
+        raise RuntimeError("the decision failed to store")
+    assert box.depth() == 0
+    with box.store.transaction() as db:
+        assert box.enqueue_in(db, CHECK, "check:app_1", "app_1", b"x", 100.0)
+        assert not box.enqueue_in(db, CHECK, "check:app_1", "app_1", b"y", 101.0)  # same key: kept once
+    assert box.depth() == 1 and box.get(1).request == b"x"
+    box.store.close()
+    reopened = Outbox(NodeStore(str(tmp_path / "node.db")))  # durable across a restart
+    assert [r.idempotency_key for r in reopened.due(100.0)] == ["check:app_1"]
+
+
+def test_an_application_s_rows_go_in_order_and_wait_for_earlier_unsent_ones(tmp_path: Path) -> None:
+    box = outbox(tmp_path)
+    with box.store.transaction() as db:
+        box.enqueue_in(db, CHECK, "check:a", "a", b"", 100.0)
+        box.enqueue_in(db, OUTCOME, "outcome:a:OUTCOME_DECLINED", "a", b"", 100.0)
+        box.enqueue_in(db, OUTCOME, "outcome:b:OUTCOME_APPROVED", "b", b"", 100.0)
+    assert [r.idempotency_key for r in box.due(100.0)] == ["check:a", "outcome:b:OUTCOME_APPROVED"]
+    box.mark_retry(1, 200.0, "UNAVAILABLE: down")
+    assert [r.idempotency_key for r in box.due(150.0)] == ["outcome:b:OUTCOME_APPROVED"]  # a's outcome waits
+    assert box.get(1).attempts == 1 and box.get(1).last_error == "UNAVAILABLE: down"
+    box.mark_dead(1, "FAILED_PRECONDITION: consent expired")
+    assert [r.id for r in box.due(300.0)] == [3]  # a dead Check still holds its outcome back
+    with box.store.transaction() as db:
+        box.mark_sent_in(db, 3, 300.0)
+    assert box.depth() == 1 and box.dead() == 1 and box.count(SENT) == 1
+    with pytest.raises(FailedPrecondition):
+        box.retry(3, 300.0)
+    with pytest.raises(NotFound):
+        box.retry(99, 300.0)
+    assert box.retry(1, 300.0).state == PENDING
+    assert [r.id for r in box.due(300.0)] == [1]
+    with box.store.transaction() as db:
+        box.mark_sent_in(db, 1, 301.0)
+    assert [r.id for r in box.due(301.0)] == [2]
+    assert [r.state for r in box.rows()] == [SENT, PENDING, SENT] and [r.id for r in box.rows(DEAD)] == []
+
+
+def test_backoff_is_full_jitter_capped_and_honours_retry_info() -> None:
+    backoff = Backoff(base_seconds=0.5, max_seconds=8.0, rng=random.Random(7))
+    for attempts in range(12):
+        ceiling = min(8.0, 0.5 * 2**attempts)
+        delays = [backoff.delay(attempts) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert max(delays) > ceiling * 0.8  # spread over the whole range, not a fixed step
+    assert all(30.0 <= backoff.delay(0, retry_after=30.0) <= 30.5 for _ in range(50))
+
+
+def test_error_classes() -> None:
+    def err(code: grpc.StatusCode) -> LianfangRpcError:
+        return LianfangRpcError(code, "x")
+
+    for code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        assert is_transient(err(code)) and is_outage(err(code))
+    assert is_transient(err(grpc.StatusCode.RESOURCE_EXHAUSTED)) and not is_outage(
+        err(grpc.StatusCode.RESOURCE_EXHAUSTED)
+    )
+    for code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
+        assert not is_transient(err(code)) and not is_outage(err(code))
+    assert is_transient(TimeoutError()) and is_transient(CircuitOpen("open")) and is_outage(CircuitOpen("open"))
+    assert not is_transient(ValueError("a bug"))
