@@ -8,7 +8,14 @@ from clients.replicas import ReplicaChannel
 from runtime.tls import channel_credentials
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # the servers' default limit too
-DEFAULT_OPTIONS = (("grpc.keepalive_time_ms", 30_000),)
+DEFAULT_OPTIONS = (
+    ("grpc.keepalive_time_ms", 30_000),
+    # grpc's reconnect backoff grows to 120 s by default: a node would go on referring for up to
+    # two minutes after its hub came back. Retry the connection at least every 5 s instead.
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 5_000),
+)
 
 
 def open_channel(
