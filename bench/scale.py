@@ -674,6 +674,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = params_from_args(args)
     folder = Path(tempfile.mkdtemp(prefix="lianfang-scale-"))
     signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C even when started in the background of a script (which inherits SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         results = asyncio.run(run_all(p, args.out, folder, args.wait_idle))
     except KeyboardInterrupt:
