@@ -717,35 +717,40 @@ class MemberConn:
     echo: grpc.aio.UnaryUnaryMultiCallable[consortium_pb2.CheckRequest, consortium_pb2.CheckResponse]
 
 
+def member_conn(member_id: str, signer: JwtSigner, port: int, ca_file: str) -> MemberConn:
+    """One TLS channel of one member to the hub (or echo server) on ``port``, JWT per call."""
+    channel = open_channel(f"localhost:{port}", ca_file=ca_file)
+    return MemberConn(
+        member_id,
+        signer,
+        channel,
+        channel.unary_unary(
+            CHECK_METHOD,
+            request_serializer=consortium_pb2.CheckRequest.SerializeToString,
+            response_deserializer=consortium_pb2.CheckResponse.FromString,
+        ),
+        channel.unary_unary(
+            BATCH_METHOD,
+            request_serializer=consortium_pb2.BatchCheckRequest.SerializeToString,
+            response_deserializer=consortium_pb2.BatchCheckResponse.FromString,
+        ),
+        # The echo client does exactly the client work of a Check: build, serialise, parse.
+        channel.unary_unary(
+            ECHO_METHOD,
+            request_serializer=consortium_pb2.CheckRequest.SerializeToString,
+            response_deserializer=consortium_pb2.CheckResponse.FromString,
+        ),
+    )
+
+
 def connect_members(setup: Setup, port: int) -> list[MemberConn]:
     """One TLS channel per member (as each member's back office would have), JWT per call."""
-    conns = []
-    for member_id, key_file in setup.member_keys.items():
-        channel = open_channel(f"localhost:{port}", ca_file=setup.ca.ca_file)
-        conns.append(
-            MemberConn(
-                member_id,
-                JwtSigner(member_id, load_private_key(key_file), scopes=("query",)),
-                channel,
-                channel.unary_unary(
-                    CHECK_METHOD,
-                    request_serializer=consortium_pb2.CheckRequest.SerializeToString,
-                    response_deserializer=consortium_pb2.CheckResponse.FromString,
-                ),
-                channel.unary_unary(
-                    BATCH_METHOD,
-                    request_serializer=consortium_pb2.BatchCheckRequest.SerializeToString,
-                    response_deserializer=consortium_pb2.BatchCheckResponse.FromString,
-                ),
-                # The echo client does exactly the client work of a Check: build, serialise, parse.
-                channel.unary_unary(
-                    ECHO_METHOD,
-                    request_serializer=consortium_pb2.CheckRequest.SerializeToString,
-                    response_deserializer=consortium_pb2.CheckResponse.FromString,
-                ),
-            )
+    return [
+        member_conn(
+            member_id, JwtSigner(member_id, load_private_key(key_file), scopes=("query",)), port, setup.ca.ca_file
         )
-    return conns
+        for member_id, key_file in setup.member_keys.items()
+    ]
 
 
 async def close_members(conns: list[MemberConn]) -> None:
@@ -771,14 +776,20 @@ async def enrol_members(setup: Setup, port: int, workload: Workload, markers: in
         for m, k in setup.member_keys.items()
     ]
     try:
-        rng = random.Random(7)
-        for i in range(markers):
-            person = f"h{rng.randrange(Workload.HOT_PEOPLE)}"
-            token = workload.person_tokens(person)[i % 2]  # resident ID or phone
-            await clients[i % len(clients)].file_marker(token, T.MARKER_TYPE_SUSPECT, "BENCH_SUSPECT")
+        await file_markers(clients, workload, markers)
     finally:
         for c in clients:
             await c.close()
+
+
+async def file_markers(clients: Sequence[HubClient], workload: Workload, markers: int) -> None:
+    """Files ``markers`` SUSPECT markers on hot applicants' resident IDs and phones, spread over
+    the members' clients (the same markers in every run: a fixed seed)."""
+    rng = random.Random(7)
+    for i in range(markers):
+        person = f"h{rng.randrange(Workload.HOT_PEOPLE)}"
+        token = workload.person_tokens(person)[i % 2]  # resident ID or phone
+        await clients[i % len(clients)].file_marker(token, T.MARKER_TYPE_SUSPECT, "BENCH_SUSPECT")
 
 
 def check_op(conns: list[MemberConn], workload: Workload) -> Op:

@@ -123,3 +123,8 @@ class HubProcess:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The running process's id (CPU accounting from /proc in the benchmarks)."""
+        return self._proc.pid if self.running and self._proc is not None else None
