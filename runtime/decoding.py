@@ -10,7 +10,7 @@ the guard answers it with a google.rpc.BadRequest naming the request message.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,8 @@ def tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], A
 
 
 class DecodeGuard(grpc.aio.ServerInterceptor):
-    """Innermost interceptor of our (``/lianfang.``) unary methods; see the module docstring."""
+    """Innermost interceptor of our (``/lianfang.``) unary and server-streaming methods; see the
+    module docstring."""
 
     async def intercept_service(
         self,
@@ -50,18 +51,38 @@ class DecodeGuard(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or handler.unary_unary is None or not method.startswith("/lianfang."):
+        if handler is None or not method.startswith("/lianfang."):
             return handler
-        behavior = handler.unary_unary
         message = method.rsplit("/", 1)[-1]
 
-        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            if isinstance(request, Undecodable):
-                raise InvalidArgument.one("(request)", f"not a valid {message} request: {request.reason}")
-            return await behavior(request, context)
+        def refuse(request: Undecodable) -> InvalidArgument:
+            return InvalidArgument.one("(request)", f"not a valid {message} request: {request.reason}")
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
-            request_deserializer=tolerant(handler.request_deserializer),
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_unary is not None:
+            behavior = handler.unary_unary
+
+            async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                if isinstance(request, Undecodable):
+                    raise refuse(request)
+                return await behavior(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                guarded,
+                request_deserializer=tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            streaming = handler.unary_stream
+
+            async def guarded_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                if isinstance(request, Undecodable):
+                    raise refuse(request)
+                async for response in streaming(request, context):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(
+                guarded_stream,
+                request_deserializer=tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        return handler

@@ -91,11 +91,13 @@ class Targets:
             else str(self.c.folder / "keys" / f"{subject.split('/')[0]}.pem")
         )
         token = raw_jwt(load_private_key(key_file), subject, scope=scope.value)
-        return call_raw(self.channels[subject], rpc.path, body, (("authorization", f"Bearer {token}"),))
+        metadata = (("authorization", f"Bearer {token}"),)
+        return call_raw(self.channels[subject], rpc.path, body, metadata, streaming=rpc.server_streaming)
 
     def node_call(self, rpc: Rpc, body: bytes) -> Outcome:
         token = staff_signer(self.identity_key, "fuzz-1", node_role(rpc)).token()
-        return call_raw(self.channels["node"], rpc.path, body, (("authorization", f"Bearer {token}"),))
+        metadata = (("authorization", f"Bearer {token}"),)
+        return call_raw(self.channels["node"], rpc.path, body, metadata, streaming=rpc.server_streaming)
 
     def hub_snapshot(self) -> dict[str, int]:
         self.loop.run(settled(self.c.members["lender-a"].node))  # no outbox delivery races the count
@@ -168,6 +170,7 @@ def test_every_rpc_is_covered_and_callable_by_someone() -> None:
     assert {r.path for r in HUB_RPCS} <= set(REQUIRED_SCOPE)
     assert {r.path for r in NODE_RPCS} <= set(ALLOWED_ROLES)
     assert len(HUB_RPCS) >= 30 and len(NODE_RPCS) >= 10
+    assert any(r.server_streaming for r in HUB_RPCS)  # the Watch stream is fuzzed too
 
 
 @pytest.mark.parametrize("rpc", HUB_RPCS, ids=lambda r: r.name)

@@ -13,22 +13,21 @@ import grpc
 from google.protobuf import descriptor as d
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lianfang.v1 import audit_pb2, consortium_pb2, node_pb2
+from lianfang.v1 import audit_pb2, canaries_pb2, consortium_pb2, node_pb2
 
 from consortium.policy import REQUIRED_SCOPE, Scope
 from node.origination.roles import ALLOWED_ROLES
 
-HUB_SERVICES = [
-    *(consortium_pb2.DESCRIPTOR.services_by_name[n] for n in ("ConsortiumService", "AdminService", "AnalystService")),
-    audit_pb2.DESCRIPTOR.services_by_name["AuditService"],
-]
-NODE_SERVICES = [node_pb2.DESCRIPTOR.services_by_name[n] for n in ("OriginationService", "LoanService")]
+# Every service of the hub's and the node's contract files: a service added to one is fuzzed too.
+HUB_SERVICES = [s for f in (consortium_pb2, audit_pb2, canaries_pb2) for s in f.DESCRIPTOR.services_by_name.values()]
+NODE_SERVICES = list(node_pb2.DESCRIPTOR.services_by_name.values())
 
 
 @dataclass(frozen=True)
 class Rpc:
     path: str  # "/lianfang.v1.Service/Method"
     request: d.Descriptor
+    server_streaming: bool = False
 
     @property
     def name(self) -> str:
@@ -36,12 +35,12 @@ class Rpc:
 
 
 def rpcs(services: list[d.ServiceDescriptor]) -> list[Rpc]:
-    """Every unary RPC of the services (streams are exercised by their own tests)."""
+    """Every unary and server-streaming RPC of the services (none of ours streams from the client)."""
     return [
-        Rpc(f"/{s.full_name}/{m.name}", m.input_type)
+        Rpc(f"/{s.full_name}/{m.name}", m.input_type, m.server_streaming)
         for s in services
         for m in s.methods
-        if not (m.client_streaming or m.server_streaming)
+        if not m.client_streaming
     ]
 
 
@@ -81,11 +80,23 @@ class Outcome:
         return found
 
 
-def call_raw(channel: grpc.Channel, path: str, body: bytes, metadata: tuple[tuple[str, str], ...]) -> Outcome:
-    """Sends ``body`` as the request's bytes, whatever they are; the status that comes back."""
-    stub = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+def call_raw(
+    channel: grpc.Channel, path: str, body: bytes, metadata: tuple[tuple[str, str], ...], *, streaming: bool = False
+) -> Outcome:
+    """Sends ``body`` as the request's bytes, whatever they are; the status that comes back. A
+    server stream that sends its first message is OK (then cancelled: a Watch never ends)."""
     try:
-        stub(body, metadata=metadata, timeout=30)
+        if streaming:
+            call = channel.unary_stream(path, request_serializer=None, response_deserializer=None)(
+                body, metadata=metadata, timeout=30
+            )
+            try:
+                next(iter(call), None)
+            finally:
+                call.cancel()
+        else:
+            stub = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+            stub(body, metadata=metadata, timeout=30)
         return Outcome(grpc.StatusCode.OK, "", None)
     except grpc.RpcError as error:
         status = None
