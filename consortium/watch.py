@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,13 +61,17 @@ def format_cursor(cursor: LogCursor) -> str:
     return f"{cursor[0]}-{cursor[1]}"
 
 
+_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+"""ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` then refuses."""
+
+
 def parse_cursor(text: str, field_name: str, out: list[FieldViolation]) -> LogCursor | None:
     """The cursor of ``text`` ("<a>-<b>"); None (and a violation) when malformed, None when empty."""
     if not text:
         return None
-    a, sep, b = text.partition("-")
-    if sep and a.isdigit() and b.isdigit() and len(text) <= 41:
-        return int(a), int(b)
+    match = _CURSOR.fullmatch(text)
+    if match is not None:
+        return int(match[1]), int(match[2])
     out.append(FieldViolation(field_name, "a cursor of an earlier alert, '<digits>-<digits>'"))
     return None
 

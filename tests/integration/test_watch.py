@@ -121,13 +121,14 @@ async def test_only_the_borrower_of_ones_own_application_can_be_watched(pair: Lo
 
 async def test_bad_cursors_are_invalid_arguments(pair: LocalConsortium) -> None:
     a = pair.members["lender-a"].hub_client
-    for bad in ("x", "1-", "-1", "1-2-3"):
+    for bad in ("x", "1-", "-1", "1-2-3", "\u00b2-1", "1-\u0663", "\uff11-1", "1" * 21 + "-1"):
         with pytest.raises(LianfangRpcError) as err:
             await a.ack_alerts(bad)
         assert [v.field for v in err.value.violations] == ["up_to"], bad
         with pytest.raises(LianfangRpcError) as err:
             await alerts_of(a, after=bad)
         assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert [v.field for v in err.value.violations] == ["after"], bad
     with pytest.raises(LianfangRpcError) as err:
         await a.ack_alerts("")
     assert [v.field for v in err.value.violations] == ["up_to"]
