@@ -14,9 +14,13 @@ Events (only member ids, references, token keys and times, as everywhere in the 
   ``["w", member, ref, [], 0, at]``: stop (the loan was repaid).
 - ``["wk", member, a, b]``: ``member`` acknowledged every alert up to cursor ``(a, b)``.
 
-The fold costs one dictionary lookup per token of an application event. The book keeps its own
-cursor and skips what it has seen, so a Watch stream can fold the log's tail into it directly
-(``catch_up``) without touching the ring index, whose folding Check times itself.
+The fold costs one dictionary lookup per token of an application event, and is idempotent: a
+retried Check, a repeated outcome or a repeated marker filing raises nothing twice. Its memory is
+bounded by what is watched (state on other members' applications leaves with the last watch
+they hit and with retention, ``["r", before]``) and by ``max_pending`` alerts per member. The
+book keeps its own cursor and skips what it has seen, so Watch streams fold the log's tail into
+it directly (``refresh``: one shared read) without touching the ring index, whose folding Check
+times itself.
 """
 
 from __future__ import annotations
