@@ -289,3 +289,38 @@ async def test_open_streams_share_their_reads_of_the_log(pair: LocalConsortium) 
         for task, _ in streams:
             task.cancel()
     assert 2 <= reads <= 5, reads  # a read per round, not one per stream and round (8 streams: ~24)
+
+
+async def test_a_nodes_consumer_reconnects_after_its_stream_ends_unavailable(tmp_path: Path) -> None:
+    import logging
+
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    c = await start_local_consortium(tmp_path, ["lender-a"], clock=ManualClock())
+    logger, handler = logging.getLogger("lianfang.node.alerts"), Collect()
+    logger.addHandler(handler)
+    authenticator = c.hub.authenticator
+    try:
+        post_loan = c.members["lender-a"].node.post_loan
+        assert post_loan is not None and authenticator is not None
+        connected = post_loan.consumer.connected
+        await asyncio.wait_for(connected.wait(), timeout=5.0)
+        authenticator.wall_clock = lambda: time.time() + 3_600  # its token expires
+        for _ in range(200):
+            if handler.records:
+                break
+            await asyncio.sleep(0.02)
+        authenticator.wall_clock = time.time
+        await asyncio.wait_for(connected.wait(), timeout=5.0)  # reconnected (backoff 0.2 s)
+        first = handler.records[0]
+        assert first.levelno == logging.WARNING and first.exc_info is None
+        assert first.fields == {"code": "UNAVAILABLE"}  # type: ignore[attr-defined]
+    finally:
+        logger.removeHandler(handler)
+        await c.stop()
