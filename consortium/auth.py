@@ -10,6 +10,8 @@ status is re-read through a short-lived cache, so a suspension bites within
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
@@ -24,7 +26,8 @@ from consortium.members import ACTIVE, status_name
 from consortium.policy import KIND_SCOPES, REUSABLE_SCOPES, Caller, Scope, Unlisted, parse_scopes, required_scope
 from consortium.records import Member
 from consortium.store.base import MemberStore, ReplayGuard
-from runtime.errors import PermissionDenied, Unauthenticated
+from runtime.clock import Clock
+from runtime.errors import PermissionDenied, Unauthenticated, Unavailable
 from runtime.interceptors import (
     Behavior,
     StreamBehavior,
@@ -77,6 +80,8 @@ class Authenticator:
         self._member_cache: dict[str, tuple[float, Member | None]] = {}
         self._verified: OrderedDict[str, Principal] = OrderedDict()
         self._verified_max = verified_cache_size
+        self.wall_clock: Clock = time.time
+        """What a running stream's token expiry is measured against (tests move it)."""
 
     def forget_member(self, member_id: str) -> None:
         """Drops cached state of a member (called when an admin changes it here)."""
@@ -124,6 +129,15 @@ class Authenticator:
                 raise PermissionDenied(f"member is {status_name(member.status)}")
         return principal
 
+    async def check_member_active(self, member_id: str) -> None:
+        """Raises unless the member is (still) ACTIVE: read through the member cache, so a
+        long-lived stream costs one store read per ``member_cache_seconds``."""
+        member = await self._member(member_id)
+        if member is None:
+            raise PermissionDenied("unknown member")
+        if member.status != ACTIVE:
+            raise PermissionDenied(f"member is {status_name(member.status)}")
+
     async def _verify(self, token: str, now: float) -> Principal:
         subject = unverified_subject(token)
         key: Ed25519PublicKey | None
@@ -144,6 +158,37 @@ class Authenticator:
             raise PermissionDenied(f"a {caller.value} may only hold scopes: {allowed}")
         jti = claims["jti"]
         return Principal(subject, caller, float(claims["exp"]), scopes, jti, not scopes <= REUSABLE_SCOPES)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamGrant:
+    """What let a server stream in, for the stream to re-check while it runs: a stream is
+    authenticated once, so without this it would outlive a suspension and its token."""
+
+    principal: Principal
+    authenticator: Authenticator
+
+    def seconds_left(self) -> float:
+        """Until the token expires (the stream's life ends with it)."""
+        return self.principal.expires_at - self.authenticator.wall_clock()
+
+    async def check(self) -> None:
+        """PERMISSION_DENIED once the member is no longer ACTIVE; UNAVAILABLE once the token has
+        expired (the client reconnects with a fresh one)."""
+        if self.principal.caller is Caller.MEMBER:
+            await self.authenticator.check_member_active(self.principal.subject)
+        if self.seconds_left() <= 0:
+            raise Unavailable("token expired: reconnect")
+
+
+_STREAM_GRANT: contextvars.ContextVar[StreamGrant | None] = contextvars.ContextVar(
+    "lianfang_stream_grant", default=None
+)
+
+
+def current_stream_grant() -> StreamGrant | None:
+    """The grant of the server stream being served (None outside an authenticated stream)."""
+    return _STREAM_GRANT.get()
 
 
 def _refuse(behavior: Behavior) -> Behavior:
@@ -202,8 +247,8 @@ class AuthInterceptor(UnaryWrappingInterceptor):
         return around
 
     def stream_wrapper(self, method: str) -> StreamWrapper | None:
-        """A server stream is authenticated once, before its first message; it then lives on
-        past its token's expiry (a node reconnects with a fresh token)."""
+        """A server stream is authenticated before its first message; a long-lived handler
+        re-checks its ``current_stream_grant()`` (member status, token expiry) as it runs."""
         try:
             required = required_scope(method)
         except Unlisted:
@@ -219,8 +264,13 @@ class AuthInterceptor(UnaryWrappingInterceptor):
                 subject = _certificate_subject(context) if authenticator.bind_certificates else None
                 principal = await authenticator.authenticate(token, required, subject)
                 current_call().principal = principal.subject
-                async for message in behavior(request, context):
-                    yield message
+                grant = _STREAM_GRANT.set(StreamGrant(principal, authenticator))
+                try:
+                    async for message in behavior(request, context):
+                        yield message
+                finally:
+                    with contextlib.suppress(ValueError):  # reset in another context (generator closed elsewhere)
+                        _STREAM_GRANT.reset(grant)
 
             return authenticated
 

@@ -85,6 +85,8 @@ class RunningHub:
     metrics_endpoint: MetricsEndpoint | None = None  # set when metrics_listen is
     health_server: grpc.aio.Server | None = None  # set when health_listen is
     health_port: int = 0
+    watches: WatchBook | None = None  # closed on stop: open Watch streams end at once
+    authenticator: Authenticator | None = None
 
     def stop_metrics(self) -> None:
         if self.metrics_endpoint is not None:
@@ -102,6 +104,8 @@ class RunningHub:
         if self.purger is not None:
             self.purger.cancel()
         await self.health.enter_graceful_shutdown()
+        if self.watches is not None:
+            self.watches.close()
         await self.server.stop(grace)
         await self.stop_health_port()
         await self.store.close()
@@ -221,7 +225,19 @@ async def start_hub(
     )
     fields = {"port": port, "store": store.name, "tls": tls is not None, "metrics_port": endpoint and endpoint.port}
     log.info("hub serving", extra={"fields": fields})
-    hub = RunningHub(server, port, health_servicer, store, probe, rings, purger, hub_metrics, endpoint)
+    hub = RunningHub(
+        server,
+        port,
+        health_servicer,
+        store,
+        probe,
+        rings,
+        purger,
+        hub_metrics,
+        endpoint,
+        watches=watches,
+        authenticator=authenticator,
+    )
     if config.health_listen:
         hub.health_server, hub.health_port = await serve_health(config.health_listen, health_servicer)
     return hub
@@ -233,7 +249,13 @@ async def run_hub(config: HubConfig) -> None:
 
     hub = await start_hub(config)
     with contextlib.suppress(asyncio.CancelledError):
-        await serve(hub.server, hub.health, grace_seconds=config.grace_seconds, on_stop=hub.store.close)
+        await serve(
+            hub.server,
+            hub.health,
+            grace_seconds=config.grace_seconds,
+            on_stop=hub.store.close,
+            on_shutdown=hub.watches.close if hub.watches is not None else None,
+        )
     hub.stop_metrics()
     await hub.stop_health_port()
     hub.probe.cancel()

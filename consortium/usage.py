@@ -16,6 +16,7 @@ outcomes ever) or enumeration (Checks of a bare identifier) for the admins
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,6 +53,29 @@ class UsagePolicy:
     """A member with this many Checks and no reported outcome at all is flagged to admins."""
 
 
+class RecentChecks:
+    """Which applications were checked in the last two UTC days (by the event's time), so that
+    one Check recorded twice in the log counts once: a Check resent to another hub replica after
+    the first one recorded it (client failover, idempotent retries) appends a second "a" entry.
+
+    A Check of the same (member, ref) within a day of an earlier one is the same Check; memory
+    is two days of Checks at 8 bytes of digest each (deterministic, so replicas agree)."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, set[bytes]] = {}
+
+    def first(self, member: str, ref: str, at: float) -> bool:
+        """Whether this is the first recording of ``member``/``ref`` (and remembers it)."""
+        key = hashlib.blake2b(f"{member}\x00{ref}".encode(), digest_size=8).digest()
+        day = int(at // DAY)
+        if key in self._days.get(day, ()) or key in self._days.get(day - 1, ()):
+            return False
+        self._days.setdefault(day, set()).add(key)
+        while len(self._days) > 2:
+            del self._days[min(self._days)]
+        return True
+
+
 @dataclass
 class MemberFigures:
     checks: int = 0
@@ -70,6 +94,7 @@ class UsageGuard:
         self.members: dict[str, MemberFigures] = {}
         self._reported: set[tuple[str, str]] = set()  # (member, ref): one outcome counts once
         self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
+        self._checked = RecentChecks()  # one Check recorded twice (a retry on another replica) counts once
 
     def figures(self, member: str) -> MemberFigures:
         found = self.members.get(member)
@@ -82,6 +107,8 @@ class UsageGuard:
             return
         kind = decoded[0]
         if kind == "a":
+            if not self._checked.first(str(decoded[1]), str(decoded[2]), float(decoded[3])):
+                return
             f = self.figures(str(decoded[1]))
             f.checks += 1
             f.bare += len(decoded[4]) <= 1

@@ -14,17 +14,25 @@ Events (only member ids, references, token keys and times, as everywhere in the 
   ``["w", member, ref, [], 0, at]``: stop (the loan was repaid).
 - ``["wk", member, a, b]``: ``member`` acknowledged every alert up to cursor ``(a, b)``.
 
-The fold costs one dictionary lookup per token of an application event. The book keeps its own
-cursor and skips what it has seen, so a Watch stream can fold the log's tail into it directly
-(``catch_up``) without touching the ring index, whose folding Check times itself.
+The fold costs one dictionary lookup per token of an application event, and is idempotent: a
+retried Check, a repeated outcome or a repeated marker filing raises nothing twice. Its memory is
+bounded by what is watched (state on other members' applications leaves with the last watch
+they hit and with retention, ``["r", before]``) and by ``max_pending`` alerts per member. The
+book keeps its own cursor and skips what it has seen, so Watch streams fold the log's tail into
+it directly (``refresh``: one shared read) without touching the ring index, whose folding Check
+times itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
-from collections.abc import Iterable
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +53,8 @@ WATCHED_TYPES = frozenset(
 )
 """The borrower's identity: a shared Wi-Fi address or office building is not co-debt."""
 
+log = logging.getLogger("lianfang.hub.watch")
+
 Loan = tuple[str, str]  # (member, application ref) of a watched application
 
 
@@ -60,13 +70,17 @@ def format_cursor(cursor: LogCursor) -> str:
     return f"{cursor[0]}-{cursor[1]}"
 
 
+_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+"""ASCII digits only: ``str.isdigit`` also accepts "²", which ``int`` then refuses."""
+
+
 def parse_cursor(text: str, field_name: str, out: list[FieldViolation]) -> LogCursor | None:
     """The cursor of ``text`` ("<a>-<b>"); None (and a violation) when malformed, None when empty."""
     if not text:
         return None
-    a, sep, b = text.partition("-")
-    if sep and a.isdigit() and b.isdigit() and len(text) <= 41:
-        return int(a), int(b)
+    match = _CURSOR.fullmatch(text)
+    if match is not None:
+        return int(match[1]), int(match[2])
     out.append(FieldViolation(field_name, "a cursor of an earlier alert, '<digits>-<digits>'"))
     return None
 
@@ -110,18 +124,45 @@ class _Hit:
     types: set[int] = field(default_factory=set)
 
 
-class WatchBook:
-    """Watches, pending alerts and acknowledgements per member (a ``RingTracker`` observer)."""
+@dataclass
+class _CoDebt:
+    """Another member's application that hit watches: kept while one of them still watches and
+    until retention removes the application, so a retried Check or a repeated outcome raises
+    nothing twice."""
 
-    def __init__(self) -> None:
+    received_at: float
+    watchers: dict[str, _Hit] = field(default_factory=dict)
+    funded: bool = False
+
+
+MAX_PENDING = 10_000
+"""Unacknowledged alerts kept per member; beyond it the oldest go (a member that never acks
+must not grow the hub's memory without bound)."""
+
+
+class WatchBook:
+    """Watches, pending alerts and acknowledgements per member (a ``RingTracker`` observer).
+
+    Memory is bounded by what is watched: state about other members' applications and markers
+    goes with the last watch it concerns (and with retention), pending alerts are capped per
+    member (``max_pending``; ``dropped`` counts what the cap discarded)."""
+
+    def __init__(self, *, max_pending: int = MAX_PENDING, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.watches: dict[Loan, Watched] = {}
         self.by_token: dict[str, set[Loan]] = {}
         self.pending: dict[str, list[AlertRecord]] = {}
         self.acked: dict[str, LogCursor] = {}
-        self._co_debt: dict[Loan, dict[str, _Hit]] = {}  # another member's application -> watchers hit
-        self._funded: set[Loan] = set()
-        self._listeners: dict[str, set[asyncio.Event]] = {}
+        self.dropped: dict[str, int] = {}
+        self.max_pending = max_pending
         self.cursor: LogCursor = LOG_START
+        self.closed = False
+        self._co_debt: dict[Loan, _CoDebt] = {}  # another member's application -> watchers hit
+        self._hits_of: dict[Loan, set[Loan]] = {}  # a watched loan -> the applications in _co_debt that hit it
+        self._markers: dict[str, set[str]] = {}  # a watched token -> members with a marker active on it
+        self._listeners: dict[str, set[asyncio.Event]] = {}
+        self._refreshing: asyncio.Future[None] | None = None
+        self._refresh_started = 0.0
+        self.monotonic = monotonic
 
     async def catch_up(self, log: ConsortiumLog, page: int = 1_000) -> None:
         """Folds what the log holds beyond this book's cursor (entries other replicas wrote)."""
@@ -135,6 +176,28 @@ class WatchBook:
                 self.observe(cursor, event, decoded if isinstance(decoded, list) else None)
             if len(entries) < page:
                 return
+
+    async def refresh(self, log: ConsortiumLog, *, max_age: float = 0.0) -> None:
+        """``catch_up`` shared by every caller: one read of the log's tail is in flight at a
+        time and serves everyone waiting, and one that began at most ``max_age`` seconds ago
+        counts as fresh. So K open Watch streams polling together cost one read per round,
+        not K. (Shielded: one stream going away does not cancel the read others wait on.)"""
+        now = self.monotonic()
+        task = self._refreshing
+        stale = max_age <= 0 or now - self._refresh_started > max_age
+        if task is None or (task.done() and (stale or _failed(task))):
+            task = self._refreshing = asyncio.ensure_future(self.catch_up(log))
+            task.add_done_callback(_retrieve)
+            self._refresh_started = now
+        await asyncio.shield(task)
+
+    def close(self) -> None:
+        """The hub is shutting down: wakes every Watch stream so it ends now (UNAVAILABLE)
+        instead of holding the server's stop for its whole grace period."""
+        self.closed = True
+        for listeners in self._listeners.values():
+            for listener in listeners:
+                listener.set()
 
     # -- the fold -----------------------------------------------------------------------------
     def observe(self, cursor: LogCursor, event: str, decoded: list[Any] | None) -> None:
@@ -154,12 +217,17 @@ class WatchBook:
             self._application(cursor, str(decoded[1]), str(decoded[2]), float(decoded[3]), tokens)
         elif kind == "o" and decoded[3] == common_pb2.OUTCOME_FUNDED:
             self._funded_outcome(cursor, (str(decoded[1]), str(decoded[2])), _at(decoded, 4))
-        elif kind == "m" and decoded[2] and len(decoded) > 3 and decoded[3]:
-            self._marker(cursor, str(decoded[1]), str(decoded[3]), _at(decoded, 4))
+        elif kind == "m":
+            if not decoded[2]:
+                self._markers.pop(str(decoded[1]), None)  # no marker left on the token
+            elif len(decoded) > 3 and decoded[3]:
+                self._marker(cursor, str(decoded[1]), str(decoded[3]), _at(decoded, 4))
         elif kind == "w":
             self._watch((str(decoded[1]), str(decoded[2])), [str(t) for t in decoded[3]], bool(decoded[4]))
         elif kind == "wk":
             self._ack(str(decoded[1]), (int(decoded[2]), int(decoded[3])))
+        elif kind == "r":
+            self._retention(float(decoded[1]))
 
     def _watch(self, loan: Loan, tokens: list[str], on: bool) -> None:
         old = self.watches.pop(loan, None)
@@ -169,11 +237,41 @@ class WatchBook:
                 holders.discard(loan)
                 if not holders:
                     del self.by_token[token]
+                    self._markers.pop(token, None)
         if on:
             kept = old if old is not None and old.tokens == frozenset(tokens) else Watched(frozenset(tokens))
             self.watches[loan] = kept
             for token in kept.tokens:
                 self.by_token.setdefault(token, set()).add(loan)
+        else:
+            self._forget_hits(loan)
+
+    def _forget_hits(self, loan: Loan) -> None:
+        """The watch of ``loan`` ended: other applications that only it cared about go."""
+        watcher, ref = loan
+        for app in self._hits_of.pop(loan, ()):
+            entry = self._co_debt.get(app)
+            if entry is None:
+                continue
+            hit = entry.watchers.get(watcher)
+            if hit is not None:
+                hit.refs.discard(ref)
+                if not hit.refs:
+                    del entry.watchers[watcher]
+            if not entry.watchers:
+                del self._co_debt[app]
+
+    def _retention(self, before: float) -> None:
+        """Applications received before ``before`` left the consortium: so does what we kept on them."""
+        expired = [app for app, entry in self._co_debt.items() if entry.received_at < before]
+        for app in expired:
+            for watcher, hit in self._co_debt.pop(app).watchers.items():
+                for ref in hit.refs:
+                    apps = self._hits_of.get((watcher, ref))
+                    if apps is not None:
+                        apps.discard(app)
+                        if not apps:
+                            del self._hits_of[(watcher, ref)]
 
     def _application(self, cursor: LogCursor, member: str, ref: str, at: float, tokens: list[str]) -> None:
         hits: dict[str, _Hit] = {}
@@ -185,30 +283,43 @@ class WatchBook:
                     hit.types.add(token_type_of(token))
         if not hits:
             return
-        seen = self._co_debt.setdefault((member, ref), {})
+        app = (member, ref)
+        entry = self._co_debt.get(app)
+        if entry is None:
+            entry = self._co_debt[app] = _CoDebt(at)
         for watcher, hit in hits.items():
-            if watcher in seen:
+            if watcher in entry.watchers:
                 continue  # a retried Check of the same application
-            seen[watcher] = hit
+            entry.watchers[watcher] = hit
             for loan_ref in hit.refs:
+                self._hits_of.setdefault((watcher, loan_ref), set()).add(app)
                 watched = self.watches[(watcher, loan_ref)]
                 watched.others.add(member)
                 watched.applications += 1
             self._raise(cursor, watcher, consortium_pb2.ALERT_KIND_CO_DEBT_APPLICATION, hit, at)
 
     def _funded_outcome(self, cursor: LogCursor, app: Loan, at: float | None) -> None:
-        watchers = self._co_debt.get(app)
-        if not watchers or app in self._funded:
+        entry = self._co_debt.get(app)
+        if entry is None or entry.funded:
             return
-        self._funded.add(app)
-        for watcher, hit in watchers.items():
+        entry.funded = True
+        for watcher, hit in entry.watchers.items():
             live = _Hit({r for r in hit.refs if (watcher, r) in self.watches}, hit.types)
             if live.refs:
                 self._raise(cursor, watcher, consortium_pb2.ALERT_KIND_CO_DEBT_FUNDED, live, at)
 
     def _marker(self, cursor: LogCursor, token: str, filer: str, at: float | None) -> None:
+        """Raises on a filer's marker becoming active on a watched token, once: the log may hold
+        a filing twice (an append retried after a lost connection)."""
+        holders = self.by_token.get(token)
+        if not holders:
+            return
+        filers = self._markers.setdefault(token, set())
+        if filer in filers:
+            return  # already active: a repeated event, or a second filing of the same news
+        filers.add(filer)
         hits: dict[str, _Hit] = {}
-        for watcher, ref in self.by_token.get(token, ()):
+        for watcher, ref in holders:
             if watcher != filer:  # a member's own filing is no news to it
                 hits.setdefault(watcher, _Hit(types={token_type_of(token)})).refs.add(ref)
         for watcher, hit in hits.items():
@@ -226,7 +337,16 @@ class WatchBook:
         record = AlertRecord(
             cursor, kind, tuple(sorted(hit.refs)), tuple(sorted(hit.types)), len(others), applications, at
         )
-        self.pending.setdefault(watcher, []).append(record)
+        queue = self.pending.setdefault(watcher, [])
+        queue.append(record)
+        if len(queue) > self.max_pending:
+            del queue[0]
+            dropped = self.dropped[watcher] = self.dropped.get(watcher, 0) + 1
+            if dropped % 1_000 == 1:
+                log.warning(
+                    "unacknowledged alerts dropped",
+                    extra={"fields": {"member": watcher, "dropped": dropped, "max_pending": self.max_pending}},
+                )
         for listener in self._listeners.get(watcher, ()):
             listener.set()
 
@@ -234,7 +354,7 @@ class WatchBook:
         if cursor <= self.acked.get(member, LOG_START):
             return
         self.acked[member] = cursor
-        left = [a for a in self.pending.get(member, ()) if a.cursor > cursor]
+        left = self.after(member, cursor)
         if left:
             self.pending[member] = left
         else:
@@ -243,7 +363,15 @@ class WatchBook:
     # -- what the Watch stream reads ---------------------------------------------------------------
     def after(self, member: str, cursor: LogCursor) -> list[AlertRecord]:
         """The member's unacknowledged alerts after ``cursor``, oldest first."""
-        return [a for a in self.pending.get(member, ()) if a.cursor > cursor]
+        queue = self.pending.get(member, [])
+        return queue[bisect.bisect_right(queue, cursor, key=_cursor_of) :]
+
+    def last_pending(self, member: str, up_to: LogCursor) -> LogCursor | None:
+        """The cursor of the member's newest unacknowledged alert at or before ``up_to``: what
+        an acknowledgement up to ``up_to`` actually acknowledges (None: nothing)."""
+        queue = self.pending.get(member, [])
+        i = bisect.bisect_right(queue, up_to, key=_cursor_of)
+        return queue[i - 1].cursor if i else None
 
     def is_watching(self, member: str, ref: str) -> bool:
         return (member, ref) in self.watches
@@ -260,6 +388,20 @@ class WatchBook:
             listeners.discard(event)
             if not listeners:
                 del self._listeners[member]
+
+
+def _cursor_of(alert: AlertRecord) -> LogCursor:
+    return alert.cursor
+
+
+def _failed(task: asyncio.Future[None]) -> bool:
+    return task.cancelled() or task.exception() is not None
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Marks a shared catch-up's failure as seen (its waiters got it, or were all cancelled)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _at(decoded: list[Any], i: int) -> float | None:

@@ -75,8 +75,12 @@ async def serve(
     *,
     grace_seconds: float = 5.0,
     on_stop: Callable[[], Any] | None = None,
+    on_shutdown: Callable[[], Any] | None = None,
 ) -> None:
-    """Serves until SIGTERM/SIGINT, then reports NOT_SERVING, drains and stops."""
+    """Serves until SIGTERM/SIGINT, then reports NOT_SERVING, drains and stops.
+
+    ``on_shutdown`` runs as the drain begins: it ends calls that would otherwise never finish
+    (server streams) and so hold the stop for the whole grace period."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -86,6 +90,8 @@ async def serve(
     await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     log.info("shutting down", extra={"fields": {"grace_seconds": grace_seconds}})
     await health_servicer.enter_graceful_shutdown()
+    if on_shutdown is not None:
+        on_shutdown()
     await server.stop(grace_seconds)
     stopper.cancel()
     if on_stop is not None:

@@ -4,7 +4,13 @@ Alerts come from the ``WatchBook`` fold of the consortium log (``consortium.watc
 stream wakes when this process folds an alert for its member (a Check on this replica: at once)
 and otherwise folds the log's tail into the book every ``watch_poll_seconds`` (what other
 replicas wrote) — into the book only: folding the ring index between a Check's append and its
-answer would change that answer.
+answer would change that answer. All open streams share one read of the tail per round
+(``WatchBook.refresh``).
+
+A stream is authenticated once, so on every wake it re-checks its grant: it ends with
+PERMISSION_DENIED once its member is no longer ACTIVE (within the member cache's life), with
+UNAVAILABLE when its token expires or the hub begins a graceful shutdown — the node reconnects,
+with a fresh token, to whichever replica serves.
 """
 
 from __future__ import annotations
@@ -17,16 +23,18 @@ import grpc
 from lianfang.v1 import consortium_pb2
 
 from consortium.aliases import AliasBook
+from consortium.auth import current_stream_grant
 from consortium.records import token_type_of
 from consortium.rings import RingTracker
 from consortium.store.base import LOG_START, Store
 from consortium.validation import check_ref
 from consortium.watch import WATCHED_TYPES, WatchBook, ack_event, format_cursor, parse_cursor, watch_event
 from runtime.clock import Clock
-from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, Unavailable
 from runtime.interceptors import current_call
 
 WATCH_POLL_SECONDS = 0.5
+SHUTTING_DOWN = "hub shutting down: reconnect"
 
 
 def _ref(value: str) -> str:
@@ -57,11 +65,13 @@ class WatchRpcs:
         app = await self.store.get_application(caller, ref)
         if app is None:
             raise NotFound(f"application {ref!r} was never checked by this member")
-        await self.rings.catch_up()  # links learned elsewhere decide the canonical keys
+        await self.rings.catch_up()  # links learned elsewhere decide the canonical keys (and folds the book)
         tokens = sorted({self.aliases.resolve(k) for k in app.token_keys if token_type_of(k) in WATCHED_TYPES})
         if not tokens:
             raise FailedPrecondition("the application carries no resident ID, USCC, legal representative or phone")
-        await self.rings.publish([watch_event(caller, ref, tokens, True, self.clock())])
+        current = self.watches.watches.get((caller, ref))
+        if current is None or current.tokens != frozenset(tokens):  # a repeated call must not grow the log
+            await self.rings.publish([watch_event(caller, ref, tokens, True, self.clock())])
         return consortium_pb2.RegisterWatchResponse(token_types=sorted({token_type_of(t) for t in tokens}))
 
     async def UnregisterWatch(
@@ -88,8 +98,9 @@ class WatchRpcs:
         await self.watches.catch_up(self.store)
         if cursor > self.watches.cursor:
             raise InvalidArgument.one("up_to", "is beyond the consortium log: not a cursor this hub sent")
-        if cursor > self.watches.acked.get(caller, LOG_START):
-            await self.rings.publish([ack_event(caller, cursor)])
+        last = self.watches.last_pending(caller, cursor)  # acknowledges only alerts it has: the log grows per alert
+        if last is not None:
+            await self.rings.publish([ack_event(caller, last)])
         return consortium_pb2.AckAlertsResponse(acknowledged=format_cursor(self.watches.acked.get(caller, LOG_START)))
 
     async def Watch(
@@ -100,19 +111,30 @@ class WatchRpcs:
         if violations:
             raise InvalidArgument(violations)
         member = current_call().principal
+        grant = current_stream_grant()
         book = self.watches
+        if book.closed:
+            raise Unavailable(SHUTTING_DOWN)
         wake = book.listen(member)
         try:
-            await book.catch_up(self.store)
+            await book.refresh(self.store)
             sent = max(after or LOG_START, book.acked.get(member, LOG_START))
             backlog = book.after(member, sent)
             yield consortium_pb2.WatchResponse(alerts=[a.message() for a in backlog], caught_up=True)
             sent = backlog[-1].cursor if backlog else sent
             while True:
+                poll = self.watch_poll_seconds
+                timeout = poll - book.monotonic() % poll  # every stream wakes on the same ticks: one read serves all
+                if grant is not None:
+                    timeout = max(0.0, min(timeout, grant.seconds_left()))
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.watch_poll_seconds)
+                    await asyncio.wait_for(wake.wait(), timeout)
                 wake.clear()
-                await book.catch_up(self.store)
+                if book.closed:
+                    raise Unavailable(SHUTTING_DOWN)
+                if grant is not None:
+                    await grant.check()  # suspended or revoked since: PERMISSION_DENIED; token expired: UNAVAILABLE
+                await book.refresh(self.store, max_age=poll / 2)
                 fresh = book.after(member, max(sent, book.acked.get(member, LOG_START)))
                 if fresh:
                     yield consortium_pb2.WatchResponse(alerts=[a.message() for a in fresh])

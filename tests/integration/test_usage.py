@@ -3,6 +3,7 @@ the way back; admins see each member's figures and scraping flags."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,16 @@ from lianfang.v1 import common_pb2, consortium_pb2_grpc
 
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
+from consortium.records import ApplicationRecord, token_key
+from consortium.rings import RingTracker, application_event
+from consortium.store.base import LOG_START
+from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
+from consortium.transparency import QueryCounts
+from consortium.usage import UsageGuard
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, phone, rid
+
+RID = token_key(1, common_pb2.TOKEN_TYPE_RESIDENT_ID, 1, b"\x01" * 16)
 
 
 async def consortium(tmp_path: Path, clock: ManualClock, **hub_options: Any) -> LocalConsortium:
@@ -117,3 +126,43 @@ async def test_admins_see_members_that_look_like_scrapers(tmp_path: Path) -> Non
         assert usage["lender-a"].checks_today == 6
     finally:
         await c.stop()
+
+
+async def test_a_check_recorded_twice_counts_once(tmp_path: Path) -> None:
+    """A Check resent to another replica after the first recorded it: two identical "a" entries
+    in the log (written straight into the shared store here, as the other replica would)."""
+    clock = ManualClock()
+    c = await consortium(tmp_path, clock, daily_check_quota=2)
+    try:
+        await c.members["lender-b"].hub_client.check_request(check_request("b-1", phone(7)))
+        assert await raw_check(c, "q-1") is None
+        entries = await c.hub.store.log_events(LOG_START, 100_000)
+        (first,) = [e for _, e in entries if json.loads(e)[:3] == ["a", "lender-a", "q-1"]]
+        await c.hub.store.append_log_events([first], entries[-1][0])  # the other replica's recording
+        assert await raw_check(c, "q-2") is None  # the quota of 2 still has room: q-1 counted once
+        usage = {u.member_id: u for u in await c.admin.list_usage()}
+        assert (usage["lender-a"].checks, usage["lender-a"].checks_today) == (2, 2)
+        error = await raw_check(c, "q-3")
+        assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        await c.stop()
+
+
+async def test_query_counts_and_usage_fold_a_repeated_check_once(tmp_path: Path) -> None:
+    store = SqliteStore(SqliteStoreConfig(path=str(tmp_path / "hub.db")))
+    try:
+        tracker = RingTracker(store)
+        usage, queries = UsageGuard(), QueryCounts(tracker.index)
+        tracker.observers = (usage.observe, queries.observe)
+        t0 = ManualClock()()
+        contributed = application_event(ApplicationRecord("lender-b", "b-1", t0, (RID,)), tracker.policy)
+        check = application_event(ApplicationRecord("lender-a", "a-1", t0 + 1, (RID,)), tracker.policy)
+        await tracker.publish([contributed, check, check])  # the same Check twice in the log
+        assert usage.members["lender-a"].checks == 1 and sum(usage.members["lender-a"].by_day.values()) == 1
+        assert queries.of("lender-b") == {"lender-a": 1}
+        # The next day the same application checked again is a new Check.
+        later = application_event(ApplicationRecord("lender-a", "a-1", t0 + 3 * 86_400, (RID,)), tracker.policy)
+        await tracker.publish([later])
+        assert usage.members["lender-a"].checks == 2 and queries.of("lender-b") == {"lender-a": 2}
+    finally:
+        await store.close()

@@ -5,6 +5,9 @@ hub restart, and the guards (own applications only, bad cursors)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +18,9 @@ from lianfang.v1 import common_pb2, consortium_pb2
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from consortium import members
+from consortium.server import start_hub
+from consortium.store.base import LOG_START, LogCursor
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, phone, rid, token
 
@@ -121,13 +127,14 @@ async def test_only_the_borrower_of_ones_own_application_can_be_watched(pair: Lo
 
 async def test_bad_cursors_are_invalid_arguments(pair: LocalConsortium) -> None:
     a = pair.members["lender-a"].hub_client
-    for bad in ("x", "1-", "-1", "1-2-3"):
+    for bad in ("x", "1-", "-1", "1-2-3", "\u00b2-1", "1-\u0663", "\uff11-1", "1" * 21 + "-1"):
         with pytest.raises(LianfangRpcError) as err:
             await a.ack_alerts(bad)
         assert [v.field for v in err.value.violations] == ["up_to"], bad
         with pytest.raises(LianfangRpcError) as err:
             await alerts_of(a, after=bad)
         assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert [v.field for v in err.value.violations] == ["after"], bad
     with pytest.raises(LianfangRpcError) as err:
         await a.ack_alerts("")
     assert [v.field for v in err.value.violations] == ["up_to"]
@@ -166,3 +173,154 @@ async def test_a_stream_is_logged_once_when_it_ends(pair: LocalConsortium) -> No
     fields = line.fields  # type: ignore[attr-defined]
     assert fields["member"] == "lender-a" and fields["messages"] == 1
     assert fields["code"] in ("OK", "CANCELLED")
+
+
+async def open_stream(hub: HubClient) -> tuple[asyncio.Task[None], asyncio.Event]:
+    """A Watch stream read in the background until it ends (its error is the task's)."""
+    caught_up = asyncio.Event()
+
+    async def read() -> None:
+        async for response in hub.watch():
+            if response.caught_up:
+                caught_up.set()
+
+    task = asyncio.create_task(read())
+    await asyncio.wait_for(caught_up.wait(), timeout=2.0)
+    return task, caught_up
+
+
+async def ended_with(task: asyncio.Task[None], seconds: float = 2.0) -> LianfangRpcError:
+    with pytest.raises(LianfangRpcError) as err:
+        await asyncio.wait_for(task, timeout=seconds)
+    return err.value
+
+
+async def test_a_stream_ends_when_its_member_is_suspended_or_revoked(pair: LocalConsortium) -> None:
+    a, b = pair.members["lender-a"].hub_client, pair.members["lender-b"].hub_client
+    stream, _ = await open_stream(a)
+    await pair.admin.change_member("suspend", "lender-a", "investigation")
+    error = await ended_with(stream)
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED and "suspended" in error.message
+
+    # A change made on another replica (straight in the shared store here) bites through the member cache.
+    stream, _ = await open_stream(b)
+    await pair.hub.store.set_member_status(
+        "lender-b", frozenset({members.ACTIVE}), members.REVOKED, "elsewhere", pair.clock()
+    )
+    error = await ended_with(stream)
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED and "revoked" in error.message
+
+
+async def test_a_stream_ends_unavailable_when_its_token_expires(pair: LocalConsortium) -> None:
+    a = pair.members["lender-a"].hub_client
+    authenticator = pair.hub.authenticator
+    assert authenticator is not None
+    stream, _ = await open_stream(a)
+    authenticator.wall_clock = lambda: time.time() + 3_600  # the stream's token is long expired
+    try:
+        error = await ended_with(stream)
+    finally:
+        authenticator.wall_clock = time.time
+    assert error.code == grpc.StatusCode.UNAVAILABLE and "token expired" in error.message
+    stream, _ = await open_stream(a)  # the client reconnects with a fresh token
+    stream.cancel()
+
+
+async def test_stopping_the_hub_ends_open_streams_at_once(pair: LocalConsortium) -> None:
+    assert pair.hub_config is not None
+    stream, _ = await open_stream(pair.members["lender-a"].hub_client)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await pair.hub.stop(30.0)  # a long grace: only calls that never end would use it up
+    assert loop.time() - started < 5.0
+    error = await ended_with(stream)
+    assert error.code == grpc.StatusCode.UNAVAILABLE
+    config = dataclasses.replace(pair.hub_config, listen=f"127.0.0.1:{pair.hub.port}")
+    pair.hub = await start_hub(config, clock=pair.clock)  # for the fixture's teardown
+
+
+async def log_kinds(pair: LocalConsortium) -> list[str]:
+    return [json.loads(e)[0] for _, e in await pair.hub.store.log_events(LOG_START, 100_000)]
+
+
+async def last_cursor(pair: LocalConsortium) -> str:
+    (a, b), _ = (await pair.hub.store.log_events(LOG_START, 100_000))[-1]
+    return f"{a}-{b}"
+
+
+async def test_repeated_register_and_empty_acks_do_not_grow_the_log(pair: LocalConsortium) -> None:
+    a, b = pair.members["lender-a"].hub_client, pair.members["lender-b"].hub_client
+    await a.check_request(check_request("loan-1", rid(1), phone(1)))
+    await a.register_watch("loan-1")
+    before = await log_kinds(pair)
+    for _ in range(3):
+        assert await a.register_watch("loan-1")  # a retried or repeated RegisterWatch: nothing new
+    await b.check_request(check_request("unrelated", rid(2)))
+    no_alert = await last_cursor(pair)  # a cursor of the log that is no alert of lender-a's
+    for _ in range(3):
+        assert await a.ack_alerts(no_alert) == "0-0"  # nothing pending to acknowledge
+    assert (await log_kinds(pair))[len(before) :] == ["a"]
+
+    await b.check_request(check_request("b-app", rid(1)))
+    (alert,) = await alerts_of(a)
+    await b.check_request(check_request("unrelated-2", rid(3)))
+    past = await last_cursor(pair)
+    assert await a.ack_alerts(past) == alert.cursor  # acknowledges the alert it had, no further
+    assert await a.ack_alerts(past) == alert.cursor
+    assert (await log_kinds(pair)).count("wk") == 1
+
+
+async def test_open_streams_share_their_reads_of_the_log(pair: LocalConsortium) -> None:
+    store = pair.hub.store
+    reads = 0
+    original = store.log_events
+
+    async def counting(after: LogCursor, limit: int) -> list[tuple[LogCursor, str]]:
+        nonlocal reads
+        reads += 1
+        return await original(after, limit)
+
+    streams = [await open_stream(pair.members[m].hub_client) for m in ("lender-a", "lender-b") for _ in range(4)]
+    store.log_events = counting  # type: ignore[method-assign]
+    try:
+        await asyncio.sleep(1.6)  # three poll rounds of 0.5 s
+    finally:
+        store.log_events = original  # type: ignore[method-assign]
+        for task, _ in streams:
+            task.cancel()
+    assert 2 <= reads <= 5, reads  # a read per round, not one per stream and round (8 streams: ~24)
+
+
+async def test_a_nodes_consumer_reconnects_after_its_stream_ends_unavailable(tmp_path: Path) -> None:
+    import logging
+
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    c = await start_local_consortium(tmp_path, ["lender-a"], clock=ManualClock())
+    logger, handler = logging.getLogger("lianfang.node.alerts"), Collect()
+    logger.addHandler(handler)
+    authenticator = c.hub.authenticator
+    try:
+        post_loan = c.members["lender-a"].node.post_loan
+        assert post_loan is not None and authenticator is not None
+        connected = post_loan.consumer.connected
+        await asyncio.wait_for(connected.wait(), timeout=5.0)
+        authenticator.wall_clock = lambda: time.time() + 3_600  # its token expires
+        for _ in range(200):
+            if handler.records:
+                break
+            await asyncio.sleep(0.02)
+        authenticator.wall_clock = time.time
+        await asyncio.wait_for(connected.wait(), timeout=5.0)  # reconnected (backoff 0.2 s)
+        first = handler.records[0]
+        assert first.levelno == logging.WARNING and first.exc_info is None
+        assert first.fields == {"code": "UNAVAILABLE"}  # type: ignore[attr-defined]
+    finally:
+        logger.removeHandler(handler)
+        await c.stop()
