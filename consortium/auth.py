@@ -34,8 +34,9 @@ from runtime.interceptors import (
     StreamWrapper,
     UnaryWrappingInterceptor,
     Wrapper,
+    bearer_token,
+    certificate_subject,
     current_call,
-    metadata_value,
 )
 
 AUDIENCE = "lianfang-hub"
@@ -206,12 +207,6 @@ def _refuse_stream(behavior: StreamBehavior) -> StreamBehavior:
     return refused
 
 
-def _certificate_subject(context: grpc.aio.ServicerContext) -> str | None:
-    """The common name of the verified client certificate (mutual TLS), if there is one."""
-    names = context.auth_context().get("x509_common_name")
-    return names[0].decode() if names else None
-
-
 def _as_guard(members: MemberStore) -> ReplayGuard:
     if not isinstance(members, ReplayGuard):
         raise TypeError("single-use tokens need a ReplayGuard (pass replay_guard=, or a full Store)")
@@ -235,10 +230,8 @@ class AuthInterceptor(UnaryWrappingInterceptor):
 
         def around(behavior: Behavior) -> Behavior:
             async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                header = metadata_value(context, "authorization") or ""
-                token = header[7:] if header[:7].lower() == "bearer " else None
-                subject = _certificate_subject(context) if authenticator.bind_certificates else None
-                principal = await authenticator.authenticate(token, required, subject)
+                subject = certificate_subject(context) if authenticator.bind_certificates else None
+                principal = await authenticator.authenticate(bearer_token(context), required, subject)
                 current_call().principal = principal.subject
                 return await behavior(request, context)
 
@@ -259,10 +252,8 @@ class AuthInterceptor(UnaryWrappingInterceptor):
 
         def around(behavior: StreamBehavior) -> StreamBehavior:
             async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                header = metadata_value(context, "authorization") or ""
-                token = header[7:] if header[:7].lower() == "bearer " else None
-                subject = _certificate_subject(context) if authenticator.bind_certificates else None
-                principal = await authenticator.authenticate(token, required, subject)
+                subject = certificate_subject(context) if authenticator.bind_certificates else None
+                principal = await authenticator.authenticate(bearer_token(context), required, subject)
                 current_call().principal = principal.subject
                 grant = _STREAM_GRANT.set(StreamGrant(principal, authenticator))
                 try:

@@ -50,6 +50,18 @@ def current_call() -> CallInfo:
     return CURRENT_CALL.get()
 
 
+def bearer_token(context: grpc.aio.ServicerContext) -> str | None:
+    """The token of an ``authorization: Bearer …`` header, or None."""
+    header = metadata_value(context, "authorization") or ""
+    return header[7:] if header[:7].lower() == "bearer " else None
+
+
+def certificate_subject(context: grpc.aio.ServicerContext) -> str | None:
+    """The common name of the verified client certificate (mutual TLS), if there is one."""
+    names = context.auth_context().get("x509_common_name")
+    return names[0].decode() if names else None
+
+
 def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     for k, v in context.invocation_metadata() or ():
         if k == key:

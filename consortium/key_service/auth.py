@@ -29,7 +29,14 @@ from consortium.key_service.policy import (
 )
 from consortium.key_service.vault import Vault
 from runtime.errors import PermissionDenied, Unauthenticated
-from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper, current_call, metadata_value
+from runtime.interceptors import (
+    Behavior,
+    UnaryWrappingInterceptor,
+    Wrapper,
+    bearer_token,
+    certificate_subject,
+    current_call,
+)
 
 
 class KeyAuthenticator:
@@ -92,11 +99,8 @@ class KeyAuthInterceptor(UnaryWrappingInterceptor):
 
         def around(behavior: Behavior) -> Behavior:
             async def authenticated(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                header = metadata_value(context, "authorization") or ""
-                token = header[7:] if header[:7].lower() == "bearer " else None
-                names = context.auth_context().get("x509_common_name") if authenticator.bind_certificates else None
-                subject = names[0].decode() if names else None
-                current_call().principal = authenticator.authenticate(token, required, subject)
+                subject = certificate_subject(context) if authenticator.bind_certificates else None
+                current_call().principal = authenticator.authenticate(bearer_token(context), required, subject)
                 return await behavior(request, context)
 
             return authenticated
