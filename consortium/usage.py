@@ -95,6 +95,7 @@ class UsageGuard:
         self._reported: set[tuple[str, str]] = set()  # (member, ref): one outcome counts once
         self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
         self._checked = RecentChecks()  # one Check recorded twice (a retry on another replica) counts once
+        self._filed: set[tuple[str, str, str]] = set()  # (token, filer, filed at) of marker filings
 
     def figures(self, member: str) -> MemberFigures:
         found = self.members.get(member)
@@ -124,6 +125,11 @@ class UsageGuard:
             f.outcomes += 1
             f.contributions += 1
         elif kind == "m" and len(decoded) > 3 and decoded[2] and decoded[3]:
+            if len(decoded) > 4:  # a timed filing: the same entry repeated (a retried append) counts once
+                filing = (str(decoded[1]), str(decoded[3]), str(decoded[4]))
+                if filing in self._filed:
+                    return
+                self._filed.add(filing)  # markers are few next to Checks: kept whole
             f = self.figures(str(decoded[3]))
             f.markers += 1
             f.contributions += 1

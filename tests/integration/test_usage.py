@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2, consortium_pb2_grpc
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from consortium.records import ApplicationRecord, token_key
-from consortium.rings import RingTracker, application_event
+from consortium.rings import RingTracker, application_event, marker_event
 from consortium.store.base import LOG_START
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from consortium.transparency import QueryCounts
@@ -164,5 +164,21 @@ async def test_query_counts_and_usage_fold_a_repeated_check_once(tmp_path: Path)
         later = application_event(ApplicationRecord("lender-a", "a-1", t0 + 3 * 86_400, (RID,)), tracker.policy)
         await tracker.publish([later])
         assert usage.members["lender-a"].checks == 2 and queries.of("lender-b") == {"lender-a": 2}
+    finally:
+        await store.close()
+
+
+async def test_a_marker_filing_repeated_in_the_log_counts_once(tmp_path: Path) -> None:
+    store = SqliteStore(SqliteStoreConfig(path=str(tmp_path / "hub.db")))
+    try:
+        tracker = RingTracker(store)
+        usage = UsageGuard()
+        tracker.observers = (usage.observe,)
+        t0 = ManualClock()()
+        filed = marker_event(RID, True, "lender-b", t0)
+        await tracker.publish([filed, filed])  # one filing, its entry appended twice (a retry)
+        assert usage.members["lender-b"].markers == 1 and usage.members["lender-b"].contributions == 1
+        await tracker.publish([marker_event(RID, True, "lender-b", t0 + 60)])  # a second filing
+        assert usage.members["lender-b"].markers == 2
     finally:
         await store.close()
