@@ -79,14 +79,24 @@ class NodeMetrics:
         return DecisionInterceptor(self)
 
     async def probe_hub(self, channel: grpc.aio.Channel, interval: float = PROBE_SECONDS) -> None:
-        """Keeps ``dependency_up{dependency="hub"}`` true to the hub's own health (runs until cancelled)."""
-        stub = health_pb2_grpc.HealthStub(channel)
+        """Keeps ``dependency_up{dependency="hub"}`` true to the hub's own health (runs until
+        cancelled). With several hub replicas (a ReplicaChannel) each is asked: the hub is up
+        while any replica serves, which is what the node's calls need."""
+        stubs = [health_pb2_grpc.HealthStub(c) for c in getattr(channel, "channels", [channel])]
         gauge = self.dependency_up.labels("hub")
+        request = health_pb2.HealthCheckRequest(service=HUB_SERVICE)
+
+        async def serving(stub: health_pb2_grpc.HealthStub) -> bool:
+            try:
+                reply = await stub.Check(request, timeout=max(interval, 1.0))
+            except grpc.aio.AioRpcError:
+                return False
+            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
         while True:
             try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=HUB_SERVICE), timeout=max(interval, 1.0))
-                gauge.set(1 if reply.status == health_pb2.HealthCheckResponse.SERVING else 0)
-            except grpc.aio.AioRpcError:
+                gauge.set(1 if any(await asyncio.gather(*(serving(s) for s in stubs))) else 0)
+            except Exception:  # a closed channel at shutdown, say: report down, keep probing
                 gauge.set(0)
             await asyncio.sleep(interval)
 

@@ -214,3 +214,38 @@ async def test_a_watch_over_replicas_can_be_left_and_resumes_on_the_other(tmp_pa
     finally:
         for hub in hubs:
             hub.stop()
+
+
+async def test_the_nodes_hub_gauge_is_up_while_any_replica_serves(tmp_path: Path, redis_url: str) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from node.metrics import NodeMetrics
+
+    fixture = HubFixture(tmp_path)
+    hubs = [HubProcess(fixture, redis_url).start(), HubProcess(fixture, redis_url).start()]
+    registry = CollectorRegistry()
+    metrics = NodeMetrics(registry)
+    channel = open_channel(",".join(h.address for h in hubs), ca_file=fixture.ca.ca_file)
+
+    def up() -> float | None:
+        return registry.get_sample_value("lianfang_node_dependency_up", {"dependency": "hub"})
+
+    async def until(value: float) -> None:
+        async with asyncio.timeout(20):
+            while up() != value:
+                await asyncio.sleep(0.05)
+
+    probe = asyncio.create_task(metrics.probe_hub(channel, interval=0.1))
+    try:
+        await until(1.0)
+        hubs[0].kill()
+        for _ in range(10):  # a dead replica does not flap the gauge while the other serves
+            await asyncio.sleep(0.1)
+            assert up() == 1.0
+        hubs[1].kill()
+        await until(0.0)
+    finally:
+        probe.cancel()
+        await channel.close()
+        for hub in hubs:
+            hub.stop()
