@@ -131,3 +131,49 @@ def test_cluster_keys_carry_hash_tags(redis_cluster: RedisCluster, kind: int) ->
                 assert b"{" in key and b"}" in key, key
         finally:
             client.close()
+
+
+def test_a_slot_mid_migration_is_followed_with_asking(redis_cluster: RedisCluster) -> None:
+    """A slot MIGRATING from its owner: a key the owner does not have is answered with ASK, and the
+    link re-sends the command to the importing node behind ASKING; after the move, MOVED."""
+    key = "{t:migrating}:apps"
+    slot = int(redis.Redis(port=redis_cluster.nodes[0].port).execute_command("CLUSTER", "KEYSLOT", key))
+    clients = [redis.Redis(port=n.port) for n in redis_cluster.nodes]
+    try:
+        ids = [c.execute_command("CLUSTER", "MYID").decode() for c in clients]
+        owner = next(i for i, c in enumerate(clients) if _owns(c, slot))
+        target = (owner + 1) % len(clients)
+        clients[target].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[owner])
+        clients[owner].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+
+        async def main() -> list[object]:
+            link = open_cluster_link(redis_cluster.url, 2.0)
+            assert link is not None
+            try:
+                return await link.execute([("SET", key, "v"), ("GET", key)])
+            finally:
+                link.close()
+
+        assert asyncio.run(main()) == [b"OK", b"v"]  # both went to the importing node
+        for c in clients:  # finish the move: the target owns the slot now
+            c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+
+        async def after() -> list[object]:
+            link = open_cluster_link(redis_cluster.url, 2.0)
+            assert link is not None
+            try:
+                return await link.execute([("GET", key)])
+            finally:
+                link.close()
+
+        assert asyncio.run(after()) == [b"v"]  # it was written on the importing node, not the old owner
+    finally:
+        for c in clients:
+            c.close()
+
+
+def _owns(client: redis.Redis, slot: int) -> bool:
+    """Whether the node ``client`` talks to serves ``slot`` (CLUSTER SLOTS, as that node sees it)."""
+    me = int(client.connection_pool.connection_kwargs["port"])
+    ranges = client.execute_command("CLUSTER", "SLOTS")
+    return any(int(start) <= slot <= int(end) and int(primary[1]) == me for start, end, primary, *_ in ranges)
