@@ -1,18 +1,17 @@
 """The origination engine: each business step of seed 002 stages 1-3 as one method that
-validates, decides, and stores its result and state transition in one transaction."""
+validates, decides, and stores its result and state transition in one transaction. Stages 1-2
+(application, pre-screen, due diligence, referrals, fraud) are here; stage 3 (contract,
+drawdown, disbursement) is :mod:`node.origination.disbursement`."""
 
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
-from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.identity.applicant import epoch_links, tokenise
 from node.identity.keyring import KeyRing
@@ -20,13 +19,12 @@ from node.origination import states
 from node.origination.application_check import KIND_NAMES, validate_application
 from node.origination.consortium_check import ConsortiumCheck, check_request, should_queue, stage1_limits
 from node.origination.consortium_features import consortium_features
-from node.origination.contracts import contract_document, verify_signature
 from node.origination.decision import APPROVE, DECLINE, DUE_DILIGENCE, REFER, stage1_decision
+from node.origination.disbursement import Disbursement
 from node.origination.due_diligence import FieldTeam, score_findings
 from node.origination.limits import round_down
 from node.origination.products import Product
 from node.origination.risk import RiskModel
-from node.origination.schedule import repayment_schedule
 from node.origination.store import Application, NodeStore, Task, new_id
 from node.outbox import Outbox
 from node.outbox.submissions import queue_check_in, queue_outcome_in
@@ -60,7 +58,7 @@ class SourcePolicy:
     deadline_margin: float = 0.1  # kept back from the caller's deadline to decide and answer
 
 
-class Origination:
+class Origination(Disbursement):
     def __init__(
         self,
         store: NodeStore,
@@ -318,165 +316,3 @@ class Origination:
             queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FRAUD_CONFIRMED, now)
         self.outbox.notify()
         return app
-
-    # -- stage 3 ------------------------------------------------------------------------------
-    def contract(self, application_id: str) -> dict[str, Any]:
-        """The contract of an approved application (created on first read, then fixed)."""
-        existing = self.store.records_for("contract", application_id)
-        if existing:
-            return existing[0]
-        app = self.store.get_application(application_id)
-        if app.state != states.APPROVED:
-            raise FailedPrecondition(f"application is {app.state}; a contract needs an approved application")
-        contract_id = new_id("ct")
-        document = contract_document(app, self.products[app.product_code], contract_id)
-        record = {
-            "contract_id": contract_id,
-            "application_id": application_id,
-            "document": document,
-            "document_sha256": hashlib.sha256(document.encode()).hexdigest(),
-            "state": "awaiting_signature",
-            "borrower_public_key": "",
-            "signature": "",
-        }
-        with self.store.transaction() as db:
-            self.store.put_record_in(db, "contract", contract_id, application_id, record)
-        return record
-
-    def sign(self, r: node_pb2.SignContractRequest, actor: str) -> dict[str, Any]:
-        contract = self.contract(r.application_id)
-        if contract["state"] == "signed":
-            raise FailedPrecondition("the contract is already signed")
-        v = []
-        if not r.face_verified:
-            v.append(FieldViolation("face_verified", "the face check at signing must pass"))
-        if len(r.sms_code) != 6 or not r.sms_code.isdigit():
-            v.append(FieldViolation("sms_code", "the 6-digit SMS code is required"))
-        if not verify_signature(contract["document"], r.borrower_public_key, r.signature):
-            v.append(FieldViolation("signature", "not a valid Ed25519 signature of the contract's SHA-256 digest"))
-        if v:
-            raise InvalidArgument(v)
-        app = self.store.get_application(r.application_id)
-        contract.update(state="signed", borrower_public_key=r.borrower_public_key.hex(), signature=r.signature.hex())
-        with self.store.transaction() as db:
-            self.store.put_record_in(db, "contract", contract["contract_id"], r.application_id, contract)
-            self.store.save_in(
-                db,
-                app,
-                self.clock(),
-                to_state=states.SIGNED,
-                actor=actor,
-                reason="signed with face check, SMS code and digital signature",
-            )
-        return contract
-
-    async def drawdown(self, r: node_pb2.RequestDrawdownRequest, actor: str) -> dict[str, Any]:
-        app = self.store.get_application(r.application_id)
-        if app.state not in (states.SIGNED, states.FUNDED):
-            raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
-        if app.limit_frozen:
-            raise FailedPrecondition("the unused limit is frozen by post-loan monitoring (a risk check is open)")
-        available = app.final_limit_fen - app.drawn_fen
-        if not 0 < r.amount_fen <= available:
-            raise InvalidArgument.one("amount_fen", f"must be within 1-{available} (the unused limit)")
-        product = self.products[app.product_code]
-        entrusted = r.amount_fen >= product.entrusted_payment_threshold_fen
-        if entrusted and not r.payee_account:
-            raise InvalidArgument.one("payee_account", "entrusted payment (受托支付) pays the counterparty directly")
-        drawdown = {
-            "drawdown_id": new_id("dd"),
-            "application_id": app.application_id,
-            "amount_fen": r.amount_fen,
-            "payment_mode": "entrusted" if entrusted else "self",
-            "payee_account": r.payee_account,
-            "state": "pending_review",
-            "loan_id": "",
-        }
-        app.drawn_fen += r.amount_fen  # reserved now, released if the reviewer rejects
-        with self.store.transaction() as db:
-            self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
-            self.store.save_in(db, app, self.clock())
-            if r.amount_fen >= product.disbursement_review_at_fen:
-                self.store.add_task_in(
-                    db,
-                    Task(
-                        new_id("task"),
-                        "disbursement_review",
-                        app.application_id,
-                        "disbursement-reviewers",
-                        reason=drawdown["drawdown_id"],
-                    ),
-                )
-        if r.amount_fen < product.disbursement_review_at_fen:
-            return await self._disburse(drawdown, "system", "below the disbursement review threshold")
-        return drawdown
-
-    async def review(self, drawdown_id: str, approve: bool, comment: str, actor: str) -> dict[str, Any]:
-        drawdown = self.store.get_record("drawdown", drawdown_id)
-        if drawdown["state"] != "pending_review":
-            raise FailedPrecondition(f"drawdown is {drawdown['state']}")
-        if not comment:
-            raise InvalidArgument.one("comment", "a review needs a comment")
-        task = self.store.open_task_for(drawdown["application_id"], "disbursement_review")
-        with self.store.transaction() as db:
-            if task is not None:
-                self.store.close_task_in(db, task)
-            if not approve:
-                app = self.store.get_application(drawdown["application_id"])
-                app.drawn_fen -= int(drawdown["amount_fen"])
-                drawdown.update(state="rejected", comment=comment)
-                self.store.put_record_in(db, "drawdown", drawdown_id, app.application_id, drawdown)
-                self.store.save_in(db, app, self.clock())
-        if not approve:
-            return drawdown
-        return await self._disburse(drawdown, actor, comment)
-
-    async def _disburse(self, drawdown: dict[str, Any], actor: str, reason: str) -> dict[str, Any]:
-        app = self.store.get_application(drawdown["application_id"])
-        now = self.clock()
-        start = dt.datetime.fromtimestamp(now, dt.UTC).date()
-        plan = repayment_schedule(
-            int(drawdown["amount_fen"]), app.final_rate, app.term_months, app.repayment_method, start
-        )
-        loan = {
-            "loan_id": new_id("loan"),
-            "application_id": app.application_id,
-            "principal_fen": drawdown["amount_fen"],
-            "annual_rate": app.final_rate,
-            "term_months": app.term_months,
-            "repayment_method": app.repayment_method,
-            "payment_mode": drawdown["payment_mode"],
-            "state": "active",
-            "schedule": [[i.number, i.due.isoformat(), i.principal_fen, i.interest_fen] for i in plan],
-            "disbursed_at": now,
-            "watch": "",  # "registered" once the hub watches the borrower (post-loan alerts)
-        }
-        drawdown.update(state="disbursed", loan_id=loan["loan_id"])
-        with self.store.transaction() as db:
-            self.store.put_record_in(db, "loan", loan["loan_id"], app.application_id, loan)
-            self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
-            self.store.save_in(
-                db,
-                app,
-                now,
-                to_state=states.FUNDED,
-                actor=actor,
-                reason=f"{drawdown['payment_mode']} payment of {int(drawdown['amount_fen']) // 100} "
-                f"yuan disbursed: {reason}",
-            )
-            queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FUNDED, now)
-        self.outbox.notify()
-        await self.register_watch(loan)
-        return drawdown
-
-    async def register_watch(self, loan: dict[str, Any]) -> bool:
-        """Asks the hub to watch the borrower (best effort: the monitoring batch retries)."""
-        try:
-            await self.hub.register_watch(loan["application_id"], timeout=self.policy.hub_deadline)
-        except LianfangRpcError as exc:
-            log.warning("watch not registered", extra={"fields": {"loan": loan["loan_id"], "code": exc.code.name}})
-            return False
-        loan["watch"] = "registered"
-        with self.store.transaction() as db:
-            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
-        return True

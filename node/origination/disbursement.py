@@ -1,0 +1,202 @@
+"""Seed 002 stage 3 of the origination engine: the e-contract (document hash signed by the
+borrower, re-verified on every read), drawdowns within the limit, entrusted vs self payment by
+the product's threshold, disbursement review above a threshold, the repayment schedule, and the
+hub watch on the borrower once funded."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lianfang.v1 import common_pb2, node_pb2
+
+from clients.errors import LianfangRpcError
+from clients.hub import HubClient
+from node.origination import states
+from node.origination.contracts import contract_document, verify_signature
+from node.origination.products import Product
+from node.origination.schedule import repayment_schedule
+from node.origination.store import NodeStore, Task, new_id
+from node.outbox import Outbox
+from node.outbox.submissions import queue_outcome_in
+from runtime.clock import Clock
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+
+if TYPE_CHECKING:
+    from node.origination.engine import SourcePolicy
+
+log = logging.getLogger("lianfang.node.origination")
+
+
+class Disbursement:
+    """Stage 3, mixed into :class:`node.origination.engine.Origination` (whose fields it uses)."""
+
+    store: NodeStore
+    products: dict[str, Product]
+    hub: HubClient
+    clock: Clock
+    outbox: Outbox
+    policy: SourcePolicy
+
+    def contract(self, application_id: str) -> dict[str, Any]:
+        """The contract of an approved application (created on first read, then fixed)."""
+        existing = self.store.records_for("contract", application_id)
+        if existing:
+            return existing[0]
+        app = self.store.get_application(application_id)
+        if app.state != states.APPROVED:
+            raise FailedPrecondition(f"application is {app.state}; a contract needs an approved application")
+        contract_id = new_id("ct")
+        document = contract_document(app, self.products[app.product_code], contract_id)
+        record = {
+            "contract_id": contract_id,
+            "application_id": application_id,
+            "document": document,
+            "document_sha256": hashlib.sha256(document.encode()).hexdigest(),
+            "state": "awaiting_signature",
+            "borrower_public_key": "",
+            "signature": "",
+        }
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "contract", contract_id, application_id, record)
+        return record
+
+    def sign(self, r: node_pb2.SignContractRequest, actor: str) -> dict[str, Any]:
+        contract = self.contract(r.application_id)
+        if contract["state"] == "signed":
+            raise FailedPrecondition("the contract is already signed")
+        v = []
+        if not r.face_verified:
+            v.append(FieldViolation("face_verified", "the face check at signing must pass"))
+        if len(r.sms_code) != 6 or not r.sms_code.isdigit():
+            v.append(FieldViolation("sms_code", "the 6-digit SMS code is required"))
+        if not verify_signature(contract["document"], r.borrower_public_key, r.signature):
+            v.append(FieldViolation("signature", "not a valid Ed25519 signature of the contract's SHA-256 digest"))
+        if v:
+            raise InvalidArgument(v)
+        app = self.store.get_application(r.application_id)
+        contract.update(state="signed", borrower_public_key=r.borrower_public_key.hex(), signature=r.signature.hex())
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "contract", contract["contract_id"], r.application_id, contract)
+            self.store.save_in(
+                db,
+                app,
+                self.clock(),
+                to_state=states.SIGNED,
+                actor=actor,
+                reason="signed with face check, SMS code and digital signature",
+            )
+        return contract
+
+    async def drawdown(self, r: node_pb2.RequestDrawdownRequest, actor: str) -> dict[str, Any]:
+        app = self.store.get_application(r.application_id)
+        if app.state not in (states.SIGNED, states.FUNDED):
+            raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
+        if app.limit_frozen:
+            raise FailedPrecondition("the unused limit is frozen by post-loan monitoring (a risk check is open)")
+        available = app.final_limit_fen - app.drawn_fen
+        if not 0 < r.amount_fen <= available:
+            raise InvalidArgument.one("amount_fen", f"must be within 1-{available} (the unused limit)")
+        product = self.products[app.product_code]
+        entrusted = r.amount_fen >= product.entrusted_payment_threshold_fen
+        if entrusted and not r.payee_account:
+            raise InvalidArgument.one("payee_account", "entrusted payment (受托支付) pays the counterparty directly")
+        drawdown = {
+            "drawdown_id": new_id("dd"),
+            "application_id": app.application_id,
+            "amount_fen": r.amount_fen,
+            "payment_mode": "entrusted" if entrusted else "self",
+            "payee_account": r.payee_account,
+            "state": "pending_review",
+            "loan_id": "",
+        }
+        app.drawn_fen += r.amount_fen  # reserved now, released if the reviewer rejects
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
+            self.store.save_in(db, app, self.clock())
+            if r.amount_fen >= product.disbursement_review_at_fen:
+                self.store.add_task_in(
+                    db,
+                    Task(
+                        new_id("task"),
+                        "disbursement_review",
+                        app.application_id,
+                        "disbursement-reviewers",
+                        reason=drawdown["drawdown_id"],
+                    ),
+                )
+        if r.amount_fen < product.disbursement_review_at_fen:
+            return await self._disburse(drawdown, "system", "below the disbursement review threshold")
+        return drawdown
+
+    async def review(self, drawdown_id: str, approve: bool, comment: str, actor: str) -> dict[str, Any]:
+        drawdown = self.store.get_record("drawdown", drawdown_id)
+        if drawdown["state"] != "pending_review":
+            raise FailedPrecondition(f"drawdown is {drawdown['state']}")
+        if not comment:
+            raise InvalidArgument.one("comment", "a review needs a comment")
+        task = self.store.open_task_for(drawdown["application_id"], "disbursement_review")
+        with self.store.transaction() as db:
+            if task is not None:
+                self.store.close_task_in(db, task)
+            if not approve:
+                app = self.store.get_application(drawdown["application_id"])
+                app.drawn_fen -= int(drawdown["amount_fen"])
+                drawdown.update(state="rejected", comment=comment)
+                self.store.put_record_in(db, "drawdown", drawdown_id, app.application_id, drawdown)
+                self.store.save_in(db, app, self.clock())
+        if not approve:
+            return drawdown
+        return await self._disburse(drawdown, actor, comment)
+
+    async def _disburse(self, drawdown: dict[str, Any], actor: str, reason: str) -> dict[str, Any]:
+        app = self.store.get_application(drawdown["application_id"])
+        now = self.clock()
+        start = dt.datetime.fromtimestamp(now, dt.UTC).date()
+        plan = repayment_schedule(
+            int(drawdown["amount_fen"]), app.final_rate, app.term_months, app.repayment_method, start
+        )
+        loan = {
+            "loan_id": new_id("loan"),
+            "application_id": app.application_id,
+            "principal_fen": drawdown["amount_fen"],
+            "annual_rate": app.final_rate,
+            "term_months": app.term_months,
+            "repayment_method": app.repayment_method,
+            "payment_mode": drawdown["payment_mode"],
+            "state": "active",
+            "schedule": [[i.number, i.due.isoformat(), i.principal_fen, i.interest_fen] for i in plan],
+            "disbursed_at": now,
+            "watch": "",  # "registered" once the hub watches the borrower (post-loan alerts)
+        }
+        drawdown.update(state="disbursed", loan_id=loan["loan_id"])
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "loan", loan["loan_id"], app.application_id, loan)
+            self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
+            self.store.save_in(
+                db,
+                app,
+                now,
+                to_state=states.FUNDED,
+                actor=actor,
+                reason=f"{drawdown['payment_mode']} payment of {int(drawdown['amount_fen']) // 100} "
+                f"yuan disbursed: {reason}",
+            )
+            queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FUNDED, now)
+        self.outbox.notify()
+        await self.register_watch(loan)
+        return drawdown
+
+    async def register_watch(self, loan: dict[str, Any]) -> bool:
+        """Asks the hub to watch the borrower (best effort: the monitoring batch retries)."""
+        try:
+            await self.hub.register_watch(loan["application_id"], timeout=self.policy.hub_deadline)
+        except LianfangRpcError as exc:
+            log.warning("watch not registered", extra={"fields": {"loan": loan["loan_id"], "code": exc.code.name}})
+            return False
+        loan["watch"] = "registered"
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
+        return True
