@@ -165,11 +165,11 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
         entries = [] if after is None else await self.append_log_events(events, after)
         return snapshots, entries
 
+    @abc.abstractmethod
     async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
         """Up to ``limit`` distinct token keys held (by applications or markers) that start with
         ``prefix`` and sort after ``after``, ascending: a resumable walk over the stored tokens
-        (OPRF re-keying, ``consortium.rekey``). Backends override it."""
-        raise NotImplementedError(f"{self.name} store cannot list its tokens")
+        (OPRF re-keying, ``consortium.rekey``)."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

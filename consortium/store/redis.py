@@ -387,7 +387,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             deleted += await flush()
         return deleted
 
-    # -- replay guard ------------------------------------------------------------------------
+    # -- token walk (re-keying) ----------------------------------------------------------------
     @guarded
     async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
         """One SCAN over the token keys of ``prefix`` per page (``Store.token_keys_page``): a
@@ -401,6 +401,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
                 found.add(token)
         return sorted(found)[:limit]
 
+    # -- replay guard ------------------------------------------------------------------------
     @guarded
     async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
         ttl_ms = max(int((expires_at - now) * 1000), 1)

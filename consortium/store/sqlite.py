@@ -446,7 +446,6 @@ class SqliteStore(Store):
         ).fetchall()
         return [_marker(r) for r in rows]
 
-    # -- lifecycle -------------------------------------------------------------------------
     # -- consortium log --------------------------------------------------------------------------
     # Writers serialise on the database lock and AUTOINCREMENT never reuses a seq, so a reader
     # that has seen seq n has seen every entry before it: the seq is the cursor.
@@ -460,7 +459,7 @@ class SqliteStore(Store):
         ).fetchall()
         return [((seq, 0), event) for seq, event in rows]
 
-    # -- replay guard ------------------------------------------------------------------------
+    # -- token walk (re-keying) ----------------------------------------------------------------
     async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
         """Range scans of both tables' token indexes (``Store.token_keys_page``)."""
         low, high = max(after, prefix), prefix + "~"  # '~' sorts after every key character
@@ -472,6 +471,7 @@ class SqliteStore(Store):
         ).fetchall()
         return [str(r[0]) for r in rows]
 
+    # -- replay guard ------------------------------------------------------------------------
     async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
         with self._tx() as db:
             db.execute("DELETE FROM token_ids WHERE jti = ? AND expires_at <= ?", (jti, now))
@@ -480,6 +480,7 @@ class SqliteStore(Store):
                 db.execute("DELETE FROM token_ids WHERE expires_at <= ?", (now,))
         return claimed
 
+    # -- lifecycle -------------------------------------------------------------------------
     async def ping(self) -> None:
         try:
             self._db.execute("SELECT 1").fetchone()

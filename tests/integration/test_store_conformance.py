@@ -387,6 +387,31 @@ def _composed(store: Store, app: ApplicationRecord, now: float) -> Awaitable[Che
     return Store.check(store, app, now)
 
 
+def test_token_keys_page_walks_every_held_token_of_a_prefix(backend: Backend) -> None:
+    """The re-keying walk: distinct token keys (from applications and markers) of one scheme,
+    ascending, resumable from the last one seen, other schemes left out."""
+    oprf = [token_key(2, t, 1, bytes([t, n]) * 16) for t in (4, 6) for n in range(3)]
+    hmac_only = token_key(1, 4, 1, b"\x09" * 16)
+
+    async def scenario(store: Store) -> None:
+        await store.add_member(member("a"))
+        for i, key in enumerate(oprf[:5]):
+            await store.check(application("a", f"r{i}", T0 + i, key, hmac_only), T0 + i)
+        await store.check(application("a", "again", T0 + 9, oprf[0]), T0 + 9)  # a token held twice
+        await store.add_marker(marker("mk-only", "a", oprf[5]))  # held by a marker alone
+        walked: list[str] = []
+        after = ""
+        while page := await store.token_keys_page("2.", after, 2):
+            assert len(page) <= 2 and page == sorted(page)
+            walked += page
+            after = page[-1]
+        assert walked == sorted(oprf)
+        assert await store.token_keys_page("2.", sorted(oprf)[-1], 10) == []
+        assert hmac_only in await store.token_keys_page("1.", "", 10)
+
+    backend.run(scenario)
+
+
 def test_check_matches_default_composition(backend: Backend, tmp_path: Path) -> None:
     async def main() -> None:
         other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
