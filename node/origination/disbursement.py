@@ -197,6 +197,8 @@ class Disbursement:
             log.warning("watch not registered", extra={"fields": {"loan": loan["loan_id"], "code": exc.code.name}})
             return False
         loan["watch"] = "registered"
-        with self.store.transaction() as db:
-            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], loan)
+        with self.store.transaction() as db:  # read again: keep whatever changed during the hub call
+            current = self.store.get_record("loan", loan["loan_id"])
+            current["watch"] = "registered"
+            self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], current)
         return True
