@@ -123,10 +123,6 @@ class ReplicaChannel:
     def unary_stream(self, method: str, *args: Any, **kwargs: Any) -> _UnaryStream:
         return _UnaryStream([c.unary_stream(method, *args, **kwargs) for c in self.channels], self._rotation)
 
-    async def channel_ready(self) -> None:
-        for channel in self.channels:
-            await channel.channel_ready()
-
     async def close(self, grace: float | None = None) -> None:
         for channel in self.channels:
             await channel.close(grace)

@@ -16,11 +16,11 @@ from prometheus_client import CollectorRegistry
 
 from clients.channel import open_channel
 from clients.circuit import CircuitBreaker
-from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
+from clients.credentials import JwtSigner, load_private_key
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from clients.key_epochs import load_encryption_key
-from clients.keys import KeyServiceClient
+from clients.keys import KeyServiceClient, key_service_signer
 from node.config import NodeConfig
 from node.hub_gate import HubGate
 from node.identity.keyring import KeyRing
@@ -288,7 +288,7 @@ def oprf_tokeniser(config: NodeConfig, signer: JwtSigner) -> OprfTokeniser:
         plaintext=config.key_service_plaintext,
     )
     client = KeyServiceClient(
-        channel, signer.for_audience(KEYS_AUDIENCE, "evaluate"), default_timeout=config.key_service_timeout_seconds
+        channel, key_service_signer(signer, "evaluate"), default_timeout=config.key_service_timeout_seconds
     )
     pinned = config.pinned_public_keys()
     if not pinned:

@@ -13,7 +13,7 @@ from clients.canaries import CanaryClient
 from clients.channel import open_channel
 from clients.cli.hub_connection import add_hub_connection, hub_channel
 from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
-from clients.keys import KeyServiceClient
+from clients.keys import KeyServiceClient, key_service_signer
 from runtime.config import load_config
 from runtime.logs import configure_logging
 
@@ -37,7 +37,7 @@ def _key_client(args: argparse.Namespace, prefix: str, scope: str) -> KeyService
         plaintext=args.ks_plaintext,
     )
     signer = JwtSigner(f"{prefix}{args.name}", load_private_key(args.signing_key), audience=KEYS_AUDIENCE)
-    return KeyServiceClient(channel, signer.for_audience(KEYS_AUDIENCE, scope))
+    return KeyServiceClient(channel, key_service_signer(signer, scope))
 
 
 def _epoch_dict(e: Any) -> dict[str, object]:
