@@ -12,8 +12,8 @@ stack as ``lianfang hub serve``, JSON-lines RPC log at INFO) and the load genera
   - a bare echo RPC (``/bench.Echo/Echo``, bytes in/out of the sizes of a real Check) through
     ``runtime.server.create_server`` with TLS, the ObservabilityInterceptor and the hub's
     AuthInterceptor (the method is marked as a member call, so every call authenticates);
-  - the raw Redis pipeline of one Check (the EVALSHAs ``RedisStore.check`` issues) from
-    redis.asyncio in this process, plus ``RedisStore.check`` called in-process (no gRPC).
+  - the raw Redis pipeline of one Check (the commands ``RedisStore.record_logged`` issues) from
+    redis.asyncio in this process, plus ``record_logged`` called in-process (no gRPC).
 
 ``python bench/check.py --profile py-spy`` instead profiles the hub under a closed-loop Check
 load and prints where its time goes. See bench/README.md.
@@ -56,6 +56,9 @@ from clients.channel import open_channel
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.hub import AdminClient, HubClient
 from node.identity.tokens import HmacTokeniser
+from runtime.event_loop import EVENT_LOOPS
+from runtime.event_loop import resolve as resolve_event_loop
+from runtime.event_loop import run as run_on_event_loop
 from runtime.tls import DevCertificateAuthority
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +95,7 @@ class Params:
     tokens_per_check: int
     stores: tuple[str, ...]
     hub_log_level: str
+    event_loop: str
     seed: int
 
 
@@ -112,6 +116,7 @@ def params_from_args(args: argparse.Namespace) -> Params:
         tokens_per_check=8,
         stores=tuple(args.stores),
         hub_log_level=args.hub_log_level,
+        event_loop=resolve_event_loop(args.event_loop),
         seed=args.seed,
     )
 
@@ -535,7 +540,7 @@ def serve_main(spec_json: str) -> None:
     # Like `lianfang hub serve`: one JSON line per RPC (flushed per record), here into a file.
     with open(spec["log_file"], "a") as log:
         configure_logging(spec["log_level"], stream=log)
-        asyncio.run(_serve_async(spec))
+        run_on_event_loop(_serve_async(spec), spec["event_loop"])  # as `lianfang hub serve` does
 
 
 class ServerProcess:
@@ -668,6 +673,7 @@ class Setup:
     member_keys: dict[str, str]  # member id -> key file
     member_publics: dict[str, str]  # member id -> base64 raw public key
     log_level: str
+    event_loop: str
 
     def server_spec(self, kind: str, name: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -678,11 +684,12 @@ class Setup:
             "members": self.member_publics,
             "log_file": str(self.folder / f"{name}.log"),
             "log_level": self.log_level,
+            "event_loop": self.event_loop,
             **extra,
         }
 
 
-def make_setup(folder: Path, members: int, log_level: str) -> Setup:
+def make_setup(folder: Path, members: int, log_level: str, event_loop: str) -> Setup:
     ca = DevCertificateAuthority(folder / "certs")
     cert = ca.issue("hub")
     admin_key = folder / "keys" / "admin.pem"
@@ -704,6 +711,7 @@ def make_setup(folder: Path, members: int, log_level: str) -> Setup:
         keys,
         publics,
         log_level,
+        event_loop,
     )
 
 
@@ -1022,19 +1030,21 @@ async def bench_echo(setup: Setup, p: Params, response_raw: bytes, auth: bool) -
 
 
 async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> dict[str, Any]:
-    """The EVALSHA pipeline of one RedisStore.check (app create + 8 token scripts), and
-    RedisStore.check itself, both driven from this process without gRPC."""
+    """The Redis round trip of one Check as RedisStore.record_logged sends it (the record's
+    create-if-absent, the markers of 8 tokens, the log's XADD + XRANGE), and record_logged
+    itself, both driven from this process without gRPC."""
     from consortium.records import ApplicationRecord, token_key
-    from consortium.store import redis as redis_store
+    from consortium.rings import application_event
     from consortium.store.redis import RedisStore, RedisStoreConfig
+    from graph import LinkPolicy
 
-    tentative = int(getattr(redis_store, "_TENTATIVE", 1))
-
-    store = RedisStore(RedisStoreConfig(url=url))
+    store = RedisStore(RedisStoreConfig(url=url, key_prefix="raw"))
     client = aioredis.Redis.from_url(url, decode_responses=False)
     workload = Workload(p.seed + 7, f"raw-{os.getpid()}")
     members = list(setup.member_keys)
     meters = Meters(CpuMeter({"redis": redis_pid}), RedisStats(url))
+    policy = LinkPolicy()
+    cursor: list[tuple[int, int]] = [(0, 0)]  # the last log entry read, as a hub's RingTracker keeps it
 
     def application(i: int) -> ApplicationRecord:
         t = time.time()
@@ -1048,47 +1058,51 @@ async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> 
             consent_ref="consent",
         )
 
-    # The same calls RedisStore.check builds: create-if-absent of the record, then per token the
-    # record+read script in TENTATIVE mode (1) with the window bounds.
-    for script in (store._create, store._token):
-        await client.script_load(script.script)
+    def commands(app: ApplicationRecord) -> list[tuple[Any, ...]]:
+        """Exactly what RedisStore.record_logged sends for one application."""
+        script, keys, args = store._app_call(app)
+        log = store._log_commands([application_event(app, policy)], cursor[0])
+        markers = [("HVALS", f"{store._token_base(k)}:markers") for k in dict.fromkeys(app.token_keys)]
+        return [("EVALSHA", script.sha, len(keys), *keys, *args), *markers, *log]
+
+    def advance(entries: Any) -> None:
+        if entries:
+            ms, _, seq = entries[-1][0].decode().partition("-")
+            cursor[0] = max(cursor[0], (int(ms), int(seq)))
+
+    await client.script_load(store._create.script)
 
     async def pipeline_op(i: int) -> None:
-        app = application(i)
-        calls = [store._app_call(app)] + [
-            store._token_call(k, tentative, app.member_id, app.application_ref, app.received_at, app.received_at)
-            for k in app.token_keys
-        ]
         async with client.pipeline(transaction=False) as pipe:
-            for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)
-            await pipe.execute()
+            for command in commands(application(i)):
+                pipe.execute_command(*command)
+            replies = await pipe.execute()
+        advance(replies[-1])
 
     async def store_op(i: int) -> None:
         app = application(i)
-        await store.check(app, app.received_at)
+        _, entries = await store.record_logged([app], [application_event(app, policy)], cursor[0])
+        if entries:
+            cursor[0] = max(cursor[0], entries[-1][0])
 
     link = getattr(store, "_link", None)  # the store's own transport (consortium/store/redis_link.py)
 
     async def link_op(i: int) -> None:
-        app = application(i)
-        calls = [store._app_call(app)] + [
-            store._token_call(k, tentative, app.member_id, app.application_ref, app.received_at, app.received_at)
-            for k in app.token_keys
-        ]
-        await link.execute([("EVALSHA", s.sha, len(keys), *keys, *args) for s, keys, args in calls])
+        replies = await link.execute(commands(application(i)))
+        advance(replies[-1])
 
     try:
-        log_line("raw redis: pipeline of one Check's EVALSHAs from redis.asyncio")
+        log_line("raw redis: pipeline of one Check's commands from redis.asyncio")
         await closed_loop(pipeline_op, 16, p.warmup_seconds / 2)
         peak = await sweep(meters, lambda: pipeline_op, p.concurrency, p.peak_seconds, "redis pipeline")
-        in_process = await sweep(meters, lambda: store_op, (16,), p.peak_seconds / 2, "RedisStore.check")
+        in_process = await sweep(meters, lambda: store_op, (16,), p.peak_seconds / 2, "RedisStore.record_logged")
         via_link = None
         if link is not None:
             via_link = await sweep(meters, lambda: link_op, (16,), p.peak_seconds / 2, "same pipeline, store's link")
         return {
-            "what": "1 EVALSHA create-if-absent + 8 EVALSHA token scripts (mode TENTATIVE, window reads) "
-            "in one non-transactional redis.asyncio pipeline, as RedisStore.check issues",
+            "what": "1 EVALSHA create-if-absent of the record + 8 HVALS (the tokens' markers) + XADD and "
+            "XRANGE of the consortium log, in one non-transactional redis.asyncio pipeline, as "
+            "RedisStore.record_logged issues for one Check",
             "peak": peak,
             "store_check_in_process": in_process["best"],
             **(
@@ -1165,7 +1179,7 @@ def machine_info() -> dict[str, Any]:
         "protobuf": version("protobuf"),
         "redis_py": version("redis"),
         "redis_server": redis_version,
-        "event_loop": "asyncio (default)",
+        "load_generator_event_loop": "asyncio",
         "hiredis": _hiredis_available(),
     }
 
@@ -1292,7 +1306,7 @@ async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> di
             **{k: v for k, v in p.__dict__.items()},
             "call_timeout_s": CALL_TIMEOUT,
             "hub": "consortium.server.start_hub in a subprocess, TLS (DevCertificateAuthority), "
-            "member_cache_seconds 1.0, asyncio event loop",
+            "member_cache_seconds 1.0, on the event loop `event_loop` (the echo server too)",
             "client": "grpc.aio in the benchmark process, one TLS channel per member, "
             "requests round-robin over members, JWT (EdDSA) per call",
             "workload": (Workload.__doc__ or "").split("\n\n")[0].strip(),
@@ -1308,7 +1322,7 @@ async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> di
             "other_processes_cpu_pct": round(started_quiet, 1),
             "loadavg": list(os.getloadavg()),
         }
-        setup = make_setup(folder, p.members, p.hub_log_level)
+        setup = make_setup(folder, p.members, p.hub_log_level, p.event_loop)
         response_raw = b""
         for store in p.stores:
             if store == "sqlite":
@@ -1445,7 +1459,7 @@ def summarise_cprofile(stats_file: Path, top: int) -> str:
 
 async def run_profile(p: Params, args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="lianfang-bench-profile-"))
-    setup = make_setup(folder, p.members, p.hub_log_level)
+    setup = make_setup(folder, p.members, p.hub_log_level, p.event_loop)
     store: str = args.profile_store
     rp: RedisLike | None = None
     hub: ServerProcess | None = None
@@ -1561,6 +1575,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--members", type=int, default=4, help="member lenders sending Checks")
     ap.add_argument(
         "--hub-log-level", default="INFO", help="hub log level (INFO, as deployed, writes one JSON line per RPC)"
+    )
+    ap.add_argument(
+        "--event-loop",
+        default="auto",
+        choices=EVENT_LOOPS,
+        help="event loop of the hub and echo servers (auto, as `lianfang hub serve`: uvloop when installed)",
     )
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")

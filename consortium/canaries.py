@@ -53,7 +53,7 @@ class CanaryBook:
             for key in decoded[4]:
                 self.labels.setdefault(str(key), str(decoded[2]))
         elif decoded[0] == "a" and self.labels:
-            _, member, ref, at, tokens, _person = decoded
+            member, ref, at, tokens = decoded[1], decoded[2], decoded[3], decoded[4]
             for key in tokens:
                 label = self.labels.get(str(key))
                 if label is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from consortium.usage import UsagePolicy
 from runtime.config import ConfigError
+from runtime.event_loop import resolve as resolve_event_loop
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,15 @@ class HubConfig:
     log_level: str = "INFO"
     """Level of the JSON-lines log on stderr."""
 
+    event_loop: str = "auto"
+    """``auto`` (the default: uvloop when installed, else asyncio), ``uvloop`` or ``asyncio``
+    (``runtime.event_loop``)."""
+
     def __post_init__(self) -> None:
+        try:
+            resolve_event_loop(self.event_loop)
+        except ValueError as error:
+            raise ConfigError(f"hub: {error}") from None
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("hub: tls_cert and tls_key are required (or set plaintext = true)")
         for name in self.admin_keys:

@@ -87,7 +87,7 @@ class ApplicationRecord:
 
 @dataclass(frozen=True, slots=True)
 class TokenActivity:
-    """What other members did with one token, as a store reports it.
+    """What other members did with one token (``consortium.stacking_index``).
 
     ``other_applications[i]`` counts applications by members other than the caller in
     ``WINDOWS[i]``; ``member_last_seen`` maps each member seen within the longest window
@@ -119,9 +119,11 @@ class Marker:
 
 @dataclass(frozen=True, slots=True)
 class CheckSnapshot:
-    """Everything Check needs from the store, gathered (ideally) in one round trip."""
+    """What Check needs from the store, gathered in the round trip that records the application
+    (``Store.record_logged``); stacking and rings come from the consortium log's folds."""
 
     newly_recorded: bool
     received_at: float
-    activity: dict[str, TokenActivity]
+    """The stored record's time: the original one on a retry."""
     markers: dict[str, list[Marker]]
+    """Every marker (any status) on the application's tokens; tokens without markers absent."""

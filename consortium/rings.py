@@ -6,12 +6,16 @@ across slots. Instead every hub process folds the same append-only log (``Consor
 order into its own index, so replicas on one store hold identical rings, and a restarted hub
 replays the log to exactly the rings it had. A Check appends its application and, in the same
 round trip, receives everything appended since this process last looked; it then answers from an
-index that includes its own application and every earlier one.
+index that includes its own application and every earlier one. The same fold keeps every token's
+application history (``consortium.stacking_index``), which Check's stacking counts come from.
 
 Events are compact JSON arrays; only token keys, member ids and references appear (no raw data):
 
-- ``["a", member, ref, received_at, [linking token keys], person token or null]``: an
-  application (blacklisted when one of its tokens carries a negative marker, from "m" events).
+- ``["a", member, ref, received_at, [linking token keys], person token or null, [other token
+  keys]]``: an application (blacklisted when one of its tokens carries a negative marker, from
+  "m" events). All its token keys, linking or not, are counted for stacking
+  (``consortium.stacking_index``); entries written before the last list existed have only the
+  linking ones.
 - ``["o", member, ref, outcome, at]``: a reported outcome (defaulted / fraud confirmed; ``at``
   is absent from older entries).
 - ``["m", token, active, filer, at]``: a token's negative-marker state changed (filed, withdrawn).
@@ -35,6 +39,7 @@ from typing import Any
 from lianfang.v1 import common_pb2
 
 from consortium.records import ApplicationRecord
+from consortium.stacking_index import StackingIndex
 from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
 from graph import AppMeta, LinkPolicy, RingIndex, RingScore, RingSummary, app_id_of, person_key_of, score_ring
 from graph.aggregates import RingAggregates
@@ -62,10 +67,13 @@ def ring_public_id(ring_id: str, key: bytes = b"") -> str:
 
 
 def application_event(app: ApplicationRecord, policy: LinkPolicy) -> str:
-    linking = [key for key in app.token_keys if policy.links(key)]
+    linking: list[str] = []
+    others: list[str] = []
+    for key in dict.fromkeys(app.token_keys):
+        (linking if policy.links(key) else others).append(key)
     person = person_key_of(app.token_keys)
     return json.dumps(
-        ["a", app.member_id, app.application_ref, app.received_at, linking, person], separators=(",", ":")
+        ["a", app.member_id, app.application_ref, app.received_at, linking, person, others], separators=(",", ":")
     )
 
 
@@ -95,7 +103,8 @@ class RingView:
 
 
 class RingTracker:
-    """Owns this process's ring index and keeps it level with the store's consortium log."""
+    """Owns this process's folds of the store's consortium log that Check answers from (the ring
+    index and the stacking index) and keeps them level with the log."""
 
     def __init__(
         self,
@@ -113,6 +122,7 @@ class RingTracker:
         self.scoring = scoring
         self.index = RingIndex(self.policy)
         self.aggregates = RingAggregates(self.index)  # ring summaries without walking rings
+        self.stacking = StackingIndex()  # every token's applications, for stacking answers
         self.cursor: LogCursor = LOG_START
         self.applied = 0
         self._negative_tokens: set[str] = set()
@@ -155,14 +165,16 @@ class RingTracker:
     def _fold(self, event: list[Any]) -> None:
         kind = event[0]
         if kind == "a":
-            _, member, ref, at, tokens, person = event
-            app_id = app_id_of(str(member), str(ref))
+            member, ref, at, tokens, person = str(event[1]), str(event[2]), float(event[3]), event[4], event[5]
+            app_id = app_id_of(member, ref)
             token_keys = [str(t) for t in tokens]
             if app_id in self.index:
                 return  # a retried Check: the first recording stands (as in the store)
+            others = [str(t) for t in event[6]] if len(event) > 6 else []
             blacklisted = any(t in self._negative_tokens for t in token_keys)
-            meta = AppMeta(str(member), float(at), None if person is None else str(person), blacklisted=blacklisted)
+            meta = AppMeta(member, at, None if person is None else str(person), blacklisted=blacklisted)
             self.aggregates.add_application(app_id, token_keys, meta)
+            self.stacking.add(dict.fromkeys(token_keys + others), member, at)
         elif kind == "o":
             member, ref, outcome = event[1], event[2], event[3]
             app_id = app_id_of(str(member), str(ref))
@@ -179,6 +191,7 @@ class RingTracker:
                 self.index.remove_application(app_id)
             if expired:
                 self.aggregates.forget()
+            self.stacking.forget_before(before)
         elif kind in _OTHER_FOLDS:
             pass  # admin actions, disputes, key epochs: other folds' business
         elif kind == "m":

@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass, field
 
 from runtime.config import ConfigError
+from runtime.event_loop import resolve as resolve_event_loop
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class NodeConfig:
 
     log_level: str = "INFO"
     """Level of the JSON-lines log on stderr."""
+
+    event_loop: str = "auto"
+    """``auto`` (the default: uvloop when installed, else asyncio), ``uvloop`` or ``asyncio``
+    (``runtime.event_loop``)."""
 
     database: str = "lianfang-node.db"
     """SQLite file of the node's own records (applications, tasks, contracts, loans)."""
@@ -173,6 +178,10 @@ class NodeConfig:
     largest answer it accepts from the hub."""
 
     def __post_init__(self) -> None:
+        try:
+            resolve_event_loop(self.event_loop)
+        except ValueError as error:
+            raise ConfigError(f"node: {error}") from None
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("node: tls_cert and tls_key are required (or set plaintext = true)")
         if not self.hub_plaintext and not self.hub_ca_file:

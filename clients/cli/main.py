@@ -21,6 +21,7 @@ from clients.cli.post_loan_commands import add_commands as add_post_loan_command
 from clients.credentials import JwtSigner, generate_key_file, load_private_key, write_secret
 from clients.errors import LianfangRpcError
 from clients.hub import AdminClient
+from runtime import event_loop
 from runtime.config import ConfigError, load_config
 from runtime.logs import configure_logging
 
@@ -38,7 +39,7 @@ def _hub_serve(args: argparse.Namespace) -> int:
         overrides={"listen": args.listen, "store": args.store, "plaintext": args.plaintext or None},
     )
     configure_logging(config.log_level)
-    asyncio.run(run_hub(config))
+    event_loop.run(run_hub(config), config.event_loop)
     return 0
 
 
@@ -65,7 +66,7 @@ def _node_serve(args: argparse.Namespace) -> int:
         overrides={"listen": args.listen, "hub_address": args.hub, "database": args.database},
     )
     configure_logging(config.log_level)
-    asyncio.run(run_node(config))
+    event_loop.run(run_node(config), config.event_loop)
     return 0
 
 

@@ -12,7 +12,7 @@ from consortium.aliases import AliasBook, alias_event, pairs_in
 from consortium.disputes import DisputeBook, dispute_response
 from consortium.key_book import KeyBook
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
-from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
+from consortium.records import ApplicationRecord, CheckSnapshot, Marker, TokenActivity, token_key, token_type_of
 from consortium.ring_messages import ring_message, ring_reasons
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.services.watch_service import WatchRpcs
@@ -59,6 +59,7 @@ def _answer(
     response: consortium_pb2.CheckResponse,
     app: ApplicationRecord,
     snapshot: CheckSnapshot,
+    activity: dict[str, TokenActivity],
     now: float,
     checked_at: Timestamp,
     disputes: DisputeBook,
@@ -67,7 +68,7 @@ def _answer(
     A marker under an open dispute has no effect."""
     response.application_ref = app.application_ref
     response.newly_recorded = snapshot.newly_recorded
-    reasons = add_stacking(response, app.token_keys, snapshot.activity, app.member_id, now)
+    reasons = add_stacking(response, app.token_keys, activity, app.member_id, now)
     if snapshot.markers:
         live = (m for ms in snapshot.markers.values() for m in ms if not disputes.is_disputed(m.marker_id))
         hits, marker_reasons = blacklist_answer(live, now)
@@ -134,31 +135,44 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         self.usage = usage if usage is not None else UsageGuard()
         self.disputes = disputes if disputes is not None else DisputeBook()
 
-    def _ring_answers(
+    def _answer_in_log_order(
         self,
         apps: list[ApplicationRecord],
+        snapshots: list[CheckSnapshot],
         responses: list[consortium_pb2.CheckResponse],
         events: list[str],
         entries: list[tuple[LogCursor, str]],
+        now: float,
     ) -> None:
-        """Folds the log entries the store returned and answers each application's ring right
-        after its own event is folded: a batch is answered as if sent one Check at a time.
+        """Folds the log entries the store returned and answers each application right after
+        its own event is folded: its stacking and its ring count every application logged
+        before it and nothing after, so a batch is answered as if sent one Check at a time.
 
-        A retried Check links nothing new (the first recording stands, as in the store). An
-        application that links to no other has no ring in its answer."""
+        A retried Check links and counts nothing new (the first recording stands, as in the
+        store). An application that links to no other has no ring in its answer."""
         rings = self.rings
+        checked_at = to_timestamp(now)
         pending: dict[str, list[int]] = {}
         for i, event in enumerate(events):
             pending.setdefault(event, []).append(i)
+
+        def answer(i: int) -> None:
+            app, response = apps[i], responses[i]
+            activity = rings.stacking.activities(app.token_keys, app.member_id, now)
+            _answer(response, app, snapshots[i], activity, now, checked_at, self.disputes)
+            _mark_shared(response, app, rings)
+            view = rings.linked_view(app.member_id, app.application_ref)
+            if view is not None:
+                response.ring.CopyFrom(ring_message(view))
+                response.reasons.extend(ring_reasons(view))
+
         for entry in entries:
             rings.apply((entry,))
             for i in pending.pop(entry[1], ()):
-                app, response = apps[i], responses[i]
-                _mark_shared(response, app, rings)
-                view = rings.linked_view(app.member_id, app.application_ref)
-                if view is not None:
-                    response.ring.CopyFrom(ring_message(view))
-                    response.reasons.extend(ring_reasons(view))
+                answer(i)
+        for waiting in pending.values():  # not returned by the store (folded already elsewhere)
+            for i in waiting:
+                answer(i)
 
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
@@ -168,10 +182,9 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         app = self._application(caller, request, now, links)
         events = [application_event(app, self.rings.policy)]
         logged = ([alias_event(links)] if links else []) + events
-        snapshot, entries = await self.store.check_logged(app, now, logged, self.rings.cursor)
+        snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
         response = consortium_pb2.CheckResponse()
-        _answer(response, app, snapshot, now, to_timestamp(now), self.disputes)
-        self._ring_answers([app], [response], events, entries)
+        self._answer_in_log_order([app], snapshots, [response], events, entries, now)
         return response
 
     def _application(
@@ -196,7 +209,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         self, request: consortium_pb2.BatchCheckRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.BatchCheckResponse:
         """The batch is received at one instant and answered as if its Checks had been sent one
-        after the other in request order (``Store.check_many``)."""
+        after the other in request order (``Store.record_logged``, then the log's folds)."""
         violations = batch_check_request(request)
         if violations:
             raise InvalidArgument(violations)
@@ -209,16 +222,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         apps = [self._application(caller, check, now, links) for check in request.checks]
         events = [application_event(app, self.rings.policy) for app in apps]
         logged = ([alias_event(links)] if links else []) + events
-        snapshots, entries = await self.store.check_many_logged(apps, now, logged, self.rings.cursor)
-        checked_at = to_timestamp(now)
+        snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
         batch = consortium_pb2.BatchCheckResponse()
         add = batch.results.add
-        responses = []
-        for app, snapshot in zip(apps, snapshots, strict=True):
-            response = add()
-            _answer(response, app, snapshot, now, checked_at, self.disputes)
-            responses.append(response)
-        self._ring_answers(apps, responses, events, entries)
+        responses = [add() for _ in apps]
+        self._answer_in_log_order(apps, snapshots, responses, events, entries, now)
         return batch
 
     async def ReportOutcome(

@@ -1,9 +1,9 @@
 """The storage contract: small role interfaces, and the Store that combines them.
 
 Every backend implements all roles and passes one conformance suite
-(tests/integration/test_store_conformance.py). ``Store.check`` composes the roles and
-``Store.check_many`` composes ``check``; a backend may override either with a fused version (one
-round trip, one transaction) as long as the suite, which compares the two, still passes.
+(tests/integration/test_store_conformance.py). ``Store.record_logged``, the hub's Check, composes
+the roles; a backend overrides it with a fused version (one round trip, one transaction) as long
+as the suite, which compares the two, still passes.
 """
 
 from __future__ import annotations
@@ -11,15 +11,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
-from consortium.records import (
-    LONGEST_WINDOW,
-    WINDOWS,
-    ApplicationRecord,
-    CheckSnapshot,
-    Marker,
-    Member,
-    TokenActivity,
-)
+from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
 
 
 class MemberStore(abc.ABC):
@@ -45,14 +37,10 @@ class ApplicationIndex(abc.ABC):
     async def record_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
         """Stores the application unless (member_id, application_ref) exists.
 
-        Returns the stored record (the original one on a retry) and whether it was new.
-        Re-recording an existing application must still complete its token indexing, so that a
-        retry after a crash repairs a half-written record without double counting.
+        Returns the stored record (the original one on a retry) and whether it was new. The
+        record keeps its token keys (``token_keys_page`` walks them); counting them is the
+        consortium log's business, not the store's.
         """
-
-    @abc.abstractmethod
-    async def token_activity(self, token_keys: Sequence[str], caller: str, now: float) -> dict[str, TokenActivity]:
-        """Per token: other members' application counts per window and members' last-seen."""
 
     @abc.abstractmethod
     async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None: ...
@@ -100,10 +88,11 @@ class ConsortiumLog(abc.ABC):
     """The append-only log of what happened in the consortium: every Check, outcome, marker
     change and admin action, in one total order.
 
-    Two deterministic folds of it run in every hub process: the ring index (``consortium.rings``)
-    and the audit Merkle tree (``consortium.audit``). Each process replays the log into memory and
-    tails it before answering, so replicas on one store agree, and a restarted hub rebuilds
-    exactly what it had. Events are opaque strings to the store.
+    Deterministic folds of it run in every hub process: the ring index (``consortium.rings``),
+    every token's application history that stacking is counted from
+    (``consortium.stacking_index``) and the audit Merkle tree (``consortium.audit``). Each
+    process replays the log into memory and tails it before answering, so replicas on one store
+    agree, and a restarted hub rebuilds exactly what it had. Events are opaque strings to the store.
     """
 
     @abc.abstractmethod
@@ -130,40 +119,24 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
 
     name: str = "abstract"
 
-    async def check(self, app: ApplicationRecord, now: float) -> CheckSnapshot:
-        """Records the application and reads what Check answers from, in one logical step."""
-        stored, new = await self.record_application(app)
-        activity = await self.token_activity(app.token_keys, app.member_id, now)
-        markers = await self.markers_for_tokens(app.token_keys)
-        return CheckSnapshot(new, stored.received_at, activity, markers)
-
-    async def check_many(self, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
-        """``check`` of each application in turn, all at ``now`` (a BatchCheck).
-
-        The contract is sequential equivalence: the snapshots, and the state left behind, are
-        those of ``[await self.check(app, now) for app in apps]`` (a later application sees the
-        earlier ones, e.g. a shared token or a repeated reference). A backend may fuse the batch
-        into fewer round trips or one transaction as long as the conformance suite, which holds
-        it to this composition, still passes.
-        """
-        return [await self.check(app, now) for app in apps]
-
-    async def check_logged(
-        self, app: ApplicationRecord, now: float, events: Sequence[str], after: LogCursor | None
-    ) -> tuple[CheckSnapshot, list[tuple[LogCursor, str]]]:
-        """``check``, then ``append_log_events(events, after)`` — the hub's Check in one step,
-        which a backend fuses into one round trip or transaction. ``after=None``: no log."""
-        snapshot = await self.check(app, now)
-        entries = [] if after is None else await self.append_log_events(events, after)
-        return snapshot, entries
-
-    async def check_many_logged(
-        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: LogCursor | None
+    async def record_logged(
+        self, apps: Sequence[ApplicationRecord], events: Sequence[str], after: LogCursor
     ) -> tuple[list[CheckSnapshot], list[tuple[LogCursor, str]]]:
-        """``check_many`` then the log, as ``check_logged`` (a BatchCheck)."""
-        snapshots = await self.check_many(apps, now)
-        entries = [] if after is None else await self.append_log_events(events, after)
-        return snapshots, entries
+        """The hub's Check (a BatchCheck: many applications) in one step: ``record_application``
+        of each application in turn, the markers on their tokens, then
+        ``append_log_events(events, after)``. Stacking and rings are not read here: the hub
+        folds them from the log entries this returns (``consortium.stacking_index``).
+
+        A backend fuses this into one round trip or transaction; the conformance suite holds
+        the fused version to this composition (snapshots, log entries and the state left behind).
+        """
+        markers = await self.markers_for_tokens(list(dict.fromkeys(k for app in apps for k in app.token_keys)))
+        snapshots = []
+        for app in apps:
+            stored, new = await self.record_application(app)
+            found = {k: markers[k] for k in dict.fromkeys(app.token_keys) if k in markers}
+            snapshots.append(CheckSnapshot(new, stored.received_at, found))
+        return snapshots, await self.append_log_events(events, after)
 
     @abc.abstractmethod
     async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
@@ -177,28 +150,3 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
 
     @abc.abstractmethod
     async def close(self) -> None: ...
-
-
-def empty_activity() -> TokenActivity:
-    return TokenActivity((0,) * len(WINDOWS), {})
-
-
-def count_activity(rows: Sequence[tuple[str, float]], caller: str, now: float) -> TokenActivity:
-    """TokenActivity of one token from its (member_id, received_at) application rows.
-
-    Shared by backends that fetch rows rather than counting server-side.
-    """
-    cutoffs = [now - w.seconds for w in WINDOWS]
-    counts = [0] * len(WINDOWS)
-    last_seen: dict[str, float] = {}
-    oldest = now - LONGEST_WINDOW
-    for member_id, at in rows:
-        if at < oldest or at > now:
-            continue
-        if last_seen.get(member_id, -1.0) < at:
-            last_seen[member_id] = at
-        if member_id != caller:
-            for i, cutoff in enumerate(cutoffs):
-                if at >= cutoff:
-                    counts[i] += 1
-    return TokenActivity(tuple(counts), last_seen)

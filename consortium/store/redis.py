@@ -1,6 +1,6 @@
 """Redis store: the production backend, for standalone Redis and (unchanged layout) Redis Cluster.
 
-This module holds members, applications and the Check path; the marker role is
+This module holds members, applications and the Check path (``record_logged``); the marker role is
 ``redis_markers.py``, the consortium log ``redis_log.py``, keys and script pipelines
 ``redis_plumbing.py``, record encodings and error mapping ``redis_records.py``.
 
@@ -11,20 +11,16 @@ command, transaction or script (``{p}`` is the key prefix)::
   {p}:{m:<member>}:member        hash: the member
   {p}:{m:<member>}:app:<ref>     hash: one application record (TTL: application retention)
   {p}:{m:<member>}:markers       zset marker_id -> filed_at, the markers the member filed
-  {p}:{t:<token>}:apps           zset "<member>\\x1f<ref>" -> received_at          (TTL: retention,
-  {p}:{t:<token>}:apps:<member>  zset ref -> received_at, that member's own apps   refreshed on
-  {p}:{t:<token>}:seen           zset member -> its latest received_at             every write)
   {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
   {p}:{k:<marker>}               string: the token key the marker sits on
   {p}:{log}:events               stream: the consortium log (``ConsortiumLog``), one entry per event
   {p}:{j:<jti>}                  string: a claimed single-use token id (expires with the token)
 
-Invariants kept by the per-token script: ``apps:<m>`` mirrors m's entries of ``apps`` and
-``seen[m]`` is their maximum. A quiet token (the usual case) is counted from one range read of
-its 90 days; a busy one with ZCOUNT(apps) - ZCOUNT(apps:<caller>) per window and ``seen``, so a
-Check stays logarithmic in a token's traffic. Every write is idempotent (create-if-absent, ZADD of
-an existing entry is a no-op), which makes pipeline retries after a dropped connection safe:
-counts are never doubled. Member ids must not contain "\x1f" (validated upstream).
+Stacking is not kept here: it is counted from the consortium log, which every hub process folds
+(``consortium.stacking_index``), so a Check is one round trip of the record's create-if-absent,
+one HVALS per token (its markers) and the log's XADD + XRANGE. Every write is idempotent
+(create-if-absent; a repeated log event folds to nothing), which makes pipeline retries after a
+dropped connection safe: counts are never doubled.
 """
 
 from __future__ import annotations
@@ -38,15 +34,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from consortium.records import (
-    LONGEST_WINDOW,
-    YEAR,
-    ApplicationRecord,
-    CheckSnapshot,
-    Marker,
-    Member,
-    TokenActivity,
-)
+from consortium.records import LONGEST_WINDOW, YEAR, ApplicationRecord, CheckSnapshot, Member
 from consortium.store import redis_scripts as lua
 from consortium.store.base import LogCursor, Store
 from consortium.store.redis_cluster_link import ClusterLink, open_cluster_link
@@ -57,10 +45,6 @@ from consortium.store.redis_plumbing import Call
 from consortium.store.redis_records import application_record, guarded, member_record, num, sorted_markers, tag, text
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 
-_READ, _TENTATIVE, _AUTHORITATIVE, _TRIM, _BATCH = 0, 1, 2, 3, 4
-_TRIM_LIMIT = 1000  # entries one script call removes, so a backlog never blocks Redis for long
-_SMALL_TOKEN = 32  # at most this many entries in 90 days: one range read beats ten ZCOUNTs
-_BATCH_CHUNK = 16  # applications per round trip of a batch, so single Checks interleave with it
 _USE_LINK = True  # script pipelines over the lean multiplexed link when hiredis is installed
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
 
@@ -127,24 +111,9 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             self._link = open_link(config.url, config.socket_timeout) if _USE_LINK else None
         script = self._redis.register_script
         self._create, self._update, self._cas = script(lua.CREATE), script(lua.UPDATE), script(lua.CAS_FIELD)
-        self._delete_older, self._token = script(lua.DELETE_OLDER), script(lua.TOKEN)
+        self._delete_older = script(lua.DELETE_OLDER)
 
     # -- script calls ---------------------------------------------------------------------
-    def _token_call(self, token_key: str, mode: int, member: str, ref: str, at: float, now: float | None) -> Call:
-        bound = num(at - self.config.application_retention_seconds)
-        return self._token_call_s(token_key, mode, member, ref, num(at), bound, None if now is None else num(now))
-
-    def _token_call_s(
-        self, token_key: str, mode: int, member: str, ref: str, at: str, bound: str, now: str | None
-    ) -> Call:
-        """The per-token script call, times already formatted (``_f``): a Check builds eight."""
-        base = f"{self._p}:{{t:{tag(token_key)}}}:"
-        keys = [base + "apps", base + "seen", base + "markers", f"{base}apps:{member}"]
-        args: list[str | int | bytes] = [mode, member, ref, at, self._ttl_ms, bound, _TRIM_LIMIT, _SMALL_TOKEN]
-        if now is not None:
-            args.append(now)
-        return self._token, keys, args
-
     def _app_call(self, app: ApplicationRecord) -> Call:
         values = (
             num(app.received_at),
@@ -158,12 +127,6 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         pairs = [x for pair in zip(_APP_FIELDS, values, strict=True) for x in pair]
         key = self._member_key(app.member_id, f"app:{app.application_ref}")
         return self._create, [key], [self._ttl_ms, *pairs]
-
-    @staticmethod
-    def _activity(result: list[Any]) -> tuple[TokenActivity, list[Marker]]:
-        _, _, counts, last, markers = result  # replies are bytes (decode_responses=False), counts ints
-        seen = {last[i].decode(): float(last[i + 1]) for i in range(0, len(last), 2)} if last else {}
-        return TokenActivity(tuple(counts), seen), sorted_markers(markers) if markers else []
 
     # -- members ----------------------------------------------------------------------------
     @guarded
@@ -229,115 +192,27 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
     @guarded
     async def record_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
         [result] = await self._run([self._app_call(app)])
-        stored, new = self._stored(app, result)
-        await self._run(
-            [
-                self._token_call(k, _AUTHORITATIVE, app.member_id, app.application_ref, stored.received_at, None)
-                for k in dict.fromkeys(app.token_keys)
-            ]
-        )
-        return stored, new
+        return self._stored(app, result)
 
     @guarded
-    async def check(self, app: ApplicationRecord, now: float) -> CheckSnapshot:
-        return (await self.check_logged(app, now, (), None))[0]
-
-    @guarded
-    async def check_logged(
-        self, app: ApplicationRecord, now: float, events: Sequence[str], after: LogCursor | None
-    ) -> tuple[CheckSnapshot, list[tuple[LogCursor, str]]]:
-        """One round trip: the record's create-if-absent and, per token, record + read.
-
-        The token scripts run with the caller's received_at before the original one is known;
-        an entry that already exists is left alone (a retry). Only a retry that follows a crash
-        between record and indexing, or that brings tokens the original lacked, can index a
-        differing time: a second round trip then re-indexes those tokens with the original one.
-        """
-        tokens = list(dict.fromkeys(app.token_keys))
-        member, ref, at_s = app.member_id, app.application_ref, num(app.received_at)
-        bound_s, now_s = num(app.received_at - self.config.application_retention_seconds), num(now)
-        calls = [self._app_call(app)]
-        calls += [self._token_call_s(k, _TENTATIVE, member, ref, at_s, bound_s, now_s) for k in tokens]
-        tail = self._log_commands(events, after)
-        first, *per_token = await self._run(calls, tail)
-        entries = self._entries(per_token[-1]) if tail else []
-        per_token = per_token[: len(tokens)]
-        stored, new = self._stored(app, first)
-        at = stored.received_at
-        wrong = [i for i, r in enumerate(per_token) if float(r[1]) != at]
-        if wrong:
-            fixed = await self._run(
-                [
-                    self._token_call(tokens[i], _AUTHORITATIVE, app.member_id, app.application_ref, at, now)
-                    for i in wrong
-                ]
-            )
-            for i, r in zip(wrong, fixed, strict=True):
-                per_token[i] = r
-        return self._snapshot(new, at, tokens, per_token), entries
-
-    @guarded
-    async def check_many(self, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
-        return (await self.check_many_logged(apps, now, (), None))[0]
-
-    @guarded
-    async def check_many_logged(
-        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: LogCursor | None
+    async def record_logged(
+        self, apps: Sequence[ApplicationRecord], events: Sequence[str], after: LogCursor
     ) -> tuple[list[CheckSnapshot], list[tuple[LogCursor, str]]]:
-        """A batch in a few round trips, with the snapshots and state of sequential Checks.
-
-        First every record's create-if-absent (they touch only record keys, so running them
-        ahead of the token scripts changes nothing), which yields each application's
-        authoritative received_at; then, in request order and chunks of ``_BATCH_CHUNK``
-        applications, one script call per token in the batch mode: the tentative call a Check
-        makes and, when the stored time then differs, its fix-up call, in one call. Redis runs a
-        connection's commands in order, so each application sees the ones before it exactly as
-        sequential Checks would.
-        """
-        if not apps:
-            return [], await self._append_logged(events, after)
-        created = await self._run([self._app_call(app) for app in apps])
-        stored = [self._stored(app, r) for app, r in zip(apps, created, strict=True)]
-        retention, now_s = self.config.application_retention_seconds, num(now)
-        snapshots: list[CheckSnapshot] = []
-        entries: list[tuple[LogCursor, str]] = []
-        for start in range(0, len(apps), _BATCH_CHUNK):
-            chunk = range(start, min(start + _BATCH_CHUNK, len(apps)))
-            last = start + _BATCH_CHUNK >= len(apps)
-            tokens = [list(dict.fromkeys(apps[i].token_keys)) for i in chunk]
-            calls: list[Call] = []
-            for i, keys in zip(chunk, tokens, strict=True):
-                app, at = apps[i], stored[i][0].received_at
-                at_s, bound_s = num(app.received_at), num(app.received_at - retention)
-                extra = (num(at), num(at - retention))
-                for k in keys:
-                    call = self._token_call_s(k, _BATCH, app.member_id, app.application_ref, at_s, bound_s, now_s)
-                    call[2].extend(extra)
-                    calls.append(call)
-            tail = self._log_commands(events, after) if last else []  # the log with the last chunk
-            replies = await self._run(calls, tail)
-            if tail:
-                entries = self._entries(replies[-1])
-            results = iter(replies)
-            for i, keys in zip(chunk, tokens, strict=True):
-                record, new = stored[i]
-                snapshots.append(self._snapshot(new, record.received_at, keys, [next(results) for _ in keys]))
-        return snapshots, entries
-
-    def _snapshot(self, new: bool, at: float, tokens: Sequence[str], results: Sequence[Any]) -> CheckSnapshot:
-        activity: dict[str, TokenActivity] = {}
-        markers: dict[str, list[Marker]] = {}
-        for k, r in zip(tokens, results, strict=True):
-            activity[k], found = self._activity(r)
-            if found:
-                markers[k] = found
-        return CheckSnapshot(new, at, activity, markers)
-
-    @guarded
-    async def token_activity(self, token_keys: Sequence[str], caller: str, now: float) -> dict[str, TokenActivity]:
-        tokens = list(dict.fromkeys(token_keys))
-        results = await self._run([self._token_call(k, _READ, caller, "", now, now) for k in tokens])
-        return {k: self._activity(r)[0] for k, r in zip(tokens, results, strict=True)}
+        """One round trip: each record's create-if-absent (in request order, so a reference
+        repeated in a batch finds the first one), the markers of every token, and the log."""
+        tokens = list(dict.fromkeys(k for app in apps for k in app.token_keys))
+        markers_of = [("HVALS", f"{self._token_base(k)}:markers") for k in tokens]
+        replies = await self._run(
+            [self._app_call(app) for app in apps], [*markers_of, *self._log_commands(events, after)]
+        )
+        n = len(apps)
+        markers = {k: sorted_markers(r) for k, r in zip(tokens, replies[n : n + len(tokens)], strict=True) if r}
+        snapshots = []
+        for app, created in zip(apps, replies[:n], strict=True):
+            stored, new = self._stored(app, created)
+            found = {k: list(markers[k]) for k in dict.fromkeys(app.token_keys) if k in markers}
+            snapshots.append(CheckSnapshot(new, stored.received_at, found))
+        return snapshots, self._entries(replies[-1])
 
     @guarded
     async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None:
@@ -356,49 +231,53 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
 
     @guarded
     async def purge_applications(self, before: float) -> int:
-        """One SCAN over the prefix: deletes old application records (counted) and trims every
-        token's index below ``before``, each with per-key scripts (cluster-safe).
-
-        On Redis Cluster the scan has to visit every primary."""
-        apps_prefix, token_prefix = f"{self._p}:{{m:", f"{self._p}:{{t:"
-        deletes: list[Call] = []
-        trims: list[Call] = []
-
-        async def flush() -> int:
-            results = await self._run(deletes + trims) if deletes or trims else []
-            count = sum(int(r) for r in results[: len(deletes)])
-            # A token with more old entries than one call trims goes round again.
-            trims[:] = [c for c, r in zip(trims, results[len(deletes) :], strict=True) if r == _TRIM_LIMIT]
-            deletes.clear()
-            return count
-
+        """One SCAN over the application records: deletes those received before ``before``, each
+        with a per-key script (cluster-safe). On Redis Cluster the scan visits every primary."""
         deleted = 0
-        async for raw in self._redis.scan_iter(match=f"{self._p}:{{*", count=1000):
-            key = text(raw)
-            if key.startswith(apps_prefix) and "}:app:" in key:
-                deletes.append((self._delete_older, [key], [num(before)]))
-            elif key.startswith(token_prefix) and key.endswith("}:apps"):
-                base = key[: -len(":apps")]
-                keys = [key, f"{base}:seen", f"{base}:markers", f"{base}:apps:"]
-                trims.append((self._token, keys, [_TRIM, "", "", "0", 0, num(before), _TRIM_LIMIT, 0]))
-            if len(deletes) + len(trims) >= 200:
-                deleted += await flush()
-        while deletes or trims:
-            deleted += await flush()
+        batch: list[Call] = []
+        async for raw in self._redis.scan_iter(match=f"{self._p}:{{m:*}}:app:*", count=1000):
+            batch.append((self._delete_older, [text(raw)], [num(before)]))
+            if len(batch) >= 200:
+                deleted += sum(int(r) for r in await self._run(batch))
+                batch = []
+        if batch:
+            deleted += sum(int(r) for r in await self._run(batch))
         return deleted
 
     # -- token walk (re-keying) ----------------------------------------------------------------
     @guarded
     async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
-        """One SCAN over the token keys of ``prefix`` per page (``Store.token_keys_page``): a
-        re-keying pass costs one scan of that keyspace per ``limit`` tokens."""
-        start = f"{self._p}:{{t:"
+        """One SCAN per page over the application records (their token keys) and the tokens'
+        marker hashes (``Store.token_keys_page``): a re-keying pass costs one scan of the
+        records per ``limit`` tokens."""
         found: set[str] = set()
-        async for raw in self._redis.scan_iter(match=f"{start}{tag(prefix)}*", count=1000):
-            key = text(raw)
-            token = key[len(start) : key.index("}", len(start))].replace("%7D", "}").replace("%25", "%")
-            if token > after:
+
+        def keep(token: str) -> None:
+            if token.startswith(prefix) and token > after:
                 found.add(token)
+
+        records: list[str] = []
+
+        async def read_records() -> None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in records:
+                    pipe.hget(key, "token_keys")
+                for value in await pipe.execute():
+                    for token in text(value or b"").split():
+                        keep(token)
+            records.clear()
+
+        tokens, apps = f"{self._p}:{{t:", f"{self._p}:{{m:"
+        async for raw in self._redis.scan_iter(match=f"{self._p}:{{*", count=1000):
+            key = text(raw)
+            if key.startswith(tokens) and key.endswith("}:markers"):
+                keep(key[len(tokens) : key.index("}", len(tokens))].replace("%7D", "}").replace("%25", "%"))
+            elif key.startswith(apps) and "}:app:" in key:
+                records.append(key)
+                if len(records) >= 500:
+                    await read_records()
+        if records:
+            await read_records()
         return sorted(found)[:limit]
 
     # -- replay guard ------------------------------------------------------------------------

@@ -107,8 +107,7 @@ class _Protocol(asyncio.Protocol):
         self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # a stream transport (uvloop's too)
 
     def send(self, packed: bytes, replies: int) -> asyncio.Future[list[Any]]:
         if self.error is not None or self.transport is None:

@@ -3,33 +3,24 @@
 Calls are synchronous inside ``async def``: each is a few tens of microseconds on a local file,
 cheaper than a hop to a thread. One connection per store; hub replicas need the Redis store.
 
-A Check (and a whole BatchCheck) is one transaction: the tokens' history in the longest window is
-read once, already counted per member and window by SQLite, before the batch's own rows are
-written; each application's answer is that history plus the rows of the applications before it
-in the batch (and its own), folded in Python exactly as ``count_activity`` would fold the rows.
+A Check (and a whole BatchCheck) is one transaction: the application records, the markers on
+their tokens and the consortium-log entries (``Store.record_logged``). ``application_tokens``
+lists which tokens each application holds, for the re-keying walk (``token_keys_page``) and
+retention; stacking is counted from the log (``consortium.stacking_index``).
 """
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consortium.records import (
-    LONGEST_WINDOW,
-    WINDOWS,
-    ApplicationRecord,
-    CheckSnapshot,
-    Marker,
-    Member,
-    TokenActivity,
-)
-from consortium.store.base import LogCursor, Store, count_activity, empty_activity
+from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
+from consortium.store.base import LogCursor, Store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 
 SCHEMA = """
@@ -118,41 +109,6 @@ def _app_row(app: ApplicationRecord) -> tuple[Any, ...]:
 # Check for a WAL file of up to ~16 MB. Durability is unchanged: a commit is durable once in the WAL.
 _WAL_AUTOCHECKPOINT_PAGES = 4000
 _IN_CHUNK = 500  # tokens per IN (...) list, well under SQLite's limit on bound parameters
-# Per (token, member) in the longest window: latest time, then how many rows fall in each window
-# (shortest first; the longest is all of them). Bounds are the same floats count_activity uses.
-_ACTIVITY_SQL = (
-    "SELECT token_key, member_id, max(received_at), "
-    + ", ".join("sum(received_at >= ?)" for _ in WINDOWS[:-1])
-    + ", count(*) FROM application_tokens WHERE token_key IN ({marks}) AND received_at >= ? "
-    "AND received_at <= ? GROUP BY token_key, member_id"
-)
-
-
-class _Tally:
-    """One token's rows in the longest window, folded as count_activity folds them, and kept up
-    to date as a batch adds rows."""
-
-    __slots__ = ("by_member", "last_seen", "total")
-
-    def __init__(self) -> None:
-        self.total = [0] * len(WINDOWS)
-        self.by_member: dict[str, list[int]] = {}
-        self.last_seen: dict[str, float] = {}
-
-    def add(self, member: str, last: float, counts: Sequence[int]) -> None:
-        mine = self.by_member.get(member)
-        if mine is None:
-            mine = self.by_member[member] = [0] * len(WINDOWS)
-        for i, n in enumerate(counts):
-            self.total[i] += n
-            mine[i] += n
-        if self.last_seen.get(member, -1.0) < last:
-            self.last_seen[member] = last
-
-    def activity(self, caller: str) -> TokenActivity:
-        mine = self.by_member.get(caller)
-        others = self.total if mine is None else [t - m for t, m in zip(self.total, mine, strict=True)]
-        return TokenActivity(tuple(others), dict(self.last_seen))
 
 
 class SqliteStore(Store):
@@ -229,48 +185,38 @@ class SqliteStore(Store):
     # -- applications ----------------------------------------------------------------------
     async def record_application(self, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
         with self._tx() as db:
-            cur = db.execute(
-                f"INSERT OR IGNORE INTO applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", _app_row(app)
-            )
-            new = cur.rowcount == 1
-            stored = app
-            if not new:
-                row = db.execute(
-                    f"SELECT {_APP_COLUMNS} FROM applications WHERE member_id = ? AND application_ref = ?",
-                    (app.member_id, app.application_ref),
-                ).fetchone()
-                stored = _application(row)
-            db.executemany(
-                "INSERT OR IGNORE INTO application_tokens VALUES (?,?,?,?)",
-                [(k, stored.received_at, app.member_id, app.application_ref) for k in app.token_keys],
-            )
+            return self._record(db, app)
+
+    def _record(self, db: sqlite3.Connection, app: ApplicationRecord) -> tuple[ApplicationRecord, bool]:
+        cur = db.execute(
+            f"INSERT OR IGNORE INTO applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", _app_row(app)
+        )
+        new = cur.rowcount == 1
+        stored = app
+        if not new:
+            row = db.execute(
+                f"SELECT {_APP_COLUMNS} FROM applications WHERE member_id = ? AND application_ref = ?",
+                (app.member_id, app.application_ref),
+            ).fetchone()
+            stored = _application(row)
+        db.executemany(
+            "INSERT OR IGNORE INTO application_tokens VALUES (?,?,?,?)",
+            [(k, stored.received_at, app.member_id, app.application_ref) for k in dict.fromkeys(app.token_keys)],
+        )
         return stored, new
 
-    async def check(self, app: ApplicationRecord, now: float) -> CheckSnapshot:
-        """Record and read in one transaction (see the module docstring)."""
-        with self._tx() as db:
-            return self._check_all(db, [app], now)[0]
-
-    async def check_many(self, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
-        """A whole batch in one transaction, with one history read for all its tokens."""
-        if not apps:
-            return []
-        with self._tx() as db:
-            return self._check_all(db, apps, now)
-
-    async def check_logged(
-        self, app: ApplicationRecord, now: float, events: Sequence[str], after: LogCursor | None
-    ) -> tuple[CheckSnapshot, list[tuple[LogCursor, str]]]:
-        """The Check and its consortium-log entry in one transaction."""
-        snapshots, entries = await self.check_many_logged([app], now, events, after)
-        return snapshots[0], entries
-
-    async def check_many_logged(
-        self, apps: Sequence[ApplicationRecord], now: float, events: Sequence[str], after: LogCursor | None
+    async def record_logged(
+        self, apps: Sequence[ApplicationRecord], events: Sequence[str], after: LogCursor
     ) -> tuple[list[CheckSnapshot], list[tuple[LogCursor, str]]]:
+        """The records, their tokens' markers and the log entries in one transaction."""
         with self._tx() as db:
-            snapshots = self._check_all(db, apps, now) if apps else []
-            entries = [] if after is None else self._log(db, events, after)
+            markers = self._markers_for(db, list(dict.fromkeys(k for app in apps for k in app.token_keys)))
+            snapshots = []
+            for app in apps:
+                stored, new = self._record(db, app)
+                found = {k: list(markers[k]) for k in dict.fromkeys(app.token_keys) if k in markers}
+                snapshots.append(CheckSnapshot(new, stored.received_at, found))
+            entries = self._log(db, events, after)
         return snapshots, entries
 
     @staticmethod
@@ -278,87 +224,6 @@ class SqliteStore(Store):
         db.executemany("INSERT INTO consortium_log (event) VALUES (?)", [(e,) for e in events])
         rows = db.execute("SELECT seq, event FROM consortium_log WHERE seq > ? ORDER BY seq", (after[0],)).fetchall()
         return [((seq, 0), event) for seq, event in rows]
-
-    def _check_all(self, db: sqlite3.Connection, apps: Sequence[ApplicationRecord], now: float) -> list[CheckSnapshot]:
-        oldest = now - LONGEST_WINDOW
-        cutoffs = [now - w.seconds for w in WINDOWS]
-        tokens = list(dict.fromkeys(k for app in apps for k in app.token_keys))
-        tallies = {k: _Tally() for k in tokens}
-        for start in range(0, len(tokens), _IN_CHUNK):
-            chunk = tokens[start : start + _IN_CHUNK]
-            sql = _ACTIVITY_SQL.format(marks=",".join("?" * len(chunk)))
-            for key, member, last, *counts in db.execute(sql, (*cutoffs[:-1], *chunk, oldest, now)):
-                tallies[key].add(member, last, counts)
-        markers = self._markers_for(db, tokens)
-        added: set[tuple[str, float, str, str]] = set()  # token rows this batch wrote
-        rows: list[tuple[str, float, str, str]] = []
-        out: list[CheckSnapshot] = []
-        for app in apps:
-            new = (
-                db.execute(
-                    f"INSERT OR IGNORE INTO applications ({_APP_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", _app_row(app)
-                ).rowcount
-                == 1
-            )
-            stored = app
-            if not new:
-                row = db.execute(
-                    f"SELECT {_APP_COLUMNS} FROM applications WHERE member_id = ? AND application_ref = ?",
-                    (app.member_id, app.application_ref),
-                ).fetchone()
-                stored = _application(row)
-            at, member, ref = stored.received_at, app.member_id, app.application_ref
-            keys = list(dict.fromkeys(app.token_keys))
-            counted = oldest <= at <= now  # a row outside the longest window changes no answer
-            present: set[str] = set()
-            if counted and not new:  # a retry: which of its token rows exist already?
-                present = self._rows_of(db, keys, at, member, ref)
-            for k in keys:
-                pk = (k, at, member, ref)
-                if pk not in added and k not in present:
-                    added.add(pk)
-                    rows.append(pk)
-                    if counted:
-                        tallies[k].add(member, at, [1 if at >= c else 0 for c in cutoffs])
-            out.append(
-                CheckSnapshot(
-                    new,
-                    at,
-                    {k: tallies[k].activity(member) for k in keys},
-                    {k: list(markers[k]) for k in keys if k in markers},
-                )
-            )
-        db.executemany("INSERT OR IGNORE INTO application_tokens VALUES (?,?,?,?)", rows)
-        return out
-
-    @staticmethod
-    def _rows_of(db: sqlite3.Connection, keys: Sequence[str], at: float, member: str, ref: str) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start : start + _IN_CHUNK]
-            found.update(
-                k
-                for (k,) in db.execute(
-                    f"SELECT token_key FROM application_tokens WHERE token_key IN ({','.join('?' * len(chunk))}) "
-                    "AND received_at = ? AND member_id = ? AND application_ref = ?",
-                    (*chunk, at, member, ref),
-                )
-            )
-        return found
-
-    async def token_activity(self, token_keys: Sequence[str], caller: str, now: float) -> dict[str, TokenActivity]:
-        rows_by_token: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        marks = ",".join("?" * len(token_keys))
-        for key, member_id, at in self._db.execute(
-            f"SELECT token_key, member_id, received_at FROM application_tokens "
-            f"WHERE token_key IN ({marks}) AND received_at >= ? AND received_at <= ?",
-            (*token_keys, now - LONGEST_WINDOW, now),
-        ):
-            rows_by_token[key].append((member_id, at))
-        return {
-            k: count_activity(rows_by_token[k], caller, now) if k in rows_by_token else empty_activity()
-            for k in token_keys
-        }
 
     async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None:
         row = self._db.execute(

@@ -77,6 +77,21 @@ async def test_stacking_windows_and_other_members_exclude_caller(hub) -> None:  
     assert not [r for r in later.reasons if r.code.startswith("STACKING")]
 
 
+async def test_batch_check_counts_stacking_as_if_sent_one_by_one(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a, b, cc = (client(c, m) for m in MEMBERS)
+    first = await b.batch_check([check_request("b-1", phone(9)), check_request("b-2", phone(9))])
+    assert [by_type(r, common_pb2.TOKEN_TYPE_PHONE)["1H"] for r in first.results] == [(0, 0)] * 2  # own apps
+    clock.advance(60)
+    second = await cc.batch_check([check_request("c-1", phone(9)), check_request("c-2", phone(9))])
+    assert [by_type(r, common_pb2.TOKEN_TYPE_PHONE)["1H"] for r in second.results] == [(1, 2), (1, 2)]
+    retry = await b.batch_check([check_request("b-3", phone(9)), check_request("b-1", phone(9))])
+    assert [r.newly_recorded for r in retry.results] == [True, False]
+    assert [by_type(r, common_pb2.TOKEN_TYPE_PHONE)["1H"] for r in retry.results] == [(1, 2), (1, 2)]
+    single = await a.check_request(check_request("a-1", phone(9)))
+    assert by_type(single, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (2, 5)  # b's retry counted once
+
+
 async def test_markers_rules(hub) -> None:  # type: ignore[no-untyped-def]
     c, clock = hub
     a, b = client(c, "lender-a"), client(c, "lender-b")

@@ -1,4 +1,5 @@
-"""Two hub processes (``lianfang hub serve``) on one real Redis give identical ring answers.
+"""Two hub processes (``lianfang hub serve``) on one real Redis give identical ring and stacking
+answers.
 
 The workload alternates between the hubs, so each process learns half of the applications only
 through the shared consortium log.
@@ -24,7 +25,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 from clients.analyst import AnalystClient
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.hub import AdminClient, HubClient
-from tests.support.consortium import check_request, phone, raw_jwt, rid, token
+from tests.support.consortium import by_type, check_request, phone, raw_jwt, rid, token
 from tests.support.redis_process import free_port
 
 MEMBERS = ["lender-a", "lender-b", "lender-c"]
@@ -130,6 +131,12 @@ async def test_two_hub_processes_on_one_redis_give_identical_ring_answers(
     # A Check on either hub now answers the same ring for the same application.
     late = [await members["lender-a"][h].check_request(check_request("late", rid(0), phone(1))) for h in (0, 1)]
     assert late[0].ring == late[1].ring
+    assert late[0].stacking == late[1].stacking
+    # Stacking counts the other hub's Checks too: it is folded from the same log.
+    await members["lender-b"][1].check_request(check_request("x-1", phone(1000)))
+    await members["lender-b"][1].check_request(check_request("x-2", phone(1000)))
+    crossed = await members["lender-c"][0].check_request(check_request("x-3", phone(1000)))
+    assert by_type(crossed, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (1, 2)
     # A single-use token spent at one replica is refused at the other (the claim is in the store).
     once = raw_jwt(str(tmp_path / "lender-a.pem"), "lender-a", scope="contribute")
     codes = []

@@ -11,7 +11,7 @@ import pytest
 import redis
 from lianfang.v1 import common_pb2 as pb
 
-from consortium.records import ApplicationRecord, token_key
+from consortium.records import ApplicationRecord, Marker, token_key
 from consortium.server import store_from_url
 from consortium.store.redis import RedisStore, RedisStoreConfig
 from consortium.store.redis_cluster_link import ClusterLink, open_cluster_link, slot_of
@@ -22,16 +22,23 @@ T0 = 1_767_225_600.0
 TOKENS = [token_key(1, 1 + i % 8, 1, i.to_bytes(16, "big")) for i in range(60)]
 
 
-def test_keys_spread_over_every_primary_and_a_token_stays_in_one_slot(redis_cluster: RedisCluster) -> None:
+def test_keys_spread_over_every_primary_and_a_member_stays_in_one_slot(redis_cluster: RedisCluster) -> None:
     async def main() -> None:
         store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True))
         assert isinstance(store._link, ClusterLink)  # the hot path takes the lean link
         try:
+            cursor = (0, 0)
             for i in range(30):
                 app = ApplicationRecord(f"m{i % 3}", f"r{i}", T0 + i, (TOKENS[i], TOKENS[i + 1], TOKENS[i + 2]))
-                await store.check(app, T0 + i)
-            snap = await store.check(ApplicationRecord("m9", "last", T0 + 99, (TOKENS[5],)), T0 + 99)
-            assert snap.activity[TOKENS[5]].other_applications[-1] == 3  # r3, r4 and r5 carried it
+                if i % 4 == 0:
+                    await store.add_marker(_marker(f"mk{i}", f"m{i % 3}", TOKENS[i + 1]))
+                _, entries = await store.record_logged([app], [f"e{i}"], cursor)
+                cursor = entries[-1][0]
+            [snap], entries = await store.record_logged(
+                [ApplicationRecord("m9", "last", T0 + 99, (TOKENS[5], TOKENS[9]))], ["last"], (0, 0)
+            )
+            assert snap.newly_recorded and set(snap.markers) == {TOKENS[5], TOKENS[9]}
+            assert [e for _, e in entries] == [f"e{i}" for i in range(30)] + ["last"]
         finally:
             await store.close()
 
@@ -42,12 +49,16 @@ def test_keys_spread_over_every_primary_and_a_token_stays_in_one_slot(redis_clus
     for node in redis_cluster.nodes:
         client = redis.Redis(port=node.port)
         try:
-            for key in client.scan_iter(match="lf:{t:*"):
+            for key in client.scan_iter(match="lf:{m:*"):
                 tag = key.decode().split("}")[0]
                 slots[tag].add(int(client.execute_command("CLUSTER", "KEYSLOT", key)))
         finally:
             client.close()
-    assert slots and all(len(s) == 1 for s in slots.values())
+    assert len(slots) == 4 and all(len(s) == 1 for s in slots.values())  # m0, m1, m2, m9
+
+
+def _marker(marker_id: str, filer: str, token: str) -> Marker:
+    return Marker(marker_id, filer, token, pb.MARKER_TYPE_SUSPECT, "SUSPECT_DOCS", 0, T0, T0 - 1, None)
 
 
 def test_a_stale_slot_map_is_corrected_by_moved_replies(redis_cluster: RedisCluster) -> None:
@@ -84,15 +95,15 @@ def test_a_dead_primary_makes_its_slots_unavailable_until_it_returns(redis_clust
     async def main() -> None:
         store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True, socket_timeout=0.5))
         try:
-            apps = [ApplicationRecord("m", f"r{i}", T0, (TOKENS[i],)) for i in range(12)]
+            apps = [ApplicationRecord(f"m{i}", f"r{i}", T0, (TOKENS[i],)) for i in range(12)]
             for app in apps:
-                await store.check(app, T0)
+                await store.record_application(app)
             victim = redis_cluster.nodes[1]
             victim.kill()
             outcomes = []
             for app in apps:
                 try:
-                    await store.check(app, T0 + 1)
+                    await store.record_application(app)
                     outcomes.append("ok")
                 except Unavailable:
                     outcomes.append("unavailable")
@@ -102,8 +113,9 @@ def test_a_dead_primary_makes_its_slots_unavailable_until_it_returns(redis_clust
             victim.start()
             redis_cluster.start()  # back to cluster_state:ok
             await store.ping()
-            for app in apps:  # everything written before the failure is still there
-                assert await store.get_application("m", app.application_ref) is not None
+            for app, outcome in zip(apps, outcomes, strict=True):  # the live primaries kept theirs
+                if outcome == "ok":
+                    assert await store.get_application(app.member_id, app.application_ref) is not None
         finally:
             await store.close()
 
@@ -117,7 +129,9 @@ def test_cluster_keys_carry_hash_tags(redis_cluster: RedisCluster, kind: int) ->
     async def main() -> None:
         store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True))
         try:
-            await store.check(ApplicationRecord("m", "r", T0, (token_key(1, kind, 1, b"\x07" * 16),)), T0)
+            token = token_key(1, kind, 1, b"\x07" * 16)
+            await store.add_marker(_marker("mk", "m", token))
+            await store.record_logged([ApplicationRecord("m", "r", T0, (token,))], ['["y"]'], (0, 0))
             await store.append_log_events(['["x"]'], (0, 0))
             await store.claim_token_id("jti-1", T0 + 60, T0)
         finally:

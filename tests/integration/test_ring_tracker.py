@@ -47,8 +47,10 @@ async def test_fold_of_applications_outcomes_and_markers(tmp_path: Path) -> None
     tracker = RingTracker(s, POLICY)
     a1, a2 = app("m1", "r1", rid(1), phone(9), subnet(1)), app("m2", "r2", rid(2), phone(9))
     event = application_event(a1, POLICY)
-    assert subnet(1) not in event  # non-linking tokens are not logged
+    assert json.loads(event)[4:] == [[rid(1), phone(9)], rid(1), [subnet(1)]]  # non-linking ones apart
     await tracker.publish([event, marker_event(rid(2), True), application_event(a2, POLICY)])
+    assert subnet(1) not in tracker.index.tokens_of(app_id_of("m1", "r1"))  # they link nothing
+    assert tracker.stacking.activities([subnet(1)], "m2", T0)[subnet(1)].other_applications == (1,) * 5
     view = tracker.linked_view("m2", "r2")
     assert view is not None and (view.summary.size, view.summary.lenders, view.summary.persons) == (2, 2, 2)
     assert view.summary.blacklisted == 1  # a2's resident ID carries a marker
@@ -145,3 +147,13 @@ def test_event_encoding_is_compact_and_carries_no_raw_values() -> None:
     decoded = json.loads(event)
     assert decoded[:4] == ["a", "lender-a", "APP-1", T0] and decoded[4] == list(tokens)
     assert " " not in event
+
+
+async def test_application_events_of_the_older_layout_still_fold(tmp_path: Path) -> None:
+    """Entries logged before the non-linking tokens were added (six fields) fold as before."""
+    tracker = RingTracker(store(tmp_path / "hub.db"), POLICY)
+    old = json.dumps(["a", "m1", "r1", T0, [phone(5)], None], separators=(",", ":"))
+    await tracker.publish([old, application_event(app("m2", "r2", phone(5), subnet(3)), POLICY)])
+    got = tracker.stacking.activities([phone(5), subnet(3)], "m3", T0)
+    assert got[phone(5)].other_applications == (2,) * 5 and got[subnet(3)].other_applications == (1,) * 5
+    assert tracker.linked_view("m2", "r2") is not None

@@ -1,7 +1,9 @@
 """One conformance suite for every Store backend (sqlite on a temp file, redis on a real server).
 
-Behaviour is asserted, not just "no exception": counts per window, idempotency of retries, the
-fused Check against the composed one, marker lifecycle, persistence, Unavailable on a dead server.
+Behaviour is asserted, not just "no exception": idempotency of retries, the fused Check
+(``record_logged``) against the composed one, marker lifecycle, the consortium log, persistence,
+Unavailable on a dead server. Stacking counts are a fold of the log, tested in
+tests/unit/test_stacking_index.py and through the hub.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from lianfang.v1 import common_pb2 as pb
 
 from consortium.records import DAY, HOUR, ApplicationRecord, CheckSnapshot, Marker, Member, token_key
 from consortium.store import redis as redis_store
-from consortium.store.base import LOG_START, Store
+from consortium.store.base import LOG_START, LogCursor, Store
 from consortium.store.redis import RedisStore, RedisStoreConfig
 from consortium.store.redis_link import RedisLink
 from consortium.store.registry import STORE_TYPES, open_store
@@ -63,10 +64,9 @@ async def opened(backend: Backend, **overrides: Any) -> AsyncIterator[Store]:
         await store.close()
 
 
-@pytest.fixture(params=["sqlite", "redis", "redis-busy", "redis-pipeline", "redis-cluster", "redis-cluster-pipeline"])
+@pytest.fixture(params=["sqlite", "redis", "redis-pipeline", "redis-cluster", "redis-cluster-pipeline"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
-    """redis-busy: every token takes the path of tokens too busy to read whole (ZCOUNTs, seen).
-    redis-pipeline: script calls through redis-py's pipeline (as without hiredis), not the link.
+    """redis-pipeline: script calls through redis-py's pipeline (as without hiredis), not the link.
     redis-cluster: a real 3-primary Redis Cluster (the store's cluster link); redis-cluster-pipeline:
     the same through redis-py's cluster pipeline."""
     if request.param == "sqlite":
@@ -76,8 +76,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.
             monkeypatch.setattr(redis_store, "_USE_LINK", False)
         cluster = request.getfixturevalue("redis_cluster")
         return Backend("redis", {"url": cluster.url, "key_prefix": "lf", "cluster": True})
-    if request.param == "redis-busy":
-        monkeypatch.setattr(redis_store, "_SMALL_TOKEN", 0)
     if request.param == "redis-pipeline":
         monkeypatch.setattr(redis_store, "_USE_LINK", False)
     return Backend("redis", {"url": request.getfixturevalue("redis_url"), "key_prefix": "lf"})
@@ -158,44 +156,6 @@ def test_record_application_is_idempotent(backend: Backend) -> None:
         assert (stored, new) == (first, False)
         assert await store.get_application("a", "ref-1") == first
         assert await store.get_application("a", "missing") is None
-        activity = await store.token_activity([PHONE, DEVICE], "b", T0)
-        for k in (PHONE, DEVICE):
-            assert activity[k].other_applications == (1, 1, 1, 1, 1)
-            assert activity[k].member_last_seen == {"a": T0 - HOUR / 2}
-
-    backend.run(scenario)
-
-
-def test_token_activity_windows(backend: Backend) -> None:
-    now = T0
-    rows = [  # (member, age): counted in the windows it falls in, caller "a" never counted
-        ("b", 0.0),
-        ("b", HOUR),
-        ("c", 5 * HOUR),
-        ("b", 3 * DAY),
-        ("c", 20 * DAY),
-        ("d", 60 * DAY),
-        ("d", 90 * DAY),
-        ("e", 90 * DAY + 1),
-        ("a", 10.0),
-        ("a", 2 * DAY),
-        ("f", -HOUR),
-        ("c", -1.0),
-    ]
-
-    async def scenario(store: Store) -> None:
-        for i, (m, age) in enumerate(rows):
-            await store.record_application(application(m, f"r{i}", now - age, PHONE))
-        got = await store.token_activity([PHONE, DEVICE, PHONE], "a", now)
-        assert set(got) == {PHONE, DEVICE}
-        assert got[PHONE].other_applications == (2, 3, 4, 5, 7)
-        assert got[PHONE].member_last_seen == {"a": now - 10, "b": now, "c": now - 5 * HOUR, "d": now - 60 * DAY}
-        assert got[DEVICE].other_applications == (0, 0, 0, 0, 0) and got[DEVICE].member_last_seen == {}
-        as_b = (await store.token_activity([PHONE], "b", now))[PHONE]
-        assert as_b.other_applications == (1, 2, 3, 4, 6)
-        earlier = (await store.token_activity([PHONE], "a", now - 2 * HOUR))[PHONE]  # b's newer apps unseen
-        assert earlier.other_applications == (0, 1, 2, 3, 6)
-        assert earlier.member_last_seen["b"] == now - 3 * DAY
 
     backend.run(scenario)
 
@@ -227,11 +187,7 @@ def test_purge_applications(backend: Backend) -> None:
         assert await store.get_application("b", "old") is None
         assert await store.get_application("c", "mid") is None
         assert await store.get_application("b", "new") is not None
-        before = await store.token_activity([DEVICE], "a", T0 - 60 * DAY)  # "mid" would be in 90 d
-        assert before[DEVICE].other_applications == (0,) * 5 and before[DEVICE].member_last_seen == {}
-        after = await store.token_activity([PHONE], "a", T0)
-        assert after[PHONE].other_applications == (1, 1, 1, 2, 2)
-        assert after[PHONE].member_last_seen == {"b": T0 - 10 * DAY, "d": T0}
+        assert await store.get_application("d", "new2") is not None
         assert await store.purge_applications(T0 - 100 * DAY) == 0
 
     backend.run(scenario)
@@ -350,41 +306,121 @@ def test_markers_queries(backend: Backend) -> None:
     backend.run(scenario)
 
 
-# -- check -----------------------------------------------------------------------------------
-async def workload(
-    store: Store,
-    check: Callable[[Store, ApplicationRecord, float], Awaitable[CheckSnapshot]],
-    seed: int = 7,
-    steps: int = 120,
-) -> list[CheckSnapshot]:
-    """A scripted mix: new apps, retries (new time, same ref), skewed clocks, markers in between."""
+# -- the Check path: record_logged ----------------------------------------------------------------
+Logged = tuple[list[CheckSnapshot], list[tuple[LogCursor, str]]]
+Record = Callable[[Store, list[ApplicationRecord], list[str], LogCursor], Awaitable[Logged]]
+
+
+def _fused(store: Store, apps: list[ApplicationRecord], events: list[str], after: LogCursor) -> Awaitable[Logged]:
+    return store.record_logged(apps, events, after)
+
+
+def _composed(store: Store, apps: list[ApplicationRecord], events: list[str], after: LogCursor) -> Awaitable[Logged]:
+    return Store.record_logged(store, apps, events, after)  # the roles, one after the other
+
+
+async def workload(store: Store, record: Record, seed: int = 7, steps: int = 80) -> list[Any]:
+    """A scripted mix, as a hub drives the store: Checks and batches of 1-6 applications from
+    mixed members sharing tokens, retries (later, of earlier refs and of refs in the same batch,
+    some with other tokens), markers filed and withdrawn in between, the log tailed from the last
+    entry seen (sometimes from further back, as a lagging replica would)."""
     rng, now = random.Random(seed), T0
-    out: list[CheckSnapshot] = []
+    out: list[Any] = []
     refs: list[ApplicationRecord] = []
+    cursor = LOG_START
     for i in range(steps):
         now += rng.choice([1.0, 60.0, HOUR, 7 * HOUR, 3 * DAY, 25 * DAY])
-        if refs and rng.random() < 0.2:
-            app = replace(rng.choice(refs), received_at=now)  # a retry, later
-        else:
-            app = application(rng.choice("abcd"), f"ref-{i}", now, *rng.sample(TOKENS, rng.randint(1, 4)))
-            refs.append(app)
-        if rng.random() < 0.1:
-            await store.add_marker(marker(f"mk-{i}", rng.choice("abcd"), rng.choice(TOKENS), now))
+        batch: list[ApplicationRecord] = []
+        for j in range(rng.choice([1, 1, 1, 2, 6])):
+            if refs and rng.random() < 0.25:
+                app = replace(rng.choice(refs), received_at=now)
+                if rng.random() < 0.3:
+                    app = replace(app, token_keys=tuple(rng.sample(TOKENS, rng.randint(1, 4))))
+            else:
+                tokens = rng.sample(TOKENS, rng.randint(1, 4))
+                app = application(rng.choice("abcd"), f"ref-{seed}-{i}-{j}", now, *tokens)
+                refs.append(app)
+            batch.append(app)
+        if rng.random() < 0.15:
+            await store.add_marker(marker(f"mk-{seed}-{i}", rng.choice("abcd"), rng.choice(TOKENS), now))
         if rng.random() < 0.05 and i > 10:
             filed = [m for f in "abcd" for m in await store.markers_by_filer(f)]
             if filed:
                 await store.withdraw_marker(rng.choice(filed).marker_id, now, "withdrawn")
-        skew = rng.choice([0.0, 0.0, -30.0, 120.0])
-        out.append(normalised(await check(store, app, now + skew)))
+        after = cursor if rng.random() < 0.8 else LOG_START
+        snapshots, entries = await record(store, batch, [f"event-{i}-{j}" for j in range(len(batch))], after)
+        cursor = entries[-1][0]
+        out.append(([normalised(s) for s in snapshots], [e for _, e in entries]))
     return out
 
 
-def _fused(store: Store, app: ApplicationRecord, now: float) -> Awaitable[CheckSnapshot]:
-    return store.check(app, now)
+def test_record_logged_matches_the_composition(backend: Backend, tmp_path: Path) -> None:
+    """The fused Check (one round trip or transaction) gives the snapshots and log entries of the
+    composed one and leaves the same state behind."""
+
+    async def main() -> list[Any]:
+        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
+        async with opened(backend) as fused, opened(backend, **other) as composed:
+            got, want = await workload(fused, _fused), await workload(composed, _composed)
+            assert got == want
+            assert [e for _, e in await fused.log_events(LOG_START, 10_000)] == [
+                e for _, e in await composed.log_events(LOG_START, 10_000)
+            ]
+        return got
+
+    got = asyncio.run(main())
+    snapshots = [s for step, _ in got for s in step]
+    # the workload does exercise retries, markers and batches
+    assert any(not s.newly_recorded for s in snapshots) and any(s.markers for s in snapshots)
+    assert any(len(step) > 1 for step, _ in got)
+    if backend.kind == "sqlite":
+        assert _sqlite_state(backend.options["path"]) == _sqlite_state(str(tmp_path / "copy.db"))
+    elif not backend.options.get("cluster"):
+        fused_state = _redis_state(backend.options["url"], "lf")
+        assert fused_state and fused_state == _redis_state(backend.options["url"], "copy")
 
 
-def _composed(store: Store, app: ApplicationRecord, now: float) -> Awaitable[CheckSnapshot]:
-    return Store.check(store, app, now)
+def test_record_logged_same_answers_on_sqlite_and_redis(redis_url: str, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with (
+            opened(Backend("sqlite", {"path": str(tmp_path / "hub.db")})) as lite,
+            opened(Backend("redis", {"url": redis_url})) as red,
+        ):
+            for seed in (1, 2):
+                assert await workload(lite, _fused, seed) == await workload(red, _fused, seed)
+
+    asyncio.run(main())
+
+
+def test_record_logged_answers_a_retry_from_the_original(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        await store.add_marker(marker("m1", "c", DEVICE, T0 - DAY))
+        [first], entries = await store.record_logged([application("a", "r", T0, PHONE, DEVICE)], ["e1"], LOG_START)
+        assert first.newly_recorded and first.received_at == T0 and [e for _, e in entries] == ["e1"]
+        assert [m.marker_id for m in first.markers[DEVICE]] == ["m1"] and PHONE not in first.markers
+        retry_app = application("a", "r", T0 + 2 * HOUR, PHONE, DEVICE, TOKENS[3])
+        [retry], entries = await store.record_logged([retry_app], ["e2"], entries[-1][0])
+        assert not retry.newly_recorded and retry.received_at == T0 and [e for _, e in entries] == ["e2"]
+        assert await store.get_application("a", "r") == application("a", "r", T0, PHONE, DEVICE)
+
+    backend.run(scenario)
+
+
+def test_record_logged_in_a_batch_sees_earlier_references(backend: Backend) -> None:
+    async def scenario(store: Store) -> None:
+        await store.add_marker(marker("m1", "c", PHONE, T0 - DAY))
+        batch = [
+            application("a", "r1", T0, PHONE, DEVICE),
+            application("b", "r1", T0, DEVICE),  # another member's reference: its own application
+            application("a", "r1", T0 + 1, DEVICE),  # a repeated reference: a retry of the first
+        ]
+        (first, other, again), entries = await store.record_logged(batch, ["x", "y"], LOG_START)
+        assert first.newly_recorded and other.newly_recorded and not again.newly_recorded
+        assert again.received_at == T0 and PHONE in first.markers and not again.markers
+        assert [e for _, e in entries] == ["x", "y"]
+        assert await store.record_logged([], [], entries[-1][0]) == ([], [])
+
+    backend.run(scenario)
 
 
 def test_token_keys_page_walks_every_held_token_of_a_prefix(backend: Backend) -> None:
@@ -395,9 +431,10 @@ def test_token_keys_page_walks_every_held_token_of_a_prefix(backend: Backend) ->
 
     async def scenario(store: Store) -> None:
         await store.add_member(member("a"))
-        for i, key in enumerate(oprf[:5]):
-            await store.check(application("a", f"r{i}", T0 + i, key, hmac_only), T0 + i)
-        await store.check(application("a", "again", T0 + 9, oprf[0]), T0 + 9)  # a token held twice
+        for i, key in enumerate(oprf[:4]):
+            await store.record_application(application("a", f"r{i}", T0 + i, key, hmac_only))
+        await store.record_logged([application("a", "b1", T0 + 5, oprf[4])], ["e"], LOG_START)
+        await store.record_application(application("a", "again", T0 + 9, oprf[0]))  # a token held twice
         await store.add_marker(marker("mk-only", "a", oprf[5]))  # held by a marker alone
         walked: list[str] = []
         after = ""
@@ -412,141 +449,24 @@ def test_token_keys_page_walks_every_held_token_of_a_prefix(backend: Backend) ->
     backend.run(scenario)
 
 
-def test_check_matches_default_composition(backend: Backend, tmp_path: Path) -> None:
-    async def main() -> None:
-        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
-        async with opened(backend) as fused, opened(backend, **other) as composed:
-            got, want = await workload(fused, _fused), await workload(composed, _composed)
-            assert got == want
-            assert any(not s.newly_recorded for s in got) and any(s.markers for s in got)
-            assert any(sum(a.other_applications) for s in got for a in s.activity.values())
-            for f in "abcd":
-                assert await fused.token_activity(TOKENS, f, T0 + 400 * DAY) == await composed.token_activity(
-                    TOKENS, f, T0 + 400 * DAY
-                )
-
-    asyncio.run(main())
-
-
-def test_check_logged_matches_check_then_append(backend: Backend, tmp_path: Path) -> None:
-    """The fused Check + consortium-log append equals the composition, single and batched."""
-
-    async def run(store: Store, fused: bool) -> list[Any]:
-        out: list[Any] = []
-        cursor = LOG_START
-        for i, app in enumerate(
-            [application("a", f"r{i}", T0 + i, PHONE, TOKENS[i % 3]) for i in range(6)] + [application("a", "r0", T0)]
-        ):
-            call = store.check_logged if fused else partial(Store.check_logged, store)
-            snapshot, entries = await call(app, T0 + i, [f"event-{i}"], cursor)
-            cursor = entries[-1][0]
-            out.append((snapshot, [e for _, e in entries]))
-        batch = [application("b", f"q{i}", T0 + 10, PHONE, DEVICE) for i in range(3)]
-        many = store.check_many_logged if fused else partial(Store.check_many_logged, store)
-        snapshots, entries = await many(batch, T0 + 10, ["batch-1", "batch-2"], LOG_START)
-        out.append((snapshots, [e for _, e in entries]))
-        quiet, none = await (store.check_logged if fused else partial(Store.check_logged, store))(
-            application("c", "x", T0 + 11, PHONE), T0 + 11, ["ignored"], None
-        )
-        out.append((quiet, none))
-        out.append([e for _, e in await store.log_events(LOG_START, 100)])
-        return out
-
-    async def main() -> None:
-        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
-        async with opened(backend) as fused, opened(backend, **other) as composed:
-            got, want = await run(fused, True), await run(composed, False)
-            assert got == want
-            assert got[1][1] == ["event-1"] and got[-3][1] == [f"event-{i}" for i in range(7)] + ["batch-1", "batch-2"]
-            assert got[-2][1] == [] and "ignored" not in got[-1]
-
-    asyncio.run(main())
-
-
-@pytest.mark.parametrize("small", [32, 0])
-def test_check_same_snapshots_on_sqlite_and_redis(
-    redis_url: str, tmp_path: Path, small: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(redis_store, "_SMALL_TOKEN", small)
-
-    async def main() -> None:
-        async with (
-            opened(Backend("sqlite", {"path": str(tmp_path / "hub.db")})) as lite,
-            opened(Backend("redis", {"url": redis_url})) as red,
-        ):
-            for seed in (1, 2):
-                assert await workload(lite, _fused, seed) == await workload(red, _fused, seed)
-
-    asyncio.run(main())
-
-
-def test_check_answers_a_retry_from_the_original(backend: Backend) -> None:
-    async def scenario(store: Store) -> None:
-        await store.add_marker(marker("m1", "c", DEVICE, T0 - DAY))
-        first = await store.check(application("a", "r", T0, PHONE, DEVICE), T0)
-        assert first.newly_recorded and first.received_at == T0
-        assert [m.marker_id for m in first.markers[DEVICE]] == ["m1"] and PHONE not in first.markers
-        await store.check(application("b", "r", T0 + 1, PHONE), T0 + 1)
-        retry = await store.check(application("a", "r", T0 + 2 * HOUR, PHONE, DEVICE), T0 + 2 * HOUR)
-        assert not retry.newly_recorded and retry.received_at == T0
-        assert retry.activity[PHONE].other_applications == (0, 1, 1, 1, 1)
-        assert retry.activity[PHONE].member_last_seen == {"a": T0, "b": T0 + 1}
-
-    backend.run(scenario)
-
-
-# -- batches ---------------------------------------------------------------------------------
-CheckMany = Callable[[Store, list[ApplicationRecord], float], Awaitable[list[CheckSnapshot]]]
-
-
-async def batch_workload(store: Store, check_many: CheckMany, seed: int = 11, steps: int = 60) -> list[CheckSnapshot]:
-    """Batches of 1-8 applications from mixed members sharing tokens; retries of earlier refs and
-    of refs in the same batch (some bringing other tokens), markers, skewed clocks, gaps past the
-    retention (trims)."""
-    rng, now = random.Random(seed), T0
-    out: list[CheckSnapshot] = []
-    refs: list[ApplicationRecord] = []
-    for i in range(steps):
-        now += rng.choice([1.0, 60.0, HOUR, 7 * HOUR, 3 * DAY, 25 * DAY, 400 * DAY])
-        batch: list[ApplicationRecord] = []
-        for j in range(rng.randint(1, 8)):
-            if refs and rng.random() < 0.25:
-                app = replace(rng.choice(refs), received_at=now)
-                if rng.random() < 0.3:
-                    app = replace(app, token_keys=tuple(rng.sample(TOKENS, rng.randint(1, 4))))
-            else:
-                app = application(rng.choice("abcd"), f"ref-{i}-{j}", now, *rng.sample(TOKENS, rng.randint(1, 4)))
-                refs.append(app)
-            batch.append(app)
-        if rng.random() < 0.2:
-            await store.add_marker(marker(f"mk-{i}", rng.choice("abcd"), rng.choice(TOKENS), now))
-        skew = rng.choice([0.0, 0.0, -30.0, 120.0])
-        out += [normalised(snap) for snap in await check_many(store, batch, now + skew)]
-    return out
-
-
-def _batch_fused(store: Store, apps: list[ApplicationRecord], now: float) -> Awaitable[list[CheckSnapshot]]:
-    return store.check_many(apps, now)
-
-
-def _batch_sequential(store: Store, apps: list[ApplicationRecord], now: float) -> Awaitable[list[CheckSnapshot]]:
-    return Store.check_many(store, apps, now)  # the default: check() of each in turn
-
-
 def _sqlite_state(path: str) -> dict[str, list[tuple[Any, ...]]]:
     import sqlite3
 
     with sqlite3.connect(path) as db:
-        return {t: sorted(db.execute(f"SELECT * FROM {t}")) for t in ("applications", "application_tokens", "markers")}
+        tables = ("applications", "application_tokens", "markers")
+        return {t: sorted(db.execute(f"SELECT * FROM {t}")) for t in tables}
 
 
 def _redis_state(url: str, prefix: str) -> dict[str, Any]:
-    """Every key under the prefix (named without it) with its full contents; TTLs only as set or not."""
+    """Every key under the prefix (named without it) with its full contents; TTLs only as set or
+    not. The log stream is compared through log_events (its entry ids differ)."""
     client = redis.Redis.from_url(url)
     out: dict[str, Any] = {}
     for raw in client.scan_iter(match=f"{prefix}:*", count=1000):
         key = raw.decode()
         kind = client.type(raw).decode()
+        if kind == "stream":
+            continue
         if kind == "zset":
             value: Any = client.zrange(raw, 0, -1, withscores=True)
         elif kind == "hash":
@@ -558,108 +478,6 @@ def _redis_state(url: str, prefix: str) -> dict[str, Any]:
         out[key.removeprefix(prefix)] = (kind, value, client.pttl(raw) > 0)
     client.close()
     return out
-
-
-def test_check_many_matches_sequential_checks(backend: Backend, tmp_path: Path) -> None:
-    """The fused batch path gives the snapshots of sequential Checks and leaves the same state."""
-
-    async def main() -> tuple[list[CheckSnapshot], list[CheckSnapshot]]:
-        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
-        async with opened(backend) as fused, opened(backend, **other) as sequential:
-            got = await batch_workload(fused, _batch_fused)
-            want = await batch_workload(sequential, _batch_sequential)
-            assert got == want
-            end = T0 + 4000 * DAY
-            for f in "abcd":
-                for at in (T0 + 30 * DAY, T0 + 400 * DAY, end):
-                    assert await fused.token_activity(TOKENS, f, at) == await sequential.token_activity(TOKENS, f, at)
-        return got, want
-
-    got, _ = asyncio.run(main())
-    # the workload does exercise retries, markers, and answers that depend on earlier applications
-    assert any(not s.newly_recorded for s in got) and any(s.markers for s in got)
-    assert any(sum(a.other_applications) for s in got for a in s.activity.values())
-    if backend.kind == "sqlite":
-        assert _sqlite_state(backend.options["path"]) == _sqlite_state(str(tmp_path / "copy.db"))
-    else:
-        fused_state = _redis_state(backend.options["url"], "lf")
-        assert fused_state and fused_state == _redis_state(backend.options["url"], "copy")
-
-
-def test_check_many_sees_earlier_applications_of_the_batch(backend: Backend) -> None:
-    async def scenario(store: Store) -> None:
-        batch = [
-            application("a", "r1", T0, PHONE, DEVICE),
-            application("b", "r2", T0, PHONE),  # sees a's phone
-            application("a", "r1", T0, PHONE, DEVICE),  # a repeated reference: a retry
-            application("c", "r3", T0, DEVICE, PHONE),  # sees a (both) and b (phone)
-        ]
-        first, second, again, third = await store.check_many(batch, T0)
-        assert first.newly_recorded and first.activity[PHONE].other_applications == (0,) * 5
-        assert second.activity[PHONE].other_applications == (1,) * 5
-        assert second.activity[PHONE].member_last_seen == {"a": T0, "b": T0}
-        assert not again.newly_recorded and again.activity[PHONE].other_applications == (1,) * 5
-        assert third.activity[PHONE].other_applications == (2,) * 5
-        assert third.activity[DEVICE].other_applications == (1,) * 5
-        assert await store.check_many([], T0) == []
-
-    backend.run(scenario)
-
-
-def test_check_many_retry_past_the_retention_matches_sequential(backend: Backend, tmp_path: Path) -> None:
-    """A retry two and a half years on, bringing a token with old history: a Check's tentative
-    write trims by today's bound before its fix-up re-files the entry at the original time."""
-    later = T0 + 900 * DAY
-
-    async def run(store: Store, check_many: CheckMany) -> list[CheckSnapshot]:
-        await store.record_application(application("b", "old", T0 - DAY, DEVICE))
-        await store.record_application(application("a", "r", T0, PHONE))
-        return await check_many(store, [application("a", "r", later, PHONE, DEVICE)], later)
-
-    async def main() -> None:
-        other = {"path": str(tmp_path / "copy.db")} if backend.kind == "sqlite" else {"key_prefix": "copy"}
-        async with opened(backend) as fused, opened(backend, **other) as sequential:
-            got, want = await run(fused, _batch_fused), await run(sequential, _batch_sequential)
-            assert got == want and got[0].received_at == T0 and not got[0].newly_recorded
-            for at in (T0, T0 + DAY):
-                want_activity = await sequential.token_activity([DEVICE], "c", at)
-                assert await fused.token_activity([DEVICE], "c", at) == want_activity
-
-    asyncio.run(main())
-    if backend.kind == "redis":
-        assert _redis_state(backend.options["url"], "lf") == _redis_state(backend.options["url"], "copy")
-
-
-def test_redis_check_many_repairs_half_written_retries_like_check(redis_url: str) -> None:
-    """Crash leftovers (a record with tokens missing or indexed at another time) are repaired
-    inside the batch exactly as sequential Checks repair them, before later applications read."""
-    client = redis.Redis.from_url(redis_url)
-
-    async def main() -> None:
-        async with (
-            opened(Backend("redis", {"url": redis_url})) as fused,
-            opened(Backend("redis", {"url": redis_url, "key_prefix": "copy"})) as sequential,
-        ):
-            for store, p in ((fused, "lf"), (sequential, "copy")):
-                await store.record_application(application("a", "r", T0, PHONE, DEVICE))
-                client.zadd(f"{p}:{{t:{DEVICE}}}:apps", {"a\x1fr": T0 + 50})
-                client.zadd(f"{p}:{{t:{DEVICE}}}:apps:a", {"r": T0 + 50})
-                client.zadd(f"{p}:{{t:{DEVICE}}}:seen", {"a": T0 + 50})
-                client.delete(f"{p}:{{t:{PHONE}}}:apps", f"{p}:{{t:{PHONE}}}:apps:a", f"{p}:{{t:{PHONE}}}:seen")
-            batch = [
-                application("b", "x", T0 + 100, PHONE),
-                application("a", "r", T0 + 100, PHONE, DEVICE, TOKENS[3]),  # the retry, with a new token
-                application("c", "y", T0 + 100, PHONE, DEVICE, TOKENS[3]),  # reads after the repair
-            ]
-            got = await fused.check_many(batch, T0 + 100)
-            want = await Store.check_many(sequential, batch, T0 + 100)
-            assert got == want
-            assert got[1].received_at == T0 and got[2].activity[DEVICE].member_last_seen == {"a": T0, "c": T0 + 100}
-            assert got[2].activity[TOKENS[3]].member_last_seen == {"a": T0, "c": T0 + 100}
-        assert _redis_state(redis_url, "lf") == _redis_state(redis_url, "copy")
-
-    asyncio.run(main())
-    client.close()
 
 
 # -- persistence and availability ------------------------------------------------------------
@@ -676,7 +494,7 @@ def test_reopened_store_keeps_everything(backend: Backend) -> None:
             assert await store.get_member("a") == member("a")
             assert await store.get_application("a", "r") == application("a", "r", T0, PHONE)
             assert await store.get_marker("m1") == marker("m1", "a")
-            assert (await store.token_activity([PHONE], "b", T0))[PHONE].other_applications == (1,) * 5
+            assert await store.token_keys_page("1.", "", 10) == [PHONE]
 
     asyncio.run(main())
 
@@ -688,7 +506,7 @@ def test_dead_redis_is_unavailable() -> None:
             with pytest.raises(Unavailable):
                 await store.ping()
             with pytest.raises(Unavailable):
-                await store.check(application("a", "r", T0), T0)
+                await store.record_logged([application("a", "r", T0)], ["e"], LOG_START)
             with pytest.raises(Unavailable):
                 await store.list_members()
         finally:
@@ -707,7 +525,7 @@ def test_hung_redis_is_unavailable_within_the_timeout(tmp_path: Path) -> None:
             server.kill(signal.SIGSTOP)
             started = time.monotonic()
             with pytest.raises(Unavailable):
-                await store.check(application("a", "r", T0), T0)
+                await store.record_logged([application("a", "r", T0)], ["e"], LOG_START)
             return time.monotonic() - started
 
     try:
@@ -717,11 +535,8 @@ def test_hung_redis_is_unavailable_within_the_timeout(tmp_path: Path) -> None:
         server.stop()
 
 
-# -- redis specifics: key layout, crash repair -----------------------------------------------
-_KEY = re.compile(
-    r"^lf:(members|\{m:[^}]+\}:(member|markers|app:.+)|\{t:[^}]+\}:(apps|seen|markers|apps:.+)"
-    r"|\{k:[^}]+\})$"
-)
+# -- redis specifics: key layout, round trips ------------------------------------------------
+_KEY = re.compile(r"^lf:(members|\{m:[^}]+\}:(member|markers|app:.+)|\{t:[^}]+\}:markers|\{k:[^}]+\}|\{log\}:events)$")
 
 
 def test_redis_keys_carry_hash_tags(redis_url: str) -> None:
@@ -735,32 +550,10 @@ def test_redis_keys_carry_hash_tags(redis_url: str) -> None:
     asyncio.run(main())
 
 
-def test_redis_check_repairs_a_half_written_retry(redis_url: str) -> None:
-    """A crash after the record was created but before (or while) its tokens were indexed."""
-    client = redis.Redis.from_url(redis_url)
-
-    async def main() -> None:
-        async with opened(Backend("redis", {"url": redis_url})) as store:
-            await store.record_application(application("a", "r", T0, PHONE, DEVICE))
-            client.zadd(f"lf:{{t:{DEVICE}}}:apps", {"a\x1fr": T0 + 50})  # indexed with a wrong time
-            client.zadd(f"lf:{{t:{DEVICE}}}:apps:a", {"r": T0 + 50})
-            client.zadd(f"lf:{{t:{DEVICE}}}:seen", {"a": T0 + 50})
-            client.delete(f"lf:{{t:{PHONE}}}:apps", f"lf:{{t:{PHONE}}}:apps:a", f"lf:{{t:{PHONE}}}:seen")
-            client.script_flush()  # also exercises NOSCRIPT inside the pipeline
-            snap = await store.check(application("a", "r", T0 + 100, PHONE, DEVICE), T0 + 100)
-            assert not snap.newly_recorded and snap.received_at == T0
-            assert {k: a.member_last_seen for k, a in snap.activity.items()} == {PHONE: {"a": T0}, DEVICE: {"a": T0}}
-            other = await store.token_activity([PHONE, DEVICE], "b", T0 + 100)
-            assert all(a.other_applications == (1,) * 5 for a in other.values())
-            assert client.zscore(f"lf:{{t:{DEVICE}}}:apps", "a\x1fr") == T0
-
-    asyncio.run(main())
-    client.close()
-
-
 @pytest.mark.parametrize("link", [True, False])
 def test_redis_check_is_one_round_trip(redis_url: str, monkeypatch: pytest.MonkeyPatch, link: bool) -> None:
-    """One round trip per Check over either transport: the link, or redis-py's pipeline."""
+    """One round trip per Check and per BatchCheck over either transport (the link, or redis-py's
+    pipeline), also when Redis lost its scripts (NOSCRIPT: one more, to reload them)."""
     monkeypatch.setattr(redis_store, "_USE_LINK", link)
     trips: list[str] = []
 
@@ -773,39 +566,43 @@ def test_redis_check_is_one_round_trip(redis_url: str, monkeypatch: pytest.Monke
 
     async def main() -> None:
         async with opened(Backend("redis", {"url": redis_url})) as store:
-            await store.check(application("b", "warm-up", T0, *TOKENS[:8]), T0)  # loads the scripts
+            _, entries = await store.record_logged([application("b", "warm-up", T0, *TOKENS)], ["w"], LOG_START)
+            await store.add_marker(marker("m1", "c", TOKENS[2]))
+            cursor = entries[-1][0]
             pipeline, client = aioredis.client.Pipeline, aioredis.Redis
             monkeypatch.setattr(pipeline, "execute", counting("pipeline", pipeline.execute))
             monkeypatch.setattr(client, "execute_command", counting("command", client.execute_command))
             monkeypatch.setattr(RedisLink, "_request", counting("link", RedisLink._request))
-            snap = await store.check(application("a", "r", T0 + 1, *TOKENS), T0 + 1)
-            retry = await store.check(application("a", "r", T0 + 2, *TOKENS), T0 + 2)
-            assert trips == ["link" if link else "pipeline"] * 2
+            trip = "link" if link else "pipeline"
+            [snap], _ = await store.record_logged([application("a", "r", T0 + 1, *TOKENS)], ["c1"], cursor)
+            [retry], _ = await store.record_logged([application("a", "r", T0 + 2, *TOKENS)], ["c2"], cursor)
+            assert trips == [trip] * 2
             trips.clear()
-            batch = [application("c", f"b{i}", T0 + 3, *TOKENS) for i in range(redis_store._BATCH_CHUNK + 1)]
-            await store.check_many(batch, T0 + 3)
-            assert trips == ["link" if link else "pipeline"] * 3  # the records, then two chunks of tokens
+            batch = [application("c", f"b{i}", T0 + 3, *TOKENS) for i in range(40)]
+            snapshots, entries = await store.record_logged(batch, ["b"] * 40, cursor)
+            assert trips == [trip] and len(snapshots) == 40 and [e for _, e in entries][-40:] == ["b"] * 40
+            redis.Redis.from_url(redis_url).script_flush()
+            trips.clear()
+            [fresh], _ = await store.record_logged([application("d", "r", T0 + 4, *TOKENS)], ["c3"], cursor)
+            assert (
+                trips[0] == trip and fresh.newly_recorded and [m.marker_id for m in fresh.markers[TOKENS[2]]] == ["m1"]
+            )
         assert snap.newly_recorded and not retry.newly_recorded and retry.received_at == T0 + 1
-        assert all(a.other_applications == (1,) * 5 for a in retry.activity.values())
 
     asyncio.run(main())
 
 
-def test_redis_purge_trims_in_bounded_steps(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(redis_store, "_TRIM_LIMIT", 2)
-
+def test_redis_purge_deletes_old_records_in_steps(redis_url: str) -> None:
     async def main() -> None:
         async with opened(Backend("redis", {"url": redis_url})) as store:
-            for i in range(7):
+            for i in range(450):  # more than one step of the scan
                 await store.record_application(application("abc"[i % 3], f"r{i}", T0 - 200 * DAY + i, PHONE))
             await store.record_application(application("a", "kept", T0, PHONE))
-            assert await store.purge_applications(T0 - DAY) == 7
-            got = (await store.token_activity([PHONE], "b", T0 - 150 * DAY))[PHONE]
-            assert got.other_applications == (0,) * 5 and got.member_last_seen == {}
-        client = redis.Redis.from_url(redis_url)
-        assert client.zcard(f"lf:{{t:{PHONE}}}:apps") == 1 and client.zcard(f"lf:{{t:{PHONE}}}:apps:b") == 0
-        assert client.zrange(f"lf:{{t:{PHONE}}}:seen", 0, -1) == [b"a"]
-        client.close()
+            await store.add_marker(marker("m1", "a"))
+            assert await store.purge_applications(T0 - DAY) == 450
+            assert await store.get_application("a", "kept") is not None
+            assert await store.get_marker("m1") is not None
+            assert await store.purge_applications(T0 - DAY) == 0
 
     asyncio.run(main())
 

@@ -1,0 +1,118 @@
+"""Every token's application history, folded from the consortium log: what stacking is counted from.
+
+Why a fold and not the store: every Check already appends its application to the consortium log
+and, in the same round trip, reads back everything appended since this hub last looked (the
+ring index is built that way, ``consortium.rings``). The log's application events carry every
+token key, so each hub process can keep, per token, which member applied when, and answer a
+Check's stacking from memory right after folding its own event: no per-token reads or writes in
+the store, and a BatchCheck is answered exactly as sequential Checks would be. Replicas fold the
+same log in the same order, so they count alike; a restarted hub replays the log and counts as
+before.
+
+Per token the history is ``member -> ascending application times``. A Check's counts for the
+caller at ``now`` are, per window, the other members' applications received in
+``[now - window, now]``, and each member's latest time in the longest window: a few bisections
+per member of the token, whatever the token's traffic.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Sequence
+
+from consortium.records import LONGEST_WINDOW, WINDOWS, TokenActivity
+
+_SECONDS = tuple(w.seconds for w in WINDOWS)
+
+
+def empty_activity() -> TokenActivity:
+    return TokenActivity((0,) * len(WINDOWS), {})
+
+
+def count_activity(rows: Sequence[tuple[str, float]], caller: str, now: float) -> TokenActivity:
+    """TokenActivity of one token from its (member_id, received_at) application rows: the
+    reference definition :class:`StackingIndex` is held to (tests)."""
+    cutoffs = [now - w.seconds for w in WINDOWS]
+    counts = [0] * len(WINDOWS)
+    last_seen: dict[str, float] = {}
+    oldest = now - LONGEST_WINDOW
+    for member_id, at in rows:
+        if at < oldest or at > now:
+            continue
+        if last_seen.get(member_id, -1.0) < at:
+            last_seen[member_id] = at
+        if member_id != caller:
+            for i, cutoff in enumerate(cutoffs):
+                if at >= cutoff:
+                    counts[i] += 1
+    return TokenActivity(tuple(counts), last_seen)
+
+
+class StackingIndex:
+    """Per token: the members that applied with it and when (the whole application retention)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, dict[str, list[float]]] = {}
+
+    def __len__(self) -> int:
+        """How many tokens have a history."""
+        return len(self._tokens)
+
+    def add(self, token_keys: Iterable[str], member: str, at: float) -> None:
+        """One application (the caller folds each application once; ``token_keys`` distinct)."""
+        tokens = self._tokens
+        for key in token_keys:
+            history = tokens.get(key)
+            if history is None:
+                tokens[key] = {member: [at]}
+                continue
+            times = history.get(member)
+            if times is None:
+                history[member] = [at]
+            elif times[-1] <= at:  # the log is (nearly) in time order
+                times.append(at)
+            else:
+                insort(times, at)
+
+    def activities(self, token_keys: Iterable[str], caller: str, now: float) -> dict[str, TokenActivity]:
+        """``count_activity`` of each token's history, for ``caller`` at ``now``."""
+        cutoffs = [now - seconds for seconds in _SECONDS]
+        oldest = now - LONGEST_WINDOW
+        tokens = self._tokens
+        out: dict[str, TokenActivity] = {}
+        for key in token_keys:
+            history = tokens.get(key)
+            if history is None:
+                out[key] = empty_activity()
+                continue
+            counts = [0] * len(cutoffs)
+            seen: dict[str, float] = {}
+            for member, times in history.items():
+                end = len(times) if times[-1] <= now else bisect_right(times, now)
+                if not end or times[end - 1] < oldest:
+                    continue
+                seen[member] = times[end - 1]
+                if member == caller:
+                    continue
+                if times[0] >= cutoffs[0]:  # all within the shortest window, so within every one
+                    for i in range(len(counts)):
+                        counts[i] += end
+                    continue
+                for i, cutoff in enumerate(cutoffs):
+                    counts[i] += end - bisect_left(times, cutoff, 0, end)
+            out[key] = TokenActivity(tuple(counts), seen)
+        return out
+
+    def forget_before(self, before: float) -> None:
+        """Drops applications received before ``before`` (retention, as the store purges them)."""
+        for key in list(self._tokens):
+            history = self._tokens[key]
+            for member in list(history):
+                times = history[member]
+                cut = bisect_left(times, before)
+                if cut == len(times):
+                    del history[member]
+                elif cut:
+                    del times[:cut]
+            if not history:
+                del self._tokens[key]
