@@ -55,23 +55,32 @@ class HubMetrics:
             ("high_risk",),
             registry=registry,
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
 
     def observe(self, answer: consortium_pb2.CheckResponse) -> None:
+        """Counts one answer. Children of the labelled counters are looked up once per label
+        value (``labels()`` validates and locks on every call: this runs on every Check)."""
         self.answers.inc()
-        stacked = {
-            _name(common_pb2.TokenType, r.token_type, "TOKEN_TYPE_")
-            for r in answer.reasons
-            if r.code.startswith("STACKING_")
-        }
-        for token_type in stacked:
-            self.stacking_hits.labels(token_type).inc()
+        stacked: set[int] = set()
+        for reason in answer.reasons:
+            if reason.token_type not in stacked and reason.code.startswith("STACKING_"):
+                stacked.add(reason.token_type)
+                self._child(self.stacking_hits, _name(common_pb2.TokenType, reason.token_type, "TOKEN_TYPE_")).inc()
         for hit in answer.blacklist:
-            self.marker_hits.labels(
+            self._child(
+                self.marker_hits,
                 _name(common_pb2.MarkerType, hit.marker_type, "MARKER_TYPE_"),
                 _name(common_pb2.MarkerPolarity, hit.polarity, "MARKER_POLARITY_"),
             ).inc()
         if answer.HasField("ring"):
-            self.ring_hits.labels("true" if answer.ring.score >= HIGH_RISK_SCORE else "false").inc()
+            self._child(self.ring_hits, "true" if answer.ring.score >= HIGH_RISK_SCORE else "false").inc()
+
+    def _child(self, counter: Counter, *values: str) -> Counter:
+        key = (id(counter), values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(*values)
+        return child
 
     def interceptor(self) -> CheckAnswerInterceptor:
         return CheckAnswerInterceptor(self)

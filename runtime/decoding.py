@@ -18,6 +18,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from runtime.errors import InvalidArgument
+from runtime.handler_cache import HandlerCache
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class DecodeGuard(grpc.aio.ServerInterceptor):
     """Innermost interceptor of our (``/lianfang.``) unary and server-streaming methods; see the
     module docstring."""
 
+    def __init__(self) -> None:
+        self._handlers = HandlerCache()
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -53,6 +57,9 @@ class DecodeGuard(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or not method.startswith("/lianfang."):
             return handler
+        return self._handlers.get(method, handler, lambda h: self._wrap(method, h))
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         message = method.rsplit("/", 1)[-1]
 
         def refuse(request: Undecodable) -> InvalidArgument:

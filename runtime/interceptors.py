@@ -27,6 +27,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from runtime.errors import InvalidArgument, LianfangError, ResourceExhausted
+from runtime.handler_cache import HandlerCache
 from runtime.logs import RPC_LOGGER, log_rpc, monotonic_ms
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -119,11 +120,23 @@ class UnaryWrappingInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        around = self.wrapper(handler_call_details.method)
+        method = handler_call_details.method
+        return self._handler_cache.get(method, handler, lambda h: self._wrap(method, h))
+
+    @property
+    def _handler_cache(self) -> HandlerCache:
+        """Made on first use, so that subclasses need not call ``__init__``."""
+        cache = self.__dict__.get("_handlers")
+        if cache is None:
+            cache = self.__dict__["_handlers"] = HandlerCache()
+        return cache  # type: ignore[no-any-return]
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        around = self.wrapper(method)
         if around is None:
             return handler
         if handler.unary_stream is not None:
-            around_stream = self.stream_wrapper(handler_call_details.method)
+            around_stream = self.stream_wrapper(method)
             if around_stream is None:  # fail closed rather than let it through unchecked
                 return _refused_stream(handler)
             return grpc.unary_stream_rpc_method_handler(

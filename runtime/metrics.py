@@ -25,6 +25,8 @@ from wsgiref.simple_server import WSGIServer
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from runtime.handler_cache import HandlerCache
+
 # Buckets for an RPC: from a cached Check (sub-millisecond) to a slow graph export.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -35,9 +37,7 @@ class RpcMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         labels = ("grpc_type", "grpc_service", "grpc_method")
-        self.started = Counter(
-            "grpc_server_started_total", "RPCs started on the server.", labels, registry=registry
-        )
+        self.started = Counter("grpc_server_started_total", "RPCs started on the server.", labels, registry=registry)
         self.handled = Counter(
             "grpc_server_handled_total",
             "RPCs completed on the server, whatever their status.",
@@ -55,9 +55,21 @@ class RpcMetrics:
     def interceptor(self) -> MetricsInterceptor:
         return MetricsInterceptor(self)
 
+    def handled_of(self, labels: tuple[str, ...]) -> Callable[[str], Any]:
+        """``handled.labels(*labels, code)`` with one lookup per code (this runs on every RPC)."""
+        children: dict[str, Any] = {}
+
+        def child(code: str) -> Any:
+            found = children.get(code)
+            if found is None:
+                found = children[code] = self.handled.labels(*labels, code)
+            return found
+
+        return child
+
 
 def split_method(method: str) -> tuple[str, str]:
-    """"/lianfang.v1.ConsortiumService/Check" → ("lianfang.v1.ConsortiumService", "Check")."""
+    """ "/lianfang.v1.ConsortiumService/Check" → ("lianfang.v1.ConsortiumService", "Check")."""
     service, _, name = method.lstrip("/").partition("/")
     return service, name
 
@@ -78,6 +90,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, metrics: RpcMetrics) -> None:
         self.metrics = metrics
+        self._handlers = HandlerCache()
 
     async def intercept_service(
         self,
@@ -87,14 +100,20 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
+        return self._handlers.get(handler_call_details.method, handler, lambda h: self._wrap(handler_call_details, h))
+
+    def _wrap(
+        self, handler_call_details: grpc.HandlerCallDetails, handler: grpc.RpcMethodHandler
+    ) -> grpc.RpcMethodHandler:
         service, method = split_method(handler_call_details.method)
         m = self.metrics
         if handler.unary_unary is not None:
             unary = handler.unary_unary
             labels = ("unary", service, method)
+            started, handling, handled = m.started.labels(*labels), m.handling.labels(*labels), m.handled_of(labels)
 
             async def counted(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                m.started.labels(*labels).inc()
+                started.inc()
                 start, error = time.perf_counter(), None
                 try:
                     return await unary(request, context)
@@ -102,8 +121,8 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
                     error = exc
                     raise
                 finally:
-                    m.handled.labels(*labels, _status_name(context, error)).inc()
-                    m.handling.labels(*labels).observe(time.perf_counter() - start)
+                    handled(_status_name(context, error)).inc()
+                    handling.observe(time.perf_counter() - start)
 
             return grpc.unary_unary_rpc_method_handler(
                 counted, handler.request_deserializer, handler.response_serializer

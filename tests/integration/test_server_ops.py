@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -199,3 +200,48 @@ async def test_a_streaming_method_is_refused_not_served_unchecked(tmp_path: Path
         finally:
             await server.stop(0)
     await store.close()
+
+
+async def test_interceptors_wrap_each_method_once_not_on_every_call() -> None:
+    """grpc.aio asks every interceptor for the handler on every RPC; ours build the wrapped
+    handler once per method (runtime.handler_cache) and every call still goes through it."""
+    from runtime.interceptors import UnaryWrappingInterceptor, Wrapper
+    from runtime.server import create_server
+
+    built: list[str] = []
+    seen: list[bytes] = []
+
+    class Counting(UnaryWrappingInterceptor):
+        def wrapper(self, method: str) -> Wrapper | None:
+            built.append(method)
+
+            def around(behavior: Any) -> Any:
+                async def counted(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+                    seen.append(request)
+                    return bytes(await behavior(request, context))
+
+                return counted
+
+            return around
+
+    async def echo(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return request
+
+    def add(servicer: object, server: grpc.aio.Server) -> None:
+        methods = {name: grpc.unary_unary_rpc_method_handler(echo) for name in ("A", "B")}
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("lianfang.v1.Echo", methods),))
+
+    server, port, _ = await create_server(
+        "127.0.0.1:0", [(add, None, "lianfang.v1.Echo")], tls=None, interceptors=[Counting()]
+    )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            for name in ("A", "B", "A", "A", "B"):
+                call = channel.unary_unary(
+                    f"/lianfang.v1.Echo/{name}", request_serializer=bytes, response_deserializer=bytes
+                )
+                assert await call(name.encode(), timeout=5) == name.encode()
+    finally:
+        await server.stop(0)
+    assert sorted(built) == ["/lianfang.v1.Echo/A", "/lianfang.v1.Echo/B"]
+    assert seen == [b"A", b"B", b"A", b"A", b"B"]
