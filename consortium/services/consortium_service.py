@@ -13,7 +13,7 @@ from consortium.disputes import DisputeBook, dispute_response
 from consortium.key_book import KeyBook
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, TokenActivity, token_key, token_type_of
-from consortium.ring_messages import ring_message, ring_reasons
+from consortium.ring_messages import fill_ring, ring_reasons
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.services.watch_service import WatchRpcs
 from consortium.stacking import add_stacking
@@ -163,7 +163,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             _mark_shared(response, app, rings)
             view = rings.linked_view(app.member_id, app.application_ref)
             if view is not None:
-                response.ring.CopyFrom(ring_message(view))
+                fill_ring(response.ring, view)
                 response.reasons.extend(ring_reasons(view))
 
         for entry in entries:
