@@ -262,7 +262,8 @@ def measure(n: int, seed: int, samples: int) -> dict[str, Any]:
 def hub_replay(work: list[tuple[str, tuple[str, ...], AppMeta]], index: RingIndex) -> dict[str, Any]:
     """A hub's restart: the workload as consortium-log events in a real SQLite store (appended in
     batches, as BatchChecks would), then a fresh RingTracker folds the whole log, as
-    ``start_hub`` does before it serves. Checked against the in-process index."""
+    ``start_hub`` does before it serves (its ring index and its stacking index: the RSS it adds
+    is the memory a hub needs for the log). Checked against the in-process index."""
     import asyncio
     import tempfile
 
@@ -286,10 +287,14 @@ def hub_replay(work: list[tuple[str, tuple[str, ...], AppMeta]], index: RingInde
             encode_s += time.perf_counter() - e
             await store.append_log_events(events, (1 << 62, 0))  # append only: read back nothing
         append_s = time.perf_counter() - t - encode_s
+        gc.collect()
+        rss_before = rss_bytes()
         tracker = RingTracker(store, policy)
         t = time.perf_counter()
         await tracker.catch_up()
         replay_s = time.perf_counter() - t
+        gc.collect()
+        tracker_bytes = rss_bytes() - rss_before
         sample = random.Random(1).sample([app_id for app_id, _, _ in work], min(20_000, len(work)))
         equal = len(tracker.index) == len(index) and all(tracker.index.ring_of(a) == index.ring_of(a) for a in sample)
         await store.close()
@@ -300,6 +305,9 @@ def hub_replay(work: list[tuple[str, tuple[str, ...], AppMeta]], index: RingInde
             "encode_s": round(encode_s, 2),
             "replay_s": round(replay_s, 2),
             "replay_apps_per_s": round(n / replay_s),
+            "tracker_rss_delta_mb": round(tracker_bytes / 2**20, 1),
+            "tracker_bytes_per_application": round(tracker_bytes / n),
+            "stacking_tokens": len(tracker.stacking),
             "db_mb": round(log_bytes / 2**20, 1),
             "rings_equal_on_sample": equal,
         }
@@ -369,7 +377,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "rebuild": "RingIndex.rebuild from index.edges() and the metas; equal = same ring id for every "
             "application and the same hub tokens as the incremental index",
             "hub_replay": "the workload as consortium-log events in a real SQLite store; a fresh RingTracker folds the "
-            "whole log (a hub restart); rings compared with the index on a sample",
+            "whole log (a hub restart: ring index and stacking index); rings compared with the index on a "
+            "sample; tracker_rss_delta_mb is the RSS the folded tracker adds",
         },
         "runs": runs,
         "skipped": skipped,

@@ -9,7 +9,8 @@ the store, and a BatchCheck is answered exactly as sequential Checks would be. R
 same log in the same order, so they count alike; a restarted hub replays the log and counts as
 before.
 
-Per token the history is ``member -> ascending application times``. A Check's counts for the
+Per token the history is ``member -> ascending application times`` (a single application as a
+plain ``(member, time)`` pair). A Check's counts for the
 caller at ``now`` are, per window, the other members' applications received in
 ``[now - window, now]``, and each member's latest time in the longest window: a few bisections
 per member of the token, whatever the token's traffic.
@@ -48,11 +49,17 @@ def count_activity(rows: Sequence[tuple[str, float]], caller: str, now: float) -
     return TokenActivity(tuple(counts), last_seen)
 
 
+_One = tuple[str, float]
+"""A token with a single application so far: (member, time). Most tokens (a resident ID, a
+phone) are seen once or twice, so the first application is kept in a tuple (a quarter of the
+memory of a member dict of lists) and the dict is made on the second."""
+
+
 class StackingIndex:
     """Per token: the members that applied with it and when (the whole application retention)."""
 
     def __init__(self) -> None:
-        self._tokens: dict[str, dict[str, list[float]]] = {}
+        self._tokens: dict[str, _One | dict[str, list[float]]] = {}
 
     def __len__(self) -> int:
         """How many tokens have a history."""
@@ -64,8 +71,10 @@ class StackingIndex:
         for key in token_keys:
             history = tokens.get(key)
             if history is None:
-                tokens[key] = {member: [at]}
+                tokens[key] = (member, at)
                 continue
+            if isinstance(history, tuple):
+                history = tokens[key] = {history[0]: [history[1]]}
             times = history.get(member)
             if times is None:
                 history[member] = [at]
@@ -84,6 +93,15 @@ class StackingIndex:
             history = tokens.get(key)
             if history is None:
                 out[key] = empty_activity()
+                continue
+            if isinstance(history, tuple):
+                member, at = history
+                if not oldest <= at <= now:
+                    out[key] = empty_activity()
+                elif member == caller:
+                    out[key] = TokenActivity((0,) * len(cutoffs), {member: at})
+                else:
+                    out[key] = TokenActivity(tuple(int(at >= cutoff) for cutoff in cutoffs), {member: at})
                 continue
             counts = [0] * len(cutoffs)
             seen: dict[str, float] = {}
@@ -105,8 +123,13 @@ class StackingIndex:
 
     def forget_before(self, before: float) -> None:
         """Drops applications received before ``before`` (retention, as the store purges them)."""
-        for key in list(self._tokens):
-            history = self._tokens[key]
+        tokens = self._tokens
+        for key in list(tokens):
+            history = tokens[key]
+            if isinstance(history, tuple):
+                if history[1] < before:
+                    del tokens[key]
+                continue
             for member in list(history):
                 times = history[member]
                 cut = bisect_left(times, before)
@@ -115,4 +138,4 @@ class StackingIndex:
                 elif cut:
                     del times[:cut]
             if not history:
-                del self._tokens[key]
+                del tokens[key]

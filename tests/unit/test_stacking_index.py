@@ -49,8 +49,11 @@ def test_forget_before_drops_old_applications_only() -> None:
     index.add([PHONE, DEVICE], "b", T0 - 400 * DAY)
     index.add([PHONE], "b", T0 - 10 * DAY)
     index.add([DEVICE], "c", T0 - 500 * DAY)
+    index.add(["old-once"], "c", T0 - 500 * DAY)  # tokens seen once are kept apart: both kinds go
+    index.add(["new-once"], "c", T0)
     index.forget_before(T0 - 100 * DAY)
-    assert len(index) == 1  # the device had nothing newer
+    assert len(index) == 2  # the device and the old token had nothing newer
+    assert index.activities(["new-once"], "a", T0)["new-once"].member_last_seen == {"c": T0}
     assert index.activities([PHONE], "a", T0)[PHONE].other_applications == (0, 0, 0, 1, 1)
     assert index.activities([PHONE], "a", T0 - 399 * DAY)[PHONE].member_last_seen == {}
 
