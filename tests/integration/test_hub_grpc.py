@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,6 +41,7 @@ def client(c: LocalConsortium, member: str):  # type: ignore[no-untyped-def]
 
 async def test_check_idempotent_on_member_and_application_ref(hub) -> None:  # type: ignore[no-untyped-def]
     c, clock = hub
+    assert gc.isenabled()  # the start-up replay runs without the collector, which comes back after
     a, b = client(c, "lender-a"), client(c, "lender-b")
     first = await a.check_request(check_request("a-1", phone(1), rid(1)))
     assert first.newly_recorded
