@@ -67,9 +67,7 @@ def store_from_url(url: str) -> Store:
         return open_store("redis", {"url": url})
     if parsed.scheme in {"redis+cluster", "rediss+cluster"}:
         return open_store("redis", {"url": url.replace("+cluster", "", 1), "cluster": True})
-    raise ConfigError(
-        f"store: unsupported URL scheme {parsed.scheme!r} (sqlite://, redis://, redis+cluster://)"
-    )
+    raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite://, redis://, redis+cluster://)")
 
 
 @dataclass
@@ -173,11 +171,13 @@ async def start_hub(
         watches.observe,
         canaries.observe,
     )
+    collecting = gc.isenabled()
     gc.disable()  # the replay builds the folds' objects and no cycles: no collector passes over them
     try:
         folded = await rings.catch_up()  # the rings and stacking this consortium had, before the first answer
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
     log.info(
         "consortium log replayed",
         extra={"fields": {"entries": folded, "applications": len(rings.index), "tokens": len(rings.stacking)}},

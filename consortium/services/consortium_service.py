@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 import grpc
@@ -25,6 +26,8 @@ from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
 from runtime.timestamps import from_timestamp, to_timestamp
+
+log = logging.getLogger("lianfang.hub.check")
 
 MAX_FUTURE_SKEW = 24 * 3600.0
 MAX_LINKS = 1000
@@ -146,7 +149,9 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     ) -> None:
         """Folds the log entries the store returned and answers each application right after
         its own event is folded: its stacking and its ring count every application logged
-        before it and nothing after, so a batch is answered as if sent one Check at a time.
+        before it, so a batch is answered as if sent one Check at a time. (Concurrent Checks
+        whose replies arrive out of log order may already have folded later entries: those
+        count too, as for rings; stacking ignores applications received after ``now``.)
 
         A retried Check links and counts nothing new (the first recording stands, as in the
         store). An application that links to no other has no ring in its answer."""
@@ -170,8 +175,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             rings.apply((entry,))
             for i in pending.pop(entry[1], ()):
                 answer(i)
-        for waiting in pending.values():  # not returned by the store (folded already elsewhere)
+        for waiting in pending.values():  # never expected: the store returns every entry after ours
             for i in waiting:
+                log.warning(
+                    "a Check's own log entry was not returned by the store; answered from the folds as they are"
+                )
                 answer(i)
 
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:

@@ -231,30 +231,53 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
 
     @guarded
     async def purge_applications(self, before: float) -> int:
-        """One SCAN over the application records: deletes those received before ``before``, each
-        with a per-key script (cluster-safe). On Redis Cluster the scan visits every primary."""
+        """One SCAN of the store's keys: deletes the application records received before
+        ``before``, each with a per-key script (cluster-safe), and unlinks what is left of the
+        per-token application indexes of earlier versions (``{t:<token>}:apps``, ``:seen``,
+        ``:apps:<member>``; stacking is folded from the log now), so an upgraded store sheds
+        them on its first retention run. On Redis Cluster the scan visits every primary."""
         deleted = 0
         batch: list[Call] = []
-        async for raw in self._redis.scan_iter(match=f"{self._p}:{{m:*}}:app:*", count=1000):
-            batch.append((self._delete_older, [text(raw)], [num(before)]))
+        legacy: list[str] = []
+        apps, tokens = f"{self._p}:{{m:", f"{self._p}:{{t:"
+        async for raw in self._redis.scan_iter(match=f"{self._p}:{{*", count=1000):
+            key = text(raw)
+            if key.startswith(apps) and "}:app:" in key:
+                batch.append((self._delete_older, [key], [num(before)]))
+            elif key.startswith(tokens) and not key.endswith("}:markers"):
+                legacy.append(key)
             if len(batch) >= 200:
                 deleted += sum(int(r) for r in await self._run(batch))
                 batch = []
+            if len(legacy) >= 200:
+                await self._unlink(legacy)
         if batch:
             deleted += sum(int(r) for r in await self._run(batch))
+        await self._unlink(legacy)
         return deleted
+
+    async def _unlink(self, keys: list[str]) -> None:
+        """UNLINK of single-slot keys, one command each (Cluster routes each to its primary)."""
+        if keys:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.unlink(key)
+                await pipe.execute()
+            keys.clear()
 
     # -- token walk (re-keying) ----------------------------------------------------------------
     @guarded
     async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
-        """One SCAN per page over the application records (their token keys) and the tokens'
-        marker hashes (``Store.token_keys_page``): a re-keying pass costs one scan of the
-        records per ``limit`` tokens."""
+        """Two SCANs per page, of the application records (their token keys, read in pipelines)
+        and of the marker hashes of ``prefix`` (``Store.token_keys_page``): a re-keying pass costs
+        one scan of the records per ``limit`` tokens. At most ``2 * limit`` candidates are held."""
         found: set[str] = set()
 
         def keep(token: str) -> None:
             if token.startswith(prefix) and token > after:
                 found.add(token)
+                if len(found) > 2 * limit:  # only the smallest ``limit`` can be returned
+                    found.difference_update(sorted(found)[limit:])
 
         records: list[str] = []
 
@@ -267,17 +290,15 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
                         keep(token)
             records.clear()
 
-        tokens, apps = f"{self._p}:{{t:", f"{self._p}:{{m:"
-        async for raw in self._redis.scan_iter(match=f"{self._p}:{{*", count=1000):
+        async for raw in self._redis.scan_iter(match=f"{self._p}:{{m:*}}:app:*", count=1000):
+            records.append(text(raw))
+            if len(records) >= 500:
+                await read_records()
+        await read_records()
+        start = f"{self._p}:{{t:"
+        async for raw in self._redis.scan_iter(match=f"{start}{tag(prefix)}*}}:markers", count=1000):
             key = text(raw)
-            if key.startswith(tokens) and key.endswith("}:markers"):
-                keep(key[len(tokens) : key.index("}", len(tokens))].replace("%7D", "}").replace("%25", "%"))
-            elif key.startswith(apps) and "}:app:" in key:
-                records.append(key)
-                if len(records) >= 500:
-                    await read_records()
-        if records:
-            await read_records()
+            keep(key[len(start) : key.index("}", len(start))].replace("%7D", "}").replace("%25", "%"))
         return sorted(found)[:limit]
 
     # -- replay guard ------------------------------------------------------------------------

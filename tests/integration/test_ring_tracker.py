@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from lianfang.v1 import common_pb2
 
 from consortium.records import ApplicationRecord, token_key
+from consortium.retention import retention_event
 from consortium.rings import RingTracker, application_event, marker_event, outcome_event
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from graph import LinkPolicy, RingIndex, app_id_of
@@ -157,3 +158,15 @@ async def test_application_events_of_the_older_layout_still_fold(tmp_path: Path)
     got = tracker.stacking.activities([phone(5), subnet(3)], "m3", T0)
     assert got[phone(5)].other_applications == (2,) * 5 and got[subnet(3)].other_applications == (1,) * 5
     assert tracker.linked_view("m2", "r2") is not None
+
+
+async def test_retention_events_drop_old_applications_from_the_stacking_fold(tmp_path: Path) -> None:
+    tracker = RingTracker(store(tmp_path / "hub.db"), POLICY)
+    old, new = app("m1", "old", phone(8), at=T0 - 800 * 86_400.0), app("m2", "new", phone(8), at=T0 - 10.0)
+    await tracker.publish([application_event(old, POLICY), application_event(new, POLICY)])
+    assert tracker.stacking.activities([phone(8)], "m3", T0 - 750 * 86_400.0)[phone(8)].member_last_seen == {
+        "m1": T0 - 800 * 86_400.0
+    }
+    await tracker.publish([retention_event(T0 - 730 * 86_400.0)])
+    assert tracker.stacking.activities([phone(8)], "m3", T0 - 750 * 86_400.0)[phone(8)].member_last_seen == {}
+    assert tracker.stacking.activities([phone(8)], "m3", T0)[phone(8)].member_last_seen == {"m2": T0 - 10.0}

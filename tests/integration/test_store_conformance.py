@@ -607,6 +607,27 @@ def test_redis_purge_deletes_old_records_in_steps(redis_url: str) -> None:
     asyncio.run(main())
 
 
+def test_redis_purge_unlinks_the_per_token_indexes_of_earlier_versions(redis_url: str) -> None:
+    """A store written by a version that kept stacking in Redis sheds those keys on its first
+    retention run; markers, records and the log stay."""
+    client = redis.Redis.from_url(redis_url)
+    legacy = [f"lf:{{t:{PHONE}}}:apps", f"lf:{{t:{PHONE}}}:seen", f"lf:{{t:{PHONE}}}:apps:a", f"lf:{{t:{DEVICE}}}:apps"]
+    for key in legacy:
+        client.zadd(key, {"a\x1fr": T0})
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url})) as store:
+            await store.add_marker(marker("m1", "a", PHONE))
+            await store.record_logged([application("a", "r", T0, PHONE)], ["e"], LOG_START)
+            assert await store.purge_applications(T0 - DAY) == 0
+            assert await store.get_marker("m1") is not None and await store.get_application("a", "r") is not None
+            assert [e for _, e in await store.log_events(LOG_START, 10)] == ["e"]
+
+    asyncio.run(main())
+    assert client.exists(*legacy) == 0 and client.exists(f"lf:{{t:{PHONE}}}:markers") == 1
+    client.close()
+
+
 # -- registry --------------------------------------------------------------------------------
 def test_registry_names_kinds_and_options(tmp_path: Path) -> None:
     assert set(STORE_TYPES) == {"sqlite", "redis"}
