@@ -49,6 +49,7 @@ log = logging.getLogger("lianfang.hub.rings")
 
 _PAGE = 5_000
 _NO_META = AppMeta()
+_PUBLIC_ID_CACHE = 100_000
 # log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkd": OPRF re-keying,
 # "cn": canaries
 _OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn"})
@@ -127,6 +128,7 @@ class RingTracker:
         self.applied = 0
         self._negative_tokens: set[str] = set()
         self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
+        self._public_ids: dict[str, str] = {}  # ring id → public id (a pure function: never stale)
 
     # -- keeping up with the log -----------------------------------------------------------------
     async def catch_up(self) -> int:
@@ -235,7 +237,13 @@ class RingTracker:
         return False
 
     def public_id(self, ring_id: str) -> str:
-        return ring_public_id(ring_id, self.ring_id_key)
+        """``ring_public_id`` under this hub's key, remembered (a linked Check asks on every answer)."""
+        public = self._public_ids.get(ring_id)
+        if public is None:
+            if len(self._public_ids) >= _PUBLIC_ID_CACHE:
+                self._public_ids.clear()
+            public = self._public_ids[ring_id] = ring_public_id(ring_id, self.ring_id_key)
+        return public
 
     def linked_view(self, member_id: str, application_ref: str) -> RingView | None:
         """The application's ring when it has two or more members (what Check reports), else

@@ -26,8 +26,12 @@ from consortium.records import LONGEST_WINDOW, WINDOWS, TokenActivity
 _SECONDS = tuple(w.seconds for w in WINDOWS)
 
 
+_EMPTY = TokenActivity((0,) * len(WINDOWS), {})
+
+
 def empty_activity() -> TokenActivity:
-    return TokenActivity((0,) * len(WINDOWS), {})
+    """No application seen: one shared instance (read-only, as every TokenActivity is used)."""
+    return _EMPTY
 
 
 def count_activity(rows: Sequence[tuple[str, float]], caller: str, now: float) -> TokenActivity:
@@ -92,12 +96,12 @@ class StackingIndex:
         for key in token_keys:
             history = tokens.get(key)
             if history is None:
-                out[key] = empty_activity()
+                out[key] = _EMPTY
                 continue
             if isinstance(history, tuple):
                 member, at = history
                 if not oldest <= at <= now:
-                    out[key] = empty_activity()
+                    out[key] = _EMPTY
                 elif member == caller:
                     out[key] = TokenActivity((0,) * len(cutoffs), {member: at})
                 else:

@@ -96,9 +96,9 @@ def _mark_shared(response: consortium_pb2.CheckResponse, app: ApplicationRecord,
     """A phone (device, email, account) that several different applicants gave is shared, not
     stacked: its Stacking is marked ``shared`` and its STACKING reasons become one SHARED reason."""
     shared = {
-        token_type_of(key)
+        token_type
         for key in app.token_keys
-        if token_type_of(key) in _SHAREABLE and rings.shared_by_several(key)
+        if (token_type := token_type_of(key)) in _SHAREABLE and rings.shared_by_several(key)
     }
     if not shared:
         return
