@@ -16,6 +16,7 @@ cancelled) stops waiting; its item is still flushed, as a request already sent t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -43,7 +44,9 @@ class GroupCommit(Generic[T]):
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((item, done))
         if self._draining is None:
-            self._draining = asyncio.get_running_loop().create_task(self._drain())
+            # A context of its own: the flush serves many calls, so it must not run as the first
+            # of them (the per-call ``CallInfo`` lives in a context variable).
+            self._draining = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
         await done
 
     def _next_group(self) -> list[tuple[T, asyncio.Future[None]]]:

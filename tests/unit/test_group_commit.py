@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -94,3 +95,15 @@ async def test_a_caller_that_gives_up_leaves_its_item_in_the_group_and_the_other
     await asyncio.gather(first, stayer)
     assert quitter.cancelled()
     assert r.groups == [["a"], ["b", "c"]]  # already on its way to the store, like a sent request
+
+
+async def test_the_flush_does_not_run_in_the_context_of_the_call_that_started_it() -> None:
+    caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller")
+    seen: list[str] = []
+
+    async def flush(group: list[str]) -> None:
+        seen.append(caller.get("nobody"))
+
+    caller.set("the first caller")
+    await GroupCommit(flush, one).submit("a")
+    assert seen == ["nobody"]  # a group serves many calls: none of them is "the" caller
