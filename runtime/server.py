@@ -41,9 +41,9 @@ def _dispatch_generically(server: grpc.aio.Server) -> None:
     """Serves every method through its service's generic handler (a dict lookup), never as a
     *registered* method. Why: grpc.aio's accept loop keeps one pending future per registered
     method and runs ``asyncio.wait`` over all of them for every incoming call; the generated
-    ``add_*_to_server`` functions register each method both ways, so with the hub's ~40 methods
-    that wait cost ~10 % of a Check's CPU (``bench/check.py --profile cprofile``). Dropping the
-    registered half leaves one pending future, the generic one. Behaviour is unchanged: a
+    ``add_*_to_server`` functions register each method both ways, so with the hub's methods that
+    wait spans ~23 futures: ~18 µs per call against ~7.5 µs for one (measured under uvloop). Dropping
+    the registered half leaves one pending future, the generic one. Behaviour is unchanged: a
     registered handler only ever shadowed the identical generic one."""
     server.add_registered_method_handlers = _ignore_registered_methods  # type: ignore[method-assign]
 

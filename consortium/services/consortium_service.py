@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -13,7 +11,6 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.aliases import AliasBook, alias_event, pairs_in
 from consortium.disputes import DisputeBook, dispute_response
-from consortium.group_commit import GroupCommit
 from consortium.key_book import KeyBook
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, TokenActivity, token_key, token_type_of
@@ -118,19 +115,6 @@ def _mark_shared(response: consortium_pb2.CheckResponse, app: ApplicationRecord,
     response.reasons.extend(kept)
 
 
-@dataclass(slots=True)
-class _PendingCheck:
-    """A Check (one application) or a BatchCheck waiting for its group's store round trip."""
-
-    apps: list[ApplicationRecord]
-    events: list[str]  # each application's log event, in order
-    logged: list[str]  # what to append: any token-link event, then ``events``
-    responses: list[consortium_pb2.CheckResponse]  # filled in place by the answer
-
-    def size(self) -> int:
-        return len(self.apps)
-
-
 class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceServicer):
     def __init__(
         self,
@@ -143,10 +127,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         keys: KeyBook | None = None,
         aliases: AliasBook | None = None,
         watches: WatchBook | None = None,
-        max_group_applications: int = 1000,
     ) -> None:
-        """``max_group_applications``: the most applications one store round trip carries for
-        Checks in flight together (``consortium.group_commit``)."""
         self.watches = watches if watches is not None else WatchBook()
         self.keys = keys if keys is not None else KeyBook()
         self.aliases = aliases if aliases is not None else AliasBook()
@@ -156,38 +137,34 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         self.rings = rings if rings is not None else RingTracker(store)
         self.usage = usage if usage is not None else UsageGuard()
         self.disputes = disputes if disputes is not None else DisputeBook()
-        self.groups = GroupCommit(self._record_and_answer, _PendingCheck.size, max_group_applications)
 
     def _answer_in_log_order(
         self,
-        checks: list[_PendingCheck],
+        apps: list[ApplicationRecord],
         snapshots: list[CheckSnapshot],
+        responses: list[consortium_pb2.CheckResponse],
+        events: list[str],
         entries: list[tuple[LogCursor, str]],
+        now: float,
     ) -> None:
         """Folds the log entries the store returned and answers each application right after
         its own event is folded: its stacking and its ring count every application logged
-        before it, so a batch (or a group of Checks) is answered as if sent one Check at a time.
-        (Concurrent Checks whose replies arrive out of log order may already have folded later
-        entries: those count too, as for rings; stacking ignores applications received after
-        the application's own time.)
+        before it, so a batch is answered as if sent one Check at a time. (Concurrent Checks
+        whose replies arrive out of log order may already have folded later entries: those
+        count too, as for rings; stacking ignores applications received after ``now``.)
 
         A retried Check links and counts nothing new (the first recording stands, as in the
         store). An application that links to no other has no ring in its answer."""
         rings = self.rings
-        pending: dict[str, list[tuple[ApplicationRecord, CheckSnapshot, consortium_pb2.CheckResponse]]] = {}
-        found = iter(snapshots)
-        for check in checks:
-            for app, event, response in zip(check.apps, check.events, check.responses, strict=True):
-                pending.setdefault(event, []).append((app, next(found), response))
-        stamps: dict[float, Timestamp] = {}
+        checked_at = to_timestamp(now)
+        pending: dict[str, list[int]] = {}
+        for i, event in enumerate(events):
+            pending.setdefault(event, []).append(i)
 
-        def answer(app: ApplicationRecord, snapshot: CheckSnapshot, response: consortium_pb2.CheckResponse) -> None:
-            now = app.received_at
-            checked_at = stamps.get(now)
-            if checked_at is None:
-                checked_at = stamps[now] = to_timestamp(now)
+        def answer(i: int) -> None:
+            app, response = apps[i], responses[i]
             activity = rings.stacking.activities(app.token_keys, app.member_id, now)
-            _answer(response, app, snapshot, activity, now, checked_at, self.disputes)
+            _answer(response, app, snapshots[i], activity, now, checked_at, self.disputes)
             _mark_shared(response, app, rings)
             view = rings.linked_view(app.member_id, app.application_ref)
             if view is not None:
@@ -196,45 +173,26 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
 
         for entry in entries:
             rings.apply((entry,))
-            for waiting in pending.pop(entry[1], ()):
-                answer(*waiting)
-        for left in pending.values():  # never expected: the store returns every entry after ours
-            for waiting in left:
+            for i in pending.pop(entry[1], ()):
+                answer(i)
+        for waiting in pending.values():  # never expected: the store returns every entry after ours
+            for i in waiting:
                 log.warning(
                     "a Check's own log entry was not returned by the store; answered from the folds as they are"
                 )
-                answer(*waiting)
-
-    async def _record_and_answer(self, checks: list[_PendingCheck]) -> None:
-        """One group of Checks and BatchChecks (``GroupCommit``): one ``record_logged`` for all,
-        then each answered in log order."""
-        apps = [app for check in checks for app in check.apps]
-        logged = [event for check in checks for event in check.logged]
-        snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
-        self._answer_in_log_order(checks, snapshots, entries)
-
-    def _pending(
-        self,
-        caller: str,
-        requests: Sequence[consortium_pb2.CheckRequest],
-        now: float,
-        new_response: Callable[[], consortium_pb2.CheckResponse] = consortium_pb2.CheckResponse,
-    ) -> tuple[_PendingCheck, list[consortium_pb2.CheckResponse]]:
-        """The applications of ``requests`` and their events, with empty responses from
-        ``new_response`` (a BatchCheck's ``results.add``: answered in place, never copied)."""
-        links: list[tuple[str, str]] = []
-        apps = [self._application(caller, request, now, links) for request in requests]
-        events = [application_event(app, self.rings.policy) for app in apps]
-        logged = ([alias_event(links)] if links else []) + events
-        responses = [new_response() for _ in apps]
-        return _PendingCheck(apps, events, logged, responses), responses
+                answer(i)
 
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
         _require_consent(request, now)
         self.usage.admit(caller, 1, now)
-        pending, [response] = self._pending(caller, [request], now)
-        await self.groups.submit(pending)
+        links: list[tuple[str, str]] = []
+        app = self._application(caller, request, now, links)
+        events = [application_event(app, self.rings.policy)]
+        logged = ([alias_event(links)] if links else []) + events
+        snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
+        response = consortium_pb2.CheckResponse()
+        self._answer_in_log_order([app], snapshots, [response], events, entries, now)
         return response
 
     def _application(
@@ -268,9 +226,15 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         for i, check in enumerate(request.checks):
             _require_consent(check, now, f"checks[{i}]: ")
         self.usage.admit(caller, len(request.checks), now)
+        links: list[tuple[str, str]] = []
+        apps = [self._application(caller, check, now, links) for check in request.checks]
+        events = [application_event(app, self.rings.policy) for app in apps]
+        logged = ([alias_event(links)] if links else []) + events
+        snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
         batch = consortium_pb2.BatchCheckResponse()
-        pending, _ = self._pending(caller, request.checks, now, batch.results.add)
-        await self.groups.submit(pending)
+        add = batch.results.add
+        responses = [add() for _ in apps]
+        self._answer_in_log_order(apps, snapshots, responses, events, entries, now)
         return batch
 
     async def ReportOutcome(
