@@ -491,12 +491,30 @@ async def _start_echo(spec: dict[str, Any]) -> tuple[Callable[[], Awaitable[None
     return stop, port
 
 
+def _can_the_check_answer(response_raw: bytes) -> None:
+    """In a ``canned_hub`` process only: ``start_hub`` builds a ConsortiumService whose Check,
+    once validated, answers with one fixed real answer (its reference set) instead of recording
+    the application, folding the log and computing stacking, blacklist and ring."""
+    import consortium.server
+    from consortium.services.consortium_service import ConsortiumServicer
+
+    class CannedCheck(ConsortiumServicer):  # type: ignore[misc]
+        async def _check(self, caller: str, request: Any) -> Any:
+            response = consortium_pb2.CheckResponse.FromString(response_raw)
+            response.application_ref = request.application_ref
+            return response
+
+    consortium.server.ConsortiumServicer = CannedCheck  # type: ignore[misc,attr-defined]
+
+
 async def _serve_async(spec: dict[str, Any]) -> None:
     from consortium.config import HubConfig
     from consortium.server import start_hub
 
     stop: Callable[[], Awaitable[None]]
-    if spec["kind"] == "hub":
+    if spec["kind"] == "canned_hub":
+        _can_the_check_answer(base64.b64decode(spec["response_b64"]))
+    if spec["kind"] in ("hub", "canned_hub"):
         hub = await start_hub(
             HubConfig(
                 listen="127.0.0.1:0",
@@ -1029,6 +1047,38 @@ async def bench_echo(setup: Setup, p: Params, response_raw: bytes, auth: bool) -
         server.stop()
 
 
+async def bench_canned_check(setup: Setup, p: Params, response_raw: bytes) -> dict[str, Any]:
+    """Check against the hub's own process, stack and handler (interceptors, JWT, validation,
+    protobuf both ways) with the consortium work replaced by a fixed answer: what separates
+    the echo ceiling from the stack cost of a Check, and that from the work of answering one."""
+    spec = setup.server_spec(
+        "canned_hub",
+        "canned-hub",
+        store=f"sqlite:///{setup.folder / 'canned.db'}",
+        response_b64=base64.b64encode(response_raw).decode(),
+    )
+    server = ServerProcess(spec, "hub with a canned Check answer")
+    workload = Workload(p.seed + 77, f"canned-{os.getpid()}")
+    conns: list[MemberConn] = []
+    try:
+        await enrol_members(setup, server.port, workload, markers=0)
+        conns = connect_members(setup, server.port)
+        meters = Meters(CpuMeter({"hub": server.pid}), RedisStats(None))
+        log_line(f"canned Check: hub pid {server.pid}; answers one fixed real answer")
+        await closed_loop(check_op(conns, workload), 16, p.warmup_seconds)
+        peak = await sweep(meters, lambda: check_op(conns, workload), p.concurrency, p.peak_seconds, "canned Check")
+        return {
+            "method": CHECK_METHOD,
+            "stack": "consortium.server.start_hub (every interceptor, metrics included), TLS; "
+            "ConsortiumService.Check validates the request, then answers a stored real CheckResponse",
+            "response_bytes": len(response_raw),
+            "peak": peak,
+        }
+    finally:
+        await close_members(conns)
+        server.stop()
+
+
 async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> dict[str, Any]:
     """The Redis round trip of one Check as RedisStore.record_logged sends it (the record's
     create-if-absent, the markers of 8 tokens, the log's XADD + XRANGE), and record_logged
@@ -1088,6 +1138,7 @@ async def bench_raw_redis(url: str, redis_pid: int, setup: Setup, p: Params) -> 
     link = getattr(store, "_link", None)  # the store's own transport (consortium/store/redis_link.py)
 
     async def link_op(i: int) -> None:
+        assert link is not None  # only run when the store has one
         replies = await link.execute(commands(application(i)))
         advance(replies[-1])
 
@@ -1224,6 +1275,14 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         out["raw_link_pipeline_client_cpu_us_per_check"] = link_best["cpu"]["bench"]["cpu_us_per_op"]
         out["raw_link_pipeline_redis_server_cpu_us_per_check"] = link_best["cpu"]["redis"]["cpu_us_per_op"]
     out["raw_redis_pipeline_peak_per_s"] = raw
+    canned = results["ceilings"].get("canned_check", {}).get("peak", {}).get("best", {})
+    if canned:
+        out["canned_check_peak_per_s"] = canned["ops_per_s"]
+        out["canned_check_hub_cpu_us_per_call"] = canned["cpu"]["hub"]["cpu_us_per_op"]
+        for name in stores:  # the hub CPU of a Check beyond the stack: the consortium work itself
+            out[name]["consortium_work_cpu_us_per_check"] = round(
+                out[name]["hub_cpu_us_per_check"] - canned["cpu"]["hub"]["cpu_us_per_op"], 1
+            )
     verdicts: dict[str, Any] = {}
     for name in stores:
         r = out[name]
@@ -1286,6 +1345,12 @@ def print_table(results: dict[str, Any]) -> None:
         f"ceilings: echo RPC (same stack, auth) {f(s['echo_peak_per_s'])}/s;"
         f" raw Redis pipeline of one Check {f(s['raw_redis_pipeline_peak_per_s'])}/s"
     )
+    if "canned_check_peak_per_s" in s:
+        work = ", ".join(f"{name} {f(s[name]['consortium_work_cpu_us_per_check'])}" for name in results["stores"])
+        print(
+            f"canned Check (the hub's stack, a fixed answer): {f(s['canned_check_peak_per_s'])}/s,"
+            f" hub {f(s['canned_check_hub_cpu_us_per_call'])} µs per call; the consortium work on top: {work} µs"
+        )
     if "redis" in s:
         print(f"peak Check on redis / raw Redis pipeline: {f(s['redis'].get('check_over_raw_redis_pipeline'), '.1%')}")
     print(f"noise: other processes used up to {f(s['max_other_processes_cpu_pct'], '.0f')}% of a core during a phase")
@@ -1343,6 +1408,7 @@ async def run_all(p: Params, out_path: Path, keep: bool, wait_idle: float) -> di
             k: v for k, v in next(iter(results["stores"].values()))["sample"].items() if k.endswith("bytes_median")
         }
         results["ceilings"]["echo"] = await bench_echo(setup, p, response_raw, auth=True)
+        results["ceilings"]["canned_check"] = await bench_canned_check(setup, p, response_raw)
     finally:
         if keep:
             log_line(f"kept temp folder {folder}")
