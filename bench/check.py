@@ -1024,6 +1024,12 @@ async def bench_store(
         hub.stop()
 
 
+async def warm_and_sweep(meters: Meters, make_op: Callable[[], Op], p: Params, label: str) -> dict[str, Any]:
+    """A server's peak: a warm-up at 16 in flight, then the closed-loop concurrency sweep."""
+    await closed_loop(make_op(), 16, p.warmup_seconds)
+    return await sweep(meters, make_op, p.concurrency, p.peak_seconds, label)
+
+
 async def bench_echo(setup: Setup, p: Params, response_raw: bytes, auth: bool) -> dict[str, Any]:
     spec = setup.server_spec("echo", "echo", response_b64=base64.b64encode(response_raw).decode(), auth=auth)
     server = ServerProcess(spec, "echo server")
@@ -1032,8 +1038,7 @@ async def bench_echo(setup: Setup, p: Params, response_raw: bytes, auth: bool) -
     try:
         meters = Meters(CpuMeter({"echo_server": server.pid}), RedisStats(None))
         log_line(f"echo: server pid {server.pid}; auth interceptor {'on' if auth else 'off'}")
-        await closed_loop(echo_op(conns, workload), 16, p.warmup_seconds)
-        peak = await sweep(meters, lambda: echo_op(conns, workload), p.concurrency, p.peak_seconds, "echo")
+        peak = await warm_and_sweep(meters, lambda: echo_op(conns, workload), p, "echo")
         return {
             "method": ECHO_METHOD,
             "stack": "runtime.server.create_server, TLS, ObservabilityInterceptor (INFO log line per RPC)"
@@ -1065,8 +1070,7 @@ async def bench_canned_check(setup: Setup, p: Params, response_raw: bytes) -> di
         conns = connect_members(setup, server.port)
         meters = Meters(CpuMeter({"hub": server.pid}), RedisStats(None))
         log_line(f"canned Check: hub pid {server.pid}; answers one fixed real answer")
-        await closed_loop(check_op(conns, workload), 16, p.warmup_seconds)
-        peak = await sweep(meters, lambda: check_op(conns, workload), p.concurrency, p.peak_seconds, "canned Check")
+        peak = await warm_and_sweep(meters, lambda: check_op(conns, workload), p, "canned Check")
         return {
             "method": CHECK_METHOD,
             "stack": "consortium.server.start_hub (every interceptor, metrics included), TLS; "
