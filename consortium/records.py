@@ -6,6 +6,7 @@ Times are float seconds since the Unix epoch. A token is addressed by its *token
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -95,7 +96,7 @@ class TokenActivity:
     """
 
     other_applications: tuple[int, ...]
-    member_last_seen: dict[str, float] = field(default_factory=dict)
+    member_last_seen: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

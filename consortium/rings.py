@@ -118,7 +118,7 @@ class RingTracker:
         """``observers`` see every entry folded, in log order (the audit tree, member usage)."""
         self.store = store
         self.observers = tuple(observers)
-        self.ring_id_key = ring_id_key
+        self._ring_id_key = ring_id_key  # fixed for the tracker's life: public ids are cached
         self.policy = policy if policy is not None else LinkPolicy()
         self.scoring = scoring
         self.index = RingIndex(self.policy)
@@ -128,7 +128,7 @@ class RingTracker:
         self.applied = 0
         self._negative_tokens: set[str] = set()
         self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
-        self._public_ids: dict[str, str] = {}  # ring id → public id (a pure function: never stale)
+        self._public_ids: dict[str, str] = {}  # ring id → public id (``public_id``)
 
     # -- keeping up with the log -----------------------------------------------------------------
     async def catch_up(self) -> int:
@@ -236,13 +236,18 @@ class RingTracker:
                 return True
         return False
 
+    @property
+    def ring_id_key(self) -> bytes:
+        return self._ring_id_key
+
     def public_id(self, ring_id: str) -> str:
-        """``ring_public_id`` under this hub's key, remembered (a linked Check asks on every answer)."""
+        """``ring_public_id`` under this hub's key, remembered (a linked Check asks on every
+        answer): a pure function of the ring id, as the key never changes."""
         public = self._public_ids.get(ring_id)
         if public is None:
             if len(self._public_ids) >= _PUBLIC_ID_CACHE:
                 self._public_ids.clear()
-            public = self._public_ids[ring_id] = ring_public_id(ring_id, self.ring_id_key)
+            public = self._public_ids[ring_id] = ring_public_id(ring_id, self._ring_id_key)
         return public
 
     def linked_view(self, member_id: str, application_ref: str) -> RingView | None:
@@ -256,5 +261,6 @@ class RingTracker:
     def resolve(self, public_id: str) -> str | None:
         """The index's ring id behind a public id, for rings of two or more (None if stale)."""
         if self._public is None:
-            self._public = {self.public_id(ring_id): ring_id for ring_id, _ in self.index.rings()}
+            key = self._ring_id_key  # every ring: not through the cache, which keeps the hot ones
+            self._public = {ring_public_id(ring_id, key): ring_id for ring_id, _ in self.index.rings()}
         return self._public.get(public_id)

@@ -20,18 +20,15 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
+from types import MappingProxyType
 
 from consortium.records import LONGEST_WINDOW, WINDOWS, TokenActivity
 
 _SECONDS = tuple(w.seconds for w in WINDOWS)
 
 
-_EMPTY = TokenActivity((0,) * len(WINDOWS), {})
-
-
-def empty_activity() -> TokenActivity:
-    """No application seen: one shared instance (read-only, as every TokenActivity is used)."""
-    return _EMPTY
+_EMPTY = TokenActivity((0,) * len(WINDOWS), MappingProxyType({}))
+"""A token with no application in the window: one shared, read-only instance."""
 
 
 def count_activity(rows: Sequence[tuple[str, float]], caller: str, now: float) -> TokenActivity:

@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2
 
 from consortium.records import ApplicationRecord, token_key
 from consortium.retention import retention_event
-from consortium.rings import RingTracker, application_event, marker_event, outcome_event
+from consortium.rings import RingTracker, application_event, marker_event, outcome_event, ring_public_id
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from graph import LinkPolicy, RingIndex, app_id_of
 
@@ -170,3 +170,24 @@ async def test_retention_events_drop_old_applications_from_the_stacking_fold(tmp
     await tracker.publish([retention_event(T0 - 730 * 86_400.0)])
     assert tracker.stacking.activities([phone(8)], "m3", T0 - 750 * 86_400.0)[phone(8)].member_last_seen == {}
     assert tracker.stacking.activities([phone(8)], "m3", T0)[phone(8)].member_last_seen == {"m2": T0 - 10.0}
+
+
+async def test_public_ids_stay_the_keyed_hash_of_the_ring_id_across_cache_clears(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("consortium.rings._PUBLIC_ID_CACHE", 2)
+    s = store(tmp_path / "hub.db")
+    tracker = RingTracker(s, POLICY, ring_id_key=b"k" * 32)
+    events = []
+    for n in range(4):  # four rings of two applications each
+        events += [application_event(app("m1", f"a{n}", phone(n)), POLICY)]
+        events += [application_event(app("m2", f"b{n}", phone(n)), POLICY)]
+    await tracker.publish(events)
+    for _ in range(2):  # the second round asks again after the cache was cleared
+        for n in range(4):
+            view = tracker.linked_view("m2", f"b{n}")
+            ring_id = tracker.index.ring_of(app_id_of("m2", f"b{n}"))
+            assert view is not None and ring_id is not None
+            assert view.public_id == ring_public_id(ring_id, b"k" * 32) != ring_public_id(ring_id)
+            assert tracker.resolve(view.public_id) == ring_id
+    await s.close()

@@ -3,6 +3,7 @@ definition ``count_activity``: windows, the caller excluded, out-of-order times,
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,3 +76,12 @@ def test_same_as_the_reference_whatever_the_order(rows: list[tuple[str, float]],
     now = T0 - shift
     want = count_activity([(m, T0 - age) for m, age in rows], caller, now)
     assert index.activities([PHONE], caller, now)[PHONE] == want
+
+
+def test_a_token_never_seen_shares_one_read_only_empty_activity() -> None:
+    index = StackingIndex()
+    first, second = index.activities(["never-a", "never-b"], "a", T0).values()
+    assert first.other_applications == (0, 0, 0, 0, 0) and first.member_last_seen == {}
+    with pytest.raises(TypeError):
+        first.member_last_seen["a"] = T0  # type: ignore[index]  # would leak into every answer
+    assert second.member_last_seen == {}
