@@ -236,10 +236,6 @@ class RingTracker:
                 return True
         return False
 
-    @property
-    def ring_id_key(self) -> bytes:
-        return self._ring_id_key
-
     def public_id(self, ring_id: str) -> str:
         """``ring_public_id`` under this hub's key, remembered (a linked Check asks on every
         answer): a pure function of the ring id, as the key never changes."""

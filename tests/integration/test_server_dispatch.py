@@ -1,11 +1,12 @@
-"""How our servers take calls: every method through its service's generic handler, so grpc.aio's
-accept loop waits on one pending future per call instead of one per registered method."""
+"""How our servers take calls (over TLS, as deployed): every method through its service's
+generic handler, so grpc.aio's accept loop waits on one pending future per call instead of one
+per registered method."""
 
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,8 +14,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
 
-from consortium.server import YOUNG_GC_THRESHOLD, tune_gc_for_a_large_heap
+from clients.channel import open_channel
 from runtime.server import create_server
+from runtime.tls import DevCertificateAuthority, TlsConfig
 
 
 class KeyEpochsOnly(consortium_pb2_grpc.ConsortiumServiceServicer):  # type: ignore[misc]
@@ -23,8 +25,10 @@ class KeyEpochsOnly(consortium_pb2_grpc.ConsortiumServiceServicer):  # type: ign
 
 
 async def test_calls_are_accepted_on_one_pending_future_and_every_service_still_answers(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    ca = DevCertificateAuthority(tmp_path / "certs")
+    cert = ca.issue("hub")
     waited: list[int] = []
     real_wait: Callable[..., Awaitable[Any]] = asyncio.wait
 
@@ -36,9 +40,9 @@ async def test_calls_are_accepted_on_one_pending_future_and_every_service_still_
     monkeypatch.setattr(asyncio, "wait", counting_wait)  # grpc.aio's accept loop looks it up per call
     add = consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server
     service = (add, KeyEpochsOnly(), "lianfang.v1.ConsortiumService")
-    server, port, _ = await create_server("127.0.0.1:0", [service], tls=None)
+    server, port, _ = await create_server("127.0.0.1:0", [service], tls=TlsConfig(cert.cert_file, cert.key_file))
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async with open_channel(f"localhost:{port}", ca_file=ca.ca_file) as channel:
             for _ in range(3):
                 await consortium_pb2_grpc.ConsortiumServiceStub(channel).GetMyKeyEpochs(
                     consortium_pb2.GetMyKeyEpochsRequest(), timeout=5
@@ -48,13 +52,3 @@ async def test_calls_are_accepted_on_one_pending_future_and_every_service_still_
     finally:
         await server.stop(None)
     assert waited and max(waited) == 1  # registered methods would add one each (18 here)
-
-
-def test_the_hub_collects_its_young_generation_often_enough_to_keep_pauses_short() -> None:
-    before = gc.get_threshold()
-    try:
-        tune_gc_for_a_large_heap()
-        assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD <= 10_000
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import logging
@@ -24,7 +25,7 @@ from clients.channel import open_channel
 from clients.demo.consortium import start_local_consortium
 from clients.errors import LianfangRpcError
 from consortium.config import HubConfig
-from consortium.server import start_hub
+from consortium.server import YOUNG_GC_THRESHOLD, start_hub, tune_gc_for_a_large_heap
 from runtime.logs import configure_logging
 from runtime.server import LIVENESS
 from runtime.tls import DevCertificateAuthority
@@ -245,3 +246,13 @@ async def test_interceptors_wrap_each_method_once_not_on_every_call() -> None:
         await server.stop(0)
     assert sorted(built) == ["/lianfang.v1.Echo/A", "/lianfang.v1.Echo/B"]
     assert seen == [b"A", b"B", b"A", b"A", b"B"]
+
+
+def test_the_hub_collects_its_young_generation_often_enough_to_keep_pauses_short() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc_for_a_large_heap()
+        assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD <= 10_000
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
