@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from consortium import wire
 from consortium.rings import RingView
 from graph.policy import TokenType
 
@@ -51,14 +52,26 @@ def fill_ring(ring: consortium_pb2.Ring, view: RingView) -> None:
 
 
 def ring_reasons(view: RingView) -> list[common_pb2.Reason]:
-    """RING_LINKED for any ring; RING_HIGH_RISK, RING_BLACKLISTED_MEMBER, RING_SHARED_DEVICE and
-    RING_CONFIRMED_FRAUD for what makes one risky. Each names the top shared token type."""
+    """:func:`ring_reason_parts` as messages."""
+    return [common_pb2.Reason(code=code, token_type=t, detail=detail) for code, t, detail in ring_reason_parts(view)]
+
+
+def ring_reasons_wire(view: RingView) -> list[bytes]:
+    """:func:`ring_reason_parts` as ``CheckResponse.reasons`` wire entries."""
+    return [wire.reason(code, t, detail) for code, t, detail in ring_reason_parts(view)]
+
+
+def ring_reason_parts(view: RingView) -> list[tuple[str, int, str]]:
+    """(code, token type, detail) of each ring reason: RING_LINKED for any ring; RING_HIGH_RISK,
+    RING_BLACKLISTED_MEMBER, RING_SHARED_DEVICE and RING_CONFIRMED_FRAUD for what makes one
+    risky. Each names the top shared token type."""
     s, score = view.summary, view.score
-    top_type = TokenType[s.shared_token_types[0][0].upper()] if s.shared_token_types else TokenType.UNSPECIFIED
+    top_name = s.shared_token_types[0][0] if s.shared_token_types else ""
+    top_type = TokenType.__members__.get(top_name.upper(), TokenType.UNSPECIFIED)
     linked_by = ", ".join(f"{name}×{count}" for name, count in s.shared_token_types)
 
-    def reason(code: str, detail: str) -> common_pb2.Reason:
-        return common_pb2.Reason(code=code, token_type=int(top_type), detail=detail)
+    def reason(code: str, detail: str) -> tuple[str, int, str]:
+        return code, int(top_type), detail
 
     reasons = []
     if score.score >= HIGH_RISK_SCORE:

@@ -32,7 +32,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,14 +68,21 @@ def ring_public_id(ring_id: str, key: bytes = b"") -> str:
 
 
 def application_event(app: ApplicationRecord, policy: LinkPolicy) -> str:
+    return encode_event(application_event_body(app, policy))
+
+
+def application_event_body(app: ApplicationRecord, policy: LinkPolicy) -> list[Any]:
+    """The application's log event before encoding: exactly what decoding it gives back, so the
+    process that logs it can fold it without parsing it again (``RingTracker.apply``)."""
     linking: list[str] = []
     others: list[str] = []
     for key in dict.fromkeys(app.token_keys):
         (linking if policy.links(key) else others).append(key)
-    person = person_key_of(app.token_keys)
-    return json.dumps(
-        ["a", app.member_id, app.application_ref, app.received_at, linking, person, others], separators=(",", ":")
-    )
+    return ["a", app.member_id, app.application_ref, app.received_at, linking, person_key_of(app.token_keys), others]
+
+
+def encode_event(body: list[Any]) -> str:
+    return json.dumps(body, separators=(",", ":"))
 
 
 def outcome_event(member_id: str, application_ref: str, outcome: int, at: float | None = None) -> str:
@@ -145,15 +152,19 @@ class RingTracker:
         if events:
             self.apply(await self.store.append_log_events(events, self.cursor))
 
-    def apply(self, entries: Iterable[tuple[LogCursor, str]]) -> None:
-        """Folds log entries (as a store returns them; ones already folded are skipped)."""
+    def apply(self, entries: Iterable[tuple[LogCursor, str]], bodies: Mapping[str, list[Any]] | None = None) -> None:
+        """Folds log entries (as a store returns them; ones already folded are skipped).
+        ``bodies``: the decoding of events this process just logged, by their text, so they are
+        not parsed again (``application_event_body``)."""
         # Concurrent publishes of one process may return overlapping ranges: skip what is folded.
         for cursor, event in entries:
             if cursor <= self.cursor:
                 continue
             decoded: list[Any] | None = None
             try:
-                decoded = json.loads(event)
+                decoded = bodies.get(event) if bodies else None
+                if decoded is None:
+                    decoded = json.loads(event)
                 self._fold(decoded)  # type: ignore[arg-type]
             except (ValueError, KeyError, IndexError, TypeError):
                 log.error("skipping a malformed consortium log entry", extra={"fields": {"cursor": list(cursor)}})

@@ -23,10 +23,12 @@ from collections.abc import Iterable, Sequence
 from types import MappingProxyType
 
 from consortium.records import LONGEST_WINDOW, WINDOWS, TokenActivity
+from consortium.stacking import TypeCounts, counts_from_activity
 
 _SECONDS = tuple(w.seconds for w in WINDOWS)
 
 
+_NONE = (0,) * len(WINDOWS)
 _EMPTY = TokenActivity((0,) * len(WINDOWS), MappingProxyType({}))
 """A token with no application in the window: one shared, read-only instance."""
 
@@ -120,6 +122,58 @@ class StackingIndex:
                 for i, cutoff in enumerate(cutoffs):
                     counts[i] += end - bisect_left(times, cutoff, 0, end)
             out[key] = TokenActivity(tuple(counts), seen)
+        return out
+
+    def window_counts(self, token_keys: Sequence[str], caller: str, now: float) -> list[TypeCounts]:
+        """``counts_from_activity(token_keys, self.activities(...))`` without building the
+        activities: a Check's stacking straight from the histories. A type given once (the
+        usual case) is counted here; one given several times goes through the activities."""
+        by_type: dict[int, list[str]] = {}
+        for key in token_keys:
+            by_type.setdefault(int(key.split(".", 2)[1]), []).append(key)
+        cutoffs = [now - seconds for seconds in _SECONDS]
+        oldest = now - LONGEST_WINDOW
+        windows = range(len(cutoffs))
+        tokens = self._tokens
+        out: list[TypeCounts] = []
+        for token_type in sorted(by_type):
+            keys = by_type[token_type]
+            if len(keys) > 1:
+                out.extend(counts_from_activity(keys, self.activities(keys, caller, now), caller, now))
+                continue
+            history = tokens.get(keys[0])
+            if history is None:
+                out.append((token_type, _NONE, _NONE))
+                continue
+            if isinstance(history, tuple):
+                member, at = history
+                if member == caller or not oldest <= at <= now:
+                    out.append((token_type, _NONE, _NONE))
+                else:
+                    hit = tuple(int(at >= cutoff) for cutoff in cutoffs)
+                    out.append((token_type, hit, hit))
+                continue
+            members = [0] * len(cutoffs)
+            apps = [0] * len(cutoffs)
+            for member, times in history.items():
+                if member == caller:
+                    continue
+                end = len(times) if times[-1] <= now else bisect_right(times, now)
+                if not end:
+                    continue
+                last = times[end - 1]
+                if last < oldest:
+                    continue
+                if times[0] >= cutoffs[0]:  # all within the shortest window, so within every one
+                    for i in windows:
+                        members[i] += 1
+                        apps[i] += end
+                    continue
+                for i in windows:
+                    apps[i] += end - bisect_left(times, cutoffs[i], 0, end)
+                    if last >= cutoffs[i]:
+                        members[i] += 1
+            out.append((token_type, members, apps))
         return out
 
     def forget_before(self, before: float) -> None:

@@ -15,7 +15,14 @@ from lianfang.v1 import common_pb2
 
 from consortium.records import ApplicationRecord, token_key
 from consortium.retention import retention_event
-from consortium.rings import RingTracker, application_event, marker_event, outcome_event, ring_public_id
+from consortium.rings import (
+    RingTracker,
+    application_event,
+    application_event_body,
+    marker_event,
+    outcome_event,
+    ring_public_id,
+)
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from graph import LinkPolicy, RingIndex, app_id_of
 
@@ -148,6 +155,33 @@ def test_event_encoding_is_compact_and_carries_no_raw_values() -> None:
     decoded = json.loads(event)
     assert decoded[:4] == ["a", "lender-a", "APP-1", T0] and decoded[4] == list(tokens)
     assert " " not in event
+
+
+def test_an_event_body_is_exactly_its_decoding() -> None:
+    """The logging process folds its own events from their bodies (``RingTracker.apply``'s
+    ``bodies``), replicas from the text: both must fold the same thing."""
+    rng = random.Random(4)
+    for n in range(200):
+        tokens = [rng.choice([phone, rid, subnet])(rng.randrange(50)) for _ in range(rng.randrange(6))]
+        at = rng.choice([T0, T0 + rng.random(), 1_800_000_000, 0.1])  # an int time stays an int
+        a = app(f"m{n % 3}", f"ref-{n}-é", *tokens, at=at)
+        body = application_event_body(a, POLICY)
+        decoded = json.loads(application_event(a, POLICY))
+        assert body == decoded and [type(v) for v in body] == [type(v) for v in decoded]
+
+
+async def test_own_events_fold_from_their_bodies_as_replicas_fold_the_text(tmp_path: Path) -> None:
+    s = store(tmp_path / "hub.db")
+    writer, replica = RingTracker(s, POLICY), RingTracker(s, POLICY)
+    apps = [app(f"m{i % 2}", f"r{i}", rid(i // 3), phone(i // 2), at=T0 + i) for i in range(30)]
+    bodies = [application_event_body(a, POLICY) for a in apps]
+    events = [application_event(a, POLICY) for a in apps]
+    writer.apply(await s.append_log_events(events, writer.cursor), dict(zip(events, bodies, strict=True)))
+    await replica.catch_up()
+    assert writer.cursor == replica.cursor and writer.applied == replica.applied == 30
+    assert sorted(writer.index.rings()) == sorted(replica.index.rings())
+    for a in apps:
+        assert writer.view_of(a.member_id, a.application_ref) == replica.view_of(a.member_id, a.application_ref)
 
 
 async def test_application_events_of_the_older_layout_still_fold(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consortium.records import DAY, HOUR
+from consortium.stacking import counts_from_activity
 from consortium.stacking_index import StackingIndex, count_activity
 
 T0 = 1_767_225_600.0
@@ -85,3 +86,27 @@ def test_a_token_never_seen_shares_one_read_only_empty_activity() -> None:
     with pytest.raises(TypeError):
         first.member_last_seen["a"] = T0  # type: ignore[index]  # would leak into every answer
     assert second.member_last_seen == {}
+
+
+_tokens = st.sampled_from(["1.3.1.phone-1", "1.3.1.phone-2", "1.5.1.device", "1.1.1.rid", "1.9.1.never"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.lists(_tokens, min_size=1, max_size=3, unique=True), _members, _ages), max_size=60),
+    asked=st.lists(_tokens, min_size=1, max_size=6),
+    caller=_members,
+    shift=_ages,
+)
+def test_window_counts_are_the_per_type_fold_of_the_activities(
+    rows: list[tuple[list[str], str, float]], asked: list[str], caller: str, shift: float
+) -> None:
+    """What a Check answers from (``window_counts``) equals stacking's fold of ``activities``:
+    one token of a type or several, a token listed twice, single- and multi-member histories."""
+    index = StackingIndex()
+    for tokens, m, age in rows:
+        index.add(tokens, m, T0 - age)
+    now = T0 - shift
+    want = counts_from_activity(asked, index.activities(asked, caller, now), caller, now)
+    got = index.window_counts(asked, caller, now)
+    assert [(t, tuple(m), tuple(a)) for t, m, a in got] == [(t, tuple(m), tuple(a)) for t, m, a in want]

@@ -1,5 +1,6 @@
-"""add_stacking writes Stacking messages as wire bytes: it must give exactly the messages the
-straightforward protobuf construction gives, whatever the counts (multi-byte varints included)."""
+"""stacking_wire writes Stacking messages and their reasons as wire bytes: it must give exactly
+the messages the straightforward protobuf construction gives, whatever the counts (multi-byte
+varints included) and whichever types are shared."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ from lianfang.v1 import common_pb2 as c
 from lianfang.v1 import consortium_pb2
 
 from consortium.records import DAY, WINDOWS, TokenActivity, token_key, token_type_of
-from consortium.stacking import _TYPE_LABEL, _WINDOW_LABEL, add_stacking, stacking_answer
+from consortium.stacking import (
+    _TYPE_LABEL,
+    _WINDOW_LABEL,
+    SHAREABLE,
+    counts_from_activity,
+    stacking_answer,
+    stacking_wire,
+)
 
 NOW = 1_800_000_000.0
 TYPES = sorted(_TYPE_LABEL)
 
 
-def reference(token_keys, activity, caller, now):  # type: ignore[no-untyped-def]
-    """The original, object-building implementation."""
+def reference(token_keys, activity, caller, now, shared=frozenset()):  # type: ignore[no-untyped-def]
+    """The original, object-building implementation (shared types as the servicer marked them)."""
     by_type: dict[int, list[TokenActivity]] = {}
     for key in token_keys:
         by_type.setdefault(token_type_of(key), []).append(activity[key])
@@ -36,8 +44,8 @@ def reference(token_keys, activity, caller, now):  # type: ignore[no-untyped-def
             windows.append(consortium_pb2.WindowCount(window=window, other_members=members, other_applications=apps))
             if members and first_hit is None:
                 first_hit = (i, members, apps)
-        stacking.append(consortium_pb2.Stacking(token_type=token_type, windows=windows))
-        if first_hit is not None:
+        stacking.append(consortium_pb2.Stacking(token_type=token_type, windows=windows, shared=token_type in shared))
+        if first_hit is not None and token_type not in shared:
             i, members, apps = first_hit
             label = _WINDOW_LABEL[WINDOWS[i]]
             reasons.append(
@@ -47,6 +55,14 @@ def reference(token_keys, activity, caller, now):  # type: ignore[no-untyped-def
                     detail=f"{members} other member(s), {apps} application(s) within {label.lower()}",
                 )
             )
+    for token_type in sorted(shared):
+        reasons.append(
+            c.Reason(
+                code=f"SHARED_{SHAREABLE[token_type]}",
+                token_type=token_type,
+                detail="given by several different applicants: counted as shared, not as this applicant's stacking",
+            )
+        )
     return stacking, reasons
 
 
@@ -70,11 +86,14 @@ def test_wire_built_stacking_equals_the_reference() -> None:
     rng = random.Random(5)
     for _ in range(400):
         keys, activity, caller = random_case(rng)
-        want_stacking, want_reasons = reference(keys, activity, caller, NOW)
+        present = {token_type_of(k) for k in keys} & set(SHAREABLE)
+        shared = frozenset(t for t in present if rng.random() < 0.4)
+        want_stacking, want_reasons = reference(keys, activity, caller, NOW, shared)
+        blocks, reasons = stacking_wire(counts_from_activity(keys, activity, caller, NOW), shared)
         response = consortium_pb2.CheckResponse(application_ref="r")
-        reasons = add_stacking(response, keys, activity, caller, NOW)
-        assert list(response.stacking) == want_stacking and reasons == want_reasons
+        response.MergeFromString(blocks + b"".join(reasons))
+        assert list(response.stacking) == want_stacking and list(response.reasons) == want_reasons
         assert response.application_ref == "r"  # merged into, not replaced
-        expected = consortium_pb2.CheckResponse(application_ref="r", stacking=want_stacking)
+        expected = consortium_pb2.CheckResponse(application_ref="r", stacking=want_stacking, reasons=want_reasons)
         assert response.SerializeToString(deterministic=True) == expected.SerializeToString(deterministic=True)
-        assert stacking_answer(keys, activity, caller, NOW) == (want_stacking, want_reasons)
+        assert stacking_answer(keys, activity, caller, NOW, shared) == (want_stacking, want_reasons)
