@@ -136,6 +136,9 @@ class RingTracker:
         self._negative_tokens: set[str] = set()
         self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
         self._public_ids: dict[str, str] = {}  # ring id → public id (``public_id``)
+        # ``shared_by_several``, kept up to date by the fold once a token has been asked about:
+        self._one_person: dict[str, str] = {}  # token → its one known applicant ("" for none yet)
+        self._several: set[str] = set()  # tokens given by two or more known applicants
 
     # -- keeping up with the log -----------------------------------------------------------------
     async def catch_up(self) -> int:
@@ -188,6 +191,8 @@ class RingTracker:
             meta = AppMeta(member, at, None if person is None else str(person), blacklisted=blacklisted)
             self.aggregates.add_application(app_id, token_keys, meta)
             self.stacking.add(dict.fromkeys(token_keys + others), member, at)
+            if meta.person is not None and self._one_person:
+                self._note_person(token_keys, meta.person)
         elif kind == "o":
             member, ref, outcome = event[1], event[2], event[3]
             app_id = app_id_of(str(member), str(ref))
@@ -204,6 +209,8 @@ class RingTracker:
                 self.index.remove_application(app_id)
             if expired:
                 self.aggregates.forget()
+                self._one_person.clear()
+                self._several.clear()
             self.stacking.forget_before(before)
         elif kind in _OTHER_FOLDS:
             pass  # admin actions, disputes, key epochs: other folds' business
@@ -234,18 +241,38 @@ class RingTracker:
 
     def shared_by_several(self, token: str) -> bool:
         """Whether two or more *known* different applicants gave this token (an application
-        without a resident ID or USCC does not count). Stops at the second person found."""
-        first: str | None = None
+        without a resident ID or USCC does not count). A token asked about is walked once;
+        from then on the fold keeps its answer (``_note_person``), until a retention pass."""
+        if token in self._several:
+            return True
+        if token in self._one_person or self.index.token_degree(token) < 2:
+            return False
+        first = ""
         for app_id in self.index.apps_of(token):
             meta = self.index.meta(app_id)
             person = meta.person if meta is not None else None
             if person is None:
                 continue
-            if first is None:
+            if not first:
                 first = person
             elif person != first:
+                self._several.add(token)
                 return True
+        self._one_person[token] = first
         return False
+
+    def _note_person(self, tokens: Iterable[str], person: str) -> None:
+        """A new application of ``person`` gave ``tokens``: updates the tokens already asked about."""
+        one_person = self._one_person
+        for token in tokens:
+            first = one_person.get(token)
+            if first is None or first == person:
+                continue
+            if first:
+                del one_person[token]
+                self._several.add(token)
+            else:
+                one_person[token] = person
 
     def public_id(self, ring_id: str) -> str:
         """``ring_public_id`` under this hub's key, remembered (a linked Check asks on every

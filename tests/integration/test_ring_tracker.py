@@ -225,3 +225,36 @@ async def test_public_ids_stay_the_keyed_hash_of_the_ring_id_across_cache_clears
             assert view.public_id == ring_public_id(ring_id, b"k" * 32) != ring_public_id(ring_id)
             assert tracker.resolve(view.public_id) == ring_id
     await s.close()
+
+
+def test_shared_by_several_follows_the_fold_after_it_is_first_asked() -> None:
+    """The answer kept for a token asked about (updated by each application folded, dropped on a
+    retention pass) is always the walk of the token's applications."""
+
+    def walk(tracker: RingTracker, token: str) -> bool:
+        persons = {m.person for a in tracker.index.apps_of(token) if (m := tracker.index.meta(a)) and m.person}
+        return len(persons) >= 2
+
+    def applicant(n: int, k: int) -> int:  # phone k's applicants, era by era
+        if n < 140:
+            return k  # one each, then a retention pass leaves only the next era's
+        if n < 200:
+            return 50 + k  # one each again, but someone else
+        if n < 300:
+            return rng.randrange(6)  # shared by several, until the second pass
+        return 100 + k
+
+    rng = random.Random(9)
+    tracker = RingTracker(None, POLICY)  # type: ignore[arg-type]  # fed by apply(), no store
+    for n in range(400):
+        k = rng.randrange(5)
+        if n in (150, 300):
+            event = retention_event(T0 + n)
+        else:
+            person = [rid(applicant(n, k))] if rng.random() < 0.8 else []  # some carry no resident ID
+            event = application_event(app(f"m{n % 3}", f"r{n}", *person, phone(k), at=T0 + n), POLICY)
+        tracker.apply([((n + 1, 0), event)])
+        for asked in range(5):
+            if rng.random() < 0.5:
+                assert tracker.shared_by_several(phone(asked)) == walk(tracker, phone(asked)), (n, asked)
+    assert not any(tracker.shared_by_several(phone(k)) for k in range(5))
