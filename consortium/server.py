@@ -165,7 +165,7 @@ async def start_hub(
     usage = UsageGuard(config.usage_policy())
     disputes = DisputeBook()
     rings = RingTracker(store, ring_id_key=ring_id_key(audit.signing_key))
-    queries = QueryCounts(rings.index)  # after the ring fold: the index holds the new application
+    queries = QueryCounts(rings.index, rings.stacking)  # after the ring fold: it holds the new application
     keys = KeyBook()
     aliases = AliasBook(keys)
     watches = WatchBook()

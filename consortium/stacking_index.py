@@ -19,7 +19,7 @@ per member of the token, whatever the token's traffic.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from types import MappingProxyType
 
 from consortium.records import LONGEST_WINDOW, WINDOWS, TokenActivity
@@ -85,6 +85,13 @@ class StackingIndex:
                 times.append(at)
             else:
                 insort(times, at)
+
+    def members_of(self, token_key: str) -> Collection[str]:
+        """The members that applied with the token (within the retention period)."""
+        history = self._tokens.get(token_key)
+        if history is None:
+            return ()
+        return (history[0],) if isinstance(history, tuple) else history.keys()
 
     def activities(self, token_keys: Iterable[str], caller: str, now: float) -> dict[str, TokenActivity]:
         """``count_activity`` of each token's history, for ``caller`` at ``now``."""

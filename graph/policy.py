@@ -36,10 +36,11 @@ def token_type_of(token_key: str) -> int:
 
 def token_type_name(token_type: int) -> str:
     """``"phone"`` for 3; ``"type_99"`` for a type this library does not know."""
-    try:
-        return TokenType(token_type).name.lower()
-    except ValueError:
-        return f"type_{token_type}"
+    name = _TYPE_NAMES.get(token_type)
+    return name if name is not None else f"type_{token_type}"
+
+
+_TYPE_NAMES = {int(t): t.name.lower() for t in TokenType}  # the ring fold names types on every link
 
 
 DEFAULT_CAPS: Mapping[int, int] = MappingProxyType(

@@ -4,6 +4,8 @@ the way back; admins see each member's figures and scraping flags."""
 from __future__ import annotations
 
 import json
+import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +17,17 @@ from lianfang.v1 import common_pb2, consortium_pb2_grpc
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from consortium.records import ApplicationRecord, token_key
+from consortium.retention import retention_event
 from consortium.rings import RingTracker, application_event, marker_event
 from consortium.store.base import LOG_START
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from consortium.transparency import QueryCounts
-from consortium.usage import UsageGuard
+from consortium.usage import RecentChecks, UsageGuard
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, phone, rid
 
 RID = token_key(1, common_pb2.TOKEN_TYPE_RESIDENT_ID, 1, b"\x01" * 16)
+RID_TYPE, PHONE_TYPE = common_pb2.TOKEN_TYPE_RESIDENT_ID, common_pb2.TOKEN_TYPE_PHONE
 
 
 async def consortium(tmp_path: Path, clock: ManualClock, **hub_options: Any) -> LocalConsortium:
@@ -152,7 +156,7 @@ async def test_query_counts_and_usage_fold_a_repeated_check_once(tmp_path: Path)
     store = SqliteStore(SqliteStoreConfig(path=str(tmp_path / "hub.db")))
     try:
         tracker = RingTracker(store)
-        usage, queries = UsageGuard(), QueryCounts(tracker.index)
+        usage, queries = UsageGuard(), QueryCounts(tracker.index, tracker.stacking)
         tracker.observers = (usage.observe, queries.observe)
         t0 = ManualClock()()
         contributed = application_event(ApplicationRecord("lender-b", "b-1", t0, (RID,)), tracker.policy)
@@ -166,6 +170,61 @@ async def test_query_counts_and_usage_fold_a_repeated_check_once(tmp_path: Path)
         assert usage.members["lender-a"].checks == 2 and queries.of("lender-b") == {"lender-a": 2}
     finally:
         await store.close()
+
+
+class WalkedQueryCounts:
+    """The definition: a Check's contributors are the other members of the applications that
+    share one of its linking tokens below its cap, walked in the ring index."""
+
+    def __init__(self, tracker: RingTracker) -> None:
+        self.tracker = tracker
+        self.by_contributor: dict[str, Counter[str]] = {}
+        self._checked = RecentChecks()
+
+    def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
+        if not decoded or decoded[0] != "a" or not self._checked.first(decoded[1], decoded[2], decoded[3]):
+            return
+        index = self.tracker.index
+        contributors = {
+            meta.member_id
+            for token in decoded[4]
+            if not index.is_hub_token(token)
+            for other in index.apps_of(token)
+            if (meta := index.meta(other)) is not None and meta.member_id != decoded[1]
+        }
+        for contributor in contributors:
+            self.by_contributor.setdefault(contributor, Counter())[decoded[1]] += 1
+
+
+def test_query_counts_are_the_walk_of_the_linked_applications() -> None:
+    """Contributors come from the stacking index's members per token: the same as walking the
+    ring index, whatever the retries, hub tokens (the three busy phones) and retention passes."""
+
+    def key(token_type: int, n: int) -> str:
+        return token_key(1, token_type, 1, n.to_bytes(16, "big"))
+
+    rng = random.Random(6)
+    tracker = RingTracker(None)  # type: ignore[arg-type]  # fed by apply(), no store
+    queries, walked = QueryCounts(tracker.index, tracker.stacking), WalkedQueryCounts(tracker)
+    tracker.observers = (queries.observe, walked.observe)
+    t0 = ManualClock()()
+    events: list[str] = []
+    for n in range(1500):
+        if n % 400 == 399:
+            events.append(retention_event(t0 + n * 60 - 200 * 60))
+            continue
+        tokens = (
+            key(RID_TYPE, rng.randrange(40)),
+            key(PHONE_TYPE, rng.randrange(25)),
+            key(PHONE_TYPE, 100 + rng.randrange(3)),
+        )
+        app = ApplicationRecord(f"lender-{rng.randrange(4)}", f"r{n}", t0 + n * 60, tokens)
+        events.append(application_event(app, tracker.policy))
+        if rng.random() < 0.1:
+            events.append(events[-1])  # a retried Check: queried once
+    tracker.apply(((i + 1, 0), e) for i, e in enumerate(events))
+    assert queries.by_contributor == walked.by_contributor
+    assert sum(sum(c.values()) for c in queries.by_contributor.values()) > 1000
 
 
 async def test_a_marker_filing_repeated_in_the_log_counts_once(tmp_path: Path) -> None:
