@@ -44,9 +44,10 @@ def fill_ring(ring: consortium_pb2.Ring, view: RingView) -> None:
         token_type = TokenType.__members__.get(name.upper())
         if token_type is not None:
             shared.add(token_type=token_type, tokens=count)
-    factors = ring.factors
-    for f in score.factors:
-        factors.add(name=f.name, value=f.value, contribution=f.contribution, explanation=f.explanation)
+    add_factor = ring.factors.add
+    for f in score.factors:  # field by field: faster than add(**fields)
+        factor = add_factor()
+        factor.name, factor.value, factor.contribution, factor.explanation = f
     ring.first_seen.FromNanoseconds(int(s.first_seen * 1e9))
     ring.last_seen.FromNanoseconds(int(s.last_seen * 1e9))
 

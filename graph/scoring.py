@@ -12,7 +12,8 @@ so the contributions add up to the score. A single application is not a ring: it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import NamedTuple
 
 from graph.summary import RingSummary
@@ -56,12 +57,29 @@ class ScoringConfig:
     velocity: Weight = Weight(0.3, 5.0)
     lenders: Weight = Weight(0.2, 3.0)
     size: Weight = Weight(0.15, 10.0)
+    weights: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
+    """(weight, scale) of each factor in ``FACTORS`` order: derived, for ``score_ring``."""
 
     def __post_init__(self) -> None:
-        for name in self.__slots__:
+        for name in FACTORS:
             weight: Weight = getattr(self, name)
             if not (0.0 <= weight.weight < 1.0 and weight.scale > 0):
                 raise ValueError(f"{name}: weight must be in [0, 1) and scale > 0")
+        pairs = tuple((w.weight, w.scale) for w in (getattr(self, name) for name in FACTORS))
+        object.__setattr__(self, "weights", pairs)  # frozen: derived state, set once here
+
+
+FACTORS = (
+    "fraud_confirmed",
+    "blacklisted",
+    "persons_per_device_or_phone",
+    "defaults",
+    "persons",
+    "velocity",
+    "lenders",
+    "size",
+)
+"""The factors of a score, in the order ``_facts`` lists them (and ``ScoringConfig`` declares them)."""
 
 
 DEFAULT_SCORING = ScoringConfig()
@@ -101,20 +119,24 @@ def _facts(s: RingSummary) -> list[tuple[str, float, float, str]]:
 
 
 def score_ring(summary: RingSummary, config: ScoringConfig = DEFAULT_SCORING) -> RingScore:
-    """Score a ring and explain it."""
+    """Score a ring and explain it (on every linked Check answer: kept to plain arithmetic)."""
     facts = _facts(summary)
     if summary.size < 2:
         factors = [Factor(name, value, 0.0, f"single application, not a ring; {why}") for name, value, _, why in facts]
         return RingScore(summary.ring_id, 0.0, tuple(factors))
     logs: list[float] = []
-    for name, _, excess, _ in facts:
-        strength: float = getattr(config, name).strength(excess)
+    for (_, _, excess, _), (weight, scale) in zip(facts, config.weights, strict=True):
+        strength = 0.0 if excess <= 0 else weight * -math.expm1(-excess / scale)  # Weight.strength
         logs.append(-math.log1p(-strength))
     total = sum(logs)
     score = -math.expm1(-total)
     factors = [
-        Factor(name, value, score * log / total if total > 0 else 0.0, why)
+        _new_factor(Factor, (name, value, score * log / total if total > 0 else 0.0, why))
         for (name, value, _, why), log in zip(facts, logs, strict=True)
     ]
-    factors.sort(key=lambda factor: -factor.contribution)
+    factors.sort(key=_contribution, reverse=True)  # stable: ties keep the order of _facts
     return RingScore(summary.ring_id, score, tuple(factors))
+
+
+_new_factor = tuple.__new__  # a Factor without NamedTuple's Python-level __new__
+_contribution = itemgetter(2)

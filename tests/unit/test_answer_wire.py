@@ -9,10 +9,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium import wire
-from consortium.ring_messages import ring_reasons, ring_reasons_wire
+from consortium.ring_messages import fill_ring, ring_message, ring_reasons, ring_reasons_wire
 from consortium.rings import RingView
+from graph.policy import TokenType
 from graph.scoring import score_ring
 from graph.summary import RingSummary
+from runtime.timestamps import to_timestamp
 
 
 def random_view(rng: random.Random) -> RingView:
@@ -36,6 +38,45 @@ def random_view(rng: random.Random) -> RingView:
         last_seen=first + rng.choice([0.0, 86_400.25, 1e7]),
     )
     return RingView(f"ring-{rng.randrange(10**9):020x}", summary, score_ring(summary))
+
+
+def reference_ring(view: RingView) -> consortium_pb2.Ring:
+    """The Ring from its constructor, every field named."""
+    s, score = view.summary, view.score
+    return consortium_pb2.Ring(
+        ring_id=view.public_id,
+        size=s.size,
+        lenders=s.lenders,
+        persons=s.persons,
+        blacklisted=s.blacklisted,
+        defaulted=s.defaults,
+        fraud_confirmed=s.fraud_confirmed,
+        max_persons_per_device_or_phone=s.max_persons_per_device_or_phone,
+        applications_per_day=s.apps_per_day,
+        score=score.score,
+        shared_token_types=[
+            consortium_pb2.SharedTokenType(token_type=TokenType[name.upper()], tokens=count)
+            for name, count in s.shared_token_types
+            if name.upper() in TokenType.__members__
+        ],
+        factors=[
+            consortium_pb2.RingFactor(
+                name=f.name, value=f.value, contribution=f.contribution, explanation=f.explanation
+            )
+            for f in score.factors
+        ],
+        first_seen=to_timestamp(s.first_seen),
+        last_seen=to_timestamp(s.last_seen),
+    )
+
+
+def test_fill_ring_writes_every_field_of_the_view() -> None:
+    rng = random.Random(10)
+    for _ in range(300):
+        view = random_view(rng)
+        response = consortium_pb2.CheckResponse(application_ref="r")
+        fill_ring(response.ring, view)
+        assert response.ring == reference_ring(view) == ring_message(view) and response.application_ref == "r"
 
 
 def test_ring_reasons_on_the_wire_are_the_reason_messages() -> None:

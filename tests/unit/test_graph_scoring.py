@@ -4,6 +4,7 @@ monotone in every risky fact, a device farm outscores a stacker, and summaries c
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from graph.model import AppMeta
 from graph.ring_index import RingIndex
-from graph.scoring import ScoringConfig, Weight, score_ring
+from graph.scoring import FACTORS, Factor, RingScore, ScoringConfig, Weight, _facts, score_ring
 from graph.summary import DAY_SECONDS, RingSummary, summarize
 
 RISKY_FIELDS = (
@@ -154,3 +155,30 @@ def test_persons_per_device_or_phone_counts_within_seven_days() -> None:
     index.add_application("t9", [phone], AppMeta(member_id="m1", received_at=t0 + 40 * DAY_SECONDS, person="q0"))
     again = summarize(index, "s0")
     assert again is not None and again.max_persons_per_device_or_phone == 4
+
+
+def reference_score(summary: RingSummary, config: ScoringConfig) -> RingScore:
+    """score_ring as first written: each factor's Weight.strength, NamedTuple factors."""
+    facts = _facts(summary)
+    if summary.size < 2:
+        factors = [Factor(name, value, 0.0, f"single application, not a ring; {why}") for name, value, _, why in facts]
+        return RingScore(summary.ring_id, 0.0, tuple(factors))
+    logs = [-math.log1p(-getattr(config, name).strength(excess)) for name, _, excess, _ in facts]
+    total = sum(logs)
+    score = -math.expm1(-total)
+    factors = [
+        Factor(name, value, score * log / total if total > 0 else 0.0, why)
+        for (name, value, _, why), log in zip(facts, logs, strict=True)
+    ]
+    factors.sort(key=lambda factor: -factor.contribution)
+    return RingScore(summary.ring_id, score, tuple(factors))
+
+
+@settings(max_examples=400, deadline=None)
+@given(summary=summaries, muted=st.sampled_from([None, *FACTORS]))
+def test_score_ring_is_the_reference_bit_for_bit(summary: RingSummary, muted: str | None) -> None:
+    """Same floats, same factor order (ties included: a muted factor and the zero ones)."""
+    config = ScoringConfig() if muted is None else dataclasses.replace(ScoringConfig(), **{muted: Weight(0.0, 1.0)})
+    got, want = score_ring(summary, config), reference_score(summary, config)
+    assert got == want and all(type(f) is Factor for f in got.factors)
+    assert [name for name, *_ in _facts(summary)] == list(FACTORS)
