@@ -56,6 +56,7 @@ class HubMetrics:
             registry=registry,
         )
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
+        self._stacking_children: dict[int, Counter] = {}  # token type → its child (every Check)
 
     def observe(self, answer: consortium_pb2.CheckResponse) -> None:
         """Counts one answer. Children of the labelled counters are looked up once per label
@@ -63,9 +64,14 @@ class HubMetrics:
         self.answers.inc()
         stacked: set[int] = set()
         for reason in answer.reasons:
-            if reason.token_type not in stacked and reason.code.startswith("STACKING_"):
-                stacked.add(reason.token_type)
-                self._child(self.stacking_hits, _name(common_pb2.TokenType, reason.token_type, "TOKEN_TYPE_")).inc()
+            token_type = reason.token_type
+            if token_type not in stacked and reason.code.startswith("STACKING_"):
+                stacked.add(token_type)
+                child = self._stacking_children.get(token_type)
+                if child is None:
+                    name = _name(common_pb2.TokenType, token_type, "TOKEN_TYPE_")
+                    child = self._stacking_children[token_type] = self._child(self.stacking_hits, name)
+                child.inc()
         for hit in answer.blacklist:
             self._child(
                 self.marker_hits,
