@@ -197,14 +197,15 @@ class RingAggregates:
         carriers: list[str] = []  # applications of tokens that cross their cap now
         newly_linking: list[str] = []
         unlinking: list[str] = []
+        sharing: list[str] = []  # devices and phones that link once the application is in
         for token in tokens:
             cap = cap_of(token)
             if cap < 0:
                 continue
-            degree = index.token_degree(token)
+            apps = index.apps_of(token)
+            degree = len(apps)
             if degree > cap:
                 continue  # a hub token already: links nothing, changes nothing
-            apps = index.apps_of(token)  # at most ``cap`` applications
             if degree == cap:  # each carrier's ring (all one ring if it linked until now)
                 carriers.extend(apps)
                 touched.update(r for other in apps if (r := index.ring_of(other)) is not None)
@@ -215,6 +216,8 @@ class RingAggregates:
                     touched.add(r)
                 if degree == 1:
                     newly_linking.append(token)
+                if token_type_of(token) in _PERSON_SHARING_TYPES:
+                    sharing.append(token)
         old = sorted((agg for ring_id in touched if (agg := self._get(ring_id)) is not None), key=lambda agg: -agg.size)
         ring = index.add_application(app_id, tokens, meta)
         for ring_id in touched:
@@ -231,12 +234,11 @@ class RingAggregates:
             total.shared[token_type_name(token_type_of(token))] -= 1
             total.set_sharing(token, None)
         person: dict[str, str] = {}  # only the new application's devices and phones gained a carrier
-        for token in tokens:
-            if token_type_of(token) in _PERSON_SHARING_TYPES and index.links(token):
-                apps = list(index.apps_of(token))
-                for carrier in apps:
-                    person[carrier] = (index.meta(carrier) or EMPTY_META).person or carrier
-                total.set_sharing(token, _persons_within_window(apps, person, index))
+        for token in sharing:  # each links now: it had 1..cap-1 carriers and gained this one
+            apps = list(index.apps_of(token))
+            for carrier in apps:
+                person[carrier] = (index.meta(carrier) or EMPTY_META).person or carrier
+            total.set_sharing(token, _persons_within_window(apps, person, index))
         for ring_id in covering:
             if ring_id != largest and (piece := aggregate(index, ring_id)) is not None:
                 total.subtract(piece)
