@@ -32,9 +32,9 @@ def type_of(key: str) -> int:
 def pairs_in(keys: Sequence[str]) -> list[tuple[str, str]]:
     """(newer, older) pairs a multi-epoch request implies: per type, the i-th token of each newer
     epoch with the i-th of the oldest epoch. A type whose counts differ across epochs is skipped."""
-    epochs = sorted({epoch_of(k) for k in keys})
-    if len(epochs) < 2:
+    if len({k.split(".", 3)[2] for k in keys}) < 2:  # one epoch (outside a rotation): no pairs
         return []
+    epochs = sorted({epoch_of(k) for k in keys})
     by: dict[tuple[int, int], list[str]] = defaultdict(list)
     for key in keys:
         by[(epoch_of(key), type_of(key))].append(key)

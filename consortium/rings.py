@@ -82,7 +82,11 @@ def application_event_body(app: ApplicationRecord, policy: LinkPolicy) -> list[A
 
 
 def encode_event(body: list[Any]) -> str:
-    return json.dumps(body, separators=(",", ":"))
+    return _COMPACT.encode(body)
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(..., separators=(",", ":"))`` builds an encoder per call; events are encoded on every Check."""
 
 
 def outcome_event(member_id: str, application_ref: str, outcome: int, at: float | None = None) -> str:
