@@ -162,6 +162,7 @@ class StackingIndex:
                 continue
             members = [0] * len(cutoffs)
             apps = [0] * len(cutoffs)
+            recent_members = recent_apps = 0  # members all of whose applications are in every window
             for member, times in history.items():
                 if member == caller:
                     continue
@@ -172,14 +173,16 @@ class StackingIndex:
                 if last < oldest:
                     continue
                 if times[0] >= cutoffs[0]:  # all within the shortest window, so within every one
-                    for i in windows:
-                        members[i] += 1
-                        apps[i] += end
+                    recent_members += 1
+                    recent_apps += end
                     continue
                 for i in windows:
                     apps[i] += end - bisect_left(times, cutoffs[i], 0, end)
                     if last >= cutoffs[i]:
                         members[i] += 1
+            if recent_members:
+                members = [n + recent_members for n in members]
+                apps = [n + recent_apps for n in apps]
             out.append((token_type, members, apps))
         return out
 
