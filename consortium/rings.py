@@ -81,12 +81,12 @@ def application_event_body(app: ApplicationRecord, policy: LinkPolicy) -> list[A
     return ["a", app.member_id, app.application_ref, app.received_at, linking, person_key_of(app.token_keys), others]
 
 
-def encode_event(body: list[Any]) -> str:
-    return _COMPACT.encode(body)
-
-
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
-"""``json.dumps(..., separators=(",", ":"))`` builds an encoder per call; events are encoded on every Check."""
+
+
+def encode_event(body: list[Any]) -> str:
+    """A log event's compact JSON text (one encoder object, not one per event)."""
+    return _COMPACT.encode(body)
 
 
 def outcome_event(member_id: str, application_ref: str, outcome: int, at: float | None = None) -> str:
@@ -140,8 +140,9 @@ class RingTracker:
         self._negative_tokens: set[str] = set()
         self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
         self._public_ids: dict[str, str] = {}  # ring id → public id (``public_id``)
-        # ``shared_by_several``, kept up to date by the fold once a token has been asked about:
-        self._one_person: dict[str, str] = {}  # token → its one known applicant ("" for none yet)
+        # ``shared_by_several``, kept up to date by the fold once a token has been asked about
+        # (``_note_person``) and forgotten whenever applications leave the index (``_fold``):
+        self._one_person: dict[str, str | None] = {}  # token → its one known applicant (None: none yet)
         self._several: set[str] = set()  # tokens given by two or more known applicants
 
     # -- keeping up with the log -----------------------------------------------------------------
@@ -213,7 +214,7 @@ class RingTracker:
                 self.index.remove_application(app_id)
             if expired:
                 self.aggregates.forget()
-                self._one_person.clear()
+                self._one_person.clear()  # applications left: shared_by_several walks again
                 self._several.clear()
             self.stacking.forget_before(before)
         elif kind in _OTHER_FOLDS:
@@ -251,13 +252,13 @@ class RingTracker:
             return True
         if token in self._one_person or self.index.token_degree(token) < 2:
             return False
-        first = ""
+        first: str | None = None
         for app_id in self.index.apps_of(token):
             meta = self.index.meta(app_id)
             person = meta.person if meta is not None else None
             if person is None:
                 continue
-            if not first:
+            if first is None:
                 first = person
             elif person != first:
                 self._several.add(token)
@@ -269,14 +270,12 @@ class RingTracker:
         """A new application of ``person`` gave ``tokens``: updates the tokens already asked about."""
         one_person = self._one_person
         for token in tokens:
-            first = one_person.get(token)
-            if first is None or first == person:
-                continue
-            if first:
+            first = one_person.get(token, person)  # not asked about yet: nothing to update
+            if first is None:
+                one_person[token] = person
+            elif first != person:
                 del one_person[token]
                 self._several.add(token)
-            else:
-                one_person[token] = person
 
     def public_id(self, ring_id: str) -> str:
         """``ring_public_id`` under this hub's key, remembered (a linked Check asks on every

@@ -20,10 +20,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium import wire
 from consortium.records import WINDOWS, TokenActivity
-
-TypeCounts = tuple[int, Sequence[int], Sequence[int]]
-"""One token type's stacking: (token type, other members per window, their applications per
-window), windows shortest first (``StackingIndex.window_counts``)."""
+from consortium.stacking_index import TypeCounts, counts_from_activity
 
 _TYPE_LABEL = {v: name.removeprefix("TOKEN_TYPE_") for name, v in common_pb2.TokenType.items() if v != 0}
 _WINDOW_LABEL = {w: w.name[1:] + w.name[0] for w in WINDOWS}  # "1H", "24H", "7D", "30D", "90D"
@@ -77,30 +74,6 @@ def _stacking_block(token_type: int, members: Sequence[int], apps: Sequence[int]
         if len(_blocks) < _CACHE_LIMIT:
             _blocks[k] = block
     return block
-
-
-def counts_from_activity(
-    token_keys: Sequence[str], activity: Mapping[str, TokenActivity], caller: str, now: float
-) -> list[TypeCounts]:
-    """Per token type (ascending), the stacking of its tokens' activities: other members who
-    applied within each window (the union across the type's tokens) and the busiest token's
-    other applications. The reference :meth:`StackingIndex.window_counts` is held to."""
-    by_type: dict[int, list[TokenActivity]] = {}
-    for k in token_keys:
-        by_type.setdefault(int(k.split(".", 2)[1]), []).append(activity[k])
-    cutoffs = [now - seconds for seconds in _WINDOW_SECONDS]
-    out: list[TypeCounts] = []
-    for token_type in sorted(by_type):
-        acts = by_type[token_type]
-        last_seen: dict[str, float] = {}
-        for act in acts:
-            for member, at in act.member_last_seen.items():
-                if member != caller and last_seen.get(member, -1.0) < at:
-                    last_seen[member] = at
-        apps = tuple(max(counts) for counts in zip(*(act.other_applications for act in acts), strict=True))
-        members = tuple(sum(1 for at in last_seen.values() if at >= cutoff) for cutoff in cutoffs)
-        out.append((token_type, members, apps))
-    return out
 
 
 def stacking_wire(counts: Iterable[TypeCounts], shared: Collection[int] = ()) -> tuple[bytes, list[bytes]]:

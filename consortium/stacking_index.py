@@ -19,14 +19,17 @@ per member of the token, whatever the token's traffic.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 from consortium.records import LONGEST_WINDOW, WINDOWS, TokenActivity
-from consortium.stacking import TypeCounts, counts_from_activity
 
 _SECONDS = tuple(w.seconds for w in WINDOWS)
 
+
+TypeCounts = tuple[int, Sequence[int], Sequence[int]]
+"""One token type's stacking: (token type, other members per window, their applications per
+window), windows shortest first (``StackingIndex.window_counts``)."""
 
 _NONE = (0,) * len(WINDOWS)
 _EMPTY = TokenActivity((0,) * len(WINDOWS), MappingProxyType({}))
@@ -50,6 +53,30 @@ def count_activity(rows: Sequence[tuple[str, float]], caller: str, now: float) -
                 if at >= cutoff:
                     counts[i] += 1
     return TokenActivity(tuple(counts), last_seen)
+
+
+def counts_from_activity(
+    token_keys: Sequence[str], activity: Mapping[str, TokenActivity], caller: str, now: float
+) -> list[TypeCounts]:
+    """Per token type (ascending), the stacking of its tokens' activities: other members who
+    applied within each window (the union across the type's tokens) and the busiest token's
+    other applications. The reference :meth:`StackingIndex.window_counts` is held to."""
+    by_type: dict[int, list[TokenActivity]] = {}
+    for k in token_keys:
+        by_type.setdefault(int(k.split(".", 2)[1]), []).append(activity[k])
+    cutoffs = [now - seconds for seconds in _SECONDS]
+    out: list[TypeCounts] = []
+    for token_type in sorted(by_type):
+        acts = by_type[token_type]
+        last_seen: dict[str, float] = {}
+        for act in acts:
+            for member, at in act.member_last_seen.items():
+                if member != caller and last_seen.get(member, -1.0) < at:
+                    last_seen[member] = at
+        apps = tuple(max(counts) for counts in zip(*(act.other_applications for act in acts), strict=True))
+        members = tuple(sum(1 for at in last_seen.values() if at >= cutoff) for cutoff in cutoffs)
+        out.append((token_type, members, apps))
+    return out
 
 
 _One = tuple[str, float]

@@ -35,10 +35,12 @@ class QueryCounts:
         querying = str(decoded[1])
         if not self._checked.first(querying, str(decoded[2]), float(decoded[3])):
             return
-        is_hub_token, members_of = self.index.is_hub_token, self.stacking.members_of
+        index, members_of = self.index, self.stacking.members_of
+        cap_of = index.policy.cap_of
         contributors: set[str] = set()
         for token in decoded[4]:
-            if not is_hub_token(token):
+            cap = cap_of(token)  # the writer's linking tokens, as this process's policy sees them
+            if cap >= 0 and index.token_degree(token) <= cap:
                 contributors.update(members_of(token))
         contributors.discard(querying)
         for contributor in contributors:

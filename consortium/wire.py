@@ -1,26 +1,26 @@
-"""Protobuf wire-format encoding of the parts of a Check answer.
+"""Protobuf wire-format encoding of the parts of a Check answer that repeat.
 
-Every Check answers with ~40 fields (stacking per token type and window, reasons, a ring with its
-scored factors). Set one by one through the protobuf API, each is a Python-to-C call and several
-are small message objects: that cost more than the rest of the answer together. The hot parts
-are written as wire bytes instead (the parts that repeat, such as a reason, a window-count block or
-a factor's text, are cached) and merged into the message in one C call. Tests hold every encoder to
-the message the protobuf API builds.
+Every Check answers with ~40 fields: stacking per token type and window, and reasons. Set one
+by one through the protobuf API, each is a Python-to-C call and many are small message objects:
+that cost more than the rest of the answer. These parts are written as wire bytes instead (the
+stacking blocks and the stacking reasons are cached: answers repeat a lot) and merged into the
+message in one C call. The ring is not: its fields are set through the API (``fill_ring``),
+which measured as fast as writing their bytes in Python. Tests hold every encoder to the message
+the protobuf API builds.
 
-Only what the answers need: varints of non-negative numbers, length-delimited fields, doubles and
-Timestamps. Proto3 leaves a field at its default value off the wire, and so do these encoders.
+Only what the answers need: varints, length-delimited fields and Timestamps. Proto3 leaves a field
+at its default value off the wire, and so do these encoders.
 """
 
 from __future__ import annotations
 
-import struct
-
-_DOUBLE = struct.Struct("<d")
 _NANOS_PER_SECOND = 1_000_000_000
+_INT64 = (1 << 64) - 1
 
 
 def varint(n: int) -> bytes:
-    """Base-128 varint of ``n`` ≥ 0."""
+    """Base-128 varint of ``n`` (a negative ``n`` as a 64-bit two's complement: ten bytes)."""
+    n &= _INT64
     if n < 0x80:
         return bytes((n,))
     out = bytearray()
@@ -47,22 +47,14 @@ def text(field_key: bytes, value: str) -> bytes:
 
 
 def uint(field_key: bytes, value: int) -> bytes:
-    """An unsigned (or enum, or bool) varint field; empty when ``value`` is 0."""
+    """A varint field (unsigned, enum, bool, or int64); empty when ``value`` is 0."""
     return field_key + varint(value) if value else b""
-
-
-def double(field_key: bytes, value: float) -> bytes:
-    """A double field (``field_key`` of wire type 1); empty when ``value`` is 0.0."""
-    return field_key + _DOUBLE.pack(value) if value else b""
 
 
 def timestamp(field_key: bytes, seconds: float) -> bytes:
     """A ``google.protobuf.Timestamp`` field, rounded as ``Timestamp.FromNanoseconds(int(seconds * 1e9))``."""
     whole, nanos = divmod(int(seconds * 1e9), _NANOS_PER_SECOND)
-    body = (b"\x08" + varint(whole) if whole > 0 else b"") + (b"\x10" + varint(nanos) if nanos else b"")
-    if whole < 0:  # an int64 varint: two's complement over ten bytes
-        body = b"\x08" + varint(whole + (1 << 64)) + (b"\x10" + varint(nanos) if nanos else b"")
-    return length_delimited(field_key, body)
+    return length_delimited(field_key, uint(b"\x08", whole) + uint(b"\x10", nanos))
 
 
 REASONS = key(5, 2)

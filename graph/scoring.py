@@ -12,7 +12,7 @@ so the contributions add up to the score. A single application is not a ring: it
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -57,8 +57,8 @@ class ScoringConfig:
     velocity: Weight = Weight(0.3, 5.0)
     lenders: Weight = Weight(0.2, 3.0)
     size: Weight = Weight(0.15, 10.0)
-    weights: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
-    """(weight, scale) of each factor in ``FACTORS`` order: derived, for ``score_ring``."""
+    _weights: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
+    """(weight, scale) of each factor in ``FACTORS`` order, derived for ``score_ring``."""
 
     def __post_init__(self) -> None:
         for name in FACTORS:
@@ -66,21 +66,11 @@ class ScoringConfig:
             if not (0.0 <= weight.weight < 1.0 and weight.scale > 0):
                 raise ValueError(f"{name}: weight must be in [0, 1) and scale > 0")
         pairs = tuple((w.weight, w.scale) for w in (getattr(self, name) for name in FACTORS))
-        object.__setattr__(self, "weights", pairs)  # frozen: derived state, set once here
+        object.__setattr__(self, "_weights", pairs)  # frozen: derived state, set once here
 
 
-FACTORS = (
-    "fraud_confirmed",
-    "blacklisted",
-    "persons_per_device_or_phone",
-    "defaults",
-    "persons",
-    "velocity",
-    "lenders",
-    "size",
-)
-"""The factors of a score, in the order ``_facts`` lists them (and ``ScoringConfig`` declares them)."""
-
+FACTORS = tuple(f.name for f in fields(ScoringConfig) if f.type == "Weight")
+"""The factors of a score, in declaration order: the order ``_facts`` lists them (a test checks)."""
 
 DEFAULT_SCORING = ScoringConfig()
 
@@ -125,7 +115,7 @@ def score_ring(summary: RingSummary, config: ScoringConfig = DEFAULT_SCORING) ->
         factors = [Factor(name, value, 0.0, f"single application, not a ring; {why}") for name, value, _, why in facts]
         return RingScore(summary.ring_id, 0.0, tuple(factors))
     logs: list[float] = []
-    for (_, _, excess, _), (weight, scale) in zip(facts, config.weights, strict=True):
+    for (_, _, excess, _), (weight, scale) in zip(facts, config._weights, strict=True):
         strength = 0.0 if excess <= 0 else weight * -math.expm1(-excess / scale)  # Weight.strength
         logs.append(-math.log1p(-strength))
     total = sum(logs)

@@ -18,7 +18,8 @@ from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_k
 from consortium.ring_messages import fill_ring, ring_reasons_wire
 from consortium.rings import RingTracker, RingView, application_event_body, encode_event, marker_event, outcome_event
 from consortium.services.watch_service import WatchRpcs
-from consortium.stacking import SHAREABLE, TypeCounts, stacking_wire
+from consortium.stacking import SHAREABLE, stacking_wire
+from consortium.stacking_index import TypeCounts
 from consortium.store.base import LogCursor, Store
 from consortium.usage import UsageGuard
 from consortium.validation import batch_check_request, check_ref, check_request, check_timestamp, check_token
@@ -71,6 +72,7 @@ def _answer(
     stacking: list[TypeCounts],
     shared: set[int],
     view: RingView | None,
+    *,
     checked_at: bytes,
     disputes: DisputeBook,
     now: float,
@@ -156,7 +158,10 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             app = apps[i]
             stacking = window_counts(app.token_keys, app.member_id, now)
             view = rings.linked_view(app.member_id, app.application_ref)
-            encoded = _answer(app, snapshots[i], stacking, _shared_types(app, rings), view, checked_at, disputes, now)
+            shared = _shared_types(app, rings)
+            encoded = _answer(
+                app, snapshots[i], stacking, shared, view, checked_at=checked_at, disputes=disputes, now=now
+            )
             response = responses[i]
             response.MergeFromString(encoded)
             if view is not None:

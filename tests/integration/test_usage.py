@@ -23,6 +23,7 @@ from consortium.store.base import LOG_START
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from consortium.transparency import QueryCounts
 from consortium.usage import RecentChecks, UsageGuard
+from graph import LinkPolicy
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, phone, rid
 
@@ -196,15 +197,19 @@ class WalkedQueryCounts:
             self.by_contributor.setdefault(contributor, Counter())[decoded[1]] += 1
 
 
-def test_query_counts_are_the_walk_of_the_linked_applications() -> None:
+@pytest.mark.parametrize("reader_links_phones", [True, False])
+def test_query_counts_are_the_walk_of_the_linked_applications(reader_links_phones: bool) -> None:
     """Contributors come from the stacking index's members per token: the same as walking the
-    ring index, whatever the retries, hub tokens (the three busy phones) and retention passes."""
+    ring index, whatever the retries, hub tokens (the three busy phones) and retention passes,
+    and when the log was written under a policy that linked a type this process's does not."""
 
     def key(token_type: int, n: int) -> str:
         return token_key(1, token_type, 1, n.to_bytes(16, "big"))
 
     rng = random.Random(6)
-    tracker = RingTracker(None)  # type: ignore[arg-type]  # fed by apply(), no store
+    writer = LinkPolicy()
+    caps = {t: cap for t, cap in writer.caps.items() if reader_links_phones or t != PHONE_TYPE}
+    tracker = RingTracker(None, LinkPolicy(caps))  # type: ignore[arg-type]  # fed by apply(), no store
     queries, walked = QueryCounts(tracker.index, tracker.stacking), WalkedQueryCounts(tracker)
     tracker.observers = (queries.observe, walked.observe)
     t0 = ManualClock()()
@@ -219,7 +224,7 @@ def test_query_counts_are_the_walk_of_the_linked_applications() -> None:
             key(PHONE_TYPE, 100 + rng.randrange(3)),
         )
         app = ApplicationRecord(f"lender-{rng.randrange(4)}", f"r{n}", t0 + n * 60, tokens)
-        events.append(application_event(app, tracker.policy))
+        events.append(application_event(app, writer))
         if rng.random() < 0.1:
             events.append(events[-1])  # a retried Check: queried once
     tracker.apply(((i + 1, 0), e) for i, e in enumerate(events))

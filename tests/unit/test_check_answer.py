@@ -95,7 +95,8 @@ def test_the_wire_answer_is_the_message_built_answer() -> None:
         view = random_view(rng) if rng.random() < 0.6 else None
         counts = index.window_counts(keys, app.member_id, NOW)
 
-        encoded = _answer(app, snapshot, counts, set(shared), view, wire.timestamp(_CHECKED_AT, NOW), disputes, NOW)
+        checked_at = wire.timestamp(_CHECKED_AT, NOW)
+        encoded = _answer(app, snapshot, counts, set(shared), view, checked_at=checked_at, disputes=disputes, now=NOW)
         got = consortium_pb2.CheckResponse.FromString(encoded)
         if view is not None:
             fill_ring(got.ring, view)

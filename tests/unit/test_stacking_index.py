@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consortium.records import DAY, HOUR
-from consortium.stacking import counts_from_activity
-from consortium.stacking_index import StackingIndex, count_activity
+from consortium.stacking_index import StackingIndex, count_activity, counts_from_activity
 
 T0 = 1_767_225_600.0
 PHONE, DEVICE = "1.4.1.phone", "1.6.1.device"

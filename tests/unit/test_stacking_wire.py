@@ -10,21 +10,16 @@ from lianfang.v1 import common_pb2 as c
 from lianfang.v1 import consortium_pb2
 
 from consortium.records import DAY, WINDOWS, TokenActivity, token_key, token_type_of
-from consortium.stacking import (
-    _TYPE_LABEL,
-    _WINDOW_LABEL,
-    SHAREABLE,
-    counts_from_activity,
-    stacking_answer,
-    stacking_wire,
-)
+from consortium.stacking import _TYPE_LABEL, _WINDOW_LABEL, SHAREABLE, stacking_answer, stacking_wire
+from consortium.stacking_index import counts_from_activity
 
 NOW = 1_800_000_000.0
 TYPES = sorted(_TYPE_LABEL)
 
 
 def reference(token_keys, activity, caller, now, shared=frozenset()):  # type: ignore[no-untyped-def]
-    """The original, object-building implementation (shared types as the servicer marked them)."""
+    """An object-building reference, straight from the definitions (shared types as the
+    servicer marked them before the answer was written as bytes)."""
     by_type: dict[int, list[TokenActivity]] = {}
     for key in token_keys:
         by_type.setdefault(token_type_of(key), []).append(activity[key])
