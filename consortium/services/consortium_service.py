@@ -146,7 +146,8 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         count too, as for rings; stacking ignores applications received after ``now``.)
 
         A retried Check links and counts nothing new (the first recording stands, as in the
-        store). An application that links to no other has no ring in its answer."""
+        store). An application that links to no other has no ring in its answer. ``bodies``:
+        ``events`` decoded (``application_event_body``), folded without parsing their text."""
         rings, disputes = self.rings, self.disputes
         window_counts = rings.stacking.window_counts
         checked_at = wire.timestamp(_CHECKED_AT, now)
