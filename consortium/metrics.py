@@ -12,6 +12,7 @@ told. Never a token or an application reference in a label: only types and flags
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import grpc
@@ -25,6 +26,7 @@ _BATCH = "/lianfang.v1.ConsortiumService/BatchCheck"
 HIGH_RISK_SCORE = 0.7  # as RING_HIGH_RISK
 
 
+@functools.cache  # enum.Name is slow and runs for every stacking hit of every answer
 def _name(enum: Any, value: int, prefix: str) -> str:
     try:
         return str(enum.Name(value)).removeprefix(prefix).lower()
@@ -56,7 +58,6 @@ class HubMetrics:
             registry=registry,
         )
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
-        self._stacking_children: dict[int, Counter] = {}  # token type → its child (every Check)
 
     def observe(self, answer: consortium_pb2.CheckResponse) -> None:
         """Counts one answer. Children of the labelled counters are looked up once per label
@@ -67,11 +68,7 @@ class HubMetrics:
             token_type = reason.token_type
             if token_type not in stacked and reason.code.startswith("STACKING_"):
                 stacked.add(token_type)
-                child = self._stacking_children.get(token_type)
-                if child is None:
-                    name = _name(common_pb2.TokenType, token_type, "TOKEN_TYPE_")
-                    child = self._stacking_children[token_type] = self._child(self.stacking_hits, name)
-                child.inc()
+                self._child(self.stacking_hits, _name(common_pb2.TokenType, token_type, "TOKEN_TYPE_")).inc()
         for hit in answer.blacklist:
             self._child(
                 self.marker_hits,

@@ -6,7 +6,7 @@ the same words. Nothing here names another member's application: counts and toke
 
 from __future__ import annotations
 
-from lianfang.v1 import common_pb2, consortium_pb2
+from lianfang.v1 import consortium_pb2
 
 from consortium import wire
 from consortium.rings import RingView
@@ -50,11 +50,6 @@ def fill_ring(ring: consortium_pb2.Ring, view: RingView) -> None:
         factor.name, factor.value, factor.contribution, factor.explanation = f
     ring.first_seen.FromNanoseconds(int(s.first_seen * 1e9))
     ring.last_seen.FromNanoseconds(int(s.last_seen * 1e9))
-
-
-def ring_reasons(view: RingView) -> list[common_pb2.Reason]:
-    """:func:`ring_reason_parts` as messages."""
-    return [common_pb2.Reason(code=code, token_type=t, detail=detail) for code, t, detail in ring_reason_parts(view)]
 
 
 def ring_reasons_wire(view: RingView) -> list[bytes]:

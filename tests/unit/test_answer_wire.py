@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium import wire
-from consortium.ring_messages import fill_ring, ring_message, ring_reasons, ring_reasons_wire
+from consortium.ring_messages import fill_ring, ring_message, ring_reason_parts, ring_reasons_wire
 from consortium.rings import RingView
 from graph.policy import TokenType
 from graph.scoring import score_ring
@@ -84,7 +84,9 @@ def test_ring_reasons_on_the_wire_are_the_reason_messages() -> None:
     for _ in range(200):
         view = random_view(rng)
         response = consortium_pb2.CheckResponse.FromString(b"".join(ring_reasons_wire(view)))
-        assert list(response.reasons) == ring_reasons(view)
+        assert list(response.reasons) == [
+            common_pb2.Reason(code=code, token_type=t, detail=d) for code, t, d in ring_reason_parts(view)
+        ]
 
 
 def test_timestamps_round_as_from_nanoseconds() -> None:

@@ -13,7 +13,7 @@ from consortium import wire
 from consortium.disputes import DisputeBook
 from consortium.markers import blacklist_answer
 from consortium.records import DAY, ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
-from consortium.ring_messages import fill_ring, ring_reasons
+from consortium.ring_messages import fill_ring, ring_reason_parts
 from consortium.services.consortium_service import _CHECKED_AT, _answer
 from consortium.stacking import SHAREABLE
 from consortium.stacking_index import StackingIndex
@@ -56,7 +56,7 @@ def reference_answer(
         reasons = marker_reasons + reasons
     response.reasons.extend(reasons)
     if view is not None:
-        response.reasons.extend(ring_reasons(view))  # type: ignore[arg-type]
+        response.reasons.extend(c.Reason(code=code, token_type=t, detail=d) for code, t, d in ring_reason_parts(view))  # type: ignore[arg-type]
         fill_ring(response.ring, view)  # type: ignore[arg-type]
     response.checked_at.CopyFrom(to_timestamp(NOW))
     return response
