@@ -97,6 +97,9 @@ class Params:
     hub_log_level: str
     event_loop: str
     seed: int
+    history: int = 0
+    """Applications written to each store before its hub starts (``preload_history``)."""
+    history_days: float = 30.0
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
@@ -118,6 +121,8 @@ def params_from_args(args: argparse.Namespace) -> Params:
         hub_log_level=args.hub_log_level,
         event_loop=resolve_event_loop(args.event_loop),
         seed=args.seed,
+        history=args.history,
+        history_days=args.history_days,
     )
 
 
@@ -984,8 +989,16 @@ async def bench_store(
 ) -> tuple[dict[str, Any], bytes, bytes]:
     """Starts a hub on ``store`` and runs the fixed-load, peak and BatchCheck phases."""
     store_url = f"{redis_url}/0" if store == "redis" else f"sqlite:///{setup.folder / 'hub.db'}"
-    hub = ServerProcess(setup.server_spec("hub", f"hub-{store}", store=store_url), f"hub ({store})")
     workload = Workload(p.seed, f"{store}-{os.getpid()}")
+    history: dict[str, Any] = {"applications": p.history, "days": p.history_days}
+    if p.history:
+        history["write_seconds"] = await preload_history(
+            store_url, workload, p.history, sorted(setup.member_publics), p.history_days
+        )
+        log_line(f"{store}: {p.history:,} applications of history written in {history['write_seconds']:.1f} s")
+    started = now()
+    hub = ServerProcess(setup.server_spec("hub", f"hub-{store}", store=store_url), f"hub ({store})")
+    history["hub_start_seconds"] = round(now() - started, 2)  # the hub replays the log first
     conns: list[MemberConn] = []
     try:
         pids = {"hub": hub.pid, **({"redis": redis_pid} if redis_pid else {})}
@@ -1012,6 +1025,7 @@ async def bench_store(
         )
         result = {
             "store_url": "sqlite:///<tmp>/hub.db" if store == "sqlite" else store_url,
+            "history": history,
             "sample": sample,
             "fixed_load": fixed,
             "peak": peak,
@@ -1022,6 +1036,45 @@ async def bench_store(
     finally:
         await close_members(conns)
         hub.stop()
+
+
+async def preload_history(store_url: str, workload: Workload, count: int, members: Sequence[str], days: float) -> float:
+    """Writes ``count`` applications of the workload, received evenly over the past ``days``
+    by ``members`` in turn, through the store's own Check write (``Store.record_logged``)
+    before the hub starts. The hub then replays them as a production hub replays its log, so
+    the phases measure a hub with a history (rings and hub tokens settled, long token
+    histories) instead of one that starts empty. Returns the seconds the writing took."""
+    from consortium.records import ApplicationRecord, token_key
+    from consortium.rings import application_event_body, encode_event
+    from consortium.server import store_from_url
+    from consortium.store.base import LOG_START
+    from graph import LinkPolicy
+
+    started = now()
+    store, policy, cursor = store_from_url(store_url), LinkPolicy(), LOG_START
+    end, step = time.time() - 60.0, days * 86_400.0 / count
+    try:
+        for first in range(0, count, 500):
+            apps = []
+            for i in range(first, min(count, first + 500)):
+                request = workload.request()
+                apps.append(
+                    ApplicationRecord(
+                        member_id=members[i % len(members)],
+                        application_ref=request.application_ref,
+                        received_at=end - (count - i) * step,
+                        token_keys=tuple(token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens),
+                        applicant_kind=request.applicant_kind,
+                        product_category=request.product_category,
+                        consent_ref=request.consent_ref,
+                    )
+                )
+            events = [encode_event(application_event_body(app, policy)) for app in apps]
+            _, entries = await store.record_logged(apps, events, cursor)
+            cursor = entries[-1][0]
+    finally:
+        await store.close()
+    return round(now() - started, 2)
 
 
 async def warm_and_sweep(meters: Meters, make_op: Callable[[], Op], p: Params, label: str) -> dict[str, Any]:
@@ -1550,6 +1603,8 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
             extra["response_b64"] = base64.b64encode(synthetic_response(workload)).decode()
             hub = ServerProcess(setup.server_spec("echo", "echo-profile", auth=True, **extra), "echo server")
         else:
+            if p.history:
+                await preload_history(store_url, workload, p.history, sorted(setup.member_publics), p.history_days)
             hub = ServerProcess(setup.server_spec("hub", "hub-profile", **extra), "hub")
             await enrol_members(setup, hub.port, workload, markers=200)
         conns = connect_members(setup, hub.port)
@@ -1653,6 +1708,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="event loop of the hub and echo servers (auto, as `lianfang hub serve`: uvloop when installed)",
     )
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="applications written to each store before its hub starts (0: the hub starts empty)",
+    )
+    ap.add_argument("--history-days", type=float, default=30.0, help="the days --history is spread over")
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")
     ap.add_argument(
         "--wait-idle",
