@@ -514,7 +514,7 @@ def _can_the_check_answer(response_raw: bytes) -> None:
 
 async def _serve_async(spec: dict[str, Any]) -> None:
     from consortium.config import HubConfig
-    from consortium.server import start_hub, tune_gc_for_a_large_heap
+    from consortium.server import start_hub
 
     stop: Callable[[], Awaitable[None]]
     if spec["kind"] == "canned_hub":
@@ -529,7 +529,6 @@ async def _serve_async(spec: dict[str, Any]) -> None:
                 admin_keys=spec["admin_keys"],
             )
         )
-        tune_gc_for_a_large_heap()  # as ``lianfang hub serve`` (run_hub) does once the log is replayed
         port = hub.port
 
         async def stop_hub() -> None:

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,7 @@ from clients.channel import open_channel
 from clients.demo.consortium import start_local_consortium
 from clients.errors import LianfangRpcError
 from consortium.config import HubConfig
-from consortium.server import (
-    MIDDLE_GC_THRESHOLD,
-    YOUNG_GC_THRESHOLD,
-    _freeze_survivors,
-    start_hub,
-    tune_gc_for_a_large_heap,
-)
+from consortium.server import YOUNG_GC_THRESHOLD, start_hub, tune_gc_for_a_large_heap
 from runtime.logs import configure_logging
 from runtime.server import LIVENESS
 from runtime.tls import DevCertificateAuthority
@@ -255,31 +248,11 @@ async def test_interceptors_wrap_each_method_once_not_on_every_call() -> None:
     assert seen == [b"A", b"B", b"A", b"A", b"B"]
 
 
-class _Node:
-    """A small object that can be in a reference cycle and be watched through a weak reference."""
-
-    partner: _Node | None = None
-
-
-def test_the_hub_freezes_what_outlives_a_middle_collection_and_still_collects_young_cycles() -> None:
+def test_the_hub_collects_its_young_generation_often_enough_to_keep_pauses_short() -> None:
     before = gc.get_threshold()
     try:
         tune_gc_for_a_large_heap()
-        assert gc.get_threshold()[:2] == (YOUNG_GC_THRESHOLD, MIDDLE_GC_THRESHOLD)
-        assert YOUNG_GC_THRESHOLD <= 10_000  # young passes stay short
-        frozen = gc.get_freeze_count()
-        kept = [[i] for i in range(1_000)]  # what a fold keeps: long-lived containers, no cycles
-        garbage = _Node()
-        garbage.partner = _Node()
-        garbage.partner.partner = garbage  # a cycle that dies young
-        gone = weakref.ref(garbage)
-        del garbage
-        gc.collect(1)  # a middle pass
-        assert gone() is None  # cyclic garbage that died before the pass is still collected
-        assert gc.get_freeze_count() >= frozen + len(kept)  # what survived the pass is frozen
-        assert len(kept) == 1_000  # (and still alive)
+        assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD <= 10_000
     finally:
-        if _freeze_survivors in gc.callbacks:
-            gc.callbacks.remove(_freeze_survivors)
         gc.unfreeze()
         gc.set_threshold(*before)
