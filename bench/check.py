@@ -101,6 +101,8 @@ class Params:
     history: int = 0
     """Applications written to each store before its hub starts (``preload_history``)."""
     history_days: float = 30.0
+    rings: bool = True
+    """False: the hubs link no token into rings (``--rings off``), a diagnostic (see --help)."""
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
@@ -124,6 +126,7 @@ def params_from_args(args: argparse.Namespace) -> Params:
         seed=args.seed,
         history=args.history,
         history_days=args.history_days,
+        rings=args.rings == "on",
     )
 
 
@@ -513,11 +516,29 @@ def _can_the_check_answer(response_raw: bytes) -> None:
     consortium.server.ConsortiumServicer = CannedCheck  # type: ignore[misc,attr-defined]
 
 
+def _link_no_rings() -> None:
+    """In a hub process run with ``--rings off`` only: its ring fold links no token type
+    (``LinkPolicy(caps={})``), so Checks get stacking and blacklist answers but no ring and no
+    shared-identifier reasons, the scope issue 2's targets were written for. A diagnostic of
+    what the rings cost, not a configuration the hub offers."""
+    import consortium.server
+    from consortium.rings import RingTracker
+    from graph import LinkPolicy
+
+    class RingTrackerLinkingNothing(RingTracker):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **{**kwargs, "policy": LinkPolicy(caps={})})
+
+    consortium.server.RingTracker = RingTrackerLinkingNothing  # type: ignore[misc,attr-defined]
+
+
 async def _serve_async(spec: dict[str, Any]) -> None:
     from consortium.config import HubConfig
     from consortium.server import start_hub
 
     stop: Callable[[], Awaitable[None]]
+    if not spec.get("rings", True):
+        _link_no_rings()
     if spec["kind"] == "canned_hub":
         _can_the_check_answer(base64.b64decode(spec["response_b64"]))
     if spec["kind"] in ("hub", "canned_hub"):
@@ -1017,7 +1038,8 @@ async def bench_store(
         )
         log_line(f"{store}: {p.history:,} applications of history written in {history['write_seconds']:.1f} s")
     started = now()
-    hub = ServerProcess(setup.server_spec("hub", f"hub-{store}", store=store_url), f"hub ({store})")
+    spec = setup.server_spec("hub", f"hub-{store}", store=store_url, rings=p.rings)
+    hub = ServerProcess(spec, f"hub ({store})")
     history["hub_start_seconds"] = round(now() - started, 2)  # the hub replays the log first
     conns: list[MemberConn] = []
     try:
@@ -1735,6 +1757,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="applications written to each store before its hub starts (0: the hub starts empty)",
     )
     ap.add_argument("--history-days", type=float, default=30.0, help="the days --history is spread over")
+    ap.add_argument(
+        "--rings",
+        choices=("on", "off"),
+        default="on",
+        help="off: a diagnostic run whose hubs link no token into rings (stacking and blacklist only)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")
     ap.add_argument(
         "--wait-idle",
