@@ -1034,7 +1034,7 @@ async def bench_store(
     history: dict[str, Any] = {"applications": p.history, "days": p.history_days}
     if p.history:
         history["write_seconds"] = await preload_history(
-            store_url, workload, p.history, sorted(setup.member_publics), p.history_days
+            store_url, workload, p.history, sorted(setup.member_publics), p.history_days, p.rings
         )
         log_line(f"{store}: {p.history:,} applications of history written in {history['write_seconds']:.1f} s")
     started = now()
@@ -1080,36 +1080,33 @@ async def bench_store(
         hub.stop()
 
 
-async def preload_history(store_url: str, workload: Workload, count: int, members: Sequence[str], days: float) -> float:
+async def preload_history(
+    store_url: str, workload: Workload, count: int, members: Sequence[str], days: float, rings: bool
+) -> float:
     """Writes ``count`` applications of the workload, received evenly over the past ``days``
-    by ``members`` in turn, through the store's own Check write (``Store.record_logged``)
-    before the hub starts. The hub then replays them as a production hub replays its log, so
-    the phases measure a hub with a history (rings and hub tokens settled, long token
-    histories) instead of one that starts empty. Returns the seconds the writing took."""
-    from consortium.records import ApplicationRecord, token_key
+    by ``members`` in turn, as the hub's Check records them (``Store.record_logged``, events
+    split by the link policy the hub will fold with) before the hub starts. The hub then
+    replays them as a production hub replays its log, so the phases measure a hub with a
+    history (rings and hub tokens settled, long token histories) instead of one that starts
+    empty. Returns the seconds the writing took."""
     from consortium.rings import application_event_body, encode_event
     from consortium.server import store_from_url
+    from consortium.services.consortium_service import application_record, request_token_keys
     from consortium.store.base import LOG_START
     from graph import LinkPolicy
 
     started = now()
-    store, policy, cursor = store_from_url(store_url), LinkPolicy(), LOG_START
+    store, cursor = store_from_url(store_url), LOG_START
+    policy = LinkPolicy() if rings else LinkPolicy(caps={})  # as the hub's fold (_link_no_rings)
     end, step = time.time() - 60.0, days * 86_400.0 / count
     try:
         for first in range(0, count, 500):
             apps = []
             for i in range(first, min(count, first + 500)):
                 request = workload.request()
+                at = end - (count - i) * step
                 apps.append(
-                    ApplicationRecord(
-                        member_id=members[i % len(members)],
-                        application_ref=request.application_ref,
-                        received_at=end - (count - i) * step,
-                        token_keys=tuple(token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens),
-                        applicant_kind=request.applicant_kind,
-                        product_category=request.product_category,
-                        consent_ref=request.consent_ref,
-                    )
+                    application_record(members[i % len(members)], request, at, tuple(request_token_keys(request)))
                 )
             events = [encode_event(application_event_body(app, policy)) for app in apps]
             _, entries = await store.record_logged(apps, events, cursor)
@@ -1646,8 +1643,10 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
             hub = ServerProcess(setup.server_spec("echo", "echo-profile", auth=True, **extra), "echo server")
         else:
             if p.history:
-                await preload_history(store_url, workload, p.history, sorted(setup.member_publics), p.history_days)
-            hub = ServerProcess(setup.server_spec("hub", "hub-profile", **extra), "hub")
+                await preload_history(
+                    store_url, workload, p.history, sorted(setup.member_publics), p.history_days, p.rings
+                )
+            hub = ServerProcess(setup.server_spec("hub", "hub-profile", rings=p.rings, **extra), "hub")
             await enrol_members(setup, hub.port, workload, markers=200)
         conns = connect_members(setup, hub.port)
         ops = {

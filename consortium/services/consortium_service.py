@@ -35,13 +35,15 @@ MAX_FUTURE_SKEW = 24 * 3600.0
 MAX_LINKS = 1000
 
 
-def _keys(request: consortium_pb2.CheckRequest) -> list[str]:
+def request_token_keys(request: consortium_pb2.CheckRequest) -> list[str]:
+    """The request's token keys as given (before aliasing to canonical epochs)."""
     return [token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens]
 
 
-def _application(
+def application_record(
     caller: str, request: consortium_pb2.CheckRequest, now: float, token_keys: tuple[str, ...]
 ) -> ApplicationRecord:
+    """The application a Check records: ``caller``'s request received at ``now``."""
     return ApplicationRecord(
         member_id=caller,
         application_ref=request.application_ref,
@@ -199,10 +201,10 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     ) -> ApplicationRecord:
         """The application under canonical token keys (``consortium.aliases``); appends to
         ``links`` the epoch pairs this request teaches the hub."""
-        keys = _keys(request)
+        keys = request_token_keys(request)
         pairs = pairs_in(keys)
         links.extend(self.aliases.unknown(pairs))
-        return _application(caller, request, now, self.aliases.canonical_keys(keys, pairs))
+        return application_record(caller, request, now, self.aliases.canonical_keys(keys, pairs))
 
     async def Check(
         self, request: consortium_pb2.CheckRequest, context: grpc.aio.ServicerContext
