@@ -102,7 +102,7 @@ class Params:
     """Applications written to each store before its hub starts (``preload_history``)."""
     history_days: float = 30.0
     rings: bool = True
-    """False: the hubs link no token into rings (``--rings off``), a diagnostic (see --help)."""
+    """False: the hubs link no token into rings (``--rings off``: ``ring_link_caps`` all 0)."""
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
@@ -516,20 +516,13 @@ def _can_the_check_answer(response_raw: bytes) -> None:
     consortium.server.ConsortiumServicer = CannedCheck  # type: ignore[misc,attr-defined]
 
 
-def _link_no_rings() -> None:
-    """In a hub process run with ``--rings off`` only: its ring fold links no token type
-    (``LinkPolicy(caps={})``), so Checks get stacking and blacklist answers but no ring and no
-    shared-identifier reasons, the scope issue 2's targets were written for. A diagnostic of
-    what the rings cost, not a configuration the hub offers."""
-    import consortium.server
-    from consortium.rings import RingTracker
-    from graph import LinkPolicy
+def ring_link_caps(rings: bool) -> dict[str, str]:
+    """The hubs' ``ring_link_caps``: the defaults, or with ``--rings off`` every type at 0 (a
+    consortium that shares stacking and blacklist only: no ring and no shared-identifier
+    reasons, the scope issue 2's targets were written for)."""
+    from graph.policy import TokenType
 
-    class RingTrackerLinkingNothing(RingTracker):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **{**kwargs, "policy": LinkPolicy(caps={})})
-
-    consortium.server.RingTracker = RingTrackerLinkingNothing  # type: ignore[misc,attr-defined]
+    return {} if rings else {t.name.lower(): "0" for t in TokenType if t}
 
 
 async def _serve_async(spec: dict[str, Any]) -> None:
@@ -537,8 +530,6 @@ async def _serve_async(spec: dict[str, Any]) -> None:
     from consortium.server import start_hub
 
     stop: Callable[[], Awaitable[None]]
-    if not spec.get("rings", True):
-        _link_no_rings()
     if spec["kind"] == "canned_hub":
         _can_the_check_answer(base64.b64decode(spec["response_b64"]))
     if spec["kind"] in ("hub", "canned_hub"):
@@ -549,6 +540,7 @@ async def _serve_async(spec: dict[str, Any]) -> None:
                 tls_cert=spec["tls_cert"],
                 tls_key=spec["tls_key"],
                 admin_keys=spec["admin_keys"],
+                ring_link_caps=ring_link_caps(spec.get("rings", True)),
             )
         )
         port = hub.port
@@ -894,8 +886,10 @@ def synthetic_response(workload: Workload) -> bytes:
 
 
 async def sample_responses(conns: list[MemberConn], workload: Workload, n: int) -> tuple[dict[str, Any], bytes, bytes]:
-    """Sends ``n`` Checks, sequentially, and describes the answers (sizes, how many stack)."""
-    stacking = blacklist = 0
+    """Sends ``n`` Checks, sequentially, and describes the answers (sizes, how many stack, how
+    many are linked to a ring and to a high-risk one, and the median ring's size)."""
+    stacking = blacklist = linked = high_risk = 0
+    ring_sizes: list[int] = []
     req_sizes: list[int] = []
     resp_sizes: list[tuple[int, bytes]] = []
     request = workload.request()
@@ -910,12 +904,19 @@ async def sample_responses(conns: list[MemberConn], workload: Workload, n: int) 
             stacking += 1
         if len(resp.blacklist):
             blacklist += 1
+        if resp.HasField("ring"):
+            linked += 1
+            ring_sizes.append(resp.ring.size)
+            high_risk += any(r.code == "RING_HIGH_RISK" for r in resp.reasons)
     resp_sizes.sort()
     median_raw = resp_sizes[len(resp_sizes) // 2][1]
     info = {
         "sampled_checks": n,
         "stacking_nonempty_fraction": round(stacking / n, 3),
         "blacklist_hit_fraction": round(blacklist / n, 3),
+        "ring_linked_fraction": round(linked / n, 3),
+        "ring_high_risk_fraction": round(high_risk / n, 3),
+        "ring_size_median": sorted(ring_sizes)[len(ring_sizes) // 2] if ring_sizes else 0,
         "request_bytes_median": sorted(req_sizes)[n // 2],
         "response_bytes_median": len(median_raw),
     }
@@ -1089,15 +1090,15 @@ async def preload_history(
     replays them as a production hub replays its log, so the phases measure a hub with a
     history (rings and hub tokens settled, long token histories) instead of one that starts
     empty. Returns the seconds the writing took."""
+    from consortium.config import HubConfig
     from consortium.rings import application_event_body, encode_event
     from consortium.server import store_from_url
     from consortium.services.consortium_service import application_record, request_token_keys
     from consortium.store.base import LOG_START
-    from graph import LinkPolicy
 
     started = now()
     store, cursor = store_from_url(store_url), LOG_START
-    policy = LinkPolicy() if rings else LinkPolicy(caps={})  # as the hub's fold (_link_no_rings)
+    policy = HubConfig(plaintext=True, ring_link_caps=ring_link_caps(rings)).link_policy()  # as the hub's
     end, step = time.time() - 60.0, days * 86_400.0 / count
     try:
         for first in range(0, count, 500):
@@ -1760,7 +1761,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--rings",
         choices=("on", "off"),
         default="on",
-        help="off: a diagnostic run whose hubs link no token into rings (stacking and blacklist only)",
+        help="off: hubs configured to link no token into rings (ring_link_caps 0: stacking and blacklist only)",
     )
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")
     ap.add_argument(

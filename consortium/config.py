@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from consortium.usage import UsagePolicy
+from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
 from runtime.config import ConfigError
 from runtime.event_loop import resolve as resolve_event_loop
 
@@ -60,6 +63,18 @@ class HubConfig:
     scraping_checks: int = 1_000
     """Checks with no outcome ever reported after which admins see a member flagged."""
 
+    ring_link_caps: dict[str, str] = field(default_factory=dict)
+    """Ring linking by token type name (``ip = "50"``): the most distinct applications one token
+    links before it is a hub token and links none, or 0 for a type that never links. Types not
+    named keep ``graph.policy.DEFAULT_CAPS``. Every replica of a consortium must use the same;
+    a hub started with other values refolds the log into the rings they give."""
+
+    ring_link_windows_hours: dict[str, str] = field(default_factory=dict)
+    """Token type name → hours (``ip = "6"``): the type links only applications received in the
+    same window of that length (windows aligned to UTC midnight for whole days), or 0 for as long
+    as they are retained. Types not named keep ``graph.policy.DEFAULT_WINDOWS``: IP, 24 hours.
+    Like the caps, the same on every replica."""
+
     application_retention_days: float = 730.0
     """Applications leave the index (and the rings) this long after they were received."""
 
@@ -105,6 +120,7 @@ class HubConfig:
             self.admin_key_bytes(name)
         for name in self.analyst_keys:
             self.analyst_key_bytes(name)
+        self.link_policy()
 
     def usage_policy(self) -> UsagePolicy:
         return UsagePolicy(
@@ -116,11 +132,56 @@ class HubConfig:
             scraping_checks=self.scraping_checks,
         )
 
+    def link_policy(self) -> LinkPolicy:
+        """The ring index's ``LinkPolicy``: the defaults with ``ring_link_caps`` and
+        ``ring_link_windows_hours`` applied (ConfigError naming the setting when one is bad)."""
+        caps = {int(t): cap for t, cap in DEFAULT_CAPS.items()}
+        for token_type, cap in _by_type("ring_link_caps", self.ring_link_caps, int).items():
+            if cap < 0:
+                raise ConfigError(f"hub: ring_link_caps: {token_type_name(token_type)} must be ≥ 0 (0: never links)")
+            if cap:
+                caps[token_type] = cap
+            else:
+                caps.pop(token_type, None)
+        windows = {int(t): seconds for t, seconds in DEFAULT_WINDOWS.items()}
+        for token_type, hours in _by_type("ring_link_windows_hours", self.ring_link_windows_hours, float).items():
+            seconds = round(hours * 3600)
+            if hours < 0 or (hours and seconds < 1):
+                raise ConfigError(
+                    f"hub: ring_link_windows_hours: {token_type_name(token_type)} must be 0 (no window) "
+                    "or at least one second"
+                )
+            if seconds:
+                windows[token_type] = seconds
+            else:
+                windows.pop(token_type, None)
+        return LinkPolicy(caps=caps, windows=windows)
+
     def admin_key_bytes(self, name: str) -> bytes:
         return _public_key(self.admin_keys[name], f"admin_keys.{name}")
 
     def analyst_key_bytes(self, name: str) -> bytes:
         return _public_key(self.analyst_keys[name], f"analyst_keys.{name}")
+
+
+def _by_type(setting: str, values: dict[str, str], kind: type[int] | type[float]) -> dict[int, Any]:
+    """A ``{token type name: number}`` setting by token type (ConfigError naming what is wrong)."""
+    out: dict[int, Any] = {}
+    for name, text in values.items():
+        try:
+            token_type = TokenType[name.strip().upper()]
+        except KeyError:
+            known = ", ".join(t.name.lower() for t in TokenType if t)
+            raise ConfigError(f"hub: {setting}: unknown token type {name!r} (known: {known})") from None
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"hub: {setting}: {name} must be {what}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"hub: {setting}: {name} must be a finite number")
+        out[int(token_type)] = value
+    return out
 
 
 def _public_key(encoded: str, setting: str) -> bytes:

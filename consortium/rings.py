@@ -15,7 +15,9 @@ Events are compact JSON arrays; only token keys, member ids and references appea
   keys]]``: an application (blacklisted when one of its tokens carries a negative marker, from
   "m" events). All its token keys, linking or not, are counted for stacking
   (``consortium.stacking_index``); entries written before the last list existed have only the
-  linking ones.
+  linking ones. Which keys link, and in which window, is the folding process's ``LinkPolicy``
+  (the split in the event is the logging process's): replicas must share one policy, and a
+  hub restarted with another refolds the log into the rings that policy gives.
 - ``["o", member, ref, outcome, at]``: a reported outcome (defaulted / fraud confirmed; ``at``
   is absent from older entries).
 - ``["m", token, active, filer, at]``: a token's negative-marker state changed (filed, withdrawn).
@@ -43,6 +45,7 @@ from consortium.stacking_index import StackingIndex
 from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
 from graph import AppMeta, LinkPolicy, RingIndex, RingScore, RingSummary, app_id_of, person_key_of, score_ring
 from graph.aggregates import RingAggregates
+from graph.policy import raw_key, windowed
 from graph.scoring import DEFAULT_SCORING, ScoringConfig
 
 log = logging.getLogger("lianfang.hub.rings")
@@ -188,16 +191,20 @@ class RingTracker:
         if kind == "a":
             member, ref, at, tokens, person = str(event[1]), str(event[2]), float(event[3]), event[4], event[5]
             app_id = app_id_of(member, ref)
-            token_keys = [str(t) for t in tokens]
             if app_id in self.index:
                 return  # a retried Check: the first recording stands (as in the store)
-            others = [str(t) for t in event[6]] if len(event) > 6 else []
-            blacklisted = any(t in self._negative_tokens for t in token_keys)
+            token_keys = [str(t) for t in tokens]
+            if len(event) > 6:
+                token_keys += (str(t) for t in event[6])
+            # Linking is this process's policy, not the logging one's: a changed policy refolds.
+            links = self.policy.link_keys(token_keys, at)
+            negative = self._negative_tokens
+            blacklisted = bool(negative) and any(raw_key(t) in negative for t in links)
             meta = AppMeta(member, at, None if person is None else str(person), blacklisted=blacklisted)
-            self.aggregates.add_application(app_id, token_keys, meta)
-            self.stacking.add(dict.fromkeys(token_keys + others), member, at)
+            self.aggregates.add_application(app_id, links, meta)
+            self.stacking.add(dict.fromkeys(token_keys), member, at)
             if meta.person is not None and self._one_person:
-                self._note_person(token_keys, meta.person)
+                self._note_person(links, meta.person)
         elif kind == "o":
             member, ref, outcome = event[1], event[2], event[3]
             app_id = app_id_of(str(member), str(ref))
@@ -226,11 +233,21 @@ class RingTracker:
                 self._negative_tokens.add(token)
             else:
                 self._negative_tokens.discard(token)
-            for app_id in list(self.index.apps_of(token)):
-                flag = any(t in self._negative_tokens for t in self.index.tokens_of(app_id))
-                self.aggregates.update_meta(app_id, blacklisted=flag)
+            negative = self._negative_tokens
+            for index_token in self._index_tokens(token):
+                for app_id in list(self.index.apps_of(index_token)):
+                    flag = any(raw_key(t) in negative for t in self.index.tokens_of(app_id))
+                    self.aggregates.update_meta(app_id, blacklisted=flag)
         else:
             raise ValueError(f"unknown ring event {kind!r}")
+
+    def _index_tokens(self, token: str) -> list[str]:
+        """The ring index's tokens of a token key: the key, or a windowed type's key once per
+        window it was seen in (from its application times, which the stacking fold keeps)."""
+        window = self.policy.window_of(token)
+        if window is None:
+            return [token]
+        return sorted({windowed(token, at, window) for at in self.stacking.times_of(token)})
 
     # -- answers -------------------------------------------------------------------------------
     def view(self, ring_id: str) -> RingView | None:
@@ -245,8 +262,9 @@ class RingTracker:
         return None if ring_id is None else self.view(ring_id)
 
     def shared_by_several(self, token: str) -> bool:
-        """Whether two or more *known* different applicants gave this token (an application
-        without a resident ID or USCC does not count). A token asked about is walked once;
+        """Whether two or more *known* different applicants gave this ring index token (for a
+        windowed type, within its window: ``LinkPolicy.index_token``). An application without a
+        resident ID or USCC does not count. A token asked about is walked once;
         from then on the fold keeps its answer (``_note_person``), until a retention pass."""
         if token in self._several:
             return True

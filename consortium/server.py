@@ -164,7 +164,7 @@ async def start_hub(
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     usage = UsageGuard(config.usage_policy())
     disputes = DisputeBook()
-    rings = RingTracker(store, ring_id_key=ring_id_key(audit.signing_key))
+    rings = RingTracker(store, config.link_policy(), ring_id_key=ring_id_key(audit.signing_key))
     queries = QueryCounts(rings.index, rings.stacking)  # after the ring fold: it holds the new application
     keys = KeyBook()
     aliases = AliasBook(keys)
@@ -189,7 +189,14 @@ async def start_hub(
             gc.enable()
     log.info(
         "consortium log replayed",
-        extra={"fields": {"entries": folded, "applications": len(rings.index), "tokens": len(rings.stacking)}},
+        extra={
+            "fields": {
+                "entries": folded,
+                "applications": len(rings.index),
+                "tokens": len(rings.stacking),
+                "ring_links": rings.policy.describe(),  # replicas must agree: compare their start-up lines
+            }
+        },
     )
     tune_gc_for_a_large_heap()
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
@@ -283,7 +290,7 @@ async def purge_once(config: HubConfig, now: float) -> PurgeReport:
     """``lianfang hub purge``: one retention pass against the configured store, then exit."""
     store = store_from_url(config.store)
     try:
-        rings = RingTracker(store)  # purging needs no ring ids
+        rings = RingTracker(store, config.link_policy())  # purging needs no ring ids
         await rings.catch_up()
         return await purge(store, rings, now, config.application_retention_days * 86_400.0)
     finally:

@@ -120,6 +120,13 @@ class StackingIndex:
             return ()
         return (history[0],) if isinstance(history, tuple) else history.keys()
 
+    def times_of(self, token_key: str) -> list[float]:
+        """When the token's applications were received (within the retention period), by any member."""
+        history = self._tokens.get(token_key)
+        if history is None:
+            return []
+        return [history[1]] if isinstance(history, tuple) else [at for times in history.values() for at in times]
+
     def activities(self, token_keys: Iterable[str], caller: str, now: float) -> dict[str, TokenActivity]:
         """``count_activity`` of each token's history, for ``caller`` at ``now``."""
         cutoffs = [now - seconds for seconds in _SECONDS]

@@ -7,7 +7,9 @@ many tokens matched, and however often the log holds the Check: see ``usage.Rece
 Members see these counts grouped by the querying members' category, never their names (PIPL
 transparency without exposing competitors). Hub tokens (a café's IP, above their degree cap) are
 left out: they say nothing about a person. A token's contributors are its members in the
-stacking index (which, like the ring index, holds every application of the retention period).
+stacking index (which, like the ring index, holds every application of the retention period);
+a windowed type's (an IP's: ``graph.policy``) are the members of its window's applications,
+the ones the ring index links.
 """
 
 from __future__ import annotations
@@ -36,12 +38,19 @@ class QueryCounts:
         if not self._checked.first(querying, str(decoded[2]), float(decoded[3])):
             return
         index, members_of = self.index, self.stacking.members_of
-        cap_of = index.policy.cap_of
+        cap_of, index_token, at = index.policy.cap_of, index.policy.index_token, float(decoded[3])
         contributors: set[str] = set()
         for token in decoded[4]:
             cap = cap_of(token)  # the writer's linking tokens, as this process's policy sees them
-            if cap >= 0 and index.token_degree(token) <= cap:
+            if cap < 0:
+                continue
+            linked = index_token(token, at)
+            if index.token_degree(linked) > cap:
+                continue  # a hub token
+            if linked == token:
                 contributors.update(members_of(token))
+            else:  # a window's applications: at most its cap
+                contributors.update(meta.member_id for app in index.apps_of(linked) if (meta := index.meta(app)))
         contributors.discard(querying)
         for contributor in contributors:
             self.by_contributor.setdefault(contributor, Counter())[querying] += 1

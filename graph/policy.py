@@ -1,14 +1,23 @@
-"""Which token types link applications into rings, and when a token is too common to count.
+"""Which token types link applications into rings, when a token is too common to count, and
+for how long a token links.
 
 A phone shared by two applications from different people is evidence; an IP shared by three
 hundred applications is a café's Wi-Fi. Each linking type has a *degree cap*: a token seen on more
 distinct applications than its cap is a **hub token** and links nothing (see ``ring_index``).
+
+Some types link only applications close in time: an IP address is reassigned by the carrier
+within days, so the same IP a month apart is two strangers, while the same IP within hours is the
+seed's "same-IP batch applications". A *windowed* type's token enters the ring index once per
+window of time it was seen in (``link_keys``: the key suffixed ``@<window start>``), each with its
+own degree. Without windows, IPs drawn at random from a pool link applications weeks apart until
+one ring holds nearly every application and answers RING_LINKED (and, with a single blacklisted
+member in it, RING_HIGH_RISK) to everybody.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -58,23 +67,49 @@ DEFAULT_CAPS: Mapping[int, int] = MappingProxyType(
 )
 """IP_SUBNET is absent on purpose: a /24 is shared by a whole neighbourhood and never links."""
 
+DAY = 86_400
+
+DEFAULT_WINDOWS: Mapping[int, int] = MappingProxyType({TokenType.IP: DAY})
+"""An IP links the applications of one UTC day (its cap, 20, counts per day: a café's Wi-Fi is a
+hub token on the days it is busy)."""
+
+WINDOW_MARK = "@"
+"""Separates a windowed token's key from its window's start in the ring index's token
+(``"1.6.1.9f…@1796601600"``); never part of a token key."""
+
+
+def raw_key(index_token: str) -> str:
+    """The token key behind a ring index token: the key without its window (``link_keys``)."""
+    return index_token.partition(WINDOW_MARK)[0]
+
 
 @dataclass(frozen=True, slots=True)
 class LinkPolicy:
-    """Linking token types and their degree caps (``caps``: type → max distinct applications).
+    """Linking token types, their degree caps and their link windows.
 
     A type absent from ``caps`` does not link and is not stored by the ring index. A token whose
     degree (distinct applications) is greater than its type's cap is a hub token.
     """
 
     caps: Mapping[int, int] = field(default_factory=lambda: DEFAULT_CAPS)
+    """Linking type → the most distinct applications one of its tokens may link."""
+
+    windows: Mapping[int, int] = field(default_factory=lambda: DEFAULT_WINDOWS)
+    """Type → seconds: its tokens link only applications received in the same window (windows
+    start at multiples of it since the Unix epoch). A type absent here links for as long as
+    its applications are retained; a window on a type that does not link changes nothing."""
+
     _by_type: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _by_text: dict[str, int] = field(init=False, repr=False, compare=False)
+    _windows_by_text: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for token_type, cap in self.caps.items():
             if token_type < 0 or cap < 1:
                 raise ValueError(f"bad cap {cap} for token type {token_type}: types ≥ 0, caps ≥ 1")
+        for token_type, window in self.windows.items():
+            if token_type < 0 or not isinstance(window, int) or window < 1:
+                raise ValueError(f"bad window {window!r} for token type {token_type}: whole seconds ≥ 1")
         size = max(self.caps, default=-1) + 1
         table = [-1] * size
         for token_type, cap in self.caps.items():
@@ -86,9 +121,12 @@ class LinkPolicy:
         by_text = {str(token_type): -1 for token_type in range(max(size, 64))}
         by_text.update((str(token_type), cap) for token_type, cap in enumerate(table))
         object.__setattr__(self, "_by_text", by_text)
+        object.__setattr__(self, "windows", MappingProxyType(dict(self.windows)))
+        windows_by_text = {str(t): w for t, w in self.windows.items() if self.cap_of_type(t) >= 0}
+        object.__setattr__(self, "_windows_by_text", windows_by_text)
 
     def __hash__(self) -> int:
-        return hash(tuple(sorted(self.caps.items())))
+        return hash((tuple(sorted(self.caps.items())), tuple(sorted(self.windows.items()))))
 
     @classmethod
     def with_caps(cls, **caps_by_name: int) -> LinkPolicy:
@@ -97,6 +135,13 @@ class LinkPolicy:
         for name, cap in caps_by_name.items():
             caps[TokenType[name.upper()]] = cap
         return cls(caps=caps)
+
+    def describe(self) -> dict[str, str]:
+        """Each linking type by name: its cap, and its window when it has one (``"20 per 86400 s"``)."""
+        return {
+            token_type_name(t): f"{cap}" + (f" per {self.windows[t]} s" if t in self.windows else "")
+            for t, cap in sorted(self.caps.items())
+        }
 
     def cap_of_type(self, token_type: int) -> int:
         """The cap of a type, or -1 when the type does not link."""
@@ -118,3 +163,35 @@ class LinkPolicy:
 
     def links(self, token_key: str) -> bool:
         return self.cap_of(token_key) >= 0
+
+    def window_of(self, token_key: str) -> int | None:
+        """The link window of a linking token key's type in seconds; None when it has none."""
+        parts = token_key.split(".", 2)
+        return self._windows_by_text.get(parts[1]) if len(parts) == 3 else None
+
+    def index_token(self, token_key: str, at: float) -> str:
+        """The ring index's token for ``token_key`` on an application received at ``at``: the key
+        itself, or for a windowed type the key of that window (``link_keys``)."""
+        window = self.window_of(token_key)
+        return token_key if window is None else windowed(token_key, at, window)
+
+    def link_keys(self, token_keys: Iterable[str], at: float) -> list[str]:
+        """What an application received at ``at`` gives the ring index: its keys of linking
+        types, in order, a windowed type's key as its window's token (``key@<window start>``)."""
+        by_text, windows = self._by_text, self._windows_by_text
+        out: list[str] = []
+        for key in token_keys:
+            parts = key.split(".", 2)
+            if len(parts) < 3:
+                continue
+            cap = by_text.get(parts[1])
+            if (cap if cap is not None else self.cap_of(key)) < 0:
+                continue
+            window = windows.get(parts[1])
+            out.append(key if window is None else windowed(key, at, window))
+        return out
+
+
+def windowed(token_key: str, at: float, window: int) -> str:
+    """The ring index's token of ``token_key`` in the window of ``window`` seconds holding ``at``."""
+    return f"{token_key}{WINDOW_MARK}{int(at // window) * window}"

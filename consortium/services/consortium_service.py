@@ -101,10 +101,12 @@ def _answer(
 def _shared_types(app: ApplicationRecord, rings: RingTracker) -> set[int]:
     """The application's phone, device, e-mail and account types that several different
     applicants gave: shared, not stacked (``stacking.SHAREABLE``)."""
+    index_token = rings.policy.index_token
     return {
         token_type
         for key in app.token_keys
-        if (token_type := token_type_of(key)) in SHAREABLE and rings.shared_by_several(key)
+        if (token_type := token_type_of(key)) in SHAREABLE
+        and rings.shared_by_several(index_token(key, app.received_at))
     }
 
 

@@ -121,6 +121,30 @@ async def test_degree_cap_stops_a_public_ip_from_making_a_ring(hub: LocalConsort
     assert listed.matched == 0
 
 
+@pytest.mark.parametrize("windows", [{}, {"ip": "0"}], ids=["ip-per-day", "ip-forever"])
+async def test_an_ip_links_the_applications_of_one_day_unless_the_hub_is_set_otherwise(
+    tmp_path: Path, windows: dict[str, str]
+) -> None:
+    clock = ManualClock()  # 2026-01-01T00:00Z
+    c = await start_local_consortium(
+        tmp_path, MEMBERS, clock=clock, hub_options={"ring_link_windows_hours": windows} if windows else None
+    )
+    try:
+        a, b = hub_of(c, "lender-a"), hub_of(c, "lender-b")
+        clock.advance(3600)
+        await a.check_request(check_request("morning", rid(1), ip(7)))
+        evening = await b.check_request(check_request("evening", rid(2), ip(7)))
+        assert evening.ring.size == 2  # the same IP the same day: linked either way
+        clock.advance(3 * 86_400)
+        later = await b.check_request(check_request("later", rid(3), ip(7)))
+        assert later.ring.size == (0 if not windows else 3)  # days on: a stranger, unless IPs link forever
+        graph = (await c.analyst.get_ring(application="lender-a/morning")).graph
+        ip_nodes = {n.id for n in graph.nodes if n.is_token}
+        assert ip_nodes == ({f"{key(ip(7))}@1767225600"} if not windows else {key(ip(7))})  # the day's token
+    finally:
+        await c.stop()
+
+
 async def test_hub_restart_replays_the_consortium_log(tmp_path: Path) -> None:
     c = await start_local_consortium(tmp_path, MEMBERS, clock=ManualClock())
     try:

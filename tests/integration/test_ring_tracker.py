@@ -26,7 +26,8 @@ from consortium.rings import (
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from graph import LinkPolicy, RingIndex, app_id_of
 
-T0 = 1_767_225_600.0
+T0 = 1_767_225_600.0  # 2026-01-01T00:00Z
+DAY = 86_400.0
 POLICY = LinkPolicy.with_caps(phone=3)
 
 
@@ -36,6 +37,10 @@ def phone(n: int) -> str:
 
 def rid(n: int) -> str:
     return token_key(1, common_pb2.TOKEN_TYPE_RESIDENT_ID, 1, n.to_bytes(16, "big"))
+
+
+def ip(n: int) -> str:
+    return token_key(1, common_pb2.TOKEN_TYPE_IP, 1, n.to_bytes(16, "big"))
 
 
 def subnet(n: int) -> str:
@@ -114,12 +119,14 @@ def interleavings(draw: st.DrawFn) -> list[tuple[int, str]]:
         kind = draw(st.sampled_from(["a", "a", "a", "o", "m"]))
         replica = draw(st.integers(0, 2))
         if kind == "a":
-            tokens = [rid(draw(st.integers(0, 8))), phone(draw(st.integers(0, 4)))]
-            event = application_event(app(f"m{replica}", f"r{i}", *tokens, at=T0 + i), POLICY)
+            tokens = [rid(draw(st.integers(0, 8))), phone(draw(st.integers(0, 4))), ip(draw(st.integers(0, 2)))]
+            at = T0 + draw(st.integers(0, 3)) * DAY + i  # IPs link within a day only
+            event = application_event(app(f"m{replica}", f"r{i}", *tokens, at=at), POLICY)
         elif kind == "o":
             event = outcome_event(f"m{replica}", f"r{draw(st.integers(0, i))}", common_pb2.OUTCOME_FRAUD_CONFIRMED)
         else:
-            event = marker_event(phone(draw(st.integers(0, 4))), draw(st.booleans()))
+            subject = draw(st.sampled_from([phone, ip]))(draw(st.integers(0, 4)))
+            event = marker_event(subject, draw(st.booleans()))
         out.append((replica, event))
     return out
 
@@ -258,3 +265,74 @@ def test_shared_by_several_follows_the_fold_after_it_is_first_asked() -> None:
             if rng.random() < 0.5:
                 assert tracker.shared_by_several(phone(asked)) == walk(tracker, phone(asked)), (n, asked)
     assert not any(tracker.shared_by_several(phone(k)) for k in range(5))
+
+
+def fold(tracker: RingTracker, *events: str) -> None:
+    start = tracker.applied
+    tracker.apply([((start + n + 1, 0), event) for n, event in enumerate(events)])
+
+
+def ring_size(tracker: RingTracker, member: str, ref: str) -> int:
+    ring_id = tracker.index.ring_of(app_id_of(member, ref))
+    return 0 if ring_id is None else tracker.index.ring_size(ring_id)
+
+
+def test_an_ip_links_the_applications_of_one_day_and_is_capped_per_day() -> None:
+    tracker = RingTracker(None, LinkPolicy.with_caps(ip=3))  # type: ignore[arg-type]  # fed by apply()
+    same_day = [app(f"m{n % 2}", f"d1-{n}", rid(n), ip(1), at=T0 + 3600 * n) for n in range(3)]
+    next_day = [app("m1", f"d2-{n}", rid(10 + n), ip(1), at=T0 + DAY + 60 * n) for n in range(2)]
+    month_later = app("m2", "late", rid(20), ip(1), at=T0 + 30 * DAY)
+    fold(tracker, *(application_event(a, tracker.policy) for a in [*same_day, *next_day, month_later]))
+    assert ring_size(tracker, "m0", "d1-0") == 3 and ring_size(tracker, "m1", "d2-0") == 2
+    assert ring_size(tracker, "m2", "late") == 1  # the same IP a month on: a stranger
+    assert tracker.index.tokens_of(app_id_of("m2", "late")) == (rid(20), f"{ip(1)}@{int(T0) + 30 * 86_400}")
+    # A fourth application on day one crosses the cap of that day only.
+    fold(tracker, application_event(app("m0", "d1-3", rid(3), ip(1), at=T0 + 4 * 3600), tracker.policy))
+    assert ring_size(tracker, "m0", "d1-0") == 1 and ring_size(tracker, "m1", "d2-0") == 2
+    # A replica that folds the same log without windows links the month together.
+    forever = RingTracker(None, LinkPolicy(windows={}))  # type: ignore[arg-type]
+    fold(forever, *(application_event(a, tracker.policy) for a in [*next_day, month_later]))
+    assert ring_size(forever, "m2", "late") == 3
+
+
+def test_a_marker_on_an_ip_flags_its_applications_in_every_window() -> None:
+    tracker = RingTracker(None, POLICY)  # type: ignore[arg-type]
+    apps = [app("m1", f"r{n}", rid(n), ip(7), at=T0 + (n // 2) * 2 * DAY + n) for n in range(6)]  # 3 windows
+    fold(tracker, *(application_event(a, POLICY) for a in apps))
+    fold(tracker, marker_event(ip(7), True, "m2"))
+    views = [tracker.linked_view("m1", f"r{n}") for n in range(6)]
+    assert all(v is not None and (v.summary.size, v.summary.blacklisted) == (2, 2) for v in views)
+    fold(tracker, application_event(app("m1", "r6", rid(6), ip(7), at=T0 + 4 * DAY + 9), POLICY))
+    view = tracker.linked_view("m1", "r6")
+    assert view is not None and view.summary.blacklisted == 3  # flagged as it is folded
+    fold(tracker, marker_event(ip(7), False))
+    assert all((v := tracker.linked_view("m1", f"r{n}")) and v.summary.blacklisted == 0 for n in range(7))
+
+
+def test_ips_drawn_from_a_pool_for_a_month_do_not_join_everybody_in_one_ring() -> None:
+    """The steady state that made windows necessary (``graph.policy``): strangers on reassigned
+    IPs. Without a window one ring takes nearly every application; with the day window, only
+    same-day sharers link."""
+    rng = random.Random(11)
+    events = []
+    for n in range(6_000):  # 2,000 people applying 3 times in 30 days, on 2,000 addresses
+        a = app(f"m{n % 3}", f"r{n}", rid(rng.randrange(2_000)), ip(rng.randrange(2_000)), at=T0 + n * 30 * DAY / 6_000)
+        events.append(application_event(a, POLICY))
+    largest = {}
+    for name, policy in (("day", LinkPolicy()), ("forever", LinkPolicy(windows={}))):
+        tracker = RingTracker(None, policy)  # type: ignore[arg-type]
+        fold(tracker, *events)
+        largest[name] = max(size for _, size in tracker.index.rings())
+    assert largest["forever"] > 5_000 and largest["day"] < 100, largest  # seed 11: 5,985 and 36
+
+
+def test_a_windowed_phone_is_shared_by_the_applicants_of_its_window_only() -> None:
+    from consortium.services.consortium_service import _shared_types
+
+    policy = LinkPolicy(windows={common_pb2.TOKEN_TYPE_PHONE: int(DAY)})
+    tracker = RingTracker(None, policy)  # type: ignore[arg-type]
+    day_one = [app(f"m{n}", f"d1-{n}", rid(n), phone(5), at=T0 + 60 * n) for n in range(2)]
+    day_five = app("m2", "d5", rid(9), phone(5), at=T0 + 4 * DAY)
+    fold(tracker, *(application_event(a, policy) for a in [*day_one, day_five]))
+    assert _shared_types(day_one[1], tracker) == {common_pb2.TOKEN_TYPE_PHONE}  # two people that day
+    assert _shared_types(day_five, tracker) == set()  # alone in its window

@@ -28,7 +28,7 @@ from runtime.clock import ManualClock
 from tests.support.consortium import check_request, phone, rid
 
 RID = token_key(1, common_pb2.TOKEN_TYPE_RESIDENT_ID, 1, b"\x01" * 16)
-RID_TYPE, PHONE_TYPE = common_pb2.TOKEN_TYPE_RESIDENT_ID, common_pb2.TOKEN_TYPE_PHONE
+RID_TYPE, PHONE_TYPE, IP_TYPE = common_pb2.TOKEN_TYPE_RESIDENT_ID, common_pb2.TOKEN_TYPE_PHONE, common_pb2.TOKEN_TYPE_IP
 
 
 async def consortium(tmp_path: Path, clock: ManualClock, **hub_options: Any) -> LocalConsortium:
@@ -185,10 +185,11 @@ class WalkedQueryCounts:
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if not decoded or decoded[0] != "a" or not self._checked.first(decoded[1], decoded[2], decoded[3]):
             return
-        index = self.tracker.index
+        index, at = self.tracker.index, float(decoded[3])
+        linked = [index.policy.index_token(token, at) for token in decoded[4]]  # an IP: its day's token
         contributors = {
             meta.member_id
-            for token in decoded[4]
+            for token in linked
             if not index.is_hub_token(token)
             for other in index.apps_of(token)
             if (meta := index.meta(other)) is not None and meta.member_id != decoded[1]
@@ -201,7 +202,8 @@ class WalkedQueryCounts:
 def test_query_counts_are_the_walk_of_the_linked_applications(reader_links_phones: bool) -> None:
     """Contributors come from the stacking index's members per token: the same as walking the
     ring index, whatever the retries, hub tokens (the three busy phones) and retention passes,
-    and when the log was written under a policy that linked a type this process's does not."""
+    IPs linked within their day, and when the log was written under a policy that linked a
+    type this process's does not."""
 
     def key(token_type: int, n: int) -> str:
         return token_key(1, token_type, 1, n.to_bytes(16, "big"))
@@ -222,6 +224,7 @@ def test_query_counts_are_the_walk_of_the_linked_applications(reader_links_phone
             key(RID_TYPE, rng.randrange(40)),
             key(PHONE_TYPE, rng.randrange(25)),
             key(PHONE_TYPE, 100 + rng.randrange(3)),
+            key(IP_TYPE, rng.randrange(30)),  # linked per UTC day: 1,500 minutes span two
         )
         app = ApplicationRecord(f"lender-{rng.randrange(4)}", f"r{n}", t0 + n * 60, tokens)
         events.append(application_event(app, writer))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from consortium.config import HubConfig
+from graph.policy import DEFAULT_CAPS, LinkPolicy, TokenType
 from node.config import NodeConfig
 from runtime.config import ConfigError, load_config
 
@@ -35,6 +36,11 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
         ("[hub]\n", {}, "tls_cert and tls_key are required"),
         ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_ADMIN_KEYS": "ops=bm90IGEga2V5"}, "admin_keys.ops"),
         ("[hub\n", {}, "config file"),
+        ("[hub]\nplaintext = true\nring_link_caps = { wifi = 3 }\n", {}, "ring_link_caps: unknown token type 'wifi'"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_CAPS": "ip=-1"}, "ip must be ≥ 0"),
+        ("[hub]\nplaintext = true\nring_link_caps = { ip = 2.5 }\n", {}, "ip must be a whole number"),
+        ("[hub]\nplaintext = true\nring_link_windows_hours = { ip = -6 }\n", {}, "ring_link_windows_hours: ip"),
+        ("[hub]\nplaintext = true\nring_link_windows_hours = { ip = 'inf' }\n", {}, "ip must be a finite"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
@@ -42,6 +48,21 @@ def test_errors_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], mes
     f.write_text(toml)
     with pytest.raises(ConfigError, match=message):
         load_config(HubConfig, section="hub", file=str(f), env=env)
+
+
+def test_ring_linking_is_the_default_policy_with_the_configured_changes(tmp_path: Path) -> None:
+    assert HubConfig(plaintext=True).link_policy() == LinkPolicy()
+    f = tmp_path / "hub.toml"
+    f.write_text(
+        "[hub]\nplaintext = true\nring_link_caps = { ip = 50, address = 0 }\n"
+        "ring_link_windows_hours = { ip = 6, device_id = 168 }\n"
+    )
+    env = {"LIANFANG_HUB_RING_LINK_WINDOWS_HOURS": "ip=0.5,device_id=0"}  # the env wins, as for every setting
+    policy = load_config(HubConfig, section="hub", file=str(f), env=env).link_policy()
+    assert policy.caps[TokenType.IP] == 50 and TokenType.ADDRESS not in policy.caps
+    assert policy.caps[TokenType.PHONE] == DEFAULT_CAPS[TokenType.PHONE]  # not named: the default
+    assert policy.windows[TokenType.IP] == 1800 and TokenType.DEVICE_ID not in policy.windows
+    assert policy.describe()["ip"] == "50 per 1800 s" and "address" not in policy.describe()
 
 
 def test_node_requires_identity_and_hub_trust() -> None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lianfang.v1 import common_pb2
 
 from graph.model import AppMeta, app_id_of, person_key_of
-from graph.policy import DEFAULT_CAPS, LinkPolicy, TokenType, token_type_name
+from graph.policy import DAY, DEFAULT_CAPS, LinkPolicy, TokenType, raw_key, token_type_name
 from graph.ring_index import IndexSnapshot, RingIndex
 from graph.state import MemoryRingState
 
@@ -292,6 +292,26 @@ def test_policy_defaults_caps_and_validation() -> None:
     assert hash(LinkPolicy.with_caps(ip=50)) == hash(LinkPolicy.with_caps(ip=50))
     with pytest.raises(ValueError):
         LinkPolicy(caps={TokenType.IP: 0})
+
+
+def test_link_keys_keep_linking_types_and_put_windowed_ones_in_their_window() -> None:
+    policy = LinkPolicy()  # IP: one UTC day
+    day = 1_767_225_600  # 2026-01-01T00:00Z
+    ip, phone, subnet = tok(TokenType.IP, 1), tok(TokenType.PHONE, 2), tok(TokenType.IP_SUBNET, 3)
+    assert policy.window_of(ip) == DAY and policy.window_of(phone) is None and policy.window_of("junk") is None
+    assert policy.link_keys([phone, subnet, ip, "junk"], day + 3600.5) == [phone, f"{ip}@{day}"]
+    assert policy.link_keys([ip], day + DAY - 0.001) == [f"{ip}@{day}"]  # the window's last instant
+    assert policy.link_keys([ip], day + DAY) == [f"{ip}@{day + DAY}"]  # the next window
+    assert policy.index_token(ip, day + 10) == f"{ip}@{day}" and policy.index_token(phone, day) == phone
+    assert raw_key(f"{ip}@{day}") == ip and raw_key(phone) == phone
+    assert policy.cap_of(f"{ip}@{day}") == 20  # a window's token is capped as its type
+    hourly = LinkPolicy(windows={TokenType.IP: 3600, TokenType.IP_SUBNET: 60})
+    assert hourly.link_keys([ip, subnet], day + 5400) == [f"{ip}@{day + 3600}"]  # a subnet still never links
+    assert LinkPolicy(windows={}).link_keys([ip], day) == [ip]  # no window: linked while retained
+    assert hourly != LinkPolicy() and hash(hourly) != hash(LinkPolicy())
+    for bad in (0, -5, 1.5):
+        with pytest.raises(ValueError, match="window"):
+            LinkPolicy(windows={TokenType.IP: bad})  # type: ignore[dict-item]
 
 
 def test_person_key_prefers_resident_id_then_uscc_order_independently() -> None:

@@ -60,8 +60,10 @@
   }
   function shortId(id) {
     if (id.includes("/")) return id;
-    const parts = id.split(".");
-    return parts.length === 4 ? parts[3].slice(0, 8) + "…" : id;
+    const [key, windowStart] = id.split("@");  // an IP links within a day: "<key>@<day start>"
+    const parts = key.split(".");
+    const short = parts.length === 4 ? parts[3].slice(0, 8) + "…" : key;
+    return windowStart ? short + " " + when(Number(windowStart) * 1000).slice(0, 10) : short;
   }
   function when(ts) {
     if (!ts) return "";
