@@ -234,14 +234,14 @@ class RingTracker:
             else:
                 self._negative_tokens.discard(token)
             negative = self._negative_tokens
-            for index_token in self._index_tokens(token):
+            for index_token in self.index_tokens(token):
                 for app_id in list(self.index.apps_of(index_token)):
                     flag = any(raw_key(t) in negative for t in self.index.tokens_of(app_id))
                     self.aggregates.update_meta(app_id, blacklisted=flag)
         else:
             raise ValueError(f"unknown ring event {kind!r}")
 
-    def _index_tokens(self, token: str) -> list[str]:
+    def index_tokens(self, token: str) -> list[str]:
         """The ring index's tokens of a token key: the key, or a windowed type's key once per
         window it was seen in (from its application times, which the stacking fold keeps)."""
         window = self.policy.window_of(token)

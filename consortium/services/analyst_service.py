@@ -205,11 +205,21 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
         matched = [v for v in await self._ranked_rings() if keep(v)]
         return consortium_pb2.ListRingsResponse(rings=[ring_message(v) for v in matched[:limit]], matched=len(matched))
 
+    def _not_found(self, what: str, name: str, node: str) -> NotFound:
+        """NOT_FOUND for an unknown entity; for a token linked per window of time (an IP, by the
+        day), its windows' names instead, the latest last."""
+        windows = self.rings.index_tokens(node) if self.rings.policy.window_of(node) else []
+        if not windows:
+            return NotFound(f"{what} {name!r} not found")
+        shown = ", ".join(windows[-3:])
+        more = f" (the latest 3 of {len(windows)})" if len(windows) > 3 else ""
+        return NotFound(f"{what} {name!r} links per window of time: name one of its windows{more}: {shown}")
+
     async def _neighbourhood(self, entity: str, hops: int, limits: GraphLimits, expand: bool) -> nx.Graph:
         node = _node_id(entity, "entity")
         await self.rings.catch_up()
         if entity_kind(self.rings.index, node) is None:
-            raise NotFound(f"entity {entity!r} not found")
+            raise self._not_found("entity", entity, node)
         return public_graph(
             neighbourhood(self.rings.index, node, hops, limits=limits, expand_hub_tokens=expand), self.rings.public_id
         )
@@ -231,7 +241,7 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
         index = self.rings.index
         for node, field, name in ((source, "source", request.source), (target, "target", request.target)):
             if entity_kind(index, node) is None:
-                raise NotFound(f"{field} {name!r} not found")
+                raise self._not_found(field, name, node)
         found = shortest_path(index, source, target, max_hops=max_hops, through_hub_tokens=request.through_hub_tokens)
         return consortium_pb2.FindPathResponse(
             path=[entity_name(n) for n in found.path or ()], truncated=found.truncated, visited=found.visited

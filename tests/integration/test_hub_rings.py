@@ -141,6 +141,11 @@ async def test_an_ip_links_the_applications_of_one_day_unless_the_hub_is_set_oth
         graph = (await c.analyst.get_ring(application="lender-a/morning")).graph
         ip_nodes = {n.id for n in graph.nodes if n.is_token}
         assert ip_nodes == ({f"{key(ip(7))}@1767225600"} if not windows else {key(ip(7))})  # the day's token
+        if not windows:  # an analyst naming the IP itself is told its days
+            with pytest.raises(LianfangRpcError) as caught:
+                await c.analyst.neighbourhood(key(ip(7)))
+            assert caught.value.code == grpc.StatusCode.NOT_FOUND
+            assert f"{key(ip(7))}@1767225600, {key(ip(7))}@1767484800" in caught.value.message
     finally:
         await c.stop()
 
