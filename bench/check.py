@@ -103,6 +103,8 @@ class Params:
     history_days: float = 30.0
     rings: bool = True
     """False: the hubs link no token into rings (``--rings off``: ``ring_link_caps`` all 0)."""
+    hub_settings: dict[str, str] = field(default_factory=dict)
+    """Hub settings of the runs' hubs (``--hub-setting name=value``, as in the hub's TOML/env)."""
 
 
 def params_from_args(args: argparse.Namespace) -> Params:
@@ -127,6 +129,7 @@ def params_from_args(args: argparse.Namespace) -> Params:
         history=args.history,
         history_days=args.history_days,
         rings=args.rings == "on",
+        hub_settings=dict(args.hub_setting),
     )
 
 
@@ -516,17 +519,27 @@ def _can_the_check_answer(response_raw: bytes) -> None:
     consortium.server.ConsortiumServicer = CannedCheck  # type: ignore[misc,attr-defined]
 
 
-def ring_link_caps(rings: bool) -> dict[str, str]:
-    """The hubs' ``ring_link_caps``: the defaults, or with ``--rings off`` every type at 0 (a
-    consortium that shares stacking and blacklist only: no ring and no shared-identifier
-    reasons, the scope issue 2's targets were written for)."""
+def hub_settings(p: Params) -> dict[str, str]:
+    """The settings the runs' hubs get beyond listen, store, TLS and admin key: ``--rings off``
+    as ``ring_link_caps`` 0 for every type (a consortium that shares stacking and blacklists
+    only: no ring and no shared-identifier reasons, the scope issue 2's targets were written
+    for), then every ``--hub-setting``."""
     from graph.policy import TokenType
 
-    return {} if rings else {t.name.lower(): "0" for t in TokenType if t}
+    no_links = {"ring_link_caps": ",".join(f"{t.name.lower()}=0" for t in TokenType if t)}
+    return {**({} if p.rings else no_links), **p.hub_settings}
+
+
+def hub_config(settings: dict[str, Any]) -> Any:
+    """A ``HubConfig`` from settings as the hub's own loader reads them (strings coerced, errors
+    naming the setting), ignoring this process's LIANFANG_HUB_* environment."""
+    from consortium.config import HubConfig
+    from runtime.config import load_config
+
+    return load_config(HubConfig, section="hub", env={}, overrides=settings)
 
 
 async def _serve_async(spec: dict[str, Any]) -> None:
-    from consortium.config import HubConfig
     from consortium.server import start_hub
 
     stop: Callable[[], Awaitable[None]]
@@ -534,13 +547,15 @@ async def _serve_async(spec: dict[str, Any]) -> None:
         _can_the_check_answer(base64.b64decode(spec["response_b64"]))
     if spec["kind"] in ("hub", "canned_hub"):
         hub = await start_hub(
-            HubConfig(
-                listen="127.0.0.1:0",
-                store=spec["store"],
-                tls_cert=spec["tls_cert"],
-                tls_key=spec["tls_key"],
-                admin_keys=spec["admin_keys"],
-                ring_link_caps=ring_link_caps(spec.get("rings", True)),
+            hub_config(
+                {
+                    "listen": "127.0.0.1:0",
+                    "store": spec["store"],
+                    "tls_cert": spec["tls_cert"],
+                    "tls_key": spec["tls_key"],
+                    "admin_keys": spec["admin_keys"],
+                    **spec.get("hub_settings", {}),
+                }
             )
         )
         port = hub.port
@@ -1035,11 +1050,11 @@ async def bench_store(
     history: dict[str, Any] = {"applications": p.history, "days": p.history_days}
     if p.history:
         history["write_seconds"] = await preload_history(
-            store_url, workload, p.history, sorted(setup.member_publics), p.history_days, p.rings
+            store_url, workload, p.history, sorted(setup.member_publics), p.history_days, hub_settings(p)
         )
         log_line(f"{store}: {p.history:,} applications of history written in {history['write_seconds']:.1f} s")
     started = now()
-    spec = setup.server_spec("hub", f"hub-{store}", store=store_url, rings=p.rings)
+    spec = setup.server_spec("hub", f"hub-{store}", store=store_url, hub_settings=hub_settings(p))
     hub = ServerProcess(spec, f"hub ({store})")
     history["hub_start_seconds"] = round(now() - started, 2)  # the hub replays the log first
     conns: list[MemberConn] = []
@@ -1082,7 +1097,7 @@ async def bench_store(
 
 
 async def preload_history(
-    store_url: str, workload: Workload, count: int, members: Sequence[str], days: float, rings: bool
+    store_url: str, workload: Workload, count: int, members: Sequence[str], days: float, settings: dict[str, str]
 ) -> float:
     """Writes ``count`` applications of the workload, received evenly over the past ``days``
     by ``members`` in turn, as the hub's Check records them (``Store.record_logged``, events
@@ -1090,7 +1105,6 @@ async def preload_history(
     replays them as a production hub replays its log, so the phases measure a hub with a
     history (rings and hub tokens settled, long token histories) instead of one that starts
     empty. Returns the seconds the writing took."""
-    from consortium.config import HubConfig
     from consortium.rings import application_event_body, encode_event
     from consortium.server import store_from_url
     from consortium.services.consortium_service import application_record, request_token_keys
@@ -1098,7 +1112,7 @@ async def preload_history(
 
     started = now()
     store, cursor = store_from_url(store_url), LOG_START
-    policy = HubConfig(plaintext=True, ring_link_caps=ring_link_caps(rings)).link_policy()  # as the hub's
+    policy = hub_config({"plaintext": True, **settings}).link_policy()  # as the hub's
     end, step = time.time() - 60.0, days * 86_400.0 / count
     try:
         for first in range(0, count, 500):
@@ -1645,9 +1659,9 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
         else:
             if p.history:
                 await preload_history(
-                    store_url, workload, p.history, sorted(setup.member_publics), p.history_days, p.rings
+                    store_url, workload, p.history, sorted(setup.member_publics), p.history_days, hub_settings(p)
                 )
-            hub = ServerProcess(setup.server_spec("hub", "hub-profile", rings=p.rings, **extra), "hub")
+            hub = ServerProcess(setup.server_spec("hub", "hub-profile", hub_settings=hub_settings(p), **extra), "hub")
             await enrol_members(setup, hub.port, workload, markers=200)
         conns = connect_members(setup, hub.port)
         ops = {
@@ -1763,6 +1777,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="on",
         help="off: hubs configured to link no token into rings (ring_link_caps 0: stacking and blacklist only)",
     )
+    ap.add_argument(
+        "--hub-setting",
+        action="append",
+        default=[],
+        type=_setting,
+        metavar="NAME=VALUE",
+        help="a hub setting for the runs' hubs, as in the hub's TOML or env (repeatable), "
+        "e.g. ring_link_windows_hours=ip=0",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (certs, logs, sqlite db)")
     ap.add_argument(
         "--wait-idle",
@@ -1789,6 +1812,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     prof.add_argument("--native", action="store_true", help="py-spy --native (C/Cython frames)")
     prof.add_argument("--top", type=int, default=30, help="rows of each profile table")
     return ap.parse_args(argv)
+
+
+def _setting(text: str) -> tuple[str, str]:
+    """``--hub-setting name=value``, checked against the hub's own configuration."""
+    from runtime.config import ConfigError
+
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE")
+    try:
+        hub_config({"plaintext": True, name: value})
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return name, value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
