@@ -71,9 +71,9 @@ class HubConfig:
 
     ring_link_windows_hours: dict[str, str] = field(default_factory=dict)
     """Token type name → hours (``ip = "6"``): the type links only applications received in the
-    same window of that length (windows aligned to UTC midnight for whole days), or 0 for as long
-    as they are retained. Types not named keep ``graph.policy.DEFAULT_WINDOWS``: IP, 24 hours.
-    Like the caps, the same on every replica."""
+    same window of that length (windows start at multiples of it since the Unix epoch: at UTC
+    midnight for 24 hours), or 0 for as long as they are retained. Types not named keep
+    ``graph.policy.DEFAULT_WINDOWS``: IP, 24 hours. Like the caps, the same on every replica."""
 
     application_retention_days: float = 730.0
     """Applications leave the index (and the rings) this long after they were received."""
