@@ -199,7 +199,11 @@ class RingTracker:
             # Linking is this process's policy, not the logging one's: a changed policy refolds.
             links = self.policy.link_keys(token_keys, at)
             negative = self._negative_tokens
-            blacklisted = bool(negative) and any(raw_key(t) in negative for t in links)
+            blacklisted = (
+                bool(negative)
+                and any(t in negative for t in token_keys)  # rare: only then which linking key it was
+                and any(raw_key(t) in negative for t in links)
+            )
             meta = AppMeta(member, at, None if person is None else str(person), blacklisted=blacklisted)
             self.aggregates.add_application(app_id, links, meta)
             self.stacking.add(dict.fromkeys(token_keys), member, at)

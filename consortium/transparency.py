@@ -20,6 +20,7 @@ from typing import Any
 from consortium.stacking_index import StackingIndex
 from consortium.usage import RecentChecks
 from graph import RingIndex
+from graph.policy import windowed
 
 
 class QueryCounts:
@@ -38,16 +39,16 @@ class QueryCounts:
         if not self._checked.first(querying, str(decoded[2]), float(decoded[3])):
             return
         index, members_of = self.index, self.stacking.members_of
-        cap_of, index_token, at = index.policy.cap_of, index.policy.index_token, float(decoded[3])
+        link_of, at = index.policy.link_of, float(decoded[3])
         contributors: set[str] = set()
         for token in decoded[4]:
-            cap = cap_of(token)  # the writer's linking tokens, as this process's policy sees them
+            cap, window = link_of(token)  # the writer's linking tokens, as this process's policy sees them
             if cap < 0:
                 continue
-            linked = index_token(token, at)
+            linked = token if window is None else windowed(token, at, window)
             if index.token_degree(linked) > cap:
                 continue  # a hub token
-            if linked == token:
+            if window is None:
                 contributors.update(members_of(token))
             else:  # a window's applications: at most its cap
                 contributors.update(meta.member_id for app in index.apps_of(linked) if (meta := index.meta(app)))

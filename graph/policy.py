@@ -102,6 +102,7 @@ class LinkPolicy:
     _by_type: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _by_text: dict[str, int] = field(init=False, repr=False, compare=False)
     _windows_by_text: dict[str, int] = field(init=False, repr=False, compare=False)
+    _windows_by_type: dict[int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for token_type, cap in self.caps.items():
@@ -122,8 +123,9 @@ class LinkPolicy:
         by_text.update((str(token_type), cap) for token_type, cap in enumerate(table))
         object.__setattr__(self, "_by_text", by_text)
         object.__setattr__(self, "windows", MappingProxyType(dict(self.windows)))
-        windows_by_text = {str(t): w for t, w in self.windows.items() if self.cap_of_type(t) >= 0}
-        object.__setattr__(self, "_windows_by_text", windows_by_text)
+        windows_by_type = {t: w for t, w in self.windows.items() if self.cap_of_type(t) >= 0}
+        object.__setattr__(self, "_windows_by_type", windows_by_type)
+        object.__setattr__(self, "_windows_by_text", {str(t): w for t, w in windows_by_type.items()})
 
     def __hash__(self) -> int:
         return hash((tuple(sorted(self.caps.items())), tuple(sorted(self.windows.items()))))
@@ -168,6 +170,18 @@ class LinkPolicy:
         """The link window of a linking token key's type in seconds; None when it has none."""
         parts = token_key.split(".", 2)
         return self._windows_by_text.get(parts[1]) if len(parts) == 3 else None
+
+    def window_of_type(self, token_type: int) -> int | None:
+        """``window_of`` by type (a caller that has the type already: no parsing)."""
+        return self._windows_by_type.get(token_type)
+
+    def link_of(self, token_key: str) -> tuple[int, int | None]:
+        """``(cap_of, window_of)`` of a token key, parsed once (a fold's per-token question)."""
+        parts = token_key.split(".", 2)
+        if len(parts) < 3:
+            return -1, None
+        cap = self._by_text.get(parts[1])
+        return (cap if cap is not None else self.cap_of(token_key)), self._windows_by_text.get(parts[1])
 
     def index_token(self, token_key: str, at: float) -> str:
         """The ring index's token for ``token_key`` on an application received at ``at``: the key

@@ -24,6 +24,7 @@ from consortium.store.base import LogCursor, Store
 from consortium.usage import UsageGuard
 from consortium.validation import batch_check_request, check_ref, check_request, check_timestamp, check_token
 from consortium.watch import WatchBook
+from graph.policy import windowed
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
@@ -101,12 +102,14 @@ def _answer(
 def _shared_types(app: ApplicationRecord, rings: RingTracker) -> set[int]:
     """The application's phone, device, e-mail and account types that several different
     applicants gave: shared, not stacked (``stacking.SHAREABLE``)."""
-    index_token = rings.policy.index_token
+    window_of_type, at = rings.policy.window_of_type, app.received_at
     return {
         token_type
         for key in app.token_keys
         if (token_type := token_type_of(key)) in SHAREABLE
-        and rings.shared_by_several(index_token(key, app.received_at))
+        and rings.shared_by_several(
+            key if (window := window_of_type(token_type)) is None else windowed(key, at, window)
+        )
     }
 
 

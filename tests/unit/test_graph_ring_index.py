@@ -305,9 +305,13 @@ def test_link_keys_keep_linking_types_and_put_windowed_ones_in_their_window() ->
     assert policy.index_token(ip, day + 10) == f"{ip}@{day}" and policy.index_token(phone, day) == phone
     assert raw_key(f"{ip}@{day}") == ip and raw_key(phone) == phone
     assert policy.cap_of(f"{ip}@{day}") == 20  # a window's token is capped as its type
+    assert policy.window_of_type(TokenType.IP) == DAY and policy.window_of_type(TokenType.PHONE) is None
+    assert policy.link_of(ip) == (20, DAY) and policy.link_of(phone) == (10, None)
+    assert policy.link_of(subnet) == (-1, None) and policy.link_of("junk") == (-1, None)
     hourly = LinkPolicy(windows={TokenType.IP: 3600, TokenType.IP_SUBNET: 60})
     assert hourly.link_keys([ip, subnet], day + 5400) == [f"{ip}@{day + 3600}"]  # a subnet still never links
     assert LinkPolicy(windows={}).link_keys([ip], day) == [ip]  # no window: linked while retained
+    assert LinkPolicy(caps={}).window_of_type(TokenType.IP) is None  # a type that never links has no window
     assert hourly != LinkPolicy() and hash(hourly) != hash(LinkPolicy())
     for bad in (0, -5, 1.5):
         with pytest.raises(ValueError, match="window"):
