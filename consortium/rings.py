@@ -12,12 +12,14 @@ application history (``consortium.stacking_index``), which Check's stacking coun
 Events are compact JSON arrays; only token keys, member ids and references appear (no raw data):
 
 - ``["a", member, ref, received_at, [linking token keys], person token or null, [other token
-  keys]]``: an application (blacklisted when one of its tokens carries a negative marker, from
-  "m" events). All its token keys, linking or not, are counted for stacking
+  keys], link policy fingerprint]``: an application (blacklisted when one of its tokens carries
+  a negative marker, from "m" events). All its token keys, linking or not, are counted for stacking
   (``consortium.stacking_index``); entries written before the last list existed have only the
   linking ones. Which keys link, and in which window, is the folding process's ``LinkPolicy``
   (the split in the event is the logging process's): replicas must share one policy, and a
-  hub restarted with another refolds the log into the rings that policy gives.
+  hub restarted with another refolds the log into the rings that policy gives. The policy's
+  fingerprint on each application tells a hub when one logged under another
+  (``RingTracker.foreign_links``).
 - ``["o", member, ref, outcome, at]``: a reported outcome (defaulted / fraud confirmed; ``at``
   is absent from older entries).
 - ``["m", token, active, filer, at]``: a token's negative-marker state changed (filed, withdrawn).
@@ -81,7 +83,16 @@ def application_event_body(app: ApplicationRecord, policy: LinkPolicy) -> list[A
     others: list[str] = []
     for key in dict.fromkeys(app.token_keys):
         (linking if policy.links(key) else others).append(key)
-    return ["a", app.member_id, app.application_ref, app.received_at, linking, person_key_of(app.token_keys), others]
+    return [
+        "a",
+        app.member_id,
+        app.application_ref,
+        app.received_at,
+        linking,
+        person_key_of(app.token_keys),
+        others,
+        policy.fingerprint,
+    ]
 
 
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
@@ -147,6 +158,10 @@ class RingTracker:
         # (``_note_person``) and forgotten whenever applications leave the index (``_fold``):
         self._one_person: dict[str, str | None] = {}  # token → its one known applicant (None: none yet)
         self._several: set[str] = set()  # tokens given by two or more known applicants
+        # Applications logged by hubs that link under other settings, by their policy fingerprint:
+        self.foreign_links: dict[str, int] = {}
+        self.live = False  # set once the start-up replay is done: from then on, drift is an error
+        self._reported: set[str] = set()  # fingerprints logged as errors since going live
 
     # -- keeping up with the log -----------------------------------------------------------------
     async def catch_up(self) -> int:
@@ -196,6 +211,8 @@ class RingTracker:
             token_keys = [str(t) for t in tokens]
             if len(event) > 6:
                 token_keys += (str(t) for t in event[6])
+                if len(event) > 7 and event[7] != self.policy.fingerprint:
+                    self._note_foreign_links(str(event[7]), member)
             # Linking is this process's policy, not the logging one's: a changed policy refolds.
             links = self.policy.link_keys(token_keys, at)
             negative = self._negative_tokens
@@ -244,6 +261,20 @@ class RingTracker:
                     self.aggregates.update_meta(app_id, blacklisted=flag)
         else:
             raise ValueError(f"unknown ring event {kind!r}")
+
+    def _note_foreign_links(self, fingerprint: str, member: str) -> None:
+        """An application logged by a hub whose ring-link settings differ from this one's: its
+        rings (and so its answers) differ too. Counted; once the replay is done, logged as an
+        error the first time each other setting appears (a replica running now disagrees; a
+        rolling change of the settings shows here until every replica runs the new ones)."""
+        self.foreign_links[fingerprint] = self.foreign_links.get(fingerprint, 0) + 1
+        if self.live and fingerprint not in self._reported:
+            self._reported.add(fingerprint)
+            log.error(
+                "another hub on this store links rings under other settings (ring_link_caps, "
+                "ring_link_windows_hours): replicas answer Checks differently until they agree",
+                extra={"fields": {"theirs": fingerprint, "ours": self.policy.fingerprint, "member": member}},
+            )
 
     def index_tokens(self, token: str) -> list[str]:
         """The ring index's tokens of a token key: the key, or a windowed type's key once per

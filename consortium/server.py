@@ -194,10 +194,18 @@ async def start_hub(
                 "entries": folded,
                 "applications": len(rings.index),
                 "tokens": len(rings.stacking),
-                "ring_links": rings.policy.describe(),  # replicas must agree: compare their start-up lines
+                "ring_links": rings.policy.describe(),
+                "ring_links_fingerprint": rings.policy.fingerprint,  # on every application it logs
             }
         },
     )
+    if rings.foreign_links:  # a changed setting (or a replica that disagrees): the log refolds under ours
+        log.warning(
+            "the consortium log holds applications logged under other ring-link settings; "
+            "this hub folds them under its own",
+            extra={"fields": {"applications_by_fingerprint": rings.foreign_links, "ours": rings.policy.fingerprint}},
+        )
+    rings.live = True
     tune_gc_for_a_large_heap()
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart

@@ -17,6 +17,7 @@ member in it, RING_HIGH_RISK) to everybody.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -103,6 +104,9 @@ class LinkPolicy:
     _by_text: dict[str, int] = field(init=False, repr=False, compare=False)
     _windows_by_text: dict[str, int] = field(init=False, repr=False, compare=False)
     _windows_by_type: dict[int, int] = field(init=False, repr=False, compare=False)
+    fingerprint: str = field(init=False, compare=False)
+    """A short digest of what links (caps and windows): hubs that log it with their events can
+    tell when another hub on the store links under other settings."""
 
     def __post_init__(self) -> None:
         for token_type, cap in self.caps.items():
@@ -126,6 +130,8 @@ class LinkPolicy:
         windows_by_type = {t: w for t, w in self.windows.items() if self.cap_of_type(t) >= 0}
         object.__setattr__(self, "_windows_by_type", windows_by_type)
         object.__setattr__(self, "_windows_by_text", {str(t): w for t, w in windows_by_type.items()})
+        linking = sorted(self.caps.items()), sorted(windows_by_type.items())
+        object.__setattr__(self, "fingerprint", hashlib.sha256(repr(linking).encode()).hexdigest()[:8])
 
     def __hash__(self) -> int:
         return hash((tuple(sorted(self.caps.items())), tuple(sorted(self.windows.items()))))

@@ -150,6 +150,32 @@ async def test_an_ip_links_the_applications_of_one_day_unless_the_hub_is_set_oth
         await c.stop()
 
 
+async def test_a_hub_started_with_other_link_settings_says_so_and_refolds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock()
+    c = await start_local_consortium(tmp_path, MEMBERS, clock=clock)
+    try:
+        await hub_of(c, "lender-a").check_request(check_request("monday", rid(1), ip(7)))
+        clock.advance(3 * 86_400)
+        later = await hub_of(c, "lender-b").check_request(check_request("thursday", rid(2), ip(7)))
+        assert not later.HasField("ring")  # days apart: strangers
+        await c.hub.stop(0.2)
+    finally:
+        await c.stop()
+    assert "other ring-link settings" not in caplog.text
+    forever = {"ring_link_windows_hours": {"ip": "0"}}
+    again = await start_local_consortium(
+        tmp_path, [], store_url=f"sqlite:///{tmp_path / 'hub.db'}", clock=clock, hub_options=forever
+    )
+    try:
+        assert "the consortium log holds applications logged under other ring-link settings" in caplog.text
+        ring = (await again.analyst.get_ring(application="lender-b/thursday")).ring
+        assert ring.size == 2  # refolded under this hub's settings: the IP links across days
+    finally:
+        await again.stop()
+
+
 async def test_hub_restart_replays_the_consortium_log(tmp_path: Path) -> None:
     c = await start_local_consortium(tmp_path, MEMBERS, clock=ManualClock())
     try:

@@ -60,7 +60,7 @@ async def test_fold_of_applications_outcomes_and_markers(tmp_path: Path) -> None
     tracker = RingTracker(s, POLICY)
     a1, a2 = app("m1", "r1", rid(1), phone(9), subnet(1)), app("m2", "r2", rid(2), phone(9))
     event = application_event(a1, POLICY)
-    assert json.loads(event)[4:] == [[rid(1), phone(9)], rid(1), [subnet(1)]]  # non-linking ones apart
+    assert json.loads(event)[4:] == [[rid(1), phone(9)], rid(1), [subnet(1)], POLICY.fingerprint]  # non-linking apart
     await tracker.publish([event, marker_event(rid(2), True), application_event(a2, POLICY)])
     assert subnet(1) not in tracker.index.tokens_of(app_id_of("m1", "r1"))  # they link nothing
     assert tracker.stacking.activities([subnet(1)], "m2", T0)[subnet(1)].other_applications == (1,) * 5
@@ -336,3 +336,21 @@ def test_a_windowed_phone_is_shared_by_the_applicants_of_its_window_only() -> No
     fold(tracker, *(application_event(a, policy) for a in [*day_one, day_five]))
     assert _shared_types(day_one[1], tracker) == {common_pb2.TOKEN_TYPE_PHONE}  # two people that day
     assert _shared_types(day_five, tracker) == set()  # alone in its window
+
+
+def test_applications_logged_under_other_link_settings_are_counted_and_once_live_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    day, forever = LinkPolicy(), LinkPolicy(windows={})
+    assert day.fingerprint != forever.fingerprint == LinkPolicy(windows={}).fingerprint
+    assert LinkPolicy(caps={}).fingerprint == LinkPolicy(caps={}, windows={}).fingerprint  # windows on nothing
+    tracker = RingTracker(None, day)  # type: ignore[arg-type]
+    old_layout = json.dumps(["a", "m1", "r0", T0, [ip(1)], None, []])  # logged before fingerprints
+    fold(tracker, old_layout, application_event(app("m1", "r1", ip(1)), day))
+    fold(tracker, application_event(app("m2", "r2", ip(1)), forever))  # the replay: counted, not an error
+    assert tracker.foreign_links == {forever.fingerprint: 1} and "other settings" not in caplog.text
+    tracker.live = True  # as start_hub sets it after the replay
+    for n in range(3):
+        fold(tracker, application_event(app("m3", f"r{3 + n}", ip(1)), forever))
+    assert tracker.foreign_links == {forever.fingerprint: 4}
+    assert caplog.text.count("another hub on this store links rings under other settings") == 1  # once per setting
