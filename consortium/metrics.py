@@ -7,7 +7,9 @@ told. Never a token or an application reference in a label: only types and flags
 * ``lianfang_hub_check_answers_total`` — applications answered (a BatchCheck counts each);
 * ``lianfang_hub_stacking_hits_total{token_type}`` — answers with a stacking reason for the type;
 * ``lianfang_hub_marker_hits_total{marker_type,polarity}`` — blacklist hits in answers;
-* ``lianfang_hub_ring_hits_total{high_risk}`` — answers linked to a ring (score ≥ 0.7: high risk).
+* ``lianfang_hub_ring_hits_total{high_risk}`` — answers linked to a ring (score ≥ 0.7: high risk);
+* ``lianfang_hub_ring_link_drift_applications`` — applications folded since start-up that another
+  hub logged under other ring-link settings (replicas that answer differently: alert when > 0).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import grpc
 from lianfang.v1 import common_pb2, consortium_pb2
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
 
@@ -55,6 +57,11 @@ class HubMetrics:
             "lianfang_hub_ring_hits_total",
             "Answers linked to a ring of applications, by whether the ring is high-risk.",
             ("high_risk",),
+            registry=registry,
+        )
+        self.ring_link_drift = Gauge(
+            "lianfang_hub_ring_link_drift_applications",
+            "Applications folded since start-up that another hub logged under other ring-link settings.",
             registry=registry,
         )
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}

@@ -162,6 +162,7 @@ class RingTracker:
         self.foreign_links: dict[str, int] = {}
         self.live = False  # set once the start-up replay is done: from then on, drift is an error
         self._reported: set[str] = set()  # fingerprints logged as errors since going live
+        self.drifted = 0  # applications folded since going live that were logged under other settings
 
     # -- keeping up with the log -----------------------------------------------------------------
     async def catch_up(self) -> int:
@@ -268,6 +269,8 @@ class RingTracker:
         error the first time each other setting appears (a replica running now disagrees; a
         rolling change of the settings shows here until every replica runs the new ones)."""
         self.foreign_links[fingerprint] = self.foreign_links.get(fingerprint, 0) + 1
+        if self.live:
+            self.drifted += 1
         if self.live and fingerprint not in self._reported:
             self._reported.add(fingerprint)
             log.error(

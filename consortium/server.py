@@ -210,6 +210,7 @@ async def start_hub(
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart
     hub_metrics = HubMetrics(registry)
+    hub_metrics.ring_link_drift.set_function(lambda: rings.drifted)
     server, port, health_servicer = await create_server(
         config.listen,
         [

@@ -16,6 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
+from consortium.records import ApplicationRecord
+from consortium.rings import application_event
+from graph import LinkPolicy
 from node.sources.personas import LAO_WANG
 from tests.support.consortium import check_request, phone, rid
 from tests.support.origination import application
@@ -119,6 +122,20 @@ async def test_hub_counts_stacking_marker_and_ring_hits(consortium: LocalConsort
     assert moved("lianfang_hub_marker_hits_total", marker_type="suspect", polarity="negative") == 1
     high = "true" if second.ring.score >= 0.7 else "false"
     assert moved("lianfang_hub_ring_hits_total", high_risk=high) == 1
+
+
+@MODULE_LOOP
+async def test_hub_counts_applications_logged_under_other_ring_link_settings(consortium: LocalConsortium) -> None:
+    c = consortium
+    drift = "lianfang_hub_ring_link_drift_applications"
+    assert value(await scrape_async(hub_port(c)), drift) == 0  # its own Checks carry its own settings
+    await c.members["lender-a"].hub_client.check_request(check_request("m-drift-0", phone(300)))
+    assert value(await scrape_async(hub_port(c)), drift) == 0
+    other = LinkPolicy(windows={})  # a replica whose IPs link forever
+    for n in range(2):
+        record = ApplicationRecord("lender-b", f"m-drift-{n + 1}", 1_767_225_600.0, ())
+        await c.hub.rings.publish([application_event(record, other)])
+    assert value(await scrape_async(hub_port(c)), drift) == 2
 
 
 @MODULE_LOOP
