@@ -130,7 +130,11 @@ class LinkPolicy:
         windows_by_type = {t: w for t, w in self.windows.items() if self.cap_of_type(t) >= 0}
         object.__setattr__(self, "_windows_by_type", windows_by_type)
         object.__setattr__(self, "_windows_by_text", {str(t): w for t, w in windows_by_type.items()})
-        linking = sorted(self.caps.items()), sorted(windows_by_type.items())
+        # By value: DEFAULT_CAPS is keyed by TokenType, a configured policy by int (equal, other repr).
+        linking = (
+            sorted((int(t), c) for t, c in self.caps.items()),
+            sorted((int(t), w) for t, w in windows_by_type.items()),
+        )
         object.__setattr__(self, "fingerprint", hashlib.sha256(repr(linking).encode()).hexdigest()[:8])
 
     def __hash__(self) -> int:

@@ -52,6 +52,7 @@ def test_errors_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], mes
 
 def test_ring_linking_is_the_default_policy_with_the_configured_changes(tmp_path: Path) -> None:
     assert HubConfig(plaintext=True).link_policy() == LinkPolicy()
+    assert HubConfig(plaintext=True).link_policy().fingerprint == LinkPolicy().fingerprint  # stamped on events
     f = tmp_path / "hub.toml"
     f.write_text(
         "[hub]\nplaintext = true\nring_link_caps = { ip = 50, address = 0 }\n"
