@@ -178,8 +178,7 @@ class LinkPolicy:
 
     def window_of(self, token_key: str) -> int | None:
         """The link window of a linking token key's type in seconds; None when it has none."""
-        parts = token_key.split(".", 2)
-        return self._windows_by_text.get(parts[1]) if len(parts) == 3 else None
+        return self.link_of(token_key)[1]
 
     def window_of_type(self, token_type: int) -> int | None:
         """``window_of`` by type (a caller that has the type already: no parsing)."""
@@ -202,17 +201,12 @@ class LinkPolicy:
     def link_keys(self, token_keys: Iterable[str], at: float) -> list[str]:
         """What an application received at ``at`` gives the ring index: its keys of linking
         types, in order, a windowed type's key as its window's token (``key@<window start>``)."""
-        by_text, windows = self._by_text, self._windows_by_text
+        link_of = self.link_of
         out: list[str] = []
         for key in token_keys:
-            parts = key.split(".", 2)
-            if len(parts) < 3:
-                continue
-            cap = by_text.get(parts[1])
-            if (cap if cap is not None else self.cap_of(key)) < 0:
-                continue
-            window = windows.get(parts[1])
-            out.append(key if window is None else windowed(key, at, window))
+            cap, window = link_of(key)
+            if cap >= 0:
+                out.append(key if window is None else windowed(key, at, window))
         return out
 
 
