@@ -148,16 +148,36 @@ class Workload:
     313 /24 subnets. Each application carries resident ID, phone, e-mail, bank account,
     device, IP, IP subnet and address: tokens repeat across applications and members, so the
     stacking sets are non-empty, and some hot applicants carry blacklist markers.
+
+    IP density: the history (``--history``) draws every IP from the one pool, as a carrier
+    reassigns its addresses from day to day; at its rate (``APPS_PER_DAY``, 100,000 over 30
+    days) a day's applications share an IP with 0.17 others on average. Live traffic sends a
+    day's worth in seconds, so after ``go_live`` every ``APPS_PER_DAY`` applications draw from a
+    fresh block of 20,000 addresses: a day window holds what a day of the history does. With one
+    pool, a run's own day filled up to ~4 applications per IP, the IP-day links percolated into
+    one ring that grew with the run (89,000 applications after 60,000 live ones, each split of it
+    costlier), and a run's figures depended on how long it had run.
     """
 
     HOT_PEOPLE, COLD_PEOPLE, HOT_DEVICES, HOT_ADDRESSES, IPS = 2_000, 200_000, 300, 500, 20_000
+    APPS_PER_DAY = 100_000 // 30
 
     def __init__(self, seed: int, run_id: str) -> None:
         self.rng = random.Random(seed)
         self.run_id = run_id
         self.tokeniser = HmacTokeniser(random.Random(seed + 1).randbytes(32), 1)
         self.counter = 0
+        self._live_from: int | None = None  # the counter at go_live (None: the history's one pool)
         self._cache: dict[tuple[int, str], common_pb2.Token] = {}
+
+    def go_live(self) -> None:
+        """From now on, each ``APPS_PER_DAY`` applications draw their IPs from a new block."""
+        self._live_from = self.counter
+
+    def _ip_block(self) -> int:
+        if self._live_from is None:
+            return 0
+        return 1 + (self.counter - self._live_from) // self.APPS_PER_DAY
 
     def token(self, token_type: int, canonical: str) -> common_pb2.Token:
         key = (token_type, canonical)
@@ -177,12 +197,12 @@ class Workload:
         person = f"h{rng.randrange(self.HOT_PEOPLE)}" if hot else f"c{rng.randrange(self.COLD_PEOPLE)}"
         device = f"hd{rng.randrange(self.HOT_DEVICES)}" if hot else f"d-{person}"
         address = f"ha{rng.randrange(self.HOT_ADDRESSES)}" if hot else f"a-{person}"
-        ip = rng.randrange(self.IPS)
+        ip, block = rng.randrange(self.IPS), self._ip_block()
         return [
             *self.person_tokens(person),
             self.token(T.TOKEN_TYPE_DEVICE_ID, device),
-            self.token(T.TOKEN_TYPE_IP, f"10.{ip >> 8}.{ip & 255}"),
-            self.token(T.TOKEN_TYPE_IP_SUBNET, f"10.{ip >> 6}/24"),
+            self.token(T.TOKEN_TYPE_IP, f"{10 + block}.{ip >> 8}.{ip & 255}"),
+            self.token(T.TOKEN_TYPE_IP_SUBNET, f"{10 + block}.{ip >> 6}/24"),
             self.token(T.TOKEN_TYPE_ADDRESS, address),
         ]
 
@@ -902,7 +922,7 @@ def synthetic_response(workload: Workload) -> bytes:
 
 async def sample_responses(conns: list[MemberConn], workload: Workload, n: int) -> tuple[dict[str, Any], bytes, bytes]:
     """Sends ``n`` Checks, sequentially, and describes the answers (sizes, how many stack, how
-    many are linked to a ring and to a high-risk one, and the median ring's size)."""
+    many are linked to a ring and to a high-risk one, the median and largest ring's size)."""
     stacking = blacklist = linked = high_risk = 0
     ring_sizes: list[int] = []
     req_sizes: list[int] = []
@@ -932,6 +952,7 @@ async def sample_responses(conns: list[MemberConn], workload: Workload, n: int) 
         "ring_linked_fraction": round(linked / n, 3),
         "ring_high_risk_fraction": round(high_risk / n, 3),
         "ring_size_median": sorted(ring_sizes)[len(ring_sizes) // 2] if ring_sizes else 0,
+        "ring_size_max": max(ring_sizes, default=0),
         "request_bytes_median": sorted(req_sizes)[n // 2],
         "response_bytes_median": len(median_raw),
     }
@@ -1053,6 +1074,7 @@ async def bench_store(
             store_url, workload, p.history, sorted(setup.member_publics), p.history_days, hub_settings(p)
         )
         log_line(f"{store}: {p.history:,} applications of history written in {history['write_seconds']:.1f} s")
+    workload.go_live()
     started = now()
     spec = setup.server_spec("hub", f"hub-{store}", store=store_url, hub_settings=hub_settings(p))
     hub = ServerProcess(spec, f"hub ({store})")
@@ -1081,10 +1103,13 @@ async def bench_store(
             f"{store} BatchCheck apps",
             unit_per_op=p.batch_size,
         )
+        sample_after, _, _ = await sample_responses(conns, workload, 200)  # what the run did to the rings
+        log_line(f"{store}: after the phases: {sample_after}")
         result = {
             "store_url": "sqlite:///<tmp>/hub.db" if store == "sqlite" else store_url,
             "history": history,
             "sample": sample,
+            "sample_after": sample_after,
             "fixed_load": fixed,
             "peak": peak,
             "batch": batch,
@@ -1661,6 +1686,7 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
                 await preload_history(
                     store_url, workload, p.history, sorted(setup.member_publics), p.history_days, hub_settings(p)
                 )
+            workload.go_live()
             hub = ServerProcess(setup.server_spec("hub", "hub-profile", hub_settings=hub_settings(p), **extra), "hub")
             await enrol_members(setup, hub.port, workload, markers=200)
         conns = connect_members(setup, hub.port)
