@@ -153,7 +153,9 @@ class Workload:
     reassigns its addresses from day to day; at its rate (``APPS_PER_DAY``, 100,000 over 30
     days) a day's applications share an IP with 0.17 others on average. Live traffic sends a
     day's worth in seconds, so after ``go_live`` every ``APPS_PER_DAY`` applications draw from a
-    fresh block of 20,000 addresses: a day window holds what a day of the history does. With one
+    fresh block of 20,000 addresses: a day window holds what a day of the history does (their
+    /24 subnets, which never link, stay the pool's 313, so subnet stacking is as dense; a fresh
+    address has no stacking history, so IP stacking is sparser than the history's). With one
     pool, a run's own day filled up to ~4 applications per IP, the IP-day links percolated into
     one ring that grew with the run (89,000 applications after 60,000 live ones, each split of it
     costlier), and a run's figures depended on how long it had run.
@@ -202,7 +204,7 @@ class Workload:
             *self.person_tokens(person),
             self.token(T.TOKEN_TYPE_DEVICE_ID, device),
             self.token(T.TOKEN_TYPE_IP, f"{10 + block}.{ip >> 8}.{ip & 255}"),
-            self.token(T.TOKEN_TYPE_IP_SUBNET, f"{10 + block}.{ip >> 6}/24"),
+            self.token(T.TOKEN_TYPE_IP_SUBNET, f"10.{ip >> 6}/24"),  # never links: the one pool's
             self.token(T.TOKEN_TYPE_ADDRESS, address),
         ]
 
