@@ -18,6 +18,7 @@ test: $(BIN)/lianfang
 	@command -v redis-server >/dev/null || deploy/install-redis.sh
 	@command -v chromedriver >/dev/null || deploy/install-chromium.sh
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	LIANFANG_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 

@@ -130,4 +130,3 @@ class DecisionInterceptor(UnaryWrappingInterceptor):
             return counted
 
         return around
-

@@ -68,7 +68,10 @@ def load_plan(path: str | Path, state_dir: str | None = None) -> LaunchPlan:
             raise ConfigError(f"[[members]] #{i + 1}: id is required")
         members.append(
             MemberPlan(
-                m["id"], m.get("name", m["id"]), m.get("category", "microloan"), m.get("port", 0),
+                m["id"],
+                m.get("name", m["id"]),
+                m.get("category", "microloan"),
+                m.get("port", 0),
                 m.get("metrics_port", 0),
             )
         )

@@ -78,8 +78,18 @@ async def _spawn(process: Process, logs: str) -> Child:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIANFANG_")}
     with open(os.path.join(logs, f"{process.name}.log"), "ab") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "clients.cli.main", process.noun, "serve", "--config", str(process.config),
-            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True,
+            sys.executable,
+            "-m",
+            "clients.cli.main",
+            process.noun,
+            "serve",
+            "--config",
+            str(process.config),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
         )
     return Child(process, proc)
 

@@ -36,13 +36,9 @@ def validate_application(
         v.append(FieldViolation("product_code", f"unknown product (known: {', '.join(sorted(products))})"))
     else:
         if kind not in product.applicant_kinds:
-            v.append(
-                FieldViolation("applicant_kind", f"{product.code} lends to {', '.join(product.applicant_kinds)}")
-            )
+            v.append(FieldViolation("applicant_kind", f"{product.code} lends to {', '.join(product.applicant_kinds)}"))
         if not product.min_amount_fen <= r.amount_fen <= product.max_amount_fen:
-            v.append(
-                FieldViolation("amount_fen", f"must be within {product.min_amount_fen}-{product.max_amount_fen}")
-            )
+            v.append(FieldViolation("amount_fen", f"must be within {product.min_amount_fen}-{product.max_amount_fen}"))
         if not product.min_term_months <= r.term_months <= product.max_term_months:
             v.append(
                 FieldViolation("term_months", f"must be within {product.min_term_months}-{product.max_term_months}")

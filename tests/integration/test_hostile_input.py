@@ -240,7 +240,6 @@ def test_the_limit_is_the_configured_one(targets: Targets) -> None:
     assert outcome.violations()[0].field == "application_ref"
 
 
-
 def _seeds() -> dict[str, Message]:
     """Valid requests of the RPCs with the deepest handlers, to mutate one field at a time."""
     check = check_request("fz-1", phone(1), rid(1))

@@ -52,8 +52,9 @@ def text() -> st.SearchStrategy[str]:
 
 def _integers(low: int, high: int) -> st.SearchStrategy[int]:
     edges = sorted({low, high, 0, 1, -1 if low < 0 else 2, 1_000, 2**31 - 1 if high >= 2**31 - 1 else high})
-    return st.one_of(st.sampled_from(edges), st.integers(-10, 1_000).filter(lambda v: low <= v <= high),
-                     st.integers(low, high))
+    return st.one_of(
+        st.sampled_from(edges), st.integers(-10, 1_000).filter(lambda v: low <= v <= high), st.integers(low, high)
+    )
 
 
 def scalar(field: d.FieldDescriptor) -> st.SearchStrategy[Any]:

@@ -180,8 +180,11 @@ def test_k8s_ports_and_grpc_probes_match_the_configmap(deployment: dict[str, Any
 
 def test_k8s_services_target_declared_container_ports() -> None:
     deployments = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]: d for d in _deployments()}
-    statefulsets = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]: d for d in _k8s()
-                    if d["kind"] == "StatefulSet"}
+    statefulsets = {
+        d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]: d
+        for d in _k8s()
+        if d["kind"] == "StatefulSet"
+    }
     for service in (d for d in _k8s() if d["kind"] == "Service"):
         app = service["spec"]["selector"]["app.kubernetes.io/name"]
         workload = deployments.get(app) or statefulsets[app]
