@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortium.usage import UsagePolicy
-from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
+from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
 from runtime.config import ConfigError
 from runtime.event_loop import resolve as resolve_event_loop
 
@@ -71,9 +71,14 @@ class HubConfig:
 
     ring_link_windows_hours: dict[str, str] = field(default_factory=dict)
     """Token type name → hours (``ip = "6"``): the type links only applications received in the
-    same window of that length (windows start at multiples of it since the Unix epoch: at UTC
-    midnight for 24 hours), or 0 for as long as they are retained. Types not named keep
-    ``graph.policy.DEFAULT_WINDOWS``: IP, 24 hours. Like the caps, the same on every replica."""
+    same window of that length (see ``ring_link_window_start_hour``), or 0 for as long as they
+    are retained. Types not named keep ``graph.policy.DEFAULT_WINDOWS``: IP, 24 hours. Like the
+    caps, the same on every replica."""
+
+    ring_link_window_start_hour: float = DEFAULT_WINDOW_START / 3600
+    """Hour of the UTC day at which link windows start (0 to < 24; default 20, 04:00 in China:
+    the quietest hour, so the fewest same-IP bursts straddle two windows). A 6-hour window starts
+    at this hour and every 6 hours on. The same on every replica."""
 
     application_retention_days: float = 730.0
     """Applications leave the index (and the rings) this long after they were received."""
@@ -134,7 +139,8 @@ class HubConfig:
 
     def link_policy(self) -> LinkPolicy:
         """The ring index's ``LinkPolicy``: the defaults with ``ring_link_caps`` and
-        ``ring_link_windows_hours`` applied (ConfigError naming the setting when one is bad)."""
+        ``ring_link_windows_hours`` and ``ring_link_window_start_hour`` applied (ConfigError naming the
+        setting when one is bad)."""
         caps = {int(t): cap for t, cap in DEFAULT_CAPS.items()}
         for token_type, cap in _by_type("ring_link_caps", self.ring_link_caps, int).items():
             if cap < 0:
@@ -155,7 +161,11 @@ class HubConfig:
                 windows[token_type] = seconds
             else:
                 windows.pop(token_type, None)
-        return LinkPolicy(caps=caps, windows=windows)
+        hour = self.ring_link_window_start_hour
+        start = round(hour * 3600) if math.isfinite(hour) else -1
+        if not 0 <= start < 86_400:
+            raise ConfigError(f"hub: ring_link_window_start_hour must be an hour of the day, 0 to < 24, got {hour!r}")
+        return LinkPolicy(caps=caps, windows=windows, window_start=start)
 
     def admin_key_bytes(self, name: str) -> bytes:
         return _public_key(self.admin_keys[name], f"admin_keys.{name}")

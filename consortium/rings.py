@@ -47,7 +47,7 @@ from consortium.stacking_index import StackingIndex
 from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
 from graph import AppMeta, LinkPolicy, RingIndex, RingScore, RingSummary, app_id_of, person_key_of, score_ring
 from graph.aggregates import RingAggregates
-from graph.policy import raw_key, windowed
+from graph.policy import raw_key
 from graph.scoring import DEFAULT_SCORING, ScoringConfig
 
 log = logging.getLogger("lianfang.hub.rings")
@@ -275,7 +275,8 @@ class RingTracker:
             self._reported.add(fingerprint)
             log.error(
                 "another hub on this store links rings under other settings (ring_link_caps, "
-                "ring_link_windows_hours): replicas answer Checks differently until they agree",
+                "ring_link_windows_hours, ring_link_window_start_hour): replicas answer Checks "
+                "differently until they agree",
                 extra={"fields": {"theirs": fingerprint, "ours": self.policy.fingerprint, "member": member}},
             )
 
@@ -285,7 +286,8 @@ class RingTracker:
         window = self.policy.window_of(token)
         if window is None:
             return [token]
-        return sorted({windowed(token, at, window) for at in self.stacking.times_of(token)})
+        window_token = self.policy.window_token
+        return sorted({window_token(token, at, window) for at in self.stacking.times_of(token)})
 
     # -- answers -------------------------------------------------------------------------------
     def view(self, ring_id: str) -> RingView | None:

@@ -20,7 +20,6 @@ from typing import Any
 from consortium.stacking_index import StackingIndex
 from consortium.usage import RecentChecks
 from graph import RingIndex
-from graph.policy import windowed
 
 
 class QueryCounts:
@@ -39,13 +38,13 @@ class QueryCounts:
         if not self._checked.first(querying, str(decoded[2]), float(decoded[3])):
             return
         index, members_of = self.index, self.stacking.members_of
-        link_of, at = index.policy.link_of, float(decoded[3])
+        link_of, window_token, at = index.policy.link_of, index.policy.window_token, float(decoded[3])
         contributors: set[str] = set()
         for token in decoded[4]:
             cap, window = link_of(token)  # the writer's linking tokens, as this process's policy sees them
             if cap < 0:
                 continue
-            linked = token if window is None else windowed(token, at, window)
+            linked = token if window is None else window_token(token, at, window)
             if index.token_degree(linked) > cap:
                 continue  # a hub token
             if window is None:

@@ -71,8 +71,13 @@ DEFAULT_CAPS: Mapping[int, int] = MappingProxyType(
 DAY = 86_400
 
 DEFAULT_WINDOWS: Mapping[int, int] = MappingProxyType({TokenType.IP: DAY})
-"""An IP links the applications of one UTC day (its cap, 20, counts per day: a café's Wi-Fi is a
+"""An IP links the applications of one day (its cap, 20, counts per day: a café's Wi-Fi is a
 hub token on the days it is busy)."""
+
+DEFAULT_WINDOW_START = 20 * 3600
+"""Windows start at 20:00 UTC, 04:00 in China (UTC+8): in the consortium's small hours, when the
+fewest applications are sent, so the fewest same-IP bursts are cut in two. (At UTC midnight a
+day would end at 08:00 in China, as its working day's applications begin.)"""
 
 WINDOW_MARK = "@"
 """Separates a windowed token's key from its window's start in the ring index's token
@@ -97,8 +102,13 @@ class LinkPolicy:
 
     windows: Mapping[int, int] = field(default_factory=lambda: DEFAULT_WINDOWS)
     """Type → seconds: its tokens link only applications received in the same window (windows
-    start at multiples of it since the Unix epoch). A type absent here links for as long as
-    its applications are retained; a window on a type that does not link changes nothing."""
+    start ``window_start`` plus a multiple of it after the Unix epoch). A type absent here links
+    for as long as its applications are retained; a window on a type that does not link changes
+    nothing."""
+
+    window_start: int = DEFAULT_WINDOW_START
+    """Seconds into the UTC day at which windows start (0 to 86,399; for a window that does not
+    divide a day, the epoch's day)."""
 
     _by_type: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _by_text: dict[str, int] = field(init=False, repr=False, compare=False)
@@ -115,6 +125,8 @@ class LinkPolicy:
         for token_type, window in self.windows.items():
             if token_type < 0 or not isinstance(window, int) or window < 1:
                 raise ValueError(f"bad window {window!r} for token type {token_type}: whole seconds ≥ 1")
+        if not isinstance(self.window_start, int) or not 0 <= self.window_start < DAY:
+            raise ValueError(f"bad window start {self.window_start!r}: whole seconds into the UTC day, 0 to {DAY - 1}")
         size = max(self.caps, default=-1) + 1
         table = [-1] * size
         for token_type, cap in self.caps.items():
@@ -131,14 +143,16 @@ class LinkPolicy:
         object.__setattr__(self, "_windows_by_type", windows_by_type)
         object.__setattr__(self, "_windows_by_text", {str(t): w for t, w in windows_by_type.items()})
         # By value: DEFAULT_CAPS is keyed by TokenType, a configured policy by int (equal, other repr).
-        linking = (
+        linking: tuple[object, ...] = (
             sorted((int(t), c) for t, c in self.caps.items()),
             sorted((int(t), w) for t, w in windows_by_type.items()),
         )
+        if windows_by_type:  # where windows start matters only when there are windows
+            linking += (self.window_start,)
         object.__setattr__(self, "fingerprint", hashlib.sha256(repr(linking).encode()).hexdigest()[:8])
 
     def __hash__(self) -> int:
-        return hash((tuple(sorted(self.caps.items())), tuple(sorted(self.windows.items()))))
+        return hash((tuple(sorted(self.caps.items())), tuple(sorted(self.windows.items())), self.window_start))
 
     @classmethod
     def with_caps(cls, **caps_by_name: int) -> LinkPolicy:
@@ -149,9 +163,12 @@ class LinkPolicy:
         return cls(caps=caps)
 
     def describe(self) -> dict[str, str]:
-        """Each linking type by name: its cap, and its window when it has one (``"20 per 86400 s"``)."""
+        """Each linking type by name: its cap, and its window when it has one
+        (``"20 per 86400 s from 20:00 UTC"``)."""
+        minutes, seconds = divmod(self.window_start, 60)
+        start = f"{minutes // 60:02d}:{minutes % 60:02d}" + (f":{seconds:02d}" if seconds else "")
         return {
-            token_type_name(t): f"{cap}" + (f" per {self.windows[t]} s" if t in self.windows else "")
+            token_type_name(t): f"{cap}" + (f" per {self.windows[t]} s from {start} UTC" if t in self.windows else "")
             for t, cap in sorted(self.caps.items())
         }
 
@@ -196,20 +213,26 @@ class LinkPolicy:
         """The ring index's token for ``token_key`` on an application received at ``at``: the key
         itself, or for a windowed type the key of that window (``link_keys``)."""
         window = self.window_of(token_key)
-        return token_key if window is None else windowed(token_key, at, window)
+        return token_key if window is None else windowed(token_key, at, window, self.window_start)
+
+    def window_token(self, token_key: str, at: float, window: int) -> str:
+        """The ring index's token of a windowed type's key (its window of ``window`` seconds
+        holding ``at``): for a caller that has the window already (``link_of``)."""
+        return windowed(token_key, at, window, self.window_start)
 
     def link_keys(self, token_keys: Iterable[str], at: float) -> list[str]:
         """What an application received at ``at`` gives the ring index: its keys of linking
         types, in order, a windowed type's key as its window's token (``key@<window start>``)."""
-        link_of = self.link_of
+        link_of, start = self.link_of, self.window_start
         out: list[str] = []
         for key in token_keys:
             cap, window = link_of(key)
             if cap >= 0:
-                out.append(key if window is None else windowed(key, at, window))
+                out.append(key if window is None else windowed(key, at, window, start))
         return out
 
 
-def windowed(token_key: str, at: float, window: int) -> str:
-    """The ring index's token of ``token_key`` in the window of ``window`` seconds holding ``at``."""
-    return f"{token_key}{WINDOW_MARK}{int(at // window) * window}"
+def windowed(token_key: str, at: float, window: int, start: int = 0) -> str:
+    """The ring index's token of ``token_key`` in the window of ``window`` seconds holding ``at``,
+    windows starting ``start`` seconds after the Unix epoch and every ``window`` seconds on."""
+    return f"{token_key}{WINDOW_MARK}{int((at - start) // window) * window + start}"

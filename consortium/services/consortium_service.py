@@ -24,7 +24,6 @@ from consortium.store.base import LogCursor, Store
 from consortium.usage import UsageGuard
 from consortium.validation import batch_check_request, check_ref, check_request, check_timestamp, check_token
 from consortium.watch import WatchBook
-from graph.policy import windowed
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
 from runtime.interceptors import current_call
@@ -102,13 +101,13 @@ def _answer(
 def _shared_types(app: ApplicationRecord, rings: RingTracker) -> set[int]:
     """The application's phone, device, e-mail and account types that several different
     applicants gave: shared, not stacked (``stacking.SHAREABLE``)."""
-    window_of_type, at = rings.policy.window_of_type, app.received_at
+    window_of_type, window_token, at = rings.policy.window_of_type, rings.policy.window_token, app.received_at
     return {
         token_type
         for key in app.token_keys
         if (token_type := token_type_of(key)) in SHAREABLE
         and rings.shared_by_several(
-            key if (window := window_of_type(token_type)) is None else windowed(key, at, window)
+            key if (window := window_of_type(token_type)) is None else window_token(key, at, window)
         )
     }
 

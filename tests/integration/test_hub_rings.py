@@ -140,12 +140,13 @@ async def test_an_ip_links_the_applications_of_one_day_unless_the_hub_is_set_oth
         assert later.ring.size == (0 if not windows else 3)  # days on: a stranger, unless IPs link forever
         graph = (await c.analyst.get_ring(application="lender-a/morning")).graph
         ip_nodes = {n.id for n in graph.nodes if n.is_token}
-        assert ip_nodes == ({f"{key(ip(7))}@1767225600"} if not windows else {key(ip(7))})  # the day's token
+        day = 1_767_211_200  # the IP's day from 2025-12-31T20:00Z (04:00 in China)
+        assert ip_nodes == ({f"{key(ip(7))}@{day}"} if not windows else {key(ip(7))})  # the day's token
         if not windows:  # an analyst naming the IP itself is told its days
             with pytest.raises(LianfangRpcError) as caught:
                 await c.analyst.neighbourhood(key(ip(7)))
             assert caught.value.code == grpc.StatusCode.NOT_FOUND
-            assert f"{key(ip(7))}@1767225600, {key(ip(7))}@1767484800" in caught.value.message
+            assert f"{key(ip(7))}@{day}, {key(ip(7))}@{day + 3 * 86_400}" in caught.value.message
     finally:
         await c.stop()
 

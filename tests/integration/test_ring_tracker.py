@@ -285,7 +285,8 @@ def test_an_ip_links_the_applications_of_one_day_and_is_capped_per_day() -> None
     fold(tracker, *(application_event(a, tracker.policy) for a in [*same_day, *next_day, month_later]))
     assert ring_size(tracker, "m0", "d1-0") == 3 and ring_size(tracker, "m1", "d2-0") == 2
     assert ring_size(tracker, "m2", "late") == 1  # the same IP a month on: a stranger
-    assert tracker.index.tokens_of(app_id_of("m2", "late")) == (rid(20), f"{ip(1)}@{int(T0) + 30 * 86_400}")
+    day = int(T0) + 30 * 86_400 - 4 * 3600  # T0 is UTC midnight; an IP's day starts at 20:00 UTC
+    assert tracker.index.tokens_of(app_id_of("m2", "late")) == (rid(20), f"{ip(1)}@{day}")
     # A fourth application on day one crosses the cap of that day only.
     fold(tracker, application_event(app("m0", "d1-3", rid(3), ip(1), at=T0 + 4 * 3600), tracker.policy))
     assert ring_size(tracker, "m0", "d1-0") == 1 and ring_size(tracker, "m1", "d2-0") == 2

@@ -224,7 +224,7 @@ def test_query_counts_are_the_walk_of_the_linked_applications(reader_links_phone
             key(RID_TYPE, rng.randrange(40)),
             key(PHONE_TYPE, rng.randrange(25)),
             key(PHONE_TYPE, 100 + rng.randrange(3)),
-            key(IP_TYPE, rng.randrange(30)),  # linked per UTC day: 1,500 minutes span two
+            key(IP_TYPE, rng.randrange(30)),  # linked per day: 1,500 minutes span two
         )
         app = ApplicationRecord(f"lender-{rng.randrange(4)}", f"r{n}", t0 + n * 60, tokens)
         events.append(application_event(app, writer))

@@ -41,6 +41,9 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
         ("[hub]\nplaintext = true\nring_link_caps = { ip = 2.5 }\n", {}, "ip must be a whole number"),
         ("[hub]\nplaintext = true\nring_link_windows_hours = { ip = -6 }\n", {}, "ring_link_windows_hours: ip"),
         ("[hub]\nplaintext = true\nring_link_windows_hours = { ip = 'inf' }\n", {}, "ip must be a finite"),
+        ("[hub]\nplaintext = true\nring_link_window_start_hour = 24\n", {}, "ring_link_window_start_hour must be"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_WINDOW_START_HOUR": "-1"}, "0 to < 24, got -1.0"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_WINDOW_START_HOUR": "nan"}, "0 to < 24, got nan"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
@@ -63,7 +66,22 @@ def test_ring_linking_is_the_default_policy_with_the_configured_changes(tmp_path
     assert policy.caps[TokenType.IP] == 50 and TokenType.ADDRESS not in policy.caps
     assert policy.caps[TokenType.PHONE] == DEFAULT_CAPS[TokenType.PHONE]  # not named: the default
     assert policy.windows[TokenType.IP] == 1800 and TokenType.DEVICE_ID not in policy.windows
-    assert policy.describe()["ip"] == "50 per 1800 s" and "address" not in policy.describe()
+    assert policy.describe()["ip"] == "50 per 1800 s from 20:00 UTC" and "address" not in policy.describe()
+    assert policy.window_start == 20 * 3600  # not named: 04:00 in China
+
+
+def test_link_windows_start_at_the_configured_hour() -> None:
+    policy = HubConfig(plaintext=True, ring_link_window_start_hour=16.5).link_policy()
+    assert policy.window_start == 16 * 3600 + 1800 and policy.describe()["ip"] == "20 per 86400 s from 16:30 UTC"
+    assert policy != LinkPolicy() and policy.fingerprint != LinkPolicy().fingerprint  # replicas must agree on it
+    midnight = HubConfig(plaintext=True, ring_link_window_start_hour=0).link_policy()
+    assert midnight == LinkPolicy(window_start=0)
+    # Where windows start says nothing when no type has a window: the fingerprint ignores it.
+    no_windows = {"ring_link_windows_hours": {"ip": "0"}}
+    assert (
+        HubConfig(plaintext=True, ring_link_window_start_hour=3, **no_windows).link_policy().fingerprint  # type: ignore[arg-type]
+        == HubConfig(plaintext=True, **no_windows).link_policy().fingerprint  # type: ignore[arg-type]
+    )
 
 
 def test_node_requires_identity_and_hub_trust() -> None:

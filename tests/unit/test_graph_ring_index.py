@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lianfang.v1 import common_pb2
 
 from graph.model import AppMeta, app_id_of, person_key_of
-from graph.policy import DAY, DEFAULT_CAPS, LinkPolicy, TokenType, raw_key, token_type_name
+from graph.policy import DAY, DEFAULT_CAPS, LinkPolicy, TokenType, raw_key, token_type_name, windowed
 from graph.ring_index import IndexSnapshot, RingIndex
 from graph.state import MemoryRingState
 
@@ -295,7 +295,7 @@ def test_policy_defaults_caps_and_validation() -> None:
 
 
 def test_link_keys_keep_linking_types_and_put_windowed_ones_in_their_window() -> None:
-    policy = LinkPolicy()  # IP: one UTC day
+    policy = LinkPolicy(window_start=0)  # IP: one UTC day, from midnight
     day = 1_767_225_600  # 2026-01-01T00:00Z
     ip, phone, subnet = tok(TokenType.IP, 1), tok(TokenType.PHONE, 2), tok(TokenType.IP_SUBNET, 3)
     assert policy.window_of(ip) == DAY and policy.window_of(phone) is None and policy.window_of("junk") is None
@@ -308,7 +308,7 @@ def test_link_keys_keep_linking_types_and_put_windowed_ones_in_their_window() ->
     assert policy.window_of_type(TokenType.IP) == DAY and policy.window_of_type(TokenType.PHONE) is None
     assert policy.link_of(ip) == (20, DAY) and policy.link_of(phone) == (10, None)
     assert policy.link_of(subnet) == (-1, None) and policy.link_of("junk") == (-1, None)
-    hourly = LinkPolicy(windows={TokenType.IP: 3600, TokenType.IP_SUBNET: 60})
+    hourly = LinkPolicy(windows={TokenType.IP: 3600, TokenType.IP_SUBNET: 60}, window_start=0)
     assert hourly.link_keys([ip, subnet], day + 5400) == [f"{ip}@{day + 3600}"]  # a subnet still never links
     assert LinkPolicy(windows={}).link_keys([ip], day) == [ip]  # no window: linked while retained
     assert LinkPolicy(caps={}).window_of_type(TokenType.IP) is None  # a type that never links has no window
@@ -316,6 +316,28 @@ def test_link_keys_keep_linking_types_and_put_windowed_ones_in_their_window() ->
     for bad in (0, -5, 1.5):
         with pytest.raises(ValueError, match="window"):
             LinkPolicy(windows={TokenType.IP: bad})  # type: ignore[dict-item]
+
+
+def test_by_default_an_ip_day_runs_from_0400_in_china_so_a_morning_burst_stays_whole() -> None:
+    """Windows start at 20:00 UTC (04:00 UTC+8). A burst from 07:50 to 08:10 in China straddles
+    UTC midnight: with day windows from midnight it would be two tokens, two rings."""
+    policy, ip = LinkPolicy(), tok(TokenType.IP, 1)
+    midnight = 1_767_225_600  # 2026-01-01T00:00Z, 08:00 in China
+    burst = [midnight - 600 + 60 * n for n in range(20)]
+    assert {policy.index_token(ip, at) for at in burst} == {f"{ip}@{midnight - 4 * 3600}"}
+    assert len({LinkPolicy(window_start=0).index_token(ip, at) for at in burst}) == 2
+    # The cut is at 20:00 UTC instead: the window's last instant and the next one.
+    assert policy.index_token(ip, midnight + 20 * 3600 - 0.001) == f"{ip}@{midnight - 4 * 3600}"
+    assert policy.index_token(ip, midnight + 20 * 3600) == f"{ip}@{midnight + 20 * 3600}"
+    six_hours = LinkPolicy(windows={TokenType.IP: 6 * 3600})  # from 20:00 UTC, every 6 hours
+    assert six_hours.index_token(ip, midnight + 1) == f"{ip}@{midnight - 4 * 3600}"
+    assert six_hours.index_token(ip, midnight + 2 * 3600) == f"{ip}@{midnight + 2 * 3600}"
+    assert policy.window_token(ip, midnight, 3600) == f"{ip}@{midnight}"  # hours start on the hour
+    assert windowed(ip, midnight - 1, DAY, 20 * 3600) == f"{ip}@{midnight - 4 * 3600}"
+    assert policy != LinkPolicy(window_start=0) and hash(policy) != hash(LinkPolicy(window_start=0))
+    for bad in (-1, 86_400, 3.5):
+        with pytest.raises(ValueError, match="window start"):
+            LinkPolicy(window_start=bad)  # type: ignore[arg-type]
 
 
 def test_person_key_prefers_resident_id_then_uscc_order_independently() -> None:

@@ -60,10 +60,11 @@
   }
   function shortId(id) {
     if (id.includes("/")) return id;
-    const [key, windowStart] = id.split("@");  // an IP links within a day: "<key>@<day start>"
+    const [key, windowStart] = id.split("@");  // an IP links within a day: "<key>@<window start>"
     const parts = key.split(".");
     const short = parts.length === 4 ? parts[3].slice(0, 8) + "…" : key;
-    return windowStart ? short + " " + when(Number(windowStart) * 1000).slice(0, 10) : short;
+    // Windows start at a configured hour (20:00 UTC by default): the start, not just its date.
+    return windowStart ? short + " from " + when(Number(windowStart) * 1000).slice(0, 16) : short;
   }
   function when(ts) {
     if (!ts) return "";
