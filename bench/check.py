@@ -150,10 +150,11 @@ class Workload:
     stacking sets are non-empty, and some hot applicants carry blacklist markers.
 
     IP density: the history (``--history``) draws every IP from the one pool, as a carrier
-    reassigns its addresses from day to day; at its rate (``APPS_PER_DAY``, 100,000 over 30
-    days) a day's applications share an IP with 0.17 others on average. Live traffic sends a
-    day's worth in seconds, so after ``go_live`` every ``APPS_PER_DAY`` applications draw from a
-    fresh block of 20,000 addresses: a day window holds what a day of the history does (their
+    reassigns its addresses from day to day; at its rate (by default 100,000 over 30 days) a
+    day's applications share an IP with 0.17 others on average. Live traffic sends a day's worth
+    in seconds, so after ``go_live(n)`` every ``n`` applications (a link window's worth at the
+    history's rate: ``live_ip_block``) draw from a fresh block of 20,000 addresses: a window
+    holds what a window of the history does (their
     /24 subnets, which never link, stay the pool's 313, so subnet stacking is as dense; a fresh
     address has no stacking history, so IP stacking is sparser than the history's). With one
     pool, a run's own day filled up to ~4 applications per IP, the IP-day links percolated into
@@ -162,7 +163,6 @@ class Workload:
     """
 
     HOT_PEOPLE, COLD_PEOPLE, HOT_DEVICES, HOT_ADDRESSES, IPS = 2_000, 200_000, 300, 500, 20_000
-    APPS_PER_DAY = 100_000 // 30
 
     def __init__(self, seed: int, run_id: str) -> None:
         self.rng = random.Random(seed)
@@ -170,16 +170,19 @@ class Workload:
         self.tokeniser = HmacTokeniser(random.Random(seed + 1).randbytes(32), 1)
         self.counter = 0
         self._live_from: int | None = None  # the counter at go_live (None: the history's one pool)
+        self._block_apps = 1
         self._cache: dict[tuple[int, str], common_pb2.Token] = {}
 
-    def go_live(self) -> None:
-        """From now on, each ``APPS_PER_DAY`` applications draw their IPs from a new block."""
-        self._live_from = self.counter
+    def go_live(self, block_apps: int | None) -> None:
+        """From now on, each ``block_apps`` applications draw their IPs from a new block (None:
+        all from the one pool, as the history: IPs do not link within a window)."""
+        if block_apps is not None:
+            self._live_from, self._block_apps = self.counter, block_apps
 
     def _ip_block(self) -> int:
         if self._live_from is None:
             return 0
-        return 1 + (self.counter - self._live_from) // self.APPS_PER_DAY
+        return 1 + (self.counter - self._live_from) // self._block_apps
 
     def token(self, token_type: int, canonical: str) -> common_pb2.Token:
         key = (token_type, canonical)
@@ -550,6 +553,19 @@ def hub_settings(p: Params) -> dict[str, str]:
 
     no_links = {"ring_link_caps": ",".join(f"{t.name.lower()}=0" for t in TokenType if t)}
     return {**({} if p.rings else no_links), **p.hub_settings}
+
+
+def live_ip_block(p: Params) -> int | None:
+    """``Workload.go_live``'s block: the applications one IP link window holds at the history's
+    rate (``--history`` over ``--history-days``; without a history, 100,000 over 30 days), or
+    None when the runs' hubs give IPs no window (they link for as long as retained, or never)."""
+    from graph.policy import TokenType
+
+    window: int | None = hub_config({"plaintext": True, **hub_settings(p)}).link_policy().window_of_type(TokenType.IP)
+    if window is None:
+        return None
+    per_day = p.history / p.history_days if p.history else 100_000 / 30
+    return max(1, round(per_day * window / 86_400))
 
 
 def hub_config(settings: dict[str, Any]) -> Any:
@@ -1076,7 +1092,7 @@ async def bench_store(
             store_url, workload, p.history, sorted(setup.member_publics), p.history_days, hub_settings(p)
         )
         log_line(f"{store}: {p.history:,} applications of history written in {history['write_seconds']:.1f} s")
-    workload.go_live()
+    workload.go_live(live_ip_block(p))
     started = now()
     spec = setup.server_spec("hub", f"hub-{store}", store=store_url, hub_settings=hub_settings(p))
     hub = ServerProcess(spec, f"hub ({store})")
@@ -1688,7 +1704,7 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
                 await preload_history(
                     store_url, workload, p.history, sorted(setup.member_publics), p.history_days, hub_settings(p)
                 )
-            workload.go_live()
+            workload.go_live(live_ip_block(p))
             hub = ServerProcess(setup.server_spec("hub", "hub-profile", hub_settings=hub_settings(p), **extra), "hub")
             await enrol_members(setup, hub.port, workload, markers=200)
         conns = connect_members(setup, hub.port)

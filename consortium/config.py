@@ -162,10 +162,9 @@ class HubConfig:
             else:
                 windows.pop(token_type, None)
         hour = self.ring_link_window_start_hour
-        start = round(hour * 3600) if math.isfinite(hour) else -1
-        if not 0 <= start < 86_400:
+        if not 0 <= hour < 24:  # NaN too
             raise ConfigError(f"hub: ring_link_window_start_hour must be an hour of the day, 0 to < 24, got {hour!r}")
-        return LinkPolicy(caps=caps, windows=windows, window_start=start)
+        return LinkPolicy(caps=caps, windows=windows, window_start=min(round(hour * 3600), 86_399))
 
     def admin_key_bytes(self, name: str) -> bytes:
         return _public_key(self.admin_keys[name], f"admin_keys.{name}")

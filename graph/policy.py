@@ -143,12 +143,14 @@ class LinkPolicy:
         object.__setattr__(self, "_windows_by_type", windows_by_type)
         object.__setattr__(self, "_windows_by_text", {str(t): w for t, w in windows_by_type.items()})
         # By value: DEFAULT_CAPS is keyed by TokenType, a configured policy by int (equal, other repr).
-        linking: tuple[object, ...] = (
+        # A window's start counts modulo its length, and only when it moves the window off the
+        # epoch's multiples: a policy that links as an older one did keeps that one's fingerprint.
+        linking = (
             sorted((int(t), c) for t, c in self.caps.items()),
-            sorted((int(t), w) for t, w in windows_by_type.items()),
+            sorted(
+                (int(t), w, *([shift] if (shift := self.window_start % w) else [])) for t, w in windows_by_type.items()
+            ),
         )
-        if windows_by_type:  # where windows start matters only when there are windows
-            linking += (self.window_start,)
         object.__setattr__(self, "fingerprint", hashlib.sha256(repr(linking).encode()).hexdigest()[:8])
 
     def __hash__(self) -> int:

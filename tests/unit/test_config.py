@@ -76,6 +76,10 @@ def test_link_windows_start_at_the_configured_hour() -> None:
     assert policy != LinkPolicy() and policy.fingerprint != LinkPolicy().fingerprint  # replicas must agree on it
     midnight = HubConfig(plaintext=True, ring_link_window_start_hour=0).link_policy()
     assert midnight == LinkPolicy(window_start=0)
+    last = HubConfig(plaintext=True, ring_link_window_start_hour=23.99999).link_policy()
+    assert last.window_start == 86_399  # within the hour of the day, not rounded to the next day
+    with pytest.raises(ConfigError, match=r"got -0\.0001"):
+        HubConfig(plaintext=True, ring_link_window_start_hour=-0.0001).link_policy()
     # Where windows start says nothing when no type has a window: the fingerprint ignores it.
     no_windows = {"ring_link_windows_hours": {"ip": "0"}}
     assert (

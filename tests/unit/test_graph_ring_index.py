@@ -335,6 +335,19 @@ def test_by_default_an_ip_day_runs_from_0400_in_china_so_a_morning_burst_stays_w
     assert policy.window_token(ip, midnight, 3600) == f"{ip}@{midnight}"  # hours start on the hour
     assert windowed(ip, midnight - 1, DAY, 20 * 3600) == f"{ip}@{midnight - 4 * 3600}"
     assert policy != LinkPolicy(window_start=0) and hash(policy) != hash(LinkPolicy(window_start=0))
+
+
+def test_the_fingerprint_follows_what_links_not_how_the_start_is_spelled() -> None:
+    """Applications logged by a hub carry its fingerprint; one that links as an older version
+    did (day windows from UTC midnight) must stamp what that version stamped, or replicas in a
+    rolling upgrade would report drift that is not there."""
+    assert LinkPolicy(window_start=0).fingerprint == "5e941b04"  # the versions before window_start
+    assert LinkPolicy().fingerprint != LinkPolicy(window_start=0).fingerprint  # 20:00 UTC links otherwise
+    hourly = {TokenType.IP: 3600}
+    on_the_hour = {LinkPolicy(windows=hourly, window_start=h * 3600).fingerprint for h in (0, 1, 20)}
+    assert len(on_the_hour) == 1  # hours start on the hour whatever hour the days start at
+    assert LinkPolicy(windows=hourly, window_start=1800).fingerprint not in on_the_hour
+    assert LinkPolicy(windows={}, window_start=0).fingerprint == LinkPolicy(windows={}).fingerprint
     for bad in (-1, 86_400, 3.5):
         with pytest.raises(ValueError, match="window start"):
             LinkPolicy(window_start=bad)  # type: ignore[arg-type]

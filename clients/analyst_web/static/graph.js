@@ -64,7 +64,7 @@
     const parts = key.split(".");
     const short = parts.length === 4 ? parts[3].slice(0, 8) + "…" : key;
     // Windows start at a configured hour (20:00 UTC by default): the start, not just its date.
-    return windowStart ? short + " from " + when(Number(windowStart) * 1000).slice(0, 16) : short;
+    return windowStart ? short + " from " + when(Number(windowStart) * 1000) : short;
   }
   function when(ts) {
     if (!ts) return "";
