@@ -56,6 +56,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
 from clients.hub import AdminClient, HubClient
+from graph.policy import LinkPolicy, TokenType
 from node.identity.tokens import HmacTokeniser
 from runtime.event_loop import EVENT_LOOPS
 from runtime.event_loop import resolve as resolve_event_loop
@@ -549,8 +550,6 @@ def hub_settings(p: Params) -> dict[str, str]:
     as ``ring_link_caps`` 0 for every type (a consortium that shares stacking and blacklists
     only: no ring and no shared-identifier reasons, the scope issue 2's targets were written
     for), then every ``--hub-setting``."""
-    from graph.policy import TokenType
-
     no_links = {"ring_link_caps": ",".join(f"{t.name.lower()}=0" for t in TokenType if t)}
     return {**({} if p.rings else no_links), **p.hub_settings}
 
@@ -559,13 +558,17 @@ def live_ip_block(p: Params) -> int | None:
     """``Workload.go_live``'s block: the applications one IP link window holds at the history's
     rate (``--history`` over ``--history-days``; without a history, 100,000 over 30 days), or
     None when the runs' hubs give IPs no window (they link for as long as retained, or never)."""
-    from graph.policy import TokenType
-
-    window: int | None = hub_config({"plaintext": True, **hub_settings(p)}).link_policy().window_of_type(TokenType.IP)
+    window = hub_link_policy(hub_settings(p)).window_of_type(TokenType.IP)
     if window is None:
         return None
     per_day = p.history / p.history_days if p.history else 100_000 / 30
     return max(1, round(per_day * window / 86_400))
+
+
+def hub_link_policy(settings: dict[str, str]) -> LinkPolicy:
+    """The ring-link policy a hub started with ``settings`` folds with (``HubConfig.link_policy``)."""
+    policy: LinkPolicy = hub_config({"plaintext": True, **settings}).link_policy()
+    return policy
 
 
 def hub_config(settings: dict[str, Any]) -> Any:
@@ -1155,7 +1158,7 @@ async def preload_history(
 
     started = now()
     store, cursor = store_from_url(store_url), LOG_START
-    policy = hub_config({"plaintext": True, **settings}).link_policy()  # as the hub's
+    policy = hub_link_policy(settings)  # as the hub's
     end, step = time.time() - 60.0, days * 86_400.0 / count
     try:
         for first in range(0, count, 500):

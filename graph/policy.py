@@ -234,7 +234,7 @@ class LinkPolicy:
         return out
 
 
-def windowed(token_key: str, at: float, window: int, start: int = 0) -> str:
+def windowed(token_key: str, at: float, window: int, start: int) -> str:
     """The ring index's token of ``token_key`` in the window of ``window`` seconds holding ``at``,
     windows starting ``start`` seconds after the Unix epoch and every ``window`` seconds on."""
     return f"{token_key}{WINDOW_MARK}{int((at - start) // window) * window + start}"

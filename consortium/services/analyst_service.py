@@ -208,7 +208,7 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
     def _not_found(self, what: str, name: str, node: str) -> NotFound:
         """NOT_FOUND for an unknown entity; for a token linked per window of time (an IP, by the
         day), its windows' names instead, the latest last."""
-        windows = self.rings.index_tokens(node) if self.rings.policy.window_of(node) else []
+        windows = [token for token in self.rings.index_tokens(node) if token != node]
         if not windows:
             return NotFound(f"{what} {name!r} not found")
         shown = ", ".join(windows[-3:])
