@@ -1724,7 +1724,8 @@ async def run_profile(p: Params, args: argparse.Namespace) -> None:
         spy: subprocess.Popen[bytes] | None = None
         raw_file = folder / "hub.pyspy.txt"
         if args.profile == "py-spy":
-            binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+            binary = pyspy_binary()
+            assert binary is not None, "main() checks for py-spy before any phase"
             cmd = [
                 binary,
                 "record",
@@ -1861,6 +1862,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def pyspy_binary() -> str | None:
+    """py-spy on PATH or beside this interpreter (the venv's bin), None when neither has it."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.exists() else None)
+
+
 def _setting(text: str) -> tuple[str, str]:
     """``--hub-setting name=value``, checked against the hub's own configuration."""
     from runtime.config import ConfigError
@@ -1879,6 +1886,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     p = params_from_args(args)
     if args.profile:
+        if args.profile == "py-spy" and pyspy_binary() is None:
+            print(
+                "bench/check.py: --profile py-spy needs py-spy, which the dev set-up does not install: "
+                ".venv/bin/pip install py-spy (or use --profile cprofile)",
+                file=sys.stderr,
+            )
+            return 2
         asyncio.run(run_profile(p, args))
         return 0
     results = asyncio.run(run_all(p, args.out, args.keep, args.wait_idle))

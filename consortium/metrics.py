@@ -8,6 +8,9 @@ told. Never a token or an application reference in a label: only types and flags
 * ``lianfang_hub_stacking_hits_total{token_type}`` — answers with a stacking reason for the type;
 * ``lianfang_hub_marker_hits_total{marker_type,polarity}`` — blacklist hits in answers;
 * ``lianfang_hub_ring_hits_total{high_risk}`` — answers linked to a ring (score ≥ 0.7: high risk);
+* ``lianfang_hub_ring_answer_size`` — histogram of the ring sizes (applications) in linked answers:
+  answers piling into the top buckets mean rings are percolating (a hub token's cap or an
+  identifier's link window set too loose for the traffic), long before every answer is high-risk;
 * ``lianfang_hub_ring_link_drift_applications`` — applications folded since start-up that another
   hub logged under other ring-link settings (replicas that answer differently: alert when > 0).
 """
@@ -19,13 +22,16 @@ from typing import Any
 
 import grpc
 from lianfang.v1 import common_pb2, consortium_pb2
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
 
 _CHECK = "/lianfang.v1.ConsortiumService/Check"
 _BATCH = "/lianfang.v1.ConsortiumService/BatchCheck"
 HIGH_RISK_SCORE = 0.7  # as RING_HIGH_RISK
+# Applications in a ring: the fraud rings a member acts on hold a handful to a few hundred; a
+# ring of thousands is a structure of the graph (a shared hub of traffic), not a gang.
+RING_SIZE_BUCKETS = (2, 3, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 100_000)
 
 
 @functools.cache  # enum.Name is slow and runs for every stacking hit of every answer
@@ -59,6 +65,12 @@ class HubMetrics:
             ("high_risk",),
             registry=registry,
         )
+        self.ring_size = Histogram(
+            "lianfang_hub_ring_answer_size",
+            "Applications in the ring of each answer linked to one.",
+            buckets=RING_SIZE_BUCKETS,
+            registry=registry,
+        )
         self.ring_link_drift = Gauge(
             "lianfang_hub_ring_link_drift_applications",
             "Applications folded since start-up that another hub logged under other ring-link settings.",
@@ -83,7 +95,9 @@ class HubMetrics:
                 _name(common_pb2.MarkerPolarity, hit.polarity, "MARKER_POLARITY_"),
             ).inc()
         if answer.HasField("ring"):
-            self._child(self.ring_hits, "true" if answer.ring.score >= HIGH_RISK_SCORE else "false").inc()
+            ring = answer.ring
+            self._child(self.ring_hits, "true" if ring.score >= HIGH_RISK_SCORE else "false").inc()
+            self.ring_size.observe(ring.size)
 
     def _child(self, counter: Counter, *values: str) -> Counter:
         key = (id(counter), values)

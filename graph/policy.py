@@ -166,11 +166,17 @@ class LinkPolicy:
 
     def describe(self) -> dict[str, str]:
         """Each linking type by name: its cap, and its window when it has one
-        (``"20 per 86400 s from 20:00 UTC"``)."""
+        (``"20 per 86400 s from 20:00 UTC"``). A window that does not divide a day starts at a
+        different hour each day, so it names the instant its windows count from
+        (``"20 per 18000 s from 1970-01-01 20:00 UTC"``)."""
         minutes, seconds = divmod(self.window_start, 60)
         start = f"{minutes // 60:02d}:{minutes % 60:02d}" + (f":{seconds:02d}" if seconds else "")
+
+        def window(seconds: int) -> str:
+            return f" per {seconds} s from {'' if DAY % seconds == 0 else '1970-01-01 '}{start} UTC"
+
         return {
-            token_type_name(t): f"{cap}" + (f" per {self.windows[t]} s from {start} UTC" if t in self.windows else "")
+            token_type_name(t): f"{cap}" + (window(self.windows[t]) if t in self.windows else "")
             for t, cap in sorted(self.caps.items())
         }
 

@@ -125,6 +125,27 @@ async def test_hub_counts_stacking_marker_and_ring_hits(consortium: LocalConsort
 
 
 @MODULE_LOOP
+async def test_hub_histograms_the_ring_size_of_linked_answers(consortium: LocalConsortium) -> None:
+    c = consortium
+    a, b = c.members["lender-a"].hub_client, c.members["lender-b"].hub_client
+    before = await scrape_async(hub_port(c))
+    alone = await a.check_request(check_request("m-size-1", rid(21), phone(21)))
+    pair = await b.check_request(check_request("m-size-2", rid(22), phone(21)))  # another person, same phone
+    three = await b.check_request(check_request("m-size-3", rid(23), phone(21)))
+    assert not alone.HasField("ring") and (pair.ring.size, three.ring.size) == (2, 3)
+    assert (three.ring.lenders, three.ring.persons) == (2, 3)  # not what the histogram counts
+    after = await scrape_async(hub_port(c))
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    size = "lianfang_hub_ring_answer_size"
+    assert moved(f"{size}_count") == 2 and moved(f"{size}_sum") == 2 + 3  # the unlinked answer is not counted
+    assert moved(f"{size}_bucket", le="2.0") == 1 and moved(f"{size}_bucket", le="3.0") == 2
+    assert moved(f"{size}_bucket", le="+Inf") == 2
+
+
+@MODULE_LOOP
 async def test_hub_counts_applications_logged_under_other_ring_link_settings(consortium: LocalConsortium) -> None:
     c = consortium
     drift = "lianfang_hub_ring_link_drift_applications"

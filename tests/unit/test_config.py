@@ -88,6 +88,14 @@ def test_link_windows_start_at_the_configured_hour() -> None:
     )
 
 
+def test_a_window_that_does_not_divide_a_day_names_the_instant_it_counts_from() -> None:
+    policy = LinkPolicy(windows={TokenType.IP: 5 * 3600, TokenType.DEVICE_ID: 7 * 86_400, TokenType.PHONE: 3600})
+    described = policy.describe()
+    assert described["ip"] == "20 per 18000 s from 1970-01-01 20:00 UTC"  # 20:00, 01:00, 06:00 … then 21:00
+    assert described["device_id"].endswith(" per 604800 s from 1970-01-01 20:00 UTC")  # a week from that Thursday
+    assert described["phone"].endswith(" per 3600 s from 20:00 UTC")  # every hour on the hour, every day
+
+
 def test_node_requires_identity_and_hub_trust() -> None:
     with pytest.raises(ConfigError, match="member_id"):
         load_config(NodeConfig, section="node", env={"LIANFANG_NODE_PLAINTEXT": "1"})
