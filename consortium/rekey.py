@@ -8,7 +8,8 @@ identifier as N of epoch e — so re-keying is expressed as links, exactly like 
 links (``consortium.aliases``) but computed by the hub rather than claimed by a member:
 
 - the re-keyer streams through the store's OPRF token keys of epoch e (``Store.token_keys_page``,
-  sorted, a page at a time) and through the aliases of epoch e that earlier rotations created (and planted canaries),
+  a page at a time, one visit of the store in all) and through the aliases of epoch e that
+  earlier rotations created (and planted canaries),
   multiplies each element by Δ and appends ``["rk", e, e+1, cursor, [[new, old], ...]]`` to the
   log; every hub replica folds it into its AliasBook, so from then on a Check with the epoch-e+1
   element resolves to the canonical key: **both epochs answer** during the switch;
@@ -46,6 +47,7 @@ from runtime import oprf
 log = logging.getLogger("lianfang.hub.rekey")
 OPRF_SCHEME = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
 PAGE = 1_000
+WALKED = "~walked"  # the cursor recorded once a pass has walked the whole store
 
 
 def rekey_event(from_epoch: int, to_epoch: int, cursor: str, pairs: list[tuple[str, str]]) -> str:
@@ -71,8 +73,8 @@ class RekeyProgress:
         if decoded[0] == "rkd":
             self.complete.add(pair)
             return
-        if decoded[3]:
-            self.cursors[pair] = max(self.cursors.get(pair, ""), str(decoded[3]))
+        if decoded[3]:  # the store's cursor after the event's pairs: a restarted run resumes there
+            self.cursors[pair] = str(decoded[3])
         self.done_keys.setdefault(pair, set()).update(str(old) for _, old in decoded[4])
 
 
@@ -138,14 +140,15 @@ class Rekeyer:
         """Links every not-yet-linked epoch-e element (store from ``cursor``, then aliases)."""
         linked_before = self.report.linked
         prefix = f"{OPRF_SCHEME}."
-        while True:
-            keys = await self.store.token_keys_page(prefix, cursor, self.page)
-            if not keys:
-                break
-            cursor = keys[-1]
-            await self._link([k for k in keys if epoch_of(k) == self.from_epoch], cursor)
-            if len(keys) < self.page:
-                break
+        while cursor != WALKED:
+            keys, cursor = await self.store.token_keys_page(prefix, cursor, self.page)
+            cursor = cursor or WALKED
+            olds = [k for k in keys if epoch_of(k) == self.from_epoch]
+            # A page may exceed the page size (a hint to the store): one event per page size,
+            # the store cursor on the last, so a restarted run resumes after the whole page.
+            chunks = [olds[i : i + self.page] for i in range(0, len(olds), self.page)] or [[]]
+            for n, chunk in enumerate(chunks, 1):
+                await self._link(chunk, cursor if n == len(chunks) else "")
         await self.rings.catch_up()
         known = {*self.aliases.canonical, *self.canaries.labels}  # earlier rotations' forms, canaries
         olds = sorted(k for k in known if k.startswith(prefix) and epoch_of(k) == self.from_epoch)

@@ -139,10 +139,16 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
         return snapshots, await self.append_log_events(events, after)
 
     @abc.abstractmethod
-    async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
-        """Up to ``limit`` distinct token keys held (by applications or markers) that start with
-        ``prefix`` and sort after ``after``, ascending: a resumable walk over the stored tokens
-        (OPRF re-keying, ``consortium.rekey``)."""
+    async def token_keys_page(self, prefix: str, cursor: str, limit: int) -> tuple[list[str], str]:
+        """A page of the distinct token keys held (by applications or markers) that start with
+        ``prefix``, and the cursor that resumes the walk after it: a resumable walk over the
+        stored tokens (OPRF re-keying, ``consortium.rekey``). ``cursor`` ``""`` starts a walk;
+        a returned ``""`` means it is done (an empty page does not).
+
+        About ``limit`` keys a page (a hint, like SCAN's COUNT: a page may hold more). A walk
+        costs O(stored keys) in all; every key held throughout it comes at least once, a key may
+        come again on a later page (a backend walking a hash table), and one first stored during
+        the walk may be missed. A cursor the backend does not recognise starts the walk over."""
 
     @abc.abstractmethod
     async def ping(self) -> None:

@@ -43,6 +43,7 @@ from consortium.store.redis_log import RedisConsortiumLog
 from consortium.store.redis_markers import RedisMarkers
 from consortium.store.redis_plumbing import Call
 from consortium.store.redis_records import application_record, guarded, member_record, num, sorted_markers, tag, text
+from consortium.store.redis_scan import START, ScanPosition, scan_step
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 
 _USE_LINK = True  # script pipelines over the lean multiplexed link when hiredis is installed
@@ -267,39 +268,40 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
 
     # -- token walk (re-keying) ----------------------------------------------------------------
     @guarded
-    async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
-        """Two SCANs per page, of the application records (their token keys, read in pipelines)
-        and of the marker hashes of ``prefix`` (``Store.token_keys_page``): a re-keying pass costs
-        one scan of the records per ``limit`` tokens. At most ``2 * limit`` candidates are held."""
+    async def token_keys_page(self, prefix: str, cursor: str, limit: int) -> tuple[list[str], str]:
+        """Resumable SCANs (``redis_scan``), first of the application records (their token keys,
+        read in pipelines), then of the marker hashes of ``prefix`` (``Store.token_keys_page``).
+        A page is at least ``limit`` tokens unless a scan ends, each a SCAN of about ``limit`` keys
+        from where the last page stopped: a walk visits every key once, whatever its length.
+        The cursor is ``<a|m>|<SCAN cursor>|<node>``; on a cluster, every primary in turn."""
+        phase, _, rest = cursor.partition("|")
+        position = ScanPosition.decode(rest) if phase in ("a", "m") else None
+        if position is None:  # a new walk, or a cursor of an earlier version (a token key)
+            phase, position = "a", START
         found: set[str] = set()
-
-        def keep(token: str) -> None:
-            if token.startswith(prefix) and token > after:
-                found.add(token)
-                if len(found) > 2 * limit:  # only the smallest ``limit`` can be returned
-                    found.difference_update(sorted(found)[limit:])
-
-        records: list[str] = []
-
-        async def read_records() -> None:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key in records:
-                    pipe.hget(key, "token_keys")
-                for value in await pipe.execute():
-                    for token in text(value or b"").split():
-                        keep(token)
-            records.clear()
-
-        async for raw in self._redis.scan_iter(match=f"{self._p}:{{m:*}}:app:*", count=1000):
-            records.append(text(raw))
-            if len(records) >= 500:
-                await read_records()
-        await read_records()
-        start = f"{self._p}:{{t:"
-        async for raw in self._redis.scan_iter(match=f"{start}{tag(prefix)}*}}:markers", count=1000):
-            key = text(raw)
-            keep(key[len(start) : key.index("}", len(start))].replace("%7D", "}").replace("%25", "%"))
-        return sorted(found)[:limit]
+        markers = f"{self._p}:{{t:"
+        while True:
+            if phase == "a":
+                raw, after = await scan_step(self._redis, position, f"{self._p}:{{m:*}}:app:*", limit)
+                if raw:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for record in raw:
+                            pipe.hget(record, "token_keys")
+                        for value in await pipe.execute():
+                            found.update(t for t in text(value or b"").split() if t.startswith(prefix))
+            else:
+                raw, after = await scan_step(self._redis, position, f"{markers}{tag(prefix)}*}}:markers", limit)
+                for name in map(text, raw):
+                    found.add(
+                        name[len(markers) : name.index("}", len(markers))].replace("%7D", "}").replace("%25", "%")
+                    )
+            if after is None:
+                if phase == "m":
+                    return sorted(found), ""
+                phase, after = "m", START
+            position = after
+            if len(found) >= limit:
+                return sorted(found), f"{phase}|{position.encode()}"
 
     # -- replay guard ------------------------------------------------------------------------
     @guarded

@@ -325,16 +325,20 @@ class SqliteStore(Store):
         return [((seq, 0), event) for seq, event in rows]
 
     # -- token walk (re-keying) ----------------------------------------------------------------
-    async def token_keys_page(self, prefix: str, after: str, limit: int) -> list[str]:
-        """Range scans of both tables' token indexes (``Store.token_keys_page``)."""
-        low, high = max(after, prefix), prefix + "~"  # '~' sorts after every key character
+    async def token_keys_page(self, prefix: str, cursor: str, limit: int) -> tuple[list[str], str]:
+        """Range scans of both tables' token indexes, ascending; the cursor is the page's last
+        key, so an earlier version's cursor (the same) resumes too (``Store.token_keys_page``)."""
+        if not cursor.startswith(prefix):
+            cursor = ""  # not a key of this walk: start it over
+        low, high = max(cursor, prefix), prefix + "~"  # '~' sorts after every key character
         rows = self._db.execute(
             "SELECT token_key FROM (SELECT token_key FROM application_tokens WHERE token_key > ? AND token_key < ?"
             " UNION SELECT token_key FROM markers WHERE token_key > ? AND token_key < ?)"
             " ORDER BY token_key LIMIT ?",
             (low, high, low, high, limit),
         ).fetchall()
-        return [str(r[0]) for r in rows]
+        keys = [str(r[0]) for r in rows]
+        return keys, keys[-1] if len(keys) == limit else ""
 
     # -- replay guard ------------------------------------------------------------------------
     async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:

@@ -423,9 +423,20 @@ def test_record_logged_in_a_batch_sees_earlier_references(backend: Backend) -> N
     backend.run(scenario)
 
 
+async def _walk(store: Store, prefix: str, limit: int, cursor: str = "") -> list[list[str]]:
+    """Every page of a token walk from ``cursor`` to its end."""
+    pages = []
+    while True:
+        page, cursor = await store.token_keys_page(prefix, cursor, limit)
+        assert page == sorted(set(page))  # distinct and ascending within a page
+        pages.append(page)
+        if not cursor:
+            return pages
+
+
 def test_token_keys_page_walks_every_held_token_of_a_prefix(backend: Backend) -> None:
     """The re-keying walk: distinct token keys (from applications and markers) of one scheme,
-    ascending, resumable from the last one seen, other schemes left out."""
+    a page at a time, resumable from the cursor of any page, other schemes left out."""
     oprf = [token_key(2, t, 1, bytes([t, n]) * 16) for t in (4, 6) for n in range(3)]
     hmac_only = token_key(1, 4, 1, b"\x09" * 16)
 
@@ -436,15 +447,18 @@ def test_token_keys_page_walks_every_held_token_of_a_prefix(backend: Backend) ->
         await store.record_logged([application("a", "b1", T0 + 5, oprf[4])], ["e"], LOG_START)
         await store.record_application(application("a", "again", T0 + 9, oprf[0]))  # a token held twice
         await store.add_marker(marker("mk-only", "a", oprf[5]))  # held by a marker alone
-        walked: list[str] = []
-        after = ""
-        while page := await store.token_keys_page("2.", after, 2):
-            assert len(page) <= 2 and page == sorted(page)
-            walked += page
-            after = page[-1]
-        assert walked == sorted(oprf)
-        assert await store.token_keys_page("2.", sorted(oprf)[-1], 10) == []
-        assert hmac_only in await store.token_keys_page("1.", "", 10)
+        pages = await _walk(store, "2.", 2)
+        assert {k for page in pages for k in page} == set(oprf) and len(pages) >= 2
+        assert all(k.startswith("2.") for page in pages for k in page)
+        # Resuming from the cursor of the first page walks the rest: with the first page, all.
+        first, cursor = await store.token_keys_page("2.", "", 2)
+        assert first and cursor
+        rest = await _walk(store, "2.", 2, cursor)
+        assert set(first) | {k for page in rest for k in page} == set(oprf)
+        assert hmac_only in {k for page in await _walk(store, "1.", 10) for k in page}
+        assert await _walk(store, "3.", 10) == [[]]  # no token of the scheme: one empty, final page
+        # A cursor the store does not know (an earlier version's: a token key) starts over.
+        assert set(oprf) <= {k for page in await _walk(store, "2.", 100, "junk|cursor") for k in page}
 
     backend.run(scenario)
 
@@ -494,7 +508,7 @@ def test_reopened_store_keeps_everything(backend: Backend) -> None:
             assert await store.get_member("a") == member("a")
             assert await store.get_application("a", "r") == application("a", "r", T0, PHONE)
             assert await store.get_marker("m1") == marker("m1", "a")
-            assert await store.token_keys_page("1.", "", 10) == [PHONE]
+            assert await store.token_keys_page("1.", "", 10) == ([PHONE], "")
 
     asyncio.run(main())
 
