@@ -18,21 +18,25 @@ from redis.asyncio.cluster import RedisCluster
 @dataclass(frozen=True, slots=True)
 class ScanPosition:
     """Where a walk stands: the node (``host:port``; ``""`` on standalone Redis, and on a
-    cluster a walk not yet started) and that node's SCAN cursor."""
+    cluster a walk not yet started), that node's SCAN cursor, and the node's ``run_id`` when
+    the cursor was given: a restarted server hashes its keys with a new seed, so an old cursor
+    would skip keys there, and that node is scanned again from the start."""
 
     node: str = ""
     cursor: int = 0
+    run_id: str = ""
 
     def encode(self) -> str:
-        return f"{self.cursor}|{self.node}"
+        return f"{self.cursor}|{self.run_id}|{self.node}"
 
     @staticmethod
     def decode(text: str) -> ScanPosition | None:
         """The position ``encode`` wrote; None when ``text`` is not one."""
-        cursor, sep, node = text.partition("|")
-        if not sep or not cursor.isdigit():
+        parts = text.split("|", 2)
+        if len(parts) != 3 or not parts[0].isdigit():
             return None
-        return ScanPosition(node, int(cursor))
+        cursor, run_id, node = parts
+        return ScanPosition(node, int(cursor), run_id)
 
 
 START = ScanPosition()
@@ -44,19 +48,24 @@ async def scan_step(
     """One SCAN from ``position``: the keys it returned and the next position (None when the
     walk has visited every primary). On a cluster the primaries are walked in name order; a
     position on a node that is no longer a primary (a failover during the walk) starts the walk
-    over, so no key is skipped."""
+    over, and one on a server restarted since starts that server's scan over: no key is skipped."""
+    scan: Any = client.scan  # on a cluster: ({node: cursor}, keys) from the target node
+    info: Any = client.info
     if not isinstance(client, RedisCluster):
-        cursor, keys = await client.scan(cursor=position.cursor, match=match, count=count)
-        return list(keys), None if int(cursor) == 0 else ScanPosition("", int(cursor))
+        run_id = str((await info("server"))["run_id"])
+        cursor = position.cursor if position.run_id == run_id else 0
+        after, keys = await scan(cursor=cursor, match=match, count=count)
+        return list(keys), None if int(after) == 0 else ScanPosition("", int(after), run_id)
     primaries = sorted(client.get_primaries(), key=lambda n: n.name)
     names = [n.name for n in primaries]
     if position.node not in names:
         position = ScanPosition(names[0], 0)
     node = primaries[names.index(position.node)]
-    scan: Any = client.scan  # typed for standalone Redis: on a cluster, ({node: cursor}, keys)
-    cursors, keys = await scan(cursor=position.cursor, match=match, count=count, target_nodes=node)
-    cursor = int(cursors[node.name])
-    if cursor != 0:
-        return list(keys), ScanPosition(node.name, cursor)
+    run_id = str((await info("server", target_nodes=node))["run_id"])
+    cursor = position.cursor if position.run_id == run_id else 0
+    cursors, keys = await scan(cursor=cursor, match=match, count=count, target_nodes=node)
+    after = int(cursors[node.name])
+    if after != 0:
+        return list(keys), ScanPosition(node.name, after, run_id)
     later = names.index(node.name) + 1
     return list(keys), ScanPosition(names[later], 0) if later < len(names) else None

@@ -7,6 +7,7 @@ every record once per page.) Counted with Redis's own INFO commandstats."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import redis
 
@@ -15,6 +16,7 @@ from consortium.store.base import LOG_START
 from consortium.store.redis import RedisStore, RedisStoreConfig
 from consortium.store.redis_scan import ScanPosition
 from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_process import RedisProcess
 
 T0 = 1_767_225_600.0
 RECORDS = 400
@@ -81,8 +83,39 @@ def test_a_walk_reads_each_record_once_on_every_primary_of_a_cluster(redis_clust
     assert all(n > 0 for n in redis_cluster.keys_per_node())  # the records were spread over the primaries
 
 
+def test_a_walk_resumed_after_redis_restarted_still_returns_every_token(tmp_path: Path) -> None:
+    """A restarted server hashes its keys with a new seed: the walk's SCAN cursor is started
+    over on it (its run_id changed) instead of skipping keys."""
+    server = RedisProcess(tmp_path / "redis", appendonly=True).start()
+
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=server.url))
+        apps = _records()
+        for i in range(0, len(apps), 100):
+            await store.record_logged(apps[i : i + 100], [], LOG_START)
+        first, cursor = await store.token_keys_page("2.", "", PAGE)
+        assert cursor.startswith("a|")
+        await store.close()
+        server.stop()
+        server.start()  # the records come back from the append-only file
+        store = RedisStore(RedisStoreConfig(url=server.url))
+        _reset_stats([server.url])
+        walked = set(first)
+        while cursor:
+            page, cursor = await store.token_keys_page("2.", cursor, PAGE)
+            walked.update(page)
+        await store.close()
+        assert walked == {t for app in apps for t in app.token_keys if t.startswith("2.")}
+        assert _record_reads([server.url]) >= RECORDS  # the restarted server was scanned from its start
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
+
+
 def test_a_scan_position_survives_its_text_form() -> None:
-    position = ScanPosition("127.0.0.1:7001", 1234)
+    position = ScanPosition("127.0.0.1:7001", 1234, "886407766d1cb951308747c30d0fc34f13ac5730")
     assert ScanPosition.decode(position.encode()) == position
     assert ScanPosition.decode("2.4.1.00ff") is None  # an earlier version's cursor: a token key
-    assert ScanPosition.decode("x|127.0.0.1:7001") is None
+    assert ScanPosition.decode("x|run|127.0.0.1:7001") is None
