@@ -191,6 +191,7 @@ def build_drainer(config: NodeConfig, engine: Origination, clock: Clock) -> Drai
         backoff=Backoff(config.outbox_backoff_base_seconds, config.outbox_backoff_max_seconds),
         timeout=config.outbox_timeout_seconds,
         poll_seconds=config.outbox_poll_seconds,
+        tokeniser=engine.tokeniser,
     )
 
 

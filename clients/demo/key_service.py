@@ -5,6 +5,7 @@ next to the hub over mutual TLS, with its own principals, and one key rotation r
 from __future__ import annotations
 
 import base64
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ class LocalKeyService:
     ca: DevCertificateAuthority
     folder: Path
     config: KeyServiceConfig
+    clock: Clock
 
     @property
     def address(self) -> str:
@@ -73,6 +75,12 @@ class LocalKeyService:
     async def stop(self) -> None:
         await self.service.stop(0.5)
 
+    async def restart(self) -> None:
+        """Starts the (stopped) service again on its port, vault and keys; nodes' channels
+        reconnect on their own."""
+        config = dataclasses.replace(self.config, listen=f"127.0.0.1:{self.service.port}")
+        self.service = await start_key_service(config, clock=self.clock)
+
 
 async def _activate(admin: KeyServiceClient, epoch: int) -> None:
     await admin.activate(epoch)
@@ -98,7 +106,7 @@ async def start_local_key_service(
         admin_keys={"demo": _b64(admin_public)},
         hub_keys={"main": _b64(hub_public)},
     )
-    return LocalKeyService(await start_key_service(config, clock=clock), ca, folder, config)
+    return LocalKeyService(await start_key_service(config, clock=clock), ca, folder, config, clock)
 
 
 def _b64(raw: bytes) -> str:

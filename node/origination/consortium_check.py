@@ -6,7 +6,8 @@ and every data source get at most the remaining time minus ``deadline_margin``, 
 answers (a referral with HUB_UNAVAILABLE, a source timeout) before its caller gives up, even
 when ``hub_timeout_seconds`` is longer. A Check that did not reach the hub (unreachable, too
 slow, circuit open, rate-limited) is queued under ``check:<application_id>`` so the consortium
-still learns of the application; one the hub refused (invalid, consent expired) is not.
+still learns of the application (in OPRF mode, with the key service out of reach, untokenised:
+the drainer makes its tokens later); one the hub refused (invalid, consent expired) is not.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ class ConsortiumCheck:
         return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
 
 
-def should_queue(error: Exception | None, request: consortium_pb2.CheckRequest) -> bool:
-    """A Check that never got a considered answer, and that we have tokens for."""
-    return error is not None and is_transient(error) and bool(request.tokens)
+def should_queue(
+    error: Exception | None, request: consortium_pb2.CheckRequest, identifiers: Sequence[tuple[int, str]]
+) -> bool:
+    """A Check that never got a considered answer, with its tokens or (OPRF mode, the key
+    service out of reach) the identifiers to make them from."""
+    return error is not None and is_transient(error) and bool(request.tokens or identifiers)

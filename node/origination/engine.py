@@ -170,10 +170,11 @@ class Origination(Disbursement):
             app.decision["consortium"] = base64.b64encode(stage1.extra.SerializeToString()).decode()
         if decision.outcome == APPROVE:
             app.final_limit_fen, app.final_rate = decision.pre_credit_limit_fen, decision.annual_rate
-        queued = should_queue(stage1.extra_error, check)
+        queued = should_queue(stage1.extra_error, check, canonicals)
         if queued:  # the consortium still learns of it; the late answer is attached on delivery
             app.decision["consortium_pending"] = True
-        await self._route(app, decision.outcome, "system", "; ".join(decision.reasons), now, check if queued else None)
+        reason = "; ".join(decision.reasons)
+        await self._route(app, decision.outcome, "system", reason, now, (check, canonicals) if queued else None)
         return app
 
     async def _route(
@@ -183,14 +184,15 @@ class Origination(Disbursement):
         actor: str,
         reason: str,
         now: float,
-        queued_check: consortium_pb2.CheckRequest | None = None,
+        queued_check: tuple[consortium_pb2.CheckRequest, list[tuple[int, str]]] | None = None,
     ) -> None:
         """Moves the application on, creates the task its next state needs and queues what the
         hub must hear of it (a Check that could not reach it, the outcome), atomically."""
         new_state = NEXT_STATE[outcome]
         with self.store.transaction() as db:
-            if queued_check is not None:
-                queue_check_in(self.outbox, db, queued_check, now)
+            if queued_check is not None:  # the identifiers are queued only when it has no tokens
+                check, identifiers = queued_check
+                queue_check_in(self.outbox, db, check, now, identifiers)
             if new_state == states.DUE_DILIGENCE:
                 open_tasks = {m.id: len(self.store.tasks(m.id)) for m in self.team.managers}
                 manager = self.team.assign(app.locality, app.industry, open_tasks)

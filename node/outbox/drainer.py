@@ -7,7 +7,10 @@ between the hub's ack and that commit resends the row, and the hub's idempotency
 member + application_ref, ReportOutcome) absorbs the repeat — exactly-once *effect*.
 Transient errors back off (full jitter, at least the hub's RetryInfo); permanent refusals are
 dead-lettered with their error and logged at ERROR, never dropped. While the circuit is open
-the drainer waits; after the cool-down its next delivery is the probe.
+the drainer waits; after the cool-down its next delivery is the probe. An untokenised Check (OPRF
+mode, queued while the key service was out of reach) gets its tokens from the key service first,
+outside the hub's circuit breaker; once sent, its row keeps the tokenised Check, not the
+identifiers.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from lianfang.v1 import consortium_pb2
 from clients.circuit import CircuitOpen
 from clients.hub import HubClient
 from node.hub_gate import HubGate
+from node.identity.keyring import KeyRing
 from node.outbox.late_answer import attach_late_answer_in
-from node.outbox.queue import CHECK, OUTCOME, Outbox, OutboxRow
+from node.outbox.queue import CHECK, OUTCOME, UNTOKENISED_CHECK, Outbox, OutboxRow
 from node.outbox.retry import Backoff, describe, is_transient
+from node.outbox.submissions import untokenised_check
 from runtime.clock import Clock
 
 log = logging.getLogger("lianfang.node.outbox")
@@ -47,8 +52,11 @@ class Drainer:
         timeout: float = 5.0,
         poll_seconds: float = 1.0,
         batch: int = 50,
+        tokeniser: KeyRing | None = None,
     ) -> None:
+        """``tokeniser``: the node's, for untokenised Checks (OPRF mode)."""
         self.outbox, self.hub, self.gate, self.clock = outbox, hub, gate, clock
+        self.tokeniser = tokeniser
         self.store = outbox.store
         self.backoff = backoff or Backoff()
         self.timeout, self.poll_seconds, self.batch = timeout, poll_seconds, batch
@@ -85,23 +93,36 @@ class Drainer:
                         return sent
                     sent += result == SENT
 
-    async def _send(self, row: OutboxRow) -> consortium_pb2.CheckResponse | None:
-        if row.kind == CHECK:
-            request = consortium_pb2.CheckRequest.FromString(row.request)
+    async def _prepared(self, row: OutboxRow) -> bytes:
+        """The bytes to send for a row: an untokenised Check's tokens are made now (the key
+        service's ``Unavailable`` is transient: the row waits and tries again)."""
+        if row.kind != UNTOKENISED_CHECK:
+            return row.request
+        oprf = self.tokeniser.oprf if self.tokeniser is not None else None
+        if oprf is None:
+            raise UnknownKind('an untokenised Check needs the key service (token_mode = "oprf")')
+        request, identifiers = untokenised_check(row.request)
+        request.tokens.extend(await oprf.tokens(identifiers))
+        return request.SerializeToString()
+
+    async def _send(self, kind: str, payload: bytes) -> consortium_pb2.CheckResponse | None:
+        if kind in (CHECK, UNTOKENISED_CHECK):
+            request = consortium_pb2.CheckRequest.FromString(payload)
             return await self.hub.check_request(request, timeout=self.timeout)
-        if row.kind == OUTCOME:
-            outcome = consortium_pb2.ReportOutcomeRequest.FromString(row.request)
+        if kind == OUTCOME:
+            outcome = consortium_pb2.ReportOutcomeRequest.FromString(payload)
             occurred = outcome.occurred_at.ToNanoseconds() / 1e9 if outcome.HasField("occurred_at") else None
             await self.hub.report_outcome(
                 outcome.application_ref, outcome.outcome, occurred_at=occurred, timeout=self.timeout
             )
             return None
-        raise UnknownKind(f"unknown outbox kind {row.kind!r}")
+        raise UnknownKind(f"unknown outbox kind {kind!r}")
 
     async def _deliver(self, row: OutboxRow) -> str:
         fields = {"id": row.id, "kind": row.kind, "key": row.idempotency_key, "attempts": row.attempts + 1}
         try:
-            answer = await self.gate.call(lambda: self._send(row))
+            payload = await self._prepared(row)
+            answer = await self.gate.call(lambda: self._send(row.kind, payload))
         except CircuitOpen:
             return WAIT
         except Exception as error:
@@ -114,14 +135,15 @@ class Drainer:
             log.error("outbox item dead-lettered", extra={"fields": {**fields, "error": describe(error)}})
             return DEAD
         now = self.clock()
+        sent = payload if payload is not row.request else None
         try:
             with self.store.transaction() as db:
                 if answer is not None:
                     attach_late_answer_in(self.store, db, row.application_id, answer, now)
-                self.outbox.mark_sent_in(db, row.id, now)
+                self.outbox.mark_sent_in(db, row.id, now, sent)
         except Exception:  # the hub has it: never resend forever because our side could not record it
             log.exception("late answer not attached", extra={"fields": fields})
             with self.store.transaction() as db:
-                self.outbox.mark_sent_in(db, row.id, now)
+                self.outbox.mark_sent_in(db, row.id, now, sent)
         log.info("outbox item sent", extra={"fields": fields})
         return SENT

@@ -19,6 +19,7 @@ from node.origination.store import NodeStore
 from runtime.errors import FailedPrecondition, NotFound
 
 CHECK, OUTCOME = "check", "outcome"
+UNTOKENISED_CHECK = "check_untokenised"  # OPRF mode: the key service was out of reach too
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 STATES = (PENDING, SENT, DEAD)
 
@@ -72,10 +73,13 @@ class Outbox:
         )
         return [OutboxRow(*r) for r in rows]
 
-    def mark_sent_in(self, db: sqlite3.Connection, row_id: int, now: float) -> None:
+    def mark_sent_in(self, db: sqlite3.Connection, row_id: int, now: float, request: bytes | None = None) -> None:
+        """``request``: what was sent in the end, kept instead of the queued bytes (an untokenised
+        Check keeps its tokens, not the identifiers they were made from)."""
         db.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
-            (now, row_id),
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '',"
+            " request = COALESCE(?, request) WHERE id = ?",
+            (now, request, row_id),
         )
 
     def mark_retry(self, row_id: int, next_attempt_at: float, error: str) -> None:

@@ -8,7 +8,8 @@ NOT_FOUND, UNAUTHENTICATED… — is the hub's considered refusal: resending the
 succeed, so the row is dead-lettered for a person to look at.
 
 Only outages (UNAVAILABLE, deadlines) count against the circuit breaker: any other answer
-proves the hub is there.
+proves the hub is there. An unreachable OPRF key service (``Unavailable`` raised before the hub
+is called) is transient too, and not the hub's outage.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import grpc
 
 from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
+from runtime.errors import Unavailable
 
 OUTAGE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 TRANSIENT = OUTAGE | {
@@ -41,7 +43,7 @@ def is_transient(error: BaseException) -> bool:
     """Worth sending again later."""
     if isinstance(error, LianfangRpcError):
         return error.code in TRANSIENT
-    return isinstance(error, TimeoutError | CircuitOpen)
+    return isinstance(error, TimeoutError | CircuitOpen | Unavailable)
 
 
 def describe(error: BaseException) -> str:

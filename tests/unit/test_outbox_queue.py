@@ -8,12 +8,16 @@ from pathlib import Path
 
 import grpc
 import pytest
+from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
+from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.origination.store import NodeStore
 from node.outbox import CHECK, DEAD, OUTCOME, PENDING, SENT, Outbox
+from node.outbox.queue import UNTOKENISED_CHECK
 from node.outbox.retry import Backoff, is_outage, is_transient
+from node.outbox.submissions import queue_check_in, untokenised_check
 from runtime.errors import FailedPrecondition, NotFound
 
 
@@ -86,3 +90,32 @@ def test_error_classes() -> None:
         assert not is_transient(err(code)) and not is_outage(err(code))
     assert is_transient(TimeoutError()) and is_transient(CircuitOpen("open")) and is_outage(CircuitOpen("open"))
     assert not is_transient(ValueError("a bug"))
+    away = KeyServiceUnavailable("key service unavailable (UNAVAILABLE)")  # OPRF: raised before the hub is called
+    assert is_transient(away) and not is_outage(away)  # retried, never held against the hub's circuit
+
+
+def test_a_check_without_tokens_is_queued_with_its_identifiers_and_sent_with_tokens_only(tmp_path: Path) -> None:
+    box = outbox(tmp_path)
+    request = consortium_pb2.CheckRequest(application_ref="app_1", consent_ref="c" * 32)
+    identifiers = [(common_pb2.TOKEN_TYPE_USCC, "92310115MA1FL3Q869"), (common_pb2.TOKEN_TYPE_PHONE, "+8613800138000")]
+    with box.store.transaction() as db:
+        queue_check_in(box, db, request, 100.0, identifiers)
+    (row,) = box.rows()
+    assert (row.kind, row.idempotency_key) == (UNTOKENISED_CHECK, "check:app_1")
+    assert untokenised_check(row.request) == (request, identifiers)
+    tokenised = consortium_pb2.CheckRequest(application_ref="app_1", tokens=[common_pb2.Token(scheme=2, type=1)])
+    with box.store.transaction() as db:
+        box.mark_sent_in(db, row.id, 101.0, tokenised.SerializeToString())
+    assert box.get(row.id).request == tokenised.SerializeToString()  # the identifiers are gone
+    with box.store.transaction() as db:  # a Check with tokens is queued as it is, identifiers or not
+        queue_check_in(box, db, tokenised, 102.0, identifiers)
+    assert box.get(row.id).request == tokenised.SerializeToString()  # same key: the first row stands
+    with box.store.transaction() as db:
+        queue_check_in(
+            box, db, consortium_pb2.CheckRequest(application_ref="app_2", tokens=tokenised.tokens), 103.0, identifiers
+        )
+    assert (
+        box.rows()[0].kind == CHECK
+        and box.rows()[0].request
+        == consortium_pb2.CheckRequest(application_ref="app_2", tokens=tokenised.tokens).SerializeToString()
+    )
