@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -114,11 +115,23 @@ class DisputeBook:
 
 
 # -- the actions (shared by ConsortiumService.RaiseDispute and the AdminService) -------------
-async def _publish_token_state(log: RingTracker, store: Store, book: DisputeBook, token: str, now: float) -> None:
-    """Tells the rings whether the token still carries an effective negative marker."""
-    markers = (await store.markers_for_tokens([token])).get(token, [])
-    live = any(m.marker_type in NEGATIVE and m.is_active(now) and not book.is_disputed(m.marker_id) for m in markers)
-    await log.publish([marker_event(token, live)])
+async def publish_marker_state(
+    log: RingTracker, store: Store, book: DisputeBook, tokens: Sequence[str], now: float
+) -> None:
+    """Tells the rings (and every other fold) whether each token still carries an effective
+    negative marker — in force and not disputed — after a withdrawal, a dispute, a correction
+    or the retention job purging expired markers."""
+    if not tokens:
+        return
+    markers = await store.markers_for_tokens(list(tokens))
+
+    def live(token: str) -> bool:
+        return any(
+            m.marker_type in NEGATIVE and m.is_active(now) and not book.is_disputed(m.marker_id)
+            for m in markers.get(token, ())
+        )
+
+    await log.publish([marker_event(token, live(token)) for token in dict.fromkeys(tokens)])
 
 
 def _statement(text: str, field: str) -> None:
@@ -142,7 +155,7 @@ async def raise_dispute(
         raise FailedPrecondition(f"the marker is already disputed ({book.open_by_marker[marker_id]})")
     dispute_id = "dp_" + secrets.token_hex(10)
     await log.publish([open_event(dispute_id, marker_id, by, now, statement)])
-    await _publish_token_state(log, store, book, marker.token_key, now)
+    await publish_marker_state(log, store, book, [marker.token_key], now)
     return book.disputes[dispute_id]
 
 
@@ -221,5 +234,5 @@ async def resolve_dispute(
         await store.add_marker(replacement)
         corrected = replacement.marker_id
     await log.publish([resolve_event(dispute.dispute_id, request.resolution, by, now, request.note, corrected)])
-    await _publish_token_state(log, store, book, marker.token_key, now)
+    await publish_marker_state(log, store, book, [marker.token_key], now)
     return book.disputes[dispute.dispute_id]

@@ -4,7 +4,10 @@ markers once past their expiry (negative 5 years after the event ends, protectiv
 running it on several replicas at once is harmless) or once from ``lianfang hub purge``.
 
 Purging is an event of the consortium log too: the rings drop the expired applications in the
-same order on every replica, and the audit log records when retention ran.
+same order on every replica, and the audit log records when retention ran. A negative marker in
+force until it expired ends in the log as a withdrawal does (``publish_marker_state``), so a
+ring stops counting its token as blacklisted within one purge interval of the expiry (a Check's
+own blacklist answer follows ``expires_at`` to the second).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 import logging
 from dataclasses import dataclass
 
+from consortium.disputes import DisputeBook, publish_marker_state
+from consortium.markers import NEGATIVE
 from consortium.rings import RingTracker
 from consortium.store.base import Store
 from runtime.clock import Clock
@@ -35,25 +40,30 @@ def retention_event(before: float) -> str:
     return json.dumps(["r", before], separators=(",", ":"))
 
 
-async def purge(store: Store, rings: RingTracker, now: float, application_retention: float) -> PurgeReport:
-    """One pass: applications received before ``now - application_retention``, expired markers."""
+async def purge(
+    store: Store, rings: RingTracker, disputes: DisputeBook, now: float, application_retention: float
+) -> PurgeReport:
+    """One pass: applications received before ``now - application_retention``, expired markers.
+    ``disputes``: folded from the same log as ``rings`` (a disputed marker counts for nothing)."""
     before = now - application_retention
     applications = await store.purge_applications(before)
     markers = await store.purge_markers(now)
     await rings.publish([retention_event(before)])
-    report = PurgeReport(applications, markers, before)
-    log.info("retention purge", extra={"fields": {"applications": applications, "markers": markers}})
+    ended = [m.token_key for m in markers if m.marker_type in NEGATIVE and m.withdrawn_at is None]
+    await publish_marker_state(rings, store, disputes, ended, now)
+    report = PurgeReport(applications, len(markers), before)
+    log.info("retention purge", extra={"fields": {"applications": applications, "markers": len(markers)}})
     return report
 
 
 async def purge_periodically(
-    store: Store, rings: RingTracker, clock: Clock, application_retention: float, interval: float
+    store: Store, rings: RingTracker, disputes: DisputeBook, clock: Clock, application_retention: float, interval: float
 ) -> None:
     """Runs ``purge`` every ``interval`` seconds (the first after one interval) until cancelled;
     a store outage skips a round."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await purge(store, rings, clock(), application_retention)
+            await purge(store, rings, disputes, clock(), application_retention)
         except Unavailable:
             log.warning("retention purge skipped: store unavailable")

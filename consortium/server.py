@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import grpc
@@ -88,6 +88,7 @@ class RunningHub:
     health_port: int = 0
     watches: WatchBook | None = None  # closed on stop: open Watch streams end at once
     authenticator: Authenticator | None = None
+    disputes: DisputeBook = field(default_factory=DisputeBook)  # the serving hub's, folded with its rings
 
     def stop_metrics(self) -> None:
         if self.metrics_endpoint is not None:
@@ -251,7 +252,7 @@ async def start_hub(
     probe = asyncio.create_task(_probe_store(store, health_servicer, config.store_probe_seconds))
     retention = config.application_retention_days * 86_400.0
     purger = (
-        asyncio.create_task(purge_periodically(store, rings, clock, retention, config.purge_interval_seconds))
+        asyncio.create_task(purge_periodically(store, rings, disputes, clock, retention, config.purge_interval_seconds))
         if config.purge_interval_seconds > 0
         else None
     )
@@ -269,6 +270,7 @@ async def start_hub(
         endpoint,
         watches=watches,
         authenticator=authenticator,
+        disputes=disputes,
     )
     if config.health_listen:
         hub.health_server, hub.health_port = await serve_health(config.health_listen, health_servicer)
@@ -299,8 +301,9 @@ async def purge_once(config: HubConfig, now: float) -> PurgeReport:
     """``lianfang hub purge``: one retention pass against the configured store, then exit."""
     store = store_from_url(config.store)
     try:
-        rings = RingTracker(store, config.link_policy())  # purging needs no ring ids
+        disputes = DisputeBook()  # which expired markers' tokens still carry an undisputed one
+        rings = RingTracker(store, config.link_policy(), observers=(disputes.observe,))  # no ring ids needed
         await rings.catch_up()
-        return await purge(store, rings, now, config.application_retention_days * 86_400.0)
+        return await purge(store, rings, disputes, now, config.application_retention_days * 86_400.0)
     finally:
         await store.close()

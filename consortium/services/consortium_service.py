@@ -11,7 +11,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium import wire
 from consortium.aliases import AliasBook, alias_event, pairs_in
-from consortium.disputes import DisputeBook, dispute_response
+from consortium.disputes import DisputeBook, dispute_response, publish_marker_state
 from consortium.key_book import KeyBook
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
@@ -314,10 +314,8 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             raise PermissionDenied("only the filing member may withdraw a marker")
         now = self.clock()
         withdrawn = await self.store.withdraw_marker(request.marker_id, now, request.reason)
-        if withdrawn.marker_type in NEGATIVE:
-            remaining = (await self.store.markers_for_tokens([withdrawn.token_key])).get(withdrawn.token_key, [])
-            still = any(m.marker_type in NEGATIVE and m.is_active(now) for m in remaining)
-            await self.rings.publish([marker_event(withdrawn.token_key, still)])
+        if withdrawn.marker_type in NEGATIVE:  # a disputed marker left on the token does not count
+            await publish_marker_state(self.rings, self.store, self.disputes, [withdrawn.token_key], now)
         return consortium_pb2.WithdrawMarkerResponse(marker=marker_message(withdrawn, now))
 
     async def ListMyMarkers(

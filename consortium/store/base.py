@@ -73,9 +73,10 @@ class MarkerStore(abc.ABC):
     async def markers_by_filer(self, member_id: str) -> list[Marker]: ...
 
     @abc.abstractmethod
-    async def purge_markers(self, now: float) -> int:
+    async def purge_markers(self, now: float) -> list[Marker]:
         """Deletes markers whose ``expires_at`` has passed (withdrawn ones included: they were
-        kept for audit until then); returns how many. Markers that never expire stay."""
+        kept for audit until then); returns them (the retention job tells the rings which
+        tokens lost a marker). Markers that never expire stay."""
 
 
 LogCursor = tuple[int, int]

@@ -81,9 +81,9 @@ class RedisMarkers(RedisPlumbing):
         return {k: sorted_markers(r) for k, r in zip(tokens, rows, strict=True) if r}
 
     @guarded
-    async def purge_markers(self, now: float) -> int:
+    async def purge_markers(self, now: float) -> list[Marker]:
         """Walks each filer's marker index (markers are few next to applications)."""
-        purged = 0
+        purged: list[Marker] = []
         for member_id in [text(m) for m in await self._redis.smembers(f"{self._p}:members")]:
             for marker in await self.markers_by_filer(member_id):
                 if marker.expires_at is None or marker.expires_at > now:
@@ -93,7 +93,7 @@ class RedisMarkers(RedisPlumbing):
                     pipe.delete(self._marker_key(marker.marker_id))
                     pipe.zrem(self._member_key(member_id, "markers"), marker.marker_id)
                     await pipe.execute()
-                purged += 1
+                purged.append(marker)
         return purged
 
     @guarded

@@ -300,9 +300,12 @@ class SqliteStore(Store):
                 out.setdefault(marker.token_key, []).append(marker)
         return out
 
-    async def purge_markers(self, now: float) -> int:
+    async def purge_markers(self, now: float) -> list[Marker]:
         with self._tx() as db:
-            return db.execute("DELETE FROM markers WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)).rowcount
+            expired = "FROM markers WHERE expires_at IS NOT NULL AND expires_at <= ?"
+            purged = [_marker(r) for r in db.execute(f"SELECT {_MARKER_COLUMNS} {expired}", (now,))]
+            db.execute(f"DELETE {expired}", (now,))
+            return purged
 
     async def markers_by_filer(self, member_id: str) -> list[Marker]:
         rows = self._db.execute(

@@ -14,7 +14,7 @@ from lianfang.v1 import common_pb2
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from runtime.clock import ManualClock
-from tests.support.consortium import check_request, rid
+from tests.support.consortium import check_request, rid, token
 
 DAY = 86_400.0
 
@@ -126,7 +126,7 @@ async def test_a_dispute_outliving_its_purged_marker_can_still_be_closed(hub) ->
     marker = await c.members["lender-a"].hub_client.file_marker(rid(9), common_pb2.MARKER_TYPE_SUSPECT, "SHORT_LIVED")
     dispute = await c.admin.open_dispute(marker.marker_id, "please check")
     clock.advance(6 * 365 * DAY)  # the marker expires, and the retention job purges it
-    assert await c.hub.store.purge_markers(clock()) == 1
+    assert [m.marker_id for m in await c.hub.store.purge_markers(clock())] == [marker.marker_id]
     with pytest.raises(LianfangRpcError) as nothing:
         await c.admin.resolve_dispute(
             dispute.dispute_id,
@@ -138,3 +138,18 @@ async def test_a_dispute_outliving_its_purged_marker_can_still_be_closed(hub) ->
     assert nothing.value.code == grpc.StatusCode.FAILED_PRECONDITION
     closed = await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "expired")
     assert closed.resolution == common_pb2.DISPUTE_RESOLUTION_WITHDRAW
+
+
+async def test_a_withdrawal_unflags_a_ring_when_only_a_disputed_marker_is_left(hub) -> None:  # type: ignore[no-untyped-def]
+    c, _ = hub
+    a, b = c.members["lender-a"].hub_client, c.members["lender-b"].hub_client
+    device = token(common_pb2.TOKEN_TYPE_DEVICE_ID, "dispute-tablet")
+    first = await a.file_marker(device, common_pb2.MARKER_TYPE_SUSPECT, "SHARED_DEVICE_FRAUD")
+    second = await b.file_marker(device, common_pb2.MARKER_TYPE_SUSPECT, "SHARED_DEVICE_FRAUD")
+    await a.check_request(check_request("ring-1", rid(41), device))
+    assert (await b.check_request(check_request("ring-2", rid(42), device))).ring.blacklisted == 2
+    await c.admin.open_dispute(second.marker_id, "the tablet was stolen from the shop")
+    assert (await a.check_request(check_request("ring-3", rid(43), device))).ring.blacklisted == 3  # a's stands
+    await a.withdraw_marker(first.marker_id, "filed in error")
+    after = await b.check_request(check_request("ring-4", rid(44), device))
+    assert after.ring.size == 4 and after.ring.blacklisted == 0 and not after.blacklist  # only a disputed one left

@@ -31,18 +31,38 @@ async def test_purge_enforces_retention(tmp_path: Path) -> None:
         clock.advance(700 * DAY)
         young = await b.check_request(check_request("young", rid(3), device))
         assert young.ring.size == 3
-        report = await purge(c.hub.store, c.hub.rings, clock(), 2 * YEAR)
+        report = await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
         assert (report.applications, report.markers) == (0, 0)  # nothing is two years old yet
         clock.advance(40 * DAY)  # the first two are now past two years; the marker not past 5
-        report = await purge(c.hub.store, c.hub.rings, clock(), 2 * YEAR)
+        report = await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
         assert (report.applications, report.markers) == (2, 0)
         assert await c.hub.store.get_application("lender-a", "old-1") is None
         assert await c.hub.store.get_application("lender-b", "young") is not None
         again = await a.check_request(check_request("new", rid(4), device))
         assert again.ring.size == 2  # "young" and itself: the purged ones left the ring
         clock.advance(5 * YEAR)
-        report = await purge(c.hub.store, c.hub.rings, clock(), 2 * YEAR)
+        report = await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
         assert report.markers == 1 and await c.hub.store.get_marker(marker.marker_id) is None
+    finally:
+        await c.stop()
+
+
+async def test_a_ring_stops_counting_an_expired_marker_once_it_is_purged(tmp_path: Path) -> None:
+    clock = ManualClock()
+    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b"], clock=clock)
+    a, b = c.members["lender-a"].hub_client, c.members["lender-b"].hub_client
+    device = token(common_pb2.TOKEN_TYPE_DEVICE_ID, "long-lived-tablet")
+    try:
+        await a.file_marker(device, common_pb2.MARKER_TYPE_SUSPECT, "SHARED_DEVICE_FRAUD")  # expires in 5 years
+        clock.advance(5 * YEAR + DAY)
+        await a.check_request(check_request("late-1", rid(51), device))
+        expired = await b.check_request(check_request("late-2", rid(52), device))
+        assert not expired.blacklist  # a Check's own answer follows the expiry to the second
+        assert expired.ring.blacklisted == 2  # the rings: until the retention job ends it in the log
+        report = await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
+        assert report.markers == 1
+        after = await a.check_request(check_request("late-3", rid(53), device))
+        assert after.ring.size == 3 and after.ring.blacklisted == 0
     finally:
         await c.stop()
 

@@ -253,11 +253,15 @@ def test_purge_markers_past_their_expiry(backend: Backend) -> None:
         await store.withdraw_marker("gone", T0 + 5, "filed in error")
         await store.add_marker(marker("young", "a", PHONE, T0, expires_at=T0 + 1000))
         await store.add_marker(marker("forever", "b", PHONE, T0, expires_at=None))
-        assert await store.purge_markers(T0 + 100) == 2
+        purged = sorted(await store.purge_markers(T0 + 100), key=lambda m: m.marker_id)
+        assert [(m.marker_id, m.token_key, m.withdrawn_at) for m in purged] == [
+            ("gone", DEVICE, T0 + 5),
+            ("old", PHONE, None),
+        ]
         assert await store.get_marker("old") is None and await store.get_marker("gone") is None
         assert {m.marker_id for m in (await store.markers_for_tokens([PHONE]))[PHONE]} == {"young", "forever"}
         assert [m.marker_id for m in await store.markers_by_filer("b")] == ["forever"]
-        assert await store.purge_markers(T0 + 100) == 0
+        assert await store.purge_markers(T0 + 100) == []
 
     backend.run(scenario)
 
