@@ -295,9 +295,13 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             expires_at=expires,
             case_ref=request.case_ref,
         )
-        await self.store.add_marker(marker)
-        if marker.marker_type in NEGATIVE:
-            await self.rings.publish([marker_event(marker.token_key, True, marker.filer_member_id, now)])
+        # The marker and its log entry in one step: a crash cannot keep one without the other.
+        events = (
+            [marker_event(marker.token_key, True, marker.filer_member_id, now)]
+            if marker.marker_type in NEGATIVE
+            else []
+        )
+        self.rings.apply(await self.store.add_marker_logged(marker, events, self.rings.cursor))
         return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now))
 
     async def WithdrawMarker(

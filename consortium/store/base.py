@@ -139,6 +139,15 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
             snapshots.append(CheckSnapshot(new, stored.received_at, found))
         return snapshots, await self.append_log_events(events, after)
 
+    async def add_marker_logged(
+        self, marker: Marker, events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        """FileMarker in one step: ``add_marker`` then ``append_log_events(events, after)``. A
+        backend fuses them (one transaction, one round trip) so that a hub crashing in between
+        cannot keep a marker the log (the rings, the audit tree, give-to-get) never heard of."""
+        await self.add_marker(marker)
+        return await self.append_log_events(events, after)
+
     @abc.abstractmethod
     async def token_keys_page(self, prefix: str, cursor: str, limit: int) -> tuple[list[str], str]:
         """A page of the distinct token keys held (by applications or markers) that start with

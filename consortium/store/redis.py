@@ -34,7 +34,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from consortium.records import LONGEST_WINDOW, YEAR, ApplicationRecord, CheckSnapshot, Member
+from consortium.records import LONGEST_WINDOW, YEAR, ApplicationRecord, CheckSnapshot, Marker, Member
 from consortium.store import redis_scripts as lua
 from consortium.store.base import LogCursor, Store
 from consortium.store.redis_cluster_link import ClusterLink, open_cluster_link
@@ -214,6 +214,15 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             found = {k: list(markers[k]) for k in dict.fromkeys(app.token_keys) if k in markers}
             snapshots.append(CheckSnapshot(new, stored.received_at, found))
         return snapshots, self._entries(replies[-1])
+
+    @guarded
+    async def add_marker_logged(
+        self, marker: Marker, events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        """The id's claim, then the marker and the log in one round trip (a crash after the
+        claim leaves no marker: a retry with the same id completes it)."""
+        await self._claim_marker(marker)
+        return await self._write_logged(self._marker_writes(marker), events, after)
 
     @guarded
     async def get_application(self, member_id: str, application_ref: str) -> ApplicationRecord | None:

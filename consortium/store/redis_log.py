@@ -32,7 +32,14 @@ class RedisConsortiumLog(RedisPlumbing):
 
     @guarded
     async def append_log_events(self, events: Sequence[str], after: LogCursor) -> list[tuple[LogCursor, str]]:
-        commands = self._log_commands(events, after)
+        return await self._write_logged((), events, after)
+
+    async def _write_logged(
+        self, writes: Sequence[tuple[Any, ...]], events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        """``writes`` (plain commands), then the events and the log since ``after``: one round
+        trip, so the writes and their log entries reach Redis together."""
+        commands = [*writes, *self._log_commands(events, after)]
         if self._link is not None:
             replies = await self._link.execute(commands)
         else:
@@ -55,6 +62,3 @@ class RedisConsortiumLog(RedisPlumbing):
             return []
         key = self._log_key()
         return [*(("XADD", key, "*", "e", event) for event in events), ("XRANGE", key, f"({after[0]}-{after[1]}", "+")]
-
-    async def _append_logged(self, events: Sequence[str], after: LogCursor | None) -> list[tuple[LogCursor, str]]:
-        return [] if after is None else await self.append_log_events(events, after)

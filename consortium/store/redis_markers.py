@@ -12,7 +12,7 @@ from redis.commands.core import AsyncScript
 
 from consortium.records import Marker
 from consortium.store.redis_plumbing import RedisPlumbing
-from consortium.store.redis_records import guarded, marker_json, marker_record, sorted_markers, text
+from consortium.store.redis_records import guarded, marker_json, marker_record, num, sorted_markers, text
 from runtime.errors import AlreadyExists, NotFound, Unavailable
 
 
@@ -23,22 +23,32 @@ class RedisMarkers(RedisPlumbing):
 
     @guarded
     async def add_marker(self, marker: Marker) -> None:
+        await self._claim_marker(marker)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for command in self._marker_writes(marker):
+                pipe.execute_command(*command)
+            await pipe.execute()
+
+    async def _claim_marker(self, marker: Marker) -> None:
         pointer = self._marker_key(marker.marker_id)
-        markers_key = f"{self._token_base(marker.token_key)}:markers"
         if not await self._redis.set(pointer, marker.token_key, nx=True):
             # Taken, unless an earlier add crashed after claiming the id: then complete it.
             owner = await self._redis.get(pointer)
+            markers_key = f"{self._token_base(marker.token_key)}:markers"
             if (
                 owner is None
                 or text(owner) != marker.token_key
                 or await self._redis.hexists(markers_key, marker.marker_id)
             ):
                 raise AlreadyExists(f"marker {marker.marker_id!r} already exists")
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hsetnx(markers_key, marker.marker_id, marker_json(marker))
-            filer_key = self._member_key(marker.filer_member_id, "markers")
-            pipe.zadd(filer_key, {marker.marker_id: marker.filed_at})
-            await pipe.execute()
+
+    def _marker_writes(self, marker: Marker) -> list[tuple[Any, ...]]:
+        markers_key = f"{self._token_base(marker.token_key)}:markers"
+        filer_key = self._member_key(marker.filer_member_id, "markers")
+        return [
+            ("HSETNX", markers_key, marker.marker_id, marker_json(marker)),
+            ("ZADD", filer_key, num(marker.filed_at), marker.marker_id),
+        ]
 
     async def _marker_raw(self, marker_id: str) -> tuple[str, Any] | None:
         token = await self._redis.get(self._marker_key(marker_id))

@@ -248,25 +248,37 @@ class SqliteStore(Store):
 
     # -- markers ---------------------------------------------------------------------------
     async def add_marker(self, marker: Marker) -> None:
+        with self._tx() as db:
+            self._insert_marker(db, marker)
+
+    async def add_marker_logged(
+        self, marker: Marker, events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        """The marker and its log entries in one transaction."""
+        with self._tx() as db:
+            self._insert_marker(db, marker)
+            return self._log(db, events, after)
+
+    @staticmethod
+    def _insert_marker(db: sqlite3.Connection, marker: Marker) -> None:
         try:
-            with self._tx() as db:
-                db.execute(
-                    f"INSERT INTO markers ({_MARKER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        marker.marker_id,
-                        marker.filer_member_id,
-                        marker.token_key,
-                        marker.marker_type,
-                        marker.reason_code,
-                        marker.evidence_level,
-                        marker.filed_at,
-                        marker.event_ended_at,
-                        marker.expires_at,
-                        marker.case_ref,
-                        marker.withdrawn_at,
-                        marker.withdraw_reason,
-                    ),
-                )
+            db.execute(
+                f"INSERT INTO markers ({_MARKER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    marker.marker_id,
+                    marker.filer_member_id,
+                    marker.token_key,
+                    marker.marker_type,
+                    marker.reason_code,
+                    marker.evidence_level,
+                    marker.filed_at,
+                    marker.event_ended_at,
+                    marker.expires_at,
+                    marker.case_ref,
+                    marker.withdrawn_at,
+                    marker.withdraw_reason,
+                ),
+            )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"marker {marker.marker_id!r} already exists") from None
 

@@ -286,6 +286,26 @@ def test_markers_lifecycle(backend: Backend) -> None:
     backend.run(scenario)
 
 
+def test_a_marker_and_its_log_entry_are_written_together(backend: Backend) -> None:
+    """``add_marker_logged`` (FileMarker): the marker and its events in one step; an id that is
+    taken writes neither, so the log never tells of a marker the store does not hold."""
+
+    async def scenario(store: Store) -> None:
+        entries = await store.append_log_events(["before"], LOG_START)
+        m1 = marker("m1", "a", PHONE, T0)
+        logged = await store.add_marker_logged(m1, ["filed m1"], entries[-1][0])
+        assert [e for _, e in logged] == ["filed m1"] and await store.get_marker("m1") == m1
+        assert [m.marker_id for m in await store.markers_by_filer("a")] == ["m1"]
+        with pytest.raises(AlreadyExists):
+            await store.add_marker_logged(replace(m1, token_key=DEVICE), ["filed again"], logged[-1][0])
+        assert [e for _, e in await store.log_events(LOG_START, 10)] == ["before", "filed m1"]
+        assert await store.get_marker("m1") == m1 and DEVICE not in await store.markers_for_tokens([DEVICE])
+        quiet = await store.add_marker_logged(marker("m2", "a", DEVICE, T0), [], LOG_START)  # a protective one
+        assert [e for _, e in quiet] == ["before", "filed m1"]  # no event: the log since the cursor
+
+    backend.run(scenario)
+
+
 def test_markers_queries(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
         filed = [
