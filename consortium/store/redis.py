@@ -282,7 +282,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         read in pipelines), then of the marker hashes of ``prefix`` (``Store.token_keys_page``).
         A page is at least ``limit`` tokens unless a scan ends, each a SCAN of about ``limit`` keys
         from where the last page stopped: a walk visits every key once, whatever its length.
-        The cursor is ``<a|m>|<SCAN cursor>|<node>``; on a cluster, every primary in turn."""
+        The cursor is ``<a|m>|<SCAN cursor>|<run_id>|<node>``; on a cluster, every primary in turn."""
         phase, _, rest = cursor.partition("|")
         position = ScanPosition.decode(rest) if phase in ("a", "m") else None
         if position is None:  # a new walk, or a cursor of an earlier version (a token key)

@@ -17,35 +17,21 @@ import pytest
 from lianfang.v1 import common_pb2
 
 from clients.circuit import CLOSED, OPEN
-from clients.demo.consortium import LocalConsortium, LocalMember, start_local_consortium
+from clients.demo.consortium import LocalConsortium, LocalMember
 from clients.errors import LianfangRpcError
 from consortium.server import start_hub
 from node.outbox import DEAD, SENT
 from node.sources.personas import JINGCHENG_PARTS, LAO_WANG
-from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type
 from tests.support.origination import application, findings
-from tests.support.outbox import drained, eventually
-
-FAST = {"outbox_poll_seconds": 0.05, "circuit_failure_threshold": 2, "circuit_reset_seconds": 30.0}
+from tests.support.outbox import drained, eventually, two_lenders
 
 
 @pytest.fixture
 async def bank(tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
-    clock = ManualClock()
-    c = await start_local_consortium(
-        tmp_path,
-        ["lender-a", "lender-b"],
-        clock=clock,
-        source_latency_ms=5,
-        scenario_file=SEED_PERSONAS_FILE,
-        node_options=FAST,
-    )
-    try:
-        yield c, clock
-    finally:
-        await c.stop()
+    async with two_lenders(tmp_path) as pair:
+        yield pair
 
 
 async def hub_down(c: LocalConsortium) -> int:

@@ -14,34 +14,20 @@ from pathlib import Path
 import pytest
 from lianfang.v1 import common_pb2, consortium_pb2
 
-from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.demo.consortium import LocalConsortium
 from node.outbox import SENT
 from node.outbox.queue import UNTOKENISED_CHECK
 from node.sources.personas import LAO_WANG
-from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type
 from tests.support.origination import application
-
-FAST = {"outbox_poll_seconds": 0.05}
+from tests.support.outbox import two_lenders
 
 
 @pytest.fixture
 async def bank(tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
-    clock = ManualClock()
-    c = await start_local_consortium(
-        tmp_path,
-        ["lender-a", "lender-b"],
-        clock=clock,
-        source_latency_ms=5,
-        scenario_file=SEED_PERSONAS_FILE,
-        node_options=FAST,
-        token_mode="oprf",
-    )
-    try:
-        yield c, clock
-    finally:
-        await c.stop()
+    async with two_lenders(tmp_path, token_mode="oprf") as pair:
+        yield pair
 
 
 async def test_a_check_queued_while_the_key_service_was_away_is_tokenised_and_delivered(bank) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
@@ -40,6 +40,15 @@ def scrape(port: int) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def growth(before: Samples, after: Samples) -> Callable[..., float]:
+    """``moved(name, **labels)``: how much a sample grew from one scrape to the next."""
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    return moved
 
 
 async def scrape_async(port: int) -> Samples:
@@ -111,10 +120,7 @@ async def test_hub_counts_stacking_marker_and_ring_hits(consortium: LocalConsort
     second = await b.check_request(check_request("m-b-1", rid(7), phone(7)))  # same person, other lender
     assert {r.code for r in second.reasons} >= {"STACKING_PHONE_1H", "BLACKLIST_SUSPECT"}
     assert second.HasField("ring")
-    after = await scrape_async(hub_port(c))
-
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    moved = growth(before, await scrape_async(hub_port(c)))
 
     assert moved("lianfang_hub_check_answers_total") == 2
     assert moved("lianfang_hub_stacking_hits_total", token_type="phone") == 1
@@ -134,10 +140,7 @@ async def test_hub_histograms_the_ring_size_of_linked_answers(consortium: LocalC
     three = await b.check_request(check_request("m-size-3", rid(23), phone(21)))
     assert not alone.HasField("ring") and (pair.ring.size, three.ring.size) == (2, 3)
     assert (three.ring.lenders, three.ring.persons) == (2, 3)  # not what the histogram counts
-    after = await scrape_async(hub_port(c))
-
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    moved = growth(before, await scrape_async(hub_port(c)))
 
     size = "lianfang_hub_ring_answer_size"
     assert moved(f"{size}_count") == 2 and moved(f"{size}_sum") == 2 + 3  # the unlinked answer is not counted

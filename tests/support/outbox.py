@@ -1,12 +1,41 @@
-"""Waiting for a node's outbox (a real background drainer) with a bounded real wait."""
+"""Waiting for a node's outbox (a real background drainer) with a bounded real wait, and the
+two-lender consortium the outbox tests run on."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
+from clients.demo.consortium import LocalConsortium, start_local_consortium
 from node.server import RunningNode
+from node.sources.simulators import SEED_PERSONAS_FILE
+from runtime.clock import ManualClock
+
+FAST = {"outbox_poll_seconds": 0.05, "circuit_failure_threshold": 2, "circuit_reset_seconds": 30.0}
+
+
+@contextlib.asynccontextmanager
+async def two_lenders(tmp_path: Path, **options: Any) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    """lender-a and lender-b on manual time, seed personas, fast outbox polling (``options``:
+    more ``start_local_consortium`` arguments, e.g. ``token_mode="oprf"``)."""
+    clock = ManualClock()
+    c = await start_local_consortium(
+        tmp_path,
+        ["lender-a", "lender-b"],
+        clock=clock,
+        source_latency_ms=5,
+        scenario_file=SEED_PERSONAS_FILE,
+        node_options=FAST,
+        **options,
+    )
+    try:
+        yield c, clock
+    finally:
+        await c.stop()
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
