@@ -16,15 +16,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, PROTECTIVE, REASON_CODE, MarkerPolicy
-from consortium.rings import RingTracker, marker_event
+from consortium.rings import RingTracker
 from consortium.store.base import Store
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.timestamps import to_timestamp
@@ -115,25 +115,6 @@ class DisputeBook:
 
 
 # -- the actions (shared by ConsortiumService.RaiseDispute and the AdminService) -------------
-async def publish_marker_state(
-    log: RingTracker, store: Store, book: DisputeBook, tokens: Sequence[str], now: float
-) -> None:
-    """Tells the rings (and every other fold) whether each token still carries an effective
-    negative marker — in force and not disputed — after a withdrawal, a dispute, a correction
-    or the retention job purging expired markers."""
-    if not tokens:
-        return
-    markers = await store.markers_for_tokens(list(tokens))
-
-    def live(token: str) -> bool:
-        return any(
-            m.marker_type in NEGATIVE and m.is_active(now) and not book.is_disputed(m.marker_id)
-            for m in markers.get(token, ())
-        )
-
-    await log.publish([marker_event(token, live(token)) for token in dict.fromkeys(tokens)])
-
-
 def _statement(text: str, field: str) -> None:
     if not 1 <= len(text) <= 2000:
         raise InvalidArgument.one(field, "1..2000 characters")

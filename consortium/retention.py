@@ -4,10 +4,11 @@ markers once past their expiry (negative 5 years after the event ends, protectiv
 running it on several replicas at once is harmless) or once from ``lianfang hub purge``.
 
 Purging is an event of the consortium log too: the rings drop the expired applications in the
-same order on every replica, and the audit log records when retention ran. A negative marker in
-force until it expired ends in the log as a withdrawal does (``publish_marker_state``), so a
-ring stops counting its token as blacklisted within one purge interval of the expiry (a Check's
-own blacklist answer follows ``expires_at`` to the second).
+same order on every replica, and the audit log records when retention ran. Each pass then
+reconciles the log's marker state with the store (``consortium.marker_log``): a negative marker
+that expired ends in the log as a withdrawal does, so a ring stops counting its token as
+blacklisted within one purge interval of the expiry (a Check's own blacklist answer follows
+``expires_at`` to the second).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import json
 import logging
 from dataclasses import dataclass
 
-from consortium.disputes import DisputeBook, publish_marker_state
-from consortium.markers import NEGATIVE
+from consortium.disputes import DisputeBook
+from consortium.marker_log import reconcile_marker_state
 from consortium.rings import RingTracker
 from consortium.store.base import Store
 from runtime.clock import Clock
@@ -49,8 +50,7 @@ async def purge(
     applications = await store.purge_applications(before)
     markers = await store.purge_markers(now)
     await rings.publish([retention_event(before)])
-    ended = [m.token_key for m in markers if m.marker_type in NEGATIVE and m.withdrawn_at is None]
-    await publish_marker_state(rings, store, disputes, ended, now)
+    await reconcile_marker_state(store, rings, disputes, now)
     report = PurgeReport(applications, len(markers), before)
     log.info("retention purge", extra={"fields": {"applications": applications, "markers": len(markers)}})
     return report

@@ -280,6 +280,11 @@ class RingTracker:
                 extra={"fields": {"theirs": fingerprint, "ours": self.policy.fingerprint, "member": member}},
             )
 
+    @property
+    def negative_tokens(self) -> frozenset[str]:
+        """The tokens the log says carry an effective negative marker (a copy)."""
+        return frozenset(self._negative_tokens)
+
     def index_tokens(self, token: str) -> list[str]:
         """The ring index's tokens of a token key: the key, or a windowed type's key once per
         window it was seen in (from its application times, which the stacking fold keeps)."""

@@ -21,6 +21,7 @@ from consortium.canaries import CanaryBook
 from consortium.config import HubConfig
 from consortium.disputes import DisputeBook
 from consortium.key_book import KeyBook
+from consortium.marker_log import reconcile_marker_state
 from consortium.markers import MarkerPolicy
 from consortium.metrics import HubMetrics
 from consortium.retention import PurgeReport, purge, purge_periodically
@@ -207,6 +208,7 @@ async def start_hub(
             extra={"fields": {"applications_by_fingerprint": rings.foreign_links, "ours": rings.policy.fingerprint}},
         )
     rings.live = True
+    await reconcile_marker_state(store, rings, disputes, clock())  # a crash's gap, markers expired meanwhile
     tune_gc_for_a_large_heap()
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart

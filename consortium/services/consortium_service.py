@@ -11,8 +11,9 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium import wire
 from consortium.aliases import AliasBook, alias_event, pairs_in
-from consortium.disputes import DisputeBook, dispute_response, publish_marker_state
+from consortium.disputes import DisputeBook, dispute_response
 from consortium.key_book import KeyBook
+from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import fill_ring, ring_reasons_wire

@@ -1,0 +1,65 @@
+"""The log's marker state reconciled with the store (``consortium.marker_log``), through a real hub
+on SQLite and Redis: a gap a crash left between a store write and its log entry (here made by
+writing to the real store alone, as a crash after that write would leave it) is closed when the
+hub starts again and by the retention pass, and the rings answer accordingly."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from lianfang.v1 import common_pb2
+
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from consortium.marker_log import reconcile_marker_state
+from consortium.records import Marker, token_key
+from consortium.retention import purge
+from runtime.clock import ManualClock
+from tests.support.consortium import check_request, rid, token
+
+YEAR = 365 * 86_400.0
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    store_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    clock = ManualClock()
+    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b"], store_url=store_url, clock=clock)
+    try:
+        yield c, clock
+    finally:
+        await c.stop()
+
+
+async def test_a_withdrawal_the_log_missed_is_published_when_the_hub_starts_again(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a, b = c.members["lender-a"].hub_client, c.members["lender-b"].hub_client
+    device = token(common_pb2.TOKEN_TYPE_DEVICE_ID, "crash-tablet")
+    filed = await a.file_marker(device, common_pb2.MARKER_TYPE_SUSPECT, "SHARED_DEVICE_FRAUD")
+    await a.check_request(check_request("crash-1", rid(61), device))
+    assert (await b.check_request(check_request("crash-2", rid(62), device))).ring.blacklisted == 2
+    await c.hub.store.withdraw_marker(filed.marker_id, clock(), "withdrawn; the hub crashed before logging it")
+    gap = await a.check_request(check_request("crash-3", rid(63), device))
+    assert not gap.blacklist and gap.ring.blacklisted == 3  # the store and the rings disagree
+
+    await c.restart_hub()  # replays the log, then reconciles it with the store
+    after = await b.check_request(check_request("crash-4", rid(64), device))
+    assert after.ring.size == 4 and after.ring.blacklisted == 0
+    assert await reconcile_marker_state(c.hub.store, c.hub.rings, c.hub.disputes, clock()) == 0  # agreed now
+
+
+async def test_a_filing_the_log_never_heard_of_is_published_by_the_retention_pass(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    a, b = c.members["lender-a"].hub_client, c.members["lender-b"].hub_client
+    device = token(common_pb2.TOKEN_TYPE_DEVICE_ID, "unlogged-tablet")
+    await a.check_request(check_request("quiet-1", rid(71), device))
+    assert (await b.check_request(check_request("quiet-2", rid(72), device))).ring.blacklisted == 0
+    key = token_key(device.scheme, device.type, device.epoch, device.value)
+    now = clock()
+    unlogged = Marker("mk_unlogged", "lender-a", key, common_pb2.MARKER_TYPE_SUSPECT, "OLD_VERSION", 0, now, now, None)
+    await c.hub.store.add_marker(unlogged)  # stored, never logged (a crash under an earlier version)
+
+    await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
+    after = await a.check_request(check_request("quiet-3", rid(73), device))
+    assert after.blacklist and after.ring.size == 3 and after.ring.blacklisted == 3
