@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
+import grpc
 from lianfang.v1 import common_pb2
 
 from clients.errors import LianfangRpcError
@@ -30,9 +31,18 @@ SCHEME = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
 
 
 class KeyServiceUnavailable(Unavailable):
-    """No verified evaluation: the key service is down, refused, or proved against another key."""
+    """No verified evaluation: the key service is down, refused, or proved against another key.
+
+    ``code``: the key service's gRPC status (None when its proof did not verify), so the outbox
+    can tell an outage worth waiting out from a refusal; ``retry_after``: its RetryInfo, if any
+    (a daily quota spent)."""
 
     reason_code = "KEY_SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str, *, code: grpc.StatusCode | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
 
 
 def oprf_input(token_type: int, canonical: str) -> bytes:
@@ -76,7 +86,9 @@ class OprfTokeniser:
             answer = await self.client.evaluate(blinded, timeout=self.timeout)
             public = await self._public_key(answer.epoch)
         except LianfangRpcError as error:
-            raise KeyServiceUnavailable(f"key service unavailable ({error.code.name})") from None
+            raise KeyServiceUnavailable(
+                f"key service unavailable ({error.code.name})", code=error.code, retry_after=error.retry_after
+            ) from None
         evaluated = list(answer.evaluated_elements)
         if public is None or not oprf.verify_proof(public, blinded, evaluated, answer.proof):
             log.error("key service evaluation proof does not verify", extra={"fields": {"epoch": answer.epoch}})

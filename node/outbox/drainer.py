@@ -9,8 +9,8 @@ Transient errors back off (full jitter, at least the hub's RetryInfo); permanent
 dead-lettered with their error and logged at ERROR, never dropped. While the circuit is open
 the drainer waits; after the cool-down its next delivery is the probe. An untokenised Check (OPRF
 mode, queued while the key service was out of reach) gets its tokens from the key service first,
-outside the hub's circuit breaker; once sent, its row keeps the tokenised Check, not the
-identifiers.
+outside the hub's circuit breaker, and is stored at once as a plain Check (no identifiers left,
+one evaluation per row whatever the hub does next).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from clients.circuit import CircuitOpen
 from clients.hub import HubClient
 from node.hub_gate import HubGate
 from node.identity.keyring import KeyRing
+from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.outbox.late_answer import attach_late_answer_in
 from node.outbox.queue import CHECK, OUTCOME, UNTOKENISED_CHECK, Outbox, OutboxRow
 from node.outbox.retry import Backoff, describe, is_transient
@@ -34,6 +35,7 @@ from runtime.clock import Clock
 log = logging.getLogger("lianfang.node.outbox")
 
 SENT, RETRY, DEAD, WAIT = "sent", "retry", "dead", "wait"
+KEYS_AWAY = "keys_away"  # the key service could not tokenise a Check: the hub may still be fine
 
 
 class UnknownKind(Exception):
@@ -80,49 +82,57 @@ class Drainer:
 
     async def drain_once(self) -> int:
         """Delivers every row that is due now; how many were sent. Stops at the first transient
-        failure or an open circuit (the rest would fail the same way)."""
+        hub failure or an open circuit (the rest would fail the same way); when the key service
+        is away, only the other untokenised Checks wait for the next round."""
         async with self._lock:
             sent = 0
+            skipped: set[int] = set()  # untokenised Checks left for the next round
             while True:
-                rows = self.outbox.due(self.clock(), self.batch)
+                due = self.outbox.due(self.clock(), self.batch + len(skipped))
+                rows = [r for r in due if r.id not in skipped]
                 if not rows:
                     return sent
                 for row in rows:
+                    if skipped and row.kind == UNTOKENISED_CHECK:
+                        skipped.add(row.id)
+                        continue
                     result = await self._deliver(row)
-                    if result in (RETRY, WAIT):
+                    if result == KEYS_AWAY:
+                        skipped.add(row.id)
+                    elif result in (RETRY, WAIT):
                         return sent
                     sent += result == SENT
 
-    async def _prepared(self, row: OutboxRow) -> bytes:
-        """The bytes to send for a row: an untokenised Check's tokens are made now (the key
-        service's ``Unavailable`` is transient: the row waits and tries again)."""
-        if row.kind != UNTOKENISED_CHECK:
-            return row.request
+    async def _tokenised(self, row: OutboxRow) -> OutboxRow:
+        """An untokenised Check with its tokens made by the key service, stored at once as a
+        plain Check: the identifiers leave the row and a hub outage after this costs the key
+        service nothing more."""
         oprf = self.tokeniser.oprf if self.tokeniser is not None else None
         if oprf is None:
             raise UnknownKind('an untokenised Check needs the key service (token_mode = "oprf")')
         request, identifiers = untokenised_check(row.request)
         request.tokens.extend(await oprf.tokens(identifiers))
-        return request.SerializeToString()
+        return self.outbox.tokenised(row.id, request.SerializeToString())
 
-    async def _send(self, kind: str, payload: bytes) -> consortium_pb2.CheckResponse | None:
-        if kind in (CHECK, UNTOKENISED_CHECK):
-            request = consortium_pb2.CheckRequest.FromString(payload)
+    async def _send(self, row: OutboxRow) -> consortium_pb2.CheckResponse | None:
+        if row.kind == CHECK:
+            request = consortium_pb2.CheckRequest.FromString(row.request)
             return await self.hub.check_request(request, timeout=self.timeout)
-        if kind == OUTCOME:
-            outcome = consortium_pb2.ReportOutcomeRequest.FromString(payload)
+        if row.kind == OUTCOME:
+            outcome = consortium_pb2.ReportOutcomeRequest.FromString(row.request)
             occurred = outcome.occurred_at.ToNanoseconds() / 1e9 if outcome.HasField("occurred_at") else None
             await self.hub.report_outcome(
                 outcome.application_ref, outcome.outcome, occurred_at=occurred, timeout=self.timeout
             )
             return None
-        raise UnknownKind(f"unknown outbox kind {kind!r}")
+        raise UnknownKind(f"unknown outbox kind {row.kind!r}")
 
     async def _deliver(self, row: OutboxRow) -> str:
         fields = {"id": row.id, "kind": row.kind, "key": row.idempotency_key, "attempts": row.attempts + 1}
         try:
-            payload = await self._prepared(row)
-            answer = await self.gate.call(lambda: self._send(row.kind, payload))
+            if row.kind == UNTOKENISED_CHECK:
+                row = await self._tokenised(row)
+            answer = await self.gate.call(lambda: self._send(row))
         except CircuitOpen:
             return WAIT
         except Exception as error:
@@ -130,20 +140,19 @@ class Drainer:
                 delay = self.backoff.delay(row.attempts, getattr(error, "retry_after", None))
                 self.outbox.mark_retry(row.id, self.clock() + delay, describe(error))
                 log.warning("outbox delivery postponed", extra={"fields": {**fields, "error": describe(error)}})
-                return RETRY
+                return KEYS_AWAY if isinstance(error, KeyServiceUnavailable) else RETRY
             self.outbox.mark_dead(row.id, describe(error))
             log.error("outbox item dead-lettered", extra={"fields": {**fields, "error": describe(error)}})
             return DEAD
         now = self.clock()
-        sent = payload if payload is not row.request else None
         try:
             with self.store.transaction() as db:
                 if answer is not None:
                     attach_late_answer_in(self.store, db, row.application_id, answer, now)
-                self.outbox.mark_sent_in(db, row.id, now, sent)
+                self.outbox.mark_sent_in(db, row.id, now)
         except Exception:  # the hub has it: never resend forever because our side could not record it
             log.exception("late answer not attached", extra={"fields": fields})
             with self.store.transaction() as db:
-                self.outbox.mark_sent_in(db, row.id, now, sent)
+                self.outbox.mark_sent_in(db, row.id, now)
         log.info("outbox item sent", extra={"fields": fields})
         return SENT

@@ -73,14 +73,20 @@ class Outbox:
         )
         return [OutboxRow(*r) for r in rows]
 
-    def mark_sent_in(self, db: sqlite3.Connection, row_id: int, now: float, request: bytes | None = None) -> None:
-        """``request``: what was sent in the end, kept instead of the queued bytes (an untokenised
-        Check keeps its tokens, not the identifiers they were made from)."""
+    def mark_sent_in(self, db: sqlite3.Connection, row_id: int, now: float) -> None:
         db.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '',"
-            " request = COALESCE(?, request) WHERE id = ?",
-            (now, request, row_id),
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
+            (now, row_id),
         )
+
+    def tokenised(self, row_id: int, request: bytes) -> OutboxRow:
+        """An untokenised Check becomes a plain one: its tokenised bytes replace the identifiers."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET kind = ?, request = ? WHERE id = ? AND kind = ?",
+                (CHECK, request, row_id, UNTOKENISED_CHECK),
+            )
+        return self.get(row_id)
 
     def mark_retry(self, row_id: int, next_attempt_at: float, error: str) -> None:
         with self.store.transaction() as db:

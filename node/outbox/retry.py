@@ -8,8 +8,9 @@ NOT_FOUND, UNAUTHENTICATED… — is the hub's considered refusal: resending the
 succeed, so the row is dead-lettered for a person to look at.
 
 Only outages (UNAVAILABLE, deadlines) count against the circuit breaker: any other answer
-proves the hub is there. An unreachable OPRF key service (``Unavailable`` raised before the hub
-is called) is transient too, and not the hub's outage.
+proves the hub is there. The OPRF key service (asked before the hub, for a Check queued without
+tokens) is judged by the same codes and never counts against the hub's circuit; its refusals
+and a proof that does not verify are permanent.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import grpc
 
 from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
-from runtime.errors import Unavailable
+from node.identity.oprf_tokens import KeyServiceUnavailable
 
 OUTAGE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 TRANSIENT = OUTAGE | {
@@ -41,9 +42,9 @@ def is_outage(error: BaseException) -> bool:
 
 def is_transient(error: BaseException) -> bool:
     """Worth sending again later."""
-    if isinstance(error, LianfangRpcError):
+    if isinstance(error, LianfangRpcError | KeyServiceUnavailable):
         return error.code in TRANSIENT
-    return isinstance(error, TimeoutError | CircuitOpen | Unavailable)
+    return isinstance(error, TimeoutError | CircuitOpen)
 
 
 def describe(error: BaseException) -> str:

@@ -21,15 +21,17 @@ FAST = {"outbox_poll_seconds": 0.05, "circuit_failure_threshold": 2, "circuit_re
 @contextlib.asynccontextmanager
 async def two_lenders(tmp_path: Path, **options: Any) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
     """lender-a and lender-b on manual time, seed personas, fast outbox polling (``options``:
-    more ``start_local_consortium`` arguments, e.g. ``token_mode="oprf"``)."""
+    more ``start_local_consortium`` arguments, e.g. ``token_mode="oprf"``; ``node_options`` are
+    laid over ``FAST``)."""
     clock = ManualClock()
+    node_options = {**FAST, **options.pop("node_options", {})}
     c = await start_local_consortium(
         tmp_path,
         ["lender-a", "lender-b"],
         clock=clock,
         source_latency_ms=5,
         scenario_file=SEED_PERSONAS_FILE,
-        node_options=FAST,
+        node_options=node_options,
         **options,
     )
     try:

@@ -90,11 +90,14 @@ def test_error_classes() -> None:
         assert not is_transient(err(code)) and not is_outage(err(code))
     assert is_transient(TimeoutError()) and is_transient(CircuitOpen("open")) and is_outage(CircuitOpen("open"))
     assert not is_transient(ValueError("a bug"))
-    away = KeyServiceUnavailable("key service unavailable (UNAVAILABLE)")  # OPRF: raised before the hub is called
+    away = KeyServiceUnavailable("down", code=grpc.StatusCode.UNAVAILABLE)  # OPRF: asked before the hub
     assert is_transient(away) and not is_outage(away)  # retried, never held against the hub's circuit
+    assert is_transient(KeyServiceUnavailable("quota", code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after=60.0))
+    assert not is_transient(KeyServiceUnavailable("refused", code=grpc.StatusCode.PERMISSION_DENIED))
+    assert not is_transient(KeyServiceUnavailable("the proof does not verify"))  # dead-lettered, logged at ERROR
 
 
-def test_a_check_without_tokens_is_queued_with_its_identifiers_and_sent_with_tokens_only(tmp_path: Path) -> None:
+def test_a_check_without_tokens_is_queued_with_its_identifiers_until_it_is_tokenised(tmp_path: Path) -> None:
     box = outbox(tmp_path)
     request = consortium_pb2.CheckRequest(application_ref="app_1", consent_ref="c" * 32)
     identifiers = [(common_pb2.TOKEN_TYPE_USCC, "92310115MA1FL3Q869"), (common_pb2.TOKEN_TYPE_PHONE, "+8613800138000")]
@@ -104,18 +107,12 @@ def test_a_check_without_tokens_is_queued_with_its_identifiers_and_sent_with_tok
     assert (row.kind, row.idempotency_key) == (UNTOKENISED_CHECK, "check:app_1")
     assert untokenised_check(row.request) == (request, identifiers)
     tokenised = consortium_pb2.CheckRequest(application_ref="app_1", tokens=[common_pb2.Token(scheme=2, type=1)])
-    with box.store.transaction() as db:
-        box.mark_sent_in(db, row.id, 101.0, tokenised.SerializeToString())
-    assert box.get(row.id).request == tokenised.SerializeToString()  # the identifiers are gone
+    plain = box.tokenised(row.id, tokenised.SerializeToString())
+    assert (plain.kind, plain.request, plain.state) == (CHECK, tokenised.SerializeToString(), PENDING)
+    assert box.tokenised(row.id, b"other").request == tokenised.SerializeToString()  # only an untokenised row
     with box.store.transaction() as db:  # a Check with tokens is queued as it is, identifiers or not
-        queue_check_in(box, db, tokenised, 102.0, identifiers)
-    assert box.get(row.id).request == tokenised.SerializeToString()  # same key: the first row stands
-    with box.store.transaction() as db:
         queue_check_in(
             box, db, consortium_pb2.CheckRequest(application_ref="app_2", tokens=tokenised.tokens), 103.0, identifiers
         )
-    assert (
-        box.rows()[0].kind == CHECK
-        and box.rows()[0].request
-        == consortium_pb2.CheckRequest(application_ref="app_2", tokens=tokenised.tokens).SerializeToString()
-    )
+    newest = box.rows()[0]
+    assert newest.kind == CHECK and consortium_pb2.CheckRequest.FromString(newest.request).tokens == tokenised.tokens
