@@ -143,8 +143,9 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
         self, marker: Marker, events: Sequence[str], after: LogCursor
     ) -> list[tuple[LogCursor, str]]:
         """FileMarker in one step: ``add_marker`` then ``append_log_events(events, after)``. A
-        backend fuses them (one transaction, one round trip) so that a hub crashing in between
-        cannot keep a marker the log (the rings, the audit tree, give-to-get) never heard of."""
+        backend fuses them (SQLite: one transaction; Redis: one round trip) so that a hub crashing
+        in between cannot keep a marker the log (the rings, the audit tree, give-to-get) never
+        heard of."""
         await self.add_marker(marker)
         return await self.append_log_events(events, after)
 

@@ -219,8 +219,11 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
     async def add_marker_logged(
         self, marker: Marker, events: Sequence[str], after: LogCursor
     ) -> list[tuple[LogCursor, str]]:
-        """The id's claim, then the marker and the log in one round trip (a crash after the
-        claim leaves no marker: a retry with the same id completes it)."""
+        """The id's claim, then the marker and the log in one round trip: they reach Redis
+        together, though not as a transaction (a pipeline; on a cluster, several primaries), so
+        a command failing between them can still part them, and the hubs' marker
+        reconciliation (``consortium.marker_log``) closes that. A crash after the claim leaves
+        only the claim: no marker, nothing logged."""
         await self._claim_marker(marker)
         return await self._write_logged(self._marker_writes(marker), events, after)
 
@@ -282,7 +285,8 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         read in pipelines), then of the marker hashes of ``prefix`` (``Store.token_keys_page``).
         A page is at least ``limit`` tokens unless a scan ends, each a SCAN of about ``limit`` keys
         from where the last page stopped: a walk visits every key once, whatever its length.
-        The cursor is ``<a|m>|<SCAN cursor>|<run_id>|<node>``; on a cluster, every primary in turn."""
+        The cursor is ``<a|m>|<SCAN cursor>|<run_id>|<topology>|<node>`` (``redis_scan``); on a
+        cluster, every primary in turn."""
         phase, _, rest = cursor.partition("|")
         position = ScanPosition.decode(rest) if phase in ("a", "m") else None
         if position is None:  # a new walk, or a cursor of an earlier version (a token key)

@@ -9,6 +9,7 @@ key present for the whole walk is returned at least once, possibly more than onc
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,23 +21,26 @@ class ScanPosition:
     """Where a walk stands: the node (``host:port``; ``""`` on standalone Redis, and on a
     cluster a walk not yet started), that node's SCAN cursor, and the node's ``run_id`` when
     the cursor was given: a restarted server hashes its keys with a new seed, so an old cursor
-    would skip keys there, and that node is scanned again from the start."""
+    would skip keys there, and that node is scanned again from the start. On a cluster also
+    ``topology``, a digest of which primary served which slots: after a failover or a
+    resharding, keys may have moved to a primary already walked, so the walk starts over."""
 
     node: str = ""
     cursor: int = 0
     run_id: str = ""
+    topology: str = ""
 
     def encode(self) -> str:
-        return f"{self.cursor}|{self.run_id}|{self.node}"
+        return f"{self.cursor}|{self.run_id}|{self.topology}|{self.node}"
 
     @staticmethod
     def decode(text: str) -> ScanPosition | None:
         """The position ``encode`` wrote; None when ``text`` is not one."""
-        parts = text.split("|", 2)
-        if len(parts) != 3 or not parts[0].isdigit():
+        parts = text.split("|", 3)
+        if len(parts) != 4 or not parts[0].isdigit():
             return None
-        cursor, run_id, node = parts
-        return ScanPosition(node, int(cursor), run_id)
+        cursor, run_id, topology, node = parts
+        return ScanPosition(node, int(cursor), run_id, topology)
 
 
 START = ScanPosition()
@@ -47,8 +51,8 @@ async def scan_step(
 ) -> tuple[list[bytes], ScanPosition | None]:
     """One SCAN from ``position``: the keys it returned and the next position (None when the
     walk has visited every primary). On a cluster the primaries are walked in name order; a
-    position on a node that is no longer a primary (a failover during the walk) starts the walk
-    over, and one on a server restarted since starts that server's scan over: no key is skipped."""
+    position taken under another slot assignment starts the walk over, and one on a server
+    restarted since starts that server's scan over: no key is skipped."""
     scan: Any = client.scan  # on a cluster: ({node: cursor}, keys) from the target node
     info: Any = client.info
     if not isinstance(client, RedisCluster):
@@ -56,6 +60,11 @@ async def scan_step(
         cursor = position.cursor if position.run_id == run_id else 0
         after, keys = await scan(cursor=cursor, match=match, count=count)
         return list(keys), None if int(after) == 0 else ScanPosition("", int(after), run_id)
+    topology = await _topology(client)
+    if position.topology != topology:
+        if position.topology:  # moved under the walk: redis-py's view of the primaries is stale too
+            await client.nodes_manager.initialize()
+        position = START
     primaries = sorted(client.get_primaries(), key=lambda n: n.name)
     names = [n.name for n in primaries]
     if position.node not in names:
@@ -66,6 +75,13 @@ async def scan_step(
     cursors, keys = await scan(cursor=cursor, match=match, count=count, target_nodes=node)
     after = int(cursors[node.name])
     if after != 0:
-        return list(keys), ScanPosition(node.name, after, run_id)
+        return list(keys), ScanPosition(node.name, after, run_id, topology)
     later = names.index(node.name) + 1
-    return list(keys), ScanPosition(names[later], 0) if later < len(names) else None
+    return list(keys), ScanPosition(names[later], 0, "", topology) if later < len(names) else None
+
+
+async def _topology(client: RedisCluster) -> str:
+    """Which primary serves which slots (CLUSTER SLOTS from any node), as a short digest."""
+    slots: Any = await client.cluster_slots(target_nodes=RedisCluster.RANDOM)
+    served = sorted((tuple(r), tuple(v["primary"])) for r, v in dict(slots).items())
+    return hashlib.sha256(repr(served).encode()).hexdigest()[:16]

@@ -7,6 +7,7 @@ every record once per page.) Counted with Redis's own INFO commandstats."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import redis
@@ -114,8 +115,37 @@ def test_a_walk_resumed_after_redis_restarted_still_returns_every_token(tmp_path
         server.stop()
 
 
+def test_a_cluster_walk_starts_over_when_the_slots_moved_under_it(redis_cluster: RedisCluster) -> None:
+    """A cursor taken under another slot assignment (a failover, a resharding: keys may have
+    moved to a primary already walked) restarts the walk instead of resuming it."""
+    urls = [node.url for node in redis_cluster.nodes]
+
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True))
+        try:
+            apps = _records()
+            for i in range(0, len(apps), 100):
+                await store.record_logged(apps[i : i + 100], [], LOG_START)
+            first, cursor = await store.token_keys_page("2.", "", PAGE)
+            phase, _, rest = cursor.partition("|")
+            taken = ScanPosition.decode(rest)
+            assert phase == "a" and taken is not None and taken.topology
+            moved = f"{phase}|{replace(taken, topology='0' * 16).encode()}"  # as if the slots moved since
+            _reset_stats(urls)
+            walked = set(first)
+            while moved:
+                page, moved = await store.token_keys_page("2.", moved, PAGE)
+                walked.update(page)
+            assert walked == {t for app in apps for t in app.token_keys if t.startswith("2.")}
+            assert _record_reads(urls) >= RECORDS  # every record read again: the walk started over
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
 def test_a_scan_position_survives_its_text_form() -> None:
-    position = ScanPosition("127.0.0.1:7001", 1234, "886407766d1cb951308747c30d0fc34f13ac5730")
+    position = ScanPosition("127.0.0.1:7001", 1234, "886407766d1cb951308747c30d0fc34f13ac5730", "0123456789abcdef")
     assert ScanPosition.decode(position.encode()) == position
     assert ScanPosition.decode("2.4.1.00ff") is None  # an earlier version's cursor: a token key
-    assert ScanPosition.decode("x|run|127.0.0.1:7001") is None
+    assert ScanPosition.decode("x|run|topology|127.0.0.1:7001") is None
