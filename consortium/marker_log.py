@@ -46,20 +46,40 @@ async def publish_marker_state(
 
 async def reconcile_marker_state(store: Store, rings: RingTracker, disputes: Disputes, now: float) -> int:
     """Publishes the state of every token on which the log and the store disagree; returns how
-    many. The log's view is taken before the store is read, so a filing or withdrawal racing
-    the pass is either seen by both or published by its own call; one that lands between the
-    read and the publish is corrected by the next pass."""
+    many tokens it corrected.
+
+    Every member's markers are listed (the filer indexes) against the log's view; the tokens
+    that differ are then read again the way a Check reads them (``markers_for_tokens``) after
+    catching up with the log, and only those still differing are published — so a filing or a
+    withdrawal racing the pass is seen by both sides or left to its own event, and an entry
+    missing from a filer index alone changes nothing. A token found flagged is published with
+    its effective markers' filers and filing times, as FileMarker logs them: post-loan watches
+    raise the alert they missed, and give-to-get counts a filing once."""
     await rings.catch_up()
     flagged = rings.negative_tokens
-    markers = [m for member in await store.list_members() for m in await store.markers_by_filer(member.member_id)]
     by_token: dict[str, list[Marker]] = {}
-    for m in markers:
-        by_token.setdefault(m.token_key, []).append(m)
+    for member in await store.list_members():
+        for m in await store.markers_by_filer(member.member_id):
+            by_token.setdefault(m.token_key, []).append(m)
     live = {t for t, ms in by_token.items() if effective(ms, disputes, now)}
-    events = [marker_event(t, True) for t in sorted(live - flagged)]
-    events += [marker_event(t, False) for t in sorted(flagged - live)]
+    differing = sorted(live ^ flagged)
+    if not differing:
+        return 0
+    await rings.catch_up()  # what was logged meanwhile, e.g. by another replica
+    flagged = rings.negative_tokens
+    current = await store.markers_for_tokens(differing)
+    events: list[str] = []
+    corrected = 0
+    for token in differing:
+        markers = [m for m in current.get(token, ()) if effective((m,), disputes, now)]
+        if bool(markers) == (token in flagged):
+            continue  # settled meanwhile
+        corrected += 1
+        if not markers:
+            events.append(marker_event(token, False))
+        for m in markers:  # as FileMarker logs a filing
+            events.append(marker_event(token, True, m.filer_member_id, m.filed_at))
     if events:
         await rings.publish(events)
-        fields = {"flagged": len(live - flagged), "unflagged": len(flagged - live)}
-        log.warning("marker state reconciled with the store", extra={"fields": fields})
-    return len(events)
+        log.warning("marker state reconciled with the store", extra={"fields": {"tokens": corrected}})
+    return corrected

@@ -186,6 +186,7 @@ async def start_hub(
     gc.disable()  # the replay builds the folds' objects and no cycles: no collector passes over them
     try:
         folded = await rings.catch_up()  # the rings and stacking this consortium had, before the first answer
+        await reconcile_marker_state(store, rings, disputes, clock())  # a crash's gap, markers expired meanwhile
     finally:
         if collecting:
             gc.enable()
@@ -208,7 +209,6 @@ async def start_hub(
             extra={"fields": {"applications_by_fingerprint": rings.foreign_links, "ours": rings.policy.fingerprint}},
         )
     rings.live = True
-    await reconcile_marker_state(store, rings, disputes, clock())  # a crash's gap, markers expired meanwhile
     tune_gc_for_a_large_heap()
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart

@@ -15,6 +15,8 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 
+from runtime.errors import Unavailable
+
 
 @dataclass(frozen=True, slots=True)
 class ScanPosition:
@@ -50,9 +52,9 @@ async def scan_step(
     client: Any, position: ScanPosition, match: str, count: int
 ) -> tuple[list[bytes], ScanPosition | None]:
     """One SCAN from ``position``: the keys it returned and the next position (None when the
-    walk has visited every primary). On a cluster the primaries are walked in name order; a
-    position taken under another slot assignment starts the walk over, and one on a server
-    restarted since starts that server's scan over: no key is skipped."""
+    walk has visited every primary). On a cluster the primaries (as CLUSTER SLOTS names them)
+    are walked in name order; a position taken under another slot assignment starts the walk
+    over, and one on a server restarted since starts that server's scan over."""
     scan: Any = client.scan  # on a cluster: ({node: cursor}, keys) from the target node
     info: Any = client.info
     if not isinstance(client, RedisCluster):
@@ -60,16 +62,17 @@ async def scan_step(
         cursor = position.cursor if position.run_id == run_id else 0
         after, keys = await scan(cursor=cursor, match=match, count=count)
         return list(keys), None if int(after) == 0 else ScanPosition("", int(after), run_id)
-    topology = await _topology(client)
+    topology, names = await _slots(client)
     if position.topology != topology:
-        if position.topology:  # moved under the walk: redis-py's view of the primaries is stale too
-            await client.nodes_manager.initialize()
-        position = START
-    primaries = sorted(client.get_primaries(), key=lambda n: n.name)
-    names = [n.name for n in primaries]
+        position = START  # a new walk, or the slots moved under this one: from the first primary
     if position.node not in names:
         position = ScanPosition(names[0], 0)
-    node = primaries[names.index(position.node)]
+    node = client.get_node(node_name=position.node)
+    if node is None:  # a primary redis-py does not know yet
+        await client.nodes_manager.initialize()
+        node = client.get_node(node_name=position.node)
+        if node is None:
+            raise Unavailable(f"Redis Cluster primary {position.node} is not reachable")
     run_id = str((await info("server", target_nodes=node))["run_id"])
     cursor = position.cursor if position.run_id == run_id else 0
     cursors, keys = await scan(cursor=cursor, match=match, count=count, target_nodes=node)
@@ -80,8 +83,14 @@ async def scan_step(
     return list(keys), ScanPosition(names[later], 0, "", topology) if later < len(names) else None
 
 
-async def _topology(client: RedisCluster) -> str:
-    """Which primary serves which slots (CLUSTER SLOTS from any node), as a short digest."""
-    slots: Any = await client.cluster_slots(target_nodes=RedisCluster.RANDOM)
-    served = sorted((tuple(r), tuple(v["primary"])) for r, v in dict(slots).items())
-    return hashlib.sha256(repr(served).encode()).hexdigest()[:16]
+async def _slots(client: RedisCluster) -> tuple[str, list[str]]:
+    """Which primary serves which slots, from one CLUSTER SLOTS reply (always asked of the same
+    node, so that nodes whose gossip lags cannot make the answer flap): a short digest, and the
+    primaries' names in order. A slot still migrating counts as its current owner's, so keys a
+    resharding moves after the walk passed their new primary are missed (re-keying's second
+    pass walks again)."""
+    asked = min(client.get_primaries(), key=lambda n: n.name)
+    slots: Any = await client.cluster_slots(target_nodes=asked)
+    served = sorted((tuple(r), f"{v['primary'][0]}:{v['primary'][1]}") for r, v in dict(slots).items())
+    digest = hashlib.sha256(repr(served).encode()).hexdigest()[:16]
+    return digest, sorted({name for _, name in served})

@@ -33,15 +33,18 @@ SCHEME = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
 class KeyServiceUnavailable(Unavailable):
     """No verified evaluation: the key service is down, refused, or proved against another key.
 
-    ``code``: the key service's gRPC status (None when its proof did not verify), so the outbox
-    can tell an outage worth waiting out from a refusal; ``retry_after``: its RetryInfo, if any
-    (a daily quota spent)."""
+    ``key_service_code``: the key service's gRPC status (None when its proof did not verify), so
+    the outbox can tell an outage worth waiting out from a refusal; ``retry_after``: its
+    RetryInfo, if any (a daily quota spent). The error's own ``code`` stays UNAVAILABLE: what the
+    node answers its caller (Screen) whatever the key service said."""
 
     reason_code = "KEY_SERVICE_UNAVAILABLE"
 
-    def __init__(self, message: str, *, code: grpc.StatusCode | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, key_service_code: grpc.StatusCode | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
-        self.code = code
+        self.key_service_code = key_service_code
         self.retry_after = retry_after
 
 
@@ -87,7 +90,9 @@ class OprfTokeniser:
             public = await self._public_key(answer.epoch)
         except LianfangRpcError as error:
             raise KeyServiceUnavailable(
-                f"key service unavailable ({error.code.name})", code=error.code, retry_after=error.retry_after
+                f"key service unavailable ({error.code.name})",
+                key_service_code=error.code,
+                retry_after=error.retry_after,
             ) from None
         evaluated = list(answer.evaluated_elements)
         if public is None or not oprf.verify_proof(public, blinded, evaluated, answer.proof):

@@ -6,8 +6,8 @@ and every data source get at most the remaining time minus ``deadline_margin``, 
 answers (a referral with HUB_UNAVAILABLE, a source timeout) before its caller gives up, even
 when ``hub_timeout_seconds`` is longer. A Check that did not reach the hub (unreachable, too
 slow, circuit open, rate-limited) is queued under ``check:<application_id>`` so the consortium
-still learns of the application (in OPRF mode, with the key service out of reach, untokenised:
-the drainer makes its tokens later); one the hub refused (invalid, consent expired) is not.
+still learns of the application (in OPRF mode, when the key service gave no tokens,
+untokenised: the drainer makes them later); one the hub refused (invalid, consent expired) is not.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from clients.hub import HubClient
 from node.consent import consent_end
 from node.hub_gate import HubGate
 from node.identity.keyring import KeyRing
+from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.outbox.retry import is_transient
 
 MIN_BUDGET = 0.01  # a caller with no time left still gets an answer, at once
@@ -84,6 +85,9 @@ class ConsortiumCheck:
 def should_queue(
     error: Exception | None, request: consortium_pb2.CheckRequest, identifiers: Sequence[tuple[int, str]]
 ) -> bool:
-    """A Check that never got a considered answer, with its tokens or (OPRF mode, the key
-    service out of reach) the identifiers to make them from."""
-    return error is not None and is_transient(error) and bool(request.tokens or identifiers)
+    """A Check that never got a considered answer, with its tokens or (OPRF mode, no tokens from
+    the key service) the identifiers to make them from. Any key-service failure is queued: the
+    drainer retries an outage and dead-letters a refusal, where a person sees it."""
+    if error is None or not (request.tokens or identifiers):
+        return False
+    return is_transient(error) or isinstance(error, KeyServiceUnavailable)

@@ -59,6 +59,7 @@ class Drainer:
         """``tokeniser``: the node's, for untokenised Checks (OPRF mode)."""
         self.outbox, self.hub, self.gate, self.clock = outbox, hub, gate, clock
         self.tokeniser = tokeniser
+        self.keys_held_until = 0.0  # no untokenised row goes to the key service before (its backoff)
         self.store = outbox.store
         self.backoff = backoff or Backoff()
         self.timeout, self.poll_seconds, self.batch = timeout, poll_seconds, batch
@@ -83,23 +84,21 @@ class Drainer:
     async def drain_once(self) -> int:
         """Delivers every row that is due now; how many were sent. Stops at the first transient
         hub failure or an open circuit (the rest would fail the same way); when the key service
-        is away, only the other untokenised Checks wait for the next round."""
+        is away, only the untokenised Checks wait, all of them as long as its backoff."""
         async with self._lock:
             sent = 0
-            skipped: set[int] = set()  # untokenised Checks left for the next round
+            skipped: set[int] = set()  # untokenised Checks left while the key service is held off
             while True:
                 due = self.outbox.due(self.clock(), self.batch + len(skipped))
                 rows = [r for r in due if r.id not in skipped]
                 if not rows:
                     return sent
                 for row in rows:
-                    if skipped and row.kind == UNTOKENISED_CHECK:
+                    if row.kind == UNTOKENISED_CHECK and self.clock() < self.keys_held_until:
                         skipped.add(row.id)
                         continue
                     result = await self._deliver(row)
-                    if result == KEYS_AWAY:
-                        skipped.add(row.id)
-                    elif result in (RETRY, WAIT):
+                    if result in (RETRY, WAIT):
                         return sent
                     sent += result == SENT
 
@@ -140,7 +139,10 @@ class Drainer:
                 delay = self.backoff.delay(row.attempts, getattr(error, "retry_after", None))
                 self.outbox.mark_retry(row.id, self.clock() + delay, describe(error))
                 log.warning("outbox delivery postponed", extra={"fields": {**fields, "error": describe(error)}})
-                return KEYS_AWAY if isinstance(error, KeyServiceUnavailable) else RETRY
+                if isinstance(error, KeyServiceUnavailable):  # every untokenised row waits as long
+                    self.keys_held_until = self.clock() + max(delay, self.backoff.base_seconds)
+                    return KEYS_AWAY
+                return RETRY
             self.outbox.mark_dead(row.id, describe(error))
             log.error("outbox item dead-lettered", extra={"fields": {**fields, "error": describe(error)}})
             return DEAD

@@ -42,8 +42,10 @@ def is_outage(error: BaseException) -> bool:
 
 def is_transient(error: BaseException) -> bool:
     """Worth sending again later."""
-    if isinstance(error, LianfangRpcError | KeyServiceUnavailable):
+    if isinstance(error, LianfangRpcError):
         return error.code in TRANSIENT
+    if isinstance(error, KeyServiceUnavailable):
+        return error.key_service_code in TRANSIENT
     return isinstance(error, TimeoutError | CircuitOpen)
 
 

@@ -5,16 +5,20 @@ hub starts again and by the retention pass, and the rings answer accordingly."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis
 from lianfang.v1 import common_pb2
 
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from consortium.marker_log import reconcile_marker_state
 from consortium.records import Marker, token_key
 from consortium.retention import purge
+from consortium.store.base import LOG_START
+from consortium.store.redis import RedisStore
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, rid, token
 
@@ -63,3 +67,24 @@ async def test_a_filing_the_log_never_heard_of_is_published_by_the_retention_pas
     await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
     after = await a.check_request(check_request("quiet-3", rid(73), device))
     assert after.blacklist and after.ring.size == 3 and after.ring.blacklisted == 3
+    logged = [json.loads(e) for _, e in await c.hub.store.log_events(LOG_START, 10_000)]
+    assert ["m", key, 1, "lender-a", now] in logged  # as FileMarker logs it: watches and give-to-get see the filer
+
+
+async def test_a_marker_missing_from_its_filer_index_alone_is_not_unflagged(hub) -> None:  # type: ignore[no-untyped-def]
+    """The pass lists markers through the filer indexes, but decides on what a Check reads."""
+    c, clock = hub
+    a, b = c.members["lender-a"].hub_client, c.members["lender-b"].hub_client
+    device = token(common_pb2.TOKEN_TYPE_DEVICE_ID, "indexed-tablet")
+    filed = await a.file_marker(device, common_pb2.MARKER_TYPE_SUSPECT, "SHARED_DEVICE_FRAUD")
+    await a.check_request(check_request("index-1", rid(81), device))
+    store = c.hub.store
+    if isinstance(store, RedisStore):  # the filer index is its own key there: lose the entry
+        client = redis.Redis.from_url(store.config.url)
+        assert client.zrem(store._member_key("lender-a", "markers"), filed.marker_id) == 1
+        client.close()
+    else:  # one table: a marker cannot be missing from one index alone; the pass must agree
+        assert [m.marker_id for m in await store.markers_by_filer("lender-a")] == [filed.marker_id]
+    assert await reconcile_marker_state(store, c.hub.rings, c.hub.disputes, clock()) == 0
+    still = await b.check_request(check_request("index-2", rid(82), device))
+    assert still.blacklist and still.ring.blacklisted == 2

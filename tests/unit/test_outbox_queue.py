@@ -13,6 +13,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
 from node.identity.oprf_tokens import KeyServiceUnavailable
+from node.origination.consortium_check import should_queue
 from node.origination.store import NodeStore
 from node.outbox import CHECK, DEAD, OUTCOME, PENDING, SENT, Outbox
 from node.outbox.queue import UNTOKENISED_CHECK
@@ -90,11 +91,27 @@ def test_error_classes() -> None:
         assert not is_transient(err(code)) and not is_outage(err(code))
     assert is_transient(TimeoutError()) and is_transient(CircuitOpen("open")) and is_outage(CircuitOpen("open"))
     assert not is_transient(ValueError("a bug"))
-    away = KeyServiceUnavailable("down", code=grpc.StatusCode.UNAVAILABLE)  # OPRF: asked before the hub
+    away = KeyServiceUnavailable("down", key_service_code=grpc.StatusCode.UNAVAILABLE)  # OPRF: asked before the hub
     assert is_transient(away) and not is_outage(away)  # retried, never held against the hub's circuit
-    assert is_transient(KeyServiceUnavailable("quota", code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after=60.0))
-    assert not is_transient(KeyServiceUnavailable("refused", code=grpc.StatusCode.PERMISSION_DENIED))
+    assert is_transient(
+        KeyServiceUnavailable("quota", key_service_code=grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after=60.0)
+    )
+    assert not is_transient(KeyServiceUnavailable("refused", key_service_code=grpc.StatusCode.PERMISSION_DENIED))
     assert not is_transient(KeyServiceUnavailable("the proof does not verify"))  # dead-lettered, logged at ERROR
+    assert away.code == grpc.StatusCode.UNAVAILABLE  # what the node answers its own caller, whatever the cause
+
+
+def test_every_key_service_failure_is_queued_but_a_hub_refusal_is_not() -> None:
+    untokenised = consortium_pb2.CheckRequest(application_ref="app_1")
+    identifiers = [(common_pb2.TOKEN_TYPE_USCC, "92310115MA1FL3Q869")]
+    refused = KeyServiceUnavailable("refused", key_service_code=grpc.StatusCode.PERMISSION_DENIED)
+    assert should_queue(refused, untokenised, identifiers)  # the drainer dead-letters it: a person sees it
+    assert should_queue(KeyServiceUnavailable("the proof does not verify"), untokenised, identifiers)
+    assert not should_queue(refused, untokenised, [])  # nothing to make tokens from
+    with_tokens = consortium_pb2.CheckRequest(application_ref="app_2", tokens=[common_pb2.Token(scheme=1, type=1)])
+    assert should_queue(LianfangRpcError(grpc.StatusCode.UNAVAILABLE, "hub down"), with_tokens, [])
+    assert not should_queue(LianfangRpcError(grpc.StatusCode.INVALID_ARGUMENT, "refused"), with_tokens, [])
+    assert not should_queue(None, with_tokens, identifiers)
 
 
 def test_a_check_without_tokens_is_queued_with_its_identifiers_until_it_is_tokenised(tmp_path: Path) -> None:
@@ -110,6 +127,9 @@ def test_a_check_without_tokens_is_queued_with_its_identifiers_until_it_is_token
     plain = box.tokenised(row.id, tokenised.SerializeToString())
     assert (plain.kind, plain.request, plain.state) == (CHECK, tokenised.SerializeToString(), PENDING)
     assert box.tokenised(row.id, b"other").request == tokenised.SerializeToString()  # only an untokenised row
+    with box.store.transaction() as db:
+        queue_check_in(box, db, request, 101.0, identifiers)  # same key: the first row stands
+    assert len(box.rows()) == 1
     with box.store.transaction() as db:  # a Check with tokens is queued as it is, identifiers or not
         queue_check_in(
             box, db, consortium_pb2.CheckRequest(application_ref="app_2", tokens=tokenised.tokens), 103.0, identifiers
