@@ -1342,7 +1342,8 @@ def _hiredis_available() -> bool:
 
 
 def code_version() -> dict[str, Any]:
-    """The commit measured and any uncommitted files (read-only git; no index refresh)."""
+    """The commit measured and any uncommitted files (read-only git; no index refresh). Result
+    files under bench/results/ are left out: a series of runs would list the earlier ones."""
 
     def git(*args: str) -> str:
         try:
@@ -1354,7 +1355,11 @@ def code_version() -> dict[str, Any]:
 
     return {
         "commit": git("rev-parse", "HEAD").strip(),
-        "uncommitted": [line[3:] for line in git("status", "--porcelain").splitlines() if line.strip()],
+        "uncommitted": [
+            path
+            for path in (line[3:] for line in git("status", "--porcelain").splitlines() if line.strip())
+            if not path.startswith("bench/results/")
+        ],
     }
 
 
