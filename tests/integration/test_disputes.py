@@ -11,23 +11,18 @@ import grpc
 import pytest
 from lianfang.v1 import common_pb2
 
-from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.demo.consortium import LocalConsortium
 from clients.errors import LianfangRpcError
 from runtime.clock import ManualClock
-from tests.support.consortium import check_request, rid, token
+from tests.support.consortium import check_request, hub_on_store, rid, token
 
 DAY = 86_400.0
 
 
 @pytest.fixture(params=["sqlite", "redis"])
 async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
-    store_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
-    clock = ManualClock()
-    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b"], store_url=store_url, clock=clock)
-    try:
-        yield c, clock
-    finally:
-        await c.stop()
+    async with hub_on_store(request, tmp_path, ["lender-a", "lender-b"]) as pair:
+        yield pair
 
 
 async def hits(c: LocalConsortium, ref: str, n: int) -> list[str]:

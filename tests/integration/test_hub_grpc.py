@@ -14,10 +14,10 @@ from google.rpc import error_details_pb2, status_pb2
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from clients.credentials import generate_key_file
-from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.demo.consortium import LocalConsortium
 from clients.errors import LianfangRpcError
 from runtime.clock import ManualClock
-from tests.support.consortium import by_type, check_request, phone, raw_jwt, rid
+from tests.support.consortium import by_type, check_request, hub_on_store, phone, raw_jwt, rid
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -26,13 +26,8 @@ MEMBERS = ["lender-a", "lender-b", "lender-c"]
 
 @pytest.fixture(params=["sqlite", "redis"])
 async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
-    store_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
-    clock = ManualClock()
-    consortium = await start_local_consortium(tmp_path, MEMBERS, store_url=store_url, clock=clock)
-    try:
-        yield consortium, clock
-    finally:
-        await consortium.stop()
+    async with hub_on_store(request, tmp_path, MEMBERS) as pair:
+        yield pair
 
 
 def client(c: LocalConsortium, member: str):  # type: ignore[no-untyped-def]

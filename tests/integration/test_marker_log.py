@@ -13,27 +13,22 @@ import pytest
 import redis
 from lianfang.v1 import common_pb2
 
-from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.demo.consortium import LocalConsortium
 from consortium.marker_log import reconcile_marker_state
 from consortium.records import Marker, token_key
 from consortium.retention import purge
 from consortium.store.base import LOG_START
 from consortium.store.redis import RedisStore
 from runtime.clock import ManualClock
-from tests.support.consortium import check_request, rid, token
+from tests.support.consortium import check_request, hub_on_store, rid, token
 
 YEAR = 365 * 86_400.0
 
 
 @pytest.fixture(params=["sqlite", "redis"])
 async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
-    store_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
-    clock = ManualClock()
-    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b"], store_url=store_url, clock=clock)
-    try:
-        yield c, clock
-    finally:
-        await c.stop()
+    async with hub_on_store(request, tmp_path, ["lender-a", "lender-b"]) as pair:
+        yield pair
 
 
 async def test_a_withdrawal_the_log_missed_is_published_when_the_hub_starts_again(hub) -> None:  # type: ignore[no-untyped-def]

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 import grpc
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.credentials import load_private_key
+from clients.demo.consortium import LocalConsortium, start_local_consortium
 from node.identity.tokens import HmacTokeniser
+from runtime.clock import ManualClock
 
 KEY = HmacTokeniser(b"k" * 32, 1)
+
+
+@contextlib.asynccontextmanager
+async def hub_on_store(
+    request: pytest.FixtureRequest, tmp_path: Path, members: Sequence[str]
+) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    """A local consortium on manual time, its hub on the store a fixture parametrised over
+    ``["sqlite", "redis"]`` names (Redis: the session's redis-server, emptied)."""
+    store_url = request.getfixturevalue("redis_url") if request.param == "redis" else ""
+    clock = ManualClock()
+    consortium = await start_local_consortium(tmp_path, list(members), store_url=store_url, clock=clock)
+    try:
+        yield consortium, clock
+    finally:
+        await consortium.stop()
 
 
 def token(kind: int, value: str) -> common_pb2.Token:
