@@ -57,11 +57,11 @@ async def reconcile_marker_state(store: Store, rings: RingTracker, disputes: Dis
     raise the alert they missed, and give-to-get counts a filing once."""
     await rings.catch_up()
     flagged = rings.negative_tokens
-    by_token: dict[str, list[Marker]] = {}
-    for member in await store.list_members():
-        for m in await store.markers_by_filer(member.member_id):
-            by_token.setdefault(m.token_key, []).append(m)
-    live = {t for t, ms in by_token.items() if effective(ms, disputes, now)}
+    live: set[str] = set()
+    for member in await store.list_members():  # one member's markers in memory at a time
+        live.update(
+            m.token_key for m in await store.markers_by_filer(member.member_id) if effective((m,), disputes, now)
+        )
     differing = sorted(live ^ flagged)
     if not differing:
         return 0
