@@ -61,6 +61,11 @@ class NodeMetrics:
         self.circuit_open = Gauge(
             "lianfang_node_hub_circuit_open", "1 while the hub circuit breaker is open or half-open.", registry=registry
         )
+        self.hub_alerts_dropped = Gauge(
+            "lianfang_node_hub_alerts_dropped",
+            "Post-loan alerts on this member's borrowers the hub discarded before the node received them.",
+            registry=registry,
+        )
 
     def watch_outbox(
         self,

@@ -120,7 +120,9 @@ class WatchRpcs:
             await book.refresh(self.store)
             sent = max(after or LOG_START, book.acked.get(member, LOG_START))
             backlog = book.after(member, sent)
-            yield consortium_pb2.WatchResponse(alerts=[a.message() for a in backlog], caught_up=True)
+            yield consortium_pb2.WatchResponse(
+                alerts=[a.message() for a in backlog], caught_up=True, alerts_dropped=book.dropped.get(member, 0)
+            )
             sent = backlog[-1].cursor if backlog else sent
             while True:
                 poll = self.watch_poll_seconds
@@ -137,7 +139,9 @@ class WatchRpcs:
                 await book.refresh(self.store, max_age=poll / 2)
                 fresh = book.after(member, max(sent, book.acked.get(member, LOG_START)))
                 if fresh:
-                    yield consortium_pb2.WatchResponse(alerts=[a.message() for a in fresh])
+                    yield consortium_pb2.WatchResponse(
+                        alerts=[a.message() for a in fresh], alerts_dropped=book.dropped.get(member, 0)
+                    )
                     sent = fresh[-1].cursor
         finally:
             book.unlisten(member, wake)

@@ -3,7 +3,10 @@
 ``AlertConsumer`` keeps one stream open (reconnecting with backoff), resumes after the last
 alert it stored, stores each alert and its task in one transaction (a redelivered alert is
 recognised by its cursor and changes nothing), and only then acknowledges it at the hub: so
-every alert is acted on exactly once, whether the node or the hub restarts in between.
+every alert is acted on exactly once, whether the node or the hub restarts in between. The hub
+keeps at most 10,000 unacknowledged alerts per member; when it reports having discarded more
+than it did last time (a node away too long), the loss is logged at ERROR and shown by the
+``lianfang_node_hub_alerts_dropped`` gauge.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from runtime.clock import Clock
 log = logging.getLogger("lianfang.node.alerts")
 
 CURSOR = "hub_alert_cursor"
+DROPPED = "hub_alerts_dropped"  # the hub's last reported total of this member's discarded alerts
 RULES = {
     consortium_pb2.ALERT_KIND_CO_DEBT_APPLICATION: ("consortium_co_debt", "applied for credit at another member"),
     consortium_pb2.ALERT_KIND_CO_DEBT_FUNDED: ("consortium_co_debt", "was funded by another member"),
@@ -47,6 +51,23 @@ class ConsortiumAlerts:
     @property
     def cursor(self) -> str:
         return self.records.state(CURSOR)
+
+    @property
+    def dropped(self) -> int:
+        """Alerts the hub discarded unacknowledged, as it last reported (0 until it says so)."""
+        return int(self.records.state(DROPPED) or 0)
+
+    def note_dropped(self, total: int) -> int:
+        """Records the hub's total of discarded alerts; returns how many are newly lost."""
+        lost = total - self.dropped
+        if lost > 0:
+            with self.actions.store.transaction() as db:
+                self.records.set_state_in(db, DROPPED, str(total))
+            log.error(
+                "the hub discarded alerts on our borrowers that we never received (we were away too long)",
+                extra={"fields": {"lost": lost, "total": total}},
+            )
+        return max(lost, 0)
 
     def store(self, alert: consortium_pb2.Alert) -> list[AlertRow]:
         """Stores one hub alert (one row per loan it concerns) with its risk-check task."""
@@ -78,6 +99,7 @@ class AlertConsumer:
         while True:
             try:
                 async for response in self.hub.watch(self.alerts.cursor):
+                    self.alerts.note_dropped(response.alerts_dropped)
                     for alert in response.alerts:
                         self.alerts.store(alert)
                     if response.alerts:

@@ -110,6 +110,29 @@ async def test_co_debt_and_marker_alerts_resume_ack_and_survive_a_restart(pair: 
     assert await a.unregister_watch("loan-1") is False
 
 
+async def test_the_stream_reports_alerts_the_hub_discarded_beyond_its_cap(pair: LocalConsortium) -> None:
+    a, b = pair.members["lender-a"].hub_client, pair.members["lender-b"].hub_client
+    assert pair.hub.watches is not None
+    pair.hub.watches.max_pending = 2  # as if lender-a had been away for 10,000 alerts
+    await a.check_request(check_request("capped-loan", rid(31), phone(31)))
+    await a.register_watch("capped-loan")
+    first = await anext(aiter(a.watch()))
+    assert first.caught_up and not first.alerts and first.alerts_dropped == 0
+    for n in range(4):  # four co-debt alerts, none acknowledged
+        await b.check_request(check_request(f"capped-b-{n}", rid(31), phone(40 + n)))
+
+    async def backlog() -> consortium_pb2.WatchResponse:
+        async for response in a.watch():
+            return response
+        raise AssertionError("the stream ended")
+
+    response = await asyncio.wait_for(backlog(), timeout=1.0)
+    assert len(response.alerts) == 2 and response.alerts_dropped == 2  # the two oldest went
+    await a.ack_alerts(response.alerts[-1].cursor)
+    after = await asyncio.wait_for(backlog(), timeout=1.0)
+    assert not after.alerts and after.alerts_dropped == 2  # a total: it does not reset on acknowledging
+
+
 async def test_only_the_borrower_of_ones_own_application_can_be_watched(pair: LocalConsortium) -> None:
     a, b = pair.members["lender-a"].hub_client, pair.members["lender-b"].hub_client
     await b.check_request(check_request("b-only", rid(5)))

@@ -12,6 +12,7 @@ import pytest
 from node.monitoring.accounts import MONTH_SECONDS, SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
 from node.monitoring.batch import MonitoringBatch
+from node.monitoring.hub_alerts import ConsortiumAlerts
 from node.monitoring.records import PostLoanRecords
 from node.monitoring.sms import RecordingSmsChannel
 from node.origination.due_diligence import load_field_team
@@ -138,3 +139,20 @@ def test_flow_factors_come_from_the_scenario_file(tmp_path: Path) -> None:
     bad.write_text('[applicants."X".post_loan]\nflow_factors = { "six" = 0.0 }\n')
     with pytest.raises(ScenarioError):
         load_flow_factors(bad)
+
+
+def test_alerts_the_hub_discarded_are_logged_once_as_lost(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = NodeStore(str(tmp_path / "node.db"))
+    alerts = ConsortiumAlerts(PostLoanActions(store, PostLoanRecords(store), load_field_team()), lambda: START)
+    assert alerts.dropped == 0 and alerts.note_dropped(0) == 0
+    assert alerts.note_dropped(7) == 7 and alerts.dropped == 7
+    assert alerts.note_dropped(7) == 0  # the same total from the next response: nothing new
+    assert alerts.note_dropped(9) == 2
+    lost = [r for r in caplog.records if r.levelname == "ERROR" and "discarded alerts" in r.getMessage()]
+    assert [r.fields["lost"] for r in lost] == [7, 2]  # type: ignore[attr-defined]
+    store.close()
+    reopened = NodeStore(str(tmp_path / "node.db"))  # durable: a restarted node does not report them again
+    assert (
+        ConsortiumAlerts(PostLoanActions(reopened, PostLoanRecords(reopened), load_field_team()), lambda: START).dropped
+        == 9
+    )
