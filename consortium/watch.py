@@ -145,7 +145,8 @@ class WatchBook:
 
     Memory is bounded by what is watched: state about other members' applications and markers
     goes with the last watch it concerns (and with retention), pending alerts are capped per
-    member (``max_pending``; ``dropped`` counts what the cap discarded)."""
+    member (``max_pending``; ``dropped`` counts what the cap discarded, ``last_dropped`` is the
+    newest of them: a member holding that alert already lost nothing)."""
 
     def __init__(self, *, max_pending: int = MAX_PENDING, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.watches: dict[Loan, Watched] = {}
@@ -153,6 +154,7 @@ class WatchBook:
         self.pending: dict[str, list[AlertRecord]] = {}
         self.acked: dict[str, LogCursor] = {}
         self.dropped: dict[str, int] = {}
+        self.last_dropped: dict[str, LogCursor] = {}  # the newest alert the cap discarded, per member
         self.max_pending = max_pending
         self.cursor: LogCursor = LOG_START
         self.closed = False
@@ -340,6 +342,7 @@ class WatchBook:
         queue = self.pending.setdefault(watcher, [])
         queue.append(record)
         if len(queue) > self.max_pending:
+            self.last_dropped[watcher] = queue[0].cursor
             del queue[0]
             dropped = self.dropped[watcher] = self.dropped.get(watcher, 0) + 1
             if dropped % 1_000 == 1:

@@ -61,9 +61,9 @@ class NodeMetrics:
         self.circuit_open = Gauge(
             "lianfang_node_hub_circuit_open", "1 while the hub circuit breaker is open or half-open.", registry=registry
         )
-        self.hub_alerts_dropped = Gauge(
-            "lianfang_node_hub_alerts_dropped",
-            "Post-loan alerts on this member's borrowers the hub discarded before the node received them.",
+        self.hub_alerts_lost = Gauge(
+            "lianfang_node_hub_alerts_lost",
+            "Post-loan alerts on this member's borrowers the hub discarded that the node may never have received.",
             registry=registry,
         )
 

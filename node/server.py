@@ -263,7 +263,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     node.drainer = build_drainer(config, engine, clock)
     node.background.append(asyncio.create_task(node.drainer.run()))
     node_metrics.watch_outbox(engine.outbox.depth, engine.outbox.dead, engine.consortium.gate.breaker)
-    node_metrics.hub_alerts_dropped.set_function(lambda: float(post_loan.alerts.dropped))
+    node_metrics.hub_alerts_lost.set_function(lambda: float(post_loan.alerts.lost))
     if config.watch_alerts:
         node.background.append(asyncio.create_task(post_loan.consumer.run()))
     if config.monitor_interval_seconds > 0:

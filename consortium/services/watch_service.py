@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 from lianfang.v1 import consortium_pb2
@@ -116,13 +117,16 @@ class WatchRpcs:
         if book.closed:
             raise Unavailable(SHUTTING_DOWN)
         wake = book.listen(member)
+
+        def dropped(member: str) -> dict[str, Any]:
+            last = book.last_dropped.get(member)
+            return {"alerts_dropped": book.dropped.get(member, 0), "last_dropped": format_cursor(last) if last else ""}
+
         try:
             await book.refresh(self.store)
             sent = max(after or LOG_START, book.acked.get(member, LOG_START))
             backlog = book.after(member, sent)
-            yield consortium_pb2.WatchResponse(
-                alerts=[a.message() for a in backlog], caught_up=True, alerts_dropped=book.dropped.get(member, 0)
-            )
+            yield consortium_pb2.WatchResponse(alerts=[a.message() for a in backlog], caught_up=True, **dropped(member))
             sent = backlog[-1].cursor if backlog else sent
             while True:
                 poll = self.watch_poll_seconds
@@ -139,9 +143,7 @@ class WatchRpcs:
                 await book.refresh(self.store, max_age=poll / 2)
                 fresh = book.after(member, max(sent, book.acked.get(member, LOG_START)))
                 if fresh:
-                    yield consortium_pb2.WatchResponse(
-                        alerts=[a.message() for a in fresh], alerts_dropped=book.dropped.get(member, 0)
-                    )
+                    yield consortium_pb2.WatchResponse(alerts=[a.message() for a in fresh], **dropped(member))
                     sent = fresh[-1].cursor
         finally:
             book.unlisten(member, wake)

@@ -4,9 +4,9 @@
 alert it stored, stores each alert and its task in one transaction (a redelivered alert is
 recognised by its cursor and changes nothing), and only then acknowledges it at the hub: so
 every alert is acted on exactly once, whether the node or the hub restarts in between. The hub
-keeps at most 10,000 unacknowledged alerts per member; when it reports having discarded more
-than it did last time (a node away too long), the loss is logged at ERROR and shown by the
-``lianfang_node_hub_alerts_dropped`` gauge.
+keeps at most 10,000 unacknowledged alerts per member; when it reports having discarded alerts
+newer than the last one this node stored (a node away too long), the loss is logged at ERROR
+and counted by the ``lianfang_node_hub_alerts_lost`` gauge.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ log = logging.getLogger("lianfang.node.alerts")
 
 CURSOR = "hub_alert_cursor"
 DROPPED = "hub_alerts_dropped"  # the hub's last reported total of this member's discarded alerts
+LOST = "hub_alerts_lost"  # of those, how many this node may never have received (summed)
 RULES = {
     consortium_pb2.ALERT_KIND_CO_DEBT_APPLICATION: ("consortium_co_debt", "applied for credit at another member"),
     consortium_pb2.ALERT_KIND_CO_DEBT_FUNDED: ("consortium_co_debt", "was funded by another member"),
@@ -57,17 +58,35 @@ class ConsortiumAlerts:
         """Alerts the hub discarded unacknowledged, as it last reported (0 until it says so)."""
         return int(self.records.state(DROPPED) or 0)
 
-    def note_dropped(self, total: int) -> int:
-        """Records the hub's total of discarded alerts; returns how many are newly lost."""
-        lost = total - self.dropped
-        if lost > 0:
-            with self.actions.store.transaction() as db:
-                self.records.set_state_in(db, DROPPED, str(total))
-            log.error(
-                "the hub discarded alerts on our borrowers that we never received (we were away too long)",
-                extra={"fields": {"lost": lost, "total": total}},
+    @property
+    def lost(self) -> int:
+        """Of those, how many this node may never have received (an upper bound)."""
+        return int(self.records.state(LOST) or 0)
+
+    def note_dropped(self, total: int, last_dropped: str) -> int:
+        """Takes the hub's total of discarded alerts and the cursor of the newest; returns how
+        many more may be lost to this node. A discard of alerts it already stored (up to its
+        cursor: the hub drops the oldest unacknowledged first) is no loss. A total lower than
+        before (the hub's log was restored or reset) becomes the new baseline."""
+        before = self.dropped
+        if total == before:
+            return 0
+        lost = total - before if total > before and _cursor(last_dropped) > _cursor(self.cursor) else 0
+        with self.actions.store.transaction() as db:
+            self.records.set_state_in(db, DROPPED, str(total))
+            if lost:
+                self.records.set_state_in(db, LOST, str(self.lost + lost))
+        if total < before:
+            log.warning(
+                "the hub reports fewer discarded alerts than before (its log was restored or reset)",
+                extra={"fields": {"total": total, "before": before}},
             )
-        return max(lost, 0)
+        elif lost:
+            log.error(
+                "the hub discarded alerts on our borrowers that we may never have received (away too long)",
+                extra={"fields": {"up_to": lost, "total": total}},
+            )
+        return lost
 
     def store(self, alert: consortium_pb2.Alert) -> list[AlertRow]:
         """Stores one hub alert (one row per loan it concerns) with its risk-check task."""
@@ -99,7 +118,7 @@ class AlertConsumer:
         while True:
             try:
                 async for response in self.hub.watch(self.alerts.cursor):
-                    self.alerts.note_dropped(response.alerts_dropped)
+                    self.alerts.note_dropped(response.alerts_dropped, response.last_dropped)
                     for alert in response.alerts:
                         self.alerts.store(alert)
                     if response.alerts:
@@ -114,3 +133,11 @@ class AlertConsumer:
             self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff[1])
+
+
+def _cursor(text: str) -> tuple[int, int]:
+    """A hub alert cursor "<a>-<b>" as a comparable pair; (0, 0) when empty."""
+    if not text:
+        return (0, 0)
+    a, _, b = text.partition("-")
+    return (int(a), int(b))

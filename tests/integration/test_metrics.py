@@ -195,9 +195,9 @@ async def test_the_outbox_gauge_reads_what_the_outbox_reports(consortium: LocalC
 
 
 @MODULE_LOOP
-async def test_the_dropped_alerts_gauge_reads_what_the_hub_last_reported(consortium: LocalConsortium) -> None:
+async def test_the_lost_alerts_gauge_reads_what_the_node_counted(consortium: LocalConsortium) -> None:
     node = consortium.members["lender-b"].node
-    assert value(await scrape_async(node_port(consortium, "lender-b")), "lianfang_node_hub_alerts_dropped") == 0
+    assert value(await scrape_async(node_port(consortium, "lender-b")), "lianfang_node_hub_alerts_lost") == 0
     assert node.post_loan is not None
-    node.post_loan.alerts.note_dropped(5)  # as a Watch response saying five were discarded does
-    assert value(await scrape_async(node_port(consortium, "lender-b")), "lianfang_node_hub_alerts_dropped") == 5
+    node.post_loan.alerts.note_dropped(5, "99-0")  # as a Watch response saying five were discarded does
+    assert value(await scrape_async(node_port(consortium, "lender-b")), "lianfang_node_hub_alerts_lost") == 5

@@ -21,6 +21,11 @@ from clients.hub import HubClient
 from consortium import members
 from consortium.server import start_hub
 from consortium.store.base import LOG_START, LogCursor
+from node.monitoring.actions import PostLoanActions
+from node.monitoring.hub_alerts import AlertConsumer, ConsortiumAlerts
+from node.monitoring.records import PostLoanRecords
+from node.origination.due_diligence import load_field_team
+from node.origination.store import NodeStore
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, phone, rid, token
 
@@ -110,7 +115,9 @@ async def test_co_debt_and_marker_alerts_resume_ack_and_survive_a_restart(pair: 
     assert await a.unregister_watch("loan-1") is False
 
 
-async def test_the_stream_reports_alerts_the_hub_discarded_beyond_its_cap(pair: LocalConsortium) -> None:
+async def test_the_stream_reports_alerts_the_hub_discarded_beyond_its_cap(
+    pair: LocalConsortium, tmp_path: Path
+) -> None:
     a, b = pair.members["lender-a"].hub_client, pair.members["lender-b"].hub_client
     assert pair.hub.watches is not None
     pair.hub.watches.max_pending = 2  # as if lender-a had been away for 10,000 alerts
@@ -128,7 +135,24 @@ async def test_the_stream_reports_alerts_the_hub_discarded_beyond_its_cap(pair: 
 
     response = await asyncio.wait_for(backlog(), timeout=1.0)
     assert len(response.alerts) == 2 and response.alerts_dropped == 2  # the two oldest went
-    await a.ack_alerts(response.alerts[-1].cursor)
+
+    def at(cursor: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in cursor.split("-"))
+
+    assert response.last_dropped and at(response.last_dropped) < at(response.alerts[0].cursor)  # older than kept
+
+    # A node's consumer takes the backlog and counts the two as lost: it never stored them.
+    store = NodeStore(str(tmp_path / "node.db"))
+    alerts = ConsortiumAlerts(PostLoanActions(store, PostLoanRecords(store), load_field_team()), time.time)
+    consumer = asyncio.create_task(AlertConsumer(a, alerts).run())
+    try:
+        deadline = time.monotonic() + 5
+        while alerts.cursor != response.alerts[-1].cursor:  # stored, then acknowledged
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+    finally:
+        consumer.cancel()
+    assert (alerts.dropped, alerts.lost) == (2, 2)
     after = await asyncio.wait_for(backlog(), timeout=1.0)
     assert not after.alerts and after.alerts_dropped == 2  # a total: it does not reset on acknowledging
 

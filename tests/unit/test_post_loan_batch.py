@@ -12,7 +12,7 @@ import pytest
 from node.monitoring.accounts import MONTH_SECONDS, SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
 from node.monitoring.batch import MonitoringBatch
-from node.monitoring.hub_alerts import ConsortiumAlerts
+from node.monitoring.hub_alerts import CURSOR, ConsortiumAlerts
 from node.monitoring.records import PostLoanRecords
 from node.monitoring.sms import RecordingSmsChannel
 from node.origination.due_diligence import load_field_team
@@ -141,18 +141,24 @@ def test_flow_factors_come_from_the_scenario_file(tmp_path: Path) -> None:
         load_flow_factors(bad)
 
 
-def test_alerts_the_hub_discarded_are_logged_once_as_lost(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_alerts_the_hub_discarded_count_as_lost_only_past_what_the_node_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store = NodeStore(str(tmp_path / "node.db"))
     alerts = ConsortiumAlerts(PostLoanActions(store, PostLoanRecords(store), load_field_team()), lambda: START)
-    assert alerts.dropped == 0 and alerts.note_dropped(0) == 0
-    assert alerts.note_dropped(7) == 7 and alerts.dropped == 7
-    assert alerts.note_dropped(7) == 0  # the same total from the next response: nothing new
-    assert alerts.note_dropped(9) == 2
-    lost = [r for r in caplog.records if r.levelname == "ERROR" and "discarded alerts" in r.getMessage()]
-    assert [r.fields["lost"] for r in lost] == [7, 2]  # type: ignore[attr-defined]
+    assert (alerts.dropped, alerts.lost, alerts.note_dropped(0, "")) == (0, 0, 0)
+    assert alerts.note_dropped(7, "100-0") == 7 and (alerts.dropped, alerts.lost) == (7, 7)  # nothing stored yet
+    assert alerts.note_dropped(7, "100-0") == 0  # the same total from the next response: nothing new
+    with store.transaction() as db:
+        alerts.records.set_state_in(db, CURSOR, "250-3")  # the node has stored alerts up to 250-3
+    assert alerts.note_dropped(9, "250-3") == 0 and (alerts.dropped, alerts.lost) == (9, 7)  # ones it holds
+    assert alerts.note_dropped(12, "251-0") == 3 and alerts.lost == 10  # newer than what it stored: lost
+    assert alerts.note_dropped(4, "90-0") == 0 and (alerts.dropped, alerts.lost) == (4, 10)  # a restored hub
+    assert alerts.note_dropped(6, "300-0") == 2 and alerts.lost == 12  # counted from the new baseline
+    errors = [r for r in caplog.records if r.levelname == "ERROR" and "may never have received" in r.getMessage()]
+    assert [r.fields["up_to"] for r in errors] == [7, 3, 2]  # type: ignore[attr-defined]
+    assert any(r.levelname == "WARNING" and "fewer discarded" in r.getMessage() for r in caplog.records)
     store.close()
-    reopened = NodeStore(str(tmp_path / "node.db"))  # durable: a restarted node does not report them again
-    assert (
-        ConsortiumAlerts(PostLoanActions(reopened, PostLoanRecords(reopened), load_field_team()), lambda: START).dropped
-        == 9
-    )
+    reopened = NodeStore(str(tmp_path / "node.db"))  # durable: a restarted node does not count them again
+    actions = PostLoanActions(reopened, PostLoanRecords(reopened), load_field_team())
+    assert (ConsortiumAlerts(actions, lambda: START).dropped, ConsortiumAlerts(actions, lambda: START).lost) == (6, 12)

@@ -80,14 +80,16 @@ class Alert(_message.Message):
     def __init__(self, cursor: _Optional[str] = ..., kind: _Optional[_Union[AlertKind, str]] = ..., application_refs: _Optional[_Iterable[str]] = ..., token_types: _Optional[_Iterable[_Union[_common_pb2.TokenType, str]]] = ..., other_members: _Optional[int] = ..., other_applications: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
-    __slots__ = ("alerts", "caught_up", "alerts_dropped")
+    __slots__ = ("alerts", "caught_up", "alerts_dropped", "last_dropped")
     ALERTS_FIELD_NUMBER: _ClassVar[int]
     CAUGHT_UP_FIELD_NUMBER: _ClassVar[int]
     ALERTS_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    LAST_DROPPED_FIELD_NUMBER: _ClassVar[int]
     alerts: _containers.RepeatedCompositeFieldContainer[Alert]
     caught_up: bool
     alerts_dropped: int
-    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., caught_up: _Optional[bool] = ..., alerts_dropped: _Optional[int] = ...) -> None: ...
+    last_dropped: str
+    def __init__(self, alerts: _Optional[_Iterable[_Union[Alert, _Mapping]]] = ..., caught_up: _Optional[bool] = ..., alerts_dropped: _Optional[int] = ..., last_dropped: _Optional[str] = ...) -> None: ...
 
 class AckAlertsRequest(_message.Message):
     __slots__ = ("up_to",)
