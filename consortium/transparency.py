@@ -44,7 +44,7 @@ class QueryCounts:
             cap, window = link_of(token)  # the writer's linking tokens, as this process's policy sees them
             if cap < 0:
                 continue
-            linked = token if window is None else window_token(token, at, window)
+            linked = window_token(token, at, window)
             if index.token_degree(linked) > cap:
                 continue  # a hub token
             if window is None:

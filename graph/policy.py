@@ -220,13 +220,12 @@ class LinkPolicy:
     def index_token(self, token_key: str, at: float) -> str:
         """The ring index's token for ``token_key`` on an application received at ``at``: the key
         itself, or for a windowed type the key of that window (``link_keys``)."""
-        window = self.window_of(token_key)
-        return token_key if window is None else windowed(token_key, at, window, self.window_start)
+        return self.window_token(token_key, at, self.window_of(token_key))
 
-    def window_token(self, token_key: str, at: float, window: int) -> str:
-        """The ring index's token of a windowed type's key (its window of ``window`` seconds
-        holding ``at``): for a caller that has the window already (``link_of``)."""
-        return windowed(token_key, at, window, self.window_start)
+    def window_token(self, token_key: str, at: float, window: int | None) -> str:
+        """``index_token`` for a caller that has the key's window already (``link_of``,
+        ``window_of_type``): the key itself when ``window`` is None."""
+        return token_key if window is None else windowed(token_key, at, window, self.window_start)
 
     def link_keys(self, token_keys: Iterable[str], at: float) -> list[str]:
         """What an application received at ``at`` gives the ring index: its keys of linking

@@ -107,9 +107,7 @@ def _shared_types(app: ApplicationRecord, rings: RingTracker) -> set[int]:
         token_type
         for key in app.token_keys
         if (token_type := token_type_of(key)) in SHAREABLE
-        and rings.shared_by_several(
-            key if (window := window_of_type(token_type)) is None else window_token(key, at, window)
-        )
+        and rings.shared_by_several(window_token(key, at, window_of_type(token_type)))
     }
 
 
