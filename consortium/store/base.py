@@ -75,8 +75,9 @@ class MarkerStore(abc.ABC):
     @abc.abstractmethod
     async def purge_markers(self, now: float) -> list[Marker]:
         """Deletes markers whose ``expires_at`` has passed (withdrawn ones included: they were
-        kept for audit until then); returns them (the retention job tells the rings which
-        tokens lost a marker). Markers that never expire stay."""
+        kept for audit until then) and returns them, for the retention report; the rings learn
+        of the ends from the marker reconciliation that follows (``consortium.marker_log``).
+        Markers that never expire stay."""
 
 
 LogCursor = tuple[int, int]

@@ -19,7 +19,7 @@ from node.origination.store import NodeStore
 from runtime.errors import FailedPrecondition, NotFound
 
 CHECK, OUTCOME = "check", "outcome"
-UNTOKENISED_CHECK = "check_untokenised"  # OPRF mode: the key service was out of reach too
+UNTOKENISED_CHECK = "check_untokenised"  # OPRF mode: a Check the key service gave no tokens for yet
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 STATES = (PENDING, SENT, DEAD)
 

@@ -1,10 +1,10 @@
 """The two submissions the node queues for the hub, with their idempotency keys.
 
 * ``check:<application_id>`` — a stage-1 Check that never reached the hub; the hub records an
-  application once per (member, application_ref), so a resend never double-counts. In OPRF mode
-  with the key service out of reach too, the Check has no tokens yet: it is queued with the
-  canonical identifiers to make them from (kind ``check_untokenised``), the drainer asks the key
-  service before the hub, and the row keeps only the tokenised Check once it is sent;
+  application once per (member, application_ref), so a resend never double-counts. In OPRF mode,
+  when the key service gave no tokens, the Check is queued with the canonical identifiers to
+  make them from (kind ``check_untokenised``); the drainer asks the key service before the hub
+  and, once it has the tokens, the row becomes a plain ``check`` without the identifiers;
 * ``outcome:<application_id>:<OUTCOME>`` — what became of the application (approved, declined,
   funded, repaid, fraud confirmed), with when it happened; the hub counts an outcome once.
 """
