@@ -8,7 +8,8 @@ same order on every replica, and the audit log records when retention ran. Each 
 reconciles the log's marker state with the store (``consortium.marker_log``): a negative marker
 that expired ends in the log as a withdrawal does, so a ring stops counting its token as
 blacklisted within one purge interval of the expiry (a Check's own blacklist answer follows
-``expires_at`` to the second).
+``expires_at`` to the second), and logs the admin actions' audit entries a crash left
+unlogged (``consortium.admin_log``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from consortium.admin_log import log_unlogged_admin_actions
 from consortium.disputes import DisputeBook
 from consortium.marker_log import reconcile_marker_state
 from consortium.rings import RingTracker
@@ -51,6 +53,7 @@ async def purge(
     markers = await store.purge_markers(now)
     await rings.publish([retention_event(before)])
     await reconcile_marker_state(store, rings, disputes, now)
+    await log_unlogged_admin_actions(store, rings, now)
     report = PurgeReport(applications, len(markers), before)
     log.info("retention purge", extra={"fields": {"applications": applications, "markers": len(markers)}})
     return report

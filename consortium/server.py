@@ -14,6 +14,7 @@ from grpc_health.v1 import health, health_pb2
 from lianfang.v1 import audit_pb2, audit_pb2_grpc, canaries_pb2, canaries_pb2_grpc, consortium_pb2, consortium_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from consortium.admin_log import log_unlogged_admin_actions
 from consortium.aliases import AliasBook
 from consortium.audit import AuditLog, load_signing_key, ring_id_key
 from consortium.auth import Authenticator, AuthInterceptor
@@ -187,6 +188,7 @@ async def start_hub(
     try:
         folded = await rings.catch_up()  # the rings and stacking this consortium had, before the first answer
         await reconcile_marker_state(store, rings, disputes, clock())  # a crash's gap, markers expired meanwhile
+        await log_unlogged_admin_actions(store, rings, clock())  # audit entries a crash left unlogged
     finally:
         if collecting:
             gc.enable()

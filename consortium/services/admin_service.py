@@ -58,8 +58,9 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self.log = log  # every admin action is an entry of the consortium (audit) log
         self.usage = usage
 
-    async def _audit(self, action: str, member_id: str, reason: str = "") -> None:
-        await self.log.publish([admin_event(current_call().principal, action, member_id, self.clock(), reason)])
+    def _audit(self, action: str, member_id: str, at: float, reason: str = "") -> str:
+        """The audit entry of an admin action by the caller."""
+        return admin_event(current_call().principal, action, member_id, at, reason)
 
     async def RegisterMember(
         self, request: consortium_pb2.RegisterMemberRequest, context: grpc.aio.ServicerContext
@@ -86,9 +87,13 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             created_at=now,
             updated_at=now,
         )
-        await self.store.add_member(member)
+        # The member and its audit entry in one step (``Store.add_member_logged``).
+        self.log.apply(
+            await self.store.add_member_logged(
+                member, [self._audit("register", member.member_id, now)], self.log.cursor
+            )
+        )
         self.authenticator.forget_member(member.member_id)
-        await self._audit("register", member.member_id)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
     async def _transition(
@@ -99,11 +104,18 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         if len(request.reason) > 500:
             raise InvalidArgument.one("reason", "at most 500 characters")
         t = TRANSITIONS[name]
-        member = await self.store.set_member_status(
-            request.member_id, t.allowed_from, t.to, request.reason or name, self.clock()
+        now = self.clock()
+        member, entries = await self.store.set_member_status_logged(
+            request.member_id,
+            t.allowed_from,
+            t.to,
+            request.reason or name,
+            now,
+            [self._audit(name, request.member_id, now, request.reason)],
+            self.log.cursor,
         )
+        self.log.apply(entries)
         self.authenticator.forget_member(member.member_id)
-        await self._audit(name, member.member_id, request.reason)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
     async def ApproveMember(
@@ -187,8 +199,8 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             raise InvalidArgument.one("public_key", "must be a raw 32-byte X25519 public key")
         if await self.store.get_member(request.member_id) is None:
             raise NotFound(f"member {request.member_id!r} not found")
-        await self.log.publish([encryption_key_event(request.member_id, request.public_key)])
-        await self._audit("set_encryption_key", request.member_id)
+        audit = self._audit("set_encryption_key", request.member_id, self.clock())
+        await self.log.publish([encryption_key_event(request.member_id, request.public_key), audit])
         return consortium_pb2.SetEncryptionKeyResponse()
 
     def _epoch_info(self, epoch: int) -> consortium_pb2.KeyEpochInfo:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
 
@@ -86,6 +87,25 @@ LogCursor = tuple[int, int]
 LOG_START: LogCursor = (0, 0)
 
 
+@dataclass(frozen=True)
+class UnloggedEvents:
+    """Log entries written down beside a member change, for a backend that cannot write the
+    change and its log entries in one step: kept until they are logged, so a crash in between
+    delays an admin action's audit entry instead of losing it (``consortium.admin_log``)."""
+
+    member_id: str
+    """The member whose record holds them."""
+
+    events: tuple[str, ...]
+    """The log events, in order."""
+
+    at: float
+    """When the change was made (the hub's clock)."""
+
+    stored: str
+    """The backend's own encoding of them, which settling them compares before it clears."""
+
+
 class ConsortiumLog(abc.ABC):
     """The append-only log of what happened in the consortium: every Check, outcome, marker
     change and admin action, in one total order.
@@ -149,6 +169,43 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
         heard of."""
         await self.add_marker(marker)
         return await self.append_log_events(events, after)
+
+    async def add_member_logged(
+        self, member: Member, events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        """RegisterMember in one step: ``add_member`` then ``append_log_events(events, after)``.
+        A backend makes the pair crash-safe (SQLite: one transaction; Redis: the events wait on the
+        member record until logged, ``unlogged_member_events``), so that every admin action
+        reaches the audit log; the conformance suite holds it to this composition."""
+        await self.add_member(member)
+        return await self.append_log_events(events, after)
+
+    async def set_member_status_logged(
+        self,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        events: Sequence[str],
+        after: LogCursor,
+    ) -> tuple[Member, list[tuple[LogCursor, str]]]:
+        """A member's status change (approve, suspend, …) and its log entries in one step, as
+        ``add_member_logged``: ``set_member_status`` then ``append_log_events(events, after)``."""
+        member = await self.set_member_status(member_id, expected, status, reason, at)
+        return member, await self.append_log_events(events, after)
+
+    async def unlogged_member_events(self) -> list[UnloggedEvents]:
+        """Member changes whose log entries may not have been appended yet: in flight on some
+        hub, or left behind by a crash between the two steps. None on a backend that writes both
+        in one transaction."""
+        return []
+
+    async def log_unlogged(self, unlogged: UnloggedEvents, after: LogCursor) -> list[tuple[LogCursor, str]]:
+        """Appends ``unlogged.events`` and stops keeping them (unless a newer change replaced
+        them meanwhile). At least once: a hub crashing in between appends them again later, as a
+        retried ``append_log_events`` may."""
+        return await self.append_log_events(unlogged.events, after)
 
     @abc.abstractmethod
     async def token_keys_page(self, prefix: str, cursor: str, limit: int) -> tuple[list[str], str]:

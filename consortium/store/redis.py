@@ -8,7 +8,7 @@ Every key carries a hash tag, so each operation touches one slot and nothing nee
 command, transaction or script (``{p}`` is the key prefix)::
 
   {p}:members                    set of member ids (its own slot)
-  {p}:{m:<member>}:member        hash: the member
+  {p}:{m:<member>}:member        hash: the member (and ``log_pending``: a change's log entries until logged)
   {p}:{m:<member>}:app:<ref>     hash: one application record (TTL: application retention)
   {p}:{m:<member>}:markers       zset marker_id -> filed_at, the markers the member filed
   {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
@@ -25,6 +25,7 @@ dropped connection safe: counts are never doubled.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from consortium.records import LONGEST_WINDOW, YEAR, ApplicationRecord, CheckSnapshot, Marker, Member
 from consortium.store import redis_scripts as lua
-from consortium.store.base import LogCursor, Store
+from consortium.store.base import LogCursor, Store, UnloggedEvents
 from consortium.store.redis_cluster_link import ClusterLink, open_cluster_link
 from consortium.store.redis_link import RedisLink, open_link
 from consortium.store.redis_log import RedisConsortiumLog
@@ -46,8 +47,14 @@ from consortium.store.redis_records import application_record, guarded, member_r
 from consortium.store.redis_scan import START, ScanPosition, scan_step
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 
+_PENDING = "log_pending"  # a member change's log entries until they are logged (see "members")
 _USE_LINK = True  # script pipelines over the lean multiplexed link when hiredis is installed
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
+
+
+def _pending(at: float, events: Sequence[str]) -> str:
+    """The copy of a member change's log entries kept on the member's hash until logged."""
+    return json.dumps([at, list(events)], separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -130,8 +137,24 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         return self._create, [key], [self._ttl_ms, *pairs]
 
     # -- members ----------------------------------------------------------------------------
+    # A member change and its log entries live in different slots, so no script or transaction
+    # can write both on a Cluster. The change is written with a copy of its entries on the
+    # member's own hash (``log_pending``); the entries are then appended, and the copy cleared
+    # if no newer change replaced it. A crash in between leaves the copy, which the hubs log
+    # later (``unlogged_member_events``, ``consortium.admin_log``).
     @guarded
     async def add_member(self, member: Member) -> None:
+        await self._create_member(member, [])
+
+    @guarded
+    async def add_member_logged(
+        self, member: Member, events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        pending = _pending(member.updated_at, events)
+        await self._create_member(member, [_PENDING, pending])
+        return await self._log_pending(member.member_id, pending, events, after)
+
+    async def _create_member(self, member: Member, extra: list[str | int | bytes]) -> None:
         # Index first: a crash in between leaves a dangling id (skipped by list_members) that a
         # retried add completes, never a member missing from the list.
         await self._redis.sadd(f"{self._p}:members", member.member_id)
@@ -150,6 +173,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             num(member.created_at),
             "updated_at",
             num(member.updated_at),
+            *extra,
         ]
         [(created, *_)] = await self._run([(self._create, [self._member_key(member.member_id, "member")], [0, *pairs])])
         if not created:
@@ -164,8 +188,34 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
     async def set_member_status(
         self, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
     ) -> Member:
+        return await self._set_status(member_id, expected, status, reason, at, [])
+
+    @guarded
+    async def set_member_status_logged(
+        self,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        events: Sequence[str],
+        after: LogCursor,
+    ) -> tuple[Member, list[tuple[LogCursor, str]]]:
+        pending = _pending(at, events)
+        member = await self._set_status(member_id, expected, status, reason, at, [_PENDING, pending])
+        return member, await self._log_pending(member_id, pending, events, after)
+
+    async def _set_status(
+        self,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        extra: list[str | int | bytes],
+    ) -> Member:
         args: list[str | int | bytes] = ["status", len(expected), *(str(int(s)) for s in expected)]
-        args += ["status", str(int(status)), "status_reason", reason, "updated_at", num(at)]
+        args += ["status", str(int(status)), "status_reason", reason, "updated_at", num(at), *extra]
         [result] = await self._run([(self._update, [self._member_key(member_id, "member")], args)])
         if result[0] == 0:
             raise NotFound(f"member {member_id!r} not found")
@@ -173,6 +223,32 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             raise FailedPrecondition(f"member {member_id!r} is in status {text(result[1])}")
         flat = result[1]
         return member_record(member_id, {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
+
+    async def _log_pending(
+        self, member_id: str, pending: str, events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        """Appends the events a member change kept, then clears the copy (if still this one)."""
+        entries = await self._write_logged((), events, after)
+        await self._run([(self._cas, [self._member_key(member_id, "member")], [_PENDING, pending, ""])])
+        return entries
+
+    @guarded
+    async def unlogged_member_events(self) -> list[UnloggedEvents]:
+        ids = sorted(text(m) for m in await self._redis.smembers(f"{self._p}:members"))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member_id in ids:
+                pipe.hget(self._member_key(member_id, "member"), _PENDING)
+            values = await pipe.execute()
+        found = []
+        for member_id, value in zip(ids, values, strict=True):
+            if value:
+                at, events = json.loads(value)
+                found.append(UnloggedEvents(member_id, tuple(events), float(at), text(value)))
+        return found
+
+    @guarded
+    async def log_unlogged(self, unlogged: UnloggedEvents, after: LogCursor) -> list[tuple[LogCursor, str]]:
+        return await self._log_pending(unlogged.member_id, unlogged.stored, unlogged.events, after)
 
     @guarded
     async def list_members(self) -> list[Member]:

@@ -140,21 +140,33 @@ class SqliteStore(Store):
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> None:
+        with self._tx() as db:
+            self._insert_member(db, member)
+
+    async def add_member_logged(
+        self, member: Member, events: Sequence[str], after: LogCursor
+    ) -> list[tuple[LogCursor, str]]:
+        """The member and its log entries in one transaction."""
+        with self._tx() as db:
+            self._insert_member(db, member)
+            return self._log(db, events, after)
+
+    @staticmethod
+    def _insert_member(db: sqlite3.Connection, member: Member) -> None:
         try:
-            with self._tx() as db:
-                db.execute(
-                    f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        member.member_id,
-                        member.display_name,
-                        member.category,
-                        member.public_key,
-                        member.status,
-                        member.status_reason,
-                        member.created_at,
-                        member.updated_at,
-                    ),
-                )
+            db.execute(
+                f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    member.member_id,
+                    member.display_name,
+                    member.category,
+                    member.public_key,
+                    member.status,
+                    member.status_reason,
+                    member.created_at,
+                    member.updated_at,
+                ),
+            )
         except sqlite3.IntegrityError:
             raise AlreadyExists(f"member {member.member_id!r} already exists") from None
 
@@ -166,17 +178,39 @@ class SqliteStore(Store):
         self, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
     ) -> Member:
         with self._tx() as db:
-            row = db.execute("SELECT status FROM members WHERE member_id = ?", (member_id,)).fetchone()
-            if row is None:
-                raise NotFound(f"member {member_id!r} not found")
-            if row[0] not in expected:
-                raise FailedPrecondition(f"member {member_id!r} is in status {row[0]}")
-            db.execute(
-                "UPDATE members SET status = ?, status_reason = ?, updated_at = ? WHERE member_id = ?",
-                (status, reason, at, member_id),
-            )
-            new = db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,)).fetchone()
-        return _member(new)
+            return self._set_status(db, member_id, expected, status, reason, at)
+
+    async def set_member_status_logged(
+        self,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        events: Sequence[str],
+        after: LogCursor,
+    ) -> tuple[Member, list[tuple[LogCursor, str]]]:
+        """The status and its log entries in one transaction."""
+        with self._tx() as db:
+            member = self._set_status(db, member_id, expected, status, reason, at)
+            return member, self._log(db, events, after)
+
+    @staticmethod
+    def _set_status(
+        db: sqlite3.Connection, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
+    ) -> Member:
+        row = db.execute("SELECT status FROM members WHERE member_id = ?", (member_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"member {member_id!r} not found")
+        if row[0] not in expected:
+            raise FailedPrecondition(f"member {member_id!r} is in status {row[0]}")
+        db.execute(
+            "UPDATE members SET status = ?, status_reason = ?, updated_at = ? WHERE member_id = ?",
+            (status, reason, at, member_id),
+        )
+        return _member(
+            db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,)).fetchone()
+        )
 
     async def list_members(self) -> list[Member]:
         rows = self._db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members ORDER BY member_id").fetchall()

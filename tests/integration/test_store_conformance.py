@@ -137,6 +137,59 @@ def test_members(backend: Backend) -> None:
     backend.run(scenario)
 
 
+def test_a_member_change_and_its_log_entry_are_written_together(backend: Backend) -> None:
+    """``add_member_logged`` / ``set_member_status_logged`` (admin actions): the change and its
+    audit entry in one step; a refused change (id taken, status not expected) logs nothing, and
+    nothing is left waiting to be logged once the call returns."""
+
+    async def scenario(store: Store) -> None:
+        entries = await store.append_log_events(["before"], LOG_START)
+        logged = await store.add_member_logged(member("a", PENDING), ["register a"], entries[-1][0])
+        assert [e for _, e in logged] == ["register a"] and await store.get_member("a") == member("a", PENDING)
+        with pytest.raises(AlreadyExists):
+            await store.add_member_logged(member("a"), ["register a again"], logged[-1][0])
+        changed, logged = await store.set_member_status_logged(
+            "a", frozenset({PENDING}), ACTIVE, "approved", T0 + 5, ["approve a"], logged[-1][0]
+        )
+        assert [e for _, e in logged] == ["approve a"]
+        assert changed == replace(member("a"), status_reason="approved", updated_at=T0 + 5)
+        assert await store.get_member("a") == changed and await store.list_members() == [changed]
+        with pytest.raises(FailedPrecondition):
+            await store.set_member_status_logged("a", frozenset({PENDING}), ACTIVE, "x", T0 + 6, ["no"], LOG_START)
+        with pytest.raises(NotFound):
+            await store.set_member_status_logged("nobody", frozenset({ACTIVE}), SUSPENDED, "x", T0, ["no"], LOG_START)
+        assert [e for _, e in await store.log_events(LOG_START, 10)] == ["before", "register a", "approve a"]
+        assert await store.get_member("a") == changed
+        assert await store.unlogged_member_events() == []
+
+    backend.run(scenario)
+
+
+def test_redis_keeps_a_member_change_s_log_entry_until_it_is_logged(redis_url: str) -> None:
+    """On Redis the member's hash and the log's stream are two slots: the change is written with
+    a copy of its entries, which a crash before the append leaves behind for ``log_unlogged``;
+    a newer change replaces the copy, and logging the older one then leaves the newer alone."""
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url, "key_prefix": "lf"})) as store:
+            assert isinstance(store, RedisStore)
+            await store._create_member(member("a", PENDING), ["log_pending", redis_store._pending(T0, ["register a"])])
+            [kept] = await store.unlogged_member_events()  # as a crash right after the write leaves it
+            assert (kept.member_id, kept.events, kept.at) == ("a", ("register a",), T0)
+            assert [e for _, e in await store.log_events(LOG_START, 10)] == []
+            logged = await store.log_unlogged(kept, LOG_START)
+            assert [e for _, e in logged] == ["register a"] and await store.unlogged_member_events() == []
+            assert await store.get_member("a") == member("a", PENDING)  # the copy is not part of the member
+
+            newer = redis_store._pending(T0 + 9, ["suspend a"])
+            await store._set_status("a", frozenset({PENDING}), SUSPENDED, "s", T0 + 9, ["log_pending", newer])
+            await store.log_unlogged(kept, logged[-1][0])  # a slow hub settling the older copy again
+            [waiting] = await store.unlogged_member_events()
+            assert waiting.events == ("suspend a",) and waiting.at == T0 + 9
+
+    asyncio.run(main())
+
+
 # -- applications ----------------------------------------------------------------------------
 def test_record_application_is_idempotent(backend: Backend) -> None:
     async def scenario(store: Store) -> None:

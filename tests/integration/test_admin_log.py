@@ -1,0 +1,104 @@
+"""Admin actions and their audit entries (``consortium.admin_log``), through a real hub on SQLite
+and Redis: every member change is in the consortium log with the admin who made it, and on Redis,
+where the change and its entry are two writes, an entry the log refused (here: the log's stream
+made unwritable for one call, as a Redis failure between the two writes would leave it) is logged
+later, with its original admin and time, by the hub's next start and by the retention pass."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from lianfang.v1 import common_pb2
+
+from clients.demo.consortium import LocalConsortium
+from clients.errors import LianfangRpcError
+from consortium.admin_log import UNLOGGED_GRACE_SECONDS, log_unlogged_admin_actions
+from consortium.retention import purge
+from consortium.store.base import LOG_START
+from runtime.clock import ManualClock
+from tests.support.consortium import hub_on_store
+
+YEAR = 365 * 86_400.0
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    async with hub_on_store(request, tmp_path, ["lender-a", "lender-b"]) as pair:
+        yield pair
+
+
+async def admin_entries(c: LocalConsortium) -> list[list[Any]]:
+    return [e for _, raw in await c.hub.store.log_events(LOG_START, 100_000) if (e := json.loads(raw))[0] == "x"]
+
+
+async def test_every_member_change_is_logged_with_its_admin(hub) -> None:  # type: ignore[no-untyped-def]
+    c, clock = hub
+    await c.admin.change_member("suspend", "lender-b", "逾期未报送 late reporting")
+    clock.advance(60)
+    await c.admin.change_member("reinstate", "lender-b", "")
+    entries = await admin_entries(c)
+    actions = [(action, member) for _, _, action, member, _, _ in entries]
+    assert actions[-2:] == [("suspend", "lender-b"), ("reinstate", "lender-b")]
+    assert {("register", "lender-a"), ("approve", "lender-a"), ("register", "lender-b")} <= set(actions)
+    suspend, reinstate = entries[-2:]
+    assert suspend[1] == reinstate[1] == "admin/demo"  # the admin, from its JWT
+    assert reinstate[4] - suspend[4] == 60 and suspend[5] == "逾期未报送 late reporting"
+    assert await c.hub.store.unlogged_member_events() == []
+
+
+@contextmanager
+def log_refusing_writes(redis_url: str) -> Iterator[None]:
+    """The consortium log's stream swapped for a plain string: XADD fails (WRONGTYPE), the
+    member's hash is still written."""
+    r = redis.Redis.from_url(redis_url)
+    r.rename("lf:{log}:events", "lf:{log}:aside")
+    r.set("lf:{log}:events", "not a stream")
+    try:
+        yield
+    finally:
+        r.delete("lf:{log}:events")
+        r.rename("lf:{log}:aside", "lf:{log}:events")
+        r.close()
+
+
+@pytest.fixture(params=["redis"])
+async def redis_hub(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    async with hub_on_store(request, tmp_path, ["lender-a", "lender-b"]) as pair:
+        yield pair
+
+
+async def test_an_admin_action_whose_log_entry_failed_is_logged_by_the_next_start_and_retention(
+    redis_hub: tuple[LocalConsortium, ManualClock], redis_url: str
+) -> None:
+    c, clock = redis_hub
+    with log_refusing_writes(redis_url), pytest.raises(LianfangRpcError):
+        await c.admin.change_member("suspend", "lender-b", "stopped paying fees")
+    at = clock()
+    member = await c.hub.store.get_member("lender-b")
+    assert member is not None and member.status == common_pb2.MEMBER_STATUS_SUSPENDED  # the change stands
+    assert ("suspend", "lender-b") not in [(e[2], e[3]) for e in await admin_entries(c)]
+
+    # Within the grace the entry may belong to a call still in flight elsewhere: left alone.
+    assert await log_unlogged_admin_actions(c.hub.store, c.hub.rings, clock()) == 0
+    clock.advance(UNLOGGED_GRACE_SECONDS + 1)
+    await c.restart_hub()
+    suspended = [e for e in await admin_entries(c) if e[2:4] == ["suspend", "lender-b"]]
+    assert suspended == [["x", "admin/demo", "suspend", "lender-b", at, "stopped paying fees"]]
+    await c.restart_hub()
+    assert len([e for e in await admin_entries(c) if e[2:4] == ["suspend", "lender-b"]]) == 1  # once
+
+    with log_refusing_writes(redis_url), pytest.raises(LianfangRpcError):
+        await c.admin.register_member("lender-c", "Lender C", "bank", b"\x01" * 32)
+    assert await c.hub.store.get_member("lender-c") is not None
+    clock.advance(UNLOGGED_GRACE_SECONDS + 1)
+    await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
+    assert ["register", "lender-c"] in [e[2:4] for e in await admin_entries(c)]
+    assert await c.hub.store.unlogged_member_events() == []
