@@ -58,7 +58,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self.log = log  # every admin action is an entry of the consortium (audit) log
         self.usage = usage
 
-    def _audit(self, action: str, member_id: str, at: float, reason: str = "") -> str:
+    def _audit_event(self, action: str, member_id: str, at: float, reason: str = "") -> str:
         """The audit entry of an admin action by the caller."""
         return admin_event(current_call().principal, action, member_id, at, reason)
 
@@ -87,13 +87,15 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             created_at=now,
             updated_at=now,
         )
-        # The member and its audit entry in one step (``Store.add_member_logged``).
-        self.log.apply(
-            await self.store.add_member_logged(
-                member, [self._audit("register", member.member_id, now)], self.log.cursor
+        # The member and its audit entry in one step (``Store.add_member_logged``); whatever
+        # happens, no replica-local cache keeps an older view of the member.
+        try:
+            entries = await self.store.add_member_logged(
+                member, [self._audit_event("register", member.member_id, now)], self.log.cursor
             )
-        )
-        self.authenticator.forget_member(member.member_id)
+        finally:
+            self.authenticator.forget_member(member.member_id)
+        self.log.apply(entries)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
     async def _transition(
@@ -105,17 +107,19 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             raise InvalidArgument.one("reason", "at most 500 characters")
         t = TRANSITIONS[name]
         now = self.clock()
-        member, entries = await self.store.set_member_status_logged(
-            request.member_id,
-            t.allowed_from,
-            t.to,
-            request.reason or name,
-            now,
-            [self._audit(name, request.member_id, now, request.reason)],
-            self.log.cursor,
-        )
+        try:
+            member, entries = await self.store.set_member_status_logged(
+                request.member_id,
+                t.allowed_from,
+                t.to,
+                request.reason or name,
+                now,
+                [self._audit_event(name, request.member_id, now, request.reason)],
+                self.log.cursor,
+            )
+        finally:  # a suspension or revocation takes effect on this replica at once, even if it failed late
+            self.authenticator.forget_member(request.member_id)
         self.log.apply(entries)
-        self.authenticator.forget_member(member.member_id)
         return consortium_pb2.MemberResponse(member=member_message(member))
 
     async def ApproveMember(
@@ -199,7 +203,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             raise InvalidArgument.one("public_key", "must be a raw 32-byte X25519 public key")
         if await self.store.get_member(request.member_id) is None:
             raise NotFound(f"member {request.member_id!r} not found")
-        audit = self._audit("set_encryption_key", request.member_id, self.clock())
+        audit = self._audit_event("set_encryption_key", request.member_id, self.clock())
         await self.log.publish([encryption_key_event(request.member_id, request.public_key), audit])
         return consortium_pb2.SetEncryptionKeyResponse()
 

@@ -90,8 +90,9 @@ LOG_START: LogCursor = (0, 0)
 @dataclass(frozen=True)
 class UnloggedEvents:
     """Log entries written down beside a member change, for a backend that cannot write the
-    change and its log entries in one step: kept until they are logged, so a crash in between
-    delays an admin action's audit entry instead of losing it (``consortium.admin_log``)."""
+    change and its log entries in one step: kept until they are logged, so a crash or a failed
+    append delays an admin action's audit entry instead of losing it (``consortium.admin_log``).
+    Each change keeps its own: a later change to the member never replaces an earlier one's."""
 
     member_id: str
     """The member whose record holds them."""
@@ -102,8 +103,12 @@ class UnloggedEvents:
     at: float
     """When the change was made (the hub's clock)."""
 
-    stored: str
-    """The backend's own encoding of them, which settling them compares before it clears."""
+    claimed_at: float | None
+    """When a hub took them on to log them (None: nobody yet). A claim older than the grace is
+    taken over: that hub stopped before it finished."""
+
+    handle: str
+    """The backend's own handle on them (where they are kept, as they were read)."""
 
 
 class ConsortiumLog(abc.ABC):
@@ -173,10 +178,13 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
     async def add_member_logged(
         self, member: Member, events: Sequence[str], after: LogCursor
     ) -> list[tuple[LogCursor, str]]:
-        """RegisterMember in one step: ``add_member`` then ``append_log_events(events, after)``.
-        A backend makes the pair crash-safe (SQLite: one transaction; Redis: the events wait on the
-        member record until logged, ``unlogged_member_events``), so that every admin action
-        reaches the audit log; the conformance suite holds it to this composition."""
+        """RegisterMember and its audit entry: ``add_member`` then ``append_log_events(events,
+        after)``. This composition is not crash-safe; a backend overrides it so that every admin
+        action reaches the audit log (SQLite: one transaction; Redis: the events are kept on the
+        member record until logged, ``unlogged_member_events``), and the conformance suite holds
+        the override to the composition. Once the change is stored, a failed append does not
+        fail the call there: the entries wait, and the result holds what was logged (maybe
+        nothing)."""
         await self.add_member(member)
         return await self.append_log_events(events, after)
 
@@ -190,21 +198,23 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
         events: Sequence[str],
         after: LogCursor,
     ) -> tuple[Member, list[tuple[LogCursor, str]]]:
-        """A member's status change (approve, suspend, …) and its log entries in one step, as
+        """A member's status change (approve, suspend, …) and its audit entry, as
         ``add_member_logged``: ``set_member_status`` then ``append_log_events(events, after)``."""
         member = await self.set_member_status(member_id, expected, status, reason, at)
         return member, await self.append_log_events(events, after)
 
     async def unlogged_member_events(self) -> list[UnloggedEvents]:
         """Member changes whose log entries may not have been appended yet: in flight on some
-        hub, or left behind by a crash between the two steps. None on a backend that writes both
+        hub, or left behind by a crash or a failed append. None on a backend that writes both
         in one transaction."""
         return []
 
-    async def log_unlogged(self, unlogged: UnloggedEvents, after: LogCursor) -> list[tuple[LogCursor, str]]:
-        """Appends ``unlogged.events`` and stops keeping them (unless a newer change replaced
-        them meanwhile). At least once: a hub crashing in between appends them again later, as a
-        retried ``append_log_events`` may."""
+    async def log_member_events(
+        self, unlogged: UnloggedEvents, now: float, after: LogCursor
+    ) -> list[tuple[LogCursor, str]] | None:
+        """Claims ``unlogged`` (as read: None when another hub claimed it, or it was logged,
+        meanwhile), appends its events and stops keeping them; the log since ``after``. A hub
+        stopping between the append and the end logs them again once its claim is stale."""
         return await self.append_log_events(unlogged.events, after)
 
     @abc.abstractmethod

@@ -8,7 +8,7 @@ Every key carries a hash tag, so each operation touches one slot and nothing nee
 command, transaction or script (``{p}`` is the key prefix)::
 
   {p}:members                    set of member ids (its own slot)
-  {p}:{m:<member>}:member        hash: the member (and ``log_pending``: a change's log entries until logged)
+  {p}:{m:<member>}:member        hash: the member (and ``log_pending:*``: changes' log entries until logged)
   {p}:{m:<member>}:app:<ref>     hash: one application record (TTL: application retention)
   {p}:{m:<member>}:markers       zset marker_id -> filed_at, the markers the member filed
   {p}:{t:<token>}:markers        hash marker_id -> marker JSON (no TTL: markers outlive apps)
@@ -26,6 +26,8 @@ dropped connection safe: counts are never doubled.
 from __future__ import annotations
 
 import json
+import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,13 +49,21 @@ from consortium.store.redis_records import application_record, guarded, member_r
 from consortium.store.redis_scan import START, ScanPosition, scan_step
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 
-_PENDING = "log_pending"  # a member change's log entries until they are logged (see "members")
+_PENDING = "log_pending:"  # prefix of the member-hash fields holding a change's unlogged entries
+log = logging.getLogger("lianfang.hub.store")
+
 _USE_LINK = True  # script pipelines over the lean multiplexed link when hiredis is installed
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
 
 
-def _pending(at: float, events: Sequence[str]) -> str:
-    """The copy of a member change's log entries kept on the member's hash until logged."""
+def _pending_field() -> str:
+    """A new field of the member's hash for one change's log entries (its own: never replaced)."""
+    return f"{_PENDING}{secrets.token_hex(8)}"
+
+
+def _pending_value(at: float, events: Sequence[str]) -> str:
+    """The copy of a member change's log entries kept until logged: ``[at, events]`` (a claim
+    appends the claiming hub's time)."""
     return json.dumps([at, list(events)], separators=(",", ":"), ensure_ascii=False)
 
 
@@ -119,7 +129,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             self._link = open_link(config.url, config.socket_timeout) if _USE_LINK else None
         script = self._redis.register_script
         self._create, self._update, self._cas = script(lua.CREATE), script(lua.UPDATE), script(lua.CAS_FIELD)
-        self._delete_older = script(lua.DELETE_OLDER)
+        self._delete_older, self._delete_field = script(lua.DELETE_OLDER), script(lua.DELETE_FIELD_IF)
 
     # -- script calls ---------------------------------------------------------------------
     def _app_call(self, app: ApplicationRecord) -> Call:
@@ -138,10 +148,10 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
 
     # -- members ----------------------------------------------------------------------------
     # A member change and its log entries live in different slots, so no script or transaction
-    # can write both on a Cluster. The change is written with a copy of its entries on the
-    # member's own hash (``log_pending``); the entries are then appended, and the copy cleared
-    # if no newer change replaced it. A crash in between leaves the copy, which the hubs log
-    # later (``unlogged_member_events``, ``consortium.admin_log``).
+    # can write both on a Cluster. The change is written with a copy of its entries in a field of
+    # the member's own hash (``log_pending:<nonce>``, one per change); the entries are then
+    # appended and the field deleted. A crash or a failed append leaves the field, which the
+    # hubs claim and log later (``unlogged_member_events``, ``consortium.admin_log``).
     @guarded
     async def add_member(self, member: Member) -> None:
         await self._create_member(member, [])
@@ -150,9 +160,9 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
     async def add_member_logged(
         self, member: Member, events: Sequence[str], after: LogCursor
     ) -> list[tuple[LogCursor, str]]:
-        pending = _pending(member.updated_at, events)
-        await self._create_member(member, [_PENDING, pending])
-        return await self._log_pending(member.member_id, pending, events, after)
+        field, value = _pending_field(), _pending_value(member.updated_at, events)
+        await self._create_member(member, [field, value])
+        return await self._log_change(member.member_id, field, value, events, after)
 
     async def _create_member(self, member: Member, extra: list[str | int | bytes]) -> None:
         # Index first: a crash in between leaves a dangling id (skipped by list_members) that a
@@ -201,9 +211,9 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         events: Sequence[str],
         after: LogCursor,
     ) -> tuple[Member, list[tuple[LogCursor, str]]]:
-        pending = _pending(at, events)
-        member = await self._set_status(member_id, expected, status, reason, at, [_PENDING, pending])
-        return member, await self._log_pending(member_id, pending, events, after)
+        field, value = _pending_field(), _pending_value(at, events)
+        member = await self._set_status(member_id, expected, status, reason, at, [field, value])
+        return member, await self._log_change(member_id, field, value, events, after)
 
     async def _set_status(
         self,
@@ -224,40 +234,70 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         flat = result[1]
         return member_record(member_id, {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
 
-    async def _log_pending(
-        self, member_id: str, pending: str, events: Sequence[str], after: LogCursor
+    async def _log_change(
+        self, member_id: str, field: str, value: str, events: Sequence[str], after: LogCursor
     ) -> list[tuple[LogCursor, str]]:
-        """Appends the events a member change kept, then clears the copy (if still this one)."""
-        entries = await self._write_logged((), events, after)
-        await self._run([(self._cas, [self._member_key(member_id, "member")], [_PENDING, pending, ""])])
+        """Appends a stored change's entries and deletes their copy. The change stands whatever
+        happens here: a failed append leaves the copy for a later pass, and the call succeeds."""
+        try:
+            entries = await self._write_logged((), events, after)
+        except Exception as error:  # any failure: the copy is there to retry from
+            log.warning(
+                "a member change is stored; its log entries wait for the next recovery pass",
+                extra={"fields": {"member": member_id, "error": type(error).__name__}},
+            )
+            return []
+        await self._run([(self._delete_field, [self._member_key(member_id, "member")], [field, value])])
         return entries
 
     @guarded
-    async def unlogged_member_events(self) -> list[UnloggedEvents]:
-        ids = sorted(text(m) for m in await self._redis.smembers(f"{self._p}:members"))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for member_id in ids:
-                pipe.hget(self._member_key(member_id, "member"), _PENDING)
-            values = await pipe.execute()
-        found = []
-        for member_id, value in zip(ids, values, strict=True):
-            if value:
-                at, events = json.loads(value)
-                found.append(UnloggedEvents(member_id, tuple(events), float(at), text(value)))
-        return found
-
-    @guarded
-    async def log_unlogged(self, unlogged: UnloggedEvents, after: LogCursor) -> list[tuple[LogCursor, str]]:
-        return await self._log_pending(unlogged.member_id, unlogged.stored, unlogged.events, after)
-
-    @guarded
     async def list_members(self) -> list[Member]:
+        return [member_record(m, fields) for m, fields in await self._member_hashes()]
+
+    async def _member_hashes(self) -> list[tuple[str, dict[bytes, bytes]]]:
+        """Every listed member's hash, by member id (a dangling id from a crashed add is skipped)."""
         ids = sorted(text(m) for m in await self._redis.smembers(f"{self._p}:members"))
         async with self._redis.pipeline(transaction=False) as pipe:
             for member_id in ids:
                 pipe.hgetall(self._member_key(member_id, "member"))
             rows = await pipe.execute()
-        return [member_record(m, f) for m, f in zip(ids, rows, strict=True) if f]
+        return [(m, f) for m, f in zip(ids, rows, strict=True) if f]
+
+    @guarded
+    async def unlogged_member_events(self) -> list[UnloggedEvents]:
+        found = []
+        for member_id, fields in await self._member_hashes():
+            for name, raw in fields.items():
+                if not text(name).startswith(_PENDING):
+                    continue
+                try:
+                    at, events, *claimed = json.loads(raw)
+                    found.append(
+                        UnloggedEvents(
+                            member_id,
+                            tuple(str(e) for e in events),
+                            float(at),
+                            float(claimed[0]) if claimed else None,
+                            json.dumps([text(name), text(raw)], ensure_ascii=False),
+                        )
+                    )
+                except (ValueError, TypeError, IndexError):
+                    log.error("an unreadable pending log entry is skipped", extra={"fields": {"member": member_id}})
+        return sorted(found, key=lambda u: u.at)
+
+    @guarded
+    async def log_member_events(
+        self, unlogged: UnloggedEvents, now: float, after: LogCursor
+    ) -> list[tuple[LogCursor, str]] | None:
+        field, value = json.loads(unlogged.handle)
+        claimed = json.dumps([unlogged.at, list(unlogged.events), now], separators=(",", ":"), ensure_ascii=False)
+        key = self._member_key(unlogged.member_id, "member")
+        [won] = await self._run([(self._cas, [key], [field, value, claimed])])
+        if not won:
+            return None  # another hub claimed it, or it was logged, since it was read
+        entries = await self._write_logged((), unlogged.events, after)
+        await self._run([(self._delete_field, [key], [field, claimed])])
+        return entries
 
     # -- applications -----------------------------------------------------------------------
     @staticmethod

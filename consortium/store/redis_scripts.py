@@ -42,6 +42,14 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
+# Deletes one hash field if it still holds the expected value. ARGV: field, expected. Returns 1
+# when deleted.
+DELETE_FIELD_IF = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
+
 # Deletes an application record received before ARGV[1]. Returns 1 when deleted.
 DELETE_OLDER = """
 local at = redis.call('HGET', KEYS[1], 'received_at')

@@ -9,6 +9,7 @@ tests/unit/test_stacking_index.py and through the hub.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 import signal
@@ -165,27 +166,45 @@ def test_a_member_change_and_its_log_entry_are_written_together(backend: Backend
     backend.run(scenario)
 
 
-def test_redis_keeps_a_member_change_s_log_entry_until_it_is_logged(redis_url: str) -> None:
-    """On Redis the member's hash and the log's stream are two slots: the change is written with
-    a copy of its entries, which a crash before the append leaves behind for ``log_unlogged``;
-    a newer change replaces the copy, and logging the older one then leaves the newer alone."""
+def test_redis_keeps_each_member_change_s_log_entries_until_one_hub_logs_them(redis_url: str) -> None:
+    """On Redis the member's hash and the log's stream are two slots: each change is written with
+    its own copy of its entries, which a crash before the append leaves behind. A later change
+    never replaces it; ``log_member_events`` claims it first, so two hubs logging it at once log
+    it once; the copy never shows in the member."""
 
     async def main() -> None:
-        async with opened(Backend("redis", {"url": redis_url, "key_prefix": "lf"})) as store:
+        backend = Backend("redis", {"url": redis_url, "key_prefix": "lf"})
+        async with opened(backend) as store, opened(backend) as other:
             assert isinstance(store, RedisStore)
-            await store._create_member(member("a", PENDING), ["log_pending", redis_store._pending(T0, ["register a"])])
-            [kept] = await store.unlogged_member_events()  # as a crash right after the write leaves it
-            assert (kept.member_id, kept.events, kept.at) == ("a", ("register a",), T0)
-            assert [e for _, e in await store.log_events(LOG_START, 10)] == []
-            logged = await store.log_unlogged(kept, LOG_START)
-            assert [e for _, e in logged] == ["register a"] and await store.unlogged_member_events() == []
+            register = redis_store._pending_value(T0, ["register a"])
+            await store._create_member(member("a", PENDING), [redis_store._pending_field(), register])
             assert await store.get_member("a") == member("a", PENDING)  # the copy is not part of the member
+            # A later change, logged at once, leaves the crashed one's copy alone:
+            changed, logged = await store.set_member_status_logged(
+                "a", frozenset({PENDING}), ACTIVE, "ok", T0 + 9, ["approve a"], LOG_START
+            )
+            assert [e for _, e in logged] == ["approve a"] and changed.status == ACTIVE
+            [kept] = await store.unlogged_member_events()
+            assert (kept.member_id, kept.events, kept.at, kept.claimed_at) == ("a", ("register a",), T0, None)
 
-            newer = redis_store._pending(T0 + 9, ["suspend a"])
-            await store._set_status("a", frozenset({PENDING}), SUSPENDED, "s", T0 + 9, ["log_pending", newer])
-            await store.log_unlogged(kept, logged[-1][0])  # a slow hub settling the older copy again
-            [waiting] = await store.unlogged_member_events()
-            assert waiting.events == ("suspend a",) and waiting.at == T0 + 9
+            first, second = await asyncio.gather(
+                store.log_member_events(kept, T0 + 100, logged[-1][0]),
+                other.log_member_events(kept, T0 + 100, logged[-1][0]),
+            )
+            assert [first, second].count(None) == 1  # one hub won the claim
+            assert [e for _, e in await store.log_events(LOG_START, 10)] == ["approve a", "register a"]
+            assert await store.unlogged_member_events() == []
+            assert await store.log_member_events(kept, T0 + 200, LOG_START) is None  # logged: nothing to claim
+
+            # A hub that claimed and stopped leaves its claim, with its time, for a later taker:
+            stale = json.dumps([T0 + 300, ["suspend a"], T0 + 301])
+            await store._set_status(
+                "a", frozenset({ACTIVE}), SUSPENDED, "s", T0 + 300, [redis_store._pending_field(), stale]
+            )
+            [claimed] = await store.unlogged_member_events()
+            assert (claimed.events, claimed.at, claimed.claimed_at) == (("suspend a",), T0 + 300, T0 + 301)
+            assert await store.log_member_events(claimed, T0 + 400, LOG_START) is not None
+            assert [e for _, e in await store.log_events(LOG_START, 10)][-1] == "suspend a"
 
     asyncio.run(main())
 
