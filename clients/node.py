@@ -186,7 +186,7 @@ class NodeClient(RpcClient):
     async def list_outbox(
         self, state: str = "", limit: int = 0, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> node_pb2.ListOutboxResponse:
-        """The node's outbox of hub submissions, newest first (``state``: pending, sent, dead)."""
+        """The node's outbox of hub submissions, newest first (``state``: pending, sent, dead, discarded)."""
         request = node_pb2.ListOutboxRequest(state=state, limit=limit)
         return await self._call(self._outbox.ListOutbox, request, timeout=timeout, metadata=metadata)
 
@@ -196,3 +196,10 @@ class NodeClient(RpcClient):
         """Puts a dead-lettered outbox item back in the queue."""
         request = node_pb2.RetryOutboxRequest(id=item_id)
         return await self._call(self._outbox.RetryOutbox, request, timeout=timeout, metadata=metadata)
+
+    async def discard_outbox(
+        self, item_id: int, reason: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.OutboxItem:
+        """Gives a dead-lettered outbox item up for good, with the reason kept beside it."""
+        request = node_pb2.DiscardOutboxRequest(id=item_id, reason=reason)
+        return await self._call(self._outbox.DiscardOutbox, request, timeout=timeout, metadata=metadata)

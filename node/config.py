@@ -163,6 +163,10 @@ class NodeConfig:
     outbox_backoff_max_seconds: float = 300.0
     """Largest retry delay (a hub's RetryInfo may ask for more, and gets it)."""
 
+    outbox_keep_payload_days: float = 30.0
+    """Days a submission the hub acknowledged (or a person discarded) keeps its request bytes in
+    the outbox; the row itself stays, keeping its idempotency key taken. 0: kept for ever."""
+
     circuit_failure_threshold: int = 3
     """Consecutive hub outages (UNAVAILABLE, deadline) that open the hub circuit breaker."""
 
@@ -222,6 +226,8 @@ class NodeConfig:
             raise ConfigError("node: circuit_failure_threshold must be at least 1")
         if self.deadline_margin_seconds < 0:
             raise ConfigError("node: deadline_margin_seconds must not be negative")
+        if self.outbox_keep_payload_days < 0:
+            raise ConfigError("node: outbox_keep_payload_days must not be negative (0: keep for ever)")
 
     def pinned_public_keys(self) -> dict[int, bytes]:
         out = {}

@@ -192,6 +192,7 @@ def build_drainer(config: NodeConfig, engine: Origination, clock: Clock) -> Drai
         timeout=config.outbox_timeout_seconds,
         poll_seconds=config.outbox_poll_seconds,
         tokeniser=engine.tokeniser,
+        keep_payload_seconds=config.outbox_keep_payload_days * 86_400.0,
     )
 
 

@@ -54,6 +54,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _MONITORING + "GetKpis": frozenset({RISK_MANAGER, POST_LOAN_OFFICER, SYSTEM_ADMIN}),
     _OUTBOX + "ListOutbox": frozenset({SYSTEM_ADMIN, RISK_MANAGER}),
     _OUTBOX + "RetryOutbox": frozenset({SYSTEM_ADMIN}),
+    _OUTBOX + "DiscardOutbox": frozenset({SYSTEM_ADMIN}),
 }
 
 

@@ -10,7 +10,8 @@ dead-lettered with their error and logged at ERROR, never dropped. While the cir
 the drainer waits; after the cool-down its next delivery is the probe. An untokenised Check (OPRF
 mode, queued while the key service was out of reach) gets its tokens from the key service first,
 outside the hub's circuit breaker, and is stored at once as a plain Check (no identifiers left,
-one evaluation per row whatever the hub does next).
+one evaluation per row whatever the hub does next). Rows sent or discarded more than
+``keep_payload_seconds`` ago lose their request bytes (checked at most hourly).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ log = logging.getLogger("lianfang.node.outbox")
 
 SENT, RETRY, DEAD, WAIT = "sent", "retry", "dead", "wait"
 KEYS_AWAY = "keys_away"  # the key service could not tokenise a Check: the hub may still be fine
+TIDY_EVERY_SECONDS = 3600.0
 
 
 class UnknownKind(Exception):
@@ -55,8 +57,10 @@ class Drainer:
         poll_seconds: float = 1.0,
         batch: int = 50,
         tokeniser: KeyRing | None = None,
+        keep_payload_seconds: float = 30 * 86_400.0,
     ) -> None:
-        """``tokeniser``: the node's, for untokenised Checks (OPRF mode)."""
+        """``tokeniser``: the node's, for untokenised Checks (OPRF mode). ``keep_payload_seconds``:
+        how long a settled row keeps its request bytes (0: for ever)."""
         self.outbox, self.hub, self.gate, self.clock = outbox, hub, gate, clock
         self.tokeniser = tokeniser
         self.keys_held_until = 0.0  # no untokenised row goes to the key service before (its backoff)
@@ -64,6 +68,8 @@ class Drainer:
         self.backoff = backoff or Backoff()
         self.timeout, self.poll_seconds, self.batch = timeout, poll_seconds, batch
         self._lock = asyncio.Lock()
+        self.keep_payload_seconds = keep_payload_seconds
+        self._next_tidy = 0.0
 
     async def run(self) -> None:
         """Drains whenever notified, and every ``poll_seconds`` (backoffs come due); until cancelled."""
@@ -71,10 +77,23 @@ class Drainer:
             self.outbox.wakeup.clear()
             try:
                 await self.drain_once()
+                self.tidy()
             except Exception:  # the next round tries again
                 log.exception("outbox drain failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.wakeup.wait(), self.poll_seconds)
+
+    def tidy(self) -> int:
+        """Drops the request bytes of rows settled longer than ``keep_payload_seconds`` ago, at
+        most once per ``TIDY_EVERY_SECONDS``; how many rows."""
+        now = self.clock()
+        if self.keep_payload_seconds <= 0 or now < self._next_tidy:
+            return 0
+        self._next_tidy = now + TIDY_EVERY_SECONDS
+        dropped = self.outbox.drop_settled_payloads(now - self.keep_payload_seconds)
+        if dropped:
+            log.info("outbox payloads dropped", extra={"fields": {"rows": dropped}})
+        return dropped
 
     @property
     def busy(self) -> bool:

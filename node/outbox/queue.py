@@ -3,10 +3,12 @@ transaction as the state change that caused it (a decision, an outcome), so a cr
 keep one without the other (the table is created with the node's others, ``node.origination.store``).
 
 A row is ``pending`` until the hub acknowledges it (then ``sent``), or ``dead`` when the hub
-refused it for good (the error is kept; ``retry`` puts it back). Rows are delivered in id
-order per application: a row waits while an earlier row of its application is not sent, so an
-outcome never overtakes its application's Check. The idempotency key is UNIQUE: enqueueing the
-same submission twice (a second drawdown's FUNDED) keeps the first.
+refused it for good (the error is kept; ``retry`` puts it back, ``discard`` gives it up with a
+person's reason: ``discarded``). Rows are delivered in id order per application: a row waits
+while an earlier row of its application is neither sent nor discarded, so an outcome never
+overtakes its application's Check. The idempotency key is UNIQUE: enqueueing the same
+submission twice (a second drawdown's FUNDED) keeps the first, so settled rows stay; only their
+payload is dropped once it is no longer needed (``drop_settled_payloads``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from runtime.errors import FailedPrecondition, NotFound
 
 CHECK, OUTCOME = "check", "outcome"
 UNTOKENISED_CHECK = "check_untokenised"  # OPRF mode: a Check the key service gave no tokens for yet
-PENDING, SENT, DEAD = "pending", "sent", "dead"
-STATES = (PENDING, SENT, DEAD)
+PENDING, SENT, DEAD, DISCARDED = "pending", "sent", "dead", "discarded"
+STATES = (PENDING, SENT, DEAD, DISCARDED)
+SETTLED = (SENT, DISCARDED)  # out of the queue for good: ``sent_at`` is when they left it
 
 _COLUMNS = (
     "id, kind, idempotency_key, application_id, request, created_at, attempts, next_attempt_at, last_error, state"
@@ -68,7 +71,7 @@ class Outbox:
         rows = self.store.query(
             f"SELECT {_COLUMNS} FROM outbox o WHERE state = 'pending' AND next_attempt_at <= ? AND NOT EXISTS"
             " (SELECT 1 FROM outbox p WHERE p.application_id = o.application_id AND p.id < o.id"
-            " AND p.state != 'sent') ORDER BY id LIMIT ?",
+            " AND p.state NOT IN ('sent', 'discarded')) ORDER BY id LIMIT ?",
             (now, limit),
         )
         return [OutboxRow(*r) for r in rows]
@@ -111,6 +114,32 @@ class Outbox:
             db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ?", (now, row_id))
         self.notify()
         return self.get(row_id)
+
+    def discard(self, row_id: int, now: float, actor: str, reason: str) -> OutboxRow:
+        """Gives a dead row up for good: it stops holding its application's later rows back and
+        leaves the dead count, and its payload (an untokenised Check's identifiers) is dropped.
+        Who and why are kept in ``last_error``, after the hub's last refusal."""
+        row = self.get(row_id)
+        if row.state != DEAD:
+            raise FailedPrecondition(f"outbox item {row_id} is {row.state}; only dead items are discarded")
+        note = f"discarded by {actor}: {reason} (the hub's last refusal: {row.last_error})"
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = ?, sent_at = ?, request = x'', last_error = ? WHERE id = ? AND state = ?",
+                (DISCARDED, now, note, row_id, DEAD),
+            )
+        self.notify()  # its application's later rows may be due now
+        return self.get(row_id)
+
+    def drop_settled_payloads(self, before: float) -> int:
+        """Empties the request bytes of rows sent or discarded before ``before``: nothing reads
+        them again, and the row itself stays to keep its idempotency key taken. How many."""
+        with self.store.transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET request = x'' WHERE state IN (?, ?) AND sent_at < ? AND length(request) > 0",
+                (*SETTLED, before),
+            )
+        return cursor.rowcount
 
     def get(self, row_id: int) -> OutboxRow:
         rows = self.store.query(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (row_id,))

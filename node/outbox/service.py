@@ -1,7 +1,9 @@
-"""OutboxService: what waits for the hub, what it refused for good, and retrying a dead letter
-(``lianfang node outbox list|retry``; system admins, risk managers may look)."""
+"""OutboxService: what waits for the hub, what it refused for good, and retrying or discarding
+a dead letter (``lianfang node outbox list|retry|discard``; system admins, risk managers may look)."""
 
 from __future__ import annotations
+
+import logging
 
 import grpc
 from lianfang.v1 import node_pb2, node_pb2_grpc
@@ -9,10 +11,19 @@ from lianfang.v1 import node_pb2, node_pb2_grpc
 from clients.circuit import CircuitBreaker
 from node.outbox.queue import DEAD, PENDING, STATES, Outbox, OutboxRow
 from runtime.clock import Clock
-from runtime.errors import InvalidArgument
+from runtime.errors import FieldViolation, InvalidArgument
+from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
+log = logging.getLogger("lianfang.node.outbox")
+
 MAX_LIMIT = 1000
+MAX_REASON = 500
+
+
+def _dead_id(value: int, violations: list[FieldViolation]) -> None:
+    if value == 0 or value >= 2**63:
+        violations.append(FieldViolation("id", "the id of a dead outbox item is required"))
 
 
 def item_view(row: OutboxRow) -> node_pb2.OutboxItem:
@@ -51,6 +62,27 @@ class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
     async def RetryOutbox(
         self, request: node_pb2.RetryOutboxRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.OutboxItem:
-        if request.id == 0 or request.id >= 2**63:
-            raise InvalidArgument.one("id", "the id of a dead outbox item is required")
+        violations: list[FieldViolation] = []
+        _dead_id(request.id, violations)
+        if violations:
+            raise InvalidArgument(violations)
         return item_view(self.outbox.retry(request.id, self.clock()))
+
+    async def DiscardOutbox(
+        self, request: node_pb2.DiscardOutboxRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.OutboxItem:
+        violations: list[FieldViolation] = []
+        _dead_id(request.id, violations)
+        if not request.reason.strip():
+            violations.append(FieldViolation("reason", "is required: why the submission is given up"))
+        elif len(request.reason) > MAX_REASON:
+            violations.append(FieldViolation("reason", f"at most {MAX_REASON} characters"))
+        if violations:
+            raise InvalidArgument(violations)
+        actor = current_call().principal
+        row = self.outbox.discard(request.id, self.clock(), actor, request.reason.strip())
+        log.warning(
+            "outbox item discarded",
+            extra={"fields": {"id": row.id, "kind": row.kind, "key": row.idempotency_key, "by": actor}},
+        )
+        return item_view(row)

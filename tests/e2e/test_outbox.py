@@ -2,7 +2,7 @@
 goes away, the nodes keep deciding (refer, HUB_UNAVAILABLE) and queue; the circuit opens and,
 after its cool-down, the drainer's probe closes it; the outbox drains exactly once (a resend
 after a lost acknowledgement changes no count at the hub); the late hub answer reaches the
-credit approver; a permanently refused item is dead-lettered, listed and retried."""
+credit approver; a permanently refused item is dead-lettered, listed and retried, or discarded."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from clients.circuit import CLOSED, OPEN
 from clients.demo.consortium import LocalConsortium, LocalMember
 from clients.errors import LianfangRpcError
 from consortium.server import start_hub
-from node.outbox import DEAD, SENT
+from node.outbox import DEAD, DISCARDED, SENT
 from node.sources.personas import JINGCHENG_PARTS, LAO_WANG
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type
@@ -186,3 +186,53 @@ async def test_expired_consent_at_delivery_is_a_dead_letter_that_holds_its_outco
     assert await c.hub.store.get_application("lender-a", view.application_id) is None  # refused: nothing recorded
     view_now = await a.as_role("customer").get_application(view.application_id)
     assert view_now.decision.consortium_pending and not view_now.decision.HasField("consortium_late")
+
+
+async def test_a_dead_letter_nobody_can_deliver_is_discarded_with_a_reason(bank) -> None:  # type: ignore[no-untyped-def]
+    """An expired consent will never be accepted: a system admin gives the Check up, which lets
+    its outcome go (the hub never saw the application, so that is refused and given up too);
+    the dead count returns to 0, and a month later the settled rows' payloads are dropped."""
+    c, clock = bank
+    a = c.members["lender-a"]
+    port = await hub_down(c)
+    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-gone"))
+    await a.as_role("credit_approver").decide_referral(view.application_id, False, "declined")
+    clock.advance(31 * 86_400)
+    await hub_up(c, port)
+    outbox = a.node.engine.outbox
+    await until(a, clock, lambda: outbox.dead() == 1)
+    check, outcome = sorted(outbox.rows(), key=lambda r: r.id)
+    admin = a.as_role("system_admin", "ops-1")
+
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.discard_outbox(check.id, "  ")
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and [v.field for v in err.value.violations] == ["reason"]
+    with pytest.raises(LianfangRpcError) as err:
+        await a.as_role("risk_manager").discard_outbox(check.id, "consent expired")
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.discard_outbox(outcome.id, "not dead yet")
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    given_up = await admin.discard_outbox(check.id, "授权已过期 consent expired before the hub returned")
+    assert given_up.state == DISCARDED and given_up.last_error.startswith("discarded by ops-1: 授权已过期")
+    assert "FAILED_PRECONDITION" in given_up.last_error and outbox.get(check.id).request == b""
+    await until(a, clock, lambda: outbox.get(outcome.id).state == DEAD)  # released: refused, never checked
+    assert outbox.get(outcome.id).last_error.startswith("NOT_FOUND")
+    await admin.discard_outbox(outcome.id, "its Check was given up")
+    listing = await admin.list_outbox(DISCARDED)
+    assert [i.id for i in listing.items] == [outcome.id, check.id] and listing.dead == 0
+    assert gauge(a, "lianfang_node_outbox_dead") == 0.0
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.retry_outbox(check.id)
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION  # a discard is not undone
+
+    later = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-later"))  # approved
+    await drained(a.node)
+    [sent] = [r for r in outbox.rows(SENT) if r.application_id == later.application_id]
+    assert sent.request != b""
+    clock.advance(31 * 86_400)
+    outbox.notify()
+    await eventually(lambda: outbox.get(sent.id).request == b"", what="settled payloads dropped")
+    with a.node.engine.store.transaction() as db:  # the row stays: its idempotency key is still taken
+        assert not outbox.enqueue_in(db, sent.kind, sent.idempotency_key, sent.application_id, b"again", clock())

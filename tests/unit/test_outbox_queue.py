@@ -15,7 +15,7 @@ from clients.errors import LianfangRpcError
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.origination.consortium_check import should_queue
 from node.origination.store import NodeStore
-from node.outbox import CHECK, DEAD, OUTCOME, PENDING, SENT, Outbox
+from node.outbox import CHECK, DEAD, DISCARDED, OUTCOME, PENDING, SENT, Outbox
 from node.outbox.queue import UNTOKENISED_CHECK
 from node.outbox.retry import Backoff, is_outage, is_transient
 from node.outbox.submissions import queue_check_in, untokenised_check
@@ -136,3 +136,24 @@ def test_a_check_without_tokens_is_queued_with_its_identifiers_until_it_is_token
         )
     newest = box.rows()[0]
     assert newest.kind == CHECK and consortium_pb2.CheckRequest.FromString(newest.request).tokens == tokenised.tokens
+
+
+def test_settled_rows_lose_their_payload_after_the_boundary_and_keep_their_key(tmp_path: Path) -> None:
+    box = outbox(tmp_path)
+    with box.store.transaction() as db:
+        for key in ("check:old", "check:new", "check:waiting", "check:dead", "check:given-up"):
+            box.enqueue_in(db, CHECK, key, key.split(":")[1], b"payload", 100.0)
+    with box.store.transaction() as db:
+        box.mark_sent_in(db, 1, 100.0)
+        box.mark_sent_in(db, 2, 200.0)
+    box.mark_dead(4, "FAILED_PRECONDITION: consent expired")
+    box.mark_dead(5, "FAILED_PRECONDITION: consent expired")
+    assert box.discard(5, 120.0, "ops-1", "consent expired").request == b""  # dropped at once
+    with pytest.raises(FailedPrecondition):
+        box.discard(3, 120.0, "ops-1", "still pending")
+    assert box.drop_settled_payloads(150.0) == 1
+    assert [box.get(i).request for i in (1, 2, 3, 4)] == [b"", b"payload", b"payload", b"payload"]
+    assert box.drop_settled_payloads(150.0) == 0  # nothing left to drop
+    with box.store.transaction() as db:
+        assert not box.enqueue_in(db, CHECK, "check:old", "old", b"again", 300.0)
+    assert (box.count(DISCARDED), box.dead(), box.depth()) == (1, 1.0, 1.0)

@@ -868,7 +868,7 @@ class MonitoringService:
 
 class OutboxServiceStub:
     """The node's durable outbox of hub submissions (queued Checks, outcomes): what waits, what the
-    hub refused for good (dead letters), and putting a dead letter back in the queue.
+    hub refused for good (dead letters), putting a dead letter back in the queue, or giving it up.
     """
 
     def __init__(self, channel):
@@ -887,11 +887,16 @@ class OutboxServiceStub:
                 request_serializer=lianfang_dot_v1_dot_node__pb2.RetryOutboxRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
                 _registered_method=True)
+        self.DiscardOutbox = channel.unary_unary(
+                '/lianfang.v1.OutboxService/DiscardOutbox',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.DiscardOutboxRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
+                _registered_method=True)
 
 
 class OutboxServiceServicer:
     """The node's durable outbox of hub submissions (queued Checks, outcomes): what waits, what the
-    hub refused for good (dead letters), and putting a dead letter back in the queue.
+    hub refused for good (dead letters), putting a dead letter back in the queue, or giving it up.
     """
 
     def ListOutbox(self, request, context):
@@ -901,6 +906,12 @@ class OutboxServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RetryOutbox(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiscardOutbox(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -919,6 +930,11 @@ def add_OutboxServiceServicer_to_server(servicer, server):
                     request_deserializer=lianfang_dot_v1_dot_node__pb2.RetryOutboxRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.SerializeToString,
             ),
+            'DiscardOutbox': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscardOutbox,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.DiscardOutboxRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lianfang.v1.OutboxService', rpc_method_handlers)
@@ -929,7 +945,7 @@ def add_OutboxServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class OutboxService:
     """The node's durable outbox of hub submissions (queued Checks, outcomes): what waits, what the
-    hub refused for good (dead letters), and putting a dead letter back in the queue.
+    hub refused for good (dead letters), putting a dead letter back in the queue, or giving it up.
     """
 
     @staticmethod
@@ -975,6 +991,33 @@ class OutboxService:
             target,
             '/lianfang.v1.OutboxService/RetryOutbox',
             lianfang_dot_v1_dot_node__pb2.RetryOutboxRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscardOutbox(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.OutboxService/DiscardOutbox',
+            lianfang_dot_v1_dot_node__pb2.DiscardOutboxRequest.SerializeToString,
             lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
             options,
             channel_credentials,
