@@ -13,7 +13,9 @@ Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass, replace
@@ -26,7 +28,7 @@ from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, PROTECTIVE, REASON_CODE, MarkerPolicy
 from consortium.rings import RingTracker
 from consortium.store.base import Store
-from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.timestamps import to_timestamp
 
 DEADLINE_SECONDS = 20 * 86_400.0
@@ -148,6 +150,13 @@ async def dispute_response(
     return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
 
 
+def corrected_marker_id(dispute_id: str) -> str:
+    """The id of the marker a CORRECT resolution files, fixed by the dispute: the store is
+    written before the log, so a resolution retried after a crash (or a failed append) in
+    between finds the dispute still open, and files the corrected marker once, not twice."""
+    return "mk_" + hashlib.sha256(f"corrected:{dispute_id}".encode()).hexdigest()[:20]
+
+
 async def resolve_dispute(
     store: Store,
     log: RingTracker,
@@ -203,7 +212,7 @@ async def resolve_dispute(
     if correct:
         replacement = dataclasses.replace(
             marker,
-            marker_id="mk_" + secrets.token_hex(10),
+            marker_id=corrected_marker_id(dispute.dispute_id),
             marker_type=request.corrected_marker_type,
             reason_code=request.corrected_reason_code,
             filed_at=now,
@@ -212,7 +221,8 @@ async def resolve_dispute(
             withdrawn_at=None,
             withdraw_reason="",
         )
-        await store.add_marker(replacement)
+        with contextlib.suppress(AlreadyExists):  # filed by an attempt that stopped before the log
+            await store.add_marker(replacement)
         corrected = replacement.marker_id
     await log.publish([resolve_event(dispute.dispute_id, request.resolution, by, now, request.note, corrected)])
     await publish_marker_state(log, store, book, [marker.token_key], now)

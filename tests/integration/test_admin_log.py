@@ -8,14 +8,12 @@ call itself succeeds, since the change stands."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
-import redis
 from lianfang.v1 import common_pb2
 
 from clients.demo.consortium import LocalConsortium
@@ -24,7 +22,7 @@ from consortium.admin_log import UNLOGGED_GRACE_SECONDS, log_unlogged_admin_acti
 from consortium.retention import purge
 from consortium.store.base import LOG_START
 from runtime.clock import ManualClock
-from tests.support.consortium import check_request, hub_on_store, rid
+from tests.support.consortium import check_request, hub_on_store, log_refusing_appends, rid
 
 YEAR = 365 * 86_400.0
 
@@ -54,21 +52,6 @@ async def test_every_member_change_is_logged_with_its_admin(hub) -> None:  # typ
     assert await c.hub.store.unlogged_member_events() == []
 
 
-@contextmanager
-def log_refusing_writes(redis_url: str) -> Iterator[None]:
-    """The consortium log's stream swapped for a plain string: XADD fails (WRONGTYPE), the
-    member's hash is still written."""
-    r = redis.Redis.from_url(redis_url)
-    r.rename("lf:{log}:events", "lf:{log}:aside")
-    r.set("lf:{log}:events", "not a stream")
-    try:
-        yield
-    finally:
-        r.delete("lf:{log}:events")
-        r.rename("lf:{log}:aside", "lf:{log}:events")
-        r.close()
-
-
 @pytest.fixture(params=["redis"])
 async def redis_hub(
     request: pytest.FixtureRequest, tmp_path: Path
@@ -78,10 +61,10 @@ async def redis_hub(
 
 
 async def test_an_admin_action_whose_log_entry_failed_is_logged_by_the_next_start_and_retention(
-    redis_hub: tuple[LocalConsortium, ManualClock], redis_url: str
+    redis_hub: tuple[LocalConsortium, ManualClock],
 ) -> None:
     c, clock = redis_hub
-    with log_refusing_writes(redis_url):  # the change is stored: the call succeeds, its entry waits
+    with log_refusing_appends(c.hub.store):  # the change is stored: the call succeeds, its entry waits
         suspended = await c.admin.change_member("suspend", "lender-b", "stopped paying fees")
     at = clock()
     assert suspended.status == common_pb2.MEMBER_STATUS_SUSPENDED
@@ -103,7 +86,7 @@ async def test_an_admin_action_whose_log_entry_failed_is_logged_by_the_next_star
 
     # A failed register followed at once by the approval (the admin's natural next step): the
     # approval's own entry does not replace the register's, and the retention pass logs it.
-    with log_refusing_writes(redis_url):
+    with log_refusing_appends(c.hub.store):
         await c.admin.register_member("lender-c", "Lender C", "bank", b"\x01" * 32)
     await c.admin.change_member("approve", "lender-c", "")
     assert [e[2:4] for e in await admin_entries(c)][-1] == ["approve", "lender-c"]

@@ -14,7 +14,7 @@ from lianfang.v1 import common_pb2
 from clients.demo.consortium import LocalConsortium
 from clients.errors import LianfangRpcError
 from runtime.clock import ManualClock
-from tests.support.consortium import check_request, hub_on_store, rid, token
+from tests.support.consortium import check_request, hub_on_store, log_refusing_appends, rid, token
 
 DAY = 86_400.0
 
@@ -148,3 +148,27 @@ async def test_a_withdrawal_unflags_a_ring_when_only_a_disputed_marker_is_left(h
     await a.withdraw_marker(first.marker_id, "filed in error")
     after = await b.check_request(check_request("ring-4", rid(44), device))
     assert after.ring.size == 4 and after.ring.blacklisted == 0 and not after.blacklist  # only a disputed one left
+
+
+async def test_a_correction_retried_after_its_log_entry_failed_files_one_marker(hub) -> None:  # type: ignore[no-untyped-def]
+    """The resolution writes the store, then the log: when the log refuses the entry, the
+    dispute stays open and the admin retries; the corrected marker is filed once."""
+    c, _ = hub
+    overstated = await file(c, 4)
+    dispute = await c.members["lender-a"].hub_client.raise_dispute(overstated, "it was a late payment, not fraud")
+    args = (
+        dispute.dispute_id,
+        common_pb2.DISPUTE_RESOLUTION_CORRECT,
+        "downgraded after review",
+    )
+    kw = {"corrected_marker_type": common_pb2.MARKER_TYPE_SUSPECT, "corrected_reason_code": "LATE_PAYMENT_REVIEW"}
+    with log_refusing_appends(c.hub.store), pytest.raises(LianfangRpcError):
+        await c.admin.resolve_dispute(*args, **kw)  # type: ignore[arg-type]
+    (still_open,) = await c.admin.list_disputes()
+    assert still_open.dispute_id == dispute.dispute_id
+
+    corrected = await c.admin.resolve_dispute(*args, **kw)  # type: ignore[arg-type]
+    mine = await c.members["lender-a"].hub_client.list_my_markers(include_inactive=True)
+    assert sorted(m.marker_id for m in mine) == sorted([overstated, corrected.corrected_marker_id])
+    assert await hits(c, "after-retry", 4) == ["BLACKLIST_SUSPECT"]
+    assert await c.admin.list_disputes() == []

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import grpc
 import jwt
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.credentials import load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
+from consortium.store.base import Store
+from consortium.store.redis import RedisStore
+from consortium.store.sqlite import SqliteStore
 from node.identity.tokens import HmacTokeniser
 from runtime.clock import ManualClock
 
@@ -35,6 +40,37 @@ async def hub_on_store(
         yield consortium, clock
     finally:
         await consortium.stop()
+
+
+@contextlib.contextmanager
+def log_refusing_appends(store: Store) -> Iterator[None]:
+    """The hub's consortium log refuses appends for a while, as a failing disk or Redis would,
+    while the rest of the store still takes writes: on SQLite a trigger aborts every insert into
+    the log; on Redis the log's stream is moved to its last possible entry id (XADD: the stream
+    has exhausted the last possible ID), so reading it still works."""
+    if isinstance(store, SqliteStore):
+        db = sqlite3.connect(store.config.path)
+        db.execute(
+            "CREATE TRIGGER refuse_log BEFORE INSERT ON consortium_log BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        try:
+            yield
+        finally:
+            db.execute("DROP TRIGGER refuse_log")
+            db.close()
+        return
+    assert isinstance(store, RedisStore)
+    r = redis.Redis.from_url(store.config.url)
+    stream = f"{store.config.key_prefix}:{{log}}:events"
+    last = r.xinfo_stream(stream)["last-generated-id"]
+    r.execute_command(
+        "XSETID", stream, "18446744073709551615-18446744073709551615"
+    )  # XADD *: no ID left; reads still work
+    try:
+        yield
+    finally:
+        r.execute_command("XSETID", stream, last)
+        r.close()
 
 
 def token(kind: int, value: str) -> common_pb2.Token:
