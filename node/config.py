@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field
 
 from runtime.config import ConfigError
@@ -226,8 +227,8 @@ class NodeConfig:
             raise ConfigError("node: circuit_failure_threshold must be at least 1")
         if self.deadline_margin_seconds < 0:
             raise ConfigError("node: deadline_margin_seconds must not be negative")
-        if self.outbox_keep_payload_days < 0:
-            raise ConfigError("node: outbox_keep_payload_days must not be negative (0: keep for ever)")
+        if not (self.outbox_keep_payload_days >= 0 and math.isfinite(self.outbox_keep_payload_days)):
+            raise ConfigError("node: outbox_keep_payload_days must be a number of days, 0 or more (0: keep for ever)")
 
     def pinned_public_keys(self) -> dict[int, bytes]:
         out = {}

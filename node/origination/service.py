@@ -36,6 +36,7 @@ def application_view(engine: Origination, app: Application) -> node_pb2.Applicat
         late = consortium_pb2.CheckResponse.FromString(base64.b64decode(d["consortium_late"]))
         decision.consortium_late.CopyFrom(late)
     decision.consortium_pending = bool(d.get("consortium_pending"))
+    decision.consortium_given_up = d.get("consortium_given_up", "")
     return node_pb2.ApplicationView(
         application_id=app.application_id,
         application_ref=app.application_ref,

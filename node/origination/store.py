@@ -104,6 +104,9 @@ class NodeStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
+        # Deleted or overwritten bytes are zeroed, not left in free pages: dropping an outbox
+        # row's payload (an untokenised Check's identifiers) removes them from the file.
+        self._db.execute("PRAGMA secure_delete = ON")
         self._db.executescript(SCHEMA)
 
     @contextmanager

@@ -1,8 +1,9 @@
 """The background task that empties the outbox into the hub.
 
-Rows go out oldest first, never before an earlier unsent row of the same application (so an
-outcome never overtakes its Check). A row is marked sent only after the hub acknowledged it, in
-the same transaction as what the answer changes on the node (a late Check answer): a crash
+Rows go out oldest first, never before an earlier pending or dead row of the same application
+(so an outcome never overtakes its Check; a discarded Check takes its application's rows with
+it). A row is marked sent only after the hub acknowledged it, in the same transaction as what
+the answer changes on the node (a late Check answer): a crash
 between the hub's ack and that commit resends the row, and the hub's idempotency (Check on
 member + application_ref, ReportOutcome) absorbs the repeat — exactly-once *effect*.
 Transient errors back off (full jitter, at least the hub's RetryInfo); permanent refusals are
@@ -38,6 +39,7 @@ log = logging.getLogger("lianfang.node.outbox")
 SENT, RETRY, DEAD, WAIT = "sent", "retry", "dead", "wait"
 KEYS_AWAY = "keys_away"  # the key service could not tokenise a Check: the hub may still be fine
 TIDY_EVERY_SECONDS = 3600.0
+TIDY_RETRY_SECONDS = 60.0
 
 
 class UnknownKind(Exception):
@@ -77,20 +79,28 @@ class Drainer:
             self.outbox.wakeup.clear()
             try:
                 await self.drain_once()
-                self.tidy()
             except Exception:  # the next round tries again
                 log.exception("outbox drain failed")
+            try:
+                await self.tidy()
+            except Exception:
+                self._next_tidy = self.clock() + TIDY_RETRY_SECONDS
+                log.exception("outbox payloads not dropped")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.outbox.wakeup.wait(), self.poll_seconds)
 
-    def tidy(self) -> int:
+    async def tidy(self) -> int:
         """Drops the request bytes of rows settled longer than ``keep_payload_seconds`` ago, at
-        most once per ``TIDY_EVERY_SECONDS``; how many rows."""
+        most once per ``TIDY_EVERY_SECONDS``, a batch per transaction with the event loop free
+        in between; how many rows."""
         now = self.clock()
         if self.keep_payload_seconds <= 0 or now < self._next_tidy:
             return 0
         self._next_tidy = now + TIDY_EVERY_SECONDS
-        dropped = self.outbox.drop_settled_payloads(now - self.keep_payload_seconds)
+        dropped = 0
+        while batch := self.outbox.drop_settled_payloads(now - self.keep_payload_seconds):
+            dropped += batch
+            await asyncio.sleep(0)
         if dropped:
             log.info("outbox payloads dropped", extra={"fields": {"rows": dropped}})
         return dropped

@@ -5,10 +5,12 @@ keep one without the other (the table is created with the node's others, ``node.
 A row is ``pending`` until the hub acknowledges it (then ``sent``), or ``dead`` when the hub
 refused it for good (the error is kept; ``retry`` puts it back, ``discard`` gives it up with a
 person's reason: ``discarded``). Rows are delivered in id order per application: a row waits
-while an earlier row of its application is neither sent nor discarded, so an outcome never
-overtakes its application's Check. The idempotency key is UNIQUE: enqueueing the same
-submission twice (a second drawdown's FUNDED) keeps the first, so settled rows stay; only their
-payload is dropped once it is no longer needed (``drop_settled_payloads``).
+while an earlier row of its application is still pending or dead, so an outcome never overtakes
+its application's Check. A discarded Check takes its application's other unsettled rows with it,
+and any queued for that application later: the hub never saw the application and would refuse
+them. The idempotency key is UNIQUE: enqueueing the same submission twice (a second drawdown's
+FUNDED) keeps the first, so settled rows stay; only their payload is dropped once it is no
+longer needed (``drop_settled_payloads``).
 """
 
 from __future__ import annotations
@@ -16,19 +18,25 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from node.origination.store import NodeStore
 from runtime.errors import FailedPrecondition, NotFound
 
 CHECK, OUTCOME = "check", "outcome"
 UNTOKENISED_CHECK = "check_untokenised"  # OPRF mode: a Check the key service gave no tokens for yet
+CHECKS = (CHECK, UNTOKENISED_CHECK)
 PENDING, SENT, DEAD, DISCARDED = "pending", "sent", "dead", "discarded"
 STATES = (PENDING, SENT, DEAD, DISCARDED)
-SETTLED = (SENT, DISCARDED)  # out of the queue for good: ``sent_at`` is when they left it
+SETTLED = (SENT, DISCARDED)  # out of the queue for good, since ``settled_at``
 
+# ``sent_at`` (the column) is when a row settled: sent, or discarded.
 _COLUMNS = (
-    "id, kind, idempotency_key, application_id, request, created_at, attempts, next_attempt_at, last_error, state"
+    "id, kind, idempotency_key, application_id, request, created_at, attempts, next_attempt_at, last_error, state,"
+    " sent_at"
 )
+_BY_ID = f"SELECT {_COLUMNS} FROM outbox WHERE id = ?"
+_PAYLOAD_BATCH = 1000  # rows per transaction when dropping payloads
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class OutboxRow:
     next_attempt_at: float
     last_error: str
     state: str
+    settled_at: float | None
+    """When it was sent or discarded (None before)."""
 
 
 class Outbox:
@@ -55,30 +65,47 @@ class Outbox:
     def enqueue_in(
         self, db: sqlite3.Connection, kind: str, key: str, application_id: str, request: bytes, now: float
     ) -> bool:
-        """Adds a row inside the caller's transaction; False when the key was already queued."""
-        cursor = db.execute(
-            "INSERT OR IGNORE INTO outbox (kind, idempotency_key, application_id, request, created_at, next_attempt_at)"
-            " VALUES (?,?,?,?,?,?)",
-            (kind, key, application_id, request, now, now),
-        )
+        """Adds a row inside the caller's transaction; False when the key was already queued. A
+        row for an application whose Check was discarded is stored discarded, without payload."""
+        given_up = db.execute(
+            "SELECT id FROM outbox WHERE application_id = ? AND state = ? AND kind IN (?, ?) LIMIT 1",
+            (application_id, DISCARDED, *CHECKS),
+        ).fetchone()
+        if given_up is None:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO outbox"
+                " (kind, idempotency_key, application_id, request, created_at, next_attempt_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (kind, key, application_id, request, now, now),
+            )
+        else:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO outbox (kind, idempotency_key, application_id, request, created_at,"
+                " next_attempt_at, state, sent_at, last_error) VALUES (?,?,?,x'',?,?,?,?,?)",
+                (kind, key, application_id, now, now, DISCARDED, now, _cascade_note(given_up[0])),
+            )
         return cursor.rowcount == 1
 
     def notify(self) -> None:
         self.wakeup.set()
 
     def due(self, now: float, limit: int = 50) -> list[OutboxRow]:
-        """Pending rows whose time has come and that no earlier unsent row of theirs blocks."""
+        """Pending rows whose time has come and that no earlier pending or dead row of their
+        application holds back."""
         rows = self.store.query(
             f"SELECT {_COLUMNS} FROM outbox o WHERE state = 'pending' AND next_attempt_at <= ? AND NOT EXISTS"
             " (SELECT 1 FROM outbox p WHERE p.application_id = o.application_id AND p.id < o.id"
-            " AND p.state NOT IN ('sent', 'discarded')) ORDER BY id LIMIT ?",
+            " AND p.state IN ('pending', 'dead')) ORDER BY id LIMIT ?",
             (now, limit),
         )
         return [OutboxRow(*r) for r in rows]
 
+    # The drainer's writes apply to pending rows only, and retry/discard to dead ones: a row a
+    # person settled is never overwritten by a delivery, nor the other way round.
     def mark_sent_in(self, db: sqlite3.Connection, row_id: int, now: float) -> None:
         db.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?",
+            "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ''"
+            " WHERE id = ? AND state = 'pending'",
             (now, row_id),
         )
 
@@ -86,7 +113,7 @@ class Outbox:
         """An untokenised Check becomes a plain one: its tokenised bytes replace the identifiers."""
         with self.store.transaction() as db:
             db.execute(
-                "UPDATE outbox SET kind = ?, request = ? WHERE id = ? AND kind = ?",
+                "UPDATE outbox SET kind = ?, request = ? WHERE id = ? AND kind = ? AND state = 'pending'",
                 (CHECK, request, row_id, UNTOKENISED_CHECK),
             )
         return self.get(row_id)
@@ -94,58 +121,79 @@ class Outbox:
     def mark_retry(self, row_id: int, next_attempt_at: float, error: str) -> None:
         with self.store.transaction() as db:
             db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
                 (next_attempt_at, error, row_id),
             )
 
     def mark_dead(self, row_id: int, error: str) -> None:
         with self.store.transaction() as db:
             db.execute(
-                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ? WHERE id = ?",
+                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
                 (error, row_id),
             )
 
     def retry(self, row_id: int, now: float) -> OutboxRow:
         """Puts a dead row back in the queue (due now, its place in its application's order kept)."""
-        row = self.get(row_id)
-        if row.state != DEAD:
-            raise FailedPrecondition(f"outbox item {row_id} is {row.state}; only dead items are retried")
         with self.store.transaction() as db:
+            self._require_dead(db, row_id, "retried")
             db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ?", (now, row_id))
         self.notify()
         return self.get(row_id)
 
-    def discard(self, row_id: int, now: float, actor: str, reason: str) -> OutboxRow:
-        """Gives a dead row up for good: it stops holding its application's later rows back and
-        leaves the dead count, and its payload (an untokenised Check's identifiers) is dropped.
-        Who and why are kept in ``last_error``, after the hub's last refusal."""
-        row = self.get(row_id)
-        if row.state != DEAD:
-            raise FailedPrecondition(f"outbox item {row_id} is {row.state}; only dead items are discarded")
+    def discard_in(self, db: sqlite3.Connection, row_id: int, now: float, actor: str, reason: str) -> list[OutboxRow]:
+        """Gives a dead row up for good, inside the caller's transaction: it leaves the dead count,
+        and its payload (an untokenised Check's identifiers) is dropped; who, when (``settled_at``)
+        and why are kept in ``last_error``, before the hub's last refusal. A Check takes its
+        application's other pending and dead rows with it. The rows discarded, the given one first."""
+        row = self._require_dead(db, row_id, "discarded")
         note = f"discarded by {actor}: {reason} (the hub's last refusal: {row.last_error})"
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET state = ?, sent_at = ?, request = x'', last_error = ? WHERE id = ? AND state = ?",
-                (DISCARDED, now, note, row_id, DEAD),
-            )
-        self.notify()  # its application's later rows may be due now
-        return self.get(row_id)
+        self._discard(db, row_id, now, note)
+        discarded = [row_id]
+        if row.kind in CHECKS:
+            others = db.execute(
+                "SELECT id FROM outbox WHERE application_id = ? AND id != ? AND state IN ('pending', 'dead')"
+                " ORDER BY id",
+                (row.application_id, row_id),
+            ).fetchall()
+            for (other,) in others:
+                self._discard(db, other, now, _cascade_note(row_id))
+                discarded.append(other)
+        return [self._get(db, i) for i in discarded]
+
+    @staticmethod
+    def _discard(db: sqlite3.Connection, row_id: int, now: float, note: str) -> None:
+        db.execute(
+            "UPDATE outbox SET state = ?, sent_at = ?, request = x'', last_error = ? WHERE id = ?",
+            (DISCARDED, now, note, row_id),
+        )
+
+    def _require_dead(self, db: sqlite3.Connection, row_id: int, what: str) -> OutboxRow:
+        row = self._get(db, row_id)
+        if row.state != DEAD:
+            raise FailedPrecondition(f"outbox item {row_id} is {row.state}; only dead items are {what}")
+        return row
 
     def drop_settled_payloads(self, before: float) -> int:
-        """Empties the request bytes of rows sent or discarded before ``before``: nothing reads
-        them again, and the row itself stays to keep its idempotency key taken. How many."""
+        """Empties the request bytes of up to ``_PAYLOAD_BATCH`` rows settled before ``before``:
+        nothing reads them again, and the row itself stays to keep its idempotency key taken.
+        How many (call again while it returns a full batch)."""
         with self.store.transaction() as db:
             cursor = db.execute(
-                "UPDATE outbox SET request = x'' WHERE state IN (?, ?) AND sent_at < ? AND length(request) > 0",
-                (*SETTLED, before),
+                "UPDATE outbox SET request = x'' WHERE id IN (SELECT id FROM outbox WHERE state IN (?, ?)"
+                " AND sent_at < ? AND length(request) > 0 LIMIT ?)",
+                (*SETTLED, before, _PAYLOAD_BATCH),
             )
         return cursor.rowcount
 
     def get(self, row_id: int) -> OutboxRow:
-        rows = self.store.query(f"SELECT {_COLUMNS} FROM outbox WHERE id = ?", (row_id,))
-        if not rows:
-            raise NotFound(f"outbox item {row_id} not found")
-        return OutboxRow(*rows[0])
+        return _one(self.store.query(_BY_ID, (row_id,)), row_id)
+
+    @staticmethod
+    def _get(db: sqlite3.Connection, row_id: int) -> OutboxRow:
+        """``get`` inside a transaction."""
+        return _one(db.execute(_BY_ID, (row_id,)).fetchall(), row_id)
 
     def rows(self, state: str = "", limit: int = 100) -> list[OutboxRow]:
         """The newest rows first (all states, or one)."""
@@ -163,3 +211,13 @@ class Outbox:
     def dead(self) -> float:
         """Rows the hub refused for good, waiting for a person (the metrics gauge)."""
         return float(self.count(DEAD))
+
+
+def _one(rows: list[tuple[Any, ...]], row_id: int) -> OutboxRow:
+    if not rows:
+        raise NotFound(f"outbox item {row_id} not found")
+    return OutboxRow(*rows[0])
+
+
+def _cascade_note(check_id: int) -> str:
+    return f"discarded with its application's Check (outbox item {check_id}): the hub never saw the application"

@@ -9,7 +9,8 @@ import grpc
 from lianfang.v1 import node_pb2, node_pb2_grpc
 
 from clients.circuit import CircuitBreaker
-from node.outbox.queue import DEAD, PENDING, STATES, Outbox, OutboxRow
+from node.outbox.late_answer import give_up_check_in
+from node.outbox.queue import CHECKS, DEAD, PENDING, STATES, Outbox, OutboxRow
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument
 from runtime.interceptors import current_call
@@ -27,7 +28,7 @@ def _dead_id(value: int, violations: list[FieldViolation]) -> None:
 
 
 def item_view(row: OutboxRow) -> node_pb2.OutboxItem:
-    return node_pb2.OutboxItem(
+    item = node_pb2.OutboxItem(
         id=row.id,
         kind=row.kind,
         idempotency_key=row.idempotency_key,
@@ -38,6 +39,9 @@ def item_view(row: OutboxRow) -> node_pb2.OutboxItem:
         next_attempt_at=to_timestamp(row.next_attempt_at),
         last_error=row.last_error,
     )
+    if row.settled_at is not None:
+        item.settled_at.CopyFrom(to_timestamp(row.settled_at))
+    return item
 
 
 class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
@@ -70,19 +74,34 @@ class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
 
     async def DiscardOutbox(
         self, request: node_pb2.DiscardOutboxRequest, context: grpc.aio.ServicerContext
-    ) -> node_pb2.OutboxItem:
+    ) -> node_pb2.DiscardOutboxResponse:
         violations: list[FieldViolation] = []
         _dead_id(request.id, violations)
-        if not request.reason.strip():
+        reason = request.reason.strip()
+        if not reason:
             violations.append(FieldViolation("reason", "is required: why the submission is given up"))
-        elif len(request.reason) > MAX_REASON:
+        elif len(reason) > MAX_REASON:
             violations.append(FieldViolation("reason", f"at most {MAX_REASON} characters"))
         if violations:
             raise InvalidArgument(violations)
-        actor = current_call().principal
-        row = self.outbox.discard(request.id, self.clock(), actor, request.reason.strip())
+        actor, now = current_call().principal, self.clock()
+        store = self.outbox.store
+        with store.transaction() as db:
+            rows = self.outbox.discard_in(db, request.id, now, actor, reason)
+            if rows[0].kind in CHECKS:  # no answer will come: the application stops waiting for one
+                give_up_check_in(store, db, rows[0].application_id, actor, reason, now)
+        self.outbox.notify()
         log.warning(
             "outbox item discarded",
-            extra={"fields": {"id": row.id, "kind": row.kind, "key": row.idempotency_key, "by": actor}},
+            extra={
+                "fields": {
+                    "id": rows[0].id,
+                    "kind": rows[0].kind,
+                    "application": rows[0].application_id,
+                    "with_it": [r.id for r in rows[1:]],
+                    "by": actor,
+                    "reason": reason,
+                }
+            },
         )
-        return item_view(row)
+        return node_pb2.DiscardOutboxResponse(items=[item_view(r) for r in rows])

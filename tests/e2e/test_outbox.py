@@ -189,9 +189,10 @@ async def test_expired_consent_at_delivery_is_a_dead_letter_that_holds_its_outco
 
 
 async def test_a_dead_letter_nobody_can_deliver_is_discarded_with_a_reason(bank) -> None:  # type: ignore[no-untyped-def]
-    """An expired consent will never be accepted: a system admin gives the Check up, which lets
-    its outcome go (the hub never saw the application, so that is refused and given up too);
-    the dead count returns to 0, and a month later the settled rows' payloads are dropped."""
+    """An expired consent will never be accepted: a system admin gives the Check up, with a
+    reason. It takes its application's held-back outcome with it (the hub never saw the
+    application), the application stops waiting for an answer and says who gave it up, the dead
+    count returns to 0, and a month later settled rows lose their payload but keep their key."""
     c, clock = bank
     a = c.members["lender-a"]
     port = await hub_down(c)
@@ -204,24 +205,32 @@ async def test_a_dead_letter_nobody_can_deliver_is_discarded_with_a_reason(bank)
     check, outcome = sorted(outbox.rows(), key=lambda r: r.id)
     admin = a.as_role("system_admin", "ops-1")
 
-    with pytest.raises(LianfangRpcError) as err:
-        await admin.discard_outbox(check.id, "  ")
-    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and [v.field for v in err.value.violations] == ["reason"]
-    with pytest.raises(LianfangRpcError) as err:
-        await a.as_role("risk_manager").discard_outbox(check.id, "consent expired")
-    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
-    with pytest.raises(LianfangRpcError) as err:
-        await admin.discard_outbox(outcome.id, "not dead yet")
-    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    refusals = [
+        (admin.discard_outbox(check.id, "  "), grpc.StatusCode.INVALID_ARGUMENT, ["reason"]),
+        (admin.discard_outbox(check.id, "x" * 501), grpc.StatusCode.INVALID_ARGUMENT, ["reason"]),
+        (admin.discard_outbox(0, "why"), grpc.StatusCode.INVALID_ARGUMENT, ["id"]),
+        (admin.discard_outbox(check.id + 100, "why"), grpc.StatusCode.NOT_FOUND, []),
+        (admin.discard_outbox(outcome.id, "not dead"), grpc.StatusCode.FAILED_PRECONDITION, []),
+        (a.as_role("risk_manager").discard_outbox(check.id, "why"), grpc.StatusCode.PERMISSION_DENIED, []),
+    ]
+    for call, code, fields in refusals:
+        with pytest.raises(LianfangRpcError) as err:
+            await call
+        assert (err.value.code, [v.field for v in err.value.violations]) == (code, fields)
+    assert outbox.get(check.id).state == DEAD and outbox.get(check.id).request != b""  # nothing changed
 
-    given_up = await admin.discard_outbox(check.id, "授权已过期 consent expired before the hub returned")
-    assert given_up.state == DISCARDED and given_up.last_error.startswith("discarded by ops-1: 授权已过期")
-    assert "FAILED_PRECONDITION" in given_up.last_error and outbox.get(check.id).request == b""
-    await until(a, clock, lambda: outbox.get(outcome.id).state == DEAD)  # released: refused, never checked
-    assert outbox.get(outcome.id).last_error.startswith("NOT_FOUND")
-    await admin.discard_outbox(outcome.id, "its Check was given up")
+    given_up = (await admin.discard_outbox(check.id, "授权已过期 consent expired before the hub returned")).items
+    assert [(i.id, i.state) for i in given_up] == [(check.id, DISCARDED), (outcome.id, DISCARDED)]
+    assert given_up[0].last_error.startswith("discarded by ops-1: 授权已过期")
+    assert "FAILED_PRECONDITION" in given_up[0].last_error and given_up[0].settled_at.seconds == int(clock())
+    assert "hub never saw the application" in given_up[1].last_error
+    assert [outbox.get(i.id).request for i in given_up] == [b"", b""]
+    decision = (await a.as_role("customer").get_application(view.application_id)).decision
+    assert not decision.consortium_pending
+    assert decision.consortium_given_up.startswith("consortium Check given up by ops-1 at ")
+    assert decision.consortium_given_up.endswith(": 授权已过期 consent expired before the hub returned")
     listing = await admin.list_outbox(DISCARDED)
-    assert [i.id for i in listing.items] == [outcome.id, check.id] and listing.dead == 0
+    assert [i.id for i in listing.items] == [outcome.id, check.id] and listing.dead == 0 and listing.pending == 0
     assert gauge(a, "lianfang_node_outbox_dead") == 0.0
     with pytest.raises(LianfangRpcError) as err:
         await admin.retry_outbox(check.id)

@@ -120,3 +120,11 @@ def test_node_requires_identity_and_hub_trust() -> None:
     no_idp = {k: v for k, v in env.items() if k != "LIANFANG_NODE_API_IDENTITY_KEY"}
     with pytest.raises(ConfigError, match="api_identity_key"):
         load_config(NodeConfig, section="node", env={**no_idp, "LIANFANG_NODE_HUB_PLAINTEXT": "yes"})
+    assert config.outbox_keep_payload_days == 30.0
+    for bad in ("-1", "nan", "inf"):
+        with pytest.raises(ConfigError, match="outbox_keep_payload_days"):
+            load_config(
+                NodeConfig,
+                section="node",
+                env={**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes", "LIANFANG_NODE_OUTBOX_KEEP_PAYLOAD_DAYS": bad},
+            )

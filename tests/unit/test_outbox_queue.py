@@ -15,7 +15,7 @@ from clients.errors import LianfangRpcError
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.origination.consortium_check import should_queue
 from node.origination.store import NodeStore
-from node.outbox import CHECK, DEAD, DISCARDED, OUTCOME, PENDING, SENT, Outbox
+from node.outbox import CHECK, DEAD, DISCARDED, OUTCOME, PENDING, SENT, Outbox, queue
 from node.outbox.queue import UNTOKENISED_CHECK
 from node.outbox.retry import Backoff, is_outage, is_transient
 from node.outbox.submissions import queue_check_in, untokenised_check
@@ -138,22 +138,55 @@ def test_a_check_without_tokens_is_queued_with_its_identifiers_until_it_is_token
     assert newest.kind == CHECK and consortium_pb2.CheckRequest.FromString(newest.request).tokens == tokenised.tokens
 
 
-def test_settled_rows_lose_their_payload_after_the_boundary_and_keep_their_key(tmp_path: Path) -> None:
+def test_settled_rows_lose_their_payload_after_the_boundary_in_batches_and_keep_their_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     box = outbox(tmp_path)
     with box.store.transaction() as db:
-        for key in ("check:old", "check:new", "check:waiting", "check:dead", "check:given-up"):
+        for key in ("check:old", "check:older", "check:new", "check:waiting", "check:dead"):
             box.enqueue_in(db, CHECK, key, key.split(":")[1], b"payload", 100.0)
-    with box.store.transaction() as db:
         box.mark_sent_in(db, 1, 100.0)
-        box.mark_sent_in(db, 2, 200.0)
-    box.mark_dead(4, "FAILED_PRECONDITION: consent expired")
+        box.mark_sent_in(db, 2, 90.0)
+        box.mark_sent_in(db, 3, 200.0)
     box.mark_dead(5, "FAILED_PRECONDITION: consent expired")
-    assert box.discard(5, 120.0, "ops-1", "consent expired").request == b""  # dropped at once
-    with pytest.raises(FailedPrecondition):
-        box.discard(3, 120.0, "ops-1", "still pending")
-    assert box.drop_settled_payloads(150.0) == 1
-    assert [box.get(i).request for i in (1, 2, 3, 4)] == [b"", b"payload", b"payload", b"payload"]
-    assert box.drop_settled_payloads(150.0) == 0  # nothing left to drop
+    with box.store.transaction() as db:  # unsettled rows with an old time still keep their payload
+        db.execute("UPDATE outbox SET sent_at = 50.0 WHERE id IN (4, 5)")
+    monkeypatch.setattr(queue, "_PAYLOAD_BATCH", 1)
+    assert [box.drop_settled_payloads(150.0) for _ in range(3)] == [1, 1, 0]
+    assert [box.get(i).request for i in (1, 2, 3, 4, 5)] == [b"", b"", b"payload", b"payload", b"payload"]
     with box.store.transaction() as db:
         assert not box.enqueue_in(db, CHECK, "check:old", "old", b"again", 300.0)
-    assert (box.count(DISCARDED), box.dead(), box.depth()) == (1, 1.0, 1.0)
+
+
+def test_a_discarded_check_takes_its_application_s_rows_with_it_now_and_later(tmp_path: Path) -> None:
+    box = outbox(tmp_path)
+    with box.store.transaction() as db:
+        box.enqueue_in(db, UNTOKENISED_CHECK, "check:a", "a", b"identifiers", 100.0)
+        box.enqueue_in(db, OUTCOME, "outcome:a:OUTCOME_DECLINED", "a", b"declined", 100.0)
+        box.enqueue_in(db, OUTCOME, "outcome:b:OUTCOME_APPROVED", "b", b"approved", 100.0)
+    box.mark_dead(1, "PERMISSION_DENIED: the key service refused")
+    with pytest.raises(FailedPrecondition), box.store.transaction() as db:
+        box.discard_in(db, 2, 110.0, "ops-1", "pending, not dead")
+    with pytest.raises(NotFound), box.store.transaction() as db:
+        box.discard_in(db, 99, 110.0, "ops-1", "no such item")
+    with box.store.transaction() as db:
+        rows = box.discard_in(db, 1, 120.0, "ops-1", "the key service will not tokenise it")
+    assert [(r.id, r.state, r.request, r.settled_at) for r in rows] == [
+        (1, DISCARDED, b"", 120.0),
+        (2, DISCARDED, b"", 120.0),
+    ]
+    assert rows[0].last_error == (
+        "discarded by ops-1: the key service will not tokenise it"
+        " (the hub's last refusal: PERMISSION_DENIED: the key service refused)"
+    )
+    assert [r.id for r in box.due(200.0)] == [3]  # another application's rows are untouched
+    with box.store.transaction() as db:  # an outcome reported for "a" later is settled at once
+        assert box.enqueue_in(db, OUTCOME, "outcome:a:OUTCOME_FUNDED", "a", b"funded", 130.0)
+    funded = box.rows()[0]
+    assert (funded.state, funded.request, funded.settled_at) == (DISCARDED, b"", 130.0)
+    assert "outbox item 1" in funded.last_error and box.dead() == 0 and box.depth() == 1
+    with box.store.transaction() as db:  # a delivery finishing late never overwrites a person's decision
+        box.mark_sent_in(db, 1, 140.0)
+    box.mark_dead(2, "late")
+    box.mark_retry(2, 150.0, "late")
+    assert [(box.get(i).state, box.get(i).settled_at) for i in (1, 2)] == [(DISCARDED, 120.0)] * 2

@@ -122,7 +122,7 @@ class RuleHitView(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., action: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class DecisionView(_message.Message):
-    __slots__ = ("outcome", "reasons", "anti_fraud_score", "credit_score", "grade", "pre_credit_limit_fen", "annual_rate", "hits", "sources", "consortium", "rule_set_version", "consortium_pending", "consortium_late")
+    __slots__ = ("outcome", "reasons", "anti_fraud_score", "credit_score", "grade", "pre_credit_limit_fen", "annual_rate", "hits", "sources", "consortium", "rule_set_version", "consortium_pending", "consortium_late", "consortium_given_up")
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     REASONS_FIELD_NUMBER: _ClassVar[int]
     ANTI_FRAUD_SCORE_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,7 @@ class DecisionView(_message.Message):
     RULE_SET_VERSION_FIELD_NUMBER: _ClassVar[int]
     CONSORTIUM_PENDING_FIELD_NUMBER: _ClassVar[int]
     CONSORTIUM_LATE_FIELD_NUMBER: _ClassVar[int]
+    CONSORTIUM_GIVEN_UP_FIELD_NUMBER: _ClassVar[int]
     outcome: str
     reasons: _containers.RepeatedScalarFieldContainer[str]
     anti_fraud_score: float
@@ -149,7 +150,8 @@ class DecisionView(_message.Message):
     rule_set_version: str
     consortium_pending: bool
     consortium_late: _consortium_pb2.CheckResponse
-    def __init__(self, outcome: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., anti_fraud_score: _Optional[float] = ..., credit_score: _Optional[float] = ..., grade: _Optional[str] = ..., pre_credit_limit_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[RuleHitView, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., consortium: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., rule_set_version: _Optional[str] = ..., consortium_pending: _Optional[bool] = ..., consortium_late: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ...) -> None: ...
+    consortium_given_up: str
+    def __init__(self, outcome: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., anti_fraud_score: _Optional[float] = ..., credit_score: _Optional[float] = ..., grade: _Optional[str] = ..., pre_credit_limit_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[RuleHitView, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., consortium: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., rule_set_version: _Optional[str] = ..., consortium_pending: _Optional[bool] = ..., consortium_late: _Optional[_Union[_consortium_pb2.CheckResponse, _Mapping]] = ..., consortium_given_up: _Optional[str] = ...) -> None: ...
 
 class Transition(_message.Message):
     __slots__ = ("from_state", "to_state", "actor", "reason", "at")
@@ -560,7 +562,7 @@ class ListOutboxRequest(_message.Message):
     def __init__(self, state: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class OutboxItem(_message.Message):
-    __slots__ = ("id", "kind", "idempotency_key", "application_id", "state", "attempts", "created_at", "next_attempt_at", "last_error")
+    __slots__ = ("id", "kind", "idempotency_key", "application_id", "state", "attempts", "created_at", "next_attempt_at", "last_error", "settled_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -570,6 +572,7 @@ class OutboxItem(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    SETTLED_AT_FIELD_NUMBER: _ClassVar[int]
     id: int
     kind: str
     idempotency_key: str
@@ -579,7 +582,8 @@ class OutboxItem(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     next_attempt_at: _timestamp_pb2.Timestamp
     last_error: str
-    def __init__(self, id: _Optional[int] = ..., kind: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., application_id: _Optional[str] = ..., state: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ...) -> None: ...
+    settled_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[int] = ..., kind: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., application_id: _Optional[str] = ..., state: _Optional[str] = ..., attempts: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_error: _Optional[str] = ..., settled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListOutboxResponse(_message.Message):
     __slots__ = ("items", "pending", "dead", "circuit")
@@ -606,3 +610,9 @@ class DiscardOutboxRequest(_message.Message):
     id: int
     reason: str
     def __init__(self, id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DiscardOutboxResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[OutboxItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[OutboxItem, _Mapping]]] = ...) -> None: ...
