@@ -22,6 +22,7 @@ HELP_PATHS = [
     ["node"],
     ["node", "serve"],
     *[["node", *verb] for verb in (["monitor"], ["monitor", "run"], ["alerts"], ["dispose"], ["repay"], ["kpis"])],
+    *[["node", "outbox", *verb] for verb in ([], ["list"], ["retry"], ["discard"])],
     ["admin"],
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],
@@ -192,6 +193,23 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         assert len(json.loads(out.stdout)["schedule"]) == 36
         out = await _arun("node", "show", *common, app_id)
         assert json.loads(out.stdout)["state"] == "funded"
+
+        # The outbox: a dead letter (made dead through the node's own queue) listed and discarded.
+        outbox = member.node.engine.outbox
+        with outbox.store.transaction() as db:
+            outbox.enqueue_in(db, "outcome", "outcome:cli:OUTCOME_REPAID", app_id, b"x", c.clock())
+        [row] = [r for r in outbox.rows() if r.idempotency_key == "outcome:cli:OUTCOME_REPAID"]
+        outbox.mark_dead(row.id, "NOT_FOUND: made dead for the CLI test")
+        admin = [*common, "--as", "system_admin"]
+        out = await _arun("node", "outbox", "list", *admin, "--state", "dead")
+        summary, item = (json.loads(line) for line in out.stdout.splitlines())
+        assert summary["dead"] == 1 and item["id"] == str(row.id)
+        out = await _arun("node", "outbox", "discard", *admin, str(row.id + 1000), "--reason", "gone")
+        assert out.returncode != 0 and "NOT_FOUND" in out.stderr
+        out = await _arun("node", "outbox", "discard", *admin, str(row.id), "--reason", "repaid in branch")
+        [discarded] = [json.loads(line) for line in out.stdout.splitlines()]
+        assert discarded["state"] == "discarded" and discarded["lastError"].startswith("discarded by ")
+        assert outbox.dead() == 0
     finally:
         await c.stop()
 
