@@ -20,7 +20,10 @@ from clients.demo.consortium import LocalConsortium
 from clients.errors import LianfangRpcError
 from consortium.admin_log import UNLOGGED_GRACE_SECONDS, log_unlogged_admin_actions
 from consortium.retention import purge
+from consortium.rings import admin_event
+from consortium.store import redis as redis_store
 from consortium.store.base import LOG_START
+from consortium.store.redis import RedisStore
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, hub_on_store, log_refusing_appends, rid
 
@@ -94,3 +97,28 @@ async def test_an_admin_action_whose_log_entry_failed_is_logged_by_the_next_star
     await purge(c.hub.store, c.hub.rings, c.hub.disputes, clock(), 2 * YEAR)
     assert [e[2:4] for e in await admin_entries(c)][-2:] == [["approve", "lender-c"], ["register", "lender-c"]]
     assert await c.hub.store.unlogged_member_events() == []
+
+
+async def test_a_claim_in_progress_is_left_to_its_hub_until_it_goes_stale(
+    redis_hub: tuple[LocalConsortium, ManualClock],
+) -> None:
+    """An entry another hub claimed a moment ago is being logged by it; one claimed longer than
+    the grace ago belongs to a hub that stopped, and is taken over (and logged once)."""
+    c, clock = redis_hub
+    store = c.hub.store
+    assert isinstance(store, RedisStore)
+    old = clock() - 10 * UNLOGGED_GRACE_SECONDS  # the change is old; the claim on it is fresh
+    claimed = json.dumps([old, [admin_event("admin/demo", "suspend", "lender-b", old, "fees")], clock()])
+    await store._set_status(
+        "lender-b",
+        frozenset({common_pb2.MEMBER_STATUS_ACTIVE}),
+        common_pb2.MEMBER_STATUS_SUSPENDED,
+        "fees",
+        old,
+        [redis_store._pending_field(), claimed],
+    )
+    assert await log_unlogged_admin_actions(store, c.hub.rings, clock() + 1) == 0
+    clock.advance(UNLOGGED_GRACE_SECONDS + 1)
+    assert await log_unlogged_admin_actions(store, c.hub.rings, clock()) == 1
+    assert [e[2:4] for e in await admin_entries(c)].count(["suspend", "lender-b"]) == 1
+    assert await store.unlogged_member_events() == []
