@@ -199,8 +199,7 @@ class NodeClient(RpcClient):
 
     async def discard_outbox(
         self, item_id: int, reason: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> node_pb2.DiscardOutboxResponse:
-        """Gives a dead-lettered outbox item up for good, with the reason kept beside it (a Check
-        takes its application's other waiting items with it: all are in the response)."""
+    ) -> node_pb2.OutboxItem:
+        """Gives a dead-lettered outbox item up for good, with the reason kept beside it."""
         request = node_pb2.DiscardOutboxRequest(id=item_id, reason=reason)
         return await self._call(self._outbox.DiscardOutbox, request, timeout=timeout, metadata=metadata)

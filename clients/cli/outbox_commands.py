@@ -20,8 +20,7 @@ async def run(args: argparse.Namespace) -> int:
             _print(await client.retry_outbox(args.item_id))
             return 0
         if args.what == "discard":
-            for item in (await client.discard_outbox(args.item_id, args.reason)).items:
-                print(json.dumps(json_format.MessageToDict(item), ensure_ascii=False))
+            _print(await client.discard_outbox(args.item_id, args.reason))
             return 0
         listing = await client.list_outbox(args.state or "", args.limit)
         summary = {"pending": listing.pending, "dead": listing.dead, "circuit": listing.circuit}
@@ -49,8 +48,7 @@ def add_commands(node: Any) -> None:
     discard = outbox.add_parser(
         "discard",
         parents=[common],
-        help="give a dead-lettered item up for good; a Check takes its application's waiting items with it "
-        "(one JSON line per item discarded)",
+        help="give a dead-lettered item up for good (it stops holding its application's later items back)",
     )
     discard.add_argument("item_id", type=int, metavar="DEAD_ID")
     discard.add_argument("--reason", required=True, help="why it is given up (kept with the item)")

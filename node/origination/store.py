@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_by_application ON outbox (application_id, id);
+CREATE INDEX IF NOT EXISTS outbox_payloads ON outbox (sent_at) WHERE length(request) > 0;
 """
 
 
@@ -104,8 +105,9 @@ class NodeStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
-        # Deleted or overwritten bytes are zeroed, not left in free pages: dropping an outbox
-        # row's payload (an untokenised Check's identifiers) removes them from the file.
+        # Deleted or overwritten bytes are zeroed, not left in free pages (with ``scrub_wal``:
+        # a dropped outbox payload leaves the files; space freed before this was set waits for
+        # a VACUUM).
         self._db.execute("PRAGMA secure_delete = ON")
         self._db.executescript(SCHEMA)
 
@@ -119,6 +121,11 @@ class NodeStore:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def scrub_wal(self) -> None:
+        """Checkpoints the write-ahead log and truncates it: bytes just overwritten (a dropped
+        outbox payload) no longer linger in the ``-wal`` file."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read (for the modules that own their tables, e.g. the outbox)."""

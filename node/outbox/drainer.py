@@ -1,18 +1,19 @@
 """The background task that empties the outbox into the hub.
 
 Rows go out oldest first, never before an earlier pending or dead row of the same application
-(so an outcome never overtakes its Check; a discarded Check takes its application's rows with
-it). A row is marked sent only after the hub acknowledged it, in the same transaction as what
-the answer changes on the node (a late Check answer): a crash
-between the hub's ack and that commit resends the row, and the hub's idempotency (Check on
-member + application_ref, ReportOutcome) absorbs the repeat — exactly-once *effect*.
-Transient errors back off (full jitter, at least the hub's RetryInfo); permanent refusals are
-dead-lettered with their error and logged at ERROR, never dropped. While the circuit is open
-the drainer waits; after the cool-down its next delivery is the probe. An untokenised Check (OPRF
-mode, queued while the key service was out of reach) gets its tokens from the key service first,
-outside the hub's circuit breaker, and is stored at once as a plain Check (no identifiers left,
-one evaluation per row whatever the hub does next). Rows sent or discarded more than
-``keep_payload_seconds`` ago lose their request bytes (checked at most hourly).
+(so an outcome never overtakes its Check; a discarded Check lets them go, and an outcome the hub
+then refuses with NOT_FOUND is settled, not dead-lettered). A row is marked sent only after the
+hub acknowledged it, in the same transaction as what the answer changes on the node (a late
+Check answer): a crash between the hub's ack and that commit resends the row, and the hub's
+idempotency (Check on member + application_ref, ReportOutcome) absorbs the repeat — exactly-once
+*effect*. Transient errors back off (full jitter, at least the hub's RetryInfo); permanent
+refusals are dead-lettered with their error and logged at ERROR, never dropped. While the
+circuit is open the drainer waits; after the cool-down its next delivery is the probe. An
+untokenised Check (OPRF mode, queued while the key service was out of reach) gets its tokens
+from the key service first, outside the hub's circuit breaker, and is stored at once as a plain
+Check (no identifiers left, one evaluation per row whatever the hub does next). Rows sent or
+discarded more than ``keep_payload_seconds`` ago lose their request bytes (checked at most
+hourly).
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import asyncio
 import contextlib
 import logging
 
+import grpc
 from lianfang.v1 import consortium_pb2
 
 from clients.circuit import CircuitOpen
+from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.hub_gate import HubGate
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.outbox.late_answer import attach_late_answer_in
-from node.outbox.queue import CHECK, OUTCOME, UNTOKENISED_CHECK, Outbox, OutboxRow
+from node.outbox.queue import CHECK, OUTCOME, PAYLOAD_BATCH, UNTOKENISED_CHECK, Outbox, OutboxRow
 from node.outbox.retry import Backoff, describe, is_transient
 from node.outbox.submissions import untokenised_check
 from runtime.clock import Clock
@@ -40,6 +43,10 @@ SENT, RETRY, DEAD, WAIT = "sent", "retry", "dead", "wait"
 KEYS_AWAY = "keys_away"  # the key service could not tokenise a Check: the hub may still be fine
 TIDY_EVERY_SECONDS = 3600.0
 TIDY_RETRY_SECONDS = 60.0
+
+
+def _not_found(error: BaseException) -> bool:
+    return isinstance(error, LianfangRpcError) and error.code == grpc.StatusCode.NOT_FOUND
 
 
 class UnknownKind(Exception):
@@ -98,10 +105,14 @@ class Drainer:
             return 0
         self._next_tidy = now + TIDY_EVERY_SECONDS
         dropped = 0
-        while batch := self.outbox.drop_settled_payloads(now - self.keep_payload_seconds):
+        while True:
+            batch = self.outbox.drop_settled_payloads(now - self.keep_payload_seconds)
             dropped += batch
+            if batch < PAYLOAD_BATCH:
+                break
             await asyncio.sleep(0)
         if dropped:
+            self.store.scrub_wal()
             log.info("outbox payloads dropped", extra={"fields": {"rows": dropped}})
         return dropped
 
@@ -172,15 +183,18 @@ class Drainer:
                     self.keys_held_until = self.clock() + max(delay, self.backoff.base_seconds)
                     return KEYS_AWAY
                 return RETRY
+            if _not_found(error) and row.kind == OUTCOME and self.outbox.check_discarded(row.application_id):
+                self.outbox.settle_unknown(row.id, self.clock(), describe(error))
+                log.info("outbox item settled: its application's Check was discarded", extra={"fields": fields})
+                return DEAD
             self.outbox.mark_dead(row.id, describe(error))
             log.error("outbox item dead-lettered", extra={"fields": {**fields, "error": describe(error)}})
             return DEAD
         now = self.clock()
         try:
             with self.store.transaction() as db:
-                if answer is not None:
+                if self.outbox.mark_sent_in(db, row.id, now) and answer is not None:
                     attach_late_answer_in(self.store, db, row.application_id, answer, now)
-                self.outbox.mark_sent_in(db, row.id, now)
         except Exception:  # the hub has it: never resend forever because our side could not record it
             log.exception("late answer not attached", extra={"fields": fields})
             with self.store.transaction() as db:

@@ -6,11 +6,13 @@ A row is ``pending`` until the hub acknowledges it (then ``sent``), or ``dead`` 
 refused it for good (the error is kept; ``retry`` puts it back, ``discard`` gives it up with a
 person's reason: ``discarded``). Rows are delivered in id order per application: a row waits
 while an earlier row of its application is still pending or dead, so an outcome never overtakes
-its application's Check. A discarded Check takes its application's other unsettled rows with it,
-and any queued for that application later: the hub never saw the application and would refuse
-them. The idempotency key is UNIQUE: enqueueing the same submission twice (a second drawdown's
-FUNDED) keeps the first, so settled rows stay; only their payload is dropped once it is no
-longer needed (``drop_settled_payloads``).
+its application's Check. Once a Check is discarded its application's later rows go out: the hub
+may have recorded the application all the same (a Check it recorded, whose answer was lost,
+then refused on a resend once the consent had expired), and an outcome it does not know it
+refuses with NOT_FOUND, which settles that row (``settle_unknown``) rather than dead-letter it.
+The idempotency key is UNIQUE: enqueueing the same submission twice (a second drawdown's FUNDED)
+keeps the first, so settled rows stay; only their payload is dropped once it is no longer
+needed (``drop_settled_payloads``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ _COLUMNS = (
     " sent_at"
 )
 _BY_ID = f"SELECT {_COLUMNS} FROM outbox WHERE id = ?"
-_PAYLOAD_BATCH = 1000  # rows per transaction when dropping payloads
+PAYLOAD_BATCH = 1000  # rows per transaction when dropping payloads
 
 
 @dataclass(frozen=True)
@@ -65,25 +67,12 @@ class Outbox:
     def enqueue_in(
         self, db: sqlite3.Connection, kind: str, key: str, application_id: str, request: bytes, now: float
     ) -> bool:
-        """Adds a row inside the caller's transaction; False when the key was already queued. A
-        row for an application whose Check was discarded is stored discarded, without payload."""
-        given_up = db.execute(
-            "SELECT id FROM outbox WHERE application_id = ? AND state = ? AND kind IN (?, ?) LIMIT 1",
-            (application_id, DISCARDED, *CHECKS),
-        ).fetchone()
-        if given_up is None:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO outbox"
-                " (kind, idempotency_key, application_id, request, created_at, next_attempt_at)"
-                " VALUES (?,?,?,?,?,?)",
-                (kind, key, application_id, request, now, now),
-            )
-        else:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO outbox (kind, idempotency_key, application_id, request, created_at,"
-                " next_attempt_at, state, sent_at, last_error) VALUES (?,?,?,x'',?,?,?,?,?)",
-                (kind, key, application_id, now, now, DISCARDED, now, _cascade_note(given_up[0])),
-            )
+        """Adds a row inside the caller's transaction; False when the key was already queued."""
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO outbox (kind, idempotency_key, application_id, request, created_at, next_attempt_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (kind, key, application_id, request, now, now),
+        )
         return cursor.rowcount == 1
 
     def notify(self) -> None:
@@ -102,12 +91,14 @@ class Outbox:
 
     # The drainer's writes apply to pending rows only, and retry/discard to dead ones: a row a
     # person settled is never overwritten by a delivery, nor the other way round.
-    def mark_sent_in(self, db: sqlite3.Connection, row_id: int, now: float) -> None:
-        db.execute(
+    def mark_sent_in(self, db: sqlite3.Connection, row_id: int, now: float) -> bool:
+        """False when the row was no longer pending (nothing changed)."""
+        cursor = db.execute(
             "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ''"
             " WHERE id = ? AND state = 'pending'",
             (now, row_id),
         )
+        return cursor.rowcount == 1
 
     def tokenised(self, row_id: int, request: bytes) -> OutboxRow:
         """An untokenised Check becomes a plain one: its tokenised bytes replace the identifiers."""
@@ -142,32 +133,38 @@ class Outbox:
         self.notify()
         return self.get(row_id)
 
-    def discard_in(self, db: sqlite3.Connection, row_id: int, now: float, actor: str, reason: str) -> list[OutboxRow]:
-        """Gives a dead row up for good, inside the caller's transaction: it leaves the dead count,
-        and its payload (an untokenised Check's identifiers) is dropped; who, when (``settled_at``)
-        and why are kept in ``last_error``, before the hub's last refusal. A Check takes its
-        application's other pending and dead rows with it. The rows discarded, the given one first."""
+    def discard_in(self, db: sqlite3.Connection, row_id: int, now: float, actor: str, reason: str) -> OutboxRow:
+        """Gives a dead row up for good, inside the caller's transaction: it leaves the dead count
+        and stops holding its application's later rows back, and its payload (an untokenised
+        Check's identifiers) is dropped; who and why go before the hub's last refusal in
+        ``last_error``, when in ``settled_at``."""
         row = self._require_dead(db, row_id, "discarded")
         note = f"discarded by {actor}: {reason} (the hub's last refusal: {row.last_error})"
-        self._discard(db, row_id, now, note)
-        discarded = [row_id]
-        if row.kind in CHECKS:
-            others = db.execute(
-                "SELECT id FROM outbox WHERE application_id = ? AND id != ? AND state IN ('pending', 'dead')"
-                " ORDER BY id",
-                (row.application_id, row_id),
-            ).fetchall()
-            for (other,) in others:
-                self._discard(db, other, now, _cascade_note(row_id))
-                discarded.append(other)
-        return [self._get(db, i) for i in discarded]
-
-    @staticmethod
-    def _discard(db: sqlite3.Connection, row_id: int, now: float, note: str) -> None:
         db.execute(
             "UPDATE outbox SET state = ?, sent_at = ?, request = x'', last_error = ? WHERE id = ?",
             (DISCARDED, now, note, row_id),
         )
+        return self._get(db, row_id)
+
+    def check_discarded(self, application_id: str) -> bool:
+        """Whether a person gave this application's Check up."""
+        return bool(
+            self.store.query(
+                "SELECT 1 FROM outbox WHERE application_id = ? AND state = ? AND kind IN (?, ?) LIMIT 1",
+                (application_id, DISCARDED, *CHECKS),
+            )
+        )
+
+    def settle_unknown(self, row_id: int, now: float, error: str) -> None:
+        """An outcome the hub refused with NOT_FOUND after its application's Check was given up:
+        the hub does not know the application, so the row is settled, not dead-lettered."""
+        note = f"discarded: the hub does not know the application, whose Check was discarded ({error})"
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET state = ?, sent_at = ?, request = x'', attempts = attempts + 1, last_error = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (DISCARDED, now, note, row_id),
+            )
 
     def _require_dead(self, db: sqlite3.Connection, row_id: int, what: str) -> OutboxRow:
         row = self._get(db, row_id)
@@ -176,14 +173,15 @@ class Outbox:
         return row
 
     def drop_settled_payloads(self, before: float) -> int:
-        """Empties the request bytes of up to ``_PAYLOAD_BATCH`` rows settled before ``before``:
-        nothing reads them again, and the row itself stays to keep its idempotency key taken.
-        How many (call again while it returns a full batch)."""
+        """Empties the request bytes of up to ``PAYLOAD_BATCH`` rows settled before ``before``
+        (found through the ``outbox_payloads`` index of rows that still have one): nothing reads
+        them again, and the row itself stays to keep its idempotency key taken. How many (call
+        again while it returns a full batch)."""
         with self.store.transaction() as db:
             cursor = db.execute(
-                "UPDATE outbox SET request = x'' WHERE id IN (SELECT id FROM outbox WHERE state IN (?, ?)"
-                " AND sent_at < ? AND length(request) > 0 LIMIT ?)",
-                (*SETTLED, before, _PAYLOAD_BATCH),
+                "UPDATE outbox SET request = x'' WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_payloads"
+                " WHERE length(request) > 0 AND sent_at < ? AND state IN (?, ?) LIMIT ?)",
+                (before, *SETTLED, PAYLOAD_BATCH),
             )
         return cursor.rowcount
 
@@ -217,7 +215,3 @@ def _one(rows: list[tuple[Any, ...]], row_id: int) -> OutboxRow:
     if not rows:
         raise NotFound(f"outbox item {row_id} not found")
     return OutboxRow(*rows[0])
-
-
-def _cascade_note(check_id: int) -> str:
-    return f"discarded with its application's Check (outbox item {check_id}): the hub never saw the application"

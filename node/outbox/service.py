@@ -74,7 +74,7 @@ class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
 
     async def DiscardOutbox(
         self, request: node_pb2.DiscardOutboxRequest, context: grpc.aio.ServicerContext
-    ) -> node_pb2.DiscardOutboxResponse:
+    ) -> node_pb2.OutboxItem:
         violations: list[FieldViolation] = []
         _dead_id(request.id, violations)
         reason = request.reason.strip()
@@ -87,21 +87,11 @@ class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
         actor, now = current_call().principal, self.clock()
         store = self.outbox.store
         with store.transaction() as db:
-            rows = self.outbox.discard_in(db, request.id, now, actor, reason)
-            if rows[0].kind in CHECKS:  # no answer will come: the application stops waiting for one
-                give_up_check_in(store, db, rows[0].application_id, actor, reason, now)
-        self.outbox.notify()
-        log.warning(
-            "outbox item discarded",
-            extra={
-                "fields": {
-                    "id": rows[0].id,
-                    "kind": rows[0].kind,
-                    "application": rows[0].application_id,
-                    "with_it": [r.id for r in rows[1:]],
-                    "by": actor,
-                    "reason": reason,
-                }
-            },
-        )
-        return node_pb2.DiscardOutboxResponse(items=[item_view(r) for r in rows])
+            row = self.outbox.discard_in(db, request.id, now, actor, reason)
+            if row.kind in CHECKS:  # no answer will come: the application stops waiting for one
+                give_up_check_in(store, db, row.application_id, actor, reason, now)
+        store.scrub_wal()  # the dropped payload leaves the -wal file too
+        self.outbox.notify()  # its application's later rows may be due now
+        fields = {"id": row.id, "kind": row.kind, "application": row.application_id, "by": actor}
+        log.warning("outbox item discarded", extra={"fields": fields})  # the reason stays in the node's store
+        return item_view(row)

@@ -190,9 +190,9 @@ async def test_expired_consent_at_delivery_is_a_dead_letter_that_holds_its_outco
 
 async def test_a_dead_letter_nobody_can_deliver_is_discarded_with_a_reason(bank) -> None:  # type: ignore[no-untyped-def]
     """An expired consent will never be accepted: a system admin gives the Check up, with a
-    reason. It takes its application's held-back outcome with it (the hub never saw the
-    application), the application stops waiting for an answer and says who gave it up, the dead
-    count returns to 0, and a month later settled rows lose their payload but keep their key."""
+    reason. The application stops waiting for an answer and says who gave it up; its held-back
+    outcome goes out and, refused as unknown, is settled; the dead count returns to 0; a month
+    later settled rows lose their payload but keep their key."""
     c, clock = bank
     a = c.members["lender-a"]
     port = await hub_down(c)
@@ -219,16 +219,19 @@ async def test_a_dead_letter_nobody_can_deliver_is_discarded_with_a_reason(bank)
         assert (err.value.code, [v.field for v in err.value.violations]) == (code, fields)
     assert outbox.get(check.id).state == DEAD and outbox.get(check.id).request != b""  # nothing changed
 
-    given_up = (await admin.discard_outbox(check.id, "授权已过期 consent expired before the hub returned")).items
-    assert [(i.id, i.state) for i in given_up] == [(check.id, DISCARDED), (outcome.id, DISCARDED)]
-    assert given_up[0].last_error.startswith("discarded by ops-1: 授权已过期")
-    assert "FAILED_PRECONDITION" in given_up[0].last_error and given_up[0].settled_at.seconds == int(clock())
-    assert "hub never saw the application" in given_up[1].last_error
-    assert [outbox.get(i.id).request for i in given_up] == [b"", b""]
+    given_up = await admin.discard_outbox(check.id, "授权已过期 consent expired before the hub returned")
+    assert given_up.state == DISCARDED and given_up.last_error.startswith("discarded by ops-1: 授权已过期")
+    assert "FAILED_PRECONDITION" in given_up.last_error and given_up.settled_at.seconds == int(clock())
+    assert outbox.get(check.id).request == b""
     decision = (await a.as_role("customer").get_application(view.application_id)).decision
     assert not decision.consortium_pending
     assert decision.consortium_given_up.startswith("consortium Check given up by ops-1 at ")
     assert decision.consortium_given_up.endswith(": 授权已过期 consent expired before the hub returned")
+    # Released, the outcome goes to the hub, which never recorded the application: NOT_FOUND
+    # settles it as discarded instead of dead-lettering it.
+    await until(a, clock, lambda: outbox.get(outcome.id).state == DISCARDED)
+    settled = outbox.get(outcome.id)
+    assert "the hub does not know the application" in settled.last_error and "NOT_FOUND" in settled.last_error
     listing = await admin.list_outbox(DISCARDED)
     assert [i.id for i in listing.items] == [outcome.id, check.id] and listing.dead == 0 and listing.pending == 0
     assert gauge(a, "lianfang_node_outbox_dead") == 0.0

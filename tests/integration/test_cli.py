@@ -207,7 +207,7 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         out = await _arun("node", "outbox", "discard", *admin, str(row.id + 1000), "--reason", "gone")
         assert out.returncode != 0 and "NOT_FOUND" in out.stderr
         out = await _arun("node", "outbox", "discard", *admin, str(row.id), "--reason", "repaid in branch")
-        [discarded] = [json.loads(line) for line in out.stdout.splitlines()]
+        discarded = json.loads(out.stdout)
         assert discarded["state"] == "discarded" and discarded["lastError"].startswith("discarded by ")
         assert outbox.dead() == 0
     finally:

@@ -151,42 +151,38 @@ def test_settled_rows_lose_their_payload_after_the_boundary_in_batches_and_keep_
     box.mark_dead(5, "FAILED_PRECONDITION: consent expired")
     with box.store.transaction() as db:  # unsettled rows with an old time still keep their payload
         db.execute("UPDATE outbox SET sent_at = 50.0 WHERE id IN (4, 5)")
-    monkeypatch.setattr(queue, "_PAYLOAD_BATCH", 1)
+    monkeypatch.setattr(queue, "PAYLOAD_BATCH", 1)
     assert [box.drop_settled_payloads(150.0) for _ in range(3)] == [1, 1, 0]
     assert [box.get(i).request for i in (1, 2, 3, 4, 5)] == [b"", b"", b"payload", b"payload", b"payload"]
     with box.store.transaction() as db:
         assert not box.enqueue_in(db, CHECK, "check:old", "old", b"again", 300.0)
 
 
-def test_a_discarded_check_takes_its_application_s_rows_with_it_now_and_later(tmp_path: Path) -> None:
+def test_a_discarded_check_releases_its_application_s_rows_and_is_never_overwritten(tmp_path: Path) -> None:
     box = outbox(tmp_path)
     with box.store.transaction() as db:
         box.enqueue_in(db, UNTOKENISED_CHECK, "check:a", "a", b"identifiers", 100.0)
         box.enqueue_in(db, OUTCOME, "outcome:a:OUTCOME_DECLINED", "a", b"declined", 100.0)
-        box.enqueue_in(db, OUTCOME, "outcome:b:OUTCOME_APPROVED", "b", b"approved", 100.0)
     box.mark_dead(1, "PERMISSION_DENIED: the key service refused")
+    assert box.due(200.0) == [] and not box.check_discarded("a")
     with pytest.raises(FailedPrecondition), box.store.transaction() as db:
         box.discard_in(db, 2, 110.0, "ops-1", "pending, not dead")
     with pytest.raises(NotFound), box.store.transaction() as db:
         box.discard_in(db, 99, 110.0, "ops-1", "no such item")
     with box.store.transaction() as db:
-        rows = box.discard_in(db, 1, 120.0, "ops-1", "the key service will not tokenise it")
-    assert [(r.id, r.state, r.request, r.settled_at) for r in rows] == [
-        (1, DISCARDED, b"", 120.0),
-        (2, DISCARDED, b"", 120.0),
-    ]
-    assert rows[0].last_error == (
+        row = box.discard_in(db, 1, 120.0, "ops-1", "the key service will not tokenise it")
+    assert (row.state, row.request, row.settled_at) == (DISCARDED, b"", 120.0)
+    assert row.last_error == (
         "discarded by ops-1: the key service will not tokenise it"
         " (the hub's last refusal: PERMISSION_DENIED: the key service refused)"
     )
-    assert [r.id for r in box.due(200.0)] == [3]  # another application's rows are untouched
-    with box.store.transaction() as db:  # an outcome reported for "a" later is settled at once
-        assert box.enqueue_in(db, OUTCOME, "outcome:a:OUTCOME_FUNDED", "a", b"funded", 130.0)
-    funded = box.rows()[0]
-    assert (funded.state, funded.request, funded.settled_at) == (DISCARDED, b"", 130.0)
-    assert "outbox item 1" in funded.last_error and box.dead() == 0 and box.depth() == 1
-    with box.store.transaction() as db:  # a delivery finishing late never overwrites a person's decision
-        box.mark_sent_in(db, 1, 140.0)
+    assert [r.id for r in box.due(200.0)] == [2] and box.check_discarded("a") and box.dead() == 0
+    box.settle_unknown(2, 130.0, "NOT_FOUND: never checked")
+    settled = box.get(2)
+    assert (settled.state, settled.request, settled.settled_at, settled.attempts) == (DISCARDED, b"", 130.0, 1)
+    with box.store.transaction() as db:  # a delivery finishing late never overwrites a settled row
+        assert not box.mark_sent_in(db, 1, 140.0)
     box.mark_dead(2, "late")
     box.mark_retry(2, 150.0, "late")
-    assert [(box.get(i).state, box.get(i).settled_at) for i in (1, 2)] == [(DISCARDED, 120.0)] * 2
+    box.settle_unknown(1, 150.0, "late")
+    assert [(box.get(i).state, box.get(i).settled_at) for i in (1, 2)] == [(DISCARDED, 120.0), (DISCARDED, 130.0)]

@@ -610,9 +610,3 @@ class DiscardOutboxRequest(_message.Message):
     id: int
     reason: str
     def __init__(self, id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
-
-class DiscardOutboxResponse(_message.Message):
-    __slots__ = ("items",)
-    ITEMS_FIELD_NUMBER: _ClassVar[int]
-    items: _containers.RepeatedCompositeFieldContainer[OutboxItem]
-    def __init__(self, items: _Optional[_Iterable[_Union[OutboxItem, _Mapping]]] = ...) -> None: ...

@@ -890,7 +890,7 @@ class OutboxServiceStub:
         self.DiscardOutbox = channel.unary_unary(
                 '/lianfang.v1.OutboxService/DiscardOutbox',
                 request_serializer=lianfang_dot_v1_dot_node__pb2.DiscardOutboxRequest.SerializeToString,
-                response_deserializer=lianfang_dot_v1_dot_node__pb2.DiscardOutboxResponse.FromString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
                 _registered_method=True)
 
 
@@ -933,7 +933,7 @@ def add_OutboxServiceServicer_to_server(servicer, server):
             'DiscardOutbox': grpc.unary_unary_rpc_method_handler(
                     servicer.DiscardOutbox,
                     request_deserializer=lianfang_dot_v1_dot_node__pb2.DiscardOutboxRequest.FromString,
-                    response_serializer=lianfang_dot_v1_dot_node__pb2.DiscardOutboxResponse.SerializeToString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.OutboxItem.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1018,7 +1018,7 @@ class OutboxService:
             target,
             '/lianfang.v1.OutboxService/DiscardOutbox',
             lianfang_dot_v1_dot_node__pb2.DiscardOutboxRequest.SerializeToString,
-            lianfang_dot_v1_dot_node__pb2.DiscardOutboxResponse.FromString,
+            lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
             options,
             channel_credentials,
             insecure,
