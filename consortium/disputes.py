@@ -5,17 +5,21 @@ has no effect (Check leaves it out, rings stop counting it). The verification de
 (China's credit-reporting regulation); open disputes past it are flagged *overdue* to admins. An
 admin resolves it: WITHDRAW the marker, CORRECT it (a replacement marker of another type or
 reason, filed for the same filer), or UPHOLD it. Opening and resolving are log events, so every
-replica knows which markers are disputed and the audit log holds every step.
+replica knows which markers are disputed and the audit log holds every step. A resolution that
+changes the blacklist logs its intent first (``resolving``), then writes the store, then logs
+the resolution: if the last step is lost, the dispute is still open and a retry finds the intent,
+so it files the corrected marker once and cannot be turned into another resolution once the
+first one has changed the store.
 
-Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement]`` and
-``["d", id, "resolve", resolution, resolved_by, resolved_at, note, corrected_marker_id]``.
+Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement]``,
+``["d", id, "resolving", resolution, by, at, corrected_marker_id, corrected_type, corrected_reason]``
+and ``["d", id, "resolve", resolution, resolved_by, resolved_at, note, corrected_marker_id]``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import secrets
 from dataclasses import dataclass, replace
@@ -26,12 +30,23 @@ from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, PROTECTIVE, REASON_CODE, MarkerPolicy
+from consortium.records import Marker
 from consortium.rings import RingTracker
 from consortium.store.base import Store
 from runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.timestamps import to_timestamp
 
 DEADLINE_SECONDS = 20 * 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionIntent:
+    """What a resolution that changes the blacklist set out to do, logged before it did it."""
+
+    resolution: int
+    corrected_marker_id: str  # CORRECT: the replacement's id, chosen up front; else ""
+    corrected_type: int
+    corrected_reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +62,7 @@ class Dispute:
     resolved_at: float | None = None
     note: str = ""
     corrected_marker_id: str = ""
+    intent: ResolutionIntent | None = None  # the latest resolution begun while open
 
     @property
     def is_open(self) -> bool:
@@ -74,6 +90,21 @@ def open_event(dispute_id: str, marker_id: str, raised_by: str, at: float, state
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
+def resolving_event(dispute_id: str, intent: ResolutionIntent, by: str, at: float) -> str:
+    body = [
+        "d",
+        dispute_id,
+        "resolving",
+        intent.resolution,
+        by,
+        at,
+        intent.corrected_marker_id,
+        intent.corrected_type,
+        intent.corrected_reason,
+    ]
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
 def resolve_event(dispute_id: str, resolution: int, by: str, at: float, note: str, corrected: str = "") -> str:
     body = ["d", dispute_id, "resolve", resolution, by, at, note, corrected]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
@@ -94,6 +125,10 @@ class DisputeBook:
             _, _, _, marker_id, raised_by, at, deadline, statement = decoded
             self.disputes[dispute_id] = Dispute(dispute_id, marker_id, raised_by, statement, at, deadline)
             self.open_by_marker.setdefault(marker_id, dispute_id)
+        elif action == "resolving" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
+            _, _, _, resolution, _, _, corrected, corrected_type, corrected_reason = decoded
+            intent = ResolutionIntent(int(resolution), str(corrected), int(corrected_type), str(corrected_reason))
+            self.disputes[dispute_id] = replace(self.disputes[dispute_id], intent=intent)
         elif action == "resolve" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
             _, _, _, resolution, by, at, note, corrected = decoded
             d = replace(
@@ -150,11 +185,18 @@ async def dispute_response(
     return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
 
 
-def corrected_marker_id(dispute_id: str) -> str:
-    """The id of the marker a CORRECT resolution files, fixed by the dispute: the store is
-    written before the log, so a resolution retried after a crash (or a failed append) in
-    between finds the dispute still open, and files the corrected marker once, not twice."""
-    return "mk_" + hashlib.sha256(f"corrected:{dispute_id}".encode()).hexdigest()[:20]
+async def _begun(store: Store, dispute: Dispute, marker: Marker) -> ResolutionIntent | None:
+    """The dispute's logged intent if the store shows its effect (the disputed marker withdrawn
+    by this dispute, or the replacement filed), else None: an intent that changed nothing
+    binds no one."""
+    intent = dispute.intent
+    if intent is None:
+        return None
+    withdrawn_here = marker.withdrawn_at is not None and marker.withdraw_reason.startswith(
+        f"dispute {dispute.dispute_id}:"
+    )
+    filed = bool(intent.corrected_marker_id) and await store.get_marker(intent.corrected_marker_id) is not None
+    return intent if withdrawn_here or filed else None
 
 
 async def resolve_dispute(
@@ -201,18 +243,35 @@ async def resolve_dispute(
         and not marker.evidence_level
     ):
         raise FailedPrecondition("confirmed fraud needs evidence, which the disputed marker did not have")
-    corrected = ""
     reason = f"dispute {dispute.dispute_id}: {request.note}"[:500]
     takes_it_down = request.resolution in (
         common_pb2.DISPUTE_RESOLUTION_WITHDRAW,
         common_pb2.DISPUTE_RESOLUTION_CORRECT,
     )
+    wanted = ResolutionIntent(
+        request.resolution,
+        "",
+        request.corrected_marker_type if correct else 0,
+        request.corrected_reason_code if correct else "",
+    )
+    begun = await _begun(store, dispute, marker)
+    if begun is not None and replace(begun, corrected_marker_id="") != wanted:
+        name = common_pb2.DisputeResolution.Name(begun.resolution).removeprefix("DISPUTE_RESOLUTION_")
+        raise FailedPrecondition(
+            f"an earlier {name} of this dispute changed the blacklist before its resolution was logged: "
+            "resolve it the same way to finish it"
+        )
+    intent = begun
+    if takes_it_down and intent is None:  # logged before the store is written: a retry finds it
+        intent = replace(wanted, corrected_marker_id="mk_" + secrets.token_hex(10) if correct else "")
+        await log.publish([resolving_event(dispute.dispute_id, intent, by, now)])
+    corrected = intent.corrected_marker_id if intent is not None else ""
     if takes_it_down and marker.withdrawn_at is None:
         await store.withdraw_marker(marker.marker_id, now, reason)
-    if correct:
+    if corrected:
         replacement = dataclasses.replace(
             marker,
-            marker_id=corrected_marker_id(dispute.dispute_id),
+            marker_id=corrected,
             marker_type=request.corrected_marker_type,
             reason_code=request.corrected_reason_code,
             filed_at=now,
@@ -221,9 +280,8 @@ async def resolve_dispute(
             withdrawn_at=None,
             withdraw_reason="",
         )
-        with contextlib.suppress(AlreadyExists):  # filed by an attempt that stopped before the log
+        with contextlib.suppress(AlreadyExists):  # filed by the attempt that logged the intent
             await store.add_marker(replacement)
-        corrected = replacement.marker_id
     await log.publish([resolve_event(dispute.dispute_id, request.resolution, by, now, request.note, corrected)])
     await publish_marker_state(log, store, book, [marker.token_key], now)
     return book.disputes[dispute.dispute_id]

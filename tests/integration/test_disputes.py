@@ -4,7 +4,8 @@ disputes surfaced; every step lands in the audit log."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import grpc
@@ -13,6 +14,7 @@ from lianfang.v1 import common_pb2
 
 from clients.demo.consortium import LocalConsortium
 from clients.errors import LianfangRpcError
+from consortium.store.sqlite import SqliteStore
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, hub_on_store, log_refusing_appends, rid, token
 
@@ -150,25 +152,68 @@ async def test_a_withdrawal_unflags_a_ring_when_only_a_disputed_marker_is_left(h
     assert after.ring.size == 4 and after.ring.blacklisted == 0 and not after.blacklist  # only a disputed one left
 
 
-async def test_a_correction_retried_after_its_log_entry_failed_files_one_marker(hub) -> None:  # type: ignore[no-untyped-def]
-    """The resolution writes the store, then the log: when the log refuses the entry, the
-    dispute stays open and the admin retries; the corrected marker is filed once."""
-    c, _ = hub
+@pytest.fixture(params=["sqlite"])  # the log made to refuse its second append: a SQLite trigger
+async def sqlite_hub(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
+    async with hub_on_store(request, tmp_path, ["lender-a", "lender-b"]) as pair:
+        yield pair
+
+
+async def test_a_correction_retried_after_its_log_entry_failed_files_one_marker(
+    sqlite_hub: tuple[LocalConsortium, ManualClock],
+) -> None:
+    """The resolution logs its intent, writes the store, then logs itself: when the log refuses
+    that last entry the dispute stays open; a retry must finish the same correction (another
+    resolution is refused, since the first one already changed the blacklist) and files the
+    corrected marker once."""
+    c, _ = sqlite_hub
     overstated = await file(c, 4)
     dispute = await c.members["lender-a"].hub_client.raise_dispute(overstated, "it was a late payment, not fraud")
-    args = (
-        dispute.dispute_id,
-        common_pb2.DISPUTE_RESOLUTION_CORRECT,
-        "downgraded after review",
-    )
-    kw = {"corrected_marker_type": common_pb2.MARKER_TYPE_SUSPECT, "corrected_reason_code": "LATE_PAYMENT_REVIEW"}
-    with log_refusing_appends(c.hub.store), pytest.raises(LianfangRpcError):
-        await c.admin.resolve_dispute(*args, **kw)  # type: ignore[arg-type]
+
+    def correct(reason_code: str) -> Awaitable[common_pb2.Dispute]:
+        return c.admin.resolve_dispute(
+            dispute.dispute_id,
+            common_pb2.DISPUTE_RESOLUTION_CORRECT,
+            "downgraded after review",
+            corrected_marker_type=common_pb2.MARKER_TYPE_SUSPECT,
+            corrected_reason_code=reason_code,
+        )
+
+    with log_refusing_appends(c.hub.store, after=1), pytest.raises(LianfangRpcError):
+        await correct("LATE_PAYMENT_REVIEW")  # the intent is logged, the resolution is not
     (still_open,) = await c.admin.list_disputes()
     assert still_open.dispute_id == dispute.dispute_id
+    for other in (
+        c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "upheld after all"),
+        correct("ANOTHER_REASON"),
+    ):
+        with pytest.raises(LianfangRpcError) as err:
+            await other
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "CORRECT" in err.value.message
 
-    corrected = await c.admin.resolve_dispute(*args, **kw)  # type: ignore[arg-type]
+    corrected = await correct("LATE_PAYMENT_REVIEW")
     mine = await c.members["lender-a"].hub_client.list_my_markers(include_inactive=True)
     assert sorted(m.marker_id for m in mine) == sorted([overstated, corrected.corrected_marker_id])
     assert await hits(c, "after-retry", 4) == ["BLACKLIST_SUSPECT"]
     assert await c.admin.list_disputes() == []
+
+
+async def test_an_intent_that_changed_nothing_binds_no_one(sqlite_hub: tuple[LocalConsortium, ManualClock]) -> None:
+    """The intent was logged but the store refused the withdrawal (SQLite, a trigger refusing
+    marker updates): the blacklist is unchanged, so the admin may resolve the dispute otherwise."""
+    c, _ = sqlite_hub
+    marker_id = await file(c, 5)
+    dispute = await c.members["lender-b"].hub_client.raise_dispute(marker_id, "not me")
+    assert isinstance(c.hub.store, SqliteStore)
+    db = sqlite3.connect(c.hub.store.config.path)
+    db.execute("CREATE TRIGGER refuse_markers BEFORE UPDATE ON markers BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    db.commit()
+    with pytest.raises(LianfangRpcError):
+        await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "mistaken")
+    db.execute("DROP TRIGGER refuse_markers")
+    db.commit()
+    db.close()
+    upheld = await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "verified")
+    assert upheld.resolution == common_pb2.DISPUTE_RESOLUTION_UPHOLD
+    assert await hits(c, "upheld", 5) == ["BLACKLIST_CONFIRMED_FRAUD"]

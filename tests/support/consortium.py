@@ -43,15 +43,18 @@ async def hub_on_store(
 
 
 @contextlib.contextmanager
-def log_refusing_appends(store: Store) -> Iterator[None]:
+def log_refusing_appends(store: Store, after: int = 0) -> Iterator[None]:
     """The hub's consortium log refuses appends for a while, as a failing disk or Redis would,
-    while the rest of the store still takes writes: on SQLite a trigger aborts every insert into
-    the log; on Redis the log's stream is moved to its last possible entry id (XADD: the stream
-    has exhausted the last possible ID), so reading it still works."""
+    while the rest of the store still takes writes and the log can still be read. On SQLite a
+    trigger aborts inserts into the log (those after the first ``after``); on Redis the stream's
+    last id is moved to the largest there is, so XADD finds no id left (``after`` must be 0)."""
     if isinstance(store, SqliteStore):
         db = sqlite3.connect(store.config.path)
+        (held,) = db.execute("SELECT COUNT(*) FROM consortium_log").fetchone()
         db.execute(
-            "CREATE TRIGGER refuse_log BEFORE INSERT ON consortium_log BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            "CREATE TRIGGER refuse_log BEFORE INSERT ON consortium_log"
+            f" WHEN (SELECT COUNT(*) FROM consortium_log) >= {held + after}"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )
         try:
             yield
@@ -59,13 +62,11 @@ def log_refusing_appends(store: Store) -> Iterator[None]:
             db.execute("DROP TRIGGER refuse_log")
             db.close()
         return
-    assert isinstance(store, RedisStore)
+    assert isinstance(store, RedisStore) and after == 0
     r = redis.Redis.from_url(store.config.url)
     stream = f"{store.config.key_prefix}:{{log}}:events"
     last = r.xinfo_stream(stream)["last-generated-id"]
-    r.execute_command(
-        "XSETID", stream, "18446744073709551615-18446744073709551615"
-    )  # XADD *: no ID left; reads still work
+    r.execute_command("XSETID", stream, "18446744073709551615-18446744073709551615")
     try:
         yield
     finally:
