@@ -5,15 +5,19 @@ has no effect (Check leaves it out, rings stop counting it). The verification de
 (China's credit-reporting regulation); open disputes past it are flagged *overdue* to admins. An
 admin resolves it: WITHDRAW the marker, CORRECT it (a replacement marker of another type or
 reason, filed for the same filer), or UPHOLD it. Opening and resolving are log events, so every
-replica knows which markers are disputed and the audit log holds every step. A resolution that
-changes the blacklist logs its intent first (``resolving``), then writes the store, then logs
-the resolution: if the last step is lost, the dispute is still open and a retry finds the intent,
-so it files the corrected marker once and cannot be turned into another resolution once the
-first one has changed the store.
+replica knows which markers are disputed and the audit log holds every step.
+
+A resolution logs its intent first (``resolving``), then writes the store, then logs itself. The
+log orders intents: within ``INTENT_LEASE_SECONDS`` of one, a concurrent resolution's intent
+is ignored by every replica's fold and that call is refused (ABORTED) before it touches the
+store, so two admins cannot both withdraw or correct. If the last step is lost, the dispute is
+still open and a retry finds the intent: it files the corrected marker once, and once the store
+shows the intent's effect only the same resolution can finish it.
 
 Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement]``,
-``["d", id, "resolving", resolution, by, at, corrected_marker_id, corrected_type, corrected_reason]``
-and ``["d", id, "resolve", resolution, resolved_by, resolved_at, note, corrected_marker_id]``.
+``["d", id, "resolving", intent_id, resolution, by, at, corrected_marker_id, corrected_type,
+corrected_reason]`` and ``["d", id, "resolve", resolution, resolved_by, resolved_at, note,
+corrected_marker_id]``.
 """
 
 from __future__ import annotations
@@ -33,20 +37,34 @@ from consortium.markers import NEGATIVE, PROTECTIVE, REASON_CODE, MarkerPolicy
 from consortium.records import Marker
 from consortium.rings import RingTracker
 from consortium.store.base import Store
-from runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.timestamps import to_timestamp
 
 DEADLINE_SECONDS = 20 * 86_400.0
 
 
+INTENT_LEASE_SECONDS = 30.0
+"""How long a logged intent holds its dispute: longer than an admin call takes."""
+
+
 @dataclass(frozen=True, slots=True)
 class ResolutionIntent:
-    """What a resolution that changes the blacklist set out to do, logged before it did it."""
+    """What a resolution set out to do, logged before it did it."""
 
+    intent_id: str
     resolution: int
+    by: str
+    at: float
     corrected_marker_id: str  # CORRECT: the replacement's id, chosen up front; else ""
     corrected_type: int
     corrected_reason: str
+
+    def same_resolution(self, other: ResolutionIntent) -> bool:
+        return (self.resolution, self.corrected_type, self.corrected_reason) == (
+            other.resolution,
+            other.corrected_type,
+            other.corrected_reason,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +80,7 @@ class Dispute:
     resolved_at: float | None = None
     note: str = ""
     corrected_marker_id: str = ""
-    intent: ResolutionIntent | None = None  # the latest resolution begun while open
+    intent: ResolutionIntent | None = None  # the resolution that holds (or last held) the dispute
 
     @property
     def is_open(self) -> bool:
@@ -90,18 +108,10 @@ def open_event(dispute_id: str, marker_id: str, raised_by: str, at: float, state
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
-def resolving_event(dispute_id: str, intent: ResolutionIntent, by: str, at: float) -> str:
-    body = [
-        "d",
-        dispute_id,
-        "resolving",
-        intent.resolution,
-        by,
-        at,
-        intent.corrected_marker_id,
-        intent.corrected_type,
-        intent.corrected_reason,
-    ]
+def resolving_event(dispute_id: str, intent: ResolutionIntent) -> str:
+    i = intent
+    body = ["d", dispute_id, "resolving", i.intent_id, i.resolution, i.by, i.at]
+    body += [i.corrected_marker_id, i.corrected_type, i.corrected_reason]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -126,9 +136,19 @@ class DisputeBook:
             self.disputes[dispute_id] = Dispute(dispute_id, marker_id, raised_by, statement, at, deadline)
             self.open_by_marker.setdefault(marker_id, dispute_id)
         elif action == "resolving" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
-            _, _, _, resolution, _, _, corrected, corrected_type, corrected_reason = decoded
-            intent = ResolutionIntent(int(resolution), str(corrected), int(corrected_type), str(corrected_reason))
-            self.disputes[dispute_id] = replace(self.disputes[dispute_id], intent=intent)
+            _, _, _, intent_id, resolution, by, at, corrected, corrected_type, corrected_reason = decoded
+            intent = ResolutionIntent(
+                str(intent_id),
+                int(resolution),
+                str(by),
+                float(at),
+                str(corrected),
+                int(corrected_type),
+                str(corrected_reason),
+            )
+            held = self.disputes[dispute_id].intent
+            if held is None or intent.at >= held.at + INTENT_LEASE_SECONDS:  # else: a concurrent one lost
+                self.disputes[dispute_id] = replace(self.disputes[dispute_id], intent=intent)
         elif action == "resolve" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
             _, _, _, resolution, by, at, note, corrected = decoded
             d = replace(
@@ -185,18 +205,36 @@ async def dispute_response(
     return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
 
 
-async def _begun(store: Store, dispute: Dispute, marker: Marker) -> ResolutionIntent | None:
-    """The dispute's logged intent if the store shows its effect (the disputed marker withdrawn
-    by this dispute, or the replacement filed), else None: an intent that changed nothing
-    binds no one."""
+def _withdrawal_reason(dispute_id: str, intent: ResolutionIntent, note: str) -> str:
+    """What a resolution writes as the disputed marker's withdrawal reason: it names the intent,
+    so a retry can tell this intent's withdrawal from any other."""
+    return f"dispute {dispute_id} ({intent.intent_id}): {note}"[:500]
+
+
+async def _begun(store: Store, dispute: Dispute, marker: Marker | None) -> ResolutionIntent | None:
+    """The dispute's intent if the store shows its effect (the disputed marker withdrawn by it,
+    or its replacement filed), else None: an intent that changed nothing binds no one once its
+    lease is over."""
     intent = dispute.intent
     if intent is None:
         return None
-    withdrawn_here = marker.withdrawn_at is not None and marker.withdraw_reason.startswith(
-        f"dispute {dispute.dispute_id}:"
-    )
+    tag = f"dispute {dispute.dispute_id} ({intent.intent_id}):"
+    withdrawn_by_it = marker is not None and marker.withdrawn_at is not None and marker.withdraw_reason.startswith(tag)
     filed = bool(intent.corrected_marker_id) and await store.get_marker(intent.corrected_marker_id) is not None
-    return intent if withdrawn_here or filed else None
+    return intent if withdrawn_by_it or filed else None
+
+
+async def _hold(log: RingTracker, book: DisputeBook, dispute_id: str, intent: ResolutionIntent) -> None:
+    """Logs ``intent`` and checks that it holds the dispute: the log's order decides between
+    concurrent resolutions, on every replica alike."""
+    await log.publish([resolving_event(dispute_id, intent)])
+    now_held = book.disputes[dispute_id]
+    if not now_held.is_open:
+        raise FailedPrecondition("the dispute was resolved meanwhile")
+    held = now_held.intent
+    if held is None or held.intent_id != intent.intent_id:
+        by = held.by if held is not None else "another admin"
+        raise Aborted(f"{by} is resolving this dispute; look again once that resolution is logged")
 
 
 async def resolve_dispute(
@@ -231,57 +269,57 @@ async def resolve_dispute(
         raise NotFound(f"dispute {request.dispute_id!r} not found")
     if not dispute.is_open:
         raise FailedPrecondition("the dispute is already resolved")
-    marker = await store.get_marker(dispute.marker_id)
-    if marker is None:  # purged meanwhile (it expired): nothing left to withdraw or correct
-        if correct:
-            raise FailedPrecondition("the disputed marker has expired and been purged: nothing to correct")
-        await log.publish([resolve_event(dispute.dispute_id, request.resolution, by, now, request.note)])
-        return book.disputes[dispute.dispute_id]
-    if (
-        correct
-        and request.corrected_marker_type == common_pb2.MARKER_TYPE_CONFIRMED_FRAUD
-        and not marker.evidence_level
-    ):
-        raise FailedPrecondition("confirmed fraud needs evidence, which the disputed marker did not have")
-    reason = f"dispute {dispute.dispute_id}: {request.note}"[:500]
-    takes_it_down = request.resolution in (
-        common_pb2.DISPUTE_RESOLUTION_WITHDRAW,
-        common_pb2.DISPUTE_RESOLUTION_CORRECT,
-    )
     wanted = ResolutionIntent(
+        "i_" + secrets.token_hex(8),
         request.resolution,
-        "",
+        by,
+        now,
+        "mk_" + secrets.token_hex(10) if correct else "",
         request.corrected_marker_type if correct else 0,
         request.corrected_reason_code if correct else "",
     )
+    marker = await store.get_marker(dispute.marker_id)
     begun = await _begun(store, dispute, marker)
-    if begun is not None and replace(begun, corrected_marker_id="") != wanted:
+    if begun is not None and not begun.same_resolution(wanted):
         name = common_pb2.DisputeResolution.Name(begun.resolution).removeprefix("DISPUTE_RESOLUTION_")
         raise FailedPrecondition(
             f"an earlier {name} of this dispute changed the blacklist before its resolution was logged: "
             "resolve it the same way to finish it"
         )
-    intent = begun
-    if takes_it_down and intent is None:  # logged before the store is written: a retry finds it
-        intent = replace(wanted, corrected_marker_id="mk_" + secrets.token_hex(10) if correct else "")
-        await log.publish([resolving_event(dispute.dispute_id, intent, by, now)])
-    corrected = intent.corrected_marker_id if intent is not None else ""
-    if takes_it_down and marker.withdrawn_at is None:
-        await store.withdraw_marker(marker.marker_id, now, reason)
-    if corrected:
-        replacement = dataclasses.replace(
-            marker,
-            marker_id=corrected,
-            marker_type=request.corrected_marker_type,
-            reason_code=request.corrected_reason_code,
-            filed_at=now,
-            expires_at=marker_policy.expires_at(request.corrected_marker_type, marker.event_ended_at),
-            case_ref=marker.case_ref,
-            withdrawn_at=None,
-            withdraw_reason="",
-        )
-        with contextlib.suppress(AlreadyExists):  # filed by the attempt that logged the intent
-            await store.add_marker(replacement)
+    if begun is None:
+        if marker is None and correct:  # purged meanwhile (it expired): nothing left to correct
+            raise FailedPrecondition("the disputed marker has expired and been purged: nothing to correct")
+        if (
+            marker is not None
+            and correct
+            and request.corrected_marker_type == common_pb2.MARKER_TYPE_CONFIRMED_FRAUD
+            and not marker.evidence_level
+        ):
+            raise FailedPrecondition("confirmed fraud needs evidence, which the disputed marker did not have")
+        await _hold(log, book, dispute.dispute_id, wanted)  # logged before the store is written
+    # else: a retry, after an attempt whose resolution the log lost: finish what it began
+    intent = begun or wanted
+    if marker is not None:
+        if intent.resolution != common_pb2.DISPUTE_RESOLUTION_UPHOLD and marker.withdrawn_at is None:
+            await store.withdraw_marker(
+                marker.marker_id, now, _withdrawal_reason(dispute.dispute_id, intent, request.note)
+            )
+        if intent.corrected_marker_id:
+            replacement = dataclasses.replace(
+                marker,
+                marker_id=intent.corrected_marker_id,
+                marker_type=intent.corrected_type,
+                reason_code=intent.corrected_reason,
+                filed_at=now,
+                expires_at=marker_policy.expires_at(intent.corrected_type, marker.event_ended_at),
+                case_ref=marker.case_ref,
+                withdrawn_at=None,
+                withdraw_reason="",
+            )
+            with contextlib.suppress(AlreadyExists):  # filed by the attempt that logged the intent
+                await store.add_marker(replacement)
+    corrected = intent.corrected_marker_id
     await log.publish([resolve_event(dispute.dispute_id, request.resolution, by, now, request.note, corrected)])
-    await publish_marker_state(log, store, book, [marker.token_key], now)
+    subjects = [m.token_key for m in (marker, await store.get_marker(corrected) if corrected else None) if m]
+    await publish_marker_state(log, store, book, list(dict.fromkeys(subjects)), now)
     return book.disputes[dispute.dispute_id]

@@ -56,6 +56,12 @@ class FailedPrecondition(LianfangError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Aborted(LianfangError):
+    """A concurrent operation on the same thing got there first; the caller may retry."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 class PermissionDenied(LianfangError):
     code = grpc.StatusCode.PERMISSION_DENIED
 

@@ -5,6 +5,7 @@ stays here, inside the lender; only tokens leave."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from typing import Any
 
 from node.origination.states import check_transition
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+
+log = logging.getLogger("lianfang.node.store")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS applications (
@@ -122,10 +125,18 @@ class NodeStore:
             raise
         self._db.execute("COMMIT")
 
-    def scrub_wal(self) -> None:
+    def scrub_wal(self) -> bool:
         """Checkpoints the write-ahead log and truncates it: bytes just overwritten (a dropped
-        outbox payload) no longer linger in the ``-wal`` file."""
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        outbox payload) no longer linger in the ``-wal`` file. False (and a warning) when another
+        connection's reader kept it from finishing, or it failed."""
+        try:
+            (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as error:
+            log.warning("write-ahead log not truncated", extra={"fields": {"error": str(error)}})
+            return False
+        if busy:
+            log.warning("write-ahead log not truncated: another connection is reading the database")
+        return not busy
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read (for the modules that own their tables, e.g. the outbox)."""

@@ -7,7 +7,8 @@ hub acknowledged it, in the same transaction as what the answer changes on the n
 Check answer): a crash between the hub's ack and that commit resends the row, and the hub's
 idempotency (Check on member + application_ref, ReportOutcome) absorbs the repeat — exactly-once
 *effect*. Transient errors back off (full jitter, at least the hub's RetryInfo); permanent
-refusals are dead-lettered with their error and logged at ERROR, never dropped. While the
+refusals are dead-lettered with their error and logged at ERROR, never dropped (but for that
+NOT_FOUND after a discarded Check). While the
 circuit is open the drainer waits; after the cool-down its next delivery is the probe. An
 untokenised Check (OPRF mode, queued while the key service was out of reach) gets its tokens
 from the key service first, outside the hub's circuit breaker, and is stored at once as a plain
@@ -112,7 +113,7 @@ class Drainer:
                 break
             await asyncio.sleep(0)
         if dropped:
-            self.store.scrub_wal()
+            self.store.scrub_wal()  # a busy checkpoint is retried by the next pass that drops rows
             log.info("outbox payloads dropped", extra={"fields": {"rows": dropped}})
         return dropped
 

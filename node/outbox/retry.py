@@ -5,7 +5,8 @@ timeout, the circuit open), a quota or rate limit (RESOURCE_EXHAUSTED — after 
 delay), ABORTED, and INTERNAL/UNKNOWN (a hub-side blip; the row stays visible in the queue
 with its error). Everything else — INVALID_ARGUMENT, FAILED_PRECONDITION, PERMISSION_DENIED,
 NOT_FOUND, UNAUTHENTICATED… — is the hub's considered refusal: resending the same bytes cannot
-succeed, so the row is dead-lettered for a person to look at.
+succeed, so the row is dead-lettered for a person to look at (except an outcome refused with
+NOT_FOUND after a person discarded its application's Check: settled, ``node.outbox.queue``).
 
 Only outages (UNAVAILABLE, deadlines) count against the circuit breaker: any other answer
 proves the hub is there. The OPRF key service (asked before the hub, for a Check queued without

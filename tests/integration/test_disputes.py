@@ -4,6 +4,7 @@ disputes surfaced; every step lands in the audit log."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -14,6 +15,7 @@ from lianfang.v1 import common_pb2
 
 from clients.demo.consortium import LocalConsortium
 from clients.errors import LianfangRpcError
+from consortium.disputes import INTENT_LEASE_SECONDS
 from consortium.store.sqlite import SqliteStore
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, hub_on_store, log_refusing_appends, rid, token
@@ -201,8 +203,9 @@ async def test_a_correction_retried_after_its_log_entry_failed_files_one_marker(
 
 async def test_an_intent_that_changed_nothing_binds_no_one(sqlite_hub: tuple[LocalConsortium, ManualClock]) -> None:
     """The intent was logged but the store refused the withdrawal (SQLite, a trigger refusing
-    marker updates): the blacklist is unchanged, so the admin may resolve the dispute otherwise."""
-    c, _ = sqlite_hub
+    marker updates): the blacklist is unchanged, so once the intent's lease is over the admin may
+    resolve the dispute otherwise (within it, the dispute is held: ABORTED)."""
+    c, clock = sqlite_hub
     marker_id = await file(c, 5)
     dispute = await c.members["lender-b"].hub_client.raise_dispute(marker_id, "not me")
     assert isinstance(c.hub.store, SqliteStore)
@@ -214,6 +217,38 @@ async def test_an_intent_that_changed_nothing_binds_no_one(sqlite_hub: tuple[Loc
     db.execute("DROP TRIGGER refuse_markers")
     db.commit()
     db.close()
+    with pytest.raises(LianfangRpcError) as held:
+        await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "verified")
+    assert held.value.code == grpc.StatusCode.ABORTED
+    clock.advance(INTENT_LEASE_SECONDS)
     upheld = await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "verified")
     assert upheld.resolution == common_pb2.DISPUTE_RESOLUTION_UPHOLD
     assert await hits(c, "upheld", 5) == ["BLACKLIST_CONFIRMED_FRAUD"]
+
+
+async def test_two_admins_resolving_at_once_one_wins_and_one_correction_is_filed(hub) -> None:  # type: ignore[no-untyped-def]
+    """The log orders the two intents: the later one, within the lease of the first, is ignored
+    by the fold and its call is refused (ABORTED) before it touches the blacklist."""
+    c, _ = hub
+    overstated = await file(c, 6)
+    dispute = await c.members["lender-a"].hub_client.raise_dispute(overstated, "a late payment")
+
+    def correct(reason_code: str) -> Awaitable[common_pb2.Dispute]:
+        return c.admin.resolve_dispute(
+            dispute.dispute_id,
+            common_pb2.DISPUTE_RESOLUTION_CORRECT,
+            "review",
+            corrected_marker_type=common_pb2.MARKER_TYPE_SUSPECT,
+            corrected_reason_code=reason_code,
+        )
+
+    upheld = c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "verified")
+    results = await asyncio.gather(correct("FIRST_REVIEW"), correct("SECOND_REVIEW"), upheld, return_exceptions=True)
+    won = [r for r in results if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, LianfangRpcError)]
+    assert len(won) == 1 and len(lost) == 2, results
+    assert {e.code for e in lost} <= {grpc.StatusCode.ABORTED, grpc.StatusCode.FAILED_PRECONDITION}
+    mine = await c.members["lender-a"].hub_client.list_my_markers(include_inactive=True)
+    assert len(mine) == (2 if won[0].resolution == common_pb2.DISPUTE_RESOLUTION_CORRECT else 1)
+    (resolved,) = await c.admin.list_disputes(include_resolved=True)
+    assert resolved.resolution == won[0].resolution and resolved.corrected_marker_id == won[0].corrected_marker_id
