@@ -44,6 +44,17 @@ async def file(c: LocalConsortium, n: int) -> str:
     return marker.marker_id
 
 
+def correct(c: LocalConsortium, dispute_id: str, reason_code: str) -> Awaitable[common_pb2.Dispute]:
+    """An admin's CORRECT of the dispute to a SUSPECT marker with ``reason_code``."""
+    return c.admin.resolve_dispute(
+        dispute_id,
+        common_pb2.DISPUTE_RESOLUTION_CORRECT,
+        "downgraded after review",
+        corrected_marker_type=common_pb2.MARKER_TYPE_SUSPECT,
+        corrected_reason_code=reason_code,
+    )
+
+
 async def test_a_dispute_suspends_the_marker_until_it_is_upheld(hub) -> None:  # type: ignore[no-untyped-def]
     c, clock = hub
     marker_id = await file(c, 1)
@@ -173,28 +184,19 @@ async def test_a_correction_retried_after_its_log_entry_failed_files_one_marker(
     overstated = await file(c, 4)
     dispute = await c.members["lender-a"].hub_client.raise_dispute(overstated, "it was a late payment, not fraud")
 
-    def correct(reason_code: str) -> Awaitable[common_pb2.Dispute]:
-        return c.admin.resolve_dispute(
-            dispute.dispute_id,
-            common_pb2.DISPUTE_RESOLUTION_CORRECT,
-            "downgraded after review",
-            corrected_marker_type=common_pb2.MARKER_TYPE_SUSPECT,
-            corrected_reason_code=reason_code,
-        )
-
     with log_refusing_appends(c.hub.store, after=1), pytest.raises(LianfangRpcError):
-        await correct("LATE_PAYMENT_REVIEW")  # the intent is logged, the resolution is not
+        await correct(c, dispute.dispute_id, "LATE_PAYMENT_REVIEW")  # the intent is logged, the resolution is not
     (still_open,) = await c.admin.list_disputes()
     assert still_open.dispute_id == dispute.dispute_id
     for other in (
         c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "upheld after all"),
-        correct("ANOTHER_REASON"),
+        correct(c, dispute.dispute_id, "ANOTHER_REASON"),
     ):
         with pytest.raises(LianfangRpcError) as err:
             await other
         assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "CORRECT" in err.value.message
 
-    corrected = await correct("LATE_PAYMENT_REVIEW")
+    corrected = await correct(c, dispute.dispute_id, "LATE_PAYMENT_REVIEW")
     mine = await c.members["lender-a"].hub_client.list_my_markers(include_inactive=True)
     assert sorted(m.marker_id for m in mine) == sorted([overstated, corrected.corrected_marker_id])
     assert await hits(c, "after-retry", 4) == ["BLACKLIST_SUSPECT"]
@@ -233,17 +235,13 @@ async def test_two_admins_resolving_at_once_one_wins_and_one_correction_is_filed
     overstated = await file(c, 6)
     dispute = await c.members["lender-a"].hub_client.raise_dispute(overstated, "a late payment")
 
-    def correct(reason_code: str) -> Awaitable[common_pb2.Dispute]:
-        return c.admin.resolve_dispute(
-            dispute.dispute_id,
-            common_pb2.DISPUTE_RESOLUTION_CORRECT,
-            "review",
-            corrected_marker_type=common_pb2.MARKER_TYPE_SUSPECT,
-            corrected_reason_code=reason_code,
-        )
-
     upheld = c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "verified")
-    results = await asyncio.gather(correct("FIRST_REVIEW"), correct("SECOND_REVIEW"), upheld, return_exceptions=True)
+    results = await asyncio.gather(
+        correct(c, dispute.dispute_id, "FIRST_REVIEW"),
+        correct(c, dispute.dispute_id, "SECOND_REVIEW"),
+        upheld,
+        return_exceptions=True,
+    )
     won = [r for r in results if not isinstance(r, BaseException)]
     lost = [r for r in results if isinstance(r, LianfangRpcError)]
     assert len(won) == 1 and len(lost) == 2, results
