@@ -205,10 +205,10 @@ async def dispute_response(
     return consortium_pb2.DisputeResponse(dispute=dispute.message(now))
 
 
-def _withdrawal_reason(dispute_id: str, intent: ResolutionIntent, note: str) -> str:
-    """What a resolution writes as the disputed marker's withdrawal reason: it names the intent,
+def _withdrawal_tag(dispute_id: str, intent: ResolutionIntent) -> str:
+    """How a resolution's withdrawal reason of the disputed marker begins: it names the intent,
     so a retry can tell this intent's withdrawal from any other."""
-    return f"dispute {dispute_id} ({intent.intent_id}): {note}"[:500]
+    return f"dispute {dispute_id} ({intent.intent_id}):"
 
 
 async def _begun(store: Store, dispute: Dispute, marker: Marker | None) -> ResolutionIntent | None:
@@ -218,7 +218,7 @@ async def _begun(store: Store, dispute: Dispute, marker: Marker | None) -> Resol
     intent = dispute.intent
     if intent is None:
         return None
-    tag = f"dispute {dispute.dispute_id} ({intent.intent_id}):"
+    tag = _withdrawal_tag(dispute.dispute_id, intent)
     withdrawn_by_it = marker is not None and marker.withdrawn_at is not None and marker.withdraw_reason.startswith(tag)
     filed = bool(intent.corrected_marker_id) and await store.get_marker(intent.corrected_marker_id) is not None
     return intent if withdrawn_by_it or filed else None
@@ -302,7 +302,7 @@ async def resolve_dispute(
     if marker is not None:
         if intent.resolution != common_pb2.DISPUTE_RESOLUTION_UPHOLD and marker.withdrawn_at is None:
             await store.withdraw_marker(
-                marker.marker_id, now, _withdrawal_reason(dispute.dispute_id, intent, request.note)
+                marker.marker_id, now, f"{_withdrawal_tag(dispute.dispute_id, intent)} {request.note}"[:500]
             )
         if intent.corrected_marker_id:
             replacement = dataclasses.replace(
