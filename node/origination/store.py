@@ -101,11 +101,15 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
 
 
+BUSY_TIMEOUT_MS = 5_000
+"""How long a write waits for another connection's lock (sqlite3's default, made explicit)."""
+
+
 class NodeStore:
     def __init__(self, path: str) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         # Deleted or overwritten bytes are zeroed, not left in free pages (with ``scrub_wal``:
@@ -128,9 +132,18 @@ class NodeStore:
     def scrub_wal(self) -> bool:
         """Checkpoints the write-ahead log and truncates it: bytes just overwritten (a dropped
         outbox payload) no longer linger in the ``-wal`` file. False (and a warning) when another
-        connection's reader kept it from finishing, or it failed."""
+        connection's reader kept it from finishing, or it failed.
+
+        It does not wait for that reader: the node's one connection serves the event loop, and
+        waiting out the busy timeout (``BUSY_TIMEOUT_MS``) would stall every decision meanwhile.
+        The next discard or payload pass checkpoints again."""
+        db = self._db
         try:
-            (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            db.execute("PRAGMA busy_timeout = 0")
+            try:
+                (busy, _, _) = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         except sqlite3.Error as error:
             log.warning("write-ahead log not truncated", extra={"fields": {"error": str(error)}})
             return False

@@ -4,6 +4,8 @@ order, dead letters and their retry, backoff with full jitter."""
 from __future__ import annotations
 
 import random
+import sqlite3
+import time
 from pathlib import Path
 
 import grpc
@@ -14,6 +16,7 @@ from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.origination.consortium_check import should_queue
+from node.origination.store import BUSY_TIMEOUT_MS as NODE_BUSY_TIMEOUT_MS
 from node.origination.store import NodeStore
 from node.outbox import CHECK, DEAD, DISCARDED, OUTCOME, PENDING, SENT, Outbox, queue
 from node.outbox.queue import UNTOKENISED_CHECK
@@ -186,3 +189,30 @@ def test_a_discarded_check_releases_its_application_s_rows_and_is_never_overwrit
     box.mark_retry(2, 150.0, "late")
     box.settle_unknown(1, 150.0, "late")
     assert [(box.get(i).state, box.get(i).settled_at) for i in (1, 2)] == [(DISCARDED, 120.0), (DISCARDED, 130.0)]
+
+
+def test_dropped_payloads_leave_the_wal_and_a_reader_never_stalls_the_truncation(tmp_path: Path) -> None:
+    """``scrub_wal`` truncates the write-ahead log so a discarded payload leaves both files; with
+    another connection reading an older snapshot it gives up at once (the next pass retries)
+    instead of waiting out the busy timeout on the node's event loop."""
+    box = outbox(tmp_path)
+    secret = b"110101199003077777 13800138000"
+    with box.store.transaction() as db:
+        box.enqueue_in(db, UNTOKENISED_CHECK, "check:a", "a", secret, 100.0)
+    box.mark_dead(1, "PERMISSION_DENIED: the key service refused")
+    reader = sqlite3.connect(str(tmp_path / "node.db"), isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM outbox").fetchone()  # holds its snapshot: the WAL cannot be reset
+    with box.store.transaction() as db:
+        box.discard_in(db, 1, 120.0, "ops-1", "will never be tokenised")
+    started = time.monotonic()
+    assert box.store.scrub_wal() is False
+    assert time.monotonic() - started < NODE_BUSY_TIMEOUT_MS / 1000 / 2
+    assert box.store.query("PRAGMA busy_timeout") == [(NODE_BUSY_TIMEOUT_MS,)]  # restored for writes
+    reader.execute("COMMIT")
+    reader.close()
+    assert box.store.scrub_wal() is True
+    files = [tmp_path / "node.db", tmp_path / "node.db-wal"]
+    assert files[1].stat().st_size == 0
+    assert all(secret not in f.read_bytes() for f in files)
+    assert box.get(1).state == DISCARDED
