@@ -18,7 +18,8 @@ from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
 class MemberStore(abc.ABC):
     @abc.abstractmethod
     async def add_member(self, member: Member) -> None:
-        """Raises AlreadyExists if the member id is taken."""
+        """Raises AlreadyExists if the member id is taken (by anything but this very write,
+        which a transport may re-send after losing its reply: that finds its own fields)."""
 
     @abc.abstractmethod
     async def get_member(self, member_id: str) -> Member | None: ...

@@ -185,8 +185,12 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             num(member.updated_at),
             *extra,
         ]
-        [(created, *_)] = await self._run([(self._create, [self._member_key(member.member_id, "member")], [0, *pairs])])
-        if not created:
+        [(created, *stored)] = await self._run(
+            [(self._create, [self._member_key(member.member_id, "member")], [0, *pairs])]
+        )
+        # Every field as this call wrote it (its times, its own log_pending nonce): the link
+        # re-sent this very create after the connection dropped before its reply.
+        if not created and stored[0] != [v if isinstance(v, bytes) else str(v).encode() for v in pairs[1::2]]:
             raise AlreadyExists(f"member {member.member_id!r} already exists")
 
     @guarded

@@ -166,6 +166,31 @@ def test_a_member_change_and_its_log_entry_are_written_together(backend: Backend
     backend.run(scenario)
 
 
+def test_redis_a_registration_re_sent_after_a_dropped_reply_is_not_a_conflict(redis_url: str) -> None:
+    """The link re-sends a request whose connection dropped before the reply (``RedisLink.execute``),
+    so a registration that Redis already ran can run twice: the second run finds every field as
+    this call wrote it (its times, its own ``log_pending`` nonce) and is no conflict. Another
+    registration of the id, even of the same member, is."""
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": redis_url, "key_prefix": "lf"})) as store:
+            assert isinstance(store, RedisStore)
+            pending = [redis_store._pending_field(), redis_store._pending_value(T0, ["register a"])]
+            await store._create_member(member("a", PENDING), pending)
+            await store._create_member(member("a", PENDING), pending)  # the same request, re-sent
+            assert await store.get_member("a") == member("a", PENDING)
+            [kept] = await store.unlogged_member_events()
+            assert kept.events == ("register a",)
+            with pytest.raises(AlreadyExists):  # the same member, another call: another nonce
+                await store.add_member_logged(member("a", PENDING), ["register a"], LOG_START)
+            await store.add_member(member("b"))
+            await store.add_member(member("b"))  # no log copy: every field, times included, as sent
+            with pytest.raises(AlreadyExists):
+                await store.add_member(replace(member("b"), updated_at=T0 + 1, created_at=T0 + 1))
+
+    asyncio.run(main())
+
+
 def test_redis_keeps_each_member_change_s_log_entries_until_one_hub_logs_them(redis_url: str) -> None:
     """On Redis the member's hash and the log's stream are two slots: each change is written with
     its own copy of its entries, which a crash before the append leaves behind. A later change
