@@ -175,7 +175,10 @@ def test_redis_a_registration_re_sent_after_a_dropped_reply_is_not_a_conflict(re
     async def main() -> None:
         async with opened(Backend("redis", {"url": redis_url, "key_prefix": "lf"})) as store:
             assert isinstance(store, RedisStore)
-            pending = [redis_store._pending_field(), redis_store._pending_value(T0, ["register a"])]
+            pending: list[str | int | bytes] = [
+                redis_store._pending_field(),
+                redis_store._pending_value(T0, ["register a"]),
+            ]
             await store._create_member(member("a", PENDING), pending)
             await store._create_member(member("a", PENDING), pending)  # the same request, re-sent
             assert await store.get_member("a") == member("a", PENDING)
