@@ -39,17 +39,7 @@ class RedisConsortiumLog(RedisPlumbing):
     ) -> list[tuple[LogCursor, str]]:
         """``writes`` (plain commands), then the events and the log since ``after``: one round
         trip, so the writes and their log entries reach Redis together."""
-        commands = [*writes, *self._log_commands(events, after)]
-        if self._link is not None:
-            replies = await self._link.execute(commands)
-        else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for command in commands:
-                    pipe.execute_command(*command)
-                replies = await pipe.execute(raise_on_error=False)
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
+        replies = await self._commands([*writes, *self._log_commands(events, after)])
         return self._entries(replies[-1])
 
     @guarded

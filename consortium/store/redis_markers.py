@@ -15,6 +15,9 @@ from consortium.store.redis_plumbing import RedisPlumbing
 from consortium.store.redis_records import guarded, marker_json, marker_record, num, sorted_markers, text
 from runtime.errors import AlreadyExists, NotFound, Unavailable
 
+FILER_PAGE = 10_000
+"""Markers read per round trip when listing a filer's."""
+
 
 class RedisMarkers(RedisPlumbing):
     """Filing, withdrawing, reading and expiring markers."""
@@ -84,10 +87,7 @@ class RedisMarkers(RedisPlumbing):
     async def markers_for_tokens(self, token_keys: Sequence[str]) -> dict[str, list[Marker]]:
         """Markers per token, ordered by (filed_at, marker_id)."""
         tokens = list(dict.fromkeys(token_keys))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for k in tokens:
-                pipe.hvals(f"{self._token_base(k)}:markers")
-            rows = await pipe.execute()
+        rows = await self._commands([("HVALS", f"{self._token_base(k)}:markers") for k in tokens]) if tokens else []
         return {k: sorted_markers(r) for k, r in zip(tokens, rows, strict=True) if r}
 
     @guarded
@@ -108,14 +108,19 @@ class RedisMarkers(RedisPlumbing):
 
     @guarded
     async def markers_by_filer(self, member_id: str) -> list[Marker]:
+        """Each id of the filer's index, its token's pointer, then the marker: two round trips per
+        ``FILER_PAGE`` markers (a member filing a court list has millions; reconciliation reads
+        them all at every hub start)."""
         ids = [text(i) for i in await self._redis.zrange(self._member_key(member_id, "markers"), 0, -1)]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for marker_id in ids:
-                pipe.get(self._marker_key(marker_id))
-            tokens = await pipe.execute()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for marker_id, token in zip(ids, tokens, strict=True):
-                if token is not None:
-                    pipe.hget(f"{self._token_base(text(token))}:markers", marker_id)
-            raws = await pipe.execute()
+        raws: list[Any] = []
+        for start in range(0, len(ids), FILER_PAGE):
+            page = ids[start : start + FILER_PAGE]
+            tokens = await self._commands([("GET", self._marker_key(marker_id)) for marker_id in page])
+            found = [
+                (marker_id, text(token)) for marker_id, token in zip(page, tokens, strict=True) if token is not None
+            ]
+            if found:
+                raws += await self._commands(
+                    [("HGET", f"{self._token_base(token)}:markers", marker_id) for marker_id, token in found]
+                )
         return sorted_markers([r for r in raws if r is not None])

@@ -37,7 +37,22 @@ class RedisPlumbing:
     def _marker_key(self, marker_id: str) -> str:
         return f"{self._p}:{{k:{tag(marker_id)}}}"
 
-    # -- script plumbing --------------------------------------------------------------------
+    # -- plain command and script pipelines --------------------------------------------------
+    async def _commands(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Plain commands in one round trip (the link when there is one: hiredis, no per-command
+        objects), replies in order; the first error reply is raised."""
+        if self._link is not None:
+            replies = await self._link.execute(commands)
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                replies = await pipe.execute(raise_on_error=False)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return list(replies)
+
     async def _run(self, calls: Sequence[Call], tail: Sequence[tuple[Any, ...]] = ()) -> list[Any]:
         """EVALSHAs in one non-transactional pipeline: one round trip. (redis-py's Script in a
         pipeline would add a SCRIPT EXISTS round trip each time.) On NOSCRIPT, e.g. after a

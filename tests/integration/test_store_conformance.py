@@ -27,6 +27,7 @@ from lianfang.v1 import common_pb2 as pb
 
 from consortium.records import DAY, HOUR, ApplicationRecord, CheckSnapshot, Marker, Member, token_key
 from consortium.store import redis as redis_store
+from consortium.store import redis_markers
 from consortium.store.base import LOG_START, LogCursor, Store
 from consortium.store.redis import RedisStore, RedisStoreConfig
 from consortium.store.redis_link import RedisLink
@@ -406,7 +407,9 @@ def test_a_marker_and_its_log_entry_are_written_together(backend: Backend) -> No
     backend.run(scenario)
 
 
-def test_markers_queries(backend: Backend) -> None:
+def test_markers_queries(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redis_markers, "FILER_PAGE", 3)  # a filer's 4 markers span two pages on Redis
+
     async def scenario(store: Store) -> None:
         filed = [
             marker("z", "a", PHONE, T0 + 2),
