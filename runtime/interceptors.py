@@ -16,6 +16,7 @@ import abc
 import asyncio
 import contextvars
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -68,6 +69,22 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
         if k == key:
             return v if isinstance(v, str) else v.decode()
     return None
+
+
+_OPAQUE_ID = re.compile(r"[0-9a-f]{16,32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def request_id(context: grpc.aio.ServicerContext) -> str:
+    """The caller's ``x-request-id`` when it is an opaque id (16-32 hex digits with a letter
+    among them, or a UUID), else a new one. The id goes into every log line of the call and
+    into INTERNAL errors, and logs never carry a raw identifier: a free-form caller id could
+    be ``apply-<resident ID>`` and an all-digit one a card or phone number."""
+    given = metadata_value(context, "x-request-id")
+    if given is not None:
+        given = given.lower()
+        if _OPAQUE_ID.fullmatch(given) and not given.replace("-", "").isdigit():
+            return given
+    return uuid.uuid4().hex[:16]
 
 
 def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
@@ -183,7 +200,7 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
         def around(behavior: Behavior) -> Behavior:
             async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 start = time.perf_counter()
-                call = CallInfo(method, metadata_value(context, "x-request-id") or uuid.uuid4().hex[:16])
+                call = CallInfo(method, request_id(context))
                 CURRENT_CALL.set(call)
                 code = grpc.StatusCode.OK
                 try:
@@ -216,7 +233,7 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
         def around(behavior: StreamBehavior) -> StreamBehavior:
             async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
                 start = time.perf_counter()
-                call = CallInfo(method, metadata_value(context, "x-request-id") or uuid.uuid4().hex[:16])
+                call = CallInfo(method, request_id(context))
                 CURRENT_CALL.set(call)
                 code: Any = grpc.StatusCode.OK
                 sent = 0

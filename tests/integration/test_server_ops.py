@@ -117,15 +117,32 @@ async def test_one_json_log_line_per_rpc(tmp_path: Path) -> None:
             await a.check_request(check_request("a-1", phone(1)))
             with pytest.raises(LianfangRpcError):
                 await a.check_request(check_request("", phone(1)))
+            for i, given in enumerate(GIVEN_REQUEST_IDS):
+                await a.check_request(check_request(f"a-id-{i}", phone(1)), metadata=[("x-request-id", given)])
         finally:
             await c.stop()
     finally:
         logging.getLogger("lianfang").handlers.clear()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     rpcs = [entry for entry in lines if entry["msg"] == "rpc" and entry["method"].endswith("/Check")]
-    assert [(r["code"], r["member"]) for r in rpcs] == [("OK", "lender-a"), ("INVALID_ARGUMENT", "lender-a")]
+    assert [(r["code"], r["member"]) for r in rpcs[:2]] == [("OK", "lender-a"), ("INVALID_ARGUMENT", "lender-a")]
     for r in rpcs:
         assert r["duration_ms"] >= 0 and r["request_id"]
+    # A caller's request id is logged only when opaque: free text could carry an identifier.
+    logged = [r["request_id"] for r in rpcs[2:]]
+    kept = {given.lower() for given, opaque in GIVEN_REQUEST_IDS.items() if opaque}
+    assert [x in kept for x in logged] == list(GIVEN_REQUEST_IDS.values())
+    assert not any(digits in stream.getvalue() for digits in ("310115197805120312", "13800138000", "203.0.113.77"))
+
+
+GIVEN_REQUEST_IDS = {  # a caller's x-request-id -> logged as given (else replaced by a fresh id)
+    "9F2C4E1A-07B3-4D5E-8A6F-1B2C3D4E5F60": True,
+    "0123456789abcdef": True,
+    "apply-310115197805120312": False,
+    "13800138000138000": False,
+    "203.0.113.77": False,
+    "a" * 33: False,
+}
 
 
 def test_hub_serve_drains_on_sigterm(tmp_path: Path) -> None:
