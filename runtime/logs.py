@@ -10,6 +10,8 @@ import json
 import logging
 import sys
 import time
+import traceback
+from pathlib import Path
 from typing import Any, TextIO
 
 RPC_LOGGER = "lianfang.rpc"
@@ -26,7 +28,23 @@ class JsonLinesFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             line.update(fields)
+        if record.exc_info and record.exc_info[1] is not None:
+            line.update(error_fields(record.exc_info[1]))
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_fields(error: BaseException) -> dict[str, Any]:
+    """Where an unexpected exception came from: its type and the innermost frames
+    (``file:line function``), so an operator can find the cause. Never its message or the
+    frames' values, which may hold a request's data."""
+    frames = traceback.extract_tb(error.__traceback__)[-_ERROR_FRAMES:]
+    return {
+        "error_type": f"{type(error).__module__}.{type(error).__qualname__}",
+        "error_at": [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in frames],
+    }
+
+
+_ERROR_FRAMES = 6
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
