@@ -27,6 +27,12 @@ UNREACHABLE = (
     OSError,
 )
 
+# Error replies of a server that cannot serve writes now (maxmemory with noeviction, a failed
+# RDB save with stop-writes-on-bgsave-error, min-replicas unmet, a master link down, a script
+# running past its time limit): transient for callers, as an unreachable server is.
+REFUSING = (rx.OutOfMemoryError, rx.MasterDownError)
+_REFUSING_REPLIES = ("MISCONF ", "NOREPLICAS ", "BUSY ")
+
 log = logging.getLogger("lianfang.store.redis")
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -47,7 +53,8 @@ def text(raw: Any) -> str:
 
 
 def guarded(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Coroutine[Any, Any, _T]]:
-    """Turns every connection-level Redis failure into Unavailable, the one error callers retry."""
+    """Turns every connection-level Redis failure, and a server refusing writes for now, into
+    Unavailable, the one error callers retry."""
 
     @functools.wraps(fn)
     async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
@@ -57,6 +64,11 @@ def guarded(fn: Callable[_P, Awaitable[_T]]) -> Callable[_P, Coroutine[Any, Any,
             # operators get the cause in the log; callers only learn that the store is down
             log.warning("redis unreachable", extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
             raise Unavailable("store unreachable") from exc
+        except rx.ResponseError as exc:
+            if not isinstance(exc, REFUSING) and not str(exc).startswith(_REFUSING_REPLIES):
+                raise
+            log.warning("redis refuses writes", extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
+            raise Unavailable("store unavailable") from exc
 
     return wrapper
 

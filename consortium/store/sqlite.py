@@ -11,6 +11,7 @@ retention; stacking is counted from the log (``consortium.stacking_index``).
 
 from __future__ import annotations
 
+import logging
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,8 @@ from typing import Any
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
 from consortium.store.base import LogCursor, Store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
+
+log = logging.getLogger("lianfang.store.sqlite")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS members (
@@ -129,14 +132,23 @@ class SqliteStore(Store):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A database the engine cannot write now (locked by another
+        process past the busy timeout, disk full, I/O error) is Unavailable, the error callers
+        retry; anything else, e.g. a broken statement, stays a bug (INTERNAL)."""
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _unavailable_or(exc) from exc
         try:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _unavailable_or(exc) from exc
             raise
-        db.execute("COMMIT")
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> None:
@@ -407,3 +419,18 @@ class SqliteStore(Store):
 
     async def close(self) -> None:
         self._db.close()
+
+
+_CANNOT_WRITE_NOW = frozenset({5, 6, 8, 10, 13, 14})
+"""Primary result codes of a database that cannot be written now: BUSY, LOCKED, READONLY,
+IOERR, FULL, CANTOPEN."""
+
+
+def _unavailable_or(exc: sqlite3.Error) -> Exception:
+    """Unavailable for a database that cannot be written now (the cause goes to the log, not
+    to callers), else the error itself."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in _CANNOT_WRITE_NOW:
+        return exc
+    log.warning("sqlite store cannot write", extra={"fields": {"error": getattr(exc, "sqlite_errorname", "")}})
+    return Unavailable("store unavailable")

@@ -13,6 +13,7 @@ import json
 import random
 import re
 import signal
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -677,6 +678,64 @@ def test_hung_redis_is_unavailable_within_the_timeout(tmp_path: Path) -> None:
     finally:
         server.kill(signal.SIGCONT)
         server.stop()
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_redis_refusing_writes_is_unavailable_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, link: bool
+) -> None:
+    """A server out of memory (maxmemory, noeviction) or short of replicas (min-replicas-to-write)
+    answers error replies, not a dropped connection: callers get Unavailable, the
+    error they retry, and what was stored before is intact."""
+    monkeypatch.setattr(redis_store, "_USE_LINK", link)
+    server = RedisProcess(tmp_path / "full").start()
+    admin = redis.Redis.from_url(server.url)
+
+    async def main() -> None:
+        async with opened(Backend("redis", {"url": server.url})) as store:
+            [snapshot], _ = await store.record_logged([application("a", "r1", T0)], ["e1"], LOG_START)
+            assert snapshot.newly_recorded
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+            with pytest.raises(Unavailable):
+                await store.record_logged([application("a", "r2", T0)], ["e2"], LOG_START)
+            with pytest.raises(Unavailable):
+                await store.add_marker(marker("m1", "a"))
+            admin.config_set("maxmemory", 0)
+            admin.config_set("min-replicas-to-write", 1)  # no replica: writes refused (NOREPLICAS)
+            with pytest.raises(Unavailable):
+                await store.record_logged([application("a", "r2", T0)], ["e2"], LOG_START)
+            admin.config_set("min-replicas-to-write", 0)
+            [again], entries = await store.record_logged([application("a", "r2", T0)], ["e2"], LOG_START)
+            assert again.newly_recorded and [e for _, e in entries] == ["e1", "e2"]
+            assert await store.get_application("a", "r1") is not None
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
+
+
+def test_sqlite_locked_by_another_process_is_unavailable_and_loses_nothing(tmp_path: Path) -> None:
+    """Another process holding the write lock past the busy timeout is Unavailable (retried by
+    callers), not INTERNAL; the store works again once the lock is released."""
+    path = tmp_path / "hub.db"
+
+    async def main() -> None:
+        async with opened(Backend("sqlite", {"path": str(path), "busy_timeout_ms": 50})) as store:
+            await store.record_logged([application("a", "r1", T0)], ["e1"], LOG_START)
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(Unavailable):
+                await store.record_logged([application("a", "r2", T0)], ["e2"], LOG_START)
+            with pytest.raises(Unavailable):
+                await store.add_marker(marker("m1", "a"))
+            other.execute("ROLLBACK")
+            other.close()
+            [again], entries = await store.record_logged([application("a", "r2", T0)], ["e2"], LOG_START)
+            assert again.newly_recorded and [e for _, e in entries] == ["e1", "e2"]
+
+    asyncio.run(main())
 
 
 # -- redis specifics: key layout, round trips ------------------------------------------------
