@@ -127,4 +127,7 @@ class CheckSnapshot:
     received_at: float
     """The stored record's time: the original one on a retry."""
     markers: dict[str, list[Marker]]
-    """Every marker (any status) on the application's tokens; tokens without markers absent."""
+    """Every marker (any status) on the request's tokens; tokens without markers absent."""
+    token_keys: tuple[str, ...]
+    """The stored record's tokens: on a retry, those first recorded under its reference (which
+    the retry is answered for, whatever tokens it carries)."""

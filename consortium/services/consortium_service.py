@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -195,9 +196,32 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         events = [encode_event(body) for body in bodies]
         logged = ([alias_event(links)] if links else []) + events
         snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
+        apps = await self._as_first_recorded([app], snapshots)
         response = consortium_pb2.CheckResponse()
-        self._answer_in_log_order([app], snapshots, [response], events, bodies, entries, now)
+        self._answer_in_log_order(apps, snapshots, [response], events, bodies, entries, now)
         return response
+
+    async def _as_first_recorded(
+        self, apps: list[ApplicationRecord], snapshots: list[CheckSnapshot]
+    ) -> list[ApplicationRecord]:
+        """The applications to answer for: a retry carrying other tokens than the ones first
+        recorded under its reference is answered for those first ones (``snapshots`` get their
+        markers). A retry counts once in quotas, give-to-get and query transparency, so a reused
+        ``application_ref`` must not look anyone else up; a genuine retry resends its tokens."""
+        differing = [
+            i
+            for i, snapshot in enumerate(snapshots)
+            if not snapshot.newly_recorded and set(snapshot.token_keys) != set(apps[i].token_keys)
+        ]
+        if not differing:
+            return apps
+        markers = await self.store.markers_for_tokens([k for i in differing for k in snapshots[i].token_keys])
+        apps = list(apps)
+        for i in differing:
+            first = snapshots[i].token_keys
+            apps[i] = replace(apps[i], token_keys=first)
+            snapshots[i] = replace(snapshots[i], markers={k: list(markers[k]) for k in first if k in markers})
+        return apps
 
     def _application(
         self, caller: str, request: consortium_pb2.CheckRequest, now: float, links: list[tuple[str, str]]
@@ -236,6 +260,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         events = [encode_event(body) for body in bodies]
         logged = ([alias_event(links)] if links else []) + events
         snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
+        apps = await self._as_first_recorded(apps, snapshots)
         batch = consortium_pb2.BatchCheckResponse()
         add = batch.results.add
         responses = [add() for _ in apps]

@@ -163,7 +163,7 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
         for app in apps:
             stored, new = await self.record_application(app)
             found = {k: markers[k] for k in dict.fromkeys(app.token_keys) if k in markers}
-            snapshots.append(CheckSnapshot(new, stored.received_at, found))
+            snapshots.append(CheckSnapshot(new, stored.received_at, found, stored.token_keys))
         return snapshots, await self.append_log_events(events, after)
 
     async def add_marker_logged(

@@ -332,7 +332,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         for app, created in zip(apps, replies[:n], strict=True):
             stored, new = self._stored(app, created)
             found = {k: list(markers[k]) for k in dict.fromkeys(app.token_keys) if k in markers}
-            snapshots.append(CheckSnapshot(new, stored.received_at, found))
+            snapshots.append(CheckSnapshot(new, stored.received_at, found, stored.token_keys))
         return snapshots, self._entries(replies[-1])
 
     @guarded

@@ -247,7 +247,7 @@ class SqliteStore(Store):
             stored = _application(row)
         db.executemany(
             "INSERT OR IGNORE INTO application_tokens VALUES (?,?,?,?)",
-            [(k, stored.received_at, app.member_id, app.application_ref) for k in dict.fromkeys(app.token_keys)],
+            [(k, stored.received_at, app.member_id, app.application_ref) for k in dict.fromkeys(stored.token_keys)],
         )
         return stored, new
 
@@ -261,7 +261,7 @@ class SqliteStore(Store):
             for app in apps:
                 stored, new = self._record(db, app)
                 found = {k: list(markers[k]) for k in dict.fromkeys(app.token_keys) if k in markers}
-                snapshots.append(CheckSnapshot(new, stored.received_at, found))
+                snapshots.append(CheckSnapshot(new, stored.received_at, found, stored.token_keys))
             entries = self._log(db, events, after)
         return snapshots, entries
 

@@ -47,6 +47,30 @@ async def test_check_idempotent_on_member_and_application_ref(hub) -> None:  # t
     assert by_type(answer, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (1, 1)  # the retry did not double-count
 
 
+async def test_a_reused_reference_is_answered_for_its_first_tokens_only(hub) -> None:  # type: ignore[no-untyped-def]
+    """A retry counts once (quotas, give-to-get, query transparency), so a reference sent again
+    with other people's tokens must not look them up: it is answered for the tokens first
+    recorded under it, in Check and in BatchCheck; the new tokens are neither answered nor
+    recorded."""
+    c, clock = hub
+    a, b = client(c, "lender-a"), client(c, "lender-b")
+    await b.check_request(check_request("b-1", phone(21)))
+    await b.file_marker(rid(22), common_pb2.MARKER_TYPE_SUSPECT, "MULE_ACCOUNT")
+    first = await a.check_request(check_request("a-1", phone(20)))
+    assert not first.blacklist and by_type(first, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (0, 0)
+    clock.advance(60)
+    for reused in (
+        await a.check_request(check_request("a-1", phone(21), rid(22))),
+        (await a.batch_check([check_request("a-2", phone(20)), check_request("a-1", phone(21), rid(22))])).results[1],
+    ):
+        assert not reused.newly_recorded
+        assert not reused.blacklist and not [r for r in reused.reasons if r.token_type != common_pb2.TOKEN_TYPE_PHONE]
+        assert by_type(reused, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (0, 0)  # phone(20)'s, not phone(21)'s
+    later = await client(c, "lender-c").check_request(check_request("c-1", phone(21), rid(22)))
+    assert by_type(later, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (1, 1)  # b only: a's reuse recorded nothing
+    assert len(later.blacklist) == 1
+
+
 async def test_stacking_windows_and_other_members_exclude_caller(hub) -> None:  # type: ignore[no-untyped-def]
     c, clock = hub
     a, b, cc = (client(c, m) for m in MEMBERS)

@@ -529,7 +529,11 @@ def test_record_logged_answers_a_retry_from_the_original(backend: Backend) -> No
         retry_app = application("a", "r", T0 + 2 * HOUR, PHONE, DEVICE, TOKENS[3])
         [retry], entries = await store.record_logged([retry_app], ["e2"], entries[-1][0])
         assert not retry.newly_recorded and retry.received_at == T0 and [e for _, e in entries] == ["e2"]
+        assert first.token_keys == retry.token_keys == (PHONE, DEVICE)  # the first recording's tokens
         assert await store.get_application("a", "r") == application("a", "r", T0, PHONE, DEVICE)
+        # The retry's extra token is held nowhere: the re-keying walk does not find it either.
+        held = {k for page in await _walk(store, "1.", 100) for k in page}
+        assert {PHONE, DEVICE} <= held and TOKENS[3] not in held
 
     backend.run(scenario)
 

@@ -89,7 +89,7 @@ def test_the_wire_answer_is_the_message_built_answer() -> None:
                 )
             )
         disputes = OpenDisputes({f"mk-{n}-0"} if rng.random() < 0.3 else set())
-        snapshot = CheckSnapshot(rng.random() < 0.8, NOW, markers)
+        snapshot = CheckSnapshot(rng.random() < 0.8, NOW, markers, tuple(keys))
         present = {token_type_of(k) for k in keys} & set(SHAREABLE)
         shared = frozenset(t for t in present if rng.random() < 0.5)
         view = random_view(rng) if rng.random() < 0.6 else None
