@@ -108,14 +108,10 @@ class UsageGuard:
             return
         kind = decoded[0]
         if kind == "a":
-            if not self._checked.first(str(decoded[1]), str(decoded[2]), float(decoded[3])):
-                return
-            f = self.figures(str(decoded[1]))
-            f.checks += 1
-            f.bare += len(decoded[4]) <= 1
-            f.by_day[int(float(decoded[3]) // DAY)] += 1
-            if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
-                del f.by_day[min(f.by_day)]
+            if self._checked.first(str(decoded[1]), str(decoded[2]), float(decoded[3])):
+                self._count_check(str(decoded[1]), float(decoded[3]), len(decoded[4]))
+        elif kind == "sa":  # a subject access request: ["sa", member, tokens, at]
+            self._count_check(str(decoded[1]), float(decoded[3]), int(decoded[2]))
         elif kind == "o":
             key = (str(decoded[1]), str(decoded[2]))
             if key in self._reported:  # re-reporting the same application gives nothing more
@@ -133,6 +129,16 @@ class UsageGuard:
             f = self.figures(str(decoded[3]))
             f.markers += 1
             f.contributions += 1
+
+    def _count_check(self, member: str, at: float, tokens: int) -> None:
+        """One Check, or a subject access request, which looks tokens up as a Check does (and is
+        counted like one: no free enumeration)."""
+        f = self.figures(member)
+        f.checks += 1
+        f.bare += tokens <= 1
+        f.by_day[int(at // DAY)] += 1
+        if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
+            del f.by_day[min(f.by_day)]
 
     def admit(self, member: str, checks: int, now: float, *, monotonic: float | None = None) -> None:
         """Raises when ``member`` may not make ``checks`` more Checks now."""

@@ -14,6 +14,8 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from lianfang.v1 import common_pb2, consortium_pb2_grpc
 
+from clients.audit import AuditClient
+from clients.credentials import JwtSigner, load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from consortium.records import ApplicationRecord, token_key
@@ -71,6 +73,28 @@ async def test_daily_quota_with_retry_at_midnight(tmp_path: Path) -> None:
         clock.advance(4 * 3600)  # the next UTC day
         assert await raw_check(c, "q-4") is None
     finally:
+        await c.stop()
+
+
+async def test_subject_access_requests_count_against_the_daily_quota(tmp_path: Path) -> None:
+    """SubjectAccess looks tokens up as a Check does: each request uses the day's quota (no free
+    enumeration of who was checked), and a Check after them is refused."""
+    clock = ManualClock(1_767_225_600.0 + 8 * 3600)
+    c = await consortium(tmp_path, clock, daily_check_quota=3)
+    a = AuditClient(c.hub_channel("lender-a"), JwtSigner("lender-a", load_private_key(c.members["lender-a"].key_file)))
+    try:
+        assert await raw_check(c, "q-0") is None
+        for i in range(2):
+            await a.subject_access([rid(100 + i)])
+        with pytest.raises(LianfangRpcError) as refused:
+            await a.subject_access([rid(200)])
+        assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        error = await raw_check(c, "q-1")
+        assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        clock.advance(16 * 3600)  # the next UTC day
+        assert await raw_check(c, "q-2") is None
+    finally:
+        await a.close()
         await c.stop()
 
 
