@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from consortium.records import LONGEST_WINDOW
 from consortium.usage import UsagePolicy
 from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
 from runtime.config import ConfigError
@@ -81,7 +82,8 @@ class HubConfig:
     at this hour and every 6 hours on. The same on every replica."""
 
     application_retention_days: float = 730.0
-    """Applications leave the index (and the rings) this long after they were received."""
+    """Applications leave the index (and the rings) this long after they were received; on
+    Redis also each record's expiry. At least 90 (the longest stacking window), finite."""
 
     purge_interval_seconds: float = 86_400.0
     """How often this hub runs the retention purge (0: never; then run ``lianfang hub purge``)."""
@@ -121,6 +123,12 @@ class HubConfig:
             raise ConfigError(f"hub: {error}") from None
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("hub: tls_cert and tls_key are required (or set plaintext = true)")
+        days = self.application_retention_days
+        if not (math.isfinite(days) and days * 86_400 >= LONGEST_WINDOW):
+            raise ConfigError(
+                f"hub: application_retention_days must be at least {LONGEST_WINDOW // 86_400:g} (the longest "
+                f"stacking window) and finite, got {days!r}"
+            )
         for name in self.admin_keys:
             self.admin_key_bytes(name)
         for name in self.analyst_keys:

@@ -59,9 +59,15 @@ SERVICE_NAMES = (
 )
 
 
-def store_from_url(url: str) -> Store:
+def store_from_url(url: str, application_retention_days: float | None = None) -> Store:
     """``sqlite:///relative/or//absolute.db``, ``redis://host:port/db``, or
-    ``redis+cluster://host:port`` (any node of a Redis Cluster; ``rediss+cluster://`` with TLS)."""
+    ``redis+cluster://host:port`` (any node of a Redis Cluster; ``rediss+cluster://`` with TLS).
+    ``application_retention_days``: the hub's setting, which on Redis is each record's expiry."""
+    retention = (
+        {}
+        if application_retention_days is None
+        else {"application_retention_seconds": application_retention_days * 86_400.0}
+    )
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = url.removeprefix("sqlite://").removeprefix("/")
@@ -69,9 +75,9 @@ def store_from_url(url: str) -> Store:
             raise ConfigError(f"store: {url!r} has no database path")
         return open_store("sqlite", {"path": path})
     if parsed.scheme in {"redis", "rediss", "unix"}:
-        return open_store("redis", {"url": url})
+        return open_store("redis", {"url": url, **retention})
     if parsed.scheme in {"redis+cluster", "rediss+cluster"}:
-        return open_store("redis", {"url": url.replace("+cluster", "", 1), "cluster": True})
+        return open_store("redis", {"url": url.replace("+cluster", "", 1), "cluster": True, **retention})
     raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite://, redis://, redis+cluster://)")
 
 
@@ -156,7 +162,7 @@ async def start_hub(
     store: Store | None = None,
     marker_policy: MarkerPolicy | None = None,
 ) -> RunningHub:
-    store = store or store_from_url(config.store)
+    store = store or store_from_url(config.store, config.application_retention_days)
     authenticator = Authenticator(
         store,
         {name: config.admin_key_bytes(name) for name in config.admin_keys},
@@ -303,7 +309,7 @@ async def run_hub(config: HubConfig) -> None:
 
 async def purge_once(config: HubConfig, now: float) -> PurgeReport:
     """``lianfang hub purge``: one retention pass against the configured store, then exit."""
-    store = store_from_url(config.store)
+    store = store_from_url(config.store, config.application_retention_days)
     try:
         disputes = DisputeBook()  # which expired markers' tokens still carry an undisputed one
         rings = RingTracker(store, config.link_policy(), observers=(disputes.observe,))  # no ring ids needed

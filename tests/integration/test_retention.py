@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import redis
 from lianfang.v1 import common_pb2
 
 from clients.demo.consortium import start_local_consortium
@@ -76,3 +77,18 @@ def test_hub_purge_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"applications_purged": 0, "markers_purged": 0}
+
+
+async def test_redis_records_expire_after_the_hub_s_retention(tmp_path: Path, redis_url: str) -> None:
+    """On Redis each record's expiry is the hub's ``application_retention_days``: a consortium
+    keeping three years keeps its records three years, not the store's two-year default."""
+    c = await start_local_consortium(
+        tmp_path, ["lender-a"], store_url=redis_url, hub_options={"application_retention_days": 1095}
+    )
+    try:
+        await c.members["lender-a"].hub_client.check_request(check_request("kept", rid(1)))
+        client = redis.Redis.from_url(redis_url)
+        [key] = [k for k in client.scan_iter(match="*:app:kept")]
+        assert 1094 * DAY < client.pttl(key) / 1000 <= 1095 * DAY
+    finally:
+        await c.stop()

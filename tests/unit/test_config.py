@@ -44,6 +44,9 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
         ("[hub]\nplaintext = true\nring_link_window_start_hour = 24\n", {}, "ring_link_window_start_hour must be"),
         ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_WINDOW_START_HOUR": "-1"}, "0 to < 24, got -1.0"),
         ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_WINDOW_START_HOUR": "nan"}, "0 to < 24, got nan"),
+        ("[hub]\nplaintext = true\napplication_retention_days = 30\n", {}, "at least 90 .* got 30"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_APPLICATION_RETENTION_DAYS": "0"}, "application_retention_days"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_APPLICATION_RETENTION_DAYS": "inf"}, "and finite, got inf"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
