@@ -38,6 +38,7 @@ from consortium.records import Marker
 from consortium.rings import RingTracker
 from consortium.store.base import Store
 from runtime.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.identifier_text import check_free_text
 from runtime.timestamps import to_timestamp
 
 DEADLINE_SECONDS = 20 * 86_400.0
@@ -173,8 +174,13 @@ class DisputeBook:
 
 # -- the actions (shared by ConsortiumService.RaiseDispute and the AdminService) -------------
 def _statement(text: str, field: str) -> None:
+    """A statement or note goes into the append-only consortium log, for good: never an identifier."""
+    violations: list[FieldViolation] = []
     if not 1 <= len(text) <= 2000:
-        raise InvalidArgument.one(field, "1..2000 characters")
+        violations.append(FieldViolation(field, "1..2000 characters"))
+    check_free_text(text, field, violations)
+    if violations:
+        raise InvalidArgument(violations)
 
 
 async def raise_dispute(
@@ -261,6 +267,7 @@ async def resolve_dispute(
             violations.append(FieldViolation("corrected_marker_type", "a marker type is required for CORRECT"))
         if not REASON_CODE.match(request.corrected_reason_code):
             violations.append(FieldViolation("corrected_reason_code", "upper-case [A-Z0-9_], 2..40"))
+        check_free_text(request.corrected_reason_code, "corrected_reason_code", violations)
         if violations:
             raise InvalidArgument(violations)
     await log.catch_up()

@@ -16,6 +16,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.records import YEAR, Marker, token_from_key, token_type_of
 from runtime.errors import FieldViolation
+from runtime.identifier_text import check_free_text
 from runtime.timestamps import to_timestamp
 
 NEGATIVE = frozenset(
@@ -62,6 +63,8 @@ def validate_filing(request: consortium_pb2.FileMarkerRequest) -> list[FieldViol
         violations.append(FieldViolation("marker_type", "must be a known marker type"))
     if not REASON_CODE.match(request.reason_code):
         violations.append(FieldViolation("reason_code", "must match [A-Z][A-Z0-9_]{1,39}"))
+    else:  # shown to every member that hits the marker
+        check_free_text(request.reason_code, "reason_code", violations)
     if request.evidence_level not in common_pb2.EvidenceLevel.values():
         violations.append(FieldViolation("evidence_level", "unknown evidence level"))
     elif (
@@ -71,6 +74,7 @@ def validate_filing(request: consortium_pb2.FileMarkerRequest) -> list[FieldViol
         violations.append(FieldViolation("evidence_level", "confirmed fraud requires an evidence level"))
     if len(request.case_ref) > 128:
         violations.append(FieldViolation("case_ref", "at most 128 characters"))
+    check_free_text(request.case_ref, "case_ref", violations)
     return violations
 
 

@@ -28,6 +28,7 @@ from consortium.validation import batch_check_request, check_ref, check_request,
 from consortium.watch import WatchBook
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from runtime.identifier_text import check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import from_timestamp, to_timestamp
 
@@ -333,8 +334,12 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     ) -> consortium_pb2.WithdrawMarkerResponse:
         if not request.marker_id:
             raise InvalidArgument.one("marker_id", "is required")
+        violations: list[FieldViolation] = []
         if len(request.reason) > 500:
-            raise InvalidArgument.one("reason", "at most 500 characters")
+            violations.append(FieldViolation("reason", "at most 500 characters"))
+        check_free_text(request.reason, "reason", violations)  # kept with the marker for audit
+        if violations:
+            raise InvalidArgument(violations)
         marker = await self.store.get_marker(request.marker_id)
         if marker is None:
             raise NotFound(f"marker {request.marker_id!r} not found")

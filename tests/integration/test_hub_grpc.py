@@ -159,6 +159,34 @@ async def test_markers_rules(hub) -> None:  # type: ignore[no-untyped-def]
     assert len(await a.list_my_markers(include_inactive=True)) == 2
 
 
+async def test_free_text_with_a_personal_identifier_is_refused_and_changes_nothing(hub) -> None:  # type: ignore[no-untyped-def]
+    """Case references, reason codes, withdrawal reasons and dispute statements reach the hub's
+    store, its append-only log or other members: one holding what looks like an ID number, a
+    phone or an e-mail is INVALID_ARGUMENT naming the field, and nothing is filed or changed."""
+    c, _ = hub
+    a, b = client(c, "lender-a"), client(c, "lender-b")
+    suspect = common_pb2.MARKER_TYPE_SUSPECT
+    refused = [
+        (a.file_marker(rid(31), suspect, "MULE", case_ref="刘德明 320506197003080176"), "case_ref"),
+        (a.file_marker(rid(31), suspect, "FORGED_15895472306"), "reason_code"),
+    ]
+    for call, field in refused:
+        with pytest.raises(LianfangRpcError) as err:
+            await call
+        assert (err.value.code, [v.field for v in err.value.violations]) == (grpc.StatusCode.INVALID_ARGUMENT, [field])
+        assert "320506197003080176" not in err.value.message + str(err.value.violations)
+    assert not await a.list_my_markers()  # nothing filed
+    marker = await a.file_marker(rid(31), common_pb2.MARKER_TYPE_SUSPECT, "MULE", case_ref="CASE-2024-0042")
+    with pytest.raises(LianfangRpcError) as err:
+        await a.withdraw_marker(marker.marker_id, "customer called from 158-9547-2306")
+    assert [v.field for v in err.value.violations] == ["reason"]
+    with pytest.raises(LianfangRpcError) as err:
+        await b.raise_dispute(marker.marker_id, "本人身份证320506197003080176，从未申请")
+    assert [v.field for v in err.value.violations] == ["subject_statement"]
+    [kept] = await a.list_my_markers()
+    assert kept.status == common_pb2.MARKER_STATUS_ACTIVE and not kept.HasField("withdrawn_at")  # nor disputed
+
+
 async def test_negative_markers_expire_five_years_after_event(hub) -> None:  # type: ignore[no-untyped-def]
     c, clock = hub
     a, b = client(c, "lender-a"), client(c, "lender-b")
