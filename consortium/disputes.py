@@ -265,7 +265,7 @@ async def resolve_dispute(
         violations = []
         if request.corrected_marker_type not in NEGATIVE | PROTECTIVE:
             violations.append(FieldViolation("corrected_marker_type", "a marker type is required for CORRECT"))
-        if not REASON_CODE.match(request.corrected_reason_code):
+        if not REASON_CODE.fullmatch(request.corrected_reason_code):
             violations.append(FieldViolation("corrected_reason_code", "upper-case [A-Z0-9_], 2..40"))
         check_free_text(request.corrected_reason_code, "corrected_reason_code", violations)
         if violations:

@@ -7,7 +7,6 @@ expires a configurable time after the event it records ended.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +15,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.records import YEAR, Marker, token_from_key, token_type_of
 from runtime.errors import FieldViolation
-from runtime.identifier_text import check_free_text
+from runtime.identifier_text import MARKER_REASON_CODE, check_free_text
 from runtime.timestamps import to_timestamp
 
 NEGATIVE = frozenset(
@@ -27,7 +26,7 @@ NEGATIVE = frozenset(
     }
 )
 PROTECTIVE = frozenset({common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, common_pb2.MARKER_TYPE_PROTECTIVE_REGISTRATION})
-REASON_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,39}$")
+REASON_CODE = MARKER_REASON_CODE
 
 
 def _default_retention() -> dict[int, float | None]:
@@ -61,7 +60,7 @@ def validate_filing(request: consortium_pb2.FileMarkerRequest) -> list[FieldViol
     violations = []
     if request.marker_type not in NEGATIVE | PROTECTIVE:
         violations.append(FieldViolation("marker_type", "must be a known marker type"))
-    if not REASON_CODE.match(request.reason_code):
+    if not REASON_CODE.fullmatch(request.reason_code):
         violations.append(FieldViolation("reason_code", "must match [A-Z][A-Z0-9_]{1,39}"))
     else:  # shown to every member that hits the marker
         check_free_text(request.reason_code, "reason_code", violations)

@@ -15,17 +15,13 @@ from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
+from node.hub_errors import hub_error
 from node.identity.applicant import tokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers, normalise_phone
 from runtime.errors import (
-    DeadlineExceeded,
-    FailedPrecondition,
     FieldViolation,
     InvalidArgument,
-    LianfangError,
-    PermissionDenied,
-    Unavailable,
 )
 from runtime.timestamps import seconds_of
 
@@ -66,7 +62,7 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
                 timeout=self.hub_timeout,
             )
         except LianfangRpcError as error:
-            raise _hub_error(error) from None
+            raise hub_error(error) from None
         return node_pb2.ScreenResponse(consortium=answer, tokens_sent=len(tokens))
 
 
@@ -98,16 +94,3 @@ def refs_carrying_identifiers(request: node_pb2.ScreenRequest) -> list[str]:
         if any(n in value or (n.isdigit() and n in digits) for n in needles):
             leaks.append(name)
     return leaks
-
-
-def _hub_error(error: LianfangRpcError) -> LianfangError:
-    """What the node's caller sees when the hub refuses or cannot answer."""
-    if error.code == grpc.StatusCode.INVALID_ARGUMENT and error.violations:
-        return InvalidArgument([FieldViolation(v.field, v.description) for v in error.violations], error.message)
-    if error.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded("consortium hub did not answer within the deadline")
-    if error.code == grpc.StatusCode.PERMISSION_DENIED:
-        return PermissionDenied(f"consortium hub refused this member: {error.message}")
-    if error.code == grpc.StatusCode.FAILED_PRECONDITION:  # e.g. the borrower's authorisation expired
-        return FailedPrecondition(f"consortium hub: {error.message}")
-    return Unavailable(f"consortium hub unavailable ({error.code.name})")

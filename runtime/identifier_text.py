@@ -22,6 +22,9 @@ import unicodedata
 
 from runtime.errors import FieldViolation
 
+MARKER_REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
+"""A marker's reason code (``fullmatch``): the hub refuses any other, the node checks first."""
+
 _LOOKS_LIKE = (
     (re.compile(r"\d{17}[Xx]|\d{11,}"), "a run of 11 or more digits (a phone, ID or card number)"),
     (re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)"), "a mobile number"),

@@ -5,14 +5,19 @@ drawdown, disbursement) is :mod:`node.origination.disbursement`."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
+from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from node.hub_errors import hub_error
 from node.identity.applicant import epoch_links, tokenise
 from node.identity.keyring import KeyRing
 from node.origination import states
@@ -32,6 +37,7 @@ from node.sources.base import DataSource, SourceRequest
 from node.sources.runner import run_stage1
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
+from runtime.identifier_text import MARKER_REASON_CODE, check_free_text
 
 log = logging.getLogger("lianfang.node.origination")
 
@@ -76,6 +82,7 @@ class Origination(Disbursement):
         self.store, self.products, self.team, self.risk = store, products, team, risk
         self.sources, self.hub, self.tokeniser, self.clock, self.policy = sources, hub, tokeniser, clock, policy
         self.consortium, self.outbox = consortium, outbox
+        self._locks: dict[str, asyncio.Lock] = {}  # application id -> its lock, while held or awaited
 
     # -- stage 1 ------------------------------------------------------------------------------
     async def submit(
@@ -273,48 +280,85 @@ class Origination(Disbursement):
         return app
 
     async def confirm_fraud(self, r: node_pb2.ConfirmFraudRequest, actor: str) -> Application:
-        """Records confirmed fraud and shares it: outcome + a confirmed-fraud marker per identifier."""
+        """Records confirmed fraud and shares it: outcome + a confirmed-fraud marker per identifier.
+
+        The markers are filed one call each; the ones filed are saved with the application as
+        they go (``decision["fraud_filed"]``), so a call that fails midway (the hub refusing or
+        unreachable) leaves the application as it was but for that list, and a retry files only
+        the rest. Calls for one application run one at a time (a double click files once)."""
         v: list[FieldViolation] = []
         if r.evidence_level == common_pb2.EVIDENCE_LEVEL_UNSPECIFIED:
             v.append(FieldViolation("evidence_level", "confirmed fraud needs an evidence level"))
-        if not r.reason_code:
-            v.append(FieldViolation("reason_code", "is required"))
+        if not MARKER_REASON_CODE.fullmatch(r.reason_code):
+            v.append(
+                FieldViolation("reason_code", "is required: upper-case A-Z, 0-9 and _, 2..40, starting with a letter")
+            )
+        check_free_text(r.reason_code, "reason_code", v)  # shown to every member hitting the marker
+        if len(r.case_ref) > 128:
+            v.append(FieldViolation("case_ref", "at most 128 characters"))
+        check_free_text(r.case_ref, "case_ref", v)
         if v:
             raise InvalidArgument(v)
-        app = self.store.get_application(r.application_id)
-        states.check_transition(app.state, states.FRAUD_CONFIRMED)
-        ids = app.identifiers
-        person_ids = node_pb2.Identifiers(
-            uscc=ids.get("uscc", ""),
-            resident_id=ids.get("resident_id", ""),
-            legal_rep_resident_id=ids.get("legal_rep_resident_id", ""),
-            phones=ids.get("phones", []),
-        )
-        markers = []
-        for token in await tokenise(person_ids, self.tokeniser, primary=True):  # one marker per identifier
-            marker = await self.hub.file_marker(
-                token,
-                common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
-                r.reason_code,
-                evidence_level=r.evidence_level,
-                case_ref=r.case_ref,
-                timeout=self.policy.hub_deadline,
+        async with self._one_at_a_time(r.application_id):
+            app = self.store.get_application(r.application_id)
+            states.check_transition(app.state, states.FRAUD_CONFIRMED)
+            ids = app.identifiers
+            person_ids = node_pb2.Identifiers(
+                uscc=ids.get("uscc", ""),
+                resident_id=ids.get("resident_id", ""),
+                legal_rep_resident_id=ids.get("legal_rep_resident_id", ""),
+                phones=ids.get("phones", []),
             )
-            markers.append(marker.marker_id)
-        links = epoch_links(person_ids, self.tokeniser)
-        if links:  # a key rotation is under way: the markers must outlive the old epoch
-            await self.hub.link_tokens(links, timeout=self.policy.hub_deadline)
-        app.decision["fraud"] = {"reason_code": r.reason_code, "evidence_level": r.evidence_level, "markers": markers}
-        now = self.clock()
-        with self.store.transaction() as db:
-            self.store.save_in(
-                db,
-                app,
-                now,
-                to_state=states.FRAUD_CONFIRMED,
-                actor=actor,
-                reason=f"fraud confirmed ({r.reason_code}); {len(markers)} marker(s) filed at the hub",
-            )
-            queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FRAUD_CONFIRMED, now)
+            filed: dict[str, str] = dict(app.decision.get("fraud_filed", {}))  # token -> marker id
+            try:
+                for token in await tokenise(person_ids, self.tokeniser, primary=True):  # one per identifier
+                    key = f"{token.scheme}.{token.type}.{token.epoch}.{token.value.hex()}"
+                    if key in filed:
+                        continue  # filed by an earlier attempt that failed later
+                    marker = await self.hub.file_marker(
+                        token,
+                        common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
+                        r.reason_code,
+                        evidence_level=r.evidence_level,
+                        case_ref=r.case_ref,
+                        timeout=self.policy.hub_deadline,
+                    )
+                    filed[key] = marker.marker_id
+                    app.decision["fraud_filed"] = filed
+                    with self.store.transaction() as db:
+                        self.store.save_in(db, app, self.clock())
+                links = epoch_links(person_ids, self.tokeniser)
+                if links:  # a key rotation is under way: the markers must outlive the old epoch
+                    await self.hub.link_tokens(links, timeout=self.policy.hub_deadline)
+            except LianfangRpcError as error:
+                raise hub_error(error) from error
+            markers = list(filed.values())
+            app.decision["fraud"] = {
+                "reason_code": r.reason_code,
+                "evidence_level": r.evidence_level,
+                "markers": markers,
+            }
+            now = self.clock()
+            with self.store.transaction() as db:
+                self.store.save_in(
+                    db,
+                    app,
+                    now,
+                    to_state=states.FRAUD_CONFIRMED,
+                    actor=actor,
+                    reason=f"fraud confirmed ({r.reason_code}); {len(markers)} marker(s) filed at the hub",
+                )
+                queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FRAUD_CONFIRMED, now)
         self.outbox.notify()
         return app
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, application_id: str) -> AsyncIterator[None]:
+        """Serialises this node's calls that change one application across hub round trips."""
+        lock = self._locks.setdefault(application_id, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked() and self._locks.get(application_id) is lock:
+                del self._locks[application_id]

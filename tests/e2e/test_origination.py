@@ -3,6 +3,7 @@ a stacking applicant and a blacklisted one, roles, illegal transitions, restart 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from clients.node import NodeClient
 from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
+from tests.support.consortium import log_refusing_appends
 from tests.support.origination import application, findings, sign
 from tests.support.outbox import drained
 
@@ -250,3 +252,42 @@ async def test_confirmed_fraud_is_reported_with_evidence_and_hits_elsewhere(bank
     assert {h.marker_type for h in hits} == {common_pb2.MARKER_TYPE_CONFIRMED_FRAUD}
     assert all(h.evidence_level == common_pb2.EVIDENCE_LEVEL_POLICE_REPORT for h in hits)
     assert elsewhere.state == "referred"  # a consortium flag refers; it never declines by itself
+
+
+async def test_confirm_fraud_refuses_bad_input_maps_hub_errors_and_never_files_twice(bank) -> None:  # type: ignore[no-untyped-def]
+    """ConfirmFraud checks what it forwards (a reason code the hub takes, no personal data in the
+    case reference) before filing anything; a hub failure midway answers the hub's meaning
+    (UNAVAILABLE, not INTERNAL) and keeps the markers already filed, so the retry files only the
+    rest; two concurrent calls file once."""
+    c, _ = bank
+    a = c.members["lender-a"]
+    risk = a.as_role("risk_manager", "risk-1")
+    police = common_pb2.EVIDENCE_LEVEL_POLICE_REPORT
+    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-twice"))
+    for reason, case_ref, field in (
+        ("forged_documents", "", "reason_code"),
+        ("FORGED_15895472306", "", "reason_code"),
+        ("FORGED_DOCUMENTS", "报案人 320506197003080176", "case_ref"),
+        ("FORGED_DOCUMENTS", "x" * 129, "case_ref"),
+    ):
+        with pytest.raises(LianfangRpcError) as err:
+            await risk.confirm_fraud(view.application_id, reason, police, case_ref)
+        assert (err.value.code, [v.field for v in err.value.violations]) == (grpc.StatusCode.INVALID_ARGUMENT, [field])
+    hub_side = a.hub_client
+    assert await hub_side.list_my_markers() == []
+
+    with log_refusing_appends(c.hub.store, after=1), pytest.raises(LianfangRpcError) as err:  # one filing taken
+        await risk.confirm_fraud(view.application_id, "FORGED_DOCUMENTS", police, "CASE-7")
+    assert err.value.code == grpc.StatusCode.UNAVAILABLE
+    assert len(await hub_side.list_my_markers()) == 1
+    assert (await risk.get_application(view.application_id)).state != "fraud_confirmed"
+    first, second = await asyncio.gather(
+        risk.confirm_fraud(view.application_id, "FORGED_DOCUMENTS", police, "CASE-7"),
+        risk.confirm_fraud(view.application_id, "FORGED_DOCUMENTS", police, "CASE-7"),
+        return_exceptions=True,
+    )
+    [done] = [r for r in (first, second) if not isinstance(r, BaseException)]
+    [refused] = [r for r in (first, second) if isinstance(r, LianfangRpcError)]
+    assert done.state == "fraud_confirmed" and refused.code == grpc.StatusCode.FAILED_PRECONDITION
+    filed = await hub_side.list_my_markers()
+    assert len(filed) == len({m.token.value for m in filed}) >= 2  # one marker per identifier, none twice
