@@ -65,7 +65,9 @@ class MarkerStore(abc.ABC):
 
     @abc.abstractmethod
     async def withdraw_marker(self, marker_id: str, at: float, reason: str) -> Marker:
-        """Marks the marker withdrawn (kept for audit). NotFound if unknown."""
+        """Marks the marker withdrawn (kept for audit) and returns it. A marker withdrawn already
+        keeps its first withdrawal's time and reason (a dispute resolution's names its intent).
+        NotFound if unknown."""
 
     @abc.abstractmethod
     async def markers_for_tokens(self, token_keys: Sequence[str]) -> dict[str, list[Marker]]:

@@ -74,11 +74,9 @@ class RedisMarkers(RedisPlumbing):
                 raise NotFound(f"marker {marker_id!r} not found")
             key, raw = found
             old = marker_record(raw)
-            new = dataclasses.replace(
-                old,
-                withdrawn_at=old.withdrawn_at if old.withdrawn_at is not None else at,
-                withdraw_reason=reason,
-            )
+            if old.withdrawn_at is not None:
+                return old  # the first withdrawal's time and reason stand
+            new = dataclasses.replace(old, withdrawn_at=at, withdraw_reason=reason)
             if await self._run([(self._cas, [key], [marker_id, raw, marker_json(new)])]) == [1]:
                 return new
         raise Unavailable(f"marker {marker_id!r} is being changed concurrently; retry")

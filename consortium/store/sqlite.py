@@ -335,8 +335,9 @@ class SqliteStore(Store):
     async def withdraw_marker(self, marker_id: str, at: float, reason: str) -> Marker:
         with self._tx() as db:
             cur = db.execute(
-                "UPDATE markers SET withdrawn_at = COALESCE(withdrawn_at, ?), withdraw_reason = ? WHERE marker_id = ?",
-                (at, reason, marker_id),
+                "UPDATE markers SET withdraw_reason = CASE WHEN withdrawn_at IS NULL THEN ? ELSE withdraw_reason END,"
+                " withdrawn_at = COALESCE(withdrawn_at, ?) WHERE marker_id = ?",
+                (reason, at, marker_id),
             )
             if cur.rowcount == 0:
                 raise NotFound(f"marker {marker_id!r} not found")
