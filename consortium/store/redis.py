@@ -230,11 +230,16 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
     ) -> Member:
         args: list[str | int | bytes] = ["status", len(expected), *(str(int(s)) for s in expected)]
         args += ["status", str(int(status)), "status_reason", reason, "updated_at", num(at), *extra]
-        [result] = await self._run([(self._update, [self._member_key(member_id, "member")], args)])
+        key = self._member_key(member_id, "member")
+        [result] = await self._run([(self._update, [key], args)])
         if result[0] == 0:
             raise NotFound(f"member {member_id!r} not found")
         if result[0] == 1:
-            raise FailedPrecondition(f"member {member_id!r} is in status {text(result[1])}")
+            # The link re-sends a request whose reply was lost: this very change, made already,
+            # is found by its own log copy (a nonce), not refused for the status it set.
+            if not extra or await self._redis.hget(key, extra[0]) != str(extra[1]).encode():
+                raise FailedPrecondition(f"member {member_id!r} is in status {text(result[1])}")
+            return member_record(member_id, await self._redis.hgetall(key))
         flat = result[1]
         return member_record(member_id, {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})
 
@@ -439,8 +444,13 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
     # -- replay guard ------------------------------------------------------------------------
     @guarded
     async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:
+        """The claim holds a nonce: a SET redis-py re-sent after losing its reply finds its own
+        claim, not a replay."""
         ttl_ms = max(int((expires_at - now) * 1000), 1)
-        return bool(await self._redis.set(f"{self._p}:{{j:{tag(jti)}}}", b"1", nx=True, px=ttl_ms))
+        key, nonce = f"{self._p}:{{j:{tag(jti)}}}", secrets.token_bytes(12)
+        if await self._redis.set(key, nonce, nx=True, px=ttl_ms):
+            return True
+        return bool(await self._redis.get(key) == nonce)
 
     # -- lifecycle --------------------------------------------------------------------------
     @guarded
