@@ -78,7 +78,10 @@ class Authenticator:
         self._replay_guard = replay_guard if replay_guard is not None else _as_guard(members)
         self.bind_certificates = bind_certificates
         self._member_ttl = member_cache_seconds
-        self._member_cache: dict[str, tuple[float, Member | None]] = {}
+        # member id -> (fresh until, the member or None): bounded, oldest first out, since a token
+        # names its subject before its signature is checked and anyone may send made-up ones
+        self._member_cache: OrderedDict[str, tuple[float, Member | None]] = OrderedDict()
+        self._member_cache_max = verified_cache_size
         self._verified: OrderedDict[str, Principal] = OrderedDict()
         self._verified_max = verified_cache_size
         self.wall_clock: Clock = time.time
@@ -94,7 +97,11 @@ class Authenticator:
         if cached is not None and cached[0] > now:
             return cached[1]
         member = await self._members.get_member(member_id)
-        self._member_cache[member_id] = (now + self._member_ttl, member)
+        cache = self._member_cache
+        cache[member_id] = (now + self._member_ttl, member)
+        cache.move_to_end(member_id)
+        if len(cache) > self._member_cache_max:
+            cache.popitem(last=False)
         return member
 
     async def authenticate(
