@@ -11,7 +11,9 @@ from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 
 from node.origination.contracts import verify_signature
 from node.origination.engine import Origination
+from node.origination.roles import CUSTOMER
 from node.origination.store import Application, Task
+from runtime.errors import NotFound
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
@@ -99,6 +101,14 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
     def __init__(self, engine: Origination) -> None:
         self.engine = engine
 
+    def _visible(self, application_id: str) -> None:
+        """A customer reaches only the applications it submitted (its contract, its drawdowns,
+        its loans); another's, like an unknown one, is NOT_FOUND, so ids cannot be probed.
+        Staff roles see every application (the role table decides which calls they make)."""
+        call = current_call()
+        if call.role == CUSTOMER and self.engine.store.submitted_by(application_id) != call.principal:
+            raise NotFound(f"application {application_id!r} not found")
+
     async def SubmitApplication(
         self, request: node_pb2.SubmitApplicationRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ApplicationView:
@@ -109,6 +119,7 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
     async def GetApplication(
         self, request: node_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ApplicationView:
+        self._visible(request.application_id)
         return application_view(self.engine, self.engine.store.get_application(request.application_id))
 
     async def ListTasks(
@@ -136,16 +147,19 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
     async def GetContract(
         self, request: node_pb2.GetContractRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ContractView:
+        self._visible(request.application_id)
         return _contract(self.engine.contract(request.application_id))
 
     async def SignContract(
         self, request: node_pb2.SignContractRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ContractView:
+        self._visible(request.application_id)
         return _contract(self.engine.sign(request, current_call().principal))
 
     async def RequestDrawdown(
         self, request: node_pb2.RequestDrawdownRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.DrawdownView:
+        self._visible(request.application_id)
         return _drawdown(await self.engine.drawdown(request, current_call().principal))
 
     async def ReviewDisbursement(
@@ -161,7 +175,12 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
         return application_view(self.engine, await self.engine.confirm_fraud(request, current_call().principal))
 
     async def GetLoan(self, request: node_pb2.GetLoanRequest, context: grpc.aio.ServicerContext) -> node_pb2.LoanView:
-        return loan_view(self.engine.store.get_record("loan", request.loan_id))
+        loan = self.engine.store.get_record("loan", request.loan_id)
+        try:
+            self._visible(loan["application_id"])
+        except NotFound:
+            raise NotFound(f"loan {request.loan_id!r} not found") from None
+        return loan_view(loan)
 
 
 def loan_view(loan: dict[str, Any]) -> node_pb2.LoanView:

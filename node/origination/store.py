@@ -228,6 +228,13 @@ class NodeStore:
             (application_id, seq, from_state, to_state, actor, reason, at),
         )
 
+    def submitted_by(self, application_id: str) -> str:
+        """Who submitted the application (the actor of its first transition)."""
+        row = self._db.execute(
+            "SELECT actor FROM transitions WHERE application_id = ? ORDER BY seq LIMIT 1", (application_id,)
+        ).fetchone()
+        return str(row[0]) if row else ""
+
     def history(self, application_id: str) -> list[TransitionRecord]:
         rows = self._db.execute(
             "SELECT from_state, to_state, actor, reason, at FROM transitions WHERE application_id = ? ORDER BY seq",

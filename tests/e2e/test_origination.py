@@ -127,6 +127,22 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     done = await cc.as_role("disbursement_reviewer").review_disbursement(drawdown.drawdown_id, True, "invoice ok")
     loan = await customer.get_loan(done.loan_id)
     assert len(loan.schedule) == 36 and loan.payment_mode == "entrusted"
+    # Another customer reaches none of it: the application, its contract, a drawdown, the loan
+    # answer NOT_FOUND, as an unknown id would. Staff still see it.
+    mallory = cc.as_role("customer", "mallory")
+    for call in (
+        mallory.get_application(view.application_id),
+        mallory.get_contract(view.application_id),
+        mallory.sign_contract(sign(contract, Ed25519PrivateKey.generate())),
+        mallory.request_drawdown(view.application_id, 1_000 * 100, "vendor-cnc-0001"),
+        mallory.get_loan(done.loan_id),
+    ):
+        with pytest.raises(LianfangRpcError) as err:
+            await call
+        assert err.value.code == grpc.StatusCode.NOT_FOUND
+    drawdowns = cc.node.engine.store.records_for("drawdown", view.application_id)
+    assert [d["drawdown_id"] for d in drawdowns] == [drawdown.drawdown_id]  # mallory drew nothing
+    assert (await cc.as_role("credit_approver").get_application(view.application_id)).state == "funded"
 
 
 async def test_stacking_and_blacklisted_applicants_are_referred_with_consortium_reasons(bank) -> None:  # type: ignore[no-untyped-def]
