@@ -130,6 +130,13 @@ async def _admin_keys(args: argparse.Namespace) -> int:
 
 
 def _keys_new(args: argparse.Namespace) -> int:
+    if Path(args.path).exists() and not args.force:
+        print(
+            f"lianfang: {args.path} exists: a new key would replace it, and what the old one signed, "
+            "encrypted or tokenised could no longer be verified or matched; use --force to replace it",
+            file=sys.stderr,
+        )
+        return 2
     if args.kind == "signing":
         public = generate_key_file(args.path)
         print(base64.b64encode(public).decode())
@@ -263,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Ed25519 signing key, X25519 encryption key (key epochs), or a token key file",
     )
     new.add_argument("path")
+    new.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing key file (everything signed, encrypted or tokenised with it is lost)",
+    )
     new.set_defaults(run=_keys_new)
     add_oprf_commands(hub, admin, keys)
 

@@ -104,6 +104,14 @@ def test_keys_and_certs(tmp_path: Path) -> None:
     assert len(bytes.fromhex((tmp_path / "k.hex").read_text())) == 32
     out = _run("keys", "new", "signing", str(tmp_path / "s.pem"))
     assert out.returncode == 0 and len(out.stdout.strip()) == 44
+    # An existing key is never replaced by accident: the consortium's token key, an admin's key
+    kept = {name: (tmp_path / name).read_bytes() for name in ("k.hex", "s.pem")}
+    for kind, name in (("consortium", "k.hex"), ("signing", "s.pem")):
+        out = _run("keys", "new", kind, str(tmp_path / name))
+        assert out.returncode == 2 and "--force" in out.stderr and "Traceback" not in out.stderr
+        assert (tmp_path / name).read_bytes() == kept[name]
+    assert _run("keys", "new", "consortium", str(tmp_path / "k.hex"), "--force").returncode == 0
+    assert (tmp_path / "k.hex").read_bytes() != kept["k.hex"]
     assert _run("certs", "init", "--dir", str(tmp_path / "ca")).returncode == 0
     out = _run("certs", "issue", "hub", "--dir", str(tmp_path / "ca"), "--host", "hub.example")
     assert out.returncode == 0 and (tmp_path / "ca" / "hub.pem").exists()
