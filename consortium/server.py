@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse
 
 import grpc
@@ -59,10 +60,12 @@ SERVICE_NAMES = (
 )
 
 
-def store_from_url(url: str, application_retention_days: float | None = None) -> Store:
+def store_from_url(url: str, application_retention_days: float | None = None, *, must_exist: bool = False) -> Store:
     """``sqlite:///relative/or//absolute.db``, ``redis://host:port/db``, or
     ``redis+cluster://host:port`` (any node of a Redis Cluster; ``rediss+cluster://`` with TLS).
-    ``application_retention_days``: the hub's setting, which on Redis is each record's expiry."""
+    ``application_retention_days``: the hub's setting, which on Redis is each record's expiry.
+    ``must_exist``: a SQLite file that is not there is an error, not a new empty consortium (a
+    one-off command pointed at the wrong path)."""
     retention = (
         {}
         if application_retention_days is None
@@ -73,12 +76,27 @@ def store_from_url(url: str, application_retention_days: float | None = None) ->
         path = url.removeprefix("sqlite://").removeprefix("/")
         if not path:
             raise ConfigError(f"store: {url!r} has no database path")
+        if must_exist and not Path(path).is_file():
+            raise ConfigError(
+                f"store: no SQLite database at {Path(path).absolute()} (sqlite:///relative/to/the/working/"
+                "directory.db; an absolute path takes four slashes: sqlite:////var/lianfang/hub.db)"
+            )
         return open_store("sqlite", {"path": path})
     if parsed.scheme in {"redis", "rediss", "unix"}:
         return open_store("redis", {"url": url, **retention})
     if parsed.scheme in {"redis+cluster", "rediss+cluster"}:
         return open_store("redis", {"url": url.replace("+cluster", "", 1), "cluster": True, **retention})
     raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite://, redis://, redis+cluster://)")
+
+
+def store_location(url: str) -> str:
+    """Where a store URL points, for the start-up log: a SQLite file's absolute path (a relative
+    one depends on the working directory), a Redis URL without its credentials."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        return str(Path(url.removeprefix("sqlite://").removeprefix("/")).absolute())
+    host = parsed.hostname or ""
+    return f"{parsed.scheme}://{host}{f':{parsed.port}' if parsed.port else ''}{parsed.path}"
 
 
 @dataclass
@@ -266,7 +284,13 @@ async def start_hub(
         if config.purge_interval_seconds > 0
         else None
     )
-    fields = {"port": port, "store": store.name, "tls": tls is not None, "metrics_port": endpoint and endpoint.port}
+    fields = {
+        "port": port,
+        "store": store.name,
+        "store_location": store_location(config.store),
+        "tls": tls is not None,
+        "metrics_port": endpoint and endpoint.port,
+    }
     log.info("hub serving", extra={"fields": fields})
     hub = RunningHub(
         server,
@@ -309,7 +333,7 @@ async def run_hub(config: HubConfig) -> None:
 
 async def purge_once(config: HubConfig, now: float) -> PurgeReport:
     """``lianfang hub purge``: one retention pass against the configured store, then exit."""
-    store = store_from_url(config.store, config.application_retention_days)
+    store = store_from_url(config.store, config.application_retention_days, must_exist=True)
     try:
         disputes = DisputeBook()  # which expired markers' tokens still carry an undisputed one
         rings = RingTracker(store, config.link_policy(), observers=(disputes.observe,))  # no ring ids needed

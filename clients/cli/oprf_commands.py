@@ -97,7 +97,7 @@ async def _hub_rekey(args: argparse.Namespace) -> int:
 
     config = load_config(HubConfig, section="hub", file=args.config, overrides={"store": args.store, "plaintext": True})
     operator = _key_client(args, "hub/", "rekey")
-    store = store_from_url(config.store, config.application_retention_days)
+    store = store_from_url(config.store, config.application_retention_days, must_exist=True)
     try:
         delta = (await operator.rekey_delta(args.from_epoch, args.to_epoch)).delta
         between = None

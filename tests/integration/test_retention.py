@@ -3,6 +3,7 @@ two years, markers once expired (negative 5 years after the event ends); nothing
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from lianfang.v1 import common_pb2
 
 from clients.demo.consortium import start_local_consortium
 from consortium.retention import purge
+from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from runtime.clock import ManualClock
 from tests.support.consortium import check_request, rid, token
 
@@ -69,12 +71,17 @@ async def test_a_ring_stops_counting_an_expired_marker_once_it_is_purged(tmp_pat
 
 
 def test_hub_purge_command(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "clients.cli.main", "hub", "purge", "--store", f"sqlite:///{tmp_path / 'hub.db'}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    def purge_at(url: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "clients.cli.main", "hub", "purge", "--store", url]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+    # A path that holds no database is refused (not a new empty consortium), naming where it looked:
+    # sqlite:/// is relative to the working directory, sqlite://// absolute.
+    missing = purge_at("sqlite:///var/lianfang/hub.db")
+    assert missing.returncode == 2 and f"{tmp_path}/var/lianfang/hub.db" in missing.stderr
+    assert "four slashes" in missing.stderr and not (tmp_path / "var").exists()
+    asyncio.run(SqliteStore(SqliteStoreConfig(path=str(tmp_path / "hub.db"))).close())
+    result = purge_at(f"sqlite:///{tmp_path / 'hub.db'}")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"applications_purged": 0, "markers_purged": 0}
 

@@ -124,6 +124,8 @@ async def test_one_json_log_line_per_rpc(tmp_path: Path) -> None:
     finally:
         logging.getLogger("lianfang").handlers.clear()
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [serving] = [entry for entry in lines if entry["msg"] == "hub serving"]
+    assert serving["store_location"] == str(tmp_path / "hub.db")  # absolute: where the consortium lives
     rpcs = [entry for entry in lines if entry["msg"] == "rpc" and entry["method"].endswith("/Check")]
     assert [(r["code"], r["member"]) for r in rpcs[:2]] == [("OK", "lender-a"), ("INVALID_ARGUMENT", "lender-a")]
     for r in rpcs:
