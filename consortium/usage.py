@@ -16,9 +16,11 @@ outcomes ever) or enumeration (Checks of a bare identifier) for the admins
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +98,9 @@ class UsageGuard:
         self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
         self._checked = RecentChecks()  # one Check recorded twice (a retry on another replica) counts once
         self._filed: set[tuple[str, str, str]] = set()  # (token, filer, filed at) of marker filings
+        # member -> Checks admitted by this process and not yet folded: they count against the
+        # limits meanwhile, or concurrent calls waiting on the store would all pass the same check
+        self._in_flight: Counter[str] = Counter()
 
     def figures(self, member: str) -> MemberFigures:
         found = self.members.get(member)
@@ -140,21 +145,37 @@ class UsageGuard:
         if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
             del f.by_day[min(f.by_day)]
 
+    @contextlib.contextmanager
+    def admitted(self, member: str, checks: int, now: float) -> Iterator[None]:
+        """``admit``, then holds the ``checks`` as in flight until the block ends: the caller
+        records and folds them inside it (a Check's fold counts it for good)."""
+        self.admit(member, checks, now)
+        self._in_flight[member] += checks
+        try:
+            yield
+        finally:
+            self._in_flight[member] -= checks
+            if not self._in_flight[member]:
+                del self._in_flight[member]
+
     def admit(self, member: str, checks: int, now: float, *, monotonic: float | None = None) -> None:
-        """Raises when ``member`` may not make ``checks`` more Checks now."""
+        """Raises when ``member`` may not make ``checks`` more Checks now (this process's Checks
+        in flight included; other replicas' count once folded)."""
         p, f = self.policy, self.figures(member)
+        in_flight = self._in_flight.get(member, 0)
         if p.daily_checks:
-            today = f.by_day.get(int(now // DAY), 0)
+            today = f.by_day.get(int(now // DAY), 0) + in_flight
             if today + checks > p.daily_checks:
                 midnight = (now // DAY + 1) * DAY
                 raise ResourceExhausted(
                     f"daily quota of {p.daily_checks} Checks used ({today} today)", retry_after=midnight - now
                 )
-        if p.give_to_get_floor and f.checks >= p.give_to_get_grace:
-            ratio = f.contributions / max(f.checks, 1)
+        if p.give_to_get_floor and f.checks + in_flight >= p.give_to_get_grace:
+            ratio = f.contributions / max(f.checks + in_flight, 1)
             if ratio < p.give_to_get_floor:
                 raise FailedPrecondition(
-                    f"give-to-get: {f.contributions} contributions for {f.checks} Checks ({ratio:.3f} per Check) is "
+                    f"give-to-get: {f.contributions} contributions for {f.checks + in_flight} Checks "
+                    f"({ratio:.3f} per Check) is "
                     f"below the consortium's floor of {p.give_to_get_floor}; report outcomes (ReportOutcome) or "
                     "file markers to regain query rights"
                 )

@@ -140,11 +140,11 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         if violations:
             raise InvalidArgument(violations)
         member = current_call().principal
-        self.usage.admit(member, 1, self.clock())  # counted like a Check: no free enumeration
-        size = await self._size(0, "tree_size")
-        # the subject's tokens under their canonical (oldest-epoch) keys, as the log holds them
-        wanted = {self.aliases.resolve(token_key(t.scheme, t.type, t.epoch, t.value)) for t in request.tokens}
-        await self.log.publish([subject_access_event(member, len(wanted), self.clock())])  # audited
+        with self.usage.admitted(member, 1, self.clock()):  # counted like a Check: no free enumeration
+            size = await self._size(0, "tree_size")
+            # the subject's tokens under their canonical (oldest-epoch) keys, as the log holds them
+            wanted = {self.aliases.resolve(token_key(t.scheme, t.type, t.epoch, t.value)) for t in request.tokens}
+            await self.log.publish([subject_access_event(member, len(wanted), self.clock())])  # audited, counted
         categories = await self._categories()
         found: list[audit_pb2.SubjectQuery] = []
         index, after = 0, (0, 0)

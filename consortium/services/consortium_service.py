@@ -190,16 +190,16 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
         _require_consent(request, now)
-        self.usage.admit(caller, 1, now)
-        links: list[tuple[str, str]] = []
-        app = self._application(caller, request, now, links)
-        bodies = [application_event_body(app, self.rings.policy)]
-        events = [encode_event(body) for body in bodies]
-        logged = ([alias_event(links)] if links else []) + events
-        snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
-        apps = await self._as_first_recorded([app], snapshots)
-        response = consortium_pb2.CheckResponse()
-        self._answer_in_log_order(apps, snapshots, [response], events, bodies, entries, now)
+        with self.usage.admitted(caller, 1, now):
+            links: list[tuple[str, str]] = []
+            app = self._application(caller, request, now, links)
+            bodies = [application_event_body(app, self.rings.policy)]
+            events = [encode_event(body) for body in bodies]
+            logged = ([alias_event(links)] if links else []) + events
+            snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
+            apps = await self._as_first_recorded([app], snapshots)
+            response = consortium_pb2.CheckResponse()
+            self._answer_in_log_order(apps, snapshots, [response], events, bodies, entries, now)
         return response
 
     async def _as_first_recorded(
@@ -254,18 +254,18 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         now = self.clock()
         for i, check in enumerate(request.checks):
             _require_consent(check, now, f"checks[{i}]: ")
-        self.usage.admit(caller, len(request.checks), now)
-        links: list[tuple[str, str]] = []
-        apps = [self._application(caller, check, now, links) for check in request.checks]
-        bodies = [application_event_body(app, self.rings.policy) for app in apps]
-        events = [encode_event(body) for body in bodies]
-        logged = ([alias_event(links)] if links else []) + events
-        snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
-        apps = await self._as_first_recorded(apps, snapshots)
-        batch = consortium_pb2.BatchCheckResponse()
-        add = batch.results.add
-        responses = [add() for _ in apps]
-        self._answer_in_log_order(apps, snapshots, responses, events, bodies, entries, now)
+        with self.usage.admitted(caller, len(request.checks), now):
+            links: list[tuple[str, str]] = []
+            apps = [self._application(caller, check, now, links) for check in request.checks]
+            bodies = [application_event_body(app, self.rings.policy) for app in apps]
+            events = [encode_event(body) for body in bodies]
+            logged = ([alias_event(links)] if links else []) + events
+            snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
+            apps = await self._as_first_recorded(apps, snapshots)
+            batch = consortium_pb2.BatchCheckResponse()
+            add = batch.results.add
+            responses = [add() for _ in apps]
+            self._answer_in_log_order(apps, snapshots, responses, events, bodies, entries, now)
         return batch
 
     async def ReportOutcome(

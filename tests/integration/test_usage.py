@@ -3,6 +3,7 @@ the way back; admins see each member's figures and scraping flags."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections import Counter
@@ -95,6 +96,36 @@ async def test_subject_access_requests_count_against_the_daily_quota(tmp_path: P
         assert await raw_check(c, "q-2") is None
     finally:
         await a.close()
+        await c.stop()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+async def test_concurrent_checks_never_overshoot_the_daily_quota(
+    tmp_path: Path, request: pytest.FixtureRequest, store: str
+) -> None:
+    """Checks count once their log entry is folded, after the store's round trip: on Redis many
+    wait on it at once. Admitted ones count as in flight meanwhile, so of 12 concurrent Checks
+    (and then batches) against a quota of 5, exactly 5 are answered."""
+    clock = ManualClock(1_767_225_600.0 + 8 * 3600)
+    url = request.getfixturevalue("redis_url") if store == "redis" else ""
+    c = await start_local_consortium(
+        tmp_path, ["lender-a"], clock=clock, store_url=url, hub_options={"daily_check_quota": 5}
+    )
+    a = c.members["lender-a"].hub_client
+    try:
+        answers = await asyncio.gather(
+            *(a.check_request(check_request(f"c-{i}", phone(i))) for i in range(12)), return_exceptions=True
+        )
+        refused = [x for x in answers if isinstance(x, LianfangRpcError)]
+        assert len(answers) - len(refused) == 5
+        assert {x.code for x in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
+        clock.advance(86_400)
+        batches = await asyncio.gather(
+            *(a.batch_check([check_request(f"b-{i}-{j}", phone(j)) for j in range(2)]) for i in range(6)),
+            return_exceptions=True,
+        )
+        assert sum(not isinstance(x, BaseException) for x in batches) == 2  # 2 x 2 Checks; a third would be 6
+    finally:
         await c.stop()
 
 
