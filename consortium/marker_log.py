@@ -35,13 +35,16 @@ def effective(markers: Iterable[Marker], disputes: Disputes, now: float) -> bool
 
 
 async def publish_marker_state(
-    rings: RingTracker, store: Store, disputes: Disputes, tokens: Sequence[str], now: float
+    rings: RingTracker, store: Store, disputes: Disputes, tokens: Sequence[str], now: float, also: Sequence[str] = ()
 ) -> None:
-    """Tells every fold whether each token still carries an effective negative marker."""
+    """Tells every fold whether each token still carries an effective negative marker (after
+    the events ``also``, logged in the same append)."""
     if not tokens:
+        await rings.publish(also)
         return
     markers = await store.markers_for_tokens(list(tokens))
-    await rings.publish([marker_event(t, effective(markers.get(t, ()), disputes, now)) for t in dict.fromkeys(tokens)])
+    states = [marker_event(t, effective(markers.get(t, ()), disputes, now)) for t in dict.fromkeys(tokens)]
+    await rings.publish([*also, *states])
 
 
 async def reconcile_marker_state(store: Store, rings: RingTracker, disputes: Disputes, now: float) -> int:

@@ -42,7 +42,7 @@ from typing import Any
 
 from lianfang.v1 import common_pb2
 
-from consortium.records import ApplicationRecord
+from consortium.records import ApplicationRecord, Marker
 from consortium.stacking_index import StackingIndex
 from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
 from graph import AppMeta, LinkPolicy, RingIndex, RingScore, RingSummary, app_id_of, person_key_of, score_ring
@@ -57,7 +57,7 @@ _NO_META = AppMeta()
 _PUBLIC_ID_CACHE = 100_000
 # log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkd": OPRF re-keying,
 # "cn": canaries
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn"})
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn", "mk"})
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
@@ -112,6 +112,14 @@ def marker_event(token: str, active: bool, filer: str = "", at: float | None = N
     """A token's negative-marker state changed; ``filer``: who filed (a contribution) or withdrew."""
     body: list[Any] = ["m", token, int(active), filer]
     return json.dumps(body if at is None else [*body, at], separators=(",", ":"))
+
+
+def marker_change_event(action: str, marker: Marker, at: float) -> str:
+    """A marker filed or withdrawn (``action``), for the audit log and give-to-get: a protective
+    filing, which changes no token's negative state (``marker_event``), and every withdrawal by
+    the filer, whose filing then no longer counts as a contribution. The ring index ignores it."""
+    body = ["mk", action, marker.marker_id, marker.token_key, marker.filer_member_id, marker.marker_type]
+    return json.dumps([*body, marker.filed_at, at], separators=(",", ":"))
 
 
 def admin_event(admin: str, action: str, member_id: str, at: float, reason: str = "") -> str:

@@ -98,6 +98,7 @@ class UsageGuard:
         self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
         self._checked = RecentChecks()  # one Check recorded twice (a retry on another replica) counts once
         self._filed: set[tuple[str, str, str]] = set()  # (token, filer, filed at) of marker filings
+        self._withdrawn: set[tuple[str, str, str]] = set()  # the filings withdrawn since
         # member -> Checks admitted by this process and not yet folded: they count against the
         # limits meanwhile, or concurrent calls waiting on the store would all pass the same check
         self._in_flight: Counter[str] = Counter()
@@ -134,6 +135,18 @@ class UsageGuard:
             f = self.figures(str(decoded[3]))
             f.markers += 1
             f.contributions += 1
+        elif kind == "mk":  # ["mk", action, marker_id, token, filer, type, filed_at, at]
+            filing = (str(decoded[3]), str(decoded[4]), str(decoded[6]))
+            if decoded[1] == "file" and filing not in self._filed:  # a protective filing
+                self._filed.add(filing)
+                f = self.figures(filing[1])
+                f.markers += 1
+                f.contributions += 1
+            elif decoded[1] == "withdraw" and filing in self._filed and filing not in self._withdrawn:
+                self._withdrawn.add(filing)  # a filing withdrawn is no contribution (file, withdraw, repeat)
+                f = self.figures(filing[1])
+                f.markers -= 1
+                f.contributions -= 1
 
     def _count_check(self, member: str, at: float, tokens: int) -> None:
         """One Check, or a subject access request, which looks tokens up as a Check does (and is

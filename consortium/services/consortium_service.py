@@ -18,7 +18,15 @@ from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import fill_ring, ring_reasons_wire
-from consortium.rings import RingTracker, RingView, application_event_body, encode_event, marker_event, outcome_event
+from consortium.rings import (
+    RingTracker,
+    RingView,
+    application_event_body,
+    encode_event,
+    marker_change_event,
+    marker_event,
+    outcome_event,
+)
 from consortium.services.watch_service import WatchRpcs
 from consortium.stacking import SHAREABLE, stacking_wire
 from consortium.stacking_index import TypeCounts
@@ -324,7 +332,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         events = (
             [marker_event(marker.token_key, True, marker.filer_member_id, now)]
             if marker.marker_type in NEGATIVE
-            else []
+            else [marker_change_event("file", marker, now)]  # protective: audited, a contribution
         )
         self.rings.apply(await self.store.add_marker_logged(marker, events, self.rings.cursor))
         return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now))
@@ -347,8 +355,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             raise PermissionDenied("only the filing member may withdraw a marker")
         now = self.clock()
         withdrawn = await self.store.withdraw_marker(request.marker_id, now, request.reason)
-        if withdrawn.marker_type in NEGATIVE:  # a disputed marker left on the token does not count
-            await publish_marker_state(self.rings, self.store, self.disputes, [withdrawn.token_key], now)
+        if marker.withdrawn_at is None:  # audited; the filing stops counting as a contribution
+            also = [marker_change_event("withdraw", withdrawn, now)]
+            # a disputed marker left on the token does not count
+            tokens = [withdrawn.token_key] if withdrawn.marker_type in NEGATIVE else []
+            await publish_marker_state(self.rings, self.store, self.disputes, tokens, now, also)
         return consortium_pb2.WithdrawMarkerResponse(marker=marker_message(withdrawn, now))
 
     async def ListMyMarkers(

@@ -169,6 +169,38 @@ async def test_give_to_get_refuses_takers_until_they_contribute(tmp_path: Path) 
         await c.stop()
 
 
+async def test_markers_filed_and_withdrawn_are_no_contribution_and_protective_ones_are(tmp_path: Path) -> None:
+    """Give-to-get cannot be bought with junk: markers filed and withdrawn at once (as a taker
+    would, on made-up tokens) count nothing; a protective marker (victim of impersonation) that
+    stands is a contribution, and it and every withdrawal are entries of the audit log."""
+    c = await consortium(tmp_path, ManualClock(), give_to_get_floor=0.6, give_to_get_grace=2)
+    a = c.members["lender-a"].hub_client
+    try:
+        await a.check_request(check_request("g-0", phone(1)))
+        await a.check_request(check_request("g-1", phone(2)))
+        logged = c.hub.rings.applied
+        for i in range(20):
+            junk = await a.file_marker(rid(1000 + i), common_pb2.MARKER_TYPE_SUSPECT, "MULE")
+            await a.withdraw_marker(junk.marker_id, "filed by mistake")
+        assert c.hub.rings.applied == logged + 60  # each filing; each withdrawal and the token's state
+        with pytest.raises(LianfangRpcError) as refused:
+            await a.check_request(check_request("g-2", phone(3)))
+        assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        usage = {u.member_id: u for u in await c.admin.list_usage()}
+        assert (usage["lender-a"].markers_filed, usage["lender-a"].contribution_ratio) == (0, 0.0)
+        protective = await a.file_marker(rid(7), common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, "ID_CARD_STOLEN")
+        await a.file_marker(rid(8), common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, "ID_CARD_STOLEN")
+        assert c.hub.rings.applied == logged + 62  # protective filings are audited too
+        assert (await a.check_request(check_request("g-2", phone(3)))).newly_recorded  # 2 of 2: admitted
+        await a.withdraw_marker(protective.marker_id, "the customer found the card")
+        await a.withdraw_marker(protective.marker_id, "again: the first withdrawal stands")
+        usage = {u.member_id: u for u in await c.admin.list_usage()}
+        assert (usage["lender-a"].markers_filed, usage["lender-a"].checks) == (1, 3)
+        assert c.hub.rings.applied == logged + 64  # the Check and one withdrawal; the repeat logs nothing
+    finally:
+        await c.stop()
+
+
 async def test_admins_see_members_that_look_like_scrapers(tmp_path: Path) -> None:
     c = await consortium(tmp_path, ManualClock(), scraping_checks=5, give_to_get_floor=0.9, give_to_get_grace=100)
     try:
