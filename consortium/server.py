@@ -276,7 +276,12 @@ async def start_hub(
         max_message_bytes=config.max_message_bytes,
         metrics=RpcMetrics(registry),
     )
-    endpoint = serve_metrics(config.metrics_listen, registry) if config.metrics_listen else None
+    try:
+        endpoint = serve_metrics(config.metrics_listen, registry) if config.metrics_listen else None
+    except BaseException:
+        await server.stop(0)  # nothing left listening or running: the process can exit
+        await store.close()
+        raise
     probe = asyncio.create_task(_probe_store(store, health_servicer, config.store_probe_seconds))
     retention = config.application_retention_days * 86_400.0
     purger = (
@@ -291,7 +296,6 @@ async def start_hub(
         "tls": tls is not None,
         "metrics_port": endpoint and endpoint.port,
     }
-    log.info("hub serving", extra={"fields": fields})
     hub = RunningHub(
         server,
         port,
@@ -307,7 +311,12 @@ async def start_hub(
         disputes=disputes,
     )
     if config.health_listen:
-        hub.health_server, hub.health_port = await serve_health(config.health_listen, health_servicer)
+        try:
+            hub.health_server, hub.health_port = await serve_health(config.health_listen, health_servicer)
+        except BaseException:
+            await hub.stop(0)  # nothing left listening or running: the process can exit
+            raise
+    log.info("hub serving", extra={"fields": fields})
     return hub
 
 

@@ -271,13 +271,28 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         node.background.append(
             asyncio.create_task(_monitor_periodically(post_loan.batch, clock, config.monitor_interval_seconds))
         )
-    if config.metrics_listen:
-        node.metrics_endpoint = serve_metrics(config.metrics_listen, registry)
-        node.hub_probe = asyncio.create_task(node_metrics.probe_hub(channel))
-    if config.health_listen:
-        node.health_server, node.health_port = await serve_health(config.health_listen, health_servicer)
+    try:
+        if config.metrics_listen:
+            node.metrics_endpoint = serve_metrics(config.metrics_listen, registry)
+            node.hub_probe = asyncio.create_task(node_metrics.probe_hub(channel))
+        if config.health_listen:
+            node.health_server, node.health_port = await serve_health(config.health_listen, health_servicer)
+    except BaseException:
+        await node.stop(0)  # nothing left listening or running: the process can exit
+        raise
     if refresh is not None:
         node.refresher = asyncio.create_task(_refresh_periodically(refresh, config.key_refresh_seconds))
+    log.info(
+        "node serving",
+        extra={
+            "fields": {
+                "port": port,
+                "member": config.member_id,
+                "tls": tls is not None,
+                "database": str(Path(config.database).absolute()),
+            }
+        },
+    )
     return node
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health, health_pb2_grpc
 
+from runtime.server import listen
+
 
 async def serve_health(address: str, servicer: health.aio.HealthServicer) -> tuple[grpc.aio.Server, int]:
     """Starts the health-only server on ``address`` ("host:port"; port 0 picks one); (server, port)."""
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 4096)])
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    port = server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"cannot listen on {address}")
+    port = listen(server, address)
     await server.start()
     return server, port

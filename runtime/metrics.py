@@ -25,6 +25,7 @@ from wsgiref.simple_server import WSGIServer
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from runtime.config import ConfigError
 from runtime.handler_cache import HandlerCache
 
 # Buckets for an RPC: from a cached Check (sub-millisecond) to a slow graph export.
@@ -170,6 +171,9 @@ def serve_metrics(address: str, registry: CollectorRegistry) -> MetricsEndpoint:
     """Serves ``registry`` on ``address`` ("host:port"; port 0 picks a free one)."""
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise ValueError(f"metrics_listen: expected host:port, got {address!r}")
-    server, _thread = start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry)
+        raise ConfigError(f"metrics_listen: expected host:port, got {address!r}")
+    try:
+        server, _thread = start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry)
+    except OSError as error:
+        raise ConfigError(f"metrics_listen: cannot listen on {address!r} ({error.strerror or error})") from None
     return MetricsEndpoint(server, int(server.server_port))

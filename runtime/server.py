@@ -17,6 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from runtime.config import ConfigError
 from runtime.decoding import DecodeGuard
 from runtime.interceptors import ObservabilityInterceptor
 from runtime.metrics import RpcMetrics
@@ -78,13 +79,23 @@ async def create_server(
     for add, servicer, _ in services:
         add(servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_secure_port(address, server_credentials(tls)) if tls else server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"cannot listen on {address}")
+    port = listen(server, address, server_credentials(tls) if tls else None)
     await server.start()
     for name in ["", *names, LIVENESS]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port, health_servicer
+
+
+def listen(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials | None = None) -> int:
+    """Binds ``address`` ("host:port"), TLS with ``credentials``; the port. A port in use or a
+    malformed address is a ConfigError naming the address (grpc raises a bare RuntimeError)."""
+    try:
+        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise ConfigError(f"cannot listen on {address!r}: the port is in use, or it is not a host:port")
+    return port
 
 
 async def serve(

@@ -3,6 +3,10 @@ grpc.health.v1 as the TLS port does, and nothing else — no API method is reach
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -10,6 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.demo.consortium import start_local_consortium
+from tests.support.redis_process import free_port
 
 API = {"hub": "/lianfang.v1.ConsortiumService/Check", "node": "/lianfang.v1.OriginationService/Screen"}
 
@@ -34,3 +39,33 @@ async def test_health_port_reports_health_and_serves_no_api(tmp_path: Path) -> N
             assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
         await c.stop()
+
+
+@pytest.mark.parametrize("setting", ["health_listen", "metrics_listen"])
+def test_a_hub_whose_side_port_is_taken_exits_at_once_and_says_why(tmp_path: Path, setting: str) -> None:
+    """``lianfang hub serve`` with its health or metrics port in use: a configuration error naming
+    the address, exit 2, no traceback, and nothing left listening (it used to hang, serving)."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = f"127.0.0.1:{busy.getsockname()[1]}"
+        main_port = free_port()
+        env = {
+            **os.environ,
+            "LIANFANG_HUB_STORE": f"sqlite:///{tmp_path / 'hub.db'}",
+            f"LIANFANG_HUB_{setting.upper()}": taken,
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "clients.cli.main",
+            "hub",
+            "serve",
+            "--plaintext",
+            "--listen",
+            f"127.0.0.1:{main_port}",
+        ]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and taken in done.stderr and "Traceback" not in done.stderr
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.1", main_port))
