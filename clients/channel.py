@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from clients.replicas import ReplicaChannel
+from runtime.config import ConfigError
 from runtime.tls import channel_credentials
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # the servers' default limit too
@@ -60,5 +61,5 @@ def open_channel(
     if plaintext:
         return grpc.aio.insecure_channel(address, options=options)
     if not ca_file:
-        raise ValueError("a CA file is required for TLS (or pass plaintext=True)")
+        raise ConfigError("a CA file is required for TLS (--ca, or a *_ca_file setting; or plaintext)")
     return grpc.aio.secure_channel(address, channel_credentials(ca_file, cert_file, key_file), options=options)

@@ -191,6 +191,9 @@ class NodeConfig:
             raise ConfigError("node: tls_cert and tls_key are required (or set plaintext = true)")
         if not self.hub_plaintext and not self.hub_ca_file:
             raise ConfigError("node: hub_ca_file is required (or set hub_plaintext = true)")
+        for cert, key in (("hub_cert_file", "hub_key_file"), ("key_service_cert_file", "key_service_key_file")):
+            if bool(getattr(self, cert)) != bool(getattr(self, key)):
+                raise ConfigError(f"node: {cert} and {key} go together (a client certificate and its key)")
         if self.hub_unavailable_policy not in ("refer", "decline"):
             raise ConfigError("node: hub_unavailable_policy must be refer or decline (never approve)")
         if not self.api_identity_key:

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from runtime.config import ConfigError
+
 
 @dataclass(frozen=True)
 class TlsConfig:
@@ -32,23 +34,36 @@ class TlsConfig:
     """If set, clients must present a certificate signed by this CA (mutual TLS)."""
 
 
+def _pem(path: str, what: str) -> bytes:
+    """A PEM file's bytes; one that cannot be read is a ConfigError naming it (not a traceback)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{what} {path!r}: {error.strerror or error}") from None
+
+
 def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
-    key = Path(tls.key_file).read_bytes()
-    cert = Path(tls.cert_file).read_bytes()
+    key = _pem(tls.key_file, "TLS key")
+    cert = _pem(tls.cert_file, "TLS certificate")
     if tls.client_ca_file:
         return grpc.ssl_server_credentials(
             [(key, cert)],
-            root_certificates=Path(tls.client_ca_file).read_bytes(),
+            root_certificates=_pem(tls.client_ca_file, "client CA"),
             require_client_auth=True,
         )
     return grpc.ssl_server_credentials([(key, cert)])
 
 
 def channel_credentials(ca_file: str, cert_file: str = "", key_file: str = "") -> grpc.ChannelCredentials:
+    """TLS to a server signed by ``ca_file``; with a client certificate and its key (mutual TLS),
+    both or neither: grpc aborts the whole process on a certificate without its key."""
+    if bool(cert_file) != bool(key_file):
+        given, missing = ("certificate", "key") if cert_file else ("key", "certificate")
+        raise ConfigError(f"a client {given} without its {missing}: give both (cert and key files) or neither")
     return grpc.ssl_channel_credentials(
-        root_certificates=Path(ca_file).read_bytes(),
-        private_key=Path(key_file).read_bytes() if key_file else None,
-        certificate_chain=Path(cert_file).read_bytes() if cert_file else None,
+        root_certificates=_pem(ca_file, "CA certificate"),
+        private_key=_pem(key_file, "client key") if key_file else None,
+        certificate_chain=_pem(cert_file, "client certificate") if cert_file else None,
     )
 
 

@@ -113,6 +113,12 @@ def test_node_requires_identity_and_hub_trust() -> None:
         load_config(NodeConfig, section="node", env=env)
     config = load_config(NodeConfig, section="node", env={**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes"})
     assert config.hub_timeout_seconds == 0.8 and config.key_epoch == 1
+    with pytest.raises(ConfigError, match="hub_cert_file and hub_key_file go together"):  # grpc would abort
+        load_config(
+            NodeConfig,
+            section="node",
+            env={**env, "LIANFANG_NODE_HUB_CA_FILE": "ca.pem", "LIANFANG_NODE_HUB_CERT_FILE": "c.pem"},
+        )
     assert config.hub_unavailable_policy == "refer"
     with pytest.raises(ConfigError, match="never approve"):
         load_config(
@@ -131,3 +137,21 @@ def test_node_requires_identity_and_hub_trust() -> None:
                 section="node",
                 env={**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes", "LIANFANG_NODE_OUTBOX_KEEP_PAYLOAD_DAYS": bad},
             )
+
+
+def test_tls_files_that_cannot_be_used_are_configuration_errors(tmp_path: Path) -> None:
+    """A client certificate without its key makes grpc abort the whole process (SIGABRT), and a
+    missing PEM file a traceback: both are refused first, naming what is wrong."""
+    from runtime.tls import DevCertificateAuthority, TlsConfig, channel_credentials, server_credentials
+
+    ca = DevCertificateAuthority(tmp_path / "ca")
+    client = ca.issue_client("lender-a")
+    with pytest.raises(ConfigError, match="client certificate without its key"):
+        channel_credentials(ca.ca_file, cert_file=client.cert_file)
+    with pytest.raises(ConfigError, match="client key without its certificate"):
+        channel_credentials(ca.ca_file, key_file=client.key_file)
+    with pytest.raises(ConfigError, match=r"CA certificate '.*nowhere\.pem'"):
+        channel_credentials(str(tmp_path / "nowhere.pem"))
+    with pytest.raises(ConfigError, match="TLS key"):
+        server_credentials(TlsConfig(cert_file=client.cert_file, key_file=str(tmp_path / "gone.pem")))
+    channel_credentials(ca.ca_file, client.cert_file, client.key_file)  # both: fine
