@@ -6,9 +6,12 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from google.protobuf import json_format
 
 from clients.cli.analyst_commands import add_commands as add_analyst_commands
 from clients.cli.audit_commands import add_commands as add_audit_commands
@@ -23,6 +26,7 @@ from clients.errors import LianfangRpcError
 from clients.hub import AdminClient
 from runtime import event_loop
 from runtime.config import ConfigError, load_config
+from runtime.errors import LianfangError
 from runtime.logs import configure_logging
 
 ACTIONS = ("approve", "suspend", "reinstate", "revoke")
@@ -169,6 +173,18 @@ def _certs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``low`` (argparse reports the bad value)."""
+
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
 def _demo(args: argparse.Namespace) -> int:
     from clients.demo.run import print_report, run_demo
 
@@ -303,9 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
 
     demo = nouns.add_parser("demo", help="run a whole consortium on a synthetic workload")
-    demo.add_argument("--applicants", type=int, default=1000)
-    demo.add_argument("--lenders", type=int, default=3)
-    demo.add_argument("--weeks", type=int, default=8)
+    demo.add_argument("--applicants", type=_at_least(1), default=1000, help="synthetic applicants (default 1000)")
+    demo.add_argument(
+        "--lenders", type=_at_least(2), default=3, help="member lenders, at least 2: stacking is across lenders (3)"
+    )
+    demo.add_argument("--weeks", type=_at_least(1), default=8, help="simulated weeks of traffic (default 8)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--store", help="hub store URL (default: SQLite in a temp dir)")
     demo.add_argument(
@@ -328,10 +346,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LianfangRpcError as exc:
         print(f"lianfang: {exc}", file=sys.stderr)
         for v in exc.violations:
-            print(f"  {v.field}: {v.description}", file=sys.stderr)
+            if f"{v.field}: {v.description}" not in exc.message:  # not said twice
+                print(f"  {v.field}: {v.description}", file=sys.stderr)
+        return 1
+    except LianfangError as exc:  # raised here, e.g. a store the command cannot reach
+        print(f"lianfang: {exc.code.name}: {exc.message}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, json_format.ParseError) as exc:  # a file, an argument, a JSON body
+        if os.environ.get("LIANFANG_DEBUG"):
+            raise
+        print(f"lianfang: {_plain(exc)} (LIANFANG_DEBUG=1 shows where)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _plain(error: BaseException) -> str:
+    """An error for a person: a file error names the file, anything else says what it is."""
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return f"{type(error).__name__}: {error}"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 
 from clients.credentials import generate_key_file
 from clients.demo.consortium import start_local_consortium
+from runtime.tls import DevCertificateAuthority
 
 CLI = [sys.executable, "-m", "clients.cli.main"]
 HELP_PATHS = [
@@ -373,3 +374,20 @@ async def test_admin_key_epoch_commands(tmp_path: Path) -> None:
         assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr
     finally:
         await c.stop()
+
+
+def test_everyday_mistakes_get_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A missing key or CA file, a client certificate without its key, a malformed argument: a
+    one-line message naming what is wrong and a non-zero exit, never a Python traceback."""
+    ca = DevCertificateAuthority(tmp_path / "ca")
+    client = ca.issue_client("admin_ops")
+    hub = ["admin", "members", "--hub", "127.0.0.1:1", "--ca", ca.ca_file]
+    cases = [
+        ([*hub, "--admin-key", str(tmp_path / "missing.pem"), "list"], "missing.pem"),
+        (["admin", "members", "--hub", "127.0.0.1:1", "--admin-key", str(tmp_path / "k.pem"), "list"], "CA file"),
+        ([*hub, "--cert", client.cert_file, "--admin-key", str(tmp_path / "k.pem"), "list"], "without its key"),
+        (["demo", "--lenders", "1"], "at least 2"),
+    ]
+    for argv, said in cases:
+        out = _run(*argv)
+        assert out.returncode != 0 and said in out.stderr and "Traceback" not in out.stderr, (argv, out.stderr)
