@@ -32,6 +32,7 @@ from node.origination.products import Product
 from node.origination.risk import RiskModel
 from node.origination.store import Application, NodeStore, Task, new_id
 from node.outbox import Outbox
+from node.outbox.retry import describe, is_transient
 from node.outbox.submissions import queue_check_in, queue_outcome_in
 from node.sources.base import DataSource, SourceRequest
 from node.sources.runner import run_stage1
@@ -146,15 +147,18 @@ class Origination(Disbursement):
             cap=limits.cap,
         )
         features: dict[str, Any] = dict(stage1.features())
-        hub_reason = ""
+        hub_reason = refused = ""
         if stage1.extra is not None:
             features.update(consortium_features(stage1.extra))
         else:
-            hub_reason = getattr(stage1.extra_error, "reason_code", "HUB_UNAVAILABLE")  # or KEY_SERVICE_…
-            log.warning(
-                "hub check failed",
-                extra={"fields": {"application": app.application_id, "error": type(stage1.extra_error).__name__}},
-            )
+            error = stage1.extra_error
+            if isinstance(error, LianfangRpcError) and not is_transient(error):
+                # the hub answered, and said no (a suspended member, an expired consent): not an outage
+                hub_reason, refused = "HUB_REFUSED", describe(error)
+            else:
+                hub_reason = getattr(error, "reason_code", "HUB_UNAVAILABLE")  # or KEY_SERVICE_…
+            code = error.code.name if isinstance(error, LianfangRpcError) else type(error).__name__
+            log.warning("hub check failed", extra={"fields": {"application": app.application_id, "error": code}})
         features["requested_amount"] = app.amount_fen / 100
         features["applicant_kind"] = app.applicant_kind
         assessment = self.risk.assess(features)
@@ -177,11 +181,12 @@ class Origination(Disbursement):
             app.decision["consortium"] = base64.b64encode(stage1.extra.SerializeToString()).decode()
         if decision.outcome == APPROVE:
             app.final_limit_fen, app.final_rate = decision.pre_credit_limit_fen, decision.annual_rate
-        queued = should_queue(stage1.extra_error, check, canonicals)
+        queued = bool(refused) or should_queue(stage1.extra_error, check, canonicals)
         if queued:  # the consortium still learns of it; the late answer is attached on delivery
             app.decision["consortium_pending"] = True
         reason = "; ".join(decision.reasons)
-        await self._route(app, decision.outcome, "system", reason, now, (check, canonicals) if queued else None)
+        queued_check = (check, canonicals, refused) if queued else None
+        await self._route(app, decision.outcome, "system", reason, now, queued_check)
         return app
 
     async def _route(
@@ -191,15 +196,16 @@ class Origination(Disbursement):
         actor: str,
         reason: str,
         now: float,
-        queued_check: tuple[consortium_pb2.CheckRequest, list[tuple[int, str]]] | None = None,
+        queued_check: tuple[consortium_pb2.CheckRequest, list[tuple[int, str]], str] | None = None,
     ) -> None:
         """Moves the application on, creates the task its next state needs and queues what the
-        hub must hear of it (a Check that could not reach it, the outcome), atomically."""
+        hub must hear of it (a Check that could not reach it — or that it refused, queued dead for
+        a person to retry or discard —, the outcome), atomically."""
         new_state = NEXT_STATE[outcome]
         with self.store.transaction() as db:
             if queued_check is not None:  # the identifiers are queued only when it has no tokens
-                check, identifiers = queued_check
-                queue_check_in(self.outbox, db, check, now, identifiers)
+                check, identifiers, refused = queued_check
+                queue_check_in(self.outbox, db, check, now, identifiers, refused)
             if new_state == states.DUE_DILIGENCE:
                 open_tasks = {m.id: len(self.store.tasks(m.id)) for m in self.team.managers}
                 manager = self.team.assign(app.locality, app.industry, open_tasks)

@@ -75,6 +75,19 @@ class Outbox:
         )
         return cursor.rowcount == 1
 
+    def enqueue_dead_in(
+        self, db: sqlite3.Connection, kind: str, key: str, application_id: str, request: bytes, now: float, error: str
+    ) -> bool:
+        """Adds a row already dead (the hub refused it once, e.g. a suspended member's Check),
+        inside the caller's transaction: a person retries or discards it, and it holds its
+        application's later rows back meanwhile. False when the key was already queued."""
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO outbox (kind, idempotency_key, application_id, request, created_at,"
+            " next_attempt_at, state, attempts, last_error) VALUES (?,?,?,?,?,?,?,?,?)",
+            (kind, key, application_id, request, now, now, DEAD, 1, error[:500]),
+        )
+        return cursor.rowcount == 1
+
     def notify(self) -> None:
         self.wakeup.set()
 

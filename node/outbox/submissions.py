@@ -27,11 +27,15 @@ def queue_check_in(
     request: consortium_pb2.CheckRequest,
     now: float,
     identifiers: Sequence[tuple[int, str]] = (),
+    refused: str = "",
 ) -> None:
     """Queues a Check with its tokens or, without any, with the (type, canonical value) pairs
-    they are to be made from."""
+    they are to be made from; ``refused``: the hub's refusal of it, which queues it dead."""
     application_id = request.application_ref
     key = f"check:{application_id}"
+    if refused:
+        outbox.enqueue_dead_in(db, CHECK, key, application_id, request.SerializeToString(), now, refused)
+        return
     if request.tokens or not identifiers:
         outbox.enqueue_in(db, CHECK, key, application_id, request.SerializeToString(), now)
         return

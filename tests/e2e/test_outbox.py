@@ -170,6 +170,37 @@ async def test_a_refused_item_is_dead_lettered_listed_and_retried(bank) -> None:
     assert outbox.count(DEAD) == 0
 
 
+async def test_a_check_the_hub_refuses_is_a_dead_letter_not_an_outage_and_holds_its_outcome(bank) -> None:  # type: ignore[no-untyped-def]
+    """A suspended member's Check is refused (PERMISSION_DENIED): the application is referred
+    with HUB_REFUSED — the hub is up, it said no — and the Check waits dead-lettered for a
+    person, holding the application's outcome back (which would only be refused as unknown).
+    Retried after reinstatement, both reach the hub and the late answer is attached."""
+    c, clock = bank
+    a = c.members["lender-a"]
+    await c.admin.change_member("suspend", "lender-a", "audit")
+    clock.advance(1)  # past the hub's member cache
+    view = await a.as_role("customer").submit_application(application(LAO_WANG, "a-refused"))
+    assert view.state == "referred" and "HUB_REFUSED" in view.decision.reasons
+    assert "HUB_UNAVAILABLE" not in view.decision.reasons and view.decision.consortium_pending
+    outbox = a.node.engine.outbox
+    (check,) = outbox.rows(DEAD)
+    assert check.kind == "check" and check.last_error.startswith("PERMISSION_DENIED")
+    await a.as_role("credit_approver").decide_referral(view.application_id, False, "declined")
+    clock.advance(60)
+    outbox.notify()
+    await asyncio.sleep(0.2)
+    (outcome,) = [r for r in outbox.rows() if r.kind == "outcome"]
+    assert outcome.state == "pending" and outcome.attempts == 0  # held behind the dead Check
+    await c.admin.change_member("reinstate", "lender-a", "audit done")
+    clock.advance(1)
+    await a.as_role("system_admin", "ops-1").retry_outbox(check.id)
+    await until(a, clock, lambda: outbox.count(SENT) == 2)
+    stored = await c.hub.store.get_application("lender-a", view.application_id)
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_DECLINED
+    decision = (await a.as_role("customer").get_application(view.application_id)).decision
+    assert not decision.consortium_pending
+
+
 async def test_expired_consent_at_delivery_is_a_dead_letter_that_holds_its_outcome(bank) -> None:  # type: ignore[no-untyped-def]
     c, clock = bank
     a = c.members["lender-a"]
