@@ -83,10 +83,17 @@ def refs_carrying_identifiers(request: node_pb2.ScreenRequest) -> list[str]:
         *ids.device_ids,
         *ids.bank_accounts,
         *ids.addresses,
+        *ids.ips,
     ]
     needles = {r.strip().lower() for r in raw if len(r.strip()) >= 6}
     needles |= {d for d in ("".join(c for c in r if c.isdigit()) for r in raw) if len(d) >= 7}
     needles |= {str(phonenumbers.parse(normalise_phone(p)).national_number) for p in ids.phones}
+    for rid in (ids.resident_id, ids.legal_rep_resident_id):  # its other length: 15 <-> 18 digits
+        digits = "".join(c for c in rid if c.isdigit() or c in "xX")
+        if len(digits) == 18:
+            needles.add(digits[:6] + digits[8:17])
+        elif len(digits) == 15:
+            needles.add(digits[:6] + "19" + digits[6:])  # the 17 digits before the check digit
     leaks = []
     for name in ("application_ref", "consent_ref", "product_category"):
         value = getattr(request, name).lower()

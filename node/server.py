@@ -35,7 +35,7 @@ from node.monitoring.hub_alerts import AlertConsumer, ConsortiumAlerts
 from node.monitoring.records import PostLoanRecords
 from node.monitoring.service import MonitoringServicer
 from node.monitoring.sms import RecordingSmsChannel
-from node.origination.consortium_check import ConsortiumCheck
+from node.origination.consortium_check import ConsortiumCheck, consent_key
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
 from node.origination.products import load_products
@@ -176,7 +176,9 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: 
             hub_unavailable=config.hub_unavailable_policy,
             deadline_margin=config.deadline_margin_seconds,
         ),
-        consortium=ConsortiumCheck(hub, tokeniser, HubGate(breaker)),
+        consortium=ConsortiumCheck(
+            hub, tokeniser, HubGate(breaker), consent_key(load_private_key(config.member_key_file))
+        ),
         outbox=Outbox(store),
     )
 

@@ -13,9 +13,12 @@ untokenised: the drainer makes them later); one the hub refused (invalid, consen
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.hub import HubClient
@@ -46,10 +49,20 @@ def stage1_limits(hub_deadline: float, margin: float, remaining: float | None) -
     return Stage1Limits(min(hub_deadline, cap), min(hub_deadline + KEY_SERVICE_ALLOWANCE, cap), cap)
 
 
+def consent_key(member_key: Ed25519PrivateKey) -> bytes:
+    """The key of this member's ``consent_ref`` digests, derived from its signing key: stable
+    across restarts, known to no other member and not to the hub."""
+    raw = member_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return hmac.new(raw, b"lianfang consent_ref v1", hashlib.sha256).digest()
+
+
 def check_request(
     *,
     application_id: str,
     consent_ref: str,
+    consent_key: bytes,
     tokens: Sequence[common_pb2.Token],
     applicant_kind: int,
     product_code: str,
@@ -57,7 +70,9 @@ def check_request(
 ) -> consortium_pb2.CheckRequest:
     request = consortium_pb2.CheckRequest(
         application_ref=application_id,  # opaque: no lender text reaches the hub
-        consent_ref=hashlib.sha256(consent_ref.encode()).hexdigest()[:32],
+        # keyed: a lender's authorisation reference may be a phone or ID number, which a plain
+        # hash would give away to anyone trying the candidates
+        consent_ref=hmac.new(consent_key, consent_ref.encode(), hashlib.sha256).hexdigest()[:32],
         tokens=tokens,
         applicant_kind=applicant_kind,
         product_category=product_code,
@@ -68,8 +83,9 @@ def check_request(
 
 
 class ConsortiumCheck:
-    def __init__(self, hub: HubClient, tokeniser: KeyRing, gate: HubGate) -> None:
-        self.hub, self.tokeniser, self.gate = hub, tokeniser, gate
+    def __init__(self, hub: HubClient, tokeniser: KeyRing, gate: HubGate, consent_key: bytes) -> None:
+        """``consent_key``: this member's (``consent_key``), for the ``consent_ref`` digests."""
+        self.hub, self.tokeniser, self.gate, self.consent_key = hub, tokeniser, gate, consent_key
 
     async def send(
         self, request: consortium_pb2.CheckRequest, canonicals: list[tuple[int, str]], timeout: float

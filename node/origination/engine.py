@@ -132,6 +132,7 @@ class Origination(Disbursement):
         check = check_request(
             application_id=app.application_id,
             consent_ref=r.consent_ref,
+            consent_key=self.consortium.consent_key,
             tokens=tokens,
             applicant_kind=r.applicant_kind,
             product_code=product.code,

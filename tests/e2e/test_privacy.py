@@ -111,7 +111,40 @@ async def test_node_refuses_references_that_embed_identifiers(tmp_path: Path) ->
         assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
         assert [v.field for v in err.value.violations] == ["application_ref"]
         assert await c.hub.store.get_application("lender-a", "app-138-0013-8000") is None
+        request.identifiers.ips.append("203.0.113.77")
+        request.identifiers.resident_id = "110101199003071233"
+        for embedded in ("scr-203.0.113.77", "scr-110101900307123"):  # an IP; the ID's 15-digit form
+            request.application_ref = embedded
+            with pytest.raises(LianfangRpcError) as err:
+                await node.screen(request)
+            assert [v.field for v in err.value.violations] == ["application_ref"], embedded
         request.application_ref = "app-1"
-        assert (await node.screen(request)).tokens_sent == 1
+        assert (await node.screen(request)).tokens_sent == 4  # phone, ID, IP and its /24
+    finally:
+        await c.stop()
+
+
+async def test_the_hub_holds_a_keyed_digest_of_the_consent_reference(tmp_path: Path) -> None:
+    """A lender's authorisation reference may be a phone or ID number: the hub gets a digest
+    keyed by the member (a plain hash of a phone number is reversed by trying them all), and two
+    members' digests of one reference differ."""
+    import hashlib
+
+    from clients.demo.consortium import start_local_consortium
+    from node.sources.personas import JINGCHENG_PARTS
+    from tests.support.origination import application
+
+    c = await start_local_consortium(tmp_path, ["lender-a", "lender-b"])
+    try:
+        digests = []
+        for member in ("lender-a", "lender-b"):
+            request = application(JINGCHENG_PARTS, f"{member}-1")
+            request.consent_ref = "13916052718"
+            view = await c.members[member].as_role("customer").submit_application(request)
+            stored = await c.hub.store.get_application(member, view.application_id)
+            assert stored is not None
+            digests.append(stored.consent_ref)
+        assert len(set(digests)) == 2 and all(len(d) == 32 for d in digests)
+        assert hashlib.sha256(b"13916052718").hexdigest()[:32] not in digests
     finally:
         await c.stop()
