@@ -47,6 +47,8 @@ def validate_application(
             v.append(FieldViolation("repayment_method", f"one of {', '.join(product.repayment_methods)}"))
     if kind != "person" and not r.identifiers.uscc:
         v.append(FieldViolation("identifiers.uscc", "a business applicant needs its unified social credit code"))
+    if kind == "person" and not (r.identifiers.resident_id or r.identifiers.legal_rep_resident_id):
+        v.append(FieldViolation("identifiers.resident_id", "a person applicant needs a resident ID number"))
     tokens: list[common_pb2.Token] = []
     canonicals: list[tuple[int, str]] = []
     try:

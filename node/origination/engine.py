@@ -37,7 +37,7 @@ from node.outbox.submissions import queue_check_in, queue_outcome_in
 from node.sources.base import DataSource, SourceRequest
 from node.sources.runner import run_stage1
 from runtime.clock import Clock
-from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
+from runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
 from runtime.identifier_text import MARKER_REASON_CODE, check_free_text
 
 log = logging.getLogger("lianfang.node.origination")
@@ -89,26 +89,44 @@ class Origination(Disbursement):
     async def submit(
         self, r: node_pb2.SubmitApplicationRequest, actor: str, remaining: float | None = None
     ) -> Application:
-        """Stage 1; ``remaining``: seconds left of the caller's deadline (bounds every wait)."""
+        """Stage 1; ``remaining``: seconds left of the caller's deadline (bounds every wait).
+
+        A retried submission returns the first one's result; one whose first attempt never
+        decided (cancelled by its caller, the node stopped mid-way) runs stage 1 again for the
+        stored application (the hub counts its Check once). Submissions of one reference run one
+        at a time, so a retry arriving while the first is still deciding waits for its result."""
         existing = self.store.find_by_ref(r.application_ref)
-        if existing is not None:  # a retried submission returns the first one's result
+        if existing is not None and existing.state != states.SUBMITTED:
             return existing
         product, tokens, canonicals = validate_application(r, self.products, self.tokeniser)
+        if existing is not None and existing.identifiers != _identifiers(r.identifiers):
+            raise AlreadyExists(f"application_ref {r.application_ref!r} was submitted with other identifiers")
+        async with self._one_at_a_time(f"ref:{r.application_ref}"):
+            existing = self.store.find_by_ref(r.application_ref)
+            if existing is not None and existing.state != states.SUBMITTED:
+                return existing  # decided while this one waited
+            return await self._stage1(r, actor, remaining, product, tokens, canonicals, existing)
+
+    async def _stage1(
+        self,
+        r: node_pb2.SubmitApplicationRequest,
+        actor: str,
+        remaining: float | None,
+        product: Product,
+        tokens: list[common_pb2.Token],
+        canonicals: list[tuple[int, str]],
+        existing: Application | None,
+    ) -> Application:
         now = self.clock()
         ids = r.identifiers
-        app = Application(
+        app = existing or Application(
             application_id=new_id("app"),
             application_ref=r.application_ref,
             state=states.SUBMITTED,
             product_code=product.code,
             applicant_kind=KIND_NAMES[r.applicant_kind],
             applicant_name=r.applicant_name,
-            identifiers={
-                "uscc": ids.uscc,
-                "resident_id": ids.resident_id,
-                "legal_rep_resident_id": ids.legal_rep_resident_id,
-                "phones": list(ids.phones),
-            },
+            identifiers=_identifiers(ids),
             industry=r.industry,
             locality=r.locality,
             amount_fen=r.amount_fen,
@@ -116,7 +134,8 @@ class Origination(Disbursement):
             repayment_method=r.repayment_method,
             consent_ref=r.consent_ref,
         )
-        self.store.create_application(app, actor, now)
+        if existing is None:
+            self.store.create_application(app, actor, now)
         request = SourceRequest(
             application_ref=app.application_id,
             applicant_kind=app.applicant_kind,  # type: ignore[arg-type]
@@ -369,3 +388,13 @@ class Origination(Disbursement):
         finally:
             if not lock.locked() and self._locks.get(application_id) is lock:
                 del self._locks[application_id]
+
+
+def _identifiers(ids: node_pb2.Identifiers) -> dict[str, Any]:
+    """The identifiers an application keeps (the business's or person's, and its phones)."""
+    return {
+        "uscc": ids.uscc,
+        "resident_id": ids.resident_id,
+        "legal_rep_resident_id": ids.legal_rep_resident_id,
+        "phones": list(ids.phones),
+    }

@@ -307,3 +307,42 @@ async def test_confirm_fraud_refuses_bad_input_maps_hub_errors_and_never_files_t
     assert done.state == "fraud_confirmed" and refused.code == grpc.StatusCode.FAILED_PRECONDITION
     filed = await hub_side.list_my_markers()
     assert len(filed) == len({m.token.value for m in filed}) >= 2  # one marker per identifier, none twice
+
+
+async def test_a_submission_its_caller_gave_up_on_is_decided_by_the_retry(tmp_path: Path) -> None:
+    """The caller goes away while stage 1 waits on slow sources: the application is stored but
+    undecided. A retry of the same reference runs stage 1 for it (one application, the hub
+    counting its Check once); a retry with other identifiers is refused; a person applicant
+    without an ID number is INVALID_ARGUMENT up front instead of INTERNAL half-way."""
+    c = await start_local_consortium(tmp_path, ["lender-a"], clock=ManualClock(), source_latency_ms=600)
+    try:
+        customer = c.members["lender-a"].as_role("customer")
+        request = application(JINGCHENG_PARTS, "jc-slow")
+        first = asyncio.create_task(customer.submit_application(request))
+        await asyncio.sleep(0.3)  # stage 1 is waiting on the sources
+        first.cancel()  # the caller goes away: the node's handler is cancelled too
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        store = c.members["lender-a"].node.engine.store
+        await asyncio.sleep(0.2)
+        stuck = store.find_by_ref("jc-slow")
+        assert stuck is not None and stuck.state == "submitted"
+        other = application(JINGCHENG_PARTS, "jc-slow")
+        other.identifiers.phones[:] = ["13900001111"]
+        with pytest.raises(LianfangRpcError) as err:
+            await customer.submit_application(other)
+        assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
+        done = await customer.submit_application(request)
+        assert done.application_id == stuck.application_id and done.state != "submitted"
+        hub_side = await c.hub.store.get_application("lender-a", stuck.application_id)
+        assert hub_side is not None
+        person = application(LAO_WANG, "lw-no-id")
+        person.applicant_kind = common_pb2.APPLICANT_KIND_PERSON
+        person.identifiers.legal_rep_resident_id = ""
+        with pytest.raises(LianfangRpcError) as err:
+            await customer.submit_application(person)
+        assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "identifiers.resident_id" in [v.field for v in err.value.violations]
+        assert store.find_by_ref("lw-no-id") is None
+    finally:
+        await c.stop()
