@@ -61,14 +61,21 @@ class _Loop:
         self.thread.join(5)
 
 
+_UINT32_MAX = 2**32 - 1
+
+
 def _int(query: dict[str, list[str]], name: str, default: int = 0) -> int:
+    """A whole number from 0 to 2^32-1 (the hub's fields are unsigned): anything else is a 400."""
     raw = query.get(name, [""])[0]
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise BadQuery(f"{name} must be an integer") from None
+    if not 0 <= value <= _UINT32_MAX:
+        raise BadQuery(f"{name} must be from 0 to {_UINT32_MAX}")
+    return value
 
 
 def _float(query: dict[str, list[str]], name: str) -> float:

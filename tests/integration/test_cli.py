@@ -276,6 +276,9 @@ async def test_analyst_commands(tmp_path: Path) -> None:
             assert b"graph.js" in (await _http_get(f"http://127.0.0.1:{port}/")).encode()
             status, body = await _http_error(f"http://127.0.0.1:{port}/api/ring?application=lender-a/nope")
             assert status == 404 and json.loads(body)["error"] == "NOT_FOUND"
+            for query in ("rings?limit=-5", "rings?limit=99999999999", "neighbours?entity=x&hops=-1"):
+                status, body = await _http_error(f"http://127.0.0.1:{port}/api/{query}")
+                assert status == 400 and json.loads(body)["error"] == "INVALID_ARGUMENT", query
         finally:
             proc.terminate()
             await proc.wait()
