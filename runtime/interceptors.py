@@ -87,19 +87,40 @@ def request_id(context: grpc.aio.ServicerContext) -> str:
     return uuid.uuid4().hex[:16]
 
 
+MAX_ERROR_TEXT = 1_000
+"""Characters of an error message, and of each violation's description, that travel: both go
+in trailing metadata, whose size grpc caps (8 KiB by default), and a message may quote what the
+caller sent (a 20,000-character id) — past the cap the caller got RESOURCE_EXHAUSTED instead."""
+
+
+DETAILS_BUDGET = 6_000
+"""Characters of field violations that travel, the first ones first (the rest of a batch full of
+bad entries would not fit in the trailers)."""
+
+
+def _short(text: str, limit: int = MAX_ERROR_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _violations(error: InvalidArgument) -> list[error_details_pb2.BadRequest.FieldViolation]:
+    kept: list[error_details_pb2.BadRequest.FieldViolation] = []
+    budget = DETAILS_BUDGET
+    for v in error.violations:
+        field, description = _short(v.field, 200), _short(v.description, 500)
+        budget -= len(field) + len(description) + 8
+        if budget < 0 and kept:
+            break
+        kept.append(error_details_pb2.BadRequest.FieldViolation(field=field, description=description))
+    return kept
+
+
 def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
     """The (code, message, trailing metadata) for an error, with google.rpc details attached."""
-    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    message = _short(error.message)
+    status = status_pb2.Status(code=error.code.value[0], message=message)
     if isinstance(error, InvalidArgument):
         detail = any_pb2.Any()
-        detail.Pack(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in error.violations
-                ]
-            )
-        )
+        detail.Pack(error_details_pb2.BadRequest(field_violations=_violations(error)))
         status.details.append(detail)
     if isinstance(error, ResourceExhausted):
         retry = any_pb2.Any()
@@ -107,7 +128,7 @@ def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple
         delay.FromNanoseconds(int(max(error.retry_after, 0.0) * 1e9))
         retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         status.details.append(retry)
-    return error.code, error.message, (("grpc-status-details-bin", status.SerializeToString()),)
+    return error.code, message, (("grpc-status-details-bin", status.SerializeToString()),)
 
 
 Wrapper = Callable[[Behavior], Behavior]

@@ -187,6 +187,22 @@ async def test_free_text_with_a_personal_identifier_is_refused_and_changes_nothi
     assert kept.status == common_pb2.MARKER_STATUS_ACTIVE and not kept.HasField("withdrawn_at")  # nor disputed
 
 
+async def test_an_error_quoting_a_huge_value_still_reaches_the_caller(hub) -> None:  # type: ignore[no-untyped-def]
+    """Errors travel in trailing metadata, which grpc caps: a NOT_FOUND quoting a 20,000-character
+    id used to arrive as RESOURCE_EXHAUSTED "stream removed". Messages are cut to fit."""
+    c, _ = hub
+    a = client(c, "lender-a")
+    with pytest.raises(LianfangRpcError) as err:
+        await a.withdraw_marker("mk_" + "9" * 20_000, "no such marker")
+    assert err.value.code == grpc.StatusCode.NOT_FOUND and len(err.value.message) <= 1_000
+    bad = [check_request(f"x-{i}", phone(i)) for i in range(200)]
+    for request in bad:
+        request.consent_ref = ""
+    with pytest.raises(LianfangRpcError) as err:  # 200 bad entries: the first violations travel
+        await a.batch_check(bad)
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and 0 < len(err.value.violations) < 200
+
+
 async def test_negative_markers_expire_five_years_after_event(hub) -> None:  # type: ignore[no-untyped-def]
     c, clock = hub
     a, b = client(c, "lender-a"), client(c, "lender-b")
