@@ -129,7 +129,9 @@ def connection_options() -> argparse.ArgumentParser:
     common.add_argument("--plaintext", action="store_true", help="node without TLS")
     common.add_argument("--token", help="a JWT from the lender's identity provider")
     common.add_argument("--identity-key", help="dev only: sign a token locally with the identity provider's key")
-    common.add_argument("--as", dest="role", default="customer", help="role claim for --identity-key")
+    common.add_argument(
+        "--as", dest="role", default="customer", help="role claim for --identity-key (default: customer)"
+    )
     common.add_argument("--user", help="subject for --identity-key (default: the role)")
     return common
 

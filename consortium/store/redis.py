@@ -37,6 +37,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
+from consortium.members import status_name
 from consortium.records import LONGEST_WINDOW, YEAR, ApplicationRecord, CheckSnapshot, Marker, Member
 from consortium.store import redis_scripts as lua
 from consortium.store.base import LogCursor, Store, UnloggedEvents
@@ -238,7 +239,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             # The link re-sends a request whose reply was lost: this very change, made already,
             # is found by its own log copy (a nonce), not refused for the status it set.
             if not extra or await self._redis.hget(key, extra[0]) != str(extra[1]).encode():
-                raise FailedPrecondition(f"member {member_id!r} is in status {text(result[1])}")
+                raise FailedPrecondition(f"member {member_id!r} is {status_name(int(text(result[1])))}")
             return member_record(member_id, await self._redis.hgetall(key))
         flat = result[1]
         return member_record(member_id, {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)})

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consortium.members import status_name
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
 from consortium.store.base import LogCursor, Store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
@@ -215,7 +216,7 @@ class SqliteStore(Store):
         if row is None:
             raise NotFound(f"member {member_id!r} not found")
         if row[0] not in expected:
-            raise FailedPrecondition(f"member {member_id!r} is in status {row[0]}")
+            raise FailedPrecondition(f"member {member_id!r} is {status_name(int(row[0]))}")
         db.execute(
             "UPDATE members SET status = ?, status_reason = ?, updated_at = ? WHERE member_id = ?",
             (status, reason, at, member_id),

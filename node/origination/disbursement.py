@@ -17,6 +17,7 @@ from clients.hub import HubClient
 from node.origination import states
 from node.origination.contracts import contract_document, verify_signature
 from node.origination.products import Product
+from node.origination.roles import DISBURSEMENT_REVIEWERS
 from node.origination.schedule import repayment_schedule
 from node.origination.store import NodeStore, Task, new_id
 from node.outbox import Outbox
@@ -123,7 +124,7 @@ class Disbursement:
                         new_id("task"),
                         "disbursement_review",
                         app.application_id,
-                        "disbursement-reviewers",
+                        DISBURSEMENT_REVIEWERS,
                         reason=drawdown["drawdown_id"],
                     ),
                 )

@@ -30,6 +30,7 @@ from node.origination.due_diligence import FieldTeam, score_findings
 from node.origination.limits import round_down
 from node.origination.products import Product
 from node.origination.risk import RiskModel
+from node.origination.roles import CREDIT_APPROVERS
 from node.origination.store import Application, NodeStore, Task, new_id
 from node.outbox import Outbox
 from node.outbox.retry import describe, is_transient
@@ -240,9 +241,9 @@ class Origination(Disbursement):
                 self.store.add_task_in(db, task)
                 app.assigned_to = manager.id
             elif new_state == states.REFERRED:
-                task = Task(new_id("task"), "credit_review", app.application_id, "credit-approvers", reason=reason)
+                task = Task(new_id("task"), "credit_review", app.application_id, CREDIT_APPROVERS, reason=reason)
                 self.store.add_task_in(db, task)
-                app.assigned_to = "credit-approvers"
+                app.assigned_to = CREDIT_APPROVERS
             else:
                 app.assigned_to = ""
             self.store.save_in(db, app, now, to_state=new_state, actor=actor, reason=reason)

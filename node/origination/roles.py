@@ -31,6 +31,10 @@ ROLES = frozenset(
 )
 _STAFF = frozenset({CUSTOMER_MANAGER, CREDIT_APPROVER, RISK_MANAGER, DISBURSEMENT_REVIEWER, POST_LOAN_OFFICER})
 
+CREDIT_APPROVERS, DISBURSEMENT_REVIEWERS = "credit-approvers", "disbursement-reviewers"
+ROLE_QUEUES = {CREDIT_APPROVER: CREDIT_APPROVERS, DISBURSEMENT_REVIEWER: DISBURSEMENT_REVIEWERS}
+"""The shared task queue of a role: its tasks are assigned to the queue, not to a person."""
+
 _LOAN = "/lianfang.v1.LoanService/"
 _MONITORING = "/lianfang.v1.MonitoringService/"
 _OUTBOX = "/lianfang.v1.OutboxService/"

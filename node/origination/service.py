@@ -11,7 +11,7 @@ from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 
 from node.origination.contracts import verify_signature
 from node.origination.engine import Origination
-from node.origination.roles import CUSTOMER
+from node.origination.roles import CUSTOMER, ROLE_QUEUES
 from node.origination.store import Application, Task
 from runtime.errors import NotFound
 from runtime.interceptors import current_call
@@ -125,10 +125,16 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
     async def ListTasks(
         self, request: node_pb2.ListTasksRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ListTasksResponse:
-        assignee = request.assignee or current_call().principal
-        return node_pb2.ListTasksResponse(
-            tasks=[_task(t) for t in self.engine.store.tasks(assignee, request.include_done)]
-        )
+        """The assignee's tasks; by default the caller's own and its role's shared queue (a credit
+        approver sees the credit reviews waiting for any approver)."""
+        call, store = current_call(), self.engine.store
+        if request.assignee:
+            tasks = store.tasks(request.assignee, request.include_done)
+        else:
+            queue = ROLE_QUEUES.get(call.role)
+            tasks = store.tasks(call.principal, request.include_done)
+            tasks += store.tasks(queue, request.include_done) if queue else []
+        return node_pb2.ListTasksResponse(tasks=[_task(t) for t in tasks])
 
     async def SubmitDueDiligence(
         self, request: node_pb2.SubmitDueDiligenceRequest, context: grpc.aio.ServicerContext

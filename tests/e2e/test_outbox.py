@@ -107,7 +107,8 @@ async def test_hub_outage_queues_then_drains_exactly_once_with_the_late_answer(b
     codes = {r.code for r in late.decision.consortium_late.reasons}
     assert any(code.startswith("STACKING_") for code in codes)  # lender-b saw the same applicant
     assert late.state == "referred"  # no automatic re-decision: the approver sees it
-    tasks = await approver.list_tasks(assignee="credit-approvers")
+    tasks = await approver.list_tasks()  # by default, the caller's own and its role's queue
+    assert tasks == await approver.list_tasks(assignee="credit-approvers")
     (task,) = [t for t in tasks if t.application_id == late.application_id]
     assert "consortium answered late" in task.reason and all(code in task.reason for code in codes)
 
