@@ -155,7 +155,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             for cursor, event in page:
                 if event.startswith('["a"') and any(key in event for key in wanted):
                     decoded = json.loads(event)
-                    if wanted.intersection(decoded[4]):
+                    # its linking tokens, and the others (an IP's /24; every type where rings are off)
+                    if wanted.intersection(decoded[4]) or (len(decoded) > 6 and wanted.intersection(decoded[6])):
                         found.append(
                             audit_pb2.SubjectQuery(
                                 leaf_index=index,

@@ -16,7 +16,7 @@ from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from consortium.audit import verify_tree_head
 from consortium.merkle import leaf_hash, verify_inclusion
-from tests.support.consortium import check_request, phone, rid
+from tests.support.consortium import check_request, phone, rid, token
 
 MEMBERS = ["lender-a", "lender-b"]
 
@@ -151,6 +151,9 @@ async def test_transparency_and_subject_access(tmp_path: Path) -> None:
             )
         assert len((await a.subject_access([rid(1), phone(1)])).queries) == 3
         assert (await a.subject_access([rid(99)])).queries == []
+        subnet = token(common_pb2.TOKEN_TYPE_IP_SUBNET, "203.0.113.0/24")  # a type that never links
+        await c.members["lender-b"].hub_client.check_request(check_request("b-2", rid(5), subnet))
+        assert len((await a.subject_access([subnet])).queries) == 1
         with pytest.raises(LianfangRpcError) as bad:
             await a.subject_access([])
         assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
