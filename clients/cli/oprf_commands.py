@@ -67,6 +67,14 @@ async def _keys_admin(args: argparse.Namespace) -> int:
         elif args.action == "activate":
             print(json.dumps(_epoch_dict(await client.activate(args.epoch))))
         elif args.action == "retire":
+            if not args.rekeyed:
+                print(
+                    f"lianfang: retiring epoch {args.epoch} destroys its secret for good: no Δ can be derived from "
+                    f"it afterwards, so the hub's epoch-{args.epoch} tokens can never be re-keyed. Run `lianfang hub "
+                    f"rekey --from {args.epoch} --to <new> --finish` first, then retire with --rekeyed",
+                    file=sys.stderr,
+                )
+                return 2
             print(json.dumps(_epoch_dict(await client.retire(args.epoch))))
         else:
             audit = await client.audit(args.member, args.limit)
@@ -181,6 +189,13 @@ def add_commands(hub: Any, admin: Any, keys: Any) -> None:
     ):
         p = actions.add_parser(verb, help=text)
         p.add_argument("epoch", type=int)
+        if verb == "retire":
+            p.add_argument(
+                "--rekeyed",
+                action="store_true",
+                help="confirm that `lianfang hub rekey --from EPOCH ... --finish` has run: retiring destroys the "
+                "epoch's secret, after which its tokens can never be carried into a later epoch",
+            )
     audit = actions.add_parser("audit", help="epochs and the evaluation audit as JSON lines")
     audit.add_argument("--member", default="", help="only this member's batches")
     audit.add_argument("--limit", type=int, default=100)

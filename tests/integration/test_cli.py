@@ -390,7 +390,23 @@ def test_everyday_mistakes_get_one_line_not_a_traceback(tmp_path: Path) -> None:
         (["admin", "members", "--hub", "127.0.0.1:1", "--admin-key", str(tmp_path / "k.pem"), "list"], "CA file"),
         ([*hub, "--cert", client.cert_file, "--admin-key", str(tmp_path / "k.pem"), "list"], "without its key"),
         (["demo", "--lenders", "1"], "at least 2"),
+        # destroying a key epoch's secret is irreversible: only once the hub has re-keyed out of it
+        (
+            [
+                "keys",
+                "admin",
+                "--key-service",
+                "127.0.0.1:1",
+                "--ks-plaintext",
+                "--signing-key",
+                str(tmp_path / "s.pem"),
+                "retire",
+                "1",
+            ],
+            "--rekeyed",
+        ),
     ]
+    assert _run("keys", "new", "signing", str(tmp_path / "s.pem")).returncode == 0
     for argv, said in cases:
         out = _run(*argv)
         assert out.returncode != 0 and said in out.stderr and "Traceback" not in out.stderr, (argv, out.stderr)
