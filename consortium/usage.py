@@ -16,11 +16,9 @@ outcomes ever) or enumeration (Checks of a bare identifier) for the admins
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +84,26 @@ class MemberFigures:
     markers: int = 0
     bare: int = 0  # Checks carrying a single identifier (an ID number alone: what a scraper sends)
     by_day: Counter[int] = field(default_factory=Counter)  # UTC day number -> checks
+
+
+class _InFlight:
+    """Checks admitted and not folded yet, released when the ``with`` block ends (a class, not
+    a generator: this runs on every Check)."""
+
+    __slots__ = ("checks", "in_flight", "member")
+
+    def __init__(self, in_flight: Counter[str], member: str, checks: int) -> None:
+        self.in_flight, self.member, self.checks = in_flight, member, checks
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        left = self.in_flight[self.member] - self.checks
+        if left:
+            self.in_flight[self.member] = left
+        else:
+            del self.in_flight[self.member]
 
 
 class UsageGuard:
@@ -158,18 +176,13 @@ class UsageGuard:
         if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
             del f.by_day[min(f.by_day)]
 
-    @contextlib.contextmanager
-    def admitted(self, member: str, checks: int, now: float) -> Iterator[None]:
-        """``admit``, then holds the ``checks`` as in flight until the block ends: the caller
-        records and folds them inside it (a Check's fold counts it for good)."""
+    def admitted(self, member: str, checks: int, now: float) -> _InFlight:
+        """``admit``, then holds the ``checks`` as in flight until the ``with`` block ends: the
+        caller records and folds them inside it (a Check's fold counts it for good)."""
         self.admit(member, checks, now)
-        self._in_flight[member] += checks
-        try:
-            yield
-        finally:
-            self._in_flight[member] -= checks
-            if not self._in_flight[member]:
-                del self._in_flight[member]
+        in_flight = self._in_flight
+        in_flight[member] = in_flight.get(member, 0) + checks
+        return _InFlight(in_flight, member, checks)
 
     def admit(self, member: str, checks: int, now: float, *, monotonic: float | None = None) -> None:
         """Raises when ``member`` may not make ``checks`` more Checks now (this process's Checks
