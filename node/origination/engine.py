@@ -5,11 +5,8 @@ drawdown, disbursement) is :mod:`node.origination.disbursement`."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,6 +17,7 @@ from clients.hub import HubClient
 from node.hub_errors import hub_error
 from node.identity.applicant import epoch_links, tokenise
 from node.identity.keyring import KeyRing
+from node.keyed_locks import KeyedLocks
 from node.origination import states
 from node.origination.application_check import KIND_NAMES, validate_application
 from node.origination.consortium_check import ConsortiumCheck, check_request, should_queue, stage1_limits
@@ -38,7 +36,14 @@ from node.outbox.submissions import queue_check_in, queue_outcome_in
 from node.sources.base import DataSource, SourceRequest
 from node.sources.runner import run_stage1
 from runtime.clock import Clock
-from runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, PermissionDenied
+from runtime.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from runtime.identifier_text import MARKER_REASON_CODE, check_free_text
 
 log = logging.getLogger("lianfang.node.origination")
@@ -84,29 +89,49 @@ class Origination(Disbursement):
         self.store, self.products, self.team, self.risk = store, products, team, risk
         self.sources, self.hub, self.tokeniser, self.clock, self.policy = sources, hub, tokeniser, clock, policy
         self.consortium, self.outbox = consortium, outbox
-        self._locks: dict[str, asyncio.Lock] = {}  # application id -> its lock, while held or awaited
+        self._locks = KeyedLocks()  # calls changing one application across hub round trips: one at a time
 
     # -- stage 1 ------------------------------------------------------------------------------
     async def submit(
-        self, r: node_pb2.SubmitApplicationRequest, actor: str, remaining: float | None = None
+        self, r: node_pb2.SubmitApplicationRequest, actor: str, remaining: float | None = None, *, owner: str = ""
     ) -> Application:
-        """Stage 1; ``remaining``: seconds left of the caller's deadline (bounds every wait).
+        """Stage 1; ``remaining``: seconds left of the caller's deadline (bounds every wait);
+        ``owner``: the submitting customer ("" when staff submit on a borrower's behalf).
 
-        A retried submission returns the first one's result; one whose first attempt never
-        decided (cancelled by its caller, the node stopped mid-way) runs stage 1 again for the
-        stored application (the hub counts its Check once). Submissions of one reference run one
-        at a time, so a retry arriving while the first is still deciding waits for its result."""
+        A retried submission (the same request from the same customer) returns the first one's
+        result; one whose first attempt never decided (cancelled by its caller, the node stopped
+        mid-way) runs stage 1 again for the stored application (the hub counts its Check once).
+        Another request under a reference already used — other identifiers, product, amount or
+        authorisation, or another customer — is ALREADY_EXISTS, and learns nothing of the first.
+        Submissions of one reference run one at a time: a retry arriving while the first is still
+        deciding waits for its result."""
         existing = self.store.find_by_ref(r.application_ref)
         if existing is not None and existing.state != states.SUBMITTED:
-            return existing
+            return _resubmitted(existing, r, owner)
         product, tokens, canonicals = validate_application(r, self.products, self.tokeniser)
-        if existing is not None and existing.identifiers != _identifiers(r.identifiers):
-            raise AlreadyExists(f"application_ref {r.application_ref!r} was submitted with other identifiers")
-        async with self._one_at_a_time(f"ref:{r.application_ref}"):
+        async with self._locks.hold(f"ref:{r.application_ref}"):
             existing = self.store.find_by_ref(r.application_ref)
-            if existing is not None and existing.state != states.SUBMITTED:
-                return existing  # decided while this one waited
-            return await self._stage1(r, actor, remaining, product, tokens, canonicals, existing)
+            if existing is not None:
+                _resubmitted(existing, r, owner)
+                if existing.state != states.SUBMITTED:
+                    return existing  # decided while this one waited
+            return await self._stage1(r, actor, remaining, product, tokens, canonicals, existing, owner)
+
+    def claim(self, application_id: str, customer: str) -> Application:
+        """The application, if ``customer`` may reach it: its owner, or the first customer to
+        reach one staff submitted (who then owns it); else NOT_FOUND, as for an unknown id."""
+        app = self.store.get_application(application_id)
+        if app.owner == customer:
+            return app
+        if app.owner:
+            raise NotFound(f"application {application_id!r} not found")
+        with self.store.transaction() as db:
+            fresh = self.store.get_application(application_id)
+            if fresh.owner and fresh.owner != customer:
+                raise NotFound(f"application {application_id!r} not found")
+            fresh.owner = customer
+            self.store.save_in(db, fresh, self.clock())
+        return fresh
 
     async def _stage1(
         self,
@@ -117,6 +142,7 @@ class Origination(Disbursement):
         tokens: list[common_pb2.Token],
         canonicals: list[tuple[int, str]],
         existing: Application | None,
+        owner: str,
     ) -> Application:
         now = self.clock()
         ids = r.identifiers
@@ -134,6 +160,7 @@ class Origination(Disbursement):
             term_months=r.term_months,
             repayment_method=r.repayment_method,
             consent_ref=r.consent_ref,
+            owner=owner,
         )
         if existing is None:
             self.store.create_application(app, actor, now)
@@ -326,7 +353,7 @@ class Origination(Disbursement):
         check_free_text(r.case_ref, "case_ref", v)
         if v:
             raise InvalidArgument(v)
-        async with self._one_at_a_time(r.application_id):
+        async with self._locks.hold(r.application_id):
             app = self.store.get_application(r.application_id)
             states.check_transition(app.state, states.FRAUD_CONFIRMED)
             ids = app.identifiers
@@ -379,17 +406,6 @@ class Origination(Disbursement):
         self.outbox.notify()
         return app
 
-    @contextlib.asynccontextmanager
-    async def _one_at_a_time(self, application_id: str) -> AsyncIterator[None]:
-        """Serialises this node's calls that change one application across hub round trips."""
-        lock = self._locks.setdefault(application_id, asyncio.Lock())
-        try:
-            async with lock:
-                yield
-        finally:
-            if not lock.locked() and self._locks.get(application_id) is lock:
-                del self._locks[application_id]
-
 
 def _identifiers(ids: node_pb2.Identifiers) -> dict[str, Any]:
     """The identifiers an application keeps (the business's or person's, and its phones)."""
@@ -399,3 +415,17 @@ def _identifiers(ids: node_pb2.Identifiers) -> dict[str, Any]:
         "legal_rep_resident_id": ids.legal_rep_resident_id,
         "phones": list(ids.phones),
     }
+
+
+def _resubmitted(existing: Application, r: node_pb2.SubmitApplicationRequest, owner: str) -> Application:
+    """``existing`` when ``r`` is its retry (the same customer, identifiers, product, amount and
+    authorisation), else ALREADY_EXISTS naming nothing of it."""
+    same = (
+        existing.owner == owner
+        and existing.identifiers == _identifiers(r.identifiers)
+        and (existing.product_code, existing.amount_fen, existing.consent_ref)
+        == (r.product_code, r.amount_fen, r.consent_ref)
+    )
+    if not same:
+        raise AlreadyExists(f"application_ref {r.application_ref!r} is already used by another application")
+    return existing

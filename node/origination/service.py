@@ -102,18 +102,23 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
         self.engine = engine
 
     def _visible(self, application_id: str) -> None:
-        """A customer reaches only the applications it submitted (its contract, its drawdowns,
-        its loans); another's, like an unknown one, is NOT_FOUND, so ids cannot be probed.
-        Staff roles see every application (the role table decides which calls they make)."""
+        """A customer reaches only its own applications (their contract, drawdowns and loans);
+        another's, like an unknown one, is NOT_FOUND, so ids cannot be probed. An application
+        staff submitted on a borrower's behalf belongs to the first customer to reach it by its
+        id (which the staff gave the borrower: 80 random bits). Staff roles see every application
+        (the role table decides which calls they make)."""
         call = current_call()
-        if call.role == CUSTOMER and self.engine.store.submitted_by(application_id) != call.principal:
-            raise NotFound(f"application {application_id!r} not found")
+        if call.role != CUSTOMER:
+            return
+        self.engine.claim(application_id, call.principal)
 
     async def SubmitApplication(
         self, request: node_pb2.SubmitApplicationRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ApplicationView:
         remaining = context.time_remaining()  # the caller's deadline bounds stage 1 (None: no deadline)
-        app = await self.engine.submit(request, current_call().principal, remaining)
+        call = current_call()
+        owner = call.principal if call.role == CUSTOMER else ""  # staff submit on a borrower's behalf
+        app = await self.engine.submit(request, call.principal, remaining, owner=owner)
         return application_view(self.engine, app)
 
     async def GetApplication(

@@ -75,6 +75,9 @@ class Application:
     drawn_fen: int = 0
     assigned_to: str = ""
     limit_frozen: bool = False  # post-loan monitoring froze the unused limit (no drawdowns)
+    owner: str = ""
+    """The customer (JWT subject) whose application it is: who submitted it, or, for one staff
+    submitted on a borrower's behalf, the first customer to reach it by its (unguessable) id."""
     unfreeze_on_flow: bool = False  # a disposition: unfreeze once the account's flows resume
 
 
@@ -227,13 +230,6 @@ class NodeStore:
             "INSERT INTO transitions VALUES (?,?,?,?,?,?,?)",
             (application_id, seq, from_state, to_state, actor, reason, at),
         )
-
-    def submitted_by(self, application_id: str) -> str:
-        """Who submitted the application (the actor of its first transition)."""
-        row = self._db.execute(
-            "SELECT actor FROM transitions WHERE application_id = ? ORDER BY seq LIMIT 1", (application_id,)
-        ).fetchone()
-        return str(row[0]) if row else ""
 
     def history(self, application_id: str) -> list[TransitionRecord]:
         rows = self._db.execute(

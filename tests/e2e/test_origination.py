@@ -143,6 +143,19 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     drawdowns = cc.node.engine.store.records_for("drawdown", view.application_id)
     assert [d["drawdown_id"] for d in drawdowns] == [drawdown.drawdown_id]  # mallory drew nothing
     assert (await cc.as_role("credit_approver").get_application(view.application_id)).state == "funded"
+    with pytest.raises(LianfangRpcError) as err:  # nor by re-submitting its reference
+        await mallory.submit_application(application(JINGCHENG_PARTS, "jc-1"))
+    assert err.value.code == grpc.StatusCode.ALREADY_EXISTS and view.application_id not in err.value.message
+    assert (
+        await customer.submit_application(application(JINGCHENG_PARTS, "jc-1"))
+    ).application_id == view.application_id
+    # Staff may submit on a borrower's behalf: the first customer to reach it by its id owns it.
+    assisted = await cc.as_role("customer_manager", "xiao-li").submit_application(application(JINGCHENG_PARTS, "jc-2"))
+    borrower = cc.as_role("customer", "liu-deming")
+    assert (await borrower.get_contract(assisted.application_id)).application_id == assisted.application_id
+    with pytest.raises(LianfangRpcError) as err:
+        await mallory.get_application(assisted.application_id)
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
 
 
 async def test_stacking_and_blacklisted_applicants_are_referred_with_consortium_reasons(bank) -> None:  # type: ignore[no-untyped-def]
