@@ -87,27 +87,31 @@ def request_id(context: grpc.aio.ServicerContext) -> str:
     return uuid.uuid4().hex[:16]
 
 
-MAX_ERROR_TEXT = 1_000
-"""Characters of an error message, and of each violation's description, that travel: both go
-in trailing metadata, whose size grpc caps (8 KiB by default), and a message may quote what the
-caller sent (a 20,000-character id) — past the cap the caller got RESOURCE_EXHAUSTED instead."""
+MAX_MESSAGE_BYTES = 700
+"""UTF-8 bytes of an error message that travel. The message and the field violations go in
+trailing metadata, which grpc caps (8 KiB by default), the message percent-encoded (a Chinese
+character takes 9 bytes there), and a message may quote what the caller sent (a 20,000-character
+id): past the cap the caller got RESOURCE_EXHAUSTED instead of the error."""
+
+DETAILS_BUDGET = 2_000
+"""UTF-8 bytes of field violations that travel (base64 in the trailers), the first ones first:
+the rest of a batch full of bad entries would not fit."""
 
 
-DETAILS_BUDGET = 6_000
-"""Characters of field violations that travel, the first ones first (the rest of a batch full of
-bad entries would not fit in the trailers)."""
-
-
-def _short(text: str, limit: int = MAX_ERROR_TEXT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes on a character boundary, with an ellipsis if cut."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[: limit - 3].decode(errors="ignore") + "…"
 
 
 def _violations(error: InvalidArgument) -> list[error_details_pb2.BadRequest.FieldViolation]:
     kept: list[error_details_pb2.BadRequest.FieldViolation] = []
     budget = DETAILS_BUDGET
     for v in error.violations:
-        field, description = _short(v.field, 200), _short(v.description, 500)
-        budget -= len(field) + len(description) + 8
+        field, description = _short(v.field, 200), _short(v.description, 400)
+        budget -= len(field.encode()) + len(description.encode()) + 8
         if budget < 0 and kept:
             break
         kept.append(error_details_pb2.BadRequest.FieldViolation(field=field, description=description))
@@ -116,7 +120,7 @@ def _violations(error: InvalidArgument) -> list[error_details_pb2.BadRequest.Fie
 
 def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, bytes], ...]]:
     """The (code, message, trailing metadata) for an error, with google.rpc details attached."""
-    message = _short(error.message)
+    message = _short(error.message, MAX_MESSAGE_BYTES)
     status = status_pb2.Status(code=error.code.value[0], message=message)
     if isinstance(error, InvalidArgument):
         detail = any_pb2.Any()
