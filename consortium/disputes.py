@@ -35,7 +35,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, PROTECTIVE, REASON_CODE, MarkerPolicy
 from consortium.records import Marker
-from consortium.rings import RingTracker
+from consortium.rings import RingTracker, marker_change_event
 from consortium.store.base import Store
 from runtime.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import check_free_text
@@ -326,7 +326,12 @@ async def resolve_dispute(
             with contextlib.suppress(AlreadyExists):  # filed by the attempt that logged the intent
                 await store.add_marker(replacement)
     corrected = intent.corrected_marker_id
-    await log.publish([resolve_event(dispute.dispute_id, request.resolution, by, now, request.note, corrected)])
+    resolved = [resolve_event(dispute.dispute_id, request.resolution, by, now, request.note, corrected)]
+    if marker is not None and intent.resolution == common_pb2.DISPUTE_RESOLUTION_WITHDRAW:
+        # withdrawn as wrong: audited as a withdrawal, and no longer the filer's contribution
+        withdrawn = await store.get_marker(marker.marker_id) or marker
+        resolved.append(marker_change_event("withdraw", withdrawn, now))
+    await log.publish(resolved)
     subjects = [m.token_key for m in (marker, await store.get_marker(corrected) if corrected else None) if m]
     await publish_marker_state(log, store, book, list(dict.fromkeys(subjects)), now)
     return book.disputes[dispute.dispute_id]

@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from consortium.records import Marker
 from runtime.errors import FailedPrecondition, ResourceExhausted
 
 DAY = 86_400.0
@@ -175,6 +176,10 @@ class UsageGuard:
         f.by_day[int(at // DAY)] += 1
         if len(f.by_day) > 3:  # only today's (and yesterday's) counts are ever asked for
             del f.by_day[min(f.by_day)]
+
+    def withdrawal_logged(self, marker: Marker) -> bool:
+        """Whether the log already holds this marker's withdrawal (``"mk"``), as folded here."""
+        return (marker.token_key, marker.filer_member_id, str(marker.filed_at)) in self._withdrawn
 
     def admitted(self, member: str, checks: int, now: float) -> _InFlight:
         """``admit``, then holds the ``checks`` as in flight until the ``with`` block ends: the

@@ -355,11 +355,13 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             raise PermissionDenied("only the filing member may withdraw a marker")
         now = self.clock()
         withdrawn = await self.store.withdraw_marker(request.marker_id, now, request.reason)
-        if marker.withdrawn_at is None:  # audited; the filing stops counting as a contribution
-            also = [marker_change_event("withdraw", withdrawn, now)]
-            # a disputed marker left on the token does not count
-            tokens = [withdrawn.token_key] if withdrawn.marker_type in NEGATIVE else []
-            await publish_marker_state(self.rings, self.store, self.disputes, tokens, now, also)
+        # Audited, and the filing stops counting as a contribution: logged unless it is already
+        # (a retry after the log refused the first attempt's append logs it then).
+        at = withdrawn.withdrawn_at if withdrawn.withdrawn_at is not None else now
+        also = [] if self.usage.withdrawal_logged(withdrawn) else [marker_change_event("withdraw", withdrawn, at)]
+        # the token's state, always: a disputed marker left on it does not count
+        tokens = [withdrawn.token_key] if withdrawn.marker_type in NEGATIVE else []
+        await publish_marker_state(self.rings, self.store, self.disputes, tokens, now, also)
         return consortium_pb2.WithdrawMarkerResponse(marker=marker_message(withdrawn, now))
 
     async def ListMyMarkers(

@@ -106,6 +106,9 @@ async def test_withdraw_and_correct(hub) -> None:  # type: ignore[no-untyped-def
     mine = {m.marker_id: m for m in await c.members["lender-a"].hub_client.list_my_markers(include_inactive=True)}
     assert mine[corrected.corrected_marker_id].filer_member_id == "lender-a"  # the filer still owns it
     assert mine[overstated].status == common_pb2.MARKER_STATUS_WITHDRAWN
+    # Give-to-get: the marker withdrawn as wrong is no contribution; the corrected one still is.
+    usage = {u.member_id: u for u in await c.admin.list_usage()}
+    assert usage["lender-a"].markers_filed == 1
 
 
 async def test_bad_dispute_requests(hub) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ from consortium.transparency import QueryCounts
 from consortium.usage import RecentChecks, UsageGuard
 from graph import LinkPolicy
 from runtime.clock import ManualClock
-from tests.support.consortium import check_request, phone, rid
+from tests.support.consortium import check_request, log_refusing_appends, phone, rid
 
 RID = token_key(1, common_pb2.TOKEN_TYPE_RESIDENT_ID, 1, b"\x01" * 16)
 RID_TYPE, PHONE_TYPE, IP_TYPE = common_pb2.TOKEN_TYPE_RESIDENT_ID, common_pb2.TOKEN_TYPE_PHONE, common_pb2.TOKEN_TYPE_IP
@@ -197,6 +197,27 @@ async def test_markers_filed_and_withdrawn_are_no_contribution_and_protective_on
         usage = {u.member_id: u for u in await c.admin.list_usage()}
         assert (usage["lender-a"].markers_filed, usage["lender-a"].checks) == (1, 3)
         assert c.hub.rings.applied == logged + 64  # the Check and one withdrawal; the repeat logs nothing
+    finally:
+        await c.stop()
+
+
+async def test_a_withdrawal_the_log_refused_is_logged_by_its_retry(tmp_path: Path) -> None:
+    """The store takes the withdrawal, the log refuses the append: the call fails, and its retry
+    (the marker already withdrawn) still logs the token's state and the withdrawal, so rings stop
+    counting the marker and its filer's contribution goes."""
+    c = await consortium(tmp_path, ManualClock())
+    a = c.members["lender-a"].hub_client
+    try:
+        marker = await a.file_marker(rid(40), common_pb2.MARKER_TYPE_SUSPECT, "MULE")
+        token_key_ = next(iter(c.hub.rings.negative_tokens))
+        with log_refusing_appends(c.hub.store), pytest.raises(LianfangRpcError):
+            await a.withdraw_marker(marker.marker_id, "filed by mistake")
+        assert (await c.hub.store.get_marker(marker.marker_id)).withdrawn_at is not None  # type: ignore[union-attr]
+        assert token_key_ in c.hub.rings.negative_tokens  # the log never heard of it
+        await a.withdraw_marker(marker.marker_id, "filed by mistake")
+        assert token_key_ not in c.hub.rings.negative_tokens
+        usage = {u.member_id: u for u in await c.admin.list_usage()}
+        assert usage["lender-a"].markers_filed == 0
     finally:
         await c.stop()
 
