@@ -4,19 +4,25 @@ its stores, its log and other members. These fields are checked for what identif
 like — by the hub, which refuses a request carrying one with the field named (never the value
 quoted), and by the node before it forwards one.
 
-What counts (after NFKC, so full-width digits and ＠ count too):
+What counts, after NFKC (so full-width digits and ＠ count too), by the identifiers' own shapes
+rather than any long run of digits, so that ids, digests, dates and serials pass:
 
-* 11 or more digits in a row, or 17 digits and an X: a mobile, resident ID, bank card or account
-  number (a court case number such as ``(2024)京0105执1234号`` has shorter runs);
-* a mainland mobile written with separators (``138-0013-8000``, ``+86 138 0013 8000``);
-* an e-mail address; an IPv4 address.
+* a resident ID number: 18 characters with a valid check character and birth date, or the old
+  15 digits with a valid birth date;
+* a mainland mobile number, also with separators or +86 (``138-0013-8000``);
+* a bank card number: 16 to 19 digits with a valid Luhn check;
 
-A lender's internal reference (``CASE-2024-0042``) passes; a long numeric police report number
-does not (give the lender's own case reference instead).
+none of these inside a run of Latin letters and digits (a hex or base32 id, a digest);
+* an e-mail address; an IPv4 address with at least two multi-digit parts (not ``1.2.3.4``).
+
+A lender's internal reference (``CASE-2024-0042``), a court case number (``(2024)京0105执1234号``),
+a UUID or a SHA-256 digest pass; a bank card number cannot be told from a 16-19-digit serial
+that happens to pass Luhn (one in ten): give such serials another shape.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 
@@ -25,12 +31,33 @@ from runtime.errors import FieldViolation
 MARKER_REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
 """A marker's reason code (``fullmatch``): the hub refuses any other, the node checks first."""
 
-_LOOKS_LIKE = (
-    (re.compile(r"\d{17}[Xx]|\d{11,}"), "a run of 11 or more digits (a phone, ID or card number)"),
-    (re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?!\d)"), "a mobile number"),
-    (re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+"), "an e-mail address"),
-    (re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"), "an IP address"),
-)
+_DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15,19})(?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![0-9A-Za-z])")
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _born(yyyymmdd: str) -> bool:
+    try:
+        return 1900 <= dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:])).year <= 2100
+    except ValueError:
+        return False
+
+
+def _resident_id(run: str) -> bool:
+    if len(run) == 18:
+        check = (12 - sum(int(d) * w for d, w in zip(run[:17], _ID_WEIGHTS, strict=True)) % 11) % 11
+        return run[17].upper() == ("X" if check == 10 else str(check)) and _born(run[6:14])
+    return len(run) == 15 and run.isdigit() and _born("19" + run[6:12])
+
+
+def _luhn(run: str) -> bool:
+    total = 0
+    for i, d in enumerate(reversed(run)):
+        n = int(d) * (2 if i % 2 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
 
 
 def identifier_in(text: str) -> str | None:
@@ -38,9 +65,20 @@ def identifier_in(text: str) -> str | None:
     if not text:
         return None
     folded = unicodedata.normalize("NFKC", text)
-    for pattern, kind in _LOOKS_LIKE:
-        if pattern.search(folded):
-            return kind
+    for match in _DIGITS.finditer(folded):
+        run = match.group(1)
+        if _resident_id(run):
+            return "a resident ID number"
+        if run.isdigit() and 16 <= len(run) <= 19 and _luhn(run):
+            return "a bank card number"
+    if _MOBILE.search(folded):
+        return "a mobile number"
+    if _EMAIL.search(folded):
+        return "an e-mail address"
+    for match in _IPV4.finditer(folded):
+        parts = match.groups()
+        if all(int(p) <= 255 for p in parts) and sum(len(p) > 1 for p in parts) >= 2:
+            return "an IP address"
     return None
 
 

@@ -71,18 +71,19 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     return None
 
 
+_DIGIT_RUN = re.compile(r"\d{11}")  # a phone, an ID or a card among hex digits: not opaque
 _OPAQUE_ID = re.compile(r"[0-9a-f]{16,32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def request_id(context: grpc.aio.ServicerContext) -> str:
-    """The caller's ``x-request-id`` when it is an opaque id (16-32 hex digits with a letter
-    among them, or a UUID), else a new one. The id goes into every log line of the call and
+    """The caller's ``x-request-id`` when it is an opaque id (16-32 hex digits, or a UUID, with
+    no 11 decimal digits in a row), else a new one. The id goes into every log line of the call and
     into INTERNAL errors, and logs never carry a raw identifier: a free-form caller id could
     be ``apply-<resident ID>`` and an all-digit one a card or phone number."""
     given = metadata_value(context, "x-request-id")
     if given is not None:
         given = given.lower()
-        if _OPAQUE_ID.fullmatch(given) and not given.replace("-", "").isdigit():
+        if _OPAQUE_ID.fullmatch(given) and not _DIGIT_RUN.search(given):
             return given
     return uuid.uuid4().hex[:16]
 

@@ -142,6 +142,7 @@ GIVEN_REQUEST_IDS = {  # a caller's x-request-id -> logged as given (else replac
     "0123456789abcdef": True,
     "apply-310115197805120312": False,
     "13800138000138000": False,
+    "a15895472306000000": False,  # a phone number among hex digits
     "203.0.113.77": False,
     "a" * 33: False,
 }
