@@ -19,6 +19,7 @@ from node.hub_errors import hub_error
 from node.identity.applicant import tokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers, normalise_phone
+from node.origination.consortium_check import consent_digest
 from runtime.errors import (
     FieldViolation,
     InvalidArgument,
@@ -27,10 +28,12 @@ from runtime.timestamps import seconds_of
 
 
 class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
-    def __init__(self, hub: HubClient, tokeniser: KeyRing, *, hub_timeout: float) -> None:
+    def __init__(self, hub: HubClient, tokeniser: KeyRing, *, hub_timeout: float, consent_key: bytes) -> None:
+        """``consent_key``: this member's key of authorisation-reference digests (``consent_key``)."""
         self.hub = hub
         self.tokeniser = tokeniser
         self.hub_timeout = hub_timeout
+        self.consent_key = consent_key
 
     async def Screen(
         self, request: node_pb2.ScreenRequest, context: grpc.aio.ServicerContext
@@ -53,7 +56,7 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
             ends = seconds_of(request.consent_expires_at, "consent_expires_at") if stated else 0
             answer = await self.hub.check(
                 application_ref=request.application_ref,
-                consent_ref=request.consent_ref,
+                consent_ref=consent_digest(self.consent_key, request.consent_ref),
                 tokens=tokens,
                 applicant_kind=request.applicant_kind,
                 product_category=request.product_category,

@@ -240,7 +240,9 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         [
             (
                 node_pb2_grpc.add_OriginationServiceServicer_to_server,
-                OriginationServicer(hub, tokeniser, hub_timeout=config.hub_timeout_seconds),
+                OriginationServicer(
+                    hub, tokeniser, hub_timeout=config.hub_timeout_seconds, consent_key=engine.consortium.consent_key
+                ),
                 SERVICE_NAME,
             ),
             (node_pb2_grpc.add_LoanServiceServicer_to_server, LoanServicer(engine), LOAN_SERVICE_NAME),

@@ -58,6 +58,13 @@ def consent_key(member_key: Ed25519PrivateKey) -> bytes:
     return hmac.new(raw, b"lianfang consent_ref v1", hashlib.sha256).digest()
 
 
+def consent_digest(consent_key: bytes, consent_ref: str) -> str:
+    """What the hub gets of an authorisation reference: its HMAC under this member's key. Keyed:
+    a lender's reference may be a phone or ID number, which a plain hash would give away to
+    anyone trying the candidates. Empty stays empty (the hub refuses a Check without one)."""
+    return hmac.new(consent_key, consent_ref.encode(), hashlib.sha256).hexdigest()[:32] if consent_ref else ""
+
+
 def check_request(
     *,
     application_id: str,
@@ -70,9 +77,7 @@ def check_request(
 ) -> consortium_pb2.CheckRequest:
     request = consortium_pb2.CheckRequest(
         application_ref=application_id,  # opaque: no lender text reaches the hub
-        # keyed: a lender's authorisation reference may be a phone or ID number, which a plain
-        # hash would give away to anyone trying the candidates
-        consent_ref=hmac.new(consent_key, consent_ref.encode(), hashlib.sha256).hexdigest()[:32],
+        consent_ref=consent_digest(consent_key, consent_ref),
         tokens=tokens,
         applicant_kind=applicant_kind,
         product_category=product_code,

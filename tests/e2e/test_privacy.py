@@ -120,6 +120,8 @@ async def test_node_refuses_references_that_embed_identifiers(tmp_path: Path) ->
             assert [v.field for v in err.value.violations] == ["application_ref"], embedded
         request.application_ref = "app-1"
         assert (await node.screen(request)).tokens_sent == 4  # phone, ID, IP and its /24
+        stored = await c.hub.store.get_application("lender-a", "app-1")
+        assert stored is not None and stored.consent_ref != "consent-1" and len(stored.consent_ref) == 32
     finally:
         await c.stop()
 
