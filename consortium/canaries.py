@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consortium.aliases import type_of
+from consortium.rings import application_tokens
 from consortium.store.base import LogCursor
 
 log = logging.getLogger("lianfang.hub.canaries")
@@ -53,7 +54,7 @@ class CanaryBook:
             for key in decoded[4]:
                 self.labels.setdefault(str(key), str(decoded[2]))
         elif decoded[0] == "a" and self.labels:
-            member, ref, at, tokens = decoded[1], decoded[2], decoded[3], decoded[4]
+            member, ref, at, tokens = decoded[1], decoded[2], decoded[3], application_tokens(decoded)
             for key in tokens:
                 label = self.labels.get(str(key))
                 if label is not None:

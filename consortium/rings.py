@@ -95,6 +95,13 @@ def application_event_body(app: ApplicationRecord, policy: LinkPolicy) -> list[A
     ]
 
 
+def application_tokens(decoded: list[Any]) -> list[Any]:
+    """Every token key of a decoded application event: the linking ones and the others (an IP's
+    /24; every type in a consortium with rings off). Watches, canaries and subject access look
+    at all of them, not only at what links rings."""
+    return [*decoded[4], *(decoded[6] if len(decoded) > 6 else ())]
+
+
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from consortium.records import Marker
+from consortium.rings import application_tokens
 from runtime.errors import FailedPrecondition, ResourceExhausted
 
 DAY = 86_400.0
@@ -134,7 +135,7 @@ class UsageGuard:
         kind = decoded[0]
         if kind == "a":
             if self._checked.first(str(decoded[1]), str(decoded[2]), float(decoded[3])):
-                self._count_check(str(decoded[1]), float(decoded[3]), len(decoded[4]))
+                self._count_check(str(decoded[1]), float(decoded[3]), len(application_tokens(decoded)))
         elif kind == "sa":  # a subject access request: ["sa", member, tokens, at]
             self._count_check(str(decoded[1]), float(decoded[3]), int(decoded[2]))
         elif kind == "o":

@@ -39,6 +39,7 @@ from typing import Any
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.records import token_type_of
+from consortium.rings import application_tokens
 from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
 from runtime.errors import FieldViolation
 from runtime.timestamps import to_timestamp
@@ -215,7 +216,7 @@ class WatchBook:
     def _fold(self, cursor: LogCursor, decoded: list[Any]) -> None:
         kind = decoded[0]
         if kind == "a":
-            tokens = list(decoded[4]) + ([decoded[5]] if decoded[5] is not None else [])
+            tokens = application_tokens(decoded) + ([decoded[5]] if decoded[5] is not None else [])
             self._application(cursor, str(decoded[1]), str(decoded[2]), float(decoded[3]), tokens)
         elif kind == "o" and decoded[3] == common_pb2.OUTCOME_FUNDED:
             self._funded_outcome(cursor, (str(decoded[1]), str(decoded[2])), _at(decoded, 4))

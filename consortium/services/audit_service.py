@@ -16,7 +16,7 @@ from lianfang.v1 import audit_pb2, audit_pb2_grpc
 from consortium.aliases import AliasBook
 from consortium.audit import AuditLog
 from consortium.records import token_key
-from consortium.rings import RingTracker
+from consortium.rings import RingTracker, application_tokens
 from consortium.store.base import MemberStore
 from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
@@ -155,8 +155,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             for cursor, event in page:
                 if event.startswith('["a"') and any(key in event for key in wanted):
                     decoded = json.loads(event)
-                    # its linking tokens, and the others (an IP's /24; every type where rings are off)
-                    if wanted.intersection(decoded[4]) or (len(decoded) > 6 and wanted.intersection(decoded[6])):
+                    if wanted.intersection(application_tokens(decoded)):
                         found.append(
                             audit_pb2.SubjectQuery(
                                 leaf_index=index,
