@@ -159,4 +159,4 @@ def add_commands(nouns: Any) -> None:
     page = verbs.add_parser("serve", parents=[common], help="serve the interactive graph page on localhost")
     page.add_argument("--listen-host", default="127.0.0.1", help="interface to bind (default: localhost only)")
     page.add_argument("--port", type=int, default=8765)
-    page.set_defaults(run=serve)
+    page.set_defaults(run=serve, long_running=True)

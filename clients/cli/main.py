@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     hub_serve.add_argument("--listen", help="host:port (default 127.0.0.1:7443)")
     hub_serve.add_argument("--store", help="sqlite:///path.db (default) or redis://host:port/db")
     hub_serve.add_argument("--plaintext", action="store_true", help="serve without TLS (local only)")
-    hub_serve.set_defaults(run=_hub_serve)
+    hub_serve.set_defaults(run=_hub_serve, long_running=True)
     hub_purge = hub.add_parser("purge", help="run the retention purge once (applications, expired markers)")
     hub_purge.add_argument("--config", help="TOML file with a [hub] table")
     hub_purge.add_argument("--store", help="store URL (default from the config)")
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     node_serve.add_argument("--listen", help="host:port (default 127.0.0.1:7444)")
     node_serve.add_argument("--hub", help="hub host:port")
     node_serve.add_argument("--database", help="SQLite file of the node's records")
-    node_serve.set_defaults(run=_node_serve)
+    node_serve.set_defaults(run=_node_serve, long_running=True)
     add_node_commands(node, lambda a: asyncio.run(run_node_command(a)))
     add_post_loan_commands(node)
     add_outbox_commands(node)
@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--config", default="deploy/local/consortium.toml", help="launcher TOML (members, ports)")
     up.add_argument("--state-dir", help="where certificates, keys, configs, databases and logs go")
-    up.set_defaults(run=_up)
+    up.set_defaults(run=_up, long_running=True)
 
     demo = nouns.add_parser("demo", help="run a whole consortium on a synthetic workload")
     demo.add_argument("--applicants", type=_at_least(1), default=1000, help="synthetic applicants (default 1000)")
@@ -341,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except ConfigError as exc:
+        if os.environ.get("LIANFANG_DEBUG"):
+            raise
         print(f"lianfang: configuration error: {exc}", file=sys.stderr)
         return 2
     except LianfangRpcError as exc:
@@ -350,10 +352,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"  {v.field}: {v.description}", file=sys.stderr)
         return 1
     except LianfangError as exc:  # raised here, e.g. a store the command cannot reach
+        if os.environ.get("LIANFANG_DEBUG"):
+            raise
         print(f"lianfang: {exc.code.name}: {exc.message}", file=sys.stderr)
         return 1
     except (OSError, ValueError, json_format.ParseError) as exc:  # a file, an argument, a JSON body
-        if os.environ.get("LIANFANG_DEBUG"):
+        # a server's own failure while serving is a bug to see whole (set-up errors are ConfigErrors)
+        if os.environ.get("LIANFANG_DEBUG") or getattr(args, "long_running", False):
             raise
         print(f"lianfang: {_plain(exc)} (LIANFANG_DEBUG=1 shows where)", file=sys.stderr)
         return 1

@@ -177,7 +177,7 @@ def add_commands(hub: Any, admin: Any, keys: Any) -> None:
     serve.add_argument("--listen", help="host:port (default 127.0.0.1:7445)")
     serve.add_argument("--database", help="SQLite file of epochs and the evaluation audit")
     serve.add_argument("--plaintext", action="store_true", help="serve without TLS (local only)")
-    serve.set_defaults(run=_keys_serve)
+    serve.set_defaults(run=_keys_serve, long_running=True)
 
     ks_admin = keys.add_parser("admin", help="key service administration: rotate, activate, retire, audit")
     _add_key_service_connection(ks_admin, "admin/<name>")
