@@ -378,22 +378,25 @@ class Origination(Disbursement):
                         timeout=self.policy.hub_deadline,
                     )
                     filed[key] = marker.marker_id
-                    app.decision["fraud_filed"] = filed
-                    with self.store.transaction() as db:
-                        self.store.save_in(db, app, self.clock())
+                    with self.store.transaction() as db:  # only the list, onto the stored application
+                        stored = self.store.get_application(app.application_id)
+                        stored.decision["fraud_filed"] = dict(filed)
+                        self.store.save_in(db, stored, self.clock())
                 links = epoch_links(person_ids, self.tokeniser)
                 if links:  # a key rotation is under way: the markers must outlive the old epoch
                     await self.hub.link_tokens(links, timeout=self.policy.hub_deadline)
             except LianfangRpcError as error:
                 raise hub_error(error) from error
             markers = list(filed.values())
-            app.decision["fraud"] = {
-                "reason_code": r.reason_code,
-                "evidence_level": r.evidence_level,
-                "markers": markers,
-            }
             now = self.clock()
-            with self.store.transaction() as db:
+            with self.store.transaction() as db:  # the stored application: changes meanwhile stay
+                app = self.store.get_application(app.application_id)
+                app.decision["fraud_filed"] = dict(filed)
+                app.decision["fraud"] = {
+                    "reason_code": r.reason_code,
+                    "evidence_level": r.evidence_level,
+                    "markers": markers,
+                }
                 self.store.save_in(
                     db,
                     app,
