@@ -7,7 +7,8 @@ answers (a referral with HUB_UNAVAILABLE, a source timeout) before its caller gi
 when ``hub_timeout_seconds`` is longer. A Check that did not reach the hub (unreachable, too
 slow, circuit open, rate-limited) is queued under ``check:<application_id>`` so the consortium
 still learns of the application (in OPRF mode, when the key service gave no tokens,
-untokenised: the drainer makes them later); one the hub refused (invalid, consent expired) is not.
+untokenised: the drainer makes them later); one the hub refused (a suspended member, an expired
+consent) is queued dead, for a person to retry or discard (``Origination._stage1``).
 """
 
 from __future__ import annotations

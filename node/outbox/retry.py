@@ -27,6 +27,7 @@ from node.identity.oprf_tokens import KeyServiceUnavailable
 
 OUTAGE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 TRANSIENT = OUTAGE | {
+    grpc.StatusCode.CANCELLED,  # e.g. the channel closing as the node stops: nobody refused it
     grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.ABORTED,
     grpc.StatusCode.INTERNAL,

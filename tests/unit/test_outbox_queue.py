@@ -87,9 +87,8 @@ def test_error_classes() -> None:
 
     for code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         assert is_transient(err(code)) and is_outage(err(code))
-    assert is_transient(err(grpc.StatusCode.RESOURCE_EXHAUSTED)) and not is_outage(
-        err(grpc.StatusCode.RESOURCE_EXHAUSTED)
-    )
+    for code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED):  # retried, not an outage
+        assert is_transient(err(code)) and not is_outage(err(code))
     for code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
         assert not is_transient(err(code)) and not is_outage(err(code))
     assert is_transient(TimeoutError()) and is_transient(CircuitOpen("open")) and is_outage(CircuitOpen("open"))
