@@ -7,7 +7,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from consortium.records import LONGEST_WINDOW
+from lianfang.v1 import common_pb2
+
+from consortium.markers import MarkerPolicy
+from consortium.records import LONGEST_WINDOW, YEAR
 from consortium.usage import UsagePolicy
 from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
 from runtime.config import ConfigError
@@ -81,6 +84,11 @@ class HubConfig:
     the quietest hour, so the fewest same-IP bursts straddle two windows). A 6-hour window starts
     at this hour and every 6 hours on. The same on every replica."""
 
+    marker_retention_years: dict[str, str] = field(default_factory=dict)
+    """Marker type name → years after the event ends until its markers expire, 0 for never
+    (``court_dishonest = "0"``: a list the court maintains itself). Types not named keep the
+    defaults: negative markers 5 years, protective ones 2. The same on every replica."""
+
     application_retention_days: float = 730.0
     """Applications leave the index (and the rings) this long after they were received; on
     Redis also each record's expiry. At least 90 (the longest stacking window), finite."""
@@ -134,6 +142,7 @@ class HubConfig:
         for name in self.analyst_keys:
             self.analyst_key_bytes(name)
         self.link_policy()
+        self.marker_policy()
 
     def usage_policy(self) -> UsagePolicy:
         return UsagePolicy(
@@ -144,6 +153,25 @@ class HubConfig:
             give_to_get_grace=self.give_to_get_grace,
             scraping_checks=self.scraping_checks,
         )
+
+    def marker_policy(self) -> MarkerPolicy:
+        """``MarkerPolicy`` with ``marker_retention_years`` applied (ConfigError naming a bad one)."""
+        setting = "hub: marker_retention_years"
+        names = [n for n, _ in common_pb2.MarkerType.items() if n != "MARKER_TYPE_UNSPECIFIED"]
+        retention = dict(MarkerPolicy().retention_seconds)
+        for name, text in self.marker_retention_years.items():
+            full = "MARKER_TYPE_" + name.strip().upper()
+            if full not in names:
+                known = ", ".join(n.removeprefix("MARKER_TYPE_").lower() for n in names)
+                raise ConfigError(f"{setting}: unknown marker type {name!r} (known: {known})")
+            try:
+                years = float(text)
+            except ValueError:
+                raise ConfigError(f"{setting}: {name} must be a number of years, got {text!r}") from None
+            if not math.isfinite(years) or years < 0:
+                raise ConfigError(f"{setting}: {name} must be a finite number of years ≥ 0 (0: never expires)")
+            retention[common_pb2.MarkerType.Value(full)] = None if years == 0 else years * YEAR
+        return MarkerPolicy(retention)
 
     def link_policy(self) -> LinkPolicy:
         """The ring index's ``LinkPolicy``: the defaults with ``ring_link_caps`` and

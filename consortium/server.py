@@ -190,6 +190,7 @@ async def start_hub(
     )
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     usage = UsageGuard(config.usage_policy())
+    policy = marker_policy or config.marker_policy()
     disputes = DisputeBook()
     rings = RingTracker(store, config.link_policy(), ring_id_key=ring_id_key(audit.signing_key))
     queries = QueryCounts(rings.index, rings.stacking)  # after the ring fold: it holds the new application
@@ -245,14 +246,12 @@ async def start_hub(
         [
             (
                 consortium_pb2_grpc.add_ConsortiumServiceServicer_to_server,
-                ConsortiumServicer(store, clock, marker_policy, rings, usage, disputes, keys, aliases, watches),
+                ConsortiumServicer(store, clock, policy, rings, usage, disputes, keys, aliases, watches),
                 SERVICE_NAMES[0],
             ),
             (
                 consortium_pb2_grpc.add_AdminServiceServicer_to_server,
-                AdminServicer(
-                    store, clock, authenticator, rings, usage, disputes, marker_policy or MarkerPolicy(), keys
-                ),
+                AdminServicer(store, clock, authenticator, rings, usage, disputes, policy, keys),
                 SERVICE_NAMES[1],
             ),
             (

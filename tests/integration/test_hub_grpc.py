@@ -217,6 +217,33 @@ async def test_negative_markers_expire_five_years_after_event(hub) -> None:  # t
     assert expired.status == common_pb2.MARKER_STATUS_EXPIRED
 
 
+async def test_marker_retention_per_type_is_a_hub_setting(tmp_path: Path) -> None:
+    """``marker_retention_years``: a court's list kept until withdrawn (0: never expires), suspect
+    markers 1 year; the others keep their defaults (negative 5 years)."""
+    from clients.demo.consortium import start_local_consortium
+
+    clock = ManualClock()
+    options = {"marker_retention_years": {"court_dishonest": "0", "suspect": "1"}}
+    c = await start_local_consortium(tmp_path, ["lender-a"], clock=clock, hub_options=options)
+    try:
+        a = client(c, "lender-a")
+        court = await a.file_marker(rid(61), common_pb2.MARKER_TYPE_COURT_DISHONEST, "COURT_LIST")
+        suspect = await a.file_marker(rid(62), common_pb2.MARKER_TYPE_SUSPECT, "MULE")
+        fraud = await a.file_marker(
+            rid(63),
+            common_pb2.MARKER_TYPE_CONFIRMED_FRAUD,
+            "FORGED",
+            evidence_level=common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
+        )
+        assert not court.HasField("expires_at")
+        years = {
+            m.marker_type: (m.expires_at.seconds - m.event_ended_at.seconds) / (365 * DAY) for m in (suspect, fraud)
+        }
+        assert years == {common_pb2.MARKER_TYPE_SUSPECT: 1.0, common_pb2.MARKER_TYPE_CONFIRMED_FRAUD: 5.0}
+    finally:
+        await c.stop()
+
+
 async def test_report_outcome(hub) -> None:  # type: ignore[no-untyped-def]
     c, _ = hub
     a = client(c, "lender-a")
