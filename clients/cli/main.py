@@ -160,6 +160,9 @@ def _keys_new(args: argparse.Namespace) -> int:
 def _certs(args: argparse.Namespace) -> int:
     from runtime.tls import DevCertificateAuthority
 
+    if args.action != "init" and not (Path(args.dir) / "ca-key.pem").exists():
+        # issuing from a new CA nobody trusts would only fail later, at the TLS handshake
+        raise ConfigError(f"no CA in {args.dir}: run `lianfang certs init --dir {args.dir}` first")
     ca = DevCertificateAuthority(args.dir)
     if args.action == "init":
         print(ca.ca_file)

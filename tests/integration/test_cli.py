@@ -390,6 +390,7 @@ def test_everyday_mistakes_get_one_line_not_a_traceback(tmp_path: Path) -> None:
         (["admin", "members", "--hub", "127.0.0.1:1", "--admin-key", str(tmp_path / "k.pem"), "list"], "CA file"),
         ([*hub, "--cert", client.cert_file, "--admin-key", str(tmp_path / "k.pem"), "list"], "without its key"),
         (["demo", "--lenders", "1"], "at least 2"),
+        (["certs", "issue", "hub", "--dir", str(tmp_path / "no-ca")], "certs init"),
         # destroying a key epoch's secret is irreversible: only once the hub has re-keyed out of it
         (
             [
