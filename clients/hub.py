@@ -261,6 +261,19 @@ class AdminClient(RpcClient):
         request = consortium_pb2.ChangeMemberRequest(member_id=member_id, reason=reason)
         return (await self._call(method, request, timeout=timeout, metadata=metadata)).member
 
+    async def rotate_member_key(
+        self,
+        member_id: str,
+        public_key: bytes,
+        reason: str = "",
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.Member:
+        """Replaces the member's Ed25519 signing key (raw 32 bytes): the old one stops working."""
+        request = consortium_pb2.RotateMemberKeyRequest(member_id=member_id, public_key=public_key, reason=reason)
+        return (await self._call(self._stub.RotateMemberKey, request, timeout=timeout, metadata=metadata)).member
+
     async def list_members(
         self, *, status: int = 0, timeout: float | None = None, metadata: Metadata | None = None
     ) -> list[consortium_pb2.Member]:

@@ -87,9 +87,13 @@ class Authenticator:
         self.wall_clock: Clock = time.time
         """What a running stream's token expiry is measured against (tests move it)."""
 
-    def forget_member(self, member_id: str) -> None:
-        """Drops cached state of a member (called when an admin changes it here)."""
+    def forget_member(self, member_id: str, *, tokens: bool = False) -> None:
+        """Drops cached state of a member (called when an admin changes it here); ``tokens``:
+        also the tokens verified for it (its key changed: they were signed with the old one)."""
         self._member_cache.pop(member_id, None)
+        if tokens:
+            for token in [t for t, p in self._verified.items() if p.subject == member_id]:
+                del self._verified[token]
 
     async def _member(self, member_id: str) -> Member | None:
         now = time.monotonic()

@@ -69,6 +69,7 @@ REQUIRED_SCOPE: dict[str, Scope] = {
             "SuspendMember",
             "ReinstateMember",
             "RevokeMember",
+            "RotateMemberKey",
             "ListMembers",
             "ListUsage",
             "OpenDispute",

@@ -93,6 +93,8 @@ async def _admin_members(args: argparse.Namespace) -> int:
             members = [await client.register_member(args.member_id, args.name, args.category, raw)]
         elif args.action == "list":
             members = await client.list_members()
+        elif args.action == "rotate-key":
+            members = [await client.rotate_member_key(args.member_id, _public_key_arg(args.public_key), args.reason)]
         else:
             members = [await client.change_member(args.action, args.member_id, args.reason)]
     finally:
@@ -262,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = actions.add_parser(action, help=f"{action} a member")
         p.add_argument("member_id")
         p.add_argument("--reason", default="", help="recorded with the status change")
+    rotate = actions.add_parser("rotate-key", help="replace a member's signing key (a leaked key)")
+    rotate.add_argument("member_id")
+    rotate.add_argument("--public-key", required=True, help="the new base64 raw Ed25519 key, or a file holding it")
+    rotate.add_argument("--reason", default="", help="recorded in the audit log")
     actions.add_parser("list", help="list members as JSON lines")
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
 

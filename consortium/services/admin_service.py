@@ -9,7 +9,7 @@ from consortium.auth import Authenticator
 from consortium.disputes import DisputeBook, dispute_response, resolve_dispute
 from consortium.key_book import KeyBook, encryption_key_event, epoch_event, retire_event
 from consortium.markers import MarkerPolicy
-from consortium.members import ACTIVE, PENDING, TRANSITIONS
+from consortium.members import ACTIVE, PENDING, REVOKED, TRANSITIONS
 from consortium.records import Member
 from consortium.rings import RingTracker, admin_event
 from consortium.store.base import Store
@@ -17,6 +17,7 @@ from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.identifier_text import check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
@@ -121,6 +122,45 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             self.authenticator.forget_member(request.member_id)
         self.log.apply(entries)
         return consortium_pb2.MemberResponse(member=member_message(member))
+
+    async def RotateMemberKey(
+        self, request: consortium_pb2.RotateMemberKeyRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.MemberResponse:
+        """A new signing key for a member (its old one leaked): the status stays as it is; from
+        then on this replica refuses tokens signed with the old key, and every other replica
+        once its member cache (``member_cache_seconds``) and the old tokens' lifetime (at most
+        5 minutes) are over."""
+        violations = []
+        if not MEMBER_ID.match(request.member_id):
+            violations.append(FieldViolation("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends"))
+        if len(request.public_key) != ED25519_PUBLIC_KEY_BYTES:
+            violations.append(FieldViolation("public_key", "must be a raw 32-byte Ed25519 public key"))
+        if len(request.reason) > 500:
+            violations.append(FieldViolation("reason", "at most 500 characters"))
+        check_free_text(request.reason, "reason", violations)  # it goes into the audit log
+        if violations:
+            raise InvalidArgument(violations)
+        member = await self.store.get_member(request.member_id)
+        if member is None:
+            raise NotFound(f"member {request.member_id!r} not found")
+        if member.status == REVOKED:
+            raise FailedPrecondition(f"member {request.member_id!r} is revoked")
+        now = self.clock()
+        try:
+            changed, entries = await self.store.set_member_status_logged(
+                member.member_id,
+                frozenset({member.status}),  # changed meanwhile: FAILED_PRECONDITION, look again
+                member.status,
+                member.status_reason,
+                now,
+                [self._audit_event("rotate_key", member.member_id, now, request.reason)],
+                self.log.cursor,
+                public_key=request.public_key,
+            )
+        finally:  # the old key stops working on this replica at once, even if the call failed late
+            self.authenticator.forget_member(request.member_id, tokens=True)
+        self.log.apply(entries)
+        return consortium_pb2.MemberResponse(member=member_message(changed))
 
     async def ApproveMember(
         self, request: consortium_pb2.ChangeMemberRequest, context: grpc.aio.ServicerContext

@@ -26,9 +26,17 @@ class MemberStore(abc.ABC):
 
     @abc.abstractmethod
     async def set_member_status(
-        self, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
+        self,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        *,
+        public_key: bytes | None = None,
     ) -> Member:
-        """Compare-and-set of the status. NotFound / FailedPrecondition (status not in expected)."""
+        """Compare-and-set of the status (and, given ``public_key``, the member's signing key:
+        a rotation). NotFound / FailedPrecondition (status not in expected)."""
 
     @abc.abstractmethod
     async def list_members(self) -> list[Member]: ...
@@ -200,10 +208,12 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
         at: float,
         events: Sequence[str],
         after: LogCursor,
+        *,
+        public_key: bytes | None = None,
     ) -> tuple[Member, list[tuple[LogCursor, str]]]:
-        """A member's status change (approve, suspend, …) and its audit entry, as
+        """A member's status change (approve, suspend, …; a key rotation) and its audit entry, as
         ``add_member_logged``: ``set_member_status`` then ``append_log_events(events, after)``."""
-        member = await self.set_member_status(member_id, expected, status, reason, at)
+        member = await self.set_member_status(member_id, expected, status, reason, at, public_key=public_key)
         return member, await self.append_log_events(events, after)
 
     async def unlogged_member_events(self) -> list[UnloggedEvents]:

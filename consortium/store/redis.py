@@ -201,9 +201,16 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
 
     @guarded
     async def set_member_status(
-        self, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
+        self,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        *,
+        public_key: bytes | None = None,
     ) -> Member:
-        return await self._set_status(member_id, expected, status, reason, at, [])
+        return await self._set_status(member_id, expected, status, reason, at, [], public_key)
 
     @guarded
     async def set_member_status_logged(
@@ -215,9 +222,11 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         at: float,
         events: Sequence[str],
         after: LogCursor,
+        *,
+        public_key: bytes | None = None,
     ) -> tuple[Member, list[tuple[LogCursor, str]]]:
         field, value = _pending_field(), _pending_value(at, events)
-        member = await self._set_status(member_id, expected, status, reason, at, [field, value])
+        member = await self._set_status(member_id, expected, status, reason, at, [field, value], public_key)
         return member, await self._log_change(member_id, field, value, events, after)
 
     async def _set_status(
@@ -228,9 +237,12 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         reason: str,
         at: float,
         extra: list[str | int | bytes],
+        public_key: bytes | None = None,
     ) -> Member:
         args: list[str | int | bytes] = ["status", len(expected), *(str(int(s)) for s in expected)]
         args += ["status", str(int(status)), "status_reason", reason, "updated_at", num(at), *extra]
+        if public_key is not None:
+            args += ["public_key", public_key]
         key = self._member_key(member_id, "member")
         [result] = await self._run([(self._update, [key], args)])
         if result[0] == 0:

@@ -188,10 +188,17 @@ class SqliteStore(Store):
         return _member(row) if row else None
 
     async def set_member_status(
-        self, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
+        self,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        *,
+        public_key: bytes | None = None,
     ) -> Member:
         with self._tx() as db:
-            return self._set_status(db, member_id, expected, status, reason, at)
+            return self._set_status(db, member_id, expected, status, reason, at, public_key)
 
     async def set_member_status_logged(
         self,
@@ -202,15 +209,23 @@ class SqliteStore(Store):
         at: float,
         events: Sequence[str],
         after: LogCursor,
+        *,
+        public_key: bytes | None = None,
     ) -> tuple[Member, list[tuple[LogCursor, str]]]:
         """The status and its log entries in one transaction."""
         with self._tx() as db:
-            member = self._set_status(db, member_id, expected, status, reason, at)
+            member = self._set_status(db, member_id, expected, status, reason, at, public_key)
             return member, self._log(db, events, after)
 
     @staticmethod
     def _set_status(
-        db: sqlite3.Connection, member_id: str, expected: frozenset[int], status: int, reason: str, at: float
+        db: sqlite3.Connection,
+        member_id: str,
+        expected: frozenset[int],
+        status: int,
+        reason: str,
+        at: float,
+        public_key: bytes | None = None,
     ) -> Member:
         row = db.execute("SELECT status FROM members WHERE member_id = ?", (member_id,)).fetchone()
         if row is None:
@@ -218,8 +233,9 @@ class SqliteStore(Store):
         if row[0] not in expected:
             raise FailedPrecondition(f"member {member_id!r} is {status_name(int(row[0]))}")
         db.execute(
-            "UPDATE members SET status = ?, status_reason = ?, updated_at = ? WHERE member_id = ?",
-            (status, reason, at, member_id),
+            "UPDATE members SET status = ?, status_reason = ?, updated_at = ?, public_key = COALESCE(?, public_key)"
+            " WHERE member_id = ?",
+            (status, reason, at, public_key, member_id),
         )
         return _member(
             db.execute(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE member_id = ?", (member_id,)).fetchone()

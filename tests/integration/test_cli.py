@@ -92,6 +92,11 @@ async def test_admin_members_commands(tmp_path: Path) -> None:
         assert json.loads(out.stdout)["status"] == "MEMBER_STATUS_ACTIVE"
         out = await _arun(*common, "reinstate", "lender-z")
         assert out.returncode == 1 and "FAILED_PRECONDITION" in out.stderr
+        rotated = generate_key_file(tmp_path / "rotated.pem")
+        (tmp_path / "rotated.pub").write_text(base64.b64encode(rotated).decode())
+        out = await _arun(*common, "rotate-key", "lender-z", "--public-key", str(tmp_path / "rotated.pub"))
+        assert out.returncode == 0, out.stderr
+        assert base64.b64decode(json.loads(out.stdout)["publicKey"]) == rotated
         out = await _arun(*common, "register", "BAD", "--name", "x", "--public-key", "AAAA")
         assert out.returncode == 1 and "member_id" in out.stderr and "public_key" in out.stderr
         out = await _arun(*common, "list")

@@ -336,6 +336,33 @@ async def _call_with(c: LocalConsortium, token: str | None, subject: str = "lend
         await channel.close()
 
 
+async def test_a_member_s_leaked_key_is_replaced_and_stops_working(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """RotateMemberKey: tokens signed with the old key are refused from then on (a fresh one, and
+    one this hub had verified and cached), the new key works, the status and reason stay, and
+    the rotation is an audit entry. A revoked member's key is not rotated; a bad key is refused."""
+    c, _ = hub
+    old_key = c.members["lender-a"].key_file
+    cached = raw_jwt(old_key, "lender-a", scope="query")
+    assert await _call_with(c, cached) == grpc.StatusCode.OK  # verified and cached by the hub
+    logged = c.hub.rings.applied
+    new_key = str(tmp_path / "lender-a-new.pem")
+    changed = await c.admin.rotate_member_key("lender-a", generate_key_file(new_key), "key leaked in a phishing mail")
+    assert changed.status == common_pb2.MEMBER_STATUS_ACTIVE and c.hub.rings.applied == logged + 1
+    assert await _call_with(c, cached) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(old_key, "lender-a", scope="query")) == grpc.StatusCode.UNAUTHENTICATED
+    assert await _call_with(c, raw_jwt(new_key, "lender-a", scope="query")) == grpc.StatusCode.OK
+    with pytest.raises(LianfangRpcError) as err:
+        await c.admin.rotate_member_key("lender-a", b"short")
+    assert [v.field for v in err.value.violations] == ["public_key"]
+    await c.admin.change_member("revoke", "lender-b", "left the consortium")
+    with pytest.raises(LianfangRpcError) as err:
+        await c.admin.rotate_member_key("lender-b", generate_key_file(str(tmp_path / "b.pem")))
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(LianfangRpcError) as err:
+        await c.admin.rotate_member_key("nobody", generate_key_file(str(tmp_path / "n.pem")))
+    assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
 async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     c, _ = hub
     key = c.members["lender-a"].key_file

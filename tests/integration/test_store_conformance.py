@@ -165,6 +165,12 @@ def test_a_member_change_and_its_log_entry_are_written_together(backend: Backend
         assert [e for _, e in await store.log_events(LOG_START, 10)] == ["before", "register a", "approve a"]
         assert await store.get_member("a") == changed
         assert await store.unlogged_member_events() == []
+        # A key rotation: the status and its reason stay, the key changes, logged with it.
+        rotated, logged = await store.set_member_status_logged(
+            "a", frozenset({ACTIVE}), ACTIVE, "approved", T0 + 7, ["rotate a"], logged[-1][0], public_key=b"\x07" * 32
+        )
+        assert rotated == replace(changed, public_key=b"\x07" * 32, updated_at=T0 + 7)
+        assert await store.get_member("a") == rotated and [e for _, e in logged] == ["rotate a"]
 
     backend.run(scenario)
 

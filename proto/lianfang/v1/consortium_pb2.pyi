@@ -550,6 +550,16 @@ class ChangeMemberRequest(_message.Message):
     reason: str
     def __init__(self, member_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
+class RotateMemberKeyRequest(_message.Message):
+    __slots__ = ("member_id", "public_key", "reason")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    public_key: bytes
+    reason: str
+    def __init__(self, member_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class MemberResponse(_message.Message):
     __slots__ = ("member",)
     MEMBER_FIELD_NUMBER: _ClassVar[int]

@@ -667,6 +667,11 @@ class AdminServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ChangeMemberRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.MemberResponse.FromString,
                 _registered_method=True)
+        self.RotateMemberKey = channel.unary_unary(
+                '/lianfang.v1.AdminService/RotateMemberKey',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.RotateMemberKeyRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.MemberResponse.FromString,
+                _registered_method=True)
         self.ListMembers = channel.unary_unary(
                 '/lianfang.v1.AdminService/ListMembers',
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListMembersRequest.SerializeToString,
@@ -744,6 +749,14 @@ class AdminServiceServicer:
 
     def RevokeMember(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateMemberKey(self, request, context):
+        """Replaces a member's Ed25519 signing key (a leaked key): tokens signed with the old one are
+        refused from then on. Not for a revoked member.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -830,6 +843,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'RevokeMember': grpc.unary_unary_rpc_method_handler(
                     servicer.RevokeMember,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ChangeMemberRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.MemberResponse.SerializeToString,
+            ),
+            'RotateMemberKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateMemberKey,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.RotateMemberKeyRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.MemberResponse.SerializeToString,
             ),
             'ListMembers': grpc.unary_unary_rpc_method_handler(
@@ -1013,6 +1031,33 @@ class AdminService:
             target,
             '/lianfang.v1.AdminService/RevokeMember',
             lianfang_dot_v1_dot_consortium__pb2.ChangeMemberRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.MemberResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateMemberKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/RotateMemberKey',
+            lianfang_dot_v1_dot_consortium__pb2.RotateMemberKeyRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.MemberResponse.FromString,
             options,
             channel_credentials,
