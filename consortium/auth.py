@@ -52,6 +52,8 @@ class Principal:
     scopes: frozenset[Scope]
     token_id: str
     single_use: bool
+    signed_with: bytes = b""
+    """A member's raw public key its token was verified with: a rotated key stops it."""
 
 
 class Authenticator:
@@ -134,21 +136,25 @@ class Authenticator:
         ):
             raise Unauthenticated("token already used: a token with scopes other than 'query' is single-use")
         if principal.caller is Caller.MEMBER:
-            member = await self._member(principal.subject)
-            if member is None:
-                raise Unauthenticated("unknown member")
-            if member.status != ACTIVE:
-                raise PermissionDenied(f"member is {status_name(member.status)}")
+            await self._require_current(principal)
         return principal
 
-    async def check_member_active(self, member_id: str) -> None:
-        """Raises unless the member is (still) ACTIVE: read through the member cache, so a
-        long-lived stream costs one store read per ``member_cache_seconds``."""
-        member = await self._member(member_id)
+    async def _require_current(self, principal: Principal) -> None:
+        """The member exists, is ACTIVE, and still has the key the token was signed with (read
+        through the member cache: a rotation here is seen at once, elsewhere within
+        ``member_cache_seconds``, whatever token caches or open streams hold)."""
+        member = await self._member(principal.subject)
         if member is None:
-            raise PermissionDenied("unknown member")
+            raise Unauthenticated("unknown member")
+        if member.public_key != principal.signed_with:
+            raise Unauthenticated("the member's signing key was replaced: sign with the new key")
         if member.status != ACTIVE:
             raise PermissionDenied(f"member is {status_name(member.status)}")
+
+    async def check_member_active(self, principal: Principal) -> None:
+        """Raises unless the member is (still) ACTIVE with the key the stream's token was signed
+        with: a long-lived stream costs one store read per ``member_cache_seconds``."""
+        await self._require_current(principal)
 
     async def _verify(self, token: str, now: float) -> Principal:
         subject = unverified_subject(token)
@@ -169,7 +175,8 @@ class Authenticator:
             allowed = " ".join(sorted(s.value for s in KIND_SCOPES[caller]))
             raise PermissionDenied(f"a {caller.value} may only hold scopes: {allowed}")
         jti = claims["jti"]
-        return Principal(subject, caller, float(claims["exp"]), scopes, jti, not scopes <= REUSABLE_SCOPES)
+        signed_with = member.public_key if caller is Caller.MEMBER and member else b""
+        return Principal(subject, caller, float(claims["exp"]), scopes, jti, not scopes <= REUSABLE_SCOPES, signed_with)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +195,7 @@ class StreamGrant:
         """PERMISSION_DENIED once the member is no longer ACTIVE; UNAVAILABLE once the token has
         expired (the client reconnects with a fresh one)."""
         if self.principal.caller is Caller.MEMBER:
-            await self.authenticator.check_member_active(self.principal.subject)
+            await self.authenticator.check_member_active(self.principal)
         if self.seconds_left() <= 0:
             raise Unavailable("token expired: reconnect")
 

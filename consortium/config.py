@@ -16,6 +16,9 @@ from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, Li
 from runtime.config import ConfigError
 from runtime.event_loop import resolve as resolve_event_loop
 
+MAX_MARKER_YEARS = 100
+"""Longest marker retention a setting may give (0 is "never expires")."""
+
 
 @dataclass(frozen=True)
 class HubConfig:
@@ -159,8 +162,12 @@ class HubConfig:
         setting = "hub: marker_retention_years"
         names = [n for n, _ in common_pb2.MarkerType.items() if n != "MARKER_TYPE_UNSPECIFIED"]
         retention = dict(MarkerPolicy().retention_seconds)
+        seen: set[str] = set()
         for name, text in self.marker_retention_years.items():
             full = "MARKER_TYPE_" + name.strip().upper()
+            if full in seen:
+                raise ConfigError(f"{setting}: {name} is given twice")
+            seen.add(full)
             if full not in names:
                 known = ", ".join(n.removeprefix("MARKER_TYPE_").lower() for n in names)
                 raise ConfigError(f"{setting}: unknown marker type {name!r} (known: {known})")
@@ -168,8 +175,8 @@ class HubConfig:
                 years = float(text)
             except ValueError:
                 raise ConfigError(f"{setting}: {name} must be a number of years, got {text!r}") from None
-            if not math.isfinite(years) or years < 0:
-                raise ConfigError(f"{setting}: {name} must be a finite number of years ≥ 0 (0: never expires)")
+            if not 0 <= years <= MAX_MARKER_YEARS:  # NaN fails too; past ~8,000 years no timestamp holds it
+                raise ConfigError(f"{setting}: {name} must be 0 to {MAX_MARKER_YEARS} years (0: never expires)")
             retention[common_pb2.MarkerType.Value(full)] = None if years == 0 else years * YEAR
         return MarkerPolicy(retention)
 

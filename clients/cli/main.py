@@ -264,7 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = actions.add_parser(action, help=f"{action} a member")
         p.add_argument("member_id")
         p.add_argument("--reason", default="", help="recorded with the status change")
-    rotate = actions.add_parser("rotate-key", help="replace a member's signing key (a leaked key)")
+    rotate = actions.add_parser(
+        "rotate-key",
+        help="replace a member's signing key (a leaked key); in OPRF mode update the key service's member_keys too",
+    )
     rotate.add_argument("member_id")
     rotate.add_argument("--public-key", required=True, help="the new base64 raw Ed25519 key, or a file holding it")
     rotate.add_argument("--reason", default="", help="recorded in the audit log")

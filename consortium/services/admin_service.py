@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
@@ -145,7 +147,10 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             raise NotFound(f"member {request.member_id!r} not found")
         if member.status == REVOKED:
             raise FailedPrecondition(f"member {request.member_id!r} is revoked")
+        if any(m.public_key == request.public_key for m in await self.store.list_members()):
+            raise InvalidArgument.one("public_key", "is a member's key already (a new key pair is needed)")
         now = self.clock()
+        fingerprint = hashlib.sha256(request.public_key).hexdigest()[:16]  # which key, in the audit log
         try:
             changed, entries = await self.store.set_member_status_logged(
                 member.member_id,
@@ -153,7 +158,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
                 member.status,
                 member.status_reason,
                 now,
-                [self._audit_event("rotate_key", member.member_id, now, request.reason)],
+                [self._audit_event("rotate_key", member.member_id, now, f"key {fingerprint}: {request.reason}")],
                 self.log.cursor,
                 public_key=request.public_key,
             )

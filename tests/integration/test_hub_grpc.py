@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -354,6 +355,12 @@ async def test_a_member_s_leaked_key_is_replaced_and_stops_working(hub, tmp_path
     with pytest.raises(LianfangRpcError) as err:
         await c.admin.rotate_member_key("lender-a", b"short")
     assert [v.field for v in err.value.violations] == ["public_key"]
+    with pytest.raises(LianfangRpcError) as err:  # a key some member has: this one's, or another's
+        await c.admin.rotate_member_key("lender-b", changed.public_key)
+    assert [v.field for v in err.value.violations] == ["public_key"]
+    entries = await c.hub.store.log_events((0, 0), 10_000)
+    [rotation] = [e for _, e in entries if '"rotate_key"' in e]
+    assert hashlib.sha256(changed.public_key).hexdigest()[:16] in rotation  # which key was installed
     await c.admin.change_member("revoke", "lender-b", "left the consortium")
     with pytest.raises(LianfangRpcError) as err:
         await c.admin.rotate_member_key("lender-b", generate_key_file(str(tmp_path / "b.pem")))

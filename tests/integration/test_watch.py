@@ -15,6 +15,7 @@ import grpc
 import pytest
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from clients.credentials import generate_key_file
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
@@ -256,6 +257,30 @@ async def test_a_stream_ends_when_its_member_is_suspended_or_revoked(pair: Local
     )
     error = await ended_with(stream)
     assert error.code == grpc.StatusCode.PERMISSION_DENIED and "revoked" in error.message
+
+
+async def test_a_stream_opened_with_a_key_since_replaced_ends(pair: LocalConsortium, tmp_path: Path) -> None:
+    """A leaked key's holder must not keep a member's alerts: once the key is replaced, a stream
+    its token opened ends UNAUTHENTICATED, here and on another replica (straight in the store)."""
+    a, b = pair.members["lender-a"].hub_client, pair.members["lender-b"].hub_client
+    stream, _ = await open_stream(a)
+    await pair.admin.rotate_member_key("lender-a", generate_key_file(tmp_path / "a-new.pem"))
+    error = await ended_with(stream)
+    assert error.code == grpc.StatusCode.UNAUTHENTICATED and "key was replaced" in error.message
+
+    stream, _ = await open_stream(b)
+    member = await pair.hub.store.get_member("lender-b")
+    assert member is not None
+    await pair.hub.store.set_member_status(
+        "lender-b",
+        frozenset({members.ACTIVE}),
+        members.ACTIVE,
+        member.status_reason,
+        pair.clock(),
+        public_key=generate_key_file(tmp_path / "b-new.pem"),
+    )
+    error = await ended_with(stream)
+    assert error.code == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_a_stream_ends_unavailable_when_its_token_expires(pair: LocalConsortium) -> None:
