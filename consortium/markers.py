@@ -71,9 +71,7 @@ def validate_filing(request: consortium_pb2.FileMarkerRequest) -> list[FieldViol
         and request.evidence_level == common_pb2.EVIDENCE_LEVEL_UNSPECIFIED
     ):
         violations.append(FieldViolation("evidence_level", "confirmed fraud requires an evidence level"))
-    if len(request.case_ref) > 128:
-        violations.append(FieldViolation("case_ref", "at most 128 characters"))
-    check_free_text(request.case_ref, "case_ref", violations)
+    check_free_text(request.case_ref, "case_ref", violations, max_chars=128)
     return violations
 
 

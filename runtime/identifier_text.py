@@ -82,8 +82,11 @@ def identifier_in(text: str) -> str | None:
     return None
 
 
-def check_free_text(text: str, field: str, violations: list[FieldViolation]) -> None:
-    """Adds a violation for ``field`` when ``text`` appears to hold a personal identifier."""
+def check_free_text(text: str, field: str, violations: list[FieldViolation], *, max_chars: int = 0) -> None:
+    """Adds a violation for ``field`` when ``text`` is over ``max_chars`` (when given) or
+    appears to hold a personal identifier."""
+    if max_chars and len(text) > max_chars:
+        violations.append(FieldViolation(field, f"at most {max_chars} characters"))
     kind = identifier_in(text)
     if kind is not None:
         violations.append(FieldViolation(field, f"must not hold personal data: it contains what looks like {kind}"))

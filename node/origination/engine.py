@@ -348,9 +348,7 @@ class Origination(Disbursement):
                 FieldViolation("reason_code", "is required: upper-case A-Z, 0-9 and _, 2..40, starting with a letter")
             )
         check_free_text(r.reason_code, "reason_code", v)  # shown to every member hitting the marker
-        if len(r.case_ref) > 128:
-            v.append(FieldViolation("case_ref", "at most 128 characters"))
-        check_free_text(r.case_ref, "case_ref", v)
+        check_free_text(r.case_ref, "case_ref", v, max_chars=128)
         if v:
             raise InvalidArgument(v)
         async with self._locks.hold(r.application_id):
