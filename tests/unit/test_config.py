@@ -161,3 +161,19 @@ def test_tls_files_that_cannot_be_used_are_configuration_errors(tmp_path: Path) 
     with pytest.raises(ConfigError, match="TLS key"):
         server_credentials(TlsConfig(cert_file=client.cert_file, key_file=str(tmp_path / "gone.pem")))
     channel_credentials(ca.ca_file, client.cert_file, client.key_file)  # both: fine
+
+
+def test_the_readme_s_node_toml_loads(tmp_path: Path) -> None:
+    """The "Running a consortium by hand" example is a node configuration that loads as written
+    (with a real key in place of the placeholder)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("with `node.toml`", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    example = example.replace("<the base64 keys new printed for keys/lender-a-idp.pem>", ADMIN)
+    f = tmp_path / "node.toml"
+    f.write_text(example)
+    config = load_config(NodeConfig, section="node", file=str(f))
+    assert (config.member_id, config.hub_cert_file, config.tls_key) == (
+        "lender-a",
+        "certs/client-lender-a.pem",
+        "certs/node-a-key.pem",
+    )
