@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,11 +224,13 @@ class UsageGuard:
                 )
             self._buckets[member] = (tokens - checks, clock)
 
-    def report(self, now: float) -> list[dict[str, Any]]:
+    def report(self, now: float, members: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Per member: figures, contribution ratio and flags (SCRAPING_SUSPECTED, ENUMERATION_SUSPECTED,
-        BELOW_GIVE_TO_GET)."""
+        BELOW_GIVE_TO_GET). ``members`` are listed even with nothing counted yet (all zeros): a
+        member that never checks nor gives is worth seeing too."""
         p, rows = self.policy, []
-        for member, f in sorted(self.members.items()):
+        for member in sorted(set(self.members).union(members)):
+            f = self.members.get(member) or MemberFigures()
             ratio = f.contributions / f.checks if f.checks else 0.0
             flags = []
             if f.checks >= p.scraping_checks and f.outcomes == 0:

@@ -1,4 +1,5 @@
-"""The options every hub-facing command shares (address, TLS, client certificate), in one place."""
+"""The options every hub-facing command shares (address, TLS, client certificate, the admin who
+signs), in one place."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import grpc
 
 from clients.channel import open_channel
+from clients.credentials import JwtSigner, load_private_key
 
 
 def add_hub_connection(parser: argparse.ArgumentParser, principal: str) -> None:
@@ -22,3 +24,15 @@ def hub_channel(args: argparse.Namespace) -> grpc.aio.Channel:
     return open_channel(
         args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
     )
+
+
+def add_admin_principal(parser: argparse.ArgumentParser) -> None:
+    """How an admin command reaches the hub (:func:`add_hub_connection`) and whom it signs as."""
+    add_hub_connection(parser, "admin/<name>")
+    parser.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
+    parser.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+
+
+def admin_signer(args: argparse.Namespace) -> JwtSigner:
+    """Signs calls as ``admin/<--admin-name>`` with ``--admin-key``."""
+    return JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key))

@@ -15,13 +15,14 @@ from google.protobuf import json_format
 
 from clients.cli.analyst_commands import add_commands as add_analyst_commands
 from clients.cli.audit_commands import add_commands as add_audit_commands
-from clients.cli.hub_connection import add_hub_connection, hub_channel
+from clients.cli.governance_commands import add_commands as add_governance_commands
+from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.cli.oprf_commands import add_commands as add_oprf_commands
 from clients.cli.outbox_commands import add_commands as add_outbox_commands
 from clients.cli.post_loan_commands import add_commands as add_post_loan_commands
-from clients.credentials import JwtSigner, generate_key_file, load_private_key, write_secret
+from clients.credentials import generate_key_file, write_secret
 from clients.errors import LianfangRpcError
 from clients.hub import AdminClient
 from runtime import event_loop
@@ -75,7 +76,7 @@ def _node_serve(args: argparse.Namespace) -> int:
 
 
 def _admin_client(args: argparse.Namespace) -> AdminClient:
-    return AdminClient(hub_channel(args), JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key)))
+    return AdminClient(hub_channel(args), admin_signer(args))
 
 
 def _member_dict(m: object) -> dict[str, object]:
@@ -217,13 +218,6 @@ def _up(args: argparse.Namespace) -> int:
     return asyncio.run(run(plan, prepare(plan)))
 
 
-def _add_admin_principal(parser: argparse.ArgumentParser) -> None:
-    """How an admin command reaches the hub and whom it signs as."""
-    add_hub_connection(parser, "admin/<name>")
-    parser.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
-    parser.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lianfang", description=__doc__)
     nouns = parser.add_subparsers(dest="noun", required=True, metavar="COMMAND")
@@ -253,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     admin = nouns.add_parser("admin", help="consortium administration").add_subparsers(dest="verb", required=True)
     members = admin.add_parser("members", help="member lifecycle")
-    _add_admin_principal(members)
+    add_admin_principal(members)
     actions = members.add_subparsers(dest="action", required=True)
     register = actions.add_parser("register", help="register a member (status pending)")
     register.add_argument("member_id")
@@ -275,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
 
     epochs = admin.add_parser("keys", help="consortium key epochs: wrapped to each member, rotated, retired")
-    _add_admin_principal(epochs)
+    add_admin_principal(epochs)
     key_actions = epochs.add_subparsers(dest="action", required=True)
     enc = key_actions.add_parser("set-encryption-key", help="register a member's X25519 public key")
     enc.add_argument("member_id")
@@ -287,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     key_actions.add_parser("list", help="list epochs as JSON lines")
     epochs.set_defaults(run=lambda a: asyncio.run(_admin_keys(a)))
 
+    add_governance_commands(admin)
     add_analyst_commands(nouns)
     add_audit_commands(nouns)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from clients.canaries import CanaryClient
 from clients.channel import open_channel
-from clients.cli.hub_connection import add_hub_connection, hub_channel
+from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
 from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
 from clients.keys import KeyServiceClient, key_service_signer
 from runtime.config import load_config
@@ -147,7 +147,7 @@ async def _hub_rekey(args: argparse.Namespace) -> int:
 async def _admin_canaries(args: argparse.Namespace) -> int:
     from consortium.records import token_from_key
 
-    client = CanaryClient(hub_channel(args), JwtSigner(f"admin/{args.admin_name}", load_private_key(args.admin_key)))
+    client = CanaryClient(hub_channel(args), admin_signer(args))
     try:
         if args.action == "plant":
             print(json.dumps({"planted": await client.plant([token_from_key(k) for k in args.tokens], args.label)}))
@@ -218,9 +218,7 @@ def add_commands(hub: Any, admin: Any, keys: Any) -> None:
     rekey.set_defaults(run=lambda a: asyncio.run(_hub_rekey(a)))
 
     canaries = admin.add_parser("canaries", help="canary tokens: plant synthetic identities, list alerts")
-    add_hub_connection(canaries, "admin/<name>")
-    canaries.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
-    canaries.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+    add_admin_principal(canaries)
     canary_actions = canaries.add_subparsers(dest="action", required=True)
     plant = canary_actions.add_parser("plant", help="plant tokens (scheme.type.epoch.hex) of synthetic identities")
     plant.add_argument("--label", required=True, help="name of this batch of canaries")

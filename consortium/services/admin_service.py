@@ -199,6 +199,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self, request: consortium_pb2.ListUsageRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.ListUsageResponse:
         await self.log.catch_up()  # counts from every replica's Checks
+        registered = [m.member_id for m in await self.store.list_members()]
         return consortium_pb2.ListUsageResponse(
             members=[
                 consortium_pb2.MemberUsage(
@@ -210,7 +211,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
                     contribution_ratio=row["contribution_ratio"],
                     flags=row["flags"],
                 )
-                for row in self.usage.report(self.clock())
+                for row in self.usage.report(self.clock(), registered)
             ]
         )
 

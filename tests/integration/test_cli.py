@@ -28,6 +28,8 @@ HELP_PATHS = [
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],
     ["admin", "keys", "--admin-key", "x", "new-epoch"],
+    *[["admin", "disputes", "--admin-key", "x", *verb] for verb in ([], ["list"], ["open"], ["resolve"])],
+    ["admin", "usage"],
     ["keys", "new"],
     ["certs", "init"],
     ["analyst"],
@@ -380,6 +382,75 @@ async def test_admin_key_epoch_commands(tmp_path: Path) -> None:
         assert [json.loads(line)["epoch"] for line in listed.stdout.splitlines()] == [2]
         refused = await _arun(*common, "retire", "2")
         assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr
+    finally:
+        await c.stop()
+
+
+async def test_admin_dispute_and_usage_commands(tmp_path: Path) -> None:
+    """An admin opens a data subject's dispute, sees it listed, resolves it from the terminal;
+    the marker's filer sees the outcome. ``admin usage`` shows who took and gave what."""
+    from lianfang.v1 import common_pb2
+
+    c = await start_local_consortium(tmp_path / "c", ["lender-a", "lender-b"])
+    admin_cert = c.ca.issue_client("admin/demo")
+    filer = c.members["lender-b"].hub_client
+    try:
+        conn = ["--hub", c.hub_address, "--ca", c.ca.ca_file, "--cert", admin_cert.cert_file]
+        conn += ["--key", admin_cert.key_file, "--admin-key", str(tmp_path / "c" / "keys" / "admin.pem")]
+        conn += ["--admin-name", "demo"]
+        disputes = ["admin", "disputes", *conn]
+        token = common_pb2.Token(scheme=1, type=3, epoch=1, value=b"\x01" * 16)
+        wrong = await filer.file_marker(token, common_pb2.MARKER_TYPE_SUSPECT, "MULE_ACCOUNT")
+        right = await filer.file_marker(token, common_pb2.MARKER_TYPE_COURT_DISHONEST, "COURT_LIST")
+
+        out = await _arun(*disputes, "open", wrong.marker_id, "--statement", "I never applied there")
+        assert out.returncode == 0, out.stderr
+        first = json.loads(out.stdout)
+        assert first["markerId"] == wrong.marker_id and first["raisedBy"] == "admin/demo" and first["deadline"]
+        out = await _arun(*disputes, "open", right.marker_id, "--statement", "the court list is out of date")
+        second = json.loads(out.stdout)
+        listed = await _arun(*disputes, "list")
+        assert [json.loads(line)["disputeId"] for line in listed.stdout.splitlines()] == [
+            first["disputeId"],
+            second["disputeId"],
+        ]
+
+        out = await _arun(*disputes, "resolve", first["disputeId"], "withdraw", "--note", "filed in error")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["resolution"] == "DISPUTE_RESOLUTION_WITHDRAW"
+        # CORRECT needs the new marker's type and reason: the hub names both fields
+        out = await _arun(*disputes, "resolve", second["disputeId"], "correct", "--note", "n")
+        assert out.returncode == 1 and "corrected_marker_type" in out.stderr and "corrected_reason_code" in out.stderr
+        out = await _arun(*disputes, "resolve", second["disputeId"], "uphold", "--note", "n", "--reason-code", "X_Y")
+        assert out.returncode == 1 and "only go with a correct" in out.stderr and "Traceback" not in out.stderr
+        out = await _arun(
+            *disputes,
+            *("resolve", second["disputeId"], "correct", "--note", "it was a suspicion, not a court listing"),
+            *("--marker-type", "suspect", "--reason-code", "UNVERIFIED_LISTING"),
+        )
+        assert out.returncode == 0, out.stderr
+        corrected = json.loads(out.stdout)["correctedMarkerId"]
+        out = await _arun(*disputes, "resolve", first["disputeId"], "uphold", "--note", "again")
+        assert out.returncode == 1 and "FAILED_PRECONDITION" in out.stderr
+
+        assert (await _arun(*disputes, "list")).stdout == ""  # none open
+        listed = await _arun(*disputes, "list", "--all")
+        assert len(listed.stdout.splitlines()) == 2
+        mine = {m.marker_id: m for m in await filer.list_my_markers(include_inactive=True)}
+        assert mine[wrong.marker_id].status == common_pb2.MARKER_STATUS_WITHDRAWN
+        assert mine[corrected].marker_type == common_pb2.MARKER_TYPE_SUSPECT
+        assert mine[corrected].reason_code == "UNVERIFIED_LISTING"
+
+        usage = await _arun("admin", "usage", *conn)
+        assert usage.returncode == 0, usage.stderr
+        rows = {row["memberId"]: row for row in map(json.loads, usage.stdout.splitlines())}
+        assert set(rows) == {"lender-a", "lender-b"}
+        # markers count while they stand: the withdrawn one does not (give-to-get cannot be bought)
+        assert rows["lender-b"].get("markersFiled", "0") == "1"
+        flagged = await _arun("admin", "usage", *conn, "--flagged")
+        assert {json.loads(line)["memberId"] for line in flagged.stdout.splitlines()} == {
+            m for m, row in rows.items() if row.get("flags")
+        }
     finally:
         await c.stop()
 

@@ -769,7 +769,8 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListUsage(self, request, context):
-        """What each member takes and gives: Checks, outcomes, markers; flags for scraping patterns.
+        """What each registered member takes and gives (zeros for one that has done nothing yet):
+        Checks, outcomes, markers; flags for scraping patterns.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
