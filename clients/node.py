@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from lianfang.v1 import node_pb2, node_pb2_grpc
+from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 
 from clients.credentials import JwtSigner
 from clients.rpc import Metadata, RpcClient
@@ -32,6 +32,7 @@ class NodeClient(RpcClient):
         self._loans = node_pb2_grpc.LoanServiceStub(channel)
         self._monitoring = node_pb2_grpc.MonitoringServiceStub(channel)
         self._outbox = node_pb2_grpc.OutboxServiceStub(channel)
+        self._markers = node_pb2_grpc.MarkerServiceStub(channel)
 
     def as_role(self, signer: JwtSigner) -> NodeClient:
         """The same channel, another caller (closing either closes the channel)."""
@@ -203,3 +204,29 @@ class NodeClient(RpcClient):
         """Gives a dead-lettered outbox item up for good, with the reason kept beside it."""
         request = node_pb2.DiscardOutboxRequest(id=item_id, reason=reason)
         return await self._call(self._outbox.DiscardOutbox, request, timeout=timeout, metadata=metadata)
+
+    async def list_markers(
+        self, *, include_inactive: bool = False, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[node_pb2.FiledMarker]:
+        """This member's markers at the hub, each with the application it was filed for here."""
+        request = node_pb2.ListMarkersRequest(include_inactive=include_inactive)
+        response = await self._call(
+            self._markers.ListMarkers, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
+        return list(response.markers)
+
+    async def withdraw_marker(
+        self, marker_id: str, reason: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.FiledMarker:
+        """Withdraws one of this member's markers at the hub (a retry answers the first withdrawal)."""
+        request = node_pb2.WithdrawFiledMarkerRequest(marker_id=marker_id, reason=reason)
+        return await self._call(
+            self._markers.WithdrawMarker, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
+
+    async def dispute_marker(
+        self, marker_id: str, subject_statement: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> common_pb2.Dispute:
+        """Passes a borrower's dispute of a marker (any member's) on to the consortium admin."""
+        request = node_pb2.DisputeMarkerRequest(marker_id=marker_id, subject_statement=subject_statement)
+        return await self._call(self._markers.DisputeMarker, request, timeout=timeout, metadata=metadata)

@@ -38,7 +38,7 @@ from consortium.records import Marker
 from consortium.rings import RingTracker, marker_change_event
 from consortium.store.base import Store
 from runtime.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from runtime.identifier_text import check_free_text
+from runtime.identifier_text import MAX_STATEMENT_CHARS, check_free_text
 from runtime.timestamps import to_timestamp
 
 DEADLINE_SECONDS = 20 * 86_400.0
@@ -176,9 +176,7 @@ class DisputeBook:
 def _statement(text: str, field: str) -> None:
     """A statement or note goes into the append-only consortium log, for good: never an identifier."""
     violations: list[FieldViolation] = []
-    if not 1 <= len(text) <= 2000:
-        violations.append(FieldViolation(field, "1..2000 characters"))
-    check_free_text(text, field, violations)
+    check_free_text(text, field, violations, max_chars=MAX_STATEMENT_CHARS, required=True)
     if violations:
         raise InvalidArgument(violations)
 

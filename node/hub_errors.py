@@ -1,6 +1,7 @@
 """What a node's caller sees when the consortium hub refuses or cannot answer a call the node
 made on its behalf: the hub's own status where it means something to the caller (its field
-violations, a quota with its retry delay, a refused precondition), else UNAVAILABLE. Never
+violations, a quota with its retry delay, a refused precondition, something it does not know),
+else UNAVAILABLE. Never
 INTERNAL: the node did nothing wrong."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from runtime.errors import (
     FieldViolation,
     InvalidArgument,
     LianfangError,
+    NotFound,
     PermissionDenied,
     ResourceExhausted,
     Unavailable,
@@ -29,6 +31,8 @@ def hub_error(error: LianfangRpcError) -> LianfangError:
         return DeadlineExceeded("consortium hub did not answer within the deadline")
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return PermissionDenied(f"consortium hub refused this member: {error.message}")
+    if code == grpc.StatusCode.NOT_FOUND:  # e.g. a marker id the hub does not know
+        return NotFound(f"consortium hub: {error.message}")
     if code == grpc.StatusCode.FAILED_PRECONDITION:  # e.g. the borrower's authorisation expired
         return FailedPrecondition(f"consortium hub: {error.message}")
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:  # this member's quota or rate limit at the hub

@@ -26,6 +26,7 @@ from node.hub_gate import HubGate
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
+from node.markers import MarkerDesk, MarkerServicer
 from node.metrics import NodeMetrics
 from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
@@ -63,6 +64,7 @@ SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["OriginationService"].full_n
 LOAN_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["LoanService"].full_name
 MONITORING_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["MonitoringService"].full_name
 OUTBOX_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["OutboxService"].full_name
+MARKER_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["MarkerService"].full_name
 
 
 def read_consortium_key(path: str) -> bytes:
@@ -255,6 +257,11 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
                 node_pb2_grpc.add_OutboxServiceServicer_to_server,
                 OutboxServicer(engine.outbox, engine.consortium.gate.breaker, clock),
                 OUTBOX_SERVICE_NAME,
+            ),
+            (
+                node_pb2_grpc.add_MarkerServiceServicer_to_server,
+                MarkerServicer(MarkerDesk(engine.store, hub, clock)),
+                MARKER_SERVICE_NAME,
             ),
         ],
         tls=tls,

@@ -82,9 +82,19 @@ def identifier_in(text: str) -> str | None:
     return None
 
 
-def check_free_text(text: str, field: str, violations: list[FieldViolation], *, max_chars: int = 0) -> None:
-    """Adds a violation for ``field`` when ``text`` is over ``max_chars`` (when given) or
-    appears to hold a personal identifier."""
+MAX_REASON_CHARS = 500
+"""A withdrawal's or a status change's reason, kept with the marker or member for audit."""
+MAX_STATEMENT_CHARS = 2000
+"""A dispute's statement or an admin's resolution note, kept in the consortium log for good."""
+
+
+def check_free_text(
+    text: str, field: str, violations: list[FieldViolation], *, max_chars: int = 0, required: bool = False
+) -> None:
+    """Adds a violation for ``field`` when ``text`` is blank but ``required``, over ``max_chars``
+    (when given), or appears to hold a personal identifier."""
+    if required and not text.strip():
+        violations.append(FieldViolation(field, "is required" + (f": 1..{max_chars} characters" if max_chars else "")))
     if max_chars and len(text) > max_chars:
         violations.append(FieldViolation(field, f"at most {max_chars} characters"))
     kind = identifier_in(text)

@@ -17,6 +17,7 @@ from clients.cli.analyst_commands import add_commands as add_analyst_commands
 from clients.cli.audit_commands import add_commands as add_audit_commands
 from clients.cli.governance_commands import add_commands as add_governance_commands
 from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
+from clients.cli.marker_commands import add_commands as add_marker_commands
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.cli.oprf_commands import add_commands as add_oprf_commands
@@ -244,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_node_commands(node, lambda a: asyncio.run(run_node_command(a)))
     add_post_loan_commands(node)
     add_outbox_commands(node)
+    add_marker_commands(node)
 
     admin = nouns.add_parser("admin", help="consortium administration").add_subparsers(dest="verb", required=True)
     members = admin.add_parser("members", help="member lifecycle")

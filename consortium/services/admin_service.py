@@ -19,7 +19,7 @@ from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from runtime.identifier_text import check_free_text
+from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
@@ -137,7 +137,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             violations.append(FieldViolation("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends"))
         if len(request.public_key) != ED25519_PUBLIC_KEY_BYTES:
             violations.append(FieldViolation("public_key", "must be a raw 32-byte Ed25519 public key"))
-        check_free_text(request.reason, "reason", violations, max_chars=500)  # it goes into the audit log
+        check_free_text(request.reason, "reason", violations, max_chars=MAX_REASON_CHARS)  # it goes into the audit log
         if violations:
             raise InvalidArgument(violations)
         member = await self.store.get_member(request.member_id)

@@ -36,7 +36,7 @@ from consortium.validation import batch_check_request, check_ref, check_request,
 from consortium.watch import WatchBook
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
-from runtime.identifier_text import check_free_text
+from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import from_timestamp, to_timestamp
 
@@ -342,8 +342,8 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     ) -> consortium_pb2.WithdrawMarkerResponse:
         if not request.marker_id:
             raise InvalidArgument.one("marker_id", "is required")
-        violations: list[FieldViolation] = []
-        check_free_text(request.reason, "reason", violations, max_chars=500)  # kept with the marker for audit
+        violations: list[FieldViolation] = []  # the reason is kept with the marker for audit
+        check_free_text(request.reason, "reason", violations, max_chars=MAX_REASON_CHARS)
         if violations:
             raise InvalidArgument(violations)
         marker = await self.store.get_marker(request.marker_id)

@@ -18,6 +18,7 @@ from node.hub_errors import hub_error
 from node.identity.applicant import epoch_links, tokenise
 from node.identity.keyring import KeyRing
 from node.keyed_locks import KeyedLocks
+from node.markers import record_filed_marker_in
 from node.origination import states
 from node.origination.application_check import KIND_NAMES, validate_application
 from node.origination.consortium_check import ConsortiumCheck, check_request, should_queue, stage1_limits
@@ -380,6 +381,9 @@ class Origination(Disbursement):
                         stored = self.store.get_application(app.application_id)
                         stored.decision["fraud_filed"] = dict(filed)
                         self.store.save_in(db, stored, self.clock())
+                        record_filed_marker_in(
+                            self.store, db, marker.marker_id, app.application_id, actor, self.clock()
+                        )
                 links = epoch_links(person_ids, self.tokeniser)
                 if links:  # a key rotation is under way: the markers must outlive the old epoch
                     await self.hub.link_tokens(links, timeout=self.policy.hub_deadline)

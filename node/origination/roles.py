@@ -38,6 +38,7 @@ ROLE_QUEUES = {CREDIT_APPROVER: CREDIT_APPROVERS, DISBURSEMENT_REVIEWER: DISBURS
 _LOAN = "/lianfang.v1.LoanService/"
 _MONITORING = "/lianfang.v1.MonitoringService/"
 _OUTBOX = "/lianfang.v1.OutboxService/"
+_MARKERS = "/lianfang.v1.MarkerService/"
 ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "/lianfang.v1.OriginationService/Screen": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),
     _LOAN + "SubmitApplication": frozenset({CUSTOMER, CUSTOMER_MANAGER}),
@@ -59,6 +60,9 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _OUTBOX + "ListOutbox": frozenset({SYSTEM_ADMIN, RISK_MANAGER}),
     _OUTBOX + "RetryOutbox": frozenset({SYSTEM_ADMIN}),
     _OUTBOX + "DiscardOutbox": frozenset({SYSTEM_ADMIN}),
+    _MARKERS + "ListMarkers": frozenset({RISK_MANAGER}),
+    _MARKERS + "WithdrawMarker": frozenset({RISK_MANAGER}),  # as ConfirmFraud files them
+    _MARKERS + "DisputeMarker": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),  # the borrower's own complaint
 }
 
 

@@ -108,6 +108,17 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{base64.b32encode(secrets.token_bytes(10)).decode().lower()}"
 
 
+MIGRATIONS = (
+    # 1: a ``filed_marker`` record per marker ConfirmFraud filed before they were recorded
+    # (``node.markers``), from the application's list of them (``decision.fraud_filed``)
+    """INSERT OR IGNORE INTO records (kind, record_id, application_id, body)
+    SELECT 'filed_marker', j.value, a.application_id,
+           json_object('marker_id', j.value, 'application_id', a.application_id)
+    FROM applications a, json_each(a.body, '$.decision.fraud_filed') j
+    WHERE instr(a.body, '"fraud_filed"') > 0""",
+)
+"""Steps from an older database to this version, in order; append only."""
+
 BUSY_TIMEOUT_MS = 5_000
 """How long a write waits for another connection's lock (sqlite3's default, made explicit)."""
 
@@ -124,6 +135,16 @@ class NodeStore:
         # a VACUUM).
         self._db.execute("PRAGMA secure_delete = ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Brings a database written by an earlier version up to this one, once each
+        (``PRAGMA user_version`` counts the steps done)."""
+        (done,) = self._db.execute("PRAGMA user_version").fetchone()
+        for version, sql in enumerate(MIGRATIONS[done:], start=done + 1):
+            with self.transaction() as db:
+                db.execute(sql)
+                db.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

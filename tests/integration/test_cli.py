@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from lianfang.v1 import common_pb2
 
 from clients.credentials import generate_key_file
 from clients.demo.consortium import start_local_consortium
@@ -24,6 +25,7 @@ HELP_PATHS = [
     ["node", "serve"],
     *[["node", *verb] for verb in (["monitor"], ["monitor", "run"], ["alerts"], ["dispose"], ["repay"], ["kpis"])],
     *[["node", "outbox", *verb] for verb in ([], ["list"], ["retry"], ["discard"])],
+    *[["node", "markers", *verb] for verb in ([], ["list"], ["withdraw"], ["dispute"])],
     ["admin"],
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],
@@ -226,6 +228,34 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         discarded = json.loads(out.stdout)
         assert discarded["state"] == "discarded" and discarded["lastError"].startswith("discarded by ")
         assert outbox.dead() == 0
+
+        # Markers, through the node: listed with their application, withdrawn, disputed.
+        await member.as_role("risk_manager").confirm_fraud(
+            app_id, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_COURT_JUDGMENT
+        )
+        risk = [*common, "--as", "risk_manager", "--user", "risk-9"]
+        out = await _arun("node", "markers", "list", *risk)
+        assert out.returncode == 0, out.stderr
+        listed = [json.loads(line) for line in out.stdout.splitlines()]
+        assert len(listed) >= 2 and {m["applicationId"] for m in listed} == {app_id}  # one per identifier
+        first = listed[0]["marker"]["markerId"]
+        out = await _arun("node", "markers", "list", *common, "--as", "customer_manager")
+        assert out.returncode == 1 and "PERMISSION_DENIED" in out.stderr
+        out = await _arun("node", "markers", "withdraw", *risk, first, "--reason", "wrong applicant")
+        assert out.returncode == 0, out.stderr
+        withdrawn = json.loads(out.stdout)
+        assert withdrawn["marker"]["status"] == "MARKER_STATUS_WITHDRAWN" and withdrawn["withdrawnBy"] == "risk-9"
+        out = await _arun("node", "markers", "list", *risk)
+        assert first not in out.stdout and len(out.stdout.splitlines()) == len(listed) - 1
+        out = await _arun("node", "markers", "list", *risk, "--all")
+        assert first in out.stdout and len(out.stdout.splitlines()) == len(listed)
+        second = listed[1]["marker"]["markerId"]
+        desk = [*common, "--as", "customer_manager"]
+        out = await _arun("node", "markers", "dispute", *desk, second, "--statement", "电话 13800138000 是我的")
+        assert out.returncode == 1 and "subject_statement" in out.stderr and "13800138000" not in out.stderr
+        out = await _arun("node", "markers", "dispute", *desk, second, "--statement", "I never applied")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["markerId"] == second
     finally:
         await c.stop()
 
@@ -389,7 +419,6 @@ async def test_admin_key_epoch_commands(tmp_path: Path) -> None:
 async def test_admin_dispute_and_usage_commands(tmp_path: Path) -> None:
     """An admin opens a data subject's dispute, sees it listed, resolves it from the terminal;
     the marker's filer sees the outcome. ``admin usage`` shows who took and gave what."""
-    from lianfang.v1 import common_pb2
 
     c = await start_local_consortium(tmp_path / "c", ["lender-a", "lender-b"])
     admin_cert = c.ca.issue_client("admin/demo")

@@ -610,3 +610,43 @@ class DiscardOutboxRequest(_message.Message):
     id: int
     reason: str
     def __init__(self, id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListMarkersRequest(_message.Message):
+    __slots__ = ("include_inactive",)
+    INCLUDE_INACTIVE_FIELD_NUMBER: _ClassVar[int]
+    include_inactive: bool
+    def __init__(self, include_inactive: _Optional[bool] = ...) -> None: ...
+
+class FiledMarker(_message.Message):
+    __slots__ = ("marker", "application_id", "withdrawn_by", "withdraw_reason")
+    MARKER_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAWN_BY_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAW_REASON_FIELD_NUMBER: _ClassVar[int]
+    marker: _consortium_pb2.Marker
+    application_id: str
+    withdrawn_by: str
+    withdraw_reason: str
+    def __init__(self, marker: _Optional[_Union[_consortium_pb2.Marker, _Mapping]] = ..., application_id: _Optional[str] = ..., withdrawn_by: _Optional[str] = ..., withdraw_reason: _Optional[str] = ...) -> None: ...
+
+class ListMarkersResponse(_message.Message):
+    __slots__ = ("markers",)
+    MARKERS_FIELD_NUMBER: _ClassVar[int]
+    markers: _containers.RepeatedCompositeFieldContainer[FiledMarker]
+    def __init__(self, markers: _Optional[_Iterable[_Union[FiledMarker, _Mapping]]] = ...) -> None: ...
+
+class WithdrawFiledMarkerRequest(_message.Message):
+    __slots__ = ("marker_id", "reason")
+    MARKER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    marker_id: str
+    reason: str
+    def __init__(self, marker_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DisputeMarkerRequest(_message.Message):
+    __slots__ = ("marker_id", "subject_statement")
+    MARKER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    marker_id: str
+    subject_statement: str
+    def __init__(self, marker_id: _Optional[str] = ..., subject_statement: _Optional[str] = ...) -> None: ...

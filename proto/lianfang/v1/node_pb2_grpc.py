@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from lianfang.v1 import common_pb2 as lianfang_dot_v1_dot_common__pb2
 from lianfang.v1 import node_pb2 as lianfang_dot_v1_dot_node__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -1019,6 +1020,180 @@ class OutboxService:
             '/lianfang.v1.OutboxService/DiscardOutbox',
             lianfang_dot_v1_dot_node__pb2.DiscardOutboxRequest.SerializeToString,
             lianfang_dot_v1_dot_node__pb2.OutboxItem.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MarkerServiceStub:
+    """This member's blacklist markers at the hub, as its staff manage them: the node holds the
+    member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
+    names its application. Roles: risk managers list and withdraw; customer managers and risk
+    managers raise a borrower's dispute.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListMarkers = channel.unary_unary(
+                '/lianfang.v1.MarkerService/ListMarkers',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.ListMarkersRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ListMarkersResponse.FromString,
+                _registered_method=True)
+        self.WithdrawMarker = channel.unary_unary(
+                '/lianfang.v1.MarkerService/WithdrawMarker',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.WithdrawFiledMarkerRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.FiledMarker.FromString,
+                _registered_method=True)
+        self.DisputeMarker = channel.unary_unary(
+                '/lianfang.v1.MarkerService/DisputeMarker',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.DisputeMarkerRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_common__pb2.Dispute.FromString,
+                _registered_method=True)
+
+
+class MarkerServiceServicer:
+    """This member's blacklist markers at the hub, as its staff manage them: the node holds the
+    member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
+    names its application. Roles: risk managers list and withdraw; customer managers and risk
+    managers raise a borrower's dispute.
+    """
+
+    def ListMarkers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawMarker(self, request, context):
+        """Only the filer withdraws its marker (the hub refuses another member's: PERMISSION_DENIED).
+        Withdrawing a withdrawn marker answers it again, with its first withdrawal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisputeMarker(self, request, context):
+        """A data subject disputes a marker, any member's, through this lender: it shows as DISPUTED
+        and stops counting until the consortium admin resolves it (20-day deadline).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MarkerServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListMarkers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMarkers,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.ListMarkersRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ListMarkersResponse.SerializeToString,
+            ),
+            'WithdrawMarker': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawMarker,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.WithdrawFiledMarkerRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.FiledMarker.SerializeToString,
+            ),
+            'DisputeMarker': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisputeMarker,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.DisputeMarkerRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_common__pb2.Dispute.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'lianfang.v1.MarkerService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('lianfang.v1.MarkerService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MarkerService:
+    """This member's blacklist markers at the hub, as its staff manage them: the node holds the
+    member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
+    names its application. Roles: risk managers list and withdraw; customer managers and risk
+    managers raise a borrower's dispute.
+    """
+
+    @staticmethod
+    def ListMarkers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MarkerService/ListMarkers',
+            lianfang_dot_v1_dot_node__pb2.ListMarkersRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ListMarkersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawMarker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MarkerService/WithdrawMarker',
+            lianfang_dot_v1_dot_node__pb2.WithdrawFiledMarkerRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.FiledMarker.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisputeMarker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MarkerService/DisputeMarker',
+            lianfang_dot_v1_dot_node__pb2.DisputeMarkerRequest.SerializeToString,
+            lianfang_dot_v1_dot_common__pb2.Dispute.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,157 @@
+"""A member's staff manage its blacklist markers through the node (MarkerService): a risk
+manager lists them with the application each was filed for and withdraws one filed in error; a
+customer manager passes on a borrower's dispute of another member's marker. The node holds the
+member key; nothing with personal data leaves it; the hub's rules (only the filer withdraws)
+hold through it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from lianfang.v1 import common_pb2
+
+from clients.demo.consortium import LocalConsortium, start_local_consortium
+from clients.errors import LianfangRpcError
+from node.markers import FILED_MARKER
+from node.origination.store import MIGRATIONS, Application, NodeStore
+from node.sources.personas import JINGCHENG_PARTS
+from node.sources.simulators import SEED_PERSONAS_FILE
+from runtime.clock import ManualClock
+from tests.support.origination import application
+
+POLICE = common_pb2.EVIDENCE_LEVEL_POLICE_REPORT
+ACTIVE, WITHDRAWN = common_pb2.MARKER_STATUS_ACTIVE, common_pb2.MARKER_STATUS_WITHDRAWN
+
+
+@pytest.fixture
+async def consortium(tmp_path: Path) -> AsyncIterator[LocalConsortium]:
+    c = await start_local_consortium(
+        tmp_path, ["lender-a", "lender-b"], clock=ManualClock(), source_latency_ms=1, scenario_file=SEED_PERSONAS_FILE
+    )
+    try:
+        yield c
+    finally:
+        await c.stop()
+
+
+async def _refused(call, code: grpc.StatusCode) -> LianfangRpcError:  # type: ignore[no-untyped-def]
+    with pytest.raises(LianfangRpcError) as err:
+        await call
+    assert err.value.code == code, err.value
+    return err.value
+
+
+async def test_risk_manager_lists_and_withdraws_markers_through_the_node(consortium: LocalConsortium) -> None:
+    a, b = consortium.members["lender-a"], consortium.members["lender-b"]
+    risk, second = a.as_role("risk_manager", "risk-1"), a.as_role("risk_manager", "risk-2")
+    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-markers"))
+    await risk.confirm_fraud(view.application_id, "FORGED_DOCUMENTS", POLICE, "CASE-9")
+    elsewhere = await a.hub_client.file_marker(  # filed with the member key but not through this node
+        common_pb2.Token(scheme=1, type=3, epoch=1, value=b"\x07" * 16), common_pb2.MARKER_TYPE_SUSPECT, "MULE"
+    )
+
+    listed = await risk.list_markers()
+    by_id = {f.marker.marker_id: f for f in listed}
+    assert len(listed) >= 3 and all(f.marker.status == ACTIVE for f in listed)
+    assert by_id.pop(elsewhere.marker_id).application_id == ""
+    assert {f.application_id for f in by_id.values()} == {view.application_id}
+    assert set(by_id) == set(a.node.engine.store.get_application(view.application_id).decision["fraud"]["markers"])
+    wrong = sorted(by_id)[0]
+
+    await _refused(a.as_role("customer_manager").list_markers(), grpc.StatusCode.PERMISSION_DENIED)
+    await _refused(a.as_role("customer_manager").withdraw_marker(wrong, "x"), grpc.StatusCode.PERMISSION_DENIED)
+    for reason, problem in (("", "is required"), ("   ", "is required"), ("回访 13800138000", "personal data")):
+        err = await _refused(risk.withdraw_marker(wrong, reason), grpc.StatusCode.INVALID_ARGUMENT)
+        assert [v.field for v in err.violations] == ["reason"] and problem in err.violations[0].description
+    err = await _refused(risk.withdraw_marker("", "x"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert [v.field for v in err.violations] == ["marker_id"]
+    await _refused(risk.withdraw_marker("mk_unknown", "filed in error"), grpc.StatusCode.NOT_FOUND)
+    # only the filer withdraws, through its own node too
+    err = await _refused(
+        b.as_role("risk_manager").withdraw_marker(wrong, "not ours"), grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert "filing member" in err.message
+    assert all(m.status == ACTIVE for m in await a.hub_client.list_my_markers())  # nothing changed so far
+
+    withdrawn = await risk.withdraw_marker(wrong, "filed against the wrong applicant")
+    assert withdrawn.marker.status == WITHDRAWN and withdrawn.application_id == view.application_id
+    assert (withdrawn.withdrawn_by, withdrawn.withdraw_reason) == ("risk-1", "filed against the wrong applicant")
+    again = await second.withdraw_marker(wrong, "a second try")  # answers the first withdrawal
+    assert (again.withdrawn_by, again.withdraw_reason) == ("risk-1", "filed against the wrong applicant")
+    hub_view = {m.marker_id: m for m in await a.hub_client.list_my_markers(include_inactive=True)}
+    assert hub_view[wrong].status == WITHDRAWN
+    assert sum(m.status == ACTIVE for m in hub_view.values()) == len(listed) - 1
+
+    active = {f.marker.marker_id for f in await risk.list_markers()}
+    assert wrong not in active and len(active) == len(listed) - 1
+    everything = {f.marker.marker_id: f for f in await risk.list_markers(include_inactive=True)}
+    assert everything[wrong].withdrawn_by == "risk-1" and everything[wrong].marker.status == WITHDRAWN
+
+
+async def test_a_borrowers_dispute_goes_through_any_member_and_never_carries_an_identifier(
+    consortium: LocalConsortium,
+) -> None:
+    a, b = consortium.members["lender-a"], consortium.members["lender-b"]
+    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-dispute"))
+    await a.as_role("risk_manager").confirm_fraud(view.application_id, "FORGED_DOCUMENTS", POLICE)
+    marker = (await a.hub_client.list_my_markers())[0]
+    desk = b.as_role("customer_manager", "cm-7")  # the borrower complains at another lender
+
+    for statement, problem in (
+        ("", "is required"),
+        ("我的身份证 320506197003080176 被冒用", "personal data"),
+        ("x" * 2001, "at most 2000"),
+    ):
+        err = await _refused(desk.dispute_marker(marker.marker_id, statement), grpc.StatusCode.INVALID_ARGUMENT)
+        assert [v.field for v in err.violations] == ["subject_statement"]
+        assert problem in " ".join(v.description for v in err.violations)
+    assert await consortium.admin.list_disputes() == []  # none of those reached the hub
+    await _refused(b.as_role("customer").dispute_marker(marker.marker_id, "x"), grpc.StatusCode.PERMISSION_DENIED)
+    await _refused(desk.dispute_marker("mk_unknown", "I never applied"), grpc.StatusCode.NOT_FOUND)
+
+    dispute = await desk.dispute_marker(marker.marker_id, "I never applied there; my card was stolen in May")
+    assert dispute.marker_id == marker.marker_id and dispute.raised_by == "lender-b" and dispute.deadline.seconds
+    [listed] = await consortium.admin.list_disputes()
+    assert listed.dispute_id == dispute.dispute_id
+    assert listed.subject_statement == "I never applied there; my card was stolen in May"
+    disputed = {m.marker_id: m for m in await a.hub_client.list_my_markers()}[marker.marker_id]
+    assert disputed.status == common_pb2.MARKER_STATUS_DISPUTED
+
+
+def test_markers_filed_before_the_node_recorded_them_are_found_after_an_upgrade(tmp_path: Path) -> None:
+    """A node database from before ``filed_marker`` records: opening it backfills one per marker
+    ConfirmFraud had filed (from the application's own list), once."""
+    path = str(tmp_path / "node.db")
+    store = NodeStore(path)
+    app = Application(
+        application_id="app_old",
+        application_ref="ref-old",
+        state="fraud_confirmed",
+        product_code="p",
+        applicant_kind="company",
+        applicant_name="n",
+        identifiers={},
+        industry="",
+        locality="",
+        amount_fen=1,
+        term_months=1,
+        repayment_method="",
+        consent_ref="",
+        decision={"fraud_filed": {"1.3.1.aa": "mk_one", "1.5.1.bb": "mk_two"}},
+    )
+    store.create_application(app, "test", 0.0)
+    store.close()
+    with sqlite3.connect(path) as db:  # as an older version left it
+        db.execute("PRAGMA user_version = 0")
+    store = NodeStore(path)
+    found = {r["marker_id"]: r["application_id"] for r in store.records_of_kind(FILED_MARKER)}
+    assert found == {"mk_one": "app_old", "mk_two": "app_old"}
+    assert store.query("PRAGMA user_version") == [(len(MIGRATIONS),)]
+    store.close()
+    NodeStore(path).close()  # a second open does nothing more
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM records WHERE kind = ?", (FILED_MARKER,)).fetchone() == (2,)
