@@ -38,7 +38,7 @@ from consortium.records import Marker
 from consortium.rings import RingTracker, marker_change_event
 from consortium.store.base import Store
 from runtime.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from runtime.identifier_text import MAX_STATEMENT_CHARS, check_free_text
+from runtime.identifier_text import MAX_REASON_CHARS, MAX_STATEMENT_CHARS, check_free_text
 from runtime.timestamps import to_timestamp
 
 DEADLINE_SECONDS = 20 * 86_400.0
@@ -306,9 +306,8 @@ async def resolve_dispute(
     intent = begun or wanted
     if marker is not None:
         if intent.resolution != common_pb2.DISPUTE_RESOLUTION_UPHOLD and marker.withdrawn_at is None:
-            await store.withdraw_marker(
-                marker.marker_id, now, f"{_withdrawal_tag(dispute.dispute_id, intent)} {request.note}"[:500]
-            )
+            reason = f"{_withdrawal_tag(dispute.dispute_id, intent)} {request.note}"[:MAX_REASON_CHARS]
+            await store.withdraw_marker(marker.marker_id, now, reason)
         if intent.corrected_marker_id:
             replacement = dataclasses.replace(
                 marker,

@@ -102,6 +102,7 @@ def marker_message(marker: Marker, now: float, disputed: bool = False) -> consor
         expires_at=_ts(marker.expires_at),
         withdrawn_at=_ts(marker.withdrawn_at),
         case_ref=marker.case_ref,
+        withdraw_reason=marker.withdraw_reason if marker.withdrawn_at is not None else "",
     )
 
 

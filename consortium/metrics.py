@@ -44,6 +44,7 @@ def _name(enum: Any, value: int, prefix: str) -> str:
 
 class HubMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry  # also the hub's per-RPC counters (runtime.metrics.RpcMetrics)
         self.answers = Counter(
             "lianfang_hub_check_answers_total", "Applications answered by Check or BatchCheck.", registry=registry
         )

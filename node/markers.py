@@ -3,10 +3,10 @@
 error, or a customer manager passes on a borrower's dispute, without ever holding that key.
 
 The node remembers which application each marker it filed belongs to (a ``filed_marker``
-record, written with the application's list of filed markers) and who withdrew it, so a
-listing names the application and the node keeps its own audit of the withdrawal beside the
-hub's. Free text is checked here for personal data before it leaves for the hub, whose log
-keeps it for good.
+record, written with the application's list of filed markers) and which member of staff
+withdrew it, so a listing names both beside the hub's record (whose reason is the first
+withdrawal's). Free text is checked here before it leaves for the hub, whose log keeps it for
+good: for what identifiers look like, and for a marker filed here, for the applicant's own.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from lianfang.v1 import common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.hub_errors import hub_error
+from node.identity.own_identifiers import OwnIdentifiers, stored_identifiers
+from node.keyed_locks import KeyedLocks
 from node.origination.store import NodeStore
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound
@@ -31,6 +33,9 @@ log = logging.getLogger("lianfang.node.markers")
 
 FILED_MARKER = "filed_marker"
 """Record kind: one per marker this node filed (id = the hub's marker id)."""
+
+MAX_MARKER_ID_CHARS = 64
+"""Longer is no marker id (the hub's are 23 characters): refused here, not sent."""
 
 HUB_TIMEOUT = 4.0
 """Seconds a staff member's marker call waits for the hub: not on an applicant's path, and
@@ -54,16 +59,12 @@ def _record(store: NodeStore, marker_id: str) -> dict[str, Any]:
 
 def _view(marker: consortium_pb2.Marker, record: dict[str, Any]) -> node_pb2.FiledMarker:
     return node_pb2.FiledMarker(
-        marker=marker,
-        application_id=record.get("application_id", ""),
-        withdrawn_by=record.get("withdrawn_by", ""),
-        withdraw_reason=record.get("withdraw_reason", ""),
+        marker=marker, application_id=record.get("application_id", ""), withdrawn_by=record.get("withdrawn_by", "")
     )
 
 
 def _marker_id(value: str, violations: list[FieldViolation]) -> None:
-    if not value.strip():
-        violations.append(FieldViolation("marker_id", "is required"))
+    check_free_text(value, "marker_id", violations, max_chars=MAX_MARKER_ID_CHARS, required=True)
 
 
 class MarkerDesk:
@@ -71,6 +72,7 @@ class MarkerDesk:
 
     def __init__(self, store: NodeStore, hub: HubClient, clock: Clock) -> None:
         self.store, self.hub, self.clock = store, hub, clock
+        self._locks = KeyedLocks()  # one withdrawal of a marker at a time: the record names who did it
 
     async def markers(self, include_inactive: bool) -> list[node_pb2.FiledMarker]:
         try:
@@ -80,32 +82,40 @@ class MarkerDesk:
         records = {r["marker_id"]: r for r in self.store.records_of_kind(FILED_MARKER)}
         return [_view(m, records.get(m.marker_id, {})) for m in found]
 
-    async def withdraw(self, marker_id: str, reason: str, actor: str) -> node_pb2.FiledMarker:
-        """Withdraws at the hub, then records who did it and why (the first withdrawal's, as the hub)."""
+    def _check_text(self, marker_id: str, text: str, field: str, max_chars: int) -> None:
+        """``text`` (bound for the hub's log) is free of identifiers: by their shapes, and, for a
+        marker filed here, the applicant's own in any spelling."""
         violations: list[FieldViolation] = []
         _marker_id(marker_id, violations)
-        check_free_text(reason, "reason", violations, max_chars=MAX_REASON_CHARS, required=True)
+        check_free_text(text, field, violations, max_chars=max_chars, required=True)
+        record = _record(self.store, marker_id) if not violations else {}
+        if record.get("application_id"):
+            app = self.store.get_application(record["application_id"])
+            if OwnIdentifiers(stored_identifiers(app.identifiers)).found_in(text):
+                violations.append(FieldViolation(field, "must not contain the applicant's identifiers"))
         if violations:
             raise InvalidArgument(violations)
-        try:
-            marker = await self.hub.withdraw_marker(marker_id, reason, timeout=HUB_TIMEOUT)
-        except LianfangRpcError as error:
-            raise hub_error(error) from error
-        with self.store.transaction() as db:
-            record = _record(self.store, marker_id) or {"marker_id": marker_id, "application_id": ""}
-            if not record.get("withdrawn_by"):
-                record.update(withdrawn_by=actor, withdraw_reason=reason, withdrawn_at=self.clock())
-                self.store.put_record_in(db, FILED_MARKER, marker_id, record["application_id"], record)
+
+    async def withdraw(self, marker_id: str, reason: str, actor: str) -> node_pb2.FiledMarker:
+        """Withdraws at the hub, then records who did it: the caller whose reason the hub kept
+        (its first withdrawal's), else nobody here (a dispute resolution withdrew it, say)."""
+        self._check_text(marker_id, reason, "reason", MAX_REASON_CHARS)
+        async with self._locks.hold(marker_id):
+            try:
+                marker = await self.hub.withdraw_marker(marker_id, reason, timeout=HUB_TIMEOUT)
+            except LianfangRpcError as error:
+                raise hub_error(error) from error
+            with self.store.transaction() as db:
+                record = _record(self.store, marker_id) or {"marker_id": marker_id, "application_id": ""}
+                if not record.get("withdrawn_by") and marker.withdraw_reason == reason:
+                    record.update(withdrawn_by=actor, withdrawn_at=self.clock())
+                    self.store.put_record_in(db, FILED_MARKER, marker_id, record["application_id"], record)
         fields = {"marker": marker_id, "application": record["application_id"], "by": actor}
         log.info("marker withdrawn", extra={"fields": fields})  # the reason stays in the stores
         return _view(marker, record)
 
     async def dispute(self, marker_id: str, statement: str, actor: str) -> common_pb2.Dispute:
-        violations: list[FieldViolation] = []
-        _marker_id(marker_id, violations)
-        check_free_text(statement, "subject_statement", violations, max_chars=MAX_STATEMENT_CHARS, required=True)
-        if violations:
-            raise InvalidArgument(violations)
+        self._check_text(marker_id, statement, "subject_statement", MAX_STATEMENT_CHARS)
         try:
             dispute = await self.hub.raise_dispute(marker_id, statement, timeout=HUB_TIMEOUT)
         except LianfangRpcError as error:

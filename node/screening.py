@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import grpc
-import phonenumbers
 from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 
 from clients.errors import LianfangRpcError
@@ -18,7 +17,8 @@ from node.consent import consent_end
 from node.hub_errors import hub_error
 from node.identity.applicant import tokenise
 from node.identity.keyring import KeyRing
-from node.identity.normalise import InvalidIdentifiers, normalise_phone
+from node.identity.normalise import InvalidIdentifiers
+from node.identity.own_identifiers import OwnIdentifiers
 from node.origination.consortium_check import consent_digest
 from runtime.errors import (
     FieldViolation,
@@ -70,37 +70,8 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
 
 
 def refs_carrying_identifiers(request: node_pb2.ScreenRequest) -> list[str]:
-    """Free-text fields that travel to the hub but embed a raw identifier of this applicant.
-
-    Tokens protect identifiers only if nothing else carries them: a lender that builds its
-    application reference from a phone number would leak it. Digits-only forms are compared
-    too, so "app-138-0013-8000" is caught.
-    """
-    ids = request.identifiers
-    raw = [
-        ids.resident_id,
-        ids.uscc,
-        ids.legal_rep_resident_id,
-        *ids.phones,
-        *ids.emails,
-        *ids.device_ids,
-        *ids.bank_accounts,
-        *ids.addresses,
-        *ids.ips,
+    """Free-text fields that travel to the hub but embed a raw identifier of this applicant."""
+    own = OwnIdentifiers(request.identifiers)
+    return [
+        name for name in ("application_ref", "consent_ref", "product_category") if own.found_in(getattr(request, name))
     ]
-    needles = {r.strip().lower() for r in raw if len(r.strip()) >= 6}
-    needles |= {d for d in ("".join(c for c in r if c.isdigit()) for r in raw) if len(d) >= 7}
-    needles |= {str(phonenumbers.parse(normalise_phone(p)).national_number) for p in ids.phones}
-    for rid in (ids.resident_id, ids.legal_rep_resident_id):  # its other length: 15 <-> 18 digits
-        digits = "".join(c for c in rid if c.isdigit() or c in "xX")
-        if len(digits) == 18:
-            needles.add(digits[:6] + digits[8:17])
-        elif len(digits) == 15:
-            needles.add(digits[:6] + "19" + digits[6:])  # the 17 digits before the check digit
-    leaks = []
-    for name in ("application_ref", "consent_ref", "product_category"):
-        value = getattr(request, name).lower()
-        digits = "".join(c for c in value if c.isdigit())
-        if any(n in value or (n.isdigit() and n in digits) for n in needles):
-            leaks.append(name)
-    return leaks

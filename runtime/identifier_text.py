@@ -8,9 +8,11 @@ What counts, after NFKC (so full-width digits and ＠ count too), by the identif
 rather than any long run of digits, so that ids, digests, dates and serials pass:
 
 * a resident ID number: 18 characters with a valid check character and birth date, or the old
-  15 digits with a valid birth date;
+  15 digits with a valid birth date; also written in groups (``320506 19700308 0176``);
+* a unified social credit code (a business's 统一社会信用代码): 18 upper-case characters with
+  valid check characters;
 * a mainland mobile number, also with separators or +86 (``138-0013-8000``);
-* a bank card number: 16 to 19 digits with a valid Luhn check;
+* a bank card number: 16 to 19 digits with a valid Luhn check, also in groups of four;
 
 none of these inside a run of Latin letters and digits (a hex or base32 id, a digest);
 * an e-mail address; an IPv4 address with at least two multi-digit parts (not ``1.2.3.4``).
@@ -26,15 +28,21 @@ import datetime as dt
 import re
 import unicodedata
 
+from stdnum.cn import uscc
+
 from runtime.errors import FieldViolation
 
 MARKER_REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
 """A marker's reason code (``fullmatch``): the hub refuses any other, the node checks first."""
 
 _DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15,19})(?![0-9A-Za-z])")
+_GROUPED_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[\s-]\d{4}[\s-]?\d{4}[\s-]\d{3}[\dXx](?![0-9A-Za-z])")
+_GROUPED_CARD = re.compile(r"(?<![0-9A-Za-z])\d{4}(?:[\s-]\d{4}){3}(?:[\s-]?\d{1,3})?(?![0-9A-Za-z])")
+_USCC = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![0-9A-Za-z])")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_SEPARATOR = re.compile(r"[\s-]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -71,6 +79,14 @@ def identifier_in(text: str) -> str | None:
             return "a resident ID number"
         if run.isdigit() and 16 <= len(run) <= 19 and _luhn(run):
             return "a bank card number"
+    for match in _GROUPED_ID.finditer(folded):
+        if _resident_id(_SEPARATOR.sub("", match.group())):
+            return "a resident ID number"
+    for match in _GROUPED_CARD.finditer(folded):
+        if _luhn(_SEPARATOR.sub("", match.group())):
+            return "a bank card number"
+    if any(uscc.is_valid(m.group()) for m in _USCC.finditer(folded)):
+        return "a unified social credit code"
     if _MOBILE.search(folded):
         return "a mobile number"
     if _EMAIL.search(folded):

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from typing import Any
 
-from google.protobuf import json_format
 from lianfang.v1 import common_pb2
 
 from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
+from clients.cli.output import print_message
 from clients.hub import AdminClient
 
 RESOLUTIONS = {
@@ -28,19 +27,15 @@ MARKER_TYPES = {
 """``confirmed_fraud``, ``suspect``… as the CLI spells the proto's marker types."""
 
 
-def _print(message: Any) -> None:
-    print(json.dumps(json_format.MessageToDict(message), ensure_ascii=False))
-
-
 async def _disputes(args: argparse.Namespace) -> int:
+    if args.action == "resolve" and args.resolution != "correct" and (args.marker_type or args.reason_code):
+        raise SystemExit("lianfang: --marker-type and --reason-code only go with a correct resolution")  # else ignored
     client = AdminClient(hub_channel(args), admin_signer(args))
     try:
         if args.action == "open":
-            _print(await client.open_dispute(args.marker_id, args.statement))
+            print_message(await client.open_dispute(args.marker_id, args.statement))
         elif args.action == "resolve":
-            if args.resolution != "correct" and (args.marker_type or args.reason_code):  # the hub would ignore them
-                raise ValueError("--marker-type and --reason-code only go with a correct resolution")
-            _print(
+            print_message(
                 await client.resolve_dispute(
                     args.dispute_id,
                     RESOLUTIONS[args.resolution],
@@ -51,7 +46,7 @@ async def _disputes(args: argparse.Namespace) -> int:
             )
         else:
             for dispute in await client.list_disputes(include_resolved=args.all):
-                _print(dispute)
+                print_message(dispute)
     finally:
         await client.close()
     return 0
@@ -62,7 +57,7 @@ async def _usage(args: argparse.Namespace) -> int:
     try:
         for usage in await client.list_usage():
             if not args.flagged or usage.flags:
-                _print(usage)
+                print_message(usage)
     finally:
         await client.close()
     return 0

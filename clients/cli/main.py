@@ -22,6 +22,7 @@ from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
 from clients.cli.oprf_commands import add_commands as add_oprf_commands
 from clients.cli.outbox_commands import add_commands as add_outbox_commands
+from clients.cli.output import print_message
 from clients.cli.post_loan_commands import add_commands as add_post_loan_commands
 from clients.credentials import generate_key_file, write_secret
 from clients.errors import LianfangRpcError
@@ -80,12 +81,6 @@ def _admin_client(args: argparse.Namespace) -> AdminClient:
     return AdminClient(hub_channel(args), admin_signer(args))
 
 
-def _member_dict(m: object) -> dict[str, object]:
-    from google.protobuf.json_format import MessageToDict
-
-    return MessageToDict(m)  # type: ignore[arg-type]
-
-
 async def _admin_members(args: argparse.Namespace) -> int:
     client = _admin_client(args)
     try:
@@ -102,7 +97,7 @@ async def _admin_members(args: argparse.Namespace) -> int:
     finally:
         await client.close()
     for m in members:
-        print(json.dumps(_member_dict(m), ensure_ascii=False))
+        print_message(m)
     return 0
 
 
@@ -112,8 +107,6 @@ def _public_key_arg(value: str) -> bytes:
 
 
 async def _admin_keys(args: argparse.Namespace) -> int:
-    from google.protobuf.json_format import MessageToDict
-
     from node.identity.tokens import new_consortium_key
 
     client = _admin_client(args)
@@ -129,9 +122,9 @@ async def _admin_keys(args: argparse.Namespace) -> int:
         else:
             listed = await client.list_key_epochs()
             for epoch in listed.epochs:
-                print(json.dumps(MessageToDict(epoch), ensure_ascii=False))
+                print_message(epoch)
             return 0
-        print(json.dumps(MessageToDict(result), ensure_ascii=False))
+        print_message(result)
         return 0
     finally:
         await client.close()

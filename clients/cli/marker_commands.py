@@ -1,6 +1,7 @@
 """``lianfang node markers list|withdraw|dispute``: this member's blacklist markers at the hub,
 through the node (which holds the member key). Risk managers list and withdraw; customer
-managers and risk managers pass on a borrower's dispute. Output is JSON, one object per line."""
+managers and risk managers pass on a borrower's dispute (with ``--identity-key``, say the role
+with ``--as``). Output is JSON, one object per line."""
 
 from __future__ import annotations
 
@@ -8,19 +9,20 @@ import argparse
 import asyncio
 from typing import Any
 
-from clients.cli.node_commands import _client, _print, connection_options
+from clients.cli.node_commands import connection_options, node_client
+from clients.cli.output import print_message
 
 
 async def run(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = node_client(args)
     try:
         if args.what == "withdraw":
-            _print(await client.withdraw_marker(args.marker_id, args.reason))
+            print_message(await client.withdraw_marker(args.marker_id, args.reason))
         elif args.what == "dispute":
-            _print(await client.dispute_marker(args.marker_id, args.statement))
+            print_message(await client.dispute_marker(args.marker_id, args.statement))
         else:
             for marker in await client.list_markers(include_inactive=args.all):
-                _print(marker)
+                print_message(marker)
         return 0
     finally:
         await client.close()
@@ -33,18 +35,23 @@ def add_commands(node: Any) -> None:
         "markers", help="this member's blacklist markers at the hub: list, withdraw, dispute"
     ).add_subparsers(dest="what", required=True)
     listing = markers.add_parser(
-        "list", parents=[common], help="markers this member filed, each with the application it was filed for"
+        "list",
+        parents=[common],
+        help="risk_manager: markers this member filed, each with the application it was filed for",
     )
     listing.add_argument("--all", action="store_true", help="withdrawn and expired ones too")
     withdraw = markers.add_parser(
-        "withdraw", parents=[common], help="withdraw a marker this member filed (in error, or no longer true)"
+        "withdraw",
+        parents=[common],
+        help="risk_manager: withdraw a marker this member filed (in error, or no longer true)",
     )
     withdraw.add_argument("marker_id")
     withdraw.add_argument("--reason", required=True, help="why (kept at the hub; no personal data), 1..500 characters")
     dispute = markers.add_parser(
         "dispute",
         parents=[common],
-        help="pass a borrower's dispute of a marker (any member's) to the consortium admin",
+        help="customer_manager or risk_manager: pass a borrower's dispute of a marker (any member's) to the "
+        "consortium admin",
     )
     dispute.add_argument("marker_id")
     dispute.add_argument(

@@ -4,15 +4,14 @@ pipeline from a terminal. Output is JSON (one object per line)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 from lianfang.v1 import common_pb2, node_pb2
 
 from clients.channel import open_channel
+from clients.cli.output import print_message
 from clients.credentials import JwtSigner, load_private_key, public_key_bytes
 from clients.node import NODE_AUDIENCE, NodeClient
 from node.origination.contracts import document_digest
@@ -34,7 +33,7 @@ class StaticToken(JwtSigner):
         return self._static
 
 
-def _client(args: argparse.Namespace) -> NodeClient:
+def node_client(args: argparse.Namespace) -> NodeClient:
     channel = open_channel(args.node, ca_file=args.ca or "", plaintext=args.plaintext)
     if args.token:
         return NodeClient(channel, StaticToken(args.token))
@@ -50,12 +49,8 @@ def _client(args: argparse.Namespace) -> NodeClient:
     return NodeClient(channel, signer)
 
 
-def _print(message: Message) -> None:
-    print(json.dumps(json_format.MessageToDict(message), ensure_ascii=False))
-
-
 async def run(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = node_client(args)
     try:
         result: Any
         if args.verb == "apply":
@@ -86,7 +81,7 @@ async def run(args: argparse.Namespace) -> int:
             )
         elif args.verb == "tasks":
             for task in await client.list_tasks(assignee=args.assignee or "", include_done=args.all):
-                _print(task)
+                print_message(task)
             return 0
         elif args.verb == "dd":
             findings = json_format.Parse(Path(args.findings).read_text(), node_pb2.DueDiligenceFindings())
@@ -115,7 +110,7 @@ async def run(args: argparse.Namespace) -> int:
             result = await client.get_contract(args.id)
         else:
             result = await client.get_application(args.id)
-        _print(result)
+        print_message(result)
         return 0
     finally:
         await client.close()

@@ -8,25 +8,24 @@ import asyncio
 import json
 from typing import Any
 
-from google.protobuf import json_format
-
-from clients.cli.node_commands import _client, _print, connection_options
+from clients.cli.node_commands import connection_options, node_client
+from clients.cli.output import print_message
 
 
 async def run(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = node_client(args)
     try:
         if args.what == "retry":
-            _print(await client.retry_outbox(args.item_id))
+            print_message(await client.retry_outbox(args.item_id))
             return 0
         if args.what == "discard":
-            _print(await client.discard_outbox(args.item_id, args.reason))
+            print_message(await client.discard_outbox(args.item_id, args.reason))
             return 0
         listing = await client.list_outbox(args.state or "", args.limit)
         summary = {"pending": listing.pending, "dead": listing.dead, "circuit": listing.circuit}
         print(json.dumps(summary))
         for item in listing.items:
-            print(json.dumps(json_format.MessageToDict(item), ensure_ascii=False))
+            print_message(item)
         return 0
     finally:
         await client.close()

@@ -10,7 +10,8 @@ from typing import Any
 
 from lianfang.v1 import common_pb2, node_pb2
 
-from clients.cli.node_commands import _client, _print, connection_options
+from clients.cli.node_commands import connection_options, node_client
+from clients.cli.output import print_message
 
 EVIDENCE = {
     name.removeprefix("EVIDENCE_LEVEL_").lower(): value
@@ -37,7 +38,7 @@ def kpi_table(report: node_pb2.KpiReport) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = node_client(args)
     try:
         result: Any
         if args.verb == "monitor":
@@ -64,7 +65,7 @@ async def run(args: argparse.Namespace) -> int:
                 Path(args.chart).write_bytes(report.chart_png)
                 print(f"chart written to {args.chart}")
             return 0
-        _print(result)
+        print_message(result)
         return 0
     finally:
         await client.close()

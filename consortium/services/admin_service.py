@@ -104,10 +104,12 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
     async def _transition(
         self, name: str, request: consortium_pb2.ChangeMemberRequest
     ) -> consortium_pb2.MemberResponse:
+        violations = []
         if not MEMBER_ID.match(request.member_id):
-            raise InvalidArgument.one("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends")
-        if len(request.reason) > 500:
-            raise InvalidArgument.one("reason", "at most 500 characters")
+            violations.append(FieldViolation("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends"))
+        check_free_text(request.reason, "reason", violations, max_chars=MAX_REASON_CHARS)  # into the audit log
+        if violations:
+            raise InvalidArgument(violations)
         t = TRANSITIONS[name]
         now = self.clock()
         try:
@@ -199,7 +201,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self, request: consortium_pb2.ListUsageRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.ListUsageResponse:
         await self.log.catch_up()  # counts from every replica's Checks
-        registered = [m.member_id for m in await self.store.list_members()]
+        registered = {m.member_id: m.status for m in await self.store.list_members()}
         return consortium_pb2.ListUsageResponse(
             members=[
                 consortium_pb2.MemberUsage(
@@ -210,6 +212,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
                     markers_filed=row["markers"],
                     contribution_ratio=row["contribution_ratio"],
                     flags=row["flags"],
+                    status=registered.get(row["member_id"], 0),
                 )
                 for row in self.usage.report(self.clock(), registered)
             ]

@@ -17,6 +17,7 @@ from clients.hub import HubClient
 from node.hub_errors import hub_error
 from node.identity.applicant import epoch_links, tokenise
 from node.identity.keyring import KeyRing
+from node.identity.own_identifiers import stored_identifiers
 from node.keyed_locks import KeyedLocks
 from node.markers import record_filed_marker_in
 from node.origination import states
@@ -355,13 +356,7 @@ class Origination(Disbursement):
         async with self._locks.hold(r.application_id):
             app = self.store.get_application(r.application_id)
             states.check_transition(app.state, states.FRAUD_CONFIRMED)
-            ids = app.identifiers
-            person_ids = node_pb2.Identifiers(
-                uscc=ids.get("uscc", ""),
-                resident_id=ids.get("resident_id", ""),
-                legal_rep_resident_id=ids.get("legal_rep_resident_id", ""),
-                phones=ids.get("phones", []),
-            )
+            person_ids = stored_identifiers(app.identifiers)
             filed: dict[str, str] = dict(app.decision.get("fraud_filed", {}))  # token -> marker id
             try:
                 for token in await tokenise(person_ids, self.tokeniser, primary=True):  # one per identifier

@@ -134,17 +134,25 @@ class NodeStore:
         # a dropped outbox payload leaves the files; space freed before this was set waits for
         # a VACUUM).
         self._db.execute("PRAGMA secure_delete = ON")
-        self._db.executescript(SCHEMA)
-        self._migrate()
+        try:
+            self._db.executescript(SCHEMA)
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     def _migrate(self) -> None:
-        """Brings a database written by an earlier version up to this one, once each
-        (``PRAGMA user_version`` counts the steps done)."""
-        (done,) = self._db.execute("PRAGMA user_version").fetchone()
-        for version, sql in enumerate(MIGRATIONS[done:], start=done + 1):
+        """Brings a database written by an earlier version up to this one, each step once and
+        whole (``PRAGMA user_version`` counts the steps done, in the step's own transaction, so
+        a process opening the file at the same moment finds it done and skips it)."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+            return  # up to date: no write lock taken
+        for version, sql in enumerate(MIGRATIONS, start=1):
             with self.transaction() as db:
-                db.execute(sql)
-                db.execute(f"PRAGMA user_version = {version}")
+                (done,) = db.execute("PRAGMA user_version").fetchone()
+                if done < version:
+                    db.execute(sql)
+                    db.execute(f"PRAGMA user_version = {version}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

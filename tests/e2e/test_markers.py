@@ -6,6 +6,7 @@ hold through it."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -38,6 +39,13 @@ async def consortium(tmp_path: Path) -> AsyncIterator[LocalConsortium]:
         await c.stop()
 
 
+def hub_calls(c: LocalConsortium, method: str) -> float:
+    """How many ``method`` calls the hub has received (its own per-RPC counter)."""
+    assert c.hub.metrics is not None
+    labels = {"grpc_type": "unary", "grpc_service": "lianfang.v1.ConsortiumService", "grpc_method": method}
+    return c.hub.metrics.registry.get_sample_value("grpc_server_started_total", labels) or 0.0
+
+
 async def _refused(call, code: grpc.StatusCode) -> LianfangRpcError:  # type: ignore[no-untyped-def]
     with pytest.raises(LianfangRpcError) as err:
         await call
@@ -64,11 +72,23 @@ async def test_risk_manager_lists_and_withdraws_markers_through_the_node(consort
 
     await _refused(a.as_role("customer_manager").list_markers(), grpc.StatusCode.PERMISSION_DENIED)
     await _refused(a.as_role("customer_manager").withdraw_marker(wrong, "x"), grpc.StatusCode.PERMISSION_DENIED)
-    for reason, problem in (("", "is required"), ("   ", "is required"), ("回访 13800138000", "personal data")):
+    rep = JINGCHENG_PARTS.legal_rep_resident_id
+    sent = hub_calls(consortium, "WithdrawMarker")
+    for reason, problem in (
+        ("", "is required"),
+        ("   ", "is required"),
+        ("回访 13800138000", "personal data"),
+        (f"法人 {rep[:6]} {rep[6:14]} {rep[14:]}", "personal data"),  # an ID number in its groups
+        (f"uscc {JINGCHENG_PARTS.uscc.lower()}", "applicant's identifiers"),  # only the node knows whose
+        (f"法人证件 {'/'.join(rep[i : i + 3] for i in range(0, 18, 3))}", "applicant's identifiers"),
+    ):
         err = await _refused(risk.withdraw_marker(wrong, reason), grpc.StatusCode.INVALID_ARGUMENT)
         assert [v.field for v in err.violations] == ["reason"] and problem in err.violations[0].description
     err = await _refused(risk.withdraw_marker("", "x"), grpc.StatusCode.INVALID_ARGUMENT)
     assert [v.field for v in err.violations] == ["marker_id"]
+    err = await _refused(risk.withdraw_marker(rep, "x"), grpc.StatusCode.INVALID_ARGUMENT)  # pasted in the wrong box
+    assert [v.field for v in err.violations] == ["marker_id"] and rep not in str(err)
+    assert hub_calls(consortium, "WithdrawMarker") == sent  # none of those left the node
     await _refused(risk.withdraw_marker("mk_unknown", "filed in error"), grpc.StatusCode.NOT_FOUND)
     # only the filer withdraws, through its own node too
     err = await _refused(
@@ -79,9 +99,9 @@ async def test_risk_manager_lists_and_withdraws_markers_through_the_node(consort
 
     withdrawn = await risk.withdraw_marker(wrong, "filed against the wrong applicant")
     assert withdrawn.marker.status == WITHDRAWN and withdrawn.application_id == view.application_id
-    assert (withdrawn.withdrawn_by, withdrawn.withdraw_reason) == ("risk-1", "filed against the wrong applicant")
+    assert (withdrawn.withdrawn_by, withdrawn.marker.withdraw_reason) == ("risk-1", "filed against the wrong applicant")
     again = await second.withdraw_marker(wrong, "a second try")  # answers the first withdrawal
-    assert (again.withdrawn_by, again.withdraw_reason) == ("risk-1", "filed against the wrong applicant")
+    assert (again.withdrawn_by, again.marker.withdraw_reason) == ("risk-1", "filed against the wrong applicant")
     hub_view = {m.marker_id: m for m in await a.hub_client.list_my_markers(include_inactive=True)}
     assert hub_view[wrong].status == WITHDRAWN
     assert sum(m.status == ACTIVE for m in hub_view.values()) == len(listed) - 1
@@ -155,3 +175,25 @@ def test_markers_filed_before_the_node_recorded_them_are_found_after_an_upgrade(
     NodeStore(path).close()  # a second open does nothing more
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM records WHERE kind = ?", (FILED_MARKER,)).fetchone() == (2,)
+
+
+async def test_the_node_names_whoever_withdrew_a_marker_and_nobody_else(consortium: LocalConsortium) -> None:
+    """Two risk managers withdrawing one marker at once: the one whose reason the hub kept is
+    named, the other is answered with that withdrawal. A marker a dispute's resolution withdrew
+    names nobody at the node, whoever calls WithdrawMarker afterwards."""
+    a = consortium.members["lender-a"]
+    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-race"))
+    await a.as_role("risk_manager").confirm_fraud(view.application_id, "FORGED_DOCUMENTS", POLICE)
+    first, second = sorted(f.marker.marker_id for f in await a.as_role("risk_manager").list_markers())[:2]
+
+    one, other = a.as_role("risk_manager", "risk-1"), a.as_role("risk_manager", "risk-2")
+    answers = await asyncio.gather(one.withdraw_marker(first, "reason one"), other.withdraw_marker(first, "reason two"))
+    assert {x.withdrawn_by for x in answers} == {answers[0].withdrawn_by}  # both name the same person
+    kept = answers[0].marker.withdraw_reason
+    assert (answers[0].withdrawn_by, kept) in {("risk-1", "reason one"), ("risk-2", "reason two")}
+
+    [dispute] = [await consortium.admin.open_dispute(second, "I never applied")]
+    await consortium.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "not them")
+    late = await one.withdraw_marker(second, "cleaning up")
+    assert late.marker.status == WITHDRAWN and late.withdrawn_by == ""
+    assert dispute.dispute_id in late.marker.withdraw_reason and "not them" in late.marker.withdraw_reason

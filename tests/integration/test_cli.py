@@ -420,7 +420,10 @@ async def test_admin_dispute_and_usage_commands(tmp_path: Path) -> None:
     """An admin opens a data subject's dispute, sees it listed, resolves it from the terminal;
     the marker's filer sees the outcome. ``admin usage`` shows who took and gave what."""
 
-    c = await start_local_consortium(tmp_path / "c", ["lender-a", "lender-b"])
+    from tests.support.consortium import check_request, rid
+
+    # one Check without an outcome is enough to look like scraping here
+    c = await start_local_consortium(tmp_path / "c", ["lender-a", "lender-b"], hub_options={"scraping_checks": 1})
     admin_cert = c.ca.issue_client("admin/demo")
     filer = c.members["lender-b"].hub_client
     try:
@@ -470,16 +473,17 @@ async def test_admin_dispute_and_usage_commands(tmp_path: Path) -> None:
         assert mine[corrected].marker_type == common_pb2.MARKER_TYPE_SUSPECT
         assert mine[corrected].reason_code == "UNVERIFIED_LISTING"
 
+        await c.members["lender-a"].hub_client.check_request(check_request("usage-1", rid(1)))
         usage = await _arun("admin", "usage", *conn)
         assert usage.returncode == 0, usage.stderr
         rows = {row["memberId"]: row for row in map(json.loads, usage.stdout.splitlines())}
-        assert set(rows) == {"lender-a", "lender-b"}
+        assert set(rows) == {"lender-a", "lender-b"}  # lender-b has not checked anyone: listed all the same
+        assert {row["status"] for row in rows.values()} == {"MEMBER_STATUS_ACTIVE"}
         # markers count while they stand: the withdrawn one does not (give-to-get cannot be bought)
-        assert rows["lender-b"].get("markersFiled", "0") == "1"
+        assert rows["lender-b"].get("markersFiled", "0") == "1" and rows["lender-b"].get("checks", "0") == "0"
+        assert rows["lender-a"]["checks"] == "1" and "SCRAPING_SUSPECTED" in rows["lender-a"]["flags"]
         flagged = await _arun("admin", "usage", *conn, "--flagged")
-        assert {json.loads(line)["memberId"] for line in flagged.stdout.splitlines()} == {
-            m for m, row in rows.items() if row.get("flags")
-        }
+        assert [json.loads(line)["memberId"] for line in flagged.stdout.splitlines()] == ["lender-a"]
     finally:
         await c.stop()
 

@@ -425,6 +425,10 @@ async def test_member_lifecycle(hub, tmp_path: Path) -> None:  # type: ignore[no
     with pytest.raises(LianfangRpcError) as err:
         await admin.change_member("reinstate", "lender-new")
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    # a status change's reason goes into the audit log: a pasted identifier is refused, as elsewhere
+    with pytest.raises(LianfangRpcError) as err:
+        await admin.change_member("suspend", "BAD", "complaint from 13800138000")
+    assert {v.field for v in err.value.violations} == {"member_id", "reason"}
     suspended = await admin.change_member("suspend", "lender-new", "late contributions")
     assert (suspended.status, suspended.status_reason) == (common_pb2.MEMBER_STATUS_SUSPENDED, "late contributions")
     assert await _call_with(c, token, "lender-new") == grpc.StatusCode.PERMISSION_DENIED

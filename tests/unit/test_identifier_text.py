@@ -24,6 +24,11 @@ from runtime.identifier_text import check_free_text, identifier_in
         "mail liu.deming@example.cn",
         "login from 203.0.113.77",
         "本人刘德明，身份证320506197003080176，手机15895472306，从未申请",
+        "ID 320506 19700308 0176",  # in the groups people write it in
+        "ID 320506-1970-0308-0176",
+        "card 6222 0202 0011 2233 446",
+        "公司代码91350100M000100Y43有误",  # a business's unified social credit code
+        "uscc 91110000600037341L",
     ],
 )
 def test_identifiers_are_found(text: str) -> None:
@@ -50,6 +55,10 @@ def test_identifiers_are_found(text: str) -> None:
         "1717221330123",  # a millisecond timestamp
         "release 1.2.3.4",
         "tel15895472306abc",  # inside a run of letters and digits
+        "91350100M000100Y44",  # a social credit code's shape with a wrong check character
+        "ABCDEF0123456789AB",  # 18 upper-case characters that are not one
+        "2024 0506 0708 0910",  # groups of four that fail the card check
+        "123456 78901234 5678",  # groups of an ID number that fail its check
     ],
 )
 def test_ordinary_references_pass(text: str) -> None:

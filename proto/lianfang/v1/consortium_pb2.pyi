@@ -330,7 +330,7 @@ class FileMarkerRequest(_message.Message):
     def __init__(self, token: _Optional[_Union[_common_pb2.Token, _Mapping]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., event_ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., case_ref: _Optional[str] = ...) -> None: ...
 
 class Marker(_message.Message):
-    __slots__ = ("marker_id", "filer_member_id", "token", "marker_type", "polarity", "reason_code", "evidence_level", "status", "filed_at", "event_ended_at", "expires_at", "withdrawn_at", "case_ref")
+    __slots__ = ("marker_id", "filer_member_id", "token", "marker_type", "polarity", "reason_code", "evidence_level", "status", "filed_at", "event_ended_at", "expires_at", "withdrawn_at", "case_ref", "withdraw_reason")
     MARKER_ID_FIELD_NUMBER: _ClassVar[int]
     FILER_MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
@@ -344,6 +344,7 @@ class Marker(_message.Message):
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     WITHDRAWN_AT_FIELD_NUMBER: _ClassVar[int]
     CASE_REF_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAW_REASON_FIELD_NUMBER: _ClassVar[int]
     marker_id: str
     filer_member_id: str
     token: _common_pb2.Token
@@ -357,7 +358,8 @@ class Marker(_message.Message):
     expires_at: _timestamp_pb2.Timestamp
     withdrawn_at: _timestamp_pb2.Timestamp
     case_ref: str
-    def __init__(self, marker_id: _Optional[str] = ..., filer_member_id: _Optional[str] = ..., token: _Optional[_Union[_common_pb2.Token, _Mapping]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., polarity: _Optional[_Union[_common_pb2.MarkerPolarity, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., status: _Optional[_Union[_common_pb2.MarkerStatus, str]] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., case_ref: _Optional[str] = ...) -> None: ...
+    withdraw_reason: str
+    def __init__(self, marker_id: _Optional[str] = ..., filer_member_id: _Optional[str] = ..., token: _Optional[_Union[_common_pb2.Token, _Mapping]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., polarity: _Optional[_Union[_common_pb2.MarkerPolarity, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., status: _Optional[_Union[_common_pb2.MarkerStatus, str]] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., case_ref: _Optional[str] = ..., withdraw_reason: _Optional[str] = ...) -> None: ...
 
 class FileMarkerResponse(_message.Message):
     __slots__ = ("marker",)
@@ -487,7 +489,7 @@ class ListUsageRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class MemberUsage(_message.Message):
-    __slots__ = ("member_id", "checks", "checks_today", "outcomes_reported", "markers_filed", "contribution_ratio", "flags")
+    __slots__ = ("member_id", "checks", "checks_today", "outcomes_reported", "markers_filed", "contribution_ratio", "flags", "status")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     CHECKS_TODAY_FIELD_NUMBER: _ClassVar[int]
@@ -495,6 +497,7 @@ class MemberUsage(_message.Message):
     MARKERS_FILED_FIELD_NUMBER: _ClassVar[int]
     CONTRIBUTION_RATIO_FIELD_NUMBER: _ClassVar[int]
     FLAGS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     checks: int
     checks_today: int
@@ -502,7 +505,8 @@ class MemberUsage(_message.Message):
     markers_filed: int
     contribution_ratio: float
     flags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, member_id: _Optional[str] = ..., checks: _Optional[int] = ..., checks_today: _Optional[int] = ..., outcomes_reported: _Optional[int] = ..., markers_filed: _Optional[int] = ..., contribution_ratio: _Optional[float] = ..., flags: _Optional[_Iterable[str]] = ...) -> None: ...
+    status: _common_pb2.MemberStatus
+    def __init__(self, member_id: _Optional[str] = ..., checks: _Optional[int] = ..., checks_today: _Optional[int] = ..., outcomes_reported: _Optional[int] = ..., markers_filed: _Optional[int] = ..., contribution_ratio: _Optional[float] = ..., flags: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[_common_pb2.MemberStatus, str]] = ...) -> None: ...
 
 class ListUsageResponse(_message.Message):
     __slots__ = ("members",)

@@ -618,16 +618,14 @@ class ListMarkersRequest(_message.Message):
     def __init__(self, include_inactive: _Optional[bool] = ...) -> None: ...
 
 class FiledMarker(_message.Message):
-    __slots__ = ("marker", "application_id", "withdrawn_by", "withdraw_reason")
+    __slots__ = ("marker", "application_id", "withdrawn_by")
     MARKER_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     WITHDRAWN_BY_FIELD_NUMBER: _ClassVar[int]
-    WITHDRAW_REASON_FIELD_NUMBER: _ClassVar[int]
     marker: _consortium_pb2.Marker
     application_id: str
     withdrawn_by: str
-    withdraw_reason: str
-    def __init__(self, marker: _Optional[_Union[_consortium_pb2.Marker, _Mapping]] = ..., application_id: _Optional[str] = ..., withdrawn_by: _Optional[str] = ..., withdraw_reason: _Optional[str] = ...) -> None: ...
+    def __init__(self, marker: _Optional[_Union[_consortium_pb2.Marker, _Mapping]] = ..., application_id: _Optional[str] = ..., withdrawn_by: _Optional[str] = ...) -> None: ...
 
 class ListMarkersResponse(_message.Message):
     __slots__ = ("markers",)

@@ -1076,7 +1076,8 @@ class MarkerServiceServicer:
 
     def WithdrawMarker(self, request, context):
         """Only the filer withdraws its marker (the hub refuses another member's: PERMISSION_DENIED).
-        Withdrawing a withdrawn marker answers it again, with its first withdrawal.
+        Withdrawing a withdrawn marker answers it again, with its first withdrawal's reason and
+        member of staff.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
