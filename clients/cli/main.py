@@ -255,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", default="", help="recorded with the status change")
     rotate = actions.add_parser(
         "rotate-key",
-        help="replace a member's signing key (a leaked key); in OPRF mode update the key service's member_keys too",
+        help="replace a member's signing key (a leaked key); in OPRF mode also update the key service's member_keys "
+        "and send it SIGHUP",
     )
     rotate.add_argument("member_id")
     rotate.add_argument("--public-key", required=True, help="the new base64 raw Ed25519 key, or a file holding it")

@@ -48,14 +48,17 @@ def _keys_serve(args: argparse.Namespace) -> int:
     from consortium.key_service.config import KeyServiceConfig
     from consortium.key_service.server import run_key_service
 
-    config = load_config(
-        KeyServiceConfig,
-        section="keys",
-        file=args.config,
-        overrides={"listen": args.listen, "database": args.database, "plaintext": args.plaintext or None},
-    )
+    def read() -> KeyServiceConfig:  # at start, and again on SIGHUP
+        return load_config(
+            KeyServiceConfig,
+            section="keys",
+            file=args.config,
+            overrides={"listen": args.listen, "database": args.database, "plaintext": args.plaintext or None},
+        )
+
+    config = read()
     configure_logging(config.log_level)
-    asyncio.run(run_key_service(config))
+    asyncio.run(run_key_service(config, reload=read))
     return 0
 
 
@@ -172,7 +175,13 @@ async def _admin_canaries(args: argparse.Namespace) -> int:
 
 def add_commands(hub: Any, admin: Any, keys: Any) -> None:
     """Adds the commands to the ``hub``, ``admin`` and ``keys`` subparser groups."""
-    serve = keys.add_parser("serve", help="serve the OPRF key service until SIGTERM")
+    serve = keys.add_parser(
+        "serve",
+        help="serve the OPRF key service until SIGTERM",
+        description="Serves the OPRF key service until SIGTERM. SIGHUP reads --config again and applies its "
+        "member_keys, admin_keys, hub_keys and quotas at once (a member's replaced key, a new member); a file that "
+        "does not load changes nothing; other settings wait for a restart.",
+    )
     serve.add_argument("--config", help="TOML file with a [keys] table (env LIANFANG_KEYS_* overrides)")
     serve.add_argument("--listen", help="host:port (default 127.0.0.1:7445)")
     serve.add_argument("--database", help="SQLite file of epochs and the evaluation audit")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -39,13 +40,39 @@ from runtime.interceptors import (
 )
 
 
+@dataclass(frozen=True)
+class PrincipalChanges:
+    """What a reload changed, by subject (names, never keys)."""
+
+    added: list[str]
+    removed: list[str]
+    replaced: list[str]
+
+
 class KeyAuthenticator:
     def __init__(self, keys: Mapping[str, bytes], vault: Vault, *, bind_certificates: bool) -> None:
         """``keys``: full subject (``lender-a``, ``admin/ops``, ``hub/main``) → raw public key."""
-        self._keys = {subject: Ed25519PublicKey.from_public_bytes(raw) for subject, raw in keys.items()}
+        self._raw: dict[str, bytes] = {}
+        self._keys: dict[str, Ed25519PublicKey] = {}
         self._vault = vault
         self.bind_certificates = bind_certificates
         self._verified: OrderedDict[str, tuple[str, float, frozenset[KeyScope]]] = OrderedDict()
+        self.replace_keys(keys)
+
+    def replace_keys(self, keys: Mapping[str, bytes]) -> PrincipalChanges:
+        """Takes ``keys`` as the principals from now on (a reloaded configuration): a removed
+        or replaced principal's tokens, cached ones included, are refused from the next call."""
+        changes = PrincipalChanges(
+            added=sorted(set(keys) - set(self._raw)),
+            removed=sorted(set(self._raw) - set(keys)),
+            replaced=sorted(s for s in keys if s in self._raw and self._raw[s] != keys[s]),
+        )
+        self._keys = {subject: Ed25519PublicKey.from_public_bytes(raw) for subject, raw in keys.items()}
+        self._raw = dict(keys)
+        gone = {*changes.removed, *changes.replaced}
+        for token in [t for t, (subject, _, _) in self._verified.items() if subject in gone]:
+            del self._verified[token]
+        return changes
 
     def authenticate(self, token: str | None, required: KeyScope, certificate_subject: str | None) -> str:
         if not token:

@@ -13,7 +13,8 @@ DAY = 86_400.0
 
 class EvaluationQuota:
     def __init__(self, quota_of: Callable[[str], int], used_today: dict[str, int], now: float) -> None:
-        self._quota_of = quota_of
+        self.quota_of = quota_of
+        """Member id → elements per day (0: unlimited); replaced when the configuration is reloaded."""
         self._day = int(now // DAY)
         self.used: dict[str, int] = dict(used_today)
 
@@ -27,7 +28,7 @@ class EvaluationQuota:
         day = int(now // DAY)
         if day != self._day:
             self._day, self.used = day, {}
-        quota = self._quota_of(member)
+        quota = self.quota_of(member)
         used = self.used.get(member, 0)
         if quota and used + count > quota:
             raise ResourceExhausted(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 
 import grpc
 from grpc_health.v1 import health
@@ -19,11 +21,17 @@ from consortium.key_service.service import KeyServicer
 from consortium.key_service.vault import ACTIVE, Vault, read_master_key
 from runtime import oprf
 from runtime.clock import Clock, system_clock
+from runtime.config import ConfigError
 from runtime.server import create_server, serve
 from runtime.tls import TlsConfig
 
 log = logging.getLogger("lianfang.keys")
 SERVICE_NAME = keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name
+
+
+RELOADED = ("member_keys", "admin_keys", "hub_keys", "daily_evaluation_quota", "member_quotas")
+"""Settings a reload (SIGHUP) applies at once: who may call, and how much members may evaluate.
+Any other setting changed in the file waits for a restart (the reload says which)."""
 
 
 @dataclass
@@ -33,11 +41,33 @@ class RunningKeyService:
     health: health.aio.HealthServicer
     vault: Vault
     servicer: KeyServicer
+    authenticator: KeyAuthenticator
+    config: KeyServiceConfig
 
     async def stop(self, grace: float | None = None) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         self.vault.close()
+
+    def reload(self, config: KeyServiceConfig) -> dict[str, list[str]]:
+        """Applies ``config``'s principals and quotas (``RELOADED``) to the running service,
+        without a restart: a member whose key was replaced (``RotateMemberKey`` at the hub) or
+        removed is refused from its next call, a new member may call at once. Returns what
+        changed, by name, and the changed settings that still need a restart."""
+        changes = self.authenticator.replace_keys(principals(config))
+        self.servicer.quota.quota_of = config.quota_of
+        pending = [
+            f.name
+            for f in fields(config)
+            if f.name not in RELOADED and getattr(config, f.name) != getattr(self.config, f.name)
+        ]
+        self.config = replace(self.config, **{name: getattr(config, name) for name in RELOADED})
+        return {
+            "added": changes.added,
+            "removed": changes.removed,
+            "replaced": changes.replaced,
+            "restart_needed": pending,
+        }
 
 
 def principals(config: KeyServiceConfig) -> dict[str, bytes]:
@@ -64,11 +94,24 @@ async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_c
         interceptors=[KeyAuthInterceptor(authenticator)],
     )
     log.info("key service serving", extra={"fields": {"port": port, "tls": tls is not None}})
-    return RunningKeyService(server, port, health_servicer, vault, servicer)
+    return RunningKeyService(server, port, health_servicer, vault, servicer, authenticator, config)
 
 
-async def run_key_service(config: KeyServiceConfig) -> None:
-    """Runs the key service until SIGTERM/SIGINT (``lianfang keys serve``)."""
+async def run_key_service(config: KeyServiceConfig, reload: Callable[[], KeyServiceConfig] | None = None) -> None:
+    """Runs the key service until SIGTERM/SIGINT (``lianfang keys serve``). With ``reload``
+    (which reads the configuration again), SIGHUP applies its principals and quotas."""
     service = await start_key_service(config)
+    if reload is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload, service, reload)
     with contextlib.suppress(asyncio.CancelledError):
         await serve(service.server, service.health, grace_seconds=config.grace_seconds, on_stop=service.vault.close)
+
+
+def _reload(service: RunningKeyService, read: Callable[[], KeyServiceConfig]) -> None:
+    """SIGHUP: a configuration that does not load (a bad key, a file gone) changes nothing."""
+    try:
+        config = read()
+    except (ConfigError, OSError) as error:
+        log.error("configuration not reloaded: the running one stays", extra={"fields": {"error": str(error)}})
+        return
+    log.info("configuration reloaded", extra={"fields": service.reload(config)})

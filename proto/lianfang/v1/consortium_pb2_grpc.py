@@ -755,7 +755,8 @@ class AdminServiceServicer:
 
     def RotateMemberKey(self, request, context):
         """Replaces a member's Ed25519 signing key (a leaked key): tokens signed with the old one are
-        refused from then on, by the hub (the OPRF key service keeps its own list of member keys).
+        refused from then on, by the hub (the OPRF key service keeps its own list of member keys:
+        update it and send that service SIGHUP).
         Not for a revoked member.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
