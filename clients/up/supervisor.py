@@ -119,6 +119,13 @@ def describe(children: list[Child], prepared: Prepared, plan: LaunchPlan, out: T
         f"--identity-key {state / 'keys' / (prepared.nodes[0].name + '-identity.pem')} --as customer_manager --help",
         file=out,
     )
+    cert, key = prepared.admin_cert
+    print(
+        f"admin        lianfang admin usage --hub {prepared.hub.address} --ca {prepared.ca_file} --cert {cert} "
+        f"--key {key} --admin-key {prepared.admin_key} --admin-name {ADMIN_NAME}"
+        "   (members, disputes, keys: the same options)",
+        file=out,
+    )
 
 
 async def run(plan: LaunchPlan, prepared: Prepared, out: TextIO = sys.stdout) -> int:

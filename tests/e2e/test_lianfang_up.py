@@ -5,8 +5,10 @@ launcher stops every child."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import sys
@@ -159,6 +161,26 @@ def test_help_describes_the_launcher() -> None:
         [sys.executable, "-m", "clients.cli.main", "up", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "--config" in out and "--state-dir" in out
+
+
+def test_the_printed_commands_work_as_printed(launched: Launched) -> None:
+    """What `lianfang up` tells its user to paste: the staff command and the admin command."""
+    printed = {
+        line.split()[0]: line.split(None, 1)[1] for line in launched.output if line.split()[:1] in (["try"], ["admin"])
+    }
+    for name in ("try", "admin"):
+        command = shlex.split(printed[name].split("   (")[0])
+        assert command[0] == "lianfang"
+        result = subprocess.run(
+            [sys.executable, "-m", "clients.cli.main", *command[1:]], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, (name, result.stderr)
+        if name == "admin":
+            rows = [json.loads(line) for line in result.stdout.splitlines()]
+            assert {(r["memberId"], r["status"]) for r in rows} == {
+                ("lender-a", "MEMBER_STATUS_ACTIVE"),
+                ("lender-b", "MEMBER_STATUS_ACTIVE"),
+            }
 
 
 def test_sigterm_stops_every_child(launched: Launched) -> None:  # last: it ends the consortium
