@@ -294,6 +294,21 @@ class AdminClient(RpcClient):
             ).members
         )
 
+    async def set_member_quota(
+        self,
+        member_id: str,
+        daily_check_quota: int | None,
+        reason: str = "",
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.MemberUsage:
+        """The member's own daily Check quota (0: unlimited); ``None``: the hub's default again."""
+        request = consortium_pb2.SetMemberQuotaRequest(member_id=member_id, reason=reason)
+        if daily_check_quota is not None:
+            request.daily_check_quota = daily_check_quota
+        return await self._call(self._stub.SetMemberQuota, request, timeout=timeout, metadata=metadata, idempotent=True)
+
     async def open_dispute(
         self, marker_id: str, subject_statement: str, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> common_pb2.Dispute:

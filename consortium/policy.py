@@ -72,6 +72,7 @@ REQUIRED_SCOPE: dict[str, Scope] = {
             "RotateMemberKey",
             "ListMembers",
             "ListUsage",
+            "SetMemberQuota",
             "OpenDispute",
             "ListDisputes",
             "ResolveDispute",

@@ -57,7 +57,7 @@ _NO_META = AppMeta()
 _PUBLIC_ID_CACHE = 100_000
 # log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkd": OPRF re-keying,
 # "cn": canaries
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn", "mk"})
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn", "mk", "q"})
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
@@ -132,6 +132,12 @@ def marker_change_event(action: str, marker: Marker, at: float) -> str:
 def admin_event(admin: str, action: str, member_id: str, at: float, reason: str = "") -> str:
     """An admin action, for the audit log (the ring index ignores it)."""
     return json.dumps(["x", admin, action, member_id, at, reason], separators=(",", ":"), ensure_ascii=False)
+
+
+def quota_event(admin: str, member_id: str, daily_checks: int | None, at: float, reason: str = "") -> str:
+    """A member's own daily Check quota (``None``: the hub's default again), set by an admin:
+    audited, and folded by every replica's usage guard (the ring index ignores it)."""
+    return json.dumps(["q", admin, member_id, daily_checks, at, reason], separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,6 +123,11 @@ class UsageGuard:
         # member -> Checks admitted by this process and not yet folded: they count against the
         # limits meanwhile, or concurrent calls waiting on the store would all pass the same check
         self._in_flight: Counter[str] = Counter()
+        self.quotas: dict[str, int] = {}  # member -> its own daily quota (``quota_event``), folded
+
+    def daily_quota(self, member: str) -> int:
+        """The daily Check quota in force for ``member`` (0: unlimited)."""
+        return self.quotas.get(member, self.policy.daily_checks)
 
     def figures(self, member: str) -> MemberFigures:
         found = self.members.get(member)
@@ -156,6 +161,11 @@ class UsageGuard:
             f = self.figures(str(decoded[3]))
             f.markers += 1
             f.contributions += 1
+        elif kind == "q":  # ["q", admin, member, daily quota or null, at, reason]
+            if decoded[3] is None:
+                self.quotas.pop(str(decoded[2]), None)
+            else:
+                self.quotas[str(decoded[2])] = int(decoded[3])
         elif kind == "mk":  # ["mk", action, marker_id, token, filer, type, filed_at, at]
             filing = (str(decoded[3]), str(decoded[4]), str(decoded[6]))
             if decoded[1] == "file" and filing not in self._filed:  # a protective filing
@@ -196,12 +206,13 @@ class UsageGuard:
         in flight included; other replicas' count once folded)."""
         p, f = self.policy, self.figures(member)
         in_flight = self._in_flight.get(member, 0)
-        if p.daily_checks:
+        daily = self.quotas.get(member, p.daily_checks)
+        if daily:
             today = f.by_day.get(int(now // DAY), 0) + in_flight
-            if today + checks > p.daily_checks:
+            if today + checks > daily:
                 midnight = (now // DAY + 1) * DAY
                 raise ResourceExhausted(
-                    f"daily quota of {p.daily_checks} Checks used ({today} today)", retry_after=midnight - now
+                    f"daily quota of {daily} Checks used ({today} today)", retry_after=midnight - now
                 )
         if p.give_to_get_floor and f.checks + in_flight >= p.give_to_get_grace:
             ratio = f.contributions / max(f.checks + in_flight, 1)
@@ -224,12 +235,13 @@ class UsageGuard:
                 )
             self._buckets[member] = (tokens - checks, clock)
 
-    def report(self, now: float, members: Iterable[str] = ()) -> list[dict[str, Any]]:
-        """Per member: figures, contribution ratio and flags (SCRAPING_SUSPECTED, ENUMERATION_SUSPECTED,
-        BELOW_GIVE_TO_GET). ``members`` are listed even with nothing counted yet (all zeros): a
-        member that never checks nor gives is worth seeing too."""
+    def report(self, now: float, members: Iterable[str] = (), *, only: bool = False) -> list[dict[str, Any]]:
+        """Per member: figures, contribution ratio, flags (SCRAPING_SUSPECTED, ENUMERATION_SUSPECTED,
+        BELOW_GIVE_TO_GET) and the daily quota in force. ``members`` are listed even with nothing
+        counted yet (all zeros): a member that never checks nor gives is worth seeing too;
+        ``only``: just them."""
         p, rows = self.policy, []
-        for member in sorted(set(self.members).union(members)):
+        for member in sorted(set(members) if only else set(self.members).union(members)):
             f = self.members.get(member) or MemberFigures()
             ratio = f.contributions / f.checks if f.checks else 0.0
             flags = []
@@ -248,6 +260,8 @@ class UsageGuard:
                     "markers": f.markers,
                     "contribution_ratio": ratio,
                     "flags": flags,
+                    "daily_check_quota": self.daily_quota(member),
+                    "own_quota": member in self.quotas,
                 }
             )
         return rows

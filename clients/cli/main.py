@@ -92,6 +92,10 @@ async def _admin_members(args: argparse.Namespace) -> int:
             members = await client.list_members()
         elif args.action == "rotate-key":
             members = [await client.rotate_member_key(args.member_id, _public_key_arg(args.public_key), args.reason)]
+        elif args.action == "set-quota":
+            daily = None if args.daily == "default" else int(args.daily)
+            print_message(await client.set_member_quota(args.member_id, daily, args.reason))
+            return 0
         else:
             members = [await client.change_member(args.action, args.member_id, args.reason)]
     finally:
@@ -171,6 +175,13 @@ def _certs(args: argparse.Namespace) -> int:
         print(issued.cert_file)
         print(issued.key_file)
     return 0
+
+
+def _quota_arg(text: str) -> str:
+    """``default``, or a whole number of at least 0 (argparse reports anything else)."""
+    if text != "default" and not (text.isdigit() and text.isascii()):
+        raise argparse.ArgumentTypeError(f"a whole number of Checks per day (0: unlimited) or 'default', got {text!r}")
+    return text
 
 
 def _at_least(low: int) -> Callable[[str], int]:
@@ -261,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     rotate.add_argument("member_id")
     rotate.add_argument("--public-key", required=True, help="the new base64 raw Ed25519 key, or a file holding it")
     rotate.add_argument("--reason", default="", help="recorded in the audit log")
+    quota = actions.add_parser(
+        "set-quota",
+        help="a member's own daily Check quota, instead of the hub's default (prints its usage line)",
+    )
+    quota.add_argument("member_id")
+    quota.add_argument(
+        "--daily",
+        required=True,
+        type=_quota_arg,
+        help="Checks per UTC day (0: unlimited), or 'default' for the hub's daily_check_quota again",
+    )
+    quota.add_argument("--reason", default="", help="recorded in the audit log")
     actions.add_parser("list", help="list members as JSON lines")
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
 

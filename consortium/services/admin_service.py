@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
@@ -13,7 +14,7 @@ from consortium.key_book import KeyBook, encryption_key_event, epoch_event, reti
 from consortium.markers import MarkerPolicy
 from consortium.members import ACTIVE, PENDING, REVOKED, TRANSITIONS
 from consortium.records import Member
-from consortium.rings import RingTracker, admin_event
+from consortium.rings import RingTracker, admin_event, quota_event
 from consortium.store.base import Store
 from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
@@ -204,19 +205,31 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         registered = {m.member_id: m.status for m in await self.store.list_members()}
         return consortium_pb2.ListUsageResponse(
             members=[
-                consortium_pb2.MemberUsage(
-                    member_id=row["member_id"],
-                    checks=row["checks"],
-                    checks_today=row["checks_today"],
-                    outcomes_reported=row["outcomes"],
-                    markers_filed=row["markers"],
-                    contribution_ratio=row["contribution_ratio"],
-                    flags=row["flags"],
-                    status=registered.get(row["member_id"], 0),
-                )
+                _usage_message(row, registered.get(row["member_id"], 0))
                 for row in self.usage.report(self.clock(), registered)
             ]
         )
+
+    async def SetMemberQuota(
+        self, request: consortium_pb2.SetMemberQuotaRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.MemberUsage:
+        violations = []
+        if not MEMBER_ID.match(request.member_id):
+            violations.append(FieldViolation("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends"))
+        own = request.HasField("daily_check_quota")
+        if own and request.daily_check_quota > MAX_DAILY_QUOTA:
+            violations.append(FieldViolation("daily_check_quota", f"at most {MAX_DAILY_QUOTA:,} (0: unlimited)"))
+        check_free_text(request.reason, "reason", violations, max_chars=MAX_REASON_CHARS)  # into the audit log
+        if violations:
+            raise InvalidArgument(violations)
+        member = await self.store.get_member(request.member_id)
+        if member is None:
+            raise NotFound(f"member {request.member_id!r} not found")
+        now = self.clock()
+        quota = request.daily_check_quota if own else None
+        await self.log.publish([quota_event(current_call().principal, member.member_id, quota, now, request.reason)])
+        [row] = self.usage.report(now, [member.member_id], only=True)
+        return _usage_message(row, member.status)
 
     async def OpenDispute(
         self, request: consortium_pb2.RaiseDisputeRequest, context: grpc.aio.ServicerContext
@@ -310,3 +323,22 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
                 if m in active
             ],
         )
+
+
+MAX_DAILY_QUOTA = 1_000_000_000
+"""The largest own daily quota an admin may give a member (a typo's extra zeros are refused)."""
+
+
+def _usage_message(row: dict[str, Any], status: int) -> consortium_pb2.MemberUsage:
+    return consortium_pb2.MemberUsage(
+        member_id=row["member_id"],
+        checks=row["checks"],
+        checks_today=row["checks_today"],
+        outcomes_reported=row["outcomes"],
+        markers_filed=row["markers"],
+        contribution_ratio=row["contribution_ratio"],
+        flags=row["flags"],
+        status=status,
+        daily_check_quota=row["daily_check_quota"],
+        own_quota=row["own_quota"],
+    )

@@ -29,6 +29,7 @@ HELP_PATHS = [
     ["admin"],
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],
+    ["admin", "members", "--admin-key", "x", "set-quota"],
     ["admin", "keys", "--admin-key", "x", "new-epoch"],
     *[["admin", "disputes", "--admin-key", "x", *verb] for verb in ([], ["list"], ["open"], ["resolve"])],
     ["admin", "usage"],
@@ -105,6 +106,13 @@ async def test_admin_members_commands(tmp_path: Path) -> None:
         assert out.returncode == 1 and "member_id" in out.stderr and "public_key" in out.stderr
         out = await _arun(*common, "list")
         assert {json.loads(line)["memberId"] for line in out.stdout.splitlines()} == {"lender-a", "lender-z"}
+        out = await _arun(*common, "set-quota", "lender-a", "--daily", "50000", "--reason", "larger book")
+        assert out.returncode == 0, out.stderr
+        assert (json.loads(out.stdout)["dailyCheckQuota"], json.loads(out.stdout)["ownQuota"]) == ("50000", True)
+        out = await _arun(*common, "set-quota", "lender-a", "--daily", "default")
+        assert json.loads(out.stdout).get("ownQuota", False) is False
+        out = await _arun(*common, "set-quota", "lender-a", "--daily", "-5")
+        assert out.returncode == 2 and "'default'" in out.stderr
     finally:
         await c.stop()
 

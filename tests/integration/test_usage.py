@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from lianfang.v1 import common_pb2, consortium_pb2_grpc
+from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from clients.audit import AuditClient
 from clients.credentials import JwtSigner, load_private_key
@@ -73,6 +73,77 @@ async def test_daily_quota_with_retry_at_midnight(tmp_path: Path) -> None:
         assert other.newly_recorded  # another member's quota is its own
         clock.advance(4 * 3600)  # the next UTC day
         assert await raw_check(c, "q-4") is None
+    finally:
+        await c.stop()
+
+
+async def test_an_admin_gives_one_member_its_own_daily_quota(tmp_path: Path) -> None:
+    """A member's own quota replaces the hub's default for it alone, is audited, survives a hub
+    restart (it is in the log), and goes back to the default when unset."""
+    clock = ManualClock(1_767_225_600.0 + 8 * 3600)
+    c = await consortium(tmp_path, clock, daily_check_quota=3)
+    try:
+        usage = await c.admin.set_member_quota("lender-a", 5, "larger book from January")
+        assert (usage.member_id, usage.daily_check_quota, usage.own_quota) == ("lender-a", 5, True)
+        for i in range(5):
+            assert await raw_check(c, f"own-{i}") is None
+        error = await raw_check(c, "own-5")
+        assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "daily quota of 5" in (error.details() or "")
+        b = c.members["lender-b"].hub_client
+        for i in range(3):
+            await b.check_request(check_request(f"b-{i}", phone(i)))
+        with pytest.raises(LianfangRpcError) as refused:  # lender-b keeps the hub's default
+            await b.check_request(check_request("b-3", phone(3)))
+        assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "daily quota of 3" in refused.value.message
+
+        await c.restart_hub()  # the quota is in the log: a restarted hub (or a replica) has it
+        rows = {u.member_id: u for u in await c.admin.list_usage()}
+        assert (rows["lender-a"].daily_check_quota, rows["lender-a"].own_quota) == (5, True)
+        assert (rows["lender-b"].daily_check_quota, rows["lender-b"].own_quota) == (3, False)
+        assert (await raw_check(c, "own-6")).code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[union-attr]
+
+        unlimited = await c.admin.set_member_quota("lender-b", 0)
+        assert (unlimited.daily_check_quota, unlimited.own_quota) == (0, True)
+        await b.check_request(check_request("b-4", phone(4)))  # 0: unlimited
+        back = await c.admin.set_member_quota("lender-a", None, "back to the default")
+        assert (back.daily_check_quota, back.own_quota) == (3, False)
+
+        for member, quota, reason, fields in (
+            ("no-such-member", 5, "", None),
+            ("BAD", 5, "", {"member_id"}),
+            ("lender-a", 2_000_000_000, "", {"daily_check_quota"}),
+            ("lender-a", 5, "called 13800138000", {"reason"}),
+        ):
+            with pytest.raises(LianfangRpcError) as err:
+                await c.admin.set_member_quota(member, quota, reason)
+            if fields is None:
+                assert err.value.code == grpc.StatusCode.NOT_FOUND
+            else:
+                assert {v.field for v in err.value.violations} == fields
+        channel = c.hub_channel("lender-a")
+        try:  # admins only: a member raising its own quota is refused
+            with pytest.raises(grpc.aio.AioRpcError) as raw:
+                await consortium_pb2_grpc.AdminServiceStub(channel).SetMemberQuota(
+                    consortium_pb2.SetMemberQuotaRequest(member_id="lender-a", daily_check_quota=10**6),
+                    metadata=c.members["lender-a"].hub_client.signer.metadata(),
+                    timeout=5,
+                )
+            assert raw.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        finally:
+            await channel.close()
+
+        admin = AuditClient(
+            c.hub_channel("admin/demo"), JwtSigner("admin/demo", load_private_key(tmp_path / "keys" / "admin.pem"))
+        )
+        entries = [json.loads(e) for e in await admin.entries(0, 1000)]
+        await admin.close()
+        quota_entries = [e for e in entries if e[0] == "q"]
+        assert [(e[1], e[2], e[3]) for e in quota_entries] == [
+            ("admin/demo", "lender-a", 5),
+            ("admin/demo", "lender-b", 0),
+            ("admin/demo", "lender-a", None),
+        ]
     finally:
         await c.stop()
 

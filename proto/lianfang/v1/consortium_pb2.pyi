@@ -489,7 +489,7 @@ class ListUsageRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class MemberUsage(_message.Message):
-    __slots__ = ("member_id", "checks", "checks_today", "outcomes_reported", "markers_filed", "contribution_ratio", "flags", "status")
+    __slots__ = ("member_id", "checks", "checks_today", "outcomes_reported", "markers_filed", "contribution_ratio", "flags", "status", "daily_check_quota", "own_quota")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     CHECKS_FIELD_NUMBER: _ClassVar[int]
     CHECKS_TODAY_FIELD_NUMBER: _ClassVar[int]
@@ -498,6 +498,8 @@ class MemberUsage(_message.Message):
     CONTRIBUTION_RATIO_FIELD_NUMBER: _ClassVar[int]
     FLAGS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    DAILY_CHECK_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    OWN_QUOTA_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     checks: int
     checks_today: int
@@ -506,7 +508,19 @@ class MemberUsage(_message.Message):
     contribution_ratio: float
     flags: _containers.RepeatedScalarFieldContainer[str]
     status: _common_pb2.MemberStatus
-    def __init__(self, member_id: _Optional[str] = ..., checks: _Optional[int] = ..., checks_today: _Optional[int] = ..., outcomes_reported: _Optional[int] = ..., markers_filed: _Optional[int] = ..., contribution_ratio: _Optional[float] = ..., flags: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[_common_pb2.MemberStatus, str]] = ...) -> None: ...
+    daily_check_quota: int
+    own_quota: bool
+    def __init__(self, member_id: _Optional[str] = ..., checks: _Optional[int] = ..., checks_today: _Optional[int] = ..., outcomes_reported: _Optional[int] = ..., markers_filed: _Optional[int] = ..., contribution_ratio: _Optional[float] = ..., flags: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[_common_pb2.MemberStatus, str]] = ..., daily_check_quota: _Optional[int] = ..., own_quota: _Optional[bool] = ...) -> None: ...
+
+class SetMemberQuotaRequest(_message.Message):
+    __slots__ = ("member_id", "daily_check_quota", "reason")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    DAILY_CHECK_QUOTA_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    member_id: str
+    daily_check_quota: int
+    reason: str
+    def __init__(self, member_id: _Optional[str] = ..., daily_check_quota: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ListUsageResponse(_message.Message):
     __slots__ = ("members",)

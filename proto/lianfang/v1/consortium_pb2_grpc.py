@@ -682,6 +682,11 @@ class AdminServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.FromString,
                 _registered_method=True)
+        self.SetMemberQuota = channel.unary_unary(
+                '/lianfang.v1.AdminService/SetMemberQuota',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.SetMemberQuotaRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.MemberUsage.FromString,
+                _registered_method=True)
         self.OpenDispute = channel.unary_unary(
                 '/lianfang.v1.AdminService/OpenDispute',
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
@@ -777,6 +782,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetMemberQuota(self, request, context):
+        """A member's own daily Check quota (a large bank, a small lender), or back to the hub's
+        default (daily_check_quota). Audited in the consortium log, which every replica folds: in
+        force on each once it has caught up (at once on the one answering), and across restarts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def OpenDispute(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -862,6 +876,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListUsage,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.SerializeToString,
+            ),
+            'SetMemberQuota': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMemberQuota,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.SetMemberQuotaRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.MemberUsage.SerializeToString,
             ),
             'OpenDispute': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenDispute,
@@ -1116,6 +1135,33 @@ class AdminService:
             '/lianfang.v1.AdminService/ListUsage',
             lianfang_dot_v1_dot_consortium__pb2.ListUsageRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.ListUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMemberQuota(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/SetMemberQuota',
+            lianfang_dot_v1_dot_consortium__pb2.SetMemberQuotaRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.MemberUsage.FromString,
             options,
             channel_credentials,
             insecure,
