@@ -25,6 +25,8 @@ Events are compact JSON arrays; only token keys, member ids and references appea
 - ``["m", token, active, filer, at]``: a token's negative-marker state changed (filed, withdrawn).
 - ``["w", …]``, ``["wk", …]``: post-loan watches and their acknowledgements (``consortium.watch``).
 - ``["x", admin, action, member, at, reason]``: an admin action (audit only).
+- ``["q", admin, member, daily quota or null, at, reason]``: a member's own daily Check quota
+  (``consortium.usage``); null: the hub's default again.
 - ``["r", before]``: retention ran; applications received before ``before`` leave the rings.
 
 The fold is idempotent (a repeated event changes nothing), so a retried append is harmless.
@@ -57,7 +59,7 @@ _NO_META = AppMeta()
 _PUBLIC_ID_CACHE = 100_000
 # log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkd": OPRF re-keying,
 # "cn": canaries
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn", "mk", "q"})
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "sa", "w", "wk", "rk", "rkd", "cn", "mk"})
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
@@ -267,6 +269,9 @@ class RingTracker:
                 self._one_person.clear()  # applications left: shared_by_several walks again
                 self._several.clear()
             self.stacking.forget_before(before)
+        elif kind == "q":  # the usage guard's; checked here so a malformed one is skipped as such
+            if not isinstance(event[2], str) or not (event[3] is None or (type(event[3]) is int and event[3] >= 0)):
+                raise ValueError("malformed quota entry")
         elif kind in _OTHER_FOLDS:
             pass  # admin actions, disputes, key epochs: other folds' business
         elif kind == "m":

@@ -57,7 +57,7 @@ async def _usage(args: argparse.Namespace) -> int:
     try:
         for usage in await client.list_usage():
             if not args.flagged or usage.flags:
-                print_message(usage)
+                print_message(usage, zeros=True)
     finally:
         await client.close()
     return 0

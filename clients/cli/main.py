@@ -94,7 +94,7 @@ async def _admin_members(args: argparse.Namespace) -> int:
             members = [await client.rotate_member_key(args.member_id, _public_key_arg(args.public_key), args.reason)]
         elif args.action == "set-quota":
             daily = None if args.daily == "default" else int(args.daily)
-            print_message(await client.set_member_quota(args.member_id, daily, args.reason))
+            print_message(await client.set_member_quota(args.member_id, daily, args.reason), zeros=True)
             return 0
         else:
             members = [await client.change_member(args.action, args.member_id, args.reason)]
@@ -178,8 +178,9 @@ def _certs(args: argparse.Namespace) -> int:
 
 
 def _quota_arg(text: str) -> str:
-    """``default``, or a whole number of at least 0 (argparse reports anything else)."""
-    if text != "default" and not (text.isdigit() and text.isascii()):
+    """``default``, or a whole number of at least 0 that fits the API's field (the hub judges
+    the rest); argparse reports anything else."""
+    if text != "default" and not (text.isdigit() and text.isascii() and int(text) < 2**64):
         raise argparse.ArgumentTypeError(f"a whole number of Checks per day (0: unlimited) or 'default', got {text!r}")
     return text
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from typing import Any
 
@@ -56,6 +57,7 @@ def _keys_serve(args: argparse.Namespace) -> int:
             overrides={"listen": args.listen, "database": args.database, "plaintext": args.plaintext or None},
         )
 
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # not the default (exit) while starting: see run_key_service
     config = read()
     configure_logging(config.log_level)
     asyncio.run(run_key_service(config, reload=read))

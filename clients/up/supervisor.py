@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import sys
 from dataclasses import dataclass
@@ -114,18 +115,13 @@ def describe(children: list[Child], prepared: Prepared, plan: LaunchPlan, out: T
         print(f"{p.name:<12} grpcs://{p.address:<22} metrics http://{p.metrics}/metrics  pid {c.proc.pid}", file=out)
     state = plan.state_dir
     print(f"state        {state} (CA certs/ca.pem, logs logs/, member identity keys keys/<id>-identity.pem)", file=out)
-    print(
-        f"try          lianfang node apply --node {prepared.nodes[0].address} --ca {prepared.ca_file} "
-        f"--identity-key {state / 'keys' / (prepared.nodes[0].name + '-identity.pem')} --as customer_manager --help",
-        file=out,
-    )
+    node, identity = prepared.nodes[0], state / "keys" / f"{prepared.nodes[0].name}-identity.pem"
+    staff = ["node", "apply", "--node", node.address, "--ca", prepared.ca_file, "--identity-key", str(identity)]
+    print(f"try          {shlex.join(['lianfang', *staff, '--as', 'customer_manager', '--help'])}", file=out)
     cert, key = prepared.admin_cert
-    print(
-        f"admin        lianfang admin usage --hub {prepared.hub.address} --ca {prepared.ca_file} --cert {cert} "
-        f"--key {key} --admin-key {prepared.admin_key} --admin-name {ADMIN_NAME}"
-        "   (members, disputes, keys: the same options)",
-        file=out,
-    )
+    admin = ["admin", "usage", "--hub", prepared.hub.address, "--ca", prepared.ca_file, "--cert", cert, "--key", key]
+    admin += ["--admin-key", prepared.admin_key, "--admin-name", ADMIN_NAME]
+    print(f"admin        {shlex.join(['lianfang', *admin])}   (members, disputes, keys: the same options)", file=out)
 
 
 async def run(plan: LaunchPlan, prepared: Prepared, out: TextIO = sys.stdout) -> int:

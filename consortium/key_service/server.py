@@ -100,9 +100,15 @@ async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_c
 async def run_key_service(config: KeyServiceConfig, reload: Callable[[], KeyServiceConfig] | None = None) -> None:
     """Runs the key service until SIGTERM/SIGINT (``lianfang keys serve``). With ``reload``
     (which reads the configuration again), SIGHUP applies its principals and quotas."""
+    asked: list[bool] = []  # a SIGHUP while starting: applied once the service is up
+    loop = asyncio.get_running_loop()
+    if reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, asked.append, True)
     service = await start_key_service(config)
     if reload is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, _reload, service, reload)
+        loop.add_signal_handler(signal.SIGHUP, _reload, service, reload)
+        if asked:
+            _reload(service, reload)
     with contextlib.suppress(asyncio.CancelledError):
         await serve(service.server, service.health, grace_seconds=config.grace_seconds, on_stop=service.vault.close)
 
@@ -111,7 +117,8 @@ def _reload(service: RunningKeyService, read: Callable[[], KeyServiceConfig]) ->
     """SIGHUP: a configuration that does not load (a bad key, a file gone) changes nothing."""
     try:
         config = read()
-    except (ConfigError, OSError) as error:
-        log.error("configuration not reloaded: the running one stays", extra={"fields": {"error": str(error)}})
+    except Exception as error:
+        reason = str(error) if isinstance(error, (ConfigError, OSError)) else f"{type(error).__name__}: {error}"
+        log.error("configuration not reloaded: the running one stays", extra={"fields": {"error": reason}})
         return
     log.info("configuration reloaded", extra={"fields": service.reload(config)})

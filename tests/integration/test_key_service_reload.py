@@ -136,6 +136,11 @@ async def test_sighup_rereads_the_file_and_a_bad_file_changes_nothing(tmp_path: 
         await _until(lambda: asyncio.sleep(0, "configuration not reloaded" in (tmp_path / "keys.log").read_text()))
         assert await answers(new) and proc.poll() is None  # still serving, with the configuration it had
         assert "member_keys.lender-a" in (tmp_path / "keys.log").read_text()
+        config.write_bytes(b'[keys]\nlisten = "\xff\xfe"\n')  # not even UTF-8: the same, no traceback
+        proc.send_signal(signal.SIGHUP)
+        await _until(lambda: asyncio.sleep(0, (tmp_path / "keys.log").read_text().count("not reloaded") == 2))
+        assert await answers(new) and proc.poll() is None
+        assert "Traceback" not in (tmp_path / "keys.log").read_text()
     finally:
         for c in (old, new):
             await c.close()

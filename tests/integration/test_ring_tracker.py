@@ -97,6 +97,26 @@ async def test_malformed_entries_are_skipped_and_the_cursor_moves_on(
     assert caplog.text.count("malformed consortium log entry") == 3
 
 
+async def test_a_malformed_quota_entry_reaches_no_fold(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A ``q`` entry of the wrong shape is skipped like any malformed entry: the usage guard,
+    which would choke on it, is never handed it; a good one after it is folded."""
+    from consortium.rings import quota_event
+    from consortium.usage import UsageGuard
+
+    usage = UsageGuard()
+    s = store(tmp_path / "hub.db")
+    tracker = RingTracker(s, POLICY, observers=(usage.observe,))
+    bad = [
+        ["q", "admin/x", "m1", "lots", 1.0, ""],
+        ["q", "admin/x", "m1", -5, 1.0, ""],
+        ["q", "admin/x", 7, 5, 1.0, ""],
+    ]
+    await tracker.publish([*map(json.dumps, bad), quota_event("admin/x", "m2", 9, 1.0)])
+    assert tracker.applied == 4 and caplog.text.count("malformed consortium log entry") == 3
+    assert usage.quotas == {"m2": 9}
+    await s.close()
+
+
 async def test_catch_up_pages_through_a_long_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import consortium.rings as rings
 

@@ -786,6 +786,7 @@ class AdminServiceServicer:
         """A member's own daily Check quota (a large bank, a small lender), or back to the hub's
         default (daily_check_quota). Audited in the consortium log, which every replica folds: in
         force on each once it has caught up (at once on the one answering), and across restarts.
+        Every replica must run a hub that knows it (a hub from before skips the entry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
