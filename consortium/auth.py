@@ -37,6 +37,7 @@ from runtime.interceptors import (
     bearer_token,
     certificate_subject,
     current_call,
+    refuse_unlisted,
 )
 
 AUDIENCE = "lianfang-hub"
@@ -210,13 +211,6 @@ def current_stream_grant() -> StreamGrant | None:
     return _STREAM_GRANT.get()
 
 
-def _refuse(behavior: Behavior) -> Behavior:
-    async def refused(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise PermissionDenied("this method is not in the authorisation table")
-
-    return refused
-
-
 def _refuse_stream(behavior: StreamBehavior) -> StreamBehavior:
     async def refused(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         raise PermissionDenied("this method is not in the authorisation table")
@@ -241,7 +235,7 @@ class AuthInterceptor(UnaryWrappingInterceptor):
         try:
             required = required_scope(method)
         except Unlisted:
-            return _refuse
+            return refuse_unlisted
         if required is None:
             return None
         authenticator = self.authenticator

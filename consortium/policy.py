@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from runtime.interceptors import OPEN_PREFIXES
+
 
 class Caller(Enum):
     """The kind of principal, from the JWT subject."""
@@ -91,9 +93,6 @@ REQUIRED_SCOPE: dict[str, Scope] = {
     _CANARY + "PlantCanaries": Scope.ADMIN,
     _CANARY + "ListCanaryAlerts": Scope.ADMIN,
 }
-
-OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
-"""Methods anyone may call. Any other method not in the table is refused (fail closed)."""
 
 
 class Unlisted(Exception):

@@ -27,7 +27,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from runtime.errors import InvalidArgument, LianfangError, ResourceExhausted
+from runtime.errors import InvalidArgument, LianfangError, PermissionDenied, ResourceExhausted
 from runtime.handler_cache import HandlerCache
 from runtime.logs import RPC_LOGGER, log_rpc, monotonic_ms
 
@@ -138,6 +138,19 @@ def rich_status(error: LianfangError) -> tuple[grpc.StatusCode, str, tuple[tuple
 
 Wrapper = Callable[[Behavior], Behavior]
 StreamWrapper = Callable[[StreamBehavior], StreamBehavior]
+
+OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+"""Methods anyone may call (health, reflection). Every other method a server serves must be in
+its authorisation table; one missing from it is refused (``refuse_unlisted``), not left open."""
+
+
+def refuse_unlisted(behavior: Behavior) -> Behavior:
+    """The wrapper of a method missing from the authorisation table: a bug, refused (fail closed)."""
+
+    async def refused(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise PermissionDenied("this method is not in the authorisation table")
+
+    return refused
 
 
 class UnaryWrappingInterceptor(grpc.aio.ServerInterceptor):

@@ -21,7 +21,6 @@ from consortium.jwt_claims import LEEWAY_SECONDS, unverified_subject, verified_c
 from consortium.key_service.policy import (
     AUDIENCE,
     KIND_SCOPES,
-    OPEN_PREFIXES,
     REQUIRED_SCOPE,
     REUSABLE_SCOPES,
     KeyScope,
@@ -31,12 +30,14 @@ from consortium.key_service.policy import (
 from consortium.key_service.vault import Vault
 from runtime.errors import PermissionDenied, Unauthenticated
 from runtime.interceptors import (
+    OPEN_PREFIXES,
     Behavior,
     UnaryWrappingInterceptor,
     Wrapper,
     bearer_token,
     certificate_subject,
     current_call,
+    refuse_unlisted,
 )
 
 
@@ -121,7 +122,7 @@ class KeyAuthInterceptor(UnaryWrappingInterceptor):
     def wrapper(self, method: str) -> Wrapper | None:
         required = REQUIRED_SCOPE.get(method)
         if required is None:
-            return None if method.startswith(OPEN_PREFIXES) else _refuse
+            return None if method.startswith(OPEN_PREFIXES) else refuse_unlisted
         authenticator = self.authenticator
 
         def around(behavior: Behavior) -> Behavior:
@@ -133,10 +134,3 @@ class KeyAuthInterceptor(UnaryWrappingInterceptor):
             return authenticated
 
         return around
-
-
-def _refuse(behavior: Behavior) -> Behavior:
-    async def refused(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        raise PermissionDenied("this method is not in the key service's authorisation table")
-
-    return refused

@@ -44,7 +44,6 @@ REQUIRED_SCOPE: dict[str, KeyScope] = {
     _KEYS + "ListEvaluationAudit": KeyScope.ADMIN,
     _KEYS + "GetRekeyDelta": KeyScope.REKEY,
 }
-OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
 def kind_of(subject: str) -> KeyCaller:

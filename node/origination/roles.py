@@ -14,7 +14,15 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from runtime.errors import PermissionDenied, Unauthenticated
-from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper, current_call, metadata_value
+from runtime.interceptors import (
+    OPEN_PREFIXES,
+    Behavior,
+    UnaryWrappingInterceptor,
+    Wrapper,
+    current_call,
+    metadata_value,
+    refuse_unlisted,
+)
 
 NODE_AUDIENCE = "lianfang-node"
 MAX_LIFETIME_SECONDS = 3600
@@ -95,8 +103,8 @@ class RoleInterceptor(UnaryWrappingInterceptor):
 
     def wrapper(self, method: str) -> Wrapper | None:
         allowed = ALLOWED_ROLES.get(method)
-        if allowed is None:
-            return None
+        if allowed is None:  # health and reflection are open; a method missing from the table is refused
+            return None if method.startswith(OPEN_PREFIXES) else refuse_unlisted
         claims = self._claims
 
         def around(behavior: Behavior) -> Behavior:
