@@ -138,6 +138,21 @@ class HubClient(RpcClient):
         )
         return response.dispute
 
+    async def my_disputes(
+        self, *, include_resolved: bool = False, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[common_pb2.Dispute]:
+        """Disputes this member raised and those of its markers, oldest first."""
+        request = consortium_pb2.ListDisputesRequest(include_resolved=include_resolved)
+        response = await self._call(
+            self._stub.ListMyDisputes,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            signer=self._contribute,
+            idempotent=True,
+        )
+        return list(response.disputes)
+
     async def my_key_epochs(
         self, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> list[consortium_pb2.WrappedKeyEpoch]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
+from lianfang.v1 import common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
 
 from clients.credentials import JwtSigner
 from clients.rpc import Metadata, RpcClient
@@ -230,3 +230,13 @@ class NodeClient(RpcClient):
         """Passes a borrower's dispute of a marker (any member's) on to the consortium admin."""
         request = node_pb2.DisputeMarkerRequest(marker_id=marker_id, subject_statement=subject_statement)
         return await self._call(self._markers.DisputeMarker, request, timeout=timeout, metadata=metadata)
+
+    async def list_disputes(
+        self, *, include_resolved: bool = False, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[common_pb2.Dispute]:
+        """Disputes this member raised and those of its markers, with their resolutions."""
+        request = consortium_pb2.ListDisputesRequest(include_resolved=include_resolved)
+        response = await self._call(
+            self._markers.ListDisputes, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
+        return list(response.disputes)

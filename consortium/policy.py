@@ -57,6 +57,7 @@ REQUIRED_SCOPE: dict[str, Scope] = {
     _CONSORTIUM + "WithdrawMarker": Scope.CONTRIBUTE,
     _CONSORTIUM + "ListMyMarkers": Scope.CONTRIBUTE,
     _CONSORTIUM + "RaiseDispute": Scope.CONTRIBUTE,
+    _CONSORTIUM + "ListMyDisputes": Scope.CONTRIBUTE,  # as ListMyMarkers: the member's own
     _CONSORTIUM + "GetMyKeyEpochs": Scope.QUERY,  # a node needs its keys to query at all
     _CONSORTIUM + "LinkTokens": Scope.CONTRIBUTE,
     _CONSORTIUM + "RegisterWatch": Scope.CONTRIBUTE,  # post-loan: watch one's own borrower

@@ -124,6 +124,12 @@ class MarkerDesk:
         log.info("marker disputed", extra={"fields": fields})
         return dispute
 
+    async def disputes(self, include_resolved: bool) -> list[common_pb2.Dispute]:
+        try:
+            return await self.hub.my_disputes(include_resolved=include_resolved, timeout=HUB_TIMEOUT)
+        except LianfangRpcError as error:
+            raise hub_error(error) from error
+
 
 class MarkerServicer(node_pb2_grpc.MarkerServiceServicer):
     def __init__(self, desk: MarkerDesk) -> None:
@@ -143,3 +149,8 @@ class MarkerServicer(node_pb2_grpc.MarkerServiceServicer):
         self, request: node_pb2.DisputeMarkerRequest, context: grpc.aio.ServicerContext
     ) -> common_pb2.Dispute:
         return await self.desk.dispute(request.marker_id, request.subject_statement, current_call().principal)
+
+    async def ListDisputes(
+        self, request: consortium_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ListDisputesResponse:
+        return consortium_pb2.ListDisputesResponse(disputes=await self.desk.disputes(request.include_resolved))

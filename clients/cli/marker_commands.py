@@ -1,4 +1,4 @@
-"""``lianfang node markers list|withdraw|dispute``: this member's blacklist markers at the hub,
+"""``lianfang node markers list|withdraw|dispute|disputes``: this member's blacklist markers at the hub,
 through the node (which holds the member key). Risk managers list and withdraw; customer
 managers and risk managers pass on a borrower's dispute (with ``--identity-key``, say the role
 with ``--as``). Output is JSON, one object per line."""
@@ -20,6 +20,9 @@ async def run(args: argparse.Namespace) -> int:
             print_message(await client.withdraw_marker(args.marker_id, args.reason))
         elif args.what == "dispute":
             print_message(await client.dispute_marker(args.marker_id, args.statement))
+        elif args.what == "disputes":
+            for dispute in await client.list_disputes(include_resolved=args.all):
+                print_message(dispute)
         else:
             for marker in await client.list_markers(include_inactive=args.all):
                 print_message(marker)
@@ -29,7 +32,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def add_commands(node: Any) -> None:
-    """Adds ``markers list``, ``withdraw`` and ``dispute`` to the ``lianfang node`` sub-parser group."""
+    """Adds ``markers list``, ``withdraw``, ``dispute`` and ``disputes`` to the ``lianfang node`` group."""
     common = connection_options()
     markers = node.add_parser(
         "markers", help="this member's blacklist markers at the hub: list, withdraw, dispute"
@@ -57,5 +60,11 @@ def add_commands(node: Any) -> None:
     dispute.add_argument(
         "--statement", required=True, help="the borrower's own words, 1..2000 characters, no identifiers"
     )
-    for parser in (listing, withdraw, dispute):
+    disputes = markers.add_parser(
+        "disputes",
+        parents=[common],
+        help="customer_manager or risk_manager: disputes this member raised and those of its markers, oldest first",
+    )
+    disputes.add_argument("--all", action="store_true", help="resolved ones too (with their resolution)")
+    for parser in (listing, withdraw, dispute, disputes):
         parser.set_defaults(run=lambda a: asyncio.run(run(a)))

@@ -382,6 +382,20 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         by = current_call().principal
         return await dispute_response(self.store, self.rings, self.disputes, request, by, self.clock())
 
+    async def ListMyDisputes(
+        self, request: consortium_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.ListDisputesResponse:
+        await self.rings.catch_up()
+        me, now = current_call().principal, self.clock()
+        mine = {m.marker_id for m in await self.store.markers_by_filer(me)}
+        return consortium_pb2.ListDisputesResponse(
+            disputes=[
+                d.message(now)
+                for d in self.disputes.listed(request.include_resolved)
+                if d.raised_by == me or d.marker_id in mine
+            ]
+        )
+
     async def GetMyKeyEpochs(
         self, request: consortium_pb2.GetMyKeyEpochsRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.GetMyKeyEpochsResponse:

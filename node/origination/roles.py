@@ -71,6 +71,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _MARKERS + "ListMarkers": frozenset({RISK_MANAGER}),
     _MARKERS + "WithdrawMarker": frozenset({RISK_MANAGER}),  # as ConfirmFraud files them
     _MARKERS + "DisputeMarker": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),  # the borrower's own complaint
+    _MARKERS + "ListDisputes": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),  # the answer to give them
 }
 
 

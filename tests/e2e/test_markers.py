@@ -141,6 +141,24 @@ async def test_a_borrowers_dispute_goes_through_any_member_and_never_carries_an_
     disputed = {m.marker_id: m for m in await a.hub_client.list_my_markers()}[marker.marker_id]
     assert disputed.status == common_pb2.MARKER_STATUS_DISPUTED
 
+    # Both members follow it: the one that took it (to answer the borrower), the filer (to verify
+    # its marker); a dispute of lender-b's own marker is lender-b's business, not lender-a's.
+    b_marker = await b.hub_client.file_marker(
+        common_pb2.Token(scheme=1, type=3, epoch=1, value=b"\x09" * 16), common_pb2.MARKER_TYPE_SUSPECT, "MULE"
+    )
+    consortium.clock.advance(60)  # opened later: listed after
+    on_b = await consortium.admin.open_dispute(b_marker.marker_id, "raised with the admin directly")
+    assert [d.dispute_id for d in await a.as_role("risk_manager").list_disputes()] == [dispute.dispute_id]
+    assert [d.dispute_id for d in await desk.list_disputes()] == [dispute.dispute_id, on_b.dispute_id]
+    await _refused(a.as_role("customer").list_disputes(), grpc.StatusCode.PERMISSION_DENIED)
+    await consortium.admin.resolve_dispute(
+        dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "police report on file"
+    )
+    assert await a.as_role("risk_manager").list_disputes() == []  # resolved: only with include_resolved
+    [answer] = [d for d in await desk.list_disputes(include_resolved=True) if d.dispute_id == dispute.dispute_id]
+    assert answer.resolution == common_pb2.DISPUTE_RESOLUTION_UPHOLD
+    assert answer.resolution_note == "police report on file"
+
 
 def test_markers_filed_before_the_node_recorded_them_are_found_after_an_upgrade(tmp_path: Path) -> None:
     """A node database from before ``filed_marker`` records: opening it backfills one per marker

@@ -25,7 +25,7 @@ HELP_PATHS = [
     ["node", "serve"],
     *[["node", *verb] for verb in (["monitor"], ["monitor", "run"], ["alerts"], ["dispose"], ["repay"], ["kpis"])],
     *[["node", "outbox", *verb] for verb in ([], ["list"], ["retry"], ["discard"])],
-    *[["node", "markers", *verb] for verb in ([], ["list"], ["withdraw"], ["dispute"])],
+    *[["node", "markers", *verb] for verb in ([], ["list"], ["withdraw"], ["dispute"], ["disputes"])],
     ["admin"],
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],
@@ -264,6 +264,8 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         out = await _arun("node", "markers", "dispute", *desk, second, "--statement", "I never applied")
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["markerId"] == second
+        out = await _arun("node", "markers", "disputes", *desk)
+        assert [json.loads(line)["markerId"] for line in out.stdout.splitlines()] == [second], out.stderr
     finally:
         await c.stop()
 

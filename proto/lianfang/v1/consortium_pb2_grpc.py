@@ -69,6 +69,11 @@ class ConsortiumServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
                 _registered_method=True)
+        self.ListMyDisputes = channel.unary_unary(
+                '/lianfang.v1.ConsortiumService/ListMyDisputes',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
+                _registered_method=True)
         self.GetMyKeyEpochs = channel.unary_unary(
                 '/lianfang.v1.ConsortiumService/GetMyKeyEpochs',
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.GetMyKeyEpochsRequest.SerializeToString,
@@ -147,6 +152,14 @@ class ConsortiumServiceServicer:
 
     def RaiseDispute(self, request, context):
         """A data subject disputes a marker, through this member (any member may raise it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMyDisputes(self, request, context):
+        """The disputes this member raised and those of its markers, with their resolutions: the one
+        answers the data subject, the other verifies its marker (20-day deadline). Oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -238,6 +251,11 @@ def add_ConsortiumServiceServicer_to_server(servicer, server):
                     servicer.RaiseDispute,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.SerializeToString,
+            ),
+            'ListMyDisputes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyDisputes,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.SerializeToString,
             ),
             'GetMyKeyEpochs': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMyKeyEpochs,
@@ -459,6 +477,33 @@ class ConsortiumService:
             '/lianfang.v1.ConsortiumService/RaiseDispute',
             lianfang_dot_v1_dot_consortium__pb2.RaiseDisputeRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.DisputeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMyDisputes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.ConsortiumService/ListMyDisputes',
+            lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
             options,
             channel_credentials,
             insecure,

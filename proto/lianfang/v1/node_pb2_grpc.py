@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from lianfang.v1 import common_pb2 as lianfang_dot_v1_dot_common__pb2
+from lianfang.v1 import consortium_pb2 as lianfang_dot_v1_dot_consortium__pb2
 from lianfang.v1 import node_pb2 as lianfang_dot_v1_dot_node__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -1035,7 +1036,7 @@ class MarkerServiceStub:
     """This member's blacklist markers at the hub, as its staff manage them: the node holds the
     member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
     names its application. Roles: risk managers list and withdraw; customer managers and risk
-    managers raise a borrower's dispute.
+    managers raise a borrower's dispute and follow disputes.
     """
 
     def __init__(self, channel):
@@ -1059,13 +1060,18 @@ class MarkerServiceStub:
                 request_serializer=lianfang_dot_v1_dot_node__pb2.DisputeMarkerRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_common__pb2.Dispute.FromString,
                 _registered_method=True)
+        self.ListDisputes = channel.unary_unary(
+                '/lianfang.v1.MarkerService/ListDisputes',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
+                _registered_method=True)
 
 
 class MarkerServiceServicer:
     """This member's blacklist markers at the hub, as its staff manage them: the node holds the
     member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
     names its application. Roles: risk managers list and withdraw; customer managers and risk
-    managers raise a borrower's dispute.
+    managers raise a borrower's dispute and follow disputes.
     """
 
     def ListMarkers(self, request, context):
@@ -1091,6 +1097,14 @@ class MarkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDisputes(self, request, context):
+        """The disputes this member raised and those of its markers, with their resolutions (what to
+        tell the borrower; what to verify). Oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1109,6 +1123,11 @@ def add_MarkerServiceServicer_to_server(servicer, server):
                     request_deserializer=lianfang_dot_v1_dot_node__pb2.DisputeMarkerRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_common__pb2.Dispute.SerializeToString,
             ),
+            'ListDisputes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDisputes,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lianfang.v1.MarkerService', rpc_method_handlers)
@@ -1121,7 +1140,7 @@ class MarkerService:
     """This member's blacklist markers at the hub, as its staff manage them: the node holds the
     member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
     names its application. Roles: risk managers list and withdraw; customer managers and risk
-    managers raise a borrower's dispute.
+    managers raise a borrower's dispute and follow disputes.
     """
 
     @staticmethod
@@ -1195,6 +1214,33 @@ class MarkerService:
             '/lianfang.v1.MarkerService/DisputeMarker',
             lianfang_dot_v1_dot_node__pb2.DisputeMarkerRequest.SerializeToString,
             lianfang_dot_v1_dot_common__pb2.Dispute.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDisputes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MarkerService/ListDisputes',
+            lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
             options,
             channel_credentials,
             insecure,
