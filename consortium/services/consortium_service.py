@@ -12,6 +12,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium import wire
 from consortium.aliases import AliasBook, alias_event, pairs_in
+from consortium.auth import ADMIN_PREFIX
 from consortium.disputes import DisputeBook, dispute_response
 from consortium.key_book import KeyBook
 from consortium.marker_log import publish_marker_state
@@ -388,13 +389,14 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         await self.rings.catch_up()
         me, now = current_call().principal, self.clock()
         mine = {m.marker_id for m in await self.store.markers_by_filer(me)}
-        return consortium_pb2.ListDisputesResponse(
-            disputes=[
-                d.message(now)
-                for d in self.disputes.listed(request.include_resolved)
-                if d.raised_by == me or d.marker_id in mine
-            ]
-        )
+        answer = consortium_pb2.ListDisputesResponse()
+        for d in self.disputes.listed(request.include_resolved):
+            if d.raised_by == me or d.marker_id in mine:
+                message = answer.disputes.add()
+                message.CopyFrom(d.message(now))
+                if d.raised_by not in (me, "") and not d.raised_by.startswith(ADMIN_PREFIX):
+                    message.raised_by = ""  # which other lender the person went to is theirs to know
+        return answer
 
     async def GetMyKeyEpochs(
         self, request: consortium_pb2.GetMyKeyEpochsRequest, context: grpc.aio.ServicerContext

@@ -148,8 +148,13 @@ async def test_a_borrowers_dispute_goes_through_any_member_and_never_carries_an_
     )
     consortium.clock.advance(60)  # opened later: listed after
     on_b = await consortium.admin.open_dispute(b_marker.marker_id, "raised with the admin directly")
-    assert [d.dispute_id for d in await a.as_role("risk_manager").list_disputes()] == [dispute.dispute_id]
-    assert [d.dispute_id for d in await desk.list_disputes()] == [dispute.dispute_id, on_b.dispute_id]
+    [seen_by_filer] = await a.as_role("risk_manager").list_disputes()
+    assert seen_by_filer.dispute_id == dispute.dispute_id
+    assert seen_by_filer.raised_by == ""  # not told which other lender the person went to
+    assert seen_by_filer.subject_statement  # but told what the person says, to verify the marker
+    raised, on_own = await desk.list_disputes()
+    assert (raised.dispute_id, raised.raised_by) == (dispute.dispute_id, "lender-b")
+    assert (on_own.dispute_id, on_own.raised_by) == (on_b.dispute_id, "admin/demo")
     await _refused(a.as_role("customer").list_disputes(), grpc.StatusCode.PERMISSION_DENIED)
     await consortium.admin.resolve_dispute(
         dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "police report on file"

@@ -160,6 +160,8 @@ class ConsortiumServiceServicer:
     def ListMyDisputes(self, request, context):
         """The disputes this member raised and those of its markers, with their resolutions: the one
         answers the data subject, the other verifies its marker (20-day deadline). Oldest first.
+        raised_by is empty where another member raised it: which lender the person went to is not
+        the filer's to know.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
