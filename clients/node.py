@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from lianfang.v1 import common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
+from lianfang.v1 import audit_pb2, common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
 
 from clients.credentials import JwtSigner
 from clients.rpc import Metadata, RpcClient
@@ -240,3 +240,10 @@ class NodeClient(RpcClient):
             self._markers.ListDisputes, request, timeout=timeout, metadata=metadata, idempotent=True
         )
         return list(response.disputes)
+
+    async def borrower_records(
+        self, identifiers: node_pb2.Identifiers, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> audit_pb2.SubjectAccessResponse:
+        """The markers standing on a borrower's identifiers and the queries on them (right of access)."""
+        request = node_pb2.BorrowerRecordsRequest(identifiers=identifiers)
+        return await self._call(self._markers.GetBorrowerRecords, request, timeout=timeout, metadata=metadata)

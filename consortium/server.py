@@ -261,7 +261,7 @@ async def start_hub(
             ),
             (
                 audit_pb2_grpc.add_AuditServiceServicer_to_server,
-                AuditServicer(rings, audit, clock, queries, store, usage, aliases),
+                AuditServicer(rings, audit, clock, queries, store, usage, aliases, store, disputes),
                 SERVICE_NAMES[3],
             ),
             (

@@ -16,11 +16,15 @@ import sqlite3
 from typing import Any
 
 import grpc
-from lianfang.v1 import common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
+from lianfang.v1 import audit_pb2, common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
 
+from clients.audit import AuditClient
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.hub_errors import hub_error
+from node.identity.applicant import tokenise
+from node.identity.keyring import KeyRing
+from node.identity.normalise import InvalidIdentifiers
 from node.identity.own_identifiers import OwnIdentifiers, stored_identifiers
 from node.keyed_locks import KeyedLocks
 from node.origination.store import NodeStore
@@ -70,8 +74,8 @@ def _marker_id(value: str, violations: list[FieldViolation]) -> None:
 class MarkerDesk:
     """Lists, withdraws and disputes this member's markers at the hub."""
 
-    def __init__(self, store: NodeStore, hub: HubClient, clock: Clock) -> None:
-        self.store, self.hub, self.clock = store, hub, clock
+    def __init__(self, store: NodeStore, hub: HubClient, audit: AuditClient, tokeniser: KeyRing, clock: Clock) -> None:
+        self.store, self.hub, self.audit, self.tokeniser, self.clock = store, hub, audit, tokeniser, clock
         self._locks = KeyedLocks()  # one withdrawal of a marker at a time: the record names who did it
 
     async def markers(self, include_inactive: bool) -> list[node_pb2.FiledMarker]:
@@ -130,6 +134,17 @@ class MarkerDesk:
         except LianfangRpcError as error:
             raise hub_error(error) from error
 
+    async def borrower_records(self, identifiers: node_pb2.Identifiers) -> audit_pb2.SubjectAccessResponse:
+        """The hub's markers and queries on the borrower's tokens (the identifiers stay here)."""
+        try:
+            tokens = await tokenise(identifiers, self.tokeniser)  # OPRF: KeyServiceUnavailable
+        except InvalidIdentifiers as exc:  # none given is one of them
+            raise InvalidArgument([FieldViolation(e.field, e.description) for e in exc.errors]) from None
+        try:
+            return await self.audit.subject_access(tokens, timeout=HUB_TIMEOUT)
+        except LianfangRpcError as error:
+            raise hub_error(error) from error
+
 
 class MarkerServicer(node_pb2_grpc.MarkerServiceServicer):
     def __init__(self, desk: MarkerDesk) -> None:
@@ -154,3 +169,8 @@ class MarkerServicer(node_pb2_grpc.MarkerServiceServicer):
         self, request: consortium_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.ListDisputesResponse:
         return consortium_pb2.ListDisputesResponse(disputes=await self.desk.disputes(request.include_resolved))
+
+    async def GetBorrowerRecords(
+        self, request: node_pb2.BorrowerRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> audit_pb2.SubjectAccessResponse:
+        return await self.desk.borrower_records(request.identifiers)

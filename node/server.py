@@ -14,6 +14,7 @@ from grpc_health.v1 import health
 from lianfang.v1 import node_pb2, node_pb2_grpc
 from prometheus_client import CollectorRegistry
 
+from clients.audit import AuditClient
 from clients.channel import open_channel
 from clients.circuit import CircuitBreaker
 from clients.credentials import JwtSigner, load_private_key
@@ -260,7 +261,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
             ),
             (
                 node_pb2_grpc.add_MarkerServiceServicer_to_server,
-                MarkerServicer(MarkerDesk(engine.store, hub, clock)),
+                MarkerServicer(MarkerDesk(engine.store, hub, AuditClient(channel, signer), tokeniser, clock)),
                 MARKER_SERVICE_NAME,
             ),
         ],

@@ -1,4 +1,4 @@
-"""``lianfang node markers list|withdraw|dispute|disputes``: this member's blacklist markers at the hub,
+"""``lianfang node markers list|withdraw|dispute|disputes|records``: this member's blacklist markers at the hub,
 through the node (which holds the member key). Risk managers list and withdraw; customer
 managers and risk managers pass on a borrower's dispute (with ``--identity-key``, say the role
 with ``--as``). Output is JSON, one object per line."""
@@ -9,7 +9,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from clients.cli.node_commands import connection_options, node_client
+from clients.cli.node_commands import add_identifier_options, connection_options, identifiers, node_client
 from clients.cli.output import print_message
 
 
@@ -20,6 +20,8 @@ async def run(args: argparse.Namespace) -> int:
             print_message(await client.withdraw_marker(args.marker_id, args.reason))
         elif args.what == "dispute":
             print_message(await client.dispute_marker(args.marker_id, args.statement))
+        elif args.what == "records":
+            print_message(await client.borrower_records(identifiers(args)))
         elif args.what == "disputes":
             for dispute in await client.list_disputes(include_resolved=args.all):
                 print_message(dispute)
@@ -32,7 +34,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def add_commands(node: Any) -> None:
-    """Adds ``markers list``, ``withdraw``, ``dispute`` and ``disputes`` to the ``lianfang node`` group."""
+    """Adds ``markers list|withdraw|dispute|disputes|records`` to the ``lianfang node`` group."""
     common = connection_options()
     markers = node.add_parser(
         "markers", help="this member's blacklist markers at the hub: list, withdraw, dispute"
@@ -66,5 +68,12 @@ def add_commands(node: Any) -> None:
         help="customer_manager or risk_manager: disputes this member raised and those of its markers, oldest first",
     )
     disputes.add_argument("--all", action="store_true", help="resolved ones too (with their resolution)")
-    for parser in (listing, withdraw, dispute, disputes):
+    records = markers.add_parser(
+        "records",
+        parents=[common],
+        help="customer_manager or risk_manager: a borrower's access request — the markers standing on their "
+        "identifiers (ids to dispute; filers not named) and the queries on them",
+    )
+    add_identifier_options(records)
+    for parser in (listing, withdraw, dispute, disputes, records):
         parser.set_defaults(run=lambda a: asyncio.run(run(a)))

@@ -49,21 +49,35 @@ def node_client(args: argparse.Namespace) -> NodeClient:
     return NodeClient(channel, signer)
 
 
+def add_identifier_options(parser: argparse.ArgumentParser) -> None:
+    """An applicant's raw identifiers (they stay at the node; only tokens reach the hub)."""
+    parser.add_argument("--uscc")
+    parser.add_argument("--resident-id")
+    parser.add_argument("--legal-rep", help="legal representative's resident ID")
+    for flag in ("--phone", "--device", "--ip", "--bank-account", "--address"):
+        parser.add_argument(flag, action="append", help="repeatable")
+
+
+def identifiers(args: argparse.Namespace) -> node_pb2.Identifiers:
+    """What ``add_identifier_options`` read, as the API's message."""
+    return node_pb2.Identifiers(
+        uscc=args.uscc or "",
+        resident_id=args.resident_id or "",
+        legal_rep_resident_id=args.legal_rep or "",
+        phones=args.phone or [],
+        device_ids=args.device or [],
+        ips=args.ip or [],
+        bank_accounts=args.bank_account or [],
+        addresses=args.address or [],
+    )
+
+
 async def run(args: argparse.Namespace) -> int:
     client = node_client(args)
     try:
         result: Any
         if args.verb == "apply":
-            ids = node_pb2.Identifiers(
-                uscc=args.uscc or "",
-                resident_id=args.resident_id or "",
-                legal_rep_resident_id=args.legal_rep or "",
-                phones=args.phone or [],
-                device_ids=args.device or [],
-                ips=args.ip or [],
-                bank_accounts=args.bank_account or [],
-                addresses=args.address or [],
-            )
+            ids = identifiers(args)
             result = await client.submit_application(
                 node_pb2.SubmitApplicationRequest(
                     application_ref=args.ref,
@@ -140,11 +154,7 @@ def add_commands(node: Any, runner: Any) -> None:
     apply.add_argument("--product", required=True, help="product code, e.g. xiaowei_puhui")
     apply.add_argument("--kind", choices=sorted(KINDS), default="individual_business")
     apply.add_argument("--name", required=True)
-    apply.add_argument("--uscc")
-    apply.add_argument("--resident-id")
-    apply.add_argument("--legal-rep", help="legal representative's resident ID")
-    for flag in ("--phone", "--device", "--ip", "--bank-account", "--address"):
-        apply.add_argument(flag, action="append")
+    add_identifier_options(apply)
     apply.add_argument("--industry", default="")
     apply.add_argument("--locality", default="")
     apply.add_argument("--amount", type=float, required=True, help="yuan")

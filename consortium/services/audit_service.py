@@ -11,13 +11,15 @@ import json
 from collections import Counter
 
 import grpc
-from lianfang.v1 import audit_pb2, audit_pb2_grpc
+from lianfang.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 
 from consortium.aliases import AliasBook
 from consortium.audit import AuditLog
-from consortium.records import token_key
+from consortium.disputes import DisputeBook
+from consortium.markers import marker_status, polarity
+from consortium.records import token_key, token_type_of
 from consortium.rings import RingTracker, application_tokens
-from consortium.store.base import MemberStore
+from consortium.store.base import MarkerStore, MemberStore
 from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
 from consortium.validation import check_token
@@ -45,7 +47,10 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         members: MemberStore,
         usage: UsageGuard,
         aliases: AliasBook,
+        markers: MarkerStore,
+        disputes: DisputeBook,
     ) -> None:
+        self.markers, self.disputes = markers, disputes
         self.usage = usage
         self.aliases = aliases
         self.log = log
@@ -143,7 +148,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         with self.usage.admitted(member, 1, self.clock()):  # counted like a Check: no free enumeration
             size = await self._size(0, "tree_size")
             # the subject's tokens under their canonical (oldest-epoch) keys, as the log holds them
-            wanted = {self.aliases.resolve(token_key(t.scheme, t.type, t.epoch, t.value)) for t in request.tokens}
+            given = {token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens}
+            wanted = {self.aliases.resolve(key) for key in given}
             await self.log.publish([subject_access_event(member, len(wanted), self.clock())])  # audited, counted
         categories = await self._categories()
         found: list[audit_pb2.SubjectQuery] = []
@@ -169,4 +175,29 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 after = cursor
                 if index >= size:
                     break
-        return audit_pb2.SubjectAccessResponse(queries=found, tree_head=self.audit.head(size, self.clock()))
+        return audit_pb2.SubjectAccessResponse(
+            queries=found, tree_head=self.audit.head(size, self.clock()), markers=await self._standing(given | wanted)
+        )
+
+    async def _standing(self, token_keys: set[str]) -> list[audit_pb2.SubjectMarker]:
+        """The markers in force on these tokens (disputed ones too), without their filers."""
+        now, shown = self.clock(), []
+        for markers in (await self.markers.markers_for_tokens(sorted(token_keys))).values():
+            for m in markers:
+                status = marker_status(m, now, self.disputes.is_disputed(m.marker_id))
+                if status in (common_pb2.MARKER_STATUS_ACTIVE, common_pb2.MARKER_STATUS_DISPUTED):
+                    shown.append((m.filed_at, m.marker_id, m, status))
+        return [
+            audit_pb2.SubjectMarker(
+                marker_id=m.marker_id,
+                token_type=token_type_of(m.token_key),
+                marker_type=m.marker_type,
+                polarity=polarity(m.marker_type),
+                reason_code=m.reason_code,
+                evidence_level=m.evidence_level,
+                status=status,
+                filed_at=to_timestamp(m.filed_at),
+                expires_at=None if m.expires_at is None else to_timestamp(m.expires_at),
+            )
+            for _, _, m, status in sorted(shown, key=lambda x: (x[0], x[1]))
+        ]

@@ -72,6 +72,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _MARKERS + "WithdrawMarker": frozenset({RISK_MANAGER}),  # as ConfirmFraud files them
     _MARKERS + "DisputeMarker": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),  # the borrower's own complaint
     _MARKERS + "ListDisputes": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),  # the answer to give them
+    _MARKERS + "GetBorrowerRecords": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),  # a borrower's access request
 }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from lianfang.v1 import common_pb2
+from lianfang.v1 import common_pb2, node_pb2
 
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
@@ -110,16 +110,39 @@ async def test_risk_manager_lists_and_withdraws_markers_through_the_node(consort
     assert wrong not in active and len(active) == len(listed) - 1
     everything = {f.marker.marker_id: f for f in await risk.list_markers(include_inactive=True)}
     assert everything[wrong].withdrawn_by == "risk-1" and everything[wrong].marker.status == WITHDRAWN
+    standing = {
+        m.marker_id for m in (await risk.borrower_records(application(JINGCHENG_PARTS, "x").identifiers)).markers
+    }
+    assert wrong not in standing and standing == {m for m in active if m != elsewhere.marker_id}
 
 
 async def test_a_borrowers_dispute_goes_through_any_member_and_never_carries_an_identifier(
     consortium: LocalConsortium,
 ) -> None:
     a, b = consortium.members["lender-a"], consortium.members["lender-b"]
-    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-dispute"))
+    request = application(JINGCHENG_PARTS, "jc-dispute")
+    view = await a.as_role("customer").submit_application(request)
     await a.as_role("risk_manager").confirm_fraud(view.application_id, "FORGED_DOCUMENTS", POLICE)
-    marker = (await a.hub_client.list_my_markers())[0]
     desk = b.as_role("customer_manager", "cm-7")  # the borrower complains at another lender
+
+    # The borrower's access request, at lender-b: what stands against them (not who filed it),
+    # and who queried them, by member category. Its marker ids are what a dispute names.
+    records = await desk.borrower_records(request.identifiers)
+    filed = {m.marker_id for m in await a.hub_client.list_my_markers()}
+    assert {m.marker_id for m in records.markers} == filed and len(filed) >= 2
+    assert all(
+        m.status == common_pb2.MARKER_STATUS_ACTIVE and m.reason_code == "FORGED_DOCUMENTS" for m in records.markers
+    )
+    assert all(m.marker_type == common_pb2.MARKER_TYPE_CONFIRMED_FRAUD for m in records.markers)
+    assert len(records.queries) >= 1 and {q.member_category for q in records.queries} == {"microloan"}
+    marker = records.markers[0]
+    err = await _refused(desk.borrower_records(node_pb2.Identifiers()), grpc.StatusCode.INVALID_ARGUMENT)
+    assert [v.field for v in err.violations] == ["identifiers"]
+    err = await _refused(
+        desk.borrower_records(node_pb2.Identifiers(phones=["12345"])), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert [v.field for v in err.violations] == ["identifiers.phones[0]"] and "12345" not in str(err)
+    await _refused(b.as_role("customer").borrower_records(request.identifiers), grpc.StatusCode.PERMISSION_DENIED)
 
     for statement, problem in (
         ("", "is required"),
@@ -140,6 +163,8 @@ async def test_a_borrowers_dispute_goes_through_any_member_and_never_carries_an_
     assert listed.subject_statement == "I never applied there; my card was stolen in May"
     disputed = {m.marker_id: m for m in await a.hub_client.list_my_markers()}[marker.marker_id]
     assert disputed.status == common_pb2.MARKER_STATUS_DISPUTED
+    seen = {m.marker_id: m.status for m in (await desk.borrower_records(request.identifiers)).markers}
+    assert seen[marker.marker_id] == common_pb2.MARKER_STATUS_DISPUTED
 
     # Both members follow it: the one that took it (to answer the borrower), the filer (to verify
     # its marker); a dispute of lender-b's own marker is lender-b's business, not lender-a's.

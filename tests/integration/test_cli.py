@@ -25,7 +25,7 @@ HELP_PATHS = [
     ["node", "serve"],
     *[["node", *verb] for verb in (["monitor"], ["monitor", "run"], ["alerts"], ["dispose"], ["repay"], ["kpis"])],
     *[["node", "outbox", *verb] for verb in ([], ["list"], ["retry"], ["discard"])],
-    *[["node", "markers", *verb] for verb in ([], ["list"], ["withdraw"], ["dispute"], ["disputes"])],
+    *[["node", "markers", *verb] for verb in ([], ["list"], ["withdraw"], ["dispute"], ["disputes"], ["records"])],
     ["admin"],
     ["admin", "members"],
     ["admin", "members", "--admin-key", "x", "register"],
@@ -266,6 +266,11 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         assert json.loads(out.stdout)["markerId"] == second
         out = await _arun("node", "markers", "disputes", *desk)
         assert [json.loads(line)["markerId"] for line in out.stdout.splitlines()] == [second], out.stderr
+        borrower = ["--uscc", P.uscc, "--legal-rep", P.legal_rep_resident_id, "--phone", P.phone]
+        out = await _arun("node", "markers", "records", *desk, *borrower)
+        assert out.returncode == 0, out.stderr
+        standing = {m["markerId"]: m["status"] for m in json.loads(out.stdout)["markers"]}
+        assert first not in standing and standing[second] == "MARKER_STATUS_DISPUTED"
     finally:
         await c.stop()
 

@@ -50,13 +50,37 @@ class SubjectQuery(_message.Message):
     inclusion_proof: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, leaf_index: _Optional[int] = ..., leaf_hash: _Optional[bytes] = ..., member_category: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., inclusion_proof: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
+class SubjectMarker(_message.Message):
+    __slots__ = ("marker_id", "token_type", "marker_type", "polarity", "reason_code", "evidence_level", "status", "filed_at", "expires_at")
+    MARKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MARKER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    POLARITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FILED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    marker_id: str
+    token_type: _common_pb2.TokenType
+    marker_type: _common_pb2.MarkerType
+    polarity: _common_pb2.MarkerPolarity
+    reason_code: str
+    evidence_level: _common_pb2.EvidenceLevel
+    status: _common_pb2.MarkerStatus
+    filed_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, marker_id: _Optional[str] = ..., token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., polarity: _Optional[_Union[_common_pb2.MarkerPolarity, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., status: _Optional[_Union[_common_pb2.MarkerStatus, str]] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class SubjectAccessResponse(_message.Message):
-    __slots__ = ("queries", "tree_head")
+    __slots__ = ("queries", "tree_head", "markers")
     QUERIES_FIELD_NUMBER: _ClassVar[int]
     TREE_HEAD_FIELD_NUMBER: _ClassVar[int]
+    MARKERS_FIELD_NUMBER: _ClassVar[int]
     queries: _containers.RepeatedCompositeFieldContainer[SubjectQuery]
     tree_head: SignedTreeHead
-    def __init__(self, queries: _Optional[_Iterable[_Union[SubjectQuery, _Mapping]]] = ..., tree_head: _Optional[_Union[SignedTreeHead, _Mapping]] = ...) -> None: ...
+    markers: _containers.RepeatedCompositeFieldContainer[SubjectMarker]
+    def __init__(self, queries: _Optional[_Iterable[_Union[SubjectQuery, _Mapping]]] = ..., tree_head: _Optional[_Union[SignedTreeHead, _Mapping]] = ..., markers: _Optional[_Iterable[_Union[SubjectMarker, _Mapping]]] = ...) -> None: ...
 
 class GetTreeHeadRequest(_message.Message):
     __slots__ = ()

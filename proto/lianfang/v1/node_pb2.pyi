@@ -2,6 +2,7 @@ import datetime
 
 from lianfang.v1 import common_pb2 as _common_pb2
 from lianfang.v1 import consortium_pb2 as _consortium_pb2
+from lianfang.v1 import audit_pb2 as _audit_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -610,6 +611,12 @@ class DiscardOutboxRequest(_message.Message):
     id: int
     reason: str
     def __init__(self, id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class BorrowerRecordsRequest(_message.Message):
+    __slots__ = ("identifiers",)
+    IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    identifiers: Identifiers
+    def __init__(self, identifiers: _Optional[_Union[Identifiers, _Mapping]] = ...) -> None: ...
 
 class ListMarkersRequest(_message.Message):
     __slots__ = ("include_inactive",)

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from lianfang.v1 import audit_pb2 as lianfang_dot_v1_dot_audit__pb2
 from lianfang.v1 import common_pb2 as lianfang_dot_v1_dot_common__pb2
 from lianfang.v1 import consortium_pb2 as lianfang_dot_v1_dot_consortium__pb2
 from lianfang.v1 import node_pb2 as lianfang_dot_v1_dot_node__pb2
@@ -1036,7 +1037,7 @@ class MarkerServiceStub:
     """This member's blacklist markers at the hub, as its staff manage them: the node holds the
     member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
     names its application. Roles: risk managers list and withdraw; customer managers and risk
-    managers raise a borrower's dispute and follow disputes.
+    managers raise a borrower's dispute, follow disputes and answer a borrower's access request.
     """
 
     def __init__(self, channel):
@@ -1065,13 +1066,18 @@ class MarkerServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
                 _registered_method=True)
+        self.GetBorrowerRecords = channel.unary_unary(
+                '/lianfang.v1.MarkerService/GetBorrowerRecords',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.BorrowerRecordsRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_audit__pb2.SubjectAccessResponse.FromString,
+                _registered_method=True)
 
 
 class MarkerServiceServicer:
     """This member's blacklist markers at the hub, as its staff manage them: the node holds the
     member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
     names its application. Roles: risk managers list and withdraw; customer managers and risk
-    managers raise a borrower's dispute and follow disputes.
+    managers raise a borrower's dispute, follow disputes and answer a borrower's access request.
     """
 
     def ListMarkers(self, request, context):
@@ -1105,6 +1111,15 @@ class MarkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBorrowerRecords(self, request, context):
+        """A borrower's right of access: the markers standing on their identifiers (without their
+        filers; each id is what DisputeMarker names) and every query on them, by member category,
+        with inclusion proofs. The identifiers are tokenised here; counted like a Check at the hub.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1128,6 +1143,11 @@ def add_MarkerServiceServicer_to_server(servicer, server):
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.SerializeToString,
             ),
+            'GetBorrowerRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBorrowerRecords,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.BorrowerRecordsRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_audit__pb2.SubjectAccessResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lianfang.v1.MarkerService', rpc_method_handlers)
@@ -1140,7 +1160,7 @@ class MarkerService:
     """This member's blacklist markers at the hub, as its staff manage them: the node holds the
     member key, so staff never need it. A marker filed by ConfirmFraud (or a fraud disposition)
     names its application. Roles: risk managers list and withdraw; customer managers and risk
-    managers raise a borrower's dispute and follow disputes.
+    managers raise a borrower's dispute, follow disputes and answer a borrower's access request.
     """
 
     @staticmethod
@@ -1241,6 +1261,33 @@ class MarkerService:
             '/lianfang.v1.MarkerService/ListDisputes',
             lianfang_dot_v1_dot_consortium__pb2.ListDisputesRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.ListDisputesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBorrowerRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.MarkerService/GetBorrowerRecords',
+            lianfang_dot_v1_dot_node__pb2.BorrowerRecordsRequest.SerializeToString,
+            lianfang_dot_v1_dot_audit__pb2.SubjectAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,
