@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from consortium.aliases import type_of
-from consortium.rings import application_tokens
+from consortium.rings import looked_up
 from consortium.store.base import LogCursor
 
 log = logging.getLogger("lianfang.hub.canaries")
@@ -53,8 +53,9 @@ class CanaryBook:
         if decoded[0] == "cn":
             for key in decoded[4]:
                 self.labels.setdefault(str(key), str(decoded[2]))
-        elif decoded[0] == "a" and self.labels:
-            member, ref, at, tokens = decoded[1], decoded[2], decoded[3], application_tokens(decoded)
+        elif decoded[0] in ("a", "sa") and self.labels:  # a Check, or a subject access request
+            member, at, tokens = decoded[1], decoded[3], looked_up(decoded)
+            ref = decoded[2] if decoded[0] == "a" else "subject-access"
             for key in tokens:
                 label = self.labels.get(str(key))
                 if label is not None:
@@ -65,6 +66,6 @@ class CanaryBook:
         self.alerts.append(alert)
         if alert.received_at >= self._started - LIVE_SECONDS:
             log.warning(
-                "canary hit: a Check carried a planted synthetic identity",
+                "canary hit: a Check or subject access request carried a planted synthetic identity",
                 extra={"fields": {"member": alert.member_id, "label": alert.label, "token_type": alert.token_type}},
             )

@@ -32,6 +32,7 @@ from typing import Any
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from consortium.auth import ADMIN_PREFIX
 from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, PROTECTIVE, REASON_CODE, MarkerPolicy
 from consortium.records import Marker
@@ -82,6 +83,10 @@ class Dispute:
     note: str = ""
     corrected_marker_id: str = ""
     intent: ResolutionIntent | None = None  # the resolution that holds (or last held) the dispute
+    suspends: bool = True
+    """While open, the marker has no effect in Check and rings: raised by an admin or by the
+    marker's filer. Raised by another member it labels the marker DISPUTED and goes to the
+    admin, but the marker keeps its effect (any lender could otherwise switch off any marker)."""
 
     @property
     def is_open(self) -> bool:
@@ -101,11 +106,12 @@ class Dispute:
             resolved_at=stamp,
             resolution_note=self.note,
             corrected_marker_id=self.corrected_marker_id,
+            suspends_marker=self.suspends,
         )
 
 
-def open_event(dispute_id: str, marker_id: str, raised_by: str, at: float, statement: str) -> str:
-    body = ["d", dispute_id, "open", marker_id, raised_by, at, at + DEADLINE_SECONDS, statement]
+def open_event(dispute_id: str, marker_id: str, raised_by: str, at: float, statement: str, suspends: bool) -> str:
+    body = ["d", dispute_id, "open", marker_id, raised_by, at, at + DEADLINE_SECONDS, statement, suspends]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -127,15 +133,19 @@ class DisputeBook:
     def __init__(self) -> None:
         self.disputes: dict[str, Dispute] = {}
         self.open_by_marker: dict[str, str] = {}  # marker id -> its open dispute
+        self.suspended: set[str] = set()  # marker ids whose open dispute suspends them (``Dispute.suspends``)
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if not decoded or decoded[0] != "d":
             return
         dispute_id, action = str(decoded[1]), decoded[2]
         if action == "open" and dispute_id not in self.disputes:
-            _, _, _, marker_id, raised_by, at, deadline, statement = decoded
-            self.disputes[dispute_id] = Dispute(dispute_id, marker_id, raised_by, statement, at, deadline)
-            self.open_by_marker.setdefault(marker_id, dispute_id)
+            _, _, _, marker_id, raised_by, at, deadline, statement, *rest = decoded
+            suspends = bool(rest[0]) if rest else True  # entries from before every dispute suspended
+            d = Dispute(dispute_id, marker_id, raised_by, statement, at, deadline, suspends=suspends)
+            self.disputes[dispute_id] = d
+            if self.open_by_marker.setdefault(marker_id, dispute_id) == dispute_id and suspends:
+                self.suspended.add(marker_id)
         elif action == "resolving" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
             _, _, _, intent_id, resolution, by, at, corrected, corrected_type, corrected_reason = decoded
             intent = ResolutionIntent(
@@ -163,9 +173,15 @@ class DisputeBook:
             self.disputes[dispute_id] = d
             if self.open_by_marker.get(d.marker_id) == dispute_id:
                 del self.open_by_marker[d.marker_id]
+                self.suspended.discard(d.marker_id)
 
     def is_disputed(self, marker_id: str) -> bool:
+        """Labelled DISPUTED: a dispute of it is open."""
         return marker_id in self.open_by_marker
+
+    def is_suspended(self, marker_id: str) -> bool:
+        """Without effect in Check and rings meanwhile: its open dispute suspends it."""
+        return marker_id in self.suspended
 
     def listed(self, include_resolved: bool) -> list[Dispute]:
         found = [d for d in self.disputes.values() if include_resolved or d.is_open]
@@ -196,8 +212,10 @@ async def raise_dispute(
     if book.is_disputed(marker_id):
         raise FailedPrecondition(f"the marker is already disputed ({book.open_by_marker[marker_id]})")
     dispute_id = "dp_" + secrets.token_hex(10)
-    await log.publish([open_event(dispute_id, marker_id, by, now, statement)])
-    await publish_marker_state(log, store, book, [marker.token_key], now)
+    suspends = by.startswith(ADMIN_PREFIX) or by == marker.filer_member_id
+    await log.publish([open_event(dispute_id, marker_id, by, now, statement, suspends)])
+    if suspends:
+        await publish_marker_state(log, store, book, [marker.token_key], now)
     return book.disputes[dispute_id]
 
 

@@ -1,5 +1,5 @@
 """How marker state reaches the consortium log: whether a token carries an *effective* negative
-marker (in force and not disputed) is what the rings and the post-loan watches fold from
+marker (in force and not suspended by an open dispute) is what the rings and the post-loan watches fold from
 ``["m", token, live, …]`` events. Every change that can end or restore that state publishes it
 (a withdrawal, a dispute opened or resolved, a correction), and ``reconcile_marker_state``
 compares the log's view with the store's at start-up and with every retention pass: expired
@@ -22,15 +22,15 @@ log = logging.getLogger("lianfang.hub.markers")
 
 
 class Disputes(Protocol):
-    """Which markers are under an open dispute (``consortium.disputes.DisputeBook``)."""
+    """Which markers an open dispute suspends (``consortium.disputes.DisputeBook``)."""
 
-    def is_disputed(self, marker_id: str) -> bool: ...
+    def is_suspended(self, marker_id: str) -> bool: ...
 
 
 def effective(markers: Iterable[Marker], disputes: Disputes, now: float) -> bool:
-    """Any negative marker in force and not disputed."""
+    """Any negative marker in force and not suspended by a dispute."""
     return any(
-        m.marker_type in NEGATIVE and m.is_active(now) and not disputes.is_disputed(m.marker_id) for m in markers
+        m.marker_type in NEGATIVE and m.is_active(now) and not disputes.is_suspended(m.marker_id) for m in markers
     )
 
 

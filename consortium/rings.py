@@ -104,6 +104,16 @@ def application_tokens(decoded: list[Any]) -> list[Any]:
     return [*decoded[4], *(decoded[6] if len(decoded) > 6 else ())]
 
 
+def looked_up(event: list[Any]) -> list[str]:
+    """The token keys a query looked up: a Check's (``"a"``), or a subject access request's
+    (``"sa"``, which logs them from this version on); none for any other entry."""
+    if event[0] == "a":
+        return application_tokens(event)
+    if event[0] == "sa" and len(event) > 4:
+        return [str(k) for k in event[4]]
+    return []
+
+
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 

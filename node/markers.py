@@ -143,6 +143,11 @@ class MarkerDesk:
         try:
             return await self.audit.subject_access(tokens, timeout=HUB_TIMEOUT)
         except LianfangRpcError as error:
+            if any(v.field == "tokens" for v in error.violations):  # the caller sent identifiers, not tokens
+                limit = next(v.description for v in error.violations if v.field == "tokens")
+                raise InvalidArgument.one(
+                    "identifiers", f"too many at once: {len(tokens)} tokens, the hub takes {limit}"
+                ) from error
             raise hub_error(error) from error
 
 

@@ -18,7 +18,7 @@ from consortium.audit import AuditLog
 from consortium.disputes import DisputeBook
 from consortium.markers import marker_status, polarity
 from consortium.records import token_key, token_type_of
-from consortium.rings import RingTracker, application_tokens
+from consortium.rings import RingTracker, looked_up
 from consortium.store.base import MarkerStore, MemberStore
 from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
@@ -32,9 +32,10 @@ MAX_ENTRIES = 1000
 MAX_SUBJECT_TOKENS = 64
 
 
-def subject_access_event(member: str, tokens: int, at: float) -> str:
-    """A subject access request, for the audit log (other folds ignore it)."""
-    return json.dumps(["sa", member, tokens, at], separators=(",", ":"))
+def subject_access_event(member: str, token_keys: list[str], at: float) -> str:
+    """A subject access request, for the audit log: counted in quotas like a Check, seen by the
+    canaries, and shown in the subject's later access requests, as a Check is."""
+    return json.dumps(["sa", member, len(token_keys), at, token_keys], separators=(",", ":"))
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -150,7 +151,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             # the subject's tokens under their canonical (oldest-epoch) keys, as the log holds them
             given = {token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens}
             wanted = {self.aliases.resolve(key) for key in given}
-            await self.log.publish([subject_access_event(member, len(wanted), self.clock())])  # audited, counted
+            await self.log.publish([subject_access_event(member, sorted(wanted), self.clock())])  # audited, counted
         categories = await self._categories()
         found: list[audit_pb2.SubjectQuery] = []
         index, after = 0, (0, 0)
@@ -159,9 +160,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             if not page:
                 break
             for cursor, event in page:
-                if event.startswith('["a"') and any(key in event for key in wanted):
+                if event.startswith(('["a"', '["sa"')) and any(key in event for key in wanted):
                     decoded = json.loads(event)
-                    if wanted.intersection(application_tokens(decoded)):
+                    if wanted.intersection(looked_up(decoded)):
                         found.append(
                             audit_pb2.SubjectQuery(
                                 leaf_index=index,

@@ -99,7 +99,7 @@ def _answer(
     newly_recorded = _NEWLY_RECORDED if snapshot.newly_recorded else b""
     parts = [wire.text(_REF, app.application_ref), newly_recorded, stacking_entries]
     if snapshot.markers:
-        live = (m for ms in snapshot.markers.values() for m in ms if not disputes.is_disputed(m.marker_id))
+        live = (m for ms in snapshot.markers.values() for m in ms if not disputes.is_suspended(m.marker_id))
         hits, marker_reasons = blacklist_answer(live, now)
         parts.extend(wire.length_delimited(_BLACKLIST, hit.SerializeToString()) for hit in hits)
         parts.extend(wire.length_delimited(wire.REASONS, r.SerializeToString()) for r in marker_reasons)

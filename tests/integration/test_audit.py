@@ -11,6 +11,7 @@ import pytest
 from lianfang.v1 import common_pb2
 
 from clients.audit import AuditClient, AuditFailure, public_key_of, verify_log
+from clients.canaries import CanaryClient
 from clients.credentials import JwtSigner, load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
@@ -149,7 +150,8 @@ async def test_transparency_and_subject_access(tmp_path: Path) -> None:
                 list(q.inclusion_proof),
                 export.tree_head.root_hash,
             )
-        assert len((await a.subject_access([rid(1), phone(1)])).queries) == 3
+        # the three Checks, and the access request above: a lookup the subject sees like a Check
+        assert len((await a.subject_access([rid(1), phone(1)])).queries) == 4
         assert (await a.subject_access([rid(99)])).queries == []
         subnet = token(common_pb2.TOKEN_TYPE_IP_SUBNET, "203.0.113.0/24")  # a type that never links
         await c.members["lender-b"].hub_client.check_request(check_request("b-2", rid(5), subnet))
@@ -157,6 +159,21 @@ async def test_transparency_and_subject_access(tmp_path: Path) -> None:
         with pytest.raises(LianfangRpcError) as bad:
             await a.subject_access([])
         assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+        # A subject access request is a lookup like a Check: a planted canary catches one too
+        admin_key = load_private_key(tmp_path / "keys" / "admin.pem")
+        canaries = CanaryClient(c.hub_channel("admin/demo"), JwtSigner("admin/demo", admin_key))
+        assert await canaries.plant([phone(77)], "synthetic-phones") == 1
+        b = audit_client(c, "lender-b", c.members["lender-b"].key_file)
+        await b.subject_access([rid(3), phone(77)])
+        await b.close()
+        [alert] = (await canaries.alerts()).alerts
+        assert (alert.member_id, alert.application_ref, alert.label) == (
+            "lender-b",
+            "subject-access",
+            "synthetic-phones",
+        )
+        await canaries.close()
     finally:
         await a.close()
         await c.stop()

@@ -1,6 +1,7 @@
-"""Disputes through a real hub: a disputed marker stops counting in Check while the dispute is
-open, shows DISPUTED to its filer, is withdrawn / corrected / upheld by an admin, with overdue
-disputes surfaced; every step lands in the audit log."""
+"""Disputes through a real hub: a marker an admin or its filer disputes stops counting in Check
+while the dispute is open (another member's dispute only labels it), shows DISPUTED to its
+filer, is withdrawn / corrected / upheld by an admin, with overdue disputes surfaced; every step
+lands in the audit log."""
 
 from __future__ import annotations
 
@@ -59,13 +60,14 @@ async def test_a_dispute_suspends_the_marker_until_it_is_upheld(hub) -> None:  #
     c, clock = hub
     marker_id = await file(c, 1)
     assert await hits(c, "before", 1) == ["BLACKLIST_CONFIRMED_FRAUD"]
-    dispute = await c.members["lender-b"].hub_client.raise_dispute(marker_id, "我从未申请过这笔贷款 (I never applied)")
-    assert dispute.raised_by == "lender-b" and dispute.deadline.seconds - dispute.opened_at.seconds == 20 * DAY
+    dispute = await c.admin.open_dispute(marker_id, "我从未申请过这笔贷款 (I never applied)")
+    assert dispute.raised_by == "admin/demo" and dispute.deadline.seconds - dispute.opened_at.seconds == 20 * DAY
+    assert dispute.suspends_marker
     assert await hits(c, "during", 1) == []  # no effect while disputed
     (mine,) = await c.members["lender-a"].hub_client.list_my_markers()
     assert mine.status == common_pb2.MARKER_STATUS_DISPUTED
     with pytest.raises(LianfangRpcError) as again:
-        await c.admin.open_dispute(marker_id, "a second dispute of the same marker")
+        await c.members["lender-b"].hub_client.raise_dispute(marker_id, "a second dispute of the same marker")
     assert again.value.code == grpc.StatusCode.FAILED_PRECONDITION
     clock.advance(21 * DAY)
     (listed,) = await c.admin.list_disputes()
@@ -80,6 +82,26 @@ async def test_a_dispute_suspends_the_marker_until_it_is_upheld(hub) -> None:  #
     with pytest.raises(LianfangRpcError) as done:
         await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "changed my mind")
     assert done.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_another_members_dispute_labels_the_marker_but_leaves_it_in_force(hub) -> None:  # type: ignore[no-untyped-def]
+    """Any member may pass a data subject's dispute on, but only the admin or the marker's filer
+    may suspend it: otherwise one lender (or one clerk) could switch off any member's fraud
+    marker for the 20 days, again and again."""
+    c, _ = hub
+    marker_id = await file(c, 4)  # lender-a's
+    dispute = await c.members["lender-b"].hub_client.raise_dispute(marker_id, "I never applied there")
+    assert dispute.raised_by == "lender-b" and not dispute.suspends_marker
+    assert await hits(c, "taken", 4) == ["BLACKLIST_CONFIRMED_FRAUD"]  # still in force
+    (mine,) = await c.members["lender-a"].hub_client.list_my_markers()
+    assert mine.status == common_pb2.MARKER_STATUS_DISPUTED  # labelled for its filer to verify
+    (listed,) = await c.admin.list_disputes()
+    assert listed.dispute_id == dispute.dispute_id and not listed.suspends_marker
+    await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "verified: not them")
+    assert await hits(c, "resolved", 4) == []
+    await c.restart_hub()  # folded from the log the same way
+    own = await c.members["lender-a"].hub_client.raise_dispute(await file(c, 5), "the filer's own second look")
+    assert own.suspends_marker and await hits(c, "own", 5) == []
 
 
 async def test_withdraw_and_correct(hub) -> None:  # type: ignore[no-untyped-def]

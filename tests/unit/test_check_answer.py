@@ -31,7 +31,7 @@ class OpenDisputes(DisputeBook):
         super().__init__()
         self.disputed = disputed
 
-    def is_disputed(self, marker_id: str) -> bool:
+    def is_suspended(self, marker_id: str) -> bool:
         return marker_id in self.disputed
 
 
@@ -50,7 +50,7 @@ def reference_answer(
         application_ref=app.application_ref, newly_recorded=snapshot.newly_recorded, stacking=stacking
     )
     if snapshot.markers:
-        live = [m for ms in snapshot.markers.values() for m in ms if not disputes.is_disputed(m.marker_id)]
+        live = [m for ms in snapshot.markers.values() for m in ms if not disputes.is_suspended(m.marker_id)]
         hits, marker_reasons = blacklist_answer(live, NOW)
         response.blacklist.extend(hits)
         reasons = marker_reasons + reasons

@@ -103,8 +103,11 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubjectAccess(self, request, context):
-        """A data subject's access request, through a member: every Check that carried one of the
-        subject's tokens, with an inclusion proof of its leaf against a signed tree head.
+        """A data subject's access request, through a member: every Check (and every earlier access
+        request) that carried one of the subject's tokens, with an inclusion proof of its leaf
+        against a signed tree head, and every marker standing on them without its filer. Counted in
+        the daily quota like a Check, logged with its tokens (canaries see it; so does the subject's
+        next request). Needs the hub's audit key (audit_key_file): FAILED_PRECONDITION without.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -25,41 +25,41 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18lianfang/v1/common.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n\x05Token\x12(\n\x06scheme\x18\x01 \x01(\x0e\x32\x18.lianfang.v1.TokenScheme\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.lianfang.v1.TokenType\x12\r\n\x05\x65poch\x18\x03 \x01(\r\x12\r\n\x05value\x18\x04 \x01(\x0c\"\xe7\x02\n\x07\x44ispute\x12\x12\n\ndispute_id\x18\x01 \x01(\t\x12\x11\n\tmarker_id\x18\x02 \x01(\t\x12\x11\n\traised_by\x18\x03 \x01(\t\x12\x19\n\x11subject_statement\x18\x04 \x01(\t\x12-\n\topened_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07overdue\x18\x07 \x01(\x08\x12\x32\n\nresolution\x18\x08 \x01(\x0e\x32\x1e.lianfang.v1.DisputeResolution\x12/\n\x0bresolved_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fresolution_note\x18\n \x01(\t\x12\x1b\n\x13\x63orrected_marker_id\x18\x0b \x01(\t\"R\n\x06Reason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\ntoken_type\x18\x02 \x01(\x0e\x32\x16.lianfang.v1.TokenType\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\x9a\x02\n\tTokenType\x12\x1a\n\x16TOKEN_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16TOKEN_TYPE_RESIDENT_ID\x10\x01\x12\x13\n\x0fTOKEN_TYPE_USCC\x10\x02\x12\x14\n\x10TOKEN_TYPE_PHONE\x10\x03\x12\x14\n\x10TOKEN_TYPE_EMAIL\x10\x04\x12\x18\n\x14TOKEN_TYPE_DEVICE_ID\x10\x05\x12\x11\n\rTOKEN_TYPE_IP\x10\x06\x12\x18\n\x14TOKEN_TYPE_IP_SUBNET\x10\x07\x12\x1b\n\x17TOKEN_TYPE_BANK_ACCOUNT\x10\x08\x12\x16\n\x12TOKEN_TYPE_ADDRESS\x10\t\x12\x18\n\x14TOKEN_TYPE_LEGAL_REP\x10\n*x\n\x0bTokenScheme\x12\x1c\n\x18TOKEN_SCHEME_UNSPECIFIED\x10\x00\x12 \n\x1cTOKEN_SCHEME_HMAC_SHA256_128\x10\x01\x12)\n%TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512\x10\x02*\x8e\x01\n\rApplicantKind\x12\x1e\n\x1a\x41PPLICANT_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41PPLICANT_KIND_PERSON\x10\x01\x12&\n\"APPLICANT_KIND_INDIVIDUAL_BUSINESS\x10\x02\x12\x1a\n\x16\x41PPLICANT_KIND_COMPANY\x10\x03*n\n\x06Window\x12\x16\n\x12WINDOW_UNSPECIFIED\x10\x00\x12\r\n\tWINDOW_1H\x10\x01\x12\x0e\n\nWINDOW_24H\x10\x02\x12\r\n\tWINDOW_7D\x10\x03\x12\x0e\n\nWINDOW_30D\x10\x04\x12\x0e\n\nWINDOW_90D\x10\x05*\xd6\x01\n\nMarkerType\x12\x1b\n\x17MARKER_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMARKER_TYPE_CONFIRMED_FRAUD\x10\x01\x12\x17\n\x13MARKER_TYPE_SUSPECT\x10\x02\x12\x1f\n\x1bMARKER_TYPE_COURT_DISHONEST\x10\x03\x12\'\n#MARKER_TYPE_VICTIM_OF_IMPERSONATION\x10\x04\x12\'\n#MARKER_TYPE_PROTECTIVE_REGISTRATION\x10\x05*o\n\x0eMarkerPolarity\x12\x1f\n\x1bMARKER_POLARITY_UNSPECIFIED\x10\x00\x12\x1c\n\x18MARKER_POLARITY_NEGATIVE\x10\x01\x12\x1e\n\x1aMARKER_POLARITY_PROTECTIVE\x10\x02*\xbf\x01\n\rEvidenceLevel\x12\x1e\n\x1a\x45VIDENCE_LEVEL_UNSPECIFIED\x10\x00\x12)\n%EVIDENCE_LEVEL_INTERNAL_INVESTIGATION\x10\x01\x12\x1e\n\x1a\x45VIDENCE_LEVEL_DOCUMENTARY\x10\x02\x12 \n\x1c\x45VIDENCE_LEVEL_POLICE_REPORT\x10\x03\x12!\n\x1d\x45VIDENCE_LEVEL_COURT_JUDGMENT\x10\x04*\x9b\x01\n\x0cMarkerStatus\x12\x1d\n\x19MARKER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MARKER_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17MARKER_STATUS_WITHDRAWN\x10\x02\x12\x19\n\x15MARKER_STATUS_EXPIRED\x10\x03\x12\x1a\n\x16MARKER_STATUS_DISPUTED\x10\x04*\x97\x01\n\x11\x44isputeResolution\x12\"\n\x1e\x44ISPUTE_RESOLUTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44ISPUTE_RESOLUTION_WITHDRAW\x10\x01\x12\x1e\n\x1a\x44ISPUTE_RESOLUTION_CORRECT\x10\x02\x12\x1d\n\x19\x44ISPUTE_RESOLUTION_UPHOLD\x10\x03*\xaa\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n\x10OUTCOME_APPROVED\x10\x01\x12\x14\n\x10OUTCOME_DECLINED\x10\x02\x12\x12\n\x0eOUTCOME_FUNDED\x10\x03\x12\x12\n\x0eOUTCOME_REPAID\x10\x04\x12\x15\n\x11OUTCOME_DEFAULTED\x10\x05\x12\x1b\n\x17OUTCOME_FRAUD_CONFIRMED\x10\x06*\x9a\x01\n\x0cMemberStatus\x12\x1d\n\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15MEMBER_STATUS_PENDING\x10\x01\x12\x18\n\x14MEMBER_STATUS_ACTIVE\x10\x02\x12\x1b\n\x17MEMBER_STATUS_SUSPENDED\x10\x03\x12\x19\n\x15MEMBER_STATUS_REVOKED\x10\x04*\xa6\x01\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPURPOSE_CREDIT_APPLICATION\x10\x01\x12\x1f\n\x1bPURPOSE_CREDIT_LIMIT_REVIEW\x10\x02\x12 \n\x1cPURPOSE_POST_LOAN_MONITORING\x10\x03\x12\x1f\n\x1bPURPOSE_FRAUD_INVESTIGATION\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18lianfang/v1/common.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"u\n\x05Token\x12(\n\x06scheme\x18\x01 \x01(\x0e\x32\x18.lianfang.v1.TokenScheme\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.lianfang.v1.TokenType\x12\r\n\x05\x65poch\x18\x03 \x01(\r\x12\r\n\x05value\x18\x04 \x01(\x0c\"\x80\x03\n\x07\x44ispute\x12\x12\n\ndispute_id\x18\x01 \x01(\t\x12\x11\n\tmarker_id\x18\x02 \x01(\t\x12\x11\n\traised_by\x18\x03 \x01(\t\x12\x19\n\x11subject_statement\x18\x04 \x01(\t\x12-\n\topened_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64\x65\x61\x64line\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07overdue\x18\x07 \x01(\x08\x12\x32\n\nresolution\x18\x08 \x01(\x0e\x32\x1e.lianfang.v1.DisputeResolution\x12/\n\x0bresolved_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fresolution_note\x18\n \x01(\t\x12\x1b\n\x13\x63orrected_marker_id\x18\x0b \x01(\t\x12\x17\n\x0fsuspends_marker\x18\x0c \x01(\x08\"R\n\x06Reason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\ntoken_type\x18\x02 \x01(\x0e\x32\x16.lianfang.v1.TokenType\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\x9a\x02\n\tTokenType\x12\x1a\n\x16TOKEN_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n\x16TOKEN_TYPE_RESIDENT_ID\x10\x01\x12\x13\n\x0fTOKEN_TYPE_USCC\x10\x02\x12\x14\n\x10TOKEN_TYPE_PHONE\x10\x03\x12\x14\n\x10TOKEN_TYPE_EMAIL\x10\x04\x12\x18\n\x14TOKEN_TYPE_DEVICE_ID\x10\x05\x12\x11\n\rTOKEN_TYPE_IP\x10\x06\x12\x18\n\x14TOKEN_TYPE_IP_SUBNET\x10\x07\x12\x1b\n\x17TOKEN_TYPE_BANK_ACCOUNT\x10\x08\x12\x16\n\x12TOKEN_TYPE_ADDRESS\x10\t\x12\x18\n\x14TOKEN_TYPE_LEGAL_REP\x10\n*x\n\x0bTokenScheme\x12\x1c\n\x18TOKEN_SCHEME_UNSPECIFIED\x10\x00\x12 \n\x1cTOKEN_SCHEME_HMAC_SHA256_128\x10\x01\x12)\n%TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512\x10\x02*\x8e\x01\n\rApplicantKind\x12\x1e\n\x1a\x41PPLICANT_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41PPLICANT_KIND_PERSON\x10\x01\x12&\n\"APPLICANT_KIND_INDIVIDUAL_BUSINESS\x10\x02\x12\x1a\n\x16\x41PPLICANT_KIND_COMPANY\x10\x03*n\n\x06Window\x12\x16\n\x12WINDOW_UNSPECIFIED\x10\x00\x12\r\n\tWINDOW_1H\x10\x01\x12\x0e\n\nWINDOW_24H\x10\x02\x12\r\n\tWINDOW_7D\x10\x03\x12\x0e\n\nWINDOW_30D\x10\x04\x12\x0e\n\nWINDOW_90D\x10\x05*\xd6\x01\n\nMarkerType\x12\x1b\n\x17MARKER_TYPE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bMARKER_TYPE_CONFIRMED_FRAUD\x10\x01\x12\x17\n\x13MARKER_TYPE_SUSPECT\x10\x02\x12\x1f\n\x1bMARKER_TYPE_COURT_DISHONEST\x10\x03\x12\'\n#MARKER_TYPE_VICTIM_OF_IMPERSONATION\x10\x04\x12\'\n#MARKER_TYPE_PROTECTIVE_REGISTRATION\x10\x05*o\n\x0eMarkerPolarity\x12\x1f\n\x1bMARKER_POLARITY_UNSPECIFIED\x10\x00\x12\x1c\n\x18MARKER_POLARITY_NEGATIVE\x10\x01\x12\x1e\n\x1aMARKER_POLARITY_PROTECTIVE\x10\x02*\xbf\x01\n\rEvidenceLevel\x12\x1e\n\x1a\x45VIDENCE_LEVEL_UNSPECIFIED\x10\x00\x12)\n%EVIDENCE_LEVEL_INTERNAL_INVESTIGATION\x10\x01\x12\x1e\n\x1a\x45VIDENCE_LEVEL_DOCUMENTARY\x10\x02\x12 \n\x1c\x45VIDENCE_LEVEL_POLICE_REPORT\x10\x03\x12!\n\x1d\x45VIDENCE_LEVEL_COURT_JUDGMENT\x10\x04*\x9b\x01\n\x0cMarkerStatus\x12\x1d\n\x19MARKER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14MARKER_STATUS_ACTIVE\x10\x01\x12\x1b\n\x17MARKER_STATUS_WITHDRAWN\x10\x02\x12\x19\n\x15MARKER_STATUS_EXPIRED\x10\x03\x12\x1a\n\x16MARKER_STATUS_DISPUTED\x10\x04*\x97\x01\n\x11\x44isputeResolution\x12\"\n\x1e\x44ISPUTE_RESOLUTION_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x44ISPUTE_RESOLUTION_WITHDRAW\x10\x01\x12\x1e\n\x1a\x44ISPUTE_RESOLUTION_CORRECT\x10\x02\x12\x1d\n\x19\x44ISPUTE_RESOLUTION_UPHOLD\x10\x03*\xaa\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n\x10OUTCOME_APPROVED\x10\x01\x12\x14\n\x10OUTCOME_DECLINED\x10\x02\x12\x12\n\x0eOUTCOME_FUNDED\x10\x03\x12\x12\n\x0eOUTCOME_REPAID\x10\x04\x12\x15\n\x11OUTCOME_DEFAULTED\x10\x05\x12\x1b\n\x17OUTCOME_FRAUD_CONFIRMED\x10\x06*\x9a\x01\n\x0cMemberStatus\x12\x1d\n\x19MEMBER_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15MEMBER_STATUS_PENDING\x10\x01\x12\x18\n\x14MEMBER_STATUS_ACTIVE\x10\x02\x12\x1b\n\x17MEMBER_STATUS_SUSPENDED\x10\x03\x12\x19\n\x15MEMBER_STATUS_REVOKED\x10\x04*\xa6\x01\n\x07Purpose\x12\x17\n\x13PURPOSE_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPURPOSE_CREDIT_APPLICATION\x10\x01\x12\x1f\n\x1bPURPOSE_CREDIT_LIMIT_REVIEW\x10\x02\x12 \n\x1cPURPOSE_POST_LOAN_MONITORING\x10\x03\x12\x1f\n\x1bPURPOSE_FRAUD_INVESTIGATION\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianfang.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TOKENTYPE']._serialized_start=640
-  _globals['_TOKENTYPE']._serialized_end=922
-  _globals['_TOKENSCHEME']._serialized_start=924
-  _globals['_TOKENSCHEME']._serialized_end=1044
-  _globals['_APPLICANTKIND']._serialized_start=1047
-  _globals['_APPLICANTKIND']._serialized_end=1189
-  _globals['_WINDOW']._serialized_start=1191
-  _globals['_WINDOW']._serialized_end=1301
-  _globals['_MARKERTYPE']._serialized_start=1304
-  _globals['_MARKERTYPE']._serialized_end=1518
-  _globals['_MARKERPOLARITY']._serialized_start=1520
-  _globals['_MARKERPOLARITY']._serialized_end=1631
-  _globals['_EVIDENCELEVEL']._serialized_start=1634
-  _globals['_EVIDENCELEVEL']._serialized_end=1825
-  _globals['_MARKERSTATUS']._serialized_start=1828
-  _globals['_MARKERSTATUS']._serialized_end=1983
-  _globals['_DISPUTERESOLUTION']._serialized_start=1986
-  _globals['_DISPUTERESOLUTION']._serialized_end=2137
-  _globals['_OUTCOME']._serialized_start=2140
-  _globals['_OUTCOME']._serialized_end=2310
-  _globals['_MEMBERSTATUS']._serialized_start=2313
-  _globals['_MEMBERSTATUS']._serialized_end=2467
-  _globals['_PURPOSE']._serialized_start=2470
-  _globals['_PURPOSE']._serialized_end=2636
+  _globals['_TOKENTYPE']._serialized_start=665
+  _globals['_TOKENTYPE']._serialized_end=947
+  _globals['_TOKENSCHEME']._serialized_start=949
+  _globals['_TOKENSCHEME']._serialized_end=1069
+  _globals['_APPLICANTKIND']._serialized_start=1072
+  _globals['_APPLICANTKIND']._serialized_end=1214
+  _globals['_WINDOW']._serialized_start=1216
+  _globals['_WINDOW']._serialized_end=1326
+  _globals['_MARKERTYPE']._serialized_start=1329
+  _globals['_MARKERTYPE']._serialized_end=1543
+  _globals['_MARKERPOLARITY']._serialized_start=1545
+  _globals['_MARKERPOLARITY']._serialized_end=1656
+  _globals['_EVIDENCELEVEL']._serialized_start=1659
+  _globals['_EVIDENCELEVEL']._serialized_end=1850
+  _globals['_MARKERSTATUS']._serialized_start=1853
+  _globals['_MARKERSTATUS']._serialized_end=2008
+  _globals['_DISPUTERESOLUTION']._serialized_start=2011
+  _globals['_DISPUTERESOLUTION']._serialized_end=2162
+  _globals['_OUTCOME']._serialized_start=2165
+  _globals['_OUTCOME']._serialized_end=2335
+  _globals['_MEMBERSTATUS']._serialized_start=2338
+  _globals['_MEMBERSTATUS']._serialized_end=2492
+  _globals['_PURPOSE']._serialized_start=2495
+  _globals['_PURPOSE']._serialized_end=2661
   _globals['_TOKEN']._serialized_start=74
   _globals['_TOKEN']._serialized_end=191
   _globals['_DISPUTE']._serialized_start=194
-  _globals['_DISPUTE']._serialized_end=553
-  _globals['_REASON']._serialized_start=555
-  _globals['_REASON']._serialized_end=637
+  _globals['_DISPUTE']._serialized_end=578
+  _globals['_REASON']._serialized_start=580
+  _globals['_REASON']._serialized_end=662
 # @@protoc_insertion_point(module_scope)

@@ -186,7 +186,7 @@ class Token(_message.Message):
     def __init__(self, scheme: _Optional[_Union[TokenScheme, str]] = ..., type: _Optional[_Union[TokenType, str]] = ..., epoch: _Optional[int] = ..., value: _Optional[bytes] = ...) -> None: ...
 
 class Dispute(_message.Message):
-    __slots__ = ("dispute_id", "marker_id", "raised_by", "subject_statement", "opened_at", "deadline", "overdue", "resolution", "resolved_at", "resolution_note", "corrected_marker_id")
+    __slots__ = ("dispute_id", "marker_id", "raised_by", "subject_statement", "opened_at", "deadline", "overdue", "resolution", "resolved_at", "resolution_note", "corrected_marker_id", "suspends_marker")
     DISPUTE_ID_FIELD_NUMBER: _ClassVar[int]
     MARKER_ID_FIELD_NUMBER: _ClassVar[int]
     RAISED_BY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +198,7 @@ class Dispute(_message.Message):
     RESOLVED_AT_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_NOTE_FIELD_NUMBER: _ClassVar[int]
     CORRECTED_MARKER_ID_FIELD_NUMBER: _ClassVar[int]
+    SUSPENDS_MARKER_FIELD_NUMBER: _ClassVar[int]
     dispute_id: str
     marker_id: str
     raised_by: str
@@ -209,7 +210,8 @@ class Dispute(_message.Message):
     resolved_at: _timestamp_pb2.Timestamp
     resolution_note: str
     corrected_marker_id: str
-    def __init__(self, dispute_id: _Optional[str] = ..., marker_id: _Optional[str] = ..., raised_by: _Optional[str] = ..., subject_statement: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., resolution: _Optional[_Union[DisputeResolution, str]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., corrected_marker_id: _Optional[str] = ...) -> None: ...
+    suspends_marker: bool
+    def __init__(self, dispute_id: _Optional[str] = ..., marker_id: _Optional[str] = ..., raised_by: _Optional[str] = ..., subject_statement: _Optional[str] = ..., opened_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., deadline: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., resolution: _Optional[_Union[DisputeResolution, str]] = ..., resolved_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., resolution_note: _Optional[str] = ..., corrected_marker_id: _Optional[str] = ..., suspends_marker: _Optional[bool] = ...) -> None: ...
 
 class Reason(_message.Message):
     __slots__ = ("code", "token_type", "detail")

@@ -1114,7 +1114,8 @@ class MarkerServiceServicer:
     def GetBorrowerRecords(self, request, context):
         """A borrower's right of access: the markers standing on their identifiers (without their
         filers; each id is what DisputeMarker names) and every query on them, by member category,
-        with inclusion proofs. The identifiers are tokenised here; counted like a Check at the hub.
+        with inclusion proofs. The identifiers are tokenised here; counted like a Check at the hub,
+        which needs its audit key for this (FAILED_PRECONDITION without).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
