@@ -26,7 +26,6 @@ NEGATIVE = frozenset(
     }
 )
 PROTECTIVE = frozenset({common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, common_pb2.MARKER_TYPE_PROTECTIVE_REGISTRATION})
-REASON_CODE = MARKER_REASON_CODE
 
 
 def _default_retention() -> dict[int, float | None]:
@@ -60,7 +59,7 @@ def validate_filing(request: consortium_pb2.FileMarkerRequest) -> list[FieldViol
     violations = []
     if request.marker_type not in NEGATIVE | PROTECTIVE:
         violations.append(FieldViolation("marker_type", "must be a known marker type"))
-    if not REASON_CODE.fullmatch(request.reason_code):
+    if not MARKER_REASON_CODE.fullmatch(request.reason_code):
         violations.append(FieldViolation("reason_code", "must match [A-Z][A-Z0-9_]{1,39}"))
     else:  # shown to every member that hits the marker
         check_free_text(request.reason_code, "reason_code", violations)
