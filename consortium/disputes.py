@@ -1,7 +1,10 @@
 """Data subjects' disputes of markers: a fold of the consortium log, and the rules around it.
 
-A dispute is raised through any member or an admin; while it is open the marker is DISPUTED and
-has no effect (Check leaves it out, rings stop counting it). The verification deadline is 20 days
+A dispute is raised through any member or an admin; while it is open the marker is DISPUTED.
+Raised by an admin or by the marker's filer it *suspends* the marker (Check leaves it out,
+rings stop counting it); raised by another member it only labels it (Check counts the hit as
+disputed), or any lender could switch off any marker; an admin or the filer disputing it then
+suspends the open dispute instead of opening another. The verification deadline is 20 days
 (China's credit-reporting regulation); open disputes past it are flagged *overdue* to admins. An
 admin resolves it: WITHDRAW the marker, CORRECT it (a replacement marker of another type or
 reason, filed for the same filer), or UPHOLD it. Opening and resolving are log events, so every
@@ -14,7 +17,8 @@ store, so two admins cannot both withdraw or correct. If the last step is lost, 
 still open and a retry finds the intent: it files the corrected marker once, and once the store
 shows the intent's effect only the same resolution can finish it.
 
-Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement]``,
+Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement, suspends]``
+(older entries have no ``suspends``: they suspend), ``["d", id, "suspend", by, at, statement]``,
 ``["d", id, "resolving", intent_id, resolution, by, at, corrected_marker_id, corrected_type,
 corrected_reason]`` and ``["d", id, "resolve", resolution, resolved_by, resolved_at, note,
 corrected_marker_id]``.
@@ -110,6 +114,11 @@ class Dispute:
         )
 
 
+def suspend_event(dispute_id: str, by: str, at: float, statement: str) -> str:
+    """An admin or the filer suspends the marker of a dispute another member raised."""
+    return json.dumps(["d", dispute_id, "suspend", by, at, statement], separators=(",", ":"), ensure_ascii=False)
+
+
 def open_event(dispute_id: str, marker_id: str, raised_by: str, at: float, statement: str, suspends: bool) -> str:
     body = ["d", dispute_id, "open", marker_id, raised_by, at, at + DEADLINE_SECONDS, statement, suspends]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
@@ -146,6 +155,10 @@ class DisputeBook:
             self.disputes[dispute_id] = d
             if self.open_by_marker.setdefault(marker_id, dispute_id) == dispute_id and suspends:
                 self.suspended.add(marker_id)
+        elif action == "suspend" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
+            d = self.disputes[dispute_id] = replace(self.disputes[dispute_id], suspends=True)
+            if self.open_by_marker.get(d.marker_id) == dispute_id:
+                self.suspended.add(d.marker_id)
         elif action == "resolving" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
             _, _, _, intent_id, resolution, by, at, corrected, corrected_type, corrected_reason = decoded
             intent = ResolutionIntent(
@@ -209,10 +222,16 @@ async def raise_dispute(
         raise NotFound(f"marker {marker_id!r} not found")
     if not marker.is_active(now):
         raise FailedPrecondition("only a marker in force can be disputed (it is withdrawn or expired)")
-    if book.is_disputed(marker_id):
-        raise FailedPrecondition(f"the marker is already disputed ({book.open_by_marker[marker_id]})")
-    dispute_id = "dp_" + secrets.token_hex(10)
     suspends = by.startswith(ADMIN_PREFIX) or by == marker.filer_member_id
+    if book.is_disputed(marker_id):
+        open_id = book.open_by_marker[marker_id]
+        if not suspends or book.is_suspended(marker_id):
+            raise FailedPrecondition(f"the marker is already disputed ({open_id})")
+        # another member's dispute labels it; the admin or the filer suspends it meanwhile
+        await log.publish([suspend_event(open_id, by, now, statement)])
+        await publish_marker_state(log, store, book, [marker.token_key], now)
+        return book.disputes[open_id]
+    dispute_id = "dp_" + secrets.token_hex(10)
     await log.publish([open_event(dispute_id, marker_id, by, now, statement, suspends)])
     if suspends:
         await publish_marker_state(log, store, book, [marker.token_key], now)

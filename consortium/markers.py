@@ -7,7 +7,7 @@ expires a configurable time after the event it records ended.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -106,9 +106,10 @@ def marker_message(marker: Marker, now: float, disputed: bool = False) -> consor
 
 
 def blacklist_answer(
-    markers: Iterable[Marker], now: float
+    markers: Iterable[Marker], now: float, disputed: Callable[[str], bool] | None = None
 ) -> tuple[list[consortium_pb2.BlacklistHit], list[common_pb2.Reason]]:
-    """Active markers grouped by (token type, marker type, reason code), each with a reason."""
+    """Active markers grouped by (token type, marker type, reason code), each with a reason;
+    ``disputed``: whether a marker is contested (labelled by an open dispute), counted per hit."""
     groups: dict[tuple[int, int, str], list[Marker]] = {}
     for m in markers:
         if m.is_active(now):
@@ -119,6 +120,7 @@ def blacklist_answer(
         filers = {m.filer_member_id for m in ms}
         evidence = max(m.evidence_level for m in ms)
         pol = polarity(marker_type)
+        contested = sum(1 for m in ms if disputed(m.marker_id)) if disputed is not None else 0
         hits.append(
             consortium_pb2.BlacklistHit(
                 token_type=token_type,
@@ -129,6 +131,7 @@ def blacklist_answer(
                 filing_members=len(filers),
                 first_filed=_ts(min(m.filed_at for m in ms)),
                 last_filed=_ts(max(m.filed_at for m in ms)),
+                disputed_filings=contested,
             )
         )
         kind = common_pb2.MarkerType.Name(marker_type).removeprefix("MARKER_TYPE_")
@@ -140,6 +143,7 @@ def blacklist_answer(
                 detail=(
                     f"{len(filers)} member(s) filed {kind.lower()} ({reason_code}), evidence "
                     f"{common_pb2.EvidenceLevel.Name(evidence).removeprefix('EVIDENCE_LEVEL_').lower()}"
+                    + (f"; {contested} filing(s) disputed by the data subject" if contested else "")
                 ),
             )
         )

@@ -28,6 +28,8 @@ Events are compact JSON arrays; only token keys, member ids and references appea
 - ``["q", admin, member, daily quota or null, at, reason]``: a member's own daily Check quota
   (``consortium.usage``); null: the hub's default again.
 - ``["r", before]``: retention ran; applications received before ``before`` leave the rings.
+- ``["sa", member, token count, at, [token keys]]``: a subject access request (the keys from this
+  version on): counted like a Check, seen by canaries and later access requests (``looked_up``).
 
 The fold is idempotent (a repeated event changes nothing), so a retried append is harmless.
 """

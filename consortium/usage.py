@@ -4,7 +4,8 @@ Counts come from folding the consortium log (``RingTracker`` observer), so every
 counts the same: Checks per member in total and per UTC day; contributions (reported outcomes,
 filed markers). Before a Check is recorded ``UsageGuard.admit`` enforces, per member:
 
-* a **daily quota** of Checks → RESOURCE_EXHAUSTED, retry at the next UTC midnight;
+* a **daily quota** of Checks → RESOURCE_EXHAUSTED, retry at the next UTC midnight: the hub's
+  default, or the member's own that an admin set (``["q", …]`` entries, ``SetMemberQuota``);
 * a **rate limit** (token bucket, per hub process) → RESOURCE_EXHAUSTED, retry when a token frees;
 * **give-to-get**: past a grace number of Checks, contributions per Check must stay at or above
   the floor → FAILED_PRECONDITION saying how to regain query rights.
@@ -142,7 +143,7 @@ class UsageGuard:
         if kind == "a":
             if self._checked.first(str(decoded[1]), str(decoded[2]), float(decoded[3])):
                 self._count_check(str(decoded[1]), float(decoded[3]), len(application_tokens(decoded)))
-        elif kind == "sa":  # a subject access request: ["sa", member, tokens, at]
+        elif kind == "sa":  # a subject access request: ["sa", member, token count, at, token keys]
             self._count_check(str(decoded[1]), float(decoded[3]), int(decoded[2]))
         elif kind == "o":
             key = (str(decoded[1]), str(decoded[2]))

@@ -1,6 +1,7 @@
 """This member's blacklist markers at the hub, managed by its staff through the node
 (``MarkerService``): the node holds the member key, so a risk manager withdraws a marker filed in
-error, or a customer manager passes on a borrower's dispute, without ever holding that key.
+error, or a customer manager answers a borrower's access request, passes on their dispute and
+follows it, without ever holding that key.
 
 The node remembers which application each marker it filed belongs to (a ``filed_marker``
 record, written with the application's list of filed markers) and which member of staff
@@ -72,7 +73,8 @@ def _marker_id(value: str, violations: list[FieldViolation]) -> None:
 
 
 class MarkerDesk:
-    """Lists, withdraws and disputes this member's markers at the hub."""
+    """This member's markers at the hub (list, withdraw), borrowers' disputes (raise, follow),
+    and a borrower's access request (the markers and queries on their identifiers)."""
 
     def __init__(self, store: NodeStore, hub: HubClient, audit: AuditClient, tokeniser: KeyRing, clock: Clock) -> None:
         self.store, self.hub, self.audit, self.tokeniser, self.clock = store, hub, audit, tokeniser, clock

@@ -9,8 +9,8 @@ rather than any long run of digits, so that ids, digests, dates and serials pass
 
 * a resident ID number: 18 characters with a valid check character and birth date, or the old
   15 digits with a valid birth date; also written in groups (``320506 19700308 0176``);
-* a unified social credit code (a business's 统一社会信用代码): 18 upper-case characters with
-  valid check characters;
+* a unified social credit code (a business's 统一社会信用代码): 18 characters (either case)
+  with valid check characters;
 * a mainland mobile number, also with separators or +86 (``138-0013-8000``);
 * a bank card number: 16 to 19 digits with a valid Luhn check, also in groups of four;
 
@@ -85,7 +85,7 @@ def identifier_in(text: str) -> str | None:
     for match in _GROUPED_CARD.finditer(folded):
         if _luhn(_SEPARATOR.sub("", match.group())):
             return "a bank card number"
-    if any(uscc.is_valid(m.group()) for m in _USCC.finditer(folded)):
+    if any(uscc.is_valid(m.group()) for m in _USCC.finditer(folded.upper())):  # typed in lower case too
         return "a unified social credit code"
     if _MOBILE.search(folded):
         return "a mobile number"

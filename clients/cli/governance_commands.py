@@ -33,7 +33,7 @@ async def _disputes(args: argparse.Namespace) -> int:
     client = AdminClient(hub_channel(args), admin_signer(args))
     try:
         if args.action == "open":
-            print_message(await client.open_dispute(args.marker_id, args.statement))
+            print_message(await client.open_dispute(args.marker_id, args.statement), zeros=True)
         elif args.action == "resolve":
             print_message(
                 await client.resolve_dispute(
@@ -42,11 +42,12 @@ async def _disputes(args: argparse.Namespace) -> int:
                     args.note,
                     corrected_marker_type=MARKER_TYPES.get(args.marker_type or "", 0),
                     corrected_reason_code=args.reason_code or "",
-                )
+                ),
+                zeros=True,
             )
         else:
             for dispute in await client.list_disputes(include_resolved=args.all):
-                print_message(dispute)
+                print_message(dispute, zeros=True)
     finally:
         await client.close()
     return 0

@@ -19,12 +19,12 @@ async def run(args: argparse.Namespace) -> int:
         if args.what == "withdraw":
             print_message(await client.withdraw_marker(args.marker_id, args.reason))
         elif args.what == "dispute":
-            print_message(await client.dispute_marker(args.marker_id, args.statement))
+            print_message(await client.dispute_marker(args.marker_id, args.statement), zeros=True)
         elif args.what == "records":
             print_message(await client.borrower_records(identifiers(args)))
         elif args.what == "disputes":
             for dispute in await client.list_disputes(include_resolved=args.all):
-                print_message(dispute)
+                print_message(dispute, zeros=True)
         else:
             for marker in await client.list_markers(include_inactive=args.all):
                 print_message(marker)

@@ -2,7 +2,9 @@
 
 Heads and proofs are for every principal with the ``audit`` scope; the entries themselves name
 members, references and tokens, so only admins read them. Every call first catches up with the
-log, so a head from any replica covers everything appended before the call.
+log, so a head from any replica covers everything appended before the call. A subject access
+request answers the queries on the subject's tokens with their proofs, and the markers standing
+on them without their filers (the ids a dispute names).
 """
 
 from __future__ import annotations

@@ -93,14 +93,15 @@ def _answer(
 ) -> bytes:
     """The ``CheckResponse`` but its ``ring`` as wire bytes (``consortium.wire``): stacking per
     token type, blacklist hits, and the reasons in this order: blacklist, stacking, shared
-    identifiers, ring. A marker under an open dispute has no effect. (The ring's own fields are
+    identifiers, ring. A marker an open dispute suspends has no effect; one it only labels counts,
+    as disputed. (The ring's own fields are
     set through the protobuf API, ``fill_ring``: as fast as Python writing their bytes.)"""
     stacking_entries, reasons = stacking_wire(stacking, shared)
     newly_recorded = _NEWLY_RECORDED if snapshot.newly_recorded else b""
     parts = [wire.text(_REF, app.application_ref), newly_recorded, stacking_entries]
     if snapshot.markers:
         live = (m for ms in snapshot.markers.values() for m in ms if not disputes.is_suspended(m.marker_id))
-        hits, marker_reasons = blacklist_answer(live, now)
+        hits, marker_reasons = blacklist_answer(live, now, disputes.is_disputed)
         parts.extend(wire.length_delimited(_BLACKLIST, hit.SerializeToString()) for hit in hits)
         parts.extend(wire.length_delimited(wire.REASONS, r.SerializeToString()) for r in marker_reasons)
     parts.extend(reasons)

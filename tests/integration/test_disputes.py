@@ -92,13 +92,27 @@ async def test_another_members_dispute_labels_the_marker_but_leaves_it_in_force(
     marker_id = await file(c, 4)  # lender-a's
     dispute = await c.members["lender-b"].hub_client.raise_dispute(marker_id, "I never applied there")
     assert dispute.raised_by == "lender-b" and not dispute.suspends_marker
-    assert await hits(c, "taken", 4) == ["BLACKLIST_CONFIRMED_FRAUD"]  # still in force
+    answer = await c.members["lender-b"].hub_client.check_request(check_request("taken", rid(4)))
+    [hit] = answer.blacklist  # still in force, and said to be contested
+    assert hit.filing_members == 1 and hit.disputed_filings == 1
+    assert "disputed by the data subject" in next(r.detail for r in answer.reasons if r.code.startswith("BLACKLIST"))
     (mine,) = await c.members["lender-a"].hub_client.list_my_markers()
     assert mine.status == common_pb2.MARKER_STATUS_DISPUTED  # labelled for its filer to verify
     (listed,) = await c.admin.list_disputes()
     assert listed.dispute_id == dispute.dispute_id and not listed.suspends_marker
-    await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "verified: not them")
-    assert await hits(c, "resolved", 4) == []
+    # the admin (or the filer) disputing it too suspends the open dispute rather than a second one
+    suspended = await c.admin.open_dispute(marker_id, "the police case number checks out; suspend meanwhile")
+    assert suspended.dispute_id == dispute.dispute_id and suspended.suspends_marker
+    assert await hits(c, "suspended", 4) == []
+    with pytest.raises(LianfangRpcError) as again:
+        await c.members["lender-a"].hub_client.raise_dispute(marker_id, "and again")
+    assert again.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    await c.admin.resolve_dispute(dispute.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "verified: it was them")
+    assert await hits(c, "resolved", 4) == ["BLACKLIST_CONFIRMED_FRAUD"]
+    relabel = await c.members["lender-b"].hub_client.raise_dispute(marker_id, "I still never applied")
+    assert not relabel.suspends_marker and await hits(c, "relabelled", 4) == ["BLACKLIST_CONFIRMED_FRAUD"]
+    await c.admin.resolve_dispute(relabel.dispute_id, common_pb2.DISPUTE_RESOLUTION_WITHDRAW, "new evidence")
+    assert await hits(c, "withdrawn", 4) == []
     await c.restart_hub()  # folded from the log the same way
     own = await c.members["lender-a"].hub_client.raise_dispute(await file(c, 5), "the filer's own second look")
     assert own.suspends_marker and await hits(c, "own", 5) == []
@@ -275,3 +289,25 @@ async def test_two_admins_resolving_at_once_one_wins_and_one_correction_is_filed
     assert len(mine) == (2 if won[0].resolution == common_pb2.DISPUTE_RESOLUTION_CORRECT else 1)
     (resolved,) = await c.admin.list_disputes(include_resolved=True)
     assert resolved.resolution == won[0].resolution and resolved.corrected_marker_id == won[0].corrected_marker_id
+
+
+async def test_members_follow_the_disputes_they_raised_and_those_of_their_markers(hub) -> None:  # type: ignore[no-untyped-def]
+    """ListMyDisputes: the raiser sees its dispute (to answer the person), the filer sees the
+    dispute of its marker (to verify it) without learning which member took it; nobody else
+    sees either."""
+    c, clock = hub
+    a, b = c.members["lender-a"].hub_client, c.members["lender-b"].hub_client
+    on_a = await file(c, 6)
+    taken = await b.raise_dispute(on_a, "I never applied there")
+    clock.advance(60)
+    by_admin = await c.admin.open_dispute(await file(c, 7), "raised with the admin")
+    seen_by_a = {d.dispute_id: d for d in await a.my_disputes()}
+    assert set(seen_by_a) == {taken.dispute_id, by_admin.dispute_id}  # both on lender-a's markers
+    assert seen_by_a[taken.dispute_id].raised_by == ""  # which lender the person went to is not said
+    assert seen_by_a[taken.dispute_id].subject_statement == "I never applied there"
+    assert seen_by_a[by_admin.dispute_id].raised_by == "admin/demo"
+    assert [(d.dispute_id, d.raised_by) for d in await b.my_disputes()] == [(taken.dispute_id, "lender-b")]
+    await c.admin.resolve_dispute(taken.dispute_id, common_pb2.DISPUTE_RESOLUTION_UPHOLD, "verified")
+    assert [d.dispute_id for d in await b.my_disputes()] == []  # open ones only, unless asked
+    [resolved] = await b.my_disputes(include_resolved=True)
+    assert resolved.resolution == common_pb2.DISPUTE_RESOLUTION_UPHOLD and resolved.resolution_note == "verified"

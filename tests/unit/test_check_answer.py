@@ -27,12 +27,17 @@ MARKER_TYPES = [c.MARKER_TYPE_CONFIRMED_FRAUD, c.MARKER_TYPE_SUSPECT, c.MARKER_T
 
 
 class OpenDisputes(DisputeBook):
-    def __init__(self, disputed: set[str]) -> None:
+    """``suspended``: markers an open dispute takes out; ``labelled``: ones it only labels."""
+
+    def __init__(self, suspended: set[str], labelled: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         super().__init__()
-        self.disputed = disputed
+        self.suspended, self.labelled = suspended, labelled
 
     def is_suspended(self, marker_id: str) -> bool:
-        return marker_id in self.disputed
+        return marker_id in self.suspended
+
+    def is_disputed(self, marker_id: str) -> bool:
+        return marker_id in self.suspended or marker_id in self.labelled
 
 
 def reference_answer(
@@ -51,7 +56,7 @@ def reference_answer(
     )
     if snapshot.markers:
         live = [m for ms in snapshot.markers.values() for m in ms if not disputes.is_suspended(m.marker_id)]
-        hits, marker_reasons = blacklist_answer(live, NOW)
+        hits, marker_reasons = blacklist_answer(live, NOW, disputes.is_disputed)
         response.blacklist.extend(hits)
         reasons = marker_reasons + reasons
     response.reasons.extend(reasons)
@@ -88,7 +93,9 @@ def test_the_wire_answer_is_the_message_built_answer() -> None:
                     rng.choice([None, NOW + DAY, NOW - 1.0]),  # expired ones are left out
                 )
             )
-        disputes = OpenDisputes({f"mk-{n}-0"} if rng.random() < 0.3 else set())
+        disputes = OpenDisputes(
+            {f"mk-{n}-0"} if rng.random() < 0.3 else set(), {f"mk-{n}-1"} if rng.random() < 0.3 else set()
+        )
         snapshot = CheckSnapshot(rng.random() < 0.8, NOW, markers, tuple(keys))
         present = {token_type_of(k) for k in keys} & set(SHAREABLE)
         shared = frozenset(t for t in present if rng.random() < 0.5)

@@ -29,6 +29,7 @@ from runtime.identifier_text import check_free_text, identifier_in
         "card 6222 0202 0011 2233 446",
         "公司代码91350100M000100Y43有误",  # a business's unified social credit code
         "uscc 91110000600037341L",
+        "uscc 91350100m000100y43",  # in lower case
     ],
 )
 def test_identifiers_are_found(text: str) -> None:

@@ -198,7 +198,7 @@ class Stacking(_message.Message):
     def __init__(self, token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., windows: _Optional[_Iterable[_Union[WindowCount, _Mapping]]] = ..., shared: _Optional[bool] = ...) -> None: ...
 
 class BlacklistHit(_message.Message):
-    __slots__ = ("token_type", "marker_type", "polarity", "reason_code", "evidence_level", "filing_members", "first_filed", "last_filed")
+    __slots__ = ("token_type", "marker_type", "polarity", "reason_code", "evidence_level", "filing_members", "first_filed", "last_filed", "disputed_filings")
     TOKEN_TYPE_FIELD_NUMBER: _ClassVar[int]
     MARKER_TYPE_FIELD_NUMBER: _ClassVar[int]
     POLARITY_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +207,7 @@ class BlacklistHit(_message.Message):
     FILING_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     FIRST_FILED_FIELD_NUMBER: _ClassVar[int]
     LAST_FILED_FIELD_NUMBER: _ClassVar[int]
+    DISPUTED_FILINGS_FIELD_NUMBER: _ClassVar[int]
     token_type: _common_pb2.TokenType
     marker_type: _common_pb2.MarkerType
     polarity: _common_pb2.MarkerPolarity
@@ -215,7 +216,8 @@ class BlacklistHit(_message.Message):
     filing_members: int
     first_filed: _timestamp_pb2.Timestamp
     last_filed: _timestamp_pb2.Timestamp
-    def __init__(self, token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., polarity: _Optional[_Union[_common_pb2.MarkerPolarity, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., filing_members: _Optional[int] = ..., first_filed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_filed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    disputed_filings: int
+    def __init__(self, token_type: _Optional[_Union[_common_pb2.TokenType, str]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., polarity: _Optional[_Union[_common_pb2.MarkerPolarity, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., filing_members: _Optional[int] = ..., first_filed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_filed: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disputed_filings: _Optional[int] = ...) -> None: ...
 
 class RingFactor(_message.Message):
     __slots__ = ("name", "value", "contribution", "explanation")

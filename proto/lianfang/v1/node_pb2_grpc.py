@@ -1097,7 +1097,8 @@ class MarkerServiceServicer:
 
     def DisputeMarker(self, request, context):
         """A data subject disputes a marker, any member's, through this lender: it shows as DISPUTED
-        and stops counting until the consortium admin resolves it (20-day deadline).
+        until the consortium admin resolves it (20-day deadline). A marker this member filed stops
+        counting meanwhile; another member's keeps counting, as disputed, for the admin to decide.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
