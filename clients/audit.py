@@ -61,10 +61,16 @@ class AuditClient(RpcClient):
         return await self._call(self._stub.ListQueriesOnMyData, request, timeout=timeout, metadata=metadata)
 
     async def subject_access(
-        self, tokens: list[Any], *, timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        tokens: list[Any],
+        *,
+        request_ref: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> audit_pb2.SubjectAccessResponse:
-        """A data subject's access export (the member computes the subject's tokens)."""
-        request = audit_pb2.SubjectAccessRequest(tokens=tokens)
+        """A data subject's access export (the member computes the subject's tokens);
+        ``request_ref``: a digest of the member's reference of the subject's request."""
+        request = audit_pb2.SubjectAccessRequest(tokens=tokens, request_ref=request_ref)
         return await self._call(self._stub.SubjectAccess, request, timeout=timeout, metadata=metadata)
 
 

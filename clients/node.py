@@ -242,8 +242,14 @@ class NodeClient(RpcClient):
         return list(response.disputes)
 
     async def borrower_records(
-        self, identifiers: node_pb2.Identifiers, *, timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        identifiers: node_pb2.Identifiers,
+        request_ref: str,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> audit_pb2.SubjectAccessResponse:
-        """The markers standing on a borrower's identifiers and the queries on them (right of access)."""
-        request = node_pb2.BorrowerRecordsRequest(identifiers=identifiers)
+        """The markers standing on a borrower's identifiers and the queries on them (right of
+        access), under ``request_ref``, your reference of the borrower's own request."""
+        request = node_pb2.BorrowerRecordsRequest(identifiers=identifiers, request_ref=request_ref)
         return await self._call(self._markers.GetBorrowerRecords, request, timeout=timeout, metadata=metadata)

@@ -28,7 +28,8 @@ from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
 from node.identity.own_identifiers import OwnIdentifiers, stored_identifiers
 from node.keyed_locks import KeyedLocks
-from node.origination.store import NodeStore
+from node.origination.consortium_check import consent_digest
+from node.origination.store import NodeStore, new_id
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, MAX_STATEMENT_CHARS, check_free_text
@@ -41,6 +42,12 @@ FILED_MARKER = "filed_marker"
 
 MAX_MARKER_ID_CHARS = 64
 """Longer is no marker id (the hub's are 23 characters): refused here, not sent."""
+
+BORROWER_RECORDS = "borrower_records"
+"""Record kind: one per access request answered (the reference, who asked, when)."""
+
+MAX_REQUEST_REF_CHARS = 128
+"""A borrower's access request reference, as the lender writes it."""
 
 HUB_TIMEOUT = 4.0
 """Seconds a staff member's marker call waits for the hub: not on an applicant's path, and
@@ -76,8 +83,19 @@ class MarkerDesk:
     """This member's markers at the hub (list, withdraw), borrowers' disputes (raise, follow),
     and a borrower's access request (the markers and queries on their identifiers)."""
 
-    def __init__(self, store: NodeStore, hub: HubClient, audit: AuditClient, tokeniser: KeyRing, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: NodeStore,
+        hub: HubClient,
+        audit: AuditClient,
+        tokeniser: KeyRing,
+        clock: Clock,
+        *,
+        consent_key: bytes,
+    ) -> None:
+        """``consent_key``: this member's key of reference digests (``consent_key``)."""
         self.store, self.hub, self.audit, self.tokeniser, self.clock = store, hub, audit, tokeniser, clock
+        self.consent_key = consent_key
         self._locks = KeyedLocks()  # one withdrawal of a marker at a time: the record names who did it
 
     async def markers(self, include_inactive: bool) -> list[node_pb2.FiledMarker]:
@@ -136,14 +154,31 @@ class MarkerDesk:
         except LianfangRpcError as error:
             raise hub_error(error) from error
 
-    async def borrower_records(self, identifiers: node_pb2.Identifiers) -> audit_pb2.SubjectAccessResponse:
-        """The hub's markers and queries on the borrower's tokens (the identifiers stay here)."""
+    async def borrower_records(
+        self, identifiers: node_pb2.Identifiers, request_ref: str, actor: str
+    ) -> audit_pb2.SubjectAccessResponse:
+        """The hub's markers and queries on the borrower's tokens (the identifiers stay here),
+        under the reference of the borrower's own request, kept here with who asked."""
+        violations: list[FieldViolation] = []
+        check_free_text(request_ref, "request_ref", violations, max_chars=MAX_REQUEST_REF_CHARS, required=True)
+        tokens: list[common_pb2.Token] = []
         try:
             tokens = await tokenise(identifiers, self.tokeniser)  # OPRF: KeyServiceUnavailable
         except InvalidIdentifiers as exc:  # none given is one of them
-            raise InvalidArgument([FieldViolation(e.field, e.description) for e in exc.errors]) from None
+            violations += [FieldViolation(e.field, e.description) for e in exc.errors]
+        else:  # valid identifiers: look for them in the reference too, in any spelling
+            if not violations and OwnIdentifiers(identifiers).found_in(request_ref):
+                violations.append(FieldViolation("request_ref", "must not contain the borrower's identifiers"))
+        if violations:
+            raise InvalidArgument(violations)
+        at = self.clock()
+        with self.store.transaction() as db:  # who read whose records, and under which request
+            record = {"request_ref": request_ref, "by": actor, "at": at, "tokens": len(tokens)}
+            self.store.put_record_in(db, BORROWER_RECORDS, new_id("sar"), "", record)
+        log.info("borrower records read", extra={"fields": {"by": actor, "tokens": len(tokens)}})
         try:
-            return await self.audit.subject_access(tokens, timeout=HUB_TIMEOUT)
+            digest = consent_digest(self.consent_key, request_ref)
+            return await self.audit.subject_access(tokens, request_ref=digest, timeout=HUB_TIMEOUT)
         except LianfangRpcError as error:
             if any(v.field == "tokens" for v in error.violations):  # the caller sent identifiers, not tokens
                 limit = next(v.description for v in error.violations if v.field == "tokens")
@@ -180,4 +215,4 @@ class MarkerServicer(node_pb2_grpc.MarkerServiceServicer):
     async def GetBorrowerRecords(
         self, request: node_pb2.BorrowerRecordsRequest, context: grpc.aio.ServicerContext
     ) -> audit_pb2.SubjectAccessResponse:
-        return await self.desk.borrower_records(request.identifiers)
+        return await self.desk.borrower_records(request.identifiers, request.request_ref, current_call().principal)

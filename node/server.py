@@ -261,7 +261,16 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
             ),
             (
                 node_pb2_grpc.add_MarkerServiceServicer_to_server,
-                MarkerServicer(MarkerDesk(engine.store, hub, AuditClient(channel, signer), tokeniser, clock)),
+                MarkerServicer(
+                    MarkerDesk(
+                        engine.store,
+                        hub,
+                        AuditClient(channel, signer),
+                        tokeniser,
+                        clock,
+                        consent_key=engine.consortium.consent_key,
+                    )
+                ),
                 MARKER_SERVICE_NAME,
             ),
         ],

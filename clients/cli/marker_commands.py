@@ -21,7 +21,7 @@ async def run(args: argparse.Namespace) -> int:
         elif args.what == "dispute":
             print_message(await client.dispute_marker(args.marker_id, args.statement), zeros=True)
         elif args.what == "records":
-            print_message(await client.borrower_records(identifiers(args)))
+            print_message(await client.borrower_records(identifiers(args), args.request_ref))
         elif args.what == "disputes":
             for dispute in await client.list_disputes(include_resolved=args.all):
                 print_message(dispute, zeros=True)
@@ -75,5 +75,10 @@ def add_commands(node: Any) -> None:
         "identifiers (ids to dispute; filers not named) and the queries on them",
     )
     add_identifier_options(records)
+    records.add_argument(
+        "--request-ref",
+        required=True,
+        help="your reference of the borrower's own written request (kept with who asked)",
+    )
     for parser in (listing, withdraw, dispute, disputes, records):
         parser.set_defaults(run=lambda a: asyncio.run(run(a)))

@@ -27,6 +27,7 @@ from consortium.usage import UsageGuard
 from consortium.validation import check_token
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from runtime.identifier_text import check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
@@ -34,10 +35,14 @@ MAX_ENTRIES = 1000
 MAX_SUBJECT_TOKENS = 64
 
 
-def subject_access_event(member: str, token_keys: list[str], at: float) -> str:
+MAX_REQUEST_REF_CHARS = 64
+"""A subject access request's reference: a digest, not the member's own text."""
+
+
+def subject_access_event(member: str, token_keys: list[str], at: float, request_ref: str = "") -> str:
     """A subject access request, for the audit log: counted in quotas like a Check, seen by the
     canaries, and shown in the subject's later access requests, as a Check is."""
-    return json.dumps(["sa", member, len(token_keys), at, token_keys], separators=(",", ":"))
+    return json.dumps(["sa", member, len(token_keys), at, token_keys, request_ref], separators=(",", ":"))
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -145,6 +150,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             violations.append(FieldViolation("tokens", f"1..{MAX_SUBJECT_TOKENS} tokens"))
         for i, t in enumerate(request.tokens):
             check_token(t, f"tokens[{i}]", violations)
+        check_free_text(request.request_ref, "request_ref", violations, max_chars=MAX_REQUEST_REF_CHARS)
         if violations:
             raise InvalidArgument(violations)
         member = current_call().principal
@@ -153,7 +159,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             # the subject's tokens under their canonical (oldest-epoch) keys, as the log holds them
             given = {token_key(t.scheme, t.type, t.epoch, t.value) for t in request.tokens}
             wanted = {self.aliases.resolve(key) for key in given}
-            await self.log.publish([subject_access_event(member, sorted(wanted), self.clock())])  # audited, counted
+            event = subject_access_event(member, sorted(wanted), self.clock(), request.request_ref)
+            await self.log.publish([event])  # audited, counted
         categories = await self._categories()
         found: list[audit_pb2.SubjectQuery] = []
         index, after = 0, (0, 0)

@@ -7,6 +7,7 @@ hold through it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
-from node.markers import FILED_MARKER
+from node.markers import BORROWER_RECORDS, FILED_MARKER
 from node.origination.store import MIGRATIONS, Application, NodeStore
 from node.sources.personas import JINGCHENG_PARTS
 from node.sources.simulators import SEED_PERSONAS_FILE
@@ -111,7 +112,8 @@ async def test_risk_manager_lists_and_withdraws_markers_through_the_node(consort
     everything = {f.marker.marker_id: f for f in await risk.list_markers(include_inactive=True)}
     assert everything[wrong].withdrawn_by == "risk-1" and everything[wrong].marker.status == WITHDRAWN
     standing = {
-        m.marker_id for m in (await risk.borrower_records(application(JINGCHENG_PARTS, "x").identifiers)).markers
+        m.marker_id
+        for m in (await risk.borrower_records(application(JINGCHENG_PARTS, "x").identifiers, "SAR-1")).markers
     }
     assert wrong not in standing and standing == {m for m in active if m != elsewhere.marker_id}
 
@@ -127,22 +129,39 @@ async def test_a_borrowers_dispute_goes_through_any_member_and_never_carries_an_
 
     # The borrower's access request, at lender-b: what stands against them (not who filed it),
     # and who queried them, by member category. Its marker ids are what a dispute names.
-    records = await desk.borrower_records(request.identifiers)
+    records = await desk.borrower_records(request.identifiers, "SAR-2026-0042")
     filed = {m.marker_id for m in await a.hub_client.list_my_markers()}
+    [kept] = b.node.engine.store.records_of_kind(BORROWER_RECORDS)  # who read whose records, under which request
+    assert (kept["by"], kept["request_ref"]) == ("cm-7", "SAR-2026-0042") and kept["tokens"] >= 3
     assert {m.marker_id for m in records.markers} == filed and len(filed) >= 2
     assert all(
         m.status == common_pb2.MARKER_STATUS_ACTIVE and m.reason_code == "FORGED_DOCUMENTS" for m in records.markers
     )
     assert all(m.marker_type == common_pb2.MARKER_TYPE_CONFIRMED_FRAUD for m in records.markers)
     assert len(records.queries) >= 1 and {q.member_category for q in records.queries} == {"microloan"}
+    # the hub's log keeps the request with a keyed digest of its reference, never the lender's text
+    logged = [json.loads(event) for _, event in await consortium.hub.store.log_events((0, 0), 100_000)]
+    [sa] = [e for e in logged if e[0] == "sa"]
+    assert sa[1] == "lender-b" and sa[5] and sa[5] != "SAR-2026-0042" and len(sa[5]) == 32
     marker = records.markers[0]
-    err = await _refused(desk.borrower_records(node_pb2.Identifiers()), grpc.StatusCode.INVALID_ARGUMENT)
+    err = await _refused(desk.borrower_records(node_pb2.Identifiers(), "SAR-1"), grpc.StatusCode.INVALID_ARGUMENT)
     assert [v.field for v in err.violations] == ["identifiers"]
     err = await _refused(
-        desk.borrower_records(node_pb2.Identifiers(phones=["12345"])), grpc.StatusCode.INVALID_ARGUMENT
+        desk.borrower_records(node_pb2.Identifiers(phones=["12345"]), "SAR-1"), grpc.StatusCode.INVALID_ARGUMENT
     )
     assert [v.field for v in err.violations] == ["identifiers.phones[0]"] and "12345" not in str(err)
-    await _refused(b.as_role("customer").borrower_records(request.identifiers), grpc.StatusCode.PERMISSION_DENIED)
+    phone = request.identifiers.phones[0]
+    rep = JINGCHENG_PARTS.legal_rep_resident_id
+    for ref in (
+        "",  # none
+        f"SAR for {''.join(c for c in phone if c.isdigit())[-11:]}",  # the borrower's phone
+        f"SAR {'/'.join(rep[i : i + 3] for i in range(0, 18, 3))}",  # their ID, spelt so only the node sees it
+    ):
+        err = await _refused(desk.borrower_records(request.identifiers, ref), grpc.StatusCode.INVALID_ARGUMENT)
+        assert [v.field for v in err.violations] == ["request_ref"]
+    await _refused(
+        b.as_role("customer").borrower_records(request.identifiers, "SAR-1"), grpc.StatusCode.PERMISSION_DENIED
+    )
 
     for statement, problem in (
         ("", "is required"),
@@ -163,7 +182,7 @@ async def test_a_borrowers_dispute_goes_through_any_member_and_never_carries_an_
     assert listed.subject_statement == "I never applied there; my card was stolen in May"
     disputed = {m.marker_id: m for m in await a.hub_client.list_my_markers()}[marker.marker_id]
     assert disputed.status == common_pb2.MARKER_STATUS_DISPUTED
-    seen = {m.marker_id: m.status for m in (await desk.borrower_records(request.identifiers)).markers}
+    seen = {m.marker_id: m.status for m in (await desk.borrower_records(request.identifiers, "SAR-2")).markers}
     assert seen[marker.marker_id] == common_pb2.MARKER_STATUS_DISPUTED
 
     # Both members follow it: the one that took it (to answer the borrower), the filer (to verify

@@ -267,7 +267,7 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         out = await _arun("node", "markers", "disputes", *desk)
         assert [json.loads(line)["markerId"] for line in out.stdout.splitlines()] == [second], out.stderr
         borrower = ["--uscc", P.uscc, "--legal-rep", P.legal_rep_resident_id, "--phone", P.phone]
-        out = await _arun("node", "markers", "records", *desk, *borrower)
+        out = await _arun("node", "markers", "records", *desk, *borrower, "--request-ref", "SAR-2026-0007")
         assert out.returncode == 0, out.stderr
         standing = {m["markerId"]: m["status"] for m in json.loads(out.stdout)["markers"]}
         assert first not in standing and standing[second] == "MARKER_STATUS_DISPUTED"

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lianfang.v1 import common_pb2 as lianfang_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lianfang/v1/audit.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lianfang/v1/common.proto\"\x1c\n\x1aListQueriesOnMyDataRequest\"8\n\rCategoryCount\x12\x17\n\x0fmember_category\x18\x01 \x01(\t\x12\x0e\n\x06\x63hecks\x18\x02 \x01(\x04\"]\n\x1bListQueriesOnMyDataResponse\x12/\n\x0b\x62y_category\x18\x01 \x03(\x0b\x32\x1a.lianfang.v1.CategoryCount\x12\r\n\x05total\x18\x02 \x01(\x04\":\n\x14SubjectAccessRequest\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.lianfang.v1.Token\"\x8f\x01\n\x0cSubjectQuery\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x17\n\x0fmember_category\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclusion_proof\x18\x05 \x03(\x0c\"\xfd\x02\n\rSubjectMarker\x12\x11\n\tmarker_id\x18\x01 \x01(\t\x12*\n\ntoken_type\x18\x02 \x01(\x0e\x32\x16.lianfang.v1.TokenType\x12,\n\x0bmarker_type\x18\x03 \x01(\x0e\x32\x17.lianfang.v1.MarkerType\x12-\n\x08polarity\x18\x04 \x01(\x0e\x32\x1b.lianfang.v1.MarkerPolarity\x12\x13\n\x0breason_code\x18\x05 \x01(\t\x12\x32\n\x0e\x65vidence_level\x18\x06 \x01(\x0e\x32\x1a.lianfang.v1.EvidenceLevel\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.lianfang.v1.MarkerStatus\x12,\n\x08\x66iled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x15SubjectAccessResponse\x12*\n\x07queries\x18\x01 \x03(\x0b\x32\x19.lianfang.v1.SubjectQuery\x12.\n\ttree_head\x18\x02 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\x12+\n\x07markers\x18\x03 \x03(\x0b\x32\x1a.lianfang.v1.SubjectMarker\"\x14\n\x12GetTreeHeadRequest\"\x88\x01\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x04\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x0e\n\x06key_id\x18\x05 \x01(\t\"A\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"\\\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12.\n\ttree_head\x18\x02 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"A\n\x18GetInclusionProofRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"m\n\x19GetInclusionProofResponse\x12\x11\n\tleaf_hash\x18\x01 \x01(\x0c\x12\r\n\x05proof\x18\x02 \x03(\x0c\x12.\n\ttree_head\x18\x03 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"1\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"%\n\x12GetEntriesResponse\x12\x0f\n\x07\x65ntries\x18\x01 \x03(\x0c\x32\xba\x04\n\x0c\x41uditService\x12K\n\x0bGetTreeHead\x12\x1f.lianfang.v1.GetTreeHeadRequest\x1a\x1b.lianfang.v1.SignedTreeHead\x12h\n\x13GetConsistencyProof\x12\'.lianfang.v1.GetConsistencyProofRequest\x1a(.lianfang.v1.GetConsistencyProofResponse\x12\x62\n\x11GetInclusionProof\x12%.lianfang.v1.GetInclusionProofRequest\x1a&.lianfang.v1.GetInclusionProofResponse\x12M\n\nGetEntries\x12\x1e.lianfang.v1.GetEntriesRequest\x1a\x1f.lianfang.v1.GetEntriesResponse\x12h\n\x13ListQueriesOnMyData\x12\'.lianfang.v1.ListQueriesOnMyDataRequest\x1a(.lianfang.v1.ListQueriesOnMyDataResponse\x12V\n\rSubjectAccess\x12!.lianfang.v1.SubjectAccessRequest\x1a\".lianfang.v1.SubjectAccessResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17lianfang/v1/audit.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18lianfang/v1/common.proto\"\x1c\n\x1aListQueriesOnMyDataRequest\"8\n\rCategoryCount\x12\x17\n\x0fmember_category\x18\x01 \x01(\t\x12\x0e\n\x06\x63hecks\x18\x02 \x01(\x04\"]\n\x1bListQueriesOnMyDataResponse\x12/\n\x0b\x62y_category\x18\x01 \x03(\x0b\x32\x1a.lianfang.v1.CategoryCount\x12\r\n\x05total\x18\x02 \x01(\x04\"O\n\x14SubjectAccessRequest\x12\"\n\x06tokens\x18\x01 \x03(\x0b\x32\x12.lianfang.v1.Token\x12\x13\n\x0brequest_ref\x18\x02 \x01(\t\"\x8f\x01\n\x0cSubjectQuery\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\tleaf_hash\x18\x02 \x01(\x0c\x12\x17\n\x0fmember_category\x18\x03 \x01(\t\x12&\n\x02\x61t\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0finclusion_proof\x18\x05 \x03(\x0c\"\xfd\x02\n\rSubjectMarker\x12\x11\n\tmarker_id\x18\x01 \x01(\t\x12*\n\ntoken_type\x18\x02 \x01(\x0e\x32\x16.lianfang.v1.TokenType\x12,\n\x0bmarker_type\x18\x03 \x01(\x0e\x32\x17.lianfang.v1.MarkerType\x12-\n\x08polarity\x18\x04 \x01(\x0e\x32\x1b.lianfang.v1.MarkerPolarity\x12\x13\n\x0breason_code\x18\x05 \x01(\t\x12\x32\n\x0e\x65vidence_level\x18\x06 \x01(\x0e\x32\x1a.lianfang.v1.EvidenceLevel\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.lianfang.v1.MarkerStatus\x12,\n\x08\x66iled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa0\x01\n\x15SubjectAccessResponse\x12*\n\x07queries\x18\x01 \x03(\x0b\x32\x19.lianfang.v1.SubjectQuery\x12.\n\ttree_head\x18\x02 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\x12+\n\x07markers\x18\x03 \x03(\x0b\x32\x1a.lianfang.v1.SubjectMarker\"\x14\n\x12GetTreeHeadRequest\"\x88\x01\n\x0eSignedTreeHead\x12\x11\n\ttree_size\x18\x01 \x01(\x04\x12\x11\n\troot_hash\x18\x02 \x01(\x0c\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x0e\n\x06key_id\x18\x05 \x01(\t\"A\n\x1aGetConsistencyProofRequest\x12\x10\n\x08old_size\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"\\\n\x1bGetConsistencyProofResponse\x12\r\n\x05proof\x18\x01 \x03(\x0c\x12.\n\ttree_head\x18\x02 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"A\n\x18GetInclusionProofRequest\x12\x12\n\nleaf_index\x18\x01 \x01(\x04\x12\x11\n\ttree_size\x18\x02 \x01(\x04\"m\n\x19GetInclusionProofResponse\x12\x11\n\tleaf_hash\x18\x01 \x01(\x0c\x12\r\n\x05proof\x18\x02 \x03(\x0c\x12.\n\ttree_head\x18\x03 \x01(\x0b\x32\x1b.lianfang.v1.SignedTreeHead\"1\n\x11GetEntriesRequest\x12\r\n\x05start\x18\x01 \x01(\x04\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"%\n\x12GetEntriesResponse\x12\x0f\n\x07\x65ntries\x18\x01 \x03(\x0c\x32\xba\x04\n\x0c\x41uditService\x12K\n\x0bGetTreeHead\x12\x1f.lianfang.v1.GetTreeHeadRequest\x1a\x1b.lianfang.v1.SignedTreeHead\x12h\n\x13GetConsistencyProof\x12\'.lianfang.v1.GetConsistencyProofRequest\x1a(.lianfang.v1.GetConsistencyProofResponse\x12\x62\n\x11GetInclusionProof\x12%.lianfang.v1.GetInclusionProofRequest\x1a&.lianfang.v1.GetInclusionProofResponse\x12M\n\nGetEntries\x12\x1e.lianfang.v1.GetEntriesRequest\x1a\x1f.lianfang.v1.GetEntriesResponse\x12h\n\x13ListQueriesOnMyData\x12\'.lianfang.v1.ListQueriesOnMyDataRequest\x1a(.lianfang.v1.ListQueriesOnMyDataResponse\x12V\n\rSubjectAccess\x12!.lianfang.v1.SubjectAccessRequest\x1a\".lianfang.v1.SubjectAccessResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,29 +40,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTQUERIESONMYDATARESPONSE']._serialized_start=187
   _globals['_LISTQUERIESONMYDATARESPONSE']._serialized_end=280
   _globals['_SUBJECTACCESSREQUEST']._serialized_start=282
-  _globals['_SUBJECTACCESSREQUEST']._serialized_end=340
-  _globals['_SUBJECTQUERY']._serialized_start=343
-  _globals['_SUBJECTQUERY']._serialized_end=486
-  _globals['_SUBJECTMARKER']._serialized_start=489
-  _globals['_SUBJECTMARKER']._serialized_end=870
-  _globals['_SUBJECTACCESSRESPONSE']._serialized_start=873
-  _globals['_SUBJECTACCESSRESPONSE']._serialized_end=1033
-  _globals['_GETTREEHEADREQUEST']._serialized_start=1035
-  _globals['_GETTREEHEADREQUEST']._serialized_end=1055
-  _globals['_SIGNEDTREEHEAD']._serialized_start=1058
-  _globals['_SIGNEDTREEHEAD']._serialized_end=1194
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1196
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1261
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1263
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1355
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=1357
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1422
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=1424
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1533
-  _globals['_GETENTRIESREQUEST']._serialized_start=1535
-  _globals['_GETENTRIESREQUEST']._serialized_end=1584
-  _globals['_GETENTRIESRESPONSE']._serialized_start=1586
-  _globals['_GETENTRIESRESPONSE']._serialized_end=1623
-  _globals['_AUDITSERVICE']._serialized_start=1626
-  _globals['_AUDITSERVICE']._serialized_end=2196
+  _globals['_SUBJECTACCESSREQUEST']._serialized_end=361
+  _globals['_SUBJECTQUERY']._serialized_start=364
+  _globals['_SUBJECTQUERY']._serialized_end=507
+  _globals['_SUBJECTMARKER']._serialized_start=510
+  _globals['_SUBJECTMARKER']._serialized_end=891
+  _globals['_SUBJECTACCESSRESPONSE']._serialized_start=894
+  _globals['_SUBJECTACCESSRESPONSE']._serialized_end=1054
+  _globals['_GETTREEHEADREQUEST']._serialized_start=1056
+  _globals['_GETTREEHEADREQUEST']._serialized_end=1076
+  _globals['_SIGNEDTREEHEAD']._serialized_start=1079
+  _globals['_SIGNEDTREEHEAD']._serialized_end=1215
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=1217
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=1282
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=1284
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=1376
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=1378
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=1443
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=1445
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=1554
+  _globals['_GETENTRIESREQUEST']._serialized_start=1556
+  _globals['_GETENTRIESREQUEST']._serialized_end=1605
+  _globals['_GETENTRIESRESPONSE']._serialized_start=1607
+  _globals['_GETENTRIESRESPONSE']._serialized_end=1644
+  _globals['_AUDITSERVICE']._serialized_start=1647
+  _globals['_AUDITSERVICE']._serialized_end=2217
 # @@protoc_insertion_point(module_scope)

@@ -31,10 +31,12 @@ class ListQueriesOnMyDataResponse(_message.Message):
     def __init__(self, by_category: _Optional[_Iterable[_Union[CategoryCount, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
 
 class SubjectAccessRequest(_message.Message):
-    __slots__ = ("tokens",)
+    __slots__ = ("tokens", "request_ref")
     TOKENS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_REF_FIELD_NUMBER: _ClassVar[int]
     tokens: _containers.RepeatedCompositeFieldContainer[_common_pb2.Token]
-    def __init__(self, tokens: _Optional[_Iterable[_Union[_common_pb2.Token, _Mapping]]] = ...) -> None: ...
+    request_ref: str
+    def __init__(self, tokens: _Optional[_Iterable[_Union[_common_pb2.Token, _Mapping]]] = ..., request_ref: _Optional[str] = ...) -> None: ...
 
 class SubjectQuery(_message.Message):
     __slots__ = ("leaf_index", "leaf_hash", "member_category", "at", "inclusion_proof")

@@ -613,10 +613,12 @@ class DiscardOutboxRequest(_message.Message):
     def __init__(self, id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class BorrowerRecordsRequest(_message.Message):
-    __slots__ = ("identifiers",)
+    __slots__ = ("identifiers", "request_ref")
     IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_REF_FIELD_NUMBER: _ClassVar[int]
     identifiers: Identifiers
-    def __init__(self, identifiers: _Optional[_Union[Identifiers, _Mapping]] = ...) -> None: ...
+    request_ref: str
+    def __init__(self, identifiers: _Optional[_Union[Identifiers, _Mapping]] = ..., request_ref: _Optional[str] = ...) -> None: ...
 
 class ListMarkersRequest(_message.Message):
     __slots__ = ("include_inactive",)
