@@ -17,8 +17,9 @@ store, so two admins cannot both withdraw or correct. If the last step is lost, 
 still open and a retry finds the intent: it files the corrected marker once, and once the store
 shows the intent's effect only the same resolution can finish it.
 
-Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement, suspends]``
-(older entries have no ``suspends``: they suspend), ``["d", id, "suspend", by, at, statement]``,
+Events: ``["d", id, "open", marker_id, raised_by, opened_at, deadline, statement, suspends,
+filer]`` (older entries have no ``suspends``: they suspend; nor ``filer``: looked up in the
+store), ``["d", id, "suspend", by, at, statement]``,
 ``["d", id, "resolving", intent_id, resolution, by, at, corrected_marker_id, corrected_type,
 corrected_reason]`` and ``["d", id, "resolve", resolution, resolved_by, resolved_at, note,
 corrected_marker_id]``.
@@ -87,6 +88,7 @@ class Dispute:
     note: str = ""
     corrected_marker_id: str = ""
     intent: ResolutionIntent | None = None  # the resolution that holds (or last held) the dispute
+    filer: str = ""  # the disputed marker's filer ("" in entries from before it was logged)
     suspends: bool = True
     """While open, the marker has no effect in Check and rings: raised by an admin or by the
     marker's filer. Raised by another member it labels the marker DISPUTED and goes to the
@@ -119,8 +121,10 @@ def suspend_event(dispute_id: str, by: str, at: float, statement: str) -> str:
     return json.dumps(["d", dispute_id, "suspend", by, at, statement], separators=(",", ":"), ensure_ascii=False)
 
 
-def open_event(dispute_id: str, marker_id: str, raised_by: str, at: float, statement: str, suspends: bool) -> str:
-    body = ["d", dispute_id, "open", marker_id, raised_by, at, at + DEADLINE_SECONDS, statement, suspends]
+def open_event(
+    dispute_id: str, marker_id: str, raised_by: str, at: float, statement: str, suspends: bool, filer: str
+) -> str:
+    body = ["d", dispute_id, "open", marker_id, raised_by, at, at + DEADLINE_SECONDS, statement, suspends, filer]
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -151,7 +155,8 @@ class DisputeBook:
         if action == "open" and dispute_id not in self.disputes:
             _, _, _, marker_id, raised_by, at, deadline, statement, *rest = decoded
             suspends = bool(rest[0]) if rest else True  # entries from before every dispute suspended
-            d = Dispute(dispute_id, marker_id, raised_by, statement, at, deadline, suspends=suspends)
+            filer = str(rest[1]) if len(rest) > 1 else ""
+            d = Dispute(dispute_id, marker_id, raised_by, statement, at, deadline, suspends=suspends, filer=filer)
             self.disputes[dispute_id] = d
             if self.open_by_marker.setdefault(marker_id, dispute_id) == dispute_id and suspends:
                 self.suspended.add(marker_id)
@@ -232,7 +237,7 @@ async def raise_dispute(
         await publish_marker_state(log, store, book, [marker.token_key], now)
         return book.disputes[open_id]
     dispute_id = "dp_" + secrets.token_hex(10)
-    await log.publish([open_event(dispute_id, marker_id, by, now, statement, suspends)])
+    await log.publish([open_event(dispute_id, marker_id, by, now, statement, suspends, marker.filer_member_id)])
     if suspends:
         await publish_marker_state(log, store, book, [marker.token_key], now)
     return book.disputes[dispute_id]

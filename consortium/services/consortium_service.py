@@ -389,15 +389,20 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     ) -> consortium_pb2.ListDisputesResponse:
         await self.rings.catch_up()
         me, now = current_call().principal, self.clock()
-        mine = {m.marker_id for m in await self.store.markers_by_filer(me)}
         answer = consortium_pb2.ListDisputesResponse()
         for d in self.disputes.listed(request.include_resolved):
-            if d.raised_by == me or d.marker_id in mine:
+            filer = d.filer or await self._filer_of(d.marker_id)  # logged with the dispute since it was added
+            if d.raised_by == me or filer == me:
                 message = answer.disputes.add()
                 message.CopyFrom(d.message(now))
                 if d.raised_by not in (me, "") and not d.raised_by.startswith(ADMIN_PREFIX):
                     message.raised_by = ""  # which other lender the person went to is theirs to know
         return answer
+
+    async def _filer_of(self, marker_id: str) -> str:
+        """The filer of a marker an older dispute entry names without it ("" once purged)."""
+        marker = await self.store.get_marker(marker_id)
+        return "" if marker is None else marker.filer_member_id
 
     async def GetMyKeyEpochs(
         self, request: consortium_pb2.GetMyKeyEpochsRequest, context: grpc.aio.ServicerContext

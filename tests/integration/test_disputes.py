@@ -6,6 +6,7 @@ lands in the audit log."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
@@ -311,3 +312,20 @@ async def test_members_follow_the_disputes_they_raised_and_those_of_their_marker
     assert [d.dispute_id for d in await b.my_disputes()] == []  # open ones only, unless asked
     [resolved] = await b.my_disputes(include_resolved=True)
     assert resolved.resolution == common_pb2.DISPUTE_RESOLUTION_UPHOLD and resolved.resolution_note == "verified"
+
+
+async def test_a_dispute_logged_before_its_filer_was_is_still_the_filers(hub) -> None:  # type: ignore[no-untyped-def]
+    """Open entries name the marker's filer (so listing a member's disputes reads no markers);
+    an entry from before that is matched through the store, and keeps its old meaning: it
+    suspends the marker."""
+    c, clock = hub
+    marker_id = await file(c, 8)
+    old = ["d", "dp_from_before", "open", marker_id, "lender-b", clock(), clock() + 20 * DAY, "an older entry"]
+    await c.hub.rings.publish([json.dumps(old)])
+    [seen] = await c.members["lender-a"].hub_client.my_disputes()
+    assert (seen.dispute_id, seen.raised_by, seen.suspends_marker) == ("dp_from_before", "", True)
+    assert await hits(c, "old-entry", 8) == []
+    new = await c.members["lender-b"].hub_client.raise_dispute(await file(c, 9), "a new entry")
+    entries = [json.loads(e) for _, e in await c.hub.store.log_events((0, 0), 100_000)]
+    [logged] = [e for e in entries if e[:3] == ["d", new.dispute_id, "open"]]
+    assert logged[-1] == "lender-a"  # the filer, logged with it
