@@ -146,7 +146,6 @@ class DisputeBook:
     def __init__(self) -> None:
         self.disputes: dict[str, Dispute] = {}
         self.open_by_marker: dict[str, str] = {}  # marker id -> its open dispute
-        self.suspended: set[str] = set()  # marker ids whose open dispute suspends them (``Dispute.suspends``)
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if not decoded or decoded[0] != "d":
@@ -158,12 +157,9 @@ class DisputeBook:
             filer = str(rest[1]) if len(rest) > 1 else ""
             d = Dispute(dispute_id, marker_id, raised_by, statement, at, deadline, suspends=suspends, filer=filer)
             self.disputes[dispute_id] = d
-            if self.open_by_marker.setdefault(marker_id, dispute_id) == dispute_id and suspends:
-                self.suspended.add(marker_id)
+            self.open_by_marker.setdefault(marker_id, dispute_id)
         elif action == "suspend" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
-            d = self.disputes[dispute_id] = replace(self.disputes[dispute_id], suspends=True)
-            if self.open_by_marker.get(d.marker_id) == dispute_id:
-                self.suspended.add(d.marker_id)
+            self.disputes[dispute_id] = replace(self.disputes[dispute_id], suspends=True)
         elif action == "resolving" and dispute_id in self.disputes and self.disputes[dispute_id].is_open:
             _, _, _, intent_id, resolution, by, at, corrected, corrected_type, corrected_reason = decoded
             intent = ResolutionIntent(
@@ -191,7 +187,6 @@ class DisputeBook:
             self.disputes[dispute_id] = d
             if self.open_by_marker.get(d.marker_id) == dispute_id:
                 del self.open_by_marker[d.marker_id]
-                self.suspended.discard(d.marker_id)
 
     def is_disputed(self, marker_id: str) -> bool:
         """Labelled DISPUTED: a dispute of it is open."""
@@ -199,7 +194,8 @@ class DisputeBook:
 
     def is_suspended(self, marker_id: str) -> bool:
         """Without effect in Check and rings meanwhile: its open dispute suspends it."""
-        return marker_id in self.suspended
+        open_id = self.open_by_marker.get(marker_id)
+        return open_id is not None and self.disputes[open_id].suspends
 
     def listed(self, include_resolved: bool) -> list[Dispute]:
         found = [d for d in self.disputes.values() if include_resolved or d.is_open]

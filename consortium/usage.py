@@ -207,7 +207,7 @@ class UsageGuard:
         in flight included; other replicas' count once folded)."""
         p, f = self.policy, self.figures(member)
         in_flight = self._in_flight.get(member, 0)
-        daily = self.quotas.get(member, p.daily_checks)
+        daily = self.daily_quota(member)
         if daily:
             today = f.by_day.get(int(now // DAY), 0) + in_flight
             if today + checks > daily:

@@ -6,6 +6,9 @@ INTERNAL: the node did nothing wrong."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import grpc
 
 from clients.errors import LianfangRpcError
@@ -40,3 +43,12 @@ def hub_error(error: LianfangRpcError) -> LianfangError:
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return Unavailable("consortium hub refused this node's member credentials (UNAUTHENTICATED)")
     return Unavailable(f"consortium hub unavailable ({code.name})")
+
+
+@contextmanager
+def answered_by_hub() -> Iterator[None]:
+    """Hub calls inside the block fail with the node's answer for them (``hub_error``)."""
+    try:
+        yield
+    except LianfangRpcError as error:
+        raise hub_error(error) from error

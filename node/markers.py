@@ -22,7 +22,7 @@ from lianfang.v1 import audit_pb2, common_pb2, consortium_pb2, node_pb2, node_pb
 from clients.audit import AuditClient
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from node.hub_errors import hub_error
+from node.hub_errors import answered_by_hub, hub_error
 from node.identity.applicant import tokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
@@ -75,10 +75,6 @@ def _view(marker: consortium_pb2.Marker, record: dict[str, Any]) -> node_pb2.Fil
     )
 
 
-def _marker_id(value: str, violations: list[FieldViolation]) -> None:
-    check_free_text(value, "marker_id", violations, max_chars=MAX_MARKER_ID_CHARS, required=True)
-
-
 class MarkerDesk:
     """This member's markers at the hub (list, withdraw), borrowers' disputes (raise, follow),
     and a borrower's access request (the markers and queries on their identifiers)."""
@@ -99,10 +95,8 @@ class MarkerDesk:
         self._locks = KeyedLocks()  # one withdrawal of a marker at a time: the record names who did it
 
     async def markers(self, include_inactive: bool) -> list[node_pb2.FiledMarker]:
-        try:
+        with answered_by_hub():
             found = await self.hub.list_my_markers(include_inactive=include_inactive, timeout=HUB_TIMEOUT)
-        except LianfangRpcError as error:
-            raise hub_error(error) from error
         records = {r["marker_id"]: r for r in self.store.records_of_kind(FILED_MARKER)}
         return [_view(m, records.get(m.marker_id, {})) for m in found]
 
@@ -110,7 +104,7 @@ class MarkerDesk:
         """``text`` (bound for the hub's log) is free of identifiers: by their shapes, and, for a
         marker filed here, the applicant's own in any spelling."""
         violations: list[FieldViolation] = []
-        _marker_id(marker_id, violations)
+        check_free_text(marker_id, "marker_id", violations, max_chars=MAX_MARKER_ID_CHARS, required=True)
         check_free_text(text, field, violations, max_chars=max_chars, required=True)
         record = _record(self.store, marker_id) if not violations else {}
         if record.get("application_id"):
@@ -125,10 +119,8 @@ class MarkerDesk:
         (its first withdrawal's), else nobody here (a dispute resolution withdrew it, say)."""
         self._check_text(marker_id, reason, "reason", MAX_REASON_CHARS)
         async with self._locks.hold(marker_id):
-            try:
+            with answered_by_hub():
                 marker = await self.hub.withdraw_marker(marker_id, reason, timeout=HUB_TIMEOUT)
-            except LianfangRpcError as error:
-                raise hub_error(error) from error
             with self.store.transaction() as db:
                 record = _record(self.store, marker_id) or {"marker_id": marker_id, "application_id": ""}
                 if not record.get("withdrawn_by") and marker.withdraw_reason == reason:
@@ -140,19 +132,15 @@ class MarkerDesk:
 
     async def dispute(self, marker_id: str, statement: str, actor: str) -> common_pb2.Dispute:
         self._check_text(marker_id, statement, "subject_statement", MAX_STATEMENT_CHARS)
-        try:
+        with answered_by_hub():
             dispute = await self.hub.raise_dispute(marker_id, statement, timeout=HUB_TIMEOUT)
-        except LianfangRpcError as error:
-            raise hub_error(error) from error
         fields = {"marker": marker_id, "dispute": dispute.dispute_id, "by": actor}
         log.info("marker disputed", extra={"fields": fields})
         return dispute
 
     async def disputes(self, include_resolved: bool) -> list[common_pb2.Dispute]:
-        try:
+        with answered_by_hub():
             return await self.hub.my_disputes(include_resolved=include_resolved, timeout=HUB_TIMEOUT)
-        except LianfangRpcError as error:
-            raise hub_error(error) from error
 
     async def borrower_records(
         self, identifiers: node_pb2.Identifiers, request_ref: str, actor: str

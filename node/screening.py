@@ -11,10 +11,9 @@ import time
 import grpc
 from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 
-from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
-from node.hub_errors import hub_error
+from node.hub_errors import answered_by_hub
 from node.identity.applicant import tokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
@@ -50,7 +49,7 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
                     for f in leaks
                 ]
             )
-        try:
+        with answered_by_hub():
             now = time.time()
             stated = request.HasField("consent_expires_at")
             ends = seconds_of(request.consent_expires_at, "consent_expires_at") if stated else 0
@@ -64,8 +63,6 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
                 consent_expires_at=consent_end(now, ends),
                 timeout=self.hub_timeout,
             )
-        except LianfangRpcError as error:
-            raise hub_error(error) from None
         return node_pb2.ScreenResponse(consortium=answer, tokens_sent=len(tokens))
 
 

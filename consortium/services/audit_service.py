@@ -196,7 +196,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             for m in markers:
                 status = marker_status(m, now, self.disputes.is_disputed(m.marker_id))
                 if status in (common_pb2.MARKER_STATUS_ACTIVE, common_pb2.MARKER_STATUS_DISPUTED):
-                    shown.append((m.filed_at, m.marker_id, m, status))
+                    shown.append((m, status))
         return [
             audit_pb2.SubjectMarker(
                 marker_id=m.marker_id,
@@ -209,5 +209,5 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
                 filed_at=to_timestamp(m.filed_at),
                 expires_at=None if m.expires_at is None else to_timestamp(m.expires_at),
             )
-            for _, _, m, status in sorted(shown, key=lambda x: (x[0], x[1]))
+            for m, status in sorted(shown, key=lambda shown_one: (shown_one[0].filed_at, shown_one[0].marker_id))
         ]

@@ -14,7 +14,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from node.hub_errors import hub_error
+from node.hub_errors import answered_by_hub
 from node.identity.applicant import epoch_links, tokenise
 from node.identity.keyring import KeyRing
 from node.identity.own_identifiers import stored_identifiers
@@ -358,7 +358,7 @@ class Origination(Disbursement):
             states.check_transition(app.state, states.FRAUD_CONFIRMED)
             person_ids = stored_identifiers(app.identifiers)
             filed: dict[str, str] = dict(app.decision.get("fraud_filed", {}))  # token -> marker id
-            try:
+            with answered_by_hub():
                 for token in await tokenise(person_ids, self.tokeniser, primary=True):  # one per identifier
                     key = f"{token.scheme}.{token.type}.{token.epoch}.{token.value.hex()}"
                     if key in filed:
@@ -382,8 +382,6 @@ class Origination(Disbursement):
                 links = epoch_links(person_ids, self.tokeniser)
                 if links:  # a key rotation is under way: the markers must outlive the old epoch
                     await self.hub.link_tokens(links, timeout=self.policy.hub_deadline)
-            except LianfangRpcError as error:
-                raise hub_error(error) from error
             markers = list(filed.values())
             now = self.clock()
             with self.store.transaction() as db:  # the stored application: changes meanwhile stay
