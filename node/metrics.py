@@ -4,9 +4,9 @@
   due_diligence), counted from SubmitApplication answers by ``DecisionInterceptor``;
 * ``lianfang_node_hub_unavailable_total{method}`` — calls that met an unreachable hub (a Screen
   answered UNAVAILABLE, a decision carrying HUB_UNAVAILABLE);
-* ``lianfang_node_dependency_up{dependency}`` — 1 while a dependency answers: ``hub`` is probed
-  with grpc.health.v1 every ``PROBE_SECONDS`` over the node's own hub channel; a key service
-  client sets ``dependency_up.labels("key_service")`` itself;
+* ``lianfang_node_dependency_up{dependency}`` — 1 while a dependency answers: ``hub`` and, in
+  OPRF token mode, ``key_service`` are probed with grpc.health.v1 every ``PROBE_SECONDS`` over
+  the node's own channels to them (``NodeMetrics.probe``);
 * ``lianfang_node_outbox_depth`` — submissions waiting for the hub, ``lianfang_node_outbox_dead``
   — those the hub refused for good (dead letters), ``lianfang_node_hub_circuit_open`` — 1 while
   the hub circuit breaker is open or half-open. ``node.server`` calls
@@ -22,14 +22,15 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lianfang.v1 import node_pb2
+from lianfang.v1 import consortium_pb2, keys_pb2, node_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from clients.circuit import CLOSED, CircuitBreaker
 from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
 
 PROBE_SECONDS = 5.0
-HUB_SERVICE = "lianfang.v1.ConsortiumService"
+HUB_SERVICE = consortium_pb2.DESCRIPTOR.services_by_name["ConsortiumService"].full_name
+KEY_SERVICE = keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name
 _SUBMIT = "/lianfang.v1.LoanService/SubmitApplication"
 _SCREEN = "/lianfang.v1.OriginationService/Screen"
 
@@ -83,13 +84,16 @@ class NodeMetrics:
     def interceptor(self) -> DecisionInterceptor:
         return DecisionInterceptor(self)
 
-    async def probe_hub(self, channel: grpc.aio.Channel, interval: float = PROBE_SECONDS) -> None:
-        """Keeps ``dependency_up{dependency="hub"}`` true to the hub's own health (runs until
-        cancelled). With several hub replicas (a ReplicaChannel) each is asked: the hub is up
-        while any replica serves, which is what the node's calls need."""
+    async def probe(
+        self, dependency: str, channel: grpc.aio.Channel, service: str, interval: float = PROBE_SECONDS
+    ) -> None:
+        """Keeps ``dependency_up{dependency}`` true to the health ``service`` reports over
+        ``channel`` (runs until cancelled). With several replicas (a ReplicaChannel, the hub's)
+        each is asked: the dependency is up while any replica serves, which is what the node's
+        calls need."""
         stubs = [health_pb2_grpc.HealthStub(c) for c in getattr(channel, "channels", [channel])]
-        gauge = self.dependency_up.labels("hub")
-        request = health_pb2.HealthCheckRequest(service=HUB_SERVICE)
+        gauge = self.dependency_up.labels(dependency)
+        request = health_pb2.HealthCheckRequest(service=service)
 
         async def serving(stub: health_pb2_grpc.HealthStub) -> bool:
             try:

@@ -28,7 +28,7 @@ from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
 from node.markers import MarkerDesk, MarkerServicer
-from node.metrics import NodeMetrics
+from node.metrics import HUB_SERVICE, KEY_SERVICE, NodeMetrics
 from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
 from node.monitoring.batch import MonitoringBatch
@@ -95,14 +95,14 @@ class RunningNode:
     background: list[asyncio.Task[None]] = field(default_factory=list)
     metrics: NodeMetrics = field(default_factory=lambda: NodeMetrics(CollectorRegistry()))
     metrics_endpoint: MetricsEndpoint | None = None  # set when metrics_listen is
-    hub_probe: asyncio.Task[None] | None = None
+    probes: list[asyncio.Task[None]] = field(default_factory=list)  # dependency_up, set when metrics_listen is
     health_server: grpc.aio.Server | None = None  # set when health_listen is
     health_port: int = 0
     drainer: Drainer | None = None  # empties the outbox into the hub (a background task)
 
     def stop_metrics(self) -> None:
-        if self.hub_probe is not None:
-            self.hub_probe.cancel()
+        for probe in self.probes:
+            probe.cancel()
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.stop()
             self.metrics_endpoint = None
@@ -295,7 +295,10 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     try:
         if config.metrics_listen:
             node.metrics_endpoint = serve_metrics(config.metrics_listen, registry)
-            node.hub_probe = asyncio.create_task(node_metrics.probe_hub(channel))
+            node.probes.append(asyncio.create_task(node_metrics.probe("hub", channel, HUB_SERVICE)))
+            if tokeniser.oprf is not None:
+                key_channel = tokeniser.oprf.client.channel
+                node.probes.append(asyncio.create_task(node_metrics.probe("key_service", key_channel, KEY_SERVICE)))
         if config.health_listen:
             node.health_server, node.health_port = await serve_health(config.health_listen, health_servicer)
     except BaseException:

@@ -219,7 +219,7 @@ async def test_a_watch_over_replicas_can_be_left_and_resumes_on_the_other(tmp_pa
 async def test_the_nodes_hub_gauge_is_up_while_any_replica_serves(tmp_path: Path, redis_url: str) -> None:
     from prometheus_client import CollectorRegistry
 
-    from node.metrics import NodeMetrics
+    from node.metrics import HUB_SERVICE, NodeMetrics
 
     fixture = HubFixture(tmp_path)
     hubs = [HubProcess(fixture, redis_url).start(), HubProcess(fixture, redis_url).start()]
@@ -235,7 +235,7 @@ async def test_the_nodes_hub_gauge_is_up_while_any_replica_serves(tmp_path: Path
             while up() != value:
                 await asyncio.sleep(0.05)
 
-    probe = asyncio.create_task(metrics.probe_hub(channel, interval=0.1))
+    probe = asyncio.create_task(metrics.probe("hub", channel, HUB_SERVICE, interval=0.1))
     try:
         await until(1.0)
         hubs[0].kill()

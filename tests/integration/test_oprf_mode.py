@@ -5,6 +5,7 @@ canaries, and the node's degraded policy when the key service is down."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,7 +35,10 @@ OPRF = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def c(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalConsortium]:
     consortium = await start_local_consortium(
-        tmp_path_factory.mktemp("oprf"), ["lender-a", "lender-b", "lender-c"], token_mode="oprf"
+        tmp_path_factory.mktemp("oprf"),
+        ["lender-a", "lender-b", "lender-c"],
+        token_mode="oprf",
+        node_options={"metrics_listen": "127.0.0.1:0"},  # the dependency probes run with metrics
     )
     try:
         yield consortium
@@ -252,11 +256,24 @@ async def test_a_rekey_finished_by_hand_links_what_was_first_seen_between_the_pa
     assert phone_stacking.windows[-1].other_members == 1  # lender-a's application, across the switch
 
 
+async def dependency_up_becomes(c: LocalConsortium, dependency: str, value: float) -> None:
+    """Waits for lender-a's ``lianfang_node_dependency_up{dependency}`` gauge to read ``value``
+    (its probe asks every 5 s)."""
+    registry = c.members["lender-a"].node.metrics.registry
+    async with asyncio.timeout(30):
+        while registry.get_sample_value("lianfang_node_dependency_up", {"dependency": dependency}) != value:
+            await asyncio.sleep(0.1)
+
+
 @MODULE_LOOP
 async def test_unreachable_key_service_refers_like_an_unreachable_hub(c: LocalConsortium) -> None:
     assert c.key_service is not None
     customer = c.members["lender-a"].as_role("customer")
+    await dependency_up_becomes(c, "key_service", 1.0)
     await c.key_service.service.stop(0)
+    await dependency_up_becomes(c, "key_service", 0.0)  # operators see which dependency is down
+    registry = c.members["lender-a"].node.metrics.registry
+    assert registry.get_sample_value("lianfang_node_dependency_up", {"dependency": "hub"}) == 1.0  # only it
     down = await customer.submit_application(application(LAO_WANG, "keys-down-1"))
     assert down.state == "referred" and "KEY_SERVICE_UNAVAILABLE" in down.decision.reasons
     with pytest.raises(LianfangRpcError) as screened:
