@@ -64,12 +64,13 @@ class AuditClient(RpcClient):
         self,
         tokens: list[Any],
         *,
-        request_ref: str = "",
+        request_ref: str,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> audit_pb2.SubjectAccessResponse:
         """A data subject's access export (the member computes the subject's tokens);
-        ``request_ref``: a digest of the member's reference of the subject's request."""
+        ``request_ref``: a digest of the member's reference of the subject's request (required:
+        the hub answers only a subject's own request)."""
         request = audit_pb2.SubjectAccessRequest(tokens=tokens, request_ref=request_ref)
         return await self._call(self._stub.SubjectAccess, request, timeout=timeout, metadata=metadata)
 

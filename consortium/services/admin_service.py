@@ -66,6 +66,13 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         """The audit entry of an admin action by the caller."""
         return admin_event(current_call().principal, action, member_id, at, reason)
 
+    async def _refuse_key_in_use(self, public_key: bytes, *, but: str = "") -> None:
+        """One key pair per member: a JWT names its member, but a shared key would let either
+        member's holder sign as the other. (``but``: a retried registration of that member
+        id is answered by the store, ALREADY_EXISTS.)"""
+        if any(m.public_key == public_key and m.member_id != but for m in await self.store.list_members()):
+            raise InvalidArgument.one("public_key", "is a member's key already (a new key pair is needed)")
+
     async def RegisterMember(
         self, request: consortium_pb2.RegisterMemberRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.MemberResponse:
@@ -80,6 +87,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             violations.append(FieldViolation("public_key", "must be a raw 32-byte Ed25519 public key"))
         if violations:
             raise InvalidArgument(violations)
+        await self._refuse_key_in_use(request.public_key, but=request.member_id)
         now = self.clock()
         member = Member(
             member_id=request.member_id,
@@ -148,8 +156,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             raise NotFound(f"member {request.member_id!r} not found")
         if member.status == REVOKED:
             raise FailedPrecondition(f"member {request.member_id!r} is revoked")
-        if any(m.public_key == request.public_key for m in await self.store.list_members()):
-            raise InvalidArgument.one("public_key", "is a member's key already (a new key pair is needed)")
+        await self._refuse_key_in_use(request.public_key)
         now = self.clock()
         fingerprint = hashlib.sha256(request.public_key).hexdigest()[:16]  # which key, in the audit log
         try:

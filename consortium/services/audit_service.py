@@ -150,7 +150,9 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
             violations.append(FieldViolation("tokens", f"1..{MAX_SUBJECT_TOKENS} tokens"))
         for i, t in enumerate(request.tokens):
             check_token(t, f"tokens[{i}]", violations)
-        check_free_text(request.request_ref, "request_ref", violations, max_chars=MAX_REQUEST_REF_CHARS)
+        check_free_text(  # permissible purpose: the borrower's own request, which the member answers
+            request.request_ref, "request_ref", violations, max_chars=MAX_REQUEST_REF_CHARS, required=True
+        )
         if violations:
             raise InvalidArgument(violations)
         member = current_call().principal

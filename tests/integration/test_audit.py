@@ -139,7 +139,7 @@ async def test_transparency_and_subject_access(tmp_path: Path) -> None:
         assert theirs.total == 0  # nobody else queried lender-b's applicant after it
         await b.close()
 
-        export = await a.subject_access([rid(1)])
+        export = await a.subject_access([rid(1)], request_ref="sar-1")
         assert [q.member_category for q in export.queries] == ["microloan", "microloan"]
         assert verify_tree_head(export.tree_head, key)
         for q in export.queries:
@@ -151,21 +151,22 @@ async def test_transparency_and_subject_access(tmp_path: Path) -> None:
                 export.tree_head.root_hash,
             )
         # the three Checks, and the access request above: a lookup the subject sees like a Check
-        assert len((await a.subject_access([rid(1), phone(1)])).queries) == 4
-        assert (await a.subject_access([rid(99)])).queries == []
+        assert len((await a.subject_access([rid(1), phone(1)], request_ref="sar-2")).queries) == 4
+        assert (await a.subject_access([rid(99)], request_ref="sar-3")).queries == []
         subnet = token(common_pb2.TOKEN_TYPE_IP_SUBNET, "203.0.113.0/24")  # a type that never links
         await c.members["lender-b"].hub_client.check_request(check_request("b-2", rid(5), subnet))
-        assert len((await a.subject_access([subnet])).queries) == 1
+        assert len((await a.subject_access([subnet], request_ref="sar-4")).queries) == 1
         with pytest.raises(LianfangRpcError) as bad:
-            await a.subject_access([])
+            await a.subject_access([], request_ref="")
         assert bad.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert {v.field for v in bad.value.violations} == {"tokens", "request_ref"}  # no lookup without a request
 
         # A subject access request is a lookup like a Check: a planted canary catches one too
         admin_key = load_private_key(tmp_path / "keys" / "admin.pem")
         canaries = CanaryClient(c.hub_channel("admin/demo"), JwtSigner("admin/demo", admin_key))
         assert await canaries.plant([phone(77)], "synthetic-phones") == 1
         b = audit_client(c, "lender-b", c.members["lender-b"].key_file)
-        await b.subject_access([rid(3), phone(77)])
+        await b.subject_access([rid(3), phone(77)], request_ref="sar-6")
         await b.close()
         [alert] = (await canaries.alerts()).alerts
         assert (alert.member_id, alert.application_ref, alert.label) == (

@@ -418,6 +418,9 @@ async def test_member_lifecycle(hub, tmp_path: Path) -> None:  # type: ignore[no
     with pytest.raises(LianfangRpcError) as err:
         await admin.register_member("lender-new", "Again", "bank", public)
     assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
+    with pytest.raises(LianfangRpcError) as err:  # one key pair per member: else it signs as either
+        await admin.register_member("lender-twin", "Twin", "bank", public)
+    assert [v.field for v in err.value.violations] == ["public_key"]
     token = raw_jwt(str(key_file), "lender-new")
     assert await _call_with(c, token, "lender-new") == grpc.StatusCode.PERMISSION_DENIED  # pending
     await admin.change_member("approve", "lender-new")

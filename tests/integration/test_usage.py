@@ -157,9 +157,9 @@ async def test_subject_access_requests_count_against_the_daily_quota(tmp_path: P
     try:
         assert await raw_check(c, "q-0") is None
         for i in range(2):
-            await a.subject_access([rid(100 + i)])
+            await a.subject_access([rid(100 + i)], request_ref="sar-7")
         with pytest.raises(LianfangRpcError) as refused:
-            await a.subject_access([rid(200)])
+            await a.subject_access([rid(200)], request_ref="sar-8")
         assert refused.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
         error = await raw_check(c, "q-1")
         assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
