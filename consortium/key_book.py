@@ -39,6 +39,9 @@ class KeyBook:
     def __init__(self) -> None:
         self.encryption_keys: dict[str, bytes] = {}
         self.epochs: dict[int, Epoch] = {}
+        self.live_epochs: frozenset[int] | None = None
+        """The epochs created and not retired; None while the hub distributes no keys (members
+        then hold a key file the hub knows nothing of, and any epoch goes)."""
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if not decoded:
@@ -49,10 +52,12 @@ class KeyBook:
         elif kind == "ke" and int(decoded[1]) not in self.epochs:
             wrapped = {str(m): base64.b64decode(b) for m, b in dict(decoded[3]).items()}
             self.epochs[int(decoded[1])] = Epoch(int(decoded[1]), float(decoded[2]), wrapped)
+            self.live_epochs = frozenset(e.epoch for e in self.epochs.values() if e.retired_at is None)
         elif kind == "kr" and int(decoded[1]) in self.epochs:
             found = self.epochs[int(decoded[1])]
             if found.retired_at is None:
                 found.retired_at = float(decoded[2])
+                self.live_epochs = frozenset(e.epoch for e in self.epochs.values() if e.retired_at is None)
 
     def latest(self) -> int:
         return max(self.epochs, default=0)

@@ -21,6 +21,7 @@ TOKEN_LENGTHS = {
     common_pb2.TOKEN_SCHEME_HMAC_SHA256_128: (16, 16),
     common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512: (32, 64),
 }
+HMAC = common_pb2.TOKEN_SCHEME_HMAC_SHA256_128
 _TOKEN_TYPES = frozenset(v for v in common_pb2.TokenType.values() if v)
 _KINDS = frozenset(v for v in common_pb2.ApplicantKind.values() if v)
 
@@ -43,6 +44,14 @@ def check_token(token: common_pb2.Token, field: str, out: list[FieldViolation]) 
         out.append(FieldViolation(f"{field}.type", "unknown or unspecified token type"))
 
 
+def check_epoch(token: common_pb2.Token, live: frozenset[int] | None, field: str, out: list[FieldViolation]) -> None:
+    """A keyed-hash token of an epoch the hub's key book does not have in use (``KeyBook.live_epochs``)
+    would match nobody's: refused, so a node that missed a rotation hears of it."""
+    if live is not None and token.scheme == HMAC and token.epoch not in live:
+        in_use = ", ".join(map(str, sorted(live))) or "none"
+        out.append(FieldViolation(f"{field}.epoch", f"key epoch {token.epoch} is not in use (in use: {in_use})"))
+
+
 def check_timestamp(ts: Timestamp, field: str, out: list[FieldViolation]) -> None:
     problem = timestamp_problem(ts)
     if problem is not None:
@@ -52,7 +61,10 @@ def check_timestamp(ts: Timestamp, field: str, out: list[FieldViolation]) -> Non
 _PURPOSES = frozenset(v for v in common_pb2.Purpose.values() if v)
 
 
-def check_request(request: consortium_pb2.CheckRequest, prefix: str = "") -> list[FieldViolation]:
+def check_request(
+    request: consortium_pb2.CheckRequest, prefix: str = "", live_epochs: frozenset[int] | None = None
+) -> list[FieldViolation]:
+    """``live_epochs``: the key epochs in use (``check_epoch``)."""
     out: list[FieldViolation] = []
     check_ref(request.application_ref, f"{prefix}application_ref", out)
     check_ref(request.consent_ref, f"{prefix}consent_ref", out)
@@ -79,6 +91,8 @@ def check_request(request: consortium_pb2.CheckRequest, prefix: str = "") -> lis
             # the field path is only spelled out for a token that has something to report
             if lengths is None or not lengths[0] <= len(value) <= lengths[1] or token_type not in _TOKEN_TYPES:
                 check_token(token, f"{prefix}tokens[{i}]", out)
+            if live_epochs is not None and token.epoch not in live_epochs:
+                check_epoch(token, live_epochs, f"{prefix}tokens[{i}]", out)
             ident = (scheme, token_type, token.epoch, value)
             if ident in seen:
                 out.append(FieldViolation(f"{prefix}tokens[{i}]", "duplicate token"))
@@ -86,7 +100,9 @@ def check_request(request: consortium_pb2.CheckRequest, prefix: str = "") -> lis
     return out
 
 
-def batch_check_request(request: consortium_pb2.BatchCheckRequest) -> list[FieldViolation]:
+def batch_check_request(
+    request: consortium_pb2.BatchCheckRequest, live_epochs: frozenset[int] | None = None
+) -> list[FieldViolation]:
     if not request.checks:
         return [FieldViolation("checks", "at least one check is required")]
     if len(request.checks) > MAX_BATCH:
@@ -94,7 +110,7 @@ def batch_check_request(request: consortium_pb2.BatchCheckRequest) -> list[Field
     out: list[FieldViolation] = []
     refs: set[str] = set()
     for i, check in enumerate(request.checks):
-        out += check_request(check, f"checks[{i}].")
+        out += check_request(check, f"checks[{i}].", live_epochs)
         if check.application_ref in refs:
             out.append(FieldViolation(f"checks[{i}].application_ref", "duplicate in this batch"))
         refs.add(check.application_ref)

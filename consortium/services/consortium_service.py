@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -33,7 +34,14 @@ from consortium.stacking import SHAREABLE, stacking_wire
 from consortium.stacking_index import TypeCounts
 from consortium.store.base import LogCursor, Store
 from consortium.usage import UsageGuard
-from consortium.validation import batch_check_request, check_ref, check_request, check_timestamp, check_token
+from consortium.validation import (
+    batch_check_request,
+    check_epoch,
+    check_ref,
+    check_request,
+    check_timestamp,
+    check_token,
+)
 from consortium.watch import WatchBook
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
@@ -244,12 +252,21 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         links.extend(self.aliases.unknown(pairs))
         return application_record(caller, request, now, self.aliases.canonical_keys(keys, pairs))
 
+    async def _validate(self, violations_of: Callable[[frozenset[int] | None], list[FieldViolation]]) -> None:
+        """Raises the request's violations, ``violations_of(live key epochs)``. A refused epoch
+        is looked at again after catching up with the log: another replica may have created
+        (or retired) it since this one last folded."""
+        violations = violations_of(self.keys.live_epochs)
+        if any(v.field.endswith(".epoch") for v in violations):
+            await self.rings.catch_up()
+            violations = violations_of(self.keys.live_epochs)
+        if violations:
+            raise InvalidArgument(violations)
+
     async def Check(
         self, request: consortium_pb2.CheckRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.CheckResponse:
-        violations = check_request(request)
-        if violations:
-            raise InvalidArgument(violations)
+        await self._validate(lambda live_epochs: check_request(request, live_epochs=live_epochs))
         return await self._check(current_call().principal, request)
 
     async def BatchCheck(
@@ -257,9 +274,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     ) -> consortium_pb2.BatchCheckResponse:
         """The batch is received at one instant and answered as if its Checks had been sent one
         after the other in request order (``Store.record_logged``, then the log's folds)."""
-        violations = batch_check_request(request)
-        if violations:
-            raise InvalidArgument(violations)
+        await self._validate(lambda live_epochs: batch_check_request(request, live_epochs=live_epochs))
         caller = current_call().principal
         now = self.clock()
         for i, check in enumerate(request.checks):
@@ -317,6 +332,10 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         if violations:
             raise InvalidArgument(violations)
         await self.rings.catch_up()  # links learned on other replicas decide the canonical key
+        epoch_refused: list[FieldViolation] = []
+        check_epoch(request.token, self.keys.live_epochs, "token", epoch_refused)
+        if epoch_refused:
+            raise InvalidArgument(epoch_refused)
         t = request.token
         marker = Marker(
             marker_id="mk_" + secrets.token_hex(10),

@@ -24,7 +24,9 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from clients.analyst import AnalystClient
 from clients.credentials import JwtSigner, generate_key_file, load_private_key
+from clients.errors import LianfangRpcError
 from clients.hub import AdminClient, HubClient
+from clients.key_epochs import generate_encryption_key_file
 from tests.support.consortium import by_type, check_request, phone, raw_jwt, rid, token
 from tests.support.redis_process import free_port
 
@@ -79,6 +81,14 @@ def two_hubs(redis_url: str, tmp_path: Path) -> Iterator[tuple[list[int], Path]]
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def at_epoch(token_: common_pb2.Token, epoch: int) -> common_pb2.Token:
+    """The token as tagged with another key epoch (its value is not recomputed: enough here)."""
+    copy = common_pb2.Token()
+    copy.CopyFrom(token_)
+    copy.epoch = epoch
+    return copy
 
 
 def _application(rng: random.Random, n: int) -> list[common_pb2.Token]:
@@ -149,5 +159,15 @@ async def test_two_hub_processes_on_one_redis_give_identical_ring_answers(
         except grpc.aio.AioRpcError as error:
             codes.append(error.code())
     assert codes == [grpc.StatusCode.OK, grpc.StatusCode.UNAUTHENTICATED]
+    # A key epoch created through one replica is in use at the other at once: a Check with its
+    # tokens is not refused there before that replica has folded it.
+    await admin.set_encryption_key("lender-b", generate_encryption_key_file(tmp_path / "b-x25519.pem"))
+    await admin.create_key_epoch(1, os.urandom(32))
+    await members["lender-b"][1].check_request(check_request("e-1", rid(1)))  # hub 1 knows epoch 1 only
+    await admin.create_key_epoch(2, os.urandom(32))
+    await members["lender-b"][1].check_request(check_request("e-2", at_epoch(rid(1), 2)))
+    with pytest.raises(LianfangRpcError) as unknown:
+        await members["lender-b"][1].check_request(check_request("e-3", at_epoch(rid(1), 3)))
+    assert [v.field for v in unknown.value.violations] == ["tokens[0].epoch"]
     for channel in channels:
         await channel.close()

@@ -48,9 +48,10 @@ async def test_history_carries_over_the_rotation(store: str, tmp_path: Path, req
         await check(c, "lender-a", "a-1", tokens(1, E1))
         q_rid = [E1.token(RID, "110101199001010002"), E2.token(RID, "110101199001010002")]
         await c.members["lender-a"].hub_client.file_marker(q_rid[0], common_pb2.MARKER_TYPE_SUSPECT, "OLD_CASE")
-        # Outside an overlap nothing is linked: epoch 2 does not exist yet.
-        early = await check(c, "lender-b", "b-0", tokens(9, E1, E2))
-        assert by_type(early, RID)["90D"] == (0, 0)
+        # Outside an overlap nothing is linked: epoch 2 does not exist yet, its tokens are refused.
+        with pytest.raises(LianfangRpcError) as early:
+            await check(c, "lender-b", "b-0", tokens(9, E1, E2))
+        assert [v.field for v in early.value.violations] == [f"tokens[{i}].epoch" for i in (3, 4, 5)]
         await c.admin.create_key_epoch(2, os.urandom(32))  # the overlap begins
         # Overlap: both epochs, oldest first; the filer carries its marker's subject over.
         both = await check(c, "lender-b", "b-1", tokens(1, E1, E2))
@@ -70,6 +71,16 @@ async def test_history_carries_over_the_rotation(store: str, tmp_path: Path, req
         assert late.ring.size == 3 and late.ring.lenders == 3
         marked = await check(c, "lender-c", "c-2", [q_rid[1]])
         assert [h.marker_type for h in marked.blacklist] == [common_pb2.MARKER_TYPE_SUSPECT]
+        # A retired (or never created) epoch's tokens would match nobody's: refused, naming the field.
+        for stale, epoch in ((tokens(1, E1), 1), ([HmacTokeniser(os.urandom(32), 99).token(RID, "x")], 99)):
+            with pytest.raises(LianfangRpcError) as refused:
+                await check(c, "lender-c", f"c-stale-{epoch}", stale)
+            assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+            assert refused.value.violations[0].field == "tokens[0].epoch"
+            assert refused.value.violations[0].description == f"key epoch {epoch} is not in use (in use: 2)"
+        with pytest.raises(LianfangRpcError) as refused:
+            await c.members["lender-a"].hub_client.file_marker(q_rid[0], common_pb2.MARKER_TYPE_SUSPECT, "OLD_CASE")
+        assert [v.field for v in refused.value.violations] == ["token.epoch"]
         # Without a link, a new-epoch token is simply new.
         stranger = await check(c, "lender-c", "c-3", [E2.token(RID, "110101199001010099")])
         assert not stranger.blacklist and by_type(stranger, RID)["90D"] == (0, 0)
