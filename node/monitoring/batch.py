@@ -6,7 +6,8 @@
   unfrozen;
 * an instalment due within 3 days and a balance below it → a reminder SMS (once per instalment);
 * a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now;
-  a repaid loan it still watches → unregistered (no hub client: both skipped).
+  a repaid loan it still watches → unregistered once no other loan of its application is active
+  (no hub client: both skipped).
 
 Time is the caller's (``run(now)``), so every rule is tested without waiting. Re-running the batch
 in the same month raises nothing twice (alert ids are per loan, rule and month).
@@ -65,13 +66,16 @@ class MonitoringBatch:
 
     async def run(self, now: float) -> BatchResult:
         result = BatchResult()
-        for loan in active_loans(self.store):
+        active = active_loans(self.store)
+        for loan in active:
             result.loans_checked += 1
             self._loan(loan, now, result)
             if loan.get("watch") != "registered" and self.hub is not None:
                 await self._register(loan, now)
+        still_lending = {loan["application_id"] for loan in active}  # the hub watches applications, not loans
         for loan in self.store.records_of_kind("loan") if self.hub is not None else ():
-            if loan.get("state") == "repaid" and loan.get("watch") == "registered":
+            repaid_and_watched = loan.get("state") == "repaid" and loan.get("watch") == "registered"
+            if repaid_and_watched and loan["application_id"] not in still_lending:
                 await self._unregister(loan, now)
         return result
 

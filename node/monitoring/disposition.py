@@ -22,6 +22,9 @@ from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, 
 OUTCOMES = ("risk_mitigated", "no_risk", "escalated", "fraud_confirmed")
 UNFREEZE = ("when_flows_resume", "now", "keep")
 DEFAULT_UNFREEZE = {"risk_mitigated": "when_flows_resume", "no_risk": "now"}
+WATCH_KEPT = "kept"
+"""A repaid loan's ``watch`` while another loan of its application is still active: the hub
+watches the application, so the watch stays for that loan and goes with the last repayment."""
 
 
 @dataclass(frozen=True)
@@ -98,25 +101,40 @@ class Dispositions:
         return done
 
     async def repay(self, loan_id: str, comment: str, actor: str) -> dict[str, object]:
-        """The loan is repaid: the outcome is queued for the hub (the outbox), and the hub stops
-        watching the borrower (best effort here; the monitoring batch retries the unregistration)."""
-        loan = self.store.get_record("loan", loan_id)
-        if loan.get("state") != "active":
-            raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
+        """The loan is repaid. The hub's outcome and watch are the application's, not the loan's:
+        while another loan of the application is active both stay as they are; repaying the last
+        one queues the outcome for the hub (the outbox) and has the hub stop watching the borrower
+        (best effort here; the monitoring batch retries the unregistration)."""
         now = self.engine.clock()
-        loan["state"] = "repaid"
         with self.store.transaction() as db:
-            self.store.put_record_in(db, "loan", loan_id, loan["application_id"], loan)
+            loan = self.store.get_record("loan", loan_id)
+            if loan.get("state") != "active":
+                raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
+            application_id = loan["application_id"]
+            others = [x for x in self.store.records_for("loan", application_id) if x["loan_id"] != loan_id]
+            last = not any(x.get("state") == "active" for x in others)
+            watched = loan.get("watch") == "registered" or any(x.get("watch") == WATCH_KEPT for x in others)
+            loan["state"] = "repaid"
+            if not last and loan.get("watch") == "registered":
+                loan["watch"] = WATCH_KEPT  # not "registered": the batch would unregister the application
+            elif last and watched:
+                loan["watch"] = "registered"  # until the hub confirms: the batch retries the unregistration
+            self.store.put_record_in(db, "loan", loan_id, application_id, loan)
             self.records.audit_in(db, now, actor, "repaid", loan_id, comment or "repaid in full")
-            queue_outcome_in(self.engine.outbox, db, loan["application_id"], common_pb2.OUTCOME_REPAID, now)
+            if last:
+                queue_outcome_in(self.engine.outbox, db, application_id, common_pb2.OUTCOME_REPAID, now)
+        if not last:
+            return loan
         self.engine.outbox.notify()
-        hub, deadline = self.engine.hub, self.engine.policy.hub_deadline
-        try:
-            if loan.get("watch") == "registered":
-                await hub.unregister_watch(loan["application_id"], timeout=deadline)
-                loan["watch"] = "unregistered"
-                with self.store.transaction() as db:
-                    self.store.put_record_in(db, "loan", loan_id, loan["application_id"], loan)
-        except LianfangRpcError:
-            pass  # the batch unregisters later
+        if watched:
+            try:
+                await self.engine.hub.unregister_watch(application_id, timeout=self.engine.policy.hub_deadline)
+            except LianfangRpcError:
+                return loan  # the batch unregisters later
+            loan["watch"] = "unregistered"
+            with self.store.transaction() as db:  # read again: keep whatever changed during the hub call
+                for current in self.store.records_for("loan", application_id):
+                    if current.get("state") == "repaid" and current.get("watch") in ("registered", WATCH_KEPT):
+                        current["watch"] = "unregistered"
+                        self.store.put_record_in(db, "loan", current["loan_id"], application_id, current)
         return loan

@@ -14,6 +14,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from node.identity.normalise import InvalidIdentifier, normalise_bank_account
 from node.origination import states
 from node.origination.contracts import contract_document, verify_signature
 from node.origination.products import Product
@@ -104,12 +105,13 @@ class Disbursement:
         entrusted = r.amount_fen >= product.entrusted_payment_threshold_fen
         if entrusted and not r.payee_account:
             raise InvalidArgument.one("payee_account", "entrusted payment (受托支付) pays the counterparty directly")
+        payee_account = _payee_account(r.payee_account)
         drawdown = {
             "drawdown_id": new_id("dd"),
             "application_id": app.application_id,
             "amount_fen": r.amount_fen,
             "payment_mode": "entrusted" if entrusted else "self",
-            "payee_account": r.payee_account,
+            "payee_account": payee_account,
             "state": "pending_review",
             "loan_id": "",
         }
@@ -133,26 +135,38 @@ class Disbursement:
         return drawdown
 
     async def review(self, drawdown_id: str, approve: bool, comment: str, actor: str) -> dict[str, Any]:
+        """Approves (disburses) or rejects one drawdown; its own review task is closed in the
+        same transaction, so a review that fails leaves the task in the reviewers' queue."""
         drawdown = self.store.get_record("drawdown", drawdown_id)
         if drawdown["state"] != "pending_review":
             raise FailedPrecondition(f"drawdown is {drawdown['state']}")
         if not comment:
             raise InvalidArgument.one("comment", "a review needs a comment")
-        task = self.store.open_task_for(drawdown["application_id"], "disbursement_review")
+        task = self._review_task(drawdown)
+        if approve:
+            return await self._disburse(drawdown, actor, comment, task)
+        app = self.store.get_application(drawdown["application_id"])
+        app.drawn_fen -= int(drawdown["amount_fen"])
+        drawdown.update(state="rejected", comment=comment)
         with self.store.transaction() as db:
             if task is not None:
                 self.store.close_task_in(db, task)
-            if not approve:
-                app = self.store.get_application(drawdown["application_id"])
-                app.drawn_fen -= int(drawdown["amount_fen"])
-                drawdown.update(state="rejected", comment=comment)
-                self.store.put_record_in(db, "drawdown", drawdown_id, app.application_id, drawdown)
-                self.store.save_in(db, app, self.clock())
-        if not approve:
-            return drawdown
-        return await self._disburse(drawdown, actor, comment)
+            self.store.put_record_in(db, "drawdown", drawdown_id, app.application_id, drawdown)
+            self.store.save_in(db, app, self.clock())
+        return drawdown
 
-    async def _disburse(self, drawdown: dict[str, Any], actor: str, reason: str) -> dict[str, Any]:
+    def _review_task(self, drawdown: dict[str, Any]) -> Task | None:
+        """The open review task of this drawdown (its reason is the drawdown id): several
+        drawdowns of one application may wait for review at once."""
+        for task in self.store.tasks_for(drawdown["application_id"]):
+            if task.kind == "disbursement_review" and task.state == "open" and task.reason == drawdown["drawdown_id"]:
+                return task
+        return None
+
+    async def _disburse(
+        self, drawdown: dict[str, Any], actor: str, reason: str, task: Task | None = None
+    ) -> dict[str, Any]:
+        """Funds the drawdown as a loan; ``task``: its review task, closed with it (or not at all)."""
         app = self.store.get_application(drawdown["application_id"])
         now = self.clock()
         start = dt.datetime.fromtimestamp(now, dt.UTC).date()
@@ -170,10 +184,14 @@ class Disbursement:
             "state": "active",
             "schedule": [[i.number, i.due.isoformat(), i.principal_fen, i.interest_fen] for i in plan],
             "disbursed_at": now,
-            "watch": "",  # "registered" once the hub watches the borrower (post-loan alerts)
+            # "registered" once the hub watches the borrower (post-loan alerts); "kept" when repaid
+            # while another loan of the application is active (node.monitoring.disposition)
+            "watch": "",
         }
         drawdown.update(state="disbursed", loan_id=loan["loan_id"])
         with self.store.transaction() as db:
+            if task is not None:
+                self.store.close_task_in(db, task)
             self.store.put_record_in(db, "loan", loan["loan_id"], app.application_id, loan)
             self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
             self.store.save_in(
@@ -203,3 +221,14 @@ class Disbursement:
             current["watch"] = "registered"
             self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], current)
         return True
+
+
+def _payee_account(raw: str) -> str:
+    """The payee's account in canonical form, "" when none is given: entrusted payment sends
+    the money there, so it must be a plausible bank account (the rule the tokens use)."""
+    if not raw:
+        return ""
+    try:
+        return normalise_bank_account(raw, "payee_account")
+    except InvalidIdentifier as exc:  # names the field, never echoes the value
+        raise InvalidArgument.one(exc.field, exc.description) from None

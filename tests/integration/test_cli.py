@@ -199,7 +199,7 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
             "node", "sign", *common, app_id, "--borrower-key", str(borrower), "--sms-code", "123456", "--face-verified"
         )
         assert json.loads(out.stdout)["signatureValid"] is True, out.stderr
-        out = await _arun("node", "drawdown", *common, app_id, "--amount", "350000", "--payee", "vendor-1")
+        out = await _arun("node", "drawdown", *common, app_id, "--amount", "350000", "--payee", "6222020200112233445")
         drawdown = json.loads(out.stdout)
         assert drawdown["paymentMode"] == "entrusted" and drawdown["state"] == "pending_review"
         out = await _arun("node", "disburse", *common, "--as", "customer", drawdown["drawdownId"], "--comment", "x")

@@ -1,0 +1,79 @@
+"""Stage 3 drawdowns and their review on a real node SQLite file: each review closes its own
+drawdown's task, and only together with the state change it decides; an entrusted payee must
+be a plausible bank account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lianfang.v1 import node_pb2
+
+from node.origination import states
+from runtime.errors import FailedPrecondition, InvalidArgument
+from tests.support.stage3 import WAN, Stage3
+
+PAYEE = "6222020200112233445"
+
+
+def drawdown(amount_fen: int, payee: str = PAYEE) -> node_pb2.RequestDrawdownRequest:
+    return node_pb2.RequestDrawdownRequest(application_id="app_1", amount_fen=amount_fen, payee_account=payee)
+
+
+def open_review_tasks(s: Stage3) -> list[str]:
+    """The reasons (drawdown ids) of the application's open disbursement-review tasks."""
+    return [t.reason for t in s.store.tasks_for("app_1") if t.kind == "disbursement_review" and t.state == "open"]
+
+
+async def test_reviewing_one_drawdown_closes_its_own_task_only(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    s.signed_application()
+    d1 = await s.drawdown(drawdown(30 * WAN), "customer")
+    d2 = await s.drawdown(drawdown(40 * WAN, "6222020200112233446"), "customer")
+    assert (d1["state"], d2["state"]) == ("pending_review", "pending_review")
+    assert open_review_tasks(s) == [d1["drawdown_id"], d2["drawdown_id"]]
+
+    done = await s.review(d2["drawdown_id"], True, "payee contract checked", "reviewer-1")
+    assert done["state"] == "disbursed"
+    assert open_review_tasks(s) == [d1["drawdown_id"]]  # d1 still waits in the reviewers' queue
+
+    rejected = await s.review(d1["drawdown_id"], False, "no invoice", "reviewer-1")
+    assert rejected["state"] == "rejected" and open_review_tasks(s) == []
+    assert s.store.get_application("app_1").drawn_fen == 40 * WAN  # d1's reservation released
+
+
+async def test_a_review_that_cannot_disburse_leaves_its_task_open(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    app = s.signed_application()
+    d = await s.drawdown(drawdown(30 * WAN), "customer")
+    app = s.store.get_application("app_1")
+    s.store.save(app, s.clock(), to_state=states.FRAUD_CONFIRMED, actor="risk1", reason="ConfirmFraud")
+
+    with pytest.raises(FailedPrecondition):
+        await s.review(d["drawdown_id"], True, "ok", "reviewer-1")
+    assert open_review_tasks(s) == [d["drawdown_id"]]  # nothing half-done
+    assert s.store.get_record("drawdown", d["drawdown_id"])["state"] == "pending_review"
+    assert s.store.records_for("loan", "app_1") == []
+
+    rejected = await s.review(d["drawdown_id"], False, "fraud confirmed on the application", "reviewer-1")
+    assert rejected["state"] == "rejected" and open_review_tasks(s) == []
+
+
+@pytest.mark.parametrize("payee", ["<not an account>", "1234567", "6222 0202 0011 2233 4455 6677 8899 0011", "账户"])
+async def test_an_entrusted_payee_must_be_a_bank_account(tmp_path: Path, payee: str) -> None:
+    s = Stage3(tmp_path)
+    s.signed_application()
+    with pytest.raises(InvalidArgument) as err:
+        await s.drawdown(drawdown(30 * WAN, payee), "customer")
+    assert [v.field for v in err.value.violations] == ["payee_account"]
+    assert payee not in err.value.message  # never echoed
+    assert s.store.records_for("drawdown", "app_1") == [] and s.store.get_application("app_1").drawn_fen == 0
+
+
+async def test_an_entrusted_payee_is_stored_in_canonical_form(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    s.signed_application()
+    d = await s.drawdown(drawdown(30 * WAN, "６２２２ ０２０２-0011 2233 445"), "customer")
+    assert d["payment_mode"] == "entrusted" and d["payee_account"] == PAYEE
+    self_paid = await s.drawdown(drawdown(1 * WAN, ""), "customer")  # self payment: no payee needed
+    assert (self_paid["payment_mode"], self_paid["state"]) == ("self", "disbursed")
