@@ -8,13 +8,14 @@ import re
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from runtime.contract_limits import MAX_CHECK_TOKENS
 from runtime.errors import FieldViolation
 from runtime.timestamps import timestamp_problem
 
 REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
 CATEGORY = re.compile(r"^[a-z0-9_]{1,40}$")
 MEMBER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
-MAX_TOKENS = 64
+MAX_TOKENS = MAX_CHECK_TOKENS
 MAX_BATCH = 500
 
 TOKEN_LENGTHS = {

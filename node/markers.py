@@ -109,8 +109,7 @@ class MarkerDesk:
         record = _record(self.store, marker_id) if not violations else {}
         if record.get("application_id"):
             app = self.store.get_application(record["application_id"])
-            if OwnIdentifiers(stored_identifiers(app.identifiers)).found_in(text):
-                violations.append(FieldViolation(field, "must not contain the applicant's identifiers"))
+            violations += OwnIdentifiers(stored_identifiers(app.identifiers)).violations([(field, text)])
         if violations:
             raise InvalidArgument(violations)
 
@@ -155,8 +154,8 @@ class MarkerDesk:
         except InvalidIdentifiers as exc:  # none given is one of them
             violations += [FieldViolation(e.field, e.description) for e in exc.errors]
         else:  # valid identifiers: look for them in the reference too, in any spelling
-            if not violations and OwnIdentifiers(identifiers).found_in(request_ref):
-                violations.append(FieldViolation("request_ref", "must not contain the borrower's identifiers"))
+            if not violations:
+                violations += OwnIdentifiers(identifiers).violations([("request_ref", request_ref)], "borrower")
         if violations:
             raise InvalidArgument(violations)
         at = self.clock()

@@ -37,6 +37,21 @@ def _raw_values(identifiers: node_pb2.Identifiers) -> Iterator[tuple[str, int, s
             yield f"identifiers.{name}[{i}]", token_type, value
 
 
+def normalised_identifiers(identifiers: node_pb2.Identifiers) -> node_pb2.Identifiers:
+    """``identifiers`` with every value in its canonical spelling (``normalise``), as the node
+    keeps them and hands them to data sources: the same applicant typed differently is one
+    applicant to a provider too. Raises ``InvalidIdentifier`` for an invalid value."""
+    out = node_pb2.Identifiers()
+    for name, token_type in _SCALAR_FIELDS:
+        value: str = getattr(identifiers, name)
+        if value:
+            setattr(out, name, normalise(token_type, value, f"identifiers.{name}"))
+    for name, token_type in _REPEATED_FIELDS:
+        values = getattr(identifiers, name)
+        getattr(out, name).extend(normalise(token_type, v, f"identifiers.{name}[{i}]") for i, v in enumerate(values))
+    return out
+
+
 def canonical_identifiers(identifiers: node_pb2.Identifiers) -> list[tuple[int, str]]:
     """Every set identifier normalised, as (token type, canonical value).
 

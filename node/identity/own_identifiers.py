@@ -10,12 +10,14 @@ forms are compared too (so ``app-138-0013-8000`` is caught), and an ID number's 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import phonenumbers
 from lianfang.v1 import node_pb2
 
 from node.identity.normalise import normalise_phone
+from runtime.errors import FieldViolation
 
 
 def stored_identifiers(identifiers: dict[str, Any]) -> node_pb2.Identifiers:
@@ -57,3 +59,11 @@ class OwnIdentifiers:
         value = text.lower()
         digits = "".join(c for c in value if c.isdigit())
         return any(n in value or (n.isdigit() and n in digits) for n in self._needles)
+
+    def violations(self, texts: Iterable[tuple[str, str]], whose: str = "applicant") -> list[FieldViolation]:
+        """One violation per ``(field, text)`` that holds one of them."""
+        return [
+            FieldViolation(field, f"must not contain the {whose}'s identifiers")
+            for field, text in texts
+            if self.found_in(text)
+        ]

@@ -9,6 +9,7 @@ from node.identity.applicant import canonical_identifiers, tokenise_identifiers
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
 from node.origination.products import Product
+from runtime.contract_limits import MAX_CHECK_TOKENS
 from runtime.errors import FieldViolation, InvalidArgument
 
 KIND_NAMES = {
@@ -57,6 +58,15 @@ def validate_application(
             tokens = tokenise_identifiers(r.identifiers, tokeniser)
     except InvalidIdentifiers as exc:
         v += [FieldViolation(e.field, e.description) for e in exc.errors]
+    sent = len(canonicals) if tokeniser.oprf is not None else len(tokens)
+    if sent > MAX_CHECK_TOKENS:  # the hub would refuse the Check, after the application was stored
+        v.append(
+            FieldViolation(
+                "identifiers",
+                f"make {sent} tokens, a Check takes at most {MAX_CHECK_TOKENS} (each IP adds its subnet, "
+                "a key rotation's overlap doubles them)",
+            )
+        )
     if v:
         raise InvalidArgument(v)
     assert product is not None

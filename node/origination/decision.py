@@ -3,7 +3,8 @@ due diligence, with every reason, the pre-credit limit and the risk-based price.
 
 A consortium flag alone never declines (PIPL art. 24, automated decisions): consortium rules
 that say "decline" refer to a credit approver instead. A source that failed or timed out, or
-an unreachable hub, refers with its reason — never a silent approve.
+an unreachable hub, refers with its reason — never a silent approve, nor a decline for the
+scores its missing features lowered (rules on missing features do not fire).
 """
 
 from __future__ import annotations
@@ -50,13 +51,17 @@ def stage1_decision(
             refers.append(hit.reason_code)
     if hub_reason:
         (declines if hub_unavailable_policy == DECLINE else refers).append(hub_reason)
+    # Scores of an application whose sources did not all answer are made with their features
+    # missing (scored as the scorecard's ``missing`` points): too low a score then says more
+    # about the outage than about the applicant, so it refers rather than declines.
+    score_verdicts = refers if degraded else declines
     if assessment.credit_score < product.min_credit_score:
-        declines.append("CREDIT_SCORE_LOW")
+        score_verdicts.append("CREDIT_SCORE_LOW")
     if assessment.anti_fraud_score < product.min_anti_fraud_score:
         refers.append("ANTI_FRAUD_SCORE_LOW")
     rate = product.rate_for(assessment.grade)
     if rate is None:
-        declines.append(f"GRADE_{assessment.grade}_NOT_LENT")
+        score_verdicts.append(f"GRADE_{assessment.grade}_NOT_LENT")
     limit = pre_credit_limit(product, features)
     if limit < product.min_amount_fen:
         refers.append("NO_INCOME_EVIDENCE" if limit == 0 else "PRE_CREDIT_BELOW_PRODUCT_MINIMUM")

@@ -15,9 +15,10 @@ from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.hub_errors import answered_by_hub
-from node.identity.applicant import epoch_links, tokenise
+from node.identity.applicant import epoch_links, normalised_identifiers, tokenise
 from node.identity.keyring import KeyRing
-from node.identity.own_identifiers import stored_identifiers
+from node.identity.normalise import InvalidIdentifier
+from node.identity.own_identifiers import OwnIdentifiers, stored_identifiers
 from node.keyed_locks import KeyedLocks
 from node.markers import record_filed_marker_in
 from node.origination import states
@@ -147,7 +148,7 @@ class Origination(Disbursement):
         owner: str,
     ) -> Application:
         now = self.clock()
-        ids = r.identifiers
+        ids = normalised_identifiers(r.identifiers)  # validated: the sources see canonical spellings
         app = existing or Application(
             application_id=new_id("app"),
             application_ref=r.application_ref,
@@ -166,14 +167,15 @@ class Origination(Disbursement):
         )
         if existing is None:
             self.store.create_application(app, actor, now)
+        kept = stored_identifiers(app.identifiers)  # a retry of an older record: as it was stored
         request = SourceRequest(
             application_ref=app.application_id,
             applicant_kind=app.applicant_kind,  # type: ignore[arg-type]
             name=app.applicant_name,
-            uscc=ids.uscc,
-            resident_id=ids.resident_id,
-            legal_rep_resident_id=ids.legal_rep_resident_id,
-            phones=tuple(ids.phones),
+            uscc=kept.uscc,
+            resident_id=kept.resident_id,
+            legal_rep_resident_id=kept.legal_rep_resident_id,
+            phones=tuple(kept.phones),
             industry=r.industry,
             locality=r.locality,
         )
@@ -357,6 +359,11 @@ class Origination(Disbursement):
             app = self.store.get_application(r.application_id)
             states.check_transition(app.state, states.FRAUD_CONFIRMED)
             person_ids = stored_identifiers(app.identifiers)
+            # both reach every member hitting the marker (and the hub's log): a reason code is an
+            # upper-case run the free-text shapes let through, e.g. "ID" + the ID number
+            leaks = OwnIdentifiers(person_ids).violations([("reason_code", r.reason_code), ("case_ref", r.case_ref)])
+            if leaks:
+                raise InvalidArgument(leaks)
             filed: dict[str, str] = dict(app.decision.get("fraud_filed", {}))  # token -> marker id
             with answered_by_hub():
                 for token in await tokenise(person_ids, self.tokeniser, primary=True):  # one per identifier
@@ -415,14 +422,27 @@ def _identifiers(ids: node_pb2.Identifiers) -> dict[str, Any]:
     }
 
 
+def _same_identifiers(kept: dict[str, Any], given: node_pb2.Identifiers) -> bool:
+    """Whether ``given`` are the identifiers an application kept, in any spelling."""
+    try:
+        theirs = _identifiers(normalised_identifiers(given))
+        return _identifiers(normalised_identifiers(stored_identifiers(kept))) == theirs
+    except InvalidIdentifier:
+        return False
+
+
 def _resubmitted(existing: Application, r: node_pb2.SubmitApplicationRequest, owner: str) -> Application:
-    """``existing`` when ``r`` is its retry (the same customer, identifiers, product, amount and
-    authorisation), else ALREADY_EXISTS naming nothing of it."""
+    """``existing`` when ``r`` is its retry (the same customer, applicant, product, amount, term
+    and authorisation), else ALREADY_EXISTS naming nothing of it."""
     same = (
         existing.owner == owner
-        and existing.identifiers == _identifiers(r.identifiers)
+        and _same_identifiers(existing.identifiers, r.identifiers)
         and (existing.product_code, existing.amount_fen, existing.consent_ref)
         == (r.product_code, r.amount_fen, r.consent_ref)
+        and (existing.term_months, existing.repayment_method, existing.applicant_kind)
+        == (r.term_months, r.repayment_method, KIND_NAMES.get(r.applicant_kind))
+        and (existing.applicant_name, existing.industry, existing.locality)
+        == (r.applicant_name, r.industry, r.locality)
     )
     if not same:
         raise AlreadyExists(f"application_ref {r.application_ref!r} is already used by another application")

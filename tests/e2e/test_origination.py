@@ -122,7 +122,7 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     assert view.final_limit_fen >= 35 * WAN and view.final_rate > 0
     contract = await customer.get_contract(view.application_id)
     await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
-    drawdown = await customer.request_drawdown(view.application_id, 35 * WAN, "vendor-cnc-0001")
+    drawdown = await customer.request_drawdown(view.application_id, 35 * WAN, "31001520300050012345")
     assert (drawdown.payment_mode, drawdown.state) == ("entrusted", "pending_review")
     done = await cc.as_role("disbursement_reviewer").review_disbursement(drawdown.drawdown_id, True, "invoice ok")
     loan = await customer.get_loan(done.loan_id)
@@ -134,7 +134,7 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
         mallory.get_application(view.application_id),
         mallory.get_contract(view.application_id),
         mallory.sign_contract(sign(contract, Ed25519PrivateKey.generate())),
-        mallory.request_drawdown(view.application_id, 1_000 * 100, "vendor-cnc-0001"),
+        mallory.request_drawdown(view.application_id, 1_000 * 100, "31001520300050012345"),
         mallory.get_loan(done.loan_id),
     ):
         with pytest.raises(LianfangRpcError) as err:
@@ -255,6 +255,22 @@ async def test_late_source_and_unreachable_hub_refer_with_reasons(tmp_path: Path
         await c.stop()
 
 
+async def test_sources_that_all_time_out_refer_an_applicant_they_would_have_approved(tmp_path: Path) -> None:
+    """Missing features score the scorecards' ``missing`` points: a credit score that low is the
+    outage's, not the applicant's, so it refers (to a person) instead of declining for good."""
+    c = await start_local_consortium(
+        tmp_path / "c", ["lender-a"], source_latency_ms=200, node_options={"source_deadline_seconds": 0.02}
+    )
+    try:
+        customer = c.members["lender-a"].as_role("customer")
+        view = await customer.submit_application(application(JINGCHENG_PARTS, "slow-1"))
+        assert view.state == "referred", list(view.decision.reasons)
+        reasons = set(view.decision.reasons)
+        assert {"SOURCE_TIMEOUT_BUREAU", "CREDIT_SCORE_LOW"} <= reasons  # the score still shows why
+    finally:
+        await c.stop()
+
+
 async def test_confirmed_fraud_is_reported_with_evidence_and_hits_elsewhere(bank) -> None:  # type: ignore[no-untyped-def]
     c, clock = bank
     a = c.members["lender-a"]
@@ -296,6 +312,7 @@ async def test_confirm_fraud_refuses_bad_input_maps_hub_errors_and_never_files_t
     for reason, case_ref, field in (
         ("forged_documents", "", "reason_code"),
         ("FORGED_15895472306", "", "reason_code"),
+        ("ID320506197003080176", "", "reason_code"),  # the legal rep's ID: a code's shape, the applicant's own
         ("FORGED_DOCUMENTS", "报案人 320506197003080176", "case_ref"),
         ("FORGED_DOCUMENTS", "x" * 129, "case_ref"),
     ):
@@ -357,5 +374,44 @@ async def test_a_submission_its_caller_gave_up_on_is_decided_by_the_retry(tmp_pa
         assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
         assert "identifiers.resident_id" in [v.field for v in err.value.violations]
         assert store.find_by_ref("lw-no-id") is None
+        # more identifiers than a Check takes: refused here, not stored and referred as HUB_REFUSED
+        crowded = application(JINGCHENG_PARTS, "jc-crowded")
+        crowded.identifiers.phones[:] = [f"+86139{n:08d}" for n in range(63)]  # + USCC + legal rep = 65
+        with pytest.raises(LianfangRpcError) as err:
+            await customer.submit_application(crowded)
+        assert [v.field for v in err.value.violations] == ["identifiers"]
+        assert store.find_by_ref("jc-crowded") is None
+        crowded.identifiers.phones[:] = crowded.identifiers.phones[:62]  # 64: taken
+        assert (await customer.submit_application(crowded)).decision.outcome
     finally:
         await c.stop()
+
+
+async def test_an_applicant_typed_differently_is_the_same_applicant_to_the_sources(bank) -> None:  # type: ignore[no-untyped-def]
+    """Sources get the identifiers in their canonical spelling (as the tokens do): the USCC with
+    spaces, the legal representative's ID in full-width digits are the same company and person
+    to a provider, so they score and decide the same."""
+    c, _ = bank
+    customer = c.members["lender-a"].as_role("customer")
+    typed = application(JINGCHENG_PARTS, "jc-typed")
+    typed.identifiers.uscc = "9132 0506 ma1m xk4d 5d"
+    typed.identifiers.legal_rep_resident_id = JINGCHENG_PARTS.legal_rep_resident_id.translate(
+        {ord(d): chr(ord(d) + 0xFEE0) for d in "0123456789"}
+    )
+    plain = await customer.submit_application(application(JINGCHENG_PARTS, "jc-plain"))
+    spelled = await customer.submit_application(typed)
+    assert plain.state == "approved"
+    assert (spelled.state, spelled.decision.credit_score, spelled.decision.grade) == (
+        plain.state,
+        plain.decision.credit_score,
+        plain.decision.grade,
+    )
+    # a retry under the same reference in yet another spelling is the same application
+    again = application(JINGCHENG_PARTS, "jc-typed")
+    assert (await customer.submit_application(again)).application_id == spelled.application_id
+    # but the same reference with another term (or applicant name, industry, locality) is not
+    other_term = application(JINGCHENG_PARTS, "jc-typed")
+    other_term.term_months = 12
+    with pytest.raises(LianfangRpcError) as taken:
+        await customer.submit_application(other_term)
+    assert taken.value.code == grpc.StatusCode.ALREADY_EXISTS

@@ -1,0 +1,8 @@
+"""Limits the contract sets (``proto/lianfang/v1``), for the hub that enforces them and the node
+that must not send past them: one number, read by both."""
+
+from __future__ import annotations
+
+MAX_CHECK_TOKENS = 64
+"""Tokens in one CheckRequest (``consortium.proto``: 1..64). A node sends each identifier once
+per active key epoch, and each IP's /24 or /64 subnet too."""
