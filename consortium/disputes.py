@@ -303,7 +303,8 @@ async def resolve_dispute(
             violations.append(FieldViolation("corrected_marker_type", "a marker type is required for CORRECT"))
         if not MARKER_REASON_CODE.fullmatch(request.corrected_reason_code):
             violations.append(FieldViolation("corrected_reason_code", "upper-case [A-Z0-9_], 2..40"))
-        check_free_text(request.corrected_reason_code, "corrected_reason_code", violations)
+        else:
+            check_free_text(request.corrected_reason_code, "corrected_reason_code", violations)
         if violations:
             raise InvalidArgument(violations)
     await log.catch_up()

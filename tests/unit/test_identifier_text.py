@@ -22,6 +22,7 @@ from runtime.identifier_text import check_free_text, identifier_in
         "card 6222020200112233446",  # Luhn-valid
         "old ID 310115780512031",
         "mail liu.deming@example.cn",
+        "请联系我们的客服人员" * 7 + "abc@qq.com",  # Chinese text has no spaces before it
         "login from 203.0.113.77",
         "本人刘德明，身份证320506197003080176，手机15895472306，从未申请",
         "ID 320506 19700308 0176",  # in the groups people write it in
@@ -80,3 +81,11 @@ def test_a_hex_id_is_never_taken_for_an_identifier() -> None:
 
     refused = [i for i in (f"mk_{secrets.token_hex(10)}" for _ in range(20_000)) if identifier_in(i)]
     assert refused == []  # a run of 11 digits anywhere refused 1 in 40
+
+
+def test_text_over_its_limit_is_refused_for_its_length_without_being_scanned() -> None:
+    """A request may carry megabytes: the length refuses it, the identifier scan is skipped
+    (the violation says nothing of what the text holds)."""
+    violations: list[FieldViolation] = []
+    check_free_text("ID 110101199003071233 " * 100, "case_ref", violations, max_chars=128)
+    assert violations == [FieldViolation("case_ref", "at most 128 characters")]
