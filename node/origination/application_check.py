@@ -3,6 +3,8 @@ violation named, before anything is stored or sent (invalid identifiers are neve
 
 from __future__ import annotations
 
+import unicodedata
+
 from lianfang.v1 import common_pb2, node_pb2
 
 from node.identity.applicant import canonical_identifiers, tokenise_identifiers
@@ -17,6 +19,17 @@ KIND_NAMES = {
     common_pb2.APPLICANT_KIND_INDIVIDUAL_BUSINESS: "individual_business",
     common_pb2.APPLICANT_KIND_COMPANY: "company",
 }
+MAX_TEXT_CHARS = 100
+"""The applicant's name, industry and locality (kept with the application; the name goes into
+the contract)."""
+_CONTROL = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode categories refused in those: control (NUL, line breaks), format (bidi overrides,
+zero-width characters) and line/paragraph separators, which would forge or hide lines of the
+contract document or of a reviewer's screen."""
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) in _CONTROL for ch in text)
 
 
 def validate_application(
@@ -31,8 +44,14 @@ def validate_application(
         v.append(FieldViolation("application_ref", "1-64 characters required"))
     if not r.consent_ref:
         v.append(FieldViolation("consent_ref", "the borrower's signed authorisation is required"))
-    if not r.applicant_name or len(r.applicant_name) > 100:
-        v.append(FieldViolation("applicant_name", "1-100 characters required"))
+    if not r.applicant_name or len(r.applicant_name) > MAX_TEXT_CHARS:
+        v.append(FieldViolation("applicant_name", f"1-{MAX_TEXT_CHARS} characters required"))
+    for field, text in (("industry", r.industry), ("locality", r.locality)):
+        if len(text) > MAX_TEXT_CHARS:
+            v.append(FieldViolation(field, f"at most {MAX_TEXT_CHARS} characters"))
+    for field, text in (("applicant_name", r.applicant_name), ("industry", r.industry), ("locality", r.locality)):
+        if len(text) <= MAX_TEXT_CHARS and _has_control(text):
+            v.append(FieldViolation(field, "must not hold control or format characters (line breaks, NUL, bidi marks)"))
     if product is None:
         v.append(FieldViolation("product_code", f"unknown product (known: {', '.join(sorted(products))})"))
     else:

@@ -7,6 +7,7 @@ final limit, or sends the case to a credit approver when the evidence is weak.
 
 from __future__ import annotations
 
+import re
 import statistics
 import tomllib
 from dataclasses import dataclass
@@ -14,9 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from runtime.config import ConfigError
+from runtime.errors import FieldViolation, InvalidArgument
+from runtime.identifier_text import MAX_STATEMENT_CHARS, check_free_text
 
 DEFAULT_MANAGERS = Path(__file__).resolve().parent.parent / "managers.toml"
 PHOTO_MAX_AGE_SECONDS = 30 * 86_400
+"""A photo older than this is no evidence of the visit, however long the task has been open."""
+PHOTO_LEAD_SECONDS = 86_400
+"""How long before its task was opened a photo may be taken and still count: a manager who
+submits the application at the shop on the borrower's behalf photographs it before the task
+exists. Anything earlier is no evidence of this visit."""
+PHOTO_CLOCK_SKEW_SECONDS = 300
+"""How far ahead of the node's clock a camera's may run: a photo dated later is refused."""
+MAX_PHOTOS = 50
+"""Photos per visit (their digests are kept with the decision)."""
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclass(frozen=True)
@@ -73,8 +86,55 @@ def _steady(bills: list[int]) -> bool:
     return len(bills) >= 3 and min(bills) > 0 and statistics.pstdev(bills) < 0.5 * statistics.mean(bills)
 
 
-def score_findings(findings: Any, features: dict[str, Any], now: float) -> DueDiligenceResult:
-    """Second scoring of a visit. ``findings`` is a lianfang.v1.DueDiligenceFindings."""
+def _taken_at(photo: Any) -> float:
+    return float(photo.taken_at.seconds) + photo.taken_at.nanos / 1e9
+
+
+def validate_findings(findings: Any, now: float) -> None:
+    """Refuses findings no visit could have produced, every violation named, before anything is
+    scored or stored (a gamed photo would raise the final limit): a photo digest that is no
+    SHA-256, a position off the globe, a photo undated or dated in the future (beyond the clock
+    skew), the same image twice; notes over MAX_STATEMENT_CHARS or holding what looks like a
+    personal identifier (free text, as everywhere else). ``findings``: a DueDiligenceFindings."""
+    v: list[FieldViolation] = []
+    if not 1 <= findings.soft_assessment <= 5:
+        v.append(FieldViolation("findings.soft_assessment", "must be 1 (poor) to 5 (excellent)"))
+    if len(findings.photos) > MAX_PHOTOS:
+        v.append(FieldViolation("findings.photos", f"at most {MAX_PHOTOS} photos"))
+    else:
+        first: dict[str, int] = {}  # digest -> index of the photo that has it
+        for i, photo in enumerate(findings.photos):
+            path = f"findings.photos[{i}]"
+            if not _SHA256_HEX.fullmatch(photo.sha256):
+                v.append(FieldViolation(f"{path}.sha256", "the image's SHA-256 digest: 64 hexadecimal characters"))
+            elif photo.sha256.lower() in first:
+                v.append(
+                    FieldViolation(
+                        f"{path}.sha256", f"the same image as findings.photos[{first[photo.sha256.lower()]}]"
+                    )
+                )
+            else:
+                first[photo.sha256.lower()] = i
+            if not -90 <= photo.latitude <= 90:  # NaN too
+                v.append(FieldViolation(f"{path}.latitude", "degrees within -90..90"))
+            if not -180 <= photo.longitude <= 180:
+                v.append(FieldViolation(f"{path}.longitude", "degrees within -180..180"))
+            if not photo.HasField("taken_at"):
+                v.append(FieldViolation(f"{path}.taken_at", "when the photo was taken is required"))
+            elif _taken_at(photo) > now + PHOTO_CLOCK_SKEW_SECONDS:
+                v.append(FieldViolation(f"{path}.taken_at", "is in the future"))
+    check_free_text(findings.notes, "findings.notes", v, max_chars=MAX_STATEMENT_CHARS)
+    if v:
+        raise InvalidArgument(v)
+
+
+def score_findings(findings: Any, features: dict[str, Any], now: float, *, opened_at: float) -> DueDiligenceResult:
+    """Second scoring of a visit. ``findings`` is a lianfang.v1.DueDiligenceFindings (checked by
+    :func:`validate_findings`); ``opened_at``: when its task was opened.
+
+    A photo counts as evidence of this visit when it is geotagged and was taken from
+    PHOTO_LEAD_SECONDS before the task was opened (and within the last PHOTO_MAX_AGE_SECONDS)
+    up to now (plus the clock skew); an image counts once."""
     score = 0.0
     reasons: list[str] = []
     if _steady(list(findings.electricity_fen)):
@@ -95,11 +155,14 @@ def score_findings(findings: Any, features: dict[str, Any], now: float) -> DueDi
     if isinstance(bank_flow, int | float) and bank_flow > 0:
         ratio = findings.monthly_wallet_receipts_fen / 100 / bank_flow
         score += 15 if ratio >= 0.2 else 8 if ratio > 0 else 0
-    fresh = [
-        p
+    since = max(opened_at - PHOTO_LEAD_SECONDS, now - PHOTO_MAX_AGE_SECONDS)
+    fresh = {
+        p.sha256.lower()
         for p in findings.photos
-        if p.sha256 and (p.latitude or p.longitude) and now - p.taken_at.seconds <= PHOTO_MAX_AGE_SECONDS
-    ]
+        if _SHA256_HEX.fullmatch(p.sha256)
+        and (p.latitude or p.longitude)
+        and since <= _taken_at(p) <= now + PHOTO_CLOCK_SKEW_SECONDS
+    }
     if len(fresh) >= 3:
         score += 15
     else:

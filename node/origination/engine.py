@@ -27,7 +27,7 @@ from node.origination.consortium_check import ConsortiumCheck, check_request, sh
 from node.origination.consortium_features import consortium_features
 from node.origination.decision import APPROVE, DECLINE, DUE_DILIGENCE, REFER, stage1_decision
 from node.origination.disbursement import Disbursement
-from node.origination.due_diligence import FieldTeam, score_findings
+from node.origination.due_diligence import FieldTeam, score_findings, validate_findings
 from node.origination.limits import round_down
 from node.origination.products import Product
 from node.origination.risk import RiskModel
@@ -286,17 +286,23 @@ class Origination(Disbursement):
     async def submit_due_diligence(
         self, task_id: str, findings: node_pb2.DueDiligenceFindings, actor: str
     ) -> Application:
+        """Scores the assignee's findings into the final limit: approved, or referred when the
+        evidence is weak. Findings no visit could produce are refused whole, the task left open;
+        photos count from shortly before the task was opened (``score_findings``)."""
         task = self.store.get_task(task_id)
         if task.kind != "due_diligence" or task.state != "open":
             raise FailedPrecondition(f"task {task_id} is not an open due-diligence task")
         if task.assignee != actor:
             raise PermissionDenied(f"task {task_id} is assigned to {task.assignee}")
-        if not 1 <= findings.soft_assessment <= 5:
-            raise InvalidArgument.one("findings.soft_assessment", "must be 1 (poor) to 5 (excellent)")
+        now = self.clock()
+        validate_findings(findings, now)
         app = self.store.get_application(task.application_id)
         states.check_transition(app.state, states.APPROVED)
-        now = self.clock()
-        result = score_findings(findings, app.features, now)
+        # the task was created with the application's move into due diligence (``_route``)
+        opened_at = max(
+            (t.at for t in self.store.history(app.application_id) if t.to_state == states.DUE_DILIGENCE), default=now
+        )
+        result = score_findings(findings, app.features, now, opened_at=opened_at)
         product = self.products[app.product_code]
         pre = int(app.decision["pre_credit_limit_fen"])
         final = min(product.max_amount_fen, round_down(pre * result.factor))
@@ -343,7 +349,11 @@ class Origination(Disbursement):
         The markers are filed one call each; the ones filed are saved with the application as
         they go (``decision["fraud_filed"]``), so a call that fails midway (the hub refusing or
         unreachable) leaves the application as it was but for that list, and a retry files only
-        the rest. Calls for one application run one at a time (a double click files once)."""
+        the rest. Calls for one application run one at a time (a double click files once).
+
+        The state change closes the application's open due-diligence, referral and disbursement
+        review tasks and rejects its drawdowns pending review (releasing the amount they
+        reserved), in the same transaction, its history saying so."""
         v: list[FieldViolation] = []
         if r.evidence_level == common_pb2.EVIDENCE_LEVEL_UNSPECIFIED:
             v.append(FieldViolation("evidence_level", "confirmed fraud needs an evidence level"))
@@ -351,7 +361,8 @@ class Origination(Disbursement):
             v.append(
                 FieldViolation("reason_code", "is required: upper-case A-Z, 0-9 and _, 2..40, starting with a letter")
             )
-        check_free_text(r.reason_code, "reason_code", v)  # shown to every member hitting the marker
+        else:  # shown to every member hitting the marker
+            check_free_text(r.reason_code, "reason_code", v)
         check_free_text(r.case_ref, "case_ref", v, max_chars=128)
         if v:
             raise InvalidArgument(v)
@@ -399,14 +410,32 @@ class Origination(Disbursement):
                     "evidence_level": r.evidence_level,
                     "markers": markers,
                 }
-                self.store.save_in(
-                    db,
-                    app,
-                    now,
-                    to_state=states.FRAUD_CONFIRMED,
-                    actor=actor,
-                    reason=f"fraud confirmed ({r.reason_code}); {len(markers)} marker(s) filed at the hub",
-                )
+                confirmed = f"fraud confirmed ({r.reason_code})"
+                reason = f"{confirmed}; {len(markers)} marker(s) filed at the hub"
+                # Nothing is decided or paid out any more: its visit, referral and disbursement
+                # reviews close, and drawdowns waiting for review are rejected, their reserved
+                # amount released (a funded loan's post-loan risk check stays open: the money is out).
+                moot = [
+                    t
+                    for t in self.store.tasks_for(app.application_id)
+                    if t.state == "open" and t.kind in ("due_diligence", "credit_review", "disbursement_review")
+                ]
+                for task in moot:
+                    self.store.close_task_in(db, task)
+                if moot:
+                    reason += f"; closed its open task(s): {', '.join(t.kind for t in moot)}"
+                pending = [
+                    d for d in self.store.records_for("drawdown", app.application_id) if d["state"] == "pending_review"
+                ]
+                for drawdown in pending:
+                    drawdown.update(state="rejected", comment=confirmed)
+                    self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
+                    app.drawn_fen -= int(drawdown["amount_fen"])
+                if pending:
+                    released = sum(int(d["amount_fen"]) for d in pending) // 100
+                    reason += f"; rejected {len(pending)} drawdown(s) pending review, {released} yuan released"
+                app.assigned_to = ""
+                self.store.save_in(db, app, now, to_state=states.FRAUD_CONFIRMED, actor=actor, reason=reason)
                 queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FRAUD_CONFIRMED, now)
         self.outbox.notify()
         return app

@@ -415,3 +415,115 @@ async def test_an_applicant_typed_differently_is_the_same_applicant_to_the_sourc
     with pytest.raises(LianfangRpcError) as taken:
         await customer.submit_application(other_term)
     assert taken.value.code == grpc.StatusCode.ALREADY_EXISTS
+
+
+async def test_due_diligence_evidence_no_visit_produced_is_refused_and_old_photos_do_not_count(bank) -> None:  # type: ignore[no-untyped-def]
+    """Gamed photos raised the final limit: a digest that is no SHA-256, a position off the
+    globe, a date in 2100, one image twice, and notes of any length were scored. They are
+    INVALID_ARGUMENT naming each field, the task left open; photos taken long before the task
+    was opened are no evidence of this visit and score nothing."""
+    c, clock = bank
+    a = c.members["lender-a"]
+    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-photos"))
+    assert view.state == "due_diligence"
+    manager = a.as_role("customer_manager", view.assigned_to)
+    (task,) = await manager.list_tasks()
+    clock.advance(86_400)  # the visit, the next day
+    gamed = findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000)
+    gamed.photos.add().CopyFrom(gamed.photos[2])  # photos[3]: the same image again
+    gamed.photos[0].sha256 = "x"
+    gamed.photos[1].latitude, gamed.photos[1].longitude = 999.0, -999.0
+    gamed.photos[2].taken_at.seconds = 4_102_444_800  # 2100
+    gamed.notes = "n" * 200_000
+    with pytest.raises(LianfangRpcError) as err:
+        await manager.submit_due_diligence(task.task_id, gamed)
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in err.value.violations] == [
+        "findings.photos[0].sha256",
+        "findings.photos[1].latitude",
+        "findings.photos[1].longitude",
+        "findings.photos[2].taken_at",
+        "findings.photos[3].sha256",
+        "findings.notes",
+    ]
+    assert [t.task_id for t in await manager.list_tasks()] == [task.task_id]  # still open, nothing scored
+    stored = await manager.get_application(view.application_id)
+    assert stored.state == "due_diligence" and stored.final_limit_fen == 0
+    # photos of the shop from before the case was opened: the visit's other findings alone
+    # score too low (with these photos counted it was approved at 18万, as in the first test)
+    stale = findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000)
+    for photo in stale.photos:
+        photo.taken_at.seconds = int(clock.now) - 3 * 86_400
+    referred = await manager.submit_due_diligence(task.task_id, stale)
+    assert referred.state == "referred"
+    assert "DD_PHOTO_EVIDENCE_INSUFFICIENT" in referred.history[-1].reason
+
+
+async def test_confirmed_fraud_closes_the_applications_tasks_and_rejects_its_pending_drawdowns(bank) -> None:  # type: ignore[no-untyped-def]
+    """Confirming fraud left the manager's due-diligence task open for good (submitting it
+    failed), and a drawdown waiting for review pending with its amount reserved. The state
+    change closes them in the same transaction, and the history says so."""
+    c, clock = bank
+    a = c.members["lender-a"]
+    risk = a.as_role("risk_manager", "risk-1")
+    police = common_pb2.EVIDENCE_LEVEL_POLICE_REPORT
+    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-dd-fraud"))
+    manager = a.as_role("customer_manager", view.assigned_to)
+    (task,) = await manager.list_tasks()
+    fraud = await risk.confirm_fraud(view.application_id, "FAKE_SHOP", police, "CASE-1")
+    assert (fraud.state, fraud.assigned_to) == ("fraud_confirmed", "")
+    assert "closed its open task(s): due_diligence" in fraud.history[-1].reason
+    assert await manager.list_tasks() == []
+    assert [t.state for t in await manager.list_tasks(include_done=True) if t.task_id == task.task_id] == ["done"]
+    with pytest.raises(LianfangRpcError) as err:
+        await manager.submit_due_diligence(task.task_id, findings(clock.now, soft=3, consistent=True, wallet_yuan=1))
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    customer = a.as_role("customer", "liu-deming")
+    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-dd-fraud"))
+    await customer.sign_contract(sign(await customer.get_contract(view.application_id), Ed25519PrivateKey.generate()))
+    paid = await customer.request_drawdown(view.application_id, 5 * WAN)  # below review: disbursed
+    waiting = await customer.request_drawdown(view.application_id, 20 * WAN, "31001520300050012345")
+    assert (paid.state, waiting.state) == ("disbursed", "pending_review")
+    reviewer = a.as_role("disbursement_reviewer", "reviewer-1")
+    assert len(await reviewer.list_tasks(assignee="disbursement-reviewers")) == 1
+    fraud = await risk.confirm_fraud(view.application_id, "FAKE_INVOICE", police, "CASE-2")
+    assert fraud.state == "fraud_confirmed"
+    assert "rejected 1 drawdown(s) pending review, 200000 yuan released" in fraud.history[-1].reason
+    assert "disbursement_review" in fraud.history[-1].reason
+    assert await reviewer.list_tasks(assignee="disbursement-reviewers") == []
+    store = a.node.engine.store
+    states = {d["drawdown_id"]: d["state"] for d in store.records_for("drawdown", view.application_id)}
+    assert states == {paid.drawdown_id: "disbursed", waiting.drawdown_id: "rejected"}
+    assert store.get_application(view.application_id).drawn_fen == 5 * WAN  # only what was paid out
+    for approve in (True, False):
+        with pytest.raises(LianfangRpcError) as err:
+            await reviewer.review_disbursement(waiting.drawdown_id, approve, "too late")
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert (await customer.get_loan(paid.loan_id)).principal_fen == 5 * WAN  # the loan paid out stays
+
+
+async def test_applicant_text_with_control_characters_is_refused(bank) -> None:  # type: ignore[no-untyped-def]
+    """The applicant's name goes into the contract document: a NUL, a line break or a bidi
+    override there forges or hides contract lines. Name, industry and locality are refused
+    with such characters (and industry and locality over 100 characters), nothing stored."""
+    c, _ = bank
+    a = c.members["lender-a"]
+    customer = a.as_role("customer", "wang-jianguo")
+    bad = application(LAO_WANG, "lw-ctl")
+    bad.applicant_name = "老王\x00\n<script>"
+    bad.locality = "shanghai\u202e-pudong"
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.submit_application(bad)
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in err.value.violations] == ["applicant_name", "locality"]
+    bad = application(LAO_WANG, "lw-ctl")
+    bad.industry = "catering\u2028"
+    bad.locality = "x" * 100_000
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.submit_application(bad)
+    assert [v.field for v in err.value.violations] == ["locality", "industry"]
+    assert a.node.engine.store.find_by_ref("lw-ctl") is None
+    fine = application(LAO_WANG, "lw-ctl")
+    fine.applicant_name = "老王家常菜·浦东店 (Lao Wang's)"
+    assert (await customer.submit_application(fine)).applicant_name == fine.applicant_name

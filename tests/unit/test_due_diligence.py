@@ -1,0 +1,110 @@
+"""A visit's findings: what no visit could produce is refused with every field named, and only
+photos taken for this visit count towards the photo evidence of the second scoring."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from lianfang.v1 import node_pb2
+
+from node.origination.due_diligence import (
+    MAX_PHOTOS,
+    PHOTO_CLOCK_SKEW_SECONDS,
+    PHOTO_LEAD_SECONDS,
+    PHOTO_MAX_AGE_SECONDS,
+    score_findings,
+    validate_findings,
+)
+from runtime.errors import InvalidArgument
+from tests.support.origination import findings
+
+NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+FEATURES = {"flow_monthly_avg": 100_000}  # wallet receipts of 12,000 yuan: a ratio above 0.2
+
+
+def refused(f: node_pb2.DueDiligenceFindings) -> list[str]:
+    with pytest.raises(InvalidArgument) as err:
+        validate_findings(f, NOW)
+    return [v.field for v in err.value.violations]
+
+
+def visit() -> node_pb2.DueDiligenceFindings:
+    return findings(NOW, soft=3, consistent=True, wallet_yuan=12_000)  # photos taken an hour ago
+
+
+def test_gamed_photos_and_oversized_notes_are_refused_field_by_field() -> None:
+    f = visit()
+    f.photos.add().CopyFrom(f.photos[2])  # photos[3]: the same image again
+    f.photos[3].sha256 = f.photos[3].sha256.upper()  # in upper case: still the same digest
+    f.photos[0].sha256 = "x"
+    f.photos[1].latitude, f.photos[1].longitude = 999.0, -999.0
+    f.photos[2].taken_at.seconds = 4_102_444_800  # 2100
+    f.notes = "n" * 200_000
+    assert refused(f) == [
+        "findings.photos[0].sha256",
+        "findings.photos[1].latitude",
+        "findings.photos[1].longitude",
+        "findings.photos[2].taken_at",
+        "findings.photos[3].sha256",
+        "findings.notes",
+    ]
+
+
+def test_each_photo_field_has_its_own_bounds() -> None:
+    f = visit()
+    f.photos[0].latitude = math.nan
+    f.photos[1].ClearField("taken_at")
+    f.photos[2].sha256 = "g" * 64
+    f.soft_assessment = 6
+    assert refused(f) == [
+        "findings.soft_assessment",
+        "findings.photos[0].latitude",
+        "findings.photos[1].taken_at",
+        "findings.photos[2].sha256",
+    ]
+    f = visit()
+    f.photos[0].latitude, f.photos[0].longitude = -90.0, 180.0  # the edges are on the globe
+    f.photos[1].taken_at.seconds = int(NOW) + PHOTO_CLOCK_SKEW_SECONDS  # a camera a little ahead
+    validate_findings(f, NOW)
+    del f.photos[:]
+    for i in range(MAX_PHOTOS + 1):
+        f.photos.add(sha256=f"{i:064x}", latitude=31.2, longitude=121.5, taken_at=Timestamp(seconds=int(NOW)))
+    assert refused(f) == ["findings.photos"]
+
+
+def test_notes_are_free_text_without_personal_identifiers() -> None:
+    f = visit()
+    f.notes = "老板电话 138-0013-8000, 店面整洁"
+    assert refused(f) == ["findings.notes"]
+    f.notes = "店面整洁, 客流稳定 " * 100  # 1,100 characters of ordinary notes
+    validate_findings(f, NOW)
+
+
+def photo_points(taken_at: float, opened_at: float) -> tuple[float, tuple[str, ...]]:
+    f = visit()
+    for p in f.photos:
+        p.taken_at.seconds = int(taken_at)
+    result = score_findings(f, FEATURES, NOW, opened_at=opened_at)
+    return result.score, result.reasons
+
+
+def test_only_photos_of_this_visit_count() -> None:
+    fresh, reasons = photo_points(NOW - 3600, opened_at=NOW - 86_400)
+    assert "DD_PHOTO_EVIDENCE_INSUFFICIENT" not in reasons
+    # at the shop before the task existed (an assisted application): still this visit
+    assert photo_points(NOW - 2 * 3600, opened_at=NOW - 3600)[0] == fresh
+    for taken, opened in (
+        (NOW - 86_400 - PHOTO_LEAD_SECONDS - 1, NOW - 86_400),  # before the case was opened
+        (NOW - PHOTO_MAX_AGE_SECONDS - 1, NOW - 40 * 86_400),  # a task open for long: a month at most
+        (NOW + 3600, NOW - 86_400),  # in the future (refused by validate_findings anyway)
+    ):
+        score, reasons = photo_points(taken, opened)
+        assert (score, "DD_PHOTO_EVIDENCE_INSUFFICIENT" in reasons) == (fresh - 15, True)
+
+
+def test_the_same_image_counts_once() -> None:
+    f = visit()
+    f.photos[1].sha256 = f.photos[2].sha256 = f.photos[0].sha256
+    assert "DD_PHOTO_EVIDENCE_INSUFFICIENT" in score_findings(f, FEATURES, NOW, opened_at=NOW).reasons
