@@ -91,6 +91,7 @@ async def run(args: argparse.Namespace) -> int:
                     term_months=args.term,
                     repayment_method=args.method,
                     consent_ref=args.consent,
+                    collateral_value_fen=round(args.collateral_value * 100),
                 )
             )
         elif args.verb == "tasks":
@@ -161,6 +162,12 @@ def add_commands(node: Any, runner: Any) -> None:
     apply.add_argument("--term", type=int, required=True, help="months")
     apply.add_argument("--method", default="equal_instalments", choices=("equal_instalments", "interest_first"))
     apply.add_argument("--consent", required=True, help="reference of the signed authorisation")
+    apply.add_argument(
+        "--collateral-value",
+        type=float,
+        default=0.0,
+        help="yuan: the pledged asset's value (e.g. the equipment's price), for products lending against collateral",
+    )
 
     tasks = node.add_parser("tasks", parents=[common], help="list open tasks (due diligence, reviews)")
     tasks.add_argument("--assignee", help="default: yourself")

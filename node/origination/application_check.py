@@ -65,6 +65,16 @@ def validate_application(
             )
         if r.repayment_method not in product.repayment_methods:
             v.append(FieldViolation("repayment_method", f"one of {', '.join(product.repayment_methods)}"))
+    if r.collateral_value_fen < 0 or r.collateral_value_fen > 10**13:
+        v.append(FieldViolation("collateral_value_fen", "0..10^13 fen"))
+    elif product is not None and product.collateral_ratio and not r.collateral_value_fen:
+        v.append(
+            FieldViolation(
+                "collateral_value_fen",
+                f"{product.code} lends against collateral (up to {product.collateral_ratio:.0%} of its value): "
+                "the pledged asset's value is required",
+            )
+        )
     if kind != "person" and not r.identifiers.uscc:
         v.append(FieldViolation("identifiers.uscc", "a business applicant needs its unified social credit code"))
     if kind == "person" and not (r.identifiers.resident_id or r.identifiers.legal_rep_resident_id):

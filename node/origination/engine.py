@@ -164,6 +164,7 @@ class Origination(Disbursement):
             repayment_method=r.repayment_method,
             consent_ref=r.consent_ref,
             owner=owner,
+            collateral_value_fen=r.collateral_value_fen,
         )
         if existing is None:
             self.store.create_application(app, actor, now)
@@ -212,6 +213,7 @@ class Origination(Disbursement):
             code = error.code.name if isinstance(error, LianfangRpcError) else type(error).__name__
             log.warning("hub check failed", extra={"fields": {"application": app.application_id, "error": code}})
         features["requested_amount"] = app.amount_fen / 100
+        features["collateral_value"] = app.collateral_value_fen / 100
         features["applicant_kind"] = app.applicant_kind
         assessment = self.risk.assess(features)
         decision = stage1_decision(
@@ -466,8 +468,8 @@ def _resubmitted(existing: Application, r: node_pb2.SubmitApplicationRequest, ow
     same = (
         existing.owner == owner
         and _same_identifiers(existing.identifiers, r.identifiers)
-        and (existing.product_code, existing.amount_fen, existing.consent_ref)
-        == (r.product_code, r.amount_fen, r.consent_ref)
+        and (existing.product_code, existing.amount_fen, existing.consent_ref, existing.collateral_value_fen)
+        == (r.product_code, r.amount_fen, r.consent_ref, r.collateral_value_fen)
         and (existing.term_months, existing.repayment_method, existing.applicant_kind)
         == (r.term_months, r.repayment_method, KIND_NAMES.get(r.applicant_kind))
         and (existing.applicant_name, existing.industry, existing.locality)

@@ -47,6 +47,7 @@ def application_view(engine: Origination, app: Application) -> node_pb2.Applicat
         applicant_name=app.applicant_name,
         amount_fen=app.amount_fen,
         term_months=app.term_months,
+        collateral_value_fen=app.collateral_value_fen,
         decision=decision,
         final_limit_fen=app.final_limit_fen,
         final_rate=app.final_rate,

@@ -79,6 +79,7 @@ class Application:
     """The customer (JWT subject) whose application it is: who submitted it, or, for one staff
     submitted on a borrower's behalf, the first customer to reach it by its (unguessable) id."""
     unfreeze_on_flow: bool = False  # a disposition: unfreeze once the account's flows resume
+    collateral_value_fen: int = 0  # the pledged asset's value (products lending against collateral)
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ CATALOGUE: dict[str, Feature] = {
     # the application itself
     "amount_to_limit_ratio": Feature("number", "requested amount / pre-credit limit"),
     "requested_amount": Feature("number", "requested amount, CNY"),
+    "collateral_value": Feature("number", "the pledged asset's value, CNY (0: none pledged)"),
     "applicant_age": Feature("integer", "age of the applicant (or legal representative) in years"),
     "applicant_kind": Feature("string", "person, individual_business or company"),
 }

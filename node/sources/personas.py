@@ -27,6 +27,8 @@ class Persona:
     locality: str
     requested_amount_yuan: int
     term_months: int
+    collateral_value_yuan: int = 0
+    """The pledged asset's value (an equipment loan's machine); 0: nothing pledged."""
 
     def request(self, application_ref: str = "demo-0001") -> SourceRequest:
         return SourceRequest(
@@ -80,7 +82,9 @@ JINGCHENG_PARTS = Persona(
     locality="suzhou-wuzhong",
     requested_amount_yuan=350_000,
     term_months=36,
+    collateral_value_yuan=500_000,
 )
-"""Small manufacturer buying a CNC machine (seed: 35万 equipment-secured loan, 3 years)."""
+"""Small manufacturer buying a CNC machine (seed: 35万 equipment-secured loan, 3 years, on a
+machine costing 50万)."""
 
 PERSONAS: tuple[Persona, ...] = (LAO_WANG, SHENDU_VISION, JINGCHENG_PARTS)

@@ -117,9 +117,16 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     c, _ = bank
     cc = c.members["lender-c"]
     customer = cc.as_role("customer", "liu-deming")
+    unsecured = application(JINGCHENG_PARTS, "jc-0")
+    unsecured.collateral_value_fen = 0  # an equipment loan without the equipment's price
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.submit_application(unsecured)
+    assert [v.field for v in err.value.violations] == ["collateral_value_fen"]
     view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-1"))
     assert view.state == "approved", list(view.decision.reasons)
-    assert view.final_limit_fen >= 35 * WAN and view.final_rate > 0
+    # the income would carry more; the 50万 machine at 70 % secures 35万 (seed 002)
+    assert view.final_limit_fen == 35 * WAN and view.final_rate > 0
+    assert view.collateral_value_fen == 50 * WAN
     contract = await customer.get_contract(view.application_id)
     await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
     drawdown = await customer.request_drawdown(view.application_id, 35 * WAN, "31001520300050012345")

@@ -190,10 +190,12 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
             "36",
             "--consent",
             "auth-cli-1",
+            "--collateral-value",
+            "500000",
         )
         assert out.returncode == 0, out.stderr
         app = json.loads(out.stdout)
-        assert app["state"] == "approved"
+        assert app["state"] == "approved" and app["collateralValueFen"] == "50000000"  # int64: a string in JSON
         app_id = app["applicationId"]
         out = await _arun(
             "node", "sign", *common, app_id, "--borrower-key", str(borrower), "--sms-code", "123456", "--face-verified"

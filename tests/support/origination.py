@@ -34,6 +34,7 @@ def application(
         term_months=p.term_months,
         repayment_method=METHODS[p.industry],
         consent_ref=f"auth-{ref}",
+        collateral_value_fen=p.collateral_value_yuan * 100,
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from node.origination.due_diligence import load_field_team
+from node.origination.limits import pre_credit_limit
 from node.origination.products import DEFAULT_PRODUCTS, load_products
 from runtime.config import ConfigError
 
@@ -53,3 +54,14 @@ def test_missing_products_file_and_managers(tmp_path: Path) -> None:
     assert team.assign("suzhou-wuzhong", "manufacturing", {}).id == "wang-fang"
     assert team.assign("shanghai-pudong", "catering", {"xiao-li": 9}).id == "xiao-li"  # locality + industry first
     assert any("电费单" in item for item in team.checklist("catering"))
+
+
+def test_a_collateral_product_lends_at_most_the_ratio_of_the_pledge() -> None:
+    """The equipment loan (70 %): income evidence alone would carry more; the pledge caps it,
+    and no pledge means no limit. A product without a ratio ignores any pledge."""
+    products = load_products()
+    income = {"tax_revenue_estimate": 20_000_000, "flow_monthly_avg": 2_000_000}  # yuan
+    equipment, unsecured = products["shebei_diya"], products["xiaowei_puhui"]
+    assert pre_credit_limit(equipment, {**income, "collateral_value": 500_000}) == 350_000 * 100
+    assert pre_credit_limit(equipment, {**income, "collateral_value": 0}) == 0
+    assert pre_credit_limit(unsecured, {**income, "collateral_value": 1}) == unsecured.max_amount_fen

@@ -73,7 +73,7 @@ class ConfirmFraudRequest(_message.Message):
     def __init__(self, application_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., case_ref: _Optional[str] = ...) -> None: ...
 
 class SubmitApplicationRequest(_message.Message):
-    __slots__ = ("application_ref", "product_code", "applicant_kind", "applicant_name", "identifiers", "industry", "locality", "amount_fen", "term_months", "repayment_method", "consent_ref")
+    __slots__ = ("application_ref", "product_code", "applicant_kind", "applicant_name", "identifiers", "industry", "locality", "amount_fen", "term_months", "repayment_method", "consent_ref", "collateral_value_fen")
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_CODE_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_KIND_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,7 @@ class SubmitApplicationRequest(_message.Message):
     TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
     REPAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
     CONSENT_REF_FIELD_NUMBER: _ClassVar[int]
+    COLLATERAL_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
     application_ref: str
     product_code: str
     applicant_kind: _common_pb2.ApplicantKind
@@ -96,7 +97,8 @@ class SubmitApplicationRequest(_message.Message):
     term_months: int
     repayment_method: str
     consent_ref: str
-    def __init__(self, application_ref: _Optional[str] = ..., product_code: _Optional[str] = ..., applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ..., applicant_name: _Optional[str] = ..., identifiers: _Optional[_Union[Identifiers, _Mapping]] = ..., industry: _Optional[str] = ..., locality: _Optional[str] = ..., amount_fen: _Optional[int] = ..., term_months: _Optional[int] = ..., repayment_method: _Optional[str] = ..., consent_ref: _Optional[str] = ...) -> None: ...
+    collateral_value_fen: int
+    def __init__(self, application_ref: _Optional[str] = ..., product_code: _Optional[str] = ..., applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ..., applicant_name: _Optional[str] = ..., identifiers: _Optional[_Union[Identifiers, _Mapping]] = ..., industry: _Optional[str] = ..., locality: _Optional[str] = ..., amount_fen: _Optional[int] = ..., term_months: _Optional[int] = ..., repayment_method: _Optional[str] = ..., consent_ref: _Optional[str] = ..., collateral_value_fen: _Optional[int] = ...) -> None: ...
 
 class SourceStatus(_message.Message):
     __slots__ = ("name", "status", "reason_code", "elapsed_ms")
@@ -169,7 +171,7 @@ class Transition(_message.Message):
     def __init__(self, from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., actor: _Optional[str] = ..., reason: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ApplicationView(_message.Message):
-    __slots__ = ("application_id", "application_ref", "state", "product_code", "applicant_name", "amount_fen", "term_months", "decision", "final_limit_fen", "final_rate", "history", "assigned_to")
+    __slots__ = ("application_id", "application_ref", "state", "product_code", "applicant_name", "amount_fen", "term_months", "decision", "final_limit_fen", "final_rate", "history", "assigned_to", "collateral_value_fen")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +184,7 @@ class ApplicationView(_message.Message):
     FINAL_RATE_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     ASSIGNED_TO_FIELD_NUMBER: _ClassVar[int]
+    COLLATERAL_VALUE_FEN_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     application_ref: str
     state: str
@@ -194,7 +197,8 @@ class ApplicationView(_message.Message):
     final_rate: float
     history: _containers.RepeatedCompositeFieldContainer[Transition]
     assigned_to: str
-    def __init__(self, application_id: _Optional[str] = ..., application_ref: _Optional[str] = ..., state: _Optional[str] = ..., product_code: _Optional[str] = ..., applicant_name: _Optional[str] = ..., amount_fen: _Optional[int] = ..., term_months: _Optional[int] = ..., decision: _Optional[_Union[DecisionView, _Mapping]] = ..., final_limit_fen: _Optional[int] = ..., final_rate: _Optional[float] = ..., history: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., assigned_to: _Optional[str] = ...) -> None: ...
+    collateral_value_fen: int
+    def __init__(self, application_id: _Optional[str] = ..., application_ref: _Optional[str] = ..., state: _Optional[str] = ..., product_code: _Optional[str] = ..., applicant_name: _Optional[str] = ..., amount_fen: _Optional[int] = ..., term_months: _Optional[int] = ..., decision: _Optional[_Union[DecisionView, _Mapping]] = ..., final_limit_fen: _Optional[int] = ..., final_rate: _Optional[float] = ..., history: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., assigned_to: _Optional[str] = ..., collateral_value_fen: _Optional[int] = ...) -> None: ...
 
 class GetApplicationRequest(_message.Message):
     __slots__ = ("application_id",)
