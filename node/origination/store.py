@@ -9,14 +9,14 @@ import json
 import logging
 import secrets
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from node.origination.states import check_transition
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+from runtime.sqlite_writes import write_transaction
 
 log = logging.getLogger("lianfang.node.store")
 
@@ -155,16 +155,11 @@ class NodeStore:
                     db.execute(sql)
                     db.execute(f"PRAGMA user_version = {version}")
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All writes of one business step commit together or not at all."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """All writes of one business step commit together or not at all; a database that
+        cannot be written now (disk full, read-only, locked) is UNAVAILABLE, its cause logged
+        (``runtime.sqlite_writes``)."""
+        return write_transaction(self._db, log, "node database")
 
     def scrub_wal(self) -> bool:
         """Checkpoints the write-ahead log and truncates it: bytes just overwritten (a dropped

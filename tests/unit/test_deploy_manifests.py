@@ -137,6 +137,9 @@ def test_prometheus_scrapes_every_metrics_port() -> None:
     assert targets == expected
 
 
+GRACE_DEFAULTS = {"hub": HubConfig.grace_seconds, "node": NodeConfig.grace_seconds}
+
+
 def _configmap() -> dict[str, str]:
     cm = next(d for d in documents(DEPLOY / "k8s" / "configmap.yaml") if d["kind"] == "ConfigMap")
     return dict(cm["data"])
@@ -166,6 +169,11 @@ def test_k8s_ports_and_grpc_probes_match_the_configmap(deployment: dict[str, Any
     assert declared == {"grpc": ports["listen"], "metrics": ports["metrics_listen"], "health": ports["health_listen"]}
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["grpc"]["port"] == ports["health_listen"], probe
+    # the pod leaves the endpoints before SIGTERM, then drains, all within the grace period
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    drain = float(settings.get("grace_seconds", GRACE_DEFAULTS[section]))
+    assert float(command[1]) + drain < spec.get("terminationGracePeriodSeconds", 30)
     secrets = {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
     secret_names = {d["metadata"]["name"]: d for d in _k8s() if d["kind"] == "Secret"}
     assert secrets <= set(secret_names)

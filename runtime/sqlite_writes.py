@@ -1,0 +1,50 @@
+"""One SQLite write transaction, as the hub's store and the node's both run them.
+
+A database the engine cannot write *now* — locked by another process past the busy timeout,
+disk full, I/O error, read-only — is ``Unavailable`` (UNAVAILABLE to callers, who retry later;
+the SQLite cause goes to the log, not to them). Any other SQLite error, e.g. a broken statement,
+stays what it is: a bug, answered INTERNAL. A failed COMMIT is rolled back, so the connection
+is usable again once the cause is gone (a transaction left open would refuse every later BEGIN).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from runtime.errors import Unavailable
+
+CANNOT_WRITE_NOW = frozenset({5, 6, 8, 10, 13, 14})
+"""Primary result codes of a database that cannot be written now: BUSY, LOCKED, READONLY,
+IOERR, FULL, CANTOPEN."""
+
+
+def unavailable_or(exc: sqlite3.Error, log: logging.Logger, what: str) -> Exception:
+    """``Unavailable`` for a database that cannot be written now (logged with its cause), else
+    ``exc`` itself."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in CANNOT_WRITE_NOW:
+        return exc
+    log.warning(f"sqlite {what} cannot write", extra={"fields": {"error": getattr(exc, "sqlite_errorname", "")}})
+    return Unavailable(f"{what} unavailable")
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection, log: logging.Logger, what: str) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT on ``db`` (opened with ``isolation_level=None``); every write
+    inside commits together or not at all. ``what`` names the database in the log and errors."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise unavailable_or(exc, log, what) from exc
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException as exc:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise unavailable_or(exc, log, what) from exc
+        raise
