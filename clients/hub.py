@@ -90,15 +90,19 @@ class HubClient(RpcClient):
         *,
         evidence_level: int = 0,
         case_ref: str = "",
+        application_ref: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> consortium_pb2.Marker:
+        """``application_ref``: this member's application that carried ``token`` (its Check's
+        reference); a filing naming one counts as a contribution (give-to-get)."""
         request = consortium_pb2.FileMarkerRequest(
             token=token,
             marker_type=marker_type,
             reason_code=reason_code,
             evidence_level=evidence_level,
             case_ref=case_ref,
+            application_ref=application_ref,
         )
         response = await self._call(
             self._stub.FileMarker, request, timeout=timeout, metadata=metadata, signer=self._contribute

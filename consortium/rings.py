@@ -129,18 +129,27 @@ def outcome_event(member_id: str, application_ref: str, outcome: int, at: float 
     return json.dumps(body if at is None else [*body, at], separators=(",", ":"))
 
 
-def marker_event(token: str, active: bool, filer: str = "", at: float | None = None) -> str:
-    """A token's negative-marker state changed; ``filer``: who filed (a contribution) or withdrew."""
+def marker_event(
+    token: str, active: bool, filer: str = "", at: float | None = None, *, counts: bool | None = None
+) -> str:
+    """A token's negative-marker state changed; ``filer``: who filed or withdrew; ``counts``: a
+    filing that counts as a contribution (give-to-get; entries without it count)."""
     body: list[Any] = ["m", token, int(active), filer]
-    return json.dumps(body if at is None else [*body, at], separators=(",", ":"))
+    if at is not None:
+        body.append(at)
+        if counts is not None:
+            body.append(int(counts))
+    return json.dumps(body, separators=(",", ":"))
 
 
-def marker_change_event(action: str, marker: Marker, at: float) -> str:
+def marker_change_event(action: str, marker: Marker, at: float, *, counts: bool | None = None) -> str:
     """A marker filed or withdrawn (``action``), for the audit log and give-to-get: a protective
     filing, which changes no token's negative state (``marker_event``), and every withdrawal by
-    the filer, whose filing then no longer counts as a contribution. The ring index ignores it."""
-    body = ["mk", action, marker.marker_id, marker.token_key, marker.filer_member_id, marker.marker_type]
-    return json.dumps([*body, marker.filed_at, at], separators=(",", ":"))
+    the filer, whose filing then no longer counts as a contribution. The ring index ignores it.
+    ``counts``: as for ``marker_event``."""
+    body: list[Any] = ["mk", action, marker.marker_id, marker.token_key, marker.filer_member_id, marker.marker_type]
+    body += [marker.filed_at, at] if counts is None else [marker.filed_at, at, int(counts)]
+    return json.dumps(body, separators=(",", ":"))
 
 
 def admin_event(admin: str, action: str, member_id: str, at: float, reason: str = "") -> str:

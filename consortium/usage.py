@@ -2,7 +2,8 @@
 
 Counts come from folding the consortium log (``RingTracker`` observer), so every hub replica
 counts the same: Checks per member in total and per UTC day; contributions (reported outcomes,
-filed markers). Before a Check is recorded ``UsageGuard.admit`` enforces, per member:
+markers filed from one of the filer's own applications: ``FileMarkerRequest.application_ref``).
+Before a Check is recorded ``UsageGuard.admit`` enforces, per member:
 
 * a **daily quota** of Checks → RESOURCE_EXHAUSTED, retry at the next UTC midnight: the hub's
   default, or the member's own that an admin set (``["q", …]`` entries, ``SetMemberQuota``);
@@ -48,7 +49,8 @@ class UsagePolicy:
     """Checks a member may send at once above ``checks_per_second``."""
 
     give_to_get_floor: float = 0.0
-    """Contributions (outcomes + markers) per Check a member must keep; 0: not enforced."""
+    """Contributions (outcomes + markers filed from the member's own applications) per Check a
+    member must keep; 0: not enforced."""
 
     give_to_get_grace: int = 1_000
     """Checks before the floor applies (a new member must be able to start)."""
@@ -121,6 +123,7 @@ class UsageGuard:
         self._checked = RecentChecks()  # one Check recorded twice (a retry on another replica) counts once
         self._filed: set[tuple[str, str, str]] = set()  # (token, filer, filed at) of marker filings
         self._withdrawn: set[tuple[str, str, str]] = set()  # the filings withdrawn since
+        self._counted: set[tuple[str, str, str]] = set()  # the filings that count as contributions
         # member -> Checks admitted by this process and not yet folded: they count against the
         # limits meanwhile, or concurrent calls waiting on the store would all pass the same check
         self._in_flight: Counter[str] = Counter()
@@ -154,31 +157,37 @@ class UsageGuard:
             f.outcomes += 1
             f.contributions += 1
         elif kind == "m" and len(decoded) > 3 and decoded[2] and decoded[3]:
+            counts = len(decoded) <= 5 or bool(decoded[5])  # ["m", token, 1, filer, at, counts]
             if len(decoded) > 4:  # a timed filing: the same entry repeated (a retried append) counts once
                 filing = (str(decoded[1]), str(decoded[3]), str(decoded[4]))
                 if filing in self._filed:
                     return
                 self._filed.add(filing)  # markers are few next to Checks: kept whole
+                if counts:
+                    self._counted.add(filing)
             f = self.figures(str(decoded[3]))
             f.markers += 1
-            f.contributions += 1
+            f.contributions += counts
         elif kind == "q":  # ["q", admin, member, daily quota or null, at, reason]
             if decoded[3] is None:
                 self.quotas.pop(str(decoded[2]), None)
             else:
                 self.quotas[str(decoded[2])] = int(decoded[3])
-        elif kind == "mk":  # ["mk", action, marker_id, token, filer, type, filed_at, at]
+        elif kind == "mk":  # ["mk", action, marker_id, token, filer, type, filed_at, at, counts]
             filing = (str(decoded[3]), str(decoded[4]), str(decoded[6]))
             if decoded[1] == "file" and filing not in self._filed:  # a protective filing
+                counts = len(decoded) <= 8 or bool(decoded[8])
                 self._filed.add(filing)
+                if counts:
+                    self._counted.add(filing)
                 f = self.figures(filing[1])
                 f.markers += 1
-                f.contributions += 1
+                f.contributions += counts
             elif decoded[1] == "withdraw" and filing in self._filed and filing not in self._withdrawn:
                 self._withdrawn.add(filing)  # a filing withdrawn is no contribution (file, withdraw, repeat)
                 f = self.figures(filing[1])
                 f.markers -= 1
-                f.contributions -= 1
+                f.contributions -= filing in self._counted
 
     def _count_check(self, member: str, at: float, tokens: int) -> None:
         """One Check, or a subject access request, which looks tokens up as a Check does (and is

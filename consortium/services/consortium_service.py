@@ -323,6 +323,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             check_token(request.token, "token", violations)
         now = self.clock()
         check_timestamp(request.event_ended_at, "event_ended_at", violations)
+        check_ref(request.application_ref, "application_ref", violations, required=False)
         ended = from_timestamp(request.event_ended_at, now)
         expires = self.marker_policy.expires_at(request.marker_type, ended)
         if ended > now + MAX_FUTURE_SKEW:
@@ -349,14 +350,23 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             expires_at=expires,
             case_ref=request.case_ref,
         )
+        counts = await self._filed_from_own_application(marker, request.application_ref)
         # The marker and its log entry in one step: a crash cannot keep one without the other.
         events = (
-            [marker_event(marker.token_key, True, marker.filer_member_id, now)]
+            [marker_event(marker.token_key, True, marker.filer_member_id, now, counts=counts)]
             if marker.marker_type in NEGATIVE
-            else [marker_change_event("file", marker, now)]  # protective: audited, a contribution
+            else [marker_change_event("file", marker, now, counts=counts)]  # protective: audited
         )
         self.rings.apply(await self.store.add_marker_logged(marker, events, self.rings.cursor))
-        return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now))
+        return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now), counts_as_contribution=counts)
+
+    async def _filed_from_own_application(self, marker: Marker, application_ref: str) -> bool:
+        """Whether the filer's application ``application_ref`` carried the marker's token: only
+        then is the filing a contribution (give-to-get), not a marker on any token at all."""
+        if not application_ref:
+            return False
+        app = await self.store.get_application(marker.filer_member_id, application_ref)
+        return app is not None and marker.token_key in {self.aliases.resolve(k) for k in app.token_keys}
 
     async def WithdrawMarker(
         self, request: consortium_pb2.WithdrawMarkerRequest, context: grpc.aio.ServicerContext

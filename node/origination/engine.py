@@ -389,6 +389,7 @@ class Origination(Disbursement):
                         r.reason_code,
                         evidence_level=r.evidence_level,
                         case_ref=r.case_ref,
+                        application_ref=app.application_id,  # the Check's: a contribution
                         timeout=self.policy.hub_deadline,
                     )
                     filed[key] = marker.marker_id

@@ -242,8 +242,10 @@ async def test_give_to_get_refuses_takers_until_they_contribute(tmp_path: Path) 
 
 async def test_markers_filed_and_withdrawn_are_no_contribution_and_protective_ones_are(tmp_path: Path) -> None:
     """Give-to-get cannot be bought with junk: markers filed and withdrawn at once (as a taker
-    would, on made-up tokens) count nothing; a protective marker (victim of impersonation) that
-    stands is a contribution, and it and every withdrawal are entries of the audit log."""
+    would, on made-up tokens) count nothing, nor do markers that stand on tokens none of the
+    member's applications carried; a protective marker (victim of impersonation) filed from the
+    member's own application is a contribution, and it and every withdrawal are entries of the
+    audit log."""
     c = await consortium(tmp_path, ManualClock(), give_to_get_floor=0.6, give_to_get_grace=2)
     a = c.members["lender-a"].hub_client
     try:
@@ -259,15 +261,22 @@ async def test_markers_filed_and_withdrawn_are_no_contribution_and_protective_on
         assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
         usage = {u.member_id: u for u in await c.admin.list_usage()}
         assert (usage["lender-a"].markers_filed, usage["lender-a"].contribution_ratio) == (0, 0.0)
-        protective = await a.file_marker(rid(7), common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, "ID_CARD_STOLEN")
-        await a.file_marker(rid(8), common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, "ID_CARD_STOLEN")
-        assert c.hub.rings.applied == logged + 62  # protective filings are audited too
+        victim = common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION
+        for i in range(4):  # standing, but on tokens it never saw (or not on the application it names)
+            await a.file_marker(rid(2000 + i), victim, "JUNK", application_ref="g-0" if i % 2 else "")
+        assert c.hub.rings.applied == logged + 64  # protective filings are audited too
+        with pytest.raises(LianfangRpcError) as refused:
+            await a.check_request(check_request("g-2", phone(3)))
+        assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        protective = await a.file_marker(phone(1), victim, "ID_CARD_STOLEN", application_ref="g-0")
+        await a.file_marker(phone(2), victim, "ID_CARD_STOLEN", application_ref="g-1")
         assert (await a.check_request(check_request("g-2", phone(3)))).newly_recorded  # 2 of 2: admitted
         await a.withdraw_marker(protective.marker_id, "the customer found the card")
         await a.withdraw_marker(protective.marker_id, "again: the first withdrawal stands")
         usage = {u.member_id: u for u in await c.admin.list_usage()}
-        assert (usage["lender-a"].markers_filed, usage["lender-a"].checks) == (1, 3)
-        assert c.hub.rings.applied == logged + 64  # the Check and one withdrawal; the repeat logs nothing
+        assert (usage["lender-a"].markers_filed, usage["lender-a"].checks) == (5, 3)  # 4 junk + 1 standing
+        assert usage["lender-a"].contribution_ratio == pytest.approx(1 / 3)  # only the one from g-1
+        assert c.hub.rings.applied == logged + 68  # the Check and one withdrawal; the repeat logs nothing
     finally:
         await c.stop()
 

@@ -316,20 +316,22 @@ class ReportOutcomeResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class FileMarkerRequest(_message.Message):
-    __slots__ = ("token", "marker_type", "reason_code", "evidence_level", "event_ended_at", "case_ref")
+    __slots__ = ("token", "marker_type", "reason_code", "evidence_level", "event_ended_at", "case_ref", "application_ref")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     MARKER_TYPE_FIELD_NUMBER: _ClassVar[int]
     REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
     EVENT_ENDED_AT_FIELD_NUMBER: _ClassVar[int]
     CASE_REF_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]
     token: _common_pb2.Token
     marker_type: _common_pb2.MarkerType
     reason_code: str
     evidence_level: _common_pb2.EvidenceLevel
     event_ended_at: _timestamp_pb2.Timestamp
     case_ref: str
-    def __init__(self, token: _Optional[_Union[_common_pb2.Token, _Mapping]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., event_ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., case_ref: _Optional[str] = ...) -> None: ...
+    application_ref: str
+    def __init__(self, token: _Optional[_Union[_common_pb2.Token, _Mapping]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., event_ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., case_ref: _Optional[str] = ..., application_ref: _Optional[str] = ...) -> None: ...
 
 class Marker(_message.Message):
     __slots__ = ("marker_id", "filer_member_id", "token", "marker_type", "polarity", "reason_code", "evidence_level", "status", "filed_at", "event_ended_at", "expires_at", "withdrawn_at", "case_ref", "withdraw_reason")
@@ -364,10 +366,12 @@ class Marker(_message.Message):
     def __init__(self, marker_id: _Optional[str] = ..., filer_member_id: _Optional[str] = ..., token: _Optional[_Union[_common_pb2.Token, _Mapping]] = ..., marker_type: _Optional[_Union[_common_pb2.MarkerType, str]] = ..., polarity: _Optional[_Union[_common_pb2.MarkerPolarity, str]] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., status: _Optional[_Union[_common_pb2.MarkerStatus, str]] = ..., filed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_ended_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., withdrawn_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., case_ref: _Optional[str] = ..., withdraw_reason: _Optional[str] = ...) -> None: ...
 
 class FileMarkerResponse(_message.Message):
-    __slots__ = ("marker",)
+    __slots__ = ("marker", "counts_as_contribution")
     MARKER_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_AS_CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
     marker: Marker
-    def __init__(self, marker: _Optional[_Union[Marker, _Mapping]] = ...) -> None: ...
+    counts_as_contribution: bool
+    def __init__(self, marker: _Optional[_Union[Marker, _Mapping]] = ..., counts_as_contribution: _Optional[bool] = ...) -> None: ...
 
 class WithdrawMarkerRequest(_message.Message):
     __slots__ = ("marker_id", "reason")
