@@ -98,6 +98,13 @@ class NodeClient(RpcClient):
         request = node_pb2.GetContractRequest(application_id=application_id)
         return await self._call(self._loans.GetContract, request, timeout=timeout, metadata=metadata)
 
+    async def send_signing_code(
+        self, application_id: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> node_pb2.SendSigningCodeResponse:
+        """Texts a one-time code to the applicant's phone, for ``sign_contract``'s ``sms_code``."""
+        request = node_pb2.SendSigningCodeRequest(application_id=application_id)
+        return await self._call(self._loans.SendSigningCode, request, timeout=timeout, metadata=metadata)
+
     async def sign_contract(
         self, request: node_pb2.SignContractRequest, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> node_pb2.ContractView:

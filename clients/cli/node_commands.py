@@ -1,4 +1,4 @@
-"""``lianfang node apply|tasks|dd|approve|sign|drawdown|disburse|show``: the origination
+"""``lianfang node apply|tasks|dd|approve|sign-code|sign|drawdown|disburse|show``: the origination
 pipeline from a terminal. Output is JSON (one object per line)."""
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ async def run(args: argparse.Namespace) -> int:
             result = await client.submit_due_diligence(args.task_id, findings)
         elif args.verb == "approve":
             result = await client.decide_referral(args.application_id, not args.decline, args.comment)
+        elif args.verb == "sign-code":
+            result = await client.send_signing_code(args.application_id)
         elif args.verb == "sign":
             contract = await client.get_contract(args.application_id)
             key = load_private_key(args.borrower_key)
@@ -182,10 +184,15 @@ def add_commands(node: Any, runner: Any) -> None:
     approve.add_argument("--comment", required=True)
     approve.add_argument("--decline", action="store_true")
 
+    sign_code = node.add_parser(
+        "sign-code", parents=[common], help="borrower: have the signing code texted to the application's phone"
+    )
+    sign_code.add_argument("application_id")
+
     sign = node.add_parser("sign", parents=[common], help="borrower: sign the contract (stage 3)")
     sign.add_argument("application_id")
     sign.add_argument("--borrower-key", required=True, help="borrower's Ed25519 private key (PEM)")
-    sign.add_argument("--sms-code", required=True)
+    sign.add_argument("--sms-code", required=True, help="the code `sign-code` had texted (valid 5 minutes)")
     sign.add_argument("--face-verified", action="store_true")
 
     drawdown = node.add_parser("drawdown", parents=[common], help="borrower: draw down within the limit")
@@ -204,5 +211,5 @@ def add_commands(node: Any, runner: Any) -> None:
     what.add_argument("--loan", action="store_true", help="id is a loan id")
     what.add_argument("--contract", action="store_true", help="id is an application id; show its contract")
 
-    for parser in (apply, tasks, dd, approve, sign, drawdown, disburse, show):
+    for parser in (apply, tasks, dd, approve, sign_code, sign, drawdown, disburse, show):
         parser.set_defaults(run=runner)

@@ -15,16 +15,25 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.identity.normalise import InvalidIdentifier, normalise_bank_account
+from node.monitoring.sms import SmsChannel
 from node.origination import states
 from node.origination.contracts import contract_document, verify_signature
 from node.origination.products import Product
 from node.origination.roles import DISBURSEMENT_REVIEWERS
 from node.origination.schedule import repayment_schedule
+from node.origination.signing_codes import (
+    RESEND_AFTER_SECONDS,
+    code_problem,
+    code_state,
+    masked_phone,
+    message_text,
+    new_code,
+)
 from node.origination.store import NodeStore, Task, new_id
 from node.outbox import Outbox
 from node.outbox.submissions import queue_outcome_in
 from runtime.clock import Clock
-from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
 
 if TYPE_CHECKING:
     from node.origination.engine import SourcePolicy
@@ -41,6 +50,7 @@ class Disbursement:
     clock: Clock
     outbox: Outbox
     policy: SourcePolicy
+    sms: SmsChannel
 
     def contract(self, application_id: str) -> dict[str, Any]:
         """The contract of an approved application (created on first read, then fixed)."""
@@ -65,20 +75,49 @@ class Disbursement:
             self.store.put_record_in(db, "contract", contract_id, application_id, record)
         return record
 
+    def send_signing_code(self, application_id: str, actor: str) -> tuple[str, float]:
+        """Texts a new one-time signing code to the applicant's phone (``signing_codes``); the
+        masked phone and when the code expires."""
+        contract = self.contract(application_id)
+        if contract["state"] == "signed":
+            raise FailedPrecondition("the contract is already signed")
+        phones = self.store.get_application(application_id).identifiers.get("phones") or []
+        if not phones:
+            raise FailedPrecondition("the application gave no phone to send a signing code to")
+        now, last = self.clock(), contract.get("signing_code")
+        if last is not None and now < last["sent_at"] + RESEND_AFTER_SECONDS:
+            wait = last["sent_at"] + RESEND_AFTER_SECONDS - now
+            raise ResourceExhausted(f"a code was sent {now - last['sent_at']:.0f} s ago", retry_after=wait)
+        code = new_code()
+        contract["signing_code"] = code_state(code, now)
+        with self.store.transaction() as db:  # kept before it is sent: a code in hand always signs
+            self.store.put_record_in(db, "contract", contract["contract_id"], application_id, contract)
+        self.sms.send(f"sign-{contract['contract_id']}-{now:.3f}", phones[0], message_text(code), now)
+        log.info("signing code sent", extra={"fields": {"application": application_id, "by": actor}})
+        return masked_phone(phones[0]), contract["signing_code"]["expires_at"]
+
     def sign(self, r: node_pb2.SignContractRequest, actor: str) -> dict[str, Any]:
+        """Signs with the face check, the code texted to the applicant (``send_signing_code``) and
+        the borrower's signature of the document; a wrong code is one of the code's tries."""
         contract = self.contract(r.application_id)
         if contract["state"] == "signed":
             raise FailedPrecondition("the contract is already signed")
         v = []
         if not r.face_verified:
             v.append(FieldViolation("face_verified", "the face check at signing must pass"))
-        if len(r.sms_code) != 6 or not r.sms_code.isdigit():
-            v.append(FieldViolation("sms_code", "the 6-digit SMS code is required"))
         if not verify_signature(contract["document"], r.borrower_public_key, r.signature):
             v.append(FieldViolation("signature", "not a valid Ed25519 signature of the contract's SHA-256 digest"))
+        state = contract.get("signing_code")
+        problem = code_problem(state, r.sms_code, self.clock())
+        if problem is not None:
+            if state is not None:  # a wrong try counts, kept
+                with self.store.transaction() as db:
+                    self.store.put_record_in(db, "contract", contract["contract_id"], r.application_id, contract)
+            v.append(FieldViolation("sms_code", problem))
         if v:
             raise InvalidArgument(v)
         app = self.store.get_application(r.application_id)
+        contract.pop("signing_code", None)  # used: it signs nothing else
         contract.update(state="signed", borrower_public_key=r.borrower_public_key.hex(), signature=r.signature.hex())
         with self.store.transaction() as db:
             self.store.put_record_in(db, "contract", contract["contract_id"], r.application_id, contract)

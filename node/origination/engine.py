@@ -21,6 +21,8 @@ from node.identity.normalise import InvalidIdentifier
 from node.identity.own_identifiers import OwnIdentifiers, stored_identifiers
 from node.keyed_locks import KeyedLocks
 from node.markers import record_filed_marker_in
+from node.monitoring.records import PostLoanRecords
+from node.monitoring.sms import RecordingSmsChannel, SmsChannel
 from node.origination import states
 from node.origination.application_check import KIND_NAMES, validate_application
 from node.origination.consortium_check import ConsortiumCheck, check_request, should_queue, stage1_limits
@@ -88,10 +90,14 @@ class Origination(Disbursement):
         policy: SourcePolicy,
         consortium: ConsortiumCheck,
         outbox: Outbox,
+        sms: SmsChannel | None = None,
     ) -> None:
+        """``sms``: texts the signing codes (default: recorded in the node's database, as the
+        post-loan reminders are; a real SMS gateway implements ``SmsChannel``)."""
         self.store, self.products, self.team, self.risk = store, products, team, risk
         self.sources, self.hub, self.tokeniser, self.clock, self.policy = sources, hub, tokeniser, clock, policy
         self.consortium, self.outbox = consortium, outbox
+        self.sms = sms if sms is not None else RecordingSmsChannel(PostLoanRecords(store))
         self._locks = KeyedLocks()  # calls changing one application across hub round trips: one at a time
 
     # -- stage 1 ------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     _LOAN + "SubmitDueDiligence": frozenset({CUSTOMER_MANAGER}),
     _LOAN + "DecideReferral": frozenset({CREDIT_APPROVER}),
     _LOAN + "GetContract": frozenset({CUSTOMER, CUSTOMER_MANAGER, CREDIT_APPROVER}),
+    _LOAN + "SendSigningCode": frozenset({CUSTOMER}),
     _LOAN + "SignContract": frozenset({CUSTOMER}),
     _LOAN + "RequestDrawdown": frozenset({CUSTOMER}),
     _LOAN + "ReviewDisbursement": frozenset({DISBURSEMENT_REVIEWER}),

@@ -162,6 +162,13 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
         self._visible(request.application_id)
         return _contract(self.engine.contract(request.application_id))
 
+    async def SendSigningCode(
+        self, request: node_pb2.SendSigningCodeRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.SendSigningCodeResponse:
+        self._visible(request.application_id)
+        sent_to, expires_at = self.engine.send_signing_code(request.application_id, current_call().principal)
+        return node_pb2.SendSigningCodeResponse(sent_to=sent_to, expires_at=to_timestamp(expires_at))
+
     async def SignContract(
         self, request: node_pb2.SignContractRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ContractView:

@@ -19,7 +19,7 @@ from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
 from tests.support.consortium import log_refusing_appends
-from tests.support.origination import application, findings, sign
+from tests.support.origination import application, findings, sign, signing_code, texted_code
 from tests.support.outbox import drained
 
 WAN = 10_000 * 100  # 万元 in fen
@@ -70,7 +70,35 @@ async def test_lao_wang_grey_zone_due_diligence_then_self_payment(bank) -> None:
     contract = await customer.get_contract(view.application_id)
     assert "180,000.00" in contract.document and contract.state == "awaiting_signature"
     borrower = Ed25519PrivateKey.generate()
-    signed = await customer.sign_contract(sign(contract, borrower))
+    with pytest.raises(LianfangRpcError) as err:  # no code texted yet
+        await customer.sign_contract(sign(contract, borrower, "123456"))
+    assert [v.field for v in err.value.violations] == ["sms_code"]
+    sent = await customer.send_signing_code(view.application_id)
+    assert sent.sent_to == "+86 139****2718" and sent.expires_at.seconds == int(clock.now) + 300  # LAO_WANG's phone
+    stale = texted_code(a.node)
+    with pytest.raises(LianfangRpcError) as err:  # one code a minute
+        await customer.send_signing_code(view.application_id)
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and err.value.retry_after == pytest.approx(60, abs=1)
+    wrong = "000000" if stale != "000000" else "111111"
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.sign_contract(sign(contract, borrower, wrong))
+    assert [(v.field, v.description) for v in err.value.violations] == [
+        ("sms_code", "not the code sent (4 tries left)")
+    ]
+    clock.advance(301)
+    with pytest.raises(LianfangRpcError) as err:  # the right code, too late
+        await customer.sign_contract(sign(contract, borrower, stale))
+    assert "expired" in err.value.violations[0].description
+    code = await signing_code(customer, a.node, view.application_id)
+    for _ in range(5):
+        with pytest.raises(LianfangRpcError):
+            await customer.sign_contract(sign(contract, borrower, wrong))
+    with pytest.raises(LianfangRpcError) as err:  # used up by five wrong tries: the right one no longer signs
+        await customer.sign_contract(sign(contract, borrower, code))
+    assert "too many wrong codes" in err.value.violations[0].description
+    clock.advance(60)
+    code = await signing_code(customer, a.node, view.application_id)
+    signed = await customer.sign_contract(sign(contract, borrower, code))
     assert signed.state == "signed" and signed.signature_valid
     drawdown = await customer.request_drawdown(view.application_id, 15 * WAN)
     assert (drawdown.payment_mode, drawdown.state) == ("self", "disbursed")  # below 受托支付起点
@@ -98,7 +126,8 @@ async def test_shendu_vision_above_pre_credit_entrusted_payment_with_review(bank
     )
     assert view.state == "approved" and view.final_limit_fen >= 80 * WAN
     contract = await customer.get_contract(view.application_id)
-    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
+    code = await signing_code(customer, b.node, view.application_id)
+    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate(), code))
     with pytest.raises(LianfangRpcError) as err:
         await customer.request_drawdown(view.application_id, 80 * WAN)  # entrusted needs a payee
     assert [v.field for v in err.value.violations] == ["payee_account"]
@@ -128,7 +157,8 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     assert view.final_limit_fen == 35 * WAN and view.final_rate > 0
     assert view.collateral_value_fen == 50 * WAN
     contract = await customer.get_contract(view.application_id)
-    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
+    code = await signing_code(customer, cc.node, view.application_id)
+    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate(), code))
     drawdown = await customer.request_drawdown(view.application_id, 35 * WAN, "31001520300050012345")
     assert (drawdown.payment_mode, drawdown.state) == ("entrusted", "pending_review")
     done = await cc.as_role("disbursement_reviewer").review_disbursement(drawdown.drawdown_id, True, "invoice ok")
@@ -140,6 +170,7 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     for call in (
         mallory.get_application(view.application_id),
         mallory.get_contract(view.application_id),
+        mallory.send_signing_code(view.application_id),
         mallory.sign_contract(sign(contract, Ed25519PrivateKey.generate())),
         mallory.request_drawdown(view.application_id, 1_000 * 100, "31001520300050012345"),
         mallory.get_loan(done.loan_id),
@@ -213,7 +244,7 @@ async def test_roles_transitions_and_restart(bank) -> None:  # type: ignore[no-u
         await a.as_role("credit_approver").decide_referral(view.application_id, True, "not referred")
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
     contract = await customer.get_contract(view.application_id)
-    tampered = sign(contract, Ed25519PrivateKey.generate())
+    tampered = sign(contract, Ed25519PrivateKey.generate(), await signing_code(customer, a.node, view.application_id))
     tampered.signature = bytes(64)
     with pytest.raises(LianfangRpcError) as err:
         await customer.sign_contract(tampered)
@@ -492,7 +523,9 @@ async def test_confirmed_fraud_closes_the_applications_tasks_and_rejects_its_pen
 
     customer = a.as_role("customer", "liu-deming")
     view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-dd-fraud"))
-    await customer.sign_contract(sign(await customer.get_contract(view.application_id), Ed25519PrivateKey.generate()))
+    code = await signing_code(customer, a.node, view.application_id)
+    contract = await customer.get_contract(view.application_id)
+    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate(), code))
     paid = await customer.request_drawdown(view.application_id, 5 * WAN)  # below review: disbursed
     waiting = await customer.request_drawdown(view.application_id, 20 * WAN, "31001520300050012345")
     assert (paid.state, waiting.state) == ("disbursed", "pending_review")

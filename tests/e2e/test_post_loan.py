@@ -19,7 +19,7 @@ from node.monitoring.accounts import MONTH_SECONDS
 from node.sources.personas import LAO_WANG
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
-from tests.support.origination import application, findings, sign
+from tests.support.origination import application, findings, sign, signing_code
 
 WAN = 10_000 * 100
 DAY = 86_400.0
@@ -45,7 +45,8 @@ async def lao_wang_loan(m: LocalMember, clock: ManualClock, ref: str) -> tuple[s
     (task,) = [t for t in await manager.list_tasks() if t.application_id == view.application_id]
     await manager.submit_due_diligence(task.task_id, findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000))
     contract = await customer.get_contract(view.application_id)
-    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate()))
+    code = await signing_code(customer, m.node, view.application_id)
+    await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate(), code))
     drawdown = await customer.request_drawdown(view.application_id, 15 * WAN)
     return view.application_id, drawdown.loan_id
 

@@ -15,6 +15,7 @@ from lianfang.v1 import common_pb2
 from clients.credentials import generate_key_file
 from clients.demo.consortium import start_local_consortium
 from runtime.tls import DevCertificateAuthority
+from tests.support.origination import texted_code
 
 CLI = [sys.executable, "-m", "clients.cli.main"]
 HELP_PATHS = [
@@ -197,8 +198,11 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         app = json.loads(out.stdout)
         assert app["state"] == "approved" and app["collateralValueFen"] == "50000000"  # int64: a string in JSON
         app_id = app["applicationId"]
+        out = await _arun("node", "sign-code", *common, app_id)
+        assert json.loads(out.stdout)["sentTo"] == "+86 158****2306", out.stderr
+        code = texted_code(member.node)  # what the borrower's phone shows
         out = await _arun(
-            "node", "sign", *common, app_id, "--borrower-key", str(borrower), "--sms-code", "123456", "--face-verified"
+            "node", "sign", *common, app_id, "--borrower-key", str(borrower), "--sms-code", code, "--face-verified"
         )
         assert json.loads(out.stdout)["signatureValid"] is True, out.stderr
         out = await _arun("node", "drawdown", *common, app_id, "--amount", "350000", "--payee", "6222020200112233445")

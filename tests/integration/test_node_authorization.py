@@ -84,6 +84,7 @@ def test_the_table_keeps_the_separation_of_duties() -> None:
         "SubmitApplication",
         "GetApplication",
         "GetContract",
+        "SendSigningCode",
         "SignContract",
         "RequestDrawdown",
         "GetLoan",

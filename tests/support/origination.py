@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, node_pb2
 
+from clients.node import NodeClient
 from node.origination.contracts import document_digest
+from node.server import RunningNode
 from node.sources.personas import Persona
 
 KINDS = {
@@ -59,11 +63,25 @@ def findings(
     )
 
 
-def sign(contract: node_pb2.ContractView, key: Ed25519PrivateKey) -> node_pb2.SignContractRequest:
+def texted_code(node: RunningNode) -> str:
+    """The signing code the node last texted (as the borrower reads it on the phone: the shipped
+    SMS channel records what it sends)."""
+    (*_, (_, _, text, _)) = node.engine.store.query("SELECT message_id, phone, text, sent_at FROM sms_messages")
+    (code,) = re.findall(r"\b\d{6}\b", text)
+    return code
+
+
+async def signing_code(customer: NodeClient, node: RunningNode, application_id: str) -> str:
+    """Asks the node to text a signing code, and reads it off the borrower's phone."""
+    await customer.send_signing_code(application_id)
+    return texted_code(node)
+
+
+def sign(contract: node_pb2.ContractView, key: Ed25519PrivateKey, sms_code: str = "") -> node_pb2.SignContractRequest:
     return node_pb2.SignContractRequest(
         application_id=contract.application_id,
         face_verified=True,
-        sms_code="482913",
+        sms_code=sms_code,
         borrower_public_key=key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
         signature=key.sign(document_digest(contract.document)),
     )

@@ -318,6 +318,20 @@ class ContractView(_message.Message):
     signature_valid: bool
     def __init__(self, contract_id: _Optional[str] = ..., application_id: _Optional[str] = ..., document: _Optional[str] = ..., document_sha256: _Optional[str] = ..., state: _Optional[str] = ..., borrower_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., signature_valid: _Optional[bool] = ...) -> None: ...
 
+class SendSigningCodeRequest(_message.Message):
+    __slots__ = ("application_id",)
+    APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    application_id: str
+    def __init__(self, application_id: _Optional[str] = ...) -> None: ...
+
+class SendSigningCodeResponse(_message.Message):
+    __slots__ = ("sent_to", "expires_at")
+    SENT_TO_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    sent_to: str
+    expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, sent_to: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class SignContractRequest(_message.Message):
     __slots__ = ("application_id", "face_verified", "sms_code", "borrower_public_key", "signature")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]

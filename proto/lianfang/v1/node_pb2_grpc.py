@@ -143,6 +143,11 @@ class LoanServiceStub:
                 request_serializer=lianfang_dot_v1_dot_node__pb2.GetContractRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_node__pb2.ContractView.FromString,
                 _registered_method=True)
+        self.SendSigningCode = channel.unary_unary(
+                '/lianfang.v1.LoanService/SendSigningCode',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.SendSigningCodeRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.SendSigningCodeResponse.FromString,
+                _registered_method=True)
         self.SignContract = channel.unary_unary(
                 '/lianfang.v1.LoanService/SignContract',
                 request_serializer=lianfang_dot_v1_dot_node__pb2.SignContractRequest.SerializeToString,
@@ -215,6 +220,13 @@ class LoanServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendSigningCode(self, request, context):
+        """Sends a one-time code by SMS to the applicant's phone; SignContract needs it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SignContract(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -279,6 +291,11 @@ def add_LoanServiceServicer_to_server(servicer, server):
                     servicer.GetContract,
                     request_deserializer=lianfang_dot_v1_dot_node__pb2.GetContractRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_node__pb2.ContractView.SerializeToString,
+            ),
+            'SendSigningCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendSigningCode,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.SendSigningCodeRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.SendSigningCodeResponse.SerializeToString,
             ),
             'SignContract': grpc.unary_unary_rpc_method_handler(
                     servicer.SignContract,
@@ -470,6 +487,33 @@ class LoanService:
             '/lianfang.v1.LoanService/GetContract',
             lianfang_dot_v1_dot_node__pb2.GetContractRequest.SerializeToString,
             lianfang_dot_v1_dot_node__pb2.ContractView.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendSigningCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/SendSigningCode',
+            lianfang_dot_v1_dot_node__pb2.SendSigningCodeRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.SendSigningCodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,62 @@
+"""One-time SMS codes for signing the e-contract (seed 002 stage 3: 人脸识别 + 短信验证码 +
+数字签名): the node sends a six-digit code to the applicant's own phone and the signature is
+accepted only with that code, so signing proves the phone is in the borrower's hand.
+
+A code lives ``CODE_TTL_SECONDS``; a new one may be asked for after ``RESEND_AFTER_SECONDS``
+(it replaces the old); ``MAX_ATTEMPTS`` wrong codes use it up. Only a salted digest is kept with
+the contract, never the code (the SMS gateway's own record is the provider's business).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+CODE_TTL_SECONDS = 300.0
+RESEND_AFTER_SECONDS = 60.0
+MAX_ATTEMPTS = 5
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def _digest(salt: str, code: str) -> str:
+    return hashlib.sha256(bytes.fromhex(salt) + code.encode()).hexdigest()
+
+
+def code_state(code: str, now: float) -> dict[str, Any]:
+    """What the contract keeps of a code sent at ``now``."""
+    salt = secrets.token_hex(16)
+    expires_at = now + CODE_TTL_SECONDS
+    return {"salt": salt, "digest": _digest(salt, code), "sent_at": now, "expires_at": expires_at, "tries": 0}
+
+
+def code_problem(state: dict[str, Any] | None, given: str, now: float) -> str | None:
+    """Why ``given`` does not sign (None: it is the code sent, in time). A wrong code counts as
+    one of its ``MAX_ATTEMPTS`` (the caller saves ``state``)."""
+    if state is None:
+        return "no signing code was sent: ask for one (SendSigningCode)"
+    if now > state["expires_at"]:
+        return "the signing code expired: ask for a new one"
+    if state["tries"] >= MAX_ATTEMPTS:
+        return "too many wrong codes: ask for a new one"
+    if hmac.compare_digest(_digest(state["salt"], given), state["digest"]):
+        return None
+    state["tries"] += 1
+    left = MAX_ATTEMPTS - state["tries"]
+    return f"not the code sent ({left} tries left)" if left else "not the code sent: ask for a new one"
+
+
+def masked_phone(e164: str) -> str:
+    """``+8615895472306`` → ``+86 158****2306``: enough for the borrower to know which phone."""
+    if e164.startswith("+86") and len(e164) == 14:
+        return f"+86 {e164[3:6]}****{e164[-4:]}"
+    return f"{e164[:4]}****{e164[-4:]}"
+
+
+def message_text(code: str) -> str:
+    minutes = int(CODE_TTL_SECONDS // 60)
+    return f"【联防】您的借款合同签署验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。"
