@@ -35,13 +35,29 @@ def retire_event(epoch: int, at: float) -> str:
     return json.dumps(["kr", epoch, at], separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class KeyEpochs:
+    """The token key epochs the hub knows of, for checking requests' tokens."""
+
+    created: frozenset[int]
+    """Every epoch ever created: a token of another epoch was keyed with no consortium key."""
+    live: frozenset[int]
+    """Created and not retired. A retired epoch's tokens still match (they are the canonical
+    keys of what was seen before the rotation), but a request with no live one comes from a
+    member whose keys are out of date."""
+
+
 class KeyBook:
     def __init__(self) -> None:
         self.encryption_keys: dict[str, bytes] = {}
         self.epochs: dict[int, Epoch] = {}
-        self.live_epochs: frozenset[int] | None = None
-        """The epochs created and not retired; None while the hub distributes no keys (members
-        then hold a key file the hub knows nothing of, and any epoch goes)."""
+        self.in_use: KeyEpochs | None = None
+        """None while the hub distributes no keys (members then hold a key file the hub knows
+        nothing of, and any epoch goes)."""
+
+    def _changed(self) -> None:
+        live = frozenset(e.epoch for e in self.epochs.values() if e.retired_at is None)
+        self.in_use = KeyEpochs(frozenset(self.epochs), live)
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if not decoded:
@@ -52,12 +68,12 @@ class KeyBook:
         elif kind == "ke" and int(decoded[1]) not in self.epochs:
             wrapped = {str(m): base64.b64decode(b) for m, b in dict(decoded[3]).items()}
             self.epochs[int(decoded[1])] = Epoch(int(decoded[1]), float(decoded[2]), wrapped)
-            self.live_epochs = frozenset(e.epoch for e in self.epochs.values() if e.retired_at is None)
+            self._changed()
         elif kind == "kr" and int(decoded[1]) in self.epochs:
             found = self.epochs[int(decoded[1])]
             if found.retired_at is None:
                 found.retired_at = float(decoded[2])
-                self.live_epochs = frozenset(e.epoch for e in self.epochs.values() if e.retired_at is None)
+                self._changed()
 
     def latest(self) -> int:
         return max(self.epochs, default=0)

@@ -8,6 +8,7 @@ import re
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from consortium.key_book import KeyEpochs
 from runtime.contract_limits import MAX_CHECK_TOKENS
 from runtime.errors import FieldViolation
 from runtime.timestamps import timestamp_problem
@@ -45,12 +46,15 @@ def check_token(token: common_pb2.Token, field: str, out: list[FieldViolation]) 
         out.append(FieldViolation(f"{field}.type", "unknown or unspecified token type"))
 
 
-def check_epoch(token: common_pb2.Token, live: frozenset[int] | None, field: str, out: list[FieldViolation]) -> None:
-    """A keyed-hash token of an epoch the hub's key book does not have in use (``KeyBook.live_epochs``)
-    would match nobody's: refused, so a node that missed a rotation hears of it."""
-    if live is not None and token.scheme == HMAC and token.epoch not in live:
-        in_use = ", ".join(map(str, sorted(live))) or "none"
-        out.append(FieldViolation(f"{field}.epoch", f"key epoch {token.epoch} is not in use (in use: {in_use})"))
+def check_epoch(token: common_pb2.Token, epochs: KeyEpochs | None, field: str, out: list[FieldViolation]) -> None:
+    """A keyed-hash token of an epoch the hub never created (``KeyBook.in_use``) was keyed with
+    no consortium key and would match nobody's: refused."""
+    if epochs is not None and token.scheme == HMAC and token.epoch not in epochs.created:
+        out.append(FieldViolation(f"{field}.epoch", f"key epoch {token.epoch} does not exist ({_in_use(epochs)})"))
+
+
+def _in_use(epochs: KeyEpochs) -> str:
+    return "in use: " + (", ".join(map(str, sorted(epochs.live))) or "none")
 
 
 def check_timestamp(ts: Timestamp, field: str, out: list[FieldViolation]) -> None:
@@ -63,9 +67,10 @@ _PURPOSES = frozenset(v for v in common_pb2.Purpose.values() if v)
 
 
 def check_request(
-    request: consortium_pb2.CheckRequest, prefix: str = "", live_epochs: frozenset[int] | None = None
+    request: consortium_pb2.CheckRequest, prefix: str = "", epochs: KeyEpochs | None = None
 ) -> list[FieldViolation]:
-    """``live_epochs``: the key epochs in use (``check_epoch``)."""
+    """``epochs``: the hub's key epochs (``check_epoch``; and a request whose keyed-hash tokens
+    are all of retired epochs is refused: its member's keys are out of date)."""
     out: list[FieldViolation] = []
     check_ref(request.application_ref, f"{prefix}application_ref", out)
     check_ref(request.consent_ref, f"{prefix}consent_ref", out)
@@ -86,23 +91,29 @@ def check_request(
         out.append(FieldViolation(f"{prefix}tokens", f"at most {MAX_TOKENS} tokens"))
     else:
         seen: set[tuple[int, int, int, bytes]] = set()
+        stale = epochs is not None  # until a token of a live epoch (or no keyed-hash token) is seen
         for i, token in enumerate(tokens):
             scheme, value, token_type = token.scheme, token.value, token.type
             lengths = TOKEN_LENGTHS.get(scheme)
             # the field path is only spelled out for a token that has something to report
             if lengths is None or not lengths[0] <= len(value) <= lengths[1] or token_type not in _TOKEN_TYPES:
                 check_token(token, f"{prefix}tokens[{i}]", out)
-            if live_epochs is not None and token.epoch not in live_epochs:
-                check_epoch(token, live_epochs, f"{prefix}tokens[{i}]", out)
+            if epochs is not None:
+                if token.epoch in epochs.live or scheme != HMAC:
+                    stale = False
+                elif token.epoch not in epochs.created:
+                    check_epoch(token, epochs, f"{prefix}tokens[{i}]", out)
             ident = (scheme, token_type, token.epoch, value)
             if ident in seen:
                 out.append(FieldViolation(f"{prefix}tokens[{i}]", "duplicate token"))
             seen.add(ident)
+        if stale and epochs is not None and not out:
+            out.append(FieldViolation(f"{prefix}tokens", f"all of a retired key epoch: the member's keys need refreshing ({_in_use(epochs)})"))
     return out
 
 
 def batch_check_request(
-    request: consortium_pb2.BatchCheckRequest, live_epochs: frozenset[int] | None = None
+    request: consortium_pb2.BatchCheckRequest, epochs: KeyEpochs | None = None
 ) -> list[FieldViolation]:
     if not request.checks:
         return [FieldViolation("checks", "at least one check is required")]
@@ -111,7 +122,7 @@ def batch_check_request(
     out: list[FieldViolation] = []
     refs: set[str] = set()
     for i, check in enumerate(request.checks):
-        out += check_request(check, f"checks[{i}].", live_epochs)
+        out += check_request(check, f"checks[{i}].", epochs)
         if check.application_ref in refs:
             out.append(FieldViolation(f"checks[{i}].application_ref", "duplicate in this batch"))
         refs.add(check.application_ref)

@@ -15,7 +15,7 @@ from consortium import wire
 from consortium.aliases import AliasBook, alias_event, pairs_in
 from consortium.auth import ADMIN_PREFIX
 from consortium.disputes import DisputeBook, dispute_response
-from consortium.key_book import KeyBook
+from consortium.key_book import KeyBook, KeyEpochs
 from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
@@ -252,21 +252,21 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         links.extend(self.aliases.unknown(pairs))
         return application_record(caller, request, now, self.aliases.canonical_keys(keys, pairs))
 
-    async def _validate(self, violations_of: Callable[[frozenset[int] | None], list[FieldViolation]]) -> None:
-        """Raises the request's violations, ``violations_of(live key epochs)``. A refused epoch
-        is looked at again after catching up with the log: another replica may have created
-        (or retired) it since this one last folded."""
-        violations = violations_of(self.keys.live_epochs)
-        if any(v.field.endswith(".epoch") for v in violations):
+    async def _validate(self, violations_of: Callable[[KeyEpochs | None], list[FieldViolation]]) -> None:
+        """Raises the request's violations, ``violations_of(the hub's key epochs)``. A refused
+        epoch is looked at again after catching up with the log: another replica may have
+        created it since this one last folded."""
+        violations = violations_of(self.keys.in_use)
+        if any(v.field.endswith(("epoch", "tokens")) for v in violations):
             await self.rings.catch_up()
-            violations = violations_of(self.keys.live_epochs)
+            violations = violations_of(self.keys.in_use)
         if violations:
             raise InvalidArgument(violations)
 
     async def Check(
         self, request: consortium_pb2.CheckRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.CheckResponse:
-        await self._validate(lambda live_epochs: check_request(request, live_epochs=live_epochs))
+        await self._validate(lambda epochs: check_request(request, epochs=epochs))
         return await self._check(current_call().principal, request)
 
     async def BatchCheck(
@@ -274,7 +274,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     ) -> consortium_pb2.BatchCheckResponse:
         """The batch is received at one instant and answered as if its Checks had been sent one
         after the other in request order (``Store.record_logged``, then the log's folds)."""
-        await self._validate(lambda live_epochs: batch_check_request(request, live_epochs=live_epochs))
+        await self._validate(lambda epochs: batch_check_request(request, epochs=epochs))
         caller = current_call().principal
         now = self.clock()
         for i, check in enumerate(request.checks):
@@ -334,7 +334,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             raise InvalidArgument(violations)
         await self.rings.catch_up()  # links learned on other replicas decide the canonical key
         epoch_refused: list[FieldViolation] = []
-        check_epoch(request.token, self.keys.live_epochs, "token", epoch_refused)
+        check_epoch(request.token, self.keys.in_use, "token", epoch_refused)
         if epoch_refused:
             raise InvalidArgument(epoch_refused)
         t = request.token

@@ -38,7 +38,13 @@ async def test_stacking_carries_over_a_rotation_through_the_nodes(tmp_path: Path
         second = await apply("lender-b", "wang-b")  # tokens under both epochs
         assert by_type(second.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["1H"] == (1, 1)
 
-        await c.retire_keys(1)
+        await c.admin.retire_key_epoch(1)  # the nodes learn of it at their next key refresh
+        assert c.members["lender-c"].tokeniser.epochs == [1, 2]
+        meanwhile = await apply("lender-c", "wang-c0")  # both epochs still: answered, not refused
+        assert meanwhile.state != "referred" or "HUB_REFUSED" not in meanwhile.decision.reasons
+        assert by_type(meanwhile.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["1H"] == (2, 2)
+        for m in c.members.values():
+            await m.node.refresh_keys()
         assert c.members["lender-c"].tokeniser.epochs == [2]
         third = await apply("lender-c", "wang-c")  # the new epoch only
         assert by_type(third.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["1H"] == (2, 2)

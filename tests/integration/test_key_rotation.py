@@ -71,15 +71,25 @@ async def test_history_carries_over_the_rotation(store: str, tmp_path: Path, req
         assert late.ring.size == 3 and late.ring.lenders == 3
         marked = await check(c, "lender-c", "c-2", [q_rid[1]])
         assert [h.marker_type for h in marked.blacklist] == [common_pb2.MARKER_TYPE_SUSPECT]
-        # A retired (or never created) epoch's tokens would match nobody's: refused, naming the field.
-        for stale, epoch in ((tokens(1, E1), 1), ([HmacTokeniser(os.urandom(32), 99).token(RID, "x")], 99)):
-            with pytest.raises(LianfangRpcError) as refused:
-                await check(c, "lender-c", f"c-stale-{epoch}", stale)
-            assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
-            assert refused.value.violations[0].field == "tokens[0].epoch"
-            assert refused.value.violations[0].description == f"key epoch {epoch} is not in use (in use: 2)"
+        # A node that has not refreshed its keys yet still sends both epochs: answered as before.
+        window = await check(c, "lender-a", "a-window", tokens(1, E1, E2))
+        assert by_type(window, RID)["1H"] == (2, 2)  # lender-b's and lender-c's, across the rotation
+        # Only retired-epoch tokens: the member's keys are out of date (its new identifiers would
+        # match nobody's); a never-created epoch's tokens match nothing at all.
         with pytest.raises(LianfangRpcError) as refused:
-            await c.members["lender-a"].hub_client.file_marker(q_rid[0], common_pb2.MARKER_TYPE_SUSPECT, "OLD_CASE")
+            await check(c, "lender-c", "c-stale", tokens(1, E1))
+        assert [(v.field, v.description) for v in refused.value.violations] == [
+            ("tokens", "all of a retired key epoch: the member's keys need refreshing (in use: 2)")
+        ]
+        with pytest.raises(LianfangRpcError) as refused:
+            await check(c, "lender-c", "c-99", [HmacTokeniser(os.urandom(32), 99).token(RID, "x"), *tokens(5, E2)])
+        assert [(v.field, v.description) for v in refused.value.violations] == [
+            ("tokens[0].epoch", "key epoch 99 does not exist (in use: 2)")
+        ]
+        with pytest.raises(LianfangRpcError) as refused:
+            await c.members["lender-a"].hub_client.file_marker(
+                HmacTokeniser(os.urandom(32), 7).token(RID, "x"), common_pb2.MARKER_TYPE_SUSPECT, "OLD_CASE"
+            )
         assert [v.field for v in refused.value.violations] == ["token.epoch"]
         # Without a link, a new-epoch token is simply new.
         stranger = await check(c, "lender-c", "c-3", [E2.token(RID, "110101199001010099")])
