@@ -108,7 +108,8 @@ def check_request(
                 out.append(FieldViolation(f"{prefix}tokens[{i}]", "duplicate token"))
             seen.add(ident)
         if stale and epochs is not None and not out:
-            out.append(FieldViolation(f"{prefix}tokens", f"all of a retired key epoch: the member's keys need refreshing ({_in_use(epochs)})"))
+            stale_keys = f"all of a retired key epoch: the member's keys need refreshing ({_in_use(epochs)})"
+            out.append(FieldViolation(f"{prefix}tokens", stale_keys))
     return out
 
 
