@@ -81,7 +81,7 @@ async def reconcile_marker_state(store: Store, rings: RingTracker, disputes: Dis
         if not markers:
             events.append(marker_event(token, False))
         for m in markers:  # as FileMarker logs a filing
-            events.append(marker_event(token, True, m.filer_member_id, m.filed_at))
+            events.append(marker_event(token, True, m.filer_member_id, m.filed_at, from_application=""))
     if events:
         await rings.publish(events)
         log.warning("marker state reconciled with the store", extra={"fields": {"tokens": corrected}})

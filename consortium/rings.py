@@ -130,25 +130,26 @@ def outcome_event(member_id: str, application_ref: str, outcome: int, at: float 
 
 
 def marker_event(
-    token: str, active: bool, filer: str = "", at: float | None = None, *, counts: bool | None = None
+    token: str, active: bool, filer: str = "", at: float | None = None, *, from_application: str | None = None
 ) -> str:
-    """A token's negative-marker state changed; ``filer``: who filed or withdrew; ``counts``: a
-    filing that counts as a contribution (give-to-get; entries without it count)."""
+    """A token's negative-marker state changed; ``filer``: who filed or withdrew;
+    ``from_application``: the filer's application that carried the token ("" none), which makes
+    the filing a contribution, one per application (give-to-get; entries without it count)."""
     body: list[Any] = ["m", token, int(active), filer]
     if at is not None:
         body.append(at)
-        if counts is not None:
-            body.append(int(counts))
+        if from_application is not None:
+            body.append(from_application)
     return json.dumps(body, separators=(",", ":"))
 
 
-def marker_change_event(action: str, marker: Marker, at: float, *, counts: bool | None = None) -> str:
+def marker_change_event(action: str, marker: Marker, at: float, *, from_application: str | None = None) -> str:
     """A marker filed or withdrawn (``action``), for the audit log and give-to-get: a protective
     filing, which changes no token's negative state (``marker_event``), and every withdrawal by
     the filer, whose filing then no longer counts as a contribution. The ring index ignores it.
-    ``counts``: as for ``marker_event``."""
+    ``from_application``: as for ``marker_event``."""
     body: list[Any] = ["mk", action, marker.marker_id, marker.token_key, marker.filer_member_id, marker.marker_type]
-    body += [marker.filed_at, at] if counts is None else [marker.filed_at, at, int(counts)]
+    body += [marker.filed_at, at] if from_application is None else [marker.filed_at, at, from_application]
     return json.dumps(body, separators=(",", ":"))
 
 

@@ -121,9 +121,10 @@ class UsageGuard:
         self._reported: set[tuple[str, str]] = set()  # (member, ref): one outcome counts once
         self._buckets: dict[str, tuple[float, float]] = {}  # member -> (tokens, at)
         self._checked = RecentChecks()  # one Check recorded twice (a retry on another replica) counts once
-        self._filed: set[tuple[str, str, str]] = set()  # (token, filer, filed at) of marker filings
+        # (token, filer, filed at) of marker filings -> the filer's application they came from
+        self._sources: dict[tuple[str, str, str], str | None] = {}
         self._withdrawn: set[tuple[str, str, str]] = set()  # the filings withdrawn since
-        self._counted: set[tuple[str, str, str]] = set()  # the filings that count as contributions
+        self._standing: dict[tuple[str, str], int] = {}  # (filer, application) -> its markers standing
         # member -> Checks admitted by this process and not yet folded: they count against the
         # limits meanwhile, or concurrent calls waiting on the store would all pass the same check
         self._in_flight: Counter[str] = Counter()
@@ -157,37 +158,51 @@ class UsageGuard:
             f.outcomes += 1
             f.contributions += 1
         elif kind == "m" and len(decoded) > 3 and decoded[2] and decoded[3]:
-            counts = len(decoded) <= 5 or bool(decoded[5])  # ["m", token, 1, filer, at, counts]
-            if len(decoded) > 4:  # a timed filing: the same entry repeated (a retried append) counts once
-                filing = (str(decoded[1]), str(decoded[3]), str(decoded[4]))
-                if filing in self._filed:
-                    return
-                self._filed.add(filing)  # markers are few next to Checks: kept whole
-                if counts:
-                    self._counted.add(filing)
-            f = self.figures(str(decoded[3]))
-            f.markers += 1
-            f.contributions += counts
+            # ["m", token, 1, filer, at, from_application]; a timed filing repeated (a retried
+            # append) counts once
+            filing = (str(decoded[1]), str(decoded[3]), str(decoded[4])) if len(decoded) > 4 else None
+            if filing is None or filing not in self._sources:
+                self._filing(filing, str(decoded[3]), str(decoded[5]) if len(decoded) > 5 else None)
         elif kind == "q":  # ["q", admin, member, daily quota or null, at, reason]
             if decoded[3] is None:
                 self.quotas.pop(str(decoded[2]), None)
             else:
                 self.quotas[str(decoded[2])] = int(decoded[3])
-        elif kind == "mk":  # ["mk", action, marker_id, token, filer, type, filed_at, at, counts]
+        elif kind == "mk":  # ["mk", action, marker_id, token, filer, type, filed_at, at, from_application]
             filing = (str(decoded[3]), str(decoded[4]), str(decoded[6]))
-            if decoded[1] == "file" and filing not in self._filed:  # a protective filing
-                counts = len(decoded) <= 8 or bool(decoded[8])
-                self._filed.add(filing)
-                if counts:
-                    self._counted.add(filing)
-                f = self.figures(filing[1])
-                f.markers += 1
-                f.contributions += counts
-            elif decoded[1] == "withdraw" and filing in self._filed and filing not in self._withdrawn:
+            if decoded[1] == "file" and filing not in self._sources:  # a protective filing
+                self._filing(filing, filing[1], str(decoded[8]) if len(decoded) > 8 else None)
+            elif decoded[1] == "withdraw" and filing in self._sources and filing not in self._withdrawn:
                 self._withdrawn.add(filing)  # a filing withdrawn is no contribution (file, withdraw, repeat)
-                f = self.figures(filing[1])
-                f.markers -= 1
-                f.contributions -= filing in self._counted
+                self._filing_withdrawn(filing)
+
+    def _filing(self, filing: tuple[str, str, str] | None, filer: str, source: str | None) -> None:
+        """A marker filed from application ``source``: one contribution per application however
+        many of its markers stand ("": from none, no contribution; None: an entry from before
+        filings named theirs, a contribution of its own)."""
+        if filing is not None:
+            self._sources[filing] = source  # markers are few next to Checks: kept whole
+        f = self.figures(filer)
+        f.markers += 1
+        if source is None:
+            f.contributions += 1
+        elif source:
+            standing = self._standing[(filer, source)] = self._standing.get((filer, source), 0) + 1
+            f.contributions += standing == 1
+
+    def _filing_withdrawn(self, filing: tuple[str, str, str]) -> None:
+        filer, source = filing[1], self._sources[filing]
+        f = self.figures(filer)
+        f.markers -= 1
+        if source is None:
+            f.contributions -= 1
+        elif source:
+            left = self._standing[(filer, source)] - 1
+            if left:
+                self._standing[(filer, source)] = left
+            else:
+                del self._standing[(filer, source)]
+                f.contributions -= 1
 
     def _count_check(self, member: str, at: float, tokens: int) -> None:
         """One Check, or a subject access request, which looks tokens up as a Check does (and is

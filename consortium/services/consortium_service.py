@@ -351,18 +351,20 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             case_ref=request.case_ref,
         )
         counts = await self._filed_from_own_application(marker, request.application_ref)
+        source = request.application_ref if counts else ""
         # The marker and its log entry in one step: a crash cannot keep one without the other.
         events = (
-            [marker_event(marker.token_key, True, marker.filer_member_id, now, counts=counts)]
+            [marker_event(marker.token_key, True, marker.filer_member_id, now, from_application=source)]
             if marker.marker_type in NEGATIVE
-            else [marker_change_event("file", marker, now, counts=counts)]  # protective: audited
+            else [marker_change_event("file", marker, now, from_application=source)]  # protective: audited
         )
         self.rings.apply(await self.store.add_marker_logged(marker, events, self.rings.cursor))
         return consortium_pb2.FileMarkerResponse(marker=marker_message(marker, now), counts_as_contribution=counts)
 
     async def _filed_from_own_application(self, marker: Marker, application_ref: str) -> bool:
         """Whether the filer's application ``application_ref`` carried the marker's token: only
-        then is the filing a contribution (give-to-get), not a marker on any token at all."""
+        then is the filing a contribution (give-to-get), not a marker on any token at all; and
+        an application's filings count once, however many (``UsageGuard``)."""
         if not application_ref:
             return False
         app = await self.store.get_application(marker.filer_member_id, application_ref)

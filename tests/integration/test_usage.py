@@ -281,6 +281,37 @@ async def test_markers_filed_and_withdrawn_are_no_contribution_and_protective_on
         await c.stop()
 
 
+async def test_an_applications_markers_count_once_however_many(tmp_path: Path) -> None:
+    """One Check (with as many made-up tokens as it may carry) cannot buy query rights by the
+    dozen: its markers, on one token again and again or on each of its tokens, are one
+    contribution while any stands, none once all are withdrawn."""
+    clock = ManualClock()
+    c = await consortium(tmp_path, clock, give_to_get_floor=0.6, give_to_get_grace=2)
+    a = c.members["lender-a"].hub_client
+    victim = common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION
+    try:
+        await a.check_request(check_request("g-0", *[phone(n) for n in range(40)]))
+        await a.check_request(check_request("g-1", phone(100)))
+        filed = []
+        for n in [1] * 5 + list(range(2, 40)):  # the same token again and again, then every other one
+            clock.advance(1)
+            filed.append(await a.file_marker(phone(n), victim, "ID_CARD_STOLEN", application_ref="g-0"))
+        usage = {u.member_id: u for u in await c.admin.list_usage()}["lender-a"]
+        assert (usage.markers_filed, usage.contribution_ratio) == (43, pytest.approx(1 / 2))
+        with pytest.raises(LianfangRpcError) as refused:  # 1 of 2 is below 0.6
+            await a.check_request(check_request("g-2", phone(200)))
+        assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        for marker in filed[:-1]:
+            await a.withdraw_marker(marker.marker_id, "filed by mistake")
+        usage = {u.member_id: u for u in await c.admin.list_usage()}["lender-a"]
+        assert (usage.markers_filed, usage.contribution_ratio) == (1, pytest.approx(1 / 2))  # one still stands
+        await a.withdraw_marker(filed[-1].marker_id, "filed by mistake")
+        usage = {u.member_id: u for u in await c.admin.list_usage()}["lender-a"]
+        assert (usage.markers_filed, usage.contribution_ratio) == (0, 0.0)
+    finally:
+        await c.stop()
+
+
 async def test_a_withdrawal_the_log_refused_is_logged_by_its_retry(tmp_path: Path) -> None:
     """The store takes the withdrawal, the log refuses the append: the call fails, and its retry
     (the marker already withdrawn) still logs the token's state and the withdrawal, so rings stop
