@@ -63,7 +63,8 @@ async def test_a_filing_the_log_never_heard_of_is_published_by_the_retention_pas
     after = await a.check_request(check_request("quiet-3", rid(73), device))
     assert after.blacklist and after.ring.size == 3 and after.ring.blacklisted == 3
     logged = [json.loads(e) for _, e in await c.hub.store.log_events(LOG_START, 10_000)]
-    assert ["m", key, 1, "lender-a", now] in logged  # as FileMarker logs it: watches and give-to-get see the filer
+    # as FileMarker logs it, watches see the filer; no application named: give-to-get counts nothing
+    assert ["m", key, 1, "lender-a", now, ""] in logged
 
 
 async def test_a_marker_missing_from_its_filer_index_alone_is_not_unflagged(hub) -> None:  # type: ignore[no-untyped-def]
