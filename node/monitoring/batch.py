@@ -66,16 +66,14 @@ class MonitoringBatch:
 
     async def run(self, now: float) -> BatchResult:
         result = BatchResult()
-        active = active_loans(self.store)
-        for loan in active:
+        for loan in active_loans(self.store):
             result.loans_checked += 1
             self._loan(loan, now, result)
             if loan.get("watch") != "registered" and self.hub is not None:
                 await self._register(loan, now)
-        still_lending = {loan["application_id"] for loan in active}  # the hub watches applications, not loans
         for loan in self.store.records_of_kind("loan") if self.hub is not None else ():
             repaid_and_watched = loan.get("state") == "repaid" and loan.get("watch") == "registered"
-            if repaid_and_watched and loan["application_id"] not in still_lending:
+            if repaid_and_watched and not self._still_lending(loan["application_id"]):
                 await self._unregister(loan, now)
         return result
 
@@ -177,6 +175,11 @@ class MonitoringBatch:
         except LianfangRpcError:
             return
         self._set_watch(loan, "registered", now, "hub watches the borrower")
+
+    def _still_lending(self, application_id: str) -> bool:
+        """Whether a loan of the application is active now (read afresh: a drawdown may have
+        been disbursed while this batch waited on the hub): the hub watches applications."""
+        return any(x.get("state") == "active" for x in self.store.records_for("loan", application_id))
 
     async def _unregister(self, loan: dict[str, Any], now: float) -> None:
         assert self.hub is not None

@@ -22,12 +22,15 @@ from node.origination.products import Product
 from node.origination.roles import DISBURSEMENT_REVIEWERS
 from node.origination.schedule import repayment_schedule
 from node.origination.signing_codes import (
+    DAY,
+    MAX_CODES_PER_DAY,
     RESEND_AFTER_SECONDS,
     code_problem,
     code_state,
     masked_phone,
     message_text,
     new_code,
+    sent_today,
 )
 from node.origination.store import NodeStore, Task, new_id
 from node.outbox import Outbox
@@ -88,8 +91,12 @@ class Disbursement:
         if last is not None and now < last["sent_at"] + RESEND_AFTER_SECONDS:
             wait = last["sent_at"] + RESEND_AFTER_SECONDS - now
             raise ResourceExhausted(f"a code was sent {now - last['sent_at']:.0f} s ago", retry_after=wait)
+        today = sent_today(last, now)
+        if today >= MAX_CODES_PER_DAY:
+            midnight = (now // DAY + 1) * DAY
+            raise ResourceExhausted(f"{today} signing codes sent today", retry_after=midnight - now)
         code = new_code()
-        contract["signing_code"] = code_state(code, now)
+        contract["signing_code"] = code_state(code, now, today + 1)
         with self.store.transaction() as db:  # kept before it is sent: a code in hand always signs
             self.store.put_record_in(db, "contract", contract["contract_id"], application_id, contract)
         self.sms.send(f"sign-{contract['contract_id']}-{now:.3f}", phones[0], message_text(code), now)

@@ -30,7 +30,7 @@ from node.origination.consortium_features import consortium_features
 from node.origination.decision import APPROVE, DECLINE, DUE_DILIGENCE, REFER, stage1_decision
 from node.origination.disbursement import Disbursement
 from node.origination.due_diligence import FieldTeam, score_findings, validate_findings
-from node.origination.limits import round_down
+from node.origination.limits import collateral_cap, round_down
 from node.origination.products import Product
 from node.origination.risk import RiskModel
 from node.origination.roles import CREDIT_APPROVERS
@@ -313,7 +313,7 @@ class Origination(Disbursement):
         result = score_findings(findings, app.features, now, opened_at=opened_at)
         product = self.products[app.product_code]
         pre = int(app.decision["pre_credit_limit_fen"])
-        final = min(product.max_amount_fen, round_down(pre * result.factor))
+        final = min(collateral_cap(product, app.collateral_value_fen), round_down(pre * result.factor))
         app.decision["due_diligence"] = {
             "score": result.score,
             "factor": result.factor,
@@ -344,7 +344,8 @@ class Origination(Disbursement):
             with self.store.transaction() as db:
                 self.store.close_task_in(db, task)
         if approve and not app.final_limit_fen:
-            app.final_limit_fen = max(app.amount_fen, int(app.decision.get("pre_credit_limit_fen", 0)))
+            wanted = max(app.amount_fen, int(app.decision.get("pre_credit_limit_fen", 0)))
+            app.final_limit_fen = min(wanted, collateral_cap(self.products[app.product_code], app.collateral_value_fen))
             app.final_rate = float(
                 app.decision.get("annual_rate") or max(self.products[app.product_code].price_grid.values())
             )

@@ -28,7 +28,14 @@ def pre_credit_limit(product: Product, features: Mapping[str, Any]) -> int:
         return 0
     by_revenue = revenue * 100 * product.revenue_factor
     by_flow = flow * 100 * product.flow_factor
-    limit = min(by_revenue, by_flow)
-    if product.collateral_ratio:
-        limit = min(limit, float(features.get("collateral_value") or 0) * 100 * product.collateral_ratio)
-    return min(product.max_amount_fen, round_down(limit))
+    pledged = round(float(features.get("collateral_value") or 0) * 100)
+    return min(collateral_cap(product, pledged), round_down(min(by_revenue, by_flow)))
+
+
+def collateral_cap(product: Product, collateral_value_fen: int) -> int:
+    """The most the product lends: its maximum, and for one lending against collateral, the
+    pledge × collateral_ratio. Every limit obeys it: the pre-credit limit, and the final one that
+    due diligence or a credit approver sets."""
+    if not product.collateral_ratio:
+        return product.max_amount_fen
+    return min(product.max_amount_fen, round_down(collateral_value_fen * product.collateral_ratio))

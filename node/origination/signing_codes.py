@@ -3,8 +3,10 @@
 accepted only with that code, so signing proves the phone is in the borrower's hand.
 
 A code lives ``CODE_TTL_SECONDS``; a new one may be asked for after ``RESEND_AFTER_SECONDS``
-(it replaces the old); ``MAX_ATTEMPTS`` wrong codes use it up. Only a salted digest is kept with
-the contract, never the code (the SMS gateway's own record is the provider's business).
+(it replaces the old), at most ``MAX_CODES_PER_DAY`` a UTC day; ``MAX_ATTEMPTS`` wrong codes use
+it up — so at most 50 guesses a day at one contract, one chance in 20,000. Only a salted digest
+is kept with the contract, never the code (the SMS gateway's own record is the provider's
+business; the shipped recording channel keeps the text in the node's database).
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ from typing import Any
 CODE_TTL_SECONDS = 300.0
 RESEND_AFTER_SECONDS = 60.0
 MAX_ATTEMPTS = 5
+MAX_CODES_PER_DAY = 10
+DAY = 86_400.0
+
+
+def sent_today(state: dict[str, Any] | None, now: float) -> int:
+    """Codes sent for the contract this UTC day, the last one's ``state`` counting them."""
+    if state is None or int(state["sent_at"] // DAY) != int(now // DAY):
+        return 0
+    return int(state.get("today", 1))
 
 
 def new_code() -> str:
@@ -27,11 +38,12 @@ def _digest(salt: str, code: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + code.encode()).hexdigest()
 
 
-def code_state(code: str, now: float) -> dict[str, Any]:
-    """What the contract keeps of a code sent at ``now``."""
+def code_state(code: str, now: float, today: int = 1) -> dict[str, Any]:
+    """What the contract keeps of a code sent at ``now``, the ``today``-th this UTC day."""
     salt = secrets.token_hex(16)
     expires_at = now + CODE_TTL_SECONDS
-    return {"salt": salt, "digest": _digest(salt, code), "sent_at": now, "expires_at": expires_at, "tries": 0}
+    digest = _digest(salt, code)
+    return {"salt": salt, "digest": digest, "sent_at": now, "expires_at": expires_at, "tries": 0, "today": today}
 
 
 def code_problem(state: dict[str, Any] | None, given: str, now: float) -> str | None:

@@ -571,3 +571,40 @@ async def test_applicant_text_with_control_characters_is_refused(bank) -> None: 
     fine = application(LAO_WANG, "lw-ctl")
     fine.applicant_name = "老王家常菜·浦东店 (Lao Wang's)"
     assert (await customer.submit_application(fine)).applicant_name == fine.applicant_name
+
+
+async def test_due_diligence_never_lends_past_the_pledge(bank) -> None:  # type: ignore[no-untyped-def]
+    """A 30万 machine secures 21万 at 70 %: asking 30万 goes to due diligence, and the strongest
+    findings still set the final limit no higher than the pledge allows."""
+    c, clock = bank
+    cc = c.members["lender-c"]
+    request = application(JINGCHENG_PARTS, "jc-pledge")
+    request.collateral_value_fen = request.amount_fen = 30 * WAN
+    view = await cc.as_role("customer", "liu-deming").submit_application(request)
+    assert (view.state, view.decision.pre_credit_limit_fen) == ("due_diligence", 21 * WAN)
+    manager = cc.as_role("customer_manager", view.assigned_to)
+    (task,) = [t for t in await manager.list_tasks() if t.application_id == view.application_id]
+    strong = findings(clock.now, soft=5, consistent=True, wallet_yuan=900_000, customs=True)
+    view = await manager.submit_due_diligence(task.task_id, strong)
+    # below the amount asked: a credit approver decides, within the pledge too
+    assert (view.state, view.final_limit_fen) == ("referred", 21 * WAN)
+    approver = cc.as_role("credit_approver")
+    view = await approver.decide_referral(view.application_id, True, "lend what the machine secures")
+    assert view.state == "approved" and view.final_limit_fen == 21 * WAN
+
+
+async def test_signing_codes_are_rationed(bank) -> None:  # type: ignore[no-untyped-def]
+    """One a minute and ten a day: with five tries each, a guesser gets 50 tries a day."""
+    c, clock = bank
+    customer = c.members["lender-c"].as_role("customer", "liu-deming")
+    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-codes"))
+    assert view.state == "approved"
+    clock.advance(86_400 - clock.now % 86_400 + 60)  # early in a UTC day
+    for _ in range(10):
+        await customer.send_signing_code(view.application_id)
+        clock.advance(61)
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.send_signing_code(view.application_id)
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "10 signing codes sent today" in err.value.message
+    clock.advance(86_400)
+    assert (await customer.send_signing_code(view.application_id)).sent_to == "+86 158****2306"

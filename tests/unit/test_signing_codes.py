@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import json
 
-from node.origination.signing_codes import CODE_TTL_SECONDS, MAX_ATTEMPTS, code_problem, code_state, masked_phone
+from node.origination.signing_codes import (
+    CODE_TTL_SECONDS,
+    MAX_ATTEMPTS,
+    code_problem,
+    code_state,
+    masked_phone,
+    sent_today,
+)
 
 
 def test_only_a_salted_digest_is_kept_and_each_code_has_its_own_salt() -> None:
@@ -27,3 +34,10 @@ def test_a_code_signs_once_in_time_and_wrong_tries_use_it_up() -> None:
 def test_the_phone_is_shown_masked() -> None:
     assert masked_phone("+8615895472306") == "+86 158****2306"
     assert masked_phone("+85291234567") == "+852****4567"
+
+
+def test_codes_sent_are_counted_per_utc_day() -> None:
+    day = 86_400.0
+    assert sent_today(None, 5 * day) == 0
+    third = code_state("123456", 5 * day + 10, today=3)
+    assert sent_today(third, 5 * day + 20) == 3 and sent_today(third, 6 * day) == 0
