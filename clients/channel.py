@@ -6,7 +6,7 @@ import grpc
 
 from clients.replicas import ReplicaChannel
 from runtime.config import ConfigError
-from runtime.tls import channel_credentials
+from runtime.tls import CHANNEL_SETTINGS, channel_credentials
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024  # the servers' default limit too
 DEFAULT_OPTIONS = (
@@ -28,6 +28,7 @@ def open_channel(
     plaintext: bool = False,
     server_name: str = "",
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    settings: tuple[str, str, str] = CHANNEL_SETTINGS,
 ) -> grpc.aio.Channel:
     """A grpc.aio channel; ``ca_file`` is the CA that signed the server's certificate.
 
@@ -35,7 +36,12 @@ def open_channel(
     :class:`clients.replicas.ReplicaChannel`: round robin, idempotent calls failing over.
 
     ``max_message_bytes`` bounds what it sends and receives: a request over it fails here with
-    RESOURCE_EXHAUSTED instead of travelling to a server that would refuse it."""
+    RESOURCE_EXHAUSTED instead of travelling to a server that would refuse it.
+
+    The CA, certificate and key files are checked here (``runtime.tls.channel_credentials``): one
+    that cannot be used is a ConfigError naming its setting — ``settings``, the names of the CA,
+    certificate and key settings (a node's ``hub_ca_file``…) — where grpc would open a channel
+    whose every call fails."""
     options: list[tuple[str, str | int]] = [
         *DEFAULT_OPTIONS,
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -52,6 +58,7 @@ def open_channel(
                 plaintext=plaintext,
                 server_name=server_name,
                 max_message_bytes=max_message_bytes,
+                settings=settings,
             )
             for a in addresses
         ]
@@ -62,4 +69,5 @@ def open_channel(
         return grpc.aio.insecure_channel(address, options=options)
     if not ca_file:
         raise ConfigError("a CA file is required for TLS (--ca, or a *_ca_file setting; or plaintext)")
-    return grpc.aio.secure_channel(address, channel_credentials(ca_file, cert_file, key_file), options=options)
+    credentials = channel_credentials(ca_file, cert_file, key_file, settings=settings)
+    return grpc.aio.secure_channel(address, credentials, options=options)

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from runtime.tls import read_private_key
+
 HUB_AUDIENCE = "lianfang-hub"
 KEYS_AUDIENCE = "lianfang-keys"
 REUSABLE_SCOPES = frozenset({"query", "evaluate"})  # the hot paths: reused until near expiry
@@ -49,10 +51,9 @@ def generate_key_file(path: str | Path) -> bytes:
 
 
 def load_private_key(path: str | Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: not an Ed25519 private key")
-    return key
+    """An Ed25519 signing key from a PEM file; a file that is none is a ValueError naming it
+    (``runtime.tls.read_private_key``: a server wraps it as a ConfigError naming the setting)."""
+    return read_private_key(path, Ed25519PrivateKey, "Ed25519")
 
 
 def public_key_bytes(key: Ed25519PrivateKey) -> bytes:

@@ -20,6 +20,8 @@ from lianfang.v1 import audit_pb2
 
 from consortium.merkle import MerkleTree
 from consortium.store.base import LogCursor
+from runtime.config import setting_file
+from runtime.tls import read_private_key
 
 STH_CONTEXT = b"lianfang-signed-tree-head-v1\x00"
 
@@ -30,12 +32,10 @@ def signed_tree_head_bytes(tree_size: int, timestamp_ms: int, root: bytes) -> by
 
 
 def load_signing_key(path: str) -> Ed25519PrivateKey:
-    """The hub's audit key from a PEM file (``lianfang keys new signing`` makes one)."""
-    with open(path, "rb") as f:
-        key = serialization.load_pem_private_key(f.read(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: not an Ed25519 private key")
-    return key
+    """The hub's audit key from a PEM file (``lianfang keys new signing`` makes one). A file that
+    is not one is a ConfigError naming ``audit_key_file``, the setting (one line at start-up)."""
+    with setting_file("audit_key_file", path):
+        return read_private_key(path, Ed25519PrivateKey, "Ed25519")
 
 
 def ring_id_key(signing_key: Ed25519PrivateKey | None) -> bytes:

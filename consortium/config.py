@@ -13,7 +13,7 @@ from consortium.markers import MarkerPolicy
 from consortium.records import LONGEST_WINDOW, YEAR
 from consortium.usage import UsagePolicy
 from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
-from runtime.config import ConfigError
+from runtime.config import ConfigError, check_log_level, check_message_bytes, check_numbers
 from runtime.event_loop import resolve as resolve_event_loop
 
 MAX_MARKER_YEARS = 100
@@ -134,6 +134,24 @@ class HubConfig:
             raise ConfigError(f"hub: {error}") from None
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("hub: tls_cert and tls_key are required (or set plaintext = true)")
+        check_log_level("hub", self.log_level)
+        check_numbers(
+            "hub",
+            self,
+            positive=("store_probe_seconds",),
+            non_negative=(
+                "daily_check_quota",
+                "checks_per_second",
+                "check_burst",
+                "give_to_get_floor",
+                "give_to_get_grace",
+                "scraping_checks",
+                "purge_interval_seconds",
+                "member_cache_seconds",
+                "grace_seconds",
+            ),
+        )
+        check_message_bytes("hub", self.max_message_bytes)
         days = self.application_retention_days
         if not (math.isfinite(days) and days * 86_400 >= LONGEST_WINDOW):
             raise ConfigError(

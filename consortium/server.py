@@ -39,7 +39,7 @@ from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
 from consortium.watch import WatchBook
 from runtime.clock import Clock, system_clock
-from runtime.config import ConfigError
+from runtime.config import ConfigError, setting_file
 from runtime.errors import Unavailable
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
@@ -73,20 +73,38 @@ def store_from_url(url: str, application_retention_days: float | None = None, *,
     )
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        path = url.removeprefix("sqlite://").removeprefix("/")
-        if not path:
-            raise ConfigError(f"store: {url!r} has no database path")
+        path = sqlite_path(url)
         if must_exist and not Path(path).is_file():
             raise ConfigError(
                 f"store: no SQLite database at {Path(path).absolute()} (sqlite:///relative/to/the/working/"
                 "directory.db; an absolute path takes four slashes: sqlite:////var/lianfang/hub.db)"
             )
-        return open_store("sqlite", {"path": path})
+        with setting_file("store", path if path == ":memory:" else Path(path).absolute()):
+            return open_store("sqlite", {"path": path})
+    if parsed.scheme in {"redis", "rediss", "unix", "redis+cluster", "rediss+cluster"} and not url.startswith(
+        f"{parsed.scheme}://"
+    ):
+        raise ConfigError(f"store: {url!r} is not a URL: {parsed.scheme}://host:port…")
     if parsed.scheme in {"redis", "rediss", "unix"}:
         return open_store("redis", {"url": url, **retention})
     if parsed.scheme in {"redis+cluster", "rediss+cluster"}:
         return open_store("redis", {"url": url.replace("+cluster", "", 1), "cluster": True, **retention})
-    raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite://, redis://, redis+cluster://)")
+    raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite:///, redis://, redis+cluster://)")
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL. Anything else
+    starting ``sqlite:`` is a ConfigError: ``sqlite:/hub.db`` or ``sqlite://hub.db`` would
+    otherwise name a file nobody meant (``./sqlite:/hub.db``) and serve a new, empty consortium."""
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(
+            f"store: {url!r} is not a SQLite URL: sqlite:///relative/to/the/working/directory.db, or "
+            "sqlite:////absolute/path.db (four slashes)"
+        )
+    path = url.removeprefix("sqlite:///")
+    if not path:
+        raise ConfigError(f"store: {url!r} has no database path")
+    return path
 
 
 def store_location(url: str) -> str:
@@ -94,7 +112,7 @@ def store_location(url: str) -> str:
     one depends on the working directory), a Redis URL without its credentials."""
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
-        return str(Path(url.removeprefix("sqlite://").removeprefix("/")).absolute())
+        return str(Path(sqlite_path(url)).absolute())
     host = parsed.hostname or ""
     return f"{parsed.scheme}://{host}{f':{parsed.port}' if parsed.port else ''}{parsed.path}"
 
@@ -180,6 +198,12 @@ async def start_hub(
     store: Store | None = None,
     marker_policy: MarkerPolicy | None = None,
 ) -> RunningHub:
+    # the files first, then the store: a hub refused for a bad certificate or key file leaves
+    # no new database behind (a port in use still does: the store's services are bound with it)
+    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
+    if tls is not None:
+        tls.read()
+    audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     store = store or store_from_url(config.store, config.application_retention_days)
     authenticator = Authenticator(
         store,
@@ -188,7 +212,6 @@ async def start_hub(
         bind_certificates=bool(config.tls_client_ca),
         member_cache_seconds=config.member_cache_seconds,
     )
-    audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     usage = UsageGuard(config.usage_policy())
     policy = marker_policy or config.marker_policy()
     disputes = DisputeBook()
@@ -237,7 +260,6 @@ async def start_hub(
         )
     rings.live = True
     tune_gc_for_a_large_heap()
-    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart
     hub_metrics = HubMetrics(registry)
     hub_metrics.ring_link_drift.set_function(lambda: rings.drifted)

@@ -6,8 +6,11 @@ import base64
 import math
 from dataclasses import dataclass, field
 
-from runtime.config import ConfigError
+from runtime.config import ConfigError, check_log_level, check_message_bytes, check_numbers
 from runtime.event_loop import resolve as resolve_event_loop
+
+MAX_EPOCH = 2**32 - 1
+"""Largest key epoch: tokens carry it as a uint32."""
 
 
 @dataclass(frozen=True)
@@ -209,27 +212,40 @@ class NodeConfig:
             raise ConfigError("node: consortium_key_file is required (or set key_source = hub)")
         if self.key_source == "hub" and not self.encryption_key_file:
             raise ConfigError("node: key_source = hub needs encryption_key_file (this member's X25519 key)")
-        if self.max_message_bytes < 1024:
-            raise ConfigError("node: max_message_bytes must be at least 1024")
-        if self.hub_timeout_seconds <= 0:
-            raise ConfigError("node: hub_timeout_seconds must be positive")
-        self._check_reliability()
+        check_log_level("node", self.log_level)
+        check_message_bytes("node", self.max_message_bytes)
+        self._check_numbers()
 
-    def _check_reliability(self) -> None:
-        positive = (
-            "outbox_poll_seconds",
-            "outbox_timeout_seconds",
-            "outbox_backoff_base_seconds",
-            "outbox_backoff_max_seconds",
-            "circuit_reset_seconds",
+    def _check_numbers(self) -> None:
+        """Every numeric setting in its range (and finite), a ConfigError naming the first that is not."""
+        check_numbers(
+            "node",
+            self,
+            positive=(
+                "hub_timeout_seconds",
+                "key_refresh_seconds",
+                "source_deadline_seconds",
+                "key_service_timeout_seconds",
+                "outbox_poll_seconds",
+                "outbox_timeout_seconds",
+                "outbox_backoff_base_seconds",
+                "outbox_backoff_max_seconds",
+                "circuit_reset_seconds",
+            ),
+            non_negative=(
+                "grace_seconds",
+                "source_latency_ms",
+                "source_timeout_rate",
+                "monitor_interval_seconds",
+                "deadline_margin_seconds",
+                "key_epoch",
+            ),
+            at_least={"circuit_failure_threshold": 1},
         )
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"node: {name} must be positive")
-        if self.circuit_failure_threshold < 1:
-            raise ConfigError("node: circuit_failure_threshold must be at least 1")
-        if self.deadline_margin_seconds < 0:
-            raise ConfigError("node: deadline_margin_seconds must not be negative")
+        if self.key_epoch > MAX_EPOCH:
+            raise ConfigError(f"node: key_epoch must be at most {MAX_EPOCH} (tokens carry it as a uint32)")
+        if self.source_timeout_rate > 1:
+            raise ConfigError(f"node: source_timeout_rate is a share, 0 to 1, got {self.source_timeout_rate!r}")
         if not (self.outbox_keep_payload_days >= 0 and math.isfinite(self.outbox_keep_payload_days)):
             raise ConfigError("node: outbox_keep_payload_days must be a number of days, 0 or more (0: keep for ever)")
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from grpc_health.v1 import health
 from lianfang.v1 import node_pb2, node_pb2_grpc
 from prometheus_client import CollectorRegistry
@@ -20,7 +24,6 @@ from clients.circuit import CircuitBreaker
 from clients.credentials import JwtSigner, load_private_key
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from clients.key_epochs import load_encryption_key
 from clients.keys import KeyServiceClient, key_service_signer
 from node.config import NodeConfig
 from node.hub_gate import HubGate
@@ -53,11 +56,12 @@ from node.screening import OriginationServicer
 from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
 from runtime.clock import Clock, system_clock
-from runtime.config import ConfigError
+from runtime.config import ConfigError, setting_file
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import create_server, serve
-from runtime.tls import TlsConfig
+from runtime.sqlite_writes import probe_sqlite_write
+from runtime.tls import TlsConfig, read_private_key
 
 log = logging.getLogger("lianfang.node")
 
@@ -69,16 +73,44 @@ MARKER_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["MarkerService"].full
 
 
 def read_consortium_key(path: str) -> bytes:
+    with setting_file("consortium_key_file", path):
+        text = Path(path).read_text(encoding="ascii", errors="replace").strip()
     try:
-        text = Path(path).read_text().strip()
         key = bytes.fromhex(text)
-    except FileNotFoundError:
-        raise ConfigError(f"consortium_key_file {path} not found") from None
     except ValueError:
-        raise ConfigError(f"consortium_key_file {path}: expected 64 hex characters") from None
+        raise ConfigError(f"consortium_key_file: {path}: expected 64 hex characters") from None
     if len(key) != 32:
-        raise ConfigError(f"consortium_key_file {path}: expected a 32-byte key")
+        raise ConfigError(f"consortium_key_file: {path}: expected 64 hex characters (a 32-byte key)")
     return key
+
+
+def member_key(config: NodeConfig) -> Ed25519PrivateKey:
+    """This member's signing key (``member_key_file``); a file that is none is a ConfigError."""
+    with setting_file("member_key_file", config.member_key_file):
+        return load_private_key(config.member_key_file)
+
+
+def encryption_key(config: NodeConfig) -> X25519PrivateKey:
+    """This member's X25519 key (``encryption_key_file``); a file that is none is a ConfigError."""
+    with setting_file("encryption_key_file", config.encryption_key_file):
+        return read_private_key(config.encryption_key_file, X25519PrivateKey, "X25519")
+
+
+def open_node_store(config: NodeConfig) -> NodeStore:
+    """The node's database (``database``), written to once at start (``probe_sqlite_write``): a
+    file that is not a database, a folder it cannot be made in, or a read-only file is a
+    ConfigError naming the file, not a node that serves and then fails every write."""
+    path = config.database
+    with setting_file("database", path if path == ":memory:" else Path(path).absolute()):
+        store = NodeStore(path)
+        try:
+            if path != ":memory:":  # its own connection (NodeStore keeps its own to itself)
+                with contextlib.closing(sqlite3.connect(path, isolation_level=None, timeout=5.0)) as db:
+                    probe_sqlite_write(db)
+        except BaseException:
+            store.close()
+            raise
+    return store
 
 
 @dataclass
@@ -161,7 +193,7 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: 
         config.scenario_file or None,
     )
     risk = RiskModel.load(config.rules_file) if config.rules_file else RiskModel.load()
-    store = NodeStore(config.database)
+    store = open_node_store(config)
     breaker = CircuitBreaker("hub", config.circuit_failure_threshold, config.circuit_reset_seconds, clock)
     return Origination(
         store=store,
@@ -179,9 +211,7 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: 
             hub_unavailable=config.hub_unavailable_policy,
             deadline_margin=config.deadline_margin_seconds,
         ),
-        consortium=ConsortiumCheck(
-            hub, tokeniser, HubGate(breaker), consent_key(load_private_key(config.member_key_file))
-        ),
+        consortium=ConsortiumCheck(hub, tokeniser, HubGate(breaker), consent_key(member_key(config))),
         outbox=Outbox(store),
     )
 
@@ -202,7 +232,11 @@ def build_drainer(config: NodeConfig, engine: Origination, clock: Clock) -> Drai
 
 
 async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> RunningNode:
-    signer = JwtSigner(config.member_id, load_private_key(config.member_key_file))
+    # the TLS files first: a node refused for a bad certificate leaves no new database behind
+    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
+    if tls is not None:
+        tls.read()
+    signer = JwtSigner(config.member_id, member_key(config))
     channel = open_channel(
         config.hub_address,
         ca_file=config.hub_ca_file,
@@ -210,6 +244,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         key_file=config.hub_key_file,
         plaintext=config.hub_plaintext,
         max_message_bytes=config.max_message_bytes,
+        settings=("hub_ca_file", "hub_cert_file", "hub_key_file"),
     )
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
     refresh: Callable[[], Awaitable[list[int]]] | None = None
@@ -217,7 +252,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         tokeniser = KeyRing(oprf=oprf_tokeniser(config, signer))
     elif config.key_source == "hub":
         tokeniser = KeyRing()
-        private = load_encryption_key(config.encryption_key_file)
+        private = encryption_key(config)
 
         async def refresh() -> list[int]:
             return await tokeniser.refresh(hub, config.member_id, private)
@@ -235,7 +270,6 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         raise ConfigError("node: api_identity_key must be a base64 raw 32-byte Ed25519 public key") from None
     engine = build_engine(config, hub, tokeniser, clock)
     post_loan = build_post_loan(config, engine, clock)
-    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
     registry = CollectorRegistry()  # this node's own: several nodes in one process keep apart
     node_metrics = NodeMetrics(registry)
     server, port, health_servicer = await create_server(
@@ -322,12 +356,15 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
 
 def oprf_tokeniser(config: NodeConfig, signer: JwtSigner) -> OprfTokeniser:
     """The key-service client of ``token_mode = "oprf"`` (mutual TLS, ``evaluate`` JWTs)."""
+    own = {name: getattr(config, f"key_service_{name}") for name in ("ca_file", "cert_file", "key_file")}
+    settings = tuple(f"key_service_{name}" if own[name] else f"hub_{name}" for name in own)  # the one used
     channel = open_channel(
         config.key_service_address,
-        ca_file=config.key_service_ca_file or config.hub_ca_file,
-        cert_file=config.key_service_cert_file or config.hub_cert_file,
-        key_file=config.key_service_key_file or config.hub_key_file,
+        ca_file=own["ca_file"] or config.hub_ca_file,
+        cert_file=own["cert_file"] or config.hub_cert_file,
+        key_file=own["key_file"] or config.hub_key_file,
         plaintext=config.key_service_plaintext,
+        settings=(settings[0], settings[1], settings[2]),
     )
     client = KeyServiceClient(
         channel, key_service_signer(signer, "evaluate"), default_timeout=config.key_service_timeout_seconds

@@ -6,9 +6,13 @@ docstrings document every setting. Errors name the offending key.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 import os
+import sqlite3
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, get_type_hints
 
@@ -29,9 +33,14 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         raise ConfigError(f"{key}: expected a boolean, got {value!r}")
     if kind in (int, float):
         try:
-            return kind(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+            number = kind(value)
+        except (TypeError, ValueError, OverflowError):  # int(inf) overflows
+            raise ConfigError(f"{key}: expected a {'whole ' if kind is int else ''}number, got {value!r}") from None
+        if kind is int and isinstance(value, float) and number != value:  # TOML 2.5 for a count
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        if kind is float and not math.isfinite(number):  # nan, inf: no setting means either
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return number
     if kind is str:
         if not isinstance(value, str | int | float):
             raise ConfigError(f"{key}: expected a string")
@@ -85,5 +94,78 @@ def load_config(
             values[key] = _coerce(f"--{key.replace('_', '-')}", value, hints[key])
     try:
         return cls(**values)
+    except ConfigError:
+        raise  # it names the setting already ("hub: grace_seconds …")
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[{section}] {exc}") from None
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+MIN_MESSAGE_BYTES = 1024
+"""Smallest ``max_message_bytes`` a server takes (less refuses about every request)."""
+
+MAX_MESSAGE_BYTES = 2**31 - 1
+"""Largest ``max_message_bytes``: gRPC's message-size options are C ints."""
+
+
+def check_log_level(section: str, level: str) -> None:
+    """``log_level``: a level name ``logging`` knows (any case), else a ConfigError naming it."""
+    if level.upper() not in logging.getLevelNamesMapping():
+        raise ConfigError(f"{section}: log_level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+
+
+def check_message_bytes(section: str, value: int) -> None:
+    """``max_message_bytes`` of a server (hub, node): ``MIN_MESSAGE_BYTES`` to ``MAX_MESSAGE_BYTES``."""
+    if not MIN_MESSAGE_BYTES <= value <= MAX_MESSAGE_BYTES:
+        raise ConfigError(
+            f"{section}: max_message_bytes must be {MIN_MESSAGE_BYTES} to {MAX_MESSAGE_BYTES}, got {value!r}"
+        )
+
+
+def check_numbers(
+    section: str,
+    config: object,
+    *,
+    positive: Iterable[str] = (),
+    non_negative: Iterable[str] = (),
+    at_least: Mapping[str, int] | None = None,
+) -> None:
+    """Numeric settings of ``config`` in their ranges, or a ConfigError naming the first one that is
+    not: ``positive`` (> 0: intervals, deadlines), ``non_negative`` (≥ 0: durations, counts, rates
+    where 0 means off or unlimited), ``at_least`` (name → minimum). Every one must be finite (NaN
+    compares false with everything, so it would pass a plain ``x < 0`` test and fail later)."""
+    for name in positive:
+        value = getattr(config, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{section}: {name} must be a positive number, got {value!r}")
+    for name in non_negative:
+        value = getattr(config, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{section}: {name} must be 0 or more, got {value!r}")
+    for name, low in (at_least or {}).items():
+        value = getattr(config, name)
+        if not (math.isfinite(value) and value >= low):
+            raise ConfigError(f"{section}: {name} must be at least {low}, got {value!r}")
+
+
+@contextmanager
+def setting_file(setting: str, path: str | Path) -> Iterator[None]:
+    """Reading or opening the file a setting names at start-up: what goes wrong with it (not there,
+    unreadable, not the kind of file the setting wants, a database SQLite cannot open or write)
+    becomes one ConfigError line, ``<setting>: <file>: <what is wrong>``, not a traceback. The
+    same for hub, node and key service: ``with setting_file("audit_key_file", path): …``."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if error.filename and str(error.filename) != str(path):  # its folder, say
+            reason = f"{error.filename}: {reason}"
+            if isinstance(error, FileExistsError):  # Path.mkdir(exist_ok=True): a file in the way
+                reason = f"{error.filename} is a file, not a folder"
+        raise ConfigError(f"{setting}: {path}: {reason}") from None
+    except (ValueError, sqlite3.Error) as error:  # a loader's message names the file, or it is added
+        text = str(error)
+        raise ConfigError(f"{setting}: {text if str(path) in text else f'{path}: {text}'}") from None

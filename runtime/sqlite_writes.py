@@ -48,3 +48,21 @@ def write_transaction(db: sqlite3.Connection, log: logging.Logger, what: str) ->
         if isinstance(exc, sqlite3.Error):
             raise unavailable_or(exc, log, what) from exc
         raise
+
+
+def probe_sqlite_write(db: sqlite3.Connection) -> None:
+    """Writes page 1 of the SQLite database ``db`` (opened with ``isolation_level=None``) in a
+    transaction it rolls back: raises the sqlite3 error of a database that cannot be written —
+    a read-only file, folder or mount — so that a process refuses it at start instead of serving
+    and failing every write. A write lock another process holds past the busy timeout is no such
+    problem (BUSY, LOCKED): it passes. (``BEGIN IMMEDIATE`` alone succeeds on a read-only file.)"""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(f"PRAGMA user_version = {int(version)}")
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF not in (5, 6):  # SQLITE_BUSY, SQLITE_LOCKED
+            raise
+    finally:
+        if db.in_transaction:
+            db.execute("ROLLBACK")

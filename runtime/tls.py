@@ -1,4 +1,5 @@
-"""TLS material: server/client credentials from PEM files, and a throw-away development CA.
+"""TLS material: server/client credentials from PEM files (checked before use, with errors
+naming the setting), private key files of any kind, and a throw-away development CA.
 
 Production consortia use their own CA; ``DevCertificateAuthority`` exists so that the demo,
 the tests and a first local set-up run over real TLS without any manual step.
@@ -8,21 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from runtime.config import ConfigError
+from runtime.config import ConfigError, setting_file
 
 
 @dataclass(frozen=True)
 class TlsConfig:
-    """Where a server finds its TLS material."""
+    """Where a server finds its TLS material (the settings ``tls_cert``, ``tls_key`` and
+    ``tls_client_ca``, named alike in hub, node and key service)."""
 
     cert_file: str
     """PEM certificate chain of this server."""
@@ -33,38 +38,112 @@ class TlsConfig:
     client_ca_file: str = ""
     """If set, clients must present a certificate signed by this CA (mutual TLS)."""
 
+    def read(self) -> tuple[bytes, bytes, bytes | None]:
+        """The PEM bytes of certificate, key and client CA, each checked: a file that cannot be
+        read, that holds no PEM certificate (or private key), or a key that is not the
+        certificate's is a ConfigError naming the setting. A server checks them before it opens
+        anything else; grpc itself only fails to bind, as if the port were taken."""
+        cert = _certificate(self.cert_file, "tls_cert")
+        key = _private_key_of(cert, self.key_file, "tls_key", "tls_cert")
+        client_ca = _ca_certificates(self.client_ca_file, "tls_client_ca") if self.client_ca_file else None
+        return cert[0], key, client_ca
 
-def _pem(path: str, what: str) -> bytes:
-    """A PEM file's bytes; one that cannot be read is a ConfigError naming it (not a traceback)."""
+
+def read_private_key(path: str | Path, kind: type[Any] = object, name: str = "") -> Any:
+    """An unencrypted PEM private key from ``path``, an instance of ``kind`` (e.g.
+    ``Ed25519PrivateKey``, which ``name`` says in errors; the caller types the result): one place
+    for every private key file of hub, node and key service.
+    A file that is not one is a ValueError whose message names the file (``OSError`` if it cannot
+    be read); start-up code turns either into a ConfigError naming the setting
+    (``runtime.config.setting_file``)."""
+    return _parse_private_key(Path(path).read_bytes(), path, kind, name)
+
+
+def _parse_private_key(data: bytes, path: str | Path, kind: type[Any] = object, name: str = "") -> Any:
     try:
+        key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+    except TypeError:  # a password-protected key
+        raise ValueError(f"{path} is an encrypted private key (an unencrypted PEM key is needed)") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError(f"{path} is not a PEM private key") from None
+    if not isinstance(key, kind):
+        raise ValueError(f"{path} is not an {name or kind.__name__} private key")
+    return key
+
+
+def _read(path: str, setting: str) -> bytes:
+    """A PEM file's bytes; one that cannot be read is a ConfigError naming the setting."""
+    with setting_file(setting, path):
         return Path(path).read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{what} {path!r}: {error.strerror or error}") from None
+
+
+def _certificate(path: str, setting: str) -> tuple[bytes, x509.Certificate]:
+    """The bytes of a PEM certificate (chain) file and its first certificate, this party's own."""
+    data = _read(path, setting)
+    try:
+        return data, x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise ConfigError(f"{setting}: {path} is not a PEM certificate") from None
+
+
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def _ca_certificates(path: str, setting: str) -> bytes:
+    """The bytes of a PEM file of trusted CA certificates, holding at least one that parses (a
+    bundle may hold an old certificate this parser is stricter about than TLS is)."""
+    data = _read(path, setting)
+    for block in _PEM_CERTIFICATE.findall(data):
+        try:
+            x509.load_pem_x509_certificate(block)
+            return data
+        except ValueError:
+            continue
+    raise ConfigError(f"{setting}: {path} is not a PEM certificate")
+
+
+def _private_key_of(cert: tuple[bytes, x509.Certificate], path: str, setting: str, cert_setting: str) -> bytes:
+    """The bytes of the PEM private key file of ``cert``: one that is not a key, or not that
+    certificate's, is a ConfigError naming the setting."""
+    data = _read(path, setting)
+    with setting_file(setting, path):
+        key = _parse_private_key(data, path)
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if key.public_key().public_bytes(*spki) != cert[1].public_key().public_bytes(*spki):
+        raise ConfigError(f"{setting}: {path} is not the private key of the certificate in {cert_setting}")
+    return data
 
 
 def server_credentials(tls: TlsConfig) -> grpc.ServerCredentials:
-    key = _pem(tls.key_file, "TLS key")
-    cert = _pem(tls.cert_file, "TLS certificate")
-    if tls.client_ca_file:
-        return grpc.ssl_server_credentials(
-            [(key, cert)],
-            root_certificates=_pem(tls.client_ca_file, "client CA"),
-            require_client_auth=True,
-        )
+    cert, key, client_ca = tls.read()
+    if client_ca is not None:
+        return grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca, require_client_auth=True)
     return grpc.ssl_server_credentials([(key, cert)])
 
 
-def channel_credentials(ca_file: str, cert_file: str = "", key_file: str = "") -> grpc.ChannelCredentials:
+CHANNEL_SETTINGS = ("CA certificate", "client certificate", "client key")
+"""What ``channel_credentials`` calls its files in errors unless told the settings' names."""
+
+
+def channel_credentials(
+    ca_file: str, cert_file: str = "", key_file: str = "", *, settings: tuple[str, str, str] = CHANNEL_SETTINGS
+) -> grpc.ChannelCredentials:
     """TLS to a server signed by ``ca_file``; with a client certificate and its key (mutual TLS),
-    both or neither: grpc aborts the whole process on a certificate without its key."""
+    both or neither: grpc aborts the whole process on a certificate without its key. Every file is
+    checked first (``TlsConfig.read``): grpc would open a channel on a CA file that holds no
+    certificate and fail every call. ``settings``: the names of the three settings, for errors."""
+    ca_setting, cert_setting, key_setting = settings
     if bool(cert_file) != bool(key_file):
         given, missing = ("certificate", "key") if cert_file else ("key", "certificate")
-        raise ConfigError(f"a client {given} without its {missing}: give both (cert and key files) or neither")
-    return grpc.ssl_channel_credentials(
-        root_certificates=_pem(ca_file, "CA certificate"),
-        private_key=_pem(key_file, "client key") if key_file else None,
-        certificate_chain=_pem(cert_file, "client certificate") if cert_file else None,
-    )
+        raise ConfigError(
+            f"a client {given} without its {missing}: give both ({cert_setting}, {key_setting}) or neither"
+        )
+    root = _ca_certificates(ca_file, ca_setting)
+    if not cert_file:
+        return grpc.ssl_channel_credentials(root_certificates=root)
+    cert = _certificate(cert_file, cert_setting)
+    key = _private_key_of(cert, key_file, key_setting, cert_setting)
+    return grpc.ssl_channel_credentials(root_certificates=root, private_key=key, certificate_chain=cert[0])
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:

@@ -22,7 +22,12 @@ def add_hub_connection(parser: argparse.ArgumentParser, principal: str) -> None:
 
 def hub_channel(args: argparse.Namespace) -> grpc.aio.Channel:
     return open_channel(
-        args.hub, ca_file=args.ca or "", cert_file=args.cert or "", key_file=args.key or "", plaintext=args.plaintext
+        args.hub,
+        ca_file=args.ca or "",
+        cert_file=args.cert or "",
+        key_file=args.key or "",
+        plaintext=args.plaintext,
+        settings=("--ca", "--cert", "--key"),  # a bad file is named by the option that gave it
     )
 
 

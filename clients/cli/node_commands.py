@@ -34,7 +34,7 @@ class StaticToken(JwtSigner):
 
 
 def node_client(args: argparse.Namespace) -> NodeClient:
-    channel = open_channel(args.node, ca_file=args.ca or "", plaintext=args.plaintext)
+    channel = open_channel(args.node, ca_file=args.ca or "", plaintext=args.plaintext, settings=("--ca", "", ""))
     if args.token:
         return NodeClient(channel, StaticToken(args.token))
     if not args.identity_key:

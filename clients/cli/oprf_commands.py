@@ -36,6 +36,7 @@ def _key_client(args: argparse.Namespace, prefix: str, scope: str) -> KeyService
         cert_file=args.ks_cert or "",
         key_file=args.ks_key or "",
         plaintext=args.ks_plaintext,
+        settings=("--ks-ca", "--ks-cert", "--ks-key"),
     )
     signer = JwtSigner(f"{prefix}{args.name}", load_private_key(args.signing_key), audience=KEYS_AUDIENCE)
     return KeyServiceClient(channel, key_service_signer(signer, scope))

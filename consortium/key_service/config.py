@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-from runtime.config import ConfigError
+from runtime.config import ConfigError, check_log_level, check_numbers
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ class KeyServiceConfig:
             raise ConfigError("keys: tls_cert and tls_key are required (or set plaintext = true)")
         if not self.master_key_file:
             raise ConfigError("keys: master_key_file is required")
-        if self.max_batch < 1:
-            raise ConfigError("keys: max_batch must be at least 1")
+        check_log_level("keys", self.log_level)
+        check_numbers("keys", self, non_negative=("grace_seconds", "daily_evaluation_quota"), at_least={"max_batch": 1})
         for table in ("member_keys", "admin_keys", "hub_keys"):
             for name, encoded in getattr(self, table).items():
                 public_key(encoded, f"{table}.{name}")

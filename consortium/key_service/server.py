@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health
@@ -21,7 +22,7 @@ from consortium.key_service.service import KeyServicer
 from consortium.key_service.vault import ACTIVE, Vault, read_master_key
 from runtime import oprf
 from runtime.clock import Clock, system_clock
-from runtime.config import ConfigError
+from runtime.config import ConfigError, setting_file
 from runtime.server import create_server, serve
 from runtime.tls import TlsConfig
 
@@ -78,7 +79,10 @@ def principals(config: KeyServiceConfig) -> dict[str, bytes]:
 
 
 async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_clock) -> RunningKeyService:
-    vault = Vault(config.database, read_master_key(config.master_key_file))
+    with setting_file("master_key_file", config.master_key_file):
+        master_key = read_master_key(config.master_key_file)
+    with setting_file("database", Path(config.database).absolute()):
+        vault = Vault(config.database, master_key)
     now = clock()
     if not vault.epochs():  # a fresh service starts with epoch 1 active
         vault.create(oprf.generate_key_pair(), ACTIVE, now)

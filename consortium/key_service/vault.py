@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from runtime import oprf
+from runtime.sqlite_writes import probe_sqlite_write
 
 PENDING, ACTIVE, SUPERSEDED, RETIRED = 1, 2, 3, 4  # lianfang.v1.KeyEpochState
 
@@ -77,13 +78,18 @@ class Vault:
         umask = os.umask(0o077)  # the database and its -wal/-shm files hold sealed secrets
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # Every Evaluate appends an audit row on the node's stage-1 path: in WAL mode NORMAL
-            # syncs at checkpoints, not per commit (a power cut may lose the last rows; a process
-            # crash loses none), instead of an fsync per Evaluate.
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute("PRAGMA secure_delete = ON")
-            self._db.executescript(SCHEMA)
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                # Every Evaluate appends an audit row on the node's stage-1 path: in WAL mode NORMAL
+                # syncs at checkpoints, not per commit (a power cut may lose the last rows; a
+                # process crash loses none), instead of an fsync per Evaluate.
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._db.execute("PRAGMA secure_delete = ON")
+                self._db.executescript(SCHEMA)
+                probe_sqlite_write(self._db)  # a read-only file refused at start, not at each Evaluate
+            except BaseException:
+                self._db.close()
+                raise
         finally:
             os.umask(umask)
         Path(path).chmod(0o600)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from consortium.members import status_name
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
 from consortium.store.base import LogCursor, Store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from runtime.sqlite_writes import probe_sqlite_write, write_transaction
 
 log = logging.getLogger("lianfang.store.sqlite")
 
@@ -119,37 +120,33 @@ class SqliteStore(Store):
     name = "sqlite"
 
     def __init__(self, config: SqliteStoreConfig) -> None:
+        """Opens (or creates) the database and writes to it once (``probe_sqlite_write``): a file
+        that is not a database, a folder it cannot be made in, a read-only file raise here
+        (sqlite3.Error, OSError; ``consortium.server.store_from_url`` names the setting), not on
+        the first Check after the hub reported SERVING."""
         self.config = config
         if config.path != ":memory:":
             Path(config.path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(config.path, isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
-        # only an OS crash or power loss may roll back the last commits.
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}")
-        self._db.executescript(SCHEMA)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction. A database the engine cannot write now (locked by another
-        process past the busy timeout, disk full, I/O error) is Unavailable, the error callers
-        retry; anything else, e.g. a broken statement, stays a bug (INTERNAL)."""
-        db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise _unavailable_or(exc) from exc
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise _unavailable_or(exc) from exc
+            self._db.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
+            # only an OS crash or power loss may roll back the last commits.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}")
+            self._db.executescript(SCHEMA)
+            probe_sqlite_write(self._db)
+        except BaseException:
+            self._db.close()
             raise
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction (``runtime.sqlite_writes``): a database the engine cannot write
+        now (locked by another process past the busy timeout, disk full, I/O error) is
+        Unavailable, the error callers retry; anything else, e.g. a broken statement, stays a
+        bug (INTERNAL)."""
+        return write_transaction(self._db, log, "store")
 
     # -- members ---------------------------------------------------------------------------
     async def add_member(self, member: Member) -> None:
@@ -437,18 +434,3 @@ class SqliteStore(Store):
 
     async def close(self) -> None:
         self._db.close()
-
-
-_CANNOT_WRITE_NOW = frozenset({5, 6, 8, 10, 13, 14})
-"""Primary result codes of a database that cannot be written now: BUSY, LOCKED, READONLY,
-IOERR, FULL, CANTOPEN."""
-
-
-def _unavailable_or(exc: sqlite3.Error) -> Exception:
-    """Unavailable for a database that cannot be written now (the cause goes to the log, not
-    to callers), else the error itself."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None or code & 0xFF not in _CANNOT_WRITE_NOW:
-        return exc
-    log.warning("sqlite store cannot write", extra={"fields": {"error": getattr(exc, "sqlite_errorname", "")}})
-    return Unavailable("store unavailable")

@@ -43,7 +43,7 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
         ("[hub]\nplaintext = true\nring_link_windows_hours = { ip = 'inf' }\n", {}, "ip must be a finite"),
         ("[hub]\nplaintext = true\nring_link_window_start_hour = 24\n", {}, "ring_link_window_start_hour must be"),
         ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_WINDOW_START_HOUR": "-1"}, "0 to < 24, got -1.0"),
-        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_WINDOW_START_HOUR": "nan"}, "0 to < 24, got nan"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_RING_LINK_WINDOW_START_HOUR": "nan"}, "HOUR: expected a finite"),
         ("[hub]\nplaintext = true\napplication_retention_days = 30\n", {}, "at least 90 .* got 30"),
         ("[hub]\nplaintext = true\nmarker_retention_years = { fraud = 3 }\n", {}, "unknown marker type 'fraud'"),
         ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_MARKER_RETENTION_YEARS": "suspect=-1"}, "suspect must be"),
@@ -52,7 +52,7 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
         ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_MARKER_RETENTION_YEARS": "suspect=nan"}, "0 to 100 years"),
         ("[hub]\nplaintext = true\nmarker_retention_years = { suspect = 1, SUSPECT = 2 }\n", {}, "given twice"),
         ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_APPLICATION_RETENTION_DAYS": "0"}, "application_retention_days"),
-        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_APPLICATION_RETENTION_DAYS": "inf"}, "and finite, got inf"),
+        ("[hub]\nplaintext = true\n", {"LIANFANG_HUB_APPLICATION_RETENTION_DAYS": "inf"}, "DAYS: expected a finite"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
@@ -137,7 +137,7 @@ def test_node_requires_identity_and_hub_trust() -> None:
         load_config(NodeConfig, section="node", env={**no_idp, "LIANFANG_NODE_HUB_PLAINTEXT": "yes"})
     assert config.outbox_keep_payload_days == 30.0
     for bad in ("-1", "nan", "inf"):
-        with pytest.raises(ConfigError, match="outbox_keep_payload_days"):
+        with pytest.raises(ConfigError, match=r"(?i)outbox_keep_payload_days"):
             load_config(
                 NodeConfig,
                 section="node",
@@ -156,9 +156,9 @@ def test_tls_files_that_cannot_be_used_are_configuration_errors(tmp_path: Path) 
         channel_credentials(ca.ca_file, cert_file=client.cert_file)
     with pytest.raises(ConfigError, match="client key without its certificate"):
         channel_credentials(ca.ca_file, key_file=client.key_file)
-    with pytest.raises(ConfigError, match=r"CA certificate '.*nowhere\.pem'"):
+    with pytest.raises(ConfigError, match=r"CA certificate: .*nowhere\.pem: No such file"):
         channel_credentials(str(tmp_path / "nowhere.pem"))
-    with pytest.raises(ConfigError, match="TLS key"):
+    with pytest.raises(ConfigError, match=r"tls_key: .*gone\.pem: No such file"):
         server_credentials(TlsConfig(cert_file=client.cert_file, key_file=str(tmp_path / "gone.pem")))
     channel_credentials(ca.ca_file, client.cert_file, client.key_file)  # both: fine
 
