@@ -81,10 +81,10 @@ def store_from_url(url: str, application_retention_days: float | None = None, *,
             )
         with setting_file("store", path if path == ":memory:" else Path(path).absolute()):
             return open_store("sqlite", {"path": path})
-    if parsed.scheme in {"redis", "rediss", "unix", "redis+cluster", "rediss+cluster"} and not url.startswith(
+    if parsed.scheme in {"redis", "rediss", "unix", "redis+cluster", "rediss+cluster"} and not url.lower().startswith(
         f"{parsed.scheme}://"
-    ):
-        raise ConfigError(f"store: {url!r} is not a URL: {parsed.scheme}://host:port…")
+    ):  # the URL itself is not quoted: it may hold the store's password
+        raise ConfigError(f"store: a {parsed.scheme}: URL must start {parsed.scheme}:// (host:port…)")
     if parsed.scheme in {"redis", "rediss", "unix"}:
         return open_store("redis", {"url": url, **retention})
     if parsed.scheme in {"redis+cluster", "rediss+cluster"}:

@@ -59,6 +59,18 @@ class UsagePolicy:
     """A member with this many Checks and no reported outcome at all is flagged to admins."""
 
 
+def _source(entry: list[Any], at: int) -> str | None:
+    """A filing entry's ``from_application`` field: the application's reference ("" none); None
+    for an entry from before filings named theirs (it counts on its own), or one that carried a
+    0/1 flag instead (1 counted on its own, 0 nothing)."""
+    if len(entry) <= at:
+        return None
+    value = entry[at]
+    if isinstance(value, str):
+        return value
+    return None if value else ""
+
+
 class RecentChecks:
     """Which applications were checked in the last two UTC days (by the event's time), so that
     one Check recorded twice in the log counts once: a Check resent to another hub replica after
@@ -162,7 +174,7 @@ class UsageGuard:
             # append) counts once
             filing = (str(decoded[1]), str(decoded[3]), str(decoded[4])) if len(decoded) > 4 else None
             if filing is None or filing not in self._sources:
-                self._filing(filing, str(decoded[3]), str(decoded[5]) if len(decoded) > 5 else None)
+                self._filing(filing, str(decoded[3]), _source(decoded, 5))
         elif kind == "q":  # ["q", admin, member, daily quota or null, at, reason]
             if decoded[3] is None:
                 self.quotas.pop(str(decoded[2]), None)
@@ -171,7 +183,7 @@ class UsageGuard:
         elif kind == "mk":  # ["mk", action, marker_id, token, filer, type, filed_at, at, from_application]
             filing = (str(decoded[3]), str(decoded[4]), str(decoded[6]))
             if decoded[1] == "file" and filing not in self._sources:  # a protective filing
-                self._filing(filing, filing[1], str(decoded[8]) if len(decoded) > 8 else None)
+                self._filing(filing, filing[1], _source(decoded, 8))
             elif decoded[1] == "withdraw" and filing in self._sources and filing not in self._withdrawn:
                 self._withdrawn.add(filing)  # a filing withdrawn is no contribution (file, withdraw, repeat)
                 self._filing_withdrawn(filing)

@@ -79,6 +79,9 @@ def principals(config: KeyServiceConfig) -> dict[str, bytes]:
 
 
 async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_clock) -> RunningKeyService:
+    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
+    if tls is not None:
+        tls.read()  # a bad certificate or key creates no vault (nor its first epoch's key)
     with setting_file("master_key_file", config.master_key_file):
         master_key = read_master_key(config.master_key_file)
     with setting_file("database", Path(config.database).absolute()):
@@ -90,7 +93,6 @@ async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_c
     quota = EvaluationQuota(config.quota_of, vault.evaluated_since(EvaluationQuota.day_start(now)), now)
     servicer = KeyServicer(vault, quota, clock, max_batch=config.max_batch)
     authenticator = KeyAuthenticator(principals(config), vault, bind_certificates=bool(config.tls_client_ca))
-    tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     server, port, health_servicer = await create_server(
         config.listen,
         [(keys_pb2_grpc.add_KeyServiceServicer_to_server, servicer, SERVICE_NAME)],

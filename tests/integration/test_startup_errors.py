@@ -239,8 +239,11 @@ def test_store_urls_in_the_documented_forms_still_open(tmp_path: Path) -> None:
         assert isinstance(store, SqliteStore)
         asyncio.run(store.close())
     assert (tmp_path / "a.db").is_file()
-    with pytest.raises(ConfigError, match=r"store: 'redis:/host:6379' is not a URL"):
-        store_from_url("redis:/host:6379")
+    with pytest.raises(ConfigError, match=r"store: a redis: URL must start redis://") as refused:
+        store_from_url("redis:/:S3cret@host:6379")  # one slash short
+    assert "S3cret" not in str(refused.value)  # the URL may hold the store's password: never echoed
+    store = store_from_url("REDIS://127.0.0.1:9/0")  # a scheme in capitals is still a URL (nothing connects yet)
+    asyncio.run(store.close())
 
 
 # -- TLS files ---------------------------------------------------------------------------------
@@ -420,3 +423,17 @@ def test_a_key_service_refuses_what_it_cannot_start_with(
     line = _refused(_run(tmp_path, "keys", env, "--plaintext"), expected)
     if setting == "DATABASE":
         assert "random.db" in line
+
+
+def test_a_key_service_with_a_bad_certificate_makes_no_vault(tmp_path: Path) -> None:
+    """Checked before the vault is opened: no database, no first epoch's key left behind."""
+    write_secret(tmp_path / "master.hex", os.urandom(32).hex().encode())
+    (tmp_path / "g.pem").write_text(GARBAGE)
+    env = {
+        "LIANFANG_KEYS_MASTER_KEY_FILE": "master.hex",
+        "LIANFANG_KEYS_DATABASE": "keys.db",
+        "LIANFANG_KEYS_TLS_CERT": "g.pem",
+        "LIANFANG_KEYS_TLS_KEY": "g.pem",
+    }
+    _refused(_run(tmp_path, "keys", env), "tls_cert: g.pem is not a PEM certificate")
+    assert not list(tmp_path.glob("keys.db*"))
