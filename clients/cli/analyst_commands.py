@@ -32,10 +32,28 @@ def _print(message: Message | dict[str, Any]) -> None:
     print(json.dumps(payload, ensure_ascii=False))
 
 
-async def ring_page_data(client: AnalystClient, *, ring_id: str = "", application: str = "") -> dict[str, Any]:
+def is_ring_id(subject: str) -> bool:
+    """A public ring id (``ring-…``), not an application (``member/ref``: a member id may begin
+    ``ring-`` too) nor a token key."""
+    return subject.startswith("ring-") and "/" not in subject
+
+
+def positive_or_zero(text: str) -> int:
+    """An ``argparse`` type: a count where 0 means the hub's default."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (the hub's default) or more, got {value}")
+    return value
+
+
+async def ring_page_data(
+    client: AnalystClient, *, ring_id: str = "", application: str = "", max_nodes: int = 0
+) -> dict[str, Any]:
     """What a standalone page needs: the ring answer, and each application's one-hop
     neighbourhood so that clicking a node in the offline page still expands it."""
-    answer = await client.get_ring(ring_id=ring_id, application=application)
+    answer = await client.get_ring(ring_id=ring_id, application=application, max_nodes=max_nodes)
+    if answer.graph.truncated:
+        print("warning: the graph was truncated at the node/edge limits", file=sys.stderr)
     data = as_json(answer)
     data["neighbours"] = {}
     for node in answer.graph.nodes:
@@ -55,7 +73,7 @@ async def run(args: argparse.Namespace) -> int:
                 _print(ring)
             print(f"{listed.matched} ring(s) matched", file=sys.stderr)
         elif args.verb == "ring":
-            ring_id, application = (args.subject, "") if args.subject.startswith("ring-") else ("", args.subject)
+            ring_id, application = (args.subject, "") if is_ring_id(args.subject) else ("", args.subject)
             _print(await client.get_ring(ring_id=ring_id, application=application, max_nodes=args.max_nodes))
         elif args.verb == "neighbours":
             _print(
@@ -82,12 +100,12 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def _export(client: AnalystClient, args: argparse.Namespace) -> str:
-    is_ring = args.subject.startswith("ring-")
+    is_ring = is_ring_id(args.subject)
     if args.format == "html":
         if not is_ring and "/" not in args.subject:
             raise SystemExit("lianfang: --format html exports a ring: pass a ring id or an application")
         ring_id, application = (args.subject, "") if is_ring else ("", args.subject)
-        data = await ring_page_data(client, ring_id=ring_id, application=application)
+        data = await ring_page_data(client, ring_id=ring_id, application=application, max_nodes=args.max_nodes)
         return standalone_page(data, title=f"Lianfang {data['ring']['ring_id']}")
     exported = await client.export(
         ring_id=args.subject if is_ring else "",
@@ -104,6 +122,12 @@ async def _export(client: AnalystClient, args: argparse.Namespace) -> str:
 def serve(args: argparse.Namespace) -> int:
     from clients.analyst_web.server import AnalystPageServer
 
+    if args.listen_host in ("0.0.0.0", "::", "*", ""):  # a wildcard: refused here, never bound
+        raise SystemExit(
+            "lianfang: --listen-host must be one address: the page answers only requests naming the address it "
+            "is bound to (a guard against DNS rebinding), and it acts with your analyst key, so bind it to "
+            "localhost (the default) or to the one interface its users reach"
+        )
     server = AnalystPageServer(lambda: _client(args), host=args.listen_host, port=args.port)
     print(f"graph page on {server.url} (Ctrl-C to stop)", file=sys.stderr)
     try:
@@ -125,32 +149,32 @@ def add_commands(nouns: Any) -> None:
     common.add_argument("--analyst-name", default="fraud", help="analyst name configured at the hub")
 
     rings = verbs.add_parser("rings", parents=[common], help="top rings by score (JSON lines)")
-    rings.add_argument("--min-size", type=int, default=0)
-    rings.add_argument("--min-lenders", type=int, default=0)
+    rings.add_argument("--min-size", type=positive_or_zero, default=0)
+    rings.add_argument("--min-lenders", type=positive_or_zero, default=0)
     rings.add_argument("--min-score", type=float, default=0.0)
-    rings.add_argument("--limit", type=int, default=20)
+    rings.add_argument("--limit", type=positive_or_zero, default=20)
 
     ring = verbs.add_parser("ring", parents=[common], help="one ring with its graph, communities, central tokens")
     ring.add_argument("subject", help="a ring id (ring-…) or an application member/ref")
-    ring.add_argument("--max-nodes", type=int, default=0)
+    ring.add_argument("--max-nodes", type=positive_or_zero, default=0)
 
     neighbours = verbs.add_parser("neighbours", parents=[common], help="k-hop neighbourhood of an entity")
     neighbours.add_argument("entity", help="member/ref or a token key")
-    neighbours.add_argument("--hops", type=int, default=2)
-    neighbours.add_argument("--max-nodes", type=int, default=0)
+    neighbours.add_argument("--hops", type=positive_or_zero, default=2)
+    neighbours.add_argument("--max-nodes", type=positive_or_zero, default=0)
     neighbours.add_argument("--expand-hub-tokens", action="store_true")
 
     path = verbs.add_parser("path", parents=[common], help="shortest path between two entities")
     path.add_argument("source")
     path.add_argument("target")
-    path.add_argument("--max-hops", type=int, default=0)
+    path.add_argument("--max-hops", type=positive_or_zero, default=0)
     path.add_argument("--through-hub-tokens", action="store_true")
 
     export = verbs.add_parser("export", parents=[common], help="a ring or neighbourhood as JSON, GraphML or HTML")
     export.add_argument("subject", help="a ring id (ring-…), or an entity for its neighbourhood")
     export.add_argument("--format", choices=("json", "graphml", "html"), default="json")
-    export.add_argument("--hops", type=int, default=0, help="neighbourhood depth (default 2)")
-    export.add_argument("--max-nodes", type=int, default=0)
+    export.add_argument("--hops", type=positive_or_zero, default=0, help="neighbourhood depth (default 2)")
+    export.add_argument("--max-nodes", type=positive_or_zero, default=0)
     export.add_argument("-o", "--output", help="file to write (default: stdout)")
 
     for parser in (rings, ring, neighbours, path, export):

@@ -320,6 +320,18 @@ async def test_analyst_commands(tmp_path: Path) -> None:
         text = page.read_text()
         assert ring_id in text and "window.LIANFANG_DATA" in text
         assert (STATIC / "graph.js").read_text()[:200] in text
+        small = await _arun(
+            "analyst", "export", ring_id, "--format", "html", "--max-nodes", "3", "-o", str(page), *common
+        )
+        assert small.returncode == 0 and "truncated" in small.stderr  # the page's graph obeys --max-nodes too
+        assert '"truncated":true' in page.read_text().replace(" ", "")
+        negative = await _arun("analyst", "neighbours", "lender-a/ring-0", "--max-nodes", "-1", *common)
+        assert negative.returncode == 2 and "must be 0" in negative.stderr  # an argument error, not a traceback
+        wildcard = await _arun("analyst", "serve", "--listen-host", "0.0.0.0", *common)
+        assert wildcard.returncode == 1 and "--listen-host must be one address" in wildcard.stderr
+        from clients.cli.analyst_commands import is_ring_id
+
+        assert is_ring_id(ring_id) and not is_ring_id("ring-credit/app-1")  # a member id may begin "ring-"
 
         # `serve`: the page and its API, from a real process.
         from tests.support.redis_process import free_port
