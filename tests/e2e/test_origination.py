@@ -19,7 +19,7 @@ from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
 from tests.support.consortium import log_refusing_appends
-from tests.support.origination import application, findings, sign, signing_code, texted_code
+from tests.support.origination import GAMED_FIELDS, application, findings, game, sign, signing_code, texted_code
 from tests.support.outbox import drained
 
 WAN = 10_000 * 100  # 万元 in fen
@@ -471,23 +471,11 @@ async def test_due_diligence_evidence_no_visit_produced_is_refused_and_old_photo
     manager = a.as_role("customer_manager", view.assigned_to)
     (task,) = await manager.list_tasks()
     clock.advance(86_400)  # the visit, the next day
-    gamed = findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000)
-    gamed.photos.add().CopyFrom(gamed.photos[2])  # photos[3]: the same image again
-    gamed.photos[0].sha256 = "x"
-    gamed.photos[1].latitude, gamed.photos[1].longitude = 999.0, -999.0
-    gamed.photos[2].taken_at.seconds = 4_102_444_800  # 2100
-    gamed.notes = "n" * 200_000
+    gamed = game(findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000))
     with pytest.raises(LianfangRpcError) as err:
         await manager.submit_due_diligence(task.task_id, gamed)
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert [v.field for v in err.value.violations] == [
-        "findings.photos[0].sha256",
-        "findings.photos[1].latitude",
-        "findings.photos[1].longitude",
-        "findings.photos[2].taken_at",
-        "findings.photos[3].sha256",
-        "findings.notes",
-    ]
+    assert [v.field for v in err.value.violations] == GAMED_FIELDS
     assert [t.task_id for t in await manager.list_tasks()] == [task.task_id]  # still open, nothing scored
     stored = await manager.get_application(view.application_id)
     assert stored.state == "due_diligence" and stored.final_limit_fen == 0

@@ -85,3 +85,26 @@ def sign(contract: node_pb2.ContractView, key: Ed25519PrivateKey, sms_code: str 
         borrower_public_key=key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
         signature=key.sign(document_digest(contract.document)),
     )
+
+
+GAMED_FIELDS = [
+    "findings.photos[0].sha256",
+    "findings.photos[1].latitude",
+    "findings.photos[1].longitude",
+    "findings.photos[2].taken_at",
+    "findings.photos[3].sha256",
+    "findings.notes",
+]
+"""The violations ``game`` makes, in order."""
+
+
+def game(f: node_pb2.DueDiligenceFindings) -> node_pb2.DueDiligenceFindings:
+    """``f`` with evidence no visit produces: a digest that is no SHA-256, a position off the
+    globe, a photo from 2100, one image twice (in upper case: the same digest), endless notes."""
+    f.photos.add().CopyFrom(f.photos[2])  # photos[3]: the same image again
+    f.photos[3].sha256 = f.photos[3].sha256.upper()
+    f.photos[0].sha256 = "x"
+    f.photos[1].latitude, f.photos[1].longitude = 999.0, -999.0
+    f.photos[2].taken_at.seconds = 4_102_444_800  # 2100
+    f.notes = "n" * 200_000
+    return f

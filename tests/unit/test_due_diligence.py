@@ -18,7 +18,7 @@ from node.origination.due_diligence import (
     validate_findings,
 )
 from runtime.errors import InvalidArgument
-from tests.support.origination import findings
+from tests.support.origination import GAMED_FIELDS, findings, game
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 FEATURES = {"flow_monthly_avg": 100_000}  # wallet receipts of 12,000 yuan: a ratio above 0.2
@@ -35,21 +35,7 @@ def visit() -> node_pb2.DueDiligenceFindings:
 
 
 def test_gamed_photos_and_oversized_notes_are_refused_field_by_field() -> None:
-    f = visit()
-    f.photos.add().CopyFrom(f.photos[2])  # photos[3]: the same image again
-    f.photos[3].sha256 = f.photos[3].sha256.upper()  # in upper case: still the same digest
-    f.photos[0].sha256 = "x"
-    f.photos[1].latitude, f.photos[1].longitude = 999.0, -999.0
-    f.photos[2].taken_at.seconds = 4_102_444_800  # 2100
-    f.notes = "n" * 200_000
-    assert refused(f) == [
-        "findings.photos[0].sha256",
-        "findings.photos[1].latitude",
-        "findings.photos[1].longitude",
-        "findings.photos[2].taken_at",
-        "findings.photos[3].sha256",
-        "findings.notes",
-    ]
+    assert refused(game(visit())) == GAMED_FIELDS
 
 
 def test_each_photo_field_has_its_own_bounds() -> None:
