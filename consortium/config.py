@@ -13,7 +13,7 @@ from consortium.markers import MarkerPolicy
 from consortium.records import LONGEST_WINDOW, YEAR
 from consortium.usage import UsagePolicy
 from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
-from runtime.config import ConfigError, check_log_level, check_message_bytes, check_numbers
+from runtime.config import ConfigError, check_listen, check_log_level, check_message_bytes, check_numbers
 from runtime.event_loop import resolve as resolve_event_loop
 
 MAX_MARKER_YEARS = 100
@@ -135,6 +135,7 @@ class HubConfig:
         if not self.plaintext and not (self.tls_cert and self.tls_key):
             raise ConfigError("hub: tls_cert and tls_key are required (or set plaintext = true)")
         check_log_level("hub", self.log_level)
+        check_listen("hub", self, "listen", "health_listen", "metrics_listen")
         check_numbers(
             "hub",
             self,

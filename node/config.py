@@ -6,7 +6,7 @@ import base64
 import math
 from dataclasses import dataclass, field
 
-from runtime.config import ConfigError, check_log_level, check_message_bytes, check_numbers
+from runtime.config import ConfigError, check_listen, check_log_level, check_message_bytes, check_numbers
 from runtime.event_loop import resolve as resolve_event_loop
 
 MAX_EPOCH = 2**32 - 1
@@ -215,6 +215,7 @@ class NodeConfig:
         check_log_level("node", self.log_level)
         check_message_bytes("node", self.max_message_bytes)
         self._check_numbers()
+        check_listen("node", self, "listen", "health_listen", "metrics_listen")
 
     def _check_numbers(self) -> None:
         """Every numeric setting in its range (and finite), a ConfigError naming the first that is not."""

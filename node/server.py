@@ -173,32 +173,40 @@ class PostLoan:
 def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> PostLoan:
     records = PostLoanRecords(engine.store)
     actions = PostLoanActions(engine.store, records, engine.team)
-    feed = SimulatedAccountFeed(load_flow_factors(config.scenario_file) if config.scenario_file else None)
+    with setting_file("scenario_file", config.scenario_file):
+        feed = SimulatedAccountFeed(load_flow_factors(config.scenario_file) if config.scenario_file else None)
     batch = MonitoringBatch(engine.store, actions, feed, RecordingSmsChannel(records), engine.hub)
     alerts = ConsortiumAlerts(actions, clock)
     return PostLoan(records, batch, alerts, AlertConsumer(engine.hub, alerts), Dispositions(engine, actions))
 
 
 def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: Clock) -> Origination:
-    """The origination engine with everything it loads at start (bad files stop the node here)."""
-    sources = default_sources(
-        {
-            name: SimulatorSettings(
-                latency_ms=config.source_latency_ms,
-                jitter_ms=config.source_latency_ms / 4,
-                timeout_rate=config.source_timeout_rate,
-            )
-            for name in SOURCE_NAMES
-        },
-        config.scenario_file or None,
-    )
-    risk = RiskModel.load(config.rules_file) if config.rules_file else RiskModel.load()
+    """The origination engine with everything it loads at start (a bad file stops the node here,
+    with one line naming its setting)."""
+    with setting_file("scenario_file", config.scenario_file):
+        sources = default_sources(
+            {
+                name: SimulatorSettings(
+                    latency_ms=config.source_latency_ms,
+                    jitter_ms=config.source_latency_ms / 4,
+                    timeout_rate=config.source_timeout_rate,
+                )
+                for name in SOURCE_NAMES
+            },
+            config.scenario_file or None,
+        )
+    with setting_file("rules_file", config.rules_file):
+        risk = RiskModel.load(config.rules_file) if config.rules_file else RiskModel.load()
+    with setting_file("products_file", config.products_file):
+        products = load_products(config.products_file) if config.products_file else load_products()
+    with setting_file("managers_file", config.managers_file):
+        team = load_field_team(config.managers_file) if config.managers_file else load_field_team()
     store = open_node_store(config)
     breaker = CircuitBreaker("hub", config.circuit_failure_threshold, config.circuit_reset_seconds, clock)
     return Origination(
         store=store,
-        products=load_products(config.products_file) if config.products_file else load_products(),
-        team=load_field_team(config.managers_file) if config.managers_file else load_field_team(),
+        products=products,
+        team=team,
         risk=risk,
         sources=sources,
         hub=hub,

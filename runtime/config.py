@@ -115,6 +115,18 @@ def check_log_level(section: str, level: str) -> None:
         raise ConfigError(f"{section}: log_level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
 
+def check_listen(section: str, config: object, *names: str) -> None:
+    """``host:port`` settings (``listen``, ``health_listen``…): a port of 0 (any free one) to
+    65535; "" leaves an optional one off. gRPC would bind 99999 as 99999 mod 65536."""
+    for name in names:
+        value = str(getattr(config, name))
+        if not value:
+            continue
+        host, _, port = value.rpartition(":")
+        if not (host and port.isdigit() and int(port) <= 65535):
+            raise ConfigError(f"{section}: {name} must be host:port with a port of 0 to 65535, got {value!r}")
+
+
 def check_message_bytes(section: str, value: int) -> None:
     """``max_message_bytes`` of a server (hub, node): ``MIN_MESSAGE_BYTES`` to ``MAX_MESSAGE_BYTES``."""
     if not MIN_MESSAGE_BYTES <= value <= MAX_MESSAGE_BYTES:
@@ -157,8 +169,10 @@ def setting_file(setting: str, path: str | Path) -> Iterator[None]:
     same for hub, node and key service: ``with setting_file("audit_key_file", path): …``."""
     try:
         yield
-    except ConfigError:
-        raise
+    except ConfigError as error:  # a loader's own: named by the setting, once
+        if str(error).startswith(f"{setting}:"):
+            raise
+        raise ConfigError(f"{setting}: {error}") from None
     except OSError as error:
         reason = error.strerror or str(error)
         if error.filename and str(error.filename) != str(path):  # its folder, say

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 
-from runtime.config import ConfigError, check_log_level, check_numbers
+from runtime.config import ConfigError, check_listen, check_log_level, check_numbers
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class KeyServiceConfig:
         if not self.master_key_file:
             raise ConfigError("keys: master_key_file is required")
         check_log_level("keys", self.log_level)
+        check_listen("keys", self, "listen")
         check_numbers("keys", self, non_negative=("grace_seconds", "daily_evaluation_quota"), at_least={"max_batch": 1})
         for table in ("member_keys", "admin_keys", "hub_keys"):
             for name, encoded in getattr(self, table).items():

@@ -437,3 +437,20 @@ def test_a_key_service_with_a_bad_certificate_makes_no_vault(tmp_path: Path) -> 
     }
     _refused(_run(tmp_path, "keys", env), "tls_cert: g.pem is not a PEM certificate")
     assert not list(tmp_path.glob("keys.db*"))
+
+
+@pytest.mark.parametrize("setting", ["RULES_FILE", "SCENARIO_FILE", "PRODUCTS_FILE", "MANAGERS_FILE"])
+def test_a_node_whose_configuration_files_are_missing_names_the_setting(
+    tmp_path: Path, node_env: dict[str, str], setting: str
+) -> None:
+    done = _run(tmp_path, "node", {**node_env, f"LIANFANG_NODE_{setting}": "missing.toml"})
+    _refused(done, f"{setting.lower()}: ", "missing.toml")
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:99999", "7443", "localhost:http"])
+def test_a_listen_address_that_is_no_host_and_port_is_refused(value: str) -> None:
+    """gRPC would bind 99999 modulo 65536: a hub on a port nobody configured."""
+    env = {"LIANFANG_HUB_PLAINTEXT": "true", "LIANFANG_HUB_METRICS_LISTEN": value}
+    with pytest.raises(ConfigError, match="hub: metrics_listen must be host:port with a port of 0 to 65535"):
+        load_config(HubConfig, section="hub", env=env)
+    assert load_config(HubConfig, section="hub", env={**env, "LIANFANG_HUB_METRICS_LISTEN": "[::1]:0"})
