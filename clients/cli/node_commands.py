@@ -185,17 +185,17 @@ def add_commands(node: Any, runner: Any) -> None:
     approve.add_argument("--decline", action="store_true")
 
     sign_code = node.add_parser(
-        "sign-code", parents=[common], help="borrower: have the signing code texted to the application's phone"
+        "sign-code", parents=[common], help="customer (the borrower): have the signing code texted to their phone"
     )
     sign_code.add_argument("application_id")
 
-    sign = node.add_parser("sign", parents=[common], help="borrower: sign the contract (stage 3)")
+    sign = node.add_parser("sign", parents=[common], help="customer (the borrower): sign the contract (stage 3)")
     sign.add_argument("application_id")
     sign.add_argument("--borrower-key", required=True, help="borrower's Ed25519 private key (PEM)")
     sign.add_argument("--sms-code", required=True, help="the code `sign-code` had texted (valid 5 minutes)")
     sign.add_argument("--face-verified", action="store_true")
 
-    drawdown = node.add_parser("drawdown", parents=[common], help="borrower: draw down within the limit")
+    drawdown = node.add_parser("drawdown", parents=[common], help="customer (the borrower): draw down within the limit")
     drawdown.add_argument("application_id")
     drawdown.add_argument("--amount", type=float, required=True, help="yuan")
     drawdown.add_argument("--payee", help="counterparty account (entrusted payment)")

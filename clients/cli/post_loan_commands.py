@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from clients.cli.node_commands import connection_options, node_client
 from clients.cli.output import print_message
+from runtime.timestamps import to_timestamp
 
 EVIDENCE = {
     name.removeprefix("EVIDENCE_LEVEL_").lower(): value
@@ -96,3 +98,21 @@ def add_commands(node: Any) -> None:
     kpis.add_argument("--chart", help="write the PNG chart to this file")
     for parser in (monitor_run, alerts, dispose, repay, kpis):
         parser.set_defaults(run=lambda a: asyncio.run(run(a)))
+    sms = node.add_parser(
+        "sms",
+        help="development: the text messages the node's recording SMS channel 'sent' (signing codes, "
+        "reminders), read from its database",
+    )
+    sms.add_argument("--database", required=True, help="the node's SQLite file (lianfang up: <state>/node-<member>.db)")
+    sms.add_argument("--last", type=int, default=10, help="how many of the latest (default 10)")
+    sms.set_defaults(run=print_recorded_sms)
+
+
+def print_recorded_sms(args: argparse.Namespace) -> int:
+    from node.monitoring.sms import recorded_messages
+
+    for phone, text, at in recorded_messages(args.database, args.last):
+        print(
+            json.dumps({"sent_at": to_timestamp(at).ToJsonString(), "phone": phone, "text": text}, ensure_ascii=False)
+        )
+    return 0

@@ -72,7 +72,7 @@ def validate_application(
             FieldViolation(
                 "collateral_value_fen",
                 f"{product.code} lends against collateral (up to {product.collateral_ratio:.0%} of its value): "
-                "the pledged asset's value is required",
+                "the pledged asset's value is required, in fen (lianfang node apply --collateral-value YUAN)",
             )
         )
     if kind != "person" and not r.identifiers.uscc:

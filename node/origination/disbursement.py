@@ -90,7 +90,9 @@ class Disbursement:
         now, last = self.clock(), contract.get("signing_code")
         if last is not None and now < last["sent_at"] + RESEND_AFTER_SECONDS:
             wait = last["sent_at"] + RESEND_AFTER_SECONDS - now
-            raise ResourceExhausted(f"a code was sent {now - last['sent_at']:.0f} s ago", retry_after=wait)
+            raise ResourceExhausted(
+                f"a code was sent {now - last['sent_at']:.0f} s ago: ask again in {wait:.0f} s", retry_after=wait
+            )
         today = sent_today(last, now)
         if today >= MAX_CODES_PER_DAY:
             midnight = (now // DAY + 1) * DAY
@@ -150,7 +152,11 @@ class Disbursement:
         product = self.products[app.product_code]
         entrusted = r.amount_fen >= product.entrusted_payment_threshold_fen
         if entrusted and not r.payee_account:
-            raise InvalidArgument.one("payee_account", "entrusted payment (受托支付) pays the counterparty directly")
+            raise InvalidArgument.one(
+                "payee_account",
+                f"required from {product.entrusted_payment_threshold_fen // 100} yuan: entrusted payment (受托支付) "
+                "pays the counterparty's account directly",
+            )
         payee_account = _payee_account(r.payee_account)
         drawdown = {
             "drawdown_id": new_id("dd"),

@@ -109,6 +109,7 @@ class RoleInterceptor(UnaryWrappingInterceptor):
         if allowed is None:  # health and reflection are open; a method missing from the table is refused
             return None if method.startswith(OPEN_PREFIXES) else refuse_unlisted
         claims = self._claims
+        who = ", ".join(sorted(allowed))
 
         def around(behavior: Behavior) -> Behavior:
             async def authorised(request: Any, context: grpc.aio.ServicerContext) -> Any:
@@ -116,7 +117,7 @@ class RoleInterceptor(UnaryWrappingInterceptor):
                 call = current_call()
                 call.principal, call.role = subject, role
                 if role not in allowed:
-                    raise PermissionDenied(f"role {role} may not call {method.rsplit('/', 1)[-1]}")
+                    raise PermissionDenied(f"role {role} may not call {method.rsplit('/', 1)[-1]} (it is for: {who})")
                 return await behavior(request, context)
 
             return authorised

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -200,7 +201,11 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         app_id = app["applicationId"]
         out = await _arun("node", "sign-code", *common, app_id)
         assert json.loads(out.stdout)["sentTo"] == "+86 158****2306", out.stderr
-        code = texted_code(member.node)  # what the borrower's phone shows
+        # what the borrower's phone shows: on a development node, the recording SMS channel's table
+        texted = await _arun("node", "sms", "--database", member.config.database, "--last", "1")
+        (message,) = [json.loads(line) for line in texted.stdout.splitlines()]
+        (code,) = re.findall(r"\b\d{6}\b", message["text"])
+        assert message["phone"] == P.phone and code == texted_code(member.node)
         out = await _arun(
             "node", "sign", *common, app_id, "--borrower-key", str(borrower), "--sms-code", code, "--face-verified"
         )
