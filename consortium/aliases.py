@@ -8,7 +8,15 @@ canonical (oldest) key, so stacking counts, markers and rings continue across th
 after the old epoch is retired. Members carry over identifiers not seen during the overlap (the
 subjects of their markers) with ``LinkTokens``.
 
-Event: ``["al", [[newer, older], ...]]`` (a fold of the consortium log, like everything else).
+A link rests on one member's word (the hub cannot compute tokens): a member could pair another
+identifier's new token with an old one. When a later Check pairs a new token with a different old
+one than its link (or an old token with a different new one), the members disagree: the hub logs
+the conflict, naming the member whose Check found it and both pairings, for the admins
+(``lianfang_hub_epoch_link_conflicts``; the earlier link's ``al`` entry sits beside the ``a``
+entry of the Check that made it). The link stands: which pairing is true is the admins' call.
+
+Events: ``["al", [[newer, older], ...]]`` and ``["alc", member, [[newer, older, linked to], ...],
+at]`` (folds of the consortium log, like everything else).
 """
 
 from __future__ import annotations
@@ -53,6 +61,11 @@ def alias_event(pairs: Iterable[tuple[str, str]]) -> str:
     return json.dumps(["al", [list(p) for p in pairs]], separators=(",", ":"))
 
 
+def conflict_event(member: str, conflicts: Iterable[tuple[str, str, str]], at: float) -> str:
+    """``member``'s Check paired tokens against their links: (newer, older, what the link says)."""
+    return json.dumps(["alc", member, [list(c) for c in conflicts], at], separators=(",", ":"))
+
+
 class AliasBook:
     """Token key → canonical key (a ``RingTracker`` observer).
 
@@ -66,11 +79,15 @@ class AliasBook:
         self.keys = keys
         self.canonical: dict[str, str] = {}
         self._taken: dict[tuple[str, int], str] = {}  # (canonical older, newer epoch) -> newer
+        self.conflicts = 0
+        """Pairings Checks contradicted their tokens' links with (``alc`` entries), since the log began."""
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if decoded and decoded[0] == "al":
             for newer, older in decoded[1]:
                 self.add(str(newer), str(older))
+        elif decoded and decoded[0] == "alc":
+            self.conflicts += len(decoded[2])
         elif decoded and decoded[0] == "rk":  # OPRF re-keying: Δ·N computed by the hub itself
             for newer, older in decoded[4]:
                 self.add_derived(str(newer), str(older))
@@ -102,6 +119,24 @@ class AliasBook:
 
     def resolve(self, key: str) -> str:
         return self.canonical.get(key, key)
+
+    def contradicted(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """The pairs that contradict a link made while both epochs are in use: (newer, older,
+        the token the link pairs instead) — the newer token linked to another identifier's old
+        one, or the old one already linked to another new token of that epoch."""
+        found = []
+        for newer, older in pairs:
+            if not self._in_overlap(newer, older):
+                continue
+            root = self.canonical.get(older, older)
+            linked = self.canonical.get(newer)
+            if linked is not None and linked != root:
+                found.append((newer, older, linked))
+                continue
+            taken = self._taken.get((root, epoch_of(newer)))
+            if taken is not None and taken != newer:
+                found.append((newer, older, taken))
+        return found
 
     def unknown(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """The pairs to record: new and admissible (so a Check logs only what will count)."""

@@ -77,6 +77,11 @@ class HubMetrics:
             "Applications folded since start-up that another hub logged under other ring-link settings.",
             registry=registry,
         )
+        self.epoch_link_conflicts = Gauge(
+            "lianfang_hub_epoch_link_conflicts",
+            "Key-epoch pairings Checks or LinkTokens made against links already made (alc entries of the log).",
+            registry=registry,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
 
     def observe(self, answer: consortium_pb2.CheckResponse) -> None:

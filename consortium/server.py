@@ -263,6 +263,7 @@ async def start_hub(
     registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart
     hub_metrics = HubMetrics(registry)
     hub_metrics.ring_link_drift.set_function(lambda: rings.drifted)
+    hub_metrics.epoch_link_conflicts.set_function(lambda: aliases.conflicts)
     server, port, health_servicer = await create_server(
         config.listen,
         [

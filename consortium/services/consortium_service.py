@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium import wire
-from consortium.aliases import AliasBook, alias_event, pairs_in
+from consortium.aliases import AliasBook, alias_event, conflict_event, pairs_in
 from consortium.auth import ADMIN_PREFIX
 from consortium.disputes import DisputeBook, dispute_response
 from consortium.key_book import KeyBook, KeyEpochs
@@ -53,6 +53,16 @@ log = logging.getLogger("lianfang.hub.check")
 
 MAX_FUTURE_SKEW = 24 * 3600.0
 MAX_LINKS = 1000
+
+
+@dataclass(slots=True)
+class EpochLinks:
+    """What a Check's tokens under two key epochs say (``consortium.aliases``)."""
+
+    new: list[tuple[str, str]] = field(default_factory=list)
+    """(newer, older) pairs to link."""
+    contradicted: list[tuple[str, str, str]] = field(default_factory=list)
+    """(newer, older, linked instead) pairs against links already made."""
 
 
 def request_token_keys(request: consortium_pb2.CheckRequest) -> list[str]:
@@ -209,11 +219,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         now = self.clock()
         _require_consent(request, now)
         with self.usage.admitted(caller, 1, now):
-            links: list[tuple[str, str]] = []
+            links = EpochLinks()
             app = self._application(caller, request, now, links)
             bodies = [application_event_body(app, self.rings.policy)]
             events = [encode_event(body) for body in bodies]
-            logged = ([alias_event(links)] if links else []) + events
+            logged = self._link_events(caller, links, now) + events
             snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
             apps = await self._as_first_recorded([app], snapshots)
             response = consortium_pb2.CheckResponse()
@@ -243,14 +253,28 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         return apps
 
     def _application(
-        self, caller: str, request: consortium_pb2.CheckRequest, now: float, links: list[tuple[str, str]]
+        self, caller: str, request: consortium_pb2.CheckRequest, now: float, links: EpochLinks
     ) -> ApplicationRecord:
-        """The application under canonical token keys (``consortium.aliases``); appends to
-        ``links`` the epoch pairs this request teaches the hub."""
+        """The application under canonical token keys (``consortium.aliases``); notes in
+        ``links`` the epoch pairs this request teaches the hub, and those contradicting links."""
         keys = request_token_keys(request)
         pairs = pairs_in(keys)
-        links.extend(self.aliases.unknown(pairs))
+        if pairs:  # a rotation's overlap
+            links.new.extend(self.aliases.unknown(pairs))
+            links.contradicted.extend(self.aliases.contradicted(pairs))
         return application_record(caller, request, now, self.aliases.canonical_keys(keys, pairs))
+
+    def _link_events(self, caller: str, links: EpochLinks, now: float) -> list[str]:
+        """The log entries a Check's epoch pairs make: the new links, and the pairings that
+        contradict links already made (``aliases.conflict_event``), for the admins."""
+        events = [alias_event(links.new)] if links.new else []
+        if links.contradicted:
+            log.warning(
+                "a Check paired key epochs against links made before",
+                extra={"fields": {"member": caller, "pairs": len(links.contradicted)}},
+            )
+            events.append(conflict_event(caller, links.contradicted, now))
+        return events
 
     async def _validate(self, violations_of: Callable[[KeyEpochs | None], list[FieldViolation]]) -> None:
         """Raises the request's violations, ``violations_of(the hub's key epochs)``. A refused
@@ -280,11 +304,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         for i, check in enumerate(request.checks):
             _require_consent(check, now, f"checks[{i}]: ")
         with self.usage.admitted(caller, len(request.checks), now):
-            links: list[tuple[str, str]] = []
+            links = EpochLinks()
             apps = [self._application(caller, check, now, links) for check in request.checks]
             bodies = [application_event_body(app, self.rings.policy) for app in apps]
             events = [encode_event(body) for body in bodies]
-            logged = ([alias_event(links)] if links else []) + events
+            logged = self._link_events(caller, links, now) + events
             snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
             apps = await self._as_first_recorded(apps, snapshots)
             batch = consortium_pb2.BatchCheckResponse()
@@ -473,7 +497,8 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         for i, older in enumerate(olders):  # carry over only the subjects of one's own markers
             if not any(m.filer_member_id == caller for m in filed.get(older, [])):
                 raise PermissionDenied(f"pairs[{i}]: only the tokens of your own markers can be carried over")
-        fresh = self.aliases.unknown(pairs)
-        if fresh:
-            await self.rings.publish([alias_event(fresh)])
+        links = EpochLinks(self.aliases.unknown(pairs), self.aliases.contradicted(pairs))
+        fresh = links.new
+        if fresh or links.contradicted:
+            await self.rings.publish(self._link_events(caller, links, self.clock()))
         return consortium_pb2.LinkTokensResponse(linked=len(fresh))

@@ -3,6 +3,7 @@ overlap, and stacking counts, markers and rings carry on after the old epoch is 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -64,6 +65,16 @@ async def test_history_carries_over_the_rotation(store: str, tmp_path: Path, req
         # One-to-one: the same old token cannot also be claimed by another identifier's new token.
         hijack = E2.token(RID, "110101199001019999")
         assert await c.members["lender-a"].hub_client.link_tokens([(q_rid[0], hijack)]) == 0
+        # A link rests on one member's word. lender-c pairs person 7's new token with person 8's
+        # old one (first come, it links); lender-b's Check of person 7 under both epochs then
+        # contradicts it: the hub logs the conflict for the admins, naming who found it.
+        seven, eight = "110101199001010007", "110101199001010008"
+        await check(c, "lender-c", "c-pin", [E1.token(RID, eight), E2.token(RID, seven)])
+        await check(c, "lender-b", "b-7", [E1.token(RID, seven), E2.token(RID, seven)])
+        conflicts = [json.loads(e) for _, e in await c.hub.store.log_events((0, 0), 10_000) if e.startswith('["alc"')]
+        assert [(e[1], len(e[2])) for e in conflicts] == [("lender-a", 1), ("lender-b", 1)]  # the hijack, then b
+        assert c.hub.metrics is not None
+        assert c.hub.metrics.registry.get_sample_value("lianfang_hub_epoch_link_conflicts") == 2
         await c.admin.retire_key_epoch(1)  # the overlap ends
         # After retirement: the new epoch only.
         late = await check(c, "lender-c", "c-1", tokens(1, E2))
