@@ -48,5 +48,8 @@ async def test_stacking_carries_over_a_rotation_through_the_nodes(tmp_path: Path
         assert c.members["lender-c"].tokeniser.epochs == [2]
         third = await apply("lender-c", "wang-c")  # the new epoch only
         assert by_type(third.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["1H"] == (2, 2)
+        # honest nodes pair every identifier alike: no epoch-link conflict was logged
+        assert c.hub.metrics is not None
+        assert c.hub.metrics.registry.get_sample_value("lianfang_hub_epoch_link_conflicts") == 0
     finally:
         await c.stop()
