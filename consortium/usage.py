@@ -61,14 +61,8 @@ class UsagePolicy:
 
 def _source(entry: list[Any], at: int) -> str | None:
     """A filing entry's ``from_application`` field: the application's reference ("" none); None
-    for an entry from before filings named theirs (it counts on its own), or one that carried a
-    0/1 flag instead (1 counted on its own, 0 nothing)."""
-    if len(entry) <= at:
-        return None
-    value = entry[at]
-    if isinstance(value, str):
-        return value
-    return None if value else ""
+    for an entry from before filings named theirs (it counts on its own)."""
+    return str(entry[at]) if len(entry) > at else None
 
 
 class RecentChecks:

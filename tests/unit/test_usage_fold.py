@@ -21,9 +21,6 @@ def test_filings_of_every_age_count_as_they_were_meant_to() -> None:
     guard = fold(
         ["m", "t1", 1, "old", 100.0],  # before filings named an application: one each
         ["m", "t2", 1, "old", 101.0],
-        ["m", "t3", 1, "flag", 100.0, 1],  # a 0/1 flag: 1 counted on its own, 0 nothing
-        ["m", "t4", 1, "flag", 100.0, 0],
-        ["mk", "file", "mk_1", "t5", "flag", 5, 100.0, 100.0, 0],
         ["m", "t6", 1, "new", 100.0, "app-1"],  # one application's markers: one contribution
         ["m", "t7", 1, "new", 101.0, "app-1"],
         ["mk", "file", "mk_2", "t8", "new", 5, 102.0, 102.0, "app-1"],
@@ -31,8 +28,8 @@ def test_filings_of_every_age_count_as_they_were_meant_to() -> None:
     )
     contributions = {m: f.contributions for m, f in guard.members.items()}
     markers = {m: f.markers for m, f in guard.members.items()}
-    assert contributions == {"old": 2, "flag": 1, "new": 1}
-    assert markers == {"old": 2, "flag": 3, "new": 4}
+    assert contributions == {"old": 2, "new": 1}
+    assert markers == {"old": 2, "new": 4}
 
 
 def test_the_last_of_an_applications_markers_withdrawn_takes_its_contribution() -> None:
