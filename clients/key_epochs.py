@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from clients.credentials import write_private_key
+from runtime.tls import read_private_key
 
 INFO = b"lianfang-key-epoch-v1"
 
@@ -65,7 +66,5 @@ def generate_encryption_key_file(path: str | Path) -> bytes:
 
 
 def load_encryption_key(path: str | Path) -> X25519PrivateKey:
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    if not isinstance(key, X25519PrivateKey):
-        raise ValueError(f"{path}: not an X25519 private key")
+    key: X25519PrivateKey = read_private_key(path, X25519PrivateKey, "X25519")
     return key

@@ -102,8 +102,8 @@ class AliasBook:
     def _in_overlap(self, newer: str, older: str) -> bool:
         if self.keys is None:
             return True
-        live = {e.epoch for e in self.keys.ordered() if e.retired_at is None}
-        return epoch_of(newer) in live and epoch_of(older) in live
+        in_use = self.keys.in_use  # kept by the key book as epochs are created and retired
+        return in_use is not None and epoch_of(newer) in in_use.live and epoch_of(older) in in_use.live
 
     def admissible(self, newer: str, older: str) -> bool:
         root = self.canonical.get(older, older)
@@ -126,15 +126,16 @@ class AliasBook:
         one, or the old one already linked to another new token of that epoch."""
         found = []
         for newer, older in pairs:
-            if not self._in_overlap(newer, older):
-                continue
             root = self.canonical.get(older, older)
             linked = self.canonical.get(newer)
-            if linked is not None and linked != root:
-                found.append((newer, older, linked))
+            if linked == root:
+                continue  # the link agrees: every honest Check of a linked identifier
+            if linked is not None:
+                if self._in_overlap(newer, older):
+                    found.append((newer, older, linked))
                 continue
             taken = self._taken.get((root, epoch_of(newer)))
-            if taken is not None and taken != newer:
+            if taken is not None and taken != newer and self._in_overlap(newer, older):
                 found.append((newer, older, taken))
         return found
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ from clients.circuit import CircuitBreaker
 from clients.credentials import JwtSigner, load_private_key
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from clients.key_epochs import load_encryption_key
 from clients.keys import KeyServiceClient, key_service_signer
 from node.config import NodeConfig
 from node.hub_gate import HubGate
@@ -60,8 +59,7 @@ from runtime.config import ConfigError, setting_file
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import create_server, serve
-from runtime.sqlite_writes import probe_sqlite_write
-from runtime.tls import TlsConfig, read_private_key
+from runtime.tls import TlsConfig
 
 log = logging.getLogger("lianfang.node")
 
@@ -93,7 +91,7 @@ def member_key(config: NodeConfig) -> Ed25519PrivateKey:
 def encryption_key(config: NodeConfig) -> X25519PrivateKey:
     """This member's X25519 key (``encryption_key_file``); a file that is none is a ConfigError."""
     with setting_file("encryption_key_file", config.encryption_key_file):
-        return read_private_key(config.encryption_key_file, X25519PrivateKey, "X25519")
+        return load_encryption_key(config.encryption_key_file)
 
 
 def open_node_store(config: NodeConfig) -> NodeStore:
@@ -102,15 +100,7 @@ def open_node_store(config: NodeConfig) -> NodeStore:
     ConfigError naming the file, not a node that serves and then fails every write."""
     path = config.database
     with setting_file("database", path if path == ":memory:" else Path(path).absolute()):
-        store = NodeStore(path)
-        try:
-            if path != ":memory:":  # its own connection (NodeStore keeps its own to itself)
-                with contextlib.closing(sqlite3.connect(path, isolation_level=None, timeout=5.0)) as db:
-                    probe_sqlite_write(db)
-        except BaseException:
-            store.close()
-            raise
-    return store
+        return NodeStore(path)
 
 
 @dataclass

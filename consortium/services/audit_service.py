@@ -26,13 +26,14 @@ from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
 from consortium.validation import check_token
 from runtime.clock import Clock
+from runtime.contract_limits import MAX_CHECK_TOKENS
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from runtime.identifier_text import check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
 MAX_ENTRIES = 1000
-MAX_SUBJECT_TOKENS = 64
+MAX_SUBJECT_TOKENS = MAX_CHECK_TOKENS
 
 
 MAX_REQUEST_REF_CHARS = 64

@@ -280,10 +280,12 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         """Raises the request's violations, ``violations_of(the hub's key epochs)``. A refused
         epoch is looked at again after catching up with the log: another replica may have
         created it since this one last folded."""
-        violations = violations_of(self.keys.in_use)
-        if any(v.field.endswith(("epoch", "tokens")) for v in violations):
+        known = self.keys.in_use
+        violations = violations_of(known)
+        if known is not None and any(v.field.endswith(("epoch", "tokens")) for v in violations):
             await self.rings.catch_up()
-            violations = violations_of(self.keys.in_use)
+            if self.keys.in_use is not known:  # a key epoch created or retired meanwhile: look again
+                violations = violations_of(self.keys.in_use)
         if violations:
             raise InvalidArgument(violations)
 

@@ -81,7 +81,11 @@ def tokenise_identifiers(
     identifiers: node_pb2.Identifiers, tokeniser: HmacTokeniser | KeyRing
 ) -> list[common_pb2.Token]:
     """Normalise and HMAC-tokenise every set identifier (``canonical_identifiers`` order)."""
-    ordered = canonical_identifiers(identifiers)
+    return tokenise_canonicals(canonical_identifiers(identifiers), tokeniser)
+
+
+def tokenise_canonicals(ordered: list[tuple[int, str]], tokeniser: HmacTokeniser | KeyRing) -> list[common_pb2.Token]:
+    """HMAC-tokenise identifiers already normalised (``canonical_identifiers``)."""
     # Under every active epoch during a rotation, oldest first and in the same order: the hub
     # links the i-th token of a type under each epoch (consortium.aliases).
     tokenisers = tokeniser.active if isinstance(tokeniser, KeyRing) else (tokeniser,)

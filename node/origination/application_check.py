@@ -7,7 +7,7 @@ import unicodedata
 
 from lianfang.v1 import common_pb2, node_pb2
 
-from node.identity.applicant import canonical_identifiers, tokenise_identifiers
+from node.identity.applicant import canonical_identifiers, tokenise_canonicals
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
 from node.origination.products import Product
@@ -84,7 +84,7 @@ def validate_application(
     try:
         canonicals = canonical_identifiers(r.identifiers)
         if tokeniser.oprf is None:
-            tokens = tokenise_identifiers(r.identifiers, tokeniser)
+            tokens = tokenise_canonicals(canonicals, tokeniser)  # normalised once
     except InvalidIdentifiers as exc:
         v += [FieldViolation(e.field, e.description) for e in exc.errors]
     sent = len(canonicals) if tokeniser.oprf is not None else len(tokens)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from lianfang.v1 import common_pb2, node_pb2
@@ -32,7 +33,7 @@ from node.origination.signing_codes import (
     new_code,
     sent_today,
 )
-from node.origination.store import NodeStore, Task, new_id
+from node.origination.store import Application, NodeStore, Task, new_id
 from node.outbox import Outbox
 from node.outbox.submissions import queue_outcome_in
 from runtime.clock import Clock
@@ -198,14 +199,19 @@ class Disbursement:
         if approve:
             return await self._disburse(drawdown, actor, comment, task)
         app = self.store.get_application(drawdown["application_id"])
-        app.drawn_fen -= int(drawdown["amount_fen"])
-        drawdown.update(state="rejected", comment=comment)
         with self.store.transaction() as db:
             if task is not None:
                 self.store.close_task_in(db, task)
-            self.store.put_record_in(db, "drawdown", drawdown_id, app.application_id, drawdown)
+            self.reject_in(db, app, drawdown, comment)
             self.store.save_in(db, app, self.clock())
         return drawdown
+
+    def reject_in(self, db: sqlite3.Connection, app: Application, drawdown: dict[str, Any], comment: str) -> None:
+        """Rejects a drawdown pending review in ``db``'s transaction, releasing the amount it
+        reserved from ``app`` (which the caller saves)."""
+        app.drawn_fen -= int(drawdown["amount_fen"])
+        drawdown.update(state="rejected", comment=comment)
+        self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
 
     def _review_task(self, drawdown: dict[str, Any]) -> Task | None:
         """The open review task of this drawdown (its reason is the drawdown id): several

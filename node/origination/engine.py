@@ -438,9 +438,7 @@ class Origination(Disbursement):
                     d for d in self.store.records_for("drawdown", app.application_id) if d["state"] == "pending_review"
                 ]
                 for drawdown in pending:
-                    drawdown.update(state="rejected", comment=confirmed)
-                    self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
-                    app.drawn_fen -= int(drawdown["amount_fen"])
+                    self.reject_in(db, app, drawdown, confirmed)
                 if pending:
                     released = sum(int(d["amount_fen"]) for d in pending) // 100
                     reason += f"; rejected {len(pending)} drawdown(s) pending review, {released} yuan released"

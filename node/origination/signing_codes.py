@@ -27,7 +27,7 @@ def sent_today(state: dict[str, Any] | None, now: float) -> int:
     """Codes sent for the contract this UTC day, the last one's ``state`` counting them."""
     if state is None or int(state["sent_at"] // DAY) != int(now // DAY):
         return 0
-    return int(state.get("today", 1))
+    return int(state["today"])
 
 
 def new_code() -> str:

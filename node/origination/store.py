@@ -16,7 +16,7 @@ from typing import Any
 
 from node.origination.states import check_transition
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
-from runtime.sqlite_writes import write_transaction
+from runtime.sqlite_writes import probe_sqlite_write, write_transaction
 
 log = logging.getLogger("lianfang.node.store")
 
@@ -129,15 +129,16 @@ class NodeStore:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        # Deleted or overwritten bytes are zeroed, not left in free pages (with ``scrub_wal``:
-        # a dropped outbox payload leaves the files; space freed before this was set waits for
-        # a VACUUM).
-        self._db.execute("PRAGMA secure_delete = ON")
         try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            # Deleted or overwritten bytes are zeroed, not left in free pages (with ``scrub_wal``:
+            # a dropped outbox payload leaves the files; space freed before this was set waits
+            # for a VACUUM).
+            self._db.execute("PRAGMA secure_delete = ON")
             self._db.executescript(SCHEMA)
             self._migrate()
+            probe_sqlite_write(self._db)  # a read-only file refused here, not at the first write
         except BaseException:
             self._db.close()
             raise
