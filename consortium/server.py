@@ -43,7 +43,7 @@ from runtime.config import ConfigError, setting_file
 from runtime.errors import Unavailable
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
-from runtime.server import create_server
+from runtime.server import check_port_free, create_server
 from runtime.tls import TlsConfig
 
 log = logging.getLogger("lianfang.hub")
@@ -198,11 +198,12 @@ async def start_hub(
     store: Store | None = None,
     marker_policy: MarkerPolicy | None = None,
 ) -> RunningHub:
-    # the files first, then the store: a hub refused for a bad certificate or key file leaves
-    # no new database behind (a port in use still does: the store's services are bound with it)
+    # the files and the port first, then the store: a hub refused for a bad certificate or key
+    # file or a port in use leaves no new database behind
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     if tls is not None:
         tls.read()
+    check_port_free(config.listen)
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     store = store or store_from_url(config.store, config.application_retention_days)
     authenticator = Authenticator(

@@ -58,7 +58,7 @@ from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError, setting_file
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
-from runtime.server import create_server, serve
+from runtime.server import check_port_free, create_server, serve
 from runtime.tls import TlsConfig
 
 log = logging.getLogger("lianfang.node")
@@ -230,10 +230,12 @@ def build_drainer(config: NodeConfig, engine: Origination, clock: Clock) -> Drai
 
 
 async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> RunningNode:
-    # the TLS files first: a node refused for a bad certificate leaves no new database behind
+    # the TLS files and the port first: a node refused for a bad certificate or a port in use
+    # leaves no new database behind
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
     if tls is not None:
         tls.read()
+    check_port_free(config.listen)
     signer = JwtSigner(config.member_id, member_key(config))
     channel = open_channel(
         config.hub_address,

@@ -8,8 +8,10 @@ until SIGTERM/SIGINT and shuts down gracefully (NOT_SERVING, drain, stop).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -96,6 +98,33 @@ def listen(server: grpc.aio.Server, address: str, credentials: grpc.ServerCreden
     if port == 0:
         raise ConfigError(f"cannot listen on {address!r}: the port is in use, or it is not a host:port")
     return port
+
+
+def check_port_free(address: str) -> None:
+    """A ConfigError, as ``listen`` would raise, when ``address``'s port is already taken: asked
+    before a server opens its store, so a hub or node refused for its port leaves no new
+    database behind. (Binding the server itself first would leave the port accepting
+    connections that wait, unanswered, through a hub's log replay, instead of being refused so
+    their clients try another replica.) A port of 0 or a host that does not resolve is left to
+    ``listen``."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, UnicodeError):
+        return
+    for family, kind, protocol, _, bound in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc binds: TIME_WAIT is no obstacle
+            try:
+                probe.bind(bound)
+            except OSError as error:
+                if error.errno in (errno.EADDRINUSE, errno.EACCES):
+                    reason = "the port is in use" if error.errno == errno.EADDRINUSE else "binding it is not permitted"
+                    raise ConfigError(f"cannot listen on {address!r}: {reason}") from None
 
 
 async def serve(

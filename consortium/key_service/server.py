@@ -23,7 +23,7 @@ from consortium.key_service.vault import ACTIVE, Vault, read_master_key
 from runtime import oprf
 from runtime.clock import Clock, system_clock
 from runtime.config import ConfigError, setting_file
-from runtime.server import create_server, serve
+from runtime.server import check_port_free, create_server, serve
 from runtime.tls import TlsConfig
 
 log = logging.getLogger("lianfang.keys")
@@ -82,6 +82,7 @@ async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_c
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     if tls is not None:
         tls.read()  # a bad certificate or key creates no vault (nor its first epoch's key)
+    check_port_free(config.listen)  # nor does a port in use
     with setting_file("master_key_file", config.master_key_file):
         master_key = read_master_key(config.master_key_file)
     with setting_file("database", Path(config.database).absolute()):

@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from node.identity.tokens import new_consortium_key
 from node.origination.store import NodeStore
 from node.server import encryption_key, member_key
 from runtime.config import ConfigError, load_config
+from runtime.server import check_port_free
 from runtime.sqlite_writes import probe_sqlite_write
 from runtime.tls import DevCertificateAuthority, TlsConfig, channel_credentials
 
@@ -437,6 +439,40 @@ def test_a_key_service_with_a_bad_certificate_makes_no_vault(tmp_path: Path) -> 
     }
     _refused(_run(tmp_path, "keys", env), "tls_cert: g.pem is not a PEM certificate")
     assert not list(tmp_path.glob("keys.db*"))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "localhost"])
+@pytest.mark.parametrize("noun", ["hub", "node", "keys"])
+def test_a_server_whose_port_is_taken_says_so_and_leaves_no_database(
+    tmp_path: Path, node_env: dict[str, str], noun: str, host: str
+) -> None:
+    """It used to open (and create) its database first, then fail to bind."""
+    write_secret(tmp_path / "master.hex", os.urandom(32).hex().encode())
+    env = {
+        "hub": {"LIANFANG_HUB_PLAINTEXT": "true", "LIANFANG_HUB_STORE": "sqlite:///hub.db"},
+        "node": {**node_env, "LIANFANG_NODE_DATABASE": "node.db"},
+        "keys": {"LIANFANG_KEYS_MASTER_KEY_FILE": "master.hex", "LIANFANG_KEYS_DATABASE": "keys.db"},
+    }[noun]
+    plaintext = ["--plaintext"] if noun == "keys" else []
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run(tmp_path, noun, env, *plaintext, "--listen", f"{host}:{port}")
+    _refused(done, f"cannot listen on '{host}:{port}': the port is in use")
+    assert not list(tmp_path.glob(f"{noun}.db*"))
+
+
+def test_a_free_port_passes_the_check_and_a_taken_one_fails_it() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match="the port is in use"):
+            check_port_free(f"127.0.0.1:{port}")
+    check_port_free(f"127.0.0.1:{port}")  # closed: free again (TIME_WAIT does not count, as for grpc)
+    check_port_free("127.0.0.1:0")  # any free port
+    check_port_free("no-such-host.invalid:7443")  # left to the bind, which names the address
 
 
 @pytest.mark.parametrize("setting", ["RULES_FILE", "SCENARIO_FILE", "PRODUCTS_FILE", "MANAGERS_FILE"])
