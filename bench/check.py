@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -141,6 +142,18 @@ T = common_pb2
 PERSON_TYPES = (T.TOKEN_TYPE_RESIDENT_ID, T.TOKEN_TYPE_PHONE, T.TOKEN_TYPE_EMAIL, T.TOKEN_TYPE_BANK_ACCOUNT)
 
 
+def _base32(n: int) -> str:
+    """``n`` in a node id's alphabet (lower-case base32), least significant first, 7 or more."""
+    digits = []
+    for _ in range(7):
+        n, d = divmod(n, 32)
+        digits.append("abcdefghijklmnopqrstuvwxyz234567"[d])
+    while n:
+        n, d = divmod(n, 32)
+        digits.append("abcdefghijklmnopqrstuvwxyz234567"[d])
+    return "".join(digits)
+
+
 class Workload:
     """Check requests with fresh application refs and a realistic token mix.
 
@@ -167,7 +180,7 @@ class Workload:
 
     def __init__(self, seed: int, run_id: str) -> None:
         self.rng = random.Random(seed)
-        self.run_id = run_id
+        self.run_tag = _base32(zlib.crc32(run_id.encode()))  # refs as a node's: no digit runs
         self.tokeniser = HmacTokeniser(random.Random(seed + 1).randbytes(32), 1)
         self.counter = 0
         self._live_from: int | None = None  # the counter at go_live (None: the history's one pool)
@@ -213,14 +226,16 @@ class Workload:
         ]
 
     def next_ref(self) -> str:
+        """An application reference as a node makes one (``app_`` and lower-case base32:
+        ``node.origination.store.new_id``), unique to this run."""
         self.counter += 1
-        return f"{self.run_id}-{self.counter}"
+        return f"app_{self.run_tag}{_base32(self.counter)}"
 
     def request(self) -> consortium_pb2.CheckRequest:
         ref = self.next_ref()
         request = consortium_pb2.CheckRequest(
             application_ref=ref,
-            consent_ref=f"consent-{ref}",
+            consent_ref=f"{ref[4:]}{ref[4:]}"[:32],  # a node's consent digest: 32 characters of base32
             tokens=self.tokens(),
             applicant_kind=T.APPLICANT_KIND_PERSON,
             product_category="consumer_instalment",

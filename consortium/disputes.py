@@ -44,7 +44,7 @@ from consortium.records import Marker
 from consortium.rings import RingTracker, marker_change_event
 from consortium.store.base import Store
 from runtime.errors import Aborted, AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from runtime.identifier_text import MARKER_REASON_CODE, MAX_REASON_CHARS, MAX_STATEMENT_CHARS, check_free_text
+from runtime.identifier_text import MAX_REASON_CHARS, MAX_STATEMENT_CHARS, check_free_text, check_reason_code
 from runtime.timestamps import to_timestamp
 
 DEADLINE_SECONDS = 20 * 86_400.0
@@ -301,10 +301,7 @@ async def resolve_dispute(
         violations = []
         if request.corrected_marker_type not in NEGATIVE | PROTECTIVE:
             violations.append(FieldViolation("corrected_marker_type", "a marker type is required for CORRECT"))
-        if not MARKER_REASON_CODE.fullmatch(request.corrected_reason_code):
-            violations.append(FieldViolation("corrected_reason_code", "upper-case [A-Z0-9_], 2..40"))
-        else:
-            check_free_text(request.corrected_reason_code, "corrected_reason_code", violations)
+        check_reason_code(request.corrected_reason_code, "corrected_reason_code", violations)
         if violations:
             raise InvalidArgument(violations)
     await log.catch_up()

@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.records import YEAR, Marker, token_from_key, token_type_of
 from runtime.errors import FieldViolation
-from runtime.identifier_text import MARKER_REASON_CODE, check_free_text
+from runtime.identifier_text import check_free_text, check_reason_code
 from runtime.timestamps import to_timestamp
 
 NEGATIVE = frozenset(
@@ -59,10 +59,7 @@ def validate_filing(request: consortium_pb2.FileMarkerRequest) -> list[FieldViol
     violations = []
     if request.marker_type not in NEGATIVE | PROTECTIVE:
         violations.append(FieldViolation("marker_type", "must be a known marker type"))
-    if not MARKER_REASON_CODE.fullmatch(request.reason_code):
-        violations.append(FieldViolation("reason_code", "must match [A-Z][A-Z0-9_]{1,39}"))
-    else:  # shown to every member that hits the marker
-        check_free_text(request.reason_code, "reason_code", violations)
+    check_reason_code(request.reason_code, "reason_code", violations)
     if request.evidence_level not in common_pb2.EvidenceLevel.values():
         violations.append(FieldViolation("evidence_level", "unknown evidence level"))
     elif (

@@ -11,6 +11,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 from consortium.key_book import KeyEpochs
 from runtime.contract_limits import MAX_CHECK_TOKENS
 from runtime.errors import FieldViolation
+from runtime.identifier_text import identifier_in_ref
 from runtime.timestamps import timestamp_problem
 
 REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -34,6 +35,8 @@ def check_ref(value: str, field: str, out: list[FieldViolation], *, required: bo
             out.append(FieldViolation(field, "is required"))
     elif not REF.match(value):
         out.append(FieldViolation(field, "1-128 characters of [A-Za-z0-9._:/-], starting alphanumeric"))
+    elif kind := identifier_in_ref(value):  # a lender's key may be the phone or ID number: never stored
+        out.append(FieldViolation(field, f"must not hold personal data: it contains what looks like {kind}"))
 
 
 def check_token(token: common_pb2.Token, field: str, out: list[FieldViolation]) -> None:

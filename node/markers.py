@@ -34,6 +34,7 @@ from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, MAX_STATEMENT_CHARS, check_free_text
 from runtime.interceptors import current_call
+from runtime.logs import loggable_subject
 
 log = logging.getLogger("lianfang.node.markers")
 
@@ -109,7 +110,8 @@ class MarkerDesk:
         record = _record(self.store, marker_id) if not violations else {}
         if record.get("application_id"):
             app = self.store.get_application(record["application_id"])
-            violations += OwnIdentifiers(stored_identifiers(app.identifiers)).violations([(field, text)])
+            own = OwnIdentifiers(stored_identifiers(app.identifiers), app.applicant_name)
+            violations += own.violations([(field, text)])
         if violations:
             raise InvalidArgument(violations)
 
@@ -162,7 +164,7 @@ class MarkerDesk:
         with self.store.transaction() as db:  # who read whose records, and under which request
             record = {"request_ref": request_ref, "by": actor, "at": at, "tokens": len(tokens)}
             self.store.put_record_in(db, BORROWER_RECORDS, new_id("sar"), "", record)
-        log.info("borrower records read", extra={"fields": {"by": actor, "tokens": len(tokens)}})
+        log.info("borrower records read", extra={"fields": {"by": loggable_subject(actor), "tokens": len(tokens)}})
         try:
             digest = consent_digest(self.consent_key, request_ref)
             return await self.audit.subject_access(tokens, request_ref=digest, timeout=HUB_TIMEOUT)

@@ -8,14 +8,21 @@ What counts, after NFKC (so full-width digits and ＠ count too), by the identif
 rather than any long run of digits, so that ids, digests, dates and serials pass:
 
 * a resident ID number: 18 characters with a valid check character and birth date, or the old
-  15 digits with a valid birth date; also written in groups (``320506 19700308 0176``);
+  15 digits with a valid birth date; also in any grouping (``320506 19700308 0176``,
+  ``3101.0419.9203.1544.27``);
 * a unified social credit code (a business's 统一社会信用代码): 18 characters (either case)
-  with valid check characters;
-* a mainland mobile number, also with separators or +86 (``138-0013-8000``);
-* a bank card number: 16 to 19 digits with a valid Luhn check, also in groups of four;
+  with valid check characters, also in groups of four;
+* a mainland mobile number, also with separators, brackets or +86 (``138-0013-8000``,
+  ``(138)0013.8000``);
+* a bank card number: 16 to 19 digits with a valid Luhn check, also in groups of four or as six
+  and the rest;
+* a device's IMEI: 15 digits with a valid Luhn check;
 
-none of these inside a run of Latin letters and digits (a hex or base32 id, a digest);
-* an e-mail address; an IPv4 address with at least two multi-digit parts (not ``1.2.3.4``).
+a separator is a space, ``-``, ``.``, ``/``, ``_``, ``·``, a dash or a bracket; none of these
+inside a run of Latin letters and digits (a hex or base32 id, a digest), unless that run starts
+with a label people type before a number (``ID``, ``tel``, ``card``, ``IMEI``…);
+* an e-mail address; an IPv4 address with at least two multi-digit parts (not ``1.2.3.4``),
+  also with ideographic full stops (``198。51。100。23``).
 
 A lender's internal reference (``CASE-2024-0042``), a court case number (``(2024)京0105执1234号``),
 a UUID or a SHA-256 digest pass; a bank card number cannot be told from a 16-19-digit serial
@@ -34,18 +41,28 @@ from runtime.errors import FieldViolation
 
 MARKER_REASON_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,39}")
 """A marker's reason code (``fullmatch``): the hub refuses any other, the node checks first."""
+MAX_REASON_CODE_DIGITS = 8
+"""A reason code names a kind of fraud, not a case: more digits than a date would be a number
+(a phone's, a device's) that every member hitting the marker is shown."""
 
+_S = r"[\s\-._/·—–~()]"  # one separator between digits: a space, a dash, a dot, a slash, a bracket…
+# a label typed straight before a number ("ID110101…", "tel138…"): set apart so the number counts;
+# hex ids cannot hold one (their letters are a-f), so "a run of letters and digits" still passes
+_LABEL = re.compile(r"(?i)(?<![0-9a-z])(id|no|tel|phone|mobile|mob|cell|card|acct|account|uscc|imei|sfz)(?=\d)")
 _DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15,19})(?![0-9A-Za-z])")
-_GROUPED_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}[\s-]\d{4}[\s-]?\d{4}[\s-]\d{3}[\dXx](?![0-9A-Za-z])")
-_GROUPED_CARD = re.compile(r"(?<![0-9A-Za-z])\d{4}(?:[\s-]\d{4}){3}(?:[\s-]?\d{1,3})?(?![0-9A-Za-z])")
+_GROUPED_ID = re.compile(rf"(?<![0-9A-Za-z])\d(?:{_S}?\d){{16}}{_S}?[\dXx](?![0-9A-Za-z])")
+_GROUPED_CARD = re.compile(
+    rf"(?<![0-9A-Za-z])(?:\d{{4}}(?:{_S}\d{{4}}){{3}}(?:{_S}?\d{{1,3}})?|\d{{6}}{_S}\d{{10,13}})(?![0-9A-Za-z])"
+)
 _USCC = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])")
-_MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![0-9A-Za-z])")
+_GROUPED_USCC = re.compile(rf"(?<![0-9A-Za-z])[0-9A-Z]{{4}}(?:{_S}[0-9A-Z]{{4}}){{3}}{_S}[0-9A-Z]{{2}}(?![0-9A-Za-z])")
+_MOBILE = re.compile(rf"(?<![0-9A-Za-z])(?:\+?86{_S}?)?\(?1[3-9]\d(?:{_S}{{0,2}}\d){{8}}(?![0-9A-Za-z])")
 # parts bounded as RFC 5321 bounds them, so linear in the text (the unbounded form was quadratic:
 # seconds for 20,000 characters of one "word" holding an "@"); Chinese text has no spaces, so a
 # match may start inside a run of characters
 _EMAIL = re.compile(r"[^\s@]{1,64}@[^\s@]{1,253}\.[^\s@]{1,63}")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_SEPARATOR = re.compile(r"[\s-]")
+_SEPARATOR = re.compile(_S)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -75,30 +92,60 @@ def identifier_in(text: str) -> str | None:
     """What kind of personal identifier ``text`` appears to hold, or None."""
     if not text:
         return None
-    folded = unicodedata.normalize("NFKC", text)
+    folded = _LABEL.sub(r"\1 ", unicodedata.normalize("NFKC", text).replace("。", "."))
     for match in _DIGITS.finditer(folded):
         run = match.group(1)
         if _resident_id(run):
             return "a resident ID number"
-        if run.isdigit() and 16 <= len(run) <= 19 and _luhn(run):
-            return "a bank card number"
+        if run.isdigit() and 15 <= len(run) <= 19 and _luhn(run):
+            return "a bank card number" if len(run) > 15 else "a device's IMEI"
     for match in _GROUPED_ID.finditer(folded):
         if _resident_id(_SEPARATOR.sub("", match.group())):
             return "a resident ID number"
     for match in _GROUPED_CARD.finditer(folded):
         if _luhn(_SEPARATOR.sub("", match.group())):
             return "a bank card number"
-    if any(uscc.is_valid(m.group()) for m in _USCC.finditer(folded.upper())):  # typed in lower case too
+    upper = folded.upper()  # a social credit code typed in lower case too
+    if any(uscc.is_valid(m.group()) for m in _USCC.finditer(upper)) or any(
+        uscc.is_valid(_SEPARATOR.sub("", m.group())) for m in _GROUPED_USCC.finditer(upper)
+    ):
         return "a unified social credit code"
     if _MOBILE.search(folded):
         return "a mobile number"
-    if _EMAIL.search(folded):
+    if "@" in folded and _EMAIL.search(folded):
         return "an e-mail address"
-    for match in _IPV4.finditer(folded):
+    for match in _IPV4.finditer(folded) if "." in folded else ():
         parts = match.groups()
         if all(int(p) <= 255 for p in parts) and sum(len(p) > 1 for p in parts) >= 2:
             return "an IP address"
     return None
+
+
+_DENSE_DIGITS = re.compile(r"\d(?:[._:/-]?\d){5}")
+"""Six digits, each apart from the next by at most one of a reference's separators: every
+identifier that fits a reference's characters ([A-Za-z0-9._:/-]) holds such a run."""
+
+
+def identifier_in_ref(ref: str) -> str | None:
+    """``identifier_in`` for a reference (an application's, an authorisation's), which every
+    Check carries: the pattern scan runs only on one holding a run of digits
+    (``_DENSE_DIGITS``), so the ids a node makes (base32, ``node.origination.store.new_id``) and
+    its consent digests cost one short search."""
+    return identifier_in(ref) if _DENSE_DIGITS.search(ref) else None
+
+
+def check_reason_code(code: str, field: str, violations: list[FieldViolation]) -> None:
+    """A marker's reason code, shown to every member that hits the marker: its shape
+    (``MARKER_REASON_CODE``), at most ``MAX_REASON_CODE_DIGITS`` digits, and no identifier."""
+    if not MARKER_REASON_CODE.fullmatch(code):
+        shape = "is required: upper-case A-Z, 0-9 and _, 2..40, starting with a letter"
+        violations.append(FieldViolation(field, shape))
+    elif sum(c.isdigit() for c in code) > MAX_REASON_CODE_DIGITS:
+        violations.append(
+            FieldViolation(field, f"at most {MAX_REASON_CODE_DIGITS} digits: a reason code names a kind of fraud")
+        )
+    else:
+        check_free_text(code, field, violations)
 
 
 MAX_REASON_CHARS = 500

@@ -89,7 +89,7 @@ def _require_consent(request: consortium_pb2.CheckRequest, now: float, where: st
     """A query needs the borrower's authorisation in force (PIPL; DESIGN.md "Consent and purpose")."""
     ends = from_timestamp(request.consent_expires_at, now)
     if ends <= now:
-        raise FailedPrecondition(f"{where}the borrower's authorisation {request.consent_ref!r} has expired")
+        raise FailedPrecondition(f"{where}the borrower's authorisation has expired (consent_expires_at is past)")
 
 
 _REF = wire.key(1, 2)

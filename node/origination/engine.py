@@ -18,7 +18,7 @@ from node.hub_errors import answered_by_hub
 from node.identity.applicant import epoch_links, normalised_identifiers, tokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifier
-from node.identity.own_identifiers import OwnIdentifiers, stored_identifiers
+from node.identity.own_identifiers import OwnIdentifiers, kept_identifiers, stored_identifiers
 from node.keyed_locks import KeyedLocks
 from node.markers import record_filed_marker_in
 from node.monitoring.records import PostLoanRecords
@@ -49,7 +49,7 @@ from runtime.errors import (
     NotFound,
     PermissionDenied,
 )
-from runtime.identifier_text import MARKER_REASON_CODE, check_free_text
+from runtime.identifier_text import check_free_text, check_reason_code
 
 log = logging.getLogger("lianfang.node.origination")
 
@@ -162,7 +162,7 @@ class Origination(Disbursement):
             product_code=product.code,
             applicant_kind=KIND_NAMES[r.applicant_kind],
             applicant_name=r.applicant_name,
-            identifiers=_identifiers(ids),
+            identifiers=kept_identifiers(ids),
             industry=r.industry,
             locality=r.locality,
             amount_fen=r.amount_fen,
@@ -366,22 +366,18 @@ class Origination(Disbursement):
         v: list[FieldViolation] = []
         if r.evidence_level == common_pb2.EVIDENCE_LEVEL_UNSPECIFIED:
             v.append(FieldViolation("evidence_level", "confirmed fraud needs an evidence level"))
-        if not MARKER_REASON_CODE.fullmatch(r.reason_code):
-            v.append(
-                FieldViolation("reason_code", "is required: upper-case A-Z, 0-9 and _, 2..40, starting with a letter")
-            )
-        else:  # shown to every member hitting the marker
-            check_free_text(r.reason_code, "reason_code", v)
+        check_reason_code(r.reason_code, "reason_code", v)  # shown to every member hitting the marker
         check_free_text(r.case_ref, "case_ref", v, max_chars=128)
         if v:
             raise InvalidArgument(v)
         async with self._locks.hold(r.application_id):
             app = self.store.get_application(r.application_id)
             states.check_transition(app.state, states.FRAUD_CONFIRMED)
-            person_ids = stored_identifiers(app.identifiers)
-            # both reach every member hitting the marker (and the hub's log): a reason code is an
-            # upper-case run the free-text shapes let through, e.g. "ID" + the ID number
-            leaks = OwnIdentifiers(person_ids).violations([("reason_code", r.reason_code), ("case_ref", r.case_ref)])
+            person_ids = stored_identifiers(app.identifiers, person_only=True)  # what markers are filed on
+            # both reach every member hitting the marker (and the hub's log): the applicant's own
+            # identifiers (a device's, an address) and name, which no shape tells from other text
+            own = OwnIdentifiers(stored_identifiers(app.identifiers), app.applicant_name)
+            leaks = own.violations([("reason_code", r.reason_code), ("case_ref", r.case_ref)])
             if leaks:
                 raise InvalidArgument(leaks)
             filed: dict[str, str] = dict(app.decision.get("fraud_filed", {}))  # token -> marker id
@@ -449,21 +445,12 @@ class Origination(Disbursement):
         return app
 
 
-def _identifiers(ids: node_pb2.Identifiers) -> dict[str, Any]:
-    """The identifiers an application keeps (the business's or person's, and its phones)."""
-    return {
-        "uscc": ids.uscc,
-        "resident_id": ids.resident_id,
-        "legal_rep_resident_id": ids.legal_rep_resident_id,
-        "phones": list(ids.phones),
-    }
-
-
 def _same_identifiers(kept: dict[str, Any], given: node_pb2.Identifiers) -> bool:
-    """Whether ``given`` are the identifiers an application kept, in any spelling."""
+    """Whether ``given`` name the applicant an application kept (the business's or person's
+    identifiers and its phones), in any spelling."""
     try:
-        theirs = _identifiers(normalised_identifiers(given))
-        return _identifiers(normalised_identifiers(stored_identifiers(kept))) == theirs
+        theirs = stored_identifiers(kept_identifiers(normalised_identifiers(given)), person_only=True)
+        return normalised_identifiers(stored_identifiers(kept, person_only=True)) == theirs
     except InvalidIdentifier:
         return False
 

@@ -81,7 +81,8 @@ async def test_risk_manager_lists_and_withdraws_markers_through_the_node(consort
         ("回访 13800138000", "personal data"),
         (f"法人 {rep[:6]} {rep[6:14]} {rep[14:]}", "personal data"),  # an ID number in its groups
         (f"uscc {JINGCHENG_PARTS.uscc.lower()}", "personal data"),  # a social credit code, either case
-        (f"法人证件 {'/'.join(rep[i : i + 3] for i in range(0, 18, 3))}", "applicant's identifiers"),
+        (f"法人证件 {'/'.join(rep[i : i + 3] for i in range(0, 18, 3))}", "personal data"),  # in threes
+        (f"借款人{JINGCHENG_PARTS.name}称未申请", "applicant's identifiers"),  # its name: no shape finds one
     ):
         err = await _refused(risk.withdraw_marker(wrong, reason), grpc.StatusCode.INVALID_ARGUMENT)
         assert [v.field for v in err.violations] == ["reason"] and problem in err.violations[0].description

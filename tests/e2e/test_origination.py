@@ -350,12 +350,19 @@ async def test_confirm_fraud_refuses_bad_input_maps_hub_errors_and_never_files_t
     a = c.members["lender-a"]
     risk = a.as_role("risk_manager", "risk-1")
     police = common_pb2.EVIDENCE_LEVEL_POLICE_REPORT
-    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-twice"))
+    submitted = application(JINGCHENG_PARTS, "jc-twice")
+    submitted.identifiers.device_ids.append("AND-9f8e7d6c5b4a")
+    submitted.identifiers.addresses.append("江苏省苏州市吴中区木渎镇金山路88号")
+    view = await a.as_role("customer").submit_application(submitted)
     for reason, case_ref, field in (
         ("forged_documents", "", "reason_code"),
         ("FORGED_15895472306", "", "reason_code"),
         ("ID320506197003080176", "", "reason_code"),  # the legal rep's ID: a code's shape, the applicant's own
+        ("FRAUD_AND9F8E7D6C5B4A", "", "reason_code"),  # its device, in a code's shape
         ("FORGED_DOCUMENTS", "报案人 320506197003080176", "case_ref"),
+        ("FORGED_DOCUMENTS", "设备 and-9f8e7d6c5b4a", "case_ref"),  # no shape finds a device id: its own
+        ("FORGED_DOCUMENTS", "江苏省苏州市吴中区木渎镇金山路88号 现场", "case_ref"),
+        ("FORGED_DOCUMENTS", f"{JINGCHENG_PARTS.name}骗贷", "case_ref"),
         ("FORGED_DOCUMENTS", "x" * 129, "case_ref"),
     ):
         with pytest.raises(LianfangRpcError) as err:

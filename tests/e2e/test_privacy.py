@@ -8,6 +8,7 @@ captured JSON logs are scanned for every identifier in raw and canonical spellin
 from __future__ import annotations
 
 import io
+import json
 import logging
 from pathlib import Path
 
@@ -150,3 +151,29 @@ async def test_the_hub_holds_a_keyed_digest_of_the_consent_reference(tmp_path: P
         assert hashlib.sha256(b"13916052718").hexdigest()[:32] not in digests
     finally:
         await c.stop()
+
+
+async def test_a_caller_who_signs_in_with_a_phone_number_is_logged_by_a_keyed_digest(tmp_path: Path) -> None:
+    """A lender's identity provider may make a borrower's mobile number the token's subject: the
+    node's log lines name that caller by a digest (the same one on every line, so a caller can be
+    followed), never the number; staff subjects stay as they are."""
+    from clients.demo.consortium import start_local_consortium
+    from node.sources.personas import JINGCHENG_PARTS
+    from tests.support.origination import application
+
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    c = await start_local_consortium(tmp_path, ["lender-a"])
+    try:
+        borrower = c.members["lender-a"].as_role("customer", "13916052718")
+        view = await borrower.submit_application(application(JINGCHENG_PARTS, "jc-phone-login"))
+        await borrower.get_application(view.application_id)
+        await c.members["lender-a"].as_role("risk_manager", "risk-7").get_application(view.application_id)
+    finally:
+        await c.stop()
+        logging.getLogger("lianfang").handlers.clear()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    callers = [line["member"] for line in lines if line.get("method", "").startswith("/lianfang.v1.LoanService/")]
+    assert "13916052718" not in stream.getvalue()
+    [masked] = {m for m in callers if m.startswith("subject~")}
+    assert callers.count(masked) == 2 and "risk-7" in callers

@@ -299,11 +299,36 @@ async def test_a_check_needs_a_purpose_and_an_authorisation_in_force(hub) -> Non
     with pytest.raises(LianfangRpcError) as err:
         await a.check_request(expired)
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "expired" in err.value.message
+    assert expired.consent_ref not in err.value.message  # a lender's reference is never echoed
     with pytest.raises(LianfangRpcError) as err:
         await a.batch_check([check_request("consent-3", phone(41)), expired])
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "checks[1]" in err.value.message
     assert await c.hub.store.get_application("lender-a", "consent-3") is None  # nothing recorded
     assert await c.hub.store.get_application("lender-a", "consent-2") is None
+
+
+async def test_a_reference_holding_an_identifier_is_refused_and_never_stored(hub) -> None:  # type: ignore[no-untyped-def]
+    """A lender that keys its applications by phone or ID number (a member calling the hub with
+    the SDK, not through a node) must not put them in the hub's records: refused, field named,
+    value not quoted. A node's own ids and consent digests pass."""
+    c, _ = hub
+    a = client(c, "lender-a")
+    for ref, consent, field in (
+        ("loan-13800138000", "c-1", "application_ref"),
+        ("loan-138.0013.8000", "c-1", "application_ref"),
+        ("app-1", "320506197003080176", "consent_ref"),
+        ("app-1", "auth/3205.0619.7003.0801.76", "consent_ref"),
+    ):
+        request = check_request(ref, phone(50))
+        request.consent_ref = consent
+        with pytest.raises(LianfangRpcError) as err:
+            await a.check_request(request)
+        assert [v.field for v in err.value.violations] == [field]
+        assert "personal data" in err.value.violations[0].description and consent not in str(err.value)
+        assert await c.hub.store.get_application("lender-a", ref) is None
+    node_made = check_request("app_kj53qbbdaaaaaa", phone(50))
+    node_made.consent_ref = "kj53qbbeaaaaaakj53qbbeaaaaaa2345"
+    assert (await a.check_request(node_made)).application_ref == "app_kj53qbbdaaaaaa"
 
 
 async def test_invalid_argument_detail_is_google_rpc_bad_request(hub) -> None:  # type: ignore[no-untyped-def]

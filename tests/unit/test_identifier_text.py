@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.errors import FieldViolation
-from runtime.identifier_text import check_free_text, identifier_in
+from runtime.identifier_text import check_free_text, check_reason_code, identifier_in, identifier_in_ref
 
 
 @pytest.mark.parametrize(
@@ -31,6 +31,26 @@ from runtime.identifier_text import check_free_text, identifier_in
         "公司代码91350100M000100Y43有误",  # a business's unified social credit code
         "uscc 91110000600037341L",
         "uscc 91350100m000100y43",  # in lower case
+        # other separators, brackets, labels typed straight before the number
+        "tel 158.9547.2306",
+        "158/9547/2306",
+        "158—9547—2306",
+        "158_9547_2306",
+        "(158)9547-2306",
+        "tel15895472306",
+        "ID320506197003080176",
+        "3205 0619 7003 0801 76",
+        "320 506 197 003 080 176",
+        "320506.19700308.0176",
+        "3 2 0 5 0 6 1 9 7 0 0 3 0 8 0 1 7 6",
+        "uscc91350100M000100Y43",
+        "9135 0100 M000 100Y 43",
+        "6222.0202.0011.2233.446",
+        "622202 0200112233446",
+        "card6222020200112233446",
+        "198。51。100。23",
+        "IMEI490154203237518",  # a device's IMEI (Luhn-valid)
+        "FRAUD_IMEI490154203237518",
     ],
 )
 def test_identifiers_are_found(text: str) -> None:
@@ -61,6 +81,11 @@ def test_identifiers_are_found(text: str) -> None:
         "ABCDEF0123456789AB",  # 18 upper-case characters that are not one
         "2024 0506 0708 0910",  # groups of four that fail the card check
         "123456 78901234 5678",  # groups of an ID number that fail its check
+        "2024.06.01/2024.07.03",  # dates with the separators numbers take
+        "v1.2.3-rc.4 build 2024.06.01.1345",
+        "CASE_2024_0042_07",
+        "deadbeef13800138000",  # a hex id: no label before the digits
+        "490154203237517",  # 15 digits failing the Luhn check: a serial, not an IMEI
     ],
 )
 def test_ordinary_references_pass(text: str) -> None:
@@ -89,3 +114,29 @@ def test_text_over_its_limit_is_refused_for_its_length_without_being_scanned() -
     violations: list[FieldViolation] = []
     check_free_text("ID 110101199003071233 " * 100, "case_ref", violations, max_chars=128)
     assert violations == [FieldViolation("case_ref", "at most 128 characters")]
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("FORGED_DOCUMENTS", None),
+        ("CBIRC_20240601", None),  # a date's worth of digits
+        ("forged", "upper-case"),
+        ("FRAUD_IMEI356987040", "at most 8 digits"),  # a device's number, shown to every member
+        ("ID320506197003080176", "at most 8 digits"),
+    ],
+)
+def test_a_reason_code_names_a_kind_of_fraud_not_a_number(code: str, problem: str | None) -> None:
+    violations: list[FieldViolation] = []
+    check_reason_code(code, "reason_code", violations)
+    assert [v.description for v in violations if problem and problem in v.description] == [
+        v.description for v in violations
+    ]
+    assert len(violations) == (problem is not None)
+
+
+def test_a_reference_is_scanned_only_when_it_holds_a_run_of_digits() -> None:
+    assert identifier_in_ref("loan-13800138000") == "a mobile number"
+    assert identifier_in_ref("auth:320506.19700308.0176") == "a resident ID number"
+    assert identifier_in_ref("app_kj53qbbdaaaaaa") is None  # a node's id: no run of six digits
+    assert identifier_in_ref("order-20240601-000123") is None  # scanned, and nothing found
