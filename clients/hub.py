@@ -380,13 +380,42 @@ class AdminClient(RpcClient):
         self, epoch: int, key: bytes, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> consortium_pb2.KeyEpochInfo:
         """Wraps ``key`` here, on the admin's side, to every member with an encryption key; the
-        hub receives only the wrapped blobs."""
-        from clients.key_epochs import wrap_key
+        hub receives only the wrapped blobs, and the key's check (``key_check``)."""
+        from clients.key_epochs import key_check, wrap_key
 
         known = await self.list_key_epochs(timeout=timeout, metadata=metadata)
         wrapped = {k.member_id: wrap_key(key, epoch, k.member_id, k.public_key) for k in known.encryption_keys}
-        request = consortium_pb2.CreateKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped)
+        request = consortium_pb2.CreateKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped, key_check=key_check(key))
         return await self._call(self._stub.CreateKeyEpoch, request, timeout=timeout, metadata=metadata)
+
+    async def grant_key_epoch(
+        self,
+        epoch: int,
+        key: bytes,
+        members: Sequence[str] = (),
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> consortium_pb2.KeyEpochInfo:
+        """Wraps epoch ``epoch``'s ``key`` to ``members`` (default: every member with an
+        encryption key that lacks it). ``WrongEpochKey`` when ``key`` fails the epoch's key check;
+        ``ValueError`` when there is nobody to give it to."""
+        from clients.key_epochs import WrongEpochKey, key_check, wrap_key
+
+        known = await self.list_key_epochs(timeout=timeout, metadata=metadata)
+        info = next((e for e in known.epochs if e.epoch == epoch), None)
+        if info is not None and info.key_check and info.key_check != key_check(key):
+            raise WrongEpochKey(f"that is not key epoch {epoch}'s key (its key check differs)")
+        public = {k.member_id: k.public_key for k in known.encryption_keys}
+        to = list(members) or [m for m in public if info is None or m not in info.members]
+        if not to:
+            raise ValueError(f"every member with an encryption key holds key epoch {epoch} already")
+        missing = [m for m in to if m not in public]
+        if missing:
+            raise ValueError(f"no encryption key registered for an ACTIVE member named {', '.join(missing)}")
+        wrapped = {m: wrap_key(key, epoch, m, public[m]) for m in to}
+        request = consortium_pb2.GrantKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped)
+        return await self._call(self._stub.GrantKeyEpoch, request, timeout=timeout, metadata=metadata)
 
     async def retire_key_epoch(
         self, epoch: int, *, timeout: float | None = None, metadata: Metadata | None = None

@@ -10,6 +10,8 @@ Blob = ephemeral X25519 public key (32) || nonce (12) || AES-GCM ciphertext of t
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -19,9 +21,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from clients.credentials import write_private_key
+from runtime.contract_limits import KEY_CHECK_BYTES
 from runtime.tls import read_private_key
 
 INFO = b"lianfang-key-epoch-v1"
+KEY_CHECK_INFO = b"lianfang key check v1"
 
 
 def _context(epoch: int, member_id: str) -> bytes:
@@ -34,6 +38,17 @@ def _kek(shared: bytes, ephemeral: bytes, recipient: bytes, context: bytes) -> b
 
 def _raw(public: X25519PublicKey) -> bytes:
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+class WrongEpochKey(ValueError):
+    """A key that fails its epoch's key check: another epoch's, another consortium's, a typo."""
+
+
+def key_check(key: bytes) -> bytes:
+    """What tells an epoch's key from another without revealing it (``KeyEpochInfo.key_check``):
+    the admin checks a kept key file against it before wrapping it to more members, and a node
+    checks what it unwraps."""
+    return hmac.new(key, KEY_CHECK_INFO, hashlib.sha256).digest()[:KEY_CHECK_BYTES]
 
 
 def wrap_key(key: bytes, epoch: int, member_id: str, recipient: bytes) -> bytes:

@@ -3,7 +3,9 @@
 The admin registers each member's X25519 public key and, per epoch, the consortium token key
 wrapped to each member (``clients.key_epochs``); the hub hands a member its own blobs and never
 holds a key it could unwrap. Events: ``["ek", member, public_key_b64]``,
-``["ke", epoch, created_at, {member: wrapped_b64}]`` and ``["kr", epoch, retired_at]``.
+``["ke", epoch, created_at, {member: wrapped_b64}, key_check_b64]`` (hubs before the key check
+wrote no fifth element), ``["kg", epoch, granted_at, {member: wrapped_b64}]`` (the key wrapped
+to more members later) and ``["kr", epoch, retired_at]``.
 """
 
 from __future__ import annotations
@@ -20,15 +22,27 @@ class Epoch:
     created_at: float
     wrapped: dict[str, bytes] = field(default_factory=dict)
     retired_at: float | None = None
+    key_check: bytes = b""
+    """``clients.key_epochs.key_check`` of its key (empty: made by a client that sent none)."""
 
 
 def encryption_key_event(member_id: str, public_key: bytes) -> str:
     return json.dumps(["ek", member_id, base64.b64encode(public_key).decode()], separators=(",", ":"))
 
 
-def epoch_event(epoch: int, at: float, wrapped: dict[str, bytes]) -> str:
-    blobs = {m: base64.b64encode(b).decode() for m, b in sorted(wrapped.items())}
-    return json.dumps(["ke", epoch, at, blobs], separators=(",", ":"))
+def _blobs(wrapped: dict[str, bytes]) -> dict[str, str]:
+    return {m: base64.b64encode(b).decode() for m, b in sorted(wrapped.items())}
+
+
+def epoch_event(epoch: int, at: float, wrapped: dict[str, bytes], key_check: bytes = b"") -> str:
+    event: list[Any] = ["ke", epoch, at, _blobs(wrapped)]
+    if key_check:
+        event.append(base64.b64encode(key_check).decode())
+    return json.dumps(event, separators=(",", ":"))
+
+
+def grant_event(epoch: int, at: float, wrapped: dict[str, bytes]) -> str:
+    return json.dumps(["kg", epoch, at, _blobs(wrapped)], separators=(",", ":"))
 
 
 def retire_event(epoch: int, at: float) -> str:
@@ -66,17 +80,31 @@ class KeyBook:
         if kind == "ek":
             self.encryption_keys[str(decoded[1])] = base64.b64decode(decoded[2])
         elif kind == "ke" and int(decoded[1]) not in self.epochs:
-            wrapped = {str(m): base64.b64decode(b) for m, b in dict(decoded[3]).items()}
-            self.epochs[int(decoded[1])] = Epoch(int(decoded[1]), float(decoded[2]), wrapped)
+            check = base64.b64decode(decoded[4]) if len(decoded) > 4 else b""
+            epoch = Epoch(int(decoded[1]), float(decoded[2]), _wrapped(decoded[3]), key_check=check)
+            self.epochs[epoch.epoch] = epoch
             self._changed()
+        elif kind == "kg" and int(decoded[1]) in self.epochs:
+            self.epochs[int(decoded[1])].wrapped.update(_wrapped(decoded[3]))
         elif kind == "kr" and int(decoded[1]) in self.epochs:
             found = self.epochs[int(decoded[1])]
             if found.retired_at is None:
                 found.retired_at = float(decoded[2])
                 self._changed()
 
+    def stranded_by_retiring(self, epoch: int, active: set[str]) -> list[str]:
+        """The ``active`` members that hold ``epoch`` and no other live one: retiring it would
+        leave their nodes no key to Check with."""
+        held = self.epochs[epoch].wrapped
+        others = [e.wrapped for e in self.epochs.values() if e.retired_at is None and e.epoch != epoch]
+        return sorted(m for m in active if m in held and not any(m in w for w in others))
+
     def latest(self) -> int:
         return max(self.epochs, default=0)
 
     def ordered(self) -> list[Epoch]:
         return [self.epochs[e] for e in sorted(self.epochs)]
+
+
+def _wrapped(blobs: Any) -> dict[str, bytes]:
+    return {str(m): base64.b64decode(b) for m, b in dict(blobs).items()}

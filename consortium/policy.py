@@ -81,6 +81,7 @@ REQUIRED_SCOPE: dict[str, Scope] = {
             "ResolveDispute",
             "SetEncryptionKey",
             "CreateKeyEpoch",
+            "GrantKeyEpoch",
             "RetireKeyEpoch",
             "ListKeyEpochs",
         )

@@ -61,7 +61,7 @@ _NO_META = AppMeta()
 _PUBLIC_ID_CACHE = 100_000
 # log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkd": OPRF re-keying,
 # "cn": canaries
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kr", "al", "alc", "sa", "w", "wk", "rk", "rkd", "cn", "mk"})
+_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kg", "kr", "al", "alc", "sa", "w", "wk", "rk", "rkd", "cn", "mk"})
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]

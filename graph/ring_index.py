@@ -18,8 +18,10 @@ their cap merge their applications again. After every call the rings are exactly
 of the current edges, which is what :func:`graph.rebuild.rebuild_state` computes statically.
 
 **Ring ids** are the smallest application id in the ring (a singleton's id is its own
-application id): deterministic across hub processes, unchanged while the ring keeps that member.
-An id that went stale (its ring merged or split) resolves to no members; ask ``ring_of`` again.
+application id): deterministic across hub processes and arrival orders, unchanged while that
+member stays its smallest. An id goes stale when its ring merges, splits or takes in an
+application with a smaller id (node ids are random: a ring that grows to k applications changes
+id about ln k times); a stale id resolves to no members: ask ``ring_of`` (by application) again.
 """
 
 from __future__ import annotations

@@ -6,3 +6,7 @@ from __future__ import annotations
 MAX_CHECK_TOKENS = 64
 """Tokens in one CheckRequest (``consortium.proto``: 1..64). A node sends each identifier once
 per active key epoch, and each IP's /24 or /64 subnet too."""
+
+KEY_CHECK_BYTES = 8
+"""A key epoch's ``key_check`` (``CreateKeyEpochRequest``): HMAC-SHA256 of a constant under the
+epoch's key, cut to this length (``clients.key_epochs.key_check``)."""

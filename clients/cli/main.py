@@ -110,17 +110,45 @@ def _public_key_arg(value: str) -> bytes:
     return base64.b64decode(Path(value).read_text().strip() if Path(value).exists() else value)
 
 
-async def _admin_keys(args: argparse.Namespace) -> int:
+def _epoch_key(path: str, *, create: bool) -> bytes:
+    """An epoch's token key from the file ``path`` (64 hex characters, as ``lianfang keys new
+    consortium`` and a node's ``consortium_key_file`` hold it); ``create``: where there is no
+    such file, a new key, written there (0600) before anything is sent."""
     from node.identity.tokens import new_consortium_key
 
+    file = Path(path)
+    if create and not file.exists():
+        key = new_consortium_key()
+        write_secret(file, key.hex().encode())
+        print(f"lianfang: made a new token key and wrote it to {path}: keep it secret and safe", file=sys.stderr)
+        return key
+    try:
+        key = bytes.fromhex(file.read_text(encoding="ascii", errors="replace").strip())
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{path}: expected 64 hex characters (a 32-byte token key)")
+    return key
+
+
+async def _admin_keys(args: argparse.Namespace) -> int:
     client = _admin_client(args)
     try:
         if args.action == "set-encryption-key":
             await client.set_encryption_key(args.member_id, _public_key_arg(args.public_key))
             print(json.dumps({"member_id": args.member_id, "encryption_key": "set"}))
             return 0
-        if args.action == "new-epoch":  # the key is made here, wrapped here, and never kept
-            result = await client.create_key_epoch(args.epoch, new_consortium_key())
+        if args.action == "new-epoch":  # the key is wrapped here: the hub never holds it
+            if not Path(args.key_file).exists() and not args.fresh and not (await client.list_key_epochs()).epochs:
+                raise ValueError(
+                    "the hub has no key epoch yet, so its nodes tokenise with a consortium_key_file: a new key "
+                    "would match none of their tokens. Adopt theirs (new-epoch <their key_epoch> --key-file "
+                    "<their consortium_key_file>), or pass --fresh if no node uses one"
+                )
+            result = await client.create_key_epoch(args.epoch, _epoch_key(args.key_file, create=True))
+        elif args.action == "grant":
+            key = _epoch_key(args.key_file, create=False)
+            result = await client.grant_key_epoch(args.epoch, key, args.member or ())
         elif args.action == "retire":
             result = await client.retire_key_epoch(args.epoch)
         else:
@@ -294,8 +322,35 @@ def build_parser() -> argparse.ArgumentParser:
     enc = key_actions.add_parser("set-encryption-key", help="register a member's X25519 public key")
     enc.add_argument("member_id")
     enc.add_argument("--public-key", required=True, help="base64 raw X25519 key, or a file holding it")
-    new_epoch = key_actions.add_parser("new-epoch", help="make a new epoch's key and wrap it to every member")
+    new_epoch = key_actions.add_parser(
+        "new-epoch",
+        help="wrap a new epoch's key to every member",
+        description="Wraps epoch EPOCH's token key, here, to every ACTIVE member with an encryption key.",
+    )
     new_epoch.add_argument("epoch", type=int)
+    new_epoch.add_argument(
+        "--key-file",
+        required=True,
+        help="the epoch's key: read from this file if it exists (to adopt the key nodes already use "
+        "from their consortium_key_file, with its key_epoch as EPOCH), else made here and written to it "
+        "(0600). Keep it secret and safe: members enrolled later are given the epoch from it (grant)",
+    )
+    new_epoch.add_argument(
+        "--fresh",
+        action="store_true",
+        help="allow a new key for the hub's first epoch (no node tokenises with a consortium_key_file)",
+    )
+    grant = key_actions.add_parser(
+        "grant",
+        help="wrap a live epoch's key to members that lack it (enrolled or reinstated since)",
+        description="Wraps a live epoch's key, from the file new-epoch kept, to members it was not given "
+        "to (or to --member, again: after a new encryption key). The key is checked against the epoch's.",
+    )
+    grant.add_argument("epoch", type=int)
+    grant.add_argument("--key-file", required=True, help="the file new-epoch read or wrote the epoch's key to")
+    grant.add_argument(
+        "--member", action="append", help="a member to give it to (repeatable; default: every one that lacks it)"
+    )
     retire = key_actions.add_parser("retire", help="retire an epoch once its overlap is over")
     retire.add_argument("epoch", type=int)
     key_actions.add_parser("list", help="list epochs as JSON lines")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -10,7 +11,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.auth import Authenticator
 from consortium.disputes import DisputeBook, dispute_response, resolve_dispute
-from consortium.key_book import KeyBook, encryption_key_event, epoch_event, retire_event
+from consortium.key_book import KeyBook, encryption_key_event, epoch_event, grant_event, retire_event
 from consortium.markers import MarkerPolicy
 from consortium.members import ACTIVE, PENDING, REVOKED, TRANSITIONS
 from consortium.records import Member
@@ -19,6 +20,7 @@ from consortium.store.base import Store
 from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
+from runtime.contract_limits import KEY_CHECK_BYTES
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
@@ -81,6 +83,8 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             violations.append(FieldViolation("member_id", "3-32 characters of [a-z0-9-], alphanumeric ends"))
         if not 1 <= len(request.display_name) <= 100:
             violations.append(FieldViolation("display_name", "1-100 characters"))
+        else:  # a lender's name, in every member list and log: not a person's phone or ID
+            check_free_text(request.display_name, "display_name", violations)
         if not CATEGORY.match(request.category):
             violations.append(FieldViolation("category", "1-40 characters of [a-z0-9_]"))
         if len(request.public_key) != ED25519_PUBLIC_KEY_BYTES:
@@ -277,11 +281,26 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
     def _epoch_info(self, epoch: int) -> consortium_pb2.KeyEpochInfo:
         e = self.keys.epochs[epoch]
         info = consortium_pb2.KeyEpochInfo(
-            epoch=e.epoch, created_at=to_timestamp(e.created_at), members=sorted(e.wrapped)
+            epoch=e.epoch, created_at=to_timestamp(e.created_at), members=sorted(e.wrapped), key_check=e.key_check
         )
         if e.retired_at is not None:
             info.retired_at.CopyFrom(to_timestamp(e.retired_at))
         return info
+
+    async def _wrapped_key_violations(self, wrapped_keys: Mapping[str, bytes]) -> list[FieldViolation]:
+        """Each blob's member has an encryption key and is ACTIVE, and the blob is one key's size."""
+        if not wrapped_keys:
+            return [FieldViolation("wrapped_keys", "the key wrapped to at least one member")]
+        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
+        violations = []
+        for member, blob in wrapped_keys.items():
+            if member not in self.keys.encryption_keys:
+                violations.append(FieldViolation(f"wrapped_keys[{member}]", "no encryption key registered"))
+            elif member not in active:
+                violations.append(FieldViolation(f"wrapped_keys[{member}]", "keys go to ACTIVE members only"))
+            elif not 60 <= len(blob) <= 200:
+                violations.append(FieldViolation(f"wrapped_keys[{member}]", "not a wrapped 32-byte key"))
+        return violations
 
     async def CreateKeyEpoch(
         self, request: consortium_pb2.CreateKeyEpochRequest, context: grpc.aio.ServicerContext
@@ -290,19 +309,28 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         violations = []
         if request.epoch <= self.keys.latest():
             violations.append(FieldViolation("epoch", f"must be greater than {self.keys.latest()}"))
-        if not request.wrapped_keys:
-            violations.append(FieldViolation("wrapped_keys", "the key wrapped to at least one member"))
-        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
-        for member, blob in request.wrapped_keys.items():
-            if member not in self.keys.encryption_keys:
-                violations.append(FieldViolation(f"wrapped_keys[{member}]", "no encryption key registered"))
-            elif member not in active:
-                violations.append(FieldViolation(f"wrapped_keys[{member}]", "keys go to ACTIVE members only"))
-            elif not 60 <= len(blob) <= 200:
-                violations.append(FieldViolation(f"wrapped_keys[{member}]", "not a wrapped 32-byte key"))
+        if len(request.key_check) not in (0, KEY_CHECK_BYTES):
+            violations.append(FieldViolation("key_check", f"{KEY_CHECK_BYTES} bytes (clients.key_epochs.key_check)"))
+        violations += await self._wrapped_key_violations(request.wrapped_keys)
         if violations:
             raise InvalidArgument(violations)
-        await self.log.publish([epoch_event(request.epoch, self.clock(), dict(request.wrapped_keys))])
+        event = epoch_event(request.epoch, self.clock(), dict(request.wrapped_keys), request.key_check)
+        await self.log.publish([event])
+        return self._epoch_info(request.epoch)
+
+    async def GrantKeyEpoch(
+        self, request: consortium_pb2.GrantKeyEpochRequest, context: grpc.aio.ServicerContext
+    ) -> consortium_pb2.KeyEpochInfo:
+        await self.log.catch_up()
+        epoch = self.keys.epochs.get(request.epoch)
+        if epoch is None:
+            raise NotFound(f"key epoch {request.epoch} not found")
+        if epoch.retired_at is not None:
+            raise FailedPrecondition(f"key epoch {request.epoch} is retired: grant a live one")
+        violations = await self._wrapped_key_violations(request.wrapped_keys)
+        if violations:
+            raise InvalidArgument(violations)
+        await self.log.publish([grant_event(request.epoch, self.clock(), dict(request.wrapped_keys))])
         return self._epoch_info(request.epoch)
 
     async def RetireKeyEpoch(
@@ -314,6 +342,13 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             raise NotFound(f"key epoch {request.epoch} not found")
         if request.epoch == self.keys.latest():
             raise FailedPrecondition("the newest epoch cannot be retired: create its successor first")
+        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
+        stranded = self.keys.stranded_by_retiring(request.epoch, active)
+        if stranded:
+            raise FailedPrecondition(
+                f"{', '.join(stranded)} would hold no live key epoch: grant them a newer one first"
+                " (lianfang admin keys grant)"
+            )
         await self.log.publish([retire_event(request.epoch, self.clock())])
         return self._epoch_info(request.epoch)
 

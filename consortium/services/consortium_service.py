@@ -470,7 +470,10 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         for epoch in self.keys.ordered():
             if me in epoch.wrapped:
                 item = response.epochs.add(
-                    epoch=epoch.epoch, wrapped_key=epoch.wrapped[me], created_at=to_timestamp(epoch.created_at)
+                    epoch=epoch.epoch,
+                    wrapped_key=epoch.wrapped[me],
+                    created_at=to_timestamp(epoch.created_at),
+                    key_check=epoch.key_check,
                 )
                 if epoch.retired_at is not None:
                     item.retired_at.CopyFrom(to_timestamp(epoch.retired_at))

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from clients.hub import HubClient
-from clients.key_epochs import unwrap_key
+from clients.key_epochs import key_check, unwrap_key
 from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
 from runtime.errors import Unavailable
@@ -58,8 +58,13 @@ class KeyRing:
             if e.HasField("retired_at"):
                 continue
             try:
-                tokenisers.append(HmacTokeniser(unwrap_key(e.wrapped_key, e.epoch, member_id, private), e.epoch))
+                key = unwrap_key(e.wrapped_key, e.epoch, member_id, private)
             except (InvalidTag, ValueError):
                 log.error("a key epoch does not unwrap with this member's key", extra={"fields": {"epoch": e.epoch}})
+                continue
+            if e.key_check and key_check(key) != e.key_check:  # its tokens would match nobody's
+                log.error("a key epoch's key fails its key check", extra={"fields": {"epoch": e.epoch}})
+                continue
+            tokenisers.append(HmacTokeniser(key, e.epoch))
         self.tokenisers = tuple(sorted(tokenisers, key=lambda t: t.epoch))
         return self.epochs

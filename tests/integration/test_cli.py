@@ -15,8 +15,9 @@ from lianfang.v1 import common_pb2
 
 from clients.credentials import generate_key_file
 from clients.demo.consortium import start_local_consortium
+from node.sources.personas import LAO_WANG
 from runtime.tls import DevCertificateAuthority
-from tests.support.origination import texted_code
+from tests.support.origination import application, texted_code
 
 CLI = [sys.executable, "-m", "clients.cli.main"]
 HELP_PATHS = [
@@ -441,13 +442,35 @@ async def test_admin_key_epoch_commands(tmp_path: Path) -> None:
         assert made.returncode == 0
         public = made.stdout.strip()
         assert (await _arun(*common, "set-encryption-key", "lender-a", "--public-key", public)).returncode == 0
-        created = await _arun(*common, "new-epoch", "2")
-        assert created.returncode == 0, created.stderr
-        assert json.loads(created.stdout)["members"] == ["lender-a"]
+        # the nodes tokenise with a key file (epoch 1): the hub adopts that key as its epoch 1, so
+        # their Checks go on being answered (a fresh epoch 2 first used to refuse every one of them)
+        file_key = tmp_path / "c" / "keys" / "consortium-epoch-1.hex"
+        unadopted = await _arun(*common, "new-epoch", "1", "--key-file", str(tmp_path / "fresh.hex"))
+        assert unadopted.returncode == 1 and "Adopt theirs" in unadopted.stderr
+        assert not (tmp_path / "fresh.hex").exists()
+        adopted = await _arun(*common, "new-epoch", "1", "--key-file", str(file_key))
+        assert adopted.returncode == 0, adopted.stderr
+        assert json.loads(adopted.stdout)["members"] == ["lender-a"] and "made a new" not in adopted.stderr
         (mine,) = await c.members["lender-a"].hub_client.my_key_epochs()
-        assert len(unwrap_key(mine.wrapped_key, 2, "lender-a", load_encryption_key(tmp_path / "x.pem"))) == 32
+        private = load_encryption_key(tmp_path / "x.pem")
+        assert unwrap_key(mine.wrapped_key, 1, "lender-a", private) == bytes.fromhex(file_key.read_text())
+        view = await c.members["lender-a"].as_role("customer").submit_application(application(LAO_WANG, "after-adopt"))
+        assert "HUB_REFUSED" not in view.decision.reasons and view.decision.consortium.application_ref
+
+        new_key = tmp_path / "epoch-2.hex"
+        created = await _arun(*common, "new-epoch", "2", "--key-file", str(new_key))
+        assert created.returncode == 0, created.stderr
+        assert f"wrote it to {new_key}" in created.stderr and new_key.stat().st_mode & 0o777 == 0o600
+        epochs = await c.members["lender-a"].hub_client.my_key_epochs()
+        assert unwrap_key(epochs[1].wrapped_key, 2, "lender-a", private) == bytes.fromhex(new_key.read_text())
+        wrong = await _arun(*common, "grant", "2", "--key-file", str(file_key))
+        assert wrong.returncode == 1 and "not key epoch 2's key" in wrong.stderr
+        nobody = await _arun(*common, "grant", "2", "--key-file", str(new_key))
+        assert nobody.returncode == 1 and "holds key epoch 2 already" in nobody.stderr
+        missing = await _arun(*common, "grant", "2", "--key-file", str(tmp_path / "nowhere.hex"))
+        assert missing.returncode == 1 and "nowhere.hex" in missing.stderr and not (tmp_path / "nowhere.hex").exists()
         listed = await _arun(*common, "list")
-        assert [json.loads(line)["epoch"] for line in listed.stdout.splitlines()] == [2]
+        assert [json.loads(line)["epoch"] for line in listed.stdout.splitlines()] == [1, 2]
         refused = await _arun(*common, "retire", "2")
         assert refused.returncode == 1 and "FAILED_PRECONDITION" in refused.stderr
     finally:

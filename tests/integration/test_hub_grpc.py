@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -473,6 +474,9 @@ async def test_member_lifecycle(hub, tmp_path: Path) -> None:  # type: ignore[no
     with pytest.raises(LianfangRpcError) as err:
         await admin.register_member("X", "", "bank", b"short")
     assert {v.field for v in err.value.violations} == {"member_id", "display_name", "public_key"}
+    with pytest.raises(LianfangRpcError) as err:  # a lender's name, not its owner's phone number
+        await admin.register_member("lender-z", "张三 13800138000", "bank", os.urandom(32))
+    assert [v.field for v in err.value.violations] == ["display_name"]
     listed = {m.member_id: m.status for m in await admin.list_members()}
     assert listed["lender-new"] == common_pb2.MEMBER_STATUS_REVOKED
     assert len(listed) == 4

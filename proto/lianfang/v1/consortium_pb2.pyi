@@ -128,16 +128,18 @@ class GetMyKeyEpochsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class WrappedKeyEpoch(_message.Message):
-    __slots__ = ("epoch", "wrapped_key", "created_at", "retired_at")
+    __slots__ = ("epoch", "wrapped_key", "created_at", "retired_at", "key_check")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     WRAPPED_KEY_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
+    KEY_CHECK_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     wrapped_key: bytes
     created_at: _timestamp_pb2.Timestamp
     retired_at: _timestamp_pb2.Timestamp
-    def __init__(self, epoch: _Optional[int] = ..., wrapped_key: _Optional[bytes] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    key_check: bytes
+    def __init__(self, epoch: _Optional[int] = ..., wrapped_key: _Optional[bytes] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., key_check: _Optional[bytes] = ...) -> None: ...
 
 class GetMyKeyEpochsResponse(_message.Message):
     __slots__ = ("epochs",)
@@ -412,6 +414,23 @@ class SetEncryptionKeyResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class CreateKeyEpochRequest(_message.Message):
+    __slots__ = ("epoch", "wrapped_keys", "key_check")
+    class WrappedKeysEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    WRAPPED_KEYS_FIELD_NUMBER: _ClassVar[int]
+    KEY_CHECK_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    wrapped_keys: _containers.ScalarMap[str, bytes]
+    key_check: bytes
+    def __init__(self, epoch: _Optional[int] = ..., wrapped_keys: _Optional[_Mapping[str, bytes]] = ..., key_check: _Optional[bytes] = ...) -> None: ...
+
+class GrantKeyEpochRequest(_message.Message):
     __slots__ = ("epoch", "wrapped_keys")
     class WrappedKeysEntry(_message.Message):
         __slots__ = ("key", "value")
@@ -433,16 +452,18 @@ class RetireKeyEpochRequest(_message.Message):
     def __init__(self, epoch: _Optional[int] = ...) -> None: ...
 
 class KeyEpochInfo(_message.Message):
-    __slots__ = ("epoch", "created_at", "retired_at", "members")
+    __slots__ = ("epoch", "created_at", "retired_at", "members", "key_check")
     EPOCH_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    KEY_CHECK_FIELD_NUMBER: _ClassVar[int]
     epoch: int
     created_at: _timestamp_pb2.Timestamp
     retired_at: _timestamp_pb2.Timestamp
     members: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, epoch: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ...) -> None: ...
+    key_check: bytes
+    def __init__(self, epoch: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., members: _Optional[_Iterable[str]] = ..., key_check: _Optional[bytes] = ...) -> None: ...
 
 class ListKeyEpochsRequest(_message.Message):
     __slots__ = ()

@@ -759,6 +759,11 @@ class AdminServiceStub:
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.CreateKeyEpochRequest.SerializeToString,
                 response_deserializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
                 _registered_method=True)
+        self.GrantKeyEpoch = channel.unary_unary(
+                '/lianfang.v1.AdminService/GrantKeyEpoch',
+                request_serializer=lianfang_dot_v1_dot_consortium__pb2.GrantKeyEpochRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
+                _registered_method=True)
         self.RetireKeyEpoch = channel.unary_unary(
                 '/lianfang.v1.AdminService/RetireKeyEpoch',
                 request_serializer=lianfang_dot_v1_dot_consortium__pb2.RetireKeyEpochRequest.SerializeToString,
@@ -870,8 +875,19 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GrantKeyEpoch(self, request, context):
+        """A live epoch's key wrapped to members it was not given to (enrolled, given an encryption
+        key or reinstated since it was made), or given again (a new encryption key). The admin
+        wraps the key it kept when it made the epoch; the hub stores the blobs as CreateKeyEpoch's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RetireKeyEpoch(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Refused (FAILED_PRECONDITION, naming them) while an ACTIVE member holds no other live epoch:
+        its node would have no key to Check with. Grant it the newer epoch first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -953,6 +969,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'CreateKeyEpoch': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateKeyEpoch,
                     request_deserializer=lianfang_dot_v1_dot_consortium__pb2.CreateKeyEpochRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.SerializeToString,
+            ),
+            'GrantKeyEpoch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GrantKeyEpoch,
+                    request_deserializer=lianfang_dot_v1_dot_consortium__pb2.GrantKeyEpochRequest.FromString,
                     response_serializer=lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.SerializeToString,
             ),
             'RetireKeyEpoch': grpc.unary_unary_rpc_method_handler(
@@ -1344,6 +1365,33 @@ class AdminService:
             target,
             '/lianfang.v1.AdminService/CreateKeyEpoch',
             lianfang_dot_v1_dot_consortium__pb2.CreateKeyEpochRequest.SerializeToString,
+            lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GrantKeyEpoch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.AdminService/GrantKeyEpoch',
+            lianfang_dot_v1_dot_consortium__pb2.GrantKeyEpochRequest.SerializeToString,
             lianfang_dot_v1_dot_consortium__pb2.KeyEpochInfo.FromString,
             options,
             channel_credentials,
