@@ -132,7 +132,9 @@ class AnalystServicer(consortium_pb2_grpc.AnalystServiceServicer):
         if subject == "ring_id":
             ring_id = self.rings.resolve(request.ring_id)
             if ring_id is None:
-                raise NotFound(f"ring {request.ring_id!r} not found (it may have merged, split or grown: ask by application)")
+                raise NotFound(
+                    f"ring {request.ring_id!r} not found (it may have merged, split or grown: ask by application)"
+                )
             return ring_id
         if subject == "application":
             app_id = _node_id(request.application, "application")
