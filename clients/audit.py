@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import json_format
 from lianfang.v1 import audit_pb2, audit_pb2_grpc
 
+from clients.credentials import public_key_arg
 from clients.rpc import Metadata, RpcClient
 from consortium.audit import verify_tree_head
 from consortium.merkle import MerkleTree, verify_consistency
@@ -96,9 +96,8 @@ def load_head(path: str | Path) -> audit_pb2.SignedTreeHead | None:
 
 
 def public_key_of(encoded: str) -> Ed25519PublicKey:
-    """The hub's audit public key: base64 raw bytes, or a file holding them."""
-    text = Path(encoded).read_text().strip() if Path(encoded).exists() else encoded
-    return Ed25519PublicKey.from_public_bytes(base64.b64decode(text))
+    """The hub's audit public key, as ``clients.credentials.public_key_arg`` reads one."""
+    return Ed25519PublicKey.from_public_bytes(public_key_arg(encoded, "--hub-audit-key"))
 
 
 async def verify_log(

@@ -64,6 +64,39 @@ def public_key_b64(key: Ed25519PrivateKey) -> str:
     return base64.b64encode(public_key_bytes(key)).decode()
 
 
+def public_key_arg(value: str, what: str) -> bytes:
+    """A raw 32-byte public key (Ed25519 or X25519) as a command line names it: base64, a file
+    holding that, or a PEM key file — a public key, or a private one whose public half is meant
+    (``lianfang keys new`` writes those). ``what`` names the argument in the ValueError."""
+    path = Path(value)
+    if not path.is_file():
+        return _raw_key(value, what)
+    data = path.read_bytes()
+    if b"-----BEGIN" not in data:
+        return _raw_key(data.decode("ascii", errors="replace").strip(), f"{what} ({value})")
+    try:
+        if b"PRIVATE KEY" in data:
+            private = serialization.load_pem_private_key(data, password=None)
+            if not isinstance(private, Ed25519PrivateKey | X25519PrivateKey):
+                raise ValueError
+            public = private.public_key()
+        else:
+            public = serialization.load_pem_public_key(data)  # type: ignore[assignment]
+        return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    except (ValueError, TypeError, AttributeError):
+        raise ValueError(f"{what}: {value} is not an Ed25519 or X25519 PEM key") from None
+
+
+def _raw_key(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError(f"{what}: expected a raw 32-byte key in base64, a file holding that, or a PEM key file")
+    return raw
+
+
 def default_hub_scopes(subject: str) -> tuple[str, ...]:
     """What a hub principal may hold, by the kind its subject names (consortium/policy.py)."""
     if subject.startswith("admin/"):

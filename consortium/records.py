@@ -55,8 +55,12 @@ def token_type_of(key: str) -> int:
 
 
 def token_from_key(key: str) -> common_pb2.Token:
-    scheme, token_type, epoch, value = key.split(".")
-    return common_pb2.Token(scheme=int(scheme), type=int(token_type), epoch=int(epoch), value=bytes.fromhex(value))
+    """The token a key names; a ValueError saying the form for anything else."""
+    try:
+        scheme, token_type, epoch, value = key.split(".")
+        return common_pb2.Token(scheme=int(scheme), type=int(token_type), epoch=int(epoch), value=bytes.fromhex(value))
+    except ValueError:
+        raise ValueError(f"{key!r} is not a token key: scheme.type.epoch.<hex value>, e.g. 1.3.1.9f86d081…") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -339,7 +339,7 @@ async def start_hub(
         except BaseException:
             await hub.stop(0)  # nothing left listening or running: the process can exit
             raise
-    log.info("hub serving", extra={"fields": fields})
+    log.info("hub serving", extra={"fields": {**fields, "health_port": hub.health_port}})
     return hub
 
 

@@ -348,6 +348,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
                 "member": config.member_id,
                 "tls": tls is not None,
                 "database": str(Path(config.database).absolute()),
+                "health_port": node.health_port,  # a chosen one (":0") is found here
             }
         },
     )

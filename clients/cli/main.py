@@ -24,7 +24,7 @@ from clients.cli.oprf_commands import add_commands as add_oprf_commands
 from clients.cli.outbox_commands import add_commands as add_outbox_commands
 from clients.cli.output import print_message
 from clients.cli.post_loan_commands import add_commands as add_post_loan_commands
-from clients.credentials import generate_key_file, write_secret
+from clients.credentials import generate_key_file, public_key_arg, write_secret
 from clients.errors import LianfangRpcError
 from clients.hub import AdminClient
 from runtime import event_loop
@@ -86,12 +86,16 @@ async def _admin_members(args: argparse.Namespace) -> int:
     try:
         if args.action == "register":
             key = args.public_key
-            raw = _public_key_arg(key)
+            raw = public_key_arg(key, "--public-key")
             members = [await client.register_member(args.member_id, args.name, args.category, raw)]
         elif args.action == "list":
             members = await client.list_members()
         elif args.action == "rotate-key":
-            members = [await client.rotate_member_key(args.member_id, _public_key_arg(args.public_key), args.reason)]
+            members = [
+                await client.rotate_member_key(
+                    args.member_id, public_key_arg(args.public_key, "--public-key"), args.reason
+                )
+            ]
         elif args.action == "set-quota":
             daily = None if args.daily == "default" else int(args.daily)
             print_message(await client.set_member_quota(args.member_id, daily, args.reason), zeros=True)
@@ -103,11 +107,6 @@ async def _admin_members(args: argparse.Namespace) -> int:
     for m in members:
         print_message(m)
     return 0
-
-
-def _public_key_arg(value: str) -> bytes:
-    """base64 raw bytes, or a file holding them."""
-    return base64.b64decode(Path(value).read_text().strip() if Path(value).exists() else value)
 
 
 def _epoch_key(path: str, *, create: bool) -> bytes:
@@ -135,7 +134,7 @@ async def _admin_keys(args: argparse.Namespace) -> int:
     client = _admin_client(args)
     try:
         if args.action == "set-encryption-key":
-            await client.set_encryption_key(args.member_id, _public_key_arg(args.public_key))
+            await client.set_encryption_key(args.member_id, public_key_arg(args.public_key, "--public-key"))
             print(json.dumps({"member_id": args.member_id, "encryption_key": "set"}))
             return 0
         if args.action == "new-epoch":  # the key is wrapped here: the hub never holds it
@@ -374,6 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing key file (everything signed, encrypted or tokenised with it is lost)",
     )
     new.set_defaults(run=_keys_new)
+    public = keys.add_parser(
+        "public",
+        help="print the base64 public key of a key file",
+        description="Prints, in base64, the raw public key of an Ed25519 or X25519 PEM key file (what "
+        "register, set-encryption-key and audit verify --hub-audit-key take): to hand to the admin or "
+        "the auditors without the private key.",
+    )
+    public.add_argument("path")
+    public.set_defaults(run=lambda a: print(base64.b64encode(public_key_arg(a.path, "key file")).decode()) or 0)
     add_oprf_commands(hub, admin, keys)
 
     certs = nouns.add_parser("certs", help="development certificate authority").add_subparsers(

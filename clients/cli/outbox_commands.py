@@ -42,8 +42,12 @@ def add_commands(node: Any) -> None:
     )
     listing.add_argument("--state", choices=("pending", "sent", "dead", "discarded"), help="only items in this state")
     listing.add_argument("--limit", type=int, default=100)
-    retry = outbox.add_parser("retry", parents=[common], help="put a dead-lettered item back in the queue")
-    retry.add_argument("item_id", type=int, metavar="DEAD_ID")
+    retry = outbox.add_parser(
+        "retry",
+        parents=[common],
+        help="put a dead-lettered item back in the queue, or send a pending one now instead of after its back-off",
+    )
+    retry.add_argument("item_id", type=int, metavar="ID")
     discard = outbox.add_parser(
         "discard",
         parents=[common],

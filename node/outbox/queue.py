@@ -139,9 +139,12 @@ class Outbox:
             )
 
     def retry(self, row_id: int, now: float) -> OutboxRow:
-        """Puts a dead row back in the queue (due now, its place in its application's order kept)."""
+        """Puts a dead row back in the queue, or makes a pending one due now instead of at the end
+        of its back-off (a quota that was raised before the hub's day ends, a hub back sooner);
+        its place in its application's order kept."""
         with self.store.transaction() as db:
-            self._require_dead(db, row_id, "retried")
+            if self._get(db, row_id).state != PENDING:
+                self._require_dead(db, row_id, "retried")
             db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ?", (now, row_id))
         self.notify()
         return self.get(row_id)

@@ -22,9 +22,9 @@ MAX_LIMIT = 1000
 MAX_REASON = 500
 
 
-def _dead_id(value: int, violations: list[FieldViolation]) -> None:
+def _item_id(value: int, violations: list[FieldViolation], what: str = "a dead outbox item") -> None:
     if value == 0 or value >= 2**63:
-        violations.append(FieldViolation("id", "the id of a dead outbox item is required"))
+        violations.append(FieldViolation("id", f"the id of {what} is required"))
 
 
 def item_view(row: OutboxRow) -> node_pb2.OutboxItem:
@@ -67,7 +67,7 @@ class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
         self, request: node_pb2.RetryOutboxRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.OutboxItem:
         violations: list[FieldViolation] = []
-        _dead_id(request.id, violations)
+        _item_id(request.id, violations, "a dead or pending outbox item")
         if violations:
             raise InvalidArgument(violations)
         return item_view(self.outbox.retry(request.id, self.clock()))
@@ -76,7 +76,7 @@ class OutboxServicer(node_pb2_grpc.OutboxServiceServicer):
         self, request: node_pb2.DiscardOutboxRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.OutboxItem:
         violations: list[FieldViolation] = []
-        _dead_id(request.id, violations)
+        _item_id(request.id, violations)
         reason = request.reason.strip()
         if not reason:
             violations.append(FieldViolation("reason", "is required: why the submission is given up"))

@@ -106,7 +106,10 @@ async def test_admin_members_commands(tmp_path: Path) -> None:
         assert out.returncode == 0, out.stderr
         assert base64.b64decode(json.loads(out.stdout)["publicKey"]) == rotated
         out = await _arun(*common, "register", "BAD", "--name", "x", "--public-key", "AAAA")
-        assert out.returncode == 1 and "member_id" in out.stderr and "public_key" in out.stderr
+        assert out.returncode == 1 and "--public-key: expected a raw 32-byte key" in out.stderr  # before any call
+        good = base64.b64encode(generate_key_file(tmp_path / "bad-id.pem")).decode()
+        out = await _arun(*common, "register", "BAD", "--name", "x", "--public-key", good)
+        assert out.returncode == 1 and "member_id" in out.stderr
         out = await _arun(*common, "list")
         assert {json.loads(line)["memberId"] for line in out.stdout.splitlines()} == {"lender-a", "lender-z"}
         out = await _arun(*common, "set-quota", "lender-a", "--daily", "50000", "--reason", "larger book")
@@ -420,6 +423,11 @@ async def test_audit_verify_command(tmp_path: Path) -> None:
         second = await _arun(*verify)
         assert second.returncode == 0 and "extends the saved head of 2" in second.stderr
         assert json.loads(second.stdout)["tree_size"] == 3
+        # the hub's audit key file (`lianfang up` keeps it) gives its public half, as does `keys public`
+        pem = str(tmp_path / "c" / "keys" / "hub-audit.pem")
+        by_file = await _arun(*[pem if a == c.audit_public_key else a for a in verify])
+        assert by_file.returncode == 0, by_file.stderr
+        assert (await _arun("keys", "public", pem)).stdout.strip() == c.audit_public_key
         saved = json.loads(state.read_text())
         saved["treeSize"] = "2"  # a head whose signature no longer matches
         state.write_text(json.dumps(saved))
@@ -581,3 +589,22 @@ def test_everyday_mistakes_get_one_line_not_a_traceback(tmp_path: Path) -> None:
     for argv, said in cases:
         out = _run(*argv)
         assert out.returncode != 0 and said in out.stderr and "Traceback" not in out.stderr, (argv, out.stderr)
+
+
+def test_keys_public_prints_what_register_and_set_encryption_key_take(tmp_path: Path) -> None:
+    """A member hands the admin its public keys from its key files: they were printed once, by
+    ``keys new``; ``keys public`` prints them again, and the commands take the PEM file too."""
+    from clients.credentials import public_key_arg
+
+    for kind in ("signing", "encryption"):
+        made = _run("keys", "new", kind, str(tmp_path / f"{kind}.pem"))
+        again = _run("keys", "public", str(tmp_path / f"{kind}.pem"))
+        assert made.returncode == again.returncode == 0 and again.stdout == made.stdout
+        raw = base64.b64decode(made.stdout)
+        assert public_key_arg(str(tmp_path / f"{kind}.pem"), "--public-key") == raw
+        assert public_key_arg(made.stdout.strip(), "--public-key") == raw
+    (tmp_path / "junk.pem").write_text("not a key")
+    for bad in (str(tmp_path / "junk.pem"), "abc"):
+        refused = _run("keys", "public", bad)
+        assert refused.returncode == 1 and "expected a raw 32-byte key" in refused.stderr
+        assert "Traceback" not in refused.stderr and "padding" not in refused.stderr

@@ -3,6 +3,9 @@ grpc.health.v1 as the TLS port does, and nothing else — no API method is reach
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import socket
 import subprocess
@@ -14,6 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.demo.consortium import start_local_consortium
+from runtime.logs import configure_logging
 from tests.support.redis_process import free_port
 
 API = {"hub": "/lianfang.v1.ConsortiumService/Check", "node": "/lianfang.v1.OriginationService/Screen"}
@@ -21,10 +25,18 @@ API = {"hub": "/lianfang.v1.ConsortiumService/Check", "node": "/lianfang.v1.Orig
 
 async def test_health_port_reports_health_and_serves_no_api(tmp_path: Path) -> None:
     plain = {"health_listen": "127.0.0.1:0"}
-    c = await start_local_consortium(tmp_path, ["lender-a"], hub_options=plain, node_options=plain)
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    try:
+        c = await start_local_consortium(tmp_path, ["lender-a"], hub_options=plain, node_options=plain)
+    finally:
+        logging.getLogger("lianfang").handlers.clear()
     try:
         ports = {"hub": c.hub.health_port, "node": c.members["lender-a"].node.health_port}
         assert all(ports.values()) and c.hub.health_port != c.hub.port
+        started = {line["msg"]: line for line in map(json.loads, stream.getvalue().splitlines())}
+        assert started["hub serving"]["health_port"] == ports["hub"]  # a port chosen by ":0" is told
+        assert started["node serving"]["health_port"] == ports["node"]
         for name, port in ports.items():
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)

@@ -60,3 +60,16 @@ def test_contract_importable_as_lianfang_v1() -> None:
     assert consortium_pb2.DESCRIPTOR.services_by_name["ConsortiumService"].methods_by_name["Check"]
     assert node_pb2.DESCRIPTOR.services_by_name["OriginationService"]
     assert common_pb2.TOKEN_SCHEME_HMAC_SHA256_128 == 1
+
+
+def test_a_malformed_token_key_says_the_form() -> None:
+    """``lianfang admin canaries plant`` takes token keys: a typo used to surface as Python's
+    "not enough values to unpack"."""
+    import pytest
+
+    from consortium.records import token_from_key
+
+    assert token_from_key("1.3.1.0a0b").value == bytes.fromhex("0a0b")
+    for bad in ("zz", "2.3.1.zz", "1.3.x.00"):
+        with pytest.raises(ValueError, match=r"not a token key: scheme\.type\.epoch\.<hex value>"):
+            token_from_key(bad)

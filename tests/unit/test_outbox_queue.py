@@ -54,6 +54,9 @@ def test_an_application_s_rows_go_in_order_and_wait_for_earlier_unsent_ones(tmp_
     box.mark_retry(1, 200.0, "UNAVAILABLE: down")
     assert [r.idempotency_key for r in box.due(150.0)] == ["outcome:b:OUTCOME_APPROVED"]  # a's outcome waits
     assert box.get(1).attempts == 1 and box.get(1).last_error == "UNAVAILABLE: down"
+    assert box.retry(1, 120.0).next_attempt_at == 120.0  # a person need not wait out the back-off
+    assert [r.id for r in box.due(120.0)] == [1, 3] and box.get(1).attempts == 1
+    box.mark_retry(1, 200.0, "UNAVAILABLE: down")
     box.mark_dead(1, "FAILED_PRECONDITION: consent expired")
     assert [r.id for r in box.due(300.0)] == [3]  # a dead Check still holds its outcome back
     with box.store.transaction() as db:
