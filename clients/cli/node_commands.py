@@ -1,4 +1,4 @@
-"""``lianfang node apply|tasks|dd|approve|sign-code|sign|drawdown|disburse|show``: the origination
+"""``lianfang node apply|tasks|dd|approve|confirm-fraud|sign-code|sign|drawdown|disburse|show``: the origination
 pipeline from a terminal. Output is JSON (one object per line)."""
 
 from __future__ import annotations
@@ -58,6 +58,14 @@ def add_identifier_options(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(flag, action="append", help="repeatable")
 
 
+EVIDENCE = {
+    name.removeprefix("EVIDENCE_LEVEL_").lower(): value
+    for name, value in common_pb2.EvidenceLevel.items()
+    if value != common_pb2.EVIDENCE_LEVEL_UNSPECIFIED
+}
+"""A marker's evidence levels by the name a command line gives them (``police_report``…)."""
+
+
 def identifiers(args: argparse.Namespace) -> node_pb2.Identifiers:
     """What ``add_identifier_options`` read, as the API's message."""
     return node_pb2.Identifiers(
@@ -103,6 +111,10 @@ async def run(args: argparse.Namespace) -> int:
             result = await client.submit_due_diligence(args.task_id, findings)
         elif args.verb == "approve":
             result = await client.decide_referral(args.application_id, not args.decline, args.comment)
+        elif args.verb == "confirm-fraud":
+            result = await client.confirm_fraud(
+                args.application_id, args.reason_code, EVIDENCE[args.evidence], args.case_ref or ""
+            )
         elif args.verb == "sign-code":
             result = await client.send_signing_code(args.application_id)
         elif args.verb == "sign":
@@ -184,6 +196,18 @@ def add_commands(node: Any, runner: Any) -> None:
     approve.add_argument("--comment", required=True)
     approve.add_argument("--decline", action="store_true")
 
+    fraud = node.add_parser(
+        "confirm-fraud",
+        parents=[common],
+        help="risk manager: confirm an application as fraud (markers filed at the hub)",
+        description="Confirms an application as fraud: a confirmed-fraud marker on each of the applicant's "
+        "identifiers is filed at the hub, its open tasks close and its pending drawdowns are rejected.",
+    )
+    fraud.add_argument("application_id")
+    fraud.add_argument("--reason-code", required=True, help="what kind of fraud, e.g. FORGED_DOCUMENTS")
+    fraud.add_argument("--evidence", required=True, choices=sorted(EVIDENCE), help="the evidence level")
+    fraud.add_argument("--case-ref", help="e.g. the police report's number (no personal data)")
+
     sign_code = node.add_parser(
         "sign-code", parents=[common], help="customer (the borrower): have the signing code texted to their phone"
     )
@@ -211,5 +235,5 @@ def add_commands(node: Any, runner: Any) -> None:
     what.add_argument("--loan", action="store_true", help="id is a loan id")
     what.add_argument("--contract", action="store_true", help="id is an application id; show its contract")
 
-    for parser in (apply, tasks, dd, approve, sign_code, sign, drawdown, disburse, show):
+    for parser in (apply, tasks, dd, approve, fraud, sign_code, sign, drawdown, disburse, show):
         parser.set_defaults(run=runner)

@@ -9,17 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lianfang.v1 import common_pb2, node_pb2
+from lianfang.v1 import node_pb2
 
-from clients.cli.node_commands import connection_options, node_client
+from clients.cli.node_commands import EVIDENCE, connection_options, node_client
 from clients.cli.output import print_message
 from runtime.timestamps import to_timestamp
-
-EVIDENCE = {
-    name.removeprefix("EVIDENCE_LEVEL_").lower(): value
-    for name, value in common_pb2.EvidenceLevel.items()
-    if value != common_pb2.EVIDENCE_LEVEL_UNSPECIFIED
-}
 
 
 def kpi_table(report: node_pb2.KpiReport) -> str:

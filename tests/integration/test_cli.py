@@ -252,11 +252,16 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         assert discarded["state"] == "discarded" and discarded["lastError"].startswith("discarded by ")
         assert outbox.dead() == 0
 
-        # Markers, through the node: listed with their application, withdrawn, disputed.
-        await member.as_role("risk_manager").confirm_fraud(
-            app_id, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_COURT_JUDGMENT
-        )
+        # Markers, through the node: filed by confirm-fraud, listed with their application, withdrawn, disputed.
         risk = [*common, "--as", "risk_manager", "--user", "risk-9"]
+        fraud = ["node", "confirm-fraud", *risk, app_id, "--reason-code", "FORGED_DOCUMENTS"]
+        out = await _arun(*fraud, "--evidence", "hearsay")
+        assert out.returncode == 2 and "invalid choice" in out.stderr  # argparse names the levels
+        out = await _arun(*fraud, "--evidence", "court_judgment", "--case-ref", f"报案 {P.phone}")
+        assert out.returncode == 1 and "case_ref" in out.stderr and P.phone not in out.stderr
+        out = await _arun(*fraud, "--evidence", "court_judgment", "--case-ref", "(2024)苏0506刑初88号")
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["state"] == "fraud_confirmed"
         out = await _arun("node", "markers", "list", *risk)
         assert out.returncode == 0, out.stderr
         listed = [json.loads(line) for line in out.stdout.splitlines()]
