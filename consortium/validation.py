@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.key_book import KeyEpochs
-from runtime.contract_limits import MAX_CHECK_TOKENS
+from runtime.contract_limits import MAX_CHECK_TOKENS, STALE_KEY_EPOCHS
 from runtime.errors import FieldViolation
 from runtime.identifier_text import identifier_in_ref
 from runtime.timestamps import timestamp_problem
@@ -111,7 +111,7 @@ def check_request(
                 out.append(FieldViolation(f"{prefix}tokens[{i}]", "duplicate token"))
             seen.add(ident)
         if stale and epochs is not None and not out:
-            stale_keys = f"all of a retired key epoch: the member's keys need refreshing ({_in_use(epochs)})"
+            stale_keys = f"{STALE_KEY_EPOCHS}: the member's keys need refreshing ({_in_use(epochs)})"
             out.append(FieldViolation(f"{prefix}tokens", stale_keys))
     return out
 

@@ -257,6 +257,8 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         async def refresh() -> list[int]:
             return await tokeniser.refresh(hub, config.member_id, private)
 
+        tokeniser.reload = refresh
+
         try:
             await refresh()
         except LianfangRpcError as error:  # the hub may come up later; Screens say UNAVAILABLE

@@ -10,3 +10,7 @@ per active key epoch, and each IP's /24 or /64 subnet too."""
 KEY_CHECK_BYTES = 8
 """A key epoch's ``key_check`` (``CreateKeyEpochRequest``): HMAC-SHA256 of a constant under the
 epoch's key, cut to this length (``clients.key_epochs.key_check``)."""
+
+STALE_KEY_EPOCHS = "all of a retired key epoch"
+"""How the hub's refusal of a Check whose keyed-hash tokens are all of retired epochs begins (on
+its ``tokens`` field): the node that reads it refreshes its keys and sends the Check again."""

@@ -10,7 +10,7 @@ epoch, oldest first — the order the hub pairs them in (``consortium.aliases``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -31,6 +31,9 @@ class KeyRing:
     def __init__(self, tokenisers: Sequence[HmacTokeniser] = (), oprf: OprfTokeniser | None = None) -> None:
         self.tokenisers: tuple[HmacTokeniser, ...] = tuple(sorted(tokenisers, key=lambda t: t.epoch))
         self.oprf = oprf
+        self.reload: Callable[[], Awaitable[list[int]]] | None = None
+        """Re-reads this member's epochs from the hub now (``key_source = "hub"``; ``refresh``
+        bound to the node's hub client and key): for a Check refused for stale keys."""
 
     @property
     def active(self) -> tuple[HmacTokeniser, ...]:

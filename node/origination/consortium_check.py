@@ -19,16 +19,20 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
 from node.hub_gate import HubGate
+from node.identity.applicant import tokenise_canonicals
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.outbox.retry import is_transient
+from runtime.contract_limits import STALE_KEY_EPOCHS
 
 MIN_BUDGET = 0.01  # a caller with no time left still gets an answer, at once
 KEY_SERVICE_ALLOWANCE = 0.1  # the OPRF round trip shares the hub call's budget
@@ -107,7 +111,33 @@ class ConsortiumCheck:
         circuit breaker."""
         if self.tokeniser.oprf is not None and not request.tokens:
             request.tokens.extend(await self.tokeniser.oprf.tokens(canonicals))
+        try:
+            return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
+        except LianfangRpcError as error:
+            if not (refused_for_stale_keys(error) and await self._reloaded_keys()):
+                raise
+        # the node missed a rotation between two key refreshes: its new keys, the same identifiers
+        request.ClearField("tokens")
+        request.tokens.extend(tokenise_canonicals(canonicals, self.tokeniser))
         return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
+
+    async def _reloaded_keys(self) -> bool:
+        """Whether re-reading the key epochs from the hub changed them (HMAC keys from the hub)."""
+        ring = self.tokeniser
+        if ring.oprf is not None or ring.reload is None:
+            return False
+        before = ring.epochs
+        try:
+            return await ring.reload() != before
+        except LianfangRpcError:
+            return False
+
+
+def refused_for_stale_keys(error: LianfangRpcError) -> bool:
+    """The hub's refusal of a Check whose tokens are all of retired key epochs."""
+    return error.code == grpc.StatusCode.INVALID_ARGUMENT and any(
+        v.field.endswith("tokens") and v.description.startswith(STALE_KEY_EPOCHS) for v in error.violations
+    )
 
 
 def should_queue(

@@ -53,3 +53,26 @@ async def test_stacking_carries_over_a_rotation_through_the_nodes(tmp_path: Path
         assert c.hub.metrics.registry.get_sample_value("lianfang_hub_epoch_link_conflicts") == 0
     finally:
         await c.stop()
+
+
+async def test_a_node_that_missed_a_whole_overlap_refreshes_its_keys_and_is_answered(tmp_path: Path) -> None:
+    """An admin creates epoch 2 and retires epoch 1 between two of a node's key refreshes: the
+    node still tokenises under epoch 1 only, which the hub refuses (all retired). It used to refer
+    the application with HUB_REFUSED and dead-letter its Check until the next refresh; it now
+    re-reads its keys at the refusal and sends the Check again under the new epoch."""
+    c = await start_local_consortium(tmp_path, MEMBERS[:2], clock=ManualClock(), key_source="hub")
+    try:
+        a, b = (c.members[m] for m in MEMBERS[:2])
+        first = await a.as_role("customer").submit_application(application(LAO_WANG, "wang-a"))
+        assert first.state != "referred" or "HUB_REFUSED" not in first.decision.reasons
+        await c.rotate_keys(2)  # lender-a's node picks epoch 2 up; lender-b's misses the overlap:
+        b.node.keyring.tokenisers = b.node.keyring.tokenisers[:1]  # as if its refresh had not run
+        await a.as_role("customer").submit_application(application(LAO_WANG, "wang-a2"))  # links the epochs
+        await c.admin.retire_key_epoch(1)
+        assert b.tokeniser.epochs == [1]
+        late = await b.as_role("customer").submit_application(application(LAO_WANG, "wang-b"))
+        assert "HUB_REFUSED" not in late.decision.reasons and b.tokeniser.epochs == [2]
+        assert by_type(late.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["1H"] == (1, 2)  # lender-a's, carried over
+        assert b.node.engine.outbox.dead() == 0
+    finally:
+        await c.stop()
