@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lianfang.v1 import common_pb2
+from lianfang.v1 import common_pb2, keys_pb2
 
 from consortium.aliases import AliasBook, epoch_of
 from consortium.canaries import CanaryBook
@@ -43,6 +43,7 @@ from consortium.records import token_key
 from consortium.rings import RingTracker
 from consortium.store.base import LogCursor, Store
 from runtime import oprf
+from runtime.errors import FailedPrecondition
 
 log = logging.getLogger("lianfang.hub.rekey")
 OPRF_SCHEME = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
@@ -94,6 +95,18 @@ def _new_form(delta: bytes, key: str, to_epoch: int) -> str | None:
     except (oprf.OprfError, ValueError):
         return None
     return token_key(int(scheme), int(token_type), to_epoch, element)
+
+
+def require_active_target(delta: keys_pb2.GetRekeyDeltaResponse, from_epoch: int, to_epoch: int) -> None:
+    """Before a re-keying is finished (``Rekeyer.run(finish=True)`` without ``between``): the new
+    epoch must be ACTIVE at the key service, or nodes still mint old-epoch elements that the
+    finished re-keying never links (their identifiers lose their history for good)."""
+    if delta.to_state != keys_pb2.KEY_EPOCH_STATE_ACTIVE:
+        raise FailedPrecondition(
+            f"epoch {to_epoch} is not active at the key service yet: finishing now would lose what nodes still "
+            f"send under epoch {from_epoch}; activate it (lianfang keys admin activate {to_epoch}, or "
+            "--activate-key), then finish"
+        )
 
 
 class Rekeyer:

@@ -106,14 +106,17 @@ async def _keys_admin(args: argparse.Namespace) -> int:
 
 async def _hub_rekey(args: argparse.Namespace) -> int:
     from consortium.config import HubConfig
-    from consortium.rekey import Rekeyer
+    from consortium.rekey import Rekeyer, require_active_target
     from consortium.server import store_from_url
 
     config = load_config(HubConfig, section="hub", file=args.config, overrides={"store": args.store, "plaintext": True})
     operator = _key_client(args, "hub/", "rekey")
     store = store_from_url(config.store, config.application_retention_days, must_exist=True)
     try:
-        delta = (await operator.rekey_delta(args.from_epoch, args.to_epoch)).delta
+        rekey = await operator.rekey_delta(args.from_epoch, args.to_epoch)
+        delta = rekey.delta
+        if args.finish:
+            require_active_target(rekey, args.from_epoch, args.to_epoch)
         between = None
         if args.activate_key:
             admin_args = argparse.Namespace(**{**vars(args), "signing_key": args.activate_key, "name": args.admin_name})
@@ -127,7 +130,9 @@ async def _hub_rekey(args: argparse.Namespace) -> int:
 
         finish = between is not None or args.finish
         report = await Rekeyer(store, delta, args.from_epoch, args.to_epoch).run(between, finish=finish)
-        if not finish:
+        if not report.passes:
+            print(f"the re-keying from {args.from_epoch} to {args.to_epoch} was finished already", file=sys.stderr)
+        elif not finish:
             print(
                 f"pass 1 done; activate epoch {args.to_epoch} on the key service, then run again with --finish",
                 file=sys.stderr,

@@ -146,4 +146,5 @@ class KeyServicer(keys_pb2_grpc.KeyServiceServicer):
             delta=oprf.rotation_delta(old_secret, new_secret),
             from_public_key=old.public_key,
             to_public_key=new.public_key,
+            to_state=new.state,
         )

@@ -20,11 +20,12 @@ from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from clients.keys import KeyServiceClient
-from consortium.rekey import Rekeyer
+from consortium.rekey import Rekeyer, require_active_target
 from node.identity.applicant import canonical_identifiers, tokenise
 from node.identity.oprf_tokens import KeyServiceUnavailable, OprfTokeniser
 from node.sources.personas import LAO_WANG
 from runtime import oprf
+from runtime.errors import FailedPrecondition
 from tests.support.consortium import CONSENT_ENDS
 from tests.support.origination import application
 
@@ -237,12 +238,17 @@ async def test_a_rekey_finished_by_hand_links_what_was_first_seen_between_the_pa
     try:
         old = next(e.epoch for e in (await admin.audit(limit=1)).epochs if e.state == keys_pb2.KEY_EPOCH_STATE_ACTIVE)
         new = (await admin.rotate()).epoch
-        delta = (await operator.rekey_delta(old, new)).delta
+        pending = await operator.rekey_delta(old, new)
+        delta = pending.delta
         first = await Rekeyer(c.hub.store, delta, old, new).run(finish=False)
         assert len(first.passes) == 1
         late = node_pb2.Identifiers(resident_id="440304198501010013", phones=["+86 139 7777 0001"])
         await check(c, "lender-a", "between-passes", await tokens_of(c, "lender-a", late))  # still epoch `old`
+        # finishing now would leave `late` unlinked for good: `hub rekey --finish` refuses
+        with pytest.raises(FailedPrecondition, match="not active at the key service"):
+            require_active_target(pending, old, new)
         await admin.activate(new)
+        require_active_target(await operator.rekey_delta(old, new), old, new)  # active: may finish
         done = await Rekeyer(c.hub.store, delta, old, new).run(finish=True)
         assert done.linked >= 1  # the identifier seen between the passes
         await c.hub.rings.catch_up()

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16lianfang/v1/keys.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\x08KeyEpoch\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.lianfang.v1.KeyEpochState\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61\x63tivated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x0f\x45valuateRequest\x12\x18\n\x10\x62linded_elements\x18\x01 \x03(\x0c\"L\n\x10\x45valuateResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x1a\n\x12\x65valuated_elements\x18\x02 \x03(\x0c\x12\r\n\x05proof\x18\x03 \x01(\x0c\"\x16\n\x14GetPublicKeysRequest\">\n\x15GetPublicKeysResponse\x12%\n\x06\x65pochs\x18\x01 \x03(\x0b\x32\x15.lianfang.v1.KeyEpoch\"\x12\n\x10RotateKeyRequest\"#\n\x12\x43hangeEpochRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\r\"8\n\x10KeyEpochResponse\x12$\n\x05\x65poch\x18\x01 \x01(\x0b\x32\x15.lianfang.v1.KeyEpoch\"<\n\x14GetRekeyDeltaRequest\x12\x12\n\nfrom_epoch\x18\x01 \x01(\r\x12\x10\n\x08to_epoch\x18\x02 \x01(\r\"V\n\x15GetRekeyDeltaResponse\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\x0c\x12\x17\n\x0f\x66rom_public_key\x18\x02 \x01(\x0c\x12\x15\n\rto_public_key\x18\x03 \x01(\x0c\">\n\x1aListEvaluationAuditRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\"\x8c\x01\n\x14\x45valuationAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\r\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x02\n\x1bListEvaluationAuditResponse\x12\x32\n\x07\x65ntries\x18\x01 \x03(\x0b\x32!.lianfang.v1.EvaluationAuditEntry\x12U\n\x0f\x65valuated_today\x18\x02 \x03(\x0b\x32<.lianfang.v1.ListEvaluationAuditResponse.EvaluatedTodayEntry\x12%\n\x06\x65pochs\x18\x03 \x03(\x0b\x32\x15.lianfang.v1.KeyEpoch\x1a\x35\n\x13\x45valuatedTodayEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*\xa6\x01\n\rKeyEpochState\x12\x1f\n\x1bKEY_EPOCH_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17KEY_EPOCH_STATE_PENDING\x10\x01\x12\x1a\n\x16KEY_EPOCH_STATE_ACTIVE\x10\x02\x12\x1e\n\x1aKEY_EPOCH_STATE_SUPERSEDED\x10\x03\x12\x1b\n\x17KEY_EPOCH_STATE_RETIRED\x10\x04\x32\xda\x04\n\nKeyService\x12G\n\x08\x45valuate\x12\x1c.lianfang.v1.EvaluateRequest\x1a\x1d.lianfang.v1.EvaluateResponse\x12V\n\rGetPublicKeys\x12!.lianfang.v1.GetPublicKeysRequest\x1a\".lianfang.v1.GetPublicKeysResponse\x12I\n\tRotateKey\x12\x1d.lianfang.v1.RotateKeyRequest\x1a\x1d.lianfang.v1.KeyEpochResponse\x12O\n\rActivateEpoch\x12\x1f.lianfang.v1.ChangeEpochRequest\x1a\x1d.lianfang.v1.KeyEpochResponse\x12M\n\x0bRetireEpoch\x12\x1f.lianfang.v1.ChangeEpochRequest\x1a\x1d.lianfang.v1.KeyEpochResponse\x12h\n\x13ListEvaluationAudit\x12\'.lianfang.v1.ListEvaluationAuditRequest\x1a(.lianfang.v1.ListEvaluationAuditResponse\x12V\n\rGetRekeyDelta\x12!.lianfang.v1.GetRekeyDeltaRequest\x1a\".lianfang.v1.GetRekeyDeltaResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16lianfang/v1/keys.proto\x12\x0blianfang.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xea\x01\n\x08KeyEpoch\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.lianfang.v1.KeyEpochState\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x61\x63tivated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nretired_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x0f\x45valuateRequest\x12\x18\n\x10\x62linded_elements\x18\x01 \x03(\x0c\"L\n\x10\x45valuateResponse\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x1a\n\x12\x65valuated_elements\x18\x02 \x03(\x0c\x12\r\n\x05proof\x18\x03 \x01(\x0c\"\x16\n\x14GetPublicKeysRequest\">\n\x15GetPublicKeysResponse\x12%\n\x06\x65pochs\x18\x01 \x03(\x0b\x32\x15.lianfang.v1.KeyEpoch\"\x12\n\x10RotateKeyRequest\"#\n\x12\x43hangeEpochRequest\x12\r\n\x05\x65poch\x18\x01 \x01(\r\"8\n\x10KeyEpochResponse\x12$\n\x05\x65poch\x18\x01 \x01(\x0b\x32\x15.lianfang.v1.KeyEpoch\"<\n\x14GetRekeyDeltaRequest\x12\x12\n\nfrom_epoch\x18\x01 \x01(\r\x12\x10\n\x08to_epoch\x18\x02 \x01(\r\"\x84\x01\n\x15GetRekeyDeltaResponse\x12\r\n\x05\x64\x65lta\x18\x01 \x01(\x0c\x12\x17\n\x0f\x66rom_public_key\x18\x02 \x01(\x0c\x12\x15\n\rto_public_key\x18\x03 \x01(\x0c\x12,\n\x08to_state\x18\x04 \x01(\x0e\x32\x1a.lianfang.v1.KeyEpochState\">\n\x1aListEvaluationAuditRequest\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\"\x8c\x01\n\x14\x45valuationAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x03 \x01(\t\x12\r\n\x05\x65poch\x18\x04 \x01(\r\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12&\n\x02\x61t\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x02\n\x1bListEvaluationAuditResponse\x12\x32\n\x07\x65ntries\x18\x01 \x03(\x0b\x32!.lianfang.v1.EvaluationAuditEntry\x12U\n\x0f\x65valuated_today\x18\x02 \x03(\x0b\x32<.lianfang.v1.ListEvaluationAuditResponse.EvaluatedTodayEntry\x12%\n\x06\x65pochs\x18\x03 \x03(\x0b\x32\x15.lianfang.v1.KeyEpoch\x1a\x35\n\x13\x45valuatedTodayEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01*\xa6\x01\n\rKeyEpochState\x12\x1f\n\x1bKEY_EPOCH_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17KEY_EPOCH_STATE_PENDING\x10\x01\x12\x1a\n\x16KEY_EPOCH_STATE_ACTIVE\x10\x02\x12\x1e\n\x1aKEY_EPOCH_STATE_SUPERSEDED\x10\x03\x12\x1b\n\x17KEY_EPOCH_STATE_RETIRED\x10\x04\x32\xda\x04\n\nKeyService\x12G\n\x08\x45valuate\x12\x1c.lianfang.v1.EvaluateRequest\x1a\x1d.lianfang.v1.EvaluateResponse\x12V\n\rGetPublicKeys\x12!.lianfang.v1.GetPublicKeysRequest\x1a\".lianfang.v1.GetPublicKeysResponse\x12I\n\tRotateKey\x12\x1d.lianfang.v1.RotateKeyRequest\x1a\x1d.lianfang.v1.KeyEpochResponse\x12O\n\rActivateEpoch\x12\x1f.lianfang.v1.ChangeEpochRequest\x1a\x1d.lianfang.v1.KeyEpochResponse\x12M\n\x0bRetireEpoch\x12\x1f.lianfang.v1.ChangeEpochRequest\x1a\x1d.lianfang.v1.KeyEpochResponse\x12h\n\x13ListEvaluationAudit\x12\'.lianfang.v1.ListEvaluationAuditRequest\x1a(.lianfang.v1.ListEvaluationAuditResponse\x12V\n\rGetRekeyDelta\x12!.lianfang.v1.GetRekeyDeltaRequest\x1a\".lianfang.v1.GetRekeyDeltaResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LISTEVALUATIONAUDITRESPONSE_EVALUATEDTODAYENTRY']._loaded_options = None
   _globals['_LISTEVALUATIONAUDITRESPONSE_EVALUATEDTODAYENTRY']._serialized_options = b'8\001'
-  _globals['_KEYEPOCHSTATE']._serialized_start=1258
-  _globals['_KEYEPOCHSTATE']._serialized_end=1424
+  _globals['_KEYEPOCHSTATE']._serialized_start=1305
+  _globals['_KEYEPOCHSTATE']._serialized_end=1471
   _globals['_KEYEPOCH']._serialized_start=73
   _globals['_KEYEPOCH']._serialized_end=307
   _globals['_EVALUATEREQUEST']._serialized_start=309
@@ -54,16 +54,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_KEYEPOCHRESPONSE']._serialized_end=633
   _globals['_GETREKEYDELTAREQUEST']._serialized_start=635
   _globals['_GETREKEYDELTAREQUEST']._serialized_end=695
-  _globals['_GETREKEYDELTARESPONSE']._serialized_start=697
-  _globals['_GETREKEYDELTARESPONSE']._serialized_end=783
-  _globals['_LISTEVALUATIONAUDITREQUEST']._serialized_start=785
-  _globals['_LISTEVALUATIONAUDITREQUEST']._serialized_end=847
-  _globals['_EVALUATIONAUDITENTRY']._serialized_start=850
-  _globals['_EVALUATIONAUDITENTRY']._serialized_end=990
-  _globals['_LISTEVALUATIONAUDITRESPONSE']._serialized_start=993
-  _globals['_LISTEVALUATIONAUDITRESPONSE']._serialized_end=1255
-  _globals['_LISTEVALUATIONAUDITRESPONSE_EVALUATEDTODAYENTRY']._serialized_start=1202
-  _globals['_LISTEVALUATIONAUDITRESPONSE_EVALUATEDTODAYENTRY']._serialized_end=1255
-  _globals['_KEYSERVICE']._serialized_start=1427
-  _globals['_KEYSERVICE']._serialized_end=2029
+  _globals['_GETREKEYDELTARESPONSE']._serialized_start=698
+  _globals['_GETREKEYDELTARESPONSE']._serialized_end=830
+  _globals['_LISTEVALUATIONAUDITREQUEST']._serialized_start=832
+  _globals['_LISTEVALUATIONAUDITREQUEST']._serialized_end=894
+  _globals['_EVALUATIONAUDITENTRY']._serialized_start=897
+  _globals['_EVALUATIONAUDITENTRY']._serialized_end=1037
+  _globals['_LISTEVALUATIONAUDITRESPONSE']._serialized_start=1040
+  _globals['_LISTEVALUATIONAUDITRESPONSE']._serialized_end=1302
+  _globals['_LISTEVALUATIONAUDITRESPONSE_EVALUATEDTODAYENTRY']._serialized_start=1249
+  _globals['_LISTEVALUATIONAUDITRESPONSE_EVALUATEDTODAYENTRY']._serialized_end=1302
+  _globals['_KEYSERVICE']._serialized_start=1474
+  _globals['_KEYSERVICE']._serialized_end=2076
 # @@protoc_insertion_point(module_scope)

@@ -90,14 +90,16 @@ class GetRekeyDeltaRequest(_message.Message):
     def __init__(self, from_epoch: _Optional[int] = ..., to_epoch: _Optional[int] = ...) -> None: ...
 
 class GetRekeyDeltaResponse(_message.Message):
-    __slots__ = ("delta", "from_public_key", "to_public_key")
+    __slots__ = ("delta", "from_public_key", "to_public_key", "to_state")
     DELTA_FIELD_NUMBER: _ClassVar[int]
     FROM_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     TO_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    TO_STATE_FIELD_NUMBER: _ClassVar[int]
     delta: bytes
     from_public_key: bytes
     to_public_key: bytes
-    def __init__(self, delta: _Optional[bytes] = ..., from_public_key: _Optional[bytes] = ..., to_public_key: _Optional[bytes] = ...) -> None: ...
+    to_state: KeyEpochState
+    def __init__(self, delta: _Optional[bytes] = ..., from_public_key: _Optional[bytes] = ..., to_public_key: _Optional[bytes] = ..., to_state: _Optional[_Union[KeyEpochState, str]] = ...) -> None: ...
 
 class ListEvaluationAuditRequest(_message.Message):
     __slots__ = ("member_id", "limit")
