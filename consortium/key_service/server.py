@@ -87,6 +87,8 @@ async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_c
         master_key = read_master_key(config.master_key_file)
     with setting_file("database", Path(config.database).absolute()):
         vault = Vault(config.database, master_key)
+    with setting_file("master_key_file", config.master_key_file):
+        vault.check_master_key()
     now = clock()
     if not vault.epochs():  # a fresh service starts with epoch 1 active
         vault.create(oprf.generate_key_pair(), ACTIVE, now)

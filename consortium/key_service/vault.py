@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from runtime import oprf
@@ -125,6 +126,16 @@ class Vault:
         if row is None or row[0] is None:
             return None
         return self._aead.decrypt(row[0][:12], row[0][12:], _aad(epoch))
+
+    def check_master_key(self) -> None:
+        """Opens every kept secret once: a ValueError when the master key is not the one they were
+        sealed with (another vault's, a key file rotated by mistake), which would otherwise start a
+        service that answers INTERNAL to every Evaluate."""
+        for e in self.epochs():
+            try:
+                self.secret(e.epoch)
+            except InvalidTag:
+                raise ValueError(f"it does not open key epoch {e.epoch}'s secret: it is not this vault's key") from None
 
     def activate(self, epoch: int, now: float) -> None:
         """``epoch`` becomes the one Evaluate uses; the previously active one is superseded."""

@@ -427,6 +427,20 @@ def test_a_key_service_refuses_what_it_cannot_start_with(
         assert "random.db" in line
 
 
+def test_a_key_service_given_another_master_key_refuses_to_start(tmp_path: Path) -> None:
+    """The vault's secrets are sealed under the master key: started with another one, it served,
+    answered GetPublicKeys, and failed every Evaluate with INTERNAL."""
+    from consortium.key_service.vault import ACTIVE, Vault
+    from runtime import oprf
+
+    right, wrong = os.urandom(32), os.urandom(32)
+    Vault(str(tmp_path / "keys.db"), right).create(oprf.generate_key_pair(), ACTIVE, 1.0)
+    write_secret(tmp_path / "wrong.hex", wrong.hex().encode())
+    env = {"LIANFANG_KEYS_MASTER_KEY_FILE": "wrong.hex", "LIANFANG_KEYS_DATABASE": "keys.db"}
+    _refused(_run(tmp_path, "keys", env, "--plaintext"), "master_key_file: wrong.hex: ", "not this vault's key")
+    Vault(str(tmp_path / "keys.db"), right).check_master_key()  # the right one opens them all
+
+
 def test_a_key_service_with_a_bad_certificate_makes_no_vault(tmp_path: Path) -> None:
     """Checked before the vault is opened: no database, no first epoch's key left behind."""
     write_secret(tmp_path / "master.hex", os.urandom(32).hex().encode())
