@@ -59,19 +59,23 @@ class KeyEpochs:
     """Created and not retired. A retired epoch's tokens still match (they are the canonical
     keys of what was seen before the rotation), but a request with no live one comes from a
     member whose keys are out of date."""
+    rekeyed: frozenset[int] = frozenset()
+    """OPRF epochs the hub was re-keyed out of (``["rkd", e, e+1]``): an element of one, minted
+    before the rotation and sent after it, would be stored where nothing links to it."""
 
 
 class KeyBook:
     def __init__(self) -> None:
         self.encryption_keys: dict[str, bytes] = {}
         self.epochs: dict[int, Epoch] = {}
+        self.rekeyed: set[int] = set()
         self.in_use: KeyEpochs | None = None
         """None while the hub distributes no keys (members then hold a key file the hub knows
-        nothing of, and any epoch goes)."""
+        nothing of, and any epoch goes) and was never re-keyed out of an OPRF epoch."""
 
     def _changed(self) -> None:
         live = frozenset(e.epoch for e in self.epochs.values() if e.retired_at is None)
-        self.in_use = KeyEpochs(frozenset(self.epochs), live)
+        self.in_use = KeyEpochs(frozenset(self.epochs), live, frozenset(self.rekeyed))
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if not decoded:
@@ -86,6 +90,9 @@ class KeyBook:
             self._changed()
         elif kind == "kg" and int(decoded[1]) in self.epochs:
             self.epochs[int(decoded[1])].wrapped.update(_wrapped(decoded[3]))
+        elif kind == "rkd" and int(decoded[1]) not in self.rekeyed:
+            self.rekeyed.add(int(decoded[1]))
+            self._changed()
         elif kind == "kr" and int(decoded[1]) in self.epochs:
             found = self.epochs[int(decoded[1])]
             if found.retired_at is None:

@@ -52,12 +52,13 @@ def check_token(token: common_pb2.Token, field: str, out: list[FieldViolation]) 
 def check_epoch(token: common_pb2.Token, epochs: KeyEpochs | None, field: str, out: list[FieldViolation]) -> None:
     """A keyed-hash token of an epoch the hub never created (``KeyBook.in_use``) was keyed with
     no consortium key and would match nobody's: refused."""
-    if epochs is not None and token.scheme == HMAC and token.epoch not in epochs.created:
+    if epochs is not None and epochs.created and token.scheme == HMAC and token.epoch not in epochs.created:
         out.append(FieldViolation(f"{field}.epoch", f"key epoch {token.epoch} does not exist ({_in_use(epochs)})"))
 
 
 def _in_use(epochs: KeyEpochs) -> str:
-    return "in use: " + (", ".join(map(str, sorted(epochs.live))) or "none")
+    rekeyed = f"; re-keyed out of: {', '.join(map(str, sorted(epochs.rekeyed)))}" if epochs.rekeyed else ""
+    return "in use: " + (", ".join(map(str, sorted(epochs.live))) or "none") + rekeyed
 
 
 def check_timestamp(ts: Timestamp, field: str, out: list[FieldViolation]) -> None:
@@ -72,8 +73,9 @@ _PURPOSES = frozenset(v for v in common_pb2.Purpose.values() if v)
 def check_request(
     request: consortium_pb2.CheckRequest, prefix: str = "", epochs: KeyEpochs | None = None
 ) -> list[FieldViolation]:
-    """``epochs``: the hub's key epochs (``check_epoch``; and a request whose keyed-hash tokens
-    are all of retired epochs is refused: its member's keys are out of date)."""
+    """``epochs``: the hub's key epochs (``check_epoch``; and a request whose tokens are all of
+    retired keyed-hash epochs or of OPRF epochs the hub was re-keyed out of is refused: its
+    member's keys, or its queued tokens, are out of date)."""
     out: list[FieldViolation] = []
     check_ref(request.application_ref, f"{prefix}application_ref", out)
     check_ref(request.consent_ref, f"{prefix}consent_ref", out)
@@ -102,10 +104,13 @@ def check_request(
             if lengths is None or not lengths[0] <= len(value) <= lengths[1] or token_type not in _TOKEN_TYPES:
                 check_token(token, f"{prefix}tokens[{i}]", out)
             if epochs is not None:
-                if token.epoch in epochs.live or scheme != HMAC:
+                if scheme == HMAC:
+                    if token.epoch in epochs.live or not epochs.created:
+                        stale = False
+                    elif token.epoch not in epochs.created:
+                        check_epoch(token, epochs, f"{prefix}tokens[{i}]", out)
+                elif token.epoch not in epochs.rekeyed:
                     stale = False
-                elif token.epoch not in epochs.created:
-                    check_epoch(token, epochs, f"{prefix}tokens[{i}]", out)
             ident = (scheme, token_type, token.epoch, value)
             if ident in seen:
                 out.append(FieldViolation(f"{prefix}tokens[{i}]", "duplicate token"))

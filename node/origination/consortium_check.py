@@ -114,23 +114,28 @@ class ConsortiumCheck:
         try:
             return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
         except LianfangRpcError as error:
-            if not (refused_for_stale_keys(error) and await self._reloaded_keys()):
+            fresh = await self._fresh_tokens(canonicals) if refused_for_stale_keys(error) else None
+            if not fresh or {t.epoch for t in fresh} == {t.epoch for t in request.tokens}:
                 raise
-        # the node missed a rotation between two key refreshes: its new keys, the same identifiers
+        # a rotation ended between the tokens and the Check: the same identifiers, today's keys
         request.ClearField("tokens")
-        request.tokens.extend(tokenise_canonicals(canonicals, self.tokeniser))
+        request.tokens.extend(fresh)
         return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
 
-    async def _reloaded_keys(self) -> bool:
-        """Whether re-reading the key epochs from the hub changed them (HMAC keys from the hub)."""
+    async def _fresh_tokens(self, canonicals: list[tuple[int, str]]) -> list[common_pb2.Token] | None:
+        """The identifiers' tokens under the keys in force now: HMAC epochs re-read from the hub
+        (a node that missed a rotation between two key refreshes), or the key service's active
+        OPRF epoch (a hub re-keyed meanwhile). None where there is nothing to re-read."""
         ring = self.tokeniser
-        if ring.oprf is not None or ring.reload is None:
-            return False
-        before = ring.epochs
+        if ring.oprf is not None:
+            return await ring.oprf.tokens(canonicals) if canonicals else None
+        if ring.reload is None:
+            return None
         try:
-            return await ring.reload() != before
+            await ring.reload()
         except LianfangRpcError:
-            return False
+            return None
+        return tokenise_canonicals(canonicals, ring)
 
 
 def refused_for_stale_keys(error: LianfangRpcError) -> bool:

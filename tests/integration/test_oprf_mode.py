@@ -211,12 +211,33 @@ async def test_rekeyed_hub_answers_the_same_and_canaries_alert(c: LocalConsortiu
         await c.key_service.hub_operator().rekey_delta(1, 2)
     assert gone.value.code == grpc.StatusCode.FAILED_PRECONDITION
 
+    # elements minted before the rotation and sent after it (a Check queued while the hub was
+    # down) would be stored where nothing links to them: refused, as stale HMAC keys are
+    with pytest.raises(LianfangRpcError) as stale:
+        await check(c, "lender-c", "queued-before", marked)
+    assert [(v.field, v.description.split(":")[0]) for v in stale.value.violations] == [
+        ("tokens", "all of a retired key epoch")
+    ]
+    # and a node that meets the refusal asks the key service again and is answered
+    request = consortium_pb2.CheckRequest(
+        application_ref="app_requeued",
+        consent_ref="c-requeued",
+        tokens=marked,
+        applicant_kind=common_pb2.APPLICANT_KIND_PERSON,
+        product_category="consumer_instalment",
+        purpose=common_pb2.PURPOSE_CREDIT_APPLICATION,
+    )
+    request.consent_expires_at.seconds = CONSENT_ENDS
+    node_check = c.members["lender-c"].node.engine.consortium
+    answered = await node_check.send(request, canonical_identifiers(ids(1, device=farm)), 5.0)
+    assert answered.application_ref == "app_requeued" and {t.epoch for t in request.tokens} == {2}
+
     after_tokens = await tokens_of(c, "lender-c", ids(1, device=farm))
     assert {t.epoch for t in after_tokens} == {2}
     assert not {t.value for t in after_tokens} & {t.value for t in marked}
     after = await check(c, "lender-c", "probe-after", after_tokens)
     assert comparable(after) == comparable(before)
-    assert after.ring.size == before.ring.size + 1  # the earlier probe is in the ring now
+    assert after.ring.size == before.ring.size + 2  # the earlier probe and the requeued one are in the ring now
     assert after.ring.ring_id == before.ring.ring_id and after.ring.lenders == before.ring.lenders
 
     assert not (await admin.alerts()).alerts
