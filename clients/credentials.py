@@ -70,7 +70,12 @@ def public_key_arg(value: str, what: str) -> bytes:
     (``lianfang keys new`` writes those). ``what`` names the argument in the ValueError."""
     path = Path(value)
     if not path.is_file():
-        return _raw_key(value, what)
+        try:
+            return _raw_key(value, what)
+        except ValueError:
+            if path.suffix or path.parent != Path("."):  # meant as a file: say that it is not there
+                raise ValueError(f"{what}: {value}: no such file") from None
+            raise
     data = path.read_bytes()
     if b"-----BEGIN" not in data:
         return _raw_key(data.decode("ascii", errors="replace").strip(), f"{what} ({value})")

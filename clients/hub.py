@@ -384,8 +384,12 @@ class AdminClient(RpcClient):
         from clients.key_epochs import key_check, wrap_key
 
         known = await self.list_key_epochs(timeout=timeout, metadata=metadata)
+        check = key_check(key)
+        reused = [e.epoch for e in known.epochs if e.key_check == check]
+        if reused:
+            raise ValueError(f"that is key epoch {reused[0]}'s key: a new epoch needs a new key")
         wrapped = {k.member_id: wrap_key(key, epoch, k.member_id, k.public_key) for k in known.encryption_keys}
-        request = consortium_pb2.CreateKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped, key_check=key_check(key))
+        request = consortium_pb2.CreateKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped, key_check=check)
         return await self._call(self._stub.CreateKeyEpoch, request, timeout=timeout, metadata=metadata)
 
     async def grant_key_epoch(

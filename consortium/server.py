@@ -203,7 +203,8 @@ async def start_hub(
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key, config.tls_client_ca)
     if tls is not None:
         tls.read()
-    check_port_free(config.listen)
+    for address in (config.listen, config.health_listen, config.metrics_listen):
+        check_port_free(address)
     audit = AuditLog(load_signing_key(config.audit_key_file) if config.audit_key_file else None)
     store = store or store_from_url(config.store, config.application_retention_days)
     authenticator = Authenticator(

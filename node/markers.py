@@ -34,7 +34,6 @@ from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, MAX_STATEMENT_CHARS, check_free_text
 from runtime.interceptors import current_call
-from runtime.logs import loggable_subject
 
 log = logging.getLogger("lianfang.node.markers")
 
@@ -164,7 +163,7 @@ class MarkerDesk:
         with self.store.transaction() as db:  # who read whose records, and under which request
             record = {"request_ref": request_ref, "by": actor, "at": at, "tokens": len(tokens)}
             self.store.put_record_in(db, BORROWER_RECORDS, new_id("sar"), "", record)
-        log.info("borrower records read", extra={"fields": {"by": loggable_subject(actor), "tokens": len(tokens)}})
+        log.info("borrower records read", extra={"fields": {"by": actor, "tokens": len(tokens)}})
         try:
             digest = consent_digest(self.consent_key, request_ref)
             return await self.audit.subject_access(tokens, request_ref=digest, timeout=HUB_TIMEOUT)

@@ -235,7 +235,8 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     tls = None if config.plaintext else TlsConfig(config.tls_cert, config.tls_key)
     if tls is not None:
         tls.read()
-    check_port_free(config.listen)
+    for address in (config.listen, config.health_listen, config.metrics_listen):
+        check_port_free(address)
     signer = JwtSigner(config.member_id, member_key(config))
     channel = open_channel(
         config.hub_address,

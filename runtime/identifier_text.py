@@ -48,7 +48,7 @@ MAX_REASON_CODE_DIGITS = 8
 _S = r"[\s\-._/·—–~()]"  # one separator between digits: a space, a dash, a dot, a slash, a bracket…
 # a label typed straight before a number ("ID110101…", "tel138…"): set apart so the number counts;
 # hex ids cannot hold one (their letters are a-f), so "a run of letters and digits" still passes
-_LABEL = re.compile(r"(?i)(?<![0-9a-z])(id|no|tel|phone|mobile|mob|cell|card|acct|account|uscc|imei|sfz)(?=\d)")
+_LABEL = re.compile(r"(?i)(?<![0-9a-z])(id|tel|phone|mobile|mob|cell|card|acct|account|uscc|imei|sfz)(?=\d)")
 _DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15,19})(?![0-9A-Za-z])")
 _GROUPED_ID = re.compile(rf"(?<![0-9A-Za-z])\d(?:{_S}?\d){{16}}{_S}?[\dXx](?![0-9A-Za-z])")
 _GROUPED_CARD = re.compile(
@@ -56,7 +56,11 @@ _GROUPED_CARD = re.compile(
 )
 _USCC = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])")
 _GROUPED_USCC = re.compile(rf"(?<![0-9A-Za-z])[0-9A-Z]{{4}}(?:{_S}[0-9A-Z]{{4}}){{3}}{_S}[0-9A-Z]{{2}}(?![0-9A-Za-z])")
-_MOBILE = re.compile(rf"(?<![0-9A-Za-z])(?:\+?86{_S}?)?\(?1[3-9]\d(?:{_S}{{0,2}}\d){{8}}(?![0-9A-Za-z])")
+_MOBILE = re.compile(rf"(?<![0-9A-Za-z])(?:\+?86{_S}?)?\(?1[3-9]\d(?:{_S}{{0,3}}\d){{8}}(?![0-9A-Za-z])")
+_MOBILE_GROUPS = frozenset({(11,), (3, 8), (3, 4, 4), (7, 4), (3, 3, 5)})
+"""How people group a mobile's 11 digits: ``185 000 000.50`` (an amount) is not one."""
+_IMEI = re.compile(r"(?i)(?<![0-9a-z])imei\W{0,3}(\d{15})(?!\d)")
+"""A 15-digit IMEI only after its label: one in ten 15-digit serials passes the Luhn check."""
 # parts bounded as RFC 5321 bounds them, so linear in the text (the unbounded form was quadratic:
 # seconds for 20,000 characters of one "word" holding an "@"); Chinese text has no spaces, so a
 # match may start inside a run of characters
@@ -88,17 +92,31 @@ def _luhn(run: str) -> bool:
     return total % 10 == 0
 
 
+def _grouped_as_a_mobile(found: str) -> bool:
+    """Its digits (after any +86) in a grouping people write a mobile in, the same separator
+    between every two groups (a bracket closing the first group aside: ``(158)9547-2306``)."""
+    number = re.sub(r"^\+?86\D?", "", found) if sum(c.isdigit() for c in found) == 13 else found
+    number = number.lstrip("(")
+    if number[3:4] == ")":
+        number = number[:3] + number[4:]
+    groups = re.findall(r"\d+", number)
+    return tuple(map(len, groups)) in _MOBILE_GROUPS and len(set(re.findall(r"\D+", number))) <= 1
+
+
 def identifier_in(text: str) -> str | None:
     """What kind of personal identifier ``text`` appears to hold, or None."""
     if not text:
         return None
-    folded = _LABEL.sub(r"\1 ", unicodedata.normalize("NFKC", text).replace("。", "."))
+    folded = unicodedata.normalize("NFKC", text).replace("。", ".")
+    if any(_luhn(m.group(1)) for m in _IMEI.finditer(folded)):
+        return "a device's IMEI"
+    folded = _LABEL.sub(r"\1 ", folded)
     for match in _DIGITS.finditer(folded):
         run = match.group(1)
         if _resident_id(run):
             return "a resident ID number"
-        if run.isdigit() and 15 <= len(run) <= 19 and _luhn(run):
-            return "a bank card number" if len(run) > 15 else "a device's IMEI"
+        if run.isdigit() and 16 <= len(run) <= 19 and _luhn(run):
+            return "a bank card number"
     for match in _GROUPED_ID.finditer(folded):
         if _resident_id(_SEPARATOR.sub("", match.group())):
             return "a resident ID number"
@@ -110,7 +128,7 @@ def identifier_in(text: str) -> str | None:
         uscc.is_valid(_SEPARATOR.sub("", m.group())) for m in _GROUPED_USCC.finditer(upper)
     ):
         return "a unified social credit code"
-    if _MOBILE.search(folded):
+    if any(_grouped_as_a_mobile(m.group()) for m in _MOBILE.finditer(folded)):
         return "a mobile number"
     if "@" in folded and _EMAIL.search(folded):
         return "an e-mail address"
@@ -121,9 +139,10 @@ def identifier_in(text: str) -> str | None:
     return None
 
 
-_DENSE_DIGITS = re.compile(r"\d(?:[._:/-]?\d){5}")
-"""Six digits, each apart from the next by at most one of a reference's separators: every
-identifier that fits a reference's characters ([A-Za-z0-9._:/-]) holds such a run."""
+_DENSE_DIGITS = re.compile(r"\d(?:[._:/-]{0,3}\d){5}")
+"""Six digits, each apart from the next by at most three of a reference's separators (as
+``_MOBILE`` allows): every identifier that fits a reference's characters ([A-Za-z0-9._:/-])
+holds such a run."""
 
 
 def identifier_in_ref(ref: str) -> str | None:

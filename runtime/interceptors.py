@@ -29,7 +29,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from runtime.errors import InvalidArgument, LianfangError, PermissionDenied, ResourceExhausted
 from runtime.handler_cache import HandlerCache
-from runtime.logs import RPC_LOGGER, log_rpc, loggable_subject, monotonic_ms
+from runtime.logs import RPC_LOGGER, log_rpc, monotonic_ms
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamBehavior = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
@@ -260,7 +260,7 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
                         method=method,
                         code=_code_name(code),
                         duration_ms=monotonic_ms(start),
-                        member=loggable_subject(call.principal),
+                        member=call.principal,
                         request_id=call.request_id,
                     )
 
@@ -299,7 +299,7 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
                         method=method,
                         code=_code_name(code),
                         duration_ms=monotonic_ms(start),
-                        member=loggable_subject(call.principal),
+                        member=call.principal,
                         request_id=call.request_id,
                         messages=sent,
                     )

@@ -6,7 +6,6 @@ identifiers (raw at the node, tokens at the hub) cannot leak through logs by acc
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -22,15 +21,24 @@ from runtime.identifier_text import identifier_in
 
 RPC_LOGGER = "lianfang.rpc"
 _SUBJECT_KEY = os.urandom(16)  # this process's: a masked subject can be followed, not reversed
+SUBJECT_FIELDS = ("member", "by")
+"""Log fields naming who made a call (a token's subject): ``loggable_subject`` is applied to them
+as every line is written, so no call site can forget it."""
+_PLAIN_SUBJECTS: set[str] = set()  # subjects seen to be no identifier (member ids, staff names)
 
 
-@functools.lru_cache(maxsize=4096)
 def loggable_subject(subject: str) -> str:
     """Who made a call, as a log line may name them: as given, unless it is shaped like a
     personal identifier (a borrower who signs in with a mobile or ID number, whose lender's
     identity provider makes that the token's subject); then ``subject~`` and a digest keyed for
-    this process, so one caller's lines can still be followed and nobody can try candidates."""
+    this process, so one caller's lines can still be followed and nobody can try candidates.
+    Only subjects that are no identifier are remembered (to skip the scan next time)."""
+    if subject in _PLAIN_SUBJECTS:
+        return subject
     if identifier_in(subject) is None:
+        if len(_PLAIN_SUBJECTS) >= 4096:
+            _PLAIN_SUBJECTS.clear()
+        _PLAIN_SUBJECTS.add(subject)
         return subject
     return "subject~" + hmac.new(_SUBJECT_KEY, subject.encode(), hashlib.sha256).hexdigest()[:16]
 
@@ -46,6 +54,9 @@ class JsonLinesFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             line.update(fields)
+            for name in SUBJECT_FIELDS:
+                if isinstance(line.get(name), str) and line[name]:
+                    line[name] = loggable_subject(line[name])
         if record.exc_info and record.exc_info[1] is not None:
             line.update(error_fields(record.exc_info[1]))
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))

@@ -108,7 +108,7 @@ def check_port_free(address: str) -> None:
     their clients try another replica.) A port of 0 or a host that does not resolve is left to
     ``listen``."""
     host, _, port = address.rpartition(":")
-    if not port.isdigit() or int(port) == 0:
+    if not port.isdigit() or int(port) == 0:  # "" too: an optional port left off
         return
     try:
         addresses = socket.getaddrinfo(

@@ -119,7 +119,10 @@ def _epoch_key(path: str, *, create: bool) -> bytes:
     if create and not file.exists():
         key = new_consortium_key()
         write_secret(file, key.hex().encode())
-        print(f"lianfang: made a new token key and wrote it to {path}: keep it secret and safe", file=sys.stderr)
+        print(
+            f"lianfang: made a new token key and wrote it to {path} (a rerun uses it): keep it secret and safe",
+            file=sys.stderr,
+        )
         return key
     try:
         key = bytes.fromhex(file.read_text(encoding="ascii", errors="replace").strip())

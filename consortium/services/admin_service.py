@@ -311,6 +311,9 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             violations.append(FieldViolation("epoch", f"must be greater than {self.keys.latest()}"))
         if len(request.key_check) not in (0, KEY_CHECK_BYTES):
             violations.append(FieldViolation("key_check", f"{KEY_CHECK_BYTES} bytes (clients.key_epochs.key_check)"))
+        reused = [e.epoch for e in self.keys.ordered() if request.key_check and e.key_check == request.key_check]
+        if reused:  # a "rotation" that keeps a leaked key live under a new number
+            violations.append(FieldViolation("key_check", f"is key epoch {reused[0]}'s: a new epoch needs a new key"))
         violations += await self._wrapped_key_violations(request.wrapped_keys)
         if violations:
             raise InvalidArgument(violations)

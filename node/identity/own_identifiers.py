@@ -23,6 +23,13 @@ from runtime.errors import FieldViolation
 _PERSON_FIELDS = ("uscc", "resident_id", "legal_rep_resident_id", "phones")
 """Who the applicant is: what a retry must repeat, and what ConfirmFraud files markers on."""
 _OTHER_FIELDS = ("emails", "device_ids", "bank_accounts", "addresses", "ips")
+_NUMBER_FIELDS = ("uscc", "resident_id", "legal_rep_resident_id", "phones", "device_ids", "bank_accounts")
+"""Identifiers that are numbers, also looked for as their digits among other characters (an
+address's or an IP's digits run together would match amounts)."""
+
+
+def _values(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
 
 
 def kept_identifiers(ids: node_pb2.Identifiers) -> dict[str, Any]:
@@ -57,19 +64,11 @@ def _name_needle(name: str) -> str | None:
 class OwnIdentifiers:
     def __init__(self, ids: node_pb2.Identifiers, name: str = "") -> None:
         """``name``: the applicant's (a person's or a business's), looked for as written."""
-        raw = [
-            ids.resident_id,
-            ids.uscc,
-            ids.legal_rep_resident_id,
-            *ids.phones,
-            *ids.emails,
-            *ids.device_ids,
-            *ids.bank_accounts,
-            *ids.addresses,
-            *ids.ips,
-        ]
+        kept = kept_identifiers(ids)
+        raw = [v for name in (*_PERSON_FIELDS, *_OTHER_FIELDS) for v in _values(kept[name])]
+        numbers = [v for name in _NUMBER_FIELDS for v in _values(kept[name])]
         needles = {f for f in map(_fold, raw) if len(f) >= 6}
-        needles |= {d for d in ("".join(c for c in f if c.isdigit()) for f in map(_fold, raw)) if len(d) >= 7}
+        needles |= {d for d in ("".join(c for c in f if c.isdigit()) for f in map(_fold, numbers)) if len(d) >= 7}
         needles |= {str(phonenumbers.parse(normalise_phone(p)).national_number) for p in ids.phones}
         for rid in (ids.resident_id, ids.legal_rep_resident_id):  # its other length: 15 <-> 18 digits
             digits = "".join(c for c in rid if c.isdigit() or c in "xX")

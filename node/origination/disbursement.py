@@ -38,7 +38,6 @@ from node.outbox import Outbox
 from node.outbox.submissions import queue_outcome_in
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
-from runtime.logs import loggable_subject
 
 if TYPE_CHECKING:
     from node.origination.engine import SourcePolicy
@@ -104,7 +103,7 @@ class Disbursement:
         with self.store.transaction() as db:  # kept before it is sent: a code in hand always signs
             self.store.put_record_in(db, "contract", contract["contract_id"], application_id, contract)
         self.sms.send(f"sign-{contract['contract_id']}-{now:.3f}", phones[0], message_text(code), now)
-        log.info("signing code sent", extra={"fields": {"application": application_id, "by": loggable_subject(actor)}})
+        log.info("signing code sent", extra={"fields": {"application": application_id, "by": actor}})
         return masked_phone(phones[0]), contract["signing_code"]["expires_at"]
 
     def sign(self, r: node_pb2.SignContractRequest, actor: str) -> dict[str, Any]:

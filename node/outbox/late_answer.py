@@ -18,7 +18,6 @@ from lianfang.v1 import consortium_pb2
 
 from node.origination import states
 from node.origination.store import Application, NodeStore
-from runtime.logs import loggable_subject
 from runtime.timestamps import to_timestamp
 
 log = logging.getLogger("lianfang.node.outbox")
@@ -53,9 +52,7 @@ def give_up_check_in(
     task = _settle_pending_in(store, db, app, note, now)
     log.warning(
         "queued consortium Check given up",
-        extra={
-            "fields": {"application": application_id, "state": app.state, "task": task, "by": loggable_subject(actor)}
-        },
+        extra={"fields": {"application": application_id, "state": app.state, "task": task, "by": actor}},
     )
 
 

@@ -143,8 +143,9 @@ class Outbox:
         of its back-off (a quota that was raised before the hub's day ends, a hub back sooner);
         its place in its application's order kept."""
         with self.store.transaction() as db:
-            if self._get(db, row_id).state != PENDING:
-                self._require_dead(db, row_id, "retried")
+            state = self._get(db, row_id).state
+            if state not in (PENDING, DEAD):
+                raise FailedPrecondition(f"outbox item {row_id} is {state}; only dead or pending items are retried")
             db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ?", (now, row_id))
         self.notify()
         return self.get(row_id)

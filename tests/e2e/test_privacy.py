@@ -177,3 +177,21 @@ async def test_a_caller_who_signs_in_with_a_phone_number_is_logged_by_a_keyed_di
     assert "13916052718" not in stream.getvalue()
     [masked] = {m for m in callers if m.startswith("subject~")}
     assert callers.count(masked) == 2 and "risk-7" in callers
+
+
+def test_every_line_naming_a_caller_masks_an_identifier_shaped_subject() -> None:
+    """The mask is applied as lines are written, to every field that names a caller: a node's
+    own lines ("marker withdrawn", "outbox item discarded"… ``by``) as well as the per-RPC one."""
+    stream = io.StringIO()
+    configure_logging("INFO", stream)
+    try:
+        log = logging.getLogger("lianfang.node.markers")
+        log.info("marker withdrawn", extra={"fields": {"marker": "mk_1", "by": "13916052718"}})
+        log.info("marker withdrawn", extra={"fields": {"marker": "mk_2", "by": "risk-7"}})
+        logging.getLogger("lianfang.rpc").info("rpc", extra={"fields": {"member": "320506197003080176"}})
+    finally:
+        logging.getLogger("lianfang").handlers.clear()
+    first, second, third = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["by"].startswith("subject~") and second["by"] == "risk-7"
+    assert third["member"].startswith("subject~") and third["member"] != first["by"]
+    assert "13916052718" not in stream.getvalue() and "320506197003080176" not in stream.getvalue()

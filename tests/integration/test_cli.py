@@ -476,6 +476,8 @@ async def test_admin_key_epoch_commands(tmp_path: Path) -> None:
         assert f"wrote it to {new_key}" in created.stderr and new_key.stat().st_mode & 0o777 == 0o600
         epochs = await c.members["lender-a"].hub_client.my_key_epochs()
         assert unwrap_key(epochs[1].wrapped_key, 2, "lender-a", private) == bytes.fromhex(new_key.read_text())
+        reused = await _arun(*common, "new-epoch", "3", "--key-file", str(file_key))  # epoch 1's key again
+        assert reused.returncode == 1 and "that is key epoch 1's key" in reused.stderr
         wrong = await _arun(*common, "grant", "2", "--key-file", str(file_key))
         assert wrong.returncode == 1 and "not key epoch 2's key" in wrong.stderr
         nobody = await _arun(*common, "grant", "2", "--key-file", str(new_key))
@@ -609,7 +611,11 @@ def test_keys_public_prints_what_register_and_set_encryption_key_take(tmp_path: 
         assert public_key_arg(str(tmp_path / f"{kind}.pem"), "--public-key") == raw
         assert public_key_arg(made.stdout.strip(), "--public-key") == raw
     (tmp_path / "junk.pem").write_text("not a key")
-    for bad in (str(tmp_path / "junk.pem"), "abc"):
+    for bad, said in (
+        (str(tmp_path / "junk.pem"), "expected a raw 32-byte key"),
+        ("abc", "expected a raw 32-byte key"),
+        (str(tmp_path / "missing.pem"), "missing.pem: no such file"),
+    ):
         refused = _run("keys", "public", bad)
-        assert refused.returncode == 1 and "expected a raw 32-byte key" in refused.stderr
+        assert refused.returncode == 1 and said in refused.stderr, refused.stderr
         assert "Traceback" not in refused.stderr and "padding" not in refused.stderr

@@ -81,3 +81,4 @@ def test_a_hub_whose_side_port_is_taken_exits_at_once_and_says_why(tmp_path: Pat
     assert done.returncode == 2 and taken in done.stderr and "Traceback" not in done.stderr
     with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
         probe.connect(("127.0.0.1", main_port))
+    assert not list(tmp_path.glob("hub.db*"))  # found before the store was opened

@@ -477,6 +477,32 @@ def test_a_server_whose_port_is_taken_says_so_and_leaves_no_database(
     assert not list(tmp_path.glob(f"{noun}.db*"))
 
 
+def test_a_node_whose_health_port_is_taken_leaves_no_database(tmp_path: Path, node_env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _run(tmp_path, "node", {**node_env, "LIANFANG_NODE_HEALTH_LISTEN": f"127.0.0.1:{port}"})
+    _refused(done, f"cannot listen on '127.0.0.1:{port}': the port is in use")
+    assert not list(tmp_path.glob("node.db*"))
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_server_is_free_again() -> None:
+    """A hub restarted right after a crash finds its port in TIME_WAIT (the side that closed a
+    connection first keeps it a while): grpc binds it all the same (SO_REUSEADDR), and so must
+    the probe, or the restart would be refused as "in use"."""
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc's listener (its connections inherit it)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = server.accept()
+            accepted.close()  # the server's end closes first: its port stays in TIME_WAIT
+            client.recv(1)
+    check_port_free(f"127.0.0.1:{port}")
+
+
 def test_a_free_port_passes_the_check_and_a_taken_one_fails_it() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -484,7 +510,7 @@ def test_a_free_port_passes_the_check_and_a_taken_one_fails_it() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match="the port is in use"):
             check_port_free(f"127.0.0.1:{port}")
-    check_port_free(f"127.0.0.1:{port}")  # closed: free again (TIME_WAIT does not count, as for grpc)
+    check_port_free(f"127.0.0.1:{port}")  # closed: free again
     check_port_free("127.0.0.1:0")  # any free port
     check_port_free("no-such-host.invalid:7443")  # left to the bind, which names the address
 

@@ -49,8 +49,12 @@ from runtime.identifier_text import check_free_text, check_reason_code, identifi
         "622202 0200112233446",
         "card6222020200112233446",
         "198。51。100。23",
-        "IMEI490154203237518",  # a device's IMEI (Luhn-valid)
+        "IMEI490154203237518",  # a device's IMEI (Luhn-valid), after its label
         "FRAUD_IMEI490154203237518",
+        "IMEI: 490154203237518",
+        "+8615895472306",
+        "+86(158)9547-2306",
+        "158 - 9547 - 2306",
     ],
 )
 def test_identifiers_are_found(text: str) -> None:
@@ -85,7 +89,12 @@ def test_identifiers_are_found(text: str) -> None:
         "v1.2.3-rc.4 build 2024.06.01.1345",
         "CASE_2024_0042_07",
         "deadbeef13800138000",  # a hex id: no label before the digits
-        "490154203237517",  # 15 digits failing the Luhn check: a serial, not an IMEI
+        "490154203237518",  # 15 Luhn-valid digits without the label: one serial in ten is
+        "order 202211133522457 refunded",
+        "Loan of 185 000 000.50 disputed",  # an amount in groups of three, not a mobile's groups
+        "150 000 000.00",
+        "158-9547 2306 x",  # mixed separators: not how a number is written
+        "Contract NO2024395501513693 cancelled",  # "no" is no label: it split serials open
     ],
 )
 def test_ordinary_references_pass(text: str) -> None:
@@ -133,6 +142,30 @@ def test_a_reason_code_names_a_kind_of_fraud_not_a_number(code: str, problem: st
         v.description for v in violations
     ]
     assert len(violations) == (problem is not None)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "loan-15895472306",
+        "158.9547.2306",
+        "158--9547--2306",
+        "158-.9547-.2306",
+        "tel:158..9547..2306",
+        "+8615895472306",
+        "ID320506197003080176",
+        "320506.19700308.0176",
+        "3-2-0-5-0-6-1-9-7-0-0-3-0-8-0-1-7-6",
+        "uscc91350100M000100Y43",
+        "6222.0202.0011.2233.446",
+        "ip-198.51.100.23",
+    ],
+)
+def test_every_identifier_a_reference_can_hold_passes_the_gate(ref: str) -> None:
+    """The gate (``identifier_in_ref``) skips the scan for references without a dense run of
+    digits: it must never skip one the scan would find something in."""
+    assert identifier_in(ref) is not None
+    assert identifier_in_ref(ref) == identifier_in(ref)
 
 
 def test_a_reference_is_scanned_only_when_it_holds_a_run_of_digits() -> None:
