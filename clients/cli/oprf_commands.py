@@ -118,9 +118,13 @@ async def _hub_rekey(args: argparse.Namespace) -> int:
         if args.finish:
             require_active_target(rekey, args.from_epoch, args.to_epoch)
         between = None
+        if bool(args.activate_cert) != bool(args.activate_cert_key):
+            raise ValueError("--activate-cert and --activate-cert-key go together")
         if args.activate_key:
-            admin_args = argparse.Namespace(**{**vars(args), "signing_key": args.activate_key, "name": args.admin_name})
-            admin = _key_client(admin_args, "admin/", "admin")
+            as_admin = {"signing_key": args.activate_key, "name": args.admin_name}
+            if args.activate_cert:  # mutual TLS: the admin's own certificate, not the hub operator's
+                as_admin |= {"ks_cert": args.activate_cert, "ks_key": args.activate_cert_key}
+            admin = _key_client(argparse.Namespace(**{**vars(args), **as_admin}), "admin/", "admin")
 
             async def between() -> None:
                 try:
@@ -225,6 +229,12 @@ def add_commands(hub: Any, admin: Any, keys: Any) -> None:
     rekey.add_argument("--to", dest="to_epoch", type=int, required=True, help="the new (pending) epoch")
     rekey.add_argument("--activate-key", help="key-service admin key (PEM): activate --to between the passes")
     rekey.add_argument("--admin-name", default="ops", help="that admin's name at the key service")
+    rekey.add_argument(
+        "--activate-cert",
+        help="with mutual TLS: that admin's client certificate (common name admin/<name>); --ks-cert is the "
+        "hub operator's, and the key service matches a token's subject to its certificate",
+    )
+    rekey.add_argument("--activate-cert-key", help="private key of --activate-cert")
     rekey.add_argument(
         "--finish",
         action="store_true",

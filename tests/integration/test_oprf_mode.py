@@ -283,6 +283,51 @@ async def test_a_rekey_finished_by_hand_links_what_was_first_seen_between_the_pa
     assert phone_stacking.windows[-1].other_members == 1  # lender-a's application, across the switch
 
 
+@MODULE_LOOP
+async def test_hub_rekey_from_the_terminal_over_mutual_tls(c: LocalConsortium) -> None:
+    """``lianfang hub rekey`` as an operator runs it against a key service with mutual TLS: a
+    --finish before the new epoch is active is refused (finishing early lost what nodes sent
+    meanwhile); with --activate-key and the admin's own certificate (the hub operator's cannot
+    carry an admin token) the one-shot path activates it between the passes."""
+    import sys
+
+    assert c.key_service is not None
+    ks = c.key_service
+    admin = ks.admin()
+    try:
+        old = next(e.epoch for e in (await admin.audit(limit=1)).epochs if e.state == keys_pb2.KEY_EPOCH_STATE_ACTIVE)
+        new = (await admin.rotate()).epoch
+    finally:
+        await admin.close()
+    operator, admin_cert = ks.ca.issue_client("hub/main"), ks.ca.issue_client("admin/demo")
+    store = c.hub_config.store if c.hub_config else ""
+    rekey = [sys.executable, "-m", "clients.cli.main", "hub", "rekey", "--store", store]
+    rekey += ["--from", str(old), "--to", str(new), "--key-service", ks.address, "--ks-ca", ks.ca.ca_file]
+    rekey += ["--ks-cert", operator.cert_file, "--ks-key", operator.key_file]
+    rekey += ["--signing-key", str(ks.folder / "keys" / "hub-rekey.pem"), "--name", "main"]
+
+    async def run(*extra: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(*rekey, *extra, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        return proc.returncode or 0, err.decode()
+
+    code, said = await run("--finish")
+    assert code == 1 and f"epoch {new} is not active at the key service yet" in said, said
+    code, said = await run(
+        *("--activate-key", str(ks.folder / "keys" / "admin.pem"), "--admin-name", "demo"),
+        *("--activate-cert", admin_cert.cert_file, "--activate-cert-key", admin_cert.key_file),
+    )
+    assert code == 0, said
+    admin = ks.admin()
+    try:
+        states = {e.epoch: e.state for e in (await admin.audit(limit=1)).epochs}
+    finally:
+        await admin.close()
+    assert states[new] == keys_pb2.KEY_EPOCH_STATE_ACTIVE and states[old] == keys_pb2.KEY_EPOCH_STATE_SUPERSEDED
+    code, said = await run("--finish")  # the one-shot run marked the switch complete
+    assert code == 0 and "finished already" in said, said
+
+
 async def dependency_up_becomes(c: LocalConsortium, dependency: str, value: float) -> None:
     """Waits for lender-a's ``lianfang_node_dependency_up{dependency}`` gauge to read ``value``
     (its probe asks every 5 s)."""
