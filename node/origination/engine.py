@@ -209,6 +209,8 @@ class Origination(Disbursement):
         hub_reason = refused = ""
         if stage1.extra is not None:
             features.update(consortium_features(stage1.extra))
+            if self.tokeniser.oprf is not None:  # the key service evaluated for us: queued Checks may go
+                self.outbox.lift_key_hold()
         else:
             error = stage1.extra_error
             if isinstance(error, LianfangRpcError) and not is_transient(error):

@@ -73,7 +73,6 @@ class Drainer:
         how long a settled row keeps its request bytes (0: for ever)."""
         self.outbox, self.hub, self.gate, self.clock = outbox, hub, gate, clock
         self.tokeniser = tokeniser
-        self.keys_held_until = 0.0  # no untokenised row goes to the key service before (its backoff)
         self.store = outbox.store
         self.backoff = backoff or Backoff()
         self.timeout, self.poll_seconds, self.batch = timeout, poll_seconds, batch
@@ -135,7 +134,7 @@ class Drainer:
                 if not rows:
                     return sent
                 for row in rows:
-                    if row.kind == UNTOKENISED_CHECK and self.clock() < self.keys_held_until:
+                    if row.kind == UNTOKENISED_CHECK and self.clock() < self.outbox.keys_held_until:
                         skipped.add(row.id)
                         continue
                     result = await self._deliver(row)
@@ -181,7 +180,7 @@ class Drainer:
                 self.outbox.mark_retry(row.id, self.clock() + delay, describe(error))
                 log.warning("outbox delivery postponed", extra={"fields": {**fields, "error": describe(error)}})
                 if isinstance(error, KeyServiceUnavailable):  # every untokenised row waits as long
-                    self.keys_held_until = self.clock() + max(delay, self.backoff.base_seconds)
+                    self.outbox.keys_held_until = self.clock() + max(delay, self.backoff.base_seconds)
                     return KEYS_AWAY
                 return RETRY
             if _not_found(error) and row.kind == OUTCOME and self.outbox.check_discarded(row.application_id):

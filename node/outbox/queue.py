@@ -63,6 +63,16 @@ class Outbox:
     def __init__(self, store: NodeStore) -> None:
         self.store = store
         self.wakeup = asyncio.Event()
+        self.keys_held_until = 0.0
+        """No untokenised Check goes to the key service before this (its back-off after the key
+        service was away or refused this member's quota; ``Drainer``); lifted by ``lift_key_hold``."""
+
+    def lift_key_hold(self) -> None:
+        """The key service answers again (a stage-1 evaluation, a person's retry): untokenised
+        Checks need not wait out the back-off any longer (a raised quota, not the hub's midnight)."""
+        if self.keys_held_until:
+            self.keys_held_until = 0.0
+            self.notify()
 
     def enqueue_in(
         self, db: sqlite3.Connection, kind: str, key: str, application_id: str, request: bytes, now: float
@@ -147,6 +157,7 @@ class Outbox:
             if state not in (PENDING, DEAD):
                 raise FailedPrecondition(f"outbox item {row_id} is {state}; only dead or pending items are retried")
             db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ?", (now, row_id))
+        self.keys_held_until = 0.0  # a person says: try now
         self.notify()
         return self.get(row_id)
 

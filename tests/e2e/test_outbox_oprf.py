@@ -107,3 +107,36 @@ async def test_a_check_queued_while_the_key_service_was_away_is_tokenised_and_de
 
     seen = await b.as_role("customer").submit_application(application(LAO_WANG, "b-after"))
     assert by_type(seen.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["30D"][0] == 1  # lender-a's, counted
+
+
+async def test_the_key_service_hold_is_lifted_when_it_answers_again_or_a_person_retries(bank) -> None:  # type: ignore[no-untyped-def]
+    """After the key service was away (or refused this member's quota), untokenised Checks wait
+    out a back-off: until midnight for a quota. A stage-1 evaluation that succeeds (the service is
+    back, the quota raised) or a person's `outbox retry` lifts that hold at once."""
+    c, clock = bank
+    assert c.key_service is not None
+    a = c.members["lender-a"]
+    customer, outbox = a.as_role("customer"), a.node.engine.outbox
+    await c.key_service.stop()
+    await customer.submit_application(application(LAO_WANG, "held-1"))
+    await settled(a.node)
+    assert a.node.drainer is not None
+    clock.advance(600)
+    await a.node.drainer.drain_once()  # the key service still away: the hold is set
+    assert outbox.keys_held_until > clock()
+    (row,) = outbox.rows(PENDING)
+
+    outbox.retry(row.id, clock())  # a person: try now
+    assert outbox.keys_held_until == 0.0 and outbox.get(row.id).next_attempt_at == clock()
+    await a.node.drainer.drain_once()
+    assert outbox.keys_held_until > clock()  # still away: held again
+
+    await c.key_service.restart()
+    deadline = time.monotonic() + 20
+    while True:  # the node's channel to the key service reconnects in real time
+        answered = await customer.submit_application(application(JINGCHENG_PARTS, f"back-{time.monotonic()}"))
+        if "KEY_SERVICE_UNAVAILABLE" not in answered.decision.reasons:
+            break
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+    assert outbox.keys_held_until == 0.0  # the evaluation that just worked lifted it
