@@ -251,12 +251,20 @@ class NodeConfig:
             raise ConfigError("node: outbox_keep_payload_days must be a number of days, 0 or more (0: keep for ever)")
 
     def pinned_public_keys(self) -> dict[int, bytes]:
-        out = {}
-        for epoch, encoded in self.key_service_public_keys.items():
-            try:
-                out[int(epoch)] = base64.b64decode(encoded, validate=True)
-            except ValueError:
-                raise ConfigError(f"node: key_service_public_keys.{epoch}: epoch number = base64 key") from None
-            if len(out[int(epoch)]) != 32:
-                raise ConfigError(f"node: key_service_public_keys.{epoch}: a ristretto255 element is 32 bytes")
-        return out
+        return pinned_public_keys(self.key_service_public_keys)
+
+
+def pinned_public_keys(setting: dict[str, str]) -> dict[int, bytes]:
+    """``key_service_public_keys``: epoch -> the key service's public key, in base64 or in hex (as
+    ``lianfang keys admin`` prints it)."""
+    out = {}
+    for epoch, encoded in setting.items():
+        try:
+            text = encoded.strip()
+            out[int(epoch)] = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
+        except ValueError:
+            problem = "epoch number = key (base64 or hex)"
+            raise ConfigError(f"node: key_service_public_keys.{epoch}: {problem}") from None
+        if len(out[int(epoch)]) != 32:
+            raise ConfigError(f"node: key_service_public_keys.{epoch}: a ristretto255 element is 32 bytes")
+    return out

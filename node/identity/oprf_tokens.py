@@ -95,6 +95,12 @@ class OprfTokeniser:
                 retry_after=error.retry_after,
             ) from None
         evaluated = list(answer.evaluated_elements)
+        if public is None and self.pinned:  # a rotation's new epoch, not pinned here (yet)
+            log.error("no pinned key for the key service's epoch", extra={"fields": {"epoch": answer.epoch}})
+            raise KeyServiceUnavailable(
+                f"the key service evaluates under epoch {answer.epoch}, whose public key this node has not "
+                "pinned (key_service_public_keys): add it, as published, and restart the node"
+            )
         if public is None or not oprf.verify_proof(public, blinded, evaluated, answer.proof):
             log.error("key service evaluation proof does not verify", extra={"fields": {"epoch": answer.epoch}})
             raise KeyServiceUnavailable("the key service's evaluation proof does not verify against the epoch's key")

@@ -6,6 +6,7 @@ canaries, and the node's degraded policy when the key service is down."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -136,6 +137,17 @@ async def test_a_proof_against_another_key_is_rejected_by_the_node(c: LocalConso
         assert len(await honest.tokens(canonical_identifiers(ids(1)))) == 4
     finally:
         await honest.client.close()
+    unpinned = OprfTokeniser(member_client(c, "lender-a"), pinned={7: published})  # the epoch in use is not pinned
+    try:
+        with pytest.raises(KeyServiceUnavailable, match="epoch 1, whose public key this node has not pinned"):
+            await unpinned.tokens(canonical_identifiers(ids(1)))
+    finally:
+        await unpinned.client.close()
+    # a pin is taken as `lianfang keys admin` prints the key (hex) or in base64
+    from node.config import pinned_public_keys
+
+    for written in (published.hex(), base64.b64encode(published).decode()):
+        assert pinned_public_keys({"1": written}) == {1: published}
 
 
 @MODULE_LOOP
