@@ -10,6 +10,8 @@ import signal
 import sys
 from typing import Any
 
+from lianfang.v1 import keys_pb2
+
 from clients.canaries import CanaryClient
 from clients.channel import open_channel
 from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
@@ -42,8 +44,11 @@ def _key_client(args: argparse.Namespace, prefix: str, scope: str) -> KeyService
     return KeyServiceClient(channel, key_service_signer(signer, scope))
 
 
-def _epoch_dict(e: Any) -> dict[str, object]:
-    return {"epoch": e.epoch, "state": e.state, "public_key": e.public_key.hex()}
+def epoch_dict(e: keys_pb2.KeyEpoch) -> dict[str, object]:
+    """A key service epoch as the CLI prints it: its state by name, its public key in hex (what a
+    node's ``key_service_public_keys`` pin takes, as it takes base64)."""
+    state = keys_pb2.KeyEpochState.Name(e.state).removeprefix("KEY_EPOCH_STATE_").lower()
+    return {"epoch": e.epoch, "state": state, "public_key": e.public_key.hex()}
 
 
 def _keys_serve(args: argparse.Namespace) -> int:
@@ -69,9 +74,9 @@ async def _keys_admin(args: argparse.Namespace) -> int:
     client = _key_client(args, "admin/", "admin")
     try:
         if args.action == "rotate":
-            print(json.dumps(_epoch_dict(await client.rotate())))
+            print(json.dumps(epoch_dict(await client.rotate())))
         elif args.action == "activate":
-            print(json.dumps(_epoch_dict(await client.activate(args.epoch))))
+            print(json.dumps(epoch_dict(await client.activate(args.epoch))))
         elif args.action == "retire":
             if not args.rekeyed:
                 print(
@@ -81,11 +86,11 @@ async def _keys_admin(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            print(json.dumps(_epoch_dict(await client.retire(args.epoch))))
+            print(json.dumps(epoch_dict(await client.retire(args.epoch))))
         else:
             audit = await client.audit(args.member, args.limit)
             for e in audit.epochs:
-                print(json.dumps({"kind": "epoch", **_epoch_dict(e)}))
+                print(json.dumps({"kind": "epoch", **epoch_dict(e)}))
             for entry in audit.entries:
                 print(
                     json.dumps(

@@ -73,3 +73,15 @@ def test_a_malformed_token_key_says_the_form() -> None:
     for bad in ("zz", "2.3.1.zz", "1.3.x.00"):
         with pytest.raises(ValueError, match=r"not a token key: scheme\.type\.epoch\.<hex value>"):
             token_from_key(bad)
+
+
+def test_a_key_service_epoch_prints_its_state_by_name_and_a_pinnable_key() -> None:
+    from lianfang.v1 import keys_pb2
+
+    from clients.cli.oprf_commands import epoch_dict
+    from node.config import pinned_public_keys
+
+    epoch = keys_pb2.KeyEpoch(epoch=2, state=keys_pb2.KEY_EPOCH_STATE_ACTIVE, public_key=b"\x07" * 32)
+    printed = epoch_dict(epoch)
+    assert printed == {"epoch": 2, "state": "active", "public_key": "07" * 32}
+    assert pinned_public_keys({"2": str(printed["public_key"])}) == {2: b"\x07" * 32}
