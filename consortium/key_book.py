@@ -60,8 +60,13 @@ class KeyEpochs:
     keys of what was seen before the rotation), but a request with no live one comes from a
     member whose keys are out of date."""
     rekeyed: frozenset[int] = frozenset()
-    """OPRF epochs the hub was re-keyed out of (``["rkd", e, e+1]``): an element of one, minted
-    before the rotation and sent after it, would be stored where nothing links to it."""
+    """OPRF epochs the hub is being or was re-keyed out of, from the re-keying's last pass on
+    (``["rkc", e, e+1]``, ``["rkd", e, e+1]``): an element of one, minted before the rotation and
+    sent after it, would be stored where nothing links to it."""
+    rekeying: frozenset[int] = frozenset()
+    """OPRF epochs a re-keying is moving away from and has not finished (``["rk", e, …]`` seen,
+    no ``rkd``): a Check then reads the log first, so that its epoch is judged by the newest
+    state (the re-keying runs in another process)."""
 
 
 class KeyBook:
@@ -69,13 +74,14 @@ class KeyBook:
         self.encryption_keys: dict[str, bytes] = {}
         self.epochs: dict[int, Epoch] = {}
         self.rekeyed: set[int] = set()
+        self.rekeying: set[int] = set()
         self.in_use: KeyEpochs | None = None
         """None while the hub distributes no keys (members then hold a key file the hub knows
         nothing of, and any epoch goes) and was never re-keyed out of an OPRF epoch."""
 
     def _changed(self) -> None:
         live = frozenset(e.epoch for e in self.epochs.values() if e.retired_at is None)
-        self.in_use = KeyEpochs(frozenset(self.epochs), live, frozenset(self.rekeyed))
+        self.in_use = KeyEpochs(frozenset(self.epochs), live, frozenset(self.rekeyed), frozenset(self.rekeying))
 
     def observe(self, cursor: object, event: str, decoded: list[Any] | None) -> None:
         if not decoded:
@@ -90,9 +96,16 @@ class KeyBook:
             self._changed()
         elif kind == "kg" and int(decoded[1]) in self.epochs:
             self.epochs[int(decoded[1])].wrapped.update(_wrapped(decoded[3]))
-        elif kind == "rkd" and int(decoded[1]) not in self.rekeyed:
-            self.rekeyed.add(int(decoded[1]))
+        elif kind == "rk" and int(decoded[1]) not in self.rekeying | self.rekeyed:
+            self.rekeying.add(int(decoded[1]))
             self._changed()
+        elif kind in ("rkc", "rkd"):  # the last pass begins; the re-keying is done
+            before = (set(self.rekeyed), set(self.rekeying))
+            self.rekeyed.add(int(decoded[1]))
+            if kind == "rkd":
+                self.rekeying.discard(int(decoded[1]))
+            if (self.rekeyed, self.rekeying) != before:
+                self._changed()
         elif kind == "kr" and int(decoded[1]) in self.epochs:
             found = self.epochs[int(decoded[1])]
             if found.retired_at is None:

@@ -55,6 +55,12 @@ def rekey_event(from_epoch: int, to_epoch: int, cursor: str, pairs: list[tuple[s
     return json.dumps(["rk", from_epoch, to_epoch, cursor, [list(p) for p in pairs]], separators=(",", ":"))
 
 
+def rekey_closing_event(from_epoch: int, to_epoch: int) -> str:
+    """The last pass begins (the new epoch is active): from now on the hubs refuse a Check whose
+    elements are all of the old epoch, so none is stored behind the pass's cursor unlinked."""
+    return json.dumps(["rkc", from_epoch, to_epoch], separators=(",", ":"))
+
+
 def rekey_done_event(from_epoch: int, to_epoch: int) -> str:
     return json.dumps(["rkd", from_epoch, to_epoch], separators=(",", ":"))
 
@@ -101,7 +107,7 @@ def require_active_target(delta: keys_pb2.GetRekeyDeltaResponse, from_epoch: int
     """Before a re-keying is finished (``Rekeyer.run(finish=True)`` without ``between``): the new
     epoch must be ACTIVE at the key service, or nodes still mint old-epoch elements that the
     finished re-keying never links (their identifiers lose their history for good)."""
-    if delta.to_state != keys_pb2.KEY_EPOCH_STATE_ACTIVE:
+    if delta.to_state not in (keys_pb2.KEY_EPOCH_STATE_ACTIVE, keys_pb2.KEY_EPOCH_STATE_SUPERSEDED):
         raise FailedPrecondition(
             f"epoch {to_epoch} is not active at the key service yet: finishing now would lose what nodes still "
             f"send under epoch {from_epoch}; activate it (lianfang keys admin activate {to_epoch}, or "
@@ -141,6 +147,7 @@ class Rekeyer:
             return self.report
         if between is not None:
             await between()
+        await self.rings.publish([rekey_closing_event(*self._pair)])
         self.report.passes.append(await self._pass(""))
         await self.rings.publish([rekey_done_event(*self._pair)])
         log.info(

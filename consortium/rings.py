@@ -40,6 +40,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,9 +60,11 @@ log = logging.getLogger("lianfang.hub.rings")
 _PAGE = 5_000
 _NO_META = AppMeta()
 _PUBLIC_ID_CACHE = 100_000
-# log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkd": OPRF re-keying,
+# log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkc"/"rkd": OPRF re-keying,
 # "cn": canaries
-_OTHER_FOLDS = frozenset({"x", "d", "ek", "ke", "kg", "kr", "al", "alc", "sa", "w", "wk", "rk", "rkd", "cn", "mk"})
+_OTHER_FOLDS = frozenset(
+    {"x", "d", "ek", "ke", "kg", "kr", "al", "alc", "sa", "w", "wk", "rk", "rkc", "rkd", "cn", "mk"}
+)
 
 
 Observer = Callable[[LogCursor, str, "list[Any] | None"], None]
@@ -196,6 +199,9 @@ class RingTracker:
         self.stacking = StackingIndex()  # every token's applications, for stacking answers
         self.cursor: LogCursor = LOG_START
         self.applied = 0
+        self.read_at = 0.0
+        """When (``time.monotonic``) the log was last read through to its end: by a catch-up, or
+        by a Check whose recording returned everything before its own entry."""
         self._negative_tokens: set[str] = set()
         self._public: dict[str, str] | None = None  # public id → ring id, rebuilt when stale
         self._public_ids: dict[str, str] = {}  # ring id → public id (``public_id``)
@@ -213,6 +219,7 @@ class RingTracker:
     async def catch_up(self) -> int:
         """Folds everything appended since the last look; returns how many entries that was."""
         applied_before = self.applied
+        self.read_at = time.monotonic()
         while True:
             entries = await self.store.log_events(self.cursor, _PAGE)
             self.apply(entries)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -91,6 +92,9 @@ def _require_consent(request: consortium_pb2.CheckRequest, now: float, where: st
     if ends <= now:
         raise FailedPrecondition(f"{where}the borrower's authorisation has expired (consent_expires_at is past)")
 
+
+LOG_FRESH_SECONDS = 1.0
+"""A request's key epochs are judged by a fold of the log at most this old (``_validate``)."""
 
 _REF = wire.key(1, 2)
 _NEWLY_RECORDED = wire.key(2, 0) + b"\x01"
@@ -224,10 +228,12 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             bodies = [application_event_body(app, self.rings.policy)]
             events = [encode_event(body) for body in bodies]
             logged = self._link_events(caller, links, now) + events
+            read_at = time.monotonic()
             snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
             apps = await self._as_first_recorded([app], snapshots)
             response = consortium_pb2.CheckResponse()
             self._answer_in_log_order(apps, snapshots, [response], events, bodies, entries, now)
+            self.rings.read_at = max(self.rings.read_at, read_at)
         return response
 
     async def _as_first_recorded(
@@ -281,6 +287,12 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         epoch is looked at again after catching up with the log: another replica may have
         created it since this one last folded."""
         known = self.keys.in_use
+        if (known is not None and known.rekeying) or time.monotonic() - self.rings.read_at > LOG_FRESH_SECONDS:
+            # key epochs change in other processes (an OPRF re-keying, another replica's admin): a
+            # busy hub reads the log with every Check anyway; an idle one, or one mid re-keying,
+            # reads it before judging a request's epochs
+            await self.rings.catch_up()
+            known = self.keys.in_use
         violations = violations_of(known)
         if known is not None and any(v.field.endswith(("epoch", "tokens")) for v in violations):
             await self.rings.catch_up()
@@ -311,12 +323,14 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             bodies = [application_event_body(app, self.rings.policy) for app in apps]
             events = [encode_event(body) for body in bodies]
             logged = self._link_events(caller, links, now) + events
+            read_at = time.monotonic()
             snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
             apps = await self._as_first_recorded(apps, snapshots)
             batch = consortium_pb2.BatchCheckResponse()
             add = batch.results.add
             responses = [add() for _ in apps]
             self._answer_in_log_order(apps, snapshots, responses, events, bodies, entries, now)
+            self.rings.read_at = max(self.rings.read_at, read_at)
         return batch
 
     async def ReportOutcome(

@@ -9,6 +9,7 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -338,6 +339,63 @@ async def test_hub_rekey_from_the_terminal_over_mutual_tls(c: LocalConsortium) -
     assert states[new] == keys_pb2.KEY_EPOCH_STATE_ACTIVE and states[old] == keys_pb2.KEY_EPOCH_STATE_SUPERSEDED
     code, said = await run("--finish")  # the one-shot run marked the switch complete
     assert code == 0 and "finished already" in said, said
+
+
+@MODULE_LOOP
+async def test_old_epoch_checks_are_refused_from_the_re_keying_s_last_pass_on(c: LocalConsortium) -> None:
+    """``hub rekey`` runs in another process. Once its last pass begins (``rkc``, the new epoch
+    active) a Check of old-epoch elements only is refused, so none is stored behind the pass's
+    cursor unlinked; and a hub that has not read the log for a while reads it before judging a
+    request's epochs, so the first stale Check after the re-keying is refused too (it was stored
+    where nothing links to it)."""
+    from consortium.services import consortium_service
+
+    assert c.key_service is not None
+    admin, operator = c.key_service.admin(), c.key_service.hub_operator()
+    try:
+        old = next(e.epoch for e in (await admin.audit(limit=1)).epochs if e.state == keys_pb2.KEY_EPOCH_STATE_ACTIVE)
+        queued = node_pb2.Identifiers(resident_id="360426199101010071", phones=["+86 139 7777 0002"])
+        old_tokens = await tokens_of(c, "lender-a", queued)  # minted under `old`, sent later
+        new = (await admin.rotate()).epoch
+        delta = (await operator.rekey_delta(old, new)).delta
+        store = c.hub.store
+        walk = store.token_keys_page
+        refusals: list[str] = []
+        last_pass = False
+
+        async def activate() -> None:
+            nonlocal last_pass
+            await admin.activate(new)
+            last_pass = True
+
+        async def walking(prefix: str, cursor: str, n: int) -> Any:
+            if last_pass and not refusals:  # a queued old-epoch Check arrives while the last pass walks
+                with pytest.raises(LianfangRpcError) as during:
+                    await check(c, "lender-a", "during-last-pass", old_tokens)
+                refusals.append(during.value.violations[0].description)
+            return await walk(prefix, cursor, n)
+
+        store.token_keys_page = walking  # type: ignore[method-assign]
+        try:
+            await Rekeyer(store, delta, old, new).run(between=activate)
+        finally:
+            del store.token_keys_page
+        assert refusals and refusals[0].startswith("all of a retired key epoch")
+
+        # the next rotation runs start to end while this hub answers nothing
+        still_old = await tokens_of(c, "lender-a", queued)  # minted under `new`, sent after the next one
+        newer = (await admin.rotate()).epoch
+        delta = (await operator.rekey_delta(new, newer)).delta
+        await Rekeyer(store, delta, new, newer).run(between=lambda: admin.activate(newer))
+        c.hub.rings.read_at -= consortium_service.LOG_FRESH_SECONDS + 1  # and has been idle since
+        with pytest.raises(LianfangRpcError) as after:
+            await check(c, "lender-a", "after-re-keying", still_old)
+        assert after.value.violations[0].description.startswith("all of a retired key epoch")
+    finally:
+        await admin.close()
+        await operator.close()
+    assert await c.hub.store.get_application("lender-a", "during-last-pass") is None
+    assert await c.hub.store.get_application("lender-a", "after-re-keying") is None
 
 
 async def dependency_up_becomes(c: LocalConsortium, dependency: str, value: float) -> None:
