@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import grpc
 
 from clients.errors import LianfangRpcError
+from runtime.contract_limits import STALE_KEY_EPOCHS
 from runtime.errors import (
     DeadlineExceeded,
     FailedPrecondition,
@@ -43,6 +44,14 @@ def hub_error(error: LianfangRpcError) -> LianfangError:
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return Unavailable("consortium hub refused this node's member credentials (UNAUTHENTICATED)")
     return Unavailable(f"consortium hub unavailable ({code.name})")
+
+
+def refused_for_stale_keys(error: LianfangRpcError) -> bool:
+    """The hub's refusal of a Check whose tokens are all of retired key epochs (or of OPRF
+    epochs it was re-keyed out of): the node's keys, or a queued Check's tokens, are out of date."""
+    return error.code == grpc.StatusCode.INVALID_ARGUMENT and any(
+        v.field.endswith("tokens") and v.description.startswith(STALE_KEY_EPOCHS) for v in error.violations
+    )
 
 
 @contextmanager

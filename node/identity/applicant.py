@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from lianfang.v1 import common_pb2, node_pb2
 
+from clients.errors import LianfangRpcError
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifier, InvalidIdentifiers, ip_subnet, normalise
 from node.identity.tokens import HmacTokeniser
@@ -114,3 +115,22 @@ async def tokenise(
     if ring.oprf is not None:
         return await ring.oprf.tokens(canonical_identifiers(identifiers))
     return tokenise_identifiers(identifiers, ring.primary if primary else ring)
+
+
+async def current_tokens(ring: KeyRing, canonicals: list[tuple[int, str]]) -> list[common_pb2.Token] | None:
+    """The identifiers' tokens under the keys in force now, for a Check the hub refused as stale
+    (``node.hub_errors.refused_for_stale_keys``): HMAC epochs re-read from the
+    hub (a node that missed a rotation between two key refreshes), or the key service's active
+    OPRF epoch (a hub re-keyed meanwhile). None where there is nothing to re-read: a key file,
+    no identifiers, or a hub that cannot be asked."""
+    if not canonicals:
+        return None
+    if ring.oprf is not None:
+        return await ring.oprf.tokens(canonicals)
+    if ring.reload is None:
+        return None
+    try:
+        await ring.reload()
+    except LianfangRpcError:
+        return None
+    return tokenise_canonicals(canonicals, ring)

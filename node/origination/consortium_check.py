@@ -19,7 +19,6 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import common_pb2, consortium_pb2
@@ -27,12 +26,12 @@ from lianfang.v1 import common_pb2, consortium_pb2
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
+from node.hub_errors import refused_for_stale_keys
 from node.hub_gate import HubGate
-from node.identity.applicant import tokenise_canonicals
+from node.identity.applicant import current_tokens
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.outbox.retry import is_transient
-from runtime.contract_limits import STALE_KEY_EPOCHS
 
 MIN_BUDGET = 0.01  # a caller with no time left still gets an answer, at once
 KEY_SERVICE_ALLOWANCE = 0.1  # the OPRF round trip shares the hub call's budget
@@ -114,35 +113,13 @@ class ConsortiumCheck:
         try:
             return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
         except LianfangRpcError as error:
-            fresh = await self._fresh_tokens(canonicals) if refused_for_stale_keys(error) else None
+            fresh = await current_tokens(self.tokeniser, canonicals) if refused_for_stale_keys(error) else None
             if not fresh or {t.epoch for t in fresh} == {t.epoch for t in request.tokens}:
                 raise
         # a rotation ended between the tokens and the Check: the same identifiers, today's keys
         request.ClearField("tokens")
         request.tokens.extend(fresh)
         return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
-
-    async def _fresh_tokens(self, canonicals: list[tuple[int, str]]) -> list[common_pb2.Token] | None:
-        """The identifiers' tokens under the keys in force now: HMAC epochs re-read from the hub
-        (a node that missed a rotation between two key refreshes), or the key service's active
-        OPRF epoch (a hub re-keyed meanwhile). None where there is nothing to re-read."""
-        ring = self.tokeniser
-        if ring.oprf is not None:
-            return await ring.oprf.tokens(canonicals) if canonicals else None
-        if ring.reload is None:
-            return None
-        try:
-            await ring.reload()
-        except LianfangRpcError:
-            return None
-        return tokenise_canonicals(canonicals, ring)
-
-
-def refused_for_stale_keys(error: LianfangRpcError) -> bool:
-    """The hub's refusal of a Check whose tokens are all of retired key epochs."""
-    return error.code == grpc.StatusCode.INVALID_ARGUMENT and any(
-        v.field.endswith("tokens") and v.description.startswith(STALE_KEY_EPOCHS) for v in error.violations
-    )
 
 
 def should_queue(

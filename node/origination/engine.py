@@ -210,7 +210,7 @@ class Origination(Disbursement):
         if stage1.extra is not None:
             features.update(consortium_features(stage1.extra))
             if self.tokeniser.oprf is not None:  # the key service evaluated for us: queued Checks may go
-                self.outbox.lift_key_hold()
+                self.outbox.lift_key_hold(now)
         else:
             error = stage1.extra_error
             if isinstance(error, LianfangRpcError) and not is_transient(error):

@@ -29,14 +29,19 @@ from lianfang.v1 import consortium_pb2
 from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
+from node.hub_errors import refused_for_stale_keys
 from node.hub_gate import HubGate
+from node.identity.applicant import canonical_identifiers, current_tokens
 from node.identity.keyring import KeyRing
+from node.identity.normalise import InvalidIdentifiers
 from node.identity.oprf_tokens import KeyServiceUnavailable
+from node.identity.own_identifiers import stored_identifiers
 from node.outbox.late_answer import attach_late_answer_in
 from node.outbox.queue import CHECK, OUTCOME, PAYLOAD_BATCH, UNTOKENISED_CHECK, Outbox, OutboxRow
 from node.outbox.retry import Backoff, describe, is_transient
 from node.outbox.submissions import untokenised_check
 from runtime.clock import Clock
+from runtime.errors import NotFound
 
 log = logging.getLogger("lianfang.node.outbox")
 
@@ -153,6 +158,25 @@ class Drainer:
         request.tokens.extend(await oprf.tokens(identifiers))
         return self.outbox.tokenised(row.id, request.SerializeToString())
 
+    async def _with_current_tokens(self, row: OutboxRow) -> OutboxRow | None:
+        """A Check the hub refused as stale (its tokens' key epoch retired, or re-keyed out of,
+        while it waited), tokenised again from its application's identifiers under the keys in
+        force now and stored so; None when that changes nothing (then it is dead-lettered)."""
+        if self.tokeniser is None:
+            return None
+        request = consortium_pb2.CheckRequest.FromString(row.request)
+        try:
+            kept = self.store.get_application(row.application_id).identifiers
+            canonicals = canonical_identifiers(stored_identifiers(kept))
+        except (NotFound, InvalidIdentifiers):
+            return None
+        fresh = await current_tokens(self.tokeniser, canonicals)
+        if not fresh or {t.epoch for t in fresh} == {t.epoch for t in request.tokens}:
+            return None
+        request.ClearField("tokens")
+        request.tokens.extend(fresh)
+        return self.outbox.retokenised(row.id, request.SerializeToString())
+
     async def _send(self, row: OutboxRow) -> consortium_pb2.CheckResponse | None:
         if row.kind == CHECK:
             request = consortium_pb2.CheckRequest.FromString(row.request)
@@ -175,6 +199,15 @@ class Drainer:
         except CircuitOpen:
             return WAIT
         except Exception as error:
+            if row.kind == CHECK and isinstance(error, LianfangRpcError) and refused_for_stale_keys(error):
+                try:  # queued across a key rotation: the application's identifiers, today's keys
+                    fresh = await self._with_current_tokens(row)
+                except Exception as retokenising:  # a key service away: postponed like any Check
+                    error = retokenising
+                else:
+                    if fresh is not None:
+                        log.info("outbox Check tokenised again: its keys went stale", extra={"fields": fields})
+                        return await self._deliver(fresh)
             if is_transient(error):
                 delay = self.backoff.delay(row.attempts, getattr(error, "retry_after", None))
                 self.outbox.mark_retry(row.id, self.clock() + delay, describe(error))

@@ -67,12 +67,19 @@ class Outbox:
         """No untokenised Check goes to the key service before this (its back-off after the key
         service was away or refused this member's quota; ``Drainer``); lifted by ``lift_key_hold``."""
 
-    def lift_key_hold(self) -> None:
+    def lift_key_hold(self, now: float) -> None:
         """The key service answers again (a stage-1 evaluation, a person's retry): untokenised
-        Checks need not wait out the back-off any longer (a raised quota, not the hub's midnight)."""
-        if self.keys_held_until:
-            self.keys_held_until = 0.0
-            self.notify()
+        Checks need not wait out the back-off any longer (a raised quota, not midnight), neither
+        the hold nor the row that met the refusal and was put off to its retry time."""
+        if not self.keys_held_until:
+            return
+        self.keys_held_until = 0.0
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND kind = ? AND next_attempt_at > ?",
+                (now, UNTOKENISED_CHECK, now),
+            )
+        self.notify()
 
     def enqueue_in(
         self, db: sqlite3.Connection, kind: str, key: str, application_id: str, request: bytes, now: float
@@ -132,6 +139,15 @@ class Outbox:
             )
         return self.get(row_id)
 
+    def retokenised(self, row_id: int, request: bytes) -> OutboxRow:
+        """A pending Check's request with tokens made again (its keys went stale in the queue)."""
+        with self.store.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET request = ? WHERE id = ? AND kind = ? AND state = 'pending'",
+                (request, row_id, CHECK),
+            )
+        return self.get(row_id)
+
     def mark_retry(self, row_id: int, next_attempt_at: float, error: str) -> None:
         with self.store.transaction() as db:
             db.execute(
@@ -157,7 +173,7 @@ class Outbox:
             if state not in (PENDING, DEAD):
                 raise FailedPrecondition(f"outbox item {row_id} is {state}; only dead or pending items are retried")
             db.execute("UPDATE outbox SET state = 'pending', next_attempt_at = ? WHERE id = ?", (now, row_id))
-        self.keys_held_until = 0.0  # a person says: try now
+        self.lift_key_hold(now)  # a person says: try now
         self.notify()
         return self.get(row_id)
 

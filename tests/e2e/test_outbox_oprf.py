@@ -130,6 +130,7 @@ async def test_the_key_service_hold_is_lifted_when_it_answers_again_or_a_person_
     assert outbox.keys_held_until == 0.0 and outbox.get(row.id).next_attempt_at == clock()
     await a.node.drainer.drain_once()
     assert outbox.keys_held_until > clock()  # still away: held again
+    assert outbox.get(row.id).next_attempt_at > clock()  # and the row put off to its retry time
 
     await c.key_service.restart()
     deadline = time.monotonic() + 20
@@ -139,4 +140,39 @@ async def test_the_key_service_hold_is_lifted_when_it_answers_again_or_a_person_
             break
         assert time.monotonic() < deadline
         await asyncio.sleep(0.2)
-    assert outbox.keys_held_until == 0.0  # the evaluation that just worked lifted it
+    assert outbox.keys_held_until == 0.0  # the evaluation that just worked lifted it,
+    assert outbox.get(row.id).next_attempt_at <= clock()  # the put-off row too (a quota's: midnight)
+
+
+async def test_a_check_queued_across_a_re_keying_is_tokenised_again_and_delivered(bank) -> None:  # type: ignore[no-untyped-def]
+    """A Check queued while the hub was down holds the old epoch's elements; the hub is re-keyed
+    meanwhile and refuses them as stale (they would be stored where nothing links to them). The
+    drainer makes the tokens again from the application's identifiers under the new epoch and
+    delivers it; it used to dead-letter it for good."""
+    c, clock = bank
+    assert c.key_service is not None and c.hub_config is not None
+    a, b = c.members["lender-a"], c.members["lender-b"]
+    outbox = a.node.engine.outbox
+    hub_port = c.hub.port
+    await c.hub.stop(0)
+    down = await a.as_role("customer").submit_application(application(LAO_WANG, "hub-down"))
+    await settled(a.node)
+    (row,) = outbox.rows(PENDING)
+    queued = consortium_pb2.CheckRequest.FromString(row.request)
+    assert row.kind == CHECK and {t.epoch for t in queued.tokens} == {1}
+    c.hub = await start_hub(dataclasses.replace(c.hub_config, listen=f"127.0.0.1:{hub_port}"), clock=c.clock)
+    await c.key_service.rotate(c.hub.store, c.hub.rings)  # epoch 2 active, epoch 1 re-keyed out and retired
+    assert a.node.drainer is not None
+    deadline = time.monotonic() + 20
+    while outbox.get(row.id).state == PENDING:  # the node's hub channel reconnects in real time
+        assert time.monotonic() < deadline, outbox.get(row.id).last_error
+        clock.advance(60)
+        await a.node.drainer.drain_once()
+        await asyncio.sleep(0.05)
+    assert outbox.get(row.id).state == SENT, outbox.get(row.id).last_error
+    sent = consortium_pb2.CheckRequest.FromString(outbox.get(row.id).request)
+    assert {t.epoch for t in sent.tokens} == {2}
+    late = await a.as_role("customer").get_application(down.application_id)
+    assert late.decision.HasField("consortium_late")
+    seen = await b.as_role("customer").submit_application(application(LAO_WANG, "b-after-rekey"))
+    assert by_type(seen.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["30D"][0] == 1  # lender-a's, counted
