@@ -88,7 +88,11 @@ class KeyBook:
             return
         kind = decoded[0]
         if kind == "ek":
-            self.encryption_keys[str(decoded[1])] = base64.b64decode(decoded[2])
+            member, key = str(decoded[1]), base64.b64decode(decoded[2])
+            if self.encryption_keys.get(member, key) != key:  # a new key pair: its old blobs open no more
+                for epoch in self.epochs.values():
+                    epoch.wrapped.pop(member, None)
+            self.encryption_keys[member] = key
         elif kind == "ke" and int(decoded[1]) not in self.epochs:
             check = base64.b64decode(decoded[4]) if len(decoded) > 4 else b""
             epoch = Epoch(int(decoded[1]), float(decoded[2]), _wrapped(decoded[3]), key_check=check)
@@ -113,11 +117,11 @@ class KeyBook:
                 self._changed()
 
     def stranded_by_retiring(self, epoch: int, active: set[str]) -> list[str]:
-        """The ``active`` members that hold ``epoch`` and no other live one: retiring it would
-        leave their nodes no key to Check with."""
-        held = self.epochs[epoch].wrapped
+        """The ``active`` members with an encryption key that would hold no live epoch once
+        ``epoch`` is retired (those holding it alone, and those holding none: enrolled, or
+        given a new key pair, since): their nodes would have no key to Check with."""
         others = [e.wrapped for e in self.epochs.values() if e.retired_at is None and e.epoch != epoch]
-        return sorted(m for m in active if m in held and not any(m in w for w in others))
+        return sorted(m for m in active if m in self.encryption_keys and not any(m in w for w in others))
 
     def latest(self) -> int:
         return max(self.epochs, default=0)

@@ -113,3 +113,25 @@ async def test_old_epochs_without_a_key_check_still_grant_and_a_key_is_never_reu
         assert [v.description for v in err.value.violations] == ["is key epoch 1's: a new epoch needs a new key"]
     finally:
         await c.stop()
+
+
+async def test_a_member_given_a_new_encryption_key_is_granted_the_live_epoch_again(tmp_path: Path) -> None:
+    """Its blobs were wrapped to the old key pair and open no more: the hub forgets them, so the
+    default grant gives it the epoch again and the retire guard counts it as holding none."""
+    from clients.key_epochs import generate_encryption_key_file
+
+    c = await start_local_consortium(tmp_path, MEMBERS[:2], key_source="hub")
+    try:
+        admin = c.admin
+        key2 = os.urandom(32)
+        await admin.create_key_epoch(2, key2)
+        await admin.set_encryption_key("lender-b", generate_encryption_key_file(tmp_path / "b-new.pem"))
+        listed = {e.epoch: list(e.members) for e in (await admin.list_key_epochs()).epochs}
+        assert listed == {1: ["lender-a"], 2: ["lender-a"]}
+        with pytest.raises(LianfangRpcError) as err:  # lender-b would hold no live epoch it can open
+            await admin.retire_key_epoch(1)
+        assert "lender-b" in err.value.message
+        assert list((await admin.grant_key_epoch(2, key2)).members) == ["lender-a", "lender-b"]
+        await admin.retire_key_epoch(1)
+    finally:
+        await c.stop()

@@ -885,8 +885,10 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RetireKeyEpoch(self, request, context):
-        """Refused (FAILED_PRECONDITION, naming them) while an ACTIVE member holds no other live epoch:
-        its node would have no key to Check with. Grant it the newer epoch first.
+        """Refused (FAILED_PRECONDITION, naming them) while an ACTIVE member with an encryption key
+        would hold no other live epoch (it holds this one alone, or none: enrolled or given a new
+        key pair since): its node would have no key to Check with. Grant it the newer epoch first.
+        A new encryption key forgets the member's blobs (they open no more).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
