@@ -49,6 +49,9 @@ _S = r"[\s\-._/·—–~()]"  # one separator between digits: a space, a dash, a
 # a label typed straight before a number ("ID110101…", "tel138…"): set apart so the number counts;
 # hex ids cannot hold one (their letters are a-f), so "a run of letters and digits" still passes
 _LABEL = re.compile(r"(?i)(?<![0-9a-z])(id|tel|phone|mobile|mob|cell|card|acct|account|uscc|imei|sfz)(?=\d)")
+# "No", "WX" (a WeChat id is often the phone) only before a mobile's eleven digits: "NO2024…"
+# before a serial stays one run
+_MOBILE_LABEL = re.compile(r"(?i)(?<![0-9a-z])(no|wx|vx|qq|wechat|weixin)(?=1[3-9]\d{9}(?!\d))")
 _DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15,19})(?![0-9A-Za-z])")
 _GROUPED_ID = re.compile(rf"(?<![0-9A-Za-z])\d(?:{_S}?\d){{16}}{_S}?[\dXx](?![0-9A-Za-z])")
 _GROUPED_CARD = re.compile(
@@ -59,7 +62,7 @@ _GROUPED_USCC = re.compile(rf"(?<![0-9A-Za-z])[0-9A-Z]{{4}}(?:{_S}[0-9A-Z]{{4}})
 _MOBILE = re.compile(rf"(?<![0-9A-Za-z])(?:\+?86{_S}?)?\(?1[3-9]\d(?:{_S}{{0,3}}\d){{8}}(?![0-9A-Za-z])")
 _MOBILE_GROUPS = frozenset({(11,), (3, 8), (3, 4, 4), (7, 4), (3, 3, 5)})
 """How people group a mobile's 11 digits: ``185 000 000.50`` (an amount) is not one."""
-_IMEI = re.compile(r"(?i)(?<![0-9a-z])imei\W{0,3}(\d{15})(?!\d)")
+_IMEI = re.compile(r"(?i)(?<![0-9a-z])imei(?:[号码]|\s*[12])?\W{0,3}((?:\d[\s-]?){14}\d)(?!\d)")
 """A 15-digit IMEI only after its label: one in ten 15-digit serials passes the Luhn check."""
 # parts bounded as RFC 5321 bounds them, so linear in the text (the unbounded form was quadratic:
 # seconds for 20,000 characters of one "word" holding an "@"); Chinese text has no spaces, so a
@@ -93,14 +96,13 @@ def _luhn(run: str) -> bool:
 
 
 def _grouped_as_a_mobile(found: str) -> bool:
-    """Its digits (after any +86) in a grouping people write a mobile in, the same separator
-    between every two groups (a bracket closing the first group aside: ``(158)9547-2306``)."""
-    number = re.sub(r"^\+?86\D?", "", found) if sum(c.isdigit() for c in found) == 13 else found
+    """Its digits (after any +86) in a grouping people write a mobile in (a bracket closing the
+    first group counts as no separator: ``(158) 9547-2306``)."""
+    number = re.sub(r"^\+?86\D{0,3}", "", found) if sum(c.isdigit() for c in found) == 13 else found
     number = number.lstrip("(")
     if number[3:4] == ")":
-        number = number[:3] + number[4:]
-    groups = re.findall(r"\d+", number)
-    return tuple(map(len, groups)) in _MOBILE_GROUPS and len(set(re.findall(r"\D+", number))) <= 1
+        number = number[:3] + number[4:].lstrip()
+    return tuple(len(group) for group in re.findall(r"\d+", number)) in _MOBILE_GROUPS
 
 
 def identifier_in(text: str) -> str | None:
@@ -108,9 +110,9 @@ def identifier_in(text: str) -> str | None:
     if not text:
         return None
     folded = unicodedata.normalize("NFKC", text).replace("。", ".")
-    if any(_luhn(m.group(1)) for m in _IMEI.finditer(folded)):
+    if any(_luhn(_SEPARATOR.sub("", m.group(1))) for m in _IMEI.finditer(folded)):
         return "a device's IMEI"
-    folded = _LABEL.sub(r"\1 ", folded)
+    folded = _MOBILE_LABEL.sub(r"\1 ", _LABEL.sub(r"\1 ", folded))
     for match in _DIGITS.finditer(folded):
         run = match.group(1)
         if _resident_id(run):

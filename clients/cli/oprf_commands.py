@@ -125,6 +125,8 @@ async def _hub_rekey(args: argparse.Namespace) -> int:
         between = None
         if bool(args.activate_cert) != bool(args.activate_cert_key):
             raise ValueError("--activate-cert and --activate-cert-key go together")
+        if args.activate_cert and not args.activate_key:
+            raise ValueError("--activate-cert is the certificate of --activate-key's admin: give both")
         if args.activate_key:
             as_admin = {"signing_key": args.activate_key, "name": args.admin_name}
             if args.activate_cert:  # mutual TLS: the admin's own certificate, not the hub operator's

@@ -68,3 +68,9 @@ def test_violations_match_checking_every_token() -> None:
         request = random_request(rng)
         for prefix in ("", "checks[4]."):
             assert check_request(request, prefix) == reference(request, prefix)
+
+
+def test_a_reference_with_a_trailing_newline_is_refused() -> None:
+    out: list[FieldViolation] = []
+    check_ref("app-1\n", "application_ref", out)
+    assert [v.field for v in out] == ["application_ref"]
