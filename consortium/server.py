@@ -161,17 +161,20 @@ async def _probe_store(store: Store, health_servicer: health.aio.HealthServicer,
     """Keeps grpc.health.v1 truthful: NOT_SERVING while the store cannot be reached."""
     serving = True
     while True:
+        why = ""
         try:
             await asyncio.wait_for(store.ping(), timeout=max(interval, 0.5))
-            ok = True
-        except (Unavailable, TimeoutError, OSError):
-            ok = False
+        except (Unavailable, TimeoutError, OSError) as error:
+            why = type(error).__name__
+        except Exception as error:  # whatever else a store client raises: not serving, and the probe lives on
+            why = f"{type(error).__module__}.{type(error).__qualname__}"
+        ok = not why
         if ok != serving:
             serving = ok
             status = health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
             for name in ("", *SERVICE_NAMES):
                 await health_servicer.set(name, status)
-            log.warning("store health changed", extra={"fields": {"serving": ok}})
+            log.warning("store health changed", extra={"fields": {"serving": ok, "error": why}})
         await asyncio.sleep(interval)
 
 

@@ -77,13 +77,18 @@ _ERROR_FRAMES = 6
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """Routes every lianfang logger to one JSON-lines handler (stderr by default)."""
+    """Routes every lianfang logger, and other libraries' warnings, to one JSON-lines handler
+    (stderr by default)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLinesFormatter())
     root = logging.getLogger("lianfang")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    everything = logging.getLogger()  # the libraries' own warnings (redis-py's cluster, grpc's)
+    if not everything.handlers:  # as JSON lines too, unless something (a test runner) took it
+        everything.addHandler(handler)
+        everything.setLevel(logging.WARNING)
 
 
 def log_rpc(logger: logging.Logger, **fields: Any) -> None:

@@ -17,13 +17,16 @@ from redis import exceptions as rx
 from consortium.records import ApplicationRecord, Marker, Member
 from runtime.errors import Unavailable
 
-# Connection-level failures, and the transient ones of a failover (READONLY: a demoted primary).
+# Connection-level failures, and the transient ones of a failover (READONLY: a demoted primary);
+# a Cluster client's own when no node answers at all (a whole-cluster restart) or a slot has none.
 UNREACHABLE = (
     rx.ConnectionError,
     rx.TimeoutError,
     rx.ClusterDownError,
     rx.TryAgainError,
     rx.ReadOnlyError,
+    rx.RedisClusterUnreachableError,
+    rx.SlotNotCoveredError,
     OSError,
 )
 

@@ -122,6 +122,51 @@ def test_a_dead_primary_makes_its_slots_unavailable_until_it_returns(redis_clust
     asyncio.run(main())
 
 
+def test_a_whole_cluster_down_is_unavailable_and_the_hub_reports_not_serving(redis_cluster: RedisCluster) -> None:
+    """Every node down at once (a whole-cluster restart): the Cluster client raises its own
+    error, not a connection error. It reached callers as INTERNAL (so clients did not fail over
+    to another hub replica), and it ended the health probe for good, the hub SERVING throughout."""
+    from grpc_health.v1 import health, health_pb2
+
+    from consortium.server import _probe_store
+
+    async def status(servicer: health.aio.HealthServicer) -> int:
+        reply = await servicer.Check(health_pb2.HealthCheckRequest(service=""), None)  # type: ignore[arg-type]
+        return int(reply.status)
+
+    async def becomes(servicer: health.aio.HealthServicer, wanted: int) -> None:
+        async with asyncio.timeout(30):
+            while await status(servicer) != wanted:
+                await asyncio.sleep(0.05)
+
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True, socket_timeout=0.5))
+        servicer = health.aio.HealthServicer()
+        await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        probe = asyncio.create_task(_probe_store(store, servicer, 0.1))
+        try:
+            await store.ping()
+            for node in redis_cluster.nodes:
+                node.kill()
+            for _ in range(12):  # connection errors first; after a few, the client's own "unreachable"
+                with pytest.raises(Unavailable):
+                    await store.get_member("lender-a")  # what authentication asks first
+                with pytest.raises(Unavailable):
+                    await store.ping()
+                await asyncio.sleep(0.1)
+            await becomes(servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
+            for node in redis_cluster.nodes:
+                node.start()
+            redis_cluster.start()
+            await becomes(servicer, health_pb2.HealthCheckResponse.SERVING)
+            assert not probe.done()  # the probe outlived the outage
+        finally:
+            probe.cancel()
+            await store.close()
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("kind", [pb.TOKEN_TYPE_PHONE])
 def test_cluster_keys_carry_hash_tags(redis_cluster: RedisCluster, kind: int) -> None:
     """Every key the store writes has a hash tag (else Cluster would scatter a token's keys)."""
