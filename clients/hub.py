@@ -403,8 +403,8 @@ class AdminClient(RpcClient):
     ) -> consortium_pb2.KeyEpochInfo:
         """Wraps epoch ``epoch``'s ``key`` to ``members`` (default: every member with an
         encryption key that lacks it). ``WrongEpochKey`` when ``key`` fails the epoch's key check;
-        ``ValueError`` when there is nobody to give it to."""
-        from clients.key_epochs import WrongEpochKey, key_check, wrap_key
+        ``NothingToGrant`` when there is nobody to give it to."""
+        from clients.key_epochs import NothingToGrant, WrongEpochKey, key_check, wrap_key
 
         known = await self.list_key_epochs(timeout=timeout, metadata=metadata)
         info = next((e for e in known.epochs if e.epoch == epoch), None)
@@ -413,7 +413,7 @@ class AdminClient(RpcClient):
         public = {k.member_id: k.public_key for k in known.encryption_keys}
         to = list(members) or [m for m in public if info is None or m not in info.members]
         if not to:
-            raise ValueError(f"every member with an encryption key holds key epoch {epoch} already")
+            raise NothingToGrant(f"every member with an encryption key holds key epoch {epoch} already")
         missing = [m for m in to if m not in public]
         if missing:
             raise ValueError(f"no encryption key registered for an ACTIVE member named {', '.join(missing)}")

@@ -44,6 +44,10 @@ class WrongEpochKey(ValueError):
     """A key that fails its epoch's key check: another epoch's, another consortium's, a typo."""
 
 
+class NothingToGrant(ValueError):
+    """Every member with an encryption key holds the epoch already: a rerun of a grant."""
+
+
 def key_check(key: bytes) -> bytes:
     """What tells an epoch's key from another without revealing it (``KeyEpochInfo.key_check``):
     the admin checks a kept key file against it before wrapping it to more members, and a node

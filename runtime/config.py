@@ -117,7 +117,9 @@ def check_log_level(section: str, level: str) -> None:
 
 def check_listen(section: str, config: object, *names: str) -> None:
     """``host:port`` settings (``listen``, ``health_listen``…): a port of 0 (any free one) to
-    65535; "" leaves an optional one off. gRPC would bind 99999 as 99999 mod 65536."""
+    65535; "" leaves an optional one off; no two on one port (the second bind would fail after
+    the store was opened). gRPC would bind 99999 as 99999 mod 65536."""
+    taken: dict[int, str] = {}
     for name in names:
         value = str(getattr(config, name))
         if not value:
@@ -125,6 +127,10 @@ def check_listen(section: str, config: object, *names: str) -> None:
         host, _, port = value.rpartition(":")
         if not (host and port.isdigit() and int(port) <= 65535):
             raise ConfigError(f"{section}: {name} must be host:port with a port of 0 to 65535, got {value!r}")
+        if int(port) in taken:
+            raise ConfigError(f"{section}: {name} and {taken[int(port)]} both name port {port}: give each its own")
+        if int(port):
+            taken[int(port)] = name
 
 
 def check_message_bytes(section: str, value: int) -> None:

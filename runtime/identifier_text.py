@@ -49,9 +49,11 @@ _S = r"[\s\-._/·—–~()]"  # one separator between digits: a space, a dash, a
 # a label typed straight before a number ("ID110101…", "tel138…"): set apart so the number counts;
 # hex ids cannot hold one (their letters are a-f), so "a run of letters and digits" still passes
 _LABEL = re.compile(r"(?i)(?<![0-9a-z])(id|tel|phone|mobile|mob|cell|card|acct|account|uscc|imei|sfz)(?=\d)")
-# "No", "WX" (a WeChat id is often the phone) only before a mobile's eleven digits: "NO2024…"
-# before a serial stays one run
-_MOBILE_LABEL = re.compile(r"(?i)(?<![0-9a-z])(no|wx|vx|qq|wechat|weixin)(?=1[3-9]\d{9}(?!\d))")
+# "No", "WX" (a WeChat id is often the phone), "IDcard" only straight before a mobile's eleven
+# digits or an ID number's eighteen characters: "NO2024…" before a serial stays one run
+_NARROW_LABEL = re.compile(
+    r"(?i)(?<![0-9a-z])(no|wx|vx|qq|wechat|weixin|idcard|sfzh)(?=(?:1[3-9]\d{9}|\d{17}[\dx])(?![0-9a-z]))"
+)
 _DIGITS = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15,19})(?![0-9A-Za-z])")
 _GROUPED_ID = re.compile(rf"(?<![0-9A-Za-z])\d(?:{_S}?\d){{16}}{_S}?[\dXx](?![0-9A-Za-z])")
 _GROUPED_CARD = re.compile(
@@ -60,7 +62,7 @@ _GROUPED_CARD = re.compile(
 _USCC = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}(?![0-9A-Za-z])")
 _GROUPED_USCC = re.compile(rf"(?<![0-9A-Za-z])[0-9A-Z]{{4}}(?:{_S}[0-9A-Z]{{4}}){{3}}{_S}[0-9A-Z]{{2}}(?![0-9A-Za-z])")
 _MOBILE = re.compile(rf"(?<![0-9A-Za-z])(?:\+?86{_S}?)?\(?1[3-9]\d(?:{_S}{{0,3}}\d){{8}}(?![0-9A-Za-z])")
-_MOBILE_GROUPS = frozenset({(11,), (3, 8), (3, 4, 4), (7, 4), (3, 3, 5)})
+_MOBILE_GROUPS = frozenset({(11,), (3, 8), (3, 4, 4), (7, 4), (3, 3, 5), (4, 3, 4)})
 """How people group a mobile's 11 digits: ``185 000 000.50`` (an amount) is not one."""
 _IMEI = re.compile(r"(?i)(?<![0-9a-z])imei(?:[号码]|\s*[12])?\W{0,3}((?:\d[\s-]?){14}\d)(?!\d)")
 """A 15-digit IMEI only after its label: one in ten 15-digit serials passes the Luhn check."""
@@ -112,7 +114,7 @@ def identifier_in(text: str) -> str | None:
     folded = unicodedata.normalize("NFKC", text).replace("。", ".")
     if any(_luhn(_SEPARATOR.sub("", m.group(1))) for m in _IMEI.finditer(folded)):
         return "a device's IMEI"
-    folded = _MOBILE_LABEL.sub(r"\1 ", _LABEL.sub(r"\1 ", folded))
+    folded = _NARROW_LABEL.sub(r"\1 ", _LABEL.sub(r"\1 ", folded))
     for match in _DIGITS.finditer(folded):
         run = match.group(1)
         if _resident_id(run):
@@ -159,8 +161,8 @@ def check_reason_code(code: str, field: str, violations: list[FieldViolation]) -
     """A marker's reason code, shown to every member that hits the marker: its shape
     (``MARKER_REASON_CODE``), at most ``MAX_REASON_CODE_DIGITS`` digits, and no identifier."""
     if not MARKER_REASON_CODE.fullmatch(code):
-        shape = "is required: upper-case A-Z, 0-9 and _, 2..40, starting with a letter"
-        violations.append(FieldViolation(field, shape))
+        shape = "upper-case A-Z, 0-9 and _, 2..40, starting with a letter"
+        violations.append(FieldViolation(field, f"is required: {shape}" if not code else f"must be {shape}"))
     elif sum(c.isdigit() for c in code) > MAX_REASON_CODE_DIGITS:
         violations.append(
             FieldViolation(field, f"at most {MAX_REASON_CODE_DIGITS} digits: a reason code names a kind of fraud")

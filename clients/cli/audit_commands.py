@@ -53,7 +53,11 @@ def add_commands(nouns: Any) -> None:
     common.add_argument("--signing-key", required=True, help="that principal's Ed25519 private key (PEM)")
     head = verbs.add_parser("head", parents=[common], help="print the current signed tree head")
     verify = verbs.add_parser("verify", parents=[common], help="verify the head and that it extends the saved one")
-    verify.add_argument("--hub-audit-key", required=True, help="the hub's audit public key: base64, or a file")
+    verify.add_argument(
+        "--hub-audit-key",
+        required=True,
+        help="the hub's audit public key: base64, a file holding it, or a PEM key file",
+    )
     verify.add_argument("--state", help="file with the head from the last run (created, then updated)")
     verify.add_argument("--entries", action="store_true", help="admins: download and re-hash every entry")
     for parser in (head, verify):

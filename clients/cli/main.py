@@ -149,8 +149,14 @@ async def _admin_keys(args: argparse.Namespace) -> int:
                 )
             result = await client.create_key_epoch(args.epoch, _epoch_key(args.key_file, create=True))
         elif args.action == "grant":
+            from clients.key_epochs import NothingToGrant
+
             key = _epoch_key(args.key_file, create=False)
-            result = await client.grant_key_epoch(args.epoch, key, args.member or ())
+            try:
+                result = await client.grant_key_epoch(args.epoch, key, args.member or ())
+            except NothingToGrant as done:  # a rerun: what was asked for is so
+                print(f"lianfang: {done}: nothing to do", file=sys.stderr)
+                return 0
         elif args.action == "retire":
             result = await client.retire_key_epoch(args.epoch)
         else:
@@ -460,9 +466,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _plain(error: BaseException) -> str:
-    """An error for a person: a file error names the file, anything else says what it is."""
+    """An error for a person: a file error names the file; a ValueError with a message is ours or
+    a parser's saying what is wrong with an argument, so it goes as it is; anything else says
+    what kind of error it is."""
     if isinstance(error, OSError) and error.filename:
         return f"{error.filename}: {error.strerror or error}"
+    if isinstance(error, ValueError) and str(error):
+        return str(error)
     return f"{type(error).__name__}: {error}"
 
 

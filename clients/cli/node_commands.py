@@ -200,8 +200,9 @@ def add_commands(node: Any, runner: Any) -> None:
         "confirm-fraud",
         parents=[common],
         help="risk manager: confirm an application as fraud (markers filed at the hub)",
-        description="Confirms an application as fraud: a confirmed-fraud marker on each of the applicant's "
-        "identifiers is filed at the hub, its open tasks close and its pending drawdowns are rejected.",
+        description="Confirms an application as fraud: a confirmed-fraud marker on each identifier of the "
+        "person or business (resident ID, USCC, legal representative's ID, phones) is filed at the hub, its "
+        "open tasks close and its pending drawdowns are rejected.",
     )
     fraud.add_argument("application_id")
     fraud.add_argument("--reason-code", required=True, help="what kind of fraud, e.g. FORGED_DOCUMENTS")

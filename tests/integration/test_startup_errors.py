@@ -503,6 +503,23 @@ def test_a_port_left_in_time_wait_by_a_stopped_server_is_free_again() -> None:
     check_port_free(f"127.0.0.1:{port}")
 
 
+@pytest.mark.parametrize("noun", ["hub", "node"])
+def test_two_of_a_server_s_own_settings_on_one_port_are_refused_up_front(
+    tmp_path: Path, node_env: dict[str, str], noun: str
+) -> None:
+    """listen = health_listen used to fail at the second bind: after the store was opened (a
+    database left behind), with grpc's own error lines before ours."""
+    env = {"hub": {"LIANFANG_HUB_PLAINTEXT": "true", "LIANFANG_HUB_STORE": "sqlite:///hub.db"}, "node": node_env}[noun]
+    prefix = f"LIANFANG_{noun.upper()}_"
+    done = _run(
+        tmp_path,
+        noun,
+        {**env, f"{prefix}HEALTH_LISTEN": "127.0.0.1:47650", f"{prefix}METRICS_LISTEN": "127.0.0.1:47650"},
+    )
+    _refused(done, "metrics_listen and health_listen both name port 47650")
+    assert not list(tmp_path.glob(f"{noun}.db*"))
+
+
 def test_a_free_port_passes_the_check_and_a_taken_one_fails_it() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

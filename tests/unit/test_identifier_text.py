@@ -64,6 +64,9 @@ from runtime.identifier_text import check_free_text, check_reason_code, identifi
         "IMEI1: 490154203237518",
         "IMEI 2：490154203237518",
         "IMEI 49-015420-323751-8",
+        "身份证IDcard320506197003080176",
+        "身份证NO320506197003080176",
+        "手机 1589 547 2306",
     ],
 )
 def test_identifiers_are_found(text: str) -> None:
@@ -138,7 +141,8 @@ def test_text_over_its_limit_is_refused_for_its_length_without_being_scanned() -
     [
         ("FORGED_DOCUMENTS", None),
         ("CBIRC_20240601", None),  # a date's worth of digits
-        ("forged", "upper-case"),
+        ("forged", "must be upper-case"),  # malformed, not missing
+        ("", "is required"),
         ("FRAUD_IMEI356987040", "at most 8 digits"),  # a device's number, shown to every member
         ("ID320506197003080176", "at most 8 digits"),
     ],
