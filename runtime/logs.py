@@ -55,8 +55,9 @@ class JsonLinesFormatter(logging.Formatter):
         if isinstance(fields, dict):
             line.update(fields)
             for name in SUBJECT_FIELDS:
-                if isinstance(line.get(name), str) and line[name]:
-                    line[name] = loggable_subject(line[name])
+                subject = line.get(name)
+                if isinstance(subject, str) and subject and subject not in _PLAIN_SUBJECTS:  # known plain: as it is
+                    line[name] = loggable_subject(subject)
         if record.exc_info and record.exc_info[1] is not None:
             line.update(error_fields(record.exc_info[1]))
         return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
