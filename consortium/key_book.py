@@ -64,9 +64,10 @@ class KeyEpochs:
     (``["rkc", e, e+1]``, ``["rkd", e, e+1]``): an element of one, minted before the rotation and
     sent after it, would be stored where nothing links to it."""
     rekeying: frozenset[int] = frozenset()
-    """OPRF epochs a re-keying is moving away from and has not finished (``["rk", e, …]`` seen,
-    no ``rkd``): a Check then reads the log first, so that its epoch is judged by the newest
-    state (the re-keying runs in another process)."""
+    """OPRF epochs whose re-keying's last pass is running (``rkc`` seen, no ``rkd``): a Check
+    then reads the log first, so that its epoch is judged by the newest state (the re-keying
+    runs in another process). Not from the first pass on: an operator may take days to
+    activate the new epoch, and every Check would pay a log read meanwhile."""
 
 
 class KeyBook:
@@ -100,13 +101,12 @@ class KeyBook:
             self._changed()
         elif kind == "kg" and int(decoded[1]) in self.epochs:
             self.epochs[int(decoded[1])].wrapped.update(_wrapped(decoded[3]))
-        elif kind == "rk" and int(decoded[1]) not in self.rekeying | self.rekeyed:
-            self.rekeying.add(int(decoded[1]))
-            self._changed()
         elif kind in ("rkc", "rkd"):  # the last pass begins; the re-keying is done
             before = (set(self.rekeyed), set(self.rekeying))
             self.rekeyed.add(int(decoded[1]))
-            if kind == "rkd":
+            if kind == "rkc" and int(decoded[1]) not in before[0]:
+                self.rekeying.add(int(decoded[1]))
+            else:
                 self.rekeying.discard(int(decoded[1]))
             if (self.rekeyed, self.rekeying) != before:
                 self._changed()

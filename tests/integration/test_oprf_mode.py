@@ -369,7 +369,8 @@ async def test_old_epoch_checks_are_refused_from_the_re_keying_s_last_pass_on(c:
             last_pass = True
 
         async def walking(prefix: str, cursor: str, n: int) -> Any:
-            if last_pass and not refusals:  # a queued old-epoch Check arrives while the last pass walks
+            if last_pass and not refusals:  # while the last pass walks: a fresh Check, then a queued one
+                await check(c, "lender-b", "fresh-during-last-pass", await tokens_of(c, "lender-b", queued))
                 with pytest.raises(LianfangRpcError) as during:
                     await check(c, "lender-a", "during-last-pass", old_tokens)
                 refusals.append(during.value.violations[0].description)
