@@ -219,11 +219,12 @@ class RingTracker:
     async def catch_up(self) -> int:
         """Folds everything appended since the last look; returns how many entries that was."""
         applied_before = self.applied
-        self.read_at = time.monotonic()
+        started = time.monotonic()
         while True:
             entries = await self.store.log_events(self.cursor, _PAGE)
             self.apply(entries)
             if len(entries) < _PAGE:
+                self.read_at = max(self.read_at, started)  # only once read through to the end
                 return self.applied - applied_before
 
     async def publish(self, events: Sequence[str]) -> None:

@@ -15,8 +15,8 @@ from runtime.identifier_text import identifier_in_ref
 from runtime.timestamps import timestamp_problem
 
 REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\Z")  # \Z: "$" would let a trailing newline in
-CATEGORY = re.compile(r"^[a-z0-9_]{1,40}$")
-MEMBER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,30}[a-z0-9]$")
+CATEGORY = re.compile(r"[a-z0-9_]{1,40}\Z")
+MEMBER_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,30}[a-z0-9]\Z")
 MAX_TOKENS = MAX_CHECK_TOKENS
 MAX_BATCH = 500
 

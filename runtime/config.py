@@ -115,11 +115,14 @@ def check_log_level(section: str, level: str) -> None:
         raise ConfigError(f"{section}: log_level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
 
 
+_ANY_HOST = frozenset({"0.0.0.0", "[::]", "::", "*"})
+
+
 def check_listen(section: str, config: object, *names: str) -> None:
     """``host:port`` settings (``listen``, ``health_listen``…): a port of 0 (any free one) to
     65535; "" leaves an optional one off; no two on one port (the second bind would fail after
     the store was opened). gRPC would bind 99999 as 99999 mod 65536."""
-    taken: dict[int, str] = {}
+    taken: dict[int, list[tuple[str, str]]] = {}
     for name in names:
         value = str(getattr(config, name))
         if not value:
@@ -127,10 +130,11 @@ def check_listen(section: str, config: object, *names: str) -> None:
         host, _, port = value.rpartition(":")
         if not (host and port.isdigit() and int(port) <= 65535):
             raise ConfigError(f"{section}: {name} must be host:port with a port of 0 to 65535, got {value!r}")
-        if int(port) in taken:
-            raise ConfigError(f"{section}: {name} and {taken[int(port)]} both name port {port}: give each its own")
+        for other, other_host in taken.get(int(port), []):  # one address, or a wildcard over it
+            if host == other_host or {host, other_host} & _ANY_HOST:
+                raise ConfigError(f"{section}: {name} and {other} both name {value}: give each its own port")
         if int(port):
-            taken[int(port)] = name
+            taken.setdefault(int(port), []).append((name, host))
 
 
 def check_message_bytes(section: str, value: int) -> None:

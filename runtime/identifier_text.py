@@ -98,13 +98,15 @@ def _luhn(run: str) -> bool:
 
 
 def _grouped_as_a_mobile(found: str) -> bool:
-    """Its digits (after any +86) in a grouping people write a mobile in (a bracket closing the
-    first group counts as no separator: ``(158) 9547-2306``)."""
+    """Its digits (after any +86) in a grouping people write a mobile in, one separator between
+    every two groups (a bracket closing the first group, and a space after it, count as none:
+    ``(158) 9547-2306``); ``case/158/2023-0412``, a serial and a date, is not one."""
     number = re.sub(r"^\+?86\D{0,3}", "", found) if sum(c.isdigit() for c in found) == 13 else found
     number = number.lstrip("(")
     if number[3:4] == ")":
         number = number[:3] + number[4:].lstrip()
-    return tuple(len(group) for group in re.findall(r"\d+", number)) in _MOBILE_GROUPS
+    groups = tuple(len(group) for group in re.findall(r"\d+", number))
+    return groups in _MOBILE_GROUPS and len(set(re.findall(r"\D+", number))) <= 1
 
 
 def identifier_in(text: str) -> str | None:

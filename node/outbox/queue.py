@@ -71,15 +71,14 @@ class Outbox:
         """The key service answers again (a stage-1 evaluation, a person's retry): untokenised
         Checks need not wait out the back-off any longer (a raised quota, not midnight), neither
         the hold nor the row that met the refusal and was put off to its retry time."""
-        if not self.keys_held_until:
-            return
-        self.keys_held_until = 0.0
-        with self.store.transaction() as db:
-            db.execute(
+        held, self.keys_held_until = self.keys_held_until, 0.0
+        with self.store.transaction() as db:  # put off before a restart too: the retry times are stored
+            freed = db.execute(
                 "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND kind = ? AND next_attempt_at > ?",
                 (now, UNTOKENISED_CHECK, now),
-            )
-        self.notify()
+            ).rowcount
+        if held or freed:
+            self.notify()
 
     def enqueue_in(
         self, db: sqlite3.Connection, kind: str, key: str, application_id: str, request: bytes, now: float

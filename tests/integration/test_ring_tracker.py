@@ -130,6 +130,24 @@ async def test_catch_up_pages_through_a_long_log(tmp_path: Path, monkeypatch: py
     assert await reader.catch_up() == 0
 
 
+async def test_read_at_marks_a_log_read_through_to_its_end_and_no_other(tmp_path: Path) -> None:
+    """A hub judges key epochs by a fold at most a second old (``read_at``): it is stamped with
+    when a catch-up began, once that catch-up has read the log to its end, not before (a Check
+    waiting on it, or a failed one, would pass for fresh)."""
+    import time
+
+    s = store(tmp_path / "hub.db")
+    tracker = RingTracker(s, POLICY)
+    before = time.monotonic()
+    await tracker.catch_up()
+    assert before <= tracker.read_at <= time.monotonic()
+    stamped = tracker.read_at
+    await s.close()  # the store goes away: the next catch-up fails
+    with pytest.raises(Exception):  # noqa: B017 - whatever the closed store raises
+        await tracker.catch_up()
+    assert tracker.read_at == stamped
+
+
 @st.composite
 def interleavings(draw: st.DrawFn) -> list[tuple[int, str]]:
     """(which replica appends, event) with applications on a few shared phones (cap 3)."""

@@ -516,8 +516,15 @@ def test_two_of_a_server_s_own_settings_on_one_port_are_refused_up_front(
         noun,
         {**env, f"{prefix}HEALTH_LISTEN": "127.0.0.1:47650", f"{prefix}METRICS_LISTEN": "127.0.0.1:47650"},
     )
-    _refused(done, "metrics_listen and health_listen both name port 47650")
+    _refused(done, "metrics_listen and health_listen both name 127.0.0.1:47650")
     assert not list(tmp_path.glob(f"{noun}.db*"))
+
+
+def test_one_port_on_two_addresses_is_no_conflict_but_a_wildcard_over_one_is() -> None:
+    hub = {"LIANFANG_HUB_PLAINTEXT": "true", "LIANFANG_HUB_LISTEN": "10.0.0.1:9000"}
+    assert load_config(HubConfig, section="hub", env={**hub, "LIANFANG_HUB_HEALTH_LISTEN": "10.0.0.2:9000"})
+    with pytest.raises(ConfigError, match=r"health_listen and listen both name 0\.0\.0\.0:9000"):
+        load_config(HubConfig, section="hub", env={**hub, "LIANFANG_HUB_HEALTH_LISTEN": "0.0.0.0:9000"})
 
 
 def test_a_free_port_passes_the_check_and_a_taken_one_fails_it() -> None:

@@ -218,3 +218,16 @@ def test_dropped_payloads_leave_the_wal_and_a_reader_never_stalls_the_truncation
     assert files[1].stat().st_size == 0
     assert all(secret not in f.read_bytes() for f in files)
     assert box.get(1).state == DISCARDED
+
+
+def test_lifting_the_key_hold_frees_rows_put_off_before_a_restart(tmp_path: Path) -> None:
+    """The hold is in memory; the retry time a quota refusal set (midnight) is stored: a node
+    restarted since must still let its untokenised Checks go once the key service answers."""
+    box = outbox(tmp_path)
+    with box.store.transaction() as db:
+        box.enqueue_in(db, UNTOKENISED_CHECK, "check:a", "a", b"", 100.0)
+    box.mark_retry(1, 86_400.0, "RESOURCE_EXHAUSTED: quota")
+    restarted = Outbox(box.store)  # keys_held_until starts at 0 again
+    assert [r.id for r in restarted.due(200.0)] == []
+    restarted.lift_key_hold(200.0)
+    assert [r.id for r in restarted.due(200.0)] == [1]
