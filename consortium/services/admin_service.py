@@ -11,7 +11,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from consortium.auth import Authenticator
 from consortium.disputes import DisputeBook, dispute_response, resolve_dispute
-from consortium.key_book import KeyBook, encryption_key_event, epoch_event, grant_event, retire_event
+from consortium.key_book import Epoch, KeyBook, encryption_key_event, epoch_event, grant_event, retire_event
 from consortium.markers import MarkerPolicy
 from consortium.members import ACTIVE, PENDING, REVOKED, TRANSITIONS
 from consortium.records import Member
@@ -287,11 +287,22 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             info.retired_at.CopyFrom(to_timestamp(e.retired_at))
         return info
 
+    async def _active_members(self) -> set[str]:
+        return {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
+
+    async def _known_epoch(self, number: int) -> Epoch:
+        """A key epoch as this hub knows it after reading the log; NotFound if there is none."""
+        await self.log.catch_up()
+        epoch = self.keys.epochs.get(number)
+        if epoch is None:
+            raise NotFound(f"key epoch {number} not found")
+        return epoch
+
     async def _wrapped_key_violations(self, wrapped_keys: Mapping[str, bytes]) -> list[FieldViolation]:
         """Each blob's member has an encryption key and is ACTIVE, and the blob is one key's size."""
         if not wrapped_keys:
             return [FieldViolation("wrapped_keys", "the key wrapped to at least one member")]
-        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
+        active = await self._active_members()
         violations = []
         for member, blob in wrapped_keys.items():
             if member not in self.keys.encryption_keys:
@@ -324,10 +335,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
     async def GrantKeyEpoch(
         self, request: consortium_pb2.GrantKeyEpochRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.KeyEpochInfo:
-        await self.log.catch_up()
-        epoch = self.keys.epochs.get(request.epoch)
-        if epoch is None:
-            raise NotFound(f"key epoch {request.epoch} not found")
+        epoch = await self._known_epoch(request.epoch)
         if epoch.retired_at is not None:
             raise FailedPrecondition(f"key epoch {request.epoch} is retired: grant a live one")
         violations = await self._wrapped_key_violations(request.wrapped_keys)
@@ -339,14 +347,10 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
     async def RetireKeyEpoch(
         self, request: consortium_pb2.RetireKeyEpochRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.KeyEpochInfo:
-        await self.log.catch_up()
-        epoch = self.keys.epochs.get(request.epoch)
-        if epoch is None:
-            raise NotFound(f"key epoch {request.epoch} not found")
+        await self._known_epoch(request.epoch)
         if request.epoch == self.keys.latest():
             raise FailedPrecondition("the newest epoch cannot be retired: create its successor first")
-        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
-        stranded = self.keys.stranded_by_retiring(request.epoch, active)
+        stranded = self.keys.stranded_by_retiring(request.epoch, await self._active_members())
         if stranded:
             raise FailedPrecondition(
                 f"{', '.join(stranded)} would hold no live key epoch: grant them a newer one first"
@@ -359,7 +363,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         self, request: consortium_pb2.ListKeyEpochsRequest, context: grpc.aio.ServicerContext
     ) -> consortium_pb2.ListKeyEpochsResponse:
         await self.log.catch_up()
-        active = {m.member_id for m in await self.store.list_members() if m.status == ACTIVE}
+        active = await self._active_members()
         return consortium_pb2.ListKeyEpochsResponse(
             epochs=[self._epoch_info(e.epoch) for e in self.keys.ordered()],
             encryption_keys=[  # what the next epoch is wrapped to: suspended members get none

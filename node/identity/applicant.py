@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lianfang.v1 import common_pb2, node_pb2
+from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from node.identity.keyring import KeyRing
@@ -117,20 +117,26 @@ async def tokenise(
     return tokenise_identifiers(identifiers, ring.primary if primary else ring)
 
 
-async def current_tokens(ring: KeyRing, canonicals: list[tuple[int, str]]) -> list[common_pb2.Token] | None:
-    """The identifiers' tokens under the keys in force now, for a Check the hub refused as stale
-    (``node.hub_errors.refused_for_stale_keys``): HMAC epochs re-read from the
-    hub (a node that missed a rotation between two key refreshes), or the key service's active
-    OPRF epoch (a hub re-keyed meanwhile). None where there is nothing to re-read: a key file,
-    no identifiers, or a hub that cannot be asked."""
+async def retokenise(request: consortium_pb2.CheckRequest, ring: KeyRing, canonicals: list[tuple[int, str]]) -> bool:
+    """Gives a Check the hub refused as stale (``node.hub_errors.refused_for_stale_keys``) its
+    identifiers' tokens under the keys in force now: HMAC epochs re-read from the hub (a node
+    that missed a rotation between two key refreshes), or the key service's active OPRF epoch (a
+    hub re-keyed meanwhile). Whether that changed its epochs (False: a key file, no identifiers,
+    a hub that cannot be asked, or keys that are what they were: sending again would not help)."""
     if not canonicals:
-        return None
+        return False
     if ring.oprf is not None:
-        return await ring.oprf.tokens(canonicals)
-    if ring.reload is None:
-        return None
-    try:
-        await ring.reload()
-    except LianfangRpcError:
-        return None
-    return tokenise_canonicals(canonicals, ring)
+        fresh = await ring.oprf.tokens(canonicals)
+    elif ring.reload is None:
+        return False
+    else:
+        try:
+            await ring.reload()
+        except LianfangRpcError:
+            return False
+        fresh = tokenise_canonicals(canonicals, ring)
+    if not fresh or {t.epoch for t in fresh} == {t.epoch for t in request.tokens}:
+        return False
+    request.ClearField("tokens")
+    request.tokens.extend(fresh)
+    return True

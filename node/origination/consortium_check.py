@@ -28,7 +28,7 @@ from clients.hub import HubClient
 from node.consent import consent_end
 from node.hub_errors import refused_for_stale_keys
 from node.hub_gate import HubGate
-from node.identity.applicant import current_tokens
+from node.identity.applicant import retokenise
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.outbox.retry import is_transient
@@ -113,12 +113,9 @@ class ConsortiumCheck:
         try:
             return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
         except LianfangRpcError as error:
-            fresh = await current_tokens(self.tokeniser, canonicals) if refused_for_stale_keys(error) else None
-            if not fresh or {t.epoch for t in fresh} == {t.epoch for t in request.tokens}:
+            if not (refused_for_stale_keys(error) and await retokenise(request, self.tokeniser, canonicals)):
                 raise
         # a rotation ended between the tokens and the Check: the same identifiers, today's keys
-        request.ClearField("tokens")
-        request.tokens.extend(fresh)
         return await self.gate.call(lambda: self.hub.check_request(request, timeout=timeout))
 
 

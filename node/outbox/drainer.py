@@ -31,7 +31,7 @@ from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.hub_errors import refused_for_stale_keys
 from node.hub_gate import HubGate
-from node.identity.applicant import canonical_identifiers, current_tokens
+from node.identity.applicant import canonical_identifiers, retokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifiers
 from node.identity.oprf_tokens import KeyServiceUnavailable
@@ -170,11 +170,8 @@ class Drainer:
             canonicals = canonical_identifiers(stored_identifiers(kept))
         except (NotFound, InvalidIdentifiers):
             return None
-        fresh = await current_tokens(self.tokeniser, canonicals)
-        if not fresh or {t.epoch for t in fresh} == {t.epoch for t in request.tokens}:
+        if not await retokenise(request, self.tokeniser, canonicals):
             return None
-        request.ClearField("tokens")
-        request.tokens.extend(fresh)
         return self.outbox.retokenised(row.id, request.SerializeToString())
 
     async def _send(self, row: OutboxRow) -> consortium_pb2.CheckResponse | None:
