@@ -244,7 +244,8 @@ class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGua
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raises Unavailable when the backing service cannot be reached."""
+        """Raises Unavailable when the backing service cannot be reached, or (where it can tell
+        cheaply) cannot take writes now: the hub's readiness follows it."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

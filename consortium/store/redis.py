@@ -25,6 +25,7 @@ dropped connection safe: counts are never doubled.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -54,6 +55,10 @@ _PENDING = "log_pending:"  # prefix of the member-hash fields holding a change's
 log = logging.getLogger("lianfang.hub.store")
 
 _USE_LINK = True  # script pipelines over the lean multiplexed link when hiredis is installed
+# The health probe's write (``ping``): gone a minute after the last probe; on a Cluster, tags
+# tried to find one key on every primary (3 primaries take ~6 on average).
+PROBE_TTL_MS = 60_000
+PROBE_TAG_TRIES = 4096
 _APP_FIELDS = ("received_at", "token_keys", "kind", "category", "consent", "outcome", "outcome_at")
 
 
@@ -468,10 +473,29 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
     # -- lifecycle --------------------------------------------------------------------------
     @guarded
     async def ping(self) -> None:
+        """Reachable and taking writes. A server at maxmemory under noeviction, refusing writes
+        after a failed save (MISCONF), short of min-replicas-to-write, or demoted to a replica
+        (READONLY) still answers PING but refuses every Check's record: a short-lived SET on
+        every primary makes readiness see it."""
         if self.config.cluster:  # every primary: a lost slot is a store that cannot answer
             await self._redis.ping(target_nodes=RedisCluster.PRIMARIES)
         else:
             await self._redis.ping()
+        await asyncio.gather(*(self._redis.set(key, b"1", px=PROBE_TTL_MS) for key in self._probe_keys()))
+
+    def _probe_keys(self) -> list[str]:
+        """One key on every primary (``{probe:<n>}``, n the first tags routed there): the slot
+        map is read anew each probe, so a resharded Cluster is probed where it is now."""
+        if not self.config.cluster:
+            return [f"{self._p}:{{probe:0}}"]
+        wanted = {node.name for node in self._redis.get_primaries()}
+        keys: dict[str, str] = {}
+        for n in range(PROBE_TAG_TRIES):
+            key = f"{self._p}:{{probe:{n}}}"
+            keys.setdefault(self._redis.get_node_from_key(key).name, key)
+            if wanted <= keys.keys():
+                break
+        return list(keys.values())
 
     async def close(self) -> None:
         if self._link is not None:

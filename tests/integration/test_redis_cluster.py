@@ -167,6 +167,32 @@ def test_a_whole_cluster_down_is_unavailable_and_the_hub_reports_not_serving(red
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("refusing", [1, 2])
+def test_a_primary_refusing_writes_fails_the_health_probe(redis_cluster: RedisCluster, refusing: int) -> None:
+    """A primary at maxmemory under noeviction still answers PING but refuses every record in its
+    slots: the probe writes on every primary, whichever one is full, and passes once it has room."""
+
+    async def main() -> None:
+        store = RedisStore(RedisStoreConfig(url=redis_cluster.url, cluster=True, socket_timeout=0.5))
+        admin = redis.Redis(port=redis_cluster.nodes[refusing].port)
+        try:
+            await store.ping()
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+            with pytest.raises(Unavailable):
+                await store.ping()
+            admin.config_set("maxmemory", 0)
+            await store.ping()
+        finally:
+            admin.config_set("maxmemory", 0)
+            admin.close()
+            await store.close()
+
+    asyncio.run(main())
+    probed = [redis.Redis(port=node.port).keys("lf:{probe:*") for node in redis_cluster.nodes]
+    assert all(len(keys) == 1 for keys in probed), probed  # one short-lived key a primary
+
+
 @pytest.mark.parametrize("kind", [pb.TOKEN_TYPE_PHONE])
 def test_cluster_keys_carry_hash_tags(redis_cluster: RedisCluster, kind: int) -> None:
     """Every key the store writes has a hash tag (else Cluster would scatter a token's keys)."""

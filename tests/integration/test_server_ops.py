@@ -91,6 +91,50 @@ async def test_not_serving_while_redis_is_down(tmp_path: Path) -> None:
         redis.stop()
 
 
+async def test_not_serving_while_redis_refuses_writes(tmp_path: Path) -> None:
+    """Redis at maxmemory (noeviction) or short of min-replicas-to-write answers PING but refuses
+    every Check's record: readiness turns NOT_SERVING, and SERVING again once writes are taken."""
+    import redis as redis_client
+
+    ca = DevCertificateAuthority(tmp_path / "certs")
+    cert = ca.issue("hub")
+    redis = RedisProcess(tmp_path / "redis").start()
+    admin = redis_client.Redis.from_url(redis.url)
+    hub = await start_hub(
+        HubConfig(
+            listen="127.0.0.1:0",
+            store=redis.url,
+            tls_cert=cert.cert_file,
+            tls_key=cert.key_file,
+            store_probe_seconds=0.1,
+        )
+    )
+    channel = open_channel(f"localhost:{hub.port}", ca_file=ca.ca_file)
+
+    async def becomes(wanted: int) -> None:
+        async with asyncio.timeout(10):
+            while await _health(channel) != wanted:
+                await asyncio.sleep(0.05)
+
+    try:
+        assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)
+        await becomes(health_pb2.HealthCheckResponse.NOT_SERVING)
+        assert await _health(channel, LIVENESS) == health_pb2.HealthCheckResponse.SERVING
+        admin.config_set("maxmemory", 0)
+        await becomes(health_pb2.HealthCheckResponse.SERVING)
+        admin.config_set("min-replicas-to-write", 1)  # no replica attached: NOREPLICAS
+        await becomes(health_pb2.HealthCheckResponse.NOT_SERVING)
+        admin.config_set("min-replicas-to-write", 0)
+        await becomes(health_pb2.HealthCheckResponse.SERVING)
+    finally:
+        admin.close()
+        await channel.close()
+        await hub.stop(0)
+        redis.stop()
+
+
 async def test_check_with_store_down_is_unavailable(tmp_path: Path) -> None:
     redis = RedisProcess(tmp_path / "redis").start()
     c = await start_local_consortium(tmp_path / "c", ["lender-a"], store_url=redis.url)

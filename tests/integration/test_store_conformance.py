@@ -778,7 +778,9 @@ def test_sqlite_locked_by_another_process_is_unavailable_and_loses_nothing(tmp_p
 
 
 # -- redis specifics: key layout, round trips ------------------------------------------------
-_KEY = re.compile(r"^lf:(members|\{m:[^}]+\}:(member|markers|app:.+)|\{t:[^}]+\}:markers|\{k:[^}]+\}|\{log\}:events)$")
+_KEY = re.compile(
+    r"^lf:(members|\{probe:\d+\}|\{m:[^}]+\}:(member|markers|app:.+)|\{t:[^}]+\}:markers|\{k:[^}]+\}|\{log\}:events)$"
+)
 
 
 def test_redis_keys_carry_hash_tags(redis_url: str) -> None:
