@@ -21,7 +21,7 @@ from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
 from runtime.contract_limits import KEY_CHECK_BYTES
-from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
@@ -68,12 +68,24 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
         """The audit entry of an admin action by the caller."""
         return admin_event(current_call().principal, action, member_id, at, reason)
 
-    async def _refuse_key_in_use(self, public_key: bytes, *, but: str = "") -> None:
-        """One key pair per member: a JWT names its member, but a shared key would let either
-        member's holder sign as the other. (``but``: a retried registration of that member
-        id is answered by the store, ALREADY_EXISTS.)"""
-        if any(m.public_key == public_key and m.member_id != but for m in await self.store.list_members()):
-            raise InvalidArgument.one("public_key", "is a member's key already (a new key pair is needed)")
+    async def _claim_key(self, public_key: bytes, member_id: str, *, rotating: bool) -> bool:
+        """One key pair per member, for good: a JWT names its member, but a shared key would let
+        either member's holder sign as the other, and a key a member gave up (it leaked) must
+        not come back. The store's claim is the atomic step across hub replicas; members' keys
+        from before claims existed are claimed here in passing. True when this call made the
+        claim (to release if the change fails). A retried registration of ``member_id`` passes
+        to the store, which answers ALREADY_EXISTS."""
+        in_use = FieldViolation("public_key", "is a member's key already (a new key pair is needed)")
+        for m in await self.store.list_members():
+            if m.public_key == public_key and (rotating or m.member_id != member_id):
+                raise InvalidArgument([in_use])
+            await self.store.claim_public_key(m.public_key, m.member_id)
+        holder, claimed = await self.store.claim_public_key(public_key, member_id)
+        if holder != member_id:
+            raise InvalidArgument([in_use])
+        if rotating and not claimed:
+            raise InvalidArgument.one("public_key", "was this member's key before (a new key pair is needed)")
+        return claimed
 
     async def RegisterMember(
         self, request: consortium_pb2.RegisterMemberRequest, context: grpc.aio.ServicerContext
@@ -91,7 +103,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             violations.append(FieldViolation("public_key", "must be a raw 32-byte Ed25519 public key"))
         if violations:
             raise InvalidArgument(violations)
-        await self._refuse_key_in_use(request.public_key, but=request.member_id)
+        claimed = await self._claim_key(request.public_key, request.member_id, rotating=False)
         now = self.clock()
         member = Member(
             member_id=request.member_id,
@@ -109,6 +121,10 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             entries = await self.store.add_member_logged(
                 member, [self._audit_event("register", member.member_id, now)], self.log.cursor
             )
+        except AlreadyExists:  # the id is taken (by another key): the key stays free
+            if claimed:
+                await self.store.release_public_key(request.public_key, request.member_id)
+            raise
         finally:
             self.authenticator.forget_member(member.member_id)
         self.log.apply(entries)
@@ -160,7 +176,7 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             raise NotFound(f"member {request.member_id!r} not found")
         if member.status == REVOKED:
             raise FailedPrecondition(f"member {request.member_id!r} is revoked")
-        await self._refuse_key_in_use(request.public_key)
+        claimed = await self._claim_key(request.public_key, member.member_id, rotating=True)
         now = self.clock()
         fingerprint = hashlib.sha256(request.public_key).hexdigest()[:16]  # which key, in the audit log
         try:
@@ -174,6 +190,10 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
                 self.log.cursor,
                 public_key=request.public_key,
             )
+        except FailedPrecondition:  # the member changed meanwhile: nothing rotated, the key stays free
+            if claimed:
+                await self.store.release_public_key(request.public_key, member.member_id)
+            raise
         finally:  # the old key stops working on this replica at once, even if the call failed late
             self.authenticator.forget_member(request.member_id, tokens=True)
         self.log.apply(entries)

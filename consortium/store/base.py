@@ -152,7 +152,23 @@ class ReplayGuard(abc.ABC):
         Claims end at ``expires_at`` (the token's ``exp``); ``now`` lets a backend drop them."""
 
 
-class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGuard):
+class KeyClaims(abc.ABC):
+    """Members' signing keys, each claimed for good by the first member to take it: the one
+    atomic step (hub replicas race) that keeps two members from sharing a key, and a member from
+    rotating back to a key it gave up. Keyed by the public key's SHA-256."""
+
+    @abc.abstractmethod
+    async def claim_public_key(self, public_key: bytes, member_id: str) -> tuple[str, bool]:
+        """Claims ``public_key`` for ``member_id`` unless it is claimed already: the member
+        holding the claim now, and whether this call made it."""
+
+    @abc.abstractmethod
+    async def release_public_key(self, public_key: bytes, member_id: str) -> None:
+        """Drops ``member_id``'s claim on ``public_key`` (the change that made it failed); a
+        claim another member holds stays."""
+
+
+class Store(MemberStore, ApplicationIndex, MarkerStore, ConsortiumLog, ReplayGuard, KeyClaims):
     """A complete hub store. Stateless hub replicas may share one."""
 
     name: str = "abstract"

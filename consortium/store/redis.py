@@ -15,6 +15,8 @@ command, transaction or script (``{p}`` is the key prefix)::
   {p}:{k:<marker>}               string: the token key the marker sits on
   {p}:{log}:events               stream: the consortium log (``ConsortiumLog``), one entry per event
   {p}:{j:<jti>}                  string: a claimed single-use token id (expires with the token)
+  {p}:{pk}:claims                hash sha256(public key) -> member id: signing keys claimed for good
+  {p}:{probe:<n>}                string: the health probe's write (a minute's TTL)
 
 Stacking is not kept here: it is counted from the consortium log, which every hub process folds
 (``consortium.stacking_index``), so a Check is one round trip of the record's create-if-absent,
@@ -26,6 +28,7 @@ dropped connection safe: counts are never doubled.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import secrets
@@ -108,6 +111,7 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             raise ValueError("application_retention_seconds must cover the longest window (90 days)")
         self.config = config
         self._p = config.key_prefix
+        self._key_claims = f"{self._p}:{{pk}}:claims"
         self._ttl_ms = int(config.application_retention_seconds * 1000)
         # One quick retry rides out a dropped connection (every write is idempotent); more
         # would hold a Check far past its deadline while Redis is down (redis-py's default: 10).
@@ -458,6 +462,17 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
             position = after
             if len(found) >= limit:
                 return sorted(found), f"{phase}|{position.encode()}"
+
+    # -- key claims --------------------------------------------------------------------------
+    @guarded
+    async def claim_public_key(self, public_key: bytes, member_id: str) -> tuple[str, bool]:
+        digest = hashlib.sha256(public_key).digest()
+        claimed = await self._redis.hsetnx(self._key_claims, digest, member_id)
+        return text(await self._redis.hget(self._key_claims, digest)), bool(claimed)
+
+    @guarded
+    async def release_public_key(self, public_key: bytes, member_id: str) -> None:
+        await self._delete_field(keys=[self._key_claims], args=[hashlib.sha256(public_key).digest(), member_id])
 
     # -- replay guard ------------------------------------------------------------------------
     @guarded

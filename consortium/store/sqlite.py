@@ -11,6 +11,7 @@ retention; stacking is counted from the log (``consortium.stacking_index``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import sqlite3
@@ -56,6 +57,7 @@ CREATE INDEX IF NOT EXISTS markers_by_token ON markers (token_key);
 CREATE INDEX IF NOT EXISTS markers_by_filer ON markers (filer_member_id);
 CREATE TABLE IF NOT EXISTS token_ids (jti TEXT PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS token_ids_by_expiry ON token_ids (expires_at);
+CREATE TABLE IF NOT EXISTS public_key_claims (key_sha256 BLOB PRIMARY KEY, member_id TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS consortium_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);
 """
 
@@ -415,6 +417,19 @@ class SqliteStore(Store):
         ).fetchall()
         keys = [str(r[0]) for r in rows]
         return keys, keys[-1] if len(keys) == limit else ""
+
+    # -- key claims --------------------------------------------------------------------------
+    async def claim_public_key(self, public_key: bytes, member_id: str) -> tuple[str, bool]:
+        digest = hashlib.sha256(public_key).digest()
+        with self._tx() as db:
+            claimed = db.execute("INSERT OR IGNORE INTO public_key_claims VALUES (?, ?)", (digest, member_id))
+            (holder,) = db.execute("SELECT member_id FROM public_key_claims WHERE key_sha256 = ?", (digest,)).fetchone()
+        return str(holder), claimed.rowcount == 1
+
+    async def release_public_key(self, public_key: bytes, member_id: str) -> None:
+        digest = hashlib.sha256(public_key).digest()
+        with self._tx() as db:
+            db.execute("DELETE FROM public_key_claims WHERE key_sha256 = ? AND member_id = ?", (digest, member_id))
 
     # -- replay guard ------------------------------------------------------------------------
     async def claim_token_id(self, jti: str, expires_at: float, now: float) -> bool:

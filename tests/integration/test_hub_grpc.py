@@ -15,9 +15,11 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
-from clients.credentials import generate_key_file
+from clients.credentials import generate_key_file, load_private_key, public_key_bytes
 from clients.demo.consortium import LocalConsortium
 from clients.errors import LianfangRpcError
+from consortium.members import PENDING
+from consortium.records import Member
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type, check_request, hub_on_store, phone, raw_jwt, rid
 
@@ -384,6 +386,9 @@ async def test_a_member_s_leaked_key_is_replaced_and_stops_working(hub, tmp_path
     with pytest.raises(LianfangRpcError) as err:  # a key some member has: this one's, or another's
         await c.admin.rotate_member_key("lender-b", changed.public_key)
     assert [v.field for v in err.value.violations] == ["public_key"]
+    with pytest.raises(LianfangRpcError) as err:  # the leaked key never comes back
+        await c.admin.rotate_member_key("lender-a", public_key_bytes(load_private_key(old_key)), "rolled back")
+    assert [v.description for v in err.value.violations] == ["was this member's key before (a new key pair is needed)"]
     entries = await c.hub.store.log_events((0, 0), 10_000)
     [rotation] = [e for _, e in entries if '"rotate_key"' in e]
     assert hashlib.sha256(changed.public_key).hexdigest()[:16] in rotation  # which key was installed
@@ -394,6 +399,21 @@ async def test_a_member_s_leaked_key_is_replaced_and_stops_working(hub, tmp_path
     with pytest.raises(LianfangRpcError) as err:
         await c.admin.rotate_member_key("nobody", generate_key_file(str(tmp_path / "n.pem")))
     assert err.value.code == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_member_from_before_key_claims_gets_them_on_its_first_key_change(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A member stored before keys were claimed holds its key unclaimed: a registration with it
+    is still refused, and its first rotation claims the key it gives up, for good."""
+    c, _ = hub
+    legacy_key = generate_key_file(tmp_path / "legacy.pem")
+    await c.hub.store.add_member(Member("lender-old", "Old", "bank", legacy_key, PENDING, "registered", 1.0, 1.0))
+    with pytest.raises(LianfangRpcError) as err:
+        await c.admin.register_member("lender-copy", "Copy", "bank", legacy_key)
+    assert [v.field for v in err.value.violations] == ["public_key"]
+    await c.admin.rotate_member_key("lender-old", generate_key_file(tmp_path / "new.pem"), "routine")
+    with pytest.raises(LianfangRpcError) as err:
+        await c.admin.rotate_member_key("lender-old", legacy_key, "back")
+    assert [v.description for v in err.value.violations] == ["was this member's key before (a new key pair is needed)"]
 
 
 async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -447,6 +467,11 @@ async def test_member_lifecycle(hub, tmp_path: Path) -> None:  # type: ignore[no
     with pytest.raises(LianfangRpcError) as err:  # one key pair per member: else it signs as either
         await admin.register_member("lender-twin", "Twin", "bank", public)
     assert [v.field for v in err.value.violations] == ["public_key"]
+    spare = generate_key_file(tmp_path / "spare.pem")
+    with pytest.raises(LianfangRpcError) as err:  # a taken id: the key it came with stays free
+        await admin.register_member("lender-new", "Typo", "bank", spare)
+    assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
+    assert (await admin.register_member("lender-spare", "Spare", "bank", spare)).public_key == spare
     token = raw_jwt(str(key_file), "lender-new")
     assert await _call_with(c, token, "lender-new") == grpc.StatusCode.PERMISSION_DENIED  # pending
     await admin.change_member("approve", "lender-new")
@@ -479,7 +504,7 @@ async def test_member_lifecycle(hub, tmp_path: Path) -> None:  # type: ignore[no
     assert [v.field for v in err.value.violations] == ["display_name"]
     listed = {m.member_id: m.status for m in await admin.list_members()}
     assert listed["lender-new"] == common_pb2.MEMBER_STATUS_REVOKED
-    assert len(listed) == 4
+    assert len(listed) == 5  # the fixture's three, lender-new and lender-spare
 
 
 async def test_plaintext_client_refused_by_tls_hub(hub) -> None:  # type: ignore[no-untyped-def]

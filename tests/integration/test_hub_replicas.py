@@ -171,3 +171,38 @@ async def test_two_hub_processes_on_one_redis_give_identical_ring_answers(
     assert [v.field for v in unknown.value.violations] == ["tokens[0].epoch"]
     for channel in channels:
         await channel.close()
+
+
+async def test_one_key_registered_through_both_replicas_at_once_goes_to_one_member(
+    two_hubs: tuple[list[int], Path], tmp_path: Path
+) -> None:
+    """The shared-key refusal is the store's atomic claim, not a look at the member list then a
+    write: two registrations of one key racing through the two replicas make one member, and a
+    member cannot rotate back to the key it gave up, on either replica."""
+    ports, keys = two_hubs
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for port in ports]
+    admins = [AdminClient(ch, JwtSigner("admin/ops", load_private_key(keys / "admin.pem"))) for ch in channels]
+
+    async def register(hub: int, member: str, public: bytes) -> bool:
+        try:
+            await admins[hub].register_member(member, member, "microloan", public)
+            return True
+        except LianfangRpcError as error:
+            assert [v.field for v in error.violations] == ["public_key"], error
+            return False
+
+    for n in range(8):
+        public = generate_key_file(tmp_path / f"race-{n}.pem")
+        won = await asyncio.gather(register(0, f"race-{n}-a", public), register(1, f"race-{n}-b", public))
+        assert sorted(won) == [False, True], (n, won)
+    first = generate_key_file(tmp_path / "first.pem")
+    await admins[0].register_member("rotator", "rotator", "microloan", first)
+    await admins[0].rotate_member_key("rotator", generate_key_file(tmp_path / "second.pem"), "routine")
+    for admin in admins:
+        with pytest.raises(LianfangRpcError) as err:
+            await admin.rotate_member_key("rotator", first, "back to the old one")
+        assert [(v.field, v.description) for v in err.value.violations] == [
+            ("public_key", "was this member's key before (a new key pair is needed)")
+        ]
+    for channel in channels:
+        await channel.close()

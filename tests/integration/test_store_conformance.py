@@ -381,6 +381,30 @@ def test_single_use_token_ids(backend: Backend) -> None:
     backend.run(scenario)
 
 
+# -- key claims ------------------------------------------------------------------------------
+def test_public_key_claims_hold_for_good_and_release_only_their_own(backend: Backend) -> None:
+    key, other_key = bytes(range(32)), bytes(range(1, 33))
+
+    async def scenario(store: Store) -> None:
+        assert await store.claim_public_key(key, "a") == ("a", True)
+        assert await store.claim_public_key(key, "a") == ("a", False)  # a retry finds its own claim
+        async with opened(backend) as replica:  # another hub process on the same store
+            assert await replica.claim_public_key(key, "b") == ("a", False)
+            await replica.release_public_key(key, "b")  # not b's: stays
+        assert await store.claim_public_key(key, "b") == ("a", False)
+        assert await store.claim_public_key(other_key, "b") == ("b", True)
+        await store.release_public_key(other_key, "b")
+        assert await store.claim_public_key(other_key, "c") == ("c", True)
+
+    backend.run(scenario)
+
+    async def reopened() -> None:
+        async with opened(backend) as store:
+            assert await store.claim_public_key(key, "z") == ("a", False)
+
+    asyncio.run(reopened())
+
+
 def test_purge_markers_past_their_expiry(backend: Backend) -> None:
     async def scenario(store: Store) -> None:
         for m in ("a", "b"):
