@@ -90,5 +90,5 @@ def stage1_decision(
     else:
         decision.reasons = ["WITHIN_PRE_CREDIT"]
     flags = [h.reason_code for h in assessment.hits if h.action == "flag"]
-    decision.reasons += flags
+    decision.reasons = list(dict.fromkeys(decision.reasons + flags))  # two rules may share a code
     return decision

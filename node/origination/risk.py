@@ -11,7 +11,7 @@ from typing import Any
 from node.rules.compiler import CompiledRuleSet, compile_rule_set
 from node.rules.features import CATALOGUE
 from node.rules.model import RuleHit, load_rule_set
-from node.rules.scorecard import Scorecard, grade, load_scorecard
+from node.rules.scorecard import Scorecard, load_scorecard
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 
@@ -40,6 +40,12 @@ class RiskModel:
         rules = compile_rule_set(load_rule_set(rules_file, CATALOGUE), CATALOGUE)
         return cls(rules, load_scorecard(anti_fraud_file, CATALOGUE), load_scorecard(credit_file, CATALOGUE))
 
+    @property
+    def version(self) -> str:
+        """Which models made a decision: ``name@version`` of the rule set and both scorecards."""
+        models = (self.rules, self.anti_fraud, self.credit)
+        return " ".join(f"{m.name}@{m.version}" for m in models)
+
     def assess(self, features: Mapping[str, Any]) -> Assessment:
         hits = self.rules.evaluate(features)
         af = self.anti_fraud.score(features)
@@ -48,8 +54,8 @@ class RiskModel:
             hits=hits,
             anti_fraud_score=af.score,
             credit_score=cr.score,
-            grade=grade(cr.score),
-            version=f"{self.rules.version}",
+            grade=self.credit.grade(cr.score),
+            version=self.version,
             contributions={
                 "anti_fraud": [tuple(c) for c in af.contributions],  # type: ignore[misc]
                 "credit": [tuple(c) for c in cr.contributions],  # type: ignore[misc]

@@ -38,7 +38,7 @@ class RuleSetError(ValueError):
         if self.key is not None:
             where.append(f"key {self.key!r}")
         if self.position is not None:
-            where.append(f"line {self.position[0]}, column {self.position[1]}")
+            where.append(f"line {self.position[0]}, column {self.position[1]} of the condition")
         return ": ".join([*where, self.message])
 
     def located(

@@ -109,3 +109,15 @@ CATALOGUE: dict[str, Feature] = {
 def is_consortium_feature(name: str) -> bool:
     """Consortium answers are the ``cs_`` features; rules reading them never decline on their own."""
     return name.startswith(CONSORTIUM_PREFIX)
+
+
+def fits(feature: Feature, value: object) -> bool:
+    """``value`` is of ``feature``'s declared type (a bool is not a number here, nor a number a
+    bool): what a source may hand over and a categorical scorecard bin may list."""
+    if feature.type == "boolean":
+        return isinstance(value, bool)
+    if feature.type == "string":
+        return isinstance(value, str)
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) if feature.type == "integer" else isinstance(value, int | float)

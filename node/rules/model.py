@@ -8,7 +8,6 @@ bad file is refused at start-up or reload with the file, rule id and key in the 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Literal, cast
 from node.rules.errors import RuleSetError
 from node.rules.expressions import Condition, check_features, parse_condition
 from node.rules.features import Catalogue, is_consortium_feature
+from node.rules.model_file import read_model_file
 
 Action = Literal["decline", "refer", "flag"]
 ACTIONS: frozenset[str] = frozenset({"decline", "refer", "flag"})
@@ -144,13 +144,7 @@ class RuleHit:
 def load_rule_set(path: str | Path, catalogue: Catalogue | None = None) -> RuleSet:
     """Read a rule set from a TOML file (``name``, ``version``, ``[[rules]]`` tables)."""
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise RuleSetError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleSetError(f"invalid TOML: {exc}", path=path) from None
+    data = read_model_file(path, RuleSetError)
     try:
         rule_set = rule_set_from_mapping(data)
         if catalogue is not None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,10 +23,13 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from node.rules.errors import ScorecardError
-from node.rules.features import Catalogue
+from node.rules.features import Catalogue, fits
+from node.rules.model_file import read_model_file
 
 Grade = Literal["A", "B", "C", "D", "E"]
 Category = str | int | bool
+SCORE_DECIMALS = 6
+"""Scores are rounded to this many decimal places before clipping and grading."""
 DEFAULT_CUTOFFS: Mapping[str, float] = {"A": 85.0, "B": 75.0, "C": 65.0, "D": 55.0}
 """Lowest score of each grade; below D is E."""
 MISSING_LABEL = "missing"
@@ -162,14 +164,17 @@ class Scorecard:
 
     def score(self, features: Mapping[str, Any]) -> ScoreResult:
         contributions = [c.points_for(features.get(c.feature)) for c in self.characteristics]
-        raw = self.base + sum(c.points for c in contributions)
+        # Points are decimals written in the file: float error must not move a score across a
+        # cut-off (94.6 - 20 - 19.6 is 54.99999999999999, a D turned E), so 6 places.
+        raw = round(self.base + sum(c.points for c in contributions), SCORE_DECIMALS)
         return ScoreResult(score=min(100.0, max(0.0, float(raw))), contributions=contributions, raw=float(raw))
 
     def grade(self, score: float) -> Grade:
         return grade(score, self.cutoffs)
 
     def check_features(self, catalogue: Catalogue) -> None:
-        """Every scored feature declared; numeric bins only on numeric features."""
+        """Every scored feature declared; numeric bins only on numeric features; categorical
+        values of the feature's type (``"false"`` on a boolean would never match)."""
         for index, characteristic in enumerate(self.characteristics):
             feature = catalogue.get(characteristic.feature)
             key = f"characteristics[{index}].feature"
@@ -177,6 +182,13 @@ class Scorecard:
                 raise ScorecardError(f"unknown feature {characteristic.feature!r}", key=key)
             if feature.type == "string" and not characteristic.is_categorical:
                 raise ScorecardError(f"numeric bins on string feature {characteristic.feature!r}", key=key)
+            for at, bin_ in enumerate(characteristic.bins):
+                wrong = [v for v in bin_.values or () if not fits(feature, v)]
+                if wrong:
+                    raise ScorecardError(
+                        f"value {wrong[0]!r} is not a {feature.type} ({characteristic.feature!r} is)",
+                        key=f"characteristics[{index}].bins[{at}].values",
+                    )
 
 
 def grade(score: float, cutoffs: Mapping[str, float] = DEFAULT_CUTOFFS) -> Grade:
@@ -200,16 +212,11 @@ def check_cutoffs(cutoffs: Mapping[str, float]) -> None:
 def load_scorecard(path: str | Path, catalogue: Catalogue | None = None) -> Scorecard:
     """Read a scorecard from TOML; errors name the file and the key."""
     path = Path(path)
+    data = read_model_file(path, ScorecardError)
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
         scorecard = scorecard_from_mapping(data)
         if catalogue is not None:
             scorecard.check_features(catalogue)
-    except OSError as exc:
-        raise ScorecardError(f"cannot read: {exc.strerror or exc}", path=path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScorecardError(f"invalid TOML: {exc}", path=path) from None
     except ScorecardError as exc:
         raise ScorecardError(exc.message, path=path, key=exc.key) from None
     return scorecard

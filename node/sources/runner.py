@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from node.rules.features import CATALOGUE, fits
 from node.sources.base import (
     DataSource,
     FeatureValue,
@@ -40,7 +41,9 @@ def _elapsed_ms(start: float) -> float:
 
 
 def _checked_features(raw: object) -> dict[str, FeatureValue] | None:
-    """The features as a plain dict, or None when the provider returned something unusable."""
+    """The features as a plain dict, or None when the provider returned something unusable:
+    a value of the wrong type for a catalogued feature (``"3"`` for a count) would fail every
+    rule reading it, so the source counts as failed (degraded, the application referred)."""
     if not isinstance(raw, Mapping):
         return None
     features: dict[str, FeatureValue] = {}
@@ -48,6 +51,9 @@ def _checked_features(raw: object) -> dict[str, FeatureValue] | None:
         if not isinstance(key, str) or not isinstance(value, bool | int | float | str):
             return None
         if isinstance(value, float) and not math.isfinite(value):
+            return None
+        declared = CATALOGUE.get(key)
+        if declared is not None and not fits(declared, value):
             return None
         features[key] = value
     return features

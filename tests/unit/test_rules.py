@@ -146,7 +146,9 @@ def test_catalogue_rejects_unknown_features_and_mixed_types_at_load() -> None:
 def test_load_rule_set_checks_the_catalogue_with_file_and_rule(tmp_path: Path) -> None:
     path = one_rule_file(tmp_path, "registry_yeras < 1")
     assert load_rule_set(path).rules[0].when == "registry_yeras < 1"  # no catalogue: syntax only
-    with pytest.raises(RuleSetError, match=r"rules.toml: rule 'R_BAD': key 'when': line 1, column 1: unknown"):
+    with pytest.raises(
+        RuleSetError, match=r"rules.toml: rule 'R_BAD': key 'when': line 1, column 1 of the condition: unknown"
+    ):
         load_rule_set(path, CATALOGUE)
 
 

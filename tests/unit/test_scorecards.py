@@ -179,6 +179,20 @@ def test_file_errors_name_file_and_key(tmp_path: Path) -> None:
             "exactly A, B, C and D",
         ),
     }
+    cases[
+        'name = "t"\nbase = 0\n[[characteristics]]\nfeature = "registry_abnormal"\n'
+        'bins = [{ values = ["false"], points = 3 }]\n'
+    ] = (
+        "characteristics[0].bins[0].values",
+        "value 'false' is not a boolean",
+    )
+    cases[
+        'name = "t"\nbase = 0\n[[characteristics]]\nfeature = "applicant_kind"\n'
+        'bins = [{ values = ["company"], points = 3 }, { values = [1], points = 1 }]\n'
+    ] = (
+        "characteristics[0].bins[1].values",
+        "value 1 is not a string",
+    )
     for text, (key, fragment) in cases.items():
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ScorecardError, match=fragment) as caught:
@@ -188,6 +202,28 @@ def test_file_errors_name_file_and_key(tmp_path: Path) -> None:
     path.write_text("name = [", encoding="utf-8")
     with pytest.raises(ScorecardError, match="invalid TOML"):
         load_scorecard(path)
+    path.write_bytes('name = "信用"\nbase = 1\n'.encode("gbk"))  # a Chinese Windows editor's default
+    with pytest.raises(ScorecardError, match="must be UTF-8") as caught:
+        load_scorecard(path)
+    assert caught.value.path == str(path)
+    path.write_bytes(b"\xef\xbb\xbf" + 'name = "信用"\nbase = 1\n'.encode())  # a byte-order mark is fine
+    assert load_scorecard(path).name == "信用"
+
+
+def test_float_error_never_moves_a_score_across_a_cut_off() -> None:
+    """94.6 - 20 - 19.6 is 55 as written, 54.99999999999999 in floats: a D, not an E."""
+    card = scorecard_from_mapping(
+        {
+            "name": "c",
+            "base": 94.6,
+            "characteristics": [
+                {"feature": "registry_years", "bins": [{"upper": 100, "points": -20}]},
+                {"feature": "tax_annual", "bins": [{"upper": 1e12, "points": -19.6}]},
+            ],
+        }
+    )
+    result = card.score({"registry_years": 1, "tax_annual": 1})
+    assert (result.score, card.grade(result.score)) == (55.0, "D")
 
 
 WANG_CREDIT = {  # 老王家常菜 (seed 002): registry normal, 5 years, tax 30k, flows 120k/month…

@@ -11,6 +11,7 @@ import pytest
 from stdnum.cn import uscc
 
 from node.identity.normalise import normalise_phone, normalise_resident_id, normalise_uscc
+from node.rules.features import CATALOGUE, fits
 from node.sources import (
     SEED_PERSONAS_FILE,
     SOURCE_NAMES,
@@ -78,6 +79,15 @@ class Garbage(DataSource):
 
     async def fetch(self, request: SourceRequest) -> Mapping[str, FeatureValue]:
         return {"garbage_value": float("nan")}
+
+
+class Mistyped(DataSource):
+    """A provider handing a catalogued count over as text: every rule reading it would fail."""
+
+    name = "bureau"
+
+    async def fetch(self, request: SourceRequest) -> Mapping[str, FeatureValue]:
+        return {"bureau_overdue_count": "3", "bureau_queries_3m": 1}
 
 
 # --- simulators --------------------------------------------------------------------------------
@@ -348,3 +358,13 @@ async def test_stage1_hub_failure_is_reported_not_raised() -> None:
         [TaxSimulator(FAST)], company(1), hub_slow(), deadlines={}, default_deadline=1.0, extra_deadline=0.05
     )
     assert isinstance(late.extra_error, TimeoutError) and late.outcomes[0].ok
+
+
+async def test_a_value_of_the_wrong_type_for_its_feature_fails_the_source() -> None:
+    """``"3"`` for a count (or a bool for a number, a number for a bool) is refused where it
+    arrives, as a failed source (the application refers), not at rule evaluation as an error."""
+    [outcome] = await run([Mistyped()], LAO_WANG.request())
+    assert (outcome.status, outcome.detail, outcome.features) == ("error", "INVALID_FEATURES", {})
+    assert fits(CATALOGUE["registry_abnormal"], False) and not fits(CATALOGUE["registry_abnormal"], 0)
+    assert fits(CATALOGUE["tax_annual"], 3) and fits(CATALOGUE["tax_annual"], 3.5)
+    assert not fits(CATALOGUE["tax_annual"], True) and not fits(CATALOGUE["bureau_overdue_count"], 3.0)
