@@ -103,7 +103,14 @@ class NodeConfig:
     """Customer managers and due-diligence checklists (default: node/managers.toml)."""
 
     rules_file: str = ""
-    """Rule set TOML (default: node/rules/default_rules.toml)."""
+    """Rule set TOML (default: node/rules/default_rules.toml). SIGHUP reads it again."""
+
+    antifraud_scorecard_file: str = ""
+    """Anti-fraud scorecard TOML (default: node/rules/antifraud_scorecard.toml). SIGHUP reads it again."""
+
+    credit_scorecard_file: str = ""
+    """Credit scorecard TOML, with its grade cut-offs (default: node/rules/credit_scorecard.toml).
+    SIGHUP reads it again."""
 
     scenario_file: str = ""
     """Simulator scenario overrides (e.g. node/sources/scenarios/seed_personas.toml)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,13 @@ from node.origination.consortium_check import ConsortiumCheck, consent_key
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
 from node.origination.products import load_products
-from node.origination.risk import RiskModel
+from node.origination.risk import (
+    DEFAULT_ANTIFRAUD_SCORECARD,
+    DEFAULT_CREDIT_SCORECARD,
+    DEFAULT_RULES,
+    RiskModel,
+    load_rules,
+)
 from node.origination.roles import RoleInterceptor
 from node.origination.service import LoanServicer
 from node.origination.store import NodeStore
@@ -51,6 +58,8 @@ from node.outbox import Outbox
 from node.outbox.drainer import Drainer
 from node.outbox.retry import Backoff
 from node.outbox.service import OutboxServicer
+from node.rules.features import CATALOGUE
+from node.rules.scorecard import load_scorecard
 from node.screening import OriginationServicer
 from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
@@ -170,6 +179,29 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
     return PostLoan(records, batch, alerts, AlertConsumer(engine.hub, alerts), Dispositions(engine, actions))
 
 
+def load_risk_model(config: NodeConfig) -> RiskModel:
+    """The rule set and both scorecards the settings name (the shipped ones by default), each
+    error naming its setting: at start, and again on SIGHUP."""
+    with setting_file("rules_file", config.rules_file):
+        rules = load_rules(config.rules_file or DEFAULT_RULES)
+    with setting_file("antifraud_scorecard_file", config.antifraud_scorecard_file):
+        anti_fraud = load_scorecard(config.antifraud_scorecard_file or DEFAULT_ANTIFRAUD_SCORECARD, CATALOGUE)
+    with setting_file("credit_scorecard_file", config.credit_scorecard_file):
+        credit = load_scorecard(config.credit_scorecard_file or DEFAULT_CREDIT_SCORECARD, CATALOGUE)
+    model = RiskModel(rules, anti_fraud, credit)
+    log.info("risk model loaded", extra={"fields": {"models": model.version, "rules": len(rules.rules)}})
+    return model
+
+
+def reload_risk_model(config: NodeConfig, engine: Origination) -> None:
+    """SIGHUP: the files are read again and the new model takes the next application; files
+    that do not load change nothing (the running model stays, the error is logged)."""
+    try:
+        engine.risk = load_risk_model(config)
+    except ConfigError as error:
+        log.error("risk model not reloaded: the running one stays", extra={"fields": {"error": str(error)}})
+
+
 def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: Clock) -> Origination:
     """The origination engine with everything it loads at start (a bad file stops the node here,
     with one line naming its setting)."""
@@ -185,8 +217,7 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: 
             },
             config.scenario_file or None,
         )
-    with setting_file("rules_file", config.rules_file):
-        risk = RiskModel.load(config.rules_file) if config.rules_file else RiskModel.load()
+    risk = load_risk_model(config)
     with setting_file("products_file", config.products_file):
         products = load_products(config.products_file) if config.products_file else load_products()
     with setting_file("managers_file", config.managers_file):
@@ -406,7 +437,15 @@ async def _monitor_periodically(batch: MonitoringBatch, clock: Clock, interval: 
 
 
 async def run_node(config: NodeConfig) -> None:
+    """Serves until SIGTERM/SIGINT (``lianfang node serve``). SIGHUP reads the rule set and
+    scorecards again (a SIGHUP while starting is applied once the node is up)."""
+    loop = asyncio.get_running_loop()
+    asked: list[bool] = []
+    loop.add_signal_handler(signal.SIGHUP, asked.append, True)
     node = await start_node(config)
+    loop.add_signal_handler(signal.SIGHUP, reload_risk_model, config, node.engine)
+    if asked:
+        reload_risk_model(config, node.engine)
     try:
         await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
     finally:

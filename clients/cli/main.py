@@ -277,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     hub_purge.set_defaults(run=_hub_purge)
 
     node = nouns.add_parser("node", help="a member node").add_subparsers(dest="verb", required=True)
-    node_serve = node.add_parser("serve", help="serve the node API until SIGTERM")
+    node_serve = node.add_parser(
+        "serve",
+        help="serve the node API until SIGTERM",
+        description="Serves the node API until SIGTERM. SIGHUP reads the rule set and scorecards again "
+        "(rules_file, antifraud_scorecard_file, credit_scorecard_file); files that do not load change nothing.",
+    )
     node_serve.add_argument("--config", help="TOML file with a [node] table (env LIANFANG_NODE_* overrides)")
     node_serve.add_argument("--listen", help="host:port (default 127.0.0.1:7444)")
     node_serve.add_argument("--hub", help="hub host:port")

@@ -14,6 +14,14 @@ from node.rules.model import RuleHit, load_rule_set
 from node.rules.scorecard import Scorecard, load_scorecard
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+DEFAULT_RULES = RULES_DIR / "default_rules.toml"
+DEFAULT_ANTIFRAUD_SCORECARD = RULES_DIR / "antifraud_scorecard.toml"
+DEFAULT_CREDIT_SCORECARD = RULES_DIR / "credit_scorecard.toml"
+
+
+def load_rules(path: str | Path = DEFAULT_RULES) -> CompiledRuleSet:
+    """A rule set file, checked against the feature catalogue and compiled."""
+    return compile_rule_set(load_rule_set(path, CATALOGUE), CATALOGUE)
 
 
 @dataclass(frozen=True)
@@ -33,12 +41,13 @@ class RiskModel:
     @classmethod
     def load(
         cls,
-        rules_file: str | Path = RULES_DIR / "default_rules.toml",
-        anti_fraud_file: str | Path = RULES_DIR / "antifraud_scorecard.toml",
-        credit_file: str | Path = RULES_DIR / "credit_scorecard.toml",
+        rules_file: str | Path = DEFAULT_RULES,
+        anti_fraud_file: str | Path = DEFAULT_ANTIFRAUD_SCORECARD,
+        credit_file: str | Path = DEFAULT_CREDIT_SCORECARD,
     ) -> RiskModel:
-        rules = compile_rule_set(load_rule_set(rules_file, CATALOGUE), CATALOGUE)
-        return cls(rules, load_scorecard(anti_fraud_file, CATALOGUE), load_scorecard(credit_file, CATALOGUE))
+        return cls(
+            load_rules(rules_file), load_scorecard(anti_fraud_file, CATALOGUE), load_scorecard(credit_file, CATALOGUE)
+        )
 
     @property
     def version(self) -> str:

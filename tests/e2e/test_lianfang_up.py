@@ -26,6 +26,7 @@ from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 
 from clients.credentials import load_private_key
 from clients.node import staff_signer
+from node.origination.risk import DEFAULT_RULES
 from runtime.tls import channel_credentials
 
 LAUNCHER = """
@@ -43,6 +44,7 @@ category = "bank"
 
 [node]
 source_latency_ms = 0.0
+rules_file = "{rules}"
 """
 
 
@@ -83,7 +85,9 @@ def _read_until_ready(proc: subprocess.Popen[str], timeout: float) -> list[str]:
 def launched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launched]:
     folder = tmp_path_factory.mktemp("up")
     config = folder / "consortium.toml"
-    config.write_text(LAUNCHER)
+    rules = folder / "rules.toml"
+    rules.write_text(DEFAULT_RULES.read_text(encoding="utf-8"), encoding="utf-8")
+    config.write_text(LAUNCHER.replace("{rules}", str(rules)))
     env = {k: v for k, v in os.environ.items() if k != "LIANFANG_HUB_STORE"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "clients.cli.main", "up", "--config", str(config), "--state-dir", str(folder / "state")],
@@ -181,6 +185,38 @@ def test_the_printed_commands_work_as_printed(launched: Launched) -> None:
                 ("lender-a", "MEMBER_STATUS_ACTIVE"),
                 ("lender-b", "MEMBER_STATUS_ACTIVE"),
             }
+
+
+def test_sighup_reloads_the_node_s_rules_and_a_bad_file_changes_nothing(launched: Launched) -> None:
+    """SIGHUP to a node reads its rule set and scorecards again (it used to end the node, and
+    with it the whole launch); a file that does not load leaves the running model answering."""
+    pid, log = launched.children["lender-a"][2], launched.state / "logs" / "lender-a.log"
+    rules = launched.state.parent / "rules.toml"
+    shipped = rules.read_text(encoding="utf-8")
+
+    def after_sighup(marker: str) -> dict[str, object]:
+        seen = len(log.read_text(encoding="utf-8").splitlines())
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for line in log.read_text(encoding="utf-8").splitlines()[seen:]:
+                if marker in line:
+                    entry: dict[str, object] = json.loads(line)
+                    return entry
+            time.sleep(0.1)
+        pytest.fail(f"no {marker!r} in {log} after SIGHUP")
+
+    try:
+        rules.write_text(shipped.replace('version = "2025.06.1"', 'version = "2099.01"', 1), encoding="utf-8")
+        loaded = after_sighup("risk model loaded")
+        assert "sme-prescreen@2099.01" in str(loaded["models"])
+        rules.write_text("[[rules]]\nid = ", encoding="utf-8")
+        refused = after_sighup("risk model not reloaded")
+        assert "rules_file" in str(refused["error"]) and "invalid TOML" in str(refused["error"])
+        assert _alive(pid) and launched.proc.poll() is None
+        assert _screen(launched, "lender-a", "up-a-after-hup").consortium.newly_recorded
+    finally:
+        rules.write_text(shipped, encoding="utf-8")
 
 
 def test_sigterm_stops_every_child(launched: Launched) -> None:  # last: it ends the consortium

@@ -15,6 +15,8 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from clients.node import NodeClient
+from node.origination.risk import DEFAULT_CREDIT_SCORECARD
+from node.server import reload_risk_model
 from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
@@ -603,3 +605,35 @@ async def test_signing_codes_are_rationed(bank) -> None:  # type: ignore[no-unty
     assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED and "10 signing codes sent today" in err.value.message
     clock.advance(86_400)
     assert (await customer.send_signing_code(view.application_id)).sent_to == "+86 158****2306"
+
+
+async def test_a_reloaded_credit_scorecard_decides_the_next_application(tmp_path: Path) -> None:
+    """What SIGHUP does (``reload_risk_model``): the files are read again and the next decision
+    is made, and recorded, by the new models; files that do not load leave the running ones."""
+    credit = tmp_path / "credit.toml"
+    shipped = DEFAULT_CREDIT_SCORECARD.read_text(encoding="utf-8")
+    credit.write_text(shipped, encoding="utf-8")
+    c = await start_local_consortium(
+        tmp_path / "c",
+        ["lender-a"],
+        source_latency_ms=0,
+        scenario_file=SEED_PERSONAS_FILE,
+        node_options={"credit_scorecard_file": str(credit)},
+    )
+    try:
+        a = c.members["lender-a"]
+        customer = a.as_role("customer", "wang-jianguo")
+        first = (await customer.submit_application(application(LAO_WANG, "lw-r1"))).decision
+        assert (first.grade, first.rule_set_version.split()[-1]) == ("B", "sme-credit@2025.06.1")
+        stricter = shipped.replace("B = 75", "B = 80", 1).replace('version = "2025.06.1"', 'version = "2099.01"', 1)
+        credit.write_text(stricter, encoding="utf-8")
+        reload_risk_model(a.config, a.node.engine)
+        second = (await customer.submit_application(application(LAO_WANG, "lw-r2"))).decision
+        assert (second.credit_score, second.grade) == (78, "C")
+        assert second.rule_set_version.split()[-1] == "sme-credit@2099.01"
+        credit.write_text("[grades]\nA = 'x'\n", encoding="utf-8")
+        reload_risk_model(a.config, a.node.engine)
+        third = (await customer.submit_application(application(LAO_WANG, "lw-r3"))).decision
+        assert (third.grade, third.rule_set_version) == ("C", second.rule_set_version)
+    finally:
+        await c.stop()
