@@ -46,7 +46,9 @@ class HubMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry  # also the hub's per-RPC counters (runtime.metrics.RpcMetrics)
         self.answers = Counter(
-            "lianfang_hub_check_answers_total", "Applications answered by Check or BatchCheck.", registry=registry
+            "lianfang_hub_check_answers_total",
+            "Applications answered by Check or BatchCheck (a resent Check is counted once).",
+            registry=registry,
         )
         self.stacking_hits = Counter(
             "lianfang_hub_stacking_hits_total",
@@ -85,8 +87,12 @@ class HubMetrics:
         self._children: dict[tuple[int, tuple[str, ...]], Counter] = {}
 
     def observe(self, answer: consortium_pb2.CheckResponse) -> None:
-        """Counts one answer. Children of the labelled counters are looked up once per label
-        value (``labels()`` validates and locks on every call: this runs on every Check)."""
+        """Counts one answer to a new application: a resent Check (``newly_recorded`` false) is
+        answered again but not counted again, or client retries would inflate every hit rate.
+        Children of the labelled counters are looked up once per label value (``labels()``
+        validates and locks on every call: this runs on every Check)."""
+        if not answer.newly_recorded:
+            return
         self.answers.inc()
         stacked: set[int] = set()
         for reason in answer.reasons:

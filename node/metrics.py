@@ -22,16 +22,17 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from lianfang.v1 import consortium_pb2, keys_pb2, node_pb2
+from lianfang.v1 import consortium_pb2, keys_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from clients.circuit import CLOSED, CircuitBreaker
+from node.origination.decision import Decision
+from node.outbox.retry import OUTAGE
 from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
 
 PROBE_SECONDS = 5.0
 HUB_SERVICE = consortium_pb2.DESCRIPTOR.services_by_name["ConsortiumService"].full_name
 KEY_SERVICE = keys_pb2.DESCRIPTOR.services_by_name["KeyService"].full_name
-_SUBMIT = "/lianfang.v1.LoanService/SubmitApplication"
 _SCREEN = "/lianfang.v1.OriginationService/Screen"
 
 
@@ -81,6 +82,12 @@ class NodeMetrics:
         if breaker is not None:
             self.circuit_open.set_function(lambda: float(breaker.state != CLOSED))
 
+    def count_decision(self, decision: Decision) -> None:
+        """One stage-1 decision just made (``Origination.on_decision``)."""
+        self.decisions.labels(decision.outcome).inc()
+        if "HUB_UNAVAILABLE" in decision.reasons:
+            self.hub_unavailable.labels("SubmitApplication").inc()
+
     def interceptor(self) -> DecisionInterceptor:
         return DecisionInterceptor(self)
 
@@ -111,30 +118,27 @@ class NodeMetrics:
 
 
 class DecisionInterceptor(UnaryWrappingInterceptor):
-    """Counts decisions from SubmitApplication answers and hub outages from Screen answers."""
+    """Counts hub outages from Screen's failures: the hub unreachable, or silent past the
+    deadline (the outage codes the circuit breaker counts too). Decisions are counted where
+    they are made (``NodeMetrics.count_decision``): a resent SubmitApplication answers the
+    decision already made, which is not another one."""
 
     def __init__(self, metrics: NodeMetrics) -> None:
         self.metrics = metrics
 
     def wrapper(self, method: str) -> Wrapper | None:
-        if method not in (_SUBMIT, _SCREEN):
+        if method != _SCREEN:
             return None
-        m = self.metrics
-        name = method.rsplit("/", 1)[-1]
+        outages = self.metrics.hub_unavailable.labels("Screen")
 
         def around(behavior: Behavior) -> Behavior:
             async def counted(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 try:
-                    response = await behavior(request, context)
+                    return await behavior(request, context)
                 except Exception as error:
-                    if getattr(error, "code", None) is grpc.StatusCode.UNAVAILABLE:
-                        m.hub_unavailable.labels(name).inc()
+                    if getattr(error, "code", None) in OUTAGE:
+                        outages.inc()
                     raise
-                if isinstance(response, node_pb2.ApplicationView) and response.decision.outcome:
-                    m.decisions.labels(response.decision.outcome).inc()
-                    if "HUB_UNAVAILABLE" in response.decision.reasons:
-                        m.hub_unavailable.labels(name).inc()
-                return response
 
             return counted
 

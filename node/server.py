@@ -352,6 +352,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
     )
     node.drainer = build_drainer(config, engine, clock)
     node.background.append(asyncio.create_task(node.drainer.run()))
+    engine.on_decision = node_metrics.count_decision
     node_metrics.watch_outbox(engine.outbox.depth, engine.outbox.dead, engine.consortium.gate.breaker)
     node_metrics.hub_alerts_lost.set_function(lambda: float(post_loan.alerts.lost))
     if config.watch_alerts:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from node.origination import states
 from node.origination.application_check import KIND_NAMES, validate_application
 from node.origination.consortium_check import ConsortiumCheck, check_request, should_queue, stage1_limits
 from node.origination.consortium_features import consortium_features
-from node.origination.decision import APPROVE, DECLINE, DUE_DILIGENCE, REFER, stage1_decision
+from node.origination.decision import APPROVE, DECLINE, DUE_DILIGENCE, REFER, Decision, stage1_decision
 from node.origination.disbursement import Disbursement
 from node.origination.due_diligence import FieldTeam, score_findings, validate_findings
 from node.origination.limits import collateral_cap, round_down
@@ -99,6 +100,7 @@ class Origination(Disbursement):
         self.consortium, self.outbox = consortium, outbox
         self.sms = sms if sms is not None else RecordingSmsChannel(PostLoanRecords(store))
         self._locks = KeyedLocks()  # calls changing one application across hub round trips: one at a time
+        self.on_decision: Callable[[Decision], None] | None = None  # each stage-1 decision made (metrics)
 
     # -- stage 1 ------------------------------------------------------------------------------
     async def submit(
@@ -237,6 +239,8 @@ class Origination(Disbursement):
             {"name": o.name, "status": o.status, "reason_code": o.reason_code, "elapsed_ms": round(o.elapsed_ms, 1)}
             for o in stage1.outcomes
         ]
+        if self.on_decision is not None:
+            self.on_decision(decision)
         app.features = {k: v for k, v in features.items() if not k.startswith("cs_") or v}
         app.decision = asdict(decision)
         if stage1.extra is not None:

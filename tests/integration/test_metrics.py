@@ -120,6 +120,8 @@ async def test_hub_counts_stacking_marker_and_ring_hits(consortium: LocalConsort
     second = await b.check_request(check_request("m-b-1", rid(7), phone(7)))  # same person, other lender
     assert {r.code for r in second.reasons} >= {"STACKING_PHONE_1H", "BLACKLIST_SUSPECT"}
     assert second.HasField("ring")
+    resent = await b.check_request(check_request("m-b-1", rid(7), phone(7)))  # a client's retry: counted once
+    assert not resent.newly_recorded and resent.reasons == second.reasons
     moved = growth(before, await scrape_async(hub_port(c)))
 
     assert moved("lianfang_hub_check_answers_total") == 2
@@ -167,14 +169,17 @@ async def test_node_counts_decisions_and_sees_the_hub(consortium: LocalConsortiu
     c = consortium
     member = c.members["lender-a"]
     before = await scrape_async(node_port(c, "lender-a"))
-    view = await member.as_role("customer", "lao-wang").submit_application(application(LAO_WANG, "m-lw-1"))
+    customer = member.as_role("customer", "lao-wang")
+    view = await customer.submit_application(application(LAO_WANG, "m-lw-1"))
     assert view.decision.outcome  # approve, decline, refer or due_diligence
+    again = await customer.submit_application(application(LAO_WANG, "m-lw-1"))  # a resend: no new decision
+    assert again.application_id == view.application_id
     after = await scrape_async(node_port(c, "lender-a"))
     name = "lianfang_node_decisions_total"
     assert value(after, name, outcome=view.decision.outcome) - value(before, name, outcome=view.decision.outcome) == 1
     method = {"grpc_type": "unary", "grpc_service": "lianfang.v1.LoanService", "grpc_method": "SubmitApplication"}
     handled = "grpc_server_handled_total"
-    assert value(after, handled, **method, grpc_code="OK") - value(before, handled, **method, grpc_code="OK") == 1
+    assert value(after, handled, **method, grpc_code="OK") - value(before, handled, **method, grpc_code="OK") == 2
     for _ in range(100):  # the probe's first answer comes in shortly after the node starts
         if value(await scrape_async(node_port(c, "lender-a")), "lianfang_node_dependency_up", dependency="hub") == 1:
             break
