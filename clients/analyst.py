@@ -38,7 +38,7 @@ class AnalystClient(RpcClient):
             request.ring_id = ring_id
         elif application:
             request.application = application
-        return await self._call(self._stub.GetRing, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.GetRing, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def list_rings(
         self,
@@ -60,7 +60,7 @@ class AnalystClient(RpcClient):
                 stamp = Timestamp()
                 stamp.FromNanoseconds(int(value * 1e9))
                 getattr(request, field).CopyFrom(stamp)
-        return await self._call(self._stub.ListRings, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.ListRings, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def neighbourhood(
         self,
@@ -76,7 +76,9 @@ class AnalystClient(RpcClient):
         request = consortium_pb2.GetNeighbourhoodRequest(
             entity=entity, hops=hops, limits=_limits(max_nodes, max_edges), expand_hub_tokens=expand_hub_tokens
         )
-        response = await self._call(self._stub.GetNeighbourhood, request, timeout=timeout, metadata=metadata)
+        response = await self._call(
+            self._stub.GetNeighbourhood, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
         return response.graph
 
     async def find_path(
@@ -92,7 +94,7 @@ class AnalystClient(RpcClient):
         request = consortium_pb2.FindPathRequest(
             source=source, target=target, max_hops=max_hops, through_hub_tokens=through_hub_tokens
         )
-        return await self._call(self._stub.FindPath, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.FindPath, request, timeout=timeout, metadata=metadata, idempotent=True)
 
     async def export(
         self,
@@ -114,4 +116,4 @@ class AnalystClient(RpcClient):
             request.ring_id = ring_id
         elif entity:
             request.entity = entity
-        return await self._call(self._stub.ExportSubgraph, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.ExportSubgraph, request, timeout=timeout, metadata=metadata, idempotent=True)

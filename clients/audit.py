@@ -29,27 +29,36 @@ class AuditClient(RpcClient):
         self, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> audit_pb2.SignedTreeHead:
         return await self._call(
-            self._stub.GetTreeHead, audit_pb2.GetTreeHeadRequest(), timeout=timeout, metadata=metadata
+            self._stub.GetTreeHead, audit_pb2.GetTreeHeadRequest(), timeout=timeout, metadata=metadata, idempotent=True
         )
 
     async def consistency(
         self, old_size: int, tree_size: int = 0, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> audit_pb2.GetConsistencyProofResponse:
         request = audit_pb2.GetConsistencyProofRequest(old_size=old_size, tree_size=tree_size)
-        return await self._call(self._stub.GetConsistencyProof, request, timeout=timeout, metadata=metadata)
+        return await self._call(
+            self._stub.GetConsistencyProof, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
 
     async def inclusion(
         self, leaf_index: int, tree_size: int = 0, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> audit_pb2.GetInclusionProofResponse:
         request = audit_pb2.GetInclusionProofRequest(leaf_index=leaf_index, tree_size=tree_size)
-        return await self._call(self._stub.GetInclusionProof, request, timeout=timeout, metadata=metadata)
+        return await self._call(
+            self._stub.GetInclusionProof, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
 
     async def entries(
         self, start: int, count: int, *, timeout: float | None = None, metadata: Metadata | None = None
     ) -> list[bytes]:
         request = audit_pb2.GetEntriesRequest(start=start, count=count)
         response = await self._call(
-            self._stub.GetEntries, request, timeout=timeout, metadata=metadata, signer=self._entries_signer
+            self._stub.GetEntries,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+            signer=self._entries_signer,
+            idempotent=True,
         )
         return list(response.entries)
 
@@ -58,7 +67,9 @@ class AuditClient(RpcClient):
     ) -> audit_pb2.ListQueriesOnMyDataResponse:
         """How often other members, by category, queried identifiers this member contributed."""
         request = audit_pb2.ListQueriesOnMyDataRequest()
-        return await self._call(self._stub.ListQueriesOnMyData, request, timeout=timeout, metadata=metadata)
+        return await self._call(
+            self._stub.ListQueriesOnMyData, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
 
     async def subject_access(
         self,
@@ -72,7 +83,7 @@ class AuditClient(RpcClient):
         ``request_ref``: a digest of the member's reference of the subject's request (required:
         the hub answers only a subject's own request)."""
         request = audit_pb2.SubjectAccessRequest(tokens=tokens, request_ref=request_ref)
-        return await self._call(self._stub.SubjectAccess, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.SubjectAccess, request, timeout=timeout, metadata=metadata, idempotent=True)
 
 
 class AuditFailure(Exception):

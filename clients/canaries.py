@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from lianfang.v1 import canaries_pb2, canaries_pb2_grpc, common_pb2
 
-from clients.rpc import RpcClient
+from clients.rpc import Metadata, RpcClient
 
 
 class CanaryClient(RpcClient):
@@ -14,10 +14,21 @@ class CanaryClient(RpcClient):
         super().__init__(channel, signer, default_timeout=default_timeout)
         self._stub = canaries_pb2_grpc.CanaryServiceStub(channel)
 
-    async def plant(self, tokens: Sequence[common_pb2.Token], label: str) -> int:
+    async def plant(
+        self,
+        tokens: Sequence[common_pb2.Token],
+        label: str,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> int:
         request = canaries_pb2.PlantCanariesRequest(tokens=tokens, label=label)
-        return (await self._call(self._stub.PlantCanaries, request, timeout=None, metadata=None)).planted
+        return (await self._call(self._stub.PlantCanaries, request, timeout=timeout, metadata=metadata)).planted
 
-    async def alerts(self) -> canaries_pb2.ListCanaryAlertsResponse:
+    async def alerts(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> canaries_pb2.ListCanaryAlertsResponse:
         request = canaries_pb2.ListCanaryAlertsRequest()
-        return await self._call(self._stub.ListCanaryAlerts, request, timeout=None, metadata=None)
+        return await self._call(
+            self._stub.ListCanaryAlerts, request, timeout=timeout, metadata=metadata, idempotent=True
+        )

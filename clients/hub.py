@@ -383,14 +383,15 @@ class AdminClient(RpcClient):
         hub receives only the wrapped blobs, and the key's check (``key_check``)."""
         from clients.key_epochs import key_check, wrap_key
 
-        known = await self.list_key_epochs(timeout=timeout, metadata=metadata)
+        deadline = self.deadline(timeout)
+        known = await self.list_key_epochs(timeout=self.time_left(deadline), metadata=metadata)
         check = key_check(key)
         reused = [e.epoch for e in known.epochs if e.key_check == check]
         if reused:
             raise ValueError(f"that is key epoch {reused[0]}'s key: a new epoch needs a new key")
         wrapped = {k.member_id: wrap_key(key, epoch, k.member_id, k.public_key) for k in known.encryption_keys}
         request = consortium_pb2.CreateKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped, key_check=check)
-        return await self._call(self._stub.CreateKeyEpoch, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.CreateKeyEpoch, request, timeout=self.time_left(deadline), metadata=metadata)
 
     async def grant_key_epoch(
         self,
@@ -406,7 +407,8 @@ class AdminClient(RpcClient):
         ``NothingToGrant`` when there is nobody to give it to."""
         from clients.key_epochs import NothingToGrant, WrongEpochKey, key_check, wrap_key
 
-        known = await self.list_key_epochs(timeout=timeout, metadata=metadata)
+        deadline = self.deadline(timeout)
+        known = await self.list_key_epochs(timeout=self.time_left(deadline), metadata=metadata)
         info = next((e for e in known.epochs if e.epoch == epoch), None)
         if info is not None and info.key_check and info.key_check != key_check(key):
             raise WrongEpochKey(f"that is not key epoch {epoch}'s key (its key check differs)")
@@ -419,7 +421,7 @@ class AdminClient(RpcClient):
             raise ValueError(f"no encryption key registered for an ACTIVE member named {', '.join(missing)}")
         wrapped = {m: wrap_key(key, epoch, m, public[m]) for m in to}
         request = consortium_pb2.GrantKeyEpochRequest(epoch=epoch, wrapped_keys=wrapped)
-        return await self._call(self._stub.GrantKeyEpoch, request, timeout=timeout, metadata=metadata)
+        return await self._call(self._stub.GrantKeyEpoch, request, timeout=self.time_left(deadline), metadata=metadata)
 
     async def retire_key_epoch(
         self, epoch: int, *, timeout: float | None = None, metadata: Metadata | None = None

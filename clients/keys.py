@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from lianfang.v1 import keys_pb2, keys_pb2_grpc
 
 from clients.credentials import KEYS_AUDIENCE, JwtSigner
-from clients.rpc import RpcClient
+from clients.rpc import Metadata, RpcClient
 
 
 def key_service_signer(signer: JwtSigner, scope: str) -> JwtSigner:
@@ -22,32 +22,48 @@ class KeyServiceClient(RpcClient):
         super().__init__(channel, signer, default_timeout=default_timeout)
         self._stub = keys_pb2_grpc.KeyServiceStub(channel)
 
-    async def evaluate(self, blinded: Sequence[bytes], *, timeout: float | None = None) -> keys_pb2.EvaluateResponse:
+    async def evaluate(
+        self, blinded: Sequence[bytes], *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> keys_pb2.EvaluateResponse:
         request = keys_pb2.EvaluateRequest(blinded_elements=blinded)
-        return await self._call(self._stub.Evaluate, request, timeout=timeout, metadata=None)
+        return await self._call(self._stub.Evaluate, request, timeout=timeout, metadata=metadata)
 
-    async def public_keys(self, *, timeout: float | None = None) -> list[keys_pb2.KeyEpoch]:
-        response = await self._call(
-            self._stub.GetPublicKeys, keys_pb2.GetPublicKeysRequest(), timeout=timeout, metadata=None
-        )
+    async def public_keys(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[keys_pb2.KeyEpoch]:
+        request = keys_pb2.GetPublicKeysRequest()
+        response = await self._call(self._stub.GetPublicKeys, request, timeout=timeout, metadata=metadata)
         return list(response.epochs)
 
-    async def rotate(self) -> keys_pb2.KeyEpoch:
-        response = await self._call(self._stub.RotateKey, keys_pb2.RotateKeyRequest(), timeout=None, metadata=None)
-        return response.epoch
+    async def rotate(self, *, timeout: float | None = None, metadata: Metadata | None = None) -> keys_pb2.KeyEpoch:
+        request = keys_pb2.RotateKeyRequest()
+        return (await self._call(self._stub.RotateKey, request, timeout=timeout, metadata=metadata)).epoch
 
-    async def activate(self, epoch: int) -> keys_pb2.KeyEpoch:
+    async def activate(
+        self, epoch: int, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> keys_pb2.KeyEpoch:
         request = keys_pb2.ChangeEpochRequest(epoch=epoch)
-        return (await self._call(self._stub.ActivateEpoch, request, timeout=None, metadata=None)).epoch
+        return (await self._call(self._stub.ActivateEpoch, request, timeout=timeout, metadata=metadata)).epoch
 
-    async def retire(self, epoch: int) -> keys_pb2.KeyEpoch:
+    async def retire(
+        self, epoch: int, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> keys_pb2.KeyEpoch:
         request = keys_pb2.ChangeEpochRequest(epoch=epoch)
-        return (await self._call(self._stub.RetireEpoch, request, timeout=None, metadata=None)).epoch
+        return (await self._call(self._stub.RetireEpoch, request, timeout=timeout, metadata=metadata)).epoch
 
-    async def audit(self, member_id: str = "", limit: int = 100) -> keys_pb2.ListEvaluationAuditResponse:
+    async def audit(
+        self,
+        member_id: str = "",
+        limit: int = 100,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> keys_pb2.ListEvaluationAuditResponse:
         request = keys_pb2.ListEvaluationAuditRequest(member_id=member_id, limit=limit)
-        return await self._call(self._stub.ListEvaluationAudit, request, timeout=None, metadata=None)
+        return await self._call(self._stub.ListEvaluationAudit, request, timeout=timeout, metadata=metadata)
 
-    async def rekey_delta(self, from_epoch: int, to_epoch: int) -> keys_pb2.GetRekeyDeltaResponse:
+    async def rekey_delta(
+        self, from_epoch: int, to_epoch: int, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> keys_pb2.GetRekeyDeltaResponse:
         request = keys_pb2.GetRekeyDeltaRequest(from_epoch=from_epoch, to_epoch=to_epoch)
-        return await self._call(self._stub.GetRekeyDelta, request, timeout=None, metadata=None)
+        return await self._call(self._stub.GetRekeyDelta, request, timeout=timeout, metadata=metadata)

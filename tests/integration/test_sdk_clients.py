@@ -1,0 +1,79 @@
+"""The typed SDK clients as a member's engineer uses them without the CLI: every public call
+takes keyword-only ``timeout`` and ``metadata``; ``timeout`` bounds the whole method (0 means
+now, not the default); reads fail over between hub replicas; ``async with`` closes the channel."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import grpc
+import pytest
+
+from clients.analyst import AnalystClient
+from clients.audit import AuditClient
+from clients.canaries import CanaryClient
+from clients.channel import open_channel
+from clients.credentials import JwtSigner, load_private_key
+from clients.demo.consortium import start_local_consortium
+from clients.errors import LianfangRpcError
+from clients.hub import AdminClient, HubClient
+from clients.keys import KeyServiceClient
+from clients.node import NodeClient
+from clients.rpc import RpcClient
+from tests.support.redis_process import free_port
+
+CLIENTS = [HubClient, AdminClient, AnalystClient, AuditClient, CanaryClient, KeyServiceClient, NodeClient]
+
+
+@pytest.mark.parametrize("client", CLIENTS, ids=lambda c: c.__name__)
+def test_every_call_takes_keyword_only_timeout_and_metadata(client: type[RpcClient]) -> None:
+    calls = [
+        (name, inspect.signature(fn))
+        for name, fn in inspect.getmembers(client, inspect.iscoroutinefunction)
+        if not name.startswith("_") and name != "close" and fn.__qualname__.startswith(client.__name__ + ".")
+    ]
+    assert calls, client
+    for name, signature in calls:
+        kinds = {p.name: p.kind for p in signature.parameters.values()}
+        wanted = {"timeout": inspect.Parameter.KEYWORD_ONLY, "metadata": inspect.Parameter.KEYWORD_ONLY}
+        assert {k: kinds.get(k) for k in wanted} == wanted, f"{client.__name__}.{name}{signature}"
+
+
+async def test_reads_fail_over_timeouts_bound_methods_and_clients_close(tmp_path: Path) -> None:
+    c = await start_local_consortium(tmp_path / "c", ["lender-a"])
+    try:
+        dead = f"localhost:{free_port()}"  # a replica that is down: nothing listens there
+        admin_key = load_private_key(tmp_path / "c" / "keys" / "admin.pem")
+        analyst_key = load_private_key(tmp_path / "c" / "keys" / "analyst.pem")
+
+        def replicas(subject: str) -> grpc.aio.Channel:
+            cert = c.ca.issue_client(subject)
+            return open_channel(
+                f"{c.hub_address},{dead}", ca_file=c.ca.ca_file, cert_file=cert.cert_file, key_file=cert.key_file
+            )
+
+        async with (
+            AnalystClient(replicas("analyst/demo"), JwtSigner("analyst/demo", analyst_key)) as analyst,
+            AuditClient(replicas("admin/demo"), JwtSigner("admin/demo", admin_key)) as audit,
+        ):
+            for _ in range(4):  # round robin: every other call is first sent to the dead replica
+                assert (await analyst.list_rings(limit=5)).matched >= 0
+                assert (await audit.tree_head()).tree_size >= 1
+            with pytest.raises(LianfangRpcError) as err:  # no time at all: expired, not the default
+                await audit.tree_head(timeout=0)
+            assert err.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+        with pytest.raises(LianfangRpcError) as err:  # closed on the way out of ``async with``
+            await analyst.list_rings(limit=5)
+        assert (err.value.code, str(err.value)) == (grpc.StatusCode.CANCELLED, "CANCELLED: the client is closed")
+        member = c.members["lender-a"].hub_client
+        for bad, fragment in (
+            ([("X-Request-Id", "r-1")], "lower-case"),
+            ([("x-request-id", "请求")], "printable ASCII"),
+            ([("trace-bin", "not bytes")], "must be bytes"),
+        ):
+            with pytest.raises(ValueError, match=fragment):  # not gRPC core's internal error class
+                await member.list_my_markers(metadata=bad)
+        assert await member.list_my_markers(metadata=[("x-request-id", "r-1"), ("trace-bin", b"\x00")]) is not None
+    finally:
+        await c.stop()
