@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from clients.errors import LianfangRpcError
-from clients.rpc import Metadata, RpcClient
+from clients.rpc import Metadata, RpcClient, check_metadata
 
 
 class HubClient(RpcClient):
@@ -217,8 +218,14 @@ class HubClient(RpcClient):
     async def watch(
         self, after: str = "", *, metadata: Metadata | None = None
     ) -> AsyncIterator[consortium_pb2.WatchResponse]:
-        """The alert stream (no deadline: it lives until the caller stops iterating or the
-        connection drops, which raises ``LianfangRpcError``)."""
+        """The alert stream, resumed after the cursor ``after``. It has no deadline, but it
+        does not live for ever: the hub ends it with ``LianfangRpcError`` UNAVAILABLE when the
+        call's token expires (``runtime.contract_limits.STREAM_TOKEN_EXPIRED``, within a few
+        minutes) or the hub shuts down, and the connection may drop. Callers loop: call
+        ``watch(after=<the last alert's cursor>)`` again (``node.monitoring.hub_alerts`` does).
+        Closing the client ends an iteration with ``LianfangRpcError`` CANCELLED."""
+        if metadata:
+            check_metadata(metadata)
         md: list[tuple[str, str]] = list(metadata or ())
         if self.signer is not None:
             md.extend(self.signer.metadata())
@@ -228,6 +235,11 @@ class HubClient(RpcClient):
                 yield response
         except grpc.aio.AioRpcError as error:
             raise LianfangRpcError.from_rpc_error(error) from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._closed or (task is not None and task.cancelling()):
+                raise  # the caller's own task is being cancelled: that goes on
+            raise LianfangRpcError(grpc.StatusCode.CANCELLED, "the client is closed") from None
         finally:
             call.cancel()
 

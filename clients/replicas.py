@@ -18,6 +18,8 @@ from typing import Any
 
 import grpc
 
+from runtime.contract_limits import STREAM_TOKEN_EXPIRED
+
 DEFAULT_COOL_DOWN = 2.0
 """Seconds a replica that answered UNAVAILABLE is passed over (unless every replica is)."""
 
@@ -90,7 +92,8 @@ class _StreamCall:
             async for item in self._call:
                 yield item
         except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.UNAVAILABLE:
+            # a stream the hub ended because its token expired is routine: the replica is fine
+            if error.code() == grpc.StatusCode.UNAVAILABLE and error.details() != STREAM_TOKEN_EXPIRED:
                 self._rotation.failed(self._index)
             raise
 

@@ -27,6 +27,7 @@ from consortium.policy import KIND_SCOPES, REUSABLE_SCOPES, Caller, Scope, Unlis
 from consortium.records import Member
 from consortium.store.base import MemberStore, ReplayGuard
 from runtime.clock import Clock
+from runtime.contract_limits import STREAM_TOKEN_EXPIRED
 from runtime.errors import PermissionDenied, Unauthenticated, Unavailable
 from runtime.interceptors import (
     Behavior,
@@ -198,7 +199,7 @@ class StreamGrant:
         if self.principal.caller is Caller.MEMBER:
             await self.authenticator.check_member_active(self.principal)
         if self.seconds_left() <= 0:
-            raise Unavailable("token expired: reconnect")
+            raise Unavailable(STREAM_TOKEN_EXPIRED)
 
 
 _STREAM_GRANT: contextvars.ContextVar[StreamGrant | None] = contextvars.ContextVar(

@@ -14,3 +14,7 @@ epoch's key, cut to this length (``clients.key_epochs.key_check``)."""
 STALE_KEY_EPOCHS = "all of a retired key epoch"
 """How the hub's refusal of a Check whose keyed-hash tokens are all of retired epochs begins (on
 its ``tokens`` field): the node that reads it refreshes its keys and sends the Check again."""
+
+STREAM_TOKEN_EXPIRED = "token expired: reconnect"
+"""How the hub ends a Watch stream whose token has expired (UNAVAILABLE, this exact message): a
+routine end, not a failing replica, so clients reconnect at once and do not pass the replica over."""

@@ -4,6 +4,7 @@ now, not the default); reads fail over between hub replicas; ``async with`` clos
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from clients.errors import LianfangRpcError
 from clients.hub import AdminClient, HubClient
 from clients.keys import KeyServiceClient
 from clients.node import NodeClient
+from clients.replicas import _Rotation, _StreamCall
 from clients.rpc import RpcClient
+from runtime.contract_limits import STREAM_TOKEN_EXPIRED
 from tests.support.redis_process import free_port
 
 CLIENTS = [HubClient, AdminClient, AnalystClient, AuditClient, CanaryClient, KeyServiceClient, NodeClient]
@@ -75,5 +78,60 @@ async def test_reads_fail_over_timeouts_bound_methods_and_clients_close(tmp_path
             with pytest.raises(ValueError, match=fragment):  # not gRPC core's internal error class
                 await member.list_my_markers(metadata=bad)
         assert await member.list_my_markers(metadata=[("x-request-id", "r-1"), ("trace-bin", b"\x00")]) is not None
+    finally:
+        await c.stop()
+
+
+class _EndedStream:
+    """A replica's stream call that ends with ``error`` (what grpc.aio raises at its end)."""
+
+    def __init__(self, error: grpc.aio.AioRpcError) -> None:
+        self.error = error
+
+    def __aiter__(self) -> _EndedStream:
+        return self
+
+    async def __anext__(self) -> object:
+        raise self.error
+
+    def cancel(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("details", "passed_over"), [(STREAM_TOKEN_EXPIRED, False), ("hub shutting down: reconnect", True)]
+)
+async def test_a_watch_ended_for_its_token_does_not_pass_its_replica_over(details: str, passed_over: bool) -> None:
+    now = [0.0]
+    rotation = _Rotation(2, cool_down=2.0, clock=lambda: now[0])
+    empty = grpc.aio.Metadata()
+    ended = grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, empty, empty, details=details)
+    with pytest.raises(grpc.aio.AioRpcError):
+        async for _ in _StreamCall(_EndedStream(ended), rotation, 0):
+            pass
+    picks = {rotation.pick() for _ in range(4)}
+    assert picks == ({1} if passed_over else {0, 1})
+
+
+async def test_closing_a_client_ends_its_watch_with_the_sdk_s_error(tmp_path: Path) -> None:
+    c = await start_local_consortium(tmp_path / "c", ["lender-a"])
+    try:
+        member = c.members["lender-a"]
+        client = HubClient(c.hub_channel("lender-a"), JwtSigner("lender-a", load_private_key(member.key_file)))
+        started = asyncio.Event()
+
+        async def listen() -> None:
+            stream = client.watch()
+            started.set()
+            async for _ in stream:
+                pass
+
+        listener = asyncio.create_task(listen())
+        await started.wait()
+        await asyncio.sleep(0.3)  # the stream is open at the hub
+        await client.close()
+        with pytest.raises(LianfangRpcError) as err:
+            await asyncio.wait_for(listener, 10)
+        assert err.value.code is grpc.StatusCode.CANCELLED
     finally:
         await c.stop()
