@@ -8,6 +8,7 @@ different applicants) contributes no stacking counts; ``cs_shared_identifiers`` 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from lianfang.v1 import common_pb2, consortium_pb2
@@ -25,9 +26,11 @@ def consortium_features(answer: consortium_pb2.CheckResponse) -> dict[str, Any]:
         if stacking.shared:  # a switchboard number or family device: not this applicant's stacking
             shared += 1
             continue
-        t = _TYPE[stacking.token_type]
+        t = _TYPE.get(stacking.token_type)
         for window in stacking.windows:
-            w = _WINDOW[window.window]
+            w = _WINDOW.get(window.window)
+            if t is None or w is None:  # a type or window newer than this node's contract
+                continue
             features[f"cs_stack_{t}_{w}_members"] = window.other_members
             features[f"cs_stack_{t}_{w}_apps"] = window.other_applications
     negative = fraud = evidence = filers = 0
@@ -49,8 +52,9 @@ def consortium_features(answer: consortium_pb2.CheckResponse) -> dict[str, Any]:
         cs_shared_identifiers=shared,
     )
     ring = answer.ring if answer.HasField("ring") else None
+    score = ring.score if ring else 0.0
     features.update(
-        cs_ring_score=ring.score if ring else 0.0,
+        cs_ring_score=score if math.isfinite(score) else None,  # not a number: missing, not a verdict
         cs_ring_members=ring.lenders if ring else 0,
         cs_ring_applications=ring.size if ring else 0,
     )

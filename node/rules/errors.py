@@ -21,18 +21,20 @@ class RuleSetError(ValueError):
         rule_id: str | None = None,
         key: str | None = None,
         position: tuple[int, int] | None = None,
+        file_line: int | None = None,
     ) -> None:
         self.message = message
         self.path = str(path) if path is not None else None
         self.rule_id = rule_id
         self.key = key
         self.position = position
+        self.file_line = file_line  # where the rule's table starts in the file, when known
         super().__init__(self._render())
 
     def _render(self) -> str:
         where: list[str] = []
         if self.path is not None:
-            where.append(self.path)
+            where.append(self.path if self.file_line is None else f"{self.path}, line {self.file_line}")
         if self.rule_id is not None:
             where.append(f"rule {self.rule_id!r}")
         if self.key is not None:
@@ -42,7 +44,12 @@ class RuleSetError(ValueError):
         return ": ".join([*where, self.message])
 
     def located(
-        self, *, path: str | Path | None = None, rule_id: str | None = None, key: str | None = None
+        self,
+        *,
+        path: str | Path | None = None,
+        rule_id: str | None = None,
+        key: str | None = None,
+        file_line: int | None = None,
     ) -> RuleSetError:
         """The same error with missing context filled in (callers know more than the parser)."""
         return type(self)(
@@ -51,6 +58,7 @@ class RuleSetError(ValueError):
             rule_id=self.rule_id if self.rule_id is not None else rule_id,
             key=self.key if self.key is not None else key,
             position=self.position,
+            file_line=self.file_line if self.file_line is not None else file_line,
         )
 
 

@@ -32,6 +32,7 @@ from node.rules.features import Catalogue
 MAX_LENGTH = 4000
 """Longest condition accepted (characters); bounds parsing time at load."""
 MAX_DEPTH = 64
+MAX_EXACT_INT = 2**53
 """Deepest syntax tree accepted; keeps the compiler's recursion (and CPython's) far from limits."""
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
@@ -111,7 +112,8 @@ def check_features(condition: Condition, catalogue: Catalogue | None) -> None:
 
     Constants are checked even without a catalogue: ``"a" < 3`` is wrong whatever the input.
     """
-    _kind(condition.tree, catalogue)
+    if _kind(condition.tree, catalogue) == "str":
+        raise _at(condition.tree, "the condition is a string, not true or false (a comparison is missing)")
 
 
 def constant_kind(value: object) -> Kind:
@@ -145,6 +147,9 @@ def _validate(node: ast.AST, features: set[str], depth: int) -> None:
         _validate(node.right, features, depth)
     elif isinstance(node, ast.Compare):
         _validate(node.left, features, depth)
+        for op, right in zip(node.ops[:-1], node.comparators, strict=False):
+            if isinstance(op, _MEMBER_OPS):  # x in (...) < y compares a truth value with y
+                raise _at(right, "in / not in must end a comparison (use and: x in (...) and x < y)")
         for op, right in zip(node.ops, node.comparators, strict=True):
             if isinstance(op, _MEMBER_OPS):
                 _validate_literal_list(right)
@@ -176,6 +181,8 @@ def _validate_constant(node: ast.Constant) -> None:
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             raise _at(node, "numbers must be finite")
+        if isinstance(value, int) and abs(value) > MAX_EXACT_INT:  # beyond a float's exact integers
+            raise _at(node, f"numbers must be within ±{MAX_EXACT_INT:,} (2**53)")
         return
     raise _at(node, f"constant {value!r} is not allowed (numbers, strings, True and False only)")
 
@@ -211,10 +218,11 @@ def _kind(node: ast.expr, catalogue: Catalogue | None) -> Kind:
     if isinstance(node, ast.UnaryOp):  # not
         _kind(node.operand, catalogue)
         return "num"
-    if isinstance(node, ast.BoolOp):
-        for value in node.values:
-            _kind(value, catalogue)
-        return "any"
+    if isinstance(node, ast.BoolOp):  # and/or give one of their operands: of one kind
+        kinds = {_kind(value, catalogue) for value in node.values} - {"any"}
+        if len(kinds) > 1:
+            raise _at(node, "and / or mixes a number with a string")
+        return kinds.pop() if kinds else "any"
     assert isinstance(node, ast.Compare)
     left = _kind(node.left, catalogue)
     for op, right_node in zip(node.ops, node.comparators, strict=True):

@@ -150,8 +150,18 @@ def load_rule_set(path: str | Path, catalogue: Catalogue | None = None) -> RuleS
         if catalogue is not None:
             rule_set.check_features(catalogue)
     except RuleSetError as exc:
-        raise exc.located(path=path) from None
+        raise exc.located(path=path, file_line=_line_of_rule(path, exc.rule_id)) from None
     return rule_set
+
+
+def _line_of_rule(path: Path, rule_id: str | None) -> int | None:
+    """The file line of the rule's ``id = "<rule_id>"``, so an analyst is sent to the right rule
+    of a long file (an error's own position is inside the rule's condition)."""
+    if rule_id is None:
+        return None
+    pattern = re.compile(rf"""^\s*id\s*=\s*["']{re.escape(rule_id)}["']""")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    return next((n for n, line in enumerate(text.splitlines(), 1) if pattern.match(line)), None)
 
 
 def rule_set_from_mapping(data: Mapping[str, Any]) -> RuleSet:

@@ -133,7 +133,8 @@ class Characteristic:
                 raise ScorecardError(f"unhashable value of type {type(value).__name__}", key=self.feature) from None
         elif isinstance(value, int | float):
             low, high = self._range
-            index = bisect_right(self._edges, value) if low <= value < high else None
+            inside = low <= value < high or value == high == math.inf  # +inf is in an open top bin
+            index = bisect_right(self._edges, value) if inside else None
         else:
             raise ScorecardError(f"expected a number, got {type(value).__name__}", key=self.feature)
         if index is None:

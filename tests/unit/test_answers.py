@@ -110,3 +110,22 @@ def test_a_shared_identifier_adds_no_stacking_features() -> None:
     features = consortium_features(answer)
     assert features["cs_stack_phone_24h_members"] == 0 and features["cs_shared_identifiers"] == 1
     assert features["cs_stack_resident_id_24h_members"] == 3
+
+
+def test_an_answer_from_a_newer_or_faulty_hub_degrades_to_missing_features() -> None:
+    """A token type or window this node does not know (a newer hub) is skipped, not a KeyError
+    that fails the application; a ring score that is not a number is missing, not a verdict."""
+    from lianfang.v1 import consortium_pb2
+
+    from node.origination.consortium_features import consortium_features
+    from node.rules import load_default_rules
+
+    answer = consortium_pb2.CheckResponse(ring=consortium_pb2.Ring(size=6, lenders=3, score=float("nan")))
+    unknown = answer.stacking.add(token_type=99)
+    unknown.windows.add(window=c.WINDOW_24H, other_members=3, other_applications=4)
+    known = answer.stacking.add(token_type=c.TOKEN_TYPE_PHONE)
+    known.windows.add(window=99, other_members=5, other_applications=5)
+    known.windows.add(window=c.WINDOW_24H, other_members=2, other_applications=2)
+    features = consortium_features(answer)
+    assert features["cs_ring_score"] is None and features["cs_stack_phone_24h_members"] == 2
+    assert "CS_RING" not in {hit.rule_id for hit in load_default_rules().evaluate(features)}

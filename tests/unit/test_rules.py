@@ -91,6 +91,10 @@ def one_rule_file(tmp_path: Path, when: str, **overrides: str) -> Path:
         ("a in (b, 1)", "elements after in / not in must be constants"),
         ("a == (1, 2)", "a tuple is only allowed after in / not in"),
         ("a in {1, 2}", "needs a literal tuple or list"),
+        ("a * 1" + "0" * 400 + " > 0", "numbers must be within"),  # no float holds it: every evaluation failed
+        ("a > 9007199254740993", "numbers must be within"),
+        ("a in ('x',) < 'y'", "in / not in must end a comparison"),
+        ("'no'", "the condition is a string"),
         ("{1: 2} == a", "dict literals are not allowed"),
         ("a > 1; import os", "syntax error"),
         ("import os", "syntax error"),
@@ -134,6 +138,7 @@ def test_catalogue_rejects_unknown_features_and_mixed_types_at_load() -> None:
         ("a == 'x'", "compares a number with a string"),
         ("kind in ('x', 1)", "compares a string with a number"),
         ("kind + 1 > 2", "arithmetic needs numbers"),
+        ("(kind or 0) < 5", "and / or mixes a number with a string"),  # failed on every evaluation
     ]:
         with pytest.raises(RuleSetError, match=fragment) as caught:
             compiled(text)
@@ -147,7 +152,7 @@ def test_load_rule_set_checks_the_catalogue_with_file_and_rule(tmp_path: Path) -
     path = one_rule_file(tmp_path, "registry_yeras < 1")
     assert load_rule_set(path).rules[0].when == "registry_yeras < 1"  # no catalogue: syntax only
     with pytest.raises(
-        RuleSetError, match=r"rules.toml: rule 'R_BAD': key 'when': line 1, column 1 of the condition: unknown"
+        RuleSetError, match=r"rules.toml, line 4: rule 'R_BAD': key 'when': line 1, column 1 of the condition: unknown"
     ):
         load_rule_set(path, CATALOGUE)
 

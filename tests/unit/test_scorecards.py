@@ -273,3 +273,9 @@ def test_shipped_scorecards_move_the_right_way() -> None:
     nothing = credit.score({})  # every source failed: base 5 + missing bureau (-5) → 0, grade E
     assert (nothing.score, credit.grade(nothing.score)) == (0.0, "E")
     assert antifraud.score({}).score == 40.0
+
+
+def test_infinities_fall_in_the_open_end_bins() -> None:
+    open_ended = Characteristic(feature="x", bins=(Bin(points=1, upper=5), Bin(points=2, lower=5)))
+    assert [open_ended.points_for(v).points for v in (-math.inf, 4.9, 5, math.inf)] == [1, 1, 2, 2]
+    assert YEARS.points_for(math.inf).label == "other"  # its last bin is closed: above it is other
