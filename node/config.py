@@ -208,6 +208,7 @@ class NodeConfig:
             raise ConfigError("node: hub_unavailable_policy must be refer or decline (never approve)")
         if not self.api_identity_key:
             raise ConfigError("node: api_identity_key (the lender identity provider's public key) is required")
+        self.identity_public_key()
         if self.key_source not in ("file", "hub"):
             raise ConfigError("node: key_source must be file or hub")
         if self.token_mode not in ("hmac", "oprf"):
@@ -259,6 +260,17 @@ class NodeConfig:
 
     def pinned_public_keys(self) -> dict[int, bytes]:
         return pinned_public_keys(self.key_service_public_keys)
+
+    def identity_public_key(self) -> bytes:
+        """``api_identity_key``: the raw 32-byte Ed25519 key, from base64. Surrounding whitespace
+        is dropped (a key file's newline, as ``kubectl create secret --from-file`` keeps it)."""
+        try:
+            key = base64.b64decode(self.api_identity_key.strip(), validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ConfigError("node: api_identity_key must be a base64 raw 32-byte Ed25519 public key")
+        return key
 
 
 def pinned_public_keys(setting: dict[str, str]) -> dict[int, bytes]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -297,11 +296,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
             log.warning("no consortium keys yet", extra={"fields": {"error": error.code.name}})
     else:
         tokeniser = KeyRing([HmacTokeniser(read_consortium_key(config.consortium_key_file), config.key_epoch)])
-    try:
-        identity_key = base64.b64decode(config.api_identity_key, validate=True)
-        roles = RoleInterceptor(identity_key)
-    except ValueError:
-        raise ConfigError("node: api_identity_key must be a base64 raw 32-byte Ed25519 public key") from None
+    roles = RoleInterceptor(config.identity_public_key())
     engine = build_engine(config, hub, tokeniser, clock)
     post_loan = build_post_loan(config, engine, clock)
     registry = CollectorRegistry()  # this node's own: several nodes in one process keep apart

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Makes the consortium's development CA, certificates and keys in /state, once (compose "init").
-# Production consortia use their own CA and keep private keys in a secret store.
+# Makes the consortium's development CA, certificates and keys in /state (or $STATE_DIR), once
+# (compose "init"). Production consortia use their own CA and keep private keys in a secret store.
 set -eu
-S=/state
+S=${STATE_DIR:-/state}
 mkdir -p "$S/certs" "$S/keys"
 cd "$S"
 [ -f certs/ca.pem ] || lianfang certs init --dir certs

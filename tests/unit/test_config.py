@@ -135,6 +135,15 @@ def test_node_requires_identity_and_hub_trust() -> None:
     no_idp = {k: v for k, v in env.items() if k != "LIANFANG_NODE_API_IDENTITY_KEY"}
     with pytest.raises(ConfigError, match="api_identity_key"):
         load_config(NodeConfig, section="node", env={**no_idp, "LIANFANG_NODE_HUB_PLAINTEXT": "yes"})
+    from_a_file = {**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes", "LIANFANG_NODE_API_IDENTITY_KEY": ADMIN + "\n"}
+    assert len(load_config(NodeConfig, section="node", env=from_a_file).identity_public_key()) == 32
+    for bad in ("not base64!", base64.b64encode(b"short").decode()):
+        with pytest.raises(ConfigError, match="api_identity_key must be a base64 raw 32-byte"):  # at load, not start
+            load_config(
+                NodeConfig,
+                section="node",
+                env={**env, "LIANFANG_NODE_HUB_PLAINTEXT": "yes", "LIANFANG_NODE_API_IDENTITY_KEY": bad},
+            )
     assert config.outbox_keep_payload_days == 30.0
     for bad in ("-1", "nan", "inf"):
         with pytest.raises(ConfigError, match=r"(?i)outbox_keep_payload_days"):

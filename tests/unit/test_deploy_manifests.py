@@ -45,14 +45,20 @@ def ports_of(section: str, settings: dict[str, Any], env: dict[str, str]) -> dic
 
 def test_every_yaml_file_parses() -> None:
     files = sorted(DEPLOY.rglob("*.yaml")) + sorted(DEPLOY.rglob("*.yml"))
-    assert {f.name for f in files} >= {"compose.yaml", "prometheus.yml", "hub.yaml", "configmap.yaml", "secrets.yaml"}
+    assert {f.name for f in files} >= {
+        "compose.yaml",
+        "prometheus.yml",
+        "hub.yaml",
+        "configmap.yaml",
+        "secrets.example.yaml",
+    }
     for f in files:
         assert documents(f), f
 
 
 def test_every_lianfang_variable_is_a_real_setting() -> None:
     referenced: set[str] = set()
-    for f in [DEPLOY / "compose.yaml", *DEPLOY.glob("k8s/*.yaml")]:
+    for f in [DEPLOY / "compose.yaml", *DEPLOY.glob("k8s/*.yaml"), DEPLOY / "secrets.example.yaml"]:
         referenced |= set(re.findall(r"\bLIANFANG_[A-Z0-9_]+", f.read_text()))
     assert referenced
     for var in sorted(referenced):
@@ -79,6 +85,9 @@ def test_dockerfile_builds_a_non_root_lianfang_image_from_files_that_exist() -> 
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), source
     assert any(line.startswith("RUN pip install .") for line in instructions)
+    copied = {source for line in instructions if line.startswith("COPY ") for source in line.split()[1:-1]}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert {project["readme"], *project.get("license-files", [])} <= copied  # pip install . reads them
     user = next(line for line in instructions if line.startswith("USER "))
     assert user.split()[1] not in ("root", "0")
     assert 'ENTRYPOINT ["lianfang"]' in instructions
@@ -149,6 +158,11 @@ def _k8s() -> list[dict[str, Any]]:
     return [d for f in sorted(DEPLOY.glob("k8s/*.yaml")) for d in documents(f)]
 
 
+def _example_secrets() -> dict[str, dict[str, Any]]:
+    """The Secrets the manifests read, by name: deploy/secrets.example.yaml (placeholders)."""
+    return {d["metadata"]["name"]: d for d in documents(DEPLOY / "secrets.example.yaml") if d["kind"] == "Secret"}
+
+
 def _deployments() -> list[dict[str, Any]]:
     return [d for d in _k8s() if d["kind"] == "Deployment"]
 
@@ -175,7 +189,7 @@ def test_k8s_ports_and_grpc_probes_match_the_configmap(deployment: dict[str, Any
     drain = float(settings.get("grace_seconds", GRACE_DEFAULTS[section]))
     assert float(command[1]) + drain < spec.get("terminationGracePeriodSeconds", 30)
     secrets = {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
-    secret_names = {d["metadata"]["name"]: d for d in _k8s() if d["kind"] == "Secret"}
+    secret_names = _example_secrets()
     assert secrets <= set(secret_names)
     for e in container.get("env", []):
         ref = e.get("valueFrom", {}).get("secretKeyRef")
@@ -199,3 +213,60 @@ def test_k8s_services_target_declared_container_ports() -> None:
         names = {p["name"] for c in workload["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in names, (service["metadata"]["name"], port)
+
+
+def test_applying_the_k8s_folder_creates_no_secret() -> None:
+    """``kubectl apply -f deploy/k8s/`` must not overwrite real Secrets with placeholders."""
+    assert not [d["metadata"]["name"] for d in _k8s() if d["kind"] == "Secret"]
+    secrets = _example_secrets()
+    refs = [  # every Secret key a workload reads is one the example documents
+        e["valueFrom"]["secretKeyRef"]
+        for d in _k8s()
+        if d["kind"] in ("Deployment", "StatefulSet")
+        for c in d["spec"]["template"]["spec"]["containers"]
+        for e in c.get("env", [])
+        if "valueFrom" in e
+    ]
+    assert refs and all(r["key"] in secrets[r["name"]]["stringData"] for r in refs)
+
+
+def test_k8s_pods_run_restricted_with_memory_limits() -> None:
+    workloads = [d for d in _k8s() if d["kind"] in ("Deployment", "StatefulSet")]
+    assert {w["metadata"]["name"] for w in workloads} >= {"lianfang-hub", "lianfang-node-lender-a", "lianfang-redis"}
+    for workload in workloads:
+        spec = workload["spec"]["template"]["spec"]
+        name = workload["metadata"]["name"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in spec["containers"]:
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            }
+            assert container["resources"]["limits"]["memory"], name
+
+
+def test_redis_needs_a_password_and_admits_only_hubs() -> None:
+    redis = next(d for d in _k8s() if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "lianfang-redis")
+    (container,) = redis["spec"]["template"]["spec"]["containers"]
+    started = " ".join(container["args"])
+    assert "requirepass" in started and "--maxmemory-policy noeviction" in started
+    assert "REDIS_PASSWORD" not in " ".join(container["command"])  # not on redis-server's command line
+    (policy,) = [d for d in _k8s() if d["kind"] == "NetworkPolicy"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "lianfang-redis"}
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "lianfang-hub"}}}]
+    hub = next(d for d in _deployments() if d["metadata"]["name"] == "lianfang-hub")
+    env = {e["name"]: e for e in hub["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["LIANFANG_HUB_STORE"]["valueFrom"]["secretKeyRef"]["key"] == "store-url"
+
+
+def test_deployed_nodes_run_the_daily_post_loan_batch() -> None:
+    nodes = [tomllib.loads((DEPLOY / "config" / "node.toml").read_text())["node"]]
+    nodes.append(tomllib.loads(_configmap()["node.toml"])["node"])
+    assert all(node.get("monitor_interval_seconds", 0) > 0 for node in nodes)  # 0 (the default) is off
+
+
+def test_the_build_context_leaves_out_the_venv_git_and_local_keys() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".venv", ".git", "deploy/local/state"} <= ignored
