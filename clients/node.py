@@ -6,6 +6,8 @@ Calls carry a JWT of the lender's identity provider whose ``role`` claim the nod
 
 from __future__ import annotations
 
+import uuid
+
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import audit_pb2, common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
@@ -116,13 +118,21 @@ class NodeClient(RpcClient):
         amount_fen: int,
         payee_account: str = "",
         *,
+        request_id: str = "",
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> node_pb2.DrawdownView:
+        """``request_id``: the caller's id for this drawdown (default: a new one per call). Send
+        the same one again after a timeout: the node answers the drawdown it made, never pays twice."""
         request = node_pb2.RequestDrawdownRequest(
-            application_id=application_id, amount_fen=amount_fen, payee_account=payee_account
+            application_id=application_id,
+            amount_fen=amount_fen,
+            payee_account=payee_account,
+            request_id=request_id or uuid.uuid4().hex,
         )
-        return await self._call(self._loans.RequestDrawdown, request, timeout=timeout, metadata=metadata)
+        return await self._call(
+            self._loans.RequestDrawdown, request, timeout=timeout, metadata=metadata, idempotent=True
+        )
 
     async def review_disbursement(
         self,

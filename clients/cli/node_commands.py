@@ -130,7 +130,9 @@ async def run(args: argparse.Namespace) -> int:
                 )
             )
         elif args.verb == "drawdown":
-            result = await client.request_drawdown(args.application_id, round(args.amount * 100), args.payee or "")
+            result = await client.request_drawdown(
+                args.application_id, round(args.amount * 100), args.payee or "", request_id=args.request_id or ""
+            )
         elif args.verb == "disburse":
             result = await client.review_disbursement(args.drawdown_id, not args.reject, args.comment)
         elif args.loan:
@@ -224,6 +226,11 @@ def add_commands(node: Any, runner: Any) -> None:
     drawdown.add_argument("application_id")
     drawdown.add_argument("--amount", type=float, required=True, help="yuan")
     drawdown.add_argument("--payee", help="counterparty account (entrusted payment)")
+    drawdown.add_argument(
+        "--request-id",
+        help="your id for this drawdown: run the command again with it after a timeout and the node "
+        "answers the drawdown it made instead of paying out twice (default: a new id)",
+    )
 
     disburse = node.add_parser("disburse", parents=[common], help="disbursement reviewer: approve a drawdown")
     disburse.add_argument("drawdown_id")

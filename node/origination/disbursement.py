@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from node.origination.engine import SourcePolicy
 
 log = logging.getLogger("lianfang.node.origination")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 
 
 class Disbursement:
@@ -142,7 +144,20 @@ class Disbursement:
         return contract
 
     async def drawdown(self, r: node_pb2.RequestDrawdownRequest, actor: str) -> dict[str, Any]:
+        """One drawdown of the signed limit. 受托支付 and the disbursement review apply to what
+        is drawn in all, not to each drawdown: four drawdowns of 87,500 yuan under a 100,000
+        threshold must not pay 350,000 to the borrower unreviewed. A ``request_id`` sent again
+        answers the drawdown it made (a client retrying after a timeout pays out once)."""
         app = self.store.get_application(r.application_id)
+        earlier = self._drawdowns(app.application_id)
+        if r.request_id:
+            if not REQUEST_ID.match(r.request_id):
+                raise InvalidArgument.one("request_id", "1-64 characters of [A-Za-z0-9._:-]")
+            same = next((d for d in earlier if d.get("request_id") == r.request_id), None)
+            if same is not None:
+                if (int(same["amount_fen"]), same["payee_account"]) != (r.amount_fen, _payee_account(r.payee_account)):
+                    raise InvalidArgument.one("request_id", "was used for another drawdown of this application")
+                return same
         if app.state not in (states.SIGNED, states.FUNDED):
             raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
         if app.limit_frozen:
@@ -151,14 +166,23 @@ class Disbursement:
         if not 0 < r.amount_fen <= available:
             raise InvalidArgument.one("amount_fen", f"must be within 1-{available} (the unused limit)")
         product = self.products[app.product_code]
-        entrusted = r.amount_fen >= product.entrusted_payment_threshold_fen
+        live = [d for d in earlier if d["state"] != "rejected"]
+        self_paid = sum(int(d["amount_fen"]) for d in live if d["payment_mode"] == "self")
+        unreviewed = sum(int(d["amount_fen"]) for d in live if not _went_to_review(d, product))
+        entrusted = self_paid + r.amount_fen >= product.entrusted_payment_threshold_fen
+        reviewed = unreviewed + r.amount_fen >= product.disbursement_review_at_fen
         if entrusted and not r.payee_account:
             raise InvalidArgument.one(
                 "payee_account",
-                f"required from {product.entrusted_payment_threshold_fen // 100} yuan: entrusted payment (受托支付) "
-                "pays the counterparty's account directly",
+                f"required once {product.entrusted_payment_threshold_fen // 100} yuan would have been paid to the "
+                "borrower (this drawdown with the earlier self-paid ones): entrusted payment (受托支付) pays the "
+                "counterparty's account directly",
             )
         payee_account = _payee_account(r.payee_account)
+        if entrusted and payee_account in app.identifiers.get("bank_accounts", ()):
+            raise InvalidArgument.one(
+                "payee_account", "is the borrower's own account: entrusted payment pays the counterparty"
+            )
         drawdown = {
             "drawdown_id": new_id("dd"),
             "application_id": app.application_id,
@@ -167,12 +191,14 @@ class Disbursement:
             "payee_account": payee_account,
             "state": "pending_review",
             "loan_id": "",
+            "request_id": r.request_id,
+            "reviewed": reviewed,
         }
         app.drawn_fen += r.amount_fen  # reserved now, released if the reviewer rejects
         with self.store.transaction() as db:
             self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
             self.store.save_in(db, app, self.clock())
-            if r.amount_fen >= product.disbursement_review_at_fen:
+            if reviewed:
                 self.store.add_task_in(
                     db,
                     Task(
@@ -183,9 +209,12 @@ class Disbursement:
                         reason=drawdown["drawdown_id"],
                     ),
                 )
-        if r.amount_fen < product.disbursement_review_at_fen:
+        if not reviewed:
             return await self._disburse(drawdown, "system", "below the disbursement review threshold")
         return drawdown
+
+    def _drawdowns(self, application_id: str) -> list[dict[str, Any]]:
+        return self.store.records_for("drawdown", application_id)
 
     async def review(self, drawdown_id: str, approve: bool, comment: str, actor: str) -> dict[str, Any]:
         """Approves (disburses) or rejects one drawdown; its own review task is closed in the
@@ -224,8 +253,17 @@ class Disbursement:
     async def _disburse(
         self, drawdown: dict[str, Any], actor: str, reason: str, task: Task | None = None
     ) -> dict[str, Any]:
-        """Funds the drawdown as a loan; ``task``: its review task, closed with it (or not at all)."""
+        """Funds the drawdown as a loan; ``task``: its review task, closed with it (or not at all).
+        A drawdown that waited for review is not paid once monitoring froze the limit or the
+        application left its signed/funded states meanwhile: it waits (or is rejected)."""
         app = self.store.get_application(drawdown["application_id"])
+        if app.limit_frozen:
+            raise FailedPrecondition(
+                "the unused limit is frozen by post-loan monitoring (a risk check is open): "
+                "reject this drawdown, or approve it once the limit is released"
+            )
+        if app.state not in (states.SIGNED, states.FUNDED):
+            raise FailedPrecondition(f"application is {app.state}: the drawdown cannot be paid")
         now = self.clock()
         start = dt.datetime.fromtimestamp(now, dt.UTC).date()
         plan = repayment_schedule(
@@ -279,6 +317,12 @@ class Disbursement:
             current["watch"] = "registered"
             self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], current)
         return True
+
+
+def _went_to_review(drawdown: dict[str, Any], product: Product) -> bool:
+    """Whether a drawdown was sent to a reviewer (drawdowns from before ``reviewed`` was kept:
+    by the threshold on its own amount)."""
+    return bool(drawdown.get("reviewed", int(drawdown["amount_fen"]) >= product.disbursement_review_at_fen))
 
 
 def _payee_account(raw: str) -> str:

@@ -42,3 +42,13 @@ def test_equal_instalments_are_equal_and_interest_first_pays_principal_last() ->
     io = repayment_schedule(15_000_000, 0.045, 12, "interest_first", dt.date(2026, 1, 1))
     assert [i.principal_fen for i in io[:-1]] == [0] * 11 and io[-1].principal_fen == 15_000_000
     assert add_months(dt.date(2024, 1, 31), 1) == dt.date(2024, 2, 29)
+
+
+def test_interest_rounds_half_up_to_the_fen() -> None:
+    """100,012 yuan at 4.5 % a year is 37,504.5 fen a month: 四舍五入 gives 37,505 (round() gave
+    37,504, half to even, and a float rate can land either side of the half)."""
+    plan = repayment_schedule(10_001_200, 0.045, 12, "interest_first", dt.date(2026, 1, 15))
+    assert {i.interest_fen for i in plan} == {37_505}
+    assert sum(i.principal_fen for i in plan) == 10_001_200
+    equal = repayment_schedule(10_001_200, 0.045, 12, "equal_instalments", dt.date(2026, 1, 15))
+    assert equal[0].interest_fen == 37_505 and sum(i.principal_fen for i in equal) == 10_001_200

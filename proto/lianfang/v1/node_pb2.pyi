@@ -347,14 +347,16 @@ class SignContractRequest(_message.Message):
     def __init__(self, application_id: _Optional[str] = ..., face_verified: _Optional[bool] = ..., sms_code: _Optional[str] = ..., borrower_public_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class RequestDrawdownRequest(_message.Message):
-    __slots__ = ("application_id", "amount_fen", "payee_account")
+    __slots__ = ("application_id", "amount_fen", "payee_account", "request_id")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
     PAYEE_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     amount_fen: int
     payee_account: str
-    def __init__(self, application_id: _Optional[str] = ..., amount_fen: _Optional[int] = ..., payee_account: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, application_id: _Optional[str] = ..., amount_fen: _Optional[int] = ..., payee_account: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class DrawdownView(_message.Message):
     __slots__ = ("drawdown_id", "application_id", "amount_fen", "payment_mode", "state", "loan_id")
