@@ -15,7 +15,6 @@ in the same month raises nothing twice (alert ids are per loan, rule and month).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from node.monitoring.accounts import MONTH_SECONDS, Account, AccountFeed
 from node.monitoring.actions import PostLoanActions, active_loans
 from node.monitoring.records import AlertRow
 from node.monitoring.sms import SmsChannel
+from node.origination.lender_calendar import day_starts
 from node.origination.store import Application, NodeStore
 
 DROP_SHARE = 0.5
@@ -144,7 +144,7 @@ class MonitoringBatch:
         outbox = []
         phones = app.identifiers.get("phones") or []
         for number, due, principal, interest in loan["schedule"]:
-            due_at = dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC).timestamp()
+            due_at = day_starts(due)
             amount = int(principal) + int(interest)
             if not now < due_at <= now + REMINDER_DAYS * 86_400 or balance >= amount:
                 continue

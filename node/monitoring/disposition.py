@@ -122,7 +122,9 @@ class Dispositions:
             self.store.put_record_in(db, "loan", loan_id, application_id, loan)
             self.records.audit_in(db, now, actor, "repaid", loan_id, comment or "repaid in full")
             if last:
-                queue_outcome_in(self.engine.outbox, db, application_id, common_pb2.OUTCOME_REPAID, now)
+                queue_outcome_in(
+                    self.engine.outbox, db, application_id, common_pb2.OUTCOME_REPAID, now, loan_id=loan_id
+                )
         if not last:
             return loan
         self.engine.outbox.notify()

@@ -5,7 +5,6 @@ hub watch on the borrower once funded."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import re
@@ -20,6 +19,7 @@ from node.identity.normalise import InvalidIdentifier, normalise_bank_account
 from node.monitoring.sms import SmsChannel
 from node.origination import states
 from node.origination.contracts import contract_document, verify_signature
+from node.origination.lender_calendar import lender_date
 from node.origination.products import Product
 from node.origination.roles import DISBURSEMENT_REVIEWERS
 from node.origination.schedule import repayment_schedule
@@ -265,7 +265,7 @@ class Disbursement:
         if app.state not in (states.SIGNED, states.FUNDED):
             raise FailedPrecondition(f"application is {app.state}: the drawdown cannot be paid")
         now = self.clock()
-        start = dt.datetime.fromtimestamp(now, dt.UTC).date()
+        start = lender_date(now)
         plan = repayment_schedule(
             int(drawdown["amount_fen"]), app.final_rate, app.term_months, app.repayment_method, start
         )
@@ -285,6 +285,8 @@ class Disbursement:
             "watch": "",
         }
         drawdown.update(state="disbursed", loan_id=loan["loan_id"])
+        # the hub hears "funded" when the borrower's debt begins, again after it was repaid
+        in_debt = any(x.get("state") == "active" for x in self.store.records_for("loan", app.application_id))
         with self.store.transaction() as db:
             if task is not None:
                 self.store.close_task_in(db, task)
@@ -299,7 +301,10 @@ class Disbursement:
                 reason=f"{drawdown['payment_mode']} payment of {int(drawdown['amount_fen']) // 100} "
                 f"yuan disbursed: {reason}",
             )
-            queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FUNDED, now)
+            if not in_debt:
+                queue_outcome_in(
+                    self.outbox, db, app.application_id, common_pb2.OUTCOME_FUNDED, now, loan_id=loan["loan_id"]
+                )
         self.outbox.notify()
         await self.register_watch(loan)
         return drawdown

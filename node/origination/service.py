@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 from typing import Any
 
 import grpc
@@ -11,6 +10,7 @@ from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 
 from node.origination.contracts import verify_signature
 from node.origination.engine import Origination
+from node.origination.lender_calendar import day_starts
 from node.origination.roles import CUSTOMER, ROLE_QUEUES
 from node.origination.store import Application, Task
 from runtime.errors import NotFound
@@ -206,7 +206,7 @@ def loan_view(loan: dict[str, Any]) -> node_pb2.LoanView:
     schedule = [
         node_pb2.Instalment(
             number=n,
-            due=to_timestamp(dt.datetime.fromisoformat(due).replace(tzinfo=dt.UTC).timestamp()),
+            due=to_timestamp(day_starts(due)),
             principal_fen=p,
             interest_fen=i,
         )

@@ -7,6 +7,8 @@
   and, once it has the tokens, the row becomes a plain ``check`` without the identifiers;
 * ``outcome:<application_id>:<OUTCOME>`` — what became of the application (approved, declined,
   funded, repaid, fraud confirmed), with when it happened; the hub counts an outcome once.
+  Funded and repaid can happen again (repaid, then drawn again): those keys end in
+  ``:<loan_id>``, the loan that began or ended the borrower's debt, so each time is sent.
 """
 
 from __future__ import annotations
@@ -53,8 +55,11 @@ def untokenised_check(payload: bytes) -> tuple[consortium_pb2.CheckRequest, list
     return request, [(int(t), str(v)) for t, v in decoded["identifiers"]]
 
 
-def queue_outcome_in(outbox: Outbox, db: sqlite3.Connection, application_id: str, outcome: int, now: float) -> None:
+def queue_outcome_in(
+    outbox: Outbox, db: sqlite3.Connection, application_id: str, outcome: int, now: float, *, loan_id: str = ""
+) -> None:
+    """``loan_id``: for funded and repaid, the loan that began or ended the debt (see above)."""
     request = consortium_pb2.ReportOutcomeRequest(application_ref=application_id, outcome=outcome)
     request.occurred_at.FromNanoseconds(int(now * 1e9))
-    key = f"outcome:{application_id}:{common_pb2.Outcome.Name(outcome)}"
+    key = f"outcome:{application_id}:{common_pb2.Outcome.Name(outcome)}" + (f":{loan_id}" if loan_id else "")
     outbox.enqueue_in(db, OUTCOME, key, application_id, request.SerializeToString(), now)

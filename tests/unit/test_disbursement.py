@@ -4,6 +4,7 @@ be a plausible bank account."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,23 @@ async def test_an_entrusted_payee_is_stored_in_canonical_form(tmp_path: Path) ->
     assert d["payment_mode"] == "entrusted" and d["payee_account"] == PAYEE
     self_paid = await s.drawdown(drawdown(1 * WAN, ""), "customer")  # self payment: no payee needed
     assert (self_paid["payment_mode"], self_paid["state"]) == ("self", "disbursed")
+
+
+async def test_due_dates_are_the_lender_s_calendar_days(tmp_path: Path) -> None:
+    """06:30 on 1 March in Beijing is 22:30 on 28 February UTC: the loan starts on 1 March and its
+    instalments fall on the 1st (a UTC day put them on the 28th, the first period a month short)."""
+    from node.origination.lender_calendar import day_starts, lender_date
+    from node.origination.service import loan_view
+
+    s = Stage3(tmp_path)
+    s.clock.now = dt.datetime(2026, 2, 28, 22, 30, tzinfo=dt.UTC).timestamp()
+    assert lender_date(s.clock()) == dt.date(2026, 3, 1)
+    s.signed_application()
+    d = await s.drawdown(node_pb2.RequestDrawdownRequest(application_id="app_1", amount_fen=10 * WAN), "customer")
+    loan = s.store.get_record("loan", d["loan_id"])
+    assert [due for _, due, _, _ in loan["schedule"][:2]] == ["2026-04-01", "2026-05-01"]
+    first_due = loan_view(loan).schedule[0].due.ToDatetime(dt.UTC)
+    assert (
+        first_due == dt.datetime(2026, 3, 31, 16, 0, tzinfo=dt.UTC)
+        and day_starts("2026-04-01") == first_due.timestamp()
+    )

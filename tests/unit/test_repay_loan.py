@@ -14,6 +14,11 @@ from node.monitoring.sms import RecordingSmsChannel
 from tests.support.stage3 import WAN, Stage3
 
 REPAID = "outcome:app_1:OUTCOME_REPAID"
+FUNDED = "outcome:app_1:OUTCOME_FUNDED"
+
+
+def keyed(s: Stage3, prefix: str) -> list[str]:
+    return [k for k in s.outbox_keys() if k.startswith(prefix)]
 
 
 async def two_loans(s: Stage3) -> tuple[str, str]:
@@ -37,14 +42,14 @@ async def test_repaying_one_loan_keeps_the_watch_and_outcome_for_the_other(tmp_p
     await s.dispositions.repay(loan1, "paid", "officer-1")
     assert s.store.get_record("loan", loan1)["state"] == "repaid"
     assert s.hub.unregistered == [] and s.hub.watched == {"app_1"}  # type: ignore[attr-defined]
-    assert REPAID not in s.outbox_keys()
+    assert not keyed(s, REPAID)
     await batch(s).run(s.clock() + 86_400)  # the daily batch does not unregister it either
     assert s.hub.unregistered == [] and s.hub.watched == {"app_1"}  # type: ignore[attr-defined]
     assert s.store.get_record("loan", loan2)["watch"] == "registered"
 
     await s.dispositions.repay(loan2, "paid", "officer-1")
     assert s.hub.unregistered == ["app_1"] and s.hub.watched == set()  # type: ignore[attr-defined]
-    assert s.outbox_keys().count(REPAID) == 1
+    assert keyed(s, REPAID) == [f"{REPAID}:{loan2}"] and keyed(s, FUNDED) == [f"{FUNDED}:{loan1}"]
     assert [s.store.get_record("loan", x)["watch"] for x in (loan1, loan2)] == ["unregistered", "unregistered"]
 
 
@@ -59,7 +64,7 @@ async def test_the_last_repayment_unregisters_a_watch_another_loan_registered(tm
     await s.dispositions.repay(loan1, "", "officer-1")
     s.hub.down = True  # type: ignore[attr-defined]
     await s.dispositions.repay(loan2, "", "officer-1")
-    assert s.hub.watched == {"app_1"} and REPAID in s.outbox_keys()  # type: ignore[attr-defined]
+    assert s.hub.watched == {"app_1"} and keyed(s, REPAID)  # type: ignore[attr-defined]
 
     s.hub.down = False  # type: ignore[attr-defined]
     await batch(s).run(s.clock() + 86_400)  # the batch retries the unregistration
@@ -78,3 +83,16 @@ async def test_the_batch_keeps_the_watch_of_an_application_with_an_active_loan(t
         s.store.put_record_in(db, "loan", loan1, "app_1", repaid)
     await batch(s).run(s.clock() + 86_400)
     assert s.hub.unregistered == [] and s.hub.watched == {"app_1"}  # type: ignore[attr-defined]
+
+
+async def test_drawing_again_after_repaying_tells_the_hub_funded_again(tmp_path: Path) -> None:
+    """Funded and repaid are the borrower's debt beginning and ending: after a repayment, a new
+    drawdown is news to the consortium (watchers' co-debt alerts), not a resend of the first."""
+    s = Stage3(tmp_path)
+    loan1, loan2 = await two_loans(s)
+    for loan in (loan1, loan2):
+        await s.dispositions.repay(loan, "paid", "officer-1")
+    d = await s.drawdown(node_pb2.RequestDrawdownRequest(application_id="app_1", amount_fen=5 * WAN), "customer")
+    await s.dispositions.repay(d["loan_id"], "paid", "officer-1")
+    assert keyed(s, FUNDED) == [f"{FUNDED}:{loan1}", f"{FUNDED}:{d['loan_id']}"]
+    assert keyed(s, REPAID) == [f"{REPAID}:{loan2}", f"{REPAID}:{d['loan_id']}"]
