@@ -88,10 +88,14 @@ class NodeClient(RpcClient):
         approve: bool,
         comment: str,
         *,
+        final_limit_fen: int = 0,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> node_pb2.ApplicationView:
-        request = node_pb2.DecideReferralRequest(application_id=application_id, approve=approve, comment=comment)
+        """``final_limit_fen``: approving, the limit granted (0: the evidence's; see the proto)."""
+        request = node_pb2.DecideReferralRequest(
+            application_id=application_id, approve=approve, comment=comment, final_limit_fen=final_limit_fen
+        )
         return await self._call(self._loans.DecideReferral, request, timeout=timeout, metadata=metadata)
 
     async def get_contract(

@@ -110,7 +110,10 @@ async def run(args: argparse.Namespace) -> int:
             findings = json_format.Parse(Path(args.findings).read_text(), node_pb2.DueDiligenceFindings())
             result = await client.submit_due_diligence(args.task_id, findings)
         elif args.verb == "approve":
-            result = await client.decide_referral(args.application_id, not args.decline, args.comment)
+            limit = round(args.limit * 100) if args.limit else 0
+            result = await client.decide_referral(
+                args.application_id, not args.decline, args.comment, final_limit_fen=limit
+            )
         elif args.verb == "confirm-fraud":
             result = await client.confirm_fraud(
                 args.application_id, args.reason_code, EVIDENCE[args.evidence], args.case_ref or ""
@@ -197,6 +200,12 @@ def add_commands(node: Any, runner: Any) -> None:
     approve.add_argument("application_id")
     approve.add_argument("--comment", required=True)
     approve.add_argument("--decline", action="store_true")
+    approve.add_argument(
+        "--limit",
+        type=float,
+        help="yuan: the limit granted (default: the due diligence's, else the pre-credit limit; "
+        "required when the evidence gives none)",
+    )
 
     fraud = node.add_parser(
         "confirm-fraud",

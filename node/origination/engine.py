@@ -338,25 +338,49 @@ class Origination(Disbursement):
             await self._route(app, REFER, actor, reason, now)
         return app
 
-    async def decide_referral(self, application_id: str, approve: bool, comment: str, actor: str) -> Application:
+    async def decide_referral(
+        self, application_id: str, approve: bool, comment: str, actor: str, final_limit_fen: int = 0
+    ) -> Application:
+        """A credit approver's decision on a referral. Approving grants ``final_limit_fen``, or
+        the evidence's limit: never more than the evidence allows unless the approver says so
+        (a visit that scored nothing used to end with more than a passing one)."""
         if not comment:
             raise InvalidArgument.one("comment", "an approver's decision needs a comment")
         app = self.store.get_application(application_id)
         if app.state != states.REFERRED:
             raise FailedPrecondition(f"application is {app.state}, not referred")
+        if approve:
+            self._grant_limit(app, final_limit_fen)
         now = self.clock()
         task = self.store.open_task_for(application_id, "credit_review")
         if task is not None:
             with self.store.transaction() as db:
                 self.store.close_task_in(db, task)
-        if approve and not app.final_limit_fen:
-            wanted = max(app.amount_fen, int(app.decision.get("pre_credit_limit_fen", 0)))
-            app.final_limit_fen = min(wanted, collateral_cap(self.products[app.product_code], app.collateral_value_fen))
-            app.final_rate = float(
-                app.decision.get("annual_rate") or max(self.products[app.product_code].price_grid.values())
-            )
         await self._route(app, APPROVE if approve else DECLINE, actor, comment, now)
         return app
+
+    def _grant_limit(self, app: Application, final_limit_fen: int) -> None:
+        product = self.products[app.product_code]
+        ceiling = min(product.max_amount_fen, collateral_cap(product, app.collateral_value_fen))
+        if final_limit_fen:
+            if not product.min_amount_fen <= final_limit_fen <= ceiling:
+                raise InvalidArgument.one(
+                    "final_limit_fen",
+                    f"must be within {product.min_amount_fen}-{ceiling} fen (the product, the pledge)",
+                )
+            app.final_limit_fen = final_limit_fen
+        elif "due_diligence" in app.decision or not app.final_limit_fen:
+            evidence = (
+                app.final_limit_fen if "due_diligence" in app.decision else int(app.decision["pre_credit_limit_fen"])
+            )
+            if evidence <= 0:
+                raise InvalidArgument.one(
+                    "final_limit_fen",
+                    "required: the evidence gives no limit (no income evidence, or a due diligence that scored "
+                    "nothing), so the approver sets one",
+                )
+            app.final_limit_fen = min(evidence, ceiling)
+        app.final_rate = float(app.decision.get("annual_rate") or max(product.price_grid.values()))
 
     async def confirm_fraud(self, r: node_pb2.ConfirmFraudRequest, actor: str) -> Application:
         """Records confirmed fraud and shares it: outcome + a confirmed-fraud marker per identifier.

@@ -152,7 +152,7 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
         self, request: node_pb2.DecideReferralRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ApplicationView:
         app = await self.engine.decide_referral(
-            request.application_id, request.approve, request.comment, current_call().principal
+            request.application_id, request.approve, request.comment, current_call().principal, request.final_limit_fen
         )
         return application_view(self.engine, app)
 

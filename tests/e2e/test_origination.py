@@ -637,3 +637,28 @@ async def test_a_reloaded_credit_scorecard_decides_the_next_application(tmp_path
         assert (third.grade, third.rule_set_version) == ("C", second.rule_set_version)
     finally:
         await c.stop()
+
+
+async def test_an_approver_grants_no_more_than_the_evidence_unless_saying_so(bank) -> None:  # type: ignore[no-untyped-def]
+    """A visit that scored nothing left the final limit at 0, and approving the referral gave the
+    whole pre-credit limit (more than a passing visit): now the approver must set the limit, within
+    the product and the pledge."""
+    c, clock = bank
+    a = c.members["lender-a"]
+    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-weak"))
+    manager = a.as_role("customer_manager", "xiao-li")
+    (task,) = [t for t in await manager.list_tasks() if t.application_id == view.application_id]
+    weak = findings(clock.now, soft=1, consistent=False, wallet_yuan=0)
+    del weak.photos[:]
+    weak.electricity_fen[:] = [0, 0, 0]
+    view = await manager.submit_due_diligence(task.task_id, weak)
+    assert (view.state, view.final_limit_fen) == ("referred", 0)
+    approver = a.as_role("credit_approver")
+    with pytest.raises(LianfangRpcError) as err:
+        await approver.decide_referral(view.application_id, True, "known customer")
+    assert [v.field for v in err.value.violations] == ["final_limit_fen"]
+    with pytest.raises(LianfangRpcError) as err:  # past the product's maximum
+        await approver.decide_referral(view.application_id, True, "known customer", final_limit_fen=10**12)
+    assert [v.field for v in err.value.violations] == ["final_limit_fen"]
+    view = await approver.decide_referral(view.application_id, True, "known customer", final_limit_fen=10 * WAN)
+    assert (view.state, view.final_limit_fen) == ("approved", 10 * WAN)

@@ -283,14 +283,16 @@ class SubmitDueDiligenceRequest(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., findings: _Optional[_Union[DueDiligenceFindings, _Mapping]] = ...) -> None: ...
 
 class DecideReferralRequest(_message.Message):
-    __slots__ = ("application_id", "approve", "comment")
+    __slots__ = ("application_id", "approve", "comment", "final_limit_fen")
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     APPROVE_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
+    FINAL_LIMIT_FEN_FIELD_NUMBER: _ClassVar[int]
     application_id: str
     approve: bool
     comment: str
-    def __init__(self, application_id: _Optional[str] = ..., approve: _Optional[bool] = ..., comment: _Optional[str] = ...) -> None: ...
+    final_limit_fen: int
+    def __init__(self, application_id: _Optional[str] = ..., approve: _Optional[bool] = ..., comment: _Optional[str] = ..., final_limit_fen: _Optional[int] = ...) -> None: ...
 
 class GetContractRequest(_message.Message):
     __slots__ = ("application_id",)
