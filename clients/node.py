@@ -194,10 +194,23 @@ class NodeClient(RpcClient):
         return await self._call(self._monitoring.RecordDisposition, request, timeout=timeout, metadata=metadata)
 
     async def repay_loan(
-        self, loan_id: str, comment: str = "", *, timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        loan_id: str,
+        comment: str = "",
+        *,
+        amount_fen: int = 0,
+        payment_id: str = "",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> node_pb2.LoanView:
-        request = node_pb2.RepayLoanRequest(loan_id=loan_id, comment=comment)
-        return await self._call(self._monitoring.RepayLoan, request, timeout=timeout, metadata=metadata)
+        """With ``amount_fen``: a payment into the loan's ledger, under its ``payment_id`` (the
+        core banking system's; recorded once however often sent). Without: repaid in full."""
+        request = node_pb2.RepayLoanRequest(
+            loan_id=loan_id, comment=comment, amount_fen=amount_fen, payment_id=payment_id
+        )
+        return await self._call(
+            self._monitoring.RepayLoan, request, timeout=timeout, metadata=metadata, idempotent=bool(payment_id)
+        )
 
     async def kpis(
         self, *, chart: bool = False, timeout: float | None = None, metadata: Metadata | None = None

@@ -53,7 +53,10 @@ async def run(args: argparse.Namespace) -> int:
                 )
             )
         elif args.verb == "repay":
-            result = await client.repay_loan(args.loan_id, args.comment or "")
+            amount = round(args.amount * 100) if args.amount else 0
+            result = await client.repay_loan(
+                args.loan_id, args.comment or "", amount_fen=amount, payment_id=args.payment_id or ""
+            )
         else:
             report = await client.kpis(chart=bool(args.chart))
             print(kpi_table(report))
@@ -85,9 +88,15 @@ def add_commands(node: Any) -> None:
     dispose.add_argument("--unfreeze", choices=("when_flows_resume", "now", "keep"), help="default: by outcome")
     dispose.add_argument("--reason-code", help="fraud_confirmed: the marker's reason code")
     dispose.add_argument("--evidence", choices=sorted(EVIDENCE), help="fraud_confirmed: evidence level")
-    repay = node.add_parser("repay", parents=[common], help="a loan was repaid in full (the hub stops watching)")
+    repay = node.add_parser(
+        "repay",
+        parents=[common],
+        help="record a payment into a loan's ledger, or the loan repaid in full (the hub stops watching)",
+    )
     repay.add_argument("loan_id")
     repay.add_argument("--comment")
+    repay.add_argument("--amount", type=float, help="yuan: a payment received (without it: repaid in full)")
+    repay.add_argument("--payment-id", help="the payment's id in the core banking system (required with --amount)")
     kpis = node.add_parser("kpis", parents=[common], help="KPIs of seed 000 §8 as a table (and a PNG chart)")
     kpis.add_argument("--chart", help="write the PNG chart to this file")
     for parser in (monitor_run, alerts, dispose, repay, kpis):

@@ -5,6 +5,9 @@
   manager, and the unused limit frozen; once flows resume, a limit whose disposition said so is
   unfrozen;
 * an instalment due within 3 days and a balance below it → a reminder SMS (once per instalment);
+* an instalment the payments do not cover, past its due date (``node.monitoring.delinquency``)
+  → a yellow alert from the first day, a red one with a collection task from 30 days, and at
+  90 days the loan is defaulted: its unused limit frozen and the outcome queued for the hub;
 * a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now;
   a repaid loan it still watches → unregistered once no other loan of its application is active
   (no hub client: both skipped).
@@ -18,14 +21,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lianfang.v1 import common_pb2
+
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.monitoring.accounts import MONTH_SECONDS, Account, AccountFeed
 from node.monitoring.actions import PostLoanActions, active_loans
+from node.monitoring.delinquency import DEFAULT_DAYS, SERIOUS_DAYS, overdue
 from node.monitoring.records import AlertRow
 from node.monitoring.sms import SmsChannel
 from node.origination.lender_calendar import day_starts
 from node.origination.store import Application, NodeStore
+from node.outbox import Outbox
+from node.outbox.submissions import queue_outcome_in
 
 DROP_SHARE = 0.5
 DROP_MONTHS = 3
@@ -39,6 +47,7 @@ class BatchResult:
     frozen: list[str] = field(default_factory=list)
     unfrozen: list[str] = field(default_factory=list)
     reminders: int = 0
+    defaulted: list[str] = field(default_factory=list)  # loan ids
 
 
 def account_of(app: Application) -> Account:
@@ -59,9 +68,16 @@ def disbursed_at(store: NodeStore, loan: dict[str, Any]) -> float:
 
 class MonitoringBatch:
     def __init__(
-        self, store: NodeStore, actions: PostLoanActions, feed: AccountFeed, sms: SmsChannel, hub: HubClient | None
+        self,
+        store: NodeStore,
+        actions: PostLoanActions,
+        feed: AccountFeed,
+        sms: SmsChannel,
+        hub: HubClient | None,
+        outbox: Outbox,
     ) -> None:
         self.store, self.actions, self.feed, self.sms, self.hub = store, actions, feed, sms, hub
+        self.outbox = outbox  # defaults go to the hub through it
         self.records = actions.records
 
     async def run(self, now: float) -> BatchResult:
@@ -69,8 +85,11 @@ class MonitoringBatch:
         for loan in active_loans(self.store):
             result.loans_checked += 1
             self._loan(loan, now, result)
+            self._delinquency(loan, now, result)
             if loan.get("watch") != "registered" and self.hub is not None:
                 await self._register(loan, now)
+        if result.defaulted:
+            self.outbox.notify()
         for loan in self.store.records_of_kind("loan") if self.hub is not None else ():
             repaid_and_watched = loan.get("state") == "repaid" and loan.get("watch") == "registered"
             if repaid_and_watched and not self._still_lending(loan["application_id"]):
@@ -127,6 +146,39 @@ class MonitoringBatch:
             outbox = self._reminders(db, loan, app, account, done + 1, now, result)
         for message_id, phone, text in outbox:  # after the commit: a message is never sent for a rolled-back alert
             result.reminders += self.sms.send(message_id, phone, text, now)
+
+    def _delinquency(self, loan: dict[str, Any], now: float, result: BatchResult) -> None:
+        late = overdue(loan, now)
+        if late is None:
+            return
+        loan_id, application_id = loan["loan_id"], loan["application_id"]
+        with self.store.transaction() as db:
+            if late.days >= DEFAULT_DAYS:
+                app = self.store.get_application(application_id)
+                loan["state"] = "defaulted"
+                self.store.put_record_in(db, "loan", loan_id, application_id, loan)
+                why = f"instalment {late.instalment} unpaid {late.days} days past due"
+                self.records.audit_in(db, now, "system", "defaulted", loan_id, why)
+                queue_outcome_in(self.outbox, db, application_id, common_pb2.OUTCOME_DEFAULTED, now, loan_id=loan_id)
+                alert = AlertRow(f"{loan_id}:defaulted", loan_id, application_id, "defaulted", "red", why, now)
+                stored = self.actions.raise_in(db, alert, task=True, at=now)
+                if self.actions.freeze_in(db, app, now, "system", f"loan {loan_id} defaulted"):
+                    result.frozen.append(application_id)
+                result.defaulted.append(loan_id)
+            else:
+                serious = late.days >= SERIOUS_DAYS
+                alert = AlertRow(
+                    f"{loan_id}:overdue{'_30' if serious else ''}:{late.instalment}",
+                    loan_id,
+                    application_id,
+                    "overdue",
+                    "red" if serious else "yellow",
+                    f"instalment {late.instalment} unpaid {late.days} days past due",
+                    now,
+                )
+                stored = self.actions.raise_in(db, alert, task=serious, at=now)  # from 30 days: collection
+            if stored is not None:
+                result.alerts.append(stored)
 
     def _reminders(
         self,

@@ -1,4 +1,5 @@
-"""The customer manager's disposition of a risk-check task (人工处置), and repaid loans.
+"""The customer manager's disposition of a risk-check task (人工处置), and loans' payments and
+repayment.
 
 Outcomes: ``risk_mitigated`` (风险缓释, e.g. a temporary closure for a family illness: the limit
 is unfrozen once flows resume, unless told otherwise), ``no_risk`` (unfrozen now), ``escalated``
@@ -8,12 +9,14 @@ confirmed-fraud markers; stays frozen). Every step is audited with actor and tim
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from lianfang.v1 import common_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from node.monitoring.actions import RISK_CHECK, PostLoanActions
+from node.monitoring.delinquency import total_due
 from node.origination.engine import Origination
 from node.origination.roles import RISK_MANAGER
 from node.outbox.submissions import queue_outcome_in
@@ -22,6 +25,7 @@ from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, 
 OUTCOMES = ("risk_mitigated", "no_risk", "escalated", "fraud_confirmed")
 UNFREEZE = ("when_flows_resume", "now", "keep")
 DEFAULT_UNFREEZE = {"risk_mitigated": "when_flows_resume", "no_risk": "now"}
+PAYMENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 WATCH_KEPT = "kept"
 """A repaid loan's ``watch`` while another loan of its application is still active: the hub
 watches the application, so the watch stays for that loan and goes with the last repayment."""
@@ -100,17 +104,38 @@ class Dispositions:
                 self.store.save_in(db, app, now)
         return done
 
-    async def repay(self, loan_id: str, comment: str, actor: str) -> dict[str, object]:
-        """The loan is repaid. The hub's outcome and watch are the application's, not the loan's:
-        while another loan of the application is active both stay as they are; repaying the last
-        one queues the outcome for the hub (the outbox) and has the hub stop watching the borrower
-        (best effort here; the monitoring batch retries the unregistration)."""
+    async def repay(
+        self, loan_id: str, comment: str, actor: str, amount_fen: int = 0, payment_id: str = ""
+    ) -> dict[str, object]:
+        """A payment of ``amount_fen`` into the loan's ledger (applied to the instalments in
+        order), or with 0 the loan repaid in full; a defaulted loan may still be paid. Once repaid,
+        the hub's outcome and watch are the application's, not the loan's: while another loan of
+        the application is active both stay as they are; repaying the last one queues the
+        outcome for the hub (the outbox) and has the hub stop watching the borrower (best effort
+        here; the monitoring batch retries the unregistration)."""
+        if amount_fen < 0:
+            raise InvalidArgument.one("amount_fen", "a payment is a positive amount (0: repaid in full)")
+        if amount_fen and not PAYMENT_ID.match(payment_id):
+            raise InvalidArgument.one("payment_id", "a payment needs its id: 1-64 characters of [A-Za-z0-9._:-]")
         now = self.engine.clock()
         with self.store.transaction() as db:
             loan = self.store.get_record("loan", loan_id)
-            if loan.get("state") != "active":
+            if loan.get("state") not in ("active", "defaulted"):
                 raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
             application_id = loan["application_id"]
+            if amount_fen:
+                payments = loan.setdefault("payments", {})
+                if payment_id in payments:  # recorded before (a resent call): counted once
+                    if payments[payment_id] != amount_fen:
+                        raise InvalidArgument.one("payment_id", "was recorded with another amount")
+                    return loan
+                payments[payment_id] = amount_fen
+                loan["paid_fen"] = int(loan.get("paid_fen", 0)) + amount_fen
+                detail = f"{amount_fen / 100:.2f} yuan" + (f": {comment}" if comment else "")
+                self.records.audit_in(db, now, actor, "payment", loan_id, detail)
+                if loan["paid_fen"] < total_due(loan):
+                    self.store.put_record_in(db, "loan", loan_id, application_id, loan)
+                    return loan
             others = [x for x in self.store.records_for("loan", application_id) if x["loan_id"] != loan_id]
             last = not any(x.get("state") == "active" for x in others)
             watched = loan.get("watch") == "registered" or any(x.get("watch") == WATCH_KEPT for x in others)

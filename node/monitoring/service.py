@@ -44,6 +44,7 @@ class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
             alerts=[alert_view(a) for a in result.alerts],
             frozen=result.frozen,
             unfrozen=result.unfrozen,
+            defaulted=result.defaulted,
             reminders_sent=result.reminders,
         )
 
@@ -84,7 +85,10 @@ class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
     async def RepayLoan(
         self, request: node_pb2.RepayLoanRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.LoanView:
-        return loan_view(await self.dispositions.repay(request.loan_id, request.comment, current_call().principal))
+        loan = await self.dispositions.repay(
+            request.loan_id, request.comment, current_call().principal, request.amount_fen, request.payment_id
+        )
+        return loan_view(loan, self.dispositions.engine.clock())
 
     async def GetKpis(self, request: node_pb2.GetKpisRequest, context: grpc.aio.ServicerContext) -> node_pb2.KpiReport:
         kpis = compute_kpis(self.store)

@@ -280,6 +280,7 @@ class Disbursement:
             "state": "active",
             "schedule": [[i.number, i.due.isoformat(), i.principal_fen, i.interest_fen] for i in plan],
             "disbursed_at": now,
+            "paid_fen": 0,  # the repayment ledger (RepayLoan with an amount; node.monitoring.delinquency)
             # "registered" once the hub watches the borrower (post-loan alerts); "kept" when repaid
             # while another loan of the application is active (node.monitoring.disposition)
             "watch": "",

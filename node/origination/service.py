@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 
+from node.monitoring.delinquency import overdue
 from node.origination.contracts import verify_signature
 from node.origination.engine import Origination
 from node.origination.lender_calendar import day_starts
@@ -199,10 +200,11 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
             self._visible(loan["application_id"])
         except NotFound:
             raise NotFound(f"loan {request.loan_id!r} not found") from None
-        return loan_view(loan)
+        return loan_view(loan, self.engine.clock())
 
 
-def loan_view(loan: dict[str, Any]) -> node_pb2.LoanView:
+def loan_view(loan: dict[str, Any], now: float) -> node_pb2.LoanView:
+    """The loan as the API shows it, with how late it is at ``now``."""
     schedule = [
         node_pb2.Instalment(
             number=n,
@@ -222,4 +224,6 @@ def loan_view(loan: dict[str, Any]) -> node_pb2.LoanView:
         payment_mode=loan["payment_mode"],
         schedule=schedule,
         state=loan["state"],
+        paid_fen=int(loan.get("paid_fen", 0)),
+        days_past_due=late.days if (late := overdue(loan, now)) is not None else 0,
     )

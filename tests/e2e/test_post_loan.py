@@ -20,6 +20,7 @@ from node.sources.personas import LAO_WANG
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
 from tests.support.origination import application, findings, sign, signing_code
+from tests.support.outbox import drained
 
 WAN = 10_000 * 100
 DAY = 86_400.0
@@ -51,6 +52,16 @@ async def lao_wang_loan(m: LocalMember, clock: ManualClock, ref: str) -> tuple[s
     return view.application_id, drawdown.loan_id
 
 
+async def pay_what_is_due(m: LocalMember, loan_id: str, now: float) -> node_pb2.LoanView:
+    """The borrower pays on time: the core banking system reports what fell due by ``now``."""
+    loan = await m.as_role("customer", "wang-jianguo").get_loan(loan_id)
+    due = sum(i.principal_fen + i.interest_fen for i in loan.schedule if i.due.seconds <= now)
+    if due <= loan.paid_fen:
+        return loan
+    officer = m.as_role("post_loan_officer", "officer-1")
+    return await officer.repay_loan(loan_id, amount_fen=due - loan.paid_fen, payment_id=f"core-{int(now)}")
+
+
 async def risk_tasks(m: LocalMember, manager: str = "xiao-li") -> list[node_pb2.Task]:
     tasks = await m.as_role("customer_manager", manager).list_tasks(include_done=True)
     return [t for t in tasks if t.kind == "risk_check"]
@@ -63,11 +74,13 @@ async def test_lao_wang_no_flow_month_task_freeze_disposition_unfreeze(bank) -> 
     officer = a.as_role("post_loan_officer", "officer-1")
     customer = a.as_role("customer", "wang-jianguo")
 
-    clock.advance(5 * MONTH_SECONDS + DAY)  # months 1-5: steady flows
+    clock.advance(5 * MONTH_SECONDS + DAY)  # months 1-5: steady flows, instalments paid
+    await pay_what_is_due(a, loan_id, clock.now)
     run = await officer.run_monitoring()
     assert run.loans_checked == 1 and not run.frozen and not [x for x in run.alerts if x.level != "reminder"]
 
     clock.advance(MONTH_SECONDS)  # six months after drawdown: no flow for a month
+    await pay_what_is_due(a, loan_id, clock.now)
     run = await officer.run_monitoring()
     assert list(run.frozen) == [app_id]
     (alert,) = [x for x in run.alerts if x.rule == "no_flow"]
@@ -105,6 +118,7 @@ async def test_lao_wang_no_flow_month_task_freeze_disposition_unfreeze(bank) -> 
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
 
     clock.advance(MONTH_SECONDS)  # month 7: flows resume
+    await pay_what_is_due(a, loan_id, clock.now)
     run = await officer.run_monitoring()
     assert list(run.unfrozen) == [app_id]
     drawdown = await customer.request_drawdown(app_id, 1 * WAN)
@@ -243,3 +257,55 @@ async def test_kpis_cli_prints_the_table_and_writes_the_chart_of_the_same_number
     assert drawn["average_ticket_yuan"] == report.average_ticket_yuan
     assert drawn["approval_rate"] == pytest.approx(report.approval_rate)
     assert drawn["stage_hours"] == {s.stage: pytest.approx(s.average_hours) for s in report.stages}
+
+
+async def test_an_unpaid_instalment_is_chased_then_defaulted_and_the_hub_told(bank) -> None:  # type: ignore[no-untyped-def]
+    """Payments go into the loan's ledger (once per payment id). An instalment they do not
+    cover is a yellow alert from its first day past due, a red one with a collection task from
+    day 30, and at day 90 the loan is defaulted: the limit frozen and OUTCOME_DEFAULTED at the hub
+    (ring scores and give-to-get count it). A defaulted loan can still be paid off."""
+    c, clock = bank
+    a = c.members["lender-a"]
+    app_id, loan_id = await lao_wang_loan(a, clock, "lw-late")
+    officer = a.as_role("post_loan_officer", "officer-1")
+    customer = a.as_role("customer", "wang-jianguo")
+    loan = await customer.get_loan(loan_id)
+    first = loan.schedule[0]
+    amount = first.principal_fen + first.interest_fen
+
+    paid = await officer.repay_loan(loan_id, amount_fen=amount - 100, payment_id="core-1")  # 1 yuan short
+    again = await officer.repay_loan(loan_id, amount_fen=amount - 100, payment_id="core-1")  # resent
+    assert paid.paid_fen == again.paid_fen == amount - 100
+    with pytest.raises(LianfangRpcError) as err:
+        await officer.repay_loan(loan_id, amount_fen=5, payment_id="core-1")
+    assert [v.field for v in err.value.violations] == ["payment_id"]
+    with pytest.raises(LianfangRpcError) as err:
+        await officer.repay_loan(loan_id, amount_fen=5)
+    assert [v.field for v in err.value.violations] == ["payment_id"]
+
+    clock.now = first.due.seconds + DAY + 3600  # the day after the due date
+    run = await officer.run_monitoring()
+    (late,) = [x for x in run.alerts if x.rule == "overdue"]
+    assert (late.level, late.task_id) == ("yellow", "") and "instalment 1 unpaid 1 days" in late.detail
+    assert (await customer.get_loan(loan_id)).days_past_due == 1
+    assert not [x for x in (await officer.run_monitoring()).alerts if x.rule == "overdue"]  # once
+
+    clock.now = first.due.seconds + 30 * DAY + 3600
+    (serious,) = [x for x in (await officer.run_monitoring()).alerts if x.rule == "overdue"]
+    assert serious.level == "red" and serious.task_id  # a collection task for the manager
+
+    clock.now = first.due.seconds + 90 * DAY + 3600
+    run = await officer.run_monitoring()
+    assert list(run.defaulted) == [loan_id] and list(run.frozen) == [app_id]
+    assert (await customer.get_loan(loan_id)).state == "defaulted"
+    assert (await officer.run_monitoring()).loans_checked == 0  # no longer an active loan
+    await drained(a.node)
+    stored = await c.hub.store.get_application("lender-a", app_id)
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_DEFAULTED
+
+    rest = sum(i.principal_fen + i.interest_fen for i in loan.schedule) - (amount - 100)
+    done = await officer.repay_loan(loan_id, amount_fen=rest, payment_id="core-recovery")
+    assert (done.state, done.days_past_due) == ("repaid", 0)
+    await drained(a.node)
+    stored = await c.hub.store.get_application("lender-a", app_id)
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_REPAID

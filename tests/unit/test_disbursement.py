@@ -93,7 +93,7 @@ async def test_due_dates_are_the_lender_s_calendar_days(tmp_path: Path) -> None:
     d = await s.drawdown(node_pb2.RequestDrawdownRequest(application_id="app_1", amount_fen=10 * WAN), "customer")
     loan = s.store.get_record("loan", d["loan_id"])
     assert [due for _, due, _, _ in loan["schedule"][:2]] == ["2026-04-01", "2026-05-01"]
-    first_due = loan_view(loan).schedule[0].due.ToDatetime(dt.UTC)
+    first_due = loan_view(loan, s.clock()).schedule[0].due.ToDatetime(dt.UTC)
     assert (
         first_due == dt.datetime(2026, 3, 31, 16, 0, tzinfo=dt.UTC)
         and day_starts("2026-04-01") == first_due.timestamp()

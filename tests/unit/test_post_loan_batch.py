@@ -17,6 +17,7 @@ from node.monitoring.records import PostLoanRecords
 from node.monitoring.sms import RecordingSmsChannel
 from node.origination.due_diligence import load_field_team
 from node.origination.store import Application, NodeStore
+from node.outbox import Outbox
 from node.sources.overrides import ScenarioError
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
@@ -46,7 +47,7 @@ def setup(tmp_path: Path, factors: dict[int, float], *, instalment_due: float | 
     records = PostLoanRecords(store)
     actions = PostLoanActions(store, records, load_field_team())
     feed = SimulatedAccountFeed({USCC: factors})
-    return MonitoringBatch(store, actions, feed, RecordingSmsChannel(records), None)
+    return MonitoringBatch(store, actions, feed, RecordingSmsChannel(records), None, Outbox(store))
 
 
 def month_end(n: int) -> float:

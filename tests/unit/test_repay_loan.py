@@ -31,7 +31,8 @@ async def two_loans(s: Stage3) -> tuple[str, str]:
 
 
 def batch(s: Stage3) -> MonitoringBatch:
-    return MonitoringBatch(s.store, s.actions, SimulatedAccountFeed({}), RecordingSmsChannel(s.actions.records), s.hub)  # type: ignore[arg-type]
+    feed, sms = SimulatedAccountFeed({}), RecordingSmsChannel(s.actions.records)
+    return MonitoringBatch(s.store, s.actions, feed, sms, s.hub, s.outbox)  # type: ignore[arg-type]
 
 
 async def test_repaying_one_loan_keeps_the_watch_and_outcome_for_the_other(tmp_path: Path) -> None:

@@ -405,7 +405,7 @@ class Instalment(_message.Message):
     def __init__(self, number: _Optional[int] = ..., due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., principal_fen: _Optional[int] = ..., interest_fen: _Optional[int] = ...) -> None: ...
 
 class LoanView(_message.Message):
-    __slots__ = ("loan_id", "application_id", "principal_fen", "annual_rate", "term_months", "repayment_method", "payment_mode", "schedule", "state")
+    __slots__ = ("loan_id", "application_id", "principal_fen", "annual_rate", "term_months", "repayment_method", "payment_mode", "schedule", "state", "paid_fen", "days_past_due")
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     PRINCIPAL_FEN_FIELD_NUMBER: _ClassVar[int]
@@ -415,6 +415,8 @@ class LoanView(_message.Message):
     PAYMENT_MODE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    PAID_FEN_FIELD_NUMBER: _ClassVar[int]
+    DAYS_PAST_DUE_FIELD_NUMBER: _ClassVar[int]
     loan_id: str
     application_id: str
     principal_fen: int
@@ -424,7 +426,9 @@ class LoanView(_message.Message):
     payment_mode: str
     schedule: _containers.RepeatedCompositeFieldContainer[Instalment]
     state: str
-    def __init__(self, loan_id: _Optional[str] = ..., application_id: _Optional[str] = ..., principal_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., term_months: _Optional[int] = ..., repayment_method: _Optional[str] = ..., payment_mode: _Optional[str] = ..., schedule: _Optional[_Iterable[_Union[Instalment, _Mapping]]] = ..., state: _Optional[str] = ...) -> None: ...
+    paid_fen: int
+    days_past_due: int
+    def __init__(self, loan_id: _Optional[str] = ..., application_id: _Optional[str] = ..., principal_fen: _Optional[int] = ..., annual_rate: _Optional[float] = ..., term_months: _Optional[int] = ..., repayment_method: _Optional[str] = ..., payment_mode: _Optional[str] = ..., schedule: _Optional[_Iterable[_Union[Instalment, _Mapping]]] = ..., state: _Optional[str] = ..., paid_fen: _Optional[int] = ..., days_past_due: _Optional[int] = ...) -> None: ...
 
 class RunMonitoringRequest(_message.Message):
     __slots__ = ()
@@ -451,18 +455,20 @@ class PostLoanAlert(_message.Message):
     def __init__(self, alert_id: _Optional[str] = ..., loan_id: _Optional[str] = ..., application_id: _Optional[str] = ..., rule: _Optional[str] = ..., level: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class RunMonitoringResponse(_message.Message):
-    __slots__ = ("loans_checked", "alerts", "frozen", "unfrozen", "reminders_sent")
+    __slots__ = ("loans_checked", "alerts", "frozen", "unfrozen", "reminders_sent", "defaulted")
     LOANS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     ALERTS_FIELD_NUMBER: _ClassVar[int]
     FROZEN_FIELD_NUMBER: _ClassVar[int]
     UNFROZEN_FIELD_NUMBER: _ClassVar[int]
     REMINDERS_SENT_FIELD_NUMBER: _ClassVar[int]
+    DEFAULTED_FIELD_NUMBER: _ClassVar[int]
     loans_checked: int
     alerts: _containers.RepeatedCompositeFieldContainer[PostLoanAlert]
     frozen: _containers.RepeatedScalarFieldContainer[str]
     unfrozen: _containers.RepeatedScalarFieldContainer[str]
     reminders_sent: int
-    def __init__(self, loans_checked: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[PostLoanAlert, _Mapping]]] = ..., frozen: _Optional[_Iterable[str]] = ..., unfrozen: _Optional[_Iterable[str]] = ..., reminders_sent: _Optional[int] = ...) -> None: ...
+    defaulted: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, loans_checked: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[PostLoanAlert, _Mapping]]] = ..., frozen: _Optional[_Iterable[str]] = ..., unfrozen: _Optional[_Iterable[str]] = ..., reminders_sent: _Optional[int] = ..., defaulted: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListPostLoanAlertsRequest(_message.Message):
     __slots__ = ("application_id",)
@@ -529,12 +535,16 @@ class DispositionView(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., application_id: _Optional[str] = ..., outcome: _Optional[str] = ..., note: _Optional[str] = ..., unfreeze: _Optional[str] = ..., limit_frozen: _Optional[bool] = ..., actor: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RepayLoanRequest(_message.Message):
-    __slots__ = ("loan_id", "comment")
+    __slots__ = ("loan_id", "comment", "amount_fen", "payment_id")
     LOAN_ID_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     loan_id: str
     comment: str
-    def __init__(self, loan_id: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
+    amount_fen: int
+    payment_id: str
+    def __init__(self, loan_id: _Optional[str] = ..., comment: _Optional[str] = ..., amount_fen: _Optional[int] = ..., payment_id: _Optional[str] = ...) -> None: ...
 
 class GetKpisRequest(_message.Message):
     __slots__ = ("chart",)
