@@ -22,7 +22,7 @@ from node.origination.contracts import contract_document, verify_signature
 from node.origination.lender_calendar import lender_date
 from node.origination.products import Product
 from node.origination.roles import DISBURSEMENT_REVIEWERS
-from node.origination.schedule import repayment_schedule
+from node.origination.schedule import add_months, repayment_schedule
 from node.origination.signing_codes import (
     DAY,
     MAX_CODES_PER_DAY,
@@ -114,6 +114,13 @@ class Disbursement:
         contract = self.contract(r.application_id)
         if contract["state"] == "signed":
             raise FailedPrecondition("the contract is already signed")
+        app = self.store.get_application(r.application_id)
+        product = self.products[app.product_code]
+        approved = self._entered(app.application_id, states.APPROVED)
+        if approved is not None and self.clock() > approved + product.approval_valid_days * DAY:
+            raise FailedPrecondition(
+                f"the approval expired {product.approval_valid_days} days after it was given: apply again"
+            )
         v = []
         if not r.face_verified:
             v.append(FieldViolation("face_verified", "the face check at signing must pass"))
@@ -162,10 +169,18 @@ class Disbursement:
             raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
         if app.limit_frozen:
             raise FailedPrecondition("the unused limit is frozen by post-loan monitoring (a risk check is open)")
-        available = app.final_limit_fen - app.drawn_fen
-        if not 0 < r.amount_fen <= available:
-            raise InvalidArgument.one("amount_fen", f"must be within 1-{available} (the unused limit)")
         product = self.products[app.product_code]
+        signed = self._entered(app.application_id, states.SIGNED)
+        if signed is not None and lender_date(self.clock()) >= add_months(
+            lender_date(signed), product.availability_months
+        ):
+            raise FailedPrecondition(
+                f"the facility's drawdown period ended {product.availability_months} months after signing"
+            )
+        available = app.final_limit_fen - app.drawn_fen
+        smallest = min(product.min_drawdown_fen, available)  # what is left may be drawn, however small
+        if not 0 < smallest <= r.amount_fen <= available:
+            raise InvalidArgument.one("amount_fen", f"must be within {smallest}-{available} (the unused limit)")
         live = [d for d in earlier if d["state"] != "rejected"]
         self_paid = sum(int(d["amount_fen"]) for d in live if d["payment_mode"] == "self")
         unreviewed = sum(int(d["amount_fen"]) for d in live if not _went_to_review(d, product))
@@ -212,6 +227,11 @@ class Disbursement:
         if not reviewed:
             return await self._disburse(drawdown, "system", "below the disbursement review threshold")
         return drawdown
+
+    def _entered(self, application_id: str, state: str) -> float | None:
+        """When the application last entered ``state`` (None: never, or before history was kept)."""
+        times = [t.at for t in self.store.history(application_id) if t.to_state == state]
+        return max(times) if times else None
 
     def _drawdowns(self, application_id: str) -> list[dict[str, Any]]:
         return self.store.records_for("drawdown", application_id)

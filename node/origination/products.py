@@ -37,6 +37,12 @@ class Product:
     min_anti_fraud_score: float
     price_grid: dict[str, float]
     collateral_ratio: float = 0.0
+    min_drawdown_fen: int = 1_000 * FEN
+    """The smallest drawdown (a 1-fen drawdown made a loan of zero instalments)."""
+    approval_valid_days: int = 30
+    """An approval not signed within this many days expires: the applicant applies again."""
+    availability_months: int = 12
+    """Drawdowns are possible for this many months from signing (the facility's 用款期)."""
 
     def rate_for(self, grade: str) -> float | None:
         """The annual rate of a grade, or None when the grade is not lent to."""
@@ -52,6 +58,14 @@ def _need(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where:
     return value
 
 
+def _optional(table: dict[str, Any], key: str, default: int, where: str) -> int:
+    """A positive whole number the product may leave out."""
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{where}.{key}: expected a positive whole number, got {value!r}")
+    return value
+
+
 def _product(code: str, t: dict[str, Any]) -> Product:
     where = f"products.{code}"
     known = set(Product.__dataclass_fields__) | {
@@ -59,6 +73,7 @@ def _product(code: str, t: dict[str, Any]) -> Product:
         "max_amount",
         "entrusted_payment_threshold",
         "disbursement_review_at",
+        "min_drawdown",
     }
     for key in t:
         if key not in known:
@@ -96,6 +111,9 @@ def _product(code: str, t: dict[str, Any]) -> Product:
         min_anti_fraud_score=float(_need(t, "min_anti_fraud_score", (int, float), where)),
         price_grid={g: float(r) for g, r in grid.items()},
         collateral_ratio=float(t.get("collateral_ratio", 0.0)),
+        min_drawdown_fen=_optional(t, "min_drawdown", 1_000, where) * FEN,
+        approval_valid_days=_optional(t, "approval_valid_days", 30, where),
+        availability_months=_optional(t, "availability_months", 12, where),
     )
     if not 0 < product.min_amount_fen <= product.max_amount_fen:
         raise ConfigError(f"{where}.max_amount: must be ≥ min_amount > 0")

@@ -107,3 +107,28 @@ async def test_a_drawdown_waiting_for_review_is_not_paid_once_the_limit_is_froze
     assert err.value.code is grpc.StatusCode.FAILED_PRECONDITION and "frozen" in str(err.value)
     rejected = await reviewer.review_disbursement(pending.drawdown_id, False, "limit frozen by monitoring")
     assert rejected.state == "rejected" and m.node.engine.store.get_application(app_id).drawn_fen == 5 * WAN
+
+
+async def test_approvals_expire_and_facilities_have_a_drawdown_period(lender) -> None:  # type: ignore[no-untyped-def]
+    """An approval signed three years later was disbursed at its old rate: an approval now expires
+    unsigned after the product's approval_valid_days (30), drawdowns end availability_months (12)
+    after signing, and a drawdown is at least min_drawdown (1,000 yuan) unless less is left."""
+    m, clock = lender
+    customer = m.as_role("customer", "liu")
+    late = await customer.submit_application(application(JINGCHENG_PARTS, "jc-late"))
+    clock.advance(31 * DAY)
+    contract = await customer.get_contract(late.application_id)
+    code = await signing_code(customer, m.node, late.application_id)
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate(), code))
+    assert err.value.code is grpc.StatusCode.FAILED_PRECONDITION and "approval expired" in str(err.value)
+
+    app_id = await signed_equipment_loan(m, "jc-period")
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.request_drawdown(app_id, 999 * 100)
+    assert [v.field for v in err.value.violations] == ["amount_fen"]
+    assert (await customer.request_drawdown(app_id, 8 * WAN)).state == "disbursed"
+    clock.advance(365 * DAY)
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.request_drawdown(app_id, 1 * WAN)
+    assert err.value.code is grpc.StatusCode.FAILED_PRECONDITION and "drawdown period ended" in str(err.value)

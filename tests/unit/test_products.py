@@ -33,6 +33,9 @@ def test_shipped_products_load() -> None:
         ("B = 0.045", "B = 0.9", "products.xiaowei_puhui.price_grid.B"),
         ("flow_factor = 1.7  ", "flow_factr = 1.7  ", "products.xiaowei_puhui.flow_factr: unknown key"),
         ('name = "小微普惠贷"', "name = 7", "products.xiaowei_puhui.name"),
+        ("min_amount = 10000", "min_amount = 10000\nmin_drawdown = 0", "products.xiaowei_puhui.min_drawdown"),
+        ("min_amount = 10000", "min_amount = 10000\napproval_valid_days = 1.5", "products.xiaowei_puhui.approval"),
+        ("min_amount = 10000", "min_amount = 10000\navailability_months = true", "products.xiaowei_puhui.availability"),
     ],
 )
 def test_bad_product_config_names_the_key(tmp_path: Path, old: str, new: str, message: str) -> None:
