@@ -7,6 +7,7 @@ final limit, or sends the case to a credit approver when the evidence is weak.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import tomllib
@@ -29,6 +30,14 @@ PHOTO_CLOCK_SKEW_SECONDS = 300
 """How far ahead of the node's clock a camera's may run: a photo dated later is refused."""
 MAX_PHOTOS = 50
 """Photos per visit (their digests are kept with the decision)."""
+PHOTO_SITE_METRES = 500.0
+"""The photos of one visit are of one business: all within this distance of their middle."""
+MIN_PHOTO_SUBJECTS = 3
+"""Distinct subjects (signboard, kitchen, dining area…) the photo evidence needs."""
+MIN_BILL_FEN = 5_000
+MIN_BILL_SHARE_OF_FLOW = 0.002
+"""A month's utility bill of a running business: at least 50 yuan, and at least 0.2 % of its
+monthly settlement flow (a restaurant with 120,000 yuan a month pays thousands for power)."""
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
@@ -81,9 +90,33 @@ class DueDiligenceResult:
     reasons: tuple[str, ...]
 
 
-def _steady(bills: list[int]) -> bool:
-    """Three positive months that vary by less than half their mean: the business is running."""
-    return len(bills) >= 3 and min(bills) > 0 and statistics.pstdev(bills) < 0.5 * statistics.mean(bills)
+def _steady(bills: list[int], floor_fen: float = 1) -> bool:
+    """Three months of at least ``floor_fen`` that vary by less than half their mean: the
+    business is running (bills of 1 fen a month are not a running business)."""
+    return (
+        len(bills) >= 3 and min(bills) >= max(floor_fen, 1) and statistics.pstdev(bills) < 0.5 * statistics.mean(bills)
+    )
+
+
+def _bill_floor(features: dict[str, Any]) -> float:
+    flow = features.get("flow_monthly_avg")
+    share = MIN_BILL_SHARE_OF_FLOW * flow * 100 if isinstance(flow, int | float) and flow > 0 else 0
+    return max(MIN_BILL_FEN, share)
+
+
+def _one_site(photos: list[Any]) -> bool:
+    """Every photo within PHOTO_SITE_METRES of their middle (median latitude and longitude)."""
+    lat = statistics.median(p.latitude for p in photos)
+    lon = statistics.median(p.longitude for p in photos)
+    return all(_metres(lat, lon, p.latitude, p.longitude) <= PHOTO_SITE_METRES for p in photos)
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(min(1.0, a)))
 
 
 def _taken_at(photo: Any) -> float:
@@ -137,11 +170,12 @@ def score_findings(findings: Any, features: dict[str, Any], now: float, *, opene
     up to now (plus the clock skew); an image counts once."""
     score = 0.0
     reasons: list[str] = []
-    if _steady(list(findings.electricity_fen)):
+    floor = _bill_floor(features)
+    if _steady(list(findings.electricity_fen), floor):
         score += 15
     else:
         reasons.append("DD_ELECTRICITY_IRREGULAR")
-    if _steady(list(findings.water_fen)) or _steady(list(findings.customs_fen)):
+    if _steady(list(findings.water_fen), MIN_BILL_FEN) or _steady(list(findings.customs_fen), MIN_BILL_FEN):
         score += 10
     else:
         reasons.append("DD_WATER_OR_CUSTOMS_IRREGULAR")
@@ -157,16 +191,19 @@ def score_findings(findings: Any, features: dict[str, Any], now: float, *, opene
         score += 15 if ratio >= 0.2 else 8 if ratio > 0 else 0
     since = max(opened_at - PHOTO_LEAD_SECONDS, now - PHOTO_MAX_AGE_SECONDS)
     fresh = {
-        p.sha256.lower()
+        p.sha256.lower(): p
         for p in findings.photos
         if _SHA256_HEX.fullmatch(p.sha256)
         and (p.latitude or p.longitude)
         and since <= _taken_at(p) <= now + PHOTO_CLOCK_SKEW_SECONDS
     }
-    if len(fresh) >= 3:
-        score += 15
-    else:
+    subjects = {p.subject.strip().lower() for p in fresh.values() if p.subject.strip()}
+    if len(fresh) < 3 or len(subjects) < MIN_PHOTO_SUBJECTS:
         reasons.append("DD_PHOTO_EVIDENCE_INSUFFICIENT")
+    elif not _one_site(list(fresh.values())):
+        reasons.append("DD_PHOTO_LOCATIONS_SCATTERED")
+    else:
+        score += 15
     score += 4 * max(0, min(5, findings.soft_assessment))
     if score >= 85:
         factor = 1.5

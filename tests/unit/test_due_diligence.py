@@ -94,3 +94,32 @@ def test_the_same_image_counts_once() -> None:
     f = visit()
     f.photos[1].sha256 = f.photos[2].sha256 = f.photos[0].sha256
     assert "DD_PHOTO_EVIDENCE_INSUFFICIENT" in score_findings(f, FEATURES, NOW, opened_at=NOW).reasons
+
+
+def test_gamed_evidence_does_not_score() -> None:
+    """A review's gamed visit (bills of 1 fen, three 'selfies' scattered over the Gulf of Guinea)
+    scored like an honest one and raised the limit to 1.5 × the pre-credit limit."""
+    honest = score_findings(visit(), FEATURES, NOW, opened_at=NOW)
+    assert not {"DD_ELECTRICITY_IRREGULAR", "DD_PHOTO_EVIDENCE_INSUFFICIENT"} & set(honest.reasons)
+
+    tiny = visit()
+    tiny.electricity_fen[:] = [1, 1, 1]
+    tiny.water_fen[:] = [1, 1, 1]
+    reasons = score_findings(tiny, FEATURES, NOW, opened_at=NOW).reasons
+    assert {"DD_ELECTRICITY_IRREGULAR", "DD_WATER_OR_CUSTOMS_IRREGULAR"} <= set(reasons)
+    small_for_the_flows = visit()  # 60 yuan a month of power for 100,000 yuan a month of sales
+    small_for_the_flows.electricity_fen[:] = [6_000, 6_100, 5_900]
+    assert "DD_ELECTRICITY_IRREGULAR" in score_findings(small_for_the_flows, FEATURES, NOW, opened_at=NOW).reasons
+
+    selfies = visit()
+    for photo in selfies.photos:
+        photo.subject = "selfie"
+    assert "DD_PHOTO_EVIDENCE_INSUFFICIENT" in score_findings(selfies, FEATURES, NOW, opened_at=NOW).reasons
+
+    scattered = visit()
+    scattered.photos[2].latitude += 0.01  # about 1.1 km north of the other two
+    result = score_findings(scattered, FEATURES, NOW, opened_at=NOW)
+    assert "DD_PHOTO_LOCATIONS_SCATTERED" in result.reasons and result.score == honest.score - 15
+    nearby = visit()
+    nearby.photos[2].latitude += 0.002  # about 220 m: the back of the same shop
+    assert score_findings(nearby, FEATURES, NOW, opened_at=NOW).score == honest.score
