@@ -81,9 +81,10 @@ class AuditClient(RpcClient):
     ) -> audit_pb2.SubjectAccessResponse:
         """A data subject's access export (the member computes the subject's tokens);
         ``request_ref``: a digest of the member's reference of the subject's request (required:
-        the hub answers only a subject's own request)."""
+        the hub answers only a subject's own request). Not resent to another hub replica: the hub
+        logs each export (and counts it against quota) before it reads the answer."""
         request = audit_pb2.SubjectAccessRequest(tokens=tokens, request_ref=request_ref)
-        return await self._call(self._stub.SubjectAccess, request, timeout=timeout, metadata=metadata, idempotent=True)
+        return await self._call(self._stub.SubjectAccess, request, timeout=timeout, metadata=metadata)
 
 
 class AuditFailure(Exception):

@@ -224,12 +224,17 @@ class HubClient(RpcClient):
         minutes) or the hub shuts down, and the connection may drop. Callers loop: call
         ``watch(after=<the last alert's cursor>)`` again (``node.monitoring.hub_alerts`` does).
         Closing the client ends an iteration with ``LianfangRpcError`` CANCELLED."""
+        if self._closed:
+            raise LianfangRpcError(grpc.StatusCode.CANCELLED, "the client is closed")
         if metadata:
             check_metadata(metadata)
         md: list[tuple[str, str]] = list(metadata or ())
         if self.signer is not None:
             md.extend(self.signer.metadata())
-        call = self._stub.Watch(consortium_pb2.WatchRequest(after=after), metadata=md)
+        try:
+            call = self._stub.Watch(consortium_pb2.WatchRequest(after=after), metadata=md)
+        except grpc.aio.UsageError:
+            raise LianfangRpcError(grpc.StatusCode.CANCELLED, "the client's channel is closed") from None
         try:
             async for response in call:
                 yield response

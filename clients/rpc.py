@@ -76,6 +76,8 @@ class RpcClient:
                 raise LianfangRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "no time left before the call's deadline")
             try:
                 return await method(request, timeout=remaining, metadata=md)
+            except grpc.aio.UsageError:  # another client on the channel (``as_role``) closed it
+                raise LianfangRpcError(grpc.StatusCode.CANCELLED, "the client's channel is closed") from None
             except grpc.aio.AioRpcError as error:
                 retry = error.code() == grpc.StatusCode.UNAVAILABLE and attempt < attempts
                 if not retry or deadline - time.monotonic() < _MIN_ATTEMPT_SECONDS:

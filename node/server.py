@@ -420,9 +420,12 @@ async def _refresh_periodically(refresh: Callable[[], Awaitable[list[int]]], int
 
 
 async def _monitor_periodically(batch: MonitoringBatch, clock: Clock, interval: float) -> None:
-    """``monitor_interval_seconds``: the daily batch inside the node (instead of cron)."""
+    """``monitor_interval_seconds``: the daily batch inside the node (instead of cron). The first
+    run comes ``interval`` after the last one the database remembers (at once when that is past
+    or there was none): a node restarted more often than the interval still runs it."""
+    last = batch.last_run()
+    await asyncio.sleep(0 if last is None else max(0.0, last + interval - clock()))
     while True:
-        await asyncio.sleep(interval)
         try:
             result = await batch.run(clock())
             log.info(
@@ -430,6 +433,7 @@ async def _monitor_periodically(batch: MonitoringBatch, clock: Clock, interval: 
             )
         except Exception:  # the next run tries again
             log.exception("monitoring batch failed")
+        await asyncio.sleep(interval)
 
 
 async def run_node(config: NodeConfig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from consortium.usage import UsageGuard
 from consortium.validation import CATEGORY, MEMBER_ID
 from runtime.clock import Clock
 from runtime.contract_limits import KEY_CHECK_BYTES
-from runtime.errors import AlreadyExists, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
@@ -71,21 +72,30 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
     async def _claim_key(self, public_key: bytes, member_id: str, *, rotating: bool) -> bool:
         """One key pair per member, for good: a JWT names its member, but a shared key would let
         either member's holder sign as the other, and a key a member gave up (it leaked) must
-        not come back. The store's claim is the atomic step across hub replicas; members' keys
-        from before claims existed are claimed here in passing. True when this call made the
-        claim (to release if the change fails). A retried registration of ``member_id`` passes
-        to the store, which answers ALREADY_EXISTS."""
+        not come back. The store's claim is the atomic step across hub replicas; a key held since
+        before claims existed is refused through the member list, and claimed for good when its
+        member rotates it away. True when this call made the claim (to release if the change
+        fails). A retried registration of ``member_id`` passes to the store, which answers
+        ALREADY_EXISTS."""
         in_use = FieldViolation("public_key", "is a member's key already (a new key pair is needed)")
         for m in await self.store.list_members():
             if m.public_key == public_key and (rotating or m.member_id != member_id):
                 raise InvalidArgument([in_use])
-            await self.store.claim_public_key(m.public_key, m.member_id)
+            if rotating and m.member_id == member_id:  # the key it gives up, claimed before claims existed
+                await self.store.claim_public_key(m.public_key, m.member_id)
         holder, claimed = await self.store.claim_public_key(public_key, member_id)
         if holder != member_id:
             raise InvalidArgument([in_use])
         if rotating and not claimed:
             raise InvalidArgument.one("public_key", "was this member's key before (a new key pair is needed)")
         return claimed
+
+    async def _release_claim(self, public_key: bytes, member_id: str) -> None:
+        """Gives back a claim whose change failed. Best effort: a change that did apply (its reply
+        lost) leaves the key the member's, which the member-list check refuses to anyone else and
+        its next rotation claims for good."""
+        with contextlib.suppress(Exception):
+            await self.store.release_public_key(public_key, member_id)
 
     async def RegisterMember(
         self, request: consortium_pb2.RegisterMemberRequest, context: grpc.aio.ServicerContext
@@ -121,9 +131,9 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             entries = await self.store.add_member_logged(
                 member, [self._audit_event("register", member.member_id, now)], self.log.cursor
             )
-        except AlreadyExists:  # the id is taken (by another key): the key stays free
+        except BaseException:  # the id taken, the store down…: the key stays free for a retry
             if claimed:
-                await self.store.release_public_key(request.public_key, request.member_id)
+                await self._release_claim(request.public_key, request.member_id)
             raise
         finally:
             self.authenticator.forget_member(member.member_id)
@@ -190,9 +200,9 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
                 self.log.cursor,
                 public_key=request.public_key,
             )
-        except FailedPrecondition:  # the member changed meanwhile: nothing rotated, the key stays free
+        except BaseException:  # the member changed meanwhile, the store down…: the key stays free
             if claimed:
-                await self.store.release_public_key(request.public_key, member.member_id)
+                await self._release_claim(request.public_key, member.member_id)
             raise
         finally:  # the old key stops working on this replica at once, even if the call failed late
             self.authenticator.forget_member(request.member_id, tokens=True)

@@ -503,7 +503,8 @@ class RedisStore(RedisMarkers, RedisConsortiumLog, Store):
         map is read anew each probe, so a resharded Cluster is probed where it is now."""
         if not self.config.cluster:
             return [f"{self._p}:{{probe:0}}"]
-        wanted = {node.name for node in self._redis.get_primaries()}
+        owners = self._redis.nodes_manager.slots_cache.values()
+        wanted = {nodes[0].name for nodes in owners if nodes}  # a primary without slots takes no key
         keys: dict[str, str] = {}
         for n in range(PROBE_TAG_TRIES):
             key = f"{self._p}:{{probe:{n}}}"

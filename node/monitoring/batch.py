@@ -34,7 +34,9 @@ from node.origination.lender_calendar import day_starts
 from node.origination.store import Application, NodeStore
 from node.outbox import Outbox
 from node.outbox.submissions import queue_outcome_in
+from runtime.errors import NotFound
 
+LAST_RUN = ("monitoring", "last_run")  # the record holding when the batch last ran
 DROP_SHARE = 0.5
 DROP_MONTHS = 3
 REMINDER_DAYS = 3
@@ -80,6 +82,13 @@ class MonitoringBatch:
         self.outbox = outbox  # defaults go to the hub through it
         self.records = actions.records
 
+    def last_run(self) -> float | None:
+        """When the batch last ran to its end (None: never)."""
+        try:
+            return float(self.store.get_record(*LAST_RUN)["at"])
+        except NotFound:
+            return None
+
     async def run(self, now: float) -> BatchResult:
         result = BatchResult()
         for loan in active_loans(self.store):
@@ -90,6 +99,8 @@ class MonitoringBatch:
                 await self._register(loan, now)
         if result.defaulted:
             self.outbox.notify()
+        with self.store.transaction() as db:  # when the node restarts, the next run is due from here
+            self.store.put_record_in(db, LAST_RUN[0], LAST_RUN[1], "", {"at": now})
         for loan in self.store.records_of_kind("loan") if self.hub is not None else ():
             repaid_and_watched = loan.get("state") == "repaid" and loan.get("watch") == "registered"
             if repaid_and_watched and not self._still_lending(loan["application_id"]):

@@ -165,10 +165,7 @@ class Disbursement:
                 if (int(same["amount_fen"]), same["payee_account"]) != (r.amount_fen, _payee_account(r.payee_account)):
                     raise InvalidArgument.one("request_id", "was used for another drawdown of this application")
                 return same
-        if app.state not in (states.SIGNED, states.FUNDED):
-            raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
-        if app.limit_frozen:
-            raise FailedPrecondition("the unused limit is frozen by post-loan monitoring (a risk check is open)")
+        _refuse_unpayable(app)
         product = self.products[app.product_code]
         signed = self._entered(app.application_id, states.SIGNED)
         if signed is not None and lender_date(self.clock()) >= add_months(
@@ -277,13 +274,7 @@ class Disbursement:
         A drawdown that waited for review is not paid once monitoring froze the limit or the
         application left its signed/funded states meanwhile: it waits (or is rejected)."""
         app = self.store.get_application(drawdown["application_id"])
-        if app.limit_frozen:
-            raise FailedPrecondition(
-                "the unused limit is frozen by post-loan monitoring (a risk check is open): "
-                "reject this drawdown, or approve it once the limit is released"
-            )
-        if app.state not in (states.SIGNED, states.FUNDED):
-            raise FailedPrecondition(f"application is {app.state}: the drawdown cannot be paid")
+        _refuse_unpayable(app, waiting=True)
         now = self.clock()
         start = lender_date(now)
         plan = repayment_schedule(
@@ -343,6 +334,16 @@ class Disbursement:
             current["watch"] = "registered"
             self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], current)
         return True
+
+
+def _refuse_unpayable(app: Application, *, waiting: bool = False) -> None:
+    """No money moves for an application that is not signed or funded, or whose unused limit
+    monitoring froze: not for a new drawdown, nor (``waiting``) one that waited for review."""
+    if app.state not in (states.SIGNED, states.FUNDED):
+        raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
+    if app.limit_frozen:
+        hint = ": reject this drawdown, or approve it once the limit is released" if waiting else ""
+        raise FailedPrecondition(f"the unused limit is frozen by post-loan monitoring (a risk check is open){hint}")
 
 
 def _went_to_review(drawdown: dict[str, Any], product: Product) -> bool:

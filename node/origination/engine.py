@@ -239,8 +239,6 @@ class Origination(Disbursement):
             {"name": o.name, "status": o.status, "reason_code": o.reason_code, "elapsed_ms": round(o.elapsed_ms, 1)}
             for o in stage1.outcomes
         ]
-        if self.on_decision is not None:
-            self.on_decision(decision)
         app.features = {k: v for k, v in features.items() if not k.startswith("cs_") or v}
         app.decision = asdict(decision)
         if stage1.extra is not None:
@@ -253,6 +251,8 @@ class Origination(Disbursement):
         reason = "; ".join(decision.reasons)
         queued_check = (check, canonicals, refused) if queued else None
         await self._route(app, decision.outcome, "system", reason, now, queued_check)
+        if self.on_decision is not None:  # once stored: a failed store is resent, not counted twice
+            self.on_decision(decision)
         return app
 
     async def _route(

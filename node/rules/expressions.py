@@ -32,8 +32,9 @@ from node.rules.features import Catalogue
 MAX_LENGTH = 4000
 """Longest condition accepted (characters); bounds parsing time at load."""
 MAX_DEPTH = 64
-MAX_EXACT_INT = 2**53
 """Deepest syntax tree accepted; keeps the compiler's recursion (and CPython's) far from limits."""
+MAX_EXACT_INT = 2**53
+"""Largest integer constant accepted: beyond it no float holds it, and every evaluation failed."""
 
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 

@@ -120,4 +120,6 @@ def fits(feature: Feature, value: object) -> bool:
         return isinstance(value, str)
     if isinstance(value, bool):
         return False
-    return isinstance(value, int) if feature.type == "integer" else isinstance(value, int | float)
+    if feature.type == "integer":  # 2.0 from a JSON provider is a count of 2
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, int | float)

@@ -662,3 +662,31 @@ async def test_an_approver_grants_no_more_than_the_evidence_unless_saying_so(ban
     assert [v.field for v in err.value.violations] == ["final_limit_fen"]
     view = await approver.decide_referral(view.application_id, True, "known customer", final_limit_fen=10 * WAN)
     assert (view.state, view.final_limit_fen) == ("approved", 10 * WAN)
+
+
+async def test_a_decision_is_counted_once_it_is_stored(tmp_path: Path) -> None:
+    """The node's database refusing the decision's write (a SQLite trigger: a full or failing
+    disk): the resend decides again, and the decision counter counts the one that was stored."""
+    import sqlite3
+
+    c = await start_local_consortium(
+        tmp_path / "c", ["lender-a"], source_latency_ms=0, scenario_file=SEED_PERSONAS_FILE
+    )
+    try:
+        m = c.members["lender-a"]
+        db = sqlite3.connect(m.config.database, isolation_level=None)
+        db.execute(
+            "CREATE TRIGGER refuse_decision BEFORE INSERT ON transitions WHEN NEW.from_state = 'submitted'"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        customer = m.as_role("customer", "wang-jianguo")
+        with pytest.raises(LianfangRpcError):
+            await customer.submit_application(application(LAO_WANG, "lw-counted"))
+        db.execute("DROP TRIGGER refuse_decision")
+        db.close()
+        view = await customer.submit_application(application(LAO_WANG, "lw-counted"))  # the resend
+        registry = m.node.metrics.registry
+        counted = registry.get_sample_value("lianfang_node_decisions_total", {"outcome": view.decision.outcome})
+        assert counted == 1
+    finally:
+        await c.stop()

@@ -16,12 +16,12 @@ from google.rpc import error_details_pb2, status_pb2
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
 from clients.credentials import generate_key_file, load_private_key, public_key_bytes
-from clients.demo.consortium import LocalConsortium
+from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from consortium.members import PENDING
 from consortium.records import Member
 from runtime.clock import ManualClock
-from tests.support.consortium import by_type, check_request, hub_on_store, phone, raw_jwt, rid
+from tests.support.consortium import by_type, check_request, hub_on_store, log_refusing_appends, phone, raw_jwt, rid
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -414,6 +414,33 @@ async def test_a_member_from_before_key_claims_gets_them_on_its_first_key_change
     with pytest.raises(LianfangRpcError) as err:
         await c.admin.rotate_member_key("lender-old", legacy_key, "back")
     assert [v.description for v in err.value.violations] == ["was this member's key before (a new key pair is needed)"]
+
+
+@pytest.fixture
+async def sqlite_hub(tmp_path: Path) -> AsyncIterator[LocalConsortium]:
+    """On SQLite a member change and its log entry are one transaction, so a log refusing
+    appends fails the change (Redis keeps the entry with the member and logs it later)."""
+    c = await start_local_consortium(tmp_path / "c", ["lender-a"])
+    try:
+        yield c
+    finally:
+        await c.stop()
+
+
+async def test_a_key_change_that_failed_leaves_its_key_free(sqlite_hub: LocalConsortium, tmp_path: Path) -> None:
+    """The store refusing the write: nothing changed, so the key is not claimed either — the
+    admin's retry of a leak response, or the registration under a corrected id, goes through
+    (the claim made before the write is given back)."""
+    c = sqlite_hub
+    new = generate_key_file(tmp_path / "new.pem")
+    with log_refusing_appends(c.hub.store), pytest.raises(LianfangRpcError):
+        await c.admin.rotate_member_key("lender-a", new, "leak")
+    assert (await c.admin.rotate_member_key("lender-a", new, "leak")).public_key == new
+    key = generate_key_file(tmp_path / "k.pem")
+    with log_refusing_appends(c.hub.store), pytest.raises(LianfangRpcError):
+        await c.admin.register_member("lender-typo", "X", "bank", key)
+    assert "lender-typo" not in {m.member_id for m in await c.admin.list_members()}
+    assert (await c.admin.register_member("lender-x", "X", "bank", key)).public_key == key
 
 
 async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

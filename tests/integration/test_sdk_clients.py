@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clients.analyst import AnalystClient
 from clients.audit import AuditClient
@@ -24,6 +25,7 @@ from clients.node import NodeClient
 from clients.replicas import _Rotation, _StreamCall
 from clients.rpc import RpcClient
 from runtime.contract_limits import STREAM_TOKEN_EXPIRED
+from tests.support.consortium import rid
 from tests.support.redis_process import free_port
 
 CLIENTS = [HubClient, AdminClient, AnalystClient, AuditClient, CanaryClient, KeyServiceClient, NodeClient]
@@ -56,6 +58,17 @@ async def test_reads_fail_over_timeouts_bound_methods_and_clients_close(tmp_path
                 f"{c.hub_address},{dead}", ca_file=c.ca.ca_file, cert_file=cert.cert_file, key_file=cert.key_file
             )
 
+        member_key = load_private_key(c.members["lender-a"].key_file)
+        async with AuditClient(replicas("lender-a"), JwtSigner("lender-a", member_key)) as member_audit:
+            # a subject access is logged at the hub (and counts against quota): not resent
+            outcomes = []
+            for n in range(2):
+                try:
+                    await member_audit.subject_access([rid(1)], request_ref=f"sar-{n}")
+                    outcomes.append("ok")
+                except LianfangRpcError as error:
+                    outcomes.append(error.code.name)
+            assert sorted(outcomes) == ["UNAVAILABLE", "ok"]
         async with (
             AnalystClient(replicas("analyst/demo"), JwtSigner("analyst/demo", analyst_key)) as analyst,
             AuditClient(replicas("admin/demo"), JwtSigner("admin/demo", admin_key)) as audit,
@@ -135,3 +148,19 @@ async def test_closing_a_client_ends_its_watch_with_the_sdk_s_error(tmp_path: Pa
         assert err.value.code is grpc.StatusCode.CANCELLED
     finally:
         await c.stop()
+
+
+async def test_a_client_whose_shared_channel_was_closed_says_so() -> None:
+    """Clients may share a channel (``NodeClient.as_role``): once another closed it, calls and
+    watches raise the SDK's error, not gRPC's internal UsageError."""
+    channel = grpc.aio.insecure_channel(f"localhost:{free_port()}")
+    signer = JwtSigner("lender-a", Ed25519PrivateKey.generate())
+    closer, other = HubClient(channel, signer), HubClient(channel, signer)
+    await closer.close()
+    with pytest.raises(LianfangRpcError) as err:
+        await other.list_my_markers()
+    assert err.value.code is grpc.StatusCode.CANCELLED
+    with pytest.raises(LianfangRpcError) as err:
+        async for _ in other.watch():
+            pass
+    assert err.value.code is grpc.StatusCode.CANCELLED

@@ -4,6 +4,7 @@ resuming unfreeze only what a disposition said; reminders 3 days ahead when the 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -163,3 +164,26 @@ def test_alerts_the_hub_discarded_count_as_lost_only_past_what_the_node_stored(
     reopened = NodeStore(str(tmp_path / "node.db"))  # durable: a restarted node does not count them again
     actions = PostLoanActions(reopened, PostLoanRecords(reopened), load_field_team())
     assert (ConsortiumAlerts(actions, lambda: START).dropped, ConsortiumAlerts(actions, lambda: START).lost) == (6, 12)
+
+
+async def test_the_node_s_daily_loop_survives_restarts_shorter_than_a_day(tmp_path: Path) -> None:
+    """The loop slept a whole interval before its first run, so a node restarted more often (a
+    rollout, an eviction) never ran the batch. It now runs at once unless the database says the
+    last run is more recent than the interval."""
+    from node.server import _monitor_periodically
+    from runtime.clock import ManualClock
+
+    batch = setup(tmp_path, {})
+    clock = ManualClock(month_end(1))
+
+    async def lifetime() -> float | None:  # a node that lives 0.2 s
+        task = asyncio.create_task(_monitor_periodically(batch, clock, 86_400))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        return batch.last_run()
+
+    assert await lifetime() == month_end(1)  # never ran before: at once
+    clock.advance(3600)
+    assert await lifetime() == month_end(1)  # restarted an hour later: not due yet
+    clock.advance(86_400)
+    assert await lifetime() == month_end(1) + 3600 + 86_400  # overdue: at once

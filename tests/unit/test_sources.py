@@ -367,4 +367,5 @@ async def test_a_value_of_the_wrong_type_for_its_feature_fails_the_source() -> N
     assert (outcome.status, outcome.detail, outcome.features) == ("error", "INVALID_FEATURES", {})
     assert fits(CATALOGUE["registry_abnormal"], False) and not fits(CATALOGUE["registry_abnormal"], 0)
     assert fits(CATALOGUE["tax_annual"], 3) and fits(CATALOGUE["tax_annual"], 3.5)
-    assert not fits(CATALOGUE["tax_annual"], True) and not fits(CATALOGUE["bureau_overdue_count"], 3.0)
+    assert not fits(CATALOGUE["tax_annual"], True) and not fits(CATALOGUE["bureau_overdue_count"], 3.5)
+    assert fits(CATALOGUE["bureau_overdue_count"], 3.0)  # a JSON provider's whole number
