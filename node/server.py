@@ -187,9 +187,7 @@ def load_risk_model(config: NodeConfig) -> RiskModel:
         anti_fraud = load_scorecard(config.antifraud_scorecard_file or DEFAULT_ANTIFRAUD_SCORECARD, CATALOGUE)
     with setting_file("credit_scorecard_file", config.credit_scorecard_file):
         credit = load_scorecard(config.credit_scorecard_file or DEFAULT_CREDIT_SCORECARD, CATALOGUE)
-    model = RiskModel(rules, anti_fraud, credit)
-    log.info("risk model loaded", extra={"fields": {"models": model.version, "rules": len(rules.rules)}})
-    return model
+    return RiskModel(rules, anti_fraud, credit)
 
 
 def reload_risk_model(config: NodeConfig, engine: Origination) -> None:
@@ -199,6 +197,10 @@ def reload_risk_model(config: NodeConfig, engine: Origination) -> None:
         engine.risk = load_risk_model(config)
     except ConfigError as error:
         log.error("risk model not reloaded: the running one stays", extra={"fields": {"error": str(error)}})
+        return
+    log.info(
+        "risk model loaded", extra={"fields": {"models": engine.risk.version, "rules": len(engine.risk.rules.rules)}}
+    )
 
 
 def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: Clock) -> Origination:
@@ -379,6 +381,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
                 "tls": tls is not None,
                 "database": str(Path(config.database).absolute()),
                 "health_port": node.health_port,  # a chosen one (":0") is found here
+                "models": engine.risk.version,  # the rule set and scorecards deciding
             }
         },
     )

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from node.sources.overrides import ScenarioError
+from runtime.toml_file import file_error, read_toml_file
 
 MONTH_SECONDS = 30 * 86_400.0
 
@@ -64,10 +64,7 @@ class SimulatedAccountFeed(AccountFeed):
 
 def load_flow_factors(path: str | Path) -> dict[str, dict[int, float]]:
     """The ``post_loan.flow_factors`` tables of a scenario file (other tables are the sources')."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
+    data = read_toml_file(Path(path), file_error(error_type=ScenarioError))
     result: dict[str, dict[int, float]] = {}
     for i, (key, tables) in enumerate(dict(data.get("applicants", {})).items()):
         post_loan = tables.get("post_loan") if isinstance(tables, dict) else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import statistics
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from runtime.config import ConfigError
 from runtime.errors import FieldViolation, InvalidArgument
 from runtime.identifier_text import MAX_STATEMENT_CHARS, check_free_text
+from runtime.toml_file import file_error, read_toml_file
 
 DEFAULT_MANAGERS = Path(__file__).resolve().parent.parent / "managers.toml"
 PHOTO_MAX_AGE_SECONDS = 30 * 86_400
@@ -67,10 +67,7 @@ class FieldTeam:
 
 
 def load_field_team(path: str | Path = DEFAULT_MANAGERS) -> FieldTeam:
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"managers file {path}: {exc}") from None
+    data = read_toml_file(Path(path), file_error("managers file"))
     managers = []
     for i, m in enumerate(data.get("managers", [])):
         try:

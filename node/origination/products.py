@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runtime.config import ConfigError
+from runtime.toml_file import file_error, read_toml_file
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parent.parent / "products.toml"
 KINDS = ("person", "individual_business", "company")
@@ -123,12 +123,7 @@ def _product(code: str, t: dict[str, Any]) -> Product:
 
 
 def load_products(path: str | Path = DEFAULT_PRODUCTS) -> dict[str, Product]:
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"products file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"products file {path}: {exc}") from None
+    data = read_toml_file(Path(path), file_error("products file"))
     table = data.get("products")
     if not isinstance(table, dict) or not table:
         raise ConfigError(f"products file {path}: no [products.<code>] tables")

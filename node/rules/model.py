@@ -16,7 +16,7 @@ from typing import Any, Literal, cast
 from node.rules.errors import RuleSetError
 from node.rules.expressions import Condition, check_features, parse_condition
 from node.rules.features import Catalogue, is_consortium_feature
-from node.rules.model_file import read_model_file
+from runtime.toml_file import read_toml_file
 
 Action = Literal["decline", "refer", "flag"]
 ACTIONS: frozenset[str] = frozenset({"decline", "refer", "flag"})
@@ -144,7 +144,7 @@ class RuleHit:
 def load_rule_set(path: str | Path, catalogue: Catalogue | None = None) -> RuleSet:
     """Read a rule set from a TOML file (``name``, ``version``, ``[[rules]]`` tables)."""
     path = Path(path)
-    data = read_model_file(path, RuleSetError)
+    data = read_toml_file(path, RuleSetError)
     try:
         rule_set = rule_set_from_mapping(data)
         if catalogue is not None:

@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 
 from node.rules.errors import ScorecardError
 from node.rules.features import Catalogue, fits
-from node.rules.model_file import read_model_file
+from runtime.toml_file import read_toml_file
 
 Grade = Literal["A", "B", "C", "D", "E"]
 Category = str | int | bool
@@ -213,7 +213,7 @@ def check_cutoffs(cutoffs: Mapping[str, float]) -> None:
 def load_scorecard(path: str | Path, catalogue: Catalogue | None = None) -> Scorecard:
     """Read a scorecard from TOML; errors name the file and the key."""
     path = Path(path)
-    data = read_model_file(path, ScorecardError)
+    data = read_toml_file(path, ScorecardError)
     try:
         scorecard = scorecard_from_mapping(data)
         if catalogue is not None:

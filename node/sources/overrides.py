@@ -15,12 +15,12 @@ Features not listed keep their simulated values; ``outcome`` replaces the inject
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.sources.base import FeatureValue, SourceStatus
+from runtime.toml_file import file_error, read_toml_file
 
 _OUTCOMES: tuple[SourceStatus, ...] = ("ok", "timeout", "error")
 
@@ -82,8 +82,5 @@ def parse_scenarios(data: Mapping[str, object], known_sources: Collection[str] |
 
 def load_scenarios(path: str | Path, known_sources: Collection[str] | None = None) -> Scenarios:
     """Read a scenario TOML file (see the module docstring for the format)."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
+    data = read_toml_file(Path(path), file_error(error_type=ScenarioError))
     return parse_scenarios(data, known_sources)

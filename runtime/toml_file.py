@@ -1,19 +1,22 @@
-"""Reading a rule set's or scorecard's TOML file: one place that turns every way a file can be
-unreadable into the loader's own error, naming the file."""
+"""Reading a TOML file a person edits (rule sets, scorecards, products, managers): one place that
+turns every way such a file can be unreadable into the loader's own error, naming the file."""
 
 from __future__ import annotations
 
 import codecs
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+
+from runtime.config import ConfigError
 
 
 class _LoadError(Protocol):
     def __call__(self, message: str, *, path: str | Path | None = None) -> Exception: ...
 
 
-def read_model_file(path: Path, error: _LoadError) -> dict[str, Any]:
+def read_toml_file(path: Path, error: _LoadError) -> dict[str, Any]:
     """The parsed TOML of ``path``. A UTF-8 byte-order mark (Windows editors write one) is
     skipped; a file in another encoding (GBK, common for Chinese rule text) is refused saying
     so, as is an unreadable or malformed one: ``error(message, path=path)``."""
@@ -29,3 +32,12 @@ def read_model_file(path: Path, error: _LoadError) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"invalid TOML: {exc}", path=path) from None
+
+
+def file_error(what: str = "", error_type: Callable[[str], Exception] = ConfigError) -> _LoadError:
+    """A loader's error of ``error_type`` for a file: ``"<what> <path>: <message>"``."""
+
+    def error(message: str, *, path: str | Path | None = None) -> Exception:
+        return error_type(f"{what} {path}: {message}" if what else f"{path}: {message}")
+
+    return error
