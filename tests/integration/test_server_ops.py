@@ -58,20 +58,20 @@ async def test_health_and_reflection(tmp_path: Path) -> None:
         await c.stop()
 
 
-async def test_not_serving_while_redis_is_down(tmp_path: Path) -> None:
+async def _hub_probing_redis(tmp_path: Path) -> tuple[RedisProcess, Any, grpc.aio.Channel]:
+    """A real Redis, a TLS hub on it probing its store every 0.1 s, and a channel to the hub."""
     ca = DevCertificateAuthority(tmp_path / "certs")
     cert = ca.issue("hub")
     redis = RedisProcess(tmp_path / "redis").start()
-    hub = await start_hub(
-        HubConfig(
-            listen="127.0.0.1:0",
-            store=redis.url,
-            tls_cert=cert.cert_file,
-            tls_key=cert.key_file,
-            store_probe_seconds=0.1,
-        )
+    config = HubConfig(
+        listen="127.0.0.1:0", store=redis.url, tls_cert=cert.cert_file, tls_key=cert.key_file, store_probe_seconds=0.1
     )
-    channel = open_channel(f"localhost:{hub.port}", ca_file=ca.ca_file)
+    hub = await start_hub(config)
+    return redis, hub, open_channel(f"localhost:{hub.port}", ca_file=ca.ca_file)
+
+
+async def test_not_serving_while_redis_is_down(tmp_path: Path) -> None:
+    redis, hub, channel = await _hub_probing_redis(tmp_path)
     try:
         assert await _health(channel) == health_pb2.HealthCheckResponse.SERVING
         redis.kill()
@@ -96,20 +96,8 @@ async def test_not_serving_while_redis_refuses_writes(tmp_path: Path) -> None:
     every Check's record: readiness turns NOT_SERVING, and SERVING again once writes are taken."""
     import redis as redis_client
 
-    ca = DevCertificateAuthority(tmp_path / "certs")
-    cert = ca.issue("hub")
-    redis = RedisProcess(tmp_path / "redis").start()
+    redis, hub, channel = await _hub_probing_redis(tmp_path)
     admin = redis_client.Redis.from_url(redis.url)
-    hub = await start_hub(
-        HubConfig(
-            listen="127.0.0.1:0",
-            store=redis.url,
-            tls_cert=cert.cert_file,
-            tls_key=cert.key_file,
-            store_probe_seconds=0.1,
-        )
-    )
-    channel = open_channel(f"localhost:{hub.port}", ca_file=ca.ca_file)
 
     async def becomes(wanted: int) -> None:
         async with asyncio.timeout(10):

@@ -10,19 +10,9 @@ from node.origination.decision import stage1_decision
 from node.origination.products import load_products
 from node.origination.risk import RULES_DIR, Assessment, RiskModel
 from node.rules.model import RuleHit
+from tests.unit.test_scorecards import WANG_CREDIT
 
-WANG = {  # 老王家常菜 (seed 002): credit 78, a B on the shipped cut-offs
-    "registry_abnormal": False,
-    "registry_years": 5,
-    "tax_annual": 30000,
-    "flow_monthly_avg": 120000,
-    "flow_volatility": 0.15,
-    "flow_avg_daily_balance": 15000,
-    "bureau_overdue_count": 0,
-    "bureau_queries_3m": 2,
-    "enterprise_debt": 0,
-    "judicial_lawsuits": 0,
-}
+WANG = WANG_CREDIT  # 老王家常菜 (seed 002): credit 78, a B on the shipped cut-offs
 
 
 def test_the_grade_follows_the_credit_scorecard_s_own_cut_offs(tmp_path: Path) -> None:
