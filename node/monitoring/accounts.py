@@ -7,7 +7,10 @@ borrower and month around the pre-loan monthly average, and a scenario file can 
     [applicants."92310115MA1FL3Q869".post_loan]
     flow_factors = { "6" = 0.0 }     # month 6 after drawdown: no flow at all
 
-Months count from the drawdown in 30-day periods (month 1 = the first 30 days).
+Months count in 30-day periods from the facility's first drawdown (``Account.since``; month 1 =
+the first 30 days), the same calendar windows for every loan of the facility: counted from each
+loan's own drawdown, a second loan's "month 6" was another window of the same account, and
+froze a limit its first loan's month had just released.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ class Account:
     applicant_key: str
     baseline_monthly_fen: int  # the pre-loan monthly average (stage 1 flows)
     balance_ratio: float = 0.125  # average daily balance per monthly flow, from stage 1
+    since: float = 0.0  # the facility's first drawdown: month m is [since + (m-1)·30 d, since + m·30 d)
 
 
 class AccountFeed(abc.ABC):
     @abc.abstractmethod
     def month_flow(self, account: Account, month: int) -> int:
-        """Inflows and outflows of month ``month`` (1-based, since drawdown), in fen."""
+        """Inflows and outflows of month ``month`` (1-based, from ``account.since``: a real feed
+        sums the account's postings in that window), in fen."""
 
     @abc.abstractmethod
     def balance(self, account: Account, month: int) -> int:

@@ -52,13 +52,14 @@ class BatchResult:
     defaulted: list[str] = field(default_factory=list)  # loan ids
 
 
-def account_of(app: Application) -> Account:
+def account_of(app: Application, since: float = 0.0) -> Account:
     ids = app.identifiers
     key = ids.get("uscc") if app.applicant_kind != "person" and ids.get("uscc") else ""
     key = key or ids.get("resident_id") or ids.get("legal_rep_resident_id") or app.application_id
     monthly = float(app.features.get("flow_monthly_avg", 0) or 0)
     daily = float(app.features.get("flow_avg_daily_balance", 0) or 0)
-    return Account(str(key), int(monthly * 100), daily / monthly if monthly > 0 and daily > 0 else 0.125)
+    ratio = daily / monthly if monthly > 0 and daily > 0 else 0.125
+    return Account(str(key), int(monthly * 100), ratio, since)
 
 
 def disbursed_at(store: NodeStore, loan: dict[str, Any]) -> float:
@@ -109,8 +110,9 @@ class MonitoringBatch:
 
     def _loan(self, loan: dict[str, Any], now: float, result: BatchResult) -> None:
         app = self.store.get_application(loan["application_id"])
-        account = account_of(app)
-        done = int((now - disbursed_at(self.store, loan)) // MONTH_SECONDS)  # complete months
+        since = min(disbursed_at(self.store, x) for x in self.store.records_for("loan", app.application_id))
+        account = account_of(app, since)
+        done = int((now - since) // MONTH_SECONDS)  # complete months of the facility
         loan_id = loan["loan_id"]
         with self.store.transaction() as db:
             if done >= 1:

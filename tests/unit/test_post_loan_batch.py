@@ -187,3 +187,24 @@ async def test_the_node_s_daily_loop_survives_restarts_shorter_than_a_day(tmp_pa
     assert await lifetime() == month_end(1)  # restarted an hour later: not due yet
     clock.advance(86_400)
     assert await lifetime() == month_end(1) + 3600 + 86_400  # overdue: at once
+
+
+async def test_every_loan_of_a_facility_reads_the_same_months_of_its_account(tmp_path: Path) -> None:
+    """Months count from the facility's first drawdown. Counted from each loan's own, a second
+    loan drawn 45 days later saw its "month 3" (a window of normal flows for the first loan's
+    count, and vice versa): the account was frozen and released by turns."""
+    batch = setup(tmp_path, {3: 0.0})
+    loan = batch.store.get_record("loan", "loan_1")
+    later = {**loan, "loan_id": "loan_2", "disbursed_at": START + 45 * 86_400, "watch": "registered"}
+    with batch.store.transaction() as db:
+        batch.store.put_record_in(db, "loan", "loan_2", "app_1", later)
+    result = await batch.run(month_end(3))
+    assert result.frozen == ["app_1"] and {a.loan_id for a in result.alerts} == {"loan_1", "loan_2"}
+    app = batch.store.get_application("app_1")
+    app.unfreeze_on_flow = True
+    batch.store.save(app, month_end(3))
+    assert (await batch.run(month_end(4))).unfrozen == ["app_1"]  # the facility's month 4 flows
+    second_loans_month_3 = START + 45 * 86_400 + 3 * MONTH_SECONDS + 3600  # the facility: month 4 complete
+    quiet = await batch.run(second_loans_month_3)
+    assert quiet.frozen == [] and not [a for a in quiet.alerts if a.rule == "no_flow"]
+    assert not batch.store.get_application("app_1").limit_frozen
