@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from node.monitoring.delinquency import outstanding
 from node.monitoring.records import AlertRow, PostLoanRecords
 from node.origination.due_diligence import FieldTeam
 from node.origination.store import Application, NodeStore, Task, new_id
@@ -72,4 +73,10 @@ class PostLoanActions:
 
 
 def active_loans(store: NodeStore) -> list[dict[str, Any]]:
+    """Loans being repaid on schedule (the batch monitors them; a defaulted one is in collection)."""
     return [loan for loan in store.records_of_kind("loan") if loan.get("state") == "active"]
+
+
+def outstanding_loans(store: NodeStore) -> list[dict[str, Any]]:
+    """Loans still owed, active or defaulted: the borrower the hub watches, alerts concern."""
+    return [loan for loan in store.records_of_kind("loan") if outstanding(loan)]

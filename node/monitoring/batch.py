@@ -27,7 +27,7 @@ from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.monitoring.accounts import MONTH_SECONDS, Account, AccountFeed
 from node.monitoring.actions import PostLoanActions, active_loans
-from node.monitoring.delinquency import DEFAULT_DAYS, SERIOUS_DAYS, overdue
+from node.monitoring.delinquency import DEFAULT_DAYS, SERIOUS_DAYS, in_default, outstanding, overdue, still_owed
 from node.monitoring.records import AlertRow
 from node.monitoring.sms import SmsChannel
 from node.origination.lender_calendar import day_starts
@@ -132,7 +132,11 @@ class MonitoringBatch:
                         result.alerts.append(stored)
                         if self.actions.freeze_in(db, app, now, "system", f"no account flow in month {done}"):
                             result.frozen.append(app.application_id)
-                elif app.limit_frozen and app.unfreeze_on_flow:
+                elif (
+                    app.limit_frozen
+                    and app.unfreeze_on_flow
+                    and not in_default(self.store.records_for("loan", app.application_id))
+                ):
                     why = f"flows resumed in month {done} ({flow // 100} yuan), as the disposition asked"
                     if self.actions.unfreeze_in(db, app, now, "system", why):
                         result.unfrozen.append(app.application_id)
@@ -161,11 +165,13 @@ class MonitoringBatch:
             result.reminders += self.sms.send(message_id, phone, text, now)
 
     def _delinquency(self, loan: dict[str, Any], now: float, result: BatchResult) -> None:
-        late = overdue(loan, now)
-        if late is None:
-            return
         loan_id, application_id = loan["loan_id"], loan["application_id"]
         with self.store.transaction() as db:
+            # read again: a payment may have come in while this batch waited on the hub
+            loan = self.store.get_record("loan", loan_id)
+            late = overdue(loan, now) if loan.get("state") == "active" else None
+            if late is None:
+                return
             if late.days >= DEFAULT_DAYS:
                 app = self.store.get_application(application_id)
                 loan["state"] = "defaulted"
@@ -177,6 +183,9 @@ class MonitoringBatch:
                 stored = self.actions.raise_in(db, alert, task=True, at=now)
                 if self.actions.freeze_in(db, app, now, "system", f"loan {loan_id} defaulted"):
                     result.frozen.append(application_id)
+                if app.unfreeze_on_flow:  # a disposition's "unfreeze once flows resume" ends here
+                    app.unfreeze_on_flow = False
+                    self.store.save_in(db, app, now)
                 result.defaulted.append(loan_id)
             else:
                 serious = late.days >= SERIOUS_DAYS
@@ -208,10 +217,11 @@ class MonitoringBatch:
         balance = self.feed.balance(account, month)
         outbox = []
         phones = app.identifiers.get("phones") or []
-        for number, due, principal, interest in loan["schedule"]:
+        owed = still_owed(loan)  # what payments (the ledger) leave of each instalment
+        for number, due, _, _ in loan["schedule"]:
             due_at = day_starts(due)
-            amount = int(principal) + int(interest)
-            if not now < due_at <= now + REMINDER_DAYS * 86_400 or balance >= amount:
+            amount = owed.get(int(number), 0)
+            if not now < due_at <= now + REMINDER_DAYS * 86_400 or amount == 0 or balance >= amount:
                 continue
             alert_id = f"{loan['loan_id']}:low_balance:{number}"
             text = (
@@ -242,9 +252,9 @@ class MonitoringBatch:
         self._set_watch(loan, "registered", now, "hub watches the borrower")
 
     def _still_lending(self, application_id: str) -> bool:
-        """Whether a loan of the application is active now (read afresh: a drawdown may have
+        """Whether a loan of the application is still owed now (read afresh: a drawdown may have
         been disbursed while this batch waited on the hub): the hub watches applications."""
-        return any(x.get("state") == "active" for x in self.store.records_for("loan", application_id))
+        return any(outstanding(x) for x in self.store.records_for("loan", application_id))
 
     async def _unregister(self, loan: dict[str, Any], now: float) -> None:
         assert self.hub is not None

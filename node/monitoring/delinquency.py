@@ -2,18 +2,25 @@
 its schedule's due dates on the lender's calendar. The batch acts on it: a reminder from the
 first day past due, a collection task from ``SERIOUS_DAYS``, and at ``DEFAULT_DAYS`` (90: the
 substandard line of China's loan classification, 逾期 90 天) the loan is defaulted — reported to
-the hub, which counts defaults in ring scores and give-to-get."""
+the hub, which counts defaults in ring scores and give-to-get.
+
+A loan disbursed before the node kept a ledger has no ``paid_fen``: it is never called late.
+Its first recorded payment opens its ledger (``ledger_from``): only instalments due from then
+on are counted against the payments, the earlier ones having been paid outside the ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from node.origination.lender_calendar import day_starts
+from node.origination.lender_calendar import day_starts, lender_date
 
 SERIOUS_DAYS = 30
 DEFAULT_DAYS = 90
 DAY = 86_400.0
+OUTSTANDING = ("active", "defaulted")
+"""Loan states in which the borrower owes money: the application is still lending."""
 
 
 @dataclass(frozen=True)
@@ -22,20 +29,57 @@ class Overdue:
     days: int  # whole days since its due date ended
 
 
+def outstanding(loan: dict[str, Any]) -> bool:
+    return loan.get("state") in OUTSTANDING
+
+
+def in_default(loans: Iterable[dict[str, Any]]) -> bool:
+    """A loan of the facility is defaulted: its limit stays frozen, whatever flows do, and no
+    more is drawn."""
+    return any(loan.get("state") == "defaulted" for loan in loans)
+
+
+def ledger_instalments(loan: dict[str, Any]) -> list[tuple[int, str, int]]:
+    """(number, due date, amount) of the instalments the ledger's payments are counted against."""
+    since = loan.get("ledger_from")
+    return [
+        (int(number), due, int(principal) + int(interest))
+        for number, due, principal, interest in loan["schedule"]
+        if since is None or day_starts(due) >= since
+    ]
+
+
 def total_due(loan: dict[str, Any]) -> int:
-    return sum(int(principal) + int(interest) for _, _, principal, interest in loan["schedule"])
+    """What the payments must add up to for the loan to be repaid."""
+    return sum(amount for _, _, amount in ledger_instalments(loan))
+
+
+def open_ledger(loan: dict[str, Any], now: float) -> None:
+    """Starts the ledger of a loan from before it existed (see the module docstring)."""
+    if "paid_fen" not in loan:
+        loan["paid_fen"] = 0
+        loan["ledger_from"] = day_starts(lender_date(now))
+
+
+def still_owed(loan: dict[str, Any]) -> dict[int, int]:
+    """Instalment number → what the payments leave of it (a loan without a ledger: all of each)."""
+    left = int(loan.get("paid_fen", 0))
+    owed: dict[int, int] = {}
+    for number, _, amount in ledger_instalments(loan):
+        owed[number] = amount - min(left, amount)
+        left -= min(left, amount)
+    return owed
 
 
 def overdue(loan: dict[str, Any], now: float) -> Overdue | None:
     """None while every instalment due before today is covered (one due today is not late yet),
-    and for a loan disbursed before the node kept a ledger (no ``paid_fen``): its payments were
-    never recorded, so it cannot be called late."""
-    if "paid_fen" not in loan:
+    for a loan that owes nothing any more, and for one without a ledger."""
+    if "paid_fen" not in loan or not outstanding(loan):
         return None
     paid, owed = int(loan["paid_fen"]), 0
-    for number, due, principal, interest in loan["schedule"]:
-        owed += int(principal) + int(interest)
+    for number, due, amount in ledger_instalments(loan):
+        owed += amount
         if owed > paid:
             days = int((now - day_starts(due)) // DAY)
-            return Overdue(int(number), days) if days >= 1 else None
+            return Overdue(number, days) if days >= 1 else None
     return None

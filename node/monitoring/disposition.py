@@ -16,7 +16,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from node.monitoring.actions import RISK_CHECK, PostLoanActions
-from node.monitoring.delinquency import total_due
+from node.monitoring.delinquency import open_ledger, outstanding, total_due
 from node.origination.engine import Origination
 from node.origination.roles import RISK_MANAGER
 from node.outbox.submissions import queue_outcome_in
@@ -113,31 +113,32 @@ class Dispositions:
         the application is active both stay as they are; repaying the last one queues the
         outcome for the hub (the outbox) and has the hub stop watching the borrower (best effort
         here; the monitoring batch retries the unregistration)."""
-        if amount_fen < 0:
-            raise InvalidArgument.one("amount_fen", "a payment is a positive amount (0: repaid in full)")
+        if amount_fen < 0 or (payment_id and not amount_fen):
+            raise InvalidArgument.one("amount_fen", "a payment is a positive amount (none: repaid in full)")
         if amount_fen and not PAYMENT_ID.match(payment_id):
             raise InvalidArgument.one("payment_id", "a payment needs its id: 1-64 characters of [A-Za-z0-9._:-]")
         now = self.engine.clock()
         with self.store.transaction() as db:
             loan = self.store.get_record("loan", loan_id)
-            if loan.get("state") not in ("active", "defaulted"):
+            recorded = loan.get("payments", {}).get(payment_id) if amount_fen else None
+            if recorded is not None:  # recorded before (a resent call), whatever became of the loan since
+                if recorded != amount_fen:
+                    raise InvalidArgument.one("payment_id", "was recorded with another amount")
+                return loan
+            if not outstanding(loan):
                 raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
             application_id = loan["application_id"]
             if amount_fen:
-                payments = loan.setdefault("payments", {})
-                if payment_id in payments:  # recorded before (a resent call): counted once
-                    if payments[payment_id] != amount_fen:
-                        raise InvalidArgument.one("payment_id", "was recorded with another amount")
-                    return loan
-                payments[payment_id] = amount_fen
-                loan["paid_fen"] = int(loan.get("paid_fen", 0)) + amount_fen
+                open_ledger(loan, now)  # a loan from before the ledger: counted from today
+                loan.setdefault("payments", {})[payment_id] = amount_fen
+                loan["paid_fen"] = int(loan["paid_fen"]) + amount_fen
                 detail = f"{amount_fen / 100:.2f} yuan" + (f": {comment}" if comment else "")
                 self.records.audit_in(db, now, actor, "payment", loan_id, detail)
                 if loan["paid_fen"] < total_due(loan):
                     self.store.put_record_in(db, "loan", loan_id, application_id, loan)
                     return loan
             others = [x for x in self.store.records_for("loan", application_id) if x["loan_id"] != loan_id]
-            last = not any(x.get("state") == "active" for x in others)
+            last = not any(outstanding(x) for x in others)  # a defaulted loan is still owed
             watched = loan.get("watch") == "registered" or any(x.get("watch") == WATCH_KEPT for x in others)
             loan["state"] = "repaid"
             if not last and loan.get("watch") == "registered":

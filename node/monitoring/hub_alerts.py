@@ -18,7 +18,7 @@ from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from node.monitoring.actions import PostLoanActions, active_loans
+from node.monitoring.actions import PostLoanActions, outstanding_loans
 from node.monitoring.records import AlertRow
 from runtime.clock import Clock
 
@@ -91,7 +91,7 @@ class ConsortiumAlerts:
     def store(self, alert: consortium_pb2.Alert) -> list[AlertRow]:
         """Stores one hub alert (one row per loan it concerns) with its risk-check task."""
         rule, _ = RULES.get(alert.kind, ("consortium_co_debt", ""))
-        loans = {loan["application_id"]: loan["loan_id"] for loan in active_loans(self.actions.store)}
+        loans = {loan["application_id"]: loan["loan_id"] for loan in outstanding_loans(self.actions.store)}
         now = self.clock()
         stored = []
         with self.actions.store.transaction() as db:

@@ -16,9 +16,10 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.identity.normalise import InvalidIdentifier, normalise_bank_account
+from node.monitoring.delinquency import in_default, outstanding
 from node.monitoring.sms import SmsChannel
 from node.origination import states
-from node.origination.contracts import contract_document, verify_signature
+from node.origination.contracts import CONTRACT_TERMS, contract_document, verify_signature
 from node.origination.lender_calendar import lender_date
 from node.origination.products import Product
 from node.origination.roles import DISBURSEMENT_REVIEWERS
@@ -32,6 +33,7 @@ from node.origination.signing_codes import (
     masked_phone,
     message_text,
     new_code,
+    next_day_starts,
     sent_today,
 )
 from node.origination.store import Application, NodeStore, Task, new_id
@@ -67,7 +69,10 @@ class Disbursement:
         if app.state != states.APPROVED:
             raise FailedPrecondition(f"application is {app.state}; a contract needs an approved application")
         contract_id = new_id("ct")
-        document = contract_document(app, self.products[app.product_code], contract_id)
+        product = self.products[app.product_code]
+        approved = self._entered(application_id, states.APPROVED) or self.clock()
+        sign_by = lender_date(approved + product.approval_valid_days * DAY)
+        document = contract_document(app, product, contract_id, sign_by)
         record = {
             "contract_id": contract_id,
             "application_id": application_id,
@@ -76,6 +81,8 @@ class Disbursement:
             "state": "awaiting_signature",
             "borrower_public_key": "",
             "signature": "",
+            "terms": CONTRACT_TERMS,
+            "sign_by": sign_by.isoformat(),
         }
         with self.store.transaction() as db:
             self.store.put_record_in(db, "contract", contract_id, application_id, record)
@@ -98,8 +105,7 @@ class Disbursement:
             )
         today = sent_today(last, now)
         if today >= MAX_CODES_PER_DAY:
-            midnight = (now // DAY + 1) * DAY
-            raise ResourceExhausted(f"{today} signing codes sent today", retry_after=midnight - now)
+            raise ResourceExhausted(f"{today} signing codes sent today", retry_after=next_day_starts(now) - now)
         code = new_code()
         contract["signing_code"] = code_state(code, now, today + 1)
         with self.store.transaction() as db:  # kept before it is sent: a code in hand always signs
@@ -114,13 +120,8 @@ class Disbursement:
         contract = self.contract(r.application_id)
         if contract["state"] == "signed":
             raise FailedPrecondition("the contract is already signed")
-        app = self.store.get_application(r.application_id)
-        product = self.products[app.product_code]
-        approved = self._entered(app.application_id, states.APPROVED)
-        if approved is not None and self.clock() > approved + product.approval_valid_days * DAY:
-            raise FailedPrecondition(
-                f"the approval expired {product.approval_valid_days} days after it was given: apply again"
-            )
+        if lender_date(self.clock()).isoformat() > contract.get("sign_by", "9999-12-31"):  # ISO dates sort
+            raise FailedPrecondition(f"the approval expired: the contract was to be signed by {contract['sign_by']}")
         v = []
         if not r.face_verified:
             v.append(FieldViolation("face_verified", "the face check at signing must pass"))
@@ -166,19 +167,24 @@ class Disbursement:
                     raise InvalidArgument.one("request_id", "was used for another drawdown of this application")
                 return same
         _refuse_unpayable(app)
+        if in_default(self.store.records_for("loan", app.application_id)):
+            raise FailedPrecondition("a loan of this facility is defaulted: no further drawdowns")
         product = self.products[app.product_code]
+        stated = self._terms(app.application_id) >= CONTRACT_TERMS  # held to what its contract says
         signed = self._entered(app.application_id, states.SIGNED)
-        if signed is not None and lender_date(self.clock()) >= add_months(
-            lender_date(signed), product.availability_months
+        if (
+            stated
+            and signed is not None
+            and lender_date(self.clock()) >= add_months(lender_date(signed), product.availability_months)
         ):
             raise FailedPrecondition(
                 f"the facility's drawdown period ended {product.availability_months} months after signing"
             )
         available = app.final_limit_fen - app.drawn_fen
-        smallest = min(product.min_drawdown_fen, available)  # what is left may be drawn, however small
+        smallest = min(product.min_drawdown_fen, available) if stated else 1  # what is left may be drawn
         if not 0 < smallest <= r.amount_fen <= available:
             raise InvalidArgument.one("amount_fen", f"must be within {smallest}-{available} (the unused limit)")
-        live = [d for d in earlier if d["state"] != "rejected"]
+        live = [d for d in earlier if d["state"] != "rejected"] if stated else []  # terms 1: each on its own
         self_paid = sum(int(d["amount_fen"]) for d in live if d["payment_mode"] == "self")
         unreviewed = sum(int(d["amount_fen"]) for d in live if not _went_to_review(d, product))
         entrusted = self_paid + r.amount_fen >= product.entrusted_payment_threshold_fen
@@ -224,6 +230,11 @@ class Disbursement:
         if not reviewed:
             return await self._disburse(drawdown, "system", "below the disbursement review threshold")
         return drawdown
+
+    def _terms(self, application_id: str) -> int:
+        """The terms the application's contract states (``contracts.CONTRACT_TERMS``)."""
+        contracts = self.store.records_for("contract", application_id)
+        return int(contracts[0].get("terms", 1)) if contracts else CONTRACT_TERMS
 
     def _entered(self, application_id: str, state: str) -> float | None:
         """When the application last entered ``state`` (None: never, or before history was kept)."""
@@ -298,7 +309,7 @@ class Disbursement:
         }
         drawdown.update(state="disbursed", loan_id=loan["loan_id"])
         # the hub hears "funded" when the borrower's debt begins, again after it was repaid
-        in_debt = any(x.get("state") == "active" for x in self.store.records_for("loan", app.application_id))
+        in_debt = any(outstanding(x) for x in self.store.records_for("loan", app.application_id))
         with self.store.transaction() as db:
             if task is not None:
                 self.store.close_task_in(db, task)

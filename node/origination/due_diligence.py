@@ -31,7 +31,7 @@ PHOTO_CLOCK_SKEW_SECONDS = 300
 MAX_PHOTOS = 50
 """Photos per visit (their digests are kept with the decision)."""
 PHOTO_SITE_METRES = 500.0
-"""The photos of one visit are of one business: all within this distance of their middle."""
+"""The photos of one visit are of one business: no two further apart than this."""
 MIN_PHOTO_SUBJECTS = 3
 """Distinct subjects (signboard, kitchen, dining area…) the photo evidence needs."""
 MIN_BILL_FEN = 5_000
@@ -102,10 +102,17 @@ def _bill_floor(features: dict[str, Any]) -> float:
 
 
 def _one_site(photos: list[Any]) -> bool:
-    """Every photo within PHOTO_SITE_METRES of their middle (median latitude and longitude)."""
-    lat = statistics.median(p.latitude for p in photos)
-    lon = statistics.median(p.longitude for p in photos)
-    return all(_metres(lat, lon, p.latitude, p.longitude) <= PHOTO_SITE_METRES for p in photos)
+    """No two photos further apart than PHOTO_SITE_METRES (two sites 900 m apart are not one)."""
+    return all(
+        _metres(a.latitude, a.longitude, b.latitude, b.longitude) <= PHOTO_SITE_METRES
+        for i, a in enumerate(photos)
+        for b in photos[i + 1 :]
+    )
+
+
+def _subject(text: str) -> str:
+    """A photo's subject as compared: letters only, one case ("Signboard." is "signboard")."""
+    return "".join(c for c in text.casefold() if c.isalnum())
 
 
 def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -194,7 +201,7 @@ def score_findings(findings: Any, features: dict[str, Any], now: float, *, opene
         and (p.latitude or p.longitude)
         and since <= _taken_at(p) <= now + PHOTO_CLOCK_SKEW_SECONDS
     }
-    subjects = {p.subject.strip().lower() for p in fresh.values() if p.subject.strip()}
+    subjects = {_subject(p.subject) for p in fresh.values()} - {""}
     if len(fresh) < 3 or len(subjects) < MIN_PHOTO_SUBJECTS:
         reasons.append("DD_PHOTO_EVIDENCE_INSUFFICIENT")
     elif not _one_site(list(fresh.values())):

@@ -373,11 +373,11 @@ class Origination(Disbursement):
             evidence = (
                 app.final_limit_fen if "due_diligence" in app.decision else int(app.decision["pre_credit_limit_fen"])
             )
-            if evidence <= 0:
+            if min(evidence, ceiling) < product.min_amount_fen:
                 raise InvalidArgument.one(
                     "final_limit_fen",
-                    "required: the evidence gives no limit (no income evidence, or a due diligence that scored "
-                    "nothing), so the approver sets one",
+                    "required: the evidence gives no limit the product lends (no income evidence, a due diligence "
+                    "that scored nothing, or less than the product's minimum), so the approver sets one",
                 )
             app.final_limit_fen = min(evidence, ceiling)
         app.final_rate = float(app.decision.get("annual_rate") or max(product.price_grid.values()))

@@ -43,7 +43,8 @@ def repayment_schedule(
         payment = principal_fen * r / (1 - (1 + r) ** -term_months) if r else Decimal(principal_fen) / term_months
         for n in range(1, term_months + 1):
             interest = _fen(remaining * r)
-            principal = remaining if n == term_months else _fen(payment) - interest
+            # never below 0 nor past what is left: a few fen over many months round otherwise
+            principal = remaining if n == term_months else min(max(_fen(payment) - interest, 0), remaining)
             remaining -= principal
             out.append(Instalment(n, add_months(start, n), principal, interest))
     elif method == "interest_first":

@@ -3,7 +3,7 @@
 accepted only with that code, so signing proves the phone is in the borrower's hand.
 
 A code lives ``CODE_TTL_SECONDS``; a new one may be asked for after ``RESEND_AFTER_SECONDS``
-(it replaces the old), at most ``MAX_CODES_PER_DAY`` a UTC day; ``MAX_ATTEMPTS`` wrong codes use
+(it replaces the old), at most ``MAX_CODES_PER_DAY`` a day (the lender's calendar day); ``MAX_ATTEMPTS`` wrong codes use
 it up — so at most 50 guesses a day at one contract, one chance in 20,000. Only a salted digest
 is kept with the contract, never the code (the SMS gateway's own record is the provider's
 business; the shipped recording channel keeps the text in the node's database).
@@ -11,10 +11,13 @@ business; the shipped recording channel keeps the text in the node's database).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 from typing import Any
+
+from node.origination.lender_calendar import day_starts, lender_date
 
 CODE_TTL_SECONDS = 300.0
 RESEND_AFTER_SECONDS = 60.0
@@ -24,10 +27,15 @@ DAY = 86_400.0
 
 
 def sent_today(state: dict[str, Any] | None, now: float) -> int:
-    """Codes sent for the contract this UTC day, the last one's ``state`` counting them."""
-    if state is None or int(state["sent_at"] // DAY) != int(now // DAY):
+    """Codes sent for the contract this day (the lender's), the last one's ``state`` counting them."""
+    if state is None or lender_date(float(state["sent_at"])) != lender_date(now):
         return 0
     return int(state["today"])
+
+
+def next_day_starts(now: float) -> float:
+    """When the lender's next calendar day begins (the daily code allowance renews)."""
+    return day_starts(lender_date(now) + dt.timedelta(days=1))
 
 
 def new_code() -> str:

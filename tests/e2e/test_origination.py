@@ -690,3 +690,20 @@ async def test_a_decision_is_counted_once_it_is_stored(tmp_path: Path) -> None:
         assert counted == 1
     finally:
         await c.stop()
+
+
+async def test_an_evidence_limit_below_the_product_minimum_needs_the_approver_s_own(bank) -> None:  # type: ignore[no-untyped-def]
+    """Approving without a limit gives the evidence's only when the product lends that much."""
+    c, _ = bank
+    a = c.members["lender-a"]
+    engine = a.node.engine
+    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-small"))
+    app = engine.store.get_application(view.application_id)
+    app.decision = {**app.decision, "pre_credit_limit_fen": 3_000 * 100}  # below 小微普惠贷's 10,000 yuan
+    app.decision.pop("due_diligence", None)
+    app.final_limit_fen = 0
+    engine.store.save(app, engine.clock(), to_state="referred", actor="system", reason="test: referred")
+    approver = a.as_role("credit_approver")
+    with pytest.raises(LianfangRpcError) as err:
+        await approver.decide_referral(view.application_id, True, "small but fine")
+    assert [v.field for v in err.value.violations] == ["final_limit_fen"]

@@ -52,3 +52,31 @@ def test_interest_rounds_half_up_to_the_fen() -> None:
     assert sum(i.principal_fen for i in plan) == 10_001_200
     equal = repayment_schedule(10_001_200, 0.045, 12, "equal_instalments", dt.date(2026, 1, 15))
     assert equal[0].interest_fen == 37_505 and sum(i.principal_fen for i in equal) == 10_001_200
+
+
+def test_a_few_fen_over_many_months_never_pay_back_negative_principal() -> None:
+    """What is left of a limit may be drawn however small: 17 fen over 36 months at 5.5 % rounded
+    its instalment up and ended with a principal of -18 fen."""
+    for amount in (1, 17, 35, 1_794):
+        plan = repayment_schedule(amount, 0.055, 36, "equal_instalments", dt.date(2026, 1, 15))
+        assert min(i.principal_fen for i in plan) >= 0 and sum(i.principal_fen for i in plan) == amount
+
+
+def test_the_contract_states_the_drawdown_rules_it_is_held_to() -> None:
+    """The rules a drawdown meets are the ones the borrower signed: on the sums drawn, the period,
+    the minimum, and the date to sign by (a contract of earlier terms stated only a per-drawdown
+    threshold, and drawdowns under it are judged that way)."""
+    from node.origination.contracts import contract_document
+    from node.origination.products import load_products
+    from node.origination.store import Application
+
+    product = load_products()["xiaowei_puhui"]
+    app = Application(
+        application_id="app_1", application_ref="r", state="approved", product_code=product.code,
+        applicant_kind="company", applicant_name="精诚", identifiers={}, industry="", locality="",
+        amount_fen=10**7, term_months=12, repayment_method="equal_instalments", consent_ref="c",
+        final_limit_fen=10**7, final_rate=0.045,
+    )  # fmt: skip
+    text = contract_document(app, product, "ct_1", dt.date(2026, 2, 1))
+    for stated in ("300,000.00 元 in all", "Drawdown period: 12 months", "Minimum drawdown: 1,000.00", "2026-02-01"):
+        assert stated in text

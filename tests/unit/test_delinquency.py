@@ -9,7 +9,7 @@ SCHEDULE = [[1, "2026-02-01", 1000, 50], [2, "2026-03-01", 1000, 40], [3, "2026-
 
 
 def loan(paid: int | None) -> dict[str, object]:
-    record: dict[str, object] = {"schedule": SCHEDULE}
+    record: dict[str, object] = {"schedule": SCHEDULE, "state": "active"}
     if paid is not None:
         record["paid_fen"] = paid
     return record

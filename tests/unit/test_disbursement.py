@@ -98,3 +98,23 @@ async def test_due_dates_are_the_lender_s_calendar_days(tmp_path: Path) -> None:
         first_due == dt.datetime(2026, 3, 31, 16, 0, tzinfo=dt.UTC)
         and day_starts("2026-04-01") == first_due.timestamp()
     )
+
+
+async def test_a_contract_of_earlier_terms_is_held_to_its_per_drawdown_threshold(tmp_path: Path) -> None:
+    """Contracts signed before the sums rule stated a per-drawdown 受托支付 threshold: their
+    drawdowns are judged that way; a contract of today's terms (stating the sums) on the sums."""
+    for terms, second_needs_payee in ((1, False), (2, True)):
+        s = Stage3(tmp_path / f"terms-{terms}")
+        s.signed_application()
+        contract = {"contract_id": "ct_1", "application_id": "app_1", "state": "signed"}
+        if terms > 1:
+            contract["terms"] = terms
+        with s.store.transaction() as db:
+            s.store.put_record_in(db, "contract", "ct_1", "app_1", contract)
+        request = node_pb2.RequestDrawdownRequest(application_id="app_1", amount_fen=20 * WAN)
+        assert (await s.drawdown(request, "customer"))["payment_mode"] == "self"
+        if second_needs_payee:  # 20万 + 20万 paid to the borrower would pass 30万
+            with pytest.raises(InvalidArgument):
+                await s.drawdown(request, "customer")
+        else:
+            assert (await s.drawdown(request, "customer"))["payment_mode"] == "self"

@@ -123,3 +123,16 @@ def test_gamed_evidence_does_not_score() -> None:
     nearby = visit()
     nearby.photos[2].latitude += 0.002  # about 220 m: the back of the same shop
     assert score_findings(nearby, FEATURES, NOW, opened_at=NOW).score == honest.score
+
+
+def test_one_site_means_no_two_photos_far_apart_and_subjects_are_compared_as_words() -> None:
+    two_sites = visit()
+    two_sites.photos.add().CopyFrom(two_sites.photos[0])
+    two_sites.photos[3].sha256 = f"{99:064x}"
+    for photo in two_sites.photos[2:]:
+        photo.latitude += 0.0081  # two pairs about 900 m apart: each 450 m from their middle
+    assert "DD_PHOTO_LOCATIONS_SCATTERED" in score_findings(two_sites, FEATURES, NOW, opened_at=NOW).reasons
+    same_subject = visit()
+    same_subject.photos[1].subject, same_subject.photos[2].subject = "Signboard.", " signboard "
+    same_subject.photos[0].subject = "signboard"
+    assert "DD_PHOTO_EVIDENCE_INSUFFICIENT" in score_findings(same_subject, FEATURES, NOW, opened_at=NOW).reasons

@@ -36,8 +36,22 @@ def test_the_phone_is_shown_masked() -> None:
     assert masked_phone("+85291234567") == "+852****4567"
 
 
-def test_codes_sent_are_counted_per_utc_day() -> None:
+def test_codes_sent_are_counted_per_day() -> None:
     day = 86_400.0
     assert sent_today(None, 5 * day) == 0
     third = code_state("123456", 5 * day + 10, today=3)
     assert sent_today(third, 5 * day + 20) == 3 and sent_today(third, 6 * day) == 0
+
+
+def test_the_daily_allowance_renews_at_the_lender_s_midnight() -> None:
+    """Ten codes a day are a day in China: 23:50 and 00:10 Beijing time are two days (in UTC both
+    fall on one, 15:50 and 16:10), and the allowance renews at 16:00 UTC."""
+    import datetime as dt
+
+    from node.origination.signing_codes import next_day_starts, sent_today
+
+    late = dt.datetime(2026, 3, 1, 15, 50, tzinfo=dt.UTC).timestamp()  # 23:50 in Beijing
+    state = {"sent_at": late, "today": 10}
+    assert sent_today(state, late + 5 * 60) == 10
+    assert sent_today(state, late + 20 * 60) == 0  # 00:10 the next day in Beijing
+    assert next_day_starts(late) == dt.datetime(2026, 3, 1, 16, 0, tzinfo=dt.UTC).timestamp()
