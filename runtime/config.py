@@ -10,7 +10,6 @@ import logging
 import math
 import os
 import sqlite3
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,12 +70,9 @@ def load_config(
     names = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     if file:
-        try:
-            data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file {file} not found") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {file}: {exc}") from None
+        from runtime.toml_file import file_error, read_toml_file  # it raises this module's ConfigError
+
+        data = read_toml_file(Path(file), file_error("config file"))
         table = data.get(section, {})
         for key, value in table.items():
             if key not in names:

@@ -53,7 +53,9 @@ async def run(args: argparse.Namespace) -> int:
                 )
             )
         elif args.verb == "repay":
-            amount = round(args.amount * 100) if args.amount else 0
+            amount = 0 if args.amount is None else round(args.amount * 100)
+            if args.amount is not None and amount <= 0:  # 0 means "repaid in full": never by accident
+                raise ValueError("--amount: a payment of at least 0.01 yuan (leave it out for repaid in full)")
             result = await client.repay_loan(
                 args.loan_id, args.comment or "", amount_fen=amount, payment_id=args.payment_id or ""
             )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from clients.credentials import generate_key_file, load_private_key, public_key_
 from node.identity.tokens import new_consortium_key
 from runtime.config import ConfigError
 from runtime.tls import DevCertificateAuthority
+from runtime.toml_file import file_error, read_toml_file
 
 ADMIN_NAME = "local"
 
@@ -51,12 +51,7 @@ class LaunchPlan:
 
 def load_plan(path: str | Path, state_dir: str | None = None) -> LaunchPlan:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"launcher config {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"launcher config {path}: {exc}") from None
+    data = read_toml_file(path, file_error("launcher config"))
     top = data.get("consortium", {})
     known = {"state_dir", "host", "hub_port", "hub_metrics_port"}
     for key in top:

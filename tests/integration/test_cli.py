@@ -232,6 +232,11 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         loan_id = json.loads(out.stdout)["loanId"]
         out = await _arun("node", "show", *common, "--loan", loan_id)
         assert len(json.loads(out.stdout)["schedule"]) == 36
+        officer = [*common, "--as", "post_loan_officer"]
+        out = await _arun("node", "repay", *officer, loan_id, "--amount", "0.004", "--payment-id", "core-0")
+        assert out.returncode != 0 and "--amount: a payment of at least 0.01 yuan" in out.stderr  # not "repaid"
+        out = await _arun("node", "repay", *officer, loan_id, "--amount", "1000", "--payment-id", "core-1")
+        assert (json.loads(out.stdout)["paidFen"], json.loads(out.stdout)["state"]) == ("100000", "active"), out.stderr
         out = await _arun("node", "show", *common, app_id)
         assert json.loads(out.stdout)["state"] == "funded"
 

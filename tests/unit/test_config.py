@@ -186,3 +186,14 @@ def test_the_readme_s_node_toml_loads(tmp_path: Path) -> None:
         "certs/client-lender-a.pem",
         "certs/node-a-key.pem",
     )
+
+
+def test_a_config_file_saved_by_a_windows_or_chinese_editor(tmp_path: Path) -> None:
+    """A byte-order mark is skipped; a GBK file is refused naming the file and the encoding (it
+    was a bare UnicodeDecodeError), as for every TOML file a person edits."""
+    path = tmp_path / "node.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + "[hub]\nplaintext = true\nlog_level = 'DEBUG'  # 中文注释\n".encode())
+    assert load_config(HubConfig, section="hub", file=str(path), env={}).log_level == "DEBUG"
+    path.write_bytes("[hub]\nlog_level = 'DEBUG'  # 中文注释\n".encode("gbk"))
+    with pytest.raises(ConfigError, match=r"config file .*node\.toml: must be UTF-8"):
+        load_config(HubConfig, section="hub", file=str(path), env={})
