@@ -173,7 +173,9 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
     actions = PostLoanActions(engine.store, records, engine.team)
     with setting_file("scenario_file", config.scenario_file):
         feed = SimulatedAccountFeed(load_flow_factors(config.scenario_file) if config.scenario_file else None)
-    batch = MonitoringBatch(engine.store, actions, feed, RecordingSmsChannel(records), engine.hub, engine.outbox)
+    batch = MonitoringBatch(
+        engine.store, actions, feed, RecordingSmsChannel(records), engine.hub, engine.outbox, engine.expire_unsigned
+    )
     alerts = ConsortiumAlerts(actions, clock)
     return PostLoan(records, batch, alerts, AlertConsumer(engine.hub, alerts), Dispositions(engine, actions))
 

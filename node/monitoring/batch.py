@@ -18,6 +18,7 @@ in the same month raises nothing twice (alert ids are per loan, rule and month).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ class BatchResult:
     unfrozen: list[str] = field(default_factory=list)
     reminders: int = 0
     defaulted: list[str] = field(default_factory=list)  # loan ids
+    expired: list[str] = field(default_factory=list)  # application ids: approvals left unsigned
 
 
 def account_of(app: Application, since: float = 0.0) -> Account:
@@ -78,9 +80,11 @@ class MonitoringBatch:
         sms: SmsChannel,
         hub: HubClient | None,
         outbox: Outbox,
+        expire_unsigned: Callable[[], list[str]] | None = None,
     ) -> None:
         self.store, self.actions, self.feed, self.sms, self.hub = store, actions, feed, sms, hub
         self.outbox = outbox  # defaults go to the hub through it
+        self.expire_unsigned = expire_unsigned  # approvals past their sign-by date (the engine's)
         self.records = actions.records
 
     def last_run(self) -> float | None:
@@ -92,6 +96,8 @@ class MonitoringBatch:
 
     async def run(self, now: float) -> BatchResult:
         result = BatchResult()
+        if self.expire_unsigned is not None:
+            result.expired = self.expire_unsigned()
         for loan in active_loans(self.store):
             result.loans_checked += 1
             self._loan(loan, now, result)

@@ -45,6 +45,7 @@ class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
             frozen=result.frozen,
             unfrozen=result.unfrozen,
             defaulted=result.defaulted,
+            expired=result.expired,
             reminders_sent=result.reminders,
         )
 

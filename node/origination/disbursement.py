@@ -5,6 +5,7 @@ hub watch on the borrower once funded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -69,11 +70,9 @@ class Disbursement:
         if app.state != states.APPROVED:
             raise FailedPrecondition(f"application is {app.state}; a contract needs an approved application")
         contract_id = new_id("ct")
-        product = self.products[app.product_code]
-        approved = self._entered(application_id, states.APPROVED) or self.clock()
-        sign_by = lender_date(approved + product.approval_valid_days * DAY)
-        document = contract_document(app, product, contract_id, sign_by)
-        record = {
+        sign_by = dt.date.fromisoformat(self._sign_by(app))
+        document = contract_document(app, self.products[app.product_code], contract_id, sign_by)
+        record = {  # created now and then fixed: the sign-by date counts from the approval
             "contract_id": contract_id,
             "application_id": application_id,
             "document": document,
@@ -88,12 +87,44 @@ class Disbursement:
             self.store.put_record_in(db, "contract", contract_id, application_id, record)
         return record
 
+    def _sign_by(self, app: Application) -> str:
+        """The date (ISO) an approval must be signed by: its contract's, else the product's
+        approval_valid_days from the approval (a contract of earlier terms states none)."""
+        contracts = self.store.records_for("contract", app.application_id)
+        if contracts:
+            return str(contracts[0].get("sign_by", "9999-12-31"))
+        approved = self._entered(app.application_id, states.APPROVED) or self.clock()
+        return lender_date(approved + self.products[app.product_code].approval_valid_days * DAY).isoformat()
+
+    def expire_if_due(self, application_id: str) -> None:
+        """An approval left unsigned past its sign-by date expires: the application becomes
+        ``expired`` (out of the fund-utilisation KPI; the applicant applies again) and the caller
+        gets FAILED_PRECONDITION."""
+        app = self.store.get_application(application_id)
+        now = self.clock()
+        sign_by = self._sign_by(app) if app.state == states.APPROVED else ""
+        if not sign_by or lender_date(now).isoformat() <= sign_by:  # ISO dates sort as dates
+            return
+        self.store.save(app, now, to_state=states.EXPIRED, actor="system", reason=f"not signed by {sign_by}")
+        raise FailedPrecondition(f"the approval expired: the contract was to be signed by {sign_by}")
+
+    def expire_unsigned(self) -> list[str]:
+        """The daily sweep: every approval past its sign-by date expires; their ids."""
+        expired = []
+        for app in self.store.applications():
+            try:
+                self.expire_if_due(app.application_id)
+            except FailedPrecondition:
+                expired.append(app.application_id)
+        return expired
+
     def send_signing_code(self, application_id: str, actor: str) -> tuple[str, float]:
         """Texts a new one-time signing code to the applicant's phone (``signing_codes``); the
         masked phone and when the code expires."""
         contract = self.contract(application_id)
         if contract["state"] == "signed":
             raise FailedPrecondition("the contract is already signed")
+        self.expire_if_due(contract["application_id"])
         phones = self.store.get_application(application_id).identifiers.get("phones") or []
         if not phones:
             raise FailedPrecondition("the application gave no phone to send a signing code to")
@@ -120,8 +151,7 @@ class Disbursement:
         contract = self.contract(r.application_id)
         if contract["state"] == "signed":
             raise FailedPrecondition("the contract is already signed")
-        if lender_date(self.clock()).isoformat() > contract.get("sign_by", "9999-12-31"):  # ISO dates sort
-            raise FailedPrecondition(f"the approval expired: the contract was to be signed by {contract['sign_by']}")
+        self.expire_if_due(contract["application_id"])
         v = []
         if not r.face_verified:
             v.append(FieldViolation("face_verified", "the face check at signing must pass"))

@@ -116,12 +116,17 @@ async def test_approvals_expire_and_facilities_have_a_drawdown_period(lender) ->
     m, clock = lender
     customer = m.as_role("customer", "liu")
     late = await customer.submit_application(application(JINGCHENG_PARTS, "jc-late"))
-    clock.advance(31 * DAY)
     contract = await customer.get_contract(late.application_id)
     code = await signing_code(customer, m.node, late.application_id)
+    untouched = await customer.submit_application(application(JINGCHENG_PARTS, "jc-untouched"))
+    clock.advance(31 * DAY)
     with pytest.raises(LianfangRpcError) as err:
         await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate(), code))
     assert err.value.code is grpc.StatusCode.FAILED_PRECONDITION and "approval expired" in str(err.value)
+    assert (await customer.get_application(late.application_id)).state == "expired"
+    swept = await m.as_role("post_loan_officer").run_monitoring()  # the daily batch sweeps the rest
+    assert list(swept.expired) == [untouched.application_id]
+    assert (await customer.get_application(untouched.application_id)).state == "expired"
 
     app_id = await signed_equipment_loan(m, "jc-period")
     with pytest.raises(LianfangRpcError) as err:
