@@ -157,6 +157,12 @@ class NodeConfig:
     watch_alerts: bool = True
     """Keep a Watch stream to the hub open and turn its alerts into risk-check tasks."""
 
+    repayment_ledger: bool = True
+    """The core banking system reports each payment received (``RepayLoan`` with an amount): the
+    daily batch chases loans the payments do not cover and defaults them after 90 days, reported
+    to the consortium. False when it does not: then no loan is called late, nor reported
+    defaulted, from missing payments."""
+
     monitor_interval_seconds: float = 0.0
     """Run the post-loan monitoring batch this often (86400: daily); 0: only when asked
     (``lianfang node monitor run``, e.g. from cron)."""

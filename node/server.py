@@ -34,6 +34,7 @@ from node.metrics import HUB_SERVICE, KEY_SERVICE, NodeMetrics
 from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
 from node.monitoring.batch import MonitoringBatch
+from node.monitoring.delinquency import ledger_started
 from node.monitoring.disposition import Dispositions
 from node.monitoring.hub_alerts import AlertConsumer, ConsortiumAlerts
 from node.monitoring.records import PostLoanRecords
@@ -173,8 +174,16 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
     actions = PostLoanActions(engine.store, records, engine.team)
     with setting_file("scenario_file", config.scenario_file):
         feed = SimulatedAccountFeed(load_flow_factors(config.scenario_file) if config.scenario_file else None)
+    ledger_started(engine.store, clock())  # the first start of a node keeping ledgers, recorded once
     batch = MonitoringBatch(
-        engine.store, actions, feed, RecordingSmsChannel(records), engine.hub, engine.outbox, engine.expire_unsigned
+        engine.store,
+        actions,
+        feed,
+        RecordingSmsChannel(records),
+        engine.hub,
+        engine.outbox,
+        engine.expire_unsigned,
+        repayment_ledger=config.repayment_ledger,
     )
     alerts = ConsortiumAlerts(actions, clock)
     return PostLoan(records, batch, alerts, AlertConsumer(engine.hub, alerts), Dispositions(engine, actions))

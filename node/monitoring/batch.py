@@ -81,10 +81,13 @@ class MonitoringBatch:
         hub: HubClient | None,
         outbox: Outbox,
         expire_unsigned: Callable[[], list[str]] | None = None,
+        *,
+        repayment_ledger: bool = True,
     ) -> None:
         self.store, self.actions, self.feed, self.sms, self.hub = store, actions, feed, sms, hub
         self.outbox = outbox  # defaults go to the hub through it
         self.expire_unsigned = expire_unsigned  # approvals past their sign-by date (the engine's)
+        self.repayment_ledger = repayment_ledger  # payments are reported: lateness is judged
         self.records = actions.records
 
     def last_run(self) -> float | None:
@@ -101,7 +104,8 @@ class MonitoringBatch:
         for loan in active_loans(self.store):
             result.loans_checked += 1
             self._loan(loan, now, result)
-            self._delinquency(loan, now, result)
+            if self.repayment_ledger:
+                self._delinquency(loan, now, result)
             if loan.get("watch") != "registered" and self.hub is not None:
                 await self._register(loan, now)
         if result.defaulted:
@@ -115,6 +119,9 @@ class MonitoringBatch:
         return result
 
     def _loan(self, loan: dict[str, Any], now: float, result: BatchResult) -> None:
+        loan = self.store.get_record("loan", loan["loan_id"])  # as it is now: the batch awaits the hub
+        if loan.get("state") != "active":
+            return
         app = self.store.get_application(loan["application_id"])
         since = min(disbursed_at(self.store, x) for x in self.store.records_for("loan", app.application_id))
         account = account_of(app, since)
@@ -124,8 +131,8 @@ class MonitoringBatch:
             if done >= 1:
                 flow = self.feed.month_flow(account, done)
                 if flow == 0:
-                    alert = AlertRow(
-                        f"{loan_id}:no_flow:{done}",
+                    alert = AlertRow(  # the facility's month: once, whichever of its loans is checked
+                        f"{app.application_id}:no_flow:{done}",
                         loan_id,
                         app.application_id,
                         "no_flow",
@@ -154,7 +161,7 @@ class MonitoringBatch:
                 and all(self.feed.month_flow(account, m) < DROP_SHARE * base for m in months)
             ):
                 alert = AlertRow(
-                    f"{loan_id}:flow_drop:{done}",
+                    f"{app.application_id}:flow_drop:{done}",
                     loan_id,
                     app.application_id,
                     "flow_drop",
@@ -178,7 +185,7 @@ class MonitoringBatch:
             late = overdue(loan, now) if loan.get("state") == "active" else None
             if late is None:
                 return
-            if late.days >= DEFAULT_DAYS:
+            if late.days > DEFAULT_DAYS:  # 逾期超过 90 天: substandard (day 90 itself is special mention)
                 app = self.store.get_application(application_id)
                 loan["state"] = "defaulted"
                 self.store.put_record_in(db, "loan", loan_id, application_id, loan)

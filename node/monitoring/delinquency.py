@@ -5,8 +5,9 @@ substandard line of China's loan classification, 逾期 90 天) the loan is defa
 the hub, which counts defaults in ring scores and give-to-get.
 
 A loan disbursed before the node kept a ledger has no ``paid_fen``: it is never called late.
-Its first recorded payment opens its ledger (``ledger_from``): only instalments due from then
-on are counted against the payments, the earlier ones having been paid outside the ledger."""
+Its first recorded payment opens its ledger (``ledger_from``) as of the day this node began
+keeping ledgers (``LEDGER_STARTED``, recorded once): instalments due from then on are counted
+against the payments, the earlier ones having been paid outside the ledger."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.origination.lender_calendar import day_starts, lender_date
+from node.origination.store import NodeStore
+from runtime.errors import NotFound
 
 SERIOUS_DAYS = 30
 DEFAULT_DAYS = 90
 DAY = 86_400.0
+LEDGER_STARTED = ("ledger", "started")  # the record of when this node began keeping ledgers
 OUTSTANDING = ("active", "defaulted")
 """Loan states in which the borrower owes money: the application is still lending."""
 
@@ -54,11 +58,21 @@ def total_due(loan: dict[str, Any]) -> int:
     return sum(amount for _, _, amount in ledger_instalments(loan))
 
 
-def open_ledger(loan: dict[str, Any], now: float) -> None:
+def ledger_started(store: NodeStore, now: float) -> float:
+    """When this node began keeping ledgers: the first call records ``now`` (the node's start)."""
+    try:
+        return float(store.get_record(*LEDGER_STARTED)["at"])
+    except NotFound:
+        with store.transaction() as db:
+            store.put_record_in(db, *LEDGER_STARTED, "", {"at": now})
+        return now
+
+
+def open_ledger(loan: dict[str, Any], started: float) -> None:
     """Starts the ledger of a loan from before it existed (see the module docstring)."""
     if "paid_fen" not in loan:
         loan["paid_fen"] = 0
-        loan["ledger_from"] = day_starts(lender_date(now))
+        loan["ledger_from"] = day_starts(lender_date(started))
 
 
 def still_owed(loan: dict[str, Any]) -> dict[int, int]:

@@ -16,7 +16,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from node.monitoring.actions import RISK_CHECK, PostLoanActions
-from node.monitoring.delinquency import open_ledger, outstanding, total_due
+from node.monitoring.delinquency import ledger_started, open_ledger, outstanding, total_due
 from node.origination.engine import Origination
 from node.origination.roles import RISK_MANAGER
 from node.outbox.submissions import queue_outcome_in
@@ -118,6 +118,7 @@ class Dispositions:
         if amount_fen and not PAYMENT_ID.match(payment_id):
             raise InvalidArgument.one("payment_id", "a payment needs its id: 1-64 characters of [A-Za-z0-9._:-]")
         now = self.engine.clock()
+        started = ledger_started(self.store, now)  # recorded once, in its own transaction
         with self.store.transaction() as db:
             loan = self.store.get_record("loan", loan_id)
             recorded = loan.get("payments", {}).get(payment_id) if amount_fen else None
@@ -129,12 +130,14 @@ class Dispositions:
                 raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
             application_id = loan["application_id"]
             if amount_fen:
-                open_ledger(loan, now)  # a loan from before the ledger: counted from today
+                open_ledger(loan, started)  # a loan from before the ledger
                 loan.setdefault("payments", {})[payment_id] = amount_fen
                 loan["paid_fen"] = int(loan["paid_fen"]) + amount_fen
                 detail = f"{amount_fen / 100:.2f} yuan" + (f": {comment}" if comment else "")
                 self.records.audit_in(db, now, actor, "payment", loan_id, detail)
-                if loan["paid_fen"] < total_due(loan):
+                # not closed by payments while they are owed more, nor when its ledger counts no
+                # instalment (a loan from before the ledger: closed by a repayment in full)
+                if loan["paid_fen"] < total_due(loan) or total_due(loan) == 0:
                     self.store.put_record_in(db, "loan", loan_id, application_id, loan)
                     return loan
             others = [x for x in self.store.records_for("loan", application_id) if x["loan_id"] != loan_id]

@@ -88,11 +88,11 @@ class Disbursement:
         return record
 
     def _sign_by(self, app: Application) -> str:
-        """The date (ISO) an approval must be signed by: its contract's, else the product's
-        approval_valid_days from the approval (a contract of earlier terms states none)."""
+        """The date (ISO) an approval must be signed by: its contract's, else (no contract yet,
+        or one of earlier terms stating none) the product's approval_valid_days from the approval."""
         contracts = self.store.records_for("contract", app.application_id)
-        if contracts:
-            return str(contracts[0].get("sign_by", "9999-12-31"))
+        if contracts and "sign_by" in contracts[0]:
+            return str(contracts[0]["sign_by"])
         approved = self._entered(app.application_id, states.APPROVED) or self.clock()
         return lender_date(approved + self.products[app.product_code].approval_valid_days * DAY).isoformat()
 
@@ -196,16 +196,14 @@ class Disbursement:
                 if (int(same["amount_fen"]), same["payee_account"]) != (r.amount_fen, _payee_account(r.payee_account)):
                     raise InvalidArgument.one("request_id", "was used for another drawdown of this application")
                 return same
-        _refuse_unpayable(app)
-        if in_default(self.store.records_for("loan", app.application_id)):
-            raise FailedPrecondition("a loan of this facility is defaulted: no further drawdowns")
+        _refuse_unpayable(app, self.store.records_for("loan", app.application_id))
         product = self.products[app.product_code]
         stated = self._terms(app.application_id) >= CONTRACT_TERMS  # held to what its contract says
         signed = self._entered(app.application_id, states.SIGNED)
         if (
             stated
             and signed is not None
-            and lender_date(self.clock()) >= add_months(lender_date(signed), product.availability_months)
+            and lender_date(self.clock()) > add_months(lender_date(signed), product.availability_months)
         ):
             raise FailedPrecondition(
                 f"the facility's drawdown period ended {product.availability_months} months after signing"
@@ -214,8 +212,10 @@ class Disbursement:
         smallest = min(product.min_drawdown_fen, available) if stated else 1  # what is left may be drawn
         if not 0 < smallest <= r.amount_fen <= available:
             raise InvalidArgument.one("amount_fen", f"must be within {smallest}-{available} (the unused limit)")
-        live = [d for d in earlier if d["state"] != "rejected"] if stated else []  # terms 1: each on its own
-        self_paid = sum(int(d["amount_fen"]) for d in live if d["payment_mode"] == "self")
+        live = [d for d in earlier if d["state"] != "rejected"]
+        # 受托支付 is a term: a contract of earlier terms stated it per drawdown. The review is the
+        # lender's own control, on the sum for every facility.
+        self_paid = sum(int(d["amount_fen"]) for d in live if d["payment_mode"] == "self") if stated else 0
         unreviewed = sum(int(d["amount_fen"]) for d in live if not _went_to_review(d, product))
         entrusted = self_paid + r.amount_fen >= product.entrusted_payment_threshold_fen
         reviewed = unreviewed + r.amount_fen >= product.disbursement_review_at_fen
@@ -315,7 +315,7 @@ class Disbursement:
         A drawdown that waited for review is not paid once monitoring froze the limit or the
         application left its signed/funded states meanwhile: it waits (or is rejected)."""
         app = self.store.get_application(drawdown["application_id"])
-        _refuse_unpayable(app, waiting=True)
+        _refuse_unpayable(app, self.store.records_for("loan", app.application_id), waiting=True)
         now = self.clock()
         start = lender_date(now)
         plan = repayment_schedule(
@@ -377,11 +377,14 @@ class Disbursement:
         return True
 
 
-def _refuse_unpayable(app: Application, *, waiting: bool = False) -> None:
-    """No money moves for an application that is not signed or funded, or whose unused limit
-    monitoring froze: not for a new drawdown, nor (``waiting``) one that waited for review."""
+def _refuse_unpayable(app: Application, loans: list[dict[str, Any]], *, waiting: bool = False) -> None:
+    """No money moves for an application that is not signed or funded, has a defaulted loan, or
+    whose unused limit monitoring froze: not for a new drawdown, nor (``waiting``) one that
+    waited for review."""
     if app.state not in (states.SIGNED, states.FUNDED):
         raise FailedPrecondition(f"application is {app.state}; drawdowns need a signed contract")
+    if in_default(loans):
+        raise FailedPrecondition("a loan of this facility is defaulted: no further drawdowns")
     if app.limit_frozen:
         hint = ": reject this drawdown, or approve it once the limit is released" if waiting else ""
         raise FailedPrecondition(f"the unused limit is frozen by post-loan monitoring (a risk check is open){hint}")

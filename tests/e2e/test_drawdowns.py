@@ -133,7 +133,9 @@ async def test_approvals_expire_and_facilities_have_a_drawdown_period(lender) ->
         await customer.request_drawdown(app_id, 999 * 100)
     assert [v.field for v in err.value.violations] == ["amount_fen"]
     assert (await customer.request_drawdown(app_id, 8 * WAN)).state == "disbursed"
-    clock.advance(365 * DAY)
+    clock.advance(365 * DAY)  # 12 months on: the period's last day (民法典 art. 202) still draws
+    assert (await customer.request_drawdown(app_id, 1 * WAN)).state == "disbursed"
+    clock.advance(DAY)
     with pytest.raises(LianfangRpcError) as err:
         await customer.request_drawdown(app_id, 1 * WAN)
     assert err.value.code is grpc.StatusCode.FAILED_PRECONDITION and "drawdown period ended" in str(err.value)

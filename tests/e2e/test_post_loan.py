@@ -262,7 +262,7 @@ async def test_kpis_cli_prints_the_table_and_writes_the_chart_of_the_same_number
 async def test_an_unpaid_instalment_is_chased_then_defaulted_and_the_hub_told(bank) -> None:  # type: ignore[no-untyped-def]
     """Payments go into the loan's ledger (once per payment id). An instalment they do not
     cover is a yellow alert from its first day past due, a red one with a collection task from
-    day 30, and at day 90 the loan is defaulted: the limit frozen and OUTCOME_DEFAULTED at the hub
+    day 30, and more than 90 days past due the loan is defaulted: the limit frozen and OUTCOME_DEFAULTED at the hub
     (ring scores and give-to-get count it). A defaulted loan can still be paid off."""
     c, clock = bank
     a = c.members["lender-a"]
@@ -294,7 +294,9 @@ async def test_an_unpaid_instalment_is_chased_then_defaulted_and_the_hub_told(ba
     (serious,) = [x for x in (await officer.run_monitoring()).alerts if x.rule == "overdue"]
     assert serious.level == "red" and serious.task_id  # a collection task for the manager
 
-    clock.now = first.due.seconds + 90 * DAY + 3600
+    clock.now = first.due.seconds + 90 * DAY + 3600  # 90 days: still special mention (关注)
+    assert not (await officer.run_monitoring()).defaulted
+    clock.now = first.due.seconds + 91 * DAY + 3600  # more than 90 days past due: substandard
     run = await officer.run_monitoring()
     assert list(run.defaulted) == [loan_id] and list(run.frozen) == [app_id]
     assert (await customer.get_loan(loan_id)).state == "defaulted"

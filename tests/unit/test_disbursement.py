@@ -102,7 +102,8 @@ async def test_due_dates_are_the_lender_s_calendar_days(tmp_path: Path) -> None:
 
 async def test_a_contract_of_earlier_terms_is_held_to_its_per_drawdown_threshold(tmp_path: Path) -> None:
     """Contracts signed before the sums rule stated a per-drawdown 受托支付 threshold: their
-    drawdowns are judged that way; a contract of today's terms (stating the sums) on the sums."""
+    drawdowns are paid out that way; a contract of today's terms (stating the sums) on the sums.
+    The disbursement review goes by the sum for both."""
     for terms, second_needs_payee in ((1, False), (2, True)):
         s = Stage3(tmp_path / f"terms-{terms}")
         s.signed_application()
@@ -116,5 +117,22 @@ async def test_a_contract_of_earlier_terms_is_held_to_its_per_drawdown_threshold
         if second_needs_payee:  # 20万 + 20万 paid to the borrower would pass 30万
             with pytest.raises(InvalidArgument):
                 await s.drawdown(request, "customer")
-        else:
-            assert (await s.drawdown(request, "customer"))["payment_mode"] == "self"
+        else:  # paid to the borrower, but the review is the lender's own control: on the sum
+            second = await s.drawdown(request, "customer")
+            assert (second["payment_mode"], second["state"]) == ("self", "pending_review")
+
+
+def test_an_approval_whose_contract_states_no_sign_by_date_still_expires(tmp_path: Path) -> None:
+    """A contract made by an earlier version has no sign-by date: the approval still expires
+    approval_valid_days after it was given (it was kept open for good)."""
+    s = Stage3(tmp_path)
+    app = s.signed_application()
+    app.application_id, app.application_ref, app.state = "app_2", "ref-app_2", "submitted"
+    s.store.create_application(app, "customer", s.clock())
+    s.store.save(app, s.clock(), to_state="approved", actor="system", reason="test")
+    with s.store.transaction() as db:  # made before sign_by existed
+        s.store.put_record_in(db, "contract", "ct_old", "app_2", {"contract_id": "ct_old", "application_id": "app_2"})
+    s.clock.advance(29 * 86_400)
+    assert s.expire_unsigned() == []
+    s.clock.advance(2 * 86_400)
+    assert s.expire_unsigned() == ["app_2"] and s.store.get_application("app_2").state == "expired"

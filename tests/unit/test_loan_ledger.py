@@ -12,7 +12,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from node.monitoring.accounts import SimulatedAccountFeed
 from node.monitoring.batch import BatchResult, MonitoringBatch
-from node.monitoring.delinquency import total_due
+from node.monitoring.delinquency import ledger_started, total_due
 from node.monitoring.sms import RecordingSmsChannel
 from node.origination.lender_calendar import day_starts
 from runtime.errors import FailedPrecondition, InvalidArgument
@@ -48,20 +48,38 @@ async def test_the_payment_that_closed_a_loan_may_be_sent_again(tmp_path: Path) 
     assert [v.field for v in err.value.violations] == ["amount_fen"]
 
 
-async def test_a_loan_from_before_the_ledger_is_judged_from_its_first_payment(tmp_path: Path) -> None:
+async def test_a_loan_from_before_the_ledger_is_judged_from_when_the_node_began_keeping_ledgers(
+    tmp_path: Path,
+) -> None:
+    """Its payments before were never recorded: its ledger counts the instalments due from the
+    day this node began keeping ledgers (not from its first recorded payment, which may be
+    for an earlier instalment), and payments never close it while its ledger counts none."""
     s = Stage3(tmp_path)
     loan_id = await funded(s)
     legacy = s.store.get_record("loan", loan_id)
-    del legacy["paid_fen"]  # disbursed by an earlier version: its payments were never recorded
+    del legacy["paid_fen"]  # disbursed by an earlier version
     with s.store.transaction() as db:
         s.store.put_record_in(db, "loan", loan_id, "app_1", legacy)
-    s.clock.now = day_starts(legacy["schedule"][4][1]) + 3600  # five instalments in, paid outside the ledger
-    fifth = int(legacy["schedule"][4][2]) + int(legacy["schedule"][4][3])
-    await s.dispositions.repay(loan_id, "", "core", fifth, "pay-5")
+    schedule = legacy["schedule"]
+    ledger_started(s.store, day_starts(schedule[3][1]) + 3600)  # the upgraded node first ran on 4's due day
+    s.clock.now = day_starts(schedule[4][1]) + 3 * DAY  # instalment 5 paid three days late
+    fourth_and_fifth = sum(int(p) + int(i) for _, _, p, i in schedule[3:5])
+    await s.dispositions.repay(loan_id, "", "core", fourth_and_fifth, "pay-4-5")
     s.clock.advance(100 * DAY)  # instalments 6-8 fall due unpaid: late, not 250 days late
     result = await batch(s).run(s.clock())
     (late,) = [a for a in result.alerts if a.rule == "overdue"]
     assert result.defaulted == [] and "instalment 6 unpaid" in late.detail
+
+    old = Stage3(tmp_path / "old")
+    old_id = await funded(old)
+    record = old.store.get_record("loan", old_id)
+    del record["paid_fen"]
+    with old.store.transaction() as db:
+        old.store.put_record_in(db, "loan", old_id, "app_1", record)
+    old.clock.now = day_starts(record["schedule"][-1][1]) + 10 * DAY  # past its last instalment
+    ledger_started(old.store, old.clock())
+    paid = await old.dispositions.repay(old_id, "", "core", 1, "one-fen")  # its ledger counts nothing
+    assert paid["state"] == "active" and "OUTCOME_REPAID" not in outcomes(old)
 
 
 async def test_a_defaulted_loan_keeps_the_facility_in_debt_frozen_and_closed(tmp_path: Path) -> None:
@@ -145,3 +163,72 @@ async def test_a_hub_alert_on_a_defaulted_borrower_is_kept(tmp_path: Path) -> No
     )
     (stored,) = ConsortiumAlerts(s.actions, s.clock).store(alert)
     assert stored.loan_id == loan_id
+
+
+async def test_a_defaulted_facility_pays_no_drawdown_that_waited_for_review(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    loan_id = await funded(s)
+    waiting = await s.drawdown(
+        node_pb2.RequestDrawdownRequest(
+            application_id="app_1", amount_fen=30 * WAN, payee_account="6222020200112233445"
+        ),
+        "customer",
+    )
+    assert waiting["state"] == "pending_review"
+    s.clock.now = day_starts(s.store.get_record("loan", loan_id)["schedule"][0][1]) + 91 * DAY
+    assert (await batch(s).run(s.clock())).defaulted == [loan_id]
+    app = s.store.get_application("app_1")
+    app.limit_frozen = False  # a manager's no_risk disposition releases the limit
+    s.store.save(app, s.clock())
+    with pytest.raises(FailedPrecondition, match="defaulted"):
+        await s.review(waiting["drawdown_id"], True, "invoice checked", "reviewer")
+
+
+async def test_flows_resuming_do_not_release_a_defaulted_facility(tmp_path: Path) -> None:
+    """Its other loan, paid on time, keeps the batch looking at the account: flows are back, and
+    a disposition had asked to release the limit then — not while a loan is defaulted."""
+    s = Stage3(tmp_path)
+    loan_id = await funded(s)
+    other = (await s.drawdown(node_pb2.RequestDrawdownRequest(application_id="app_1", amount_fen=5 * WAN), "customer"))[
+        "loan_id"
+    ]
+    on_time = s.store.get_record("loan", other)
+    on_time["paid_fen"] = total_due(on_time) - 1
+    with s.store.transaction() as db:
+        s.store.put_record_in(db, "loan", other, "app_1", on_time)
+    app = s.store.get_application("app_1")
+    app.features = {"flow_monthly_avg": 120_000, "flow_avg_daily_balance": 15_000}  # steady flows
+    s.store.save(app, s.clock())
+    s.clock.now = day_starts(s.store.get_record("loan", loan_id)["schedule"][0][1]) + 91 * DAY
+    assert (await batch(s).run(s.clock())).defaulted == [loan_id]
+    app = s.store.get_application("app_1")
+    app.unfreeze_on_flow = True  # as a disposition would ask, after the default
+    s.store.save(app, s.clock())
+    s.clock.advance(40 * DAY)
+    assert (await batch(s).run(s.clock())).unfrozen == []
+    assert s.store.get_application("app_1").limit_frozen
+
+
+async def test_the_batch_sends_no_reminder_for_an_instalment_paid_while_it_waited(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    loan_id = await funded(s)
+    stale = s.store.get_record("loan", loan_id)  # what the batch read before its hub calls
+    first = stale["schedule"][0]
+    s.clock.now = day_starts(first[1]) - 2 * DAY  # due in two days, balance 0
+    await s.dispositions.repay(loan_id, "", "core", int(first[2]) + int(first[3]), "pay-1")  # meanwhile
+    result = BatchResult()
+    batch(s)._loan(stale, s.clock(), result)
+    assert result.reminders == 0 and not [a for a in result.alerts if a.rule == "low_balance"]
+
+
+async def test_a_node_whose_core_banking_reports_no_payments_calls_no_loan_late(tmp_path: Path) -> None:
+    """repayment_ledger = false: without payments reported, every loan would look unpaid, and be
+    reported defaulted to the whole consortium."""
+    s = Stage3(tmp_path)
+    loan_id = await funded(s)
+    s.clock.now = day_starts(s.store.get_record("loan", loan_id)["schedule"][0][1]) + 200 * DAY
+    feed, sms = SimulatedAccountFeed({}), RecordingSmsChannel(s.actions.records)
+    silent = MonitoringBatch(s.store, s.actions, feed, sms, s.hub, s.outbox, repayment_ledger=False)  # type: ignore[arg-type]
+    result = await silent.run(s.clock())
+    assert result.defaulted == [] and not [a for a in result.alerts if a.rule == "overdue"]
+    assert (await batch(s).run(s.clock())).defaulted == [loan_id]  # the same loan, payments reported

@@ -199,7 +199,8 @@ async def test_every_loan_of_a_facility_reads_the_same_months_of_its_account(tmp
     with batch.store.transaction() as db:
         batch.store.put_record_in(db, "loan", "loan_2", "app_1", later)
     result = await batch.run(month_end(3))
-    assert result.frozen == ["app_1"] and {a.loan_id for a in result.alerts} == {"loan_1", "loan_2"}
+    (quiet_month,) = [a for a in result.alerts if a.rule == "no_flow"]  # the facility's month: once
+    assert result.frozen == ["app_1"] and quiet_month.alert_id == "app_1:no_flow:3"
     app = batch.store.get_application("app_1")
     app.unfreeze_on_flow = True
     batch.store.save(app, month_end(3))
@@ -207,4 +208,21 @@ async def test_every_loan_of_a_facility_reads_the_same_months_of_its_account(tmp
     second_loans_month_3 = START + 45 * 86_400 + 3 * MONTH_SECONDS + 3600  # the facility: month 4 complete
     quiet = await batch.run(second_loans_month_3)
     assert quiet.frozen == [] and not [a for a in quiet.alerts if a.rule == "no_flow"]
+    assert not batch.store.get_application("app_1").limit_frozen
+
+
+async def test_a_drawdown_after_a_release_does_not_raise_the_handled_month_again(tmp_path: Path) -> None:
+    """A quiet month is the facility's: a manager released the limit after it, and the next
+    loan's first batch raised it again (alert ids were per loan) and froze the limit anew."""
+    batch = setup(tmp_path, {3: 0.0})
+    assert (await batch.run(month_end(3))).frozen == ["app_1"]
+    app = batch.store.get_application("app_1")
+    app.limit_frozen = False  # the manager's no_risk disposition
+    batch.store.save(app, month_end(3))
+    loan = batch.store.get_record("loan", "loan_1")
+    later = {**loan, "loan_id": "loan_2", "disbursed_at": month_end(3) + 86_400, "watch": "registered"}
+    with batch.store.transaction() as db:
+        batch.store.put_record_in(db, "loan", "loan_2", "app_1", later)
+    again = await batch.run(month_end(3) + 2 * 86_400)
+    assert again.frozen == [] and not [a for a in again.alerts if a.rule == "no_flow"]
     assert not batch.store.get_application("app_1").limit_frozen
