@@ -175,6 +175,7 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
     with setting_file("scenario_file", config.scenario_file):
         feed = SimulatedAccountFeed(load_flow_factors(config.scenario_file) if config.scenario_file else None)
     ledger_started(engine.store, clock())  # the first start of a node keeping ledgers, recorded once
+    engine.repayment_ledger = config.repayment_ledger
     batch = MonitoringBatch(
         engine.store,
         actions,

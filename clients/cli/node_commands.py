@@ -144,7 +144,7 @@ async def run(args: argparse.Namespace) -> int:
             result = await client.get_contract(args.id)
         else:
             result = await client.get_application(args.id)
-        print_message(result)
+        print_message(result, zeros=isinstance(result, node_pb2.LoanView))  # paidFen 0, daysPastDue 0 say so
         return 0
     finally:
         await client.close()

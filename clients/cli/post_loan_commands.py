@@ -66,7 +66,7 @@ async def run(args: argparse.Namespace) -> int:
                 Path(args.chart).write_bytes(report.chart_png)
                 print(f"chart written to {args.chart}")
             return 0
-        print_message(result)
+        print_message(result, zeros=isinstance(result, node_pb2.LoanView))
         return 0
     finally:
         await client.close()

@@ -140,7 +140,8 @@ class MonitoringBatch:
                         f"no settlement account flow in month {done} after drawdown",
                         now,
                     )
-                    stored = self.actions.raise_in(db, alert, task=True, at=now)
+                    known = self._raised_before(app.application_id, "no_flow", done)
+                    stored = None if known else self.actions.raise_in(db, alert, task=True, at=now)
                     if stored is not None:  # once per quiet month: a manager's unfreeze stands
                         result.alerts.append(stored)
                         if self.actions.freeze_in(db, app, now, "system", f"no account flow in month {done}"):
@@ -158,6 +159,7 @@ class MonitoringBatch:
             if (
                 done >= DROP_MONTHS
                 and base > 0
+                and not self._raised_before(app.application_id, "flow_drop", done)
                 and all(self.feed.month_flow(account, m) < DROP_SHARE * base for m in months)
             ):
                 alert = AlertRow(
@@ -176,6 +178,12 @@ class MonitoringBatch:
             outbox = self._reminders(db, loan, app, account, done + 1, now, result)
         for message_id, phone, text in outbox:  # after the commit: a message is never sent for a rolled-back alert
             result.reminders += self.sms.send(message_id, phone, text, now)
+
+    def _raised_before(self, application_id: str, rule: str, month: int) -> bool:
+        """A facility month an earlier version alerted under a loan's id (``<loan>:<rule>:<month>``):
+        it was handled then, and must not freeze a released limit again."""
+        loans = self.store.records_for("loan", application_id)
+        return any(self.records.has_alert(f"{x['loan_id']}:{rule}:{month}") for x in loans)
 
     def _delinquency(self, loan: dict[str, Any], now: float, result: BatchResult) -> None:
         loan_id, application_id = loan["loan_id"], loan["application_id"]

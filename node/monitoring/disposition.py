@@ -126,6 +126,8 @@ class Dispositions:
                 if recorded != amount_fen:
                     raise InvalidArgument.one("payment_id", "was recorded with another amount")
                 return loan
+            if not amount_fen and loan.get("state") == "repaid":  # a repayment in full sent again
+                return loan
             if not outstanding(loan):
                 raise FailedPrecondition(f"loan {loan_id} is {loan.get('state')}, not active")
             application_id = loan["application_id"]

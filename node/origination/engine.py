@@ -101,6 +101,7 @@ class Origination(Disbursement):
         self.sms = sms if sms is not None else RecordingSmsChannel(PostLoanRecords(store))
         self._locks = KeyedLocks()  # calls changing one application across hub round trips: one at a time
         self.on_decision: Callable[[Decision], None] | None = None  # each stage-1 decision made (metrics)
+        self.repayment_ledger = True  # payments are reported: lateness is judged (NodeConfig.repayment_ledger)
 
     # -- stage 1 ------------------------------------------------------------------------------
     async def submit(

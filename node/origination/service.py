@@ -200,11 +200,12 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
             self._visible(loan["application_id"])
         except NotFound:
             raise NotFound(f"loan {request.loan_id!r} not found") from None
-        return loan_view(loan, self.engine.clock())
+        return loan_view(loan, self.engine.clock() if self.engine.repayment_ledger else None)
 
 
-def loan_view(loan: dict[str, Any], now: float) -> node_pb2.LoanView:
-    """The loan as the API shows it, with how late it is at ``now``."""
+def loan_view(loan: dict[str, Any], now: float | None) -> node_pb2.LoanView:
+    """The loan as the API shows it, with how late it is at ``now`` (None: this node judges no
+    lateness, its core banking system reporting no payments: ``repayment_ledger = false``)."""
     schedule = [
         node_pb2.Instalment(
             number=n,
@@ -225,5 +226,5 @@ def loan_view(loan: dict[str, Any], now: float) -> node_pb2.LoanView:
         schedule=schedule,
         state=loan["state"],
         paid_fen=int(loan.get("paid_fen", 0)),
-        days_past_due=late.days if (late := overdue(loan, now)) is not None else 0,
+        days_past_due=late.days if now is not None and (late := overdue(loan, now)) is not None else 0,
     )

@@ -311,3 +311,26 @@ async def test_an_unpaid_instalment_is_chased_then_defaulted_and_the_hub_told(ba
     await drained(a.node)
     stored = await c.hub.store.get_application("lender-a", app_id)
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_REPAID
+
+
+async def test_a_node_without_a_repayment_ledger_calls_no_loan_late(tmp_path: Path) -> None:
+    """repayment_ledger = false (its core banking system reports no payments): the batch chases
+    and defaults nothing, and GetLoan shows no days past due."""
+    clock = ManualClock()
+    c = await start_local_consortium(
+        tmp_path,
+        ["lender-a"],
+        clock=clock,
+        source_latency_ms=5,
+        scenario_file=SEED_PERSONAS_FILE,
+        node_options={"repayment_ledger": False},
+    )
+    try:
+        a = c.members["lender-a"]
+        _, loan_id = await lao_wang_loan(a, clock, "lw-no-ledger")
+        clock.advance(200 * DAY)
+        run = await a.as_role("post_loan_officer", "officer-1").run_monitoring()
+        assert run.defaulted == [] and not [x for x in run.alerts if x.rule == "overdue"]
+        assert (await a.as_role("customer", "wang-jianguo").get_loan(loan_id)).days_past_due == 0
+    finally:
+        await c.stop()

@@ -231,7 +231,8 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         )
         loan_id = json.loads(out.stdout)["loanId"]
         out = await _arun("node", "show", *common, "--loan", loan_id)
-        assert len(json.loads(out.stdout)["schedule"]) == 36
+        shown = json.loads(out.stdout)
+        assert len(shown["schedule"]) == 36 and (shown["paidFen"], shown["daysPastDue"]) == ("0", 0)  # zeros shown
         officer = [*common, "--as", "post_loan_officer"]
         out = await _arun("node", "repay", *officer, loan_id, "--amount", "0.004", "--payment-id", "core-0")
         assert out.returncode != 0 and "--amount: a payment of at least 0.01 yuan" in out.stderr  # not "repaid"

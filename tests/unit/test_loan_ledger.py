@@ -232,3 +232,22 @@ async def test_a_node_whose_core_banking_reports_no_payments_calls_no_loan_late(
     result = await silent.run(s.clock())
     assert result.defaulted == [] and not [a for a in result.alerts if a.rule == "overdue"]
     assert (await batch(s).run(s.clock())).defaulted == [loan_id]  # the same loan, payments reported
+
+
+async def test_a_repayment_in_full_sent_again_answers_the_closed_loan(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    loan_id = await funded(s)
+    first = await s.dispositions.repay(loan_id, "closed early", "core")
+    again = await s.dispositions.repay(loan_id, "closed early", "core")  # a retry after a timeout
+    assert first["state"] == again["state"] == "repaid" and outcomes(s).count("OUTCOME_REPAID") == 1
+
+
+async def test_a_node_that_judges_no_lateness_shows_none(tmp_path: Path) -> None:
+    from node.origination.service import loan_view
+
+    s = Stage3(tmp_path)
+    loan_id = await funded(s)
+    s.clock.now = day_starts(s.store.get_record("loan", loan_id)["schedule"][0][1]) + 200 * DAY
+    loan = s.store.get_record("loan", loan_id)
+    assert loan_view(loan, s.clock()).days_past_due == 200
+    assert loan_view(loan, None).days_past_due == 0  # repayment_ledger = false: the API says none

@@ -14,7 +14,7 @@ from node.monitoring.accounts import MONTH_SECONDS, SimulatedAccountFeed, load_f
 from node.monitoring.actions import PostLoanActions
 from node.monitoring.batch import MonitoringBatch
 from node.monitoring.hub_alerts import CURSOR, ConsortiumAlerts
-from node.monitoring.records import PostLoanRecords
+from node.monitoring.records import AlertRow, PostLoanRecords
 from node.monitoring.sms import RecordingSmsChannel
 from node.origination.due_diligence import load_field_team
 from node.origination.store import Application, NodeStore
@@ -225,4 +225,16 @@ async def test_a_drawdown_after_a_release_does_not_raise_the_handled_month_again
         batch.store.put_record_in(db, "loan", "loan_2", "app_1", later)
     again = await batch.run(month_end(3) + 2 * 86_400)
     assert again.frozen == [] and not [a for a in again.alerts if a.rule == "no_flow"]
+    assert not batch.store.get_application("app_1").limit_frozen
+
+
+async def test_a_month_an_earlier_version_alerted_per_loan_is_not_raised_again(tmp_path: Path) -> None:
+    """Quiet-month alerts were per loan before they became the facility's: a month already raised
+    (and its limit released by a manager) under ``loan_1:no_flow:3`` is not raised anew."""
+    batch = setup(tmp_path, {3: 0.0})
+    old = AlertRow("loan_1:no_flow:3", "loan_1", "app_1", "no_flow", "red", "as an earlier version raised it", 0.0)
+    with batch.store.transaction() as db:
+        batch.actions.raise_in(db, old, task=False, at=month_end(3))
+    result = await batch.run(month_end(3))
+    assert result.frozen == [] and not [a for a in result.alerts if a.rule == "no_flow"]
     assert not batch.store.get_application("app_1").limit_frozen
