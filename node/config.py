@@ -159,7 +159,7 @@ class NodeConfig:
 
     repayment_ledger: bool = True
     """The core banking system reports each payment received (``RepayLoan`` with an amount): the
-    daily batch chases loans the payments do not cover and defaults them after 90 days, reported
+    daily batch chases loans the payments do not cover and defaults them after more than 90 days, reported
     to the consortium. False when it does not: then no loan is called late, nor reported
     defaulted, from missing payments."""
 

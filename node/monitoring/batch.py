@@ -6,8 +6,8 @@
   unfrozen;
 * an instalment due within 3 days and a balance below it → a reminder SMS (once per instalment);
 * an instalment the payments do not cover, past its due date (``node.monitoring.delinquency``)
-  → a yellow alert from the first day, a red one with a collection task from 30 days, and at
-  90 days the loan is defaulted: its unused limit frozen and the outcome queued for the hub;
+  → a yellow alert from the first day, a red one with a collection task from 30 days, and after
+  more than 90 days the loan is defaulted: its unused limit frozen and the outcome queued for the hub;
 * a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now;
   a repaid loan it still watches → unregistered once no other loan of its application is active
   (no hub client: both skipped).

@@ -1,7 +1,7 @@
 """How late a loan is: its payments (``paid_fen``, applied to the instalments in order) against
 its schedule's due dates on the lender's calendar. The batch acts on it: a reminder from the
-first day past due, a collection task from ``SERIOUS_DAYS``, and at ``DEFAULT_DAYS`` (90: the
-substandard line of China's loan classification, 逾期 90 天) the loan is defaulted — reported to
+first day past due, a collection task from ``SERIOUS_DAYS``, and past ``DEFAULT_DAYS`` (more than
+90: the substandard line of China's loan classification, 逾期超过 90 天) the loan is defaulted — reported to
 the hub, which counts defaults in ring scores and give-to-get.
 
 A loan disbursed before the node kept a ledger has no ``paid_fen``: it is never called late.
