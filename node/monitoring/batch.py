@@ -123,7 +123,8 @@ class MonitoringBatch:
         if loan.get("state") != "active":
             return
         app = self.store.get_application(loan["application_id"])
-        since = min(disbursed_at(self.store, x) for x in self.store.records_for("loan", app.application_id))
+        loans = self.store.records_for("loan", app.application_id)  # the facility's, read once
+        since = min(disbursed_at(self.store, x) for x in loans)
         account = account_of(app, since)
         done = int((now - since) // MONTH_SECONDS)  # complete months of the facility
         loan_id = loan["loan_id"]
@@ -140,17 +141,13 @@ class MonitoringBatch:
                         f"no settlement account flow in month {done} after drawdown",
                         now,
                     )
-                    known = self._raised_before(app.application_id, "no_flow", done)
+                    known = self._raised_before(loans, "no_flow", done)
                     stored = None if known else self.actions.raise_in(db, alert, task=True, at=now)
                     if stored is not None:  # once per quiet month: a manager's unfreeze stands
                         result.alerts.append(stored)
                         if self.actions.freeze_in(db, app, now, "system", f"no account flow in month {done}"):
                             result.frozen.append(app.application_id)
-                elif (
-                    app.limit_frozen
-                    and app.unfreeze_on_flow
-                    and not in_default(self.store.records_for("loan", app.application_id))
-                ):
+                elif app.limit_frozen and app.unfreeze_on_flow and not in_default(loans):
                     why = f"flows resumed in month {done} ({flow // 100} yuan), as the disposition asked"
                     if self.actions.unfreeze_in(db, app, now, "system", why):
                         result.unfrozen.append(app.application_id)
@@ -159,7 +156,7 @@ class MonitoringBatch:
             if (
                 done >= DROP_MONTHS
                 and base > 0
-                and not self._raised_before(app.application_id, "flow_drop", done)
+                and not self._raised_before(loans, "flow_drop", done)
                 and all(self.feed.month_flow(account, m) < DROP_SHARE * base for m in months)
             ):
                 alert = AlertRow(
@@ -179,10 +176,9 @@ class MonitoringBatch:
         for message_id, phone, text in outbox:  # after the commit: a message is never sent for a rolled-back alert
             result.reminders += self.sms.send(message_id, phone, text, now)
 
-    def _raised_before(self, application_id: str, rule: str, month: int) -> bool:
+    def _raised_before(self, loans: list[dict[str, Any]], rule: str, month: int) -> bool:
         """A facility month an earlier version alerted under a loan's id (``<loan>:<rule>:<month>``):
         it was handled then, and must not freeze a released limit again."""
-        loans = self.store.records_for("loan", application_id)
         return any(self.records.has_alert(f"{x['loan_id']}:{rule}:{month}") for x in loans)
 
     def _delinquency(self, loan: dict[str, Any], now: float, result: BatchResult) -> None:

@@ -90,10 +90,9 @@ def overdue(loan: dict[str, Any], now: float) -> Overdue | None:
     for a loan that owes nothing any more, and for one without a ledger."""
     if "paid_fen" not in loan or not outstanding(loan):
         return None
-    paid, owed = int(loan["paid_fen"]), 0
-    for number, due, amount in ledger_instalments(loan):
-        owed += amount
-        if owed > paid:
+    owed = still_owed(loan)
+    for number, due, _ in ledger_instalments(loan):
+        if owed[number]:
             days = int((now - day_starts(due)) // DAY)
             return Overdue(number, days) if days >= 1 else None
     return None

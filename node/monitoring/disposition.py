@@ -9,7 +9,6 @@ confirmed-fraud markers; stays frozen). Every step is audited with actor and tim
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 
 from lianfang.v1 import common_pb2, node_pb2
@@ -17,6 +16,7 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.errors import LianfangRpcError
 from node.monitoring.actions import RISK_CHECK, PostLoanActions
 from node.monitoring.delinquency import ledger_started, open_ledger, outstanding, total_due
+from node.origination.disbursement import CALLER_ID, CALLER_ID_RULE
 from node.origination.engine import Origination
 from node.origination.roles import RISK_MANAGER
 from node.outbox.submissions import queue_outcome_in
@@ -25,7 +25,6 @@ from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, 
 OUTCOMES = ("risk_mitigated", "no_risk", "escalated", "fraud_confirmed")
 UNFREEZE = ("when_flows_resume", "now", "keep")
 DEFAULT_UNFREEZE = {"risk_mitigated": "when_flows_resume", "no_risk": "now"}
-PAYMENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
 WATCH_KEPT = "kept"
 """A repaid loan's ``watch`` while another loan of its application is still active: the hub
 watches the application, so the watch stays for that loan and goes with the last repayment."""
@@ -115,8 +114,8 @@ class Dispositions:
         here; the monitoring batch retries the unregistration)."""
         if amount_fen < 0 or (payment_id and not amount_fen):
             raise InvalidArgument.one("amount_fen", "a payment is a positive amount (none: repaid in full)")
-        if amount_fen and not PAYMENT_ID.match(payment_id):
-            raise InvalidArgument.one("payment_id", "a payment needs its id: 1-64 characters of [A-Za-z0-9._:-]")
+        if amount_fen and not CALLER_ID.match(payment_id):
+            raise InvalidArgument.one("payment_id", f"a payment needs its id: {CALLER_ID_RULE}")
         now = self.engine.clock()
         started = ledger_started(self.store, now)  # recorded once, in its own transaction
         with self.store.transaction() as db:

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
     from node.origination.engine import SourcePolicy
 
 log = logging.getLogger("lianfang.node.origination")
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
+CALLER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
+"""A caller's own id for a request it may send again (a drawdown's, a payment's)."""
+CALLER_ID_RULE = "1-64 characters of [A-Za-z0-9._:-]"
 
 
 class Disbursement:
@@ -112,6 +114,8 @@ class Disbursement:
         """The daily sweep: every approval past its sign-by date expires; their ids."""
         expired = []
         for app in self.store.applications():
+            if app.state != states.APPROVED:
+                continue
             try:
                 self.expire_if_due(app.application_id)
             except FailedPrecondition:
@@ -187,10 +191,10 @@ class Disbursement:
         threshold must not pay 350,000 to the borrower unreviewed. A ``request_id`` sent again
         answers the drawdown it made (a client retrying after a timeout pays out once)."""
         app = self.store.get_application(r.application_id)
-        earlier = self._drawdowns(app.application_id)
+        earlier = self.store.records_for("drawdown", app.application_id)
         if r.request_id:
-            if not REQUEST_ID.match(r.request_id):
-                raise InvalidArgument.one("request_id", "1-64 characters of [A-Za-z0-9._:-]")
+            if not CALLER_ID.match(r.request_id):
+                raise InvalidArgument.one("request_id", CALLER_ID_RULE)
             same = next((d for d in earlier if d.get("request_id") == r.request_id), None)
             if same is not None:
                 if (int(same["amount_fen"]), same["payee_account"]) != (r.amount_fen, _payee_account(r.payee_account)):
@@ -270,9 +274,6 @@ class Disbursement:
         """When the application last entered ``state`` (None: never, or before history was kept)."""
         times = [t.at for t in self.store.history(application_id) if t.to_state == state]
         return max(times) if times else None
-
-    def _drawdowns(self, application_id: str) -> list[dict[str, Any]]:
-        return self.store.records_for("drawdown", application_id)
 
     async def review(self, drawdown_id: str, approve: bool, comment: str, actor: str) -> dict[str, Any]:
         """Approves (disburses) or rejects one drawdown; its own review task is closed in the
