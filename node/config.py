@@ -163,6 +163,15 @@ class NodeConfig:
     to the consortium. False when it does not: then no loan is called late, nor reported
     defaulted, from missing payments."""
 
+    bureau_recheck_days: float = 30.0
+    """The daily batch pulls each facility's credit bureau report again this often (the first
+    pull this long after its first drawdown): new loans elsewhere raise a co-debt alert. 0: never
+    (a lender without a post-loan bureau query)."""
+
+    bureau_large_loan_share: float = 0.5
+    """New loans at other lenders since the application alert once they add up to this share of
+    the facility's limit (大额: 0.5 = half)."""
+
     monitor_interval_seconds: float = 0.0
     """Run the post-loan monitoring batch this often (86400: daily); 0: only when asked
     (``lianfang node monitor run``, e.g. from cron)."""
@@ -246,12 +255,14 @@ class NodeConfig:
                 "outbox_backoff_base_seconds",
                 "outbox_backoff_max_seconds",
                 "circuit_reset_seconds",
+                "bureau_large_loan_share",
             ),
             non_negative=(
                 "grace_seconds",
                 "source_latency_ms",
                 "source_timeout_rate",
                 "monitor_interval_seconds",
+                "bureau_recheck_days",
                 "deadline_margin_seconds",
                 "key_epoch",
             ),

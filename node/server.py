@@ -33,7 +33,8 @@ from node.markers import MarkerDesk, MarkerServicer
 from node.metrics import HUB_SERVICE, KEY_SERVICE, NodeMetrics
 from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
-from node.monitoring.batch import MonitoringBatch
+from node.monitoring.batch import BureauRecheck, MonitoringBatch
+from node.monitoring.bureau import SimulatedBureauFeed, load_bureau_lines
 from node.monitoring.delinquency import ledger_started
 from node.monitoring.disposition import Dispositions
 from node.monitoring.hub_alerts import AlertConsumer, ConsortiumAlerts
@@ -174,6 +175,7 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
     actions = PostLoanActions(engine.store, records, engine.team)
     with setting_file("scenario_file", config.scenario_file):
         feed = SimulatedAccountFeed(load_flow_factors(config.scenario_file) if config.scenario_file else None)
+        bureau = SimulatedBureauFeed(load_bureau_lines(config.scenario_file) if config.scenario_file else None)
     ledger_started(engine.store, clock())  # the first start of a node keeping ledgers, recorded once
     engine.repayment_ledger = config.repayment_ledger
     batch = MonitoringBatch(
@@ -185,6 +187,14 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
         engine.outbox,
         engine.expire_unsigned,
         repayment_ledger=config.repayment_ledger,
+        bureau=BureauRecheck(
+            bureau,
+            config.bureau_recheck_days,
+            config.bureau_large_loan_share,
+            deadline_seconds=config.source_deadline_seconds,
+        )
+        if config.bureau_recheck_days > 0
+        else None,
     )
     alerts = ConsortiumAlerts(actions, clock)
     return PostLoan(records, batch, alerts, AlertConsumer(engine.hub, alerts), Dispositions(engine, actions))

@@ -21,8 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.sources.overrides import ScenarioError
-from runtime.toml_file import file_error, read_toml_file
+from node.sources.overrides import ScenarioError, post_loan_tables
 
 MONTH_SECONDS = 30 * 86_400.0
 
@@ -69,17 +68,13 @@ class SimulatedAccountFeed(AccountFeed):
 
 def load_flow_factors(path: str | Path) -> dict[str, dict[int, float]]:
     """The ``post_loan.flow_factors`` tables of a scenario file (other tables are the sources')."""
-    data = read_toml_file(Path(path), file_error(error_type=ScenarioError))
     result: dict[str, dict[int, float]] = {}
-    for i, (key, tables) in enumerate(dict(data.get("applicants", {})).items()):
-        post_loan = tables.get("post_loan") if isinstance(tables, dict) else None
-        if post_loan is None:
-            continue
-        factors = post_loan.get("flow_factors", {}) if isinstance(post_loan, dict) else None
+    for where, key, post_loan in post_loan_tables(path):
+        factors = post_loan.get("flow_factors", {})
         if not isinstance(factors, dict):
-            raise ScenarioError(f"applicants[{i}].post_loan.flow_factors must be a table of month = factor")
+            raise ScenarioError(f"{where}.flow_factors must be a table of month = factor")
         try:
-            result[str(key)] = {int(m): float(f) for m, f in factors.items() if float(f) >= 0}
+            result[key] = {int(m): float(f) for m, f in factors.items() if float(f) >= 0}
         except (TypeError, ValueError):
-            raise ScenarioError(f"applicants[{i}].post_loan.flow_factors: months are integers, factors >= 0") from None
+            raise ScenarioError(f"{where}.flow_factors: months are integers, factors >= 0") from None
     return result

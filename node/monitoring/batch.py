@@ -8,6 +8,9 @@
 * an instalment the payments do not cover, past its due date (``node.monitoring.delinquency``)
   → a yellow alert from the first day, a red one with a collection task from 30 days, and after
   more than 90 days the loan is defaulted: its unused limit frozen and the outcome queued for the hub;
+* every ``bureau_recheck_days`` a facility's credit bureau report is pulled again; loans opened
+  at other lenders since the application was screened that reach half its limit → a red co-debt
+  alert and a risk-check task (``node.monitoring.bureau``; a failed pull is tried on the next run);
 * a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now;
   a repaid loan it still watches → unregistered once no other loan of its application is active
   (no hub client: both skipped).
@@ -18,6 +21,8 @@ in the same month raises nothing twice (alert ids are per loan, rule and month).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,16 +33,22 @@ from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.monitoring.accounts import MONTH_SECONDS, Account, AccountFeed
 from node.monitoring.actions import PostLoanActions, active_loans
+from node.monitoring.bureau import BureauFeed, line_digest, new_lines_elsewhere
 from node.monitoring.delinquency import DEFAULT_DAYS, SERIOUS_DAYS, in_default, outstanding, overdue, still_owed
 from node.monitoring.records import AlertRow
 from node.monitoring.sms import SmsChannel
+from node.origination.engine import source_request
 from node.origination.lender_calendar import day_starts
 from node.origination.store import Application, NodeStore
 from node.outbox import Outbox
 from node.outbox.submissions import queue_outcome_in
+from node.sources.base import failure_name
 from runtime.errors import NotFound
 
+log = logging.getLogger("lianfang.node.monitoring")
+
 LAST_RUN = ("monitoring", "last_run")  # the record holding when the batch last ran
+BUREAU_PULL = "bureau_pull"  # record kind: when a facility's bureau report was last pulled
 DROP_SHARE = 0.5
 DROP_MONTHS = 3
 REMINDER_DAYS = 3
@@ -52,6 +63,21 @@ class BatchResult:
     reminders: int = 0
     defaulted: list[str] = field(default_factory=list)  # loan ids
     expired: list[str] = field(default_factory=list)  # application ids: approvals left unsigned
+    bureau_reports: int = 0  # bureau reports pulled
+    bureau_failed: list[str] = field(default_factory=list)  # application ids whose pull failed (tried next run)
+
+
+@dataclass(frozen=True)
+class BureauRecheck:
+    """How the batch re-pulls the credit bureau after disbursement (node settings)."""
+
+    feed: BureauFeed
+    every_days: float = 30.0
+    """Days between two pulls of a facility's report; the first comes this long after its first drawdown."""
+    large_share: float = 0.5
+    """New loans elsewhere alert once they add up to this share of the facility's limit."""
+    deadline_seconds: float = 10.0
+    """How long one pull may take; a slower bureau counts as failed and is asked again next run."""
 
 
 def account_of(app: Application, since: float = 0.0) -> Account:
@@ -83,11 +109,13 @@ class MonitoringBatch:
         expire_unsigned: Callable[[], list[str]] | None = None,
         *,
         repayment_ledger: bool = True,
+        bureau: BureauRecheck | None = None,
     ) -> None:
         self.store, self.actions, self.feed, self.sms, self.hub = store, actions, feed, sms, hub
         self.outbox = outbox  # defaults go to the hub through it
         self.expire_unsigned = expire_unsigned  # approvals past their sign-by date (the engine's)
         self.repayment_ledger = repayment_ledger  # payments are reported: lateness is judged
+        self.bureau = bureau  # None: no post-loan bureau pulls
         self.records = actions.records
 
     def last_run(self) -> float | None:
@@ -101,13 +129,17 @@ class MonitoringBatch:
         result = BatchResult()
         if self.expire_unsigned is not None:
             result.expired = self.expire_unsigned()
+        facilities: dict[str, None] = {}  # application ids, in loan order
         for loan in active_loans(self.store):
             result.loans_checked += 1
+            facilities[loan["application_id"]] = None
             self._loan(loan, now, result)
             if self.repayment_ledger:
                 self._delinquency(loan, now, result)
             if loan.get("watch") != "registered" and self.hub is not None:
                 await self._register(loan, now)
+        for application_id in facilities if self.bureau is not None else ():
+            await self._bureau(application_id, now, result)
         if result.defaulted:
             self.outbox.notify()
         with self.store.transaction() as db:  # when the node restarts, the next run is due from here
@@ -216,6 +248,59 @@ class MonitoringBatch:
                     now,
                 )
                 stored = self.actions.raise_in(db, alert, task=serious, at=now)  # from 30 days: collection
+            if stored is not None:
+                result.alerts.append(stored)
+
+    async def _bureau(self, application_id: str, now: float, result: BatchResult) -> None:
+        """Pulls the facility's bureau report when due, and alerts on new debt elsewhere."""
+        assert self.bureau is not None
+        loans = self.store.records_for("loan", application_id)
+        if not any(x.get("state") == "active" for x in loans):  # defaulted or repaid meanwhile
+            return
+        since = min(disbursed_at(self.store, x) for x in loans)
+        try:
+            last = float(self.store.get_record(BUREAU_PULL, application_id)["at"])
+        except NotFound:
+            last = since
+        if now < last + self.bureau.every_days * 86_400:
+            return
+        app = self.store.get_application(application_id)
+        try:
+            lines = await asyncio.wait_for(
+                self.bureau.feed.credit_lines(source_request(app), since, now), self.bureau.deadline_seconds
+            )
+        except Exception as error:  # the bureau's failure, whatever it is, must not stop the batch
+            log.warning(
+                "credit bureau pull failed; tried again on the next run",
+                extra={"fields": {"application_id": application_id, "error": failure_name(error)}},
+            )
+            result.bureau_failed.append(application_id)
+            return
+        result.bureau_reports += 1
+        screened_at = self.store.history(application_id)[0].at
+        new = new_lines_elsewhere(lines, screened_at)
+        total = sum(x.amount_fen for x in new)
+        with self.store.transaction() as db:
+            self.store.put_record_in(db, BUREAU_PULL, application_id, application_id, {"at": now})
+            if not new or total < self.bureau.large_share * app.final_limit_fen:
+                return
+            latest = max(new, key=lambda x: x.opened_at)
+            detail = (
+                f"credit bureau: {len(new)} new loan(s) at other lenders since the application, "
+                f"{total // 100} yuan in all (largest {max(x.amount_fen for x in new) // 100} yuan), "
+                f"at least {self.bureau.large_share:.0%} of this facility's limit"
+            )
+            active = next(x for x in loans if x.get("state") == "active")
+            alert = AlertRow(
+                f"{application_id}:bureau_co_debt:{line_digest(latest)}",
+                active["loan_id"],
+                application_id,
+                "bureau_co_debt",
+                "red",
+                detail,
+                now,
+            )
+            stored = self.actions.raise_in(db, alert, task=True, at=now)
             if stored is not None:
                 result.alerts.append(stored)
 

@@ -47,6 +47,8 @@ class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
             defaulted=result.defaulted,
             expired=result.expired,
             reminders_sent=result.reminders,
+            bureau_reports=result.bureau_reports,
+            bureau_failed=result.bureau_failed,
         )
 
     async def ListPostLoanAlerts(

@@ -177,18 +177,7 @@ class Origination(Disbursement):
         )
         if existing is None:
             self.store.create_application(app, actor, now)
-        kept = stored_identifiers(app.identifiers)  # a retry of an older record: as it was stored
-        request = SourceRequest(
-            application_ref=app.application_id,
-            applicant_kind=app.applicant_kind,  # type: ignore[arg-type]
-            name=app.applicant_name,
-            uscc=kept.uscc,
-            resident_id=kept.resident_id,
-            legal_rep_resident_id=kept.legal_rep_resident_id,
-            phones=tuple(kept.phones),
-            industry=r.industry,
-            locality=r.locality,
-        )
+        request = source_request(app)  # a retry of an older record: as it was stored
         limits = stage1_limits(self.policy.hub_deadline, self.policy.deadline_margin, remaining)
         check = check_request(
             application_id=app.application_id,
@@ -502,3 +491,20 @@ def _resubmitted(existing: Application, r: node_pb2.SubmitApplicationRequest, ow
     if not same:
         raise AlreadyExists(f"application_ref {r.application_ref!r} is already used by another application")
     return existing
+
+
+def source_request(app: Application) -> SourceRequest:
+    """What the data providers are asked about an application: its identifiers as stored (the
+    pre-screen's sources, and the bureau again after disbursement)."""
+    kept = stored_identifiers(app.identifiers)
+    return SourceRequest(
+        application_ref=app.application_id,
+        applicant_kind=app.applicant_kind,  # type: ignore[arg-type]
+        name=app.applicant_name,
+        uscc=kept.uscc,
+        resident_id=kept.resident_id,
+        legal_rep_resident_id=kept.legal_rep_resident_id,
+        phones=tuple(kept.phones),
+        industry=app.industry,
+        locality=app.locality,
+    )

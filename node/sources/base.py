@@ -78,6 +78,14 @@ class SourceError(Exception):
         self.code = code
 
 
+def failure_name(error: Exception) -> str:
+    """What a log may say of a provider's failure: "deadline", its code, else the exception type
+    (never the message: it may carry identifiers)."""
+    if isinstance(error, TimeoutError):
+        return "deadline"
+    return error.code if isinstance(error, SourceError) else type(error).__name__
+
+
 class DataSource(abc.ABC):
     """An external data provider: one lookup per application, features out.
 

@@ -15,7 +15,7 @@ Features not listed keep their simulated values; ``outcome`` replaces the inject
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,3 +84,20 @@ def load_scenarios(path: str | Path, known_sources: Collection[str] | None = Non
     """Read a scenario TOML file (see the module docstring for the format)."""
     data = read_toml_file(Path(path), file_error(error_type=ScenarioError))
     return parse_scenarios(data, known_sources)
+
+
+def post_loan_tables(path: str | Path) -> Iterator[tuple[str, str, dict[str, object]]]:
+    """``(where, applicant key, table)`` for each applicant's ``post_loan`` table, the part of a
+    scenario the post-loan feeds read (``node.monitoring.accounts``, ``node.monitoring.bureau``).
+    ``where`` names the table by position: the key is an identifier and stays out of errors."""
+    data = read_toml_file(Path(path), file_error(error_type=ScenarioError))
+    applicants = data.get("applicants", {})
+    if not isinstance(applicants, dict):
+        raise ScenarioError("applicants must be a table")
+    for i, (key, tables) in enumerate(applicants.items()):
+        post_loan = tables.get("post_loan") if isinstance(tables, dict) else None
+        if post_loan is None:
+            continue
+        if not isinstance(post_loan, dict):
+            raise ScenarioError(f"applicants[{i}].post_loan must be a table")
+        yield f"applicants[{i}].post_loan", str(key), post_loan

@@ -24,10 +24,10 @@ from node.rules.features import CATALOGUE, fits
 from node.sources.base import (
     DataSource,
     FeatureValue,
-    SourceError,
     SourceOutcome,
     SourceRequest,
     SourceStatus,
+    failure_name,
     reason_code,
 )
 
@@ -89,12 +89,10 @@ async def _run_one(source: DataSource, request: SourceRequest, deadline: float) 
     try:
         async with asyncio.timeout(deadline):
             raw = await source.fetch(request)
-    except TimeoutError:  # our deadline, or the provider client's own
-        return _degraded(source, "timeout", start, "deadline")
-    except SourceError as exc:
-        return _degraded(source, "error", start, exc.code)
-    except Exception as exc:  # a bug in a source must not sink the pre-screen
-        return _degraded(source, "error", start, type(exc).__name__)
+    except TimeoutError as exc:  # our deadline, or the provider client's own
+        return _degraded(source, "timeout", start, failure_name(exc))
+    except Exception as exc:  # a refusal (SourceError), or a bug in a source that must not sink the pre-screen
+        return _degraded(source, "error", start, failure_name(exc))
     features = _checked_features(raw)
     if features is None:
         return _degraded(source, "error", start, "INVALID_FEATURES")

@@ -25,14 +25,16 @@ WAN = 10_000 * 100  # 万元 in fen
 DAY = 86_400.0
 OWN_ACCOUNT = "31001520300050012345"
 VENDOR = "6222020200112233445"
-NO_FLOW_IN_MONTH_1 = '\n[applicants."91320506MA1MXK4D5D".post_loan]\nflow_factors = { "1" = 0.0 }\n'
+POST_LOAN = '[applicants."91320506MA1MXK4D5D".post_loan]\n'  # the seed's table: no flow in month 1 too
 
 
 @pytest.fixture
 async def lender(tmp_path: Path) -> AsyncIterator[tuple[LocalMember, ManualClock]]:
     clock = ManualClock()
     scenarios = tmp_path / "scenarios.toml"
-    scenarios.write_text(Path(SEED_PERSONAS_FILE).read_text(encoding="utf-8") + NO_FLOW_IN_MONTH_1, encoding="utf-8")
+    seed = Path(SEED_PERSONAS_FILE).read_text(encoding="utf-8")
+    assert POST_LOAN in seed
+    scenarios.write_text(seed.replace(POST_LOAN, POST_LOAN + 'flow_factors = { "1" = 0.0 }\n'), encoding="utf-8")
     c: LocalConsortium = await start_local_consortium(
         tmp_path / "c", ["lender-a"], clock=clock, source_latency_ms=0, scenario_file=str(scenarios)
     )

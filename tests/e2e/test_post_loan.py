@@ -334,3 +334,42 @@ async def test_a_node_without_a_repayment_ledger_calls_no_loan_late(tmp_path: Pa
         assert (await a.as_role("customer", "wang-jianguo").get_loan(loan_id)).days_past_due == 0
     finally:
         await c.stop()
+
+
+async def test_a_large_loan_at_another_bank_found_by_the_monthly_bureau_pull(tmp_path: Path) -> None:
+    """征信状况: 若发现客户在他行新增大额贷款, 触发共债风险预警. The bureau (a simulator pinned by the
+    scenario) shows a 12万 loan 40 days after the drawdown; the pull 60 days after it raises a red
+    co-debt alert with a risk-check task. With ``bureau_recheck_days = 0`` nothing is pulled."""
+    scenario = tmp_path / "scenario.toml"
+    seed = Path(SEED_PERSONAS_FILE).read_text(encoding="utf-8")
+    pinned = 'flow_factors = { "6" = 0.0 }\nbureau_new_loans = [{ day = 40, amount_yuan = 120000 }]'
+    scenario.write_text(seed.replace('flow_factors = { "6" = 0.0 }', pinned), encoding="utf-8")
+    for days, alerted in ((30.0, True), (0.0, False)):
+        clock = ManualClock()
+        c = await start_local_consortium(
+            tmp_path / f"every-{days:g}",
+            ["lender-a"],
+            clock=clock,
+            source_latency_ms=5,
+            scenario_file=str(scenario),
+            node_options={"bureau_recheck_days": days},
+        )
+        try:
+            a = c.members["lender-a"]
+            app_id, loan_id = await lao_wang_loan(a, clock, "lw-bureau")
+            await pay_what_is_due(a, loan_id, clock.now + 61 * DAY)  # on time: only the bureau speaks
+            officer = a.as_role("post_loan_officer", "officer-1")
+            clock.advance(31 * DAY)
+            first = await officer.run_monitoring()
+            assert first.bureau_reports == int(alerted) and not first.alerts  # not taken yet
+            clock.advance(30 * DAY)
+            run = await officer.run_monitoring()
+            assert run.bureau_reports == int(alerted) and list(run.bureau_failed) == []
+            found = [x for x in (await officer.post_loan_alerts(app_id)).alerts if x.rule == "bureau_co_debt"]
+            assert bool(found) is alerted
+            if alerted:
+                (alert,) = found
+                assert (alert.level, alert.loan_id) == ("red", loan_id) and "120000 yuan" in alert.detail
+                assert alert.task_id in [t.task_id for t in await risk_tasks(a)]
+        finally:
+            await c.stop()

@@ -455,7 +455,7 @@ class PostLoanAlert(_message.Message):
     def __init__(self, alert_id: _Optional[str] = ..., loan_id: _Optional[str] = ..., application_id: _Optional[str] = ..., rule: _Optional[str] = ..., level: _Optional[str] = ..., detail: _Optional[str] = ..., raised_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class RunMonitoringResponse(_message.Message):
-    __slots__ = ("loans_checked", "alerts", "frozen", "unfrozen", "reminders_sent", "defaulted", "expired")
+    __slots__ = ("loans_checked", "alerts", "frozen", "unfrozen", "reminders_sent", "defaulted", "expired", "bureau_reports", "bureau_failed")
     LOANS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     ALERTS_FIELD_NUMBER: _ClassVar[int]
     FROZEN_FIELD_NUMBER: _ClassVar[int]
@@ -463,6 +463,8 @@ class RunMonitoringResponse(_message.Message):
     REMINDERS_SENT_FIELD_NUMBER: _ClassVar[int]
     DEFAULTED_FIELD_NUMBER: _ClassVar[int]
     EXPIRED_FIELD_NUMBER: _ClassVar[int]
+    BUREAU_REPORTS_FIELD_NUMBER: _ClassVar[int]
+    BUREAU_FAILED_FIELD_NUMBER: _ClassVar[int]
     loans_checked: int
     alerts: _containers.RepeatedCompositeFieldContainer[PostLoanAlert]
     frozen: _containers.RepeatedScalarFieldContainer[str]
@@ -470,7 +472,9 @@ class RunMonitoringResponse(_message.Message):
     reminders_sent: int
     defaulted: _containers.RepeatedScalarFieldContainer[str]
     expired: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, loans_checked: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[PostLoanAlert, _Mapping]]] = ..., frozen: _Optional[_Iterable[str]] = ..., unfrozen: _Optional[_Iterable[str]] = ..., reminders_sent: _Optional[int] = ..., defaulted: _Optional[_Iterable[str]] = ..., expired: _Optional[_Iterable[str]] = ...) -> None: ...
+    bureau_reports: int
+    bureau_failed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, loans_checked: _Optional[int] = ..., alerts: _Optional[_Iterable[_Union[PostLoanAlert, _Mapping]]] = ..., frozen: _Optional[_Iterable[str]] = ..., unfrozen: _Optional[_Iterable[str]] = ..., reminders_sent: _Optional[int] = ..., defaulted: _Optional[_Iterable[str]] = ..., expired: _Optional[_Iterable[str]] = ..., bureau_reports: _Optional[int] = ..., bureau_failed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListPostLoanAlertsRequest(_message.Message):
     __slots__ = ("application_id",)
