@@ -37,6 +37,7 @@ from node.monitoring.bureau import BureauFeed, line_digest, new_lines_elsewhere
 from node.monitoring.delinquency import DEFAULT_DAYS, SERIOUS_DAYS, in_default, outstanding, overdue, still_owed
 from node.monitoring.records import AlertRow
 from node.monitoring.sms import SmsChannel
+from node.origination.disbursement import reject_waiting_drawdowns_in
 from node.origination.engine import source_request
 from node.origination.lender_calendar import day_starts
 from node.origination.store import Application, NodeStore
@@ -232,9 +233,11 @@ class MonitoringBatch:
                 stored = self.actions.raise_in(db, alert, task=True, at=now)
                 if self.actions.freeze_in(db, app, now, "system", f"loan {loan_id} defaulted"):
                     result.frozen.append(application_id)
-                if app.unfreeze_on_flow:  # a disposition's "unfreeze once flows resume" ends here
-                    app.unfreeze_on_flow = False
-                    self.store.save_in(db, app, now)
+                app.unfreeze_on_flow = False  # a disposition's "unfreeze once flows resume" ends here
+                rejected = reject_waiting_drawdowns_in(self.store, db, app, f"loan {loan_id} defaulted")
+                self.store.save_in(db, app, now)
+                if rejected:
+                    self.records.audit_in(db, now, "system", "reject", application_id, rejected)
                 result.defaulted.append(loan_id)
             else:
                 serious = late.days >= SERIOUS_DAYS

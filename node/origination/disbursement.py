@@ -283,31 +283,13 @@ class Disbursement:
             raise FailedPrecondition(f"drawdown is {drawdown['state']}")
         if not comment:
             raise InvalidArgument.one("comment", "a review needs a comment")
-        task = self._review_task(drawdown)
         if approve:
-            return await self._disburse(drawdown, actor, comment, task)
+            return await self._disburse(drawdown, actor, comment, review_task(self.store, drawdown))
         app = self.store.get_application(drawdown["application_id"])
         with self.store.transaction() as db:
-            if task is not None:
-                self.store.close_task_in(db, task)
-            self.reject_in(db, app, drawdown, comment)
+            reject_drawdown_in(self.store, db, app, drawdown, comment)
             self.store.save_in(db, app, self.clock())
         return drawdown
-
-    def reject_in(self, db: sqlite3.Connection, app: Application, drawdown: dict[str, Any], comment: str) -> None:
-        """Rejects a drawdown pending review in ``db``'s transaction, releasing the amount it
-        reserved from ``app`` (which the caller saves)."""
-        app.drawn_fen -= int(drawdown["amount_fen"])
-        drawdown.update(state="rejected", comment=comment)
-        self.store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
-
-    def _review_task(self, drawdown: dict[str, Any]) -> Task | None:
-        """The open review task of this drawdown (its reason is the drawdown id): several
-        drawdowns of one application may wait for review at once."""
-        for task in self.store.tasks_for(drawdown["application_id"]):
-            if task.kind == "disbursement_review" and task.state == "open" and task.reason == drawdown["drawdown_id"]:
-                return task
-        return None
 
     async def _disburse(
         self, drawdown: dict[str, Any], actor: str, reason: str, task: Task | None = None
@@ -376,6 +358,39 @@ class Disbursement:
             current["watch"] = "registered"
             self.store.put_record_in(db, "loan", loan["loan_id"], loan["application_id"], current)
         return True
+
+
+def review_task(store: NodeStore, drawdown: dict[str, Any]) -> Task | None:
+    """The open review task of this drawdown (its reason is the drawdown id): several
+    drawdowns of one application may wait for review at once."""
+    for task in store.tasks_for(drawdown["application_id"]):
+        if task.kind == "disbursement_review" and task.state == "open" and task.reason == drawdown["drawdown_id"]:
+            return task
+    return None
+
+
+def reject_drawdown_in(
+    store: NodeStore, db: sqlite3.Connection, app: Application, drawdown: dict[str, Any], comment: str
+) -> None:
+    """Rejects a drawdown pending review in ``db``'s transaction: its review task closes and the
+    amount it reserved from ``app`` (which the caller saves) is released."""
+    task = review_task(store, drawdown)
+    if task is not None:
+        store.close_task_in(db, task)
+    app.drawn_fen -= int(drawdown["amount_fen"])
+    drawdown.update(state="rejected", comment=comment)
+    store.put_record_in(db, "drawdown", drawdown["drawdown_id"], app.application_id, drawdown)
+
+
+def reject_waiting_drawdowns_in(store: NodeStore, db: sqlite3.Connection, app: Application, comment: str) -> str:
+    """Rejects every drawdown of ``app`` still waiting for review (nothing will be paid on the
+    facility any more: fraud confirmed, a loan defaulted; ``app`` is the caller's to save).
+    What was done, for the audit trail ("" when none waited)."""
+    waiting = [d for d in store.records_for("drawdown", app.application_id) if d["state"] == "pending_review"]
+    for drawdown in waiting:
+        reject_drawdown_in(store, db, app, drawdown, comment)
+    released = sum(int(d["amount_fen"]) for d in waiting) // 100
+    return f"rejected {len(waiting)} drawdown(s) pending review, {released} yuan released" if waiting else ""
 
 
 def _refuse_unpayable(app: Application, loans: list[dict[str, Any]], *, waiting: bool = False) -> None:

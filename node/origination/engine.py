@@ -29,7 +29,7 @@ from node.origination.application_check import KIND_NAMES, validate_application
 from node.origination.consortium_check import ConsortiumCheck, check_request, should_queue, stage1_limits
 from node.origination.consortium_features import consortium_features
 from node.origination.decision import APPROVE, DECLINE, DUE_DILIGENCE, REFER, Decision, stage1_decision
-from node.origination.disbursement import Disbursement
+from node.origination.disbursement import Disbursement, reject_waiting_drawdowns_in
 from node.origination.due_diligence import FieldTeam, score_findings, validate_findings
 from node.origination.limits import collateral_cap, round_down
 from node.origination.products import Product
@@ -450,14 +450,9 @@ class Origination(Disbursement):
                     self.store.close_task_in(db, task)
                 if moot:
                     reason += f"; closed its open task(s): {', '.join(t.kind for t in moot)}"
-                pending = [
-                    d for d in self.store.records_for("drawdown", app.application_id) if d["state"] == "pending_review"
-                ]
-                for drawdown in pending:
-                    self.reject_in(db, app, drawdown, confirmed)
-                if pending:
-                    released = sum(int(d["amount_fen"]) for d in pending) // 100
-                    reason += f"; rejected {len(pending)} drawdown(s) pending review, {released} yuan released"
+                rejected = reject_waiting_drawdowns_in(self.store, db, app, confirmed)
+                if rejected:
+                    reason += f"; {rejected}"
                 app.assigned_to = ""
                 self.store.save_in(db, app, now, to_state=states.FRAUD_CONFIRMED, actor=actor, reason=reason)
                 queue_outcome_in(self.outbox, db, app.application_id, common_pb2.OUTCOME_FRAUD_CONFIRMED, now)

@@ -238,3 +238,31 @@ async def test_a_month_an_earlier_version_alerted_per_loan_is_not_raised_again(t
     result = await batch.run(month_end(3))
     assert result.frozen == [] and not [a for a in result.alerts if a.rule == "no_flow"]
     assert not batch.store.get_application("app_1").limit_frozen
+
+
+async def test_a_default_rejects_the_drawdowns_waiting_for_review(tmp_path: Path) -> None:
+    """Nothing more is paid on a defaulted facility: a drawdown waiting for a reviewer is
+    rejected with the default, its review task closed and its reserved amount released (the
+    reviewer no longer meets an approval refused "defaulted")."""
+    from node.origination.store import Task
+
+    batch = setup(tmp_path, {}, instalment_due=START + 86_400)
+    store = batch.store
+    loan = store.get_record("loan", "loan_1")
+    waiting = {"drawdown_id": "dd_2", "application_id": "app_1", "amount_fen": 2_000_000, "state": "pending_review"}
+    with store.transaction() as db:
+        store.put_record_in(db, "loan", "loan_1", "app_1", {**loan, "paid_fen": 0})  # a ledger, nothing paid
+        store.put_record_in(db, "drawdown", "dd_2", "app_1", waiting)
+        store.add_task_in(db, Task("task_r", "disbursement_review", "app_1", "disbursement-reviewers", reason="dd_2"))
+    app = store.get_application("app_1")
+    app.drawn_fen += 2_000_000  # what the waiting drawdown reserved
+    store.save(app, START)
+    assert (await batch.run(START + 60 * 86_400)).defaulted == []  # 59 days: not yet
+    assert store.get_record("drawdown", "dd_2")["state"] == "pending_review"
+    assert (await batch.run(START + 93 * 86_400)).defaulted == ["loan_1"]
+    rejected = store.get_record("drawdown", "dd_2")
+    assert rejected["state"] == "rejected" and "loan_1 defaulted" in rejected["comment"]
+    assert store.tasks("disbursement-reviewers") == []  # its review task closed
+    assert store.get_application("app_1").drawn_fen == 15_000_000  # released
+    (audit,) = [r for r in batch.records.audit() if r.action == "reject"]
+    assert audit.detail == "rejected 1 drawdown(s) pending review, 20000 yuan released"
