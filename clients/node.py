@@ -45,6 +45,18 @@ class NodeClient(RpcClient):
     ) -> node_pb2.ScreenResponse:
         return await self._call(self._screen.Screen, request, timeout=timeout, metadata=metadata)
 
+    async def list_products(
+        self,
+        applicant_kind: common_pb2.ApplicantKind.ValueType = common_pb2.APPLICANT_KIND_UNSPECIFIED,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> list[node_pb2.ProductView]:
+        """The products on offer, by code (``applicant_kind``: only those open to that kind)."""
+        request = node_pb2.ListProductsRequest(applicant_kind=applicant_kind)
+        response = await self._call(self._loans.ListProducts, request, timeout=timeout, metadata=metadata)
+        return list(response.products)
+
     async def submit_application(
         self,
         request: node_pb2.SubmitApplicationRequest,

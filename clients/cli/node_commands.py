@@ -84,6 +84,10 @@ async def run(args: argparse.Namespace) -> int:
     client = node_client(args)
     try:
         result: Any
+        if args.verb == "products":
+            for product in await client.list_products(KINDS[args.kind] if args.kind else 0):
+                print_message(product, zeros=True)  # collateralRatio 0: unsecured
+            return 0
         if args.verb == "apply":
             ids = identifiers(args)
             result = await client.submit_application(
@@ -169,6 +173,10 @@ def add_commands(node: Any, runner: Any) -> None:
     """Adds the pipeline verbs to the ``lianfang node`` sub-parser group."""
     common = connection_options()
 
+    products = node.add_parser(
+        "products", parents=[common], help="list the products on offer and their terms (any role)"
+    )
+    products.add_argument("--kind", choices=sorted(KINDS), help="only products open to this kind of applicant")
     apply = node.add_parser("apply", parents=[common], help="submit an application (stage 1)")
     apply.add_argument("--ref", required=True, help="your application reference")
     apply.add_argument("--product", required=True, help="product code, e.g. xiaowei_puhui")
@@ -252,5 +260,5 @@ def add_commands(node: Any, runner: Any) -> None:
     what.add_argument("--loan", action="store_true", help="id is a loan id")
     what.add_argument("--contract", action="store_true", help="id is an application id; show its contract")
 
-    for parser in (apply, tasks, dd, approve, fraud, sign_code, sign, drawdown, disburse, show):
+    for parser in (products, apply, tasks, dd, approve, fraud, sign_code, sign, drawdown, disburse, show):
         parser.set_defaults(run=runner)

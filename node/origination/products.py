@@ -81,6 +81,9 @@ def _product(code: str, t: dict[str, Any]) -> Product:
     kinds = tuple(_need(t, "applicant_kinds", list, where))
     methods = tuple(_need(t, "repayment_methods", list, where))
     grid = _need(t, "price_grid", dict, where)
+    for key, values in (("applicant_kinds", kinds), ("repayment_methods", methods), ("price_grid", grid)):
+        if not values:  # a product nobody may take, or one priced for no grade
+            raise ConfigError(f"{where}.{key}: must name at least one")
     for k in kinds:
         if k not in KINDS:
             raise ConfigError(f"{where}.applicant_kinds: unknown kind {k!r}")

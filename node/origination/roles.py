@@ -49,6 +49,7 @@ _OUTBOX = "/lianfang.v1.OutboxService/"
 _MARKERS = "/lianfang.v1.MarkerService/"
 ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "/lianfang.v1.OriginationService/Screen": frozenset({CUSTOMER_MANAGER, RISK_MANAGER}),
+    _LOAN + "ListProducts": ROLES,  # the terms on offer: every front end and desk shows them
     _LOAN + "SubmitApplication": frozenset({CUSTOMER, CUSTOMER_MANAGER}),
     _LOAN + "GetApplication": frozenset({CUSTOMER}) | _STAFF,
     _LOAN + "ListTasks": _STAFF,  # includes post-loan risk-check tasks

@@ -9,12 +9,14 @@ import grpc
 from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 
 from node.monitoring.delinquency import overdue
+from node.origination.application_check import KIND_NAMES
 from node.origination.contracts import verify_signature
 from node.origination.engine import Origination
 from node.origination.lender_calendar import day_starts
+from node.origination.products import Product
 from node.origination.roles import CUSTOMER, ROLE_QUEUES
 from node.origination.store import Application, Task
-from runtime.errors import NotFound
+from runtime.errors import InvalidArgument, NotFound
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
 
@@ -99,9 +101,45 @@ def _drawdown(d: dict[str, Any]) -> node_pb2.DrawdownView:
     )
 
 
+KIND_VALUES = {name: value for value, name in KIND_NAMES.items()}
+
+
+def product_view(product: Product) -> node_pb2.ProductView:
+    """A product's terms as a customer may see them (not the risk settings behind a decision)."""
+    rates = product.price_grid.values()
+    return node_pb2.ProductView(
+        code=product.code,
+        name=product.name,
+        applicant_kinds=[KIND_VALUES[k] for k in product.applicant_kinds],
+        min_amount_fen=product.min_amount_fen,
+        max_amount_fen=product.max_amount_fen,
+        min_term_months=product.min_term_months,
+        max_term_months=product.max_term_months,
+        repayment_methods=product.repayment_methods,
+        min_annual_rate=min(rates),
+        max_annual_rate=max(rates),
+        collateral_ratio=product.collateral_ratio,
+        entrusted_payment_threshold_fen=product.entrusted_payment_threshold_fen,
+        min_drawdown_fen=product.min_drawdown_fen,
+        approval_valid_days=product.approval_valid_days,
+        availability_months=product.availability_months,
+    )
+
+
 class LoanServicer(node_pb2_grpc.LoanServiceServicer):
     def __init__(self, engine: Origination) -> None:
         self.engine = engine
+
+    async def ListProducts(
+        self, request: node_pb2.ListProductsRequest, context: grpc.aio.ServicerContext
+    ) -> node_pb2.ListProductsResponse:
+        kind = KIND_NAMES.get(request.applicant_kind, "")
+        if request.applicant_kind and not kind:
+            raise InvalidArgument.one("applicant_kind", "person, individual business or company; unset for all")
+        products = sorted(self.engine.products.values(), key=lambda p: p.code)
+        return node_pb2.ListProductsResponse(
+            products=[product_view(p) for p in products if not kind or kind in p.applicant_kinds]
+        )
 
     def _visible(self, application_id: str) -> None:
         """A customer reaches only its own applications (their contract, drawdowns and loans);

@@ -707,3 +707,37 @@ async def test_an_evidence_limit_below_the_product_minimum_needs_the_approver_s_
     with pytest.raises(LianfangRpcError) as err:
         await approver.decide_referral(view.application_id, True, "small but fine")
     assert [v.field for v in err.value.violations] == ["final_limit_fen"]
+
+
+async def test_the_products_on_offer_show_their_terms_not_their_risk_settings(bank) -> None:  # type: ignore[no-untyped-def]
+    """产品中心: a front end lists the products before an application, filtered by the kind of
+    applicant; the terms come from the node's products file, and a bad kind names the field."""
+    from node.origination.products import load_products
+
+    c, _ = bank
+    customer = c.members["lender-a"].as_role("customer", "anyone")
+    products = await customer.list_products()
+    shipped = load_products()
+    assert [p.code for p in products] == sorted(shipped)
+    for view in products:
+        product = shipped[view.code]
+        assert (view.name, view.min_amount_fen, view.max_amount_fen) == (
+            product.name,
+            product.min_amount_fen,
+            product.max_amount_fen,
+        )
+        assert (view.min_annual_rate, view.max_annual_rate) == (
+            min(product.price_grid.values()),
+            max(product.price_grid.values()),
+        )
+        assert list(view.repayment_methods) == list(product.repayment_methods)
+        assert view.entrusted_payment_threshold_fen == product.entrusted_payment_threshold_fen
+        assert (view.approval_valid_days, view.availability_months) == (30, 12)
+        assert not {"grey_zone", "min_credit_score", "revenue_factor"} & {f.name for f, _ in view.ListFields()}
+    shops = await customer.list_products(common_pb2.APPLICANT_KIND_INDIVIDUAL_BUSINESS)
+    assert [p.code for p in shops] == ["shebei_diya", "xiaowei_puhui"]  # keji_liudong lends to companies only
+    assert await customer.list_products(common_pb2.APPLICANT_KIND_PERSON) == []  # none lends to persons
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.list_products(9)  # type: ignore[arg-type]
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in err.value.violations] == ["applicant_kind"]

@@ -26,6 +26,7 @@ HELP_PATHS = [
     ["hub", "serve"],
     ["node"],
     ["node", "serve"],
+    ["node", "products"],
     *[["node", *verb] for verb in (["monitor"], ["monitor", "run"], ["alerts"], ["dispose"], ["repay"], ["kpis"])],
     *[["node", "outbox", *verb] for verb in ([], ["list"], ["retry"], ["discard"])],
     *[["node", "markers", *verb] for verb in ([], ["list"], ["withdraw"], ["dispute"], ["disputes"], ["records"])],
@@ -168,6 +169,11 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         borrower = tmp_path / "borrower.pem"
         generate_key_file(borrower)
         common = ["--node", f"localhost:{member.node.port}", "--ca", c.ca.ca_file, "--identity-key", str(idp)]
+        out = await _arun("node", "products", *common, "--kind", "company")
+        assert out.returncode == 0, out.stderr
+        offered = [json.loads(line) for line in out.stdout.splitlines()]
+        assert [p["code"] for p in offered] == ["keji_liudong", "shebei_diya", "xiaowei_puhui"]
+        assert offered[0]["collateralRatio"] == 0 and offered[1]["collateralRatio"] == 0.7
         out = await _arun(
             "node",
             "apply",

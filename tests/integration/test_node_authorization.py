@@ -79,8 +79,10 @@ def test_the_table_keeps_the_separation_of_duties() -> None:
     def allowed(role: str) -> set[str]:
         return {m.rsplit("/", 1)[-1] for m, roles in ALLOWED_ROLES.items() if role in roles}
 
-    # a borrower reaches its own application, contract, drawdowns and loan, and nothing else
+    # a borrower reaches the products on offer, its own application, contract, drawdowns and
+    # loan, and nothing else
     assert allowed("customer") == {
+        "ListProducts",
         "SubmitApplication",
         "GetApplication",
         "GetContract",

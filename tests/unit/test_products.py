@@ -36,6 +36,16 @@ def test_shipped_products_load() -> None:
         ("min_amount = 10000", "min_amount = 10000\nmin_drawdown = 0", "products.xiaowei_puhui.min_drawdown"),
         ("min_amount = 10000", "min_amount = 10000\napproval_valid_days = 1.5", "products.xiaowei_puhui.approval"),
         ("min_amount = 10000", "min_amount = 10000\navailability_months = true", "products.xiaowei_puhui.availability"),
+        (
+            'applicant_kinds = ["individual_business", "company"]\nmin_amount = 10000',
+            "applicant_kinds = []\nmin_amount = 10000",
+            "products.xiaowei_puhui.applicant_kinds: must name at least one",
+        ),
+        (
+            "[products.xiaowei_puhui.price_grid]\nA = 0.039\nB = 0.045\nC = 0.055\nD = 0.072",
+            "[products.xiaowei_puhui.price_grid]",
+            "products.xiaowei_puhui.price_grid: must name at least one",
+        ),
     ],
 )
 def test_bad_product_config_names_the_key(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -72,6 +72,52 @@ class ConfirmFraudRequest(_message.Message):
     case_ref: str
     def __init__(self, application_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., evidence_level: _Optional[_Union[_common_pb2.EvidenceLevel, str]] = ..., case_ref: _Optional[str] = ...) -> None: ...
 
+class ListProductsRequest(_message.Message):
+    __slots__ = ("applicant_kind",)
+    APPLICANT_KIND_FIELD_NUMBER: _ClassVar[int]
+    applicant_kind: _common_pb2.ApplicantKind
+    def __init__(self, applicant_kind: _Optional[_Union[_common_pb2.ApplicantKind, str]] = ...) -> None: ...
+
+class ProductView(_message.Message):
+    __slots__ = ("code", "name", "applicant_kinds", "min_amount_fen", "max_amount_fen", "min_term_months", "max_term_months", "repayment_methods", "min_annual_rate", "max_annual_rate", "collateral_ratio", "entrusted_payment_threshold_fen", "min_drawdown_fen", "approval_valid_days", "availability_months")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    APPLICANT_KINDS_FIELD_NUMBER: _ClassVar[int]
+    MIN_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    MAX_AMOUNT_FEN_FIELD_NUMBER: _ClassVar[int]
+    MIN_TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TERM_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    REPAYMENT_METHODS_FIELD_NUMBER: _ClassVar[int]
+    MIN_ANNUAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_ANNUAL_RATE_FIELD_NUMBER: _ClassVar[int]
+    COLLATERAL_RATIO_FIELD_NUMBER: _ClassVar[int]
+    ENTRUSTED_PAYMENT_THRESHOLD_FEN_FIELD_NUMBER: _ClassVar[int]
+    MIN_DRAWDOWN_FEN_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_MONTHS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    applicant_kinds: _containers.RepeatedScalarFieldContainer[_common_pb2.ApplicantKind]
+    min_amount_fen: int
+    max_amount_fen: int
+    min_term_months: int
+    max_term_months: int
+    repayment_methods: _containers.RepeatedScalarFieldContainer[str]
+    min_annual_rate: float
+    max_annual_rate: float
+    collateral_ratio: float
+    entrusted_payment_threshold_fen: int
+    min_drawdown_fen: int
+    approval_valid_days: int
+    availability_months: int
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., applicant_kinds: _Optional[_Iterable[_Union[_common_pb2.ApplicantKind, str]]] = ..., min_amount_fen: _Optional[int] = ..., max_amount_fen: _Optional[int] = ..., min_term_months: _Optional[int] = ..., max_term_months: _Optional[int] = ..., repayment_methods: _Optional[_Iterable[str]] = ..., min_annual_rate: _Optional[float] = ..., max_annual_rate: _Optional[float] = ..., collateral_ratio: _Optional[float] = ..., entrusted_payment_threshold_fen: _Optional[int] = ..., min_drawdown_fen: _Optional[int] = ..., approval_valid_days: _Optional[int] = ..., availability_months: _Optional[int] = ...) -> None: ...
+
+class ListProductsResponse(_message.Message):
+    __slots__ = ("products",)
+    PRODUCTS_FIELD_NUMBER: _ClassVar[int]
+    products: _containers.RepeatedCompositeFieldContainer[ProductView]
+    def __init__(self, products: _Optional[_Iterable[_Union[ProductView, _Mapping]]] = ...) -> None: ...
+
 class SubmitApplicationRequest(_message.Message):
     __slots__ = ("application_ref", "product_code", "applicant_kind", "applicant_name", "identifiers", "industry", "locality", "amount_fen", "term_months", "repayment_method", "consent_ref", "collateral_value_fen")
     APPLICATION_REF_FIELD_NUMBER: _ClassVar[int]

@@ -113,6 +113,11 @@ class LoanServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.ListProducts = channel.unary_unary(
+                '/lianfang.v1.LoanService/ListProducts',
+                request_serializer=lianfang_dot_v1_dot_node__pb2.ListProductsRequest.SerializeToString,
+                response_deserializer=lianfang_dot_v1_dot_node__pb2.ListProductsResponse.FromString,
+                _registered_method=True)
         self.SubmitApplication = channel.unary_unary(
                 '/lianfang.v1.LoanService/SubmitApplication',
                 request_serializer=lianfang_dot_v1_dot_node__pb2.SubmitApplicationRequest.SerializeToString,
@@ -179,6 +184,13 @@ class LoanServiceServicer:
     """The loan-origination pipeline of a member node (seed 002, stages 1-3). Every call carries a
     JWT of the lender's own identity provider whose "role" claim decides what the caller may do.
     """
+
+    def ListProducts(self, request, context):
+        """The products on offer (产品中心): what a front end shows before an application.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def SubmitApplication(self, request, context):
         """Stage 1: application + parallel big-data pre-screen + hub Check → decision with reasons.
@@ -262,6 +274,11 @@ class LoanServiceServicer:
 
 def add_LoanServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'ListProducts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProducts,
+                    request_deserializer=lianfang_dot_v1_dot_node__pb2.ListProductsRequest.FromString,
+                    response_serializer=lianfang_dot_v1_dot_node__pb2.ListProductsResponse.SerializeToString,
+            ),
             'SubmitApplication': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitApplication,
                     request_deserializer=lianfang_dot_v1_dot_node__pb2.SubmitApplicationRequest.FromString,
@@ -334,6 +351,33 @@ class LoanService:
     """The loan-origination pipeline of a member node (seed 002, stages 1-3). Every call carries a
     JWT of the lender's own identity provider whose "role" claim decides what the caller may do.
     """
+
+    @staticmethod
+    def ListProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianfang.v1.LoanService/ListProducts',
+            lianfang_dot_v1_dot_node__pb2.ListProductsRequest.SerializeToString,
+            lianfang_dot_v1_dot_node__pb2.ListProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def SubmitApplication(request,
