@@ -145,6 +145,12 @@ def _shared_types(app: ApplicationRecord, rings: RingTracker) -> set[int]:
     }
 
 
+def keyings(keys: list[str] | tuple[str, ...]) -> set[tuple[str, str]]:
+    """The (scheme, epoch) of token keys (``scheme.type.epoch.value``): tokens made with one
+    key are comparable, whatever their type."""
+    return {(parts[0], parts[2]) for parts in (key.split(".", 3) for key in keys)}
+
+
 class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceServicer):
     def __init__(
         self,
@@ -237,12 +243,15 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         return response
 
     async def _as_first_recorded(
-        self, apps: list[ApplicationRecord], snapshots: list[CheckSnapshot]
+        self, apps: list[ApplicationRecord], snapshots: list[CheckSnapshot], batch: bool = False
     ) -> list[ApplicationRecord]:
-        """The applications to answer for: a retry carrying other tokens than the ones first
-        recorded under its reference is answered for those first ones (``snapshots`` get their
-        markers). A retry counts once in quotas, give-to-get and query transparency, so a reused
-        ``application_ref`` must not look anyone else up; a genuine retry resends its tokens."""
+        """The applications to answer for. A retry counts once in quotas, give-to-get and query
+        transparency, so a reused ``application_ref`` must not look anyone else up; a genuine
+        retry resends its tokens. One carrying other tokens of the keys it was first recorded
+        under is refused (INVALID_ARGUMENT on its ``application_ref``): answered for the first
+        tokens, a reference reused for a blacklisted applicant read as clean. One whose tokens are
+        all of other keys (a retry re-tokenised after a key rotation) is answered for the tokens
+        first recorded (``snapshots`` get their markers)."""
         differing = [
             i
             for i, snapshot in enumerate(snapshots)
@@ -250,6 +259,13 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         ]
         if not differing:
             return apps
+        reused = [i for i in differing if keyings(snapshots[i].token_keys) & keyings(apps[i].token_keys)]
+        if reused:
+            why = "already checked with other identifiers: a new application needs a new application_ref"
+            if batch:  # the others were recorded: resent, they are answered as retries
+                why += " (the batch's other applications were recorded; resend them)"
+            where = "applications[{}].application_ref" if batch else "application_ref"
+            raise InvalidArgument([FieldViolation(where.format(i), why) for i in reused])
         markers = await self.store.markers_for_tokens([k for i in differing for k in snapshots[i].token_keys])
         apps = list(apps)
         for i in differing:
@@ -325,7 +341,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             logged = self._link_events(caller, links, now) + events
             read_at = time.monotonic()
             snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
-            apps = await self._as_first_recorded(apps, snapshots)
+            apps = await self._as_first_recorded(apps, snapshots, batch=True)
             batch = consortium_pb2.BatchCheckResponse()
             add = batch.results.add
             responses = [add() for _ in apps]
