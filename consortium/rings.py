@@ -62,6 +62,10 @@ _NO_META = AppMeta()
 _PUBLIC_ID_CACHE = 100_000
 # log entries per read while catching up; "w"/"wk": post-loan watches, "rk"/"rkc"/"rkd": OPRF re-keying,
 # "cn": canaries
+_CORRECTING_OUTCOMES = frozenset({common_pb2.OUTCOME_APPROVED, common_pb2.OUTCOME_DECLINED})
+"""A decision sent after defaulted or fraud_confirmed corrects it: the ring stops counting the
+application as either. Funded and repaid do not: a repaid default (a recovery) is still a
+default, and a facility drawn again after one is the same borrower."""
 _OTHER_FOLDS = frozenset(
     {"x", "d", "ek", "ke", "kg", "kr", "al", "alc", "sa", "w", "wk", "rk", "rkc", "rkd", "cn", "mk"}
 )
@@ -289,6 +293,8 @@ class RingTracker:
                 self.aggregates.update_meta(app_id, defaulted=True)
             elif outcome == common_pb2.OUTCOME_FRAUD_CONFIRMED:
                 self.aggregates.update_meta(app_id, fraud_confirmed=True)
+            elif outcome in _CORRECTING_OUTCOMES:
+                self.aggregates.update_meta(app_id, defaulted=False, fraud_confirmed=False)
         elif kind == "r":  # retention: applications received before the bound leave the rings
             before = float(event[1])
             expired = [a for a in self.index.state.iter_apps() if (self.index.meta(a) or _NO_META).received_at < before]

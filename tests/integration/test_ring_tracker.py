@@ -86,6 +86,37 @@ async def test_fold_of_applications_outcomes_and_markers(tmp_path: Path) -> None
     await s.close()
 
 
+async def test_a_corrected_outcome_stops_counting_in_the_ring(tmp_path: Path) -> None:
+    """Fraud confirmed, then approved (the lender corrects its report): the ring no longer
+    counts the confirmed fraud, also after a replay. A default later repaid (a recovery) still
+    counts, and so does one drawn again (funded)."""
+    s = store(tmp_path / "hub.db")
+    tracker = RingTracker(s, POLICY)
+    a1, a2 = app("m1", "r1", rid(1), phone(9)), app("m2", "r2", rid(2), phone(9))
+    await tracker.publish([application_event(a1, POLICY), application_event(a2, POLICY)])
+
+    def counts() -> tuple[int, int]:
+        view = tracker.linked_view("m2", "r2")
+        assert view is not None
+        return view.summary.fraud_confirmed, view.summary.defaults
+
+    await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_FRAUD_CONFIRMED)])
+    assert counts() == (1, 0)
+    await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_APPROVED)])
+    assert counts() == (0, 0)
+    await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_DEFAULTED)])
+    for recovered in (common_pb2.OUTCOME_REPAID, common_pb2.OUTCOME_FUNDED):
+        await tracker.publish([outcome_event("m1", "r1", recovered)])
+        assert counts() == (0, 1)
+    await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_DECLINED)])
+    assert counts() == (0, 0)
+    await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_FRAUD_CONFIRMED)])
+    again = RingTracker(s, POLICY)  # a restart replays the log to the same facts
+    await again.catch_up()
+    assert again.index.snapshot() == tracker.index.snapshot() and counts() == (1, 0)
+    await s.close()
+
+
 async def test_malformed_entries_are_skipped_and_the_cursor_moves_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
