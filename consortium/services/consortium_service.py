@@ -145,6 +145,14 @@ def _shared_types(app: ApplicationRecord, rings: RingTracker) -> set[int]:
     }
 
 
+REUSED_REFERENCE = common_pb2.Reason(
+    code="REUSED_REFERENCE",
+    detail="this application_ref was first checked with other identifiers: the answer is about those; "
+    "a new application needs a new application_ref",
+)
+"""Said in the answer to a reference sent again with other tokens of the same key."""
+
+
 def keyings(keys: list[str] | tuple[str, ...]) -> set[tuple[str, str]]:
     """The (scheme, epoch) of token keys (``scheme.type.epoch.value``): tokens made with one
     key are comparable, whatever their type."""
@@ -236,43 +244,40 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             logged = self._link_events(caller, links, now) + events
             read_at = time.monotonic()
             snapshots, entries = await self.store.record_logged([app], logged, self.rings.cursor)
-            apps = await self._as_first_recorded([app], snapshots)
+            apps, reused = await self._as_first_recorded([app], snapshots)
             response = consortium_pb2.CheckResponse()
             self._answer_in_log_order(apps, snapshots, [response], events, bodies, entries, now)
+            if reused:
+                response.reasons.append(REUSED_REFERENCE)
             self.rings.read_at = max(self.rings.read_at, read_at)
         return response
 
     async def _as_first_recorded(
-        self, apps: list[ApplicationRecord], snapshots: list[CheckSnapshot], batch: bool = False
-    ) -> list[ApplicationRecord]:
-        """The applications to answer for. A retry counts once in quotas, give-to-get and query
-        transparency, so a reused ``application_ref`` must not look anyone else up; a genuine
-        retry resends its tokens. One carrying other tokens of the keys it was first recorded
-        under is refused (INVALID_ARGUMENT on its ``application_ref``): answered for the first
-        tokens, a reference reused for a blacklisted applicant read as clean. One whose tokens are
-        all of other keys (a retry re-tokenised after a key rotation) is answered for the tokens
-        first recorded (``snapshots`` get their markers)."""
+        self, apps: list[ApplicationRecord], snapshots: list[CheckSnapshot]
+    ) -> tuple[list[ApplicationRecord], list[int]]:
+        """The applications to answer for, and which of them reused their reference. A retry
+        counts once in quotas, give-to-get and query transparency, so a reused
+        ``application_ref`` must not look anyone else up: a retry carrying other tokens than the
+        ones first recorded under its reference is answered for those first ones (``snapshots``
+        get their markers). One whose tokens are of the keys it was first recorded under is a
+        reused reference (the answer says so: ``REUSED_REFERENCE``); one whose tokens are all of
+        other keys is a retry re-tokenised after a key rotation. (Refusing the reuse is not
+        possible without a write: its Check was recorded and logged before it is known.)"""
         differing = [
             i
             for i, snapshot in enumerate(snapshots)
             if not snapshot.newly_recorded and set(snapshot.token_keys) != set(apps[i].token_keys)
         ]
         if not differing:
-            return apps
+            return apps, []
         reused = [i for i in differing if keyings(snapshots[i].token_keys) & keyings(apps[i].token_keys)]
-        if reused:
-            why = "already checked with other identifiers: a new application needs a new application_ref"
-            if batch:  # the others were recorded: resent, they are answered as retries
-                why += " (the batch's other applications were recorded; resend them)"
-            where = "applications[{}].application_ref" if batch else "application_ref"
-            raise InvalidArgument([FieldViolation(where.format(i), why) for i in reused])
         markers = await self.store.markers_for_tokens([k for i in differing for k in snapshots[i].token_keys])
         apps = list(apps)
         for i in differing:
             first = snapshots[i].token_keys
             apps[i] = replace(apps[i], token_keys=first)
             snapshots[i] = replace(snapshots[i], markers={k: list(markers[k]) for k in first if k in markers})
-        return apps
+        return apps, reused
 
     def _application(
         self, caller: str, request: consortium_pb2.CheckRequest, now: float, links: EpochLinks
@@ -341,11 +346,13 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             logged = self._link_events(caller, links, now) + events
             read_at = time.monotonic()
             snapshots, entries = await self.store.record_logged(apps, logged, self.rings.cursor)
-            apps = await self._as_first_recorded(apps, snapshots, batch=True)
+            apps, reused = await self._as_first_recorded(apps, snapshots)
             batch = consortium_pb2.BatchCheckResponse()
             add = batch.results.add
             responses = [add() for _ in apps]
             self._answer_in_log_order(apps, snapshots, responses, events, bodies, entries, now)
+            for i in reused:
+                responses[i].reasons.append(REUSED_REFERENCE)
             self.rings.read_at = max(self.rings.read_at, read_at)
         return batch
 

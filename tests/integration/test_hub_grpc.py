@@ -51,12 +51,12 @@ async def test_check_idempotent_on_member_and_application_ref(hub) -> None:  # t
     assert by_type(answer, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (1, 1)  # the retry did not double-count
 
 
-async def test_a_reused_reference_with_other_tokens_is_refused(hub) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reused_reference_is_answered_for_its_first_tokens_and_says_so(hub) -> None:  # type: ignore[no-untyped-def]
     """A retry counts once (quotas, give-to-get, query transparency), so a reference sent again
-    with other people's tokens must not look them up; answered for its first tokens, it read a
-    blacklisted applicant as clean. It is refused, naming the reference, in Check and in
-    BatchCheck (whose other applications are recorded: resent, they are answered as retries);
-    the new tokens are neither answered nor recorded."""
+    with other people's tokens must not look them up: it is answered for the tokens first
+    recorded under it, in Check and in BatchCheck, and the answer says so (REUSED_REFERENCE):
+    read as a clean answer, a reused reference passed a blacklisted applicant. The new tokens
+    are neither answered nor recorded; a genuine retry carries no such reason."""
     c, clock = hub
     a, b = client(c, "lender-a"), client(c, "lender-b")
     await b.check_request(check_request("b-1", phone(21)))
@@ -64,20 +64,19 @@ async def test_a_reused_reference_with_other_tokens_is_refused(hub) -> None:  # 
     first = await a.check_request(check_request("a-1", phone(20)))
     assert not first.blacklist and by_type(first, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (0, 0)
     clock.advance(60)
-    with pytest.raises(LianfangRpcError) as refused:
-        await a.check_request(check_request("a-1", phone(21), rid(22)))
-    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert [v.field for v in refused.value.violations] == ["application_ref"]
-    assert "new application_ref" in refused.value.violations[0].description
-    with pytest.raises(LianfangRpcError) as refused:  # another token type of the same key: still refused
-        await a.check_request(check_request("a-1", rid(22)))
-    with pytest.raises(LianfangRpcError) as refused:
-        await a.batch_check([check_request("a-2", phone(20)), check_request("a-1", phone(21), rid(22))])
-    assert [v.field for v in refused.value.violations] == ["applications[1].application_ref"]
-    resent = await a.batch_check([check_request("a-2", phone(20))])
-    assert not resent.results[0].newly_recorded  # recorded by the refused batch
-    retry = await a.check_request(check_request("a-1", phone(20)))  # a genuine retry is answered
-    assert not retry.newly_recorded and by_type(retry, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (0, 0)
+    for reused in (
+        await a.check_request(check_request("a-1", phone(21), rid(22))),
+        await a.check_request(check_request("a-1", rid(22))),  # another type of the same key
+        (await a.batch_check([check_request("a-2", phone(20)), check_request("a-1", phone(21), rid(22))])).results[1],
+    ):
+        assert not reused.newly_recorded
+        assert not reused.blacklist and by_type(reused, common_pb2.TOKEN_TYPE_PHONE).get("1H", (0, 0)) == (0, 0)
+        (said,) = [r for r in reused.reasons if r.code == "REUSED_REFERENCE"]
+        assert "new application_ref" in said.detail
+    retry = await a.check_request(check_request("a-1", phone(20)))  # a genuine retry
+    assert not retry.newly_recorded and not [r for r in retry.reasons if r.code == "REUSED_REFERENCE"]
+    batch = await a.batch_check([check_request("a-2", phone(20))])
+    assert not [r for r in batch.results[0].reasons if r.code == "REUSED_REFERENCE"]
     later = await client(c, "lender-c").check_request(check_request("c-1", phone(21), rid(22)))
     assert by_type(later, common_pb2.TOKEN_TYPE_PHONE)["1H"] == (1, 1)  # b only: a's reuse recorded nothing
     assert len(later.blacklist) == 1
@@ -285,6 +284,14 @@ async def test_invalid_argument_carries_field_violations_and_writes_nothing(hub)
         "purpose",
         "consent_expires_at",
     }
+    # an identifier in the product category would be stored with the application: refused
+    for raw in ("110101199003077774", "6222021234567890128", "13800138000"):
+        smuggled = check_request("a-cat", phone(1))
+        smuggled.product_category = raw
+        with pytest.raises(LianfangRpcError) as err:
+            await a.check_request(smuggled)
+        assert [v.field for v in err.value.violations] == ["product_category"]
+    assert await c.hub.store.get_application("lender-a", "a-cat") is None
     # BatchCheck is all-or-nothing: one bad check refuses the batch and records none
     good = check_request("a-good", phone(2))
     broken = check_request("a-broken", phone(3))

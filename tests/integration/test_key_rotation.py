@@ -55,9 +55,9 @@ async def test_history_carries_over_the_rotation(store: str, tmp_path: Path, req
         assert [v.field for v in early.value.violations] == [f"tokens[{i}].epoch" for i in (3, 4, 5)]
         await c.admin.create_key_epoch(2, os.urandom(32))  # the overlap begins
         # A Check resent after its node re-tokenised it under the new key is a retry: answered
-        # for the tokens first recorded, not refused as a reused reference.
+        # for the tokens first recorded, not called a reused reference.
         resent = await check(c, "lender-a", "a-1", tokens(1, E2))
-        assert not resent.newly_recorded
+        assert not resent.newly_recorded and not [r for r in resent.reasons if r.code == "REUSED_REFERENCE"]
         # Overlap: both epochs, oldest first; the filer carries its marker's subject over.
         both = await check(c, "lender-b", "b-1", tokens(1, E1, E2))
         assert by_type(both, RID)["1H"] == (1, 1)

@@ -23,7 +23,8 @@ def reference(request: consortium_pb2.CheckRequest, prefix: str = "") -> list[Fi
     if request.applicant_kind not in _KINDS:
         out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
     if not CATEGORY.match(request.product_category):
-        out.append(FieldViolation(f"{prefix}product_category", "1-40 characters of [a-z0-9_]"))
+        shape = "1-40 characters of [a-z0-9_] with at most 6 digits (a kind of product, never an identifier)"
+        out.append(FieldViolation(f"{prefix}product_category", shape))
     if not request.tokens:
         out.append(FieldViolation(f"{prefix}tokens", "at least one token is required"))
     elif len(request.tokens) > MAX_TOKENS:
@@ -54,7 +55,7 @@ def random_request(rng: random.Random) -> consortium_pb2.CheckRequest:
         consent_ref=rng.choice(["", "c-1"]),
         tokens=tokens,
         applicant_kind=rng.choice([0, 1, 2, 7]),
-        product_category=rng.choice(["", "consumer", "Bad"]),
+        product_category=rng.choice(["", "consumer", "Bad", "loan_2026", "110101199003077774"]),
         purpose=rng.choice([0, 1, 4, 9]),
     )
     if rng.random() < 0.7:
