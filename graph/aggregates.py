@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from graph.model import EMPTY_META, AppMeta
 from graph.policy import token_type_name, token_type_of
 from graph.ring_index import RingIndex
-from graph.summary import _PERSON_SHARING_TYPES, DAY_SECONDS, RingSummary, _persons_within_window, summarize
+from graph.summary import (
+    _PERSON_SHARING_TYPES,
+    ANONYMOUS,
+    DAY_SECONDS,
+    RingSummary,
+    _persons_within_window,
+    applicants,
+    summarize,
+)
 
 
 @dataclass(slots=True)
@@ -61,7 +69,7 @@ class RingAggregate:
     def add_app(self, app_id: str, meta: AppMeta) -> None:
         self.size += 1
         self.members[meta.member_id] += 1
-        self.persons[meta.person or app_id] += 1
+        self.persons[meta.person or ANONYMOUS] += 1
         insort(self.times, meta.received_at)
         self.blacklisted += meta.blacklisted
         self.defaults += meta.defaulted
@@ -106,7 +114,7 @@ class RingAggregate:
             ring_id=ring_id,
             size=self.size,
             lenders=len(self.members),
-            persons=len(self.persons),
+            persons=applicants(self.persons),
             max_persons_per_device_or_phone=self.max_persons_per_device_or_phone,
             apps_per_day=self.size / max(span_days, 1.0),
             span_days=span_days,
@@ -143,7 +151,7 @@ def aggregate(index: RingIndex, ring_id: str) -> RingAggregate | None:
     for app_id in members:
         for token in index.tokens_of(app_id):
             carriers.setdefault(token, []).append(app_id)
-    person = {app_id: (index.meta(app_id) or EMPTY_META).person or app_id for app_id in members}
+    person = {app_id: (index.meta(app_id) or EMPTY_META).person or ANONYMOUS for app_id in members}
     for token, apps in carriers.items():
         if len(apps) < 2 or not index.links(token):
             continue
@@ -237,7 +245,7 @@ class RingAggregates:
         for token in sharing:  # each links now: it had 1..cap-1 carriers and gained this one
             apps = list(index.apps_of(token))
             for carrier in apps:
-                person[carrier] = (index.meta(carrier) or EMPTY_META).person or carrier
+                person[carrier] = (index.meta(carrier) or EMPTY_META).person or ANONYMOUS
             total.set_sharing(token, _persons_within_window(apps, person, index))
         for ring_id in covering:
             if ring_id != largest and (piece := aggregate(index, ring_id)) is not None:

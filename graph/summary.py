@@ -7,6 +7,7 @@ stores, and so a score can always be traced back to countable facts.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from graph.model import EMPTY_META
@@ -19,13 +20,25 @@ SHARING_WINDOW_SECONDS = 7 * DAY_SECONDS
 phone in a week is a farm; twelve staff giving the switchboard number over two months is not."""
 _PERSON_SHARING_TYPES = frozenset({TokenType.DEVICE_ID, TokenType.PHONE})
 
+ANONYMOUS = ""
+"""The person of an application without a person key (a phone- or device-only pre-check)."""
+
+
+def applicants(persons: Collection[str]) -> int:
+    """Distinct applicants among ``persons`` (a set, or a Counter's keys): the named ones, or one
+    when all are anonymous. Counted each as its own person, one borrower's pre-checks read as
+    several applicants on one phone (RING_SHARED_DEVICE)."""
+    n = len(persons)
+    return n - 1 if n > 1 and ANONYMOUS in persons else n
+
 
 @dataclass(frozen=True, slots=True)
 class RingSummary:
     """Countable facts about one ring.
 
-    ``persons`` counts distinct applicants (an application without a person key counts as its own
-    person). ``max_persons_per_device_or_phone`` is the largest number of distinct applicants on one
+    ``persons`` counts distinct applicants (applications without a person key, phone- or
+    device-only pre-checks, are not told apart from the named ones: ``applicants``).
+    ``max_persons_per_device_or_phone`` is the largest number of distinct applicants on one
     shared device or phone within any 7 days (``SHARING_WINDOW_SECONDS``): one person on five
     lenders is stacking, five people on one phone in a week is a ring. ``apps_per_day`` is
     ``size`` over the ring's time span, the span floored at one day so a burst in one hour does not
@@ -61,7 +74,7 @@ def _persons_within_window(apps: list[str], person: dict[str, str], index: RingI
             if not inside[gone]:
                 del inside[gone]
             start += 1
-        best = max(best, len(inside))
+        best = max(best, applicants(inside))
     return best
 
 
@@ -71,7 +84,7 @@ def summarize(index: RingIndex, ring_id: str) -> RingSummary | None:
     if not members:
         return None
     metas = [index.meta(app_id) or EMPTY_META for app_id in members]
-    person = {app_id: meta.person or app_id for app_id, meta in zip(members, metas, strict=True)}
+    person = {app_id: meta.person or ANONYMOUS for app_id, meta in zip(members, metas, strict=True)}
     carriers: dict[str, list[str]] = {}
     for app_id in members:
         for token in index.tokens_of(app_id):
@@ -92,7 +105,7 @@ def summarize(index: RingIndex, ring_id: str) -> RingSummary | None:
         ring_id=ring_id,
         size=len(members),
         lenders=len({meta.member_id for meta in metas}),
-        persons=len(set(person.values())),
+        persons=applicants(set(person.values())),
         max_persons_per_device_or_phone=max_persons,
         apps_per_day=len(members) / max(span_days, 1.0),
         span_days=span_days,
