@@ -368,9 +368,14 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             raise InvalidArgument(violations)
         now = self.clock()
         caller = current_call().principal
-        await self.store.set_outcome(
-            caller, request.application_ref, request.outcome, from_timestamp(request.occurred_at, now)
-        )
+        occurred = from_timestamp(request.occurred_at, now)
+        app = await self.store.get_application(caller, request.application_ref)
+        if app is None:
+            raise NotFound(f"application {request.application_ref!r} was never checked by this member")
+        if not app.received_at - MAX_FUTURE_SKEW <= occurred <= now + MAX_FUTURE_SKEW:  # a day of clock skew
+            when = "is in the future" if occurred > now else "is before the application was checked"
+            raise InvalidArgument.one("occurred_at", when)
+        await self.store.set_outcome(caller, request.application_ref, request.outcome, occurred)
         # Every outcome is logged: a contribution (give-to-get) and, for defaults and confirmed
         # fraud, a ring fact.
         await self.rings.publish([outcome_event(caller, request.application_ref, request.outcome, now)])

@@ -256,12 +256,20 @@ async def test_marker_retention_per_type_is_a_hub_setting(tmp_path: Path) -> Non
 
 
 async def test_report_outcome(hub) -> None:  # type: ignore[no-untyped-def]
-    c, _ = hub
+    c, clock = hub
     a = client(c, "lender-a")
     await a.check_request(check_request("a-1", phone(9)))
     await a.report_outcome("a-1", common_pb2.OUTCOME_FUNDED)
     stored = await c.hub.store.get_application("lender-a", "a-1")
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_FUNDED
+    checked = stored.received_at
+    for when, why in ((86_400.0, "before the application was checked"), (clock.now + 5 * 365 * DAY, "in the future")):
+        with pytest.raises(LianfangRpcError) as err:  # 1970, or five years ahead: a wrong clock or a bug
+            await a.report_outcome("a-1", common_pb2.OUTCOME_REPAID, occurred_at=when)
+        assert [v.field for v in err.value.violations] == ["occurred_at"] and why in err.value.violations[0].description
+    await a.report_outcome("a-1", common_pb2.OUTCOME_REPAID, occurred_at=checked - 3600)  # an hour of skew
+    stored = await c.hub.store.get_application("lender-a", "a-1")
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_REPAID and stored.outcome_at == checked - 3600
     with pytest.raises(LianfangRpcError) as err:
         await client(c, "lender-b").report_outcome("a-1", common_pb2.OUTCOME_FUNDED)
     assert err.value.code == grpc.StatusCode.NOT_FOUND  # another member's application is invisible
