@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -45,7 +47,15 @@ from consortium.validation import (
 )
 from consortium.watch import WatchBook
 from runtime.clock import Clock
-from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, PermissionDenied
+from runtime.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    LianfangError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
 from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
 from runtime.timestamps import from_timestamp, to_timestamp
@@ -236,7 +246,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     async def _check(self, caller: str, request: consortium_pb2.CheckRequest) -> consortium_pb2.CheckResponse:
         now = self.clock()
         _require_consent(request, now)
-        with self.usage.admitted(caller, 1, now):
+        try:
+            admission: AbstractContextManager[None] = self.usage.admitted(caller, 1, now)
+        except (ResourceExhausted, FailedPrecondition) as refused:
+            admission = await self._retries_admitted(caller, [request.application_ref], now, refused)
+        with admission:
             links = EpochLinks()
             app = self._application(caller, request, now, links)
             bodies = [application_event_body(app, self.rings.policy)]
@@ -251,6 +265,18 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
                 response.reasons.append(REUSED_REFERENCE)
             self.rings.read_at = max(self.rings.read_at, read_at)
         return response
+
+    async def _retries_admitted(
+        self, caller: str, refs: list[str], now: float, refused: LianfangError
+    ) -> AbstractContextManager[None]:
+        """The admission of Checks a quota or give-to-get ``refused``, counting only the new
+        ones: a retry (its reference already recorded) counts nothing, so a node whose reply was
+        lost gets its answer after the quota is used. Read only when refused: the common path
+        pays nothing."""
+        new = [ref for ref in dict.fromkeys(refs) if await self.store.get_application(caller, ref) is None]
+        if len(new) == len(refs):
+            raise refused
+        return self.usage.admitted(caller, len(new), now) if new else contextlib.nullcontext()
 
     async def _as_first_recorded(
         self, apps: list[ApplicationRecord], snapshots: list[CheckSnapshot]
@@ -338,7 +364,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         now = self.clock()
         for i, check in enumerate(request.checks):
             _require_consent(check, now, f"checks[{i}]: ")
-        with self.usage.admitted(caller, len(request.checks), now):
+        try:
+            admission: AbstractContextManager[None] = self.usage.admitted(caller, len(request.checks), now)
+        except (ResourceExhausted, FailedPrecondition) as refused:
+            admission = await self._retries_admitted(caller, [c.application_ref for c in request.checks], now, refused)
+        with admission:
             links = EpochLinks()
             apps = [self._application(caller, check, now, links) for check in request.checks]
             bodies = [application_event_body(app, self.rings.policy) for app in apps]

@@ -71,6 +71,15 @@ async def test_daily_quota_with_retry_at_midnight(tmp_path: Path) -> None:
         assert await c.hub.store.get_application("lender-a", "q-3") is None  # refused, not recorded
         other = await c.members["lender-b"].hub_client.check_request(check_request("b-1", phone(7)))
         assert other.newly_recorded  # another member's quota is its own
+        # a retry counts nothing: a node whose reply was lost still gets its answer, in a batch too
+        a = c.members["lender-a"].hub_client
+        assert not (await a.check_request(check_request("q-1", phone(7)))).newly_recorded
+        retried = await a.batch_check([check_request("q-0", phone(7)), check_request("q-2", phone(7))])
+        assert [r.newly_recorded for r in retried.results] == [False, False]
+        with pytest.raises(LianfangRpcError) as mixed:  # one new among retries: over the quota
+            await a.batch_check([check_request("q-0", phone(7)), check_request("q-5", phone(7))])
+        assert mixed.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert await c.hub.store.get_application("lender-a", "q-5") is None
         clock.advance(4 * 3600)  # the next UTC day
         assert await raw_check(c, "q-4") is None
     finally:
