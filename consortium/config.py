@@ -10,7 +10,7 @@ from typing import Any
 from lianfang.v1 import common_pb2
 
 from consortium.markers import MarkerPolicy
-from consortium.records import LONGEST_WINDOW, YEAR
+from consortium.records import LONGEST_WINDOW
 from consortium.usage import UsagePolicy
 from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
 from runtime.config import ConfigError, check_listen, check_log_level, check_message_bytes, check_numbers
@@ -180,7 +180,7 @@ class HubConfig:
         """``MarkerPolicy`` with ``marker_retention_years`` applied (ConfigError naming a bad one)."""
         setting = "hub: marker_retention_years"
         names = [n for n, _ in common_pb2.MarkerType.items() if n != "MARKER_TYPE_UNSPECIFIED"]
-        retention = dict(MarkerPolicy().retention_seconds)
+        retention = dict(MarkerPolicy().retention_years)
         seen: set[str] = set()
         for name, text in self.marker_retention_years.items():
             full = "MARKER_TYPE_" + name.strip().upper()
@@ -196,7 +196,7 @@ class HubConfig:
                 raise ConfigError(f"{setting}: {name} must be a number of years, got {text!r}") from None
             if not 0 <= years <= MAX_MARKER_YEARS:  # NaN fails too; past ~8,000 years no timestamp holds it
                 raise ConfigError(f"{setting}: {name} must be 0 to {MAX_MARKER_YEARS} years (0: never expires)")
-            retention[common_pb2.MarkerType.Value(full)] = None if years == 0 else years * YEAR
+            retention[common_pb2.MarkerType.Value(full)] = None if years == 0 else years
         return MarkerPolicy(retention)
 
     def link_policy(self) -> LinkPolicy:

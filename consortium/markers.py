@@ -7,13 +7,14 @@ expires a configurable time after the event it records ended.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
-from consortium.records import YEAR, Marker, token_from_key, token_type_of
+from consortium.records import DAY, Marker, token_from_key, token_type_of
 from runtime.errors import FieldViolation
 from runtime.identifier_text import check_free_text, check_reason_code
 from runtime.timestamps import to_timestamp
@@ -30,22 +31,35 @@ PROTECTIVE = frozenset({common_pb2.MARKER_TYPE_VICTIM_OF_IMPERSONATION, common_p
 
 def _default_retention() -> dict[int, float | None]:
     return {
-        **{t: 5 * YEAR for t in NEGATIVE},
-        **{t: 2 * YEAR for t in PROTECTIVE},
+        **{t: 5.0 for t in NEGATIVE},
+        **{t: 2.0 for t in PROTECTIVE},
     }
+
+
+def years_after(at: float, years: float) -> float:
+    """``at`` plus ``years`` on the calendar (UTC): the same date and time so many years later
+    (29 February becomes the 28th), a fraction of a year as that share of 365.2425 days. Five
+    times 365 days ended a marker a day early across a leap day."""
+    whole = int(years)
+    start = datetime.datetime.fromtimestamp(at, datetime.UTC)
+    try:
+        moved = start.replace(year=start.year + whole)
+    except ValueError:  # 29 February in a common year
+        moved = start.replace(year=start.year + whole, day=28)
+    return moved.timestamp() + (years - whole) * 365.2425 * DAY
 
 
 @dataclass(frozen=True)
 class MarkerPolicy:
     """How long markers live, per marker type."""
 
-    retention_seconds: Mapping[int, float | None] = field(default_factory=_default_retention)
-    """Seconds after the event ends until a marker expires (None: never). Negative markers
-    default to 5 years, protective ones to 2 years."""
+    retention_years: Mapping[int, float | None] = field(default_factory=_default_retention)
+    """Years after the event ends until a marker expires, on the calendar (None: never).
+    Negative markers default to 5 years, protective ones to 2 years."""
 
     def expires_at(self, marker_type: int, event_ended_at: float) -> float | None:
-        retention = self.retention_seconds.get(marker_type, 5 * YEAR)
-        return None if retention is None else event_ended_at + retention
+        retention = self.retention_years.get(marker_type, 5.0)
+        return None if retention is None else years_after(event_ended_at, retention)
 
 
 def polarity(marker_type: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import hashlib
 import os
@@ -32,6 +33,12 @@ MEMBERS = ["lender-a", "lender-b", "lender-c"]
 async def hub(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[LocalConsortium, ManualClock]]:
     async with hub_on_store(request, tmp_path, MEMBERS) as pair:
         yield pair
+
+
+def calendar_years(at: float, years: int) -> float:
+    """The same UTC date and time ``years`` later."""
+    start = dt.datetime.fromtimestamp(at, dt.UTC)
+    return start.replace(year=start.year + years).timestamp()
 
 
 def client(c: LocalConsortium, member: str):  # type: ignore[no-untyped-def]
@@ -219,8 +226,9 @@ async def test_negative_markers_expire_five_years_after_event(hub) -> None:  # t
     c, clock = hub
     a, b = client(c, "lender-a"), client(c, "lender-b")
     marker = await a.file_marker(rid(5), common_pb2.MARKER_TYPE_SUSPECT, "SUSPICIOUS_DOCUMENTS")
-    assert marker.expires_at.seconds == pytest.approx(clock.now + 5 * 365 * DAY, abs=1)
-    clock.advance(5 * 365 * DAY - DAY)
+    five_years = calendar_years(clock.now, 5)  # on the calendar: a leap day is no day early
+    assert marker.expires_at.seconds == pytest.approx(five_years, abs=1)
+    clock.advance(five_years - clock.now - DAY)
     assert (await b.check_request(check_request("b-1", rid(5)))).blacklist
     clock.advance(2 * DAY)
     assert not (await b.check_request(check_request("b-2", rid(5)))).blacklist
@@ -247,10 +255,8 @@ async def test_marker_retention_per_type_is_a_hub_setting(tmp_path: Path) -> Non
             evidence_level=common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
         )
         assert not court.HasField("expires_at")
-        years = {
-            m.marker_type: (m.expires_at.seconds - m.event_ended_at.seconds) / (365 * DAY) for m in (suspect, fraud)
-        }
-        assert years == {common_pb2.MARKER_TYPE_SUSPECT: 1.0, common_pb2.MARKER_TYPE_CONFIRMED_FRAUD: 5.0}
+        assert suspect.expires_at.seconds == int(calendar_years(suspect.event_ended_at.seconds, 1))
+        assert fraud.expires_at.seconds == int(calendar_years(fraud.event_ended_at.seconds, 5))
     finally:
         await c.stop()
 

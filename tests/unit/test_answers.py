@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from lianfang.v1 import common_pb2 as c
 
 from consortium.markers import MarkerPolicy, blacklist_answer, polarity
@@ -71,11 +74,19 @@ def test_polarity_and_default_expiry() -> None:
     assert polarity(c.MARKER_TYPE_VICTIM_OF_IMPERSONATION) == c.MARKER_POLARITY_PROTECTIVE
     assert polarity(c.MARKER_TYPE_COURT_DISHONEST) == c.MARKER_POLARITY_NEGATIVE
     policy = MarkerPolicy()
-    assert policy.expires_at(c.MARKER_TYPE_SUSPECT, NOW) == NOW + 5 * YEAR
-    assert policy.expires_at(c.MARKER_TYPE_PROTECTIVE_REGISTRATION, NOW) == NOW + 2 * YEAR
-    custom = MarkerPolicy({c.MARKER_TYPE_SUSPECT: YEAR, c.MARKER_TYPE_CONFIRMED_FRAUD: None})
-    assert custom.expires_at(c.MARKER_TYPE_SUSPECT, NOW) == NOW + YEAR
-    assert custom.expires_at(c.MARKER_TYPE_CONFIRMED_FRAUD, NOW) is None
+
+    def utc(text: str) -> float:
+        return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).timestamp()
+
+    ended = utc("2026-12-06T22:21:00")  # 5 and 2 years on the calendar, across the leap day of 2028
+    assert policy.expires_at(c.MARKER_TYPE_SUSPECT, ended) == utc("2031-12-06T22:21:00")
+    assert policy.expires_at(c.MARKER_TYPE_PROTECTIVE_REGISTRATION, ended) == utc("2028-12-06T22:21:00")
+    leap = utc("2028-02-29T12:00:00")
+    assert policy.expires_at(c.MARKER_TYPE_CONFIRMED_FRAUD, leap) == utc("2033-02-28T12:00:00")
+    custom = MarkerPolicy({c.MARKER_TYPE_SUSPECT: 1.5, c.MARKER_TYPE_CONFIRMED_FRAUD: None})
+    half_a_year = 0.5 * 365.2425 * DAY
+    assert custom.expires_at(c.MARKER_TYPE_SUSPECT, ended) == pytest.approx(utc("2027-12-06T22:21:00") + half_a_year)
+    assert custom.expires_at(c.MARKER_TYPE_CONFIRMED_FRAUD, ended) is None
 
 
 def test_ring_answer_becomes_rule_features_and_fires_the_ring_rule() -> None:
