@@ -145,6 +145,8 @@ class RunningHub:
             self.health_server = None
 
     async def stop(self, grace: float | None = None) -> None:
+        """The one shutdown path (``run_hub`` after SIGTERM/SIGINT, and tests): NOT_SERVING,
+        open Watch streams ended, the drain, then everything the hub opened."""
         self.stop_metrics()
         self.probe.cancel()
         if self.purger is not None:
@@ -348,23 +350,13 @@ async def start_hub(
 
 
 async def run_hub(config: HubConfig) -> None:
-    """Runs a hub until SIGTERM/SIGINT (``lianfang hub serve``)."""
+    """Runs a hub until SIGTERM/SIGINT (``lianfang hub serve``), then stops it as
+    ``RunningHub.stop`` does."""
     from runtime.server import serve
 
     hub = await start_hub(config)
     with contextlib.suppress(asyncio.CancelledError):
-        await serve(
-            hub.server,
-            hub.health,
-            grace_seconds=config.grace_seconds,
-            on_stop=hub.store.close,
-            on_shutdown=hub.watches.close if hub.watches is not None else None,
-        )
-    hub.stop_metrics()
-    await hub.stop_health_port()
-    hub.probe.cancel()
-    if hub.purger is not None:
-        hub.purger.cancel()
+        await serve(hub.server, hub.stop, grace_seconds=config.grace_seconds)
 
 
 async def purge_once(config: HubConfig, now: float) -> PurgeReport:

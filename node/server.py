@@ -144,6 +144,9 @@ class RunningNode:
         return self.keyring.epochs if self.refresh is None else await self.refresh()
 
     async def stop(self, grace: float | None = None) -> None:
+        """The one shutdown path (``run_node`` after SIGTERM/SIGINT, and tests): the background
+        tasks first (the outbox drainer before the hub channel closes), then NOT_SERVING, the
+        drain, and everything the node opened."""
         if self.refresher is not None:
             self.refresher.cancel()
         for task in self.background:
@@ -471,11 +474,4 @@ async def run_node(config: NodeConfig) -> None:
     loop.add_signal_handler(signal.SIGHUP, reload_risk_model, config, node.engine)
     if asked:
         reload_risk_model(config, node.engine)
-    try:
-        await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
-    finally:
-        for task in node.background:  # the outbox drainer first: the hub channel is closed
-            task.cancel()
-        node.stop_metrics()
-        if node.health_server is not None:
-            await node.health_server.stop(None)
+    await serve(node.server, node.stop, grace_seconds=config.grace_seconds)

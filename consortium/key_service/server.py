@@ -119,7 +119,7 @@ async def run_key_service(config: KeyServiceConfig, reload: Callable[[], KeyServ
         if asked:
             _reload(service, reload)
     with contextlib.suppress(asyncio.CancelledError):
-        await serve(service.server, service.health, grace_seconds=config.grace_seconds, on_stop=service.vault.close)
+        await serve(service.server, service.stop, grace_seconds=config.grace_seconds)
 
 
 def _reload(service: RunningKeyService, read: Callable[[], KeyServiceConfig]) -> None:
