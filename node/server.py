@@ -45,13 +45,7 @@ from node.origination.consortium_check import ConsortiumCheck, consent_key
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
 from node.origination.products import load_products
-from node.origination.risk import (
-    DEFAULT_ANTIFRAUD_SCORECARD,
-    DEFAULT_CREDIT_SCORECARD,
-    DEFAULT_RULES,
-    RiskModel,
-    load_rules,
-)
+from node.origination.risk import RiskModel
 from node.origination.roles import RoleInterceptor
 from node.origination.service import LoanServicer
 from node.origination.store import NodeStore
@@ -59,8 +53,6 @@ from node.outbox import Outbox
 from node.outbox.drainer import Drainer
 from node.outbox.retry import Backoff
 from node.outbox.service import OutboxServicer
-from node.rules.features import CATALOGUE
-from node.rules.scorecard import load_scorecard
 from node.screening import OriginationServicer
 from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
@@ -206,13 +198,7 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
 def load_risk_model(config: NodeConfig) -> RiskModel:
     """The rule set and both scorecards the settings name (the shipped ones by default), each
     error naming its setting: at start, and again on SIGHUP."""
-    with setting_file("rules_file", config.rules_file):
-        rules = load_rules(config.rules_file or DEFAULT_RULES)
-    with setting_file("antifraud_scorecard_file", config.antifraud_scorecard_file):
-        anti_fraud = load_scorecard(config.antifraud_scorecard_file or DEFAULT_ANTIFRAUD_SCORECARD, CATALOGUE)
-    with setting_file("credit_scorecard_file", config.credit_scorecard_file):
-        credit = load_scorecard(config.credit_scorecard_file or DEFAULT_CREDIT_SCORECARD, CATALOGUE)
-    return RiskModel(rules, anti_fraud, credit)
+    return RiskModel.load(config.rules_file, config.antifraud_scorecard_file, config.credit_scorecard_file)
 
 
 def reload_risk_model(config: NodeConfig, engine: Origination) -> None:
