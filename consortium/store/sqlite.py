@@ -124,7 +124,7 @@ class SqliteStore(Store):
     def __init__(self, config: SqliteStoreConfig) -> None:
         """Opens (or creates) the database and writes to it once (``probe_sqlite_write``): a file
         that is not a database, a folder it cannot be made in, a read-only file raise here
-        (sqlite3.Error, OSError; ``consortium.server.store_from_url`` names the setting), not on
+        (sqlite3.Error, OSError; ``consortium.store.registry.store_from_url`` names the setting), not on
         the first Check after the hub reported SERVING."""
         self.config = config
         if config.path != ":memory:":
