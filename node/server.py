@@ -57,7 +57,7 @@ from node.screening import OriginationServicer
 from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
 from runtime.clock import Clock, system_clock
-from runtime.config import ConfigError, setting_file
+from runtime.config import ConfigError, read_hex_key, setting_file
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import check_port_free, create_server, serve
@@ -73,15 +73,7 @@ MARKER_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["MarkerService"].full
 
 
 def read_consortium_key(path: str) -> bytes:
-    with setting_file("consortium_key_file", path):
-        text = Path(path).read_text(encoding="ascii", errors="replace").strip()
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise ConfigError(f"consortium_key_file: {path}: expected 64 hex characters") from None
-    if len(key) != 32:
-        raise ConfigError(f"consortium_key_file: {path}: expected 64 hex characters (a 32-byte key)")
-    return key
+    return read_hex_key("consortium_key_file", path, size_note="a 32-byte key")
 
 
 def member_key(config: NodeConfig) -> Ed25519PrivateKey:

@@ -20,6 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from runtime import oprf
+from runtime.config import read_hex_key
 from runtime.sqlite_writes import probe_sqlite_write
 
 PENDING, ACTIVE, SUPERSEDED, RETIRED = 1, 2, 3, 4  # lianfang.v1.KeyEpochState
@@ -59,13 +60,8 @@ class AuditEntry:
 
 
 def read_master_key(path: str) -> bytes:
-    try:
-        key = bytes.fromhex(Path(path).read_text().strip())
-    except ValueError:
-        raise ValueError(f"{path}: expected 64 hex characters") from None
-    if len(key) != 32:
-        raise ValueError(f"{path}: expected 64 hex characters (32 bytes)")
-    return key
+    """``master_key_file``: the vault's AES-256 key; a ConfigError naming the setting and file."""
+    return read_hex_key("master_key_file", path, size_note="32 bytes")
 
 
 def _aad(epoch: int) -> bytes:
