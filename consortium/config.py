@@ -27,7 +27,10 @@ class HubConfig:
     """host:port to serve on (port 0 picks a free one)."""
 
     store: str = "sqlite:///lianfang-hub.db"
-    """Store URL: ``sqlite:///path/to/hub.db`` (embedded default) or ``redis://host:port/db``."""
+    """Store URL: ``sqlite:///path/to/hub.db`` (embedded default; relative to the working
+    directory, ``sqlite:////abs/path.db`` absolute), ``redis://host:port/db`` (``rediss://`` with
+    TLS, ``unix:///path/to/redis.sock?db=0`` over a local socket), or ``redis+cluster://host:port``
+    (any node of a Redis Cluster; ``rediss+cluster://`` with TLS)."""
 
     tls_cert: str = ""
     """PEM certificate of the hub. Required unless ``plaintext`` is set."""

@@ -1,8 +1,10 @@
 """Assembling a grpc.aio server the same way for hub and node.
 
-``create_server`` returns ``(server, port, health)``: TLS when configured, the observability
-interceptor first, standard health and reflection, and message-size limits. ``serve`` runs it
-until SIGTERM/SIGINT and then calls the process's own graceful stop (NOT_SERVING, drain, close).
+``create_server`` returns ``(server, port, health)``: TLS when configured, interceptors in one
+order (outermost first: the RPC metrics when given, observability, the process's own such as
+authentication, ``DecodeGuard`` innermost), standard health and reflection, and message-size
+limits. ``serve`` runs it until SIGTERM/SIGINT and then calls the process's own graceful stop
+(NOT_SERVING, drain, close).
 """
 
 from __future__ import annotations
