@@ -1167,9 +1167,9 @@ async def preload_history(
     history (rings and hub tokens settled, long token histories) instead of one that starts
     empty. Returns the seconds the writing took."""
     from consortium.rings import application_event_body, encode_event
-    from consortium.server import store_from_url
     from consortium.services.consortium_service import application_record, request_token_keys
     from consortium.store.base import LOG_START
+    from consortium.store.registry import store_from_url
 
     started = now()
     store, cursor = store_from_url(store_url), LOG_START

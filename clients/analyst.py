@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import consortium_pb2, consortium_pb2_grpc
 
+from clients.credentials import JwtSigner
 from clients.rpc import Metadata, RpcClient
 
 EXPORT_FORMATS = {"json": consortium_pb2.EXPORT_FORMAT_JSON, "graphml": consortium_pb2.EXPORT_FORMAT_GRAPHML}
@@ -18,7 +20,7 @@ class AnalystClient(RpcClient):
     """Rings, neighbourhoods, paths and exports. Entities are ``member/ref`` or token keys;
     limits of 0 take the hub's defaults."""
 
-    def __init__(self, channel, signer, *, default_timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, channel: grpc.aio.Channel, signer: JwtSigner, *, default_timeout: float = 10.0) -> None:
         super().__init__(channel, signer, default_timeout=default_timeout)
         self._stub = consortium_pb2_grpc.AnalystServiceStub(channel)
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf import json_format
 from lianfang.v1 import audit_pb2, audit_pb2_grpc
 
-from clients.credentials import public_key_arg
+from clients.credentials import JwtSigner, public_key_arg
 from clients.rpc import Metadata, RpcClient
 from consortium.audit import verify_tree_head
 from consortium.merkle import MerkleTree, verify_consistency
@@ -20,7 +21,7 @@ from consortium.merkle import MerkleTree, verify_consistency
 class AuditClient(RpcClient):
     """Tree heads and proofs (members and admins); entries (admins)."""
 
-    def __init__(self, channel, signer, *, default_timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, channel: grpc.aio.Channel, signer: JwtSigner, *, default_timeout: float = 10.0) -> None:
         super().__init__(channel, signer.scoped("audit"), default_timeout=default_timeout)
         self._entries_signer = signer.scoped("admin")  # the entries are for admins only
         self._stub = audit_pb2_grpc.AuditServiceStub(channel)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import grpc
 from lianfang.v1 import canaries_pb2, canaries_pb2_grpc, common_pb2
 
+from clients.credentials import JwtSigner
 from clients.rpc import Metadata, RpcClient
 
 
 class CanaryClient(RpcClient):
-    def __init__(self, channel, signer, *, default_timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, channel: grpc.aio.Channel, signer: JwtSigner, *, default_timeout: float = 5.0) -> None:
         super().__init__(channel, signer, default_timeout=default_timeout)
         self._stub = canaries_pb2_grpc.CanaryServiceStub(channel)
 

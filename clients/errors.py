@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from runtime.errors import FieldViolation
 
-@dataclass(frozen=True)
-class FieldViolation:
-    field: str
-    description: str
+__all__ = ["FieldViolation", "LianfangRpcError"]
 
 
 class LianfangRpcError(Exception):

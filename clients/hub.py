@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from lianfang.v1 import common_pb2, consortium_pb2, consortium_pb2_grpc
 
+from clients.credentials import JwtSigner
 from clients.errors import LianfangRpcError
 from clients.rpc import Metadata, RpcClient, check_metadata
 
@@ -16,7 +17,7 @@ class HubClient(RpcClient):
     """A member's view of the consortium. Every call is signed with the member's key: Checks
     with a reusable ``query`` token, contributions with single-use ``contribute`` tokens."""
 
-    def __init__(self, channel, signer, *, default_timeout: float = 2.0) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, channel: grpc.aio.Channel, signer: JwtSigner, *, default_timeout: float = 2.0) -> None:
         super().__init__(channel, signer.scoped("query"), default_timeout=default_timeout)
         self._contribute = signer.scoped("contribute")
         self._stub = consortium_pb2_grpc.ConsortiumServiceStub(channel)
@@ -259,7 +260,7 @@ class HubClient(RpcClient):
 class AdminClient(RpcClient):
     """Membership administration; signed by an admin key (subject ``admin/<name>``)."""
 
-    def __init__(self, channel, signer, *, default_timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, channel: grpc.aio.Channel, signer: JwtSigner, *, default_timeout: float = 5.0) -> None:
         super().__init__(channel, signer, default_timeout=default_timeout)
         self._stub = consortium_pb2_grpc.AdminServiceStub(channel)
 

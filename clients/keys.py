@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import grpc
 from lianfang.v1 import keys_pb2, keys_pb2_grpc
 
 from clients.credentials import KEYS_AUDIENCE, JwtSigner
@@ -18,7 +19,7 @@ def key_service_signer(signer: JwtSigner, scope: str) -> JwtSigner:
 class KeyServiceClient(RpcClient):
     """``signer`` must be for audience ``lianfang-keys`` (see ``key_service_signer``)."""
 
-    def __init__(self, channel, signer: JwtSigner, *, default_timeout: float = 2.0) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, channel: grpc.aio.Channel, signer: JwtSigner, *, default_timeout: float = 2.0) -> None:
         super().__init__(channel, signer, default_timeout=default_timeout)
         self._stub = keys_pb2_grpc.KeyServiceStub(channel)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +12,7 @@ from consortium.markers import MarkerPolicy
 from consortium.records import LONGEST_WINDOW
 from consortium.usage import UsagePolicy
 from graph.policy import DEFAULT_CAPS, DEFAULT_WINDOW_START, DEFAULT_WINDOWS, LinkPolicy, TokenType, token_type_name
-from runtime.config import ConfigError, check_listen, check_log_level, check_message_bytes, check_numbers
+from runtime.config import ConfigError, base64_key, check_listen, check_log_level, check_message_bytes, check_numbers
 from runtime.event_loop import resolve as resolve_event_loop
 
 MAX_MARKER_YEARS = 100
@@ -28,7 +27,10 @@ class HubConfig:
     """host:port to serve on (port 0 picks a free one)."""
 
     store: str = "sqlite:///lianfang-hub.db"
-    """Store URL: ``sqlite:///path/to/hub.db`` (embedded default) or ``redis://host:port/db``."""
+    """Store URL: ``sqlite:///path/to/hub.db`` (embedded default; relative to the working
+    directory, ``sqlite:////abs/path.db`` absolute), ``redis://host:port/db`` (``rediss://`` with
+    TLS, ``unix:///path/to/redis.sock?db=0`` over a local socket), or ``redis+cluster://host:port``
+    (any node of a Redis Cluster; ``rediss+cluster://`` with TLS)."""
 
     tls_cert: str = ""
     """PEM certificate of the hub. Required unless ``plaintext`` is set."""
@@ -256,10 +258,6 @@ def _by_type(setting: str, values: dict[str, str], kind: type[int] | type[float]
 
 
 def _public_key(encoded: str, setting: str) -> bytes:
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except ValueError:
-        raise ConfigError(f"{setting}: not base64") from None
-    if len(key) != 32:
-        raise ConfigError(f"{setting}: must be a raw 32-byte Ed25519 public key")
-    return key
+    return base64_key(
+        encoded, not_base64=f"{setting}: not base64", wrong_size=f"{setting}: must be a raw 32-byte Ed25519 public key"
+    )

@@ -12,6 +12,8 @@ from enum import IntEnum
 
 from lianfang.v1 import common_pb2
 
+from graph.policy import token_type_of as token_type_of  # the one definition, re-exported for the hub
+
 HOUR = 3600.0
 DAY = 24 * HOUR
 YEAR = 365 * DAY
@@ -48,10 +50,6 @@ LONGEST_WINDOW = WINDOWS[-1].seconds
 
 def token_key(scheme: int, token_type: int, epoch: int, value: bytes) -> str:
     return f"{scheme}.{token_type}.{epoch}.{value.hex()}"
-
-
-def token_type_of(key: str) -> int:
-    return int(key.split(".", 2)[1])
 
 
 def token_from_key(key: str) -> common_pb2.Token:

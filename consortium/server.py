@@ -7,8 +7,6 @@ import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlparse
 
 import grpc
 from grpc_health.v1 import health, health_pb2
@@ -34,12 +32,11 @@ from consortium.services.audit_service import AuditServicer
 from consortium.services.canary_service import CanaryServicer
 from consortium.services.consortium_service import ConsortiumServicer
 from consortium.store.base import Store
-from consortium.store.registry import open_store
+from consortium.store.registry import store_from_url, store_location
 from consortium.transparency import QueryCounts
 from consortium.usage import UsageGuard
 from consortium.watch import WatchBook
 from runtime.clock import Clock, system_clock
-from runtime.config import ConfigError, setting_file
 from runtime.errors import Unavailable
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
@@ -58,63 +55,6 @@ SERVICE_NAMES = (
     audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     canaries_pb2.DESCRIPTOR.services_by_name["CanaryService"].full_name,
 )
-
-
-def store_from_url(url: str, application_retention_days: float | None = None, *, must_exist: bool = False) -> Store:
-    """``sqlite:///relative/or//absolute.db``, ``redis://host:port/db``, or
-    ``redis+cluster://host:port`` (any node of a Redis Cluster; ``rediss+cluster://`` with TLS).
-    ``application_retention_days``: the hub's setting, which on Redis is each record's expiry.
-    ``must_exist``: a SQLite file that is not there is an error, not a new empty consortium (a
-    one-off command pointed at the wrong path)."""
-    retention = (
-        {}
-        if application_retention_days is None
-        else {"application_retention_seconds": application_retention_days * 86_400.0}
-    )
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        path = sqlite_path(url)
-        if must_exist and not Path(path).is_file():
-            raise ConfigError(
-                f"store: no SQLite database at {Path(path).absolute()} (sqlite:///relative/to/the/working/"
-                "directory.db; an absolute path takes four slashes: sqlite:////var/lianfang/hub.db)"
-            )
-        with setting_file("store", path if path == ":memory:" else Path(path).absolute()):
-            return open_store("sqlite", {"path": path})
-    if parsed.scheme in {"redis", "rediss", "unix", "redis+cluster", "rediss+cluster"} and not url.lower().startswith(
-        f"{parsed.scheme}://"
-    ):  # the URL itself is not quoted: it may hold the store's password
-        raise ConfigError(f"store: a {parsed.scheme}: URL must start {parsed.scheme}:// (host:port…)")
-    if parsed.scheme in {"redis", "rediss", "unix"}:
-        return open_store("redis", {"url": url, **retention})
-    if parsed.scheme in {"redis+cluster", "rediss+cluster"}:
-        return open_store("redis", {"url": url.replace("+cluster", "", 1), "cluster": True, **retention})
-    raise ConfigError(f"store: unsupported URL scheme {parsed.scheme!r} (sqlite:///, redis://, redis+cluster://)")
-
-
-def sqlite_path(url: str) -> str:
-    """The file of a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL. Anything else
-    starting ``sqlite:`` is a ConfigError: ``sqlite:/hub.db`` or ``sqlite://hub.db`` would
-    otherwise name a file nobody meant (``./sqlite:/hub.db``) and serve a new, empty consortium."""
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(
-            f"store: {url!r} is not a SQLite URL: sqlite:///relative/to/the/working/directory.db, or "
-            "sqlite:////absolute/path.db (four slashes)"
-        )
-    path = url.removeprefix("sqlite:///")
-    if not path:
-        raise ConfigError(f"store: {url!r} has no database path")
-    return path
-
-
-def store_location(url: str) -> str:
-    """Where a store URL points, for the start-up log: a SQLite file's absolute path (a relative
-    one depends on the working directory), a Redis URL without its credentials."""
-    parsed = urlparse(url)
-    if parsed.scheme == "sqlite":
-        return str(Path(sqlite_path(url)).absolute())
-    host = parsed.hostname or ""
-    return f"{parsed.scheme}://{host}{f':{parsed.port}' if parsed.port else ''}{parsed.path}"
 
 
 @dataclass
@@ -145,6 +85,8 @@ class RunningHub:
             self.health_server = None
 
     async def stop(self, grace: float | None = None) -> None:
+        """The one shutdown path (``run_hub`` after SIGTERM/SIGINT, and tests): NOT_SERVING,
+        open Watch streams ended, the drain, then everything the hub opened."""
         self.stop_metrics()
         self.probe.cancel()
         if self.purger is not None:
@@ -348,23 +290,13 @@ async def start_hub(
 
 
 async def run_hub(config: HubConfig) -> None:
-    """Runs a hub until SIGTERM/SIGINT (``lianfang hub serve``)."""
+    """Runs a hub until SIGTERM/SIGINT (``lianfang hub serve``), then stops it as
+    ``RunningHub.stop`` does."""
     from runtime.server import serve
 
     hub = await start_hub(config)
     with contextlib.suppress(asyncio.CancelledError):
-        await serve(
-            hub.server,
-            hub.health,
-            grace_seconds=config.grace_seconds,
-            on_stop=hub.store.close,
-            on_shutdown=hub.watches.close if hub.watches is not None else None,
-        )
-    hub.stop_metrics()
-    await hub.stop_health_port()
-    hub.probe.cancel()
-    if hub.purger is not None:
-        hub.purger.cancel()
+        await serve(hub.server, hub.stop, grace_seconds=config.grace_seconds)
 
 
 async def purge_once(config: HubConfig, now: float) -> PurgeReport:

@@ -6,7 +6,7 @@ import base64
 import math
 from dataclasses import dataclass, field
 
-from runtime.config import ConfigError, check_listen, check_log_level, check_message_bytes, check_numbers
+from runtime.config import ConfigError, base64_key, check_listen, check_log_level, check_message_bytes, check_numbers
 from runtime.event_loop import resolve as resolve_event_loop
 
 MAX_EPOCH = 2**32 - 1
@@ -281,13 +281,8 @@ class NodeConfig:
     def identity_public_key(self) -> bytes:
         """``api_identity_key``: the raw 32-byte Ed25519 key, from base64. Surrounding whitespace
         is dropped (a key file's newline, as ``kubectl create secret --from-file`` keeps it)."""
-        try:
-            key = base64.b64decode(self.api_identity_key.strip(), validate=True)
-        except ValueError:
-            key = b""
-        if len(key) != 32:
-            raise ConfigError("node: api_identity_key must be a base64 raw 32-byte Ed25519 public key")
-        return key
+        problem = "node: api_identity_key must be a base64 raw 32-byte Ed25519 public key"
+        return base64_key(self.api_identity_key.strip(), not_base64=problem, wrong_size=problem)
 
 
 def pinned_public_keys(setting: dict[str, str]) -> dict[int, bytes]:

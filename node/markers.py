@@ -153,7 +153,7 @@ class MarkerDesk:
         try:
             tokens = await tokenise(identifiers, self.tokeniser)  # OPRF: KeyServiceUnavailable
         except InvalidIdentifiers as exc:  # none given is one of them
-            violations += [FieldViolation(e.field, e.description) for e in exc.errors]
+            violations += exc.violations()
         else:  # valid identifiers: look for them in the reference too, in any spelling
             if not violations:
                 violations += OwnIdentifiers(identifiers).violations([("request_ref", request_ref)], "borrower")

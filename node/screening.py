@@ -40,7 +40,7 @@ class OriginationServicer(node_pb2_grpc.OriginationServiceServicer):
         try:
             tokens = await tokenise(request.identifiers, self.tokeniser)  # OPRF: KeyServiceUnavailable
         except InvalidIdentifiers as exc:
-            raise InvalidArgument([FieldViolation(e.field, e.description) for e in exc.errors]) from None
+            raise InvalidArgument(exc.violations()) from None
         leaks = refs_carrying_identifiers(request)
         if leaks:
             raise InvalidArgument(

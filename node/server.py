@@ -45,13 +45,7 @@ from node.origination.consortium_check import ConsortiumCheck, consent_key
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
 from node.origination.products import load_products
-from node.origination.risk import (
-    DEFAULT_ANTIFRAUD_SCORECARD,
-    DEFAULT_CREDIT_SCORECARD,
-    DEFAULT_RULES,
-    RiskModel,
-    load_rules,
-)
+from node.origination.risk import RiskModel
 from node.origination.roles import RoleInterceptor
 from node.origination.service import LoanServicer
 from node.origination.store import NodeStore
@@ -59,13 +53,11 @@ from node.outbox import Outbox
 from node.outbox.drainer import Drainer
 from node.outbox.retry import Backoff
 from node.outbox.service import OutboxServicer
-from node.rules.features import CATALOGUE
-from node.rules.scorecard import load_scorecard
 from node.screening import OriginationServicer
 from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
 from runtime.clock import Clock, system_clock
-from runtime.config import ConfigError, setting_file
+from runtime.config import ConfigError, read_hex_key, setting_file
 from runtime.health_port import serve_health
 from runtime.metrics import MetricsEndpoint, RpcMetrics, serve_metrics
 from runtime.server import check_port_free, create_server, serve
@@ -81,15 +73,7 @@ MARKER_SERVICE_NAME = node_pb2.DESCRIPTOR.services_by_name["MarkerService"].full
 
 
 def read_consortium_key(path: str) -> bytes:
-    with setting_file("consortium_key_file", path):
-        text = Path(path).read_text(encoding="ascii", errors="replace").strip()
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        raise ConfigError(f"consortium_key_file: {path}: expected 64 hex characters") from None
-    if len(key) != 32:
-        raise ConfigError(f"consortium_key_file: {path}: expected 64 hex characters (a 32-byte key)")
-    return key
+    return read_hex_key("consortium_key_file", path, size_note="a 32-byte key")
 
 
 def member_key(config: NodeConfig) -> Ed25519PrivateKey:
@@ -144,6 +128,9 @@ class RunningNode:
         return self.keyring.epochs if self.refresh is None else await self.refresh()
 
     async def stop(self, grace: float | None = None) -> None:
+        """The one shutdown path (``run_node`` after SIGTERM/SIGINT, and tests): the background
+        tasks first (the outbox drainer before the hub channel closes), then NOT_SERVING, the
+        drain, and everything the node opened."""
         if self.refresher is not None:
             self.refresher.cancel()
         for task in self.background:
@@ -203,13 +190,7 @@ def build_post_loan(config: NodeConfig, engine: Origination, clock: Clock) -> Po
 def load_risk_model(config: NodeConfig) -> RiskModel:
     """The rule set and both scorecards the settings name (the shipped ones by default), each
     error naming its setting: at start, and again on SIGHUP."""
-    with setting_file("rules_file", config.rules_file):
-        rules = load_rules(config.rules_file or DEFAULT_RULES)
-    with setting_file("antifraud_scorecard_file", config.antifraud_scorecard_file):
-        anti_fraud = load_scorecard(config.antifraud_scorecard_file or DEFAULT_ANTIFRAUD_SCORECARD, CATALOGUE)
-    with setting_file("credit_scorecard_file", config.credit_scorecard_file):
-        credit = load_scorecard(config.credit_scorecard_file or DEFAULT_CREDIT_SCORECARD, CATALOGUE)
-    return RiskModel(rules, anti_fraud, credit)
+    return RiskModel.load(config.rules_file, config.antifraud_scorecard_file, config.credit_scorecard_file)
 
 
 def reload_risk_model(config: NodeConfig, engine: Origination) -> None:
@@ -471,11 +452,4 @@ async def run_node(config: NodeConfig) -> None:
     loop.add_signal_handler(signal.SIGHUP, reload_risk_model, config, node.engine)
     if asked:
         reload_risk_model(config, node.engine)
-    try:
-        await serve(node.server, node.health, grace_seconds=config.grace_seconds, on_stop=node.hub.close)
-    finally:
-        for task in node.background:  # the outbox drainer first: the hub channel is closed
-            task.cancel()
-        node.stop_metrics()
-        if node.health_server is not None:
-            await node.health_server.stop(None)
+    await serve(node.server, node.stop, grace_seconds=config.grace_seconds)

@@ -5,6 +5,7 @@ docstrings document every setting. Errors name the offending key.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import logging
 import math
@@ -189,3 +190,32 @@ def setting_file(setting: str, path: str | Path) -> Iterator[None]:
     except (ValueError, sqlite3.Error) as error:  # a loader's message names the file, or it is added
         text = str(error)
         raise ConfigError(f"{setting}: {text if str(path) in text else f'{path}: {text}'}") from None
+
+
+def base64_key(encoded: str, *, not_base64: str, wrong_size: str, size: int = 32) -> bytes:
+    """The raw key (``size`` bytes: an Ed25519 public key) a setting holds in base64; a
+    ConfigError otherwise, ``not_base64`` or ``wrong_size`` (each process words its own, naming
+    the setting and its prefix)."""
+    try:
+        key = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        raise ConfigError(not_base64) from None
+    if len(key) != size:
+        raise ConfigError(wrong_size)
+    return key
+
+
+def read_hex_key(setting: str, path: str | Path, *, size_note: str) -> bytes:
+    """The 32-byte key in the file ``path`` that ``setting`` names: 64 hex characters,
+    surrounding whitespace dropped. A file that cannot be read, or that holds anything else, is
+    one ConfigError line, ``<setting>: <file>: expected 64 hex characters`` (``size_note`` in
+    brackets after it when the hex is of the wrong length)."""
+    with setting_file(setting, path):
+        text = Path(path).read_text(encoding="ascii", errors="replace").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ConfigError(f"{setting}: {path}: expected 64 hex characters") from None
+    if len(key) != 32:
+        raise ConfigError(f"{setting}: {path}: expected 64 hex characters ({size_note})")
+    return key

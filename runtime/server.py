@@ -1,8 +1,10 @@
 """Assembling a grpc.aio server the same way for hub and node.
 
-``create_server`` returns ``(server, port, health)``: TLS when configured, the observability
-interceptor first, standard health and reflection, and message-size limits. ``serve`` runs it
-until SIGTERM/SIGINT and shuts down gracefully (NOT_SERVING, drain, stop).
+``create_server`` returns ``(server, port, health)``: TLS when configured, interceptors in one
+order (outermost first: the RPC metrics when given, observability, the process's own such as
+authentication, ``DecodeGuard`` innermost), standard health and reflection, and message-size
+limits. ``serve`` runs it until SIGTERM/SIGINT and then calls the process's own graceful stop
+(NOT_SERVING, drain, close).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -129,30 +131,21 @@ def check_port_free(address: str) -> None:
 
 async def serve(
     server: grpc.aio.Server,
-    health_servicer: health.aio.HealthServicer,
+    stop: Callable[[float], Awaitable[None]],
     *,
     grace_seconds: float = 5.0,
-    on_stop: Callable[[], Any] | None = None,
-    on_shutdown: Callable[[], Any] | None = None,
 ) -> None:
-    """Serves until SIGTERM/SIGINT, then reports NOT_SERVING, drains and stops.
-
-    ``on_shutdown`` runs as the drain begins: it ends calls that would otherwise never finish
-    (server streams) and so hold the stop for the whole grace period."""
-    stop = asyncio.Event()
+    """Serves until SIGTERM/SIGINT (or until ``server`` terminates), then shuts down through
+    ``stop(grace_seconds)``: the running process's own stop (``RunningHub.stop``,
+    ``RunningNode.stop``, ...), which reports NOT_SERVING, drains and closes what it opened, the
+    one shutdown path for a process and for the tests that start one in-process."""
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stopping.set)
     waiter = asyncio.ensure_future(server.wait_for_termination())
-    stopper = asyncio.ensure_future(stop.wait())
+    stopper = asyncio.ensure_future(stopping.wait())
     await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     log.info("shutting down", extra={"fields": {"grace_seconds": grace_seconds}})
-    await health_servicer.enter_graceful_shutdown()
-    if on_shutdown is not None:
-        on_shutdown()
-    await server.stop(grace_seconds)
+    await stop(grace_seconds)
     stopper.cancel()
-    if on_stop is not None:
-        result = on_stop()
-        if asyncio.iscoroutine(result):
-            await result

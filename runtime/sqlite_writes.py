@@ -1,4 +1,5 @@
-"""One SQLite write transaction, as the hub's store and the node's both run them.
+"""SQLite as the hub's store, the node's database and the key service's vault open it
+(``open_sqlite``), and one write transaction, as the hub's store and the node's both run them.
 
 A database the engine cannot write *now* — locked by another process past the busy timeout,
 disk full, I/O error, read-only — is ``Unavailable`` (UNAVAILABLE to callers, who retry later;
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from runtime.errors import Unavailable
@@ -66,3 +67,31 @@ def probe_sqlite_write(db: sqlite3.Connection) -> None:
     finally:
         if db.in_transaction:
             db.execute("ROLLBACK")
+
+
+def open_sqlite(
+    path: str,
+    schema: str,
+    pragmas: Sequence[str],
+    *,
+    timeout: float = 5.0,
+    prepare: Callable[[sqlite3.Connection], None] | None = None,
+) -> sqlite3.Connection:
+    """The one connection a process keeps to the SQLite database at ``path``: autocommit
+    (``isolation_level=None``: writes go in explicit transactions, ``write_transaction``), usable
+    from any thread, ``timeout`` seconds' wait for another connection's lock. Then, in order, the
+    caller's ``pragmas`` (each its own statement: WAL, synchronous, ...), ``schema``, ``prepare``
+    (a migration) and ``probe_sqlite_write``: a file that is no database, or that cannot be
+    written, raises its sqlite3 error here, at start, and the connection is closed."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
+    try:
+        for pragma in pragmas:
+            db.execute(pragma)
+        db.executescript(schema)
+        if prepare is not None:
+            prepare(db)
+        probe_sqlite_write(db)
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -268,7 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     hub_serve = hub.add_parser("serve", help="serve the hub until SIGTERM")
     hub_serve.add_argument("--config", help="TOML file with a [hub] table (env LIANFANG_HUB_* overrides)")
     hub_serve.add_argument("--listen", help="host:port (default 127.0.0.1:7443)")
-    hub_serve.add_argument("--store", help="sqlite:///path.db (default) or redis://host:port/db")
+    hub_serve.add_argument(
+        "--store",
+        help="sqlite:///path.db (default), redis://host:port/db (rediss:// with TLS, unix:///path.sock?db=0), "
+        "or redis+cluster://host:port (rediss+cluster:// with TLS)",
+    )
     hub_serve.add_argument("--plaintext", action="store_true", help="serve without TLS (local only)")
     hub_serve.set_defaults(run=_hub_serve, long_running=True)
     hub_purge = hub.add_parser("purge", help="run the retention purge once (applications, expired markers)")

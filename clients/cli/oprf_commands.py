@@ -112,7 +112,7 @@ async def _keys_admin(args: argparse.Namespace) -> int:
 async def _hub_rekey(args: argparse.Namespace) -> int:
     from consortium.config import HubConfig
     from consortium.rekey import Rekeyer, require_active_target
-    from consortium.server import store_from_url
+    from consortium.store.registry import store_from_url
 
     config = load_config(HubConfig, section="hub", file=args.config, overrides={"store": args.store, "plaintext": True})
     operator = _key_client(args, "hub/", "rekey")

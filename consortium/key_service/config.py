@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
-from runtime.config import ConfigError, check_listen, check_log_level, check_numbers
+from runtime.config import ConfigError, base64_key, check_listen, check_log_level, check_numbers
 
 
 @dataclass(frozen=True)
@@ -86,10 +85,8 @@ class KeyServiceConfig:
 
 
 def public_key(encoded: str, setting: str) -> bytes:
-    try:
-        key = base64.b64decode(encoded, validate=True)
-    except ValueError:
-        raise ConfigError(f"keys: {setting}: not base64") from None
-    if len(key) != 32:
-        raise ConfigError(f"keys: {setting}: a raw Ed25519 public key is 32 bytes")
-    return key
+    return base64_key(
+        encoded,
+        not_base64=f"keys: {setting}: not base64",
+        wrong_size=f"keys: {setting}: a raw Ed25519 public key is 32 bytes",
+    )

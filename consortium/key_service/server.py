@@ -83,8 +83,7 @@ async def start_key_service(config: KeyServiceConfig, *, clock: Clock = system_c
     if tls is not None:
         tls.read()  # a bad certificate or key creates no vault (nor its first epoch's key)
     check_port_free(config.listen)  # nor does a port in use
-    with setting_file("master_key_file", config.master_key_file):
-        master_key = read_master_key(config.master_key_file)
+    master_key = read_master_key(config.master_key_file)
     with setting_file("database", Path(config.database).absolute()):
         vault = Vault(config.database, master_key)
     with setting_file("master_key_file", config.master_key_file):
@@ -119,7 +118,7 @@ async def run_key_service(config: KeyServiceConfig, reload: Callable[[], KeyServ
         if asked:
             _reload(service, reload)
     with contextlib.suppress(asyncio.CancelledError):
-        await serve(service.server, service.health, grace_seconds=config.grace_seconds, on_stop=service.vault.close)
+        await serve(service.server, service.stop, grace_seconds=config.grace_seconds)
 
 
 def _reload(service: RunningKeyService, read: Callable[[], KeyServiceConfig]) -> None:

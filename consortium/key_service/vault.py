@@ -10,7 +10,6 @@ holds an element (the service only ever sees blinded ones anyway).
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from runtime import oprf
-from runtime.sqlite_writes import probe_sqlite_write
+from runtime.config import read_hex_key
+from runtime.sqlite_writes import open_sqlite
 
 PENDING, ACTIVE, SUPERSEDED, RETIRED = 1, 2, 3, 4  # lianfang.v1.KeyEpochState
 
@@ -59,13 +59,8 @@ class AuditEntry:
 
 
 def read_master_key(path: str) -> bytes:
-    try:
-        key = bytes.fromhex(Path(path).read_text().strip())
-    except ValueError:
-        raise ValueError(f"{path}: expected 64 hex characters") from None
-    if len(key) != 32:
-        raise ValueError(f"{path}: expected 64 hex characters (32 bytes)")
-    return key
+    """``master_key_file``: the vault's AES-256 key; a ConfigError naming the setting and file."""
+    return read_hex_key("master_key_file", path, size_note="32 bytes")
 
 
 def _aad(epoch: int) -> bytes:
@@ -78,19 +73,18 @@ class Vault:
         self._lock = threading.Lock()
         umask = os.umask(0o077)  # the database and its -wal/-shm files hold sealed secrets
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            try:
-                self._db.execute("PRAGMA journal_mode = WAL")
-                # Every Evaluate appends an audit row on the node's stage-1 path: in WAL mode NORMAL
-                # syncs at checkpoints, not per commit (a power cut may lose the last rows; a
-                # process crash loses none), instead of an fsync per Evaluate.
-                self._db.execute("PRAGMA synchronous = NORMAL")
-                self._db.execute("PRAGMA secure_delete = ON")
-                self._db.executescript(SCHEMA)
-                probe_sqlite_write(self._db)  # a read-only file refused at start, not at each Evaluate
-            except BaseException:
-                self._db.close()
-                raise
+            self._db = open_sqlite(  # a read-only file refused at start, not at each Evaluate
+                path,
+                SCHEMA,
+                [
+                    "PRAGMA journal_mode = WAL",
+                    # Every Evaluate appends an audit row on the node's stage-1 path: in WAL mode NORMAL
+                    # syncs at checkpoints, not per commit (a power cut may lose the last rows; a
+                    # process crash loses none), instead of an fsync per Evaluate.
+                    "PRAGMA synchronous = NORMAL",
+                    "PRAGMA secure_delete = ON",
+                ],
+            )
         finally:
             os.umask(umask)
         Path(path).chmod(0o600)

@@ -25,7 +25,7 @@ from consortium.members import status_name
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, Member
 from consortium.store.base import LogCursor, Store
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
-from runtime.sqlite_writes import probe_sqlite_write, write_transaction
+from runtime.sqlite_writes import open_sqlite, write_transaction
 
 log = logging.getLogger("lianfang.store.sqlite")
 
@@ -124,24 +124,23 @@ class SqliteStore(Store):
     def __init__(self, config: SqliteStoreConfig) -> None:
         """Opens (or creates) the database and writes to it once (``probe_sqlite_write``): a file
         that is not a database, a folder it cannot be made in, a read-only file raise here
-        (sqlite3.Error, OSError; ``consortium.server.store_from_url`` names the setting), not on
+        (sqlite3.Error, OSError; ``consortium.store.registry.store_from_url`` names the setting), not on
         the first Check after the hub reported SERVING."""
         self.config = config
         if config.path != ":memory:":
             Path(config.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(config.path, isolation_level=None, check_same_thread=False)
-        try:
-            self._db.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
-            # only an OS crash or power loss may roll back the last commits.
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}")
-            self._db.executescript(SCHEMA)
-            probe_sqlite_write(self._db)
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_sqlite(
+            config.path,
+            SCHEMA,
+            [
+                f"PRAGMA busy_timeout = {int(config.busy_timeout_ms)}",
+                "PRAGMA journal_mode = WAL",
+                # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
+                # only an OS crash or power loss may roll back the last commits.
+                "PRAGMA synchronous = NORMAL",
+                f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}",
+            ],
+        )
 
     def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction (``runtime.sqlite_writes``): a database the engine cannot write

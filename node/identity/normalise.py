@@ -19,6 +19,8 @@ from lianfang.v1 import common_pb2
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
+from runtime.errors import FieldViolation
+
 # Longest raw input accepted; NFKC can expand text ~18x, so cap it before doing any work.
 MAX_RAW_LENGTH = 1024
 
@@ -59,6 +61,10 @@ class InvalidIdentifiers(ValueError):
 
     def __reduce__(self) -> tuple[type[InvalidIdentifiers], tuple[list[InvalidIdentifier]]]:
         return (type(self), (self.errors,))
+
+    def violations(self) -> list[FieldViolation]:
+        """The errors as an INVALID_ARGUMENT's field violations (each names its field, never the value)."""
+        return [FieldViolation(e.field, e.description) for e in self.errors]
 
 
 # Stray separators in numeric identifiers: whitespace, dashes of every kind (category Pd),

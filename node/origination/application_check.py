@@ -86,7 +86,7 @@ def validate_application(
         if tokeniser.oprf is None:
             tokens = tokenise_canonicals(canonicals, tokeniser)  # normalised once
     except InvalidIdentifiers as exc:
-        v += [FieldViolation(e.field, e.description) for e in exc.errors]
+        v += exc.violations()
     sent = len(canonicals) if tokeniser.oprf is not None else len(tokens)
     if sent > MAX_CHECK_TOKENS:  # the hub would refuse the Check, after the application was stored
         v.append(

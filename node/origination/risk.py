@@ -8,20 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from node.rules.compiler import CompiledRuleSet, compile_rule_set
-from node.rules.features import CATALOGUE
-from node.rules.model import RuleHit, load_rule_set
+from node.rules import ANTIFRAUD_SCORECARD, CATALOGUE, CREDIT_SCORECARD, DEFAULT_RULES, load_rules
+from node.rules.compiler import CompiledRuleSet
+from node.rules.model import RuleHit
 from node.rules.scorecard import Scorecard, load_scorecard
-
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-DEFAULT_RULES = RULES_DIR / "default_rules.toml"
-DEFAULT_ANTIFRAUD_SCORECARD = RULES_DIR / "antifraud_scorecard.toml"
-DEFAULT_CREDIT_SCORECARD = RULES_DIR / "credit_scorecard.toml"
-
-
-def load_rules(path: str | Path = DEFAULT_RULES) -> CompiledRuleSet:
-    """A rule set file, checked against the feature catalogue and compiled."""
-    return compile_rule_set(load_rule_set(path, CATALOGUE), CATALOGUE)
+from runtime.config import setting_file
 
 
 @dataclass(frozen=True)
@@ -41,13 +32,20 @@ class RiskModel:
     @classmethod
     def load(
         cls,
-        rules_file: str | Path = DEFAULT_RULES,
-        anti_fraud_file: str | Path = DEFAULT_ANTIFRAUD_SCORECARD,
-        credit_file: str | Path = DEFAULT_CREDIT_SCORECARD,
+        rules_file: str | Path = "",
+        antifraud_scorecard_file: str | Path = "",
+        credit_scorecard_file: str | Path = "",
     ) -> RiskModel:
-        return cls(
-            load_rules(rules_file), load_scorecard(anti_fraud_file, CATALOGUE), load_scorecard(credit_file, CATALOGUE)
-        )
+        """The rule set and both scorecards the settings of those names give (an empty one: the
+        shipped file, ``node.rules``), each error a ConfigError naming its setting: the node's
+        model at start and on SIGHUP."""
+        with setting_file("rules_file", rules_file):
+            rules = load_rules(rules_file or DEFAULT_RULES)
+        with setting_file("antifraud_scorecard_file", antifraud_scorecard_file):
+            anti_fraud = load_scorecard(antifraud_scorecard_file or ANTIFRAUD_SCORECARD, CATALOGUE)
+        with setting_file("credit_scorecard_file", credit_scorecard_file):
+            credit = load_scorecard(credit_scorecard_file or CREDIT_SCORECARD, CATALOGUE)
+        return cls(rules, anti_fraud, credit)
 
     @property
     def version(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from node.origination.states import check_transition
 from runtime.errors import AlreadyExists, FailedPrecondition, NotFound
-from runtime.sqlite_writes import probe_sqlite_write, write_transaction
+from runtime.sqlite_writes import open_sqlite, write_transaction
 
 log = logging.getLogger("lianfang.node.store")
 
@@ -124,37 +124,38 @@ BUSY_TIMEOUT_MS = 5_000
 """How long a write waits for another connection's lock (sqlite3's default, made explicit)."""
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Brings a database written by an earlier version up to this one, each step once and
+    whole (``PRAGMA user_version`` counts the steps done, in the step's own transaction, so
+    a process opening the file at the same moment finds it done and skips it)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        return  # up to date: no write lock taken
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        with write_transaction(db, log, "node database"):
+            (done,) = db.execute("PRAGMA user_version").fetchone()
+            if done < version:
+                db.execute(sql)
+                db.execute(f"PRAGMA user_version = {version}")
+
+
 class NodeStore:
     def __init__(self, path: str) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-        try:
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            # Deleted or overwritten bytes are zeroed, not left in free pages (with ``scrub_wal``:
-            # a dropped outbox payload leaves the files; space freed before this was set waits
-            # for a VACUUM).
-            self._db.execute("PRAGMA secure_delete = ON")
-            self._db.executescript(SCHEMA)
-            self._migrate()
-            probe_sqlite_write(self._db)  # a read-only file refused here, not at the first write
-        except BaseException:
-            self._db.close()
-            raise
-
-    def _migrate(self) -> None:
-        """Brings a database written by an earlier version up to this one, each step once and
-        whole (``PRAGMA user_version`` counts the steps done, in the step's own transaction, so
-        a process opening the file at the same moment finds it done and skips it)."""
-        if self._db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
-            return  # up to date: no write lock taken
-        for version, sql in enumerate(MIGRATIONS, start=1):
-            with self.transaction() as db:
-                (done,) = db.execute("PRAGMA user_version").fetchone()
-                if done < version:
-                    db.execute(sql)
-                    db.execute(f"PRAGMA user_version = {version}")
+        self._db = open_sqlite(  # a read-only file refused here, not at the first write
+            path,
+            SCHEMA,
+            [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = NORMAL",
+                # Deleted or overwritten bytes are zeroed, not left in free pages (with ``scrub_wal``:
+                # a dropped outbox payload leaves the files; space freed before this was set waits
+                # for a VACUUM).
+                "PRAGMA secure_delete = ON",
+            ],
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            prepare=_migrate,
+        )
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """All writes of one business step commit together or not at all; a database that

@@ -23,9 +23,10 @@ ANTIFRAUD_SCORECARD = DATA_DIR / "antifraud_scorecard.toml"
 CREDIT_SCORECARD = DATA_DIR / "credit_scorecard.toml"
 
 
-def load_default_rules(catalogue: Catalogue = CATALOGUE) -> CompiledRuleSet:
-    """The shipped small-business rule set, checked against the catalogue and compiled."""
-    return compile_rule_set(load_rule_set(DEFAULT_RULES, catalogue), catalogue)
+def load_rules(path: str | Path = DEFAULT_RULES, catalogue: Catalogue = CATALOGUE) -> CompiledRuleSet:
+    """A rule set file (the shipped small-business one by default), checked against the
+    catalogue and compiled."""
+    return compile_rule_set(load_rule_set(path, catalogue), catalogue)
 
 
 __all__ = [
@@ -49,7 +50,7 @@ __all__ = [
     "compile_rule_set",
     "decide",
     "grade",
-    "load_default_rules",
     "load_rule_set",
+    "load_rules",
     "load_scorecard",
 ]

@@ -26,7 +26,7 @@ from lianfang.v1 import common_pb2, node_pb2, node_pb2_grpc
 
 from clients.credentials import load_private_key
 from clients.node import staff_signer
-from node.origination.risk import DEFAULT_RULES
+from node.rules import DEFAULT_RULES
 from runtime.tls import channel_credentials
 
 LAUNCHER = """

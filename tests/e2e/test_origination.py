@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
 from clients.node import NodeClient
-from node.origination.risk import DEFAULT_CREDIT_SCORECARD
+from node.rules import CREDIT_SCORECARD
 from node.server import reload_risk_model
 from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
 from node.sources.simulators import SEED_PERSONAS_FILE
@@ -611,7 +611,7 @@ async def test_a_reloaded_credit_scorecard_decides_the_next_application(tmp_path
     """What SIGHUP does (``reload_risk_model``): the files are read again and the next decision
     is made, and recorded, by the new models; files that do not load leave the running ones."""
     credit = tmp_path / "credit.toml"
-    shipped = DEFAULT_CREDIT_SCORECARD.read_text(encoding="utf-8")
+    shipped = CREDIT_SCORECARD.read_text(encoding="utf-8")
     credit.write_text(shipped, encoding="utf-8")
     c = await start_local_consortium(
         tmp_path / "c",

@@ -16,7 +16,7 @@ from lianfang.v1 import common_pb2
 from clients.credentials import JwtSigner
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from consortium.server import store_from_url
+from consortium.store.registry import store_from_url
 from tests.support.consortium import by_type, check_request, phone, rid
 from tests.support.hub_process import HubFixture, HubProcess
 from tests.support.redis_cluster import RedisCluster

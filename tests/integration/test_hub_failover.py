@@ -21,7 +21,7 @@ from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from clients.node import NodeClient, staff_signer
 from clients.replicas import ReplicaChannel, _Rotation
-from consortium.server import store_from_url
+from consortium.store.registry import store_from_url
 from node.config import NodeConfig
 from node.identity.tokens import new_consortium_key
 from node.server import start_node

@@ -12,9 +12,9 @@ import redis
 from lianfang.v1 import common_pb2 as pb
 
 from consortium.records import ApplicationRecord, Marker, token_key
-from consortium.server import store_from_url
 from consortium.store.redis import RedisStore, RedisStoreConfig
 from consortium.store.redis_cluster_link import ClusterLink, open_cluster_link, slot_of
+from consortium.store.registry import store_from_url
 from runtime.errors import Unavailable
 from tests.support.redis_cluster import RedisCluster
 

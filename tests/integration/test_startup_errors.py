@@ -26,7 +26,7 @@ import pytest
 from clients.credentials import generate_key_file, load_private_key, write_secret
 from clients.key_epochs import generate_encryption_key_file
 from consortium.config import HubConfig
-from consortium.server import store_from_url
+from consortium.store.registry import store_from_url
 from consortium.store.sqlite import SqliteStore, SqliteStoreConfig
 from node.config import NodeConfig
 from node.identity.tokens import new_consortium_key

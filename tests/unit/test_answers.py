@@ -93,9 +93,9 @@ def test_ring_answer_becomes_rule_features_and_fires_the_ring_rule() -> None:
     from lianfang.v1 import consortium_pb2
 
     from node.origination.consortium_features import consortium_features
-    from node.rules import load_default_rules
+    from node.rules import load_rules
 
-    rules = load_default_rules()
+    rules = load_rules()
     none = consortium_features(consortium_pb2.CheckResponse())
     assert (none["cs_ring_score"], none["cs_ring_members"], none["cs_ring_applications"]) == (0.0, 0, 0)
     ring = consortium_pb2.CheckResponse(ring=consortium_pb2.Ring(size=6, lenders=3, score=0.82))
@@ -129,7 +129,7 @@ def test_an_answer_from_a_newer_or_faulty_hub_degrades_to_missing_features() -> 
     from lianfang.v1 import consortium_pb2
 
     from node.origination.consortium_features import consortium_features
-    from node.rules import load_default_rules
+    from node.rules import load_rules
 
     answer = consortium_pb2.CheckResponse(ring=consortium_pb2.Ring(size=6, lenders=3, score=float("nan")))
     unknown = answer.stacking.add(token_type=99)
@@ -139,4 +139,4 @@ def test_an_answer_from_a_newer_or_faulty_hub_degrades_to_missing_features() -> 
     known.windows.add(window=c.WINDOW_24H, other_members=2, other_applications=2)
     features = consortium_features(answer)
     assert features["cs_ring_score"] is None and features["cs_stack_phone_24h_members"] == 2
-    assert "CS_RING" not in {hit.rule_id for hit in load_default_rules().evaluate(features)}
+    assert "CS_RING" not in {hit.rule_id for hit in load_rules().evaluate(features)}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from node.origination.decision import stage1_decision
 from node.origination.products import load_products
-from node.origination.risk import RULES_DIR, Assessment, RiskModel
+from node.origination.risk import Assessment, RiskModel
+from node.rules import CREDIT_SCORECARD
 from node.rules.model import RuleHit
 from tests.unit.test_scorecards import WANG_CREDIT
 
@@ -19,9 +20,9 @@ def test_the_grade_follows_the_credit_scorecard_s_own_cut_offs(tmp_path: Path) -
     shipped = RiskModel.load()
     assert (shipped.assess(WANG).credit_score, shipped.assess(WANG).grade) == (78.0, "B")
     stricter = tmp_path / "credit.toml"
-    text = (RULES_DIR / "credit_scorecard.toml").read_text(encoding="utf-8")
+    text = CREDIT_SCORECARD.read_text(encoding="utf-8")
     stricter.write_text(text.replace("B = 75", "B = 80", 1), encoding="utf-8")
-    assessment = RiskModel.load(credit_file=stricter).assess(WANG)
+    assessment = RiskModel.load(credit_scorecard_file=stricter).assess(WANG)
     assert (assessment.credit_score, assessment.grade) == (78.0, "C")
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node.rules import CATALOGUE, DEFAULT_RULES, load_default_rules
+from node.rules import CATALOGUE, DEFAULT_RULES, load_rules
 from node.rules.compiler import CompiledRuleSet, compile_rule_set
 from node.rules.decision import decide
 from node.rules.errors import RuleEvaluationError, RuleSetError
@@ -382,7 +382,7 @@ def _feature_value(feature: Feature) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), values[feature.type])
 
 
-DEFAULT = load_default_rules()
+DEFAULT = load_rules()
 USED = sorted(DEFAULT.features)
 
 
