@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from clients.analyst import AnalystClient
 from clients.analyst_web.page import as_json, standalone_page
-from clients.cli.hub_connection import add_hub_connection, hub_channel
+from clients.cli.hub_connection import add_analyst_principal, hub_channel
 from clients.credentials import JwtSigner, load_private_key
 
 
@@ -142,11 +142,10 @@ def serve(args: argparse.Namespace) -> int:
 def add_commands(nouns: Any) -> None:
     """Adds ``lianfang analyst …`` to the top-level parser's sub-commands."""
     analyst = nouns.add_parser("analyst", help="fraud analyst: rings, neighbourhoods, paths, graph page")
+    add_analyst_principal(analyst)
     verbs = analyst.add_subparsers(dest="verb", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    add_hub_connection(common, "analyst/<name>")
-    common.add_argument("--analyst-key", required=True, help="analyst Ed25519 private key (PEM)")
-    common.add_argument("--analyst-name", default="fraud", help="analyst name configured at the hub")
+    add_analyst_principal(common)  # before the verb or after it
 
     rings = verbs.add_parser("rings", parents=[common], help="top rings by score (JSON lines)")
     rings.add_argument("--min-size", type=positive_or_zero, default=0)

@@ -10,7 +10,7 @@ from typing import Any
 
 from lianfang.v1 import common_pb2
 
-from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
+from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel, on_every_verb
 from clients.cli.output import print_message
 from clients.hub import AdminClient
 
@@ -90,6 +90,7 @@ def add_commands(admin: Any) -> None:
     resolve.add_argument(
         "--reason-code", help="correct (required): the new marker's reason code, e.g. DOCUMENTS_UNVERIFIED"
     )
+    on_every_verb(actions, add_admin_principal)
     disputes.set_defaults(run=lambda a: asyncio.run(_disputes(a)))
 
     usage = admin.add_parser(

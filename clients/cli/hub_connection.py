@@ -4,20 +4,41 @@ signs), in one place."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import grpc
 
 from clients.channel import open_channel
 from clients.credentials import JwtSigner, load_private_key
 
+DEFAULTS: dict[str, object] = {
+    "hub": "localhost:7443",
+    "ca": None,
+    "cert": None,
+    "key": None,
+    "plaintext": False,
+    "admin_key": None,
+    "admin_name": "ops",
+    "analyst_key": None,
+    "analyst_name": "fraud",
+}
+"""What the connection options mean when not given. They are declared without argparse defaults
+(``SUPPRESS``) on a command group and on each of its verbs, so they may come before or after the
+verb; ``finish_connection_options`` fills in these afterwards."""
+
+_REQUIRED = "connection_options_required"  # the options a command cannot run without
+
 
 def add_hub_connection(parser: argparse.ArgumentParser, principal: str) -> None:
     """``--hub --ca --cert --key --plaintext``; ``principal`` names the certificate's subject."""
-    parser.add_argument("--hub", default="localhost:7443", help="hub host:port")
-    parser.add_argument("--ca", help="CA certificate of the hub")
-    parser.add_argument("--cert", help=f"client certificate for mutual TLS (common name {principal})")
-    parser.add_argument("--key", help="private key of --cert")
-    parser.add_argument("--plaintext", action="store_true", help="hub without TLS (local experiments only)")
+    unset = argparse.SUPPRESS
+    parser.add_argument("--hub", default=unset, help=f"hub host:port (default: {DEFAULTS['hub']})")
+    parser.add_argument("--ca", default=unset, help="CA certificate of the hub")
+    parser.add_argument("--cert", default=unset, help=f"client certificate for mutual TLS (common name {principal})")
+    parser.add_argument("--key", default=unset, help="private key of --cert")
+    parser.add_argument(
+        "--plaintext", action="store_true", default=unset, help="hub without TLS (local experiments only)"
+    )
 
 
 def hub_channel(args: argparse.Namespace) -> grpc.aio.Channel:
@@ -34,8 +55,46 @@ def hub_channel(args: argparse.Namespace) -> grpc.aio.Channel:
 def add_admin_principal(parser: argparse.ArgumentParser) -> None:
     """How an admin command reaches the hub (:func:`add_hub_connection`) and whom it signs as."""
     add_hub_connection(parser, "admin/<name>")
-    parser.add_argument("--admin-key", required=True, help="admin Ed25519 private key (PEM)")
-    parser.add_argument("--admin-name", default="ops", help="admin name configured at the hub")
+    parser.add_argument("--admin-key", default=argparse.SUPPRESS, help="admin Ed25519 private key (PEM); required")
+    parser.add_argument(
+        "--admin-name",
+        default=argparse.SUPPRESS,
+        help=f"admin name configured at the hub: calls are signed as admin/<name> (default: {DEFAULTS['admin_name']})",
+    )
+    parser.set_defaults(**{_REQUIRED: ("admin_key",)})
+
+
+def add_analyst_principal(parser: argparse.ArgumentParser) -> None:
+    """How an analyst command reaches the hub and whom it signs as."""
+    add_hub_connection(parser, "analyst/<name>")
+    parser.add_argument("--analyst-key", default=argparse.SUPPRESS, help="analyst Ed25519 private key (PEM); required")
+    parser.add_argument(
+        "--analyst-name",
+        default=argparse.SUPPRESS,
+        help=f"analyst name configured at the hub (default: {DEFAULTS['analyst_name']})",
+    )
+    parser.set_defaults(**{_REQUIRED: ("analyst_key",)})
+
+
+def on_every_verb(
+    verbs: argparse._SubParsersAction[argparse.ArgumentParser], add: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """Adds a group's connection options (``add``) to each of its verbs too, so that
+    ``admin members list --hub H`` works as well as ``admin members --hub H list``."""
+    for verb in dict.fromkeys(verbs.choices.values()):  # aliases name one parser twice
+        add(verb)
+
+
+def finish_connection_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Fills in the defaults of connection options a command has and was not given, and refuses
+    a command missing one it requires (wherever it may be given, before or after the verb)."""
+    for name in getattr(args, _REQUIRED, ()):
+        if getattr(args, name, None) is None:
+            parser.error(f"--{name.replace('_', '-')} is required")
+    if hasattr(args, _REQUIRED) or hasattr(args, "hub"):
+        for name, default in DEFAULTS.items():
+            if not hasattr(args, name):
+                setattr(args, name, default)
 
 
 def admin_signer(args: argparse.Namespace) -> JwtSigner:

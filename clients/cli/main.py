@@ -1,4 +1,4 @@
-"""``lianfang``: serve a hub or a node, administer members, explore rings, make keys and certificates, run the demo."""
+"""lianfang: serve a hub or a node, administer members, explore rings, make keys and certificates, run the demo."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from google.protobuf import json_format
 from clients.cli.analyst_commands import add_commands as add_analyst_commands
 from clients.cli.audit_commands import add_commands as add_audit_commands
 from clients.cli.governance_commands import add_commands as add_governance_commands
-from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
+from clients.cli.hub_connection import (
+    add_admin_principal,
+    admin_signer,
+    finish_connection_options,
+    hub_channel,
+    on_every_verb,
+)
 from clients.cli.marker_commands import add_commands as add_marker_commands
 from clients.cli.node_commands import add_commands as add_node_commands
 from clients.cli.node_commands import run as run_node_command
@@ -304,8 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     register = actions.add_parser("register", help="register a member (status pending)")
     register.add_argument("member_id")
     register.add_argument("--name", required=True, help="display name")
-    register.add_argument("--category", default="microloan", help="bank, consumer_finance, microloan…")
-    register.add_argument("--public-key", required=True, help="base64 raw Ed25519 key, or a file holding it")
+    register.add_argument("--category", required=True, help="the kind of lender: bank, consumer_finance, microloan, …")
+    register.add_argument(
+        "--public-key",
+        required=True,
+        help="the member's Ed25519 public key: base64 raw, or a file holding it (base64, or a PEM key: "
+        "a private key's public half is taken)",
+    )
     for action in ACTIONS:
         p = actions.add_parser(action, help=f"{action} a member")
         p.add_argument("member_id")
@@ -331,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quota.add_argument("--reason", default="", help="recorded in the audit log")
     actions.add_parser("list", help="list members as JSON lines")
+    on_every_verb(actions, add_admin_principal)
     members.set_defaults(run=lambda a: asyncio.run(_admin_members(a)))
 
     epochs = admin.add_parser("keys", help="consortium key epochs: wrapped to each member, rotated, retired")
@@ -371,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     retire = key_actions.add_parser("retire", help="retire an epoch once its overlap is over")
     retire.add_argument("epoch", type=int)
     key_actions.add_parser("list", help="list epochs as JSON lines")
+    on_every_verb(key_actions, add_admin_principal)
     epochs.set_defaults(run=lambda a: asyncio.run(_admin_keys(a)))
 
     add_governance_commands(admin)
@@ -432,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lenders", type=_at_least(2), default=3, help="member lenders, at least 2: stacking is across lenders (3)"
     )
     demo.add_argument("--weeks", type=_at_least(1), default=8, help="simulated weeks of traffic (default 8)")
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--seed", type=int, default=7, help="seed of the synthetic workload: same seed, same run (7)")
     demo.add_argument("--store", help="hub store URL (default: SQLite in a temp dir)")
     demo.add_argument(
         "--page", default="lianfang-top-ring.html", help="where to write the top ring's graph page ('' to skip)"
@@ -445,7 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    finish_connection_options(args, parser)
     try:
         return int(args.run(args))
     except ConfigError as exc:

@@ -14,7 +14,7 @@ from lianfang.v1 import keys_pb2
 
 from clients.canaries import CanaryClient
 from clients.channel import open_channel
-from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel
+from clients.cli.hub_connection import add_admin_principal, admin_signer, hub_channel, on_every_verb
 from clients.credentials import KEYS_AUDIENCE, JwtSigner, load_private_key
 from clients.keys import KeyServiceClient, key_service_signer
 from runtime.config import load_config
@@ -258,4 +258,5 @@ def add_commands(hub: Any, admin: Any, keys: Any) -> None:
     plant.add_argument("--label", required=True, help="name of this batch of canaries")
     plant.add_argument("tokens", nargs="+", help="token keys, e.g. 2.3.1.<64 hex>")
     canary_actions.add_parser("alerts", help="Checks that hit a canary, as JSON lines")
+    on_every_verb(canary_actions, add_admin_principal)
     canaries.set_defaults(run=lambda a: asyncio.run(_admin_canaries(a)))

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Registers and approves the three compose members through the hub's admin API (compose "enrol";
-# $STATE_DIR and $HUB_ADDRESS default to /state and hub:7443). Running it again is harmless: a
+# $STATE_DIR, $HUB_ADDRESS and $CATEGORY default to /state, hub:7443 and microloan). Running it again is harmless: a
 # member registered or approved before is left as it is. Any other failure (a missing key, the
 # hub refusing) stops it with exit 1, so compose does not start nodes the hub would refuse.
 set -eu
@@ -15,7 +15,7 @@ until lianfang admin members $ADMIN list >/dev/null 2>&1; do
   sleep 2
 done
 for m in lender-a lender-b lender-c; do
-  if ! out=$(lianfang admin members $ADMIN register "$m" --name "$m" --public-key "$S/keys/$m.pub" 2>&1); then
+  if ! out=$(lianfang admin members $ADMIN register "$m" --name "$m" --category "${CATEGORY:-microloan}" --public-key "$S/keys/$m.pub" 2>&1); then
     case "$out" in
       *ALREADY_EXISTS*) ;;  # registered before
       *) echo "enrol: $m: $out" >&2; exit 1 ;;

@@ -106,13 +106,23 @@ async def test_admin_members_commands(tmp_path: Path) -> None:
         out = await _arun(*common, "rotate-key", "lender-z", "--public-key", str(tmp_path / "rotated.pub"))
         assert out.returncode == 0, out.stderr
         assert base64.b64decode(json.loads(out.stdout)["publicKey"]) == rotated
-        out = await _arun(*common, "register", "BAD", "--name", "x", "--public-key", "AAAA")
+        out = await _arun(*common, "register", "BAD", "--name", "x", "--category", "bank", "--public-key", "AAAA")
         assert out.returncode == 1 and "--public-key: expected a raw 32-byte key" in out.stderr  # before any call
         good = base64.b64encode(generate_key_file(tmp_path / "bad-id.pem")).decode()
-        out = await _arun(*common, "register", "BAD", "--name", "x", "--public-key", good)
+        out = await _arun(*common, "register", "BAD", "--name", "x", "--category", "bank", "--public-key", good)
         assert out.returncode == 1 and "member_id" in out.stderr
         out = await _arun(*common, "list")
         assert {json.loads(line)["memberId"] for line in out.stdout.splitlines()} == {"lender-a", "lender-z"}
+        after = await _arun("admin", "members", "list", *common[2:])  # the options after the verb work too
+        assert after.returncode == 0 and after.stdout == out.stdout, after.stderr
+        split = await _arun("admin", "members", *common[2:6], "list", *common[6:])  # or some before, some after
+        assert split.returncode == 0 and split.stdout == out.stdout, split.stderr
+        missing = await _arun("admin", "members", "--hub", c.hub_address, "list")
+        assert missing.returncode == 2 and "--admin-key is required" in missing.stderr
+        nameless = await _arun(
+            *common, "register", "lender-y", "--name", "Y", "--public-key", str(tmp_path / "new.pem")
+        )
+        assert nameless.returncode == 2 and "--category" in nameless.stderr  # no silent microloan
         out = await _arun(*common, "set-quota", "lender-a", "--daily", "50000", "--reason", "larger book")
         assert out.returncode == 0, out.stderr
         assert (json.loads(out.stdout)["dailyCheckQuota"], json.loads(out.stdout)["ownQuota"]) == ("50000", True)
@@ -324,6 +334,8 @@ async def test_analyst_commands(tmp_path: Path) -> None:
         listed = [json.loads(line) for line in rings.stdout.splitlines()]
         assert [(r["ring_id"], r["size"], r["lenders"]) for r in listed] == [(ring_id, 5, 3)]
         assert "1 ring(s) matched" in rings.stderr
+        before = await _arun("analyst", *common, "rings")  # the options before the verb work too
+        assert before.returncode == 0 and before.stdout == rings.stdout, before.stderr
 
         ring = await _arun("analyst", "ring", "lender-c/ring-2", *common)
         answer = json.loads(ring.stdout)
