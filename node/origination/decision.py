@@ -15,6 +15,7 @@ from typing import Any
 from node.origination.limits import pre_credit_limit
 from node.origination.products import Product
 from node.origination.risk import Assessment
+from node.rules.decision import sort_hits
 
 APPROVE, DECLINE, REFER, DUE_DILIGENCE = "approve", "decline", "refer", "due_diligence"
 
@@ -42,13 +43,9 @@ def stage1_decision(
     hub_unavailable_policy: str = REFER,
     hub_reason: str = "",
 ) -> Decision:
-    declines: list[str] = []
-    refers: list[str] = list(degraded)
-    for hit in assessment.hits:
-        if hit.action == DECLINE and hit.source != "consortium":
-            declines.append(hit.reason_code)
-        elif hit.action in (DECLINE, REFER):
-            refers.append(hit.reason_code)
+    verdicts = sort_hits(assessment.hits)  # a consortium rule's decline refers
+    declines = list(verdicts.declines)
+    refers = [*degraded, *verdicts.refers]
     if hub_reason:
         (declines if hub_unavailable_policy == DECLINE else refers).append(hub_reason)
     # Scores of an application whose sources did not all answer are made with their features
@@ -89,6 +86,5 @@ def stage1_decision(
         decision.outcome, decision.reasons = DUE_DILIGENCE, ["AMOUNT_ABOVE_PRE_CREDIT"]
     else:
         decision.reasons = ["WITHIN_PRE_CREDIT"]
-    flags = [h.reason_code for h in assessment.hits if h.action == "flag"]
-    decision.reasons = list(dict.fromkeys(decision.reasons + flags))  # two rules may share a code
+    decision.reasons = list(dict.fromkeys([*decision.reasons, *verdicts.flags]))  # two rules may share a code
     return decision

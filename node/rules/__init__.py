@@ -2,8 +2,9 @@
 
 Rules are data (versioned TOML files) compiled once at load into one Python function
 (:mod:`node.rules.compiler`); scorecards are points tables (:mod:`node.rules.scorecard`);
-:func:`node.rules.decision.decide` turns hits into approve / refer / decline, never declining on
-consortium data alone. The shipped files below are the defaults a loan product starts from.
+:func:`node.rules.decision.sort_hits` sorts hits into declines, refers and flags, never declining
+on consortium data alone (the node's stage 1 decision starts from it; ``decide`` applies the order
+to the rules alone). The shipped files below are the defaults a loan product starts from.
 """
 
 from __future__ import annotations

@@ -37,8 +37,20 @@ class Decision:
     """Reason codes of flag hits (informational)."""
 
 
-def decide(hits: Iterable[RuleHit]) -> Decision:
-    """Apply the decline / refer / approve order, with the consortium downgrade."""
+@dataclass(frozen=True)
+class Verdicts:
+    """Rule hits sorted by what they ask for, consortium declines downgraded (each deduplicated,
+    in hit order): what ``decide`` and the node's stage 1 decision both start from."""
+
+    declines: tuple[str, ...]
+    refers: tuple[str, ...]
+    """Refers, and the consortium declines turned into refers."""
+    downgraded: tuple[str, ...]
+    flags: tuple[str, ...]
+
+
+def sort_hits(hits: Iterable[RuleHit]) -> Verdicts:
+    """The consortium downgrade: a decline from a consortium rule refers."""
     declines: list[str] = []
     refers: list[str] = []
     downgraded: list[str] = []
@@ -54,14 +66,17 @@ def decide(hits: Iterable[RuleHit]) -> Decision:
             refers.append(hit.reason_code)
         else:
             flags.append(hit.reason_code)
-    if declines:
-        outcome: Outcome = "decline"
-        reasons = declines
-    elif refers:
-        outcome, reasons = "refer", refers
-    else:
-        outcome, reasons = "approve", []
-    return Decision(outcome, _unique(reasons), _unique(downgraded), _unique(flags))
+    return Verdicts(_unique(declines), _unique(refers), _unique(downgraded), _unique(flags))
+
+
+def decide(hits: Iterable[RuleHit]) -> Decision:
+    """Apply the decline / refer / approve order, with the consortium downgrade."""
+    v = sort_hits(hits)
+    if v.declines:
+        return Decision("decline", v.declines, v.downgraded, v.flags)
+    if v.refers:
+        return Decision("refer", v.refers, v.downgraded, v.flags)
+    return Decision("approve", (), v.downgraded, v.flags)
 
 
 def _unique(codes: list[str]) -> tuple[str, ...]:
