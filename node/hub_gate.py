@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from clients.circuit import CircuitBreaker
-from node.outbox.retry import is_outage
+from node.hub_errors import is_outage
 
 T = TypeVar("T")
 

@@ -26,8 +26,8 @@ from lianfang.v1 import consortium_pb2, keys_pb2
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from clients.circuit import CLOSED, CircuitBreaker
+from node.hub_errors import OUTAGE
 from node.origination.decision import Decision
-from node.outbox.retry import OUTAGE
 from runtime.interceptors import Behavior, UnaryWrappingInterceptor, Wrapper
 
 PROBE_SECONDS = 5.0

@@ -26,12 +26,11 @@ from lianfang.v1 import common_pb2, consortium_pb2
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.consent import consent_end
-from node.hub_errors import refused_for_stale_keys
+from node.hub_errors import is_transient, refused_for_stale_keys
 from node.hub_gate import HubGate
 from node.identity.applicant import retokenise
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import KeyServiceUnavailable
-from node.outbox.retry import is_transient
 
 MIN_BUDGET = 0.01  # a caller with no time left still gets an answer, at once
 KEY_SERVICE_ALLOWANCE = 0.1  # the OPRF round trip shares the hub call's budget

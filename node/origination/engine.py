@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from node.hub_errors import answered_by_hub
+from node.hub_errors import answered_by_hub, describe, is_transient
 from node.identity.applicant import epoch_links, normalised_identifiers, tokenise
 from node.identity.keyring import KeyRing
 from node.identity.normalise import InvalidIdentifier
@@ -37,7 +37,6 @@ from node.origination.risk import RiskModel
 from node.origination.roles import CREDIT_APPROVERS
 from node.origination.store import Application, NodeStore, Task, new_id
 from node.outbox import Outbox
-from node.outbox.retry import describe, is_transient
 from node.outbox.submissions import queue_check_in, queue_outcome_in
 from node.sources.base import DataSource, SourceRequest
 from node.sources.runner import run_stage1

@@ -29,7 +29,7 @@ from lianfang.v1 import consortium_pb2
 from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
 from clients.hub import HubClient
-from node.hub_errors import refused_for_stale_keys
+from node.hub_errors import describe, is_transient, refused_for_stale_keys
 from node.hub_gate import HubGate
 from node.identity.applicant import canonical_identifiers, retokenise
 from node.identity.keyring import KeyRing
@@ -38,7 +38,7 @@ from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.identity.own_identifiers import stored_identifiers
 from node.outbox.late_answer import attach_late_answer_in
 from node.outbox.queue import CHECK, OUTCOME, PAYLOAD_BATCH, UNTOKENISED_CHECK, Outbox, OutboxRow
-from node.outbox.retry import Backoff, describe, is_transient
+from node.outbox.retry import Backoff
 from node.outbox.submissions import untokenised_check
 from runtime.clock import Clock
 from runtime.errors import NotFound

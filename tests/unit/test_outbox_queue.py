@@ -14,13 +14,14 @@ from lianfang.v1 import common_pb2, consortium_pb2
 
 from clients.circuit import CircuitOpen
 from clients.errors import LianfangRpcError
+from node.hub_errors import is_outage, is_transient
 from node.identity.oprf_tokens import KeyServiceUnavailable
 from node.origination.consortium_check import should_queue
 from node.origination.store import BUSY_TIMEOUT_MS as NODE_BUSY_TIMEOUT_MS
 from node.origination.store import NodeStore
 from node.outbox import CHECK, DEAD, DISCARDED, OUTCOME, PENDING, SENT, Outbox, queue
 from node.outbox.queue import UNTOKENISED_CHECK
-from node.outbox.retry import Backoff, is_outage, is_transient
+from node.outbox.retry import Backoff
 from node.outbox.submissions import queue_check_in, untokenised_check
 from runtime.errors import FailedPrecondition, NotFound
 
