@@ -80,12 +80,6 @@ class PostLoanRecords:
         rows = self._db.execute(sql + " ORDER BY raised_at, rowid", (application_id,) if application_id else ())
         return [AlertRow(*r) for r in rows]
 
-    def alert_for_task(self, task_id: str) -> AlertRow | None:
-        row = self._db.execute(
-            "SELECT * FROM post_loan_alerts WHERE task_id = ? ORDER BY rowid LIMIT 1", (task_id,)
-        ).fetchone()
-        return AlertRow(*row) if row else None
-
     def audit_in(self, db: sqlite3.Connection, at: float, actor: str, action: str, subject: str, detail: str) -> None:
         db.execute(
             "INSERT INTO post_loan_audit (at, actor, action, subject, detail) VALUES (?,?,?,?,?)",

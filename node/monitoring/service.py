@@ -91,8 +91,7 @@ class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
         loan = await self.dispositions.repay(
             request.loan_id, request.comment, current_call().principal, request.amount_fen, request.payment_id
         )
-        engine = self.dispositions.engine
-        return loan_view(loan, engine.clock() if engine.repayment_ledger else None)
+        return loan_view(loan, self.dispositions.engine.lateness_now())
 
     async def GetKpis(self, request: node_pb2.GetKpisRequest, context: grpc.aio.ServicerContext) -> node_pb2.KpiReport:
         kpis = compute_kpis(self.store)

@@ -144,6 +144,12 @@ class Origination(Disbursement):
             self.store.save_in(db, fresh, self.clock())
         return fresh
 
+    def lateness_now(self) -> float | None:
+        """The time loans are judged late at (GetLoan, RepayLoan): now, or None when this node
+        judges no lateness (``repayment_ledger = false``: its core banking system reports no
+        payments)."""
+        return self.clock() if self.repayment_ledger else None
+
     async def _stage1(
         self,
         r: node_pb2.SubmitApplicationRequest,

@@ -238,7 +238,7 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
             self._visible(loan["application_id"])
         except NotFound:
             raise NotFound(f"loan {request.loan_id!r} not found") from None
-        return loan_view(loan, self.engine.clock() if self.engine.repayment_ledger else None)
+        return loan_view(loan, self.engine.lateness_now())
 
 
 def loan_view(loan: dict[str, Any], now: float | None) -> node_pb2.LoanView:
