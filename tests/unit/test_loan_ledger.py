@@ -180,7 +180,9 @@ async def test_a_defaulted_facility_pays_no_drawdown_that_waited_for_review(tmp_
     app = s.store.get_application("app_1")
     app.limit_frozen = False  # a manager's no_risk disposition releases the limit
     s.store.save(app, s.clock())
-    with pytest.raises(FailedPrecondition, match="defaulted"):
+    rejected = s.store.get_record("drawdown", waiting["drawdown_id"])
+    assert rejected["state"] == "rejected" and "defaulted" in rejected["comment"]  # by the default itself
+    with pytest.raises(FailedPrecondition, match="drawdown is rejected"):
         await s.review(waiting["drawdown_id"], True, "invoice checked", "reviewer")
 
 
