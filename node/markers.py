@@ -16,8 +16,7 @@ import logging
 import sqlite3
 from typing import Any
 
-import grpc
-from lianfang.v1 import audit_pb2, common_pb2, consortium_pb2, node_pb2, node_pb2_grpc
+from lianfang.v1 import audit_pb2, common_pb2, consortium_pb2, node_pb2
 
 from clients.audit import AuditClient
 from clients.errors import LianfangRpcError
@@ -33,7 +32,6 @@ from node.origination.store import NodeStore, new_id
 from runtime.clock import Clock
 from runtime.errors import FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, MAX_STATEMENT_CHARS, check_free_text
-from runtime.interceptors import current_call
 
 log = logging.getLogger("lianfang.node.markers")
 
@@ -174,33 +172,3 @@ class MarkerDesk:
                     "identifiers", f"too many at once: {len(tokens)} tokens, the hub takes {limit}"
                 ) from error
             raise hub_error(error) from error
-
-
-class MarkerServicer(node_pb2_grpc.MarkerServiceServicer):
-    def __init__(self, desk: MarkerDesk) -> None:
-        self.desk = desk
-
-    async def ListMarkers(
-        self, request: node_pb2.ListMarkersRequest, context: grpc.aio.ServicerContext
-    ) -> node_pb2.ListMarkersResponse:
-        return node_pb2.ListMarkersResponse(markers=await self.desk.markers(request.include_inactive))
-
-    async def WithdrawMarker(
-        self, request: node_pb2.WithdrawFiledMarkerRequest, context: grpc.aio.ServicerContext
-    ) -> node_pb2.FiledMarker:
-        return await self.desk.withdraw(request.marker_id, request.reason, current_call().principal)
-
-    async def DisputeMarker(
-        self, request: node_pb2.DisputeMarkerRequest, context: grpc.aio.ServicerContext
-    ) -> common_pb2.Dispute:
-        return await self.desk.dispute(request.marker_id, request.subject_statement, current_call().principal)
-
-    async def ListDisputes(
-        self, request: consortium_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext
-    ) -> consortium_pb2.ListDisputesResponse:
-        return consortium_pb2.ListDisputesResponse(disputes=await self.desk.disputes(request.include_resolved))
-
-    async def GetBorrowerRecords(
-        self, request: node_pb2.BorrowerRecordsRequest, context: grpc.aio.ServicerContext
-    ) -> audit_pb2.SubjectAccessResponse:
-        return await self.desk.borrower_records(request.identifiers, request.request_ref, current_call().principal)

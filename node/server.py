@@ -29,7 +29,8 @@ from node.hub_gate import HubGate
 from node.identity.keyring import KeyRing
 from node.identity.oprf_tokens import OprfTokeniser
 from node.identity.tokens import HmacTokeniser
-from node.markers import MarkerDesk, MarkerServicer
+from node.marker_service import MarkerServicer
+from node.markers import MarkerDesk
 from node.metrics import HUB_SERVICE, KEY_SERVICE, NodeMetrics
 from node.monitoring.accounts import SimulatedAccountFeed, load_flow_factors
 from node.monitoring.actions import PostLoanActions
@@ -44,16 +45,16 @@ from node.monitoring.sms import RecordingSmsChannel
 from node.origination.consortium_check import ConsortiumCheck, consent_key
 from node.origination.due_diligence import load_field_team
 from node.origination.engine import Origination, SourcePolicy
+from node.origination.loan_service import LoanServicer
 from node.origination.products import load_products
 from node.origination.risk import RiskModel
 from node.origination.roles import RoleInterceptor
-from node.origination.service import LoanServicer
 from node.origination.store import NodeStore
 from node.outbox import Outbox
 from node.outbox.drainer import Drainer
 from node.outbox.retry import Backoff
 from node.outbox.service import OutboxServicer
-from node.screening import OriginationServicer
+from node.screen_service import OriginationServicer
 from node.sources.simulation import SimulatorSettings
 from node.sources.simulators import SOURCE_NAMES, default_sources
 from runtime.clock import Clock, system_clock

@@ -11,7 +11,7 @@ from node.monitoring.disposition import Dispositions
 from node.monitoring.kpi_chart import render_png
 from node.monitoring.kpis import compute_kpis
 from node.monitoring.records import AlertRow
-from node.origination.service import loan_view
+from node.origination.loan_service import loan_view
 from runtime.clock import Clock
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp

@@ -84,7 +84,7 @@ async def test_due_dates_are_the_lender_s_calendar_days(tmp_path: Path) -> None:
     """06:30 on 1 March in Beijing is 22:30 on 28 February UTC: the loan starts on 1 March and its
     instalments fall on the 1st (a UTC day put them on the 28th, the first period a month short)."""
     from node.origination.lender_calendar import day_starts, lender_date
-    from node.origination.service import loan_view
+    from node.origination.loan_service import loan_view
 
     s = Stage3(tmp_path)
     s.clock.now = dt.datetime(2026, 2, 28, 22, 30, tzinfo=dt.UTC).timestamp()

@@ -140,7 +140,7 @@ async def test_reminders_and_lateness_follow_the_ledger(tmp_path: Path) -> None:
     early = await funded(other)
     await other.dispositions.repay(early, "closed early", "core")  # repaid in full, no amounts
     other.clock.advance(400 * DAY)
-    from node.origination.service import loan_view
+    from node.origination.loan_service import loan_view
 
     assert loan_view(other.store.get_record("loan", early), other.clock()).days_past_due == 0
 
@@ -245,7 +245,7 @@ async def test_a_repayment_in_full_sent_again_answers_the_closed_loan(tmp_path: 
 
 
 async def test_a_node_that_judges_no_lateness_shows_none(tmp_path: Path) -> None:
-    from node.origination.service import loan_view
+    from node.origination.loan_service import loan_view
 
     s = Stage3(tmp_path)
     loan_id = await funded(s)
