@@ -21,12 +21,12 @@ at]`` (folds of the consortium log, like everything else).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from consortium.key_book import KeyBook
+from consortium.log_format import encode_event
 
 
 def epoch_of(key: str) -> int:
@@ -58,12 +58,12 @@ def pairs_in(keys: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def alias_event(pairs: Iterable[tuple[str, str]]) -> str:
-    return json.dumps(["al", [list(p) for p in pairs]], separators=(",", ":"))
+    return encode_event(["al", [list(p) for p in pairs]])
 
 
 def conflict_event(member: str, conflicts: Iterable[tuple[str, str, str]], at: float) -> str:
     """``member``'s Check paired tokens against their links: (newer, older, what the link says)."""
-    return json.dumps(["alc", member, [list(c) for c in conflicts], at], separators=(",", ":"))
+    return encode_event(["alc", member, [list(c) for c in conflicts], at])
 
 
 class AliasBook:

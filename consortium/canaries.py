@@ -11,13 +11,13 @@ linking token types are in application events, so canaries cannot be IP subnets.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from consortium.aliases import type_of
+from consortium.log_format import encode_event
 from consortium.rings import looked_up
 from consortium.store.base import LogCursor
 
@@ -26,7 +26,7 @@ LIVE_SECONDS = 300.0  # replaying an old hit at start-up does not log it again
 
 
 def canary_event(admin: str, label: str, at: float, token_keys: list[str]) -> str:
-    return json.dumps(["cn", admin, label, at, token_keys], separators=(",", ":"), ensure_ascii=False)
+    return encode_event(["cn", admin, label, at, token_keys])
 
 
 @dataclass(frozen=True, slots=True)

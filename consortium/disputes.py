@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import secrets
 from dataclasses import dataclass, replace
 from typing import Any
@@ -38,6 +37,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.auth import ADMIN_PREFIX
+from consortium.log_format import encode_event
 from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, PROTECTIVE, MarkerPolicy
 from consortium.records import Marker
@@ -118,26 +118,26 @@ class Dispute:
 
 def suspend_event(dispute_id: str, by: str, at: float, statement: str) -> str:
     """An admin or the filer suspends the marker of a dispute another member raised."""
-    return json.dumps(["d", dispute_id, "suspend", by, at, statement], separators=(",", ":"), ensure_ascii=False)
+    return encode_event(["d", dispute_id, "suspend", by, at, statement])
 
 
 def open_event(
     dispute_id: str, marker_id: str, raised_by: str, at: float, statement: str, suspends: bool, filer: str
 ) -> str:
     body = ["d", dispute_id, "open", marker_id, raised_by, at, at + DEADLINE_SECONDS, statement, suspends, filer]
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return encode_event(body)
 
 
 def resolving_event(dispute_id: str, intent: ResolutionIntent) -> str:
     i = intent
     body = ["d", dispute_id, "resolving", i.intent_id, i.resolution, i.by, i.at]
     body += [i.corrected_marker_id, i.corrected_type, i.corrected_reason]
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return encode_event(body)
 
 
 def resolve_event(dispute_id: str, resolution: int, by: str, at: float, note: str, corrected: str = "") -> str:
     body = ["d", dispute_id, "resolve", resolution, by, at, note, corrected]
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return encode_event(body)
 
 
 class DisputeBook:

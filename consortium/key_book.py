@@ -11,9 +11,10 @@ to more members later) and ``["kr", epoch, retired_at]``.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from consortium.log_format import encode_event
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Epoch:
 
 
 def encryption_key_event(member_id: str, public_key: bytes) -> str:
-    return json.dumps(["ek", member_id, base64.b64encode(public_key).decode()], separators=(",", ":"))
+    return encode_event(["ek", member_id, base64.b64encode(public_key).decode()])
 
 
 def _blobs(wrapped: dict[str, bytes]) -> dict[str, str]:
@@ -38,15 +39,15 @@ def epoch_event(epoch: int, at: float, wrapped: dict[str, bytes], key_check: byt
     event: list[Any] = ["ke", epoch, at, _blobs(wrapped)]
     if key_check:
         event.append(base64.b64encode(key_check).decode())
-    return json.dumps(event, separators=(",", ":"))
+    return encode_event(event)
 
 
 def grant_event(epoch: int, at: float, wrapped: dict[str, bytes]) -> str:
-    return json.dumps(["kg", epoch, at, _blobs(wrapped)], separators=(",", ":"))
+    return encode_event(["kg", epoch, at, _blobs(wrapped)])
 
 
 def retire_event(epoch: int, at: float) -> str:
-    return json.dumps(["kr", epoch, at], separators=(",", ":"))
+    return encode_event(["kr", epoch, at])
 
 
 @dataclass(frozen=True)

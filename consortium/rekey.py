@@ -29,7 +29,6 @@ histories (its e+1 key was stored before its alias existed); the second pass ski
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from lianfang.v1 import common_pb2, keys_pb2
 
 from consortium.aliases import AliasBook, epoch_of
 from consortium.canaries import CanaryBook
+from consortium.log_format import encode_event
 from consortium.records import token_key
 from consortium.rings import RingTracker
 from consortium.store.base import LogCursor, Store
@@ -52,17 +52,17 @@ WALKED = "~walked"  # the cursor recorded once a pass has walked the whole store
 
 
 def rekey_event(from_epoch: int, to_epoch: int, cursor: str, pairs: list[tuple[str, str]]) -> str:
-    return json.dumps(["rk", from_epoch, to_epoch, cursor, [list(p) for p in pairs]], separators=(",", ":"))
+    return encode_event(["rk", from_epoch, to_epoch, cursor, [list(p) for p in pairs]])
 
 
 def rekey_closing_event(from_epoch: int, to_epoch: int) -> str:
     """The last pass begins (the new epoch is active): from now on the hubs refuse a Check whose
     elements are all of the old epoch, so none is stored behind the pass's cursor unlinked."""
-    return json.dumps(["rkc", from_epoch, to_epoch], separators=(",", ":"))
+    return encode_event(["rkc", from_epoch, to_epoch])
 
 
 def rekey_done_event(from_epoch: int, to_epoch: int) -> str:
-    return json.dumps(["rkd", from_epoch, to_epoch], separators=(",", ":"))
+    return encode_event(["rkd", from_epoch, to_epoch])
 
 
 class RekeyProgress:

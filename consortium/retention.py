@@ -15,12 +15,12 @@ unlogged (``consortium.admin_log``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
 
 from consortium.admin_log import log_unlogged_admin_actions
 from consortium.disputes import DisputeBook
+from consortium.log_format import encode_event
 from consortium.marker_log import reconcile_marker_state
 from consortium.rings import RingTracker
 from consortium.store.base import Store
@@ -40,7 +40,7 @@ class PurgeReport:
 
 
 def retention_event(before: float) -> str:
-    return json.dumps(["r", before], separators=(",", ":"))
+    return encode_event(["r", before])
 
 
 async def purge(

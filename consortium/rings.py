@@ -47,6 +47,7 @@ from typing import Any
 
 from lianfang.v1 import common_pb2
 
+from consortium.log_format import encode_event
 from consortium.records import ApplicationRecord, Marker
 from consortium.stacking_index import StackingIndex
 from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
@@ -123,17 +124,9 @@ def looked_up(event: list[Any]) -> list[str]:
     return []
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
-def encode_event(body: list[Any]) -> str:
-    """A log event's compact JSON text (one encoder object, not one per event)."""
-    return _COMPACT.encode(body)
-
-
 def outcome_event(member_id: str, application_ref: str, outcome: int, at: float | None = None) -> str:
     body: list[Any] = ["o", member_id, application_ref, int(outcome)]
-    return json.dumps(body if at is None else [*body, at], separators=(",", ":"))
+    return encode_event(body if at is None else [*body, at])
 
 
 def marker_event(
@@ -147,7 +140,7 @@ def marker_event(
         body.append(at)
         if from_application is not None:
             body.append(from_application)
-    return json.dumps(body, separators=(",", ":"))
+    return encode_event(body)
 
 
 def marker_change_event(action: str, marker: Marker, at: float, *, from_application: str | None = None) -> str:
@@ -157,18 +150,18 @@ def marker_change_event(action: str, marker: Marker, at: float, *, from_applicat
     ``from_application``: as for ``marker_event``."""
     body: list[Any] = ["mk", action, marker.marker_id, marker.token_key, marker.filer_member_id, marker.marker_type]
     body += [marker.filed_at, at] if from_application is None else [marker.filed_at, at, from_application]
-    return json.dumps(body, separators=(",", ":"))
+    return encode_event(body)
 
 
 def admin_event(admin: str, action: str, member_id: str, at: float, reason: str = "") -> str:
     """An admin action, for the audit log (the ring index ignores it)."""
-    return json.dumps(["x", admin, action, member_id, at, reason], separators=(",", ":"), ensure_ascii=False)
+    return encode_event(["x", admin, action, member_id, at, reason])
 
 
 def quota_event(admin: str, member_id: str, daily_checks: int | None, at: float, reason: str = "") -> str:
     """A member's own daily Check quota (``None``: the hub's default again), set by an admin:
     audited, and folded by every replica's usage guard (the ring index ignores it)."""
-    return json.dumps(["q", admin, member_id, daily_checks, at, reason], separators=(",", ":"), ensure_ascii=False)
+    return encode_event(["q", admin, member_id, daily_checks, at, reason])
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from typing import Any
 
 from lianfang.v1 import common_pb2, consortium_pb2
 
+from consortium.log_format import encode_event
 from consortium.records import token_type_of
 from consortium.rings import application_tokens
 from consortium.store.base import LOG_START, ConsortiumLog, LogCursor
@@ -60,11 +61,11 @@ Loan = tuple[str, str]  # (member, application ref) of a watched application
 
 
 def watch_event(member: str, ref: str, tokens: Iterable[str], on: bool, at: float) -> str:
-    return json.dumps(["w", member, ref, sorted(tokens) if on else [], int(on), at], separators=(",", ":"))
+    return encode_event(["w", member, ref, sorted(tokens) if on else [], int(on), at])
 
 
 def ack_event(member: str, cursor: LogCursor) -> str:
-    return json.dumps(["wk", member, cursor[0], cursor[1]], separators=(",", ":"))
+    return encode_event(["wk", member, cursor[0], cursor[1]])
 
 
 def format_cursor(cursor: LogCursor) -> str:

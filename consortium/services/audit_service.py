@@ -18,6 +18,7 @@ from lianfang.v1 import audit_pb2, audit_pb2_grpc, common_pb2
 from consortium.aliases import AliasBook
 from consortium.audit import AuditLog
 from consortium.disputes import DisputeBook
+from consortium.log_format import encode_event
 from consortium.markers import marker_status, polarity
 from consortium.records import token_key, token_type_of
 from consortium.rings import RingTracker, looked_up
@@ -43,7 +44,7 @@ MAX_REQUEST_REF_CHARS = 64
 def subject_access_event(member: str, token_keys: list[str], at: float, request_ref: str = "") -> str:
     """A subject access request, for the audit log: counted in quotas like a Check, seen by the
     canaries, and shown in the subject's later access requests, as a Check is."""
-    return json.dumps(["sa", member, len(token_keys), at, token_keys, request_ref], separators=(",", ":"))
+    return encode_event(["sa", member, len(token_keys), at, token_keys, request_ref])
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):

@@ -19,6 +19,7 @@ from consortium.aliases import AliasBook, alias_event, conflict_event, pairs_in
 from consortium.auth import ADMIN_PREFIX
 from consortium.disputes import DisputeBook, dispute_response
 from consortium.key_book import KeyBook, KeyEpochs
+from consortium.log_format import encode_event
 from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
 from consortium.records import ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
@@ -27,7 +28,6 @@ from consortium.rings import (
     RingTracker,
     RingView,
     application_event_body,
-    encode_event,
     marker_change_event,
     marker_event,
     outcome_event,

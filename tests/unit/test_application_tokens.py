@@ -8,8 +8,9 @@ import json
 from lianfang.v1 import common_pb2
 
 from consortium.canaries import CanaryBook, canary_event
+from consortium.log_format import encode_event
 from consortium.records import ApplicationRecord, token_key
-from consortium.rings import application_event_body, encode_event
+from consortium.rings import application_event_body
 from graph import LinkPolicy
 
 SUBNET = token_key(1, common_pb2.TOKEN_TYPE_IP_SUBNET, 1, b"\x07" * 16)
