@@ -136,6 +136,40 @@ def tune_gc_for_a_large_heap() -> None:
     gc.set_threshold(YOUNG_GC_THRESHOLD, 50, 1_000)
 
 
+async def _replay_log(store: Store, rings: RingTracker, disputes: DisputeBook, clock: Clock) -> None:
+    """Every fold rebuilt from the consortium log before the first answer (the rings and stacking
+    this consortium had, and the observers' books), with what a crash left half done."""
+    collecting = gc.isenabled()
+    gc.disable()  # the replay builds the folds' objects and no cycles: no collector passes over them
+    try:
+        folded = await rings.catch_up()  # the rings and stacking this consortium had, before the first answer
+        await reconcile_marker_state(store, rings, disputes, clock())  # a crash's gap, markers expired meanwhile
+        await log_unlogged_admin_actions(store, rings, clock())  # audit entries a crash left unlogged
+    finally:
+        if collecting:
+            gc.enable()
+    log.info(
+        "consortium log replayed",
+        extra={
+            "fields": {
+                "entries": folded,
+                "applications": len(rings.index),
+                "tokens": len(rings.stacking),
+                "ring_links": rings.policy.describe(),
+                "ring_links_fingerprint": rings.policy.fingerprint,  # on every application it logs
+            }
+        },
+    )
+    if rings.foreign_links:  # a changed setting (or a replica that disagrees): the log refolds under ours
+        log.warning(
+            "the consortium log holds applications logged under other ring-link settings; "
+            "this hub folds them under its own",
+            extra={"fields": {"applications_by_fingerprint": rings.foreign_links, "ours": rings.policy.fingerprint}},
+        )
+    rings.live = True
+    tune_gc_for_a_large_heap()
+
+
 async def start_hub(
     config: HubConfig,
     *,
@@ -178,35 +212,7 @@ async def start_hub(
         watches.observe,
         canaries.observe,
     )
-    collecting = gc.isenabled()
-    gc.disable()  # the replay builds the folds' objects and no cycles: no collector passes over them
-    try:
-        folded = await rings.catch_up()  # the rings and stacking this consortium had, before the first answer
-        await reconcile_marker_state(store, rings, disputes, clock())  # a crash's gap, markers expired meanwhile
-        await log_unlogged_admin_actions(store, rings, clock())  # audit entries a crash left unlogged
-    finally:
-        if collecting:
-            gc.enable()
-    log.info(
-        "consortium log replayed",
-        extra={
-            "fields": {
-                "entries": folded,
-                "applications": len(rings.index),
-                "tokens": len(rings.stacking),
-                "ring_links": rings.policy.describe(),
-                "ring_links_fingerprint": rings.policy.fingerprint,  # on every application it logs
-            }
-        },
-    )
-    if rings.foreign_links:  # a changed setting (or a replica that disagrees): the log refolds under ours
-        log.warning(
-            "the consortium log holds applications logged under other ring-link settings; "
-            "this hub folds them under its own",
-            extra={"fields": {"applications_by_fingerprint": rings.foreign_links, "ours": rings.policy.fingerprint}},
-        )
-    rings.live = True
-    tune_gc_for_a_large_heap()
+    await _replay_log(store, rings, disputes, clock)
     registry = CollectorRegistry()  # this hub's own: several hubs in one process keep apart
     hub_metrics = HubMetrics(registry)
     hub_metrics.ring_link_drift.set_function(lambda: rings.drifted)
