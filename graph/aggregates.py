@@ -29,11 +29,10 @@ from graph.policy import token_type_name, token_type_of
 from graph.ring_index import RingIndex
 from graph.summary import (
     _PERSON_SHARING_TYPES,
-    ANONYMOUS,
     DAY_SECONDS,
     RingSummary,
     _persons_within_window,
-    applicants,
+    applicant_of,
     summarize,
 )
 
@@ -66,10 +65,11 @@ class RingAggregate:
             self.sharing[token] = persons
             self.sharing_counts[persons] += 1
 
-    def add_app(self, app_id: str, meta: AppMeta) -> None:
+    def add_app(self, meta: AppMeta, applicant: str) -> None:
+        """Counts one application (``applicant``: ``summary.applicant_of``)."""
         self.size += 1
         self.members[meta.member_id] += 1
-        self.persons[meta.person or ANONYMOUS] += 1
+        self.persons[applicant] += 1
         insort(self.times, meta.received_at)
         self.blacklisted += meta.blacklisted
         self.defaults += meta.defaulted
@@ -114,7 +114,7 @@ class RingAggregate:
             ring_id=ring_id,
             size=self.size,
             lenders=len(self.members),
-            persons=applicants(self.persons),
+            persons=len(self.persons),
             max_persons_per_device_or_phone=self.max_persons_per_device_or_phone,
             apps_per_day=self.size / max(span_days, 1.0),
             span_days=span_days,
@@ -146,12 +146,13 @@ def aggregate(index: RingIndex, ring_id: str) -> RingAggregate | None:
         return None
     agg = RingAggregate()
     for app_id in members:
-        agg.add_app(app_id, index.meta(app_id) or EMPTY_META)
+        meta = index.meta(app_id) or EMPTY_META
+        agg.add_app(meta, applicant_of(app_id, meta, index))
     carriers: dict[str, list[str]] = {}
     for app_id in members:
         for token in index.tokens_of(app_id):
             carriers.setdefault(token, []).append(app_id)
-    person = {app_id: (index.meta(app_id) or EMPTY_META).person or ANONYMOUS for app_id in members}
+    person = {app_id: applicant_of(app_id, index.meta(app_id) or EMPTY_META, index) for app_id in members}
     for token, apps in carriers.items():
         if len(apps) < 2 or not index.links(token):
             continue
@@ -235,7 +236,7 @@ class RingAggregates:
         total = old[0] if old else RingAggregate()
         for agg in old[1:]:
             total.absorb(agg)
-        total.add_app(app_id, meta)
+        total.add_app(meta, applicant_of(app_id, meta, index))
         for token in newly_linking:
             total.shared[token_type_name(token_type_of(token))] += 1
         for token in unlinking:
@@ -245,7 +246,7 @@ class RingAggregates:
         for token in sharing:  # each links now: it had 1..cap-1 carriers and gained this one
             apps = list(index.apps_of(token))
             for carrier in apps:
-                person[carrier] = (index.meta(carrier) or EMPTY_META).person or ANONYMOUS
+                person[carrier] = applicant_of(carrier, index.meta(carrier) or EMPTY_META, index)
             total.set_sharing(token, _persons_within_window(apps, person, index))
         for ring_id in covering:
             if ring_id != largest and (piece := aggregate(index, ring_id)) is not None:

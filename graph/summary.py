@@ -7,10 +7,9 @@ stores, and so a score can always be traced back to countable facts.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
 from dataclasses import dataclass
 
-from graph.model import EMPTY_META
+from graph.model import EMPTY_META, AppMeta
 from graph.policy import TokenType, token_type_name, token_type_of
 from graph.ring_index import RingIndex
 
@@ -20,24 +19,24 @@ SHARING_WINDOW_SECONDS = 7 * DAY_SECONDS
 phone in a week is a farm; twelve staff giving the switchboard number over two months is not."""
 _PERSON_SHARING_TYPES = frozenset({TokenType.DEVICE_ID, TokenType.PHONE})
 
-ANONYMOUS = ""
-"""The person of an application without a person key (a phone- or device-only pre-check)."""
 
-
-def applicants(persons: Collection[str]) -> int:
-    """Distinct applicants among ``persons`` (a set, or a Counter's keys): the named ones, or one
-    when all are anonymous. Counted each as its own person, one borrower's pre-checks read as
-    several applicants on one phone (RING_SHARED_DEVICE)."""
-    n = len(persons)
-    return n - 1 if n > 1 and ANONYMOUS in persons else n
+def applicant_of(app_id: str, meta: AppMeta, index: RingIndex) -> str:
+    """Who an application is, when a ring counts distinct applicants: its resident ID or USCC.
+    Without one (a phone- or device-only pre-check), its phone: one borrower's pre-checks on one
+    phone are one applicant, while a farm's on one device, each with its own phone, are many.
+    Without a phone either, the application itself."""
+    if meta.person:
+        return meta.person
+    phones = [t for t in index.tokens_of(app_id) if token_type_of(t) == TokenType.PHONE]
+    return min(phones) if phones else app_id
 
 
 @dataclass(frozen=True, slots=True)
 class RingSummary:
     """Countable facts about one ring.
 
-    ``persons`` counts distinct applicants (applications without a person key, phone- or
-    device-only pre-checks, are not told apart from the named ones: ``applicants``).
+    ``persons`` counts distinct applicants (``applicant_of``: an application without a person
+    key counts by its phone).
     ``max_persons_per_device_or_phone`` is the largest number of distinct applicants on one
     shared device or phone within any 7 days (``SHARING_WINDOW_SECONDS``): one person on five
     lenders is stacking, five people on one phone in a week is a ring. ``apps_per_day`` is
@@ -74,7 +73,7 @@ def _persons_within_window(apps: list[str], person: dict[str, str], index: RingI
             if not inside[gone]:
                 del inside[gone]
             start += 1
-        best = max(best, applicants(inside))
+        best = max(best, len(inside))
     return best
 
 
@@ -84,7 +83,7 @@ def summarize(index: RingIndex, ring_id: str) -> RingSummary | None:
     if not members:
         return None
     metas = [index.meta(app_id) or EMPTY_META for app_id in members]
-    person = {app_id: meta.person or ANONYMOUS for app_id, meta in zip(members, metas, strict=True)}
+    person = {app_id: applicant_of(app_id, meta, index) for app_id, meta in zip(members, metas, strict=True)}
     carriers: dict[str, list[str]] = {}
     for app_id in members:
         for token in index.tokens_of(app_id):
@@ -105,7 +104,7 @@ def summarize(index: RingIndex, ring_id: str) -> RingSummary | None:
         ring_id=ring_id,
         size=len(members),
         lenders=len({meta.member_id for meta in metas}),
-        persons=applicants(set(person.values())),
+        persons=len(set(person.values())),
         max_persons_per_device_or_phone=max_persons,
         apps_per_day=len(members) / max(span_days, 1.0),
         span_days=span_days,

@@ -124,20 +124,21 @@ def test_summary_counts_lenders_persons_devices_markers_and_velocity() -> None:
     assert summarize(index, "nobody") is None
 
 
-def test_applications_without_a_person_are_not_told_apart_and_hub_tokens_are_not_shared() -> None:
+def test_applications_without_a_person_or_a_phone_count_each_and_hub_tokens_are_not_shared() -> None:
     index = RingIndex()
     cafe = tok(6, 1)
     for i in range(25):  # IP cap 20: a hub
         index.add_application(f"c{i:02d}", [cafe] + ([tok(5, 1)] if i < 3 else []))
     summary = summarize(index, "c00")
-    assert summary is not None and summary.size == 3 and summary.persons == 1  # anonymous: one at least
+    assert summary is not None and summary.size == 3 and summary.persons == 3  # device only: each its own
     assert summary.shared_token_types == (("device_id", 1),)
 
 
-def test_one_borrowers_phone_only_pre_checks_are_not_a_shared_phone() -> None:
-    """One person checked in full, then twice by phone alone (a pre-check at two lenders): one
-    applicant on the phone, not three (which read as RING_SHARED_DEVICE). Named applicants on
-    the phone still count, each once."""
+def test_phone_only_pre_checks_count_by_their_phone() -> None:
+    """Without a person key an application counts by its phone. One borrower checked in full and
+    twice by phone alone (pre-checks at two lenders) is two applicants on the phone, not three
+    (which read as RING_SHARED_DEVICE); a farm sending device-only pre-checks, each with its own
+    phone, is as many applicants as phones (counted as one, it raised no alarm)."""
     phone, t0 = tok(3, 5), 1_700_000_000.0
     index = RingIndex()
     index.add_application("full", [phone, tok(1, 1)], AppMeta(member_id="m0", received_at=t0, person=tok(1, 1)))
@@ -145,10 +146,14 @@ def test_one_borrowers_phone_only_pre_checks_are_not_a_shared_phone() -> None:
         index.add_application(f"pre{i}", [phone], AppMeta(member_id=member, received_at=t0 + 60 * (i + 1)))
     summary = summarize(index, "full")
     assert summary is not None and summary.size == 3
-    assert (summary.persons, summary.max_persons_per_device_or_phone) == (1, 1)
-    index.add_application("other", [phone], AppMeta(member_id="m1", received_at=t0 + 300, person=tok(1, 2)))
-    summary = summarize(index, "full")
-    assert summary is not None and (summary.persons, summary.max_persons_per_device_or_phone) == (2, 2)
+    assert (summary.persons, summary.max_persons_per_device_or_phone) == (2, 2)
+    farm = RingIndex()
+    device = tok(5, 9)
+    for i in range(6):
+        meta = AppMeta(member_id=f"m{i % 3}", received_at=t0 + 600 * i)
+        farm.add_application(f"f{i}", [device, tok(3, 100 + i)], meta)
+    summary = summarize(farm, "f0")
+    assert summary is not None and (summary.persons, summary.max_persons_per_device_or_phone) == (6, 6)
 
 
 def test_persons_per_device_or_phone_counts_within_seven_days() -> None:
