@@ -273,9 +273,10 @@ async def test_report_outcome(hub) -> None:  # type: ignore[no-untyped-def]
         with pytest.raises(LianfangRpcError) as err:  # 1970, or five years ahead: a wrong clock or a bug
             await a.report_outcome("a-1", common_pb2.OUTCOME_REPAID, occurred_at=when)
         assert [v.field for v in err.value.violations] == ["occurred_at"] and why in err.value.violations[0].description
-    await a.report_outcome("a-1", common_pb2.OUTCOME_REPAID, occurred_at=checked - 3600)  # an hour of skew
+    # the outbox delivered the Check days after the decision it reports: its outcome is earlier
+    await a.report_outcome("a-1", common_pb2.OUTCOME_REPAID, occurred_at=checked - 3 * DAY)
     stored = await c.hub.store.get_application("lender-a", "a-1")
-    assert stored is not None and stored.outcome == common_pb2.OUTCOME_REPAID and stored.outcome_at == checked - 3600
+    assert stored is not None and stored.outcome == common_pb2.OUTCOME_REPAID and stored.outcome_at == checked - 3 * DAY
     with pytest.raises(LianfangRpcError) as err:
         await client(c, "lender-b").report_outcome("a-1", common_pb2.OUTCOME_FUNDED)
     assert err.value.code == grpc.StatusCode.NOT_FOUND  # another member's application is invisible
