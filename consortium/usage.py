@@ -35,6 +35,18 @@ ENUMERATION_SHARE = 0.8
 no phone, device or address of a real application) is flagged ENUMERATION_SUSPECTED."""
 
 
+class DailyQuotaUsed(ResourceExhausted):
+    """The member's daily Check quota is used: new Checks wait for the next UTC day."""
+
+
+class BelowGiveToGet(FailedPrecondition):
+    """The member takes more than the consortium's give-to-get floor lets it."""
+
+
+EntitlementRefused = (DailyQuotaUsed, BelowGiveToGet)
+"""What a retry is let through (it records and counts nothing); the rate limit is not."""
+
+
 @dataclass(frozen=True)
 class UsagePolicy:
     """Limits on members' queries (``[hub]`` settings ``daily_check_quota`` and the rest)."""
@@ -224,17 +236,29 @@ class UsageGuard:
         """Whether the log already holds this marker's withdrawal (``"mk"``), as folded here."""
         return (marker.token_key, marker.filer_member_id, str(marker.filed_at)) in self._withdrawn
 
-    def admitted(self, member: str, checks: int, now: float) -> _InFlight:
-        """``admit``, then holds the ``checks`` as in flight until the ``with`` block ends: the
+    def admitted(self, member: str, checks: int, now: float, *, new: int | None = None) -> _InFlight:
+        """``admit``, then holds the new Checks as in flight until the ``with`` block ends: the
         caller records and folds them inside it (a Check's fold counts it for good)."""
-        self.admit(member, checks, now)
+        self.admit(member, checks, now, new=new)
+        counted = checks if new is None else new
         in_flight = self._in_flight
-        in_flight[member] = in_flight.get(member, 0) + checks
-        return _InFlight(in_flight, member, checks)
+        in_flight[member] = in_flight.get(member, 0) + counted
+        return _InFlight(in_flight, member, counted)
 
-    def admit(self, member: str, checks: int, now: float, *, monotonic: float | None = None) -> None:
+    def admit(
+        self, member: str, checks: int, now: float, *, monotonic: float | None = None, new: int | None = None
+    ) -> None:
         """Raises when ``member`` may not make ``checks`` more Checks now (this process's Checks
-        in flight included; other replicas' count once folded)."""
+        in flight included; other replicas' count once folded). ``new``: how many of them are
+        not retries (default: all); a retry counts nothing against the daily quota or
+        give-to-get (it records nothing), but every Check counts against the rate limit."""
+        if new != 0:
+            self._entitled(member, checks if new is None else new, now)
+        if self.policy.checks_per_second:
+            self._within_rate(member, checks, monotonic)
+
+    def _entitled(self, member: str, checks: int, now: float) -> None:
+        """The daily quota and give-to-get (``EntitlementRefused``)."""
         p, f = self.policy, self.figures(member)
         in_flight = self._in_flight.get(member, 0)
         daily = self.daily_quota(member)
@@ -242,29 +266,30 @@ class UsageGuard:
             today = f.by_day.get(int(now // DAY), 0) + in_flight
             if today + checks > daily:
                 midnight = (now // DAY + 1) * DAY
-                raise ResourceExhausted(
-                    f"daily quota of {daily} Checks used ({today} today)", retry_after=midnight - now
-                )
+                raise DailyQuotaUsed(f"daily quota of {daily} Checks used ({today} today)", retry_after=midnight - now)
         if p.give_to_get_floor and f.checks + in_flight >= p.give_to_get_grace:
             ratio = f.contributions / max(f.checks + in_flight, 1)
             if ratio < p.give_to_get_floor:
-                raise FailedPrecondition(
+                raise BelowGiveToGet(
                     f"give-to-get: {f.contributions} contributions for {f.checks + in_flight} Checks "
                     f"({ratio:.3f} per Check) is "
                     f"below the consortium's floor of {p.give_to_get_floor}; report outcomes (ReportOutcome) or "
                     "file markers to regain query rights"
                 )
-        if p.checks_per_second:
-            clock = time.monotonic() if monotonic is None else monotonic
-            capacity = max(p.burst, checks, 1)
-            tokens, at = self._buckets.get(member, (float(capacity), clock))
-            tokens = min(capacity, tokens + (clock - at) * p.checks_per_second)
-            if tokens < checks:
-                raise ResourceExhausted(
-                    f"rate limit of {p.checks_per_second:g} Checks/s",
-                    retry_after=(checks - tokens) / p.checks_per_second,
-                )
-            self._buckets[member] = (tokens - checks, clock)
+
+    def _within_rate(self, member: str, checks: int, monotonic: float | None) -> None:
+        """The per-member token bucket (``checks_per_second``, ``burst``; the caller checks it is on)."""
+        p = self.policy
+        clock = time.monotonic() if monotonic is None else monotonic
+        capacity = max(p.burst, checks, 1)
+        tokens, at = self._buckets.get(member, (float(capacity), clock))
+        tokens = min(capacity, tokens + (clock - at) * p.checks_per_second)
+        if tokens < checks:
+            raise ResourceExhausted(
+                f"rate limit of {p.checks_per_second:g} Checks/s",
+                retry_after=(checks - tokens) / p.checks_per_second,
+            )
+        self._buckets[member] = (tokens - checks, clock)
 
     def report(self, now: float, members: Iterable[str] = (), *, only: bool = False) -> list[dict[str, Any]]:
         """Per member: figures, contribution ratio, flags (SCRAPING_SUSPECTED, ENUMERATION_SUSPECTED,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import time
@@ -36,7 +35,7 @@ from consortium.services.watch_service import WatchRpcs
 from consortium.stacking import SHAREABLE, stacking_wire
 from consortium.stacking_index import TypeCounts
 from consortium.store.base import LogCursor, Store
-from consortium.usage import UsageGuard
+from consortium.usage import EntitlementRefused, UsageGuard
 from consortium.validation import (
     batch_check_request,
     check_epoch,
@@ -54,7 +53,6 @@ from runtime.errors import (
     LianfangError,
     NotFound,
     PermissionDenied,
-    ResourceExhausted,
 )
 from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
@@ -248,7 +246,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         _require_consent(request, now)
         try:
             admission: AbstractContextManager[None] = self.usage.admitted(caller, 1, now)
-        except (ResourceExhausted, FailedPrecondition) as refused:
+        except EntitlementRefused as refused:
             admission = await self._retries_admitted(caller, [request.application_ref], now, refused)
         with admission:
             links = EpochLinks()
@@ -269,14 +267,14 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
     async def _retries_admitted(
         self, caller: str, refs: list[str], now: float, refused: LianfangError
     ) -> AbstractContextManager[None]:
-        """The admission of Checks a quota or give-to-get ``refused``, counting only the new
-        ones: a retry (its reference already recorded) counts nothing, so a node whose reply was
-        lost gets its answer after the quota is used. Read only when refused: the common path
-        pays nothing."""
+        """The admission of Checks the daily quota or give-to-get ``refused``, counting only the
+        new ones against them: a retry (its reference already recorded) counts nothing there, so
+        a node whose reply was lost gets its answer after the quota is used. Every Check still
+        counts against the rate limit. Read only when refused: the common path pays nothing."""
         new = [ref for ref in dict.fromkeys(refs) if await self.store.get_application(caller, ref) is None]
         if len(new) == len(refs):
             raise refused
-        return self.usage.admitted(caller, len(new), now) if new else contextlib.nullcontext()
+        return self.usage.admitted(caller, len(refs), now, new=len(new))
 
     async def _as_first_recorded(
         self, apps: list[ApplicationRecord], snapshots: list[CheckSnapshot]
@@ -366,7 +364,7 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
             _require_consent(check, now, f"checks[{i}]: ")
         try:
             admission: AbstractContextManager[None] = self.usage.admitted(caller, len(request.checks), now)
-        except (ResourceExhausted, FailedPrecondition) as refused:
+        except EntitlementRefused as refused:
             admission = await self._retries_admitted(caller, [c.application_ref for c in request.checks], now, refused)
         with admission:
             links = EpochLinks()

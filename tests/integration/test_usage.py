@@ -216,6 +216,8 @@ async def test_rate_limit_per_member(tmp_path: Path) -> None:
         error = await raw_check(c, "r-2")
         assert error is not None and error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert 0 < retry_seconds(error) <= 2.0
+        resent = await raw_check(c, "r-1")  # a retry costs the hub as much: the rate limit holds it too
+        assert resent is not None and resent.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         # A batch counts each of its Checks: one above the burst passes once, then leaves a debt.
         b = c.members["lender-b"].hub_client
         await b.batch_check([check_request(f"b-{i}", rid(i)) for i in range(3)])
@@ -236,6 +238,7 @@ async def test_give_to_get_refuses_takers_until_they_contribute(tmp_path: Path) 
             await a.check_request(check_request("g-2", phone(3)))
         assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
         assert "give-to-get" in refused.value.message and "ReportOutcome" in refused.value.message
+        assert not (await a.check_request(check_request("g-1", phone(2)))).newly_recorded  # a retry is answered
         for _ in range(5):  # reporting the same application again and again counts once
             await a.report_outcome("g-0", common_pb2.OUTCOME_APPROVED)
         with pytest.raises(LianfangRpcError):
