@@ -9,15 +9,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, consortium_pb2
 
 from consortium.key_book import KeyEpochs
-from runtime.contract_limits import MAX_CHECK_TOKENS, STALE_KEY_EPOCHS
+from runtime.contract_limits import MAX_CHECK_TOKENS, STALE_KEY_EPOCHS, product_category_problem
 from runtime.errors import FieldViolation
 from runtime.identifier_text import identifier_in_ref
 from runtime.timestamps import timestamp_problem
 
 REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\Z")  # \Z: "$" would let a trailing newline in
-CATEGORY = re.compile(r"(?!(?:[^0-9]*[0-9]){7})[a-z0-9_]{1,40}\Z")
-"""A product category: a kind of product (``microloan``), stored with the application. At most
-6 digits, so no resident ID, phone or card number fits in it."""
 MEMBER_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,30}[a-z0-9]\Z")
 MAX_TOKENS = MAX_CHECK_TOKENS
 MAX_BATCH = 500
@@ -89,9 +86,8 @@ def check_request(
         check_timestamp(request.consent_expires_at, f"{prefix}consent_expires_at", out)
     if request.applicant_kind not in _KINDS:
         out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
-    if not CATEGORY.match(request.product_category):
-        shape = "1-40 characters of [a-z0-9_] with at most 6 digits (a kind of product, never an identifier)"
-        out.append(FieldViolation(f"{prefix}product_category", shape))
+    if problem := product_category_problem(request.product_category):
+        out.append(FieldViolation(f"{prefix}product_category", problem))
     tokens = request.tokens
     if not tokens:
         out.append(FieldViolation(f"{prefix}tokens", "at least one token is required"))

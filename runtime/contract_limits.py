@@ -3,6 +3,10 @@ that must not send past them: one number, read by both."""
 
 from __future__ import annotations
 
+import re
+
+from runtime.identifier_text import identifier_in_ref
+
 MAX_CHECK_TOKENS = 64
 """Tokens in one CheckRequest (``consortium.proto``: 1..64). A node sends each identifier once
 per active key epoch, and each IP's /24 or /64 subnet too."""
@@ -18,3 +22,17 @@ its ``tokens`` field): the node that reads it refreshes its keys and sends the C
 STREAM_TOKEN_EXPIRED = "token expired: reconnect"
 """How the hub ends a Watch stream whose token has expired (UNAVAILABLE, this exact message): a
 routine end, not a failing replica, so clients reconnect at once and do not pass the replica over."""
+
+PRODUCT_CATEGORY = re.compile(r"[a-z0-9_]{1,40}\Z")
+"""A Check's ``product_category``: the kind of product (the node sends its product code)."""
+PRODUCT_CATEGORY_SHAPE = "1-40 characters of [a-z0-9_]"
+
+
+def product_category_problem(category: str) -> str | None:
+    """Why the hub refuses ``category`` (None: it takes it): its shape, or an identifier in it,
+    which would be stored with the application (underscores read as separators: 138_0013_8000 is
+    a phone number). The node checks its product codes with it at start."""
+    if not PRODUCT_CATEGORY.match(category):
+        return PRODUCT_CATEGORY_SHAPE
+    kind = identifier_in_ref(category.replace("_", "-"))
+    return None if kind is None else f"must not hold personal data: it contains what looks like {kind}"

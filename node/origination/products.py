@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.config import ConfigError
+from runtime.contract_limits import product_category_problem
 from runtime.toml_file import file_error, read_toml_file
 
 DEFAULT_PRODUCTS = Path(__file__).resolve().parent.parent / "products.toml"
@@ -68,6 +69,8 @@ def _optional(table: dict[str, Any], key: str, default: int, where: str) -> int:
 
 def _product(code: str, t: dict[str, Any]) -> Product:
     where = f"products.{code}"
+    if problem := product_category_problem(code):  # sent with every Check: the hub would refuse them all
+        raise ConfigError(f"{where}: a product code goes to the hub as the product category: {problem}")
     known = set(Product.__dataclass_fields__) | {
         "min_amount",
         "max_amount",

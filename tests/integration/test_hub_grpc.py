@@ -300,13 +300,16 @@ async def test_invalid_argument_carries_field_violations_and_writes_nothing(hub)
         "consent_expires_at",
     }
     # an identifier in the product category would be stored with the application: refused
-    for raw in ("110101199003077774", "6222021234567890128", "13800138000"):
+    for raw in ("110101199003077774", "6222021234567890128", "13800138000", "loan_138_0013_8000"):
         smuggled = check_request("a-cat", phone(1))
         smuggled.product_category = raw
         with pytest.raises(LianfangRpcError) as err:
             await a.check_request(smuggled)
         assert [v.field for v in err.value.violations] == ["product_category"]
     assert await c.hub.store.get_application("lender-a", "a-cat") is None
+    dated = check_request("a-dated", phone(1))
+    dated.product_category = "xwd_20250601"  # a product code with a date in it is no identifier
+    assert (await a.check_request(dated)).newly_recorded
     # BatchCheck is all-or-nothing: one bad check refuses the batch and records none
     good = check_request("a-good", phone(2))
     broken = check_request("a-broken", phone(3))

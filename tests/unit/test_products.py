@@ -78,3 +78,18 @@ def test_a_collateral_product_lends_at_most_the_ratio_of_the_pledge() -> None:
     assert pre_credit_limit(equipment, {**income, "collateral_value": 500_000}) == 350_000 * 100
     assert pre_credit_limit(equipment, {**income, "collateral_value": 0}) == 0
     assert pre_credit_limit(unsecured, {**income, "collateral_value": 1}) == unsecured.max_amount_fen
+
+
+def test_a_product_code_is_what_the_hub_takes_as_a_product_category(tmp_path: Path) -> None:
+    """The node sends its product code as every Check's product_category: a code the hub refuses
+    (an identifier in it, or not its shape) would refer every application, so it stops the node;
+    a dated code is fine."""
+    shipped = DEFAULT_PRODUCTS.read_text(encoding="utf-8")
+    dated = tmp_path / "dated.toml"
+    dated.write_text(shipped.replace("[products.xiaowei_puhui", "[products.xwd_20250601"), encoding="utf-8")
+    assert "xwd_20250601" in load_products(dated)
+    for code in ("xwd_13800138000", "loan_138_0013_8000", "Xiaowei"):
+        bad = tmp_path / f"{code}.toml"
+        bad.write_text(shipped.replace("[products.xiaowei_puhui", f"[products.{code}"), encoding="utf-8")
+        with pytest.raises(ConfigError, match=f"products.{code}: a product code goes to the hub"):
+            load_products(bad)

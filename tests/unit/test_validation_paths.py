@@ -8,7 +8,8 @@ import random
 from lianfang.v1 import common_pb2 as c
 from lianfang.v1 import consortium_pb2
 
-from consortium.validation import _KINDS, _PURPOSES, CATEGORY, MAX_TOKENS, check_ref, check_request, check_token
+from consortium.validation import _KINDS, _PURPOSES, MAX_TOKENS, check_ref, check_request, check_token
+from runtime.contract_limits import product_category_problem
 from runtime.errors import FieldViolation
 
 
@@ -22,9 +23,8 @@ def reference(request: consortium_pb2.CheckRequest, prefix: str = "") -> list[Fi
         out.append(FieldViolation(f"{prefix}consent_expires_at", "the borrower's authorisation must say when it ends"))
     if request.applicant_kind not in _KINDS:
         out.append(FieldViolation(f"{prefix}applicant_kind", "unknown or unspecified applicant kind"))
-    if not CATEGORY.match(request.product_category):
-        shape = "1-40 characters of [a-z0-9_] with at most 6 digits (a kind of product, never an identifier)"
-        out.append(FieldViolation(f"{prefix}product_category", shape))
+    if problem := product_category_problem(request.product_category):
+        out.append(FieldViolation(f"{prefix}product_category", problem))
     if not request.tokens:
         out.append(FieldViolation(f"{prefix}tokens", "at least one token is required"))
     elif len(request.tokens) > MAX_TOKENS:
@@ -55,7 +55,7 @@ def random_request(rng: random.Random) -> consortium_pb2.CheckRequest:
         consent_ref=rng.choice(["", "c-1"]),
         tokens=tokens,
         applicant_kind=rng.choice([0, 1, 2, 7]),
-        product_category=rng.choice(["", "consumer", "Bad", "loan_2026", "110101199003077774"]),
+        product_category=rng.choice(["", "consumer", "Bad", "xwd_20250601", "110101199003077774", "138_0013_8000"]),
         purpose=rng.choice([0, 1, 4, 9]),
     )
     if rng.random() < 0.7:
