@@ -30,9 +30,9 @@ PRODUCT_CATEGORY_SHAPE = "1-40 characters of [a-z0-9_]"
 
 def product_category_problem(category: str) -> str | None:
     """Why the hub refuses ``category`` (None: it takes it): its shape, or an identifier in it,
-    which would be stored with the application (underscores read as separators: 138_0013_8000 is
-    a phone number). The node checks its product codes with it at start."""
+    which would be stored with the application (138_0013_8000 is a phone number). The node checks
+    its product codes with it at start."""
     if not PRODUCT_CATEGORY.match(category):
         return PRODUCT_CATEGORY_SHAPE
-    kind = identifier_in_ref(category.replace("_", "-"))
+    kind = identifier_in_ref(category)
     return None if kind is None else f"must not hold personal data: it contains what looks like {kind}"
