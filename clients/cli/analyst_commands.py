@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from clients.analyst import AnalystClient
 from clients.analyst_web.page import as_json, standalone_page
-from clients.cli.hub_connection import add_analyst_principal, hub_channel
+from clients.cli.hub_connection import add_analyst_principal, hub_channel, on_every_verb
 from clients.credentials import JwtSigner, load_private_key
 
 
@@ -144,32 +144,30 @@ def add_commands(nouns: Any) -> None:
     analyst = nouns.add_parser("analyst", help="fraud analyst: rings, neighbourhoods, paths, graph page")
     add_analyst_principal(analyst)
     verbs = analyst.add_subparsers(dest="verb", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    add_analyst_principal(common)  # before the verb or after it
 
-    rings = verbs.add_parser("rings", parents=[common], help="top rings by score (JSON lines)")
+    rings = verbs.add_parser("rings", help="top rings by score (JSON lines)")
     rings.add_argument("--min-size", type=positive_or_zero, default=0)
     rings.add_argument("--min-lenders", type=positive_or_zero, default=0)
     rings.add_argument("--min-score", type=float, default=0.0)
     rings.add_argument("--limit", type=positive_or_zero, default=20)
 
-    ring = verbs.add_parser("ring", parents=[common], help="one ring with its graph, communities, central tokens")
+    ring = verbs.add_parser("ring", help="one ring with its graph, communities, central tokens")
     ring.add_argument("subject", help="a ring id (ring-…) or an application member/ref")
     ring.add_argument("--max-nodes", type=positive_or_zero, default=0)
 
-    neighbours = verbs.add_parser("neighbours", parents=[common], help="k-hop neighbourhood of an entity")
+    neighbours = verbs.add_parser("neighbours", help="k-hop neighbourhood of an entity")
     neighbours.add_argument("entity", help="member/ref or a token key")
     neighbours.add_argument("--hops", type=positive_or_zero, default=2)
     neighbours.add_argument("--max-nodes", type=positive_or_zero, default=0)
     neighbours.add_argument("--expand-hub-tokens", action="store_true")
 
-    path = verbs.add_parser("path", parents=[common], help="shortest path between two entities")
+    path = verbs.add_parser("path", help="shortest path between two entities")
     path.add_argument("source")
     path.add_argument("target")
     path.add_argument("--max-hops", type=positive_or_zero, default=0)
     path.add_argument("--through-hub-tokens", action="store_true")
 
-    export = verbs.add_parser("export", parents=[common], help="a ring or neighbourhood as JSON, GraphML or HTML")
+    export = verbs.add_parser("export", help="a ring or neighbourhood as JSON, GraphML or HTML")
     export.add_argument("subject", help="a ring id (ring-…), or an entity for its neighbourhood")
     export.add_argument("--format", choices=("json", "graphml", "html"), default="json")
     export.add_argument("--hops", type=positive_or_zero, default=0, help="neighbourhood depth (default 2)")
@@ -179,7 +177,8 @@ def add_commands(nouns: Any) -> None:
     for parser in (rings, ring, neighbours, path, export):
         parser.set_defaults(run=lambda a: asyncio.run(run(a)))
 
-    page = verbs.add_parser("serve", parents=[common], help="serve the interactive graph page on localhost")
+    page = verbs.add_parser("serve", help="serve the interactive graph page on localhost")
     page.add_argument("--listen-host", default="127.0.0.1", help="interface to bind (default: localhost only)")
     page.add_argument("--port", type=int, default=8765)
     page.set_defaults(run=serve, long_running=True)
+    on_every_verb(verbs, add_analyst_principal)  # before the verb or after it

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, object] = {
 verb; ``finish_connection_options`` fills in these afterwards."""
 
 _REQUIRED = "connection_options_required"  # the options a command cannot run without
+_PARSER = "connection_options_parser"  # the (sub)command's parser: its usage line goes with an error
 
 
 def add_hub_connection(parser: argparse.ArgumentParser, principal: str) -> None:
@@ -39,6 +40,7 @@ def add_hub_connection(parser: argparse.ArgumentParser, principal: str) -> None:
     parser.add_argument(
         "--plaintext", action="store_true", default=unset, help="hub without TLS (local experiments only)"
     )
+    parser.set_defaults(**{_PARSER: parser})
 
 
 def hub_channel(args: argparse.Namespace) -> grpc.aio.Channel:
@@ -88,13 +90,17 @@ def on_every_verb(
 def finish_connection_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """Fills in the defaults of connection options a command has and was not given, and refuses
     a command missing one it requires (wherever it may be given, before or after the verb)."""
+    if not hasattr(args, _PARSER):
+        return  # a command without hub connection options
     for name in getattr(args, _REQUIRED, ()):
         if getattr(args, name, None) is None:
-            parser.error(f"--{name.replace('_', '-')} is required")
-    if hasattr(args, _REQUIRED) or hasattr(args, "hub"):
-        for name, default in DEFAULTS.items():
-            if not hasattr(args, name):
-                setattr(args, name, default)
+            command = getattr(args, _PARSER)
+            (command if command.prog.startswith("lianfang ") else parser).error(
+                f"--{name.replace('_', '-')} is required"
+            )
+    for name, default in DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
 
 
 def admin_signer(args: argparse.Namespace) -> JwtSigner:

@@ -53,6 +53,19 @@ def test_help_everywhere(path: list[str]) -> None:
     assert "usage: lianfang" in result.stdout
 
 
+def test_connection_options_have_their_defaults_and_a_missing_key_names_the_command(tmp_path: Path) -> None:
+    key = tmp_path / "k.pem"
+    generate_key_file(key)
+    # no --hub: the default address (nothing listens there), not an AttributeError
+    audit = _run("audit", "head", "--subject", "admin/x", "--signing-key", str(key), "--plaintext")
+    assert audit.returncode == 1 and "Traceback" not in audit.stderr and ":7443" in audit.stderr
+    for command, key_option in ((["admin", "members", "list"], "--admin-key"), (["analyst", "rings"], "--analyst-key")):
+        missing = _run(*command, "--plaintext")
+        assert missing.returncode == 2 and f"lianfang {' '.join(command)}: error: {key_option} is required" in (
+            missing.stderr
+        )
+
+
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
 

@@ -95,8 +95,8 @@ async def test_a_corrected_outcome_stops_counting_in_the_ring(tmp_path: Path) ->
     a1, a2 = app("m1", "r1", rid(1), phone(9)), app("m2", "r2", rid(2), phone(9))
     await tracker.publish([application_event(a1, POLICY), application_event(a2, POLICY)])
 
-    def counts() -> tuple[int, int]:
-        view = tracker.linked_view("m2", "r2")
+    def counts(t: RingTracker | None = None) -> tuple[int, int]:
+        view = (t or tracker).linked_view("m2", "r2")
         assert view is not None
         return view.summary.fraud_confirmed, view.summary.defaults
 
@@ -111,9 +111,11 @@ async def test_a_corrected_outcome_stops_counting_in_the_ring(tmp_path: Path) ->
     await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_DECLINED)])
     assert counts() == (0, 0)
     await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_FRAUD_CONFIRMED)])
+    assert counts() == (1, 0)
+    await tracker.publish([outcome_event("m1", "r1", common_pb2.OUTCOME_APPROVED)])  # corrected again
     again = RingTracker(s, POLICY)  # a restart replays the log to the same facts
     await again.catch_up()
-    assert again.index.snapshot() == tracker.index.snapshot() and counts() == (1, 0)
+    assert again.index.snapshot() == tracker.index.snapshot() and counts(again) == counts() == (0, 0)
     await s.close()
 
 
