@@ -34,6 +34,7 @@ from graph.summary import (
     _persons_within_window,
     applicant_of,
     summarize,
+    unnamed_applicant,
 )
 
 
@@ -152,7 +153,9 @@ def aggregate(index: RingIndex, ring_id: str) -> RingAggregate | None:
     for app_id in members:
         for token in index.tokens_of(app_id):
             carriers.setdefault(token, []).append(app_id)
-    person = {app_id: applicant_of(app_id, index.meta(app_id) or EMPTY_META, index) for app_id in members}
+    person = {
+        app_id: (index.meta(app_id) or EMPTY_META).person or unnamed_applicant(app_id, index) for app_id in members
+    }
     for token, apps in carriers.items():
         if len(apps) < 2 or not index.links(token):
             continue
@@ -246,7 +249,7 @@ class RingAggregates:
         for token in sharing:  # each links now: it had 1..cap-1 carriers and gained this one
             apps = list(index.apps_of(token))
             for carrier in apps:
-                person[carrier] = applicant_of(carrier, index.meta(carrier) or EMPTY_META, index)
+                person[carrier] = (index.meta(carrier) or EMPTY_META).person or unnamed_applicant(carrier, index)
             total.set_sharing(token, _persons_within_window(apps, person, index))
         for ring_id in covering:
             if ring_id != largest and (piece := aggregate(index, ring_id)) is not None:

@@ -21,12 +21,16 @@ _PERSON_SHARING_TYPES = frozenset({TokenType.DEVICE_ID, TokenType.PHONE})
 
 
 def applicant_of(app_id: str, meta: AppMeta, index: RingIndex) -> str:
-    """Who an application is, when a ring counts distinct applicants: its resident ID or USCC.
-    Without one (a phone- or device-only pre-check), its phone: one borrower's pre-checks on one
-    phone are one applicant, while a farm's on one device, each with its own phone, are many.
-    Without a phone either, the application itself."""
-    if meta.person:
-        return meta.person
+    """Who an application is, when a ring counts distinct applicants: its resident ID or USCC,
+    else ``unnamed_applicant``. (Callers on a ring walk write ``meta.person or
+    unnamed_applicant(...)``: one call fewer per named application.)"""
+    return meta.person or unnamed_applicant(app_id, index)
+
+
+def unnamed_applicant(app_id: str, index: RingIndex) -> str:
+    """An application without a person key (a phone- or device-only pre-check) counts by its
+    phone: one borrower's pre-checks on one phone are one applicant, while a farm's on one
+    device, each with its own phone, are many. Without a phone either, the application itself."""
     phones = [t for t in index.tokens_of(app_id) if token_type_of(t) == TokenType.PHONE]
     return min(phones) if phones else app_id
 
@@ -83,7 +87,9 @@ def summarize(index: RingIndex, ring_id: str) -> RingSummary | None:
     if not members:
         return None
     metas = [index.meta(app_id) or EMPTY_META for app_id in members]
-    person = {app_id: applicant_of(app_id, meta, index) for app_id, meta in zip(members, metas, strict=True)}
+    person = {
+        app_id: meta.person or unnamed_applicant(app_id, index) for app_id, meta in zip(members, metas, strict=True)
+    }
     carriers: dict[str, list[str]] = {}
     for app_id in members:
         for token in index.tokens_of(app_id):
