@@ -14,8 +14,8 @@ from lianfang.v1 import audit_pb2, audit_pb2_grpc
 
 from clients.credentials import JwtSigner, public_key_arg
 from clients.rpc import Metadata, RpcClient
-from consortium.audit import verify_tree_head
-from consortium.merkle import MerkleTree, verify_consistency
+from runtime.merkle import MerkleTree, verify_consistency
+from runtime.tree_head import verify_tree_head
 
 
 class AuditClient(RpcClient):

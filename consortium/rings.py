@@ -45,6 +45,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lianfang.v1 import common_pb2
 
 from consortium.log_format import encode_event
@@ -86,6 +88,17 @@ def ring_public_id(ring_id: str, key: bytes = b"") -> str:
 
 def application_event(app: ApplicationRecord, policy: LinkPolicy) -> str:
     return encode_event(application_event_body(app, policy))
+
+
+def ring_id_key(signing_key: Ed25519PrivateKey | None) -> bytes:
+    """The secret ring ids are keyed with: derived from the audit key, which every replica holds
+    (empty without one: ids are then plain hashes)."""
+    if signing_key is None:
+        return b""
+    raw = signing_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return hashlib.sha256(b"lianfang-ring-ids\x00" + raw).digest()
 
 
 def application_event_body(app: ApplicationRecord, policy: LinkPolicy) -> list[Any]:

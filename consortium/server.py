@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from consortium.admin_log import log_unlogged_admin_actions
 from consortium.aliases import AliasBook
-from consortium.audit import AuditLog, load_signing_key, ring_id_key
+from consortium.audit import AuditLog, load_signing_key
 from consortium.auth import Authenticator, AuthInterceptor
 from consortium.canaries import CanaryBook
 from consortium.config import HubConfig
@@ -25,7 +25,7 @@ from consortium.marker_log import reconcile_marker_state
 from consortium.markers import MarkerPolicy
 from consortium.metrics import HubMetrics
 from consortium.retention import PurgeReport, purge, purge_periodically
-from consortium.rings import RingTracker
+from consortium.rings import RingTracker, ring_id_key
 from consortium.services.admin_service import AdminServicer
 from consortium.services.analyst_service import AnalystServicer
 from consortium.services.audit_service import AuditServicer

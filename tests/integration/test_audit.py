@@ -15,8 +15,8 @@ from clients.canaries import CanaryClient
 from clients.credentials import JwtSigner, load_private_key
 from clients.demo.consortium import LocalConsortium, start_local_consortium
 from clients.errors import LianfangRpcError
-from consortium.audit import verify_tree_head
-from consortium.merkle import leaf_hash, verify_inclusion
+from runtime.merkle import leaf_hash, verify_inclusion
+from runtime.tree_head import verify_tree_head
 from tests.support.consortium import check_request, phone, rid, token
 
 MEMBERS = ["lender-a", "lender-b"]
