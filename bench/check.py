@@ -10,7 +10,7 @@ stack as ``lianfang hub serve``, JSON-lines RPC log at INFO) and the load genera
   - ``BatchCheck`` applications/s (batches of 100 applications x 8 tokens);
 * ceilings:
   - a bare echo RPC (``/bench.Echo/Echo``, bytes in/out of the sizes of a real Check) through
-    ``runtime.server.create_server`` with TLS, the ObservabilityInterceptor and the hub's
+    ``runtime.server.create_server`` with TLS, the ErrorAndLogInterceptor and the hub's
     AuthInterceptor (the method is marked as a member call, so every call authenticates);
   - the raw Redis pipeline of one Check (the commands ``RedisStore.record_logged`` issues) from
     redis.asyncio in this process, plus ``record_logged`` called in-process (no gRPC).
@@ -1209,7 +1209,7 @@ async def bench_echo(setup: Setup, p: Params, response_raw: bytes, auth: bool) -
         peak = await warm_and_sweep(meters, lambda: echo_op(conns, workload), p, "echo")
         return {
             "method": ECHO_METHOD,
-            "stack": "runtime.server.create_server, TLS, ObservabilityInterceptor (INFO log line per RPC)"
+            "stack": "runtime.server.create_server, TLS, ErrorAndLogInterceptor (INFO log line per RPC)"
             + (", AuthInterceptor (member JWT, cached verification + member status)" if auth else ""),
             "request_bytes": "a real CheckRequest (8 tokens), serialised by the client",
             "response_bytes": len(response_raw),
@@ -1630,7 +1630,7 @@ _CATEGORIES: tuple[tuple[str, str], ...] = (
     ("(logging/", "RPC log line (logging + JSON)"),
     ("(json/", "RPC log line (logging + JSON)"),
     ("(runtime/logs.py", "RPC log line (logging + JSON)"),
-    ("(runtime/interceptors.py", "ObservabilityInterceptor wrapper"),
+    ("(runtime/interceptors.py", "ErrorAndLogInterceptor wrapper"),
     ("(consortium/", "servicer, records, timestamps"),
     ("(protobuf/", "servicer, records, timestamps"),
     ("(grpc/", "grpc Python layer (handlers, interceptor plumbing)"),

@@ -1,6 +1,6 @@
 """Server interceptors shared by hub and node.
 
-``ObservabilityInterceptor`` is outermost: it gives every call a request id, maps sentinel
+``ErrorAndLogInterceptor`` is outermost: it gives every call a request id, maps sentinel
 errors (runtime.errors) to gRPC statuses with google.rpc details, hides unexpected exceptions
 behind INTERNAL, and writes one JSON log line per RPC. Inner interceptors (authentication)
 raise sentinel errors and record the principal on the call's ``CallInfo``.
@@ -228,7 +228,10 @@ def _refused_stream(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     return grpc.stream_stream_rpc_method_handler(refuse, handler.request_deserializer, handler.response_serializer)
 
 
-class ObservabilityInterceptor(UnaryWrappingInterceptor):
+class ErrorAndLogInterceptor(UnaryWrappingInterceptor):
+    """Every call's request id, its sentinel errors mapped to gRPC statuses (internals never
+    leak), and one JSON log line when it ends."""
+
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.logger = logger or logging.getLogger(RPC_LOGGER)
 
@@ -244,16 +247,13 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
                 code = grpc.StatusCode.OK
                 try:
                     return await behavior(request, context)
-                except LianfangError as error:
-                    code, message, trailers = rich_status(error)
-                    await context.abort(code, message, trailers)
                 except Exception as error:
-                    if _is_abort(error):
+                    failed = self._failed(error, context, call)
+                    if failed is None:
                         code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
-                        raise
-                    code = grpc.StatusCode.INTERNAL
-                    self.logger.exception("unhandled error", extra={"fields": {"request_id": call.request_id}})
-                    await context.abort(code, f"internal error (request id {call.request_id})")
+                        raise  # the handler aborted the call itself
+                    code = failed
+                    await self._abort(error, failed, context, call)
                 finally:
                     log_rpc(
                         self.logger,
@@ -268,6 +268,27 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
 
         return around
 
+    def _failed(self, error: Exception, context: grpc.aio.ServicerContext, call: CallInfo) -> grpc.StatusCode | None:
+        """The status a call that raised ``error`` ends with: a sentinel error's own, INTERNAL for
+        anything else (logged with its traceback and the request id); None when the handler
+        aborted the call itself (its status stands)."""
+        if isinstance(error, LianfangError):
+            return error.code
+        if _is_abort(error):
+            return None
+        self.logger.exception("unhandled error", extra={"fields": {"request_id": call.request_id}})
+        return grpc.StatusCode.INTERNAL
+
+    @staticmethod
+    async def _abort(
+        error: Exception, code: grpc.StatusCode, context: grpc.aio.ServicerContext, call: CallInfo
+    ) -> None:
+        """Ends the call with ``code``: a sentinel error with its rich details, anything else with
+        the request id only (internals never reach the caller)."""
+        if isinstance(error, LianfangError):
+            await context.abort(*rich_status(error))
+        await context.abort(code, f"internal error (request id {call.request_id})")
+
     def stream_wrapper(self, method: str) -> StreamWrapper | None:
         def around(behavior: StreamBehavior) -> StreamBehavior:
             async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
@@ -280,19 +301,16 @@ class ObservabilityInterceptor(UnaryWrappingInterceptor):
                     async for message in behavior(request, context):
                         yield message
                         sent += 1
-                except LianfangError as error:
-                    code, message_text, trailers = rich_status(error)
-                    await context.abort(code, message_text, trailers)
                 except (asyncio.CancelledError, GeneratorExit):
                     code = grpc.StatusCode.CANCELLED  # the client went away: the usual end of a stream
                     raise
                 except Exception as error:
-                    if _is_abort(error):
+                    failed = self._failed(error, context, call)
+                    if failed is None:
                         code = context.code() or grpc.StatusCode.UNKNOWN
-                        raise
-                    code = grpc.StatusCode.INTERNAL
-                    self.logger.exception("unhandled error", extra={"fields": {"request_id": call.request_id}})
-                    await context.abort(code, f"internal error (request id {call.request_id})")
+                        raise  # the handler aborted the call itself
+                    code = failed
+                    await self._abort(error, failed, context, call)
                 finally:
                     log_rpc(
                         self.logger,

@@ -23,7 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from runtime.config import ConfigError
 from runtime.decoding import DecodeGuard
-from runtime.interceptors import ObservabilityInterceptor
+from runtime.interceptors import ErrorAndLogInterceptor
 from runtime.metrics import RpcMetrics
 from runtime.tls import TlsConfig, server_credentials
 
@@ -69,7 +69,7 @@ async def create_server(
     ``metrics``: count every call on its registry (runtime.metrics); the outermost interceptor."""
     counting = [metrics.interceptor()] if metrics is not None else []
     server = grpc.aio.server(
-        interceptors=[*counting, ObservabilityInterceptor(), *interceptors, DecodeGuard()],  # DecodeGuard innermost
+        interceptors=[*counting, ErrorAndLogInterceptor(), *interceptors, DecodeGuard()],  # DecodeGuard innermost
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
