@@ -284,24 +284,7 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         settings=("hub_ca_file", "hub_cert_file", "hub_key_file"),
     )
     hub = HubClient(channel, signer, default_timeout=config.hub_timeout_seconds)
-    refresh: Callable[[], Awaitable[list[int]]] | None = None
-    if config.token_mode == "oprf":
-        tokeniser = KeyRing(oprf=oprf_tokeniser(config, signer))
-    elif config.key_source == "hub":
-        tokeniser = KeyRing()
-        private = encryption_key(config)
-
-        async def refresh() -> list[int]:
-            return await tokeniser.refresh(hub, config.member_id, private)
-
-        tokeniser.reload = refresh
-
-        try:
-            await refresh()
-        except LianfangRpcError as error:  # the hub may come up later; Screens say UNAVAILABLE
-            log.warning("no consortium keys yet", extra={"fields": {"error": error.code.name}})
-    else:
-        tokeniser = KeyRing([HmacTokeniser(read_consortium_key(config.consortium_key_file), config.key_epoch)])
+    tokeniser, refresh = await key_ring(config, hub, signer)
     roles = RoleInterceptor(config.identity_public_key())
     engine = build_engine(config, hub, tokeniser, clock)
     post_loan = build_post_loan(config, engine, clock)
@@ -390,6 +373,30 @@ async def start_node(config: NodeConfig, *, clock: Clock = system_clock) -> Runn
         },
     )
     return node
+
+
+async def key_ring(
+    config: NodeConfig, hub: HubClient, signer: JwtSigner
+) -> tuple[KeyRing, Callable[[], Awaitable[list[int]]] | None]:
+    """How this node makes tokens, by ``token_mode`` and ``key_source``: the key service (OPRF),
+    epoch keys the hub wraps to this member (with the refresh that fetches them again, tried once
+    now), or the consortium key file."""
+    if config.token_mode == "oprf":
+        return KeyRing(oprf=oprf_tokeniser(config, signer)), None
+    if config.key_source != "hub":
+        return KeyRing([HmacTokeniser(read_consortium_key(config.consortium_key_file), config.key_epoch)]), None
+    tokeniser = KeyRing()
+    private = encryption_key(config)
+
+    async def refresh() -> list[int]:
+        return await tokeniser.refresh(hub, config.member_id, private)
+
+    tokeniser.reload = refresh
+    try:
+        await refresh()
+    except LianfangRpcError as error:  # the hub may come up later; Screens say UNAVAILABLE
+        log.warning("no consortium keys yet", extra={"fields": {"error": error.code.name}})
+    return tokeniser, refresh
 
 
 def oprf_tokeniser(config: NodeConfig, signer: JwtSigner) -> OprfTokeniser:
