@@ -44,11 +44,12 @@ from node.monitoring.service import MonitoringServicer
 from node.monitoring.sms import RecordingSmsChannel
 from node.origination.consortium_check import ConsortiumCheck, consent_key
 from node.origination.due_diligence import load_field_team
-from node.origination.engine import Origination, SourcePolicy
+from node.origination.engine import Origination
 from node.origination.loan_service import LoanServicer
 from node.origination.products import load_products
 from node.origination.risk import RiskModel
 from node.origination.roles import RoleInterceptor
+from node.origination.stage1_policy import Stage1Policy
 from node.origination.store import NodeStore
 from node.outbox import Outbox
 from node.outbox.drainer import Drainer
@@ -238,8 +239,7 @@ def build_engine(config: NodeConfig, hub: HubClient, tokeniser: KeyRing, clock: 
         hub=hub,
         tokeniser=tokeniser,
         clock=clock,
-        policy=SourcePolicy(
-            deadlines={},
+        policy=Stage1Policy(
             default_deadline=config.source_deadline_seconds,
             hub_deadline=config.hub_timeout_seconds,
             hub_unavailable=config.hub_unavailable_policy,

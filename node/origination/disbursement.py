@@ -10,7 +10,7 @@ import hashlib
 import logging
 import re
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lianfang.v1 import common_pb2, node_pb2
 
@@ -37,14 +37,12 @@ from node.origination.signing_codes import (
     next_day_starts,
     sent_today,
 )
+from node.origination.stage1_policy import Stage1Policy
 from node.origination.store import Application, NodeStore, Task, new_id
 from node.outbox import Outbox
 from node.outbox.submissions import queue_outcome_in
 from runtime.clock import Clock
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
-
-if TYPE_CHECKING:
-    from node.origination.engine import SourcePolicy
 
 log = logging.getLogger("lianfang.node.origination")
 CALLER_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")
@@ -60,7 +58,7 @@ class Disbursement:
     hub: HubClient
     clock: Clock
     outbox: Outbox
-    policy: SourcePolicy
+    policy: Stage1Policy
     sms: SmsChannel
 
     def contract(self, application_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from lianfang.v1 import common_pb2, consortium_pb2, node_pb2
@@ -35,6 +35,7 @@ from node.origination.limits import collateral_cap, round_down
 from node.origination.products import Product
 from node.origination.risk import RiskModel
 from node.origination.roles import CREDIT_APPROVERS
+from node.origination.stage1_policy import Stage1Policy
 from node.origination.store import Application, NodeStore, Task, new_id
 from node.outbox import Outbox
 from node.outbox.submissions import queue_check_in, queue_outcome_in
@@ -67,15 +68,6 @@ NEXT_STATE = {
 }
 
 
-@dataclass
-class SourcePolicy:
-    deadlines: dict[str, float]
-    default_deadline: float = 2.0
-    hub_deadline: float = 0.8
-    hub_unavailable: str = REFER  # what an unreachable hub means: refer (default) or decline
-    deadline_margin: float = 0.1  # kept back from the caller's deadline to decide and answer
-
-
 class Origination(Disbursement):
     def __init__(
         self,
@@ -87,7 +79,7 @@ class Origination(Disbursement):
         hub: HubClient,
         tokeniser: KeyRing,
         clock: Clock,
-        policy: SourcePolicy,
+        policy: Stage1Policy,
         consortium: ConsortiumCheck,
         outbox: Outbox,
         sms: SmsChannel | None = None,

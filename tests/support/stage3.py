@@ -14,8 +14,8 @@ from node.monitoring.disposition import Dispositions
 from node.monitoring.records import PostLoanRecords
 from node.origination.disbursement import Disbursement
 from node.origination.due_diligence import load_field_team
-from node.origination.engine import SourcePolicy
 from node.origination.products import load_products
+from node.origination.stage1_policy import Stage1Policy
 from node.origination.store import Application, NodeStore
 from node.outbox import Outbox
 from runtime.clock import ManualClock
@@ -58,7 +58,7 @@ class Stage3(Disbursement):
         self.hub = WatchHub()  # type: ignore[assignment]
         self.clock = ManualClock(START)
         self.outbox = Outbox(self.store)
-        self.policy = SourcePolicy({})
+        self.policy = Stage1Policy()
         records = PostLoanRecords(self.store)
         self.actions = PostLoanActions(self.store, records, load_field_team())
         self.dispositions = Dispositions(self, self.actions)  # type: ignore[arg-type]
