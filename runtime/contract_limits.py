@@ -3,6 +3,7 @@ that must not send past them: one number, read by both."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from runtime.identifier_text import identifier_in_ref
@@ -28,11 +29,19 @@ PRODUCT_CATEGORY = re.compile(r"[a-z0-9_]{1,40}\Z")
 PRODUCT_CATEGORY_SHAPE = "1-40 characters of [a-z0-9_]"
 
 
+_LONG_NUMBER = re.compile(r"(?:\d_*){10}")
+"""Ten digits, underscores between them or not: a phone, ID or card number, never a date."""
+
+
+@functools.lru_cache(maxsize=4096)  # a member sends few categories; the identifier scan is µs
 def product_category_problem(category: str) -> str | None:
     """Why the hub refuses ``category`` (None: it takes it): its shape, or an identifier in it,
-    which would be stored with the application (138_0013_8000 is a phone number). The node checks
-    its product codes with it at start."""
+    which would be stored with the application: ten digits or more in a row (underscores between
+    them too), or what the identifier scan finds. A dated code (``xwd_20250601``) is fine. The
+    node checks its product codes with it at start; the hub, members' categories too."""
     if not PRODUCT_CATEGORY.match(category):
         return PRODUCT_CATEGORY_SHAPE
-    kind = identifier_in_ref(category)
+    if _LONG_NUMBER.search(category):
+        return "must not hold personal data: at most 9 digits in a row (a kind of product, not a number)"
+    kind = identifier_in_ref(category.upper())  # upper: a USCC's letters are capitals
     return None if kind is None else f"must not hold personal data: it contains what looks like {kind}"

@@ -21,7 +21,7 @@ from consortium.store.base import Store
 from consortium.usage import UsageGuard
 from consortium.validation import MEMBER_ID
 from runtime.clock import Clock
-from runtime.contract_limits import KEY_CHECK_BYTES, PRODUCT_CATEGORY, PRODUCT_CATEGORY_SHAPE
+from runtime.contract_limits import KEY_CHECK_BYTES, product_category_problem
 from runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from runtime.identifier_text import MAX_REASON_CHARS, check_free_text
 from runtime.interceptors import current_call
@@ -107,8 +107,8 @@ class AdminServicer(consortium_pb2_grpc.AdminServiceServicer):
             violations.append(FieldViolation("display_name", "1-100 characters"))
         else:  # a lender's name, in every member list and log: not a person's phone or ID
             check_free_text(request.display_name, "display_name", violations)
-        if not PRODUCT_CATEGORY.match(request.category):  # a member's category (bank…) has the same shape
-            violations.append(FieldViolation("category", PRODUCT_CATEGORY_SHAPE))
+        if problem := product_category_problem(request.category):  # a member's kind (bank…): the same rule
+            violations.append(FieldViolation("category", problem))
         if len(request.public_key) != ED25519_PUBLIC_KEY_BYTES:
             violations.append(FieldViolation("public_key", "must be a raw 32-byte Ed25519 public key"))
         if violations:

@@ -300,7 +300,9 @@ async def test_invalid_argument_carries_field_violations_and_writes_nothing(hub)
         "consent_expires_at",
     }
     # an identifier in the product category would be stored with the application: refused
-    for raw in ("110101199003077774", "6222021234567890128", "13800138000", "loan_138_0013_8000"):
+    smuggled_in = ("110101199003077774", "6222021234567890128", "13800138000", "loan_138_0013_8000")
+    glued = ("x13800138000", "u110101199003077774", "loan_1380_0138_000", "c6222021234567890128")
+    for raw in (*smuggled_in, *glued):
         smuggled = check_request("a-cat", phone(1))
         smuggled.product_category = raw
         with pytest.raises(LianfangRpcError) as err:
@@ -474,6 +476,16 @@ async def test_a_key_change_that_failed_leaves_its_key_free(sqlite_hub: LocalCon
         await c.admin.register_member("lender-typo", "X", "bank", key)
     assert "lender-typo" not in {m.member_id for m in await c.admin.list_members()}
     assert (await c.admin.register_member("lender-x", "X", "bank", key)).public_key == key
+
+
+async def test_a_member_category_holds_no_identifier(sqlite_hub: LocalConsortium, tmp_path: Path) -> None:
+    """A member's category is shown to borrowers (subject access) and in the audit counts."""
+    key = generate_key_file(tmp_path / "k.pem")
+    for category in ("110101199003077774", "13800138000", "x110101199003077774"):
+        with pytest.raises(LianfangRpcError) as refused:
+            await sqlite_hub.admin.register_member("lender-odd", "Odd", category, key)
+        assert [v.field for v in refused.value.violations] == ["category"]
+    assert (await sqlite_hub.admin.register_member("lender-odd", "Odd", "consumer_finance", key)).member_id
 
 
 async def test_jwt_failures(hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
