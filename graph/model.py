@@ -21,7 +21,7 @@ class AppMeta:
 
     ``person`` identifies the applicant (e.g. the resident-ID token) so a ring can tell one person
     applying at five lenders (stacking) from five people sharing one phone (a ring); ``None``
-    means unknown, counted as a person of its own.
+    means unknown, counted by its phone (``graph.summary.applicant_of``).
     """
 
     member_id: str = ""

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from graph.model import EMPTY_META, AppMeta
-from graph.policy import TokenType, token_type_name, token_type_of
+from graph.policy import TokenType, raw_key, token_type_name, token_type_of
 from graph.ring_index import RingIndex
 
 DAY_SECONDS = 86_400.0
@@ -31,8 +31,8 @@ def unnamed_applicant(app_id: str, index: RingIndex) -> str:
     """An application without a person key (a phone- or device-only pre-check) counts by its
     phone: one borrower's pre-checks on one phone are one applicant, while a farm's on one
     device, each with its own phone, are many. Without a phone either, the application itself."""
-    phones = [t for t in index.tokens_of(app_id) if token_type_of(t) == TokenType.PHONE]
-    return min(phones) if phones else app_id
+    phones = [raw_key(t) for t in index.tokens_of(app_id) if token_type_of(t) == TokenType.PHONE]
+    return min(phones) if phones else app_id  # the phone itself, not its key in one link window
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.model import AppMeta
+from graph.policy import LinkPolicy, TokenType
 from graph.ring_index import RingIndex
 from graph.scoring import FACTORS, Factor, RingScore, ScoringConfig, Weight, _facts, score_ring
 from graph.summary import DAY_SECONDS, RingSummary, summarize
@@ -147,6 +148,15 @@ def test_phone_only_pre_checks_count_by_their_phone() -> None:
     summary = summarize(index, "full")
     assert summary is not None and summary.size == 3
     assert (summary.persons, summary.max_persons_per_device_or_phone) == (2, 2)
+    policy = LinkPolicy(windows={TokenType.PHONE: 4})  # phones link within 4 s windows
+    windowed = RingIndex(policy)
+    for i in range(3):  # one borrower's device and phone, 5 s apart: one applicant in three windows
+        at = t0 + 5 * i
+        windowed.add_application(
+            f"w{i}", policy.link_keys([tok(5, 7), tok(3, 7)], at), AppMeta(member_id="m0", received_at=at)
+        )
+    summary = summarize(windowed, "w0")
+    assert summary is not None and summary.size == 3 and summary.persons == 1
     farm = RingIndex()
     device = tok(5, 9)
     for i in range(6):
