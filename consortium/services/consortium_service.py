@@ -21,7 +21,7 @@ from consortium.key_book import KeyBook, KeyEpochs
 from consortium.log_format import encode_event
 from consortium.marker_log import publish_marker_state
 from consortium.markers import NEGATIVE, MarkerPolicy, blacklist_answer, marker_message, validate_filing
-from consortium.records import LONGEST_WINDOW, ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
+from consortium.records import YEAR, ApplicationRecord, CheckSnapshot, Marker, token_key, token_type_of
 from consortium.ring_messages import fill_ring, ring_reasons_wire
 from consortium.rings import (
     RingTracker,
@@ -61,6 +61,7 @@ from runtime.timestamps import from_timestamp, to_timestamp
 log = logging.getLogger("lianfang.hub.check")
 
 MAX_FUTURE_SKEW = 24 * 3600.0
+MAX_OUTCOME_BEFORE_CHECK = 2 * YEAR
 MAX_LINKS = 1000
 
 
@@ -400,10 +401,11 @@ class ConsortiumServicer(WatchRpcs, consortium_pb2_grpc.ConsortiumServiceService
         app = await self.store.get_application(caller, request.application_ref)
         if app is None:
             raise NotFound(f"application {request.application_ref!r} was never checked by this member")
-        # A day of clock skew ahead; behind, the longest stacking window: a node's outbox may
-        # deliver the Check itself days after the decision it reports (received_at is the hub's).
-        if not app.received_at - LONGEST_WINDOW <= occurred <= now + MAX_FUTURE_SKEW:
-            when = "is in the future" if occurred > now else "is over 90 days before the application was checked"
+        # A day of clock skew ahead; behind, two years: a node's outbox may deliver the Check
+        # itself long after the decision it reports (a dead letter retried by hand), and
+        # received_at is the hub's. What is refused is a wrong clock (1970) or a bug.
+        if not app.received_at - MAX_OUTCOME_BEFORE_CHECK <= occurred <= now + MAX_FUTURE_SKEW:
+            when = "is in the future" if occurred > now else "is over two years before the application was checked"
             raise InvalidArgument.one("occurred_at", when)
         await self.store.set_outcome(caller, request.application_ref, request.outcome, occurred)
         # Every outcome is logged: a contribution (give-to-get) and, for defaults and confirmed
