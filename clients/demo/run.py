@@ -104,7 +104,9 @@ async def run_demo(
         consortium = await start_local_consortium(
             Path(folder or tmp), member_ids, store_url=store_url, clock=clock, key_source="hub", token_mode=tokens
         )
-        customers = {m: consortium.members[m].as_role("customer", "front-end") for m in member_ids}
+        # the lenders' origination desks submit (staff see the decision's reasons and the hub's
+        # answer the detectors are scored on; a borrower's own view hides them: customer_view)
+        desks = {m: consortium.members[m].as_role("customer_manager", "front-desk") for m in member_ids}
         try:
             started = time.perf_counter()
             events: list[tuple[float, int, Application | Filing | tuple[str, str]]] = []
@@ -169,7 +171,7 @@ async def run_demo(
                 else:
                     app = event
                     member = consortium.members[app.lender]
-                    view = await customers[app.lender].submit_application(
+                    view = await desks[app.lender].submit_application(
                         node_pb2.SubmitApplicationRequest(
                             application_ref=app.ref,
                             product_code="xiaowei_puhui",

@@ -11,6 +11,7 @@ from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 from node.monitoring.delinquency import overdue
 from node.origination.application_check import KIND_NAMES
 from node.origination.contracts import verify_signature
+from node.origination.decision import APPROVE, DUE_DILIGENCE
 from node.origination.engine import Origination
 from node.origination.lender_calendar import day_starts
 from node.origination.products import Product
@@ -62,6 +63,27 @@ def application_view(engine: Origination, app: Application) -> node_pb2.Applicat
             for t in engine.store.history(app.application_id)
         ],
     )
+
+
+def customer_view(view: node_pb2.ApplicationView) -> node_pb2.ApplicationView:
+    """What the borrower sees of an application: its state, amounts, and the outcome with the
+    pre-credit limit and price when it was offered one. Not the lender's risk picture (the
+    consortium's answer, rule hits, scores, reason codes, sources), nor staff names or their
+    notes: shown to an applicant, they teach a fraudster which marker, ring or rule caught him,
+    and tell an impersonator that his victim filed a protective marker."""
+    decision = view.decision
+    offered = decision.outcome in (APPROVE, DUE_DILIGENCE)
+    view.decision.CopyFrom(
+        node_pb2.DecisionView(
+            outcome=decision.outcome,
+            pre_credit_limit_fen=decision.pre_credit_limit_fen if offered else 0,
+            annual_rate=decision.annual_rate if offered else 0.0,
+        )
+    )
+    view.assigned_to = ""
+    for t in view.history:
+        t.actor, t.reason = "", ""
+    return view
 
 
 def _task(t: Task) -> node_pb2.Task:
@@ -159,13 +181,18 @@ class LoanServicer(node_pb2_grpc.LoanServiceServicer):
         call = current_call()
         owner = call.principal if call.role == CUSTOMER else ""  # staff submit on a borrower's behalf
         app = await self.engine.submit(request, call.principal, remaining, owner=owner)
-        return application_view(self.engine, app)
+        return self._shown(application_view(self.engine, app))
 
     async def GetApplication(
         self, request: node_pb2.GetApplicationRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.ApplicationView:
         self._visible(request.application_id)
-        return application_view(self.engine, self.engine.store.get_application(request.application_id))
+        return self._shown(application_view(self.engine, self.engine.store.get_application(request.application_id)))
+
+    @staticmethod
+    def _shown(view: node_pb2.ApplicationView) -> node_pb2.ApplicationView:
+        """The view as the caller's role may see it (a customer: ``customer_view``)."""
+        return customer_view(view) if current_call().role == CUSTOMER else view
 
     async def ListTasks(
         self, request: node_pb2.ListTasksRequest, context: grpc.aio.ServicerContext

@@ -13,7 +13,7 @@ from node.identity.applicant import epoch_links
 from node.sources.personas import LAO_WANG
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type
-from tests.support.origination import application
+from tests.support.origination import application, staff_view
 
 MEMBERS = ["lender-a", "lender-b", "lender-c"]
 
@@ -24,7 +24,7 @@ async def test_stacking_carries_over_a_rotation_through_the_nodes(tmp_path: Path
 
         async def apply(member: str, ref: str) -> node_pb2.ApplicationView:
             customer = c.members[member].as_role("customer", "front-end")
-            return await customer.submit_application(application(LAO_WANG, ref))
+            return await staff_view(c.members[member], await customer.submit_application(application(LAO_WANG, ref)))
 
         assert c.members["lender-a"].tokeniser.epochs == [1]
         first = await apply("lender-a", "wang-a")
@@ -63,14 +63,14 @@ async def test_a_node_that_missed_a_whole_overlap_refreshes_its_keys_and_is_answ
     c = await start_local_consortium(tmp_path, MEMBERS[:2], clock=ManualClock(), key_source="hub")
     try:
         a, b = (c.members[m] for m in MEMBERS[:2])
-        first = await a.as_role("customer").submit_application(application(LAO_WANG, "wang-a"))
+        first = await staff_view(a, await a.as_role("customer").submit_application(application(LAO_WANG, "wang-a")))
         assert first.state != "referred" or "HUB_REFUSED" not in first.decision.reasons
         await c.rotate_keys(2)  # lender-a's node picks epoch 2 up; lender-b's misses the overlap:
         b.node.keyring.tokenisers = b.node.keyring.tokenisers[:1]  # as if its refresh had not run
         await a.as_role("customer").submit_application(application(LAO_WANG, "wang-a2"))  # links the epochs
         await c.admin.retire_key_epoch(1)
         assert b.tokeniser.epochs == [1]
-        late = await b.as_role("customer").submit_application(application(LAO_WANG, "wang-b"))
+        late = await staff_view(b, await b.as_role("customer").submit_application(application(LAO_WANG, "wang-b")))
         assert "HUB_REFUSED" not in late.decision.reasons and b.tokeniser.epochs == [2]
         assert by_type(late.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["1H"] == (1, 2)  # lender-a's, carried over
         assert b.node.engine.outbox.dead() == 0

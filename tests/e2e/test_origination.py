@@ -21,7 +21,16 @@ from node.sources.personas import JINGCHENG_PARTS, LAO_WANG, SHENDU_VISION
 from node.sources.simulators import SEED_PERSONAS_FILE
 from runtime.clock import ManualClock
 from tests.support.consortium import log_refusing_appends
-from tests.support.origination import GAMED_FIELDS, application, findings, game, sign, signing_code, texted_code
+from tests.support.origination import (
+    GAMED_FIELDS,
+    application,
+    findings,
+    game,
+    sign,
+    signing_code,
+    staff_view,
+    texted_code,
+)
 from tests.support.outbox import drained
 
 WAN = 10_000 * 100  # 万元 in fen
@@ -47,7 +56,7 @@ async def test_lao_wang_grey_zone_due_diligence_then_self_payment(bank) -> None:
     c, clock = bank
     a = c.members["lender-a"]
     customer = a.as_role("customer", "wang-jianguo")
-    view = await customer.submit_application(application(LAO_WANG, "lw-1"))
+    view = await staff_view(a, await customer.submit_application(application(LAO_WANG, "lw-1")))
     d = view.decision
     assert (d.anti_fraud_score, d.credit_score, d.grade) == (85, 78, "B")
     assert d.pre_credit_limit_fen == 20 * WAN and d.annual_rate == pytest.approx(0.045)
@@ -108,7 +117,8 @@ async def test_lao_wang_grey_zone_due_diligence_then_self_payment(bank) -> None:
     assert len(loan.schedule) == 12 and sum(i.principal_fen for i in loan.schedule) == 15 * WAN
     final = await customer.get_application(view.application_id)
     assert [t.to_state for t in final.history] == ["submitted", "due_diligence", "approved", "signed", "funded"]
-    assert all(t.reason for t in final.history)
+    assert not any(t.reason or t.actor for t in final.history)  # the borrower sees states, not staff notes
+    assert all(t.reason for t in (await staff_view(a, final)).history)
     await drained(a.node)  # outcomes reach the hub through the node's outbox
     stored = await c.hub.store.get_application("lender-a", view.application_id)
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_FUNDED
@@ -118,7 +128,7 @@ async def test_shendu_vision_above_pre_credit_entrusted_payment_with_review(bank
     c, clock = bank
     b = c.members["lender-b"]
     customer = b.as_role("customer", "lin-xiaowen")
-    view = await customer.submit_application(application(SHENDU_VISION, "sv-1"))
+    view = await staff_view(b, await customer.submit_application(application(SHENDU_VISION, "sv-1")))
     assert view.state == "due_diligence" and "AMOUNT_ABOVE_PRE_CREDIT" in view.decision.reasons
     assert view.decision.pre_credit_limit_fen < 80 * WAN
     manager = b.as_role("customer_manager", view.assigned_to)
@@ -151,9 +161,9 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     unsecured = application(JINGCHENG_PARTS, "jc-0")
     unsecured.collateral_value_fen = 0  # an equipment loan without the equipment's price
     with pytest.raises(LianfangRpcError) as err:
-        await customer.submit_application(unsecured)
+        await staff_view(cc, await customer.submit_application(unsecured))
     assert [v.field for v in err.value.violations] == ["collateral_value_fen"]
-    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-1"))
+    view = await staff_view(cc, await customer.submit_application(application(JINGCHENG_PARTS, "jc-1")))
     assert view.state == "approved", list(view.decision.reasons)
     # the income would carry more; the 50万 machine at 70 % secures 35万 (seed 002)
     assert view.final_limit_fen == 35 * WAN and view.final_rate > 0
@@ -184,10 +194,10 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     assert [d["drawdown_id"] for d in drawdowns] == [drawdown.drawdown_id]  # mallory drew nothing
     assert (await cc.as_role("credit_approver").get_application(view.application_id)).state == "funded"
     with pytest.raises(LianfangRpcError) as err:  # nor by re-submitting its reference
-        await mallory.submit_application(application(JINGCHENG_PARTS, "jc-1"))
+        await staff_view(cc, await mallory.submit_application(application(JINGCHENG_PARTS, "jc-1")))
     assert err.value.code == grpc.StatusCode.ALREADY_EXISTS and view.application_id not in err.value.message
     assert (
-        await customer.submit_application(application(JINGCHENG_PARTS, "jc-1"))
+        await staff_view(cc, await customer.submit_application(application(JINGCHENG_PARTS, "jc-1")))
     ).application_id == view.application_id
     # Staff may submit on a borrower's behalf: the first customer to reach it by its id owns it.
     assisted = await cc.as_role("customer_manager", "xiao-li").submit_application(application(JINGCHENG_PARTS, "jc-2"))
@@ -203,7 +213,10 @@ async def test_stacking_and_blacklisted_applicants_are_referred_with_consortium_
     for lender, ref in (("lender-b", "b-stk"), ("lender-c", "c-stk")):
         await c.members[lender].as_role("customer").submit_application(application(LAO_WANG, ref))
         clock.advance(3600)
-    view = await c.members["lender-a"].as_role("customer").submit_application(application(LAO_WANG, "a-stk"))
+    view = await staff_view(
+        c.members["lender-a"],
+        await c.members["lender-a"].as_role("customer").submit_application(application(LAO_WANG, "a-stk")),
+    )
     assert view.state == "referred"  # never declined on a consortium flag alone
     cs = {h.reason_code for h in view.decision.hits if h.source == "consortium"}
     assert cs and set(view.decision.reasons) >= cs
@@ -217,7 +230,10 @@ async def test_stacking_and_blacklisted_applicants_are_referred_with_consortium_
         "FORGED_DOCUMENTS",
         evidence_level=common_pb2.EVIDENCE_LEVEL_POLICE_REPORT,
     )
-    view = await c.members["lender-a"].as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-bl"))
+    view = await staff_view(
+        c.members["lender-a"],
+        await c.members["lender-a"].as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-bl")),
+    )
     assert view.state == "referred"
     assert any(h.source == "consortium" and h.action == "decline" for h in view.decision.hits)
     assert [h.marker_type for h in view.decision.consortium.blacklist] == [common_pb2.MARKER_TYPE_CONFIRMED_FRAUD]
@@ -230,8 +246,8 @@ async def test_roles_transitions_and_restart(bank) -> None:  # type: ignore[no-u
     c, _ = bank
     a = c.members["lender-a"]
     customer = a.as_role("customer")
-    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-roles"))
-    again = await customer.submit_application(application(JINGCHENG_PARTS, "jc-roles"))
+    view = await staff_view(a, await customer.submit_application(application(JINGCHENG_PARTS, "jc-roles")))
+    again = await staff_view(a, await customer.submit_application(application(JINGCHENG_PARTS, "jc-roles")))
     assert again.application_id == view.application_id  # a retried submission is not a new application
     with pytest.raises(LianfangRpcError) as err:
         await customer.decide_referral(view.application_id, True, "I approve myself")
@@ -252,7 +268,7 @@ async def test_roles_transitions_and_restart(bank) -> None:  # type: ignore[no-u
         await customer.sign_contract(tampered)
     assert [v.field for v in err.value.violations] == ["signature"]
     with pytest.raises(LianfangRpcError) as err:
-        await customer.submit_application(node_pb2.SubmitApplicationRequest(application_ref="bad"))
+        await staff_view(a, await customer.submit_application(node_pb2.SubmitApplicationRequest(application_ref="bad")))
     assert {"product_code", "consent_ref", "applicant_name"} <= {v.field for v in err.value.violations}
 
     # restart the node process on the same database: everything is still there
@@ -283,13 +299,19 @@ async def test_late_source_and_unreachable_hub_refer_with_reasons(tmp_path: Path
     )
     try:
         customer = c.members["lender-a"].as_role("customer")
-        late = await customer.submit_application(application(SHENDU_VISION, "late-1"))
+        late = await staff_view(
+            c.members["lender-a"], await customer.submit_application(application(SHENDU_VISION, "late-1"))
+        )
         assert late.state == "referred" and "SOURCE_TIMEOUT_TAX" in late.decision.reasons
         assert {s.name: s.status for s in late.decision.sources}["tax"] == "timeout"
-        face = await customer.submit_application(application(JINGCHENG_PARTS, "face-1"))
+        face = await staff_view(
+            c.members["lender-a"], await customer.submit_application(application(JINGCHENG_PARTS, "face-1"))
+        )
         assert face.state == "declined" and "FACE_CHECK_FAILED" in face.decision.reasons
         await c.hub.stop(0)  # the hub goes away: the node refers, never approves
-        down = await customer.submit_application(application(LAO_WANG, "down-1"))
+        down = await staff_view(
+            c.members["lender-a"], await customer.submit_application(application(LAO_WANG, "down-1"))
+        )
         assert down.state == "referred" and "HUB_UNAVAILABLE" in down.decision.reasons
     finally:
         await c.stop()
@@ -303,7 +325,9 @@ async def test_sources_that_all_time_out_refer_an_applicant_they_would_have_appr
     )
     try:
         customer = c.members["lender-a"].as_role("customer")
-        view = await customer.submit_application(application(JINGCHENG_PARTS, "slow-1"))
+        view = await staff_view(
+            c.members["lender-a"], await customer.submit_application(application(JINGCHENG_PARTS, "slow-1"))
+        )
         assert view.state == "referred", list(view.decision.reasons)
         reasons = set(view.decision.reasons)
         assert {"SOURCE_TIMEOUT_BUREAU", "CREDIT_SCORE_LOW"} <= reasons  # the score still shows why
@@ -314,7 +338,7 @@ async def test_sources_that_all_time_out_refer_an_applicant_they_would_have_appr
 async def test_confirmed_fraud_is_reported_with_evidence_and_hits_elsewhere(bank) -> None:  # type: ignore[no-untyped-def]
     c, clock = bank
     a = c.members["lender-a"]
-    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-fraud"))
+    view = await staff_view(a, await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "jc-fraud")))
     with pytest.raises(LianfangRpcError) as err:
         await a.as_role("customer_manager").confirm_fraud(
             view.application_id, "FORGED_DOCUMENTS", common_pb2.EVIDENCE_LEVEL_POLICE_REPORT
@@ -336,9 +360,19 @@ async def test_confirmed_fraud_is_reported_with_evidence_and_hits_elsewhere(bank
     # filed from the application's Check, they are its one contribution, beside the outcome
     assert usage.contribution_ratio * usage.checks == pytest.approx(1 + usage.outcomes_reported)
     clock.advance(86_400)
-    elsewhere = await c.members["lender-b"].as_role("customer").submit_application(application(JINGCHENG_PARTS, "b-1"))
+    own = await c.members["lender-b"].as_role("customer", "liu").submit_application(application(JINGCHENG_PARTS, "b-1"))
+    elsewhere = await staff_view(c.members["lender-b"], own)
     hits = elsewhere.decision.consortium.blacklist
     assert {h.marker_type for h in hits} == {common_pb2.MARKER_TYPE_CONFIRMED_FRAUD}
+    # the applicant's own view says the outcome, not which marker, rule or score caught him
+    assert elsewhere.decision.reasons and elsewhere.decision.hits and elsewhere.decision.anti_fraud_score
+    assert own.state == elsewhere.state and own.decision.outcome == elsewhere.decision.outcome
+    assert not own.decision.HasField("consortium") and not own.decision.reasons and not own.decision.hits
+    assert (own.decision.anti_fraud_score, own.decision.credit_score, own.decision.grade) == (0, 0, "")
+    assert not own.decision.sources and not own.decision.rule_set_version and not own.assigned_to
+    assert not any(t.actor or t.reason for t in own.history)
+    again = await c.members["lender-b"].as_role("customer", "liu").get_application(own.application_id)
+    assert again == own  # GetApplication shows the borrower the same
     assert all(h.evidence_level == common_pb2.EVIDENCE_LEVEL_POLICE_REPORT for h in hits)
     assert elsewhere.state == "referred"  # a consortium flag refers; it never declines by itself
 
@@ -355,7 +389,7 @@ async def test_confirm_fraud_refuses_bad_input_maps_hub_errors_and_never_files_t
     submitted = application(JINGCHENG_PARTS, "jc-twice")
     submitted.identifiers.device_ids.append("AND-9f8e7d6c5b4a")
     submitted.identifiers.addresses.append("江苏省苏州市吴中区木渎镇金山路88号")
-    view = await a.as_role("customer").submit_application(submitted)
+    view = await staff_view(a, await a.as_role("customer").submit_application(submitted))
     for reason, case_ref, field in (
         ("forged_documents", "", "reason_code"),
         ("FORGED_15895472306", "", "reason_code"),
@@ -411,9 +445,9 @@ async def test_a_submission_its_caller_gave_up_on_is_decided_by_the_retry(tmp_pa
         other = application(JINGCHENG_PARTS, "jc-slow")
         other.identifiers.phones[:] = ["13900001111"]
         with pytest.raises(LianfangRpcError) as err:
-            await customer.submit_application(other)
+            await staff_view(c.members["lender-a"], await customer.submit_application(other))
         assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
-        done = await customer.submit_application(request)
+        done = await staff_view(c.members["lender-a"], await customer.submit_application(request))
         assert done.application_id == stuck.application_id and done.state != "submitted"
         hub_side = await c.hub.store.get_application("lender-a", stuck.application_id)
         assert hub_side is not None
@@ -421,7 +455,7 @@ async def test_a_submission_its_caller_gave_up_on_is_decided_by_the_retry(tmp_pa
         person.applicant_kind = common_pb2.APPLICANT_KIND_PERSON
         person.identifiers.legal_rep_resident_id = ""
         with pytest.raises(LianfangRpcError) as err:
-            await customer.submit_application(person)
+            await staff_view(c.members["lender-a"], await customer.submit_application(person))
         assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
         assert "identifiers.resident_id" in [v.field for v in err.value.violations]
         assert store.find_by_ref("lw-no-id") is None
@@ -429,7 +463,7 @@ async def test_a_submission_its_caller_gave_up_on_is_decided_by_the_retry(tmp_pa
         crowded = application(JINGCHENG_PARTS, "jc-crowded")
         crowded.identifiers.phones[:] = [f"+86139{n:08d}" for n in range(63)]  # + USCC + legal rep = 65
         with pytest.raises(LianfangRpcError) as err:
-            await customer.submit_application(crowded)
+            await staff_view(c.members["lender-a"], await customer.submit_application(crowded))
         assert [v.field for v in err.value.violations] == ["identifiers"]
         assert store.find_by_ref("jc-crowded") is None
         crowded.identifiers.phones[:] = crowded.identifiers.phones[:62]  # 64: taken
@@ -449,8 +483,10 @@ async def test_an_applicant_typed_differently_is_the_same_applicant_to_the_sourc
     typed.identifiers.legal_rep_resident_id = JINGCHENG_PARTS.legal_rep_resident_id.translate(
         {ord(d): chr(ord(d) + 0xFEE0) for d in "0123456789"}
     )
-    plain = await customer.submit_application(application(JINGCHENG_PARTS, "jc-plain"))
-    spelled = await customer.submit_application(typed)
+    plain = await staff_view(
+        c.members["lender-a"], await customer.submit_application(application(JINGCHENG_PARTS, "jc-plain"))
+    )
+    spelled = await staff_view(c.members["lender-a"], await customer.submit_application(typed))
     assert plain.state == "approved"
     assert (spelled.state, spelled.decision.credit_score, spelled.decision.grade) == (
         plain.state,
@@ -464,7 +500,7 @@ async def test_an_applicant_typed_differently_is_the_same_applicant_to_the_sourc
     other_term = application(JINGCHENG_PARTS, "jc-typed")
     other_term.term_months = 12
     with pytest.raises(LianfangRpcError) as taken:
-        await customer.submit_application(other_term)
+        await staff_view(c.members["lender-a"], await customer.submit_application(other_term))
     assert taken.value.code == grpc.StatusCode.ALREADY_EXISTS
 
 
@@ -475,7 +511,9 @@ async def test_due_diligence_evidence_no_visit_produced_is_refused_and_old_photo
     was opened are no evidence of this visit and score nothing."""
     c, clock = bank
     a = c.members["lender-a"]
-    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-photos"))
+    view = await staff_view(
+        a, await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-photos"))
+    )
     assert view.state == "due_diligence"
     manager = a.as_role("customer_manager", view.assigned_to)
     (task,) = await manager.list_tasks()
@@ -506,7 +544,9 @@ async def test_confirmed_fraud_closes_the_applications_tasks_and_rejects_its_pen
     a = c.members["lender-a"]
     risk = a.as_role("risk_manager", "risk-1")
     police = common_pb2.EVIDENCE_LEVEL_POLICE_REPORT
-    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-dd-fraud"))
+    view = await staff_view(
+        a, await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-dd-fraud"))
+    )
     manager = a.as_role("customer_manager", view.assigned_to)
     (task,) = await manager.list_tasks()
     fraud = await risk.confirm_fraud(view.application_id, "FAKE_SHOP", police, "CASE-1")
@@ -519,7 +559,7 @@ async def test_confirmed_fraud_closes_the_applications_tasks_and_rejects_its_pen
     assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
 
     customer = a.as_role("customer", "liu-deming")
-    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-dd-fraud"))
+    view = await staff_view(a, await customer.submit_application(application(JINGCHENG_PARTS, "jc-dd-fraud")))
     code = await signing_code(customer, a.node, view.application_id)
     contract = await customer.get_contract(view.application_id)
     await customer.sign_contract(sign(contract, Ed25519PrivateKey.generate(), code))
@@ -555,14 +595,14 @@ async def test_applicant_text_with_control_characters_is_refused(bank) -> None: 
     bad.applicant_name = "老王\x00\n<script>"
     bad.locality = "shanghai\u202e-pudong"
     with pytest.raises(LianfangRpcError) as err:
-        await customer.submit_application(bad)
+        await staff_view(a, await customer.submit_application(bad))
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in err.value.violations] == ["applicant_name", "locality"]
     bad = application(LAO_WANG, "lw-ctl")
     bad.industry = "catering\u2028"
     bad.locality = "x" * 100_000
     with pytest.raises(LianfangRpcError) as err:
-        await customer.submit_application(bad)
+        await staff_view(a, await customer.submit_application(bad))
     assert [v.field for v in err.value.violations] == ["locality", "industry"]
     assert a.node.engine.store.find_by_ref("lw-ctl") is None
     fine = application(LAO_WANG, "lw-ctl")
@@ -577,7 +617,7 @@ async def test_due_diligence_never_lends_past_the_pledge(bank) -> None:  # type:
     cc = c.members["lender-c"]
     request = application(JINGCHENG_PARTS, "jc-pledge")
     request.collateral_value_fen = request.amount_fen = 30 * WAN
-    view = await cc.as_role("customer", "liu-deming").submit_application(request)
+    view = await staff_view(cc, await cc.as_role("customer", "liu-deming").submit_application(request))
     assert (view.state, view.decision.pre_credit_limit_fen) == ("due_diligence", 21 * WAN)
     manager = cc.as_role("customer_manager", view.assigned_to)
     (task,) = [t for t in await manager.list_tasks() if t.application_id == view.application_id]
@@ -594,7 +634,9 @@ async def test_signing_codes_are_rationed(bank) -> None:  # type: ignore[no-unty
     """One a minute and ten a day: with five tries each, a guesser gets 50 tries a day."""
     c, clock = bank
     customer = c.members["lender-c"].as_role("customer", "liu-deming")
-    view = await customer.submit_application(application(JINGCHENG_PARTS, "jc-codes"))
+    view = await staff_view(
+        c.members["lender-c"], await customer.submit_application(application(JINGCHENG_PARTS, "jc-codes"))
+    )
     assert view.state == "approved"
     clock.advance(86_400 - clock.now % 86_400 + 60)  # early in a UTC day
     for _ in range(10):
@@ -623,17 +665,17 @@ async def test_a_reloaded_credit_scorecard_decides_the_next_application(tmp_path
     try:
         a = c.members["lender-a"]
         customer = a.as_role("customer", "wang-jianguo")
-        first = (await customer.submit_application(application(LAO_WANG, "lw-r1"))).decision
+        first = (await staff_view(a, await customer.submit_application(application(LAO_WANG, "lw-r1")))).decision
         assert (first.grade, first.rule_set_version.split()[-1]) == ("B", "sme-credit@2025.06.1")
         stricter = shipped.replace("B = 75", "B = 80", 1).replace('version = "2025.06.1"', 'version = "2099.01"', 1)
         credit.write_text(stricter, encoding="utf-8")
         reload_risk_model(a.config, a.node.engine)
-        second = (await customer.submit_application(application(LAO_WANG, "lw-r2"))).decision
+        second = (await staff_view(a, await customer.submit_application(application(LAO_WANG, "lw-r2")))).decision
         assert (second.credit_score, second.grade) == (78, "C")
         assert second.rule_set_version.split()[-1] == "sme-credit@2099.01"
         credit.write_text("[grades]\nA = 'x'\n", encoding="utf-8")
         reload_risk_model(a.config, a.node.engine)
-        third = (await customer.submit_application(application(LAO_WANG, "lw-r3"))).decision
+        third = (await staff_view(a, await customer.submit_application(application(LAO_WANG, "lw-r3")))).decision
         assert (third.grade, third.rule_set_version) == ("C", second.rule_set_version)
     finally:
         await c.stop()
@@ -645,7 +687,9 @@ async def test_an_approver_grants_no_more_than_the_evidence_unless_saying_so(ban
     the product and the pledge."""
     c, clock = bank
     a = c.members["lender-a"]
-    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-weak"))
+    view = await staff_view(
+        a, await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-weak"))
+    )
     manager = a.as_role("customer_manager", "xiao-li")
     (task,) = [t for t in await manager.list_tasks() if t.application_id == view.application_id]
     weak = findings(clock.now, soft=1, consistent=False, wallet_yuan=0)
@@ -681,7 +725,7 @@ async def test_a_decision_is_counted_once_it_is_stored(tmp_path: Path) -> None:
         )
         customer = m.as_role("customer", "wang-jianguo")
         with pytest.raises(LianfangRpcError):
-            await customer.submit_application(application(LAO_WANG, "lw-counted"))
+            await staff_view(m, await customer.submit_application(application(LAO_WANG, "lw-counted")))
         db.execute("DROP TRIGGER refuse_decision")
         db.close()
         view = await customer.submit_application(application(LAO_WANG, "lw-counted"))  # the resend
@@ -697,7 +741,9 @@ async def test_an_evidence_limit_below_the_product_minimum_needs_the_approver_s_
     c, _ = bank
     a = c.members["lender-a"]
     engine = a.node.engine
-    view = await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-small"))
+    view = await staff_view(
+        a, await a.as_role("customer", "wang-jianguo").submit_application(application(LAO_WANG, "lw-small"))
+    )
     app = engine.store.get_application(view.application_id)
     app.decision = {**app.decision, "pre_credit_limit_fen": 3_000 * 100}  # below 小微普惠贷's 10,000 yuan
     app.decision.pop("due_diligence", None)

@@ -24,7 +24,7 @@ from node.outbox import DEAD, DISCARDED, SENT
 from node.sources.personas import JINGCHENG_PARTS, LAO_WANG
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type
-from tests.support.origination import application, findings
+from tests.support.origination import application, findings, staff_view
 from tests.support.outbox import drained, eventually, two_lenders
 
 
@@ -65,16 +65,16 @@ def gauge(m: LocalMember, name: str) -> float | None:
 async def test_hub_outage_queues_then_drains_exactly_once_with_the_late_answer(bank) -> None:  # type: ignore[no-untyped-def]
     c, clock = bank
     a, b = c.members["lender-a"], c.members["lender-b"]
-    await b.as_role("customer").submit_application(application(LAO_WANG, "b-before"))
+    await staff_view(b, await b.as_role("customer").submit_application(application(LAO_WANG, "b-before")))
     await drained(b.node)
     breaker = a.node.engine.consortium.gate.breaker
 
     port = await hub_down(c)
     customer = a.as_role("customer")
-    down = await customer.submit_application(application(LAO_WANG, "a-down-1"))
+    down = await staff_view(a, await customer.submit_application(application(LAO_WANG, "a-down-1")))
     assert down.state == "referred" and "HUB_UNAVAILABLE" in down.decision.reasons  # never a silent approve
     assert down.decision.consortium_pending and not down.decision.HasField("consortium")
-    other = await customer.submit_application(application(JINGCHENG_PARTS, "a-down-2"))
+    other = await staff_view(a, await customer.submit_application(application(JINGCHENG_PARTS, "a-down-2")))
     assert other.state == "referred" and "HUB_UNAVAILABLE" in other.decision.reasons
     assert breaker.state == OPEN  # two outages in a row
     approver = a.as_role("credit_approver", "approver-1")
@@ -102,7 +102,7 @@ async def test_hub_outage_queues_then_drains_exactly_once_with_the_late_answer(b
     stored = await c.hub.store.get_application("lender-a", other.application_id)
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_DECLINED
 
-    late = await customer.get_application(down.application_id)
+    late = await staff_view(a, down)
     assert late.decision.HasField("consortium_late") and not late.decision.consortium_pending
     codes = {r.code for r in late.decision.consortium_late.reasons}
     assert any(code.startswith("STACKING_") for code in codes)  # lender-b saw the same applicant
@@ -113,7 +113,7 @@ async def test_hub_outage_queues_then_drains_exactly_once_with_the_late_answer(b
     assert "consortium answered late" in task.reason and all(code in task.reason for code in codes)
 
     async def stacking_seen_by_b(ref: str) -> tuple[int, int]:
-        view = await b.as_role("customer").submit_application(application(LAO_WANG, ref))
+        view = await staff_view(b, await b.as_role("customer").submit_application(application(LAO_WANG, ref)))
         return by_type(view.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["30D"]
 
     assert await stacking_seen_by_b("b-after-1") == (1, 1)  # lender-a's one application, not two
@@ -133,7 +133,7 @@ async def test_hub_outage_queues_then_drains_exactly_once_with_the_late_answer(b
 async def test_a_refused_item_is_dead_lettered_listed_and_retried(bank) -> None:  # type: ignore[no-untyped-def]
     c, clock = bank
     a = c.members["lender-a"]
-    view = await a.as_role("customer").submit_application(application(LAO_WANG, "a-dead"))
+    view = await staff_view(a, await a.as_role("customer").submit_application(application(LAO_WANG, "a-dead")))
     await drained(a.node)
     await c.admin.change_member("suspend", "lender-a", "audit")
     clock.advance(1)  # past the hub's member cache
@@ -180,7 +180,7 @@ async def test_a_check_the_hub_refuses_is_a_dead_letter_not_an_outage_and_holds_
     a = c.members["lender-a"]
     await c.admin.change_member("suspend", "lender-a", "audit")
     clock.advance(1)  # past the hub's member cache
-    view = await a.as_role("customer").submit_application(application(LAO_WANG, "a-refused"))
+    view = await staff_view(a, await a.as_role("customer").submit_application(application(LAO_WANG, "a-refused")))
     assert view.state == "referred" and "HUB_REFUSED" in view.decision.reasons
     assert "HUB_UNAVAILABLE" not in view.decision.reasons and view.decision.consortium_pending
     outbox = a.node.engine.outbox
@@ -198,7 +198,7 @@ async def test_a_check_the_hub_refuses_is_a_dead_letter_not_an_outage_and_holds_
     await until(a, clock, lambda: outbox.count(SENT) == 2)
     stored = await c.hub.store.get_application("lender-a", view.application_id)
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_DECLINED
-    decision = (await a.as_role("customer").get_application(view.application_id)).decision
+    decision = (await a.as_role("risk_manager", "risk-staff").get_application(view.application_id)).decision
     assert not decision.consortium_pending
 
 
@@ -206,7 +206,7 @@ async def test_expired_consent_at_delivery_is_a_dead_letter_that_holds_its_outco
     c, clock = bank
     a = c.members["lender-a"]
     port = await hub_down(c)
-    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-late"))
+    view = await staff_view(a, await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-late")))
     await a.as_role("credit_approver").decide_referral(view.application_id, False, "declined")
     clock.advance(31 * 86_400)  # the borrower's 30-day authorisation ends before the hub returns
     await hub_up(c, port)
@@ -216,7 +216,7 @@ async def test_expired_consent_at_delivery_is_a_dead_letter_that_holds_its_outco
     assert check.state == DEAD and check.last_error.startswith("FAILED_PRECONDITION")
     assert outcome.state == "pending" and outbox.due(clock()) == []  # never overtakes its Check
     assert await c.hub.store.get_application("lender-a", view.application_id) is None  # refused: nothing recorded
-    view_now = await a.as_role("customer").get_application(view.application_id)
+    view_now = await staff_view(a, view)
     assert view_now.decision.consortium_pending and not view_now.decision.HasField("consortium_late")
 
 
@@ -228,7 +228,7 @@ async def test_a_dead_letter_nobody_can_deliver_is_discarded_with_a_reason(bank)
     c, clock = bank
     a = c.members["lender-a"]
     port = await hub_down(c)
-    view = await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-gone"))
+    view = await staff_view(a, await a.as_role("customer").submit_application(application(JINGCHENG_PARTS, "a-gone")))
     await a.as_role("credit_approver").decide_referral(view.application_id, False, "declined")
     clock.advance(31 * 86_400)
     await hub_up(c, port)
@@ -255,7 +255,7 @@ async def test_a_dead_letter_nobody_can_deliver_is_discarded_with_a_reason(bank)
     assert given_up.state == DISCARDED and given_up.last_error.startswith("discarded by ops-1: 授权已过期")
     assert "FAILED_PRECONDITION" in given_up.last_error and given_up.settled_at.seconds == int(clock())
     assert outbox.get(check.id).request == b""
-    decision = (await a.as_role("customer").get_application(view.application_id)).decision
+    decision = (await a.as_role("risk_manager", "risk-staff").get_application(view.application_id)).decision
     assert not decision.consortium_pending
     assert decision.consortium_given_up.startswith("consortium Check given up by ops-1 at ")
     assert decision.consortium_given_up.endswith(": 授权已过期 consent expired before the hub returned")

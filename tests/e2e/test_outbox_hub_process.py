@@ -64,11 +64,11 @@ async def test_frozen_hub_deadline_fail_fast_restart_and_exactly_once(tmp_path: 
         )
         node = await start_node(config, clock=clock)
 
-        def customer(n: RunningNode) -> NodeClient:
+        def desk(n: RunningNode) -> NodeClient:  # the lender's desk: it sees the decision's reasons
             channel = open_channel(f"localhost:{n.port}", ca_file=fixture.ca.ca_file)
-            return NodeClient(channel, staff_signer(identity, "customer-1", "customer"))
+            return NodeClient(channel, staff_signer(identity, "desk-1", "customer_manager"))
 
-        client = customer(node)
+        client = desk(node)
         os.kill(hub._proc.pid, signal.SIGSTOP)  # type: ignore[union-attr]
         frozen = True
         started = time.monotonic()
@@ -91,7 +91,7 @@ async def test_frozen_hub_deadline_fail_fast_restart_and_exactly_once(tmp_path: 
         os.kill(hub._proc.pid, signal.SIGCONT)  # type: ignore[union-attr]
         frozen = False
         await drained(node, timeout=30)
-        client = customer(node)
+        client = desk(node)
         late = await client.get_application(first.application_id)
         assert late.decision.HasField("consortium_late") and not late.decision.consortium_pending
         await client.close()

@@ -24,7 +24,7 @@ from node.outbox.submissions import queue_outcome_in
 from node.sources.personas import JINGCHENG_PARTS, LAO_WANG
 from runtime.clock import ManualClock
 from tests.support.consortium import by_type
-from tests.support.origination import application
+from tests.support.origination import application, staff_view
 from tests.support.outbox import settled, two_lenders
 
 
@@ -49,7 +49,7 @@ async def test_a_check_queued_while_the_key_service_was_away_is_tokenised_and_de
     earlier = await customer.submit_application(application(JINGCHENG_PARTS, "a-keys-up"))  # reached the hub
     await c.key_service.stop()
 
-    down = await customer.submit_application(application(LAO_WANG, "a-keys-down"))
+    down = await staff_view(a, await customer.submit_application(application(LAO_WANG, "a-keys-down")))
     assert down.state == "referred" and "KEY_SERVICE_UNAVAILABLE" in down.decision.reasons
     assert down.decision.consortium_pending
     outbox = a.node.engine.outbox
@@ -102,10 +102,10 @@ async def test_a_check_queued_while_the_key_service_was_away_is_tokenised_and_de
     assert await c.hub.store.get_application("lender-a", down.application_id) is not None
     assert evaluations(c, "lender-a") - before == len(sent.tokens)
 
-    late = await customer.get_application(down.application_id)
+    late = await staff_view(a, down)
     assert late.decision.HasField("consortium_late") and not late.decision.consortium_pending
 
-    seen = await b.as_role("customer").submit_application(application(LAO_WANG, "b-after"))
+    seen = await staff_view(b, await b.as_role("customer").submit_application(application(LAO_WANG, "b-after")))
     assert by_type(seen.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["30D"][0] == 1  # lender-a's, counted
 
 
@@ -118,7 +118,7 @@ async def test_the_key_service_hold_is_lifted_when_it_answers_again_or_a_person_
     a = c.members["lender-a"]
     customer, outbox = a.as_role("customer"), a.node.engine.outbox
     await c.key_service.stop()
-    await customer.submit_application(application(LAO_WANG, "held-1"))
+    await staff_view(a, await customer.submit_application(application(LAO_WANG, "held-1")))
     await settled(a.node)
     assert a.node.drainer is not None
     clock.advance(600)
@@ -135,7 +135,9 @@ async def test_the_key_service_hold_is_lifted_when_it_answers_again_or_a_person_
     await c.key_service.restart()
     deadline = time.monotonic() + 20
     while True:  # the node's channel to the key service reconnects in real time
-        answered = await customer.submit_application(application(JINGCHENG_PARTS, f"back-{time.monotonic()}"))
+        answered = await staff_view(
+            a, await customer.submit_application(application(JINGCHENG_PARTS, f"back-{time.monotonic()}"))
+        )
         if "KEY_SERVICE_UNAVAILABLE" not in answered.decision.reasons:
             break
         assert time.monotonic() < deadline
@@ -155,7 +157,7 @@ async def test_a_check_queued_across_a_re_keying_is_tokenised_again_and_delivere
     outbox = a.node.engine.outbox
     hub_port = c.hub.port
     await c.hub.stop(0)
-    down = await a.as_role("customer").submit_application(application(LAO_WANG, "hub-down"))
+    down = await staff_view(a, await a.as_role("customer").submit_application(application(LAO_WANG, "hub-down")))
     await settled(a.node)
     (row,) = outbox.rows(PENDING)
     queued = consortium_pb2.CheckRequest.FromString(row.request)
@@ -172,7 +174,7 @@ async def test_a_check_queued_across_a_re_keying_is_tokenised_again_and_delivere
     assert outbox.get(row.id).state == SENT, outbox.get(row.id).last_error
     sent = consortium_pb2.CheckRequest.FromString(outbox.get(row.id).request)
     assert {t.epoch for t in sent.tokens} == {2}
-    late = await a.as_role("customer").get_application(down.application_id)
+    late = await staff_view(a, down)
     assert late.decision.HasField("consortium_late")
-    seen = await b.as_role("customer").submit_application(application(LAO_WANG, "b-after-rekey"))
+    seen = await staff_view(b, await b.as_role("customer").submit_application(application(LAO_WANG, "b-after-rekey")))
     assert by_type(seen.decision.consortium, common_pb2.TOKEN_TYPE_USCC)["30D"][0] == 1  # lender-a's, counted

@@ -17,7 +17,7 @@ from clients.credentials import generate_key_file
 from clients.demo.consortium import start_local_consortium
 from node.sources.personas import LAO_WANG
 from runtime.tls import DevCertificateAuthority
-from tests.support.origination import application, texted_code
+from tests.support.origination import application, staff_view, texted_code
 
 CLI = [sys.executable, "-m", "clients.cli.main"]
 HELP_PATHS = [
@@ -504,7 +504,10 @@ async def test_admin_key_epoch_commands(tmp_path: Path) -> None:
         (mine,) = await c.members["lender-a"].hub_client.my_key_epochs()
         private = load_encryption_key(tmp_path / "x.pem")
         assert unwrap_key(mine.wrapped_key, 1, "lender-a", private) == bytes.fromhex(file_key.read_text())
-        view = await c.members["lender-a"].as_role("customer").submit_application(application(LAO_WANG, "after-adopt"))
+        view = await staff_view(
+            c.members["lender-a"],
+            await c.members["lender-a"].as_role("customer").submit_application(application(LAO_WANG, "after-adopt")),
+        )
         assert "HUB_REFUSED" not in view.decision.reasons and view.decision.consortium.application_ref
 
         new_key = tmp_path / "epoch-2.hex"

@@ -29,7 +29,7 @@ from node.sources.personas import LAO_WANG
 from runtime import oprf
 from runtime.errors import FailedPrecondition
 from tests.support.consortium import CONSENT_ENDS
-from tests.support.origination import application
+from tests.support.origination import application, staff_view
 
 MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 OPRF = common_pb2.TOKEN_SCHEME_OPRF_RISTRETTO255_SHA512
@@ -417,7 +417,9 @@ async def test_unreachable_key_service_refers_like_an_unreachable_hub(c: LocalCo
     await dependency_up_becomes(c, "key_service", 0.0)  # operators see which dependency is down
     registry = c.members["lender-a"].node.metrics.registry
     assert registry.get_sample_value("lianfang_node_dependency_up", {"dependency": "hub"}) == 1.0  # only it
-    down = await customer.submit_application(application(LAO_WANG, "keys-down-1"))
+    down = await staff_view(
+        c.members["lender-a"], await customer.submit_application(application(LAO_WANG, "keys-down-1"))
+    )
     assert down.state == "referred" and "KEY_SERVICE_UNAVAILABLE" in down.decision.reasons
     with pytest.raises(LianfangRpcError) as screened:
         await c.members["lender-a"].node_client.screen(

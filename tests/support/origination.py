@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from google.protobuf.timestamp_pb2 import Timestamp
 from lianfang.v1 import common_pb2, node_pb2
 
+from clients.demo.consortium import LocalMember
 from clients.node import NodeClient
 from node.origination.contracts import document_digest
 from node.server import RunningNode
@@ -108,3 +109,9 @@ def game(f: node_pb2.DueDiligenceFindings) -> node_pb2.DueDiligenceFindings:
     f.photos[2].taken_at.seconds = 4_102_444_800  # 2100
     f.notes = "n" * 200_000
     return f
+
+
+async def staff_view(m: LocalMember, view: node_pb2.ApplicationView) -> node_pb2.ApplicationView:
+    """The application as the lender's staff see it: a customer's own view (what the borrower's
+    front end gets) hides the risk picture (``node.origination.loan_service.customer_view``)."""
+    return await m.as_role("risk_manager", "risk-staff").get_application(view.application_id)

@@ -194,6 +194,10 @@ class LoanServiceServicer:
 
     def SubmitApplication(self, request, context):
         """Stage 1: application + parallel big-data pre-screen + hub Check → decision with reasons.
+        To the customer role both answer the borrower's own view: state, amounts, the outcome with
+        the pre-credit limit and rate when one was offered, and the states it went through. Never
+        the risk picture (the consortium's answer, rule hits, scores, reason codes, sources) nor
+        staff names and notes: they would teach a fraudster what caught him.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
