@@ -138,8 +138,11 @@ class NodeClient(RpcClient):
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> node_pb2.DrawdownView:
-        """``request_id``: the caller's id for this drawdown (default: a new one per call). Send
-        the same one again after a timeout: the node answers the drawdown it made, never pays twice."""
+        """``request_id``: the caller's id for this drawdown (its order id, say). Sent again with
+        the same id after a timeout or a lost reply, the node answers the drawdown it made and
+        never pays twice. Without one a new id is made for this call: its own resends (to another
+        replica, after a dropped connection) pay once, but calling again pays again — pass one
+        whenever you may retry."""
         request = node_pb2.RequestDrawdownRequest(
             application_id=application_id,
             amount_fen=amount_fen,

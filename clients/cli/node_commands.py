@@ -1,9 +1,11 @@
-"""``lianfang node apply|tasks|dd|approve|confirm-fraud|sign-code|sign|drawdown|disburse|show``: the origination
-pipeline from a terminal. Output is JSON (one object per line)."""
+"""``lianfang node products|apply|tasks|dd|approve|confirm-fraud|sign-code|sign|drawdown|disburse|show``:
+the origination pipeline from a terminal. Output is JSON (one object per line)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from lianfang.v1 import common_pb2, node_pb2
 from clients.channel import open_channel
 from clients.cli.output import print_message
 from clients.credentials import JwtSigner, load_private_key, public_key_bytes
+from clients.errors import LianfangRpcError
 from clients.node import NODE_AUDIENCE, NodeClient
 from node.origination.contracts import document_digest
 
@@ -137,9 +140,19 @@ async def run(args: argparse.Namespace) -> int:
                 )
             )
         elif args.verb == "drawdown":
-            result = await client.request_drawdown(
-                args.application_id, round(args.amount * 100), args.payee or "", request_id=args.request_id or ""
-            )
+            request_id = args.request_id or uuid.uuid4().hex
+            try:
+                result = await client.request_drawdown(
+                    args.application_id, round(args.amount * 100), args.payee or "", request_id=request_id
+                )
+            except LianfangRpcError:
+                if not args.request_id:  # whether it was paid is only known by asking again with its id
+                    print(
+                        f"lianfang: the drawdown's request id was {request_id}: run the command again with "
+                        f"--request-id {request_id} to get its answer without paying twice",
+                        file=sys.stderr,
+                    )
+                raise
         elif args.verb == "disburse":
             result = await client.review_disbursement(args.drawdown_id, not args.reject, args.comment)
         elif args.loan:

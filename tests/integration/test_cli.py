@@ -243,6 +243,9 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
             "node", "sign", *common, app_id, "--borrower-key", str(borrower), "--sms-code", code, "--face-verified"
         )
         assert json.loads(out.stdout)["signatureValid"] is True, out.stderr
+        failed = await _arun("node", "drawdown", *common, app_id, "--amount", "1")  # below the minimum
+        (made,) = re.findall(r"--request-id ([0-9a-f]{32})", failed.stderr)  # the id to run it again with
+        assert failed.returncode == 1 and "INVALID_ARGUMENT" in failed.stderr
         out = await _arun("node", "drawdown", *common, app_id, "--amount", "350000", "--payee", "6222020200112233445")
         drawdown = json.loads(out.stdout)
         assert drawdown["paymentMode"] == "entrusted" and drawdown["state"] == "pending_review"
