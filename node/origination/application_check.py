@@ -79,6 +79,10 @@ def validate_application(
         v.append(FieldViolation("identifiers.uscc", "a business applicant needs its unified social credit code"))
     if kind == "person" and not (r.identifiers.resident_id or r.identifiers.legal_rep_resident_id):
         v.append(FieldViolation("identifiers.resident_id", "a person applicant needs a resident ID number"))
+    if not r.identifiers.phones:  # an approval without one could never be signed (SendSigningCode)
+        v.append(
+            FieldViolation("identifiers.phones", "a phone is required: the contract is signed with a code sent to it")
+        )
     tokens: list[common_pb2.Token] = []
     canonicals: list[tuple[int, str]] = []
     try:

@@ -163,6 +163,11 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     with pytest.raises(LianfangRpcError) as err:
         await staff_view(cc, await customer.submit_application(unsecured))
     assert [v.field for v in err.value.violations] == ["collateral_value_fen"]
+    phoneless = application(JINGCHENG_PARTS, "jc-no-phone")
+    del phoneless.identifiers.phones[:]  # approved, it could never be signed: no phone for the code
+    with pytest.raises(LianfangRpcError) as err:
+        await customer.submit_application(phoneless)
+    assert [v.field for v in err.value.violations] == ["identifiers.phones"]
     view = await staff_view(cc, await customer.submit_application(application(JINGCHENG_PARTS, "jc-1")))
     assert view.state == "approved", list(view.decision.reasons)
     # the income would carry more; the 50万 machine at 70 % secures 35万 (seed 002)

@@ -244,8 +244,8 @@ async def test_node_pipeline_commands(tmp_path: Path) -> None:
         )
         assert json.loads(out.stdout)["signatureValid"] is True, out.stderr
         failed = await _arun("node", "drawdown", *common, app_id, "--amount", "1")  # below the minimum
-        (made,) = re.findall(r"--request-id ([0-9a-f]{32})", failed.stderr)  # the id to run it again with
         assert failed.returncode == 1 and "INVALID_ARGUMENT" in failed.stderr
+        assert len(re.findall(r"--request-id [0-9a-f]{32}", failed.stderr)) == 1  # the id to run it again with
         out = await _arun("node", "drawdown", *common, app_id, "--amount", "350000", "--payee", "6222020200112233445")
         drawdown = json.loads(out.stdout)
         assert drawdown["paymentMode"] == "entrusted" and drawdown["state"] == "pending_review"
