@@ -458,11 +458,14 @@ class Origination(Disbursement):
 
 
 def _same_identifiers(kept: dict[str, Any], given: node_pb2.Identifiers) -> bool:
-    """Whether ``given`` name the applicant an application kept (the business's or person's
-    identifiers and its phones), in any spelling."""
+    """Whether ``given`` are the identifiers an application kept, in any spelling: all of them
+    (a retry with other bank accounts would have been answered as the first, and the accounts
+    kept are what an entrusted payee is checked against), or, for an application kept before
+    the others were, the business's or person's own and its phones."""
+    person_only = "bank_accounts" not in kept
     try:
-        theirs = stored_identifiers(kept_identifiers(normalised_identifiers(given)), person_only=True)
-        return normalised_identifiers(stored_identifiers(kept, person_only=True)) == theirs
+        theirs = stored_identifiers(kept_identifiers(normalised_identifiers(given)), person_only=person_only)
+        return normalised_identifiers(stored_identifiers(kept, person_only=person_only)) == theirs
     except InvalidIdentifier:
         return False
 

@@ -204,6 +204,11 @@ async def test_jingcheng_equipment_loan_approved_in_stage_one(bank) -> None:  # 
     assert (
         await staff_view(cc, await customer.submit_application(application(JINGCHENG_PARTS, "jc-1")))
     ).application_id == view.application_id
+    other_account = application(JINGCHENG_PARTS, "jc-1")  # the borrower's own, resent with another account
+    other_account.identifiers.bank_accounts.append("6222021234567890128")
+    with pytest.raises(LianfangRpcError) as err:  # not a retry: its accounts decide 受托支付's own-account check
+        await customer.submit_application(other_account)
+    assert err.value.code == grpc.StatusCode.ALREADY_EXISTS
     # Staff may submit on a borrower's behalf: the first customer to reach it by its id owns it.
     assisted = await cc.as_role("customer_manager", "xiao-li").submit_application(application(JINGCHENG_PARTS, "jc-2"))
     borrower = cc.as_role("customer", "liu-deming")
