@@ -100,10 +100,13 @@ class RoleInterceptor(UnaryWrappingInterceptor):
             raise Unauthenticated(f"invalid token: {exc}") from None
         if float(claims["exp"]) - float(claims["iat"]) > MAX_LIFETIME_SECONDS or claims["exp"] < time.time() - 5:
             raise Unauthenticated("token lifetime too long")
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.strip():  # who owns what rests on it (a customer's claim)
+            raise Unauthenticated("invalid token: the subject (sub) must name the caller")
         role = claims.get("role")
         if role not in ROLES:
             raise PermissionDenied("token carries no known role")
-        return str(claims["sub"]), str(role)
+        return subject, str(role)
 
     def wrapper(self, method: str) -> Wrapper | None:
         allowed = ALLOWED_ROLES.get(method)

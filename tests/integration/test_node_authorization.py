@@ -98,3 +98,24 @@ def test_the_table_keeps_the_separation_of_duties() -> None:
     assert not allowed("system_admin") & {"DecideReferral", "ReviewDisbursement", "SubmitDueDiligence"}
     assert "ReviewDisbursement" not in allowed("credit_approver")
     assert "DecideReferral" not in allowed("disbursement_reviewer")
+
+
+@MODULE_LOOP
+@pytest.mark.parametrize("subject", ["", "   "])
+async def test_a_token_without_a_subject_is_refused(c: LocalConsortium, subject: str) -> None:
+    """Who owns an application rests on the subject: a customer token naming nobody read the
+    unclaimed applications staff submitted and left its own unowned, for any customer to take."""
+    member = c.members["lender-a"]
+    token = staff_signer(member.identity_key, subject, "customer").token()
+    channel = open_channel(f"localhost:{member.node.port}", ca_file=c.ca.ca_file)
+    stub = channel.unary_unary(
+        "/lianfang.v1.LoanService/ListProducts",
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=bytes,
+    )
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub(node_pb2.ListProductsRequest(), metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED and "subject" in (refused.value.details() or "")
+    finally:
+        await channel.close()
