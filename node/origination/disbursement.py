@@ -211,6 +211,8 @@ class Disbursement:
                 f"the facility's drawdown period ended {product.availability_months} months after signing"
             )
         available = app.final_limit_fen - app.drawn_fen
+        if available <= 0:  # not the amount's fault: nothing is left to draw (or waits for review)
+            raise FailedPrecondition(f"the limit of {app.final_limit_fen // 100} yuan is fully drawn")
         smallest = min(product.min_drawdown_fen, available) if stated else 1  # what is left may be drawn
         if not 0 < smallest <= r.amount_fen <= available:
             raise InvalidArgument.one("amount_fen", f"must be within {smallest}-{available} (the unused limit)")
@@ -219,9 +221,10 @@ class Disbursement:
         # lender's own control, on the sum for every facility.
         self_paid = sum(int(d["amount_fen"]) for d in live if d["payment_mode"] == "self") if stated else 0
         unreviewed = sum(int(d["amount_fen"]) for d in live if not _went_to_review(d, product))
-        entrusted = self_paid + r.amount_fen >= product.entrusted_payment_threshold_fen
+        required = self_paid + r.amount_fen >= product.entrusted_payment_threshold_fen
+        entrusted = required or bool(r.payee_account)  # below the threshold, a payee given is chosen 受托支付
         reviewed = unreviewed + r.amount_fen >= product.disbursement_review_at_fen
-        if entrusted and not r.payee_account:
+        if required and not r.payee_account:
             raise InvalidArgument.one(
                 "payee_account",
                 f"required once {product.entrusted_payment_threshold_fen // 100} yuan would have been paid to the "

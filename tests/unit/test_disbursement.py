@@ -136,3 +136,26 @@ def test_an_approval_whose_contract_states_no_sign_by_date_still_expires(tmp_pat
     assert s.expire_unsigned() == []
     s.clock.advance(2 * 86_400)
     assert s.expire_unsigned() == ["app_2"] and s.store.get_application("app_2").state == "expired"
+
+
+async def test_a_payee_given_below_the_threshold_is_paid_as_chosen(tmp_path: Path) -> None:
+    """Below 受托支付起点 the borrower may still choose entrusted payment: a payee given is paid
+    (it was silently dropped and the money went to the borrower), and is not its own account."""
+    s = Stage3(tmp_path)
+    app = s.signed_application()
+    app.identifiers["bank_accounts"] = ["6222021234567890128"]
+    s.store.save(app, s.clock())
+    chosen = await s.drawdown(drawdown(2 * WAN), "customer")  # 2万: far below the 30万 threshold
+    assert (chosen["payment_mode"], chosen["payee_account"]) == ("entrusted", PAYEE)
+    with pytest.raises(InvalidArgument) as own:
+        await s.drawdown(drawdown(2 * WAN, "6222021234567890128"), "customer")
+    assert [v.field for v in own.value.violations] == ["payee_account"]
+    assert (await s.drawdown(drawdown(2 * WAN, ""), "customer"))["payment_mode"] == "self"
+
+
+async def test_a_fully_drawn_limit_is_a_failed_precondition_not_a_bad_amount(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    s.signed_application(limit_fen=10 * WAN)
+    await s.drawdown(drawdown(10 * WAN, ""), "customer")
+    with pytest.raises(FailedPrecondition, match="fully drawn"):
+        await s.drawdown(drawdown(1 * WAN, ""), "customer")
