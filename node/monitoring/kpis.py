@@ -4,8 +4,9 @@
 * approval rate (审批通过率): approved / decided — below 15 % the policy is too strict, above
   35 % it may be too loose (a warning either way);
 * fund utilisation (资金利用率): drawn / approved limits, 85-95 % ideal;
-* 6-month repeat borrowing (6个月复贷率): borrowers with another loan within 6 months of their
-  first; 20 % is the pass line;
+* 6-month repeat borrowing (6个月复贷率): borrowers funded on another facility (a new
+  application) within 6 months of their first; drawdowns of one facility are its use, not
+  repeat borrowing; 20 % is the pass line;
 * time spent per stage: the pipeline's progress, from the stored transitions.
 
 ``Kpis`` is the one object both the table and the chart are drawn from.
@@ -82,11 +83,14 @@ def compute_kpis(store: NodeStore) -> Kpis:
             drawn += app.drawn_fen
         for here, after in pairwise(history):
             spent[here.to_state].append(after.at - here.at)
-    firsts: dict[str, list[float]] = defaultdict(list)
+    facilities: dict[str, dict[str, float]] = defaultdict(dict)  # borrower -> application -> first drawdown
     for loan in loans:
         app = store.get_application(loan["application_id"])
-        firsts[account_of(app).applicant_key].append(disbursed_at(store, loan))
-    repeat = sum(1 for times in firsts.values() if len(times) > 1 and sorted(times)[1] - min(times) <= SIX_MONTHS)
+        funded = facilities[account_of(app).applicant_key]
+        at = disbursed_at(store, loan)
+        funded[app.application_id] = min(at, funded.get(app.application_id, at))
+    firsts = {borrower: sorted(apps.values()) for borrower, apps in facilities.items()}
+    repeat = sum(1 for times in firsts.values() if len(times) > 1 and times[1] - times[0] <= SIX_MONTHS)
     kpis = Kpis(
         average_ticket_yuan=round(ticket, 2),
         loans=len(loans),

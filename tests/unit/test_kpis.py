@@ -57,6 +57,11 @@ def test_kpis_from_known_records(store: NodeStore) -> None:
     assert (k.decided, k.approval_rate) == (8, 0.375)  # 3 of 8: above 35 %
     assert k.fund_utilisation == pytest.approx(round(340_000 / 400_000, 4))  # 85 %: inside the band
     assert (k.borrowers, k.repeat_borrowing_rate_6m) == (2, 0.5)  # U1 borrowed again within a week
+    with store.transaction() as db:  # U2 draws its one facility a second time: its use, not 复贷
+        loan = {**store.get_record("loan", "loan_2"), "loan_id": "loan_2b", "disbursed_at": T0 + 20 * DAY}
+        store.put_record_in(db, "loan", "loan_2b", "app_2", loan)
+    again = compute_kpis(store)
+    assert (again.loans, again.borrowers, again.repeat_borrowing_rate_6m) == (4, 2, 0.5)
     stages = {s.stage: (s.average_hours, s.applications) for s in k.stages}
     assert stages["due_diligence"] == (24.0, 1) and stages["signed"] == (2.0, 3)
     assert stages["submitted"][1] == 9  # every application moved on from submitted
