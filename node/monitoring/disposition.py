@@ -132,6 +132,9 @@ class Dispositions:
             application_id = loan["application_id"]
             if amount_fen:
                 open_ledger(loan, started)  # a loan from before the ledger
+                owed = total_due(loan) - int(loan["paid_fen"])
+                if total_due(loan) and amount_fen > owed:  # a keying error, or a refund the core banking owes
+                    raise InvalidArgument.one("amount_fen", f"at most {owed} fen is still owed on this loan")
                 loan.setdefault("payments", {})[payment_id] = amount_fen
                 loan["paid_fen"] = int(loan["paid_fen"]) + amount_fen
                 detail = f"{amount_fen / 100:.2f} yuan" + (f": {comment}" if comment else "")

@@ -253,3 +253,20 @@ async def test_a_node_that_judges_no_lateness_shows_none(tmp_path: Path) -> None
     loan = s.store.get_record("loan", loan_id)
     assert loan_view(loan, s.clock()).days_past_due == 200
     assert loan_view(loan, None).days_past_due == 0  # repayment_ledger = false: the API says none
+
+
+async def test_a_payment_beyond_what_is_owed_is_refused(tmp_path: Path) -> None:
+    """Three times the schedule was recorded and closed the loan: a keying error, or money the
+    core banking system owes back, never a payment of this loan."""
+    s = Stage3(tmp_path)
+    loan_id = await funded(s)
+    whole = total_due(s.store.get_record("loan", loan_id))
+    await s.dispositions.repay(loan_id, "", "core", whole - 100, "pay-1")
+    with pytest.raises(InvalidArgument) as over:
+        await s.dispositions.repay(loan_id, "", "core", 3 * whole, "pay-over")
+    assert [v.field for v in over.value.violations] == ["amount_fen"] and "at most 100 fen" in str(
+        over.value.violations[0].description
+    )
+    loan = s.store.get_record("loan", loan_id)
+    assert (loan["paid_fen"], loan["state"]) == (whole - 100, "active")  # nothing of it recorded
+    assert (await s.dispositions.repay(loan_id, "", "core", 100, "pay-2"))["state"] == "repaid"
