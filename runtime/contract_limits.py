@@ -37,8 +37,9 @@ _LONG_NUMBER = re.compile(r"(?:\d_*){10}")
 def product_category_problem(category: str) -> str | None:
     """Why the hub refuses ``category`` (None: it takes it): its shape, or an identifier in it,
     which would be stored with the application: ten digits or more in a row (underscores between
-    them too), or what the identifier scan finds. A dated code (``xwd_20250601``) is fine. The
-    node checks its product codes with it at start; the hub, members' categories too."""
+    them too: ``xwd_20250601_01`` is refused), or what the identifier scan finds. One date in a
+    code (``xwd_20250601``) is fine. The node checks its product codes with it at start; the hub,
+    members' categories too."""
     if not PRODUCT_CATEGORY.match(category):
         return PRODUCT_CATEGORY_SHAPE
     if _LONG_NUMBER.search(category):

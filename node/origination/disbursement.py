@@ -211,8 +211,12 @@ class Disbursement:
                 f"the facility's drawdown period ended {product.availability_months} months after signing"
             )
         available = app.final_limit_fen - app.drawn_fen
-        if available <= 0:  # not the amount's fault: nothing is left to draw (or waits for review)
-            raise FailedPrecondition(f"the limit of {app.final_limit_fen // 100} yuan is fully drawn")
+        if available <= 0:  # not the amount's fault: nothing is left to draw
+            waiting = any(d["state"] == "pending_review" for d in earlier)
+            raise FailedPrecondition(
+                f"the limit of {app.final_limit_fen // 100} yuan is fully drawn"
+                + (" or reserved by drawdowns waiting for review" if waiting else "")
+            )
         smallest = min(product.min_drawdown_fen, available) if stated else 1  # what is left may be drawn
         if not 0 < smallest <= r.amount_fen <= available:
             raise InvalidArgument.one("amount_fen", f"must be within {smallest}-{available} (the unused limit)")

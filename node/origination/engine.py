@@ -465,9 +465,15 @@ def _same_identifiers(kept: dict[str, Any], given: node_pb2.Identifiers) -> bool
     person_only = "bank_accounts" not in kept
     try:
         theirs = stored_identifiers(kept_identifiers(normalised_identifiers(given)), person_only=person_only)
-        return normalised_identifiers(stored_identifiers(kept, person_only=person_only)) == theirs
+        ours = normalised_identifiers(stored_identifiers(kept, person_only=person_only))
+        return _as_sets(ours) == _as_sets(theirs)  # a retry may list its devices in another order
     except InvalidIdentifier:
         return False
+
+
+def _as_sets(ids: node_pb2.Identifiers) -> dict[str, frozenset[str]]:
+    """Each identifier field's values, order and repeats aside."""
+    return {f.name: frozenset([v] if isinstance(v, str) else v) for f, v in ids.ListFields()}
 
 
 def _resubmitted(existing: Application, r: node_pb2.SubmitApplicationRequest, owner: str) -> Application:

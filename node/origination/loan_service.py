@@ -9,6 +9,7 @@ import grpc
 from lianfang.v1 import consortium_pb2, node_pb2, node_pb2_grpc
 
 from node.monitoring.delinquency import overdue
+from node.origination import states
 from node.origination.application_check import KIND_NAMES
 from node.origination.contracts import verify_signature
 from node.origination.decision import APPROVE, DUE_DILIGENCE
@@ -80,6 +81,8 @@ def customer_view(view: node_pb2.ApplicationView) -> node_pb2.ApplicationView:
             annual_rate=decision.annual_rate if offered else 0.0,
         )
     )
+    if view.state not in (states.APPROVED, states.SIGNED, states.FUNDED):  # a limit not (or no longer) offered
+        view.final_limit_fen, view.final_rate = 0, 0.0
     view.assigned_to = ""
     for t in view.history:
         t.actor, t.reason = "", ""

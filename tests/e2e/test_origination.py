@@ -797,3 +797,36 @@ async def test_the_products_on_offer_show_their_terms_not_their_risk_settings(ba
         await customer.list_products(9)  # type: ignore[arg-type]
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in err.value.violations] == ["applicant_kind"]
+
+
+async def test_a_retry_may_list_its_identifiers_in_another_order(bank) -> None:  # type: ignore[no-untyped-def]
+    c, _ = bank
+    customer = c.members["lender-a"].as_role("customer", "wang-jianguo")
+    first = application(LAO_WANG, "lw-order")
+    first.identifiers.device_ids.extend(["dev-AAA-1", "dev-BBB-2"])
+    first.identifiers.bank_accounts.extend(["6222021234567890128", "6212261234567890126"])
+    view = await customer.submit_application(first)
+    again = application(LAO_WANG, "lw-order")
+    again.identifiers.device_ids.extend(["dev-BBB-2", "dev-AAA-1", "dev-BBB-2"])
+    again.identifiers.bank_accounts.extend(["6212261234567890126", "6222021234567890128"])
+    assert (await customer.submit_application(again)).application_id == view.application_id
+
+
+async def test_a_borrower_sees_no_limit_it_was_not_offered(bank) -> None:  # type: ignore[no-untyped-def]
+    """A visit whose evidence supports less than the amount asked refers the application with
+    that limit on it, and declining the referral leaves it: staff see it, the borrower does not
+    (nothing was offered)."""
+    c, clock = bank
+    a = c.members["lender-a"]
+    customer = a.as_role("customer", "wang-jianguo")
+    view = await customer.submit_application(application(LAO_WANG, "lw-unoffered", amount_yuan=500_000))
+    manager = a.as_role("customer_manager", "xiao-li")
+    (task,) = [t for t in await manager.list_tasks() if t.application_id == view.application_id]
+    visit = findings(clock.now, soft=2, consistent=False, wallet_yuan=12_000)  # the evidence's limit: below 50万
+    referred = await manager.submit_due_diligence(task.task_id, visit)
+    assert referred.state == "referred" and referred.final_limit_fen > 0  # staff: the evidence's limit
+    own = await customer.get_application(view.application_id)
+    assert (own.state, own.final_limit_fen, own.final_rate) == ("referred", 0, 0.0)
+    await a.as_role("credit_approver").decide_referral(view.application_id, False, "too weak")
+    own = await customer.get_application(view.application_id)
+    assert (own.state, own.final_limit_fen, own.final_rate) == ("declined", 0, 0.0)

@@ -101,7 +101,7 @@ def test_the_table_keeps_the_separation_of_duties() -> None:
 
 
 @MODULE_LOOP
-@pytest.mark.parametrize("subject", ["", "   "])
+@pytest.mark.parametrize("subject", ["", "   ", "\u200b"])
 async def test_a_token_without_a_subject_is_refused(c: LocalConsortium, subject: str) -> None:
     """Who owns an application rests on the subject: a customer token naming nobody read the
     unclaimed applications staff submitted and left its own unowned, for any customer to take."""

@@ -159,3 +159,12 @@ async def test_a_fully_drawn_limit_is_a_failed_precondition_not_a_bad_amount(tmp
     await s.drawdown(drawdown(10 * WAN, ""), "customer")
     with pytest.raises(FailedPrecondition, match="fully drawn"):
         await s.drawdown(drawdown(1 * WAN, ""), "customer")
+
+
+async def test_a_limit_reserved_by_a_drawdown_in_review_says_so(tmp_path: Path) -> None:
+    s = Stage3(tmp_path)
+    s.signed_application(limit_fen=40 * WAN)
+    waiting = await s.drawdown(drawdown(40 * WAN), "customer")  # 受托支付 and reviewed: it waits
+    assert waiting["state"] == "pending_review"
+    with pytest.raises(FailedPrecondition, match="reserved by drawdowns waiting for review"):
+        await s.drawdown(drawdown(1 * WAN, ""), "customer")
