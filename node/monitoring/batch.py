@@ -9,8 +9,9 @@
   → a yellow alert from the first day, a red one with a collection task from 30 days, and after
   more than 90 days the loan is defaulted: its unused limit frozen and the outcome queued for the hub;
 * every ``bureau_recheck_days`` a facility's credit bureau report is pulled again; loans opened
-  at other lenders since the application was screened that reach half its limit → a red co-debt
-  alert and a risk-check task (``node.monitoring.bureau``; a failed pull is tried on the next run);
+  at other lenders since the application was screened that add up to ``bureau_large_loan_share``
+  of its limit (half) → a red co-debt alert and a risk-check task (``node.monitoring.bureau``; a
+  failed pull is tried on the next run);
 * a loan the hub does not watch yet (the hub was unreachable at disbursement) → registered now;
   a repaid loan it still watches → unregistered once no other loan of its application is active
   (no hub client: both skipped).
