@@ -15,7 +15,7 @@ from lianfang.v1 import common_pb2, node_pb2
 
 from clients.errors import LianfangRpcError
 from node.monitoring.actions import RISK_CHECK, PostLoanActions
-from node.monitoring.delinquency import ledger_started, open_ledger, outstanding, total_due
+from node.monitoring.delinquency import in_default, ledger_started, open_ledger, outstanding, total_due
 from node.origination.disbursement import CALLER_ID, CALLER_ID_RULE
 from node.origination.engine import Origination
 from node.origination.roles import RISK_MANAGER
@@ -76,6 +76,10 @@ class Dispositions:
             raise FailedPrecondition(f"task {r.task_id} is not an open risk-check task")
         if role == "customer_manager" and task.assignee != actor:
             raise PermissionDenied(f"task {r.task_id} is assigned to {task.assignee}")
+        if unfreeze != "keep" and in_default(self.store.records_for("loan", task.application_id)):
+            raise InvalidArgument.one(
+                "unfreeze", "a loan of this facility is defaulted: its limit stays frozen (record it with keep)"
+            )
         if r.outcome == "fraud_confirmed" and role != RISK_MANAGER:
             # a consortium-wide confirmed-fraud marker is the risk manager's call (as ConfirmFraud)
             raise PermissionDenied("only a risk manager may confirm fraud; record 'escalated' for review")

@@ -301,6 +301,11 @@ async def test_an_unpaid_instalment_is_chased_then_defaulted_and_the_hub_told(ba
     assert list(run.defaulted) == [loan_id] and list(run.frozen) == [app_id]
     assert (await customer.get_loan(loan_id)).state == "defaulted"
     assert (await officer.run_monitoring()).loans_checked == 0  # no longer an active loan
+    (collection,) = [t for t in await risk_tasks(a) if t.state == "open"]
+    no_risk = node_pb2.RecordDispositionRequest(task_id=collection.task_id, outcome="no_risk", note="called him")
+    with pytest.raises(LianfangRpcError) as err:  # "no risk" unfreezes by default: not a defaulted facility
+        await a.as_role("customer_manager", "xiao-li").record_disposition(no_risk)
+    assert [v.field for v in err.value.violations] == ["unfreeze"]
     await drained(a.node)
     stored = await c.hub.store.get_application("lender-a", app_id)
     assert stored is not None and stored.outcome == common_pb2.OUTCOME_DEFAULTED
