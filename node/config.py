@@ -270,6 +270,11 @@ class NodeConfig:
         )
         if self.key_epoch > MAX_EPOCH:
             raise ConfigError(f"node: key_epoch must be at most {MAX_EPOCH} (tokens carry it as a uint32)")
+        if self.bureau_large_loan_share > 10:  # 50 meant as 50 %: it would never alert
+            raise ConfigError(
+                f"node: bureau_large_loan_share is a share of the limit (0.5: half), at most 10, got "
+                f"{self.bureau_large_loan_share!r}"
+            )
         if self.source_timeout_rate > 1:
             raise ConfigError(f"node: source_timeout_rate is a share, 0 to 1, got {self.source_timeout_rate!r}")
         if not (self.outbox_keep_payload_days >= 0 and math.isfinite(self.outbox_keep_payload_days)):

@@ -38,7 +38,7 @@ async def run(args: argparse.Namespace) -> int:
     try:
         result: Any
         if args.verb == "monitor":
-            result = await client.run_monitoring()
+            result = await client.run_monitoring(timeout=args.timeout)
         elif args.verb == "alerts":
             result = await client.post_loan_alerts(args.application_id or "")
         elif args.verb == "dispose":
@@ -78,6 +78,13 @@ def add_commands(node: Any) -> None:
     monitor = node.add_parser("monitor", help="post-loan monitoring batch").add_subparsers(dest="what", required=True)
     monitor_run = monitor.add_parser(
         "run", parents=[common], help="run the daily batch now (e.g. from cron; role post_loan_officer)"
+    )
+    monitor_run.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait for the batch (default 600: bureau pulls take up to source_deadline_seconds "
+        "each); a batch the command stops waiting for still runs to its end on the node",
     )
     alerts = node.add_parser("alerts", parents=[common], help="post-loan alerts and their audit trail")
     alerts.add_argument("--application-id", help="only this application's")

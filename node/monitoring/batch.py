@@ -263,10 +263,11 @@ class MonitoringBatch:
             return
         since = min(disbursed_at(self.store, x) for x in loans)
         try:
-            last = float(self.store.get_record(BUREAU_PULL, application_id)["at"])
+            pulled = self.store.get_record(BUREAU_PULL, application_id)
         except NotFound:
-            last = since
-        if now < last + self.bureau.every_days * 86_400:
+            pulled = {"at": since}
+        every = self.bureau.every_days * 86_400
+        if now < float(pulled["at"]) + every - min(43_200, every / 4):  # slack: a batch started earlier still pulls
             return
         app = self.store.get_application(application_id)
         try:
@@ -283,30 +284,34 @@ class MonitoringBatch:
         result.bureau_reports += 1
         screened_at = self.store.history(application_id)[0].at
         new = new_lines_elsewhere(lines, screened_at)
+        alerted = set(pulled.get("alerted", ()))  # digests of the lines an alert named
+        fresh = [x for x in new if line_digest(x) not in alerted]  # a bureau may report a loan late
         total = sum(x.amount_fen for x in new)
         with self.store.transaction() as db:
-            self.store.put_record_in(db, BUREAU_PULL, application_id, application_id, {"at": now})
-            if not new or total < self.bureau.large_share * app.final_limit_fen:
-                return
-            latest = max(new, key=lambda x: x.opened_at)
-            detail = (
-                f"credit bureau: {len(new)} new loan(s) at other lenders since the application, "
-                f"{total // 100} yuan in all (largest {max(x.amount_fen for x in new) // 100} yuan), "
-                f"at least {self.bureau.large_share:.0%} of this facility's limit"
-            )
-            active = next(x for x in loans if x.get("state") == "active")
-            alert = AlertRow(
-                f"{application_id}:bureau_co_debt:{line_digest(latest)}",
-                active["loan_id"],
-                application_id,
-                "bureau_co_debt",
-                "red",
-                detail,
-                now,
-            )
-            stored = self.actions.raise_in(db, alert, task=True, at=now)
-            if stored is not None:
-                result.alerts.append(stored)
+            if fresh and total >= self.bureau.large_share * app.final_limit_fen:
+                amount = sum(x.amount_fen for x in fresh)
+                detail = (
+                    f"credit bureau: {len(fresh)} new loan(s) at other lenders since the "
+                    f"{'last alert' if alerted else 'application'}, {amount // 100} yuan (largest "
+                    f"{max(x.amount_fen for x in fresh) // 100} yuan); {len(new)} since the application, "
+                    f"{total // 100} yuan in all: at least {self.bureau.large_share:.0%} of this facility's limit"
+                )
+                active = next(x for x in loans if x.get("state") == "active")
+                alert = AlertRow(
+                    f"{application_id}:bureau_co_debt:{line_digest(fresh[0])}",
+                    active["loan_id"],
+                    application_id,
+                    "bureau_co_debt",
+                    "red",
+                    detail,
+                    now,
+                )
+                stored = self.actions.raise_in(db, alert, task=True, at=now)
+                if stored is not None:
+                    result.alerts.append(stored)
+                alerted |= {line_digest(x) for x in fresh}
+            record = {"at": now, "alerted": sorted(alerted)}
+            self.store.put_record_in(db, BUREAU_PULL, application_id, application_id, record)
 
     def _reminders(
         self,

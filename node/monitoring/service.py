@@ -3,6 +3,10 @@ repayment and KPIs over gRPC (views in, ``node.monitoring`` calls, views out).""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
+
 import grpc
 from lianfang.v1 import node_pb2, node_pb2_grpc
 
@@ -15,6 +19,8 @@ from node.origination.loan_service import loan_view
 from runtime.clock import Clock
 from runtime.interceptors import current_call
 from runtime.timestamps import to_timestamp
+
+log = logging.getLogger("lianfang.node.monitoring")
 
 
 def alert_view(a: AlertRow) -> node_pb2.PostLoanAlert:
@@ -30,6 +36,12 @@ def alert_view(a: AlertRow) -> node_pb2.PostLoanAlert:
     )
 
 
+def _log_failure(run: asyncio.Future[Any]) -> None:
+    """A batch whose caller went away still ends: its failure is logged, not lost."""
+    if not run.cancelled() and run.exception() is not None:
+        log.error("monitoring batch failed", exc_info=run.exception())
+
+
 class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
     def __init__(self, batch: MonitoringBatch, dispositions: Dispositions, clock: Clock) -> None:
         self.batch, self.dispositions, self.clock = batch, dispositions, clock
@@ -38,7 +50,10 @@ class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
     async def RunMonitoring(
         self, request: node_pb2.RunMonitoringRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.RunMonitoringResponse:
-        result = await self.batch.run(self.clock())
+        # shielded: a caller that gives up (its deadline) does not abandon the batch half done
+        run = asyncio.ensure_future(self.batch.run(self.clock()))
+        run.add_done_callback(_log_failure)
+        result = await asyncio.shield(run)
         return node_pb2.RunMonitoringResponse(
             loans_checked=result.loans_checked,
             alerts=[alert_view(a) for a in result.alerts],

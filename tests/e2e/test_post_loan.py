@@ -378,3 +378,39 @@ async def test_a_large_loan_at_another_bank_found_by_the_monthly_bureau_pull(tmp
                 assert alert.task_id in [t.task_id for t in await risk_tasks(a)]
         finally:
             await c.stop()
+
+
+async def test_a_batch_its_caller_stops_waiting_for_still_runs_to_its_end(tmp_path: Path) -> None:
+    """cron's `lianfang node monitor run` gives up on a slow bureau (its deadline): the batch on
+    the node is not abandoned half done: it ends and records its run."""
+    from node.monitoring.batch import BureauRecheck
+    from node.monitoring.bureau import BureauFeed, CreditLine
+    from node.sources.base import SourceRequest
+
+    class HangingBureau(BureauFeed):  # an external provider that does not answer
+        async def credit_lines(self, request: SourceRequest, since: float, now: float) -> list[CreditLine]:
+            await asyncio.sleep(30)
+            return []
+
+    clock = ManualClock()
+    c = await start_local_consortium(
+        tmp_path, ["lender-a"], clock=clock, source_latency_ms=5, scenario_file=SEED_PERSONAS_FILE
+    )
+    try:
+        a = c.members["lender-a"]
+        await lao_wang_loan(a, clock, "lw-slow-bureau")
+        assert a.node.post_loan is not None
+        batch = a.node.post_loan.batch
+        batch.bureau = BureauRecheck(HangingBureau(), deadline_seconds=0.5)
+        clock.advance(31 * DAY)
+        with pytest.raises(LianfangRpcError) as err:
+            await a.as_role("post_loan_officer", "officer-1").run_monitoring(timeout=0.2)
+        assert err.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+
+        async def ran() -> bool:
+            return batch.last_run() is not None
+
+        await wait_for(ran, timeout=5.0)
+        assert batch.last_run() == clock.now
+    finally:
+        await c.stop()

@@ -355,7 +355,7 @@ NODE_NUMBERS = {
     "key_service_timeout_seconds": ["0", "-1"],
     "monitor_interval_seconds": ["-1", "nan"],
     "bureau_recheck_days": ["-1", "nan", "inf"],
-    "bureau_large_loan_share": ["0", "-0.5", "nan"],
+    "bureau_large_loan_share": ["0", "-0.5", "nan", "50"],
     "outbox_poll_seconds": ["0", "nan"],
     "outbox_timeout_seconds": ["-1"],
     "outbox_backoff_base_seconds": ["0"],

@@ -78,9 +78,31 @@ async def test_small_loans_alert_once_they_add_up_to_half_the_limit(tmp_path: Pa
     assert (await batch.run(START + 31 * DAY)).alerts == []  # 5万 < 9万
     assert (await batch.run(START + 61 * DAY)).alerts == []  # 8万
     (alert,) = (await batch.run(START + 91 * DAY)).alerts  # 10万
-    assert "3 new loan(s)" in alert.detail and "largest 50000 yuan" in alert.detail
+    assert "3 new loan(s) at other lenders since the application, 100000 yuan (largest 50000 yuan)" in alert.detail
     (again,) = (await batch.run(START + 121 * DAY)).alerts  # one more loan past the threshold: news again
-    assert "4 new loan(s)" in again.detail and again.task_id == alert.task_id  # the same open task
+    assert "1 new loan(s) at other lenders since the last alert, 10000 yuan" in again.detail
+    assert "4 since the application, 110000 yuan in all" in again.detail
+    assert again.task_id == alert.task_id  # the same open task
+
+
+async def test_a_loan_the_bureau_reports_late_is_alerted_when_it_appears(tmp_path: Path) -> None:
+    """Bureaus report a month or more late: a loan opened before one already alerted, seen only
+    now, is news (the alerts name lines, not the newest date)."""
+    feed = BureauReport([CreditLine("day-40", START + 40 * DAY, 20 * WAN)])
+    batch = with_bureau(tmp_path, feed)
+    assert [a.rule for a in (await batch.run(START + 61 * DAY)).alerts] == ["bureau_co_debt"]
+    feed.lines.append(CreditLine("day-35", START + 35 * DAY, 20 * WAN))  # on the next report only
+    (late,) = (await batch.run(START + 91 * DAY)).alerts
+    assert "1 new loan(s) at other lenders since the last alert, 200000 yuan" in late.detail
+    assert (await batch.run(START + 121 * DAY)).alerts == []  # both named: nothing new
+
+
+async def test_a_batch_started_a_little_earlier_next_month_still_pulls(tmp_path: Path) -> None:
+    feed = BureauReport()
+    batch = with_bureau(tmp_path, feed)
+    assert (await batch.run(START + 31 * DAY + 100)).bureau_reports == 1
+    assert (await batch.run(START + 61 * DAY + 50)).bureau_reports == 1  # 50 s short of 30 days: still due
+    assert (await batch.run(START + 75 * DAY)).bureau_reports == 0
 
 
 @pytest.mark.parametrize(("share", "alerted"), [(0.5, False), (0.25, True)])
