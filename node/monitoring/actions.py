@@ -12,6 +12,7 @@ from node.origination.due_diligence import FieldTeam
 from node.origination.store import Application, NodeStore, Task, new_id
 
 RISK_CHECK = "risk_check"
+MAX_TASK_REASON = 2000  # a long-open task keeps the latest findings
 CHECKLIST = (
     "联系借款人核实经营情况 (call the borrower: is the business operating?)",
     "核对结算账户流水与还款能力 (flows and repayment capacity)",
@@ -48,6 +49,9 @@ class PostLoanActions:
                     reason=alert.detail,
                 )
                 self.store.add_task_in(db, open_task)
+            elif alert.detail not in open_task.reason:  # joined: its manager reads every finding there
+                open_task.reason = f"{open_task.reason}; {alert.detail}"[-MAX_TASK_REASON:]
+                self.store.save_task_in(db, open_task)
             task_id = open_task.task_id
         stored = AlertRow(**{**alert.__dict__, "task_id": task_id})
         self.records.add_alert_in(db, stored)

@@ -82,7 +82,9 @@ async def test_small_loans_alert_once_they_add_up_to_half_the_limit(tmp_path: Pa
     (again,) = (await batch.run(START + 121 * DAY)).alerts  # one more loan past the threshold: news again
     assert "1 new loan(s) at other lenders since the last alert, 10000 yuan" in again.detail
     assert "4 since the application, 110000 yuan in all" in again.detail
-    assert again.task_id == alert.task_id  # the same open task
+    assert again.task_id == alert.task_id  # the same open task, which says both
+    (task,) = batch.store.tasks("xiao-li")
+    assert alert.detail in task.reason and again.detail in task.reason
 
 
 async def test_a_loan_the_bureau_reports_late_is_alerted_when_it_appears(tmp_path: Path) -> None:
