@@ -51,6 +51,8 @@ log = logging.getLogger("lianfang.node.monitoring")
 
 LAST_RUN = ("monitoring", "last_run")  # the record holding when the batch last ran
 BUREAU_PULL = "bureau_pull"  # record kind: when a facility's bureau report was last pulled
+BUREAU_CONCURRENCY = 8  # pulls in flight at once
+BUREAU_GIVE_UP = 3  # failed pulls in one run after which the bureau is taken to be down
 DROP_SHARE = 0.5
 DROP_MONTHS = 3
 REMINDER_DAYS = 3
@@ -140,8 +142,8 @@ class MonitoringBatch:
                 self._delinquency(loan, now, result)
             if loan.get("watch") != "registered" and self.hub is not None:
                 await self._register(loan, now)
-        for application_id in facilities if self.bureau is not None else ():
-            await self._bureau(application_id, now, result)
+        if self.bureau is not None and facilities:
+            await self._bureau_pulls(list(facilities), now, result)
         if result.defaulted:
             self.outbox.notify()
         with self.store.transaction() as db:  # when the node restarts, the next run is due from here
@@ -255,7 +257,21 @@ class MonitoringBatch:
             if stored is not None:
                 result.alerts.append(stored)
 
-    async def _bureau(self, application_id: str, now: float, result: BatchResult) -> None:
+    async def _bureau_pulls(self, application_ids: list[str], now: float, result: BatchResult) -> None:
+        """The facilities' due pulls, ``BUREAU_CONCURRENCY`` at a time. Once ``BUREAU_GIVE_UP``
+        have failed in this run the bureau is taken to be down: the rest wait for the next run
+        (each would wait out its deadline), and say so in the log."""
+        assert self.bureau is not None
+        gate = asyncio.Semaphore(BUREAU_CONCURRENCY)
+
+        await asyncio.gather(*(self._bureau(a, now, result, gate) for a in application_ids))
+        if len(result.bureau_failed) > BUREAU_GIVE_UP:
+            log.warning(
+                "credit bureau down: the remaining pulls wait for the next run",
+                extra={"fields": {"not_asked": len(result.bureau_failed) - BUREAU_GIVE_UP}},
+            )
+
+    async def _bureau(self, application_id: str, now: float, result: BatchResult, gate: asyncio.Semaphore) -> None:
         """Pulls the facility's bureau report when due, and alerts on new debt elsewhere."""
         assert self.bureau is not None
         loans = self.store.records_for("loan", application_id)
@@ -271,9 +287,13 @@ class MonitoringBatch:
             return
         app = self.store.get_application(application_id)
         try:
-            lines = await asyncio.wait_for(
-                self.bureau.feed.credit_lines(source_request(app), since, now), self.bureau.deadline_seconds
-            )
+            async with gate:
+                if len(result.bureau_failed) >= BUREAU_GIVE_UP:
+                    result.bureau_failed.append(application_id)  # not asked: tried on the next run
+                    return
+                lines = await asyncio.wait_for(
+                    self.bureau.feed.credit_lines(source_request(app), since, now), self.bureau.deadline_seconds
+                )
         except Exception as error:  # the bureau's failure, whatever it is, must not stop the batch
             log.warning(
                 "credit bureau pull failed; tried again on the next run",

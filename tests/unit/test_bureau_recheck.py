@@ -224,3 +224,36 @@ def test_a_post_loan_entry_that_is_not_a_table_is_refused(tmp_path: Path) -> Non
     bad.write_text(f'[applicants."{USCC}"]\npost_loan = 3\n')
     with pytest.raises(ScenarioError, match=r"applicants\[0\]\.post_loan must be a table"):
         load_bureau_lines(bad)
+
+
+async def test_a_bureau_that_is_down_costs_one_round_of_deadlines_not_one_per_facility(tmp_path: Path) -> None:
+    """Pulls run eight at a time; once three failed in a run the bureau is taken to be down and
+    the other facilities wait for the next run (each would have waited out its deadline)."""
+    import dataclasses
+
+    class Hanging(BureauReport):
+        async def credit_lines(self, request: SourceRequest, since: float, now: float) -> Sequence[CreditLine]:
+            self.pulls.append((request, now))
+            await asyncio.sleep(30)
+            return []
+
+    feed = Hanging()
+    batch = with_bureau(tmp_path, feed, deadline_seconds=0.2)
+    store = batch.store
+    first, loan = store.get_application("app_1"), store.get_record("loan", "loan_1")
+    for i in range(2, 13):  # twelve facilities in all
+        app = dataclasses.replace(first, application_id=f"app_{i}", application_ref=f"r{i}", state="submitted")
+        store.create_application(app, "customer", START)
+        for state in ("approved", "signed", "funded"):
+            store.save(app, START, to_state=state, actor="system", reason="test")
+        with store.transaction() as db:
+            store.put_record_in(
+                db,
+                "loan",
+                f"loan_{i}",
+                app.application_id,
+                {**loan, "loan_id": f"loan_{i}", "application_id": app.application_id},
+            )
+    result = await batch.run(START + 31 * DAY)
+    assert len(feed.pulls) == 8 and len(result.bureau_failed) == 12  # eight asked at once, the rest not
+    assert result.loans_checked == 12
