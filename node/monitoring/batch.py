@@ -120,6 +120,7 @@ class MonitoringBatch:
         self.expire_unsigned = expire_unsigned  # approvals past their sign-by date (the engine's)
         self.repayment_ledger = repayment_ledger  # payments are reported: lateness is judged
         self.bureau = bureau  # None: no post-loan bureau pulls
+        self._one_at_a_time = asyncio.Lock()
         self.records = actions.records
 
     def last_run(self) -> float | None:
@@ -130,6 +131,12 @@ class MonitoringBatch:
             return None
 
     async def run(self, now: float) -> BatchResult:
+        """One pass; runs never overlap (the node's daily loop and ``monitor run``, or a run its
+        caller stopped waiting for, go one after the other)."""
+        async with self._one_at_a_time:
+            return await self._run(now)
+
+    async def _run(self, now: float) -> BatchResult:
         result = BatchResult()
         if self.expire_unsigned is not None:
             result.expired = self.expire_unsigned()

@@ -257,3 +257,19 @@ async def test_a_bureau_that_is_down_costs_one_round_of_deadlines_not_one_per_fa
     result = await batch.run(START + 31 * DAY)
     assert len(feed.pulls) == 8 and len(result.bureau_failed) == 12  # eight asked at once, the rest not
     assert result.loans_checked == 12
+
+
+async def test_two_runs_at_once_go_one_after_the_other(tmp_path: Path) -> None:
+    """The daily loop and `monitor run` (or a run whose caller stopped waiting) never overlap:
+    the second finds the pull done, not due again."""
+
+    class Slow(BureauReport):
+        async def credit_lines(self, request: SourceRequest, since: float, now: float) -> Sequence[CreditLine]:
+            await asyncio.sleep(0.05)
+            return await super().credit_lines(request, since, now)
+
+    feed = Slow([CreditLine("a", START + DAY, 10 * WAN)])
+    batch = with_bureau(tmp_path, feed)
+    first, second = await asyncio.gather(batch.run(START + 31 * DAY), batch.run(START + 31 * DAY))
+    assert len(feed.pulls) == 1 and first.bureau_reports + second.bureau_reports == 1
+    assert len(first.alerts + second.alerts) == 1
