@@ -140,6 +140,8 @@ class RunningNode:
         self.stop_metrics()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.post_loan is not None:  # a batch whose caller went away still runs: it stops here
+            await self.post_loan.batch.stop()
         if self.health_server is not None:
             await self.health_server.stop(None)
         await self.hub.close()

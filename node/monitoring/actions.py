@@ -50,7 +50,7 @@ class PostLoanActions:
                 )
                 self.store.add_task_in(db, open_task)
             elif alert.detail not in open_task.reason:  # joined: its manager reads every finding there
-                open_task.reason = f"{open_task.reason}; {alert.detail}"[-MAX_TASK_REASON:]
+                open_task.reason = with_finding(open_task.reason, alert.detail)
                 self.store.save_task_in(db, open_task)
             task_id = open_task.task_id
         stored = AlertRow(**{**alert.__dict__, "task_id": task_id})
@@ -74,6 +74,20 @@ class PostLoanActions:
         self.store.save_in(db, app, at)
         self.records.audit_in(db, at, actor, "unfreeze", app.application_id, why)
         return True
+
+
+def with_finding(reason: str, finding: str) -> str:
+    """A risk-check task's reason with one more finding, a line each: the first (why the task
+    was opened) and the newest that fit in ``MAX_TASK_REASON`` characters."""
+    first, *rest = [*reason.split("\n"), finding]
+    kept: list[str] = []
+    room = MAX_TASK_REASON - len(first)
+    for line in reversed(rest):
+        room -= len(line) + 1
+        if room < 0:
+            break
+        kept.insert(0, line)
+    return "\n".join([first, *kept])
 
 
 def active_loans(store: NodeStore) -> list[dict[str, Any]]:

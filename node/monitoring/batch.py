@@ -34,7 +34,7 @@ from clients.errors import LianfangRpcError
 from clients.hub import HubClient
 from node.monitoring.accounts import MONTH_SECONDS, Account, AccountFeed
 from node.monitoring.actions import PostLoanActions, active_loans
-from node.monitoring.bureau import BureauFeed, line_digest, new_lines_elsewhere
+from node.monitoring.bureau import BureauFeed, bureau_is_down, line_digest, new_lines_elsewhere, set_digest
 from node.monitoring.delinquency import DEFAULT_DAYS, SERIOUS_DAYS, in_default, outstanding, overdue, still_owed
 from node.monitoring.records import AlertRow
 from node.monitoring.sms import SmsChannel
@@ -52,7 +52,7 @@ log = logging.getLogger("lianfang.node.monitoring")
 LAST_RUN = ("monitoring", "last_run")  # the record holding when the batch last ran
 BUREAU_PULL = "bureau_pull"  # record kind: when a facility's bureau report was last pulled
 BUREAU_CONCURRENCY = 8  # pulls in flight at once
-BUREAU_GIVE_UP = 3  # failed pulls in one run after which the bureau is taken to be down
+BUREAU_GIVE_UP = 3  # outages in one run after which the bureau is taken to be down
 DROP_SHARE = 0.5
 DROP_MONTHS = 3
 REMINDER_DAYS = 3
@@ -69,6 +69,8 @@ class BatchResult:
     expired: list[str] = field(default_factory=list)  # application ids: approvals left unsigned
     bureau_reports: int = 0  # bureau reports pulled
     bureau_failed: list[str] = field(default_factory=list)  # application ids whose pull failed (tried next run)
+    bureau_outages: int = 0  # of those, the bureau timing out or unavailable
+    bureau_not_asked: int = 0  # of those, not asked once the bureau was taken to be down
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class MonitoringBatch:
         self.repayment_ledger = repayment_ledger  # payments are reported: lateness is judged
         self.bureau = bureau  # None: no post-loan bureau pulls
         self._one_at_a_time = asyncio.Lock()
+        self._started: set[asyncio.Task[BatchResult]] = set()  # runs of their own (``start``)
         self.records = actions.records
 
     def last_run(self) -> float | None:
@@ -129,6 +132,19 @@ class MonitoringBatch:
             return float(self.store.get_record(*LAST_RUN)["at"])
         except NotFound:
             return None
+
+    def start(self, now: float) -> asyncio.Task[BatchResult]:
+        """A run as a task of its own, which its caller's deadline does not cancel (``stop`` does)."""
+        task = asyncio.ensure_future(self.run(now))
+        self._started.add(task)
+        task.add_done_callback(self._started.discard)
+        return task
+
+    async def stop(self) -> None:
+        """Cancels the runs under way (the node is stopping; each step is its own transaction)."""
+        for task in list(self._started):
+            task.cancel()
+        await asyncio.gather(*self._started, return_exceptions=True)
 
     async def run(self, now: float) -> BatchResult:
         """One pass; runs never overlap (the node's daily loop and ``monitor run``, or a run its
@@ -266,16 +282,16 @@ class MonitoringBatch:
 
     async def _bureau_pulls(self, application_ids: list[str], now: float, result: BatchResult) -> None:
         """The facilities' due pulls, ``BUREAU_CONCURRENCY`` at a time. Once ``BUREAU_GIVE_UP``
-        have failed in this run the bureau is taken to be down: the rest wait for the next run
-        (each would wait out its deadline), and say so in the log."""
+        timed out or found the bureau unavailable in this run it is taken to be down: the rest
+        wait for the next run (each would wait out its deadline), and the log says so."""
         assert self.bureau is not None
         gate = asyncio.Semaphore(BUREAU_CONCURRENCY)
 
         await asyncio.gather(*(self._bureau(a, now, result, gate) for a in application_ids))
-        if len(result.bureau_failed) > BUREAU_GIVE_UP:
+        if result.bureau_not_asked:
             log.warning(
                 "credit bureau down: the remaining pulls wait for the next run",
-                extra={"fields": {"not_asked": len(result.bureau_failed) - BUREAU_GIVE_UP}},
+                extra={"fields": {"not_asked": result.bureau_not_asked}},
             )
 
     async def _bureau(self, application_id: str, now: float, result: BatchResult, gate: asyncio.Semaphore) -> None:
@@ -295,8 +311,9 @@ class MonitoringBatch:
         app = self.store.get_application(application_id)
         try:
             async with gate:
-                if len(result.bureau_failed) >= BUREAU_GIVE_UP:
+                if result.bureau_outages >= BUREAU_GIVE_UP:
                     result.bureau_failed.append(application_id)  # not asked: tried on the next run
+                    result.bureau_not_asked += 1
                     return
                 lines = await asyncio.wait_for(
                     self.bureau.feed.credit_lines(source_request(app), since, now), self.bureau.deadline_seconds
@@ -307,6 +324,8 @@ class MonitoringBatch:
                 extra={"fields": {"application_id": application_id, "error": failure_name(error)}},
             )
             result.bureau_failed.append(application_id)
+            if bureau_is_down(error):  # a refusal of one applicant says nothing of the others
+                result.bureau_outages += 1
             return
         result.bureau_reports += 1
         screened_at = self.store.history(application_id)[0].at
@@ -324,8 +343,9 @@ class MonitoringBatch:
                     f"{total // 100} yuan in all: at least {self.bureau.large_share:.0%} of this facility's limit"
                 )
                 active = next(x for x in loans if x.get("state") == "active")
+                named = sorted(line_digest(x) for x in fresh)  # the id names the set: two alerts never share one
                 alert = AlertRow(
-                    f"{application_id}:bureau_co_debt:{line_digest(fresh[0])}",
+                    f"{application_id}:bureau_co_debt:{set_digest(named)}",
                     active["loan_id"],
                     application_id,
                     "bureau_co_debt",

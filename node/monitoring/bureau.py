@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.sources.base import SourceRequest
+from node.sources.base import SourceError, SourceRequest
 from node.sources.overrides import ScenarioError, post_loan_tables
 from node.sources.simulation import applicant_profile, chance, seeded_rng
 
@@ -67,6 +67,19 @@ def new_lines_elsewhere(lines: Iterable[CreditLine], screened_at: float) -> list
 def line_digest(line: CreditLine) -> str:
     """A short stable name for a line in alert ids: the bureau's account number stays out of them."""
     return hashlib.sha256(line.line_id.encode()).hexdigest()[:12]
+
+
+def set_digest(digests: Sequence[str]) -> str:
+    """A short stable name for a set of lines (their ``line_digest``s, sorted)."""
+    return hashlib.sha256("|".join(digests).encode()).hexdigest()[:12]
+
+
+def bureau_is_down(error: BaseException) -> bool:
+    """A failed pull that says the bureau itself is out (its deadline, its unavailability), not
+    that it refused one applicant (an authorisation withdrawn, say)."""
+    if isinstance(error, TimeoutError):
+        return True
+    return isinstance(error, SourceError) and "UNAVAILABLE" in error.code
 
 
 @dataclass(frozen=True)

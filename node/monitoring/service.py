@@ -51,7 +51,7 @@ class MonitoringServicer(node_pb2_grpc.MonitoringServiceServicer):
         self, request: node_pb2.RunMonitoringRequest, context: grpc.aio.ServicerContext
     ) -> node_pb2.RunMonitoringResponse:
         # shielded: a caller that gives up (its deadline) does not abandon the batch half done
-        run = asyncio.ensure_future(self.batch.run(self.clock()))
+        run = self.batch.start(self.clock())
         run.add_done_callback(_log_failure)
         result = await asyncio.shield(run)
         return node_pb2.RunMonitoringResponse(

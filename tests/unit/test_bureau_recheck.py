@@ -227,9 +227,8 @@ def test_a_post_loan_entry_that_is_not_a_table_is_refused(tmp_path: Path) -> Non
 
 
 async def test_a_bureau_that_is_down_costs_one_round_of_deadlines_not_one_per_facility(tmp_path: Path) -> None:
-    """Pulls run eight at a time; once three failed in a run the bureau is taken to be down and
-    the other facilities wait for the next run (each would have waited out its deadline)."""
-    import dataclasses
+    """Pulls run eight at a time; once three timed out in a run the bureau is taken to be down
+    and the other facilities wait for the next run (each would have waited out its deadline)."""
 
     class Hanging(BureauReport):
         async def credit_lines(self, request: SourceRequest, since: float, now: float) -> Sequence[CreditLine]:
@@ -239,24 +238,44 @@ async def test_a_bureau_that_is_down_costs_one_round_of_deadlines_not_one_per_fa
 
     feed = Hanging()
     batch = with_bureau(tmp_path, feed, deadline_seconds=0.2)
+    more_facilities(batch, 12)
+    result = await batch.run(START + 31 * DAY)
+    assert len(feed.pulls) == 8 and len(result.bureau_failed) == 12  # eight asked at once, the rest not
+    assert (result.bureau_outages, result.bureau_not_asked) == (8, 4)
+
+
+async def test_refusals_of_some_applicants_do_not_stop_the_others(tmp_path: Path) -> None:
+    """A refusal (an authorisation withdrawn) says nothing of the bureau: the other facilities
+    are all pulled (three refusals had cut every run to five pulls)."""
+
+    class Refusing(BureauReport):
+        async def credit_lines(self, request: SourceRequest, since: float, now: float) -> Sequence[CreditLine]:
+            self.pulls.append((request, now))
+            if request.application_ref in ("app_1", "app_2", "app_3"):
+                raise SourceError("AUTHORISATION_WITHDRAWN")
+            return []
+
+    feed = Refusing()
+    batch = with_bureau(tmp_path, feed)
+    more_facilities(batch, 12)
+    result = await batch.run(START + 31 * DAY)
+    assert (result.bureau_reports, len(result.bureau_failed), result.bureau_not_asked) == (9, 3, 0)
+
+
+def more_facilities(batch: MonitoringBatch, n: int) -> None:
+    """Copies of the setup's facility up to ``n`` in all, each with its loan."""
+    import dataclasses
+
     store = batch.store
     first, loan = store.get_application("app_1"), store.get_record("loan", "loan_1")
-    for i in range(2, 13):  # twelve facilities in all
+    for i in range(2, n + 1):
         app = dataclasses.replace(first, application_id=f"app_{i}", application_ref=f"r{i}", state="submitted")
         store.create_application(app, "customer", START)
         for state in ("approved", "signed", "funded"):
             store.save(app, START, to_state=state, actor="system", reason="test")
+        copy = {**loan, "loan_id": f"loan_{i}", "application_id": app.application_id}
         with store.transaction() as db:
-            store.put_record_in(
-                db,
-                "loan",
-                f"loan_{i}",
-                app.application_id,
-                {**loan, "loan_id": f"loan_{i}", "application_id": app.application_id},
-            )
-    result = await batch.run(START + 31 * DAY)
-    assert len(feed.pulls) == 8 and len(result.bureau_failed) == 12  # eight asked at once, the rest not
-    assert result.loans_checked == 12
+            store.put_record_in(db, "loan", f"loan_{i}", app.application_id, copy)
 
 
 async def test_two_runs_at_once_go_one_after_the_other(tmp_path: Path) -> None:
@@ -273,3 +292,20 @@ async def test_two_runs_at_once_go_one_after_the_other(tmp_path: Path) -> None:
     first, second = await asyncio.gather(batch.run(START + 31 * DAY), batch.run(START + 31 * DAY))
     assert len(feed.pulls) == 1 and first.bureau_reports + second.bureau_reports == 1
     assert len(first.alerts + second.alerts) == 1
+
+
+async def test_stopping_the_node_cancels_a_run_its_caller_left(tmp_path: Path) -> None:
+    """A run started on its own (RunMonitoring shields it from its caller) ends with the node:
+    stop cancels it before the store closes, rather than leaving it to fail on a closed one."""
+
+    class Hanging(BureauReport):
+        async def credit_lines(self, request: SourceRequest, since: float, now: float) -> Sequence[CreditLine]:
+            await asyncio.sleep(30)
+            return []
+
+    batch = with_bureau(tmp_path, Hanging(), deadline_seconds=30)
+    run = batch.start(START + 31 * DAY)
+    await asyncio.sleep(0.05)  # waiting on the bureau
+    await batch.stop()
+    assert run.cancelled()
+    batch.store.close()

@@ -266,3 +266,14 @@ async def test_a_default_rejects_the_drawdowns_waiting_for_review(tmp_path: Path
     assert store.get_application("app_1").drawn_fen == 15_000_000  # released
     (audit,) = [r for r in batch.records.audit() if r.action == "reject"]
     assert audit.detail == "rejected 1 drawdown(s) pending review, 20000 yuan released"
+
+
+def test_a_long_open_task_keeps_why_it_was_opened_and_its_newest_findings() -> None:
+    from node.monitoring.actions import MAX_TASK_REASON, with_finding
+
+    reason = "instalment 1 unpaid 30 days past due"
+    for month in range(1, 80):
+        reason = with_finding(reason, f"no settlement account flow in month {month} after drawdown")
+    lines = reason.split("\n")
+    assert len(reason) <= MAX_TASK_REASON and lines[0] == "instalment 1 unpaid 30 days past due"
+    assert lines[-1] == "no settlement account flow in month 79 after drawdown"  # whole lines, newest kept
