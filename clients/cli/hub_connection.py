@@ -56,26 +56,25 @@ def hub_channel(args: argparse.Namespace) -> grpc.aio.Channel:
 
 def add_admin_principal(parser: argparse.ArgumentParser) -> None:
     """How an admin command reaches the hub (:func:`add_hub_connection`) and whom it signs as."""
-    add_hub_connection(parser, "admin/<name>")
-    parser.add_argument("--admin-key", default=argparse.SUPPRESS, help="admin Ed25519 private key (PEM); required")
-    parser.add_argument(
-        "--admin-name",
-        default=argparse.SUPPRESS,
-        help=f"admin name configured at the hub: calls are signed as admin/<name> (default: {DEFAULTS['admin_name']})",
-    )
-    parser.set_defaults(**{_REQUIRED: ("admin_key",)})
+    _add_principal(parser, "admin")
 
 
 def add_analyst_principal(parser: argparse.ArgumentParser) -> None:
     """How an analyst command reaches the hub and whom it signs as."""
-    add_hub_connection(parser, "analyst/<name>")
-    parser.add_argument("--analyst-key", default=argparse.SUPPRESS, help="analyst Ed25519 private key (PEM); required")
+    _add_principal(parser, "analyst")
+
+
+def _add_principal(parser: argparse.ArgumentParser, kind: str) -> None:
+    """``--<kind>-key`` (required) and ``--<kind>-name``: calls are signed as ``<kind>/<name>``."""
+    add_hub_connection(parser, f"{kind}/<name>")
+    parser.add_argument(f"--{kind}-key", default=argparse.SUPPRESS, help=f"{kind} Ed25519 private key (PEM); required")
     parser.add_argument(
-        "--analyst-name",
+        f"--{kind}-name",
         default=argparse.SUPPRESS,
-        help=f"analyst name configured at the hub (default: {DEFAULTS['analyst_name']})",
+        help=f"{kind} name configured at the hub: calls are signed as {kind}/<name> "
+        f"(default: {DEFAULTS[f'{kind}_name']})",
     )
-    parser.set_defaults(**{_REQUIRED: ("analyst_key",)})
+    parser.set_defaults(**{_REQUIRED: (f"{kind}_key",)})
 
 
 def on_every_verb(
